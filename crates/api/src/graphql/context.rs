@@ -1,0 +1,48 @@
+//! The per-request caller, put into the GraphQL context by the HTTP layer.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Error};
+use tessera_application::identity::ClientInfo;
+use tessera_application::{AppError, Application, RequestContext};
+
+use super::errors::to_graphql_error;
+
+/// Who is calling: nobody, somebody whose credentials failed, or an authenticated member.
+pub enum Caller {
+    Anonymous,
+    Refused(AppError),
+    Member(RequestContext),
+}
+
+/// Where the HTTP request came from (recorded on sessions).
+#[derive(Debug, Clone, Default)]
+pub struct ClientOrigin(pub ClientInfo);
+
+pub(crate) fn application<'a>(ctx: &Context<'a>) -> &'a Arc<Application> {
+    ctx.data_unchecked::<Arc<Application>>()
+}
+
+pub(crate) fn client_info(ctx: &Context<'_>) -> ClientInfo {
+    ctx.data_opt::<ClientOrigin>().map(|origin| origin.0.clone()).unwrap_or_default()
+}
+
+/// The authenticated member, or `UNAUTHENTICATED`.
+pub(crate) fn member<'a>(ctx: &Context<'a>) -> Result<&'a RequestContext, Error> {
+    match ctx.data_opt::<Caller>() {
+        Some(Caller::Member(request)) => Ok(request),
+        Some(Caller::Refused(error)) => Err(to_graphql_error(&clone_refusal(error))),
+        Some(Caller::Anonymous) | None => Err(to_graphql_error(&AppError::Unauthenticated(
+            "this operation needs a valid access token".into(),
+        ))),
+    }
+}
+
+/// Refusals are reported once per field that needs a caller; they carry no sources.
+fn clone_refusal(error: &AppError) -> AppError {
+    match error {
+        AppError::Unauthenticated(message) => AppError::Unauthenticated(message.clone()),
+        AppError::Forbidden { reason, message } => AppError::Forbidden { reason, message: message.clone() },
+        _ => AppError::internal("authentication failed"),
+    }
+}

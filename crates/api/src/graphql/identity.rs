@@ -1,0 +1,113 @@
+//! Sign-up, log-in and the current user.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use tessera_application::identity::{AuthSession, LogIn, SignUp};
+use tessera_domain::User as DomainUser;
+
+use super::context::{application, client_info, member};
+use super::errors::GqlResult;
+use super::tenants::Tenant;
+
+/// A person. One user can belong to several tenants.
+#[derive(SimpleObject, Clone)]
+pub struct User {
+    pub id: ID,
+    pub email: String,
+    pub display_name: String,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<DomainUser> for User {
+    fn from(user: DomainUser) -> Self {
+        Self {
+            id: ID(user.id.to_string()),
+            email: user.email.as_str().to_owned(),
+            display_name: user.display_name.as_str().to_owned(),
+            email_verified: user.email_verified_at.is_some(),
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// A fresh token pair. The access token is a short-lived JWT sent as
+/// `Authorization: Bearer <token>`; the refresh token is opaque and shown only once.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// When the access token stops being accepted.
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+    pub tenant: Tenant,
+}
+
+impl From<AuthSession> for AuthPayload {
+    fn from(session: AuthSession) -> Self {
+        Self {
+            access_token: session.access_token,
+            refresh_token: session.refresh_token,
+            expires_at: session.access_token_expires_at,
+            user: session.user.into(),
+            tenant: session.tenant.into(),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct SignUpInput {
+    pub email: String,
+    /// At least 10 characters.
+    pub password: String,
+    pub display_name: String,
+    /// The new tenant (organization) this user will own.
+    pub tenant_name: String,
+    /// Optional; derived from `tenantName` when omitted.
+    pub tenant_slug: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct LogInInput {
+    pub email: String,
+    pub password: String,
+    /// The tenant to log in to; defaults to the oldest active membership.
+    pub tenant_slug: Option<String>,
+}
+
+#[derive(Default)]
+pub struct IdentityQuery;
+
+#[Object]
+impl IdentityQuery {
+    /// The authenticated user.
+    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
+        let request = member(ctx)?;
+        application(ctx).me(request).await.gql().map(User::from)
+    }
+}
+
+#[derive(Default)]
+pub struct IdentityMutation;
+
+#[Object]
+impl IdentityMutation {
+    /// Creates a user, their tenant with its system roles, a default workspace and the
+    /// owner membership, all or nothing, and logs the new user in.
+    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
+        let command = SignUp {
+            email: input.email,
+            password: input.password,
+            display_name: input.display_name,
+            tenant_name: input.tenant_name,
+            tenant_slug: input.tenant_slug,
+        };
+        application(ctx).sign_up(command, client_info(ctx)).await.gql().map(AuthPayload::from)
+    }
+
+    /// Logs in with email and password. A wrong email and a wrong password get the same answer.
+    async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> Result<AuthPayload> {
+        let command = LogIn { email: input.email, password: input.password, tenant_slug: input.tenant_slug };
+        application(ctx).log_in(command, client_info(ctx)).await.gql().map(AuthPayload::from)
+    }
+}

@@ -1,0 +1,54 @@
+//! The GraphQL schema: one `XQuery`/`XMutation` pair per aggregate, merged here.
+
+mod context;
+mod errors;
+mod identity;
+mod pagination;
+mod tenants;
+mod workspaces;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+use tessera_application::Application;
+
+pub use context::{Caller, ClientOrigin};
+pub use errors::to_graphql_error;
+
+#[derive(MergedObject, Default)]
+pub struct Query(identity::IdentityQuery, tenants::TenantQuery, workspaces::WorkspaceQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(identity::IdentityMutation, workspaces::WorkspaceMutation);
+
+pub type TesseraSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Limits that keep hostile documents cheap to refuse.
+#[derive(Debug, Clone)]
+pub struct SchemaLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub introspection: bool,
+}
+
+impl Default for SchemaLimits {
+    fn default() -> Self {
+        Self { max_depth: 12, max_complexity: 1_000, introspection: true }
+    }
+}
+
+pub fn build_schema(app: Arc<Application>, limits: &SchemaLimits) -> TesseraSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .data(app)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The SDL of the schema, as written to `schema.graphql`.
+pub fn schema_sdl() -> String {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+}

@@ -1,0 +1,217 @@
+//! `GET` and `POST /graphql` following the GraphQL-over-HTTP specification:
+//! `application/graphql-response+json` (or legacy `application/json` when that is all
+//! the client accepts), 4xx for requests that cannot execute, 405 for a mutation over
+//! GET, 415 for a body that is not JSON. The bearer token is checked once here.
+
+use std::net::SocketAddr;
+
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tessera_application::identity::ClientInfo;
+
+use crate::AppState;
+use crate::graphql::Caller;
+use crate::graphql::ClientOrigin;
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// Which media type the response uses, from the `Accept` header.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MediaType {
+    GraphqlResponse,
+    LegacyJson,
+}
+
+fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(MediaType::GraphqlResponse);
+    };
+    let types: Vec<&str> = accept.split(',').map(|part| part.split(';').next().unwrap_or("").trim()).collect();
+    if types.iter().any(|t| *t == GRAPHQL_RESPONSE || *t == "*/*" || *t == "application/*") {
+        Some(MediaType::GraphqlResponse)
+    } else if types.contains(&JSON) {
+        Some(MediaType::LegacyJson)
+    } else {
+        None
+    }
+}
+
+fn request_error(status: StatusCode, media: MediaType, message: &str, code: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    respond(status, media, &body)
+}
+
+fn respond(status: StatusCode, media: MediaType, body: &Value) -> Response {
+    let content_type = match media {
+        MediaType::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+        MediaType::LegacyJson => "application/json; charset=utf-8",
+    };
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| br#"{"errors":[{"message":"internal error"}]}"#.to_vec());
+    (status, [(header::CONTENT_TYPE, content_type)], bytes).into_response()
+}
+
+pub async fn get(State(state): State<AppState>, request: Request) -> Response {
+    let Some(media) = negotiate(request.headers()) else {
+        return StatusCode::NOT_ACCEPTABLE.into_response();
+    };
+    let query = request.uri().query().unwrap_or_default();
+    let gql_request = match async_graphql::http::parse_query_string(query) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            return request_error(StatusCode::BAD_REQUEST, media, &format!("invalid request: {error}"), "BAD_REQUEST");
+        }
+    };
+    if selects_mutation(&gql_request) {
+        let mut response = request_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            "mutations must be sent with POST",
+            "METHOD_NOT_ALLOWED",
+        );
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, media, request.headers(), client_of(&request), gql_request).await
+}
+
+pub async fn post(State(state): State<AppState>, request: Request) -> Response {
+    let Some(media) = negotiate(request.headers()) else {
+        return StatusCode::NOT_ACCEPTABLE.into_response();
+    };
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(JSON))
+        .unwrap_or(false);
+    if !is_json {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "the request body must be application/json",
+            "BAD_REQUEST",
+        );
+    }
+    let headers = request.headers().clone();
+    let client = client_of(&request);
+    let limit = state.config.max_body_bytes;
+    let body: Bytes = match axum::body::to_bytes(request.into_body(), limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return request_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                media,
+                &format!("the request body is larger than {limit} bytes"),
+                "BAD_REQUEST",
+            );
+        }
+    };
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(error) => {
+            return request_error(StatusCode::BAD_REQUEST, media, &format!("the body is not valid JSON: {error}"), "BAD_REQUEST");
+        }
+    };
+    if value.is_array() {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            "batched requests are not accepted; send one operation per request",
+            "BAD_REQUEST",
+        );
+    }
+    let gql_request: async_graphql::Request = match serde_json::from_value(value) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                &format!("the body is not a GraphQL request: {error}"),
+                "BAD_REQUEST",
+            );
+        }
+    };
+    execute(&state, media, &headers, client, gql_request).await
+}
+
+/// True when the operation that would run is a mutation (GET may only read).
+fn selects_mutation(request: &async_graphql::Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false; // execution reports the syntax error
+    };
+    let operation = match (&document.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
+}
+
+fn client_of(request: &Request) -> ClientInfo {
+    ClientInfo {
+        user_agent: request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        ip: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string()),
+    }
+}
+
+async fn execute(
+    state: &AppState,
+    media: MediaType,
+    headers: &HeaderMap,
+    client: ClientInfo,
+    request: async_graphql::Request,
+) -> Response {
+    let caller = match bearer_token(headers) {
+        Ok(None) => Caller::Anonymous,
+        Ok(Some(token)) => match state.app.authenticate(token).await {
+            Ok(context) => Caller::Member(context),
+            Err(error) => Caller::Refused(error),
+        },
+        Err(message) => Caller::Refused(tessera_application::AppError::Unauthenticated(message.into())),
+    };
+    let response = state.schema.execute(request.data(caller).data(ClientOrigin(client))).await;
+
+    // A response with no `data` at all (the document could not be parsed or validated)
+    // is a request error: 400 under the GraphQL-over-HTTP media type.
+    let is_request_error =
+        response.data == async_graphql::Value::Null && !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
+    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({ "errors": [{ "message": "internal error" }] }));
+    if is_request_error {
+        if let Some(object) = body.as_object_mut() {
+            object.remove("data");
+            if let Some(Value::Array(errors)) = object.get_mut("errors") {
+                for error in errors {
+                    let extensions = error.as_object_mut().map(|e| e.entry("extensions").or_insert_with(|| json!({})));
+                    if let Some(Value::Object(extensions)) = extensions {
+                        extensions.entry("code").or_insert_with(|| json!("GRAPHQL_VALIDATION_FAILED"));
+                    }
+                }
+            }
+        }
+    }
+    let status = match (media, is_request_error) {
+        (MediaType::GraphqlResponse, true) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    respond(status, media, &body)
+}
+
+/// `Ok(None)` without an Authorization header; an error for a malformed one.
+fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| "the Authorization header is not valid text")?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(Some(token.trim()))
+        }
+        _ => Err("the Authorization header must be `Bearer <access token>`"),
+    }
+}

@@ -1,0 +1,22 @@
+//! The HTTP and GraphQL edge of Tessera: axum routes, the async-graphql schema, error
+//! mapping and request authentication. Resolvers are thin: they read arguments, take
+//! the request context and call one application use case. This crate never names a
+//! storage adapter; it receives the [`Application`] with its ports already wired.
+
+pub mod graphql;
+pub mod http;
+
+pub use graphql::{TesseraSchema, build_schema, schema_sdl};
+pub use http::{ApiConfig, router};
+
+use std::sync::Arc;
+
+use tessera_application::Application;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: Arc<Application>,
+    pub schema: TesseraSchema,
+    pub config: Arc<ApiConfig>,
+}

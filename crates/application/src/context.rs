@@ -1,0 +1,130 @@
+//! Who is asking, and in which tenant. A `TenantScope` can only be built by the
+//! authentication path (sign-up, log-in, token authentication), after the membership
+//! was checked; repository methods for tenant data require one.
+
+use tessera_domain::{Permission, PermissionSet, RoleId, TenantId, UserId};
+
+use crate::AppError;
+
+/// Proof that the current operation runs inside one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantScope {
+    tenant_id: TenantId,
+}
+
+impl TenantScope {
+    pub(crate) fn new(tenant_id: TenantId) -> Self {
+        Self { tenant_id }
+    }
+
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant_id
+    }
+
+    /// For repository contract tests only; never compiled into the server binary
+    /// unless a test crate asks for it.
+    #[cfg(feature = "test-support")]
+    pub fn for_tests(tenant_id: TenantId) -> Self {
+        Self { tenant_id }
+    }
+}
+
+/// The principal behind a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    User(UserId),
+}
+
+/// The authenticated caller of one request: built once by [`crate::Application::authenticate`].
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    actor: Actor,
+    user_id: UserId,
+    scope: TenantScope,
+    role_id: RoleId,
+    permissions: PermissionSet,
+}
+
+/// A permission check that passed: the only way to get the scope for a guarded write.
+#[derive(Debug)]
+pub struct Authorized<'a> {
+    scope: &'a TenantScope,
+    permission: Permission,
+}
+
+impl Authorized<'_> {
+    pub fn scope(&self) -> &TenantScope {
+        self.scope
+    }
+    pub fn permission(&self) -> Permission {
+        self.permission
+    }
+}
+
+impl RequestContext {
+    pub(crate) fn new(user_id: UserId, scope: TenantScope, role_id: RoleId, permissions: PermissionSet) -> Self {
+        Self { actor: Actor::User(user_id), user_id, scope, role_id, permissions }
+    }
+
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+    pub fn user_id(&self) -> UserId {
+        self.user_id
+    }
+    pub fn tenant_id(&self) -> TenantId {
+        self.scope.tenant_id()
+    }
+    pub fn role_id(&self) -> RoleId {
+        self.role_id
+    }
+    pub fn permissions(&self) -> &PermissionSet {
+        &self.permissions
+    }
+
+    /// The scope for reads any active member may do.
+    pub fn member_scope(&self) -> &TenantScope {
+        &self.scope
+    }
+
+    /// Checks one permission and hands back the scope to act with.
+    pub fn authorize(&self, permission: Permission) -> Result<Authorized<'_>, AppError> {
+        if self.permissions.contains(permission) {
+            Ok(Authorized { scope: &self.scope, permission })
+        } else {
+            Err(AppError::Forbidden {
+                reason: "MISSING_PERMISSION",
+                message: format!("this operation needs the `{permission}` permission"),
+            })
+        }
+    }
+
+    #[cfg(feature = "test-support")]
+    pub fn for_tests(user_id: UserId, tenant_id: TenantId, role_id: RoleId, permissions: PermissionSet) -> Self {
+        Self::new(user_id, TenantScope::new(tenant_id), role_id, permissions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn context(permissions: PermissionSet) -> RequestContext {
+        RequestContext::new(
+            UserId::from_uuid(Uuid::now_v7()),
+            TenantScope::new(TenantId::from_uuid(Uuid::now_v7())),
+            RoleId::from_uuid(Uuid::now_v7()),
+            permissions,
+        )
+    }
+
+    #[test]
+    fn authorize_hands_back_the_scope_only_when_the_permission_is_held() {
+        let ctx = context([Permission::WorkspacesCreate].into_iter().collect());
+        let granted = ctx.authorize(Permission::WorkspacesCreate).expect("held");
+        assert_eq!(granted.scope().tenant_id(), ctx.tenant_id());
+        let refused = ctx.authorize(Permission::WorkspacesManage).expect_err("not held");
+        assert!(matches!(refused, AppError::Forbidden { reason: "MISSING_PERMISSION", .. }));
+    }
+}

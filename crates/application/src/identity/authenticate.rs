@@ -1,0 +1,46 @@
+//! Turns a bearer access token into a [`RequestContext`]: the token must verify, the
+//! membership must still be active and the tenant active. This is the only place
+//! request scopes are minted.
+
+use tessera_domain::TenantStatus;
+
+use crate::ports::TokenError;
+use crate::{AppError, Application, RequestContext, TenantScope};
+
+impl Application {
+    #[tracing::instrument(name = "authenticate", skip_all)]
+    pub async fn authenticate(&self, access_token: &str) -> Result<RequestContext, AppError> {
+        let claims = self.ports.token_issuer.verify(access_token).map_err(|error| match error {
+            TokenError::Expired => AppError::Unauthenticated("the access token has expired".into()),
+            TokenError::Invalid => AppError::Unauthenticated("the access token is not valid".into()),
+        })?;
+        let tx = self.ports.store.begin().await?;
+        tx.enter_user(claims.user_id).await?;
+        let membership = tx
+            .memberships()
+            .list_own(claims.user_id)
+            .await?
+            .into_iter()
+            .find(|m| m.tenant_id == claims.tenant_id && m.is_active())
+            .ok_or_else(|| AppError::Unauthenticated("the access token is no longer valid for this tenant".into()))?;
+        let tenant = tx
+            .tenants()
+            .find_by_id(claims.tenant_id)
+            .await?
+            .ok_or_else(|| AppError::Unauthenticated("the access token is no longer valid for this tenant".into()))?;
+        match tenant.status {
+            TenantStatus::Active => {}
+            TenantStatus::Suspended => {
+                return Err(AppError::Forbidden { reason: "TENANT_SUSPENDED", message: "this tenant is suspended".into() });
+            }
+            TenantStatus::Deleted => {
+                return Err(AppError::Unauthenticated("the access token is no longer valid for this tenant".into()));
+            }
+        }
+        let scope = TenantScope::new(tenant.id);
+        tx.enter_tenant(&scope).await?;
+        let permissions = tx.roles().permissions_of(&scope, membership.role_id).await?;
+        tx.commit().await?;
+        Ok(RequestContext::new(claims.user_id, scope, membership.role_id, permissions))
+    }
+}

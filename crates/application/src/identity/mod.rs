@@ -1,0 +1,72 @@
+//! Identity: signing up, logging in, and turning an access token into a request context.
+
+mod authenticate;
+mod log_in;
+mod sign_up;
+
+pub use log_in::LogIn;
+pub use sign_up::SignUp;
+
+use chrono::{DateTime, Utc};
+use tessera_domain::{SessionId, Tenant, User};
+
+use crate::ports::{AccessClaims, NewSession, Transaction};
+use crate::{AppError, Application};
+
+/// Where a request came from, recorded on sessions.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A fresh token pair and who it is for.
+#[derive(Debug, Clone)]
+pub struct AuthSession {
+    pub access_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub user: User,
+    pub tenant: Tenant,
+}
+
+impl Application {
+    /// Starts a session for `user` in `tenant` inside `tx` and signs its access token.
+    /// The caller commits `tx`.
+    async fn open_session(
+        &self,
+        tx: &dyn Transaction,
+        user: User,
+        tenant: Tenant,
+        client: &ClientInfo,
+    ) -> Result<AuthSession, AppError> {
+        let now = self.ports.clock.now();
+        let refresh = self.ports.secrets.generate("rt_");
+        let session = NewSession {
+            id: SessionId::from_uuid(self.ports.ids.new_id()),
+            user_id: user.id,
+            current_tenant_id: tenant.id,
+            refresh_token_hash: refresh.digest.clone(),
+            user_agent: client.user_agent.as_ref().map(|ua| ua.chars().take(512).collect()),
+            ip: client.ip.clone(),
+            created_at: now,
+            expires_at: now + self.auth.refresh_token_ttl,
+        };
+        tx.sessions().insert(&session).await?;
+        let claims = AccessClaims {
+            user_id: user.id,
+            tenant_id: tenant.id,
+            session_id: session.id,
+            issued_at: now,
+            expires_at: now + self.auth.access_token_ttl,
+        };
+        let access_token = self.ports.token_issuer.issue(&claims).map_err(AppError::Internal)?;
+        Ok(AuthSession {
+            access_token,
+            access_token_expires_at: claims.expires_at,
+            refresh_token: refresh.plain,
+            user,
+            tenant,
+        })
+    }
+}

@@ -1,0 +1,211 @@
+//! Sign-up: the user, their tenant, its system roles, a default workspace and the owner
+//! membership, all in one transaction: either everything exists afterwards or nothing.
+
+use tessera_domain::{
+    DisplayName, Email, Membership, MembershipId, MembershipStatus, Name, Password, Role, RoleId, Slug, SystemRole,
+    Tenant, TenantId, User, UserId, Workspace, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId,
+};
+
+use super::{AuthSession, ClientInfo};
+use crate::ports::Transaction;
+use crate::{AppError, Application, FieldErrors, TenantScope};
+
+#[derive(Debug, Clone)]
+pub struct SignUp {
+    pub email: String,
+    pub password: String,
+    pub display_name: String,
+    pub tenant_name: String,
+    pub tenant_slug: Option<String>,
+}
+
+struct ValidSignUp {
+    email: Email,
+    password: Password,
+    display_name: DisplayName,
+    tenant_name: Name,
+    tenant_slug: Option<Slug>,
+}
+
+impl SignUp {
+    fn validate(&self) -> Result<ValidSignUp, AppError> {
+        let mut errors = FieldErrors::new();
+        let email = errors.check("email", Email::parse(&self.email));
+        let password = errors.check("password", Password::parse(&self.password));
+        let display_name = errors.check("displayName", DisplayName::parse(&self.display_name));
+        let tenant_name = errors.check("tenantName", Name::parse(&self.tenant_name));
+        let tenant_slug = match self.tenant_slug.as_deref() {
+            Some(raw) => errors.check("tenantSlug", Slug::parse_tenant(raw)).map(Some),
+            None => Some(None),
+        };
+        match (email, password, display_name, tenant_name, tenant_slug) {
+            (Some(email), Some(password), Some(display_name), Some(tenant_name), Some(tenant_slug)) => {
+                Ok(ValidSignUp { email, password, display_name, tenant_name, tenant_slug })
+            }
+            _ => Err(AppError::Validation(errors)),
+        }
+    }
+}
+
+const DEFAULT_WORKSPACE_SLUG: &str = "general";
+const DEFAULT_WORKSPACE_NAME: &str = "General";
+
+impl Application {
+    #[tracing::instrument(name = "sign_up", skip_all)]
+    pub async fn sign_up(&self, input: SignUp, client: ClientInfo) -> Result<AuthSession, AppError> {
+        let input = input.validate()?;
+        let password_hash = self.ports.password_hasher.hash(&input.password).await.map_err(AppError::Internal)?;
+        let now = self.ports.clock.now();
+
+        let tx = self.ports.store.begin().await?;
+        if tx.users().find_by_email(&input.email).await?.is_some() {
+            return Err(AppError::Conflict {
+                field: "email".into(),
+                message: "an account with this email already exists".into(),
+            });
+        }
+        let slug = self.choose_tenant_slug(tx.as_ref(), &input).await?;
+
+        let user = User::register(
+            UserId::from_uuid(self.ports.ids.new_id()),
+            input.email,
+            input.display_name,
+            password_hash,
+            now,
+        );
+        tx.users().insert(&user).await.map_err(|e| conflict_as(e, "email"))?;
+        let tenant = Tenant::new(TenantId::from_uuid(self.ports.ids.new_id()), slug, input.tenant_name, now);
+        tx.tenants().insert(&tenant).await.map_err(|e| conflict_as(e, "tenantSlug"))?;
+
+        // The new tenant exists and its creator is about to be its owner: this is one of
+        // the few places allowed to mint a scope.
+        let scope = TenantScope::new(tenant.id);
+        tx.enter_tenant(&scope).await?;
+        let mut owner_role = None;
+        for system in SystemRole::ALL {
+            let role = Role::seed(RoleId::from_uuid(self.ports.ids.new_id()), tenant.id, system);
+            tx.roles().insert(&scope, &role).await?;
+            if system == SystemRole::Owner {
+                owner_role = Some(role.id);
+            }
+        }
+        let owner_role = owner_role.ok_or_else(|| AppError::internal("owner role was not seeded"))?;
+        tx.memberships()
+            .insert(
+                &scope,
+                &Membership {
+                    id: MembershipId::from_uuid(self.ports.ids.new_id()),
+                    tenant_id: tenant.id,
+                    user_id: user.id,
+                    role_id: owner_role,
+                    status: MembershipStatus::Active,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+            .await?;
+        let workspace = Workspace::new(
+            WorkspaceId::from_uuid(self.ports.ids.new_id()),
+            tenant.id,
+            Slug::parse(DEFAULT_WORKSPACE_SLUG).expect("the default workspace slug is a valid slug"),
+            Name::parse(DEFAULT_WORKSPACE_NAME).expect("the default workspace name is a valid name"),
+            now,
+        );
+        tx.workspaces().insert(&scope, &workspace).await?;
+        tx.workspaces()
+            .add_member(
+                &scope,
+                &WorkspaceMembership {
+                    id: WorkspaceMembershipId::from_uuid(self.ports.ids.new_id()),
+                    tenant_id: tenant.id,
+                    workspace_id: workspace.id,
+                    user_id: user.id,
+                    role_id: owner_role,
+                    created_at: now,
+                },
+            )
+            .await?;
+
+        let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = %session.user.id, tenant_id = %session.tenant.id, "signed up");
+        Ok(session)
+    }
+
+    /// The requested slug when free (else `CONFLICT`); otherwise one derived from the
+    /// tenant name, de-duplicated with a short suffix.
+    async fn choose_tenant_slug(&self, tx: &dyn Transaction, input: &ValidSignUp) -> Result<Slug, AppError> {
+        if let Some(slug) = &input.tenant_slug {
+            if tx.tenants().find_by_slug(slug).await?.is_some() {
+                return Err(AppError::Conflict {
+                    field: "tenantSlug".into(),
+                    message: "this tenant slug is already taken".into(),
+                });
+            }
+            return Ok(slug.clone());
+        }
+        let base = Slug::derive_from(input.tenant_name.as_str())
+            .unwrap_or_else(|| Slug::parse("tenant").expect("`tenant` is a valid slug"));
+        if tx.tenants().find_by_slug(&base).await?.is_none() {
+            return Ok(base);
+        }
+        for _ in 0..8 {
+            let suffix = self.ports.ids.new_id().simple().to_string();
+            let candidate = base
+                .with_suffix(&suffix[suffix.len() - 6..])
+                .map_err(|e| AppError::internal(e.to_string()))?;
+            if tx.tenants().find_by_slug(&candidate).await?.is_none() {
+                return Ok(candidate);
+            }
+        }
+        Err(AppError::validation("tenantSlug", "could not derive a free slug; please choose one"))
+    }
+}
+
+/// A unique violation on insert means someone else took the value meanwhile.
+fn conflict_as(error: crate::ports::StoreError, field: &str) -> AppError {
+    match error {
+        crate::ports::StoreError::Duplicate(_) => {
+            AppError::Conflict { field: field.to_owned(), message: "is already taken".to_owned() }
+        }
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> SignUp {
+        SignUp {
+            email: "ada@example.com".into(),
+            password: "a long enough password".into(),
+            display_name: "Ada".into(),
+            tenant_name: "Analytical Engines".into(),
+            tenant_slug: None,
+        }
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let input = SignUp {
+            email: "not-an-email".into(),
+            password: "short".into(),
+            display_name: " ".into(),
+            tenant_name: "x".repeat(101),
+            tenant_slug: Some("Bad Slug".into()),
+        };
+        let Err(AppError::Validation(fields)) = input.validate() else {
+            panic!("expected validation errors");
+        };
+        let names: Vec<_> = fields.iter().map(|(f, _)| f).collect();
+        assert_eq!(names, ["email", "password", "displayName", "tenantName", "tenantSlug"]);
+    }
+
+    #[test]
+    fn a_valid_sign_up_passes_validation() {
+        assert!(valid().validate().is_ok());
+        let with_slug = SignUp { tenant_slug: Some("engines".into()), ..valid() };
+        assert!(with_slug.validate().is_ok_and(|v| v.tenant_slug.is_some()));
+    }
+}

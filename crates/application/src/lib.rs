@@ -1,0 +1,62 @@
+//! Tessera's use cases, the ports they need, and the authorization decisions.
+//! Depends on the domain only: no storage, transport or framework crate is named here.
+
+pub mod context;
+pub mod error;
+pub mod identity;
+pub mod pagination;
+pub mod ports;
+pub mod tenants;
+pub mod workspaces;
+
+use std::sync::Arc;
+
+pub use context::{Actor, Authorized, RequestContext, TenantScope};
+pub use error::{AppError, FieldErrors};
+pub use pagination::{Cursor, Page, PageRequest};
+
+/// Lifetimes of issued credentials.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthSettings {
+    pub access_token_ttl: chrono::Duration,
+    pub refresh_token_ttl: chrono::Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: chrono::Duration::minutes(15),
+            refresh_token_ttl: chrono::Duration::days(30),
+        }
+    }
+}
+
+/// Everything the use cases need from the outside world, handed in by the composition root.
+#[derive(Clone)]
+pub struct Ports {
+    pub store: Arc<dyn ports::Store>,
+    pub password_hasher: Arc<dyn ports::PasswordHasher>,
+    pub token_issuer: Arc<dyn ports::TokenIssuer>,
+    pub clock: Arc<dyn ports::Clock>,
+    pub ids: Arc<dyn ports::IdGenerator>,
+    pub secrets: Arc<dyn ports::SecretGenerator>,
+}
+
+/// The application facade. Use cases are grouped by aggregate in their own modules
+/// (`identity`, `tenants`, `workspaces`), each adding methods here.
+#[derive(Clone)]
+pub struct Application {
+    ports: Ports,
+    auth: AuthSettings,
+}
+
+impl Application {
+    pub fn new(ports: Ports, auth: AuthSettings) -> Self {
+        Self { ports, auth }
+    }
+
+    /// Readiness: can the store answer?
+    pub async fn check_store(&self) -> Result<(), AppError> {
+        self.ports.store.ping().await.map_err(AppError::from)
+    }
+}

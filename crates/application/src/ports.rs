@@ -1,0 +1,196 @@
+//! Ports: what the use cases need from storage, crypto, time and randomness. Adapters
+//! live in the infrastructure crate; tests may supply fakes.
+//!
+//! Every read and write goes through a [`Transaction`]. Tenant data is reachable only
+//! after [`Transaction::enter_tenant`] with a [`TenantScope`], and every tenant-scoped
+//! repository method takes that scope again, so the adapter can filter by it.
+
+use std::error::Error as StdError;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tessera_domain::{
+    Email, Membership, Password, PasswordHash, PermissionSet, Role, RoleId, SessionId, Slug, Tenant, TenantId,
+    User, UserId, Workspace, WorkspaceId, WorkspaceMembership,
+};
+use uuid::Uuid;
+
+use crate::{Page, PageRequest, TenantScope};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique rule was broken; carries the input field it concerns.
+    #[error("duplicate value for {0}")]
+    Duplicate(&'static str),
+    /// The row to change does not exist (or is not visible in this scope).
+    #[error("row not found")]
+    NotFound,
+    /// The store could not answer (connection, constraint, corrupt row…).
+    #[error("store failure: {0}")]
+    Failure(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn failure(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self::Failure(error.into())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Opens units of work.
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>>;
+    /// A cheap round trip, for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// One database transaction. Dropping it without `commit` rolls everything back.
+#[async_trait]
+pub trait Transaction: Send + Sync {
+    /// Binds the transaction to one tenant (on Postgres: the row-level-security setting).
+    async fn enter_tenant(&self, scope: &TenantScope) -> StoreResult<()>;
+    /// Lets the transaction read the given user's own memberships across tenants.
+    async fn enter_user(&self, user_id: UserId) -> StoreResult<()>;
+
+    fn users(&self) -> &dyn UserRepository;
+    fn tenants(&self) -> &dyn TenantRepository;
+    fn memberships(&self) -> &dyn MembershipRepository;
+    fn roles(&self) -> &dyn RoleRepository;
+    fn workspaces(&self) -> &dyn WorkspaceRepository;
+    fn sessions(&self) -> &dyn SessionRepository;
+
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// Global user identities.
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    async fn insert(&self, user: &User) -> StoreResult<()>;
+    async fn find_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+    async fn exists_any(&self) -> StoreResult<bool>;
+}
+
+/// Tenants themselves (the table of tenants is not tenant-scoped).
+#[async_trait]
+pub trait TenantRepository: Send + Sync {
+    async fn insert(&self, tenant: &Tenant) -> StoreResult<()>;
+    async fn find_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+    async fn find_by_slug(&self, slug: &Slug) -> StoreResult<Option<Tenant>>;
+}
+
+#[async_trait]
+pub trait MembershipRepository: Send + Sync {
+    async fn insert(&self, scope: &TenantScope, membership: &Membership) -> StoreResult<()>;
+    async fn find_by_user(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<Option<Membership>>;
+    /// The caller's own memberships in every tenant (needs [`Transaction::enter_user`]),
+    /// oldest first. Used by the authentication path before any scope exists.
+    async fn list_own(&self, user_id: UserId) -> StoreResult<Vec<Membership>>;
+}
+
+#[async_trait]
+pub trait RoleRepository: Send + Sync {
+    /// Stores the role and its permissions.
+    async fn insert(&self, scope: &TenantScope, role: &Role) -> StoreResult<()>;
+    async fn find_by_id(&self, scope: &TenantScope, id: RoleId) -> StoreResult<Option<Role>>;
+    async fn permissions_of(&self, scope: &TenantScope, id: RoleId) -> StoreResult<PermissionSet>;
+}
+
+#[async_trait]
+pub trait WorkspaceRepository: Send + Sync {
+    async fn insert(&self, scope: &TenantScope, workspace: &Workspace) -> StoreResult<()>;
+    async fn find_by_id(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<Option<Workspace>>;
+    /// Saves name and `updated_at`; `NotFound` when the row is not in scope.
+    async fn update(&self, scope: &TenantScope, workspace: &Workspace) -> StoreResult<()>;
+    /// `NotFound` when the row is not in scope.
+    async fn delete(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<()>;
+    async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Workspace>>;
+    async fn count(&self, scope: &TenantScope) -> StoreResult<u64>;
+    async fn add_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()>;
+}
+
+/// A log-in session: the refresh-token family a token pair belongs to.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub current_tenant_id: TenantId,
+    pub refresh_token_hash: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    async fn insert(&self, session: &NewSession) -> StoreResult<()>;
+}
+
+/// Slow, salted password hashing (the adapter decides the algorithm and runs it off
+/// the request threads).
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, Box<dyn StdError + Send + Sync>>;
+    /// `false` for a wrong password or an unreadable hash.
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> bool;
+    /// Spends the same time as a real check; used when the account does not exist so
+    /// the answer's timing does not reveal that.
+    async fn verify_dummy(&self, password: &Password);
+}
+
+/// What an access token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub session_id: SessionId,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid")]
+    Invalid,
+}
+
+/// Signs and checks access tokens.
+pub trait TokenIssuer: Send + Sync {
+    fn issue(&self, claims: &AccessClaims) -> Result<String, Box<dyn StdError + Send + Sync>>;
+    fn verify(&self, token: &str) -> Result<AccessClaims, TokenError>;
+}
+
+pub trait Clock: Send + Sync {
+    /// Now, at microsecond precision (what every store keeps).
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub trait IdGenerator: Send + Sync {
+    /// A new, time-ordered unique id.
+    fn new_id(&self) -> Uuid;
+}
+
+/// An opaque secret handed to a client once; only its digest is stored.
+#[derive(Clone)]
+pub struct IssuedSecret {
+    pub plain: String,
+    pub digest: String,
+}
+
+impl std::fmt::Debug for IssuedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IssuedSecret(<redacted>)")
+    }
+}
+
+pub trait SecretGenerator: Send + Sync {
+    /// A new random secret with the given visible prefix (e.g. `rt_`).
+    fn generate(&self, prefix: &str) -> IssuedSecret;
+    /// The digest stored for a presented secret.
+    fn digest(&self, plain: &str) -> String;
+}

@@ -1,0 +1,91 @@
+use tessera_domain::{
+    Name, Permission, Slug, Workspace, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId,
+};
+
+use crate::ports::StoreError;
+use crate::{AppError, Application, FieldErrors, RequestContext};
+
+#[derive(Debug, Clone)]
+pub struct CreateWorkspace {
+    pub name: String,
+    pub slug: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RenameWorkspace {
+    pub id: WorkspaceId,
+    pub name: String,
+}
+
+impl Application {
+    /// Creates a workspace; the creator becomes its first member.
+    #[tracing::instrument(name = "create_workspace", skip_all)]
+    pub async fn create_workspace(&self, ctx: &RequestContext, input: CreateWorkspace) -> Result<Workspace, AppError> {
+        let granted = ctx.authorize(Permission::WorkspacesCreate)?;
+        let mut errors = FieldErrors::new();
+        let name = errors.check("name", Name::parse(&input.name));
+        let slug = errors.check("slug", Slug::parse(&input.slug));
+        let (Some(name), Some(slug)) = (name, slug) else {
+            return Err(AppError::Validation(errors));
+        };
+        let scope = granted.scope();
+        let now = self.ports.clock.now();
+        let workspace = Workspace::new(WorkspaceId::from_uuid(self.ports.ids.new_id()), scope.tenant_id(), slug, name, now);
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        tx.workspaces().insert(scope, &workspace).await.map_err(|error| match error {
+            StoreError::Duplicate(_) => AppError::Conflict {
+                field: "slug".into(),
+                message: "a workspace with this slug already exists".into(),
+            },
+            other => other.into(),
+        })?;
+        tx.workspaces()
+            .add_member(
+                scope,
+                &WorkspaceMembership {
+                    id: WorkspaceMembershipId::from_uuid(self.ports.ids.new_id()),
+                    tenant_id: scope.tenant_id(),
+                    workspace_id: workspace.id,
+                    user_id: ctx.user_id(),
+                    role_id: ctx.role_id(),
+                    created_at: now,
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(workspace)
+    }
+
+    #[tracing::instrument(name = "rename_workspace", skip_all, fields(workspace_id = %input.id))]
+    pub async fn rename_workspace(&self, ctx: &RequestContext, input: RenameWorkspace) -> Result<Workspace, AppError> {
+        let granted = ctx.authorize(Permission::WorkspacesManage)?;
+        let name = Name::parse(&input.name).map_err(|e| AppError::validation("name", e.to_string()))?;
+        let scope = granted.scope();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        let mut workspace = tx.workspaces().find_by_id(scope, input.id).await?.ok_or(AppError::NotFound("workspace"))?;
+        workspace.rename(name, self.ports.clock.now());
+        tx.workspaces().update(scope, &workspace).await.map_err(not_found_as_workspace)?;
+        tx.commit().await?;
+        Ok(workspace)
+    }
+
+    #[tracing::instrument(name = "delete_workspace", skip_all, fields(workspace_id = %id))]
+    pub async fn delete_workspace(&self, ctx: &RequestContext, id: WorkspaceId) -> Result<WorkspaceId, AppError> {
+        let granted = ctx.authorize(Permission::WorkspacesManage)?;
+        let scope = granted.scope();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        tx.workspaces().delete(scope, id).await.map_err(not_found_as_workspace)?;
+        tx.commit().await?;
+        Ok(id)
+    }
+}
+
+fn not_found_as_workspace(error: StoreError) -> AppError {
+    match error {
+        StoreError::NotFound => AppError::NotFound("workspace"),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,21 @@
+//! Tessera's pure model: identifiers, aggregates, value objects and their invariants.
+//! Nothing here knows about storage, transport or frameworks; every constructor that
+//! takes raw input validates it and returns a typed error.
+
+pub mod ids;
+pub mod membership;
+pub mod permission;
+pub mod role;
+pub mod tenant;
+pub mod user;
+pub mod values;
+pub mod workspace;
+
+pub use ids::{MembershipId, RoleId, SessionId, TenantId, UserId, WorkspaceId, WorkspaceMembershipId};
+pub use membership::{Membership, MembershipStatus, WorkspaceMembership};
+pub use permission::{Permission, PermissionSet};
+pub use role::{Role, SystemRole};
+pub use tenant::{Plan, Tenant, TenantStatus};
+pub use user::{PasswordHash, User};
+pub use values::{DisplayName, Email, InvalidValue, Name, Password, Slug};
+pub use workspace::Workspace;

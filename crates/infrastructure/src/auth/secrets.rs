@@ -1,0 +1,42 @@
+//! Opaque secrets (refresh tokens and the like): 256 random bits, stored as SHA-256.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tessera_application::ports::{IssuedSecret, SecretGenerator};
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RandomSecrets;
+
+impl SecretGenerator for RandomSecrets {
+    fn generate(&self, prefix: &str) -> IssuedSecret {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let plain = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
+        let digest = self.digest(&plain);
+        IssuedSecret { plain, digest }
+    }
+
+    fn digest(&self, plain: &str) -> String {
+        let digest = Sha256::digest(plain.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_unique_prefixed_and_stored_only_as_digest() {
+        let secrets = RandomSecrets;
+        let a = secrets.generate("rt_");
+        let b = secrets.generate("rt_");
+        assert!(a.plain.starts_with("rt_"));
+        assert_ne!(a.plain, b.plain);
+        assert_eq!(a.digest.len(), 64);
+        assert_eq!(secrets.digest(&a.plain), a.digest);
+        assert!(!a.digest.contains(&a.plain));
+    }
+}

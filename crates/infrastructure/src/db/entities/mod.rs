@@ -1,0 +1,18 @@
+//! SeaORM entities: the table layout. They never leave this crate; each module maps
+//! its row to the domain type next to the definition.
+
+pub mod membership;
+pub mod role;
+pub mod role_permission;
+pub mod session;
+pub mod tenant;
+pub mod user;
+pub mod workspace;
+pub mod workspace_member;
+
+use tessera_application::ports::StoreError;
+
+/// A stored value that no longer passes the domain's rules is a storage fault.
+pub(crate) fn corrupt(table: &str, column: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::failure(format!("corrupt {table}.{column}: {detail}"))
+}

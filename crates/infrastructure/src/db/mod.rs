@@ -1,0 +1,122 @@
+//! The SeaORM store: one connection pool, transactions that carry the tenant setting
+//! on Postgres (lock 3), and the repositories behind the application's ports.
+
+pub mod entities;
+pub mod repositories;
+pub mod scoped;
+mod transaction;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+use tessera_application::ports::{Store, StoreError, StoreResult, Transaction};
+
+pub use transaction::SeaTransaction;
+
+/// How to reach the database at run time.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    /// On Postgres, the role every pooled connection switches to on connect
+    /// (`options=-c role=…`): a role that owns nothing and cannot bypass RLS.
+    pub postgres_role: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct SeaStore {
+    db: DatabaseConnection,
+}
+
+impl SeaStore {
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, DbErr> {
+        let mut options = ConnectOptions::new(settings.url.clone());
+        options
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        if settings.url.starts_with("sqlite:") {
+            // One connection: SQLite has one writer, and a single connection avoids
+            // lock-upgrade failures between concurrent transactions.
+            options.max_connections(1).min_connections(1);
+            options.map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+        } else {
+            options.max_connections(settings.max_connections.max(1));
+            if let Some(role) = settings.postgres_role.clone() {
+                options.map_sqlx_postgres_opts(move |opts| opts.options([("role", role.as_str())]));
+            }
+        }
+        let db = Database::connect(options).await?;
+        Ok(Self { db })
+    }
+
+    pub fn from_connection(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// On Postgres, proves the run-time role cannot bypass row level security
+    /// (not a superuser, no BYPASSRLS). SQLite has nothing to check.
+    pub async fn verify_runtime_role(&self) -> Result<(), String> {
+        if self.backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT current_user::text AS name, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+            ))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("could not read the current role")?;
+        let name: String = row.try_get("", "name").map_err(|e| e.to_string())?;
+        let superuser: bool = row.try_get("", "rolsuper").map_err(|e| e.to_string())?;
+        let bypass: bool = row.try_get("", "rolbypassrls").map_err(|e| e.to_string())?;
+        if superuser || bypass {
+            return Err(format!(
+                "the database role `{name}` is a superuser or has BYPASSRLS; row level security would not apply"
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn db_failure(error: DbErr) -> StoreError {
+    StoreError::failure(error)
+}
+
+/// Maps a unique-constraint violation to `Duplicate(field)`, anything else to a failure.
+pub(crate) fn unique_as(field: &'static str) -> impl Fn(DbErr) -> StoreError {
+    move |error| match error.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => StoreError::Duplicate(field),
+        _ => StoreError::failure(error),
+    }
+}
+
+#[async_trait]
+impl Store for SeaStore {
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
+        let backend = self.backend();
+        let txn = self.db.begin().await.map_err(db_failure)?;
+        Ok(Box::new(SeaTransaction::new(txn, backend)))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.db.ping().await.map_err(db_failure)
+    }
+}

@@ -1,0 +1,9 @@
+//! Repository implementations, one module per aggregate, all on [`super::SeaTransaction`].
+//! Tenant tables are reached only through [`super::scoped`].
+
+mod memberships;
+mod roles;
+mod sessions;
+mod tenants;
+mod users;
+mod workspaces;

@@ -1,0 +1,43 @@
+use async_trait::async_trait;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use tessera_application::ports::{StoreResult, UserRepository};
+use tessera_domain::{Email, User, UserId};
+
+use crate::db::entities::user;
+use crate::db::{SeaTransaction, db_failure, unique_as};
+
+#[async_trait]
+impl UserRepository for SeaTransaction {
+    async fn insert(&self, user: &User) -> StoreResult<()> {
+        user::Model::from_domain(user)
+            .into_active_model()
+            .reset_all()
+            .insert(&self.txn)
+            .await
+            .map_err(unique_as("email"))?;
+        Ok(())
+    }
+
+    async fn find_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        user::Entity::find_by_id(id.as_uuid())
+            .one(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .map(user::Model::into_domain)
+            .transpose()
+    }
+
+    async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .map(user::Model::into_domain)
+            .transpose()
+    }
+
+    async fn exists_any(&self) -> StoreResult<bool> {
+        Ok(user::Entity::find().one(&self.txn).await.map_err(db_failure)?.is_some())
+    }
+}

@@ -1,0 +1,111 @@
+use async_trait::async_trait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use tessera_application::pagination::Direction;
+use tessera_application::ports::{StoreError, StoreResult, WorkspaceRepository};
+use tessera_application::{Page, PageRequest, TenantScope};
+use tessera_domain::{Workspace, WorkspaceId, WorkspaceMembership};
+
+use crate::db::entities::{workspace, workspace_member};
+use crate::db::{SeaTransaction, db_failure, scoped, unique_as};
+
+#[async_trait]
+impl WorkspaceRepository for SeaTransaction {
+    async fn insert(&self, scope: &TenantScope, ws: &Workspace) -> StoreResult<()> {
+        scoped::ensure_owned(scope, ws.tenant_id)?;
+        workspace::Model::from_domain(ws)
+            .into_active_model()
+            .reset_all()
+            .insert(&self.txn)
+            .await
+            .map_err(unique_as("slug"))?;
+        Ok(())
+    }
+
+    async fn find_by_id(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<Option<Workspace>> {
+        scoped::select::<workspace::Entity>(scope)
+            .filter(workspace::Column::Id.eq(id.as_uuid()))
+            .one(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .map(workspace::Model::into_domain)
+            .transpose()
+    }
+
+    async fn update(&self, scope: &TenantScope, ws: &Workspace) -> StoreResult<()> {
+        scoped::ensure_owned(scope, ws.tenant_id)?;
+        let result = scoped::update::<workspace::Entity>(scope)
+            .col_expr(workspace::Column::Name, Expr::value(ws.name.as_str()))
+            .col_expr(workspace::Column::UpdatedAt, Expr::value(ws.updated_at))
+            .filter(workspace::Column::Id.eq(ws.id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        if result.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn delete(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<()> {
+        let result = scoped::delete::<workspace::Entity>(scope)
+            .filter(workspace::Column::Id.eq(id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        if result.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Workspace>> {
+        use workspace::Column::{CreatedAt, Id};
+        let mut query = scoped::select::<workspace::Entity>(scope);
+        if let Some(cursor) = page.cursor {
+            let after = page.direction == Direction::Forward;
+            let (past_time, same_time_past_id) = if after {
+                (CreatedAt.gt(cursor.created_at), Id.gt(cursor.id))
+            } else {
+                (CreatedAt.lt(cursor.created_at), Id.lt(cursor.id))
+            };
+            query = query.filter(
+                Condition::any()
+                    .add(past_time)
+                    .add(Condition::all().add(CreatedAt.eq(cursor.created_at)).add(same_time_past_id)),
+            );
+        }
+        query = match page.direction {
+            Direction::Forward => query.order_by_asc(CreatedAt).order_by_asc(Id),
+            Direction::Backward => query.order_by_desc(CreatedAt).order_by_desc(Id),
+        };
+        let rows = query
+            .limit(u64::from(page.limit) + 1)
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(workspace::Model::into_domain)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_scan(page, rows))
+    }
+
+    async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {
+        scoped::select::<workspace::Entity>(scope).count(&self.txn).await.map_err(db_failure)
+    }
+
+    async fn add_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()> {
+        scoped::ensure_owned(scope, member.tenant_id)?;
+        workspace_member::Model {
+            tenant_id: member.tenant_id.as_uuid(),
+            id: member.id.as_uuid(),
+            workspace_id: member.workspace_id.as_uuid(),
+            user_id: member.user_id.as_uuid(),
+            role_id: member.role_id.as_uuid(),
+            created_at: member.created_at,
+        }
+        .into_active_model()
+        .reset_all()
+        .insert(&self.txn)
+        .await
+        .map_err(unique_as("userId"))?;
+        Ok(())
+    }
+}

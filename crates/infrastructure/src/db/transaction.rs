@@ -1,0 +1,81 @@
+//! One unit of work over a SeaORM transaction. On Postgres, entering a tenant sets
+//! `app.tenant_id` with `set_config(…, true)`: transaction-local, so it ends with the
+//! transaction and never reaches the next borrower of the pooled connection.
+
+use async_trait::async_trait;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+use tessera_application::TenantScope;
+use tessera_application::ports::{
+    MembershipRepository, RoleRepository, SessionRepository, StoreResult, TenantRepository, Transaction,
+    UserRepository, WorkspaceRepository,
+};
+use tessera_domain::UserId;
+
+use super::db_failure;
+
+pub struct SeaTransaction {
+    pub(crate) txn: DatabaseTransaction,
+    backend: DbBackend,
+}
+
+impl SeaTransaction {
+    pub(crate) fn new(txn: DatabaseTransaction, backend: DbBackend) -> Self {
+        Self { txn, backend }
+    }
+
+    async fn set_local(&self, name: &str, value: String) -> StoreResult<()> {
+        if self.backend != DbBackend::Postgres {
+            // SQLite has no row level security; locks 1 and 2 hold there.
+            return Ok(());
+        }
+        self.txn
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config($1, $2, true)",
+                [name.into(), value.into()],
+            ))
+            .await
+            .map_err(db_failure)?;
+        Ok(())
+    }
+
+    /// The underlying connection, for adapter-level tests that must bypass the
+    /// repositories (for example to prove that RLS alone stops an unfiltered query).
+    pub fn connection(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait]
+impl Transaction for SeaTransaction {
+    async fn enter_tenant(&self, scope: &TenantScope) -> StoreResult<()> {
+        self.set_local("app.tenant_id", scope.tenant_id().to_string()).await
+    }
+
+    async fn enter_user(&self, user_id: UserId) -> StoreResult<()> {
+        self.set_local("app.user_id", user_id.to_string()).await
+    }
+
+    fn users(&self) -> &dyn UserRepository {
+        self
+    }
+    fn tenants(&self) -> &dyn TenantRepository {
+        self
+    }
+    fn memberships(&self) -> &dyn MembershipRepository {
+        self
+    }
+    fn roles(&self) -> &dyn RoleRepository {
+        self
+    }
+    fn workspaces(&self) -> &dyn WorkspaceRepository {
+        self
+    }
+    fn sessions(&self) -> &dyn SessionRepository {
+        self
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.txn.commit().await.map_err(db_failure)
+    }
+}

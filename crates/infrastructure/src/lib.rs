@@ -1,0 +1,13 @@
+//! Adapters behind the application's ports: SeaORM repositories for PostgreSQL and
+//! SQLite, argon2id password hashing, HS256 access tokens, system clock and ids.
+//! Nothing outside this crate sees a SeaORM entity.
+
+pub mod auth;
+pub mod db;
+pub mod system;
+
+pub use auth::jwt::{JwtConfig, JwtTokenIssuer};
+pub use auth::password::Argon2PasswordHasher;
+pub use auth::secrets::RandomSecrets;
+pub use db::{DatabaseSettings, SeaStore};
+pub use system::{SystemClock, UuidV7Ids};

@@ -1,0 +1,188 @@
+//! Configuration: one typed struct, from environment variables with matching flags,
+//! validated once at start.
+
+use std::net::SocketAddr;
+
+use clap::{Args, ValueEnum};
+
+/// The development-only signing key. Production refuses to start with it.
+pub const DEV_JWT_SECRET: &str = "tessera-development-only-secret-do-not-use-in-production";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// development or production.
+    #[arg(long = "env", env = "TESSERA_ENV", value_enum, default_value = "development", global = true)]
+    pub environment: Environment,
+
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8080", global = true)]
+    pub bind_addr: SocketAddr,
+
+    /// Database used at run time (SQLite file by default, created on start).
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tessera.db?mode=rwc", global = true)]
+    pub database_url: String,
+
+    /// Database URL used to apply migrations (the schema owner); defaults to DATABASE_URL.
+    #[arg(long, env = "DATABASE_MIGRATION_URL", global = true)]
+    pub database_migration_url: Option<String>,
+
+    /// Postgres role every run-time connection switches to (owns nothing, cannot bypass RLS).
+    #[arg(long, env = "DATABASE_APP_ROLE", default_value = tessera_migration::APP_ROLE, global = true)]
+    pub database_app_role: String,
+
+    /// Upper bound on pooled database connections (SQLite always uses one).
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    pub database_max_connections: u32,
+
+    /// Apply pending migrations when the server starts.
+    #[arg(long, env = "MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub migrate_on_start: bool,
+
+    /// HS256 signing key for access tokens (at least 32 bytes in production).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+
+    #[arg(long, env = "JWT_ISSUER", default_value = "tessera", global = true)]
+    pub jwt_issuer: String,
+
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "tessera-api", global = true)]
+    pub jwt_audience: String,
+
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL_SECONDS", default_value_t = 900, global = true)]
+    pub access_token_ttl_seconds: u32,
+
+    /// Serve GraphiQL at /graphiql.
+    #[arg(long, env = "GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub graphiql: bool,
+
+    /// Allow schema introspection (on by default in development only).
+    #[arg(long, env = "INTROSPECTION", action = clap::ArgAction::Set, global = true)]
+    pub introspection: Option<bool>,
+
+    /// pretty or json.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("JWT_SECRET must be set in production (at least 32 bytes, e.g. `openssl rand -hex 32`)")]
+    MissingJwtSecret,
+    #[error("JWT_SECRET must be at least 32 bytes long")]
+    WeakJwtSecret,
+    #[error("JWT_SECRET must not be the development default in production")]
+    DevelopmentJwtSecret,
+    #[error("ACCESS_TOKEN_TTL_SECONDS must be between 60 and 86400")]
+    AccessTokenTtl,
+    #[error("DATABASE_URL must start with postgres://, postgresql:// or sqlite:")]
+    DatabaseUrl,
+}
+
+impl Config {
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+
+    /// The key that signs tokens: the configured one, or in development the fixed default.
+    pub fn jwt_secret(&self) -> Result<String, ConfigError> {
+        match (&self.jwt_secret, self.environment) {
+            (Some(secret), Environment::Production) if secret == DEV_JWT_SECRET => {
+                Err(ConfigError::DevelopmentJwtSecret)
+            }
+            (Some(secret), _) if secret.trim().is_empty() && self.is_production() => Err(ConfigError::MissingJwtSecret),
+            (Some(secret), _) if secret.len() < 32 && !secret.trim().is_empty() => Err(ConfigError::WeakJwtSecret),
+            (Some(secret), _) if !secret.trim().is_empty() => Ok(secret.clone()),
+            (_, Environment::Production) => Err(ConfigError::MissingJwtSecret),
+            (_, Environment::Development) => Ok(DEV_JWT_SECRET.to_owned()),
+        }
+    }
+
+    /// Everything `serve` needs, checked before anything starts.
+    pub fn validate_for_serving(&self) -> Result<(), ConfigError> {
+        self.jwt_secret()?;
+        if !(60..=86_400).contains(&self.access_token_ttl_seconds) {
+            return Err(ConfigError::AccessTokenTtl);
+        }
+        self.validate_database()
+    }
+
+    pub fn validate_database(&self) -> Result<(), ConfigError> {
+        let ok = |url: &str| url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:");
+        if !ok(&self.database_url) || self.database_migration_url.as_deref().is_some_and(|u| !ok(u)) {
+            return Err(ConfigError::DatabaseUrl);
+        }
+        Ok(())
+    }
+
+    pub fn migration_url(&self) -> &str {
+        self.database_migration_url.as_deref().unwrap_or(&self.database_url)
+    }
+
+    pub fn introspection_enabled(&self) -> bool {
+        self.introspection.unwrap_or(!self.is_production())
+    }
+
+    /// A configuration for tests and embedding: development mode, the given database.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            environment: Environment::Development,
+            bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            database_migration_url: None,
+            database_app_role: tessera_migration::APP_ROLE.to_owned(),
+            database_max_connections: 5,
+            migrate_on_start: true,
+            jwt_secret: None,
+            jwt_issuer: "tessera".into(),
+            jwt_audience: "tessera-api".into(),
+            access_token_ttl_seconds: 900,
+            graphiql: true,
+            introspection: None,
+            log_format: LogFormat::Pretty,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_refuses_a_missing_default_or_weak_secret() {
+        let mut config = Config::for_database("sqlite::memory:");
+        config.environment = Environment::Production;
+        assert!(matches!(config.jwt_secret(), Err(ConfigError::MissingJwtSecret)));
+        config.jwt_secret = Some(DEV_JWT_SECRET.into());
+        assert!(matches!(config.jwt_secret(), Err(ConfigError::DevelopmentJwtSecret)));
+        config.jwt_secret = Some("short".into());
+        assert!(matches!(config.jwt_secret(), Err(ConfigError::WeakJwtSecret)));
+        config.jwt_secret = Some("x".repeat(32));
+        assert_eq!(config.jwt_secret().ok(), Some("x".repeat(32)));
+    }
+
+    #[test]
+    fn development_falls_back_to_the_development_secret() {
+        let config = Config::for_database("sqlite::memory:");
+        assert_eq!(config.jwt_secret().ok().as_deref(), Some(DEV_JWT_SECRET));
+        assert!(config.introspection_enabled());
+    }
+
+    #[test]
+    fn unknown_database_schemes_are_refused() {
+        let config = Config::for_database("mysql://localhost/db");
+        assert!(matches!(config.validate_database(), Err(ConfigError::DatabaseUrl)));
+    }
+}

@@ -1,0 +1,170 @@
+//! The composition root: configuration, wiring of adapters into the application, the
+//! HTTP server's life cycle, and the command line (`serve`, `migrate`, `seed`, `schema`).
+
+pub mod config;
+pub mod seed;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use tessera_api::ApiConfig;
+use tessera_api::graphql::SchemaLimits;
+use tessera_application::{Application, AuthSettings, Ports};
+use tessera_infrastructure::{
+    Argon2PasswordHasher, DatabaseSettings, JwtConfig, JwtTokenIssuer, RandomSecrets, SeaStore, SystemClock,
+    UuidV7Ids,
+};
+use tessera_migration::{Migrator, MigratorTrait};
+use tokio::net::TcpListener;
+
+pub use config::{Config, Environment, LogFormat};
+
+/// Applies every pending migration using the migration (owner) connection.
+pub async fn migrate_up(config: &Config) -> anyhow::Result<()> {
+    let db = connect_for_migrations(config).await?;
+    Migrator::up(&db, None).await.context("applying migrations")?;
+    db.close().await.ok();
+    Ok(())
+}
+
+pub async fn connect_for_migrations(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    config.validate_database()?;
+    let db = Database::connect(config.migration_url()).await.context("connecting to the migration database")?;
+    // SQLite enforces foreign keys per connection; migrations must see them too.
+    if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
+    }
+    Ok(db)
+}
+
+/// Knobs tests may turn; the defaults are what `tessera serve` uses.
+#[derive(Clone, Default)]
+pub struct BuildOptions {
+    /// Cheap password hashing (tests only).
+    pub fast_password_hashing: bool,
+}
+
+/// Connects, migrates (when configured), checks the run-time role and wires the application.
+pub async fn build_application(config: &Config, options: &BuildOptions) -> anyhow::Result<(Arc<Application>, SeaStore)> {
+    config.validate_for_serving()?;
+    if config.migrate_on_start {
+        migrate_up(config).await?;
+    }
+    let store = SeaStore::connect(&DatabaseSettings {
+        url: config.database_url.clone(),
+        max_connections: config.database_max_connections,
+        postgres_role: Some(config.database_app_role.clone()),
+    })
+    .await
+    .context("connecting to the database")?;
+    // Fail closed: a role that bypasses RLS would silently turn off lock 3.
+    store.verify_runtime_role().await.map_err(|problem| anyhow::anyhow!(problem))?;
+
+    let hasher = if options.fast_password_hashing {
+        Argon2PasswordHasher::fast_for_tests()
+    } else {
+        Argon2PasswordHasher::new()
+    };
+    let ports = Ports {
+        store: Arc::new(store.clone()),
+        password_hasher: Arc::new(hasher),
+        token_issuer: Arc::new(JwtTokenIssuer::new(JwtConfig {
+            secret: config.jwt_secret()?.into_bytes(),
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
+        })),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Ids),
+        secrets: Arc::new(RandomSecrets),
+    };
+    let auth = AuthSettings {
+        access_token_ttl: chrono_seconds(config.access_token_ttl_seconds),
+        ..AuthSettings::default()
+    };
+    Ok((Arc::new(Application::new(ports, auth)), store))
+}
+
+fn chrono_seconds(seconds: u32) -> chrono::Duration {
+    chrono::Duration::seconds(i64::from(seconds))
+}
+
+pub fn api_config(config: &Config) -> ApiConfig {
+    ApiConfig {
+        schema: SchemaLimits { introspection: config.introspection_enabled(), ..SchemaLimits::default() },
+        graphiql: config.graphiql,
+        ..ApiConfig::default()
+    }
+}
+
+/// A server bound to its port and running in the background.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub store: SeaStore,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, drains in-flight requests, and waits.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.handle.await;
+    }
+}
+
+/// Builds everything and serves on `config.bind_addr` (port 0 picks a free port).
+pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<RunningServer> {
+    let (app, store) = build_application(config, options).await?;
+    let router = tessera_api::router(app, api_config(config));
+    let listener = TcpListener::bind(config.bind_addr).await.with_context(|| format!("binding {}", config.bind_addr))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(RunningServer { addr, store, shutdown: Some(tx), handle })
+}
+
+/// `tessera serve`: runs until SIGINT/SIGTERM, then drains in-flight requests.
+pub async fn serve(config: &Config) -> anyhow::Result<()> {
+    let server = spawn(config, &BuildOptions::default()).await?;
+    tracing::info!(
+        addr = %server.addr,
+        graphiql = %format!("http://{}/graphiql", server.addr),
+        environment = ?config.environment,
+        "Tessera is listening"
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down: draining in-flight requests");
+    server.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

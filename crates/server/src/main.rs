@@ -1,0 +1,109 @@
+//! The `tessera` binary.
+
+use clap::{Parser, Subcommand};
+use tessera_migration::{Migrator, MigratorTrait};
+use tessera_server::config::{Config, LogFormat};
+use tessera_server::{BuildOptions, build_application, connect_for_migrations, seed};
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "Tessera: a multi-tenant SaaS core behind one GraphQL API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply, roll back or list schema migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Fill an empty development database with demo data.
+    Seed {
+        /// Create the demo tenant and print how to log in.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
+    Schema,
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back migrations (default: the last one).
+    Down {
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(&cli.config);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => tessera_server::serve(&cli.config).await,
+        Command::Schema => {
+            print!("{}", tessera_api::schema_sdl());
+            Ok(())
+        }
+        Command::Migrate { action } => migrate(&cli.config, action).await,
+        Command::Seed { demo } => {
+            if !demo {
+                anyhow::bail!("nothing to seed: pass --demo");
+            }
+            if cli.config.is_production() {
+                anyhow::bail!("the demo seed is for development mode only");
+            }
+            let (app, _) = build_application(&cli.config, &BuildOptions::default()).await?;
+            let seeded = seed::seed_demo(&app).await?;
+            println!("Demo tenant `{}` created.\n", seeded.tenant_slug);
+            println!("Log in:    email {}  password {}", seeded.email, seeded.password);
+            println!("Then run `cargo run` and open http://{}/graphiql", cli.config.bind_addr);
+            println!("Add this header in GraphiQL's Headers tab:\n");
+            println!("  {{\"Authorization\": \"Bearer {}\"}}\n", seeded.access_token);
+            println!("and paste this first query:\n");
+            println!("  query {{ me {{ email displayName }} currentTenant {{ name slug }} workspaces(first: 10) {{ totalCount nodes {{ id name slug }} }} }}");
+            Ok(())
+        }
+    }
+}
+
+async fn migrate(config: &Config, action: MigrateAction) -> anyhow::Result<()> {
+    let db = connect_for_migrations(config).await?;
+    match action {
+        MigrateAction::Up => {
+            Migrator::up(&db, None).await?;
+            println!("migrations applied");
+        }
+        MigrateAction::Down { steps } => {
+            Migrator::down(&db, Some(steps)).await?;
+            println!("rolled back {steps} migration(s)");
+        }
+        MigrateAction::Status => {
+            for migration in Migrator::get_migration_with_status(&db).await? {
+                println!("{:<45} {}", migration.name(), migration.status());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}

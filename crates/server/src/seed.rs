@@ -1,0 +1,52 @@
+//! `tessera seed --demo`: a demo tenant on an empty development database, with the
+//! log-in and a first query printed for GraphiQL.
+
+use anyhow::{Context as _, bail};
+use tessera_application::Application;
+use tessera_application::identity::{ClientInfo, SignUp};
+use tessera_application::workspaces::CreateWorkspace;
+
+pub const DEMO_EMAIL: &str = "demo@tessera.dev";
+pub const DEMO_PASSWORD: &str = "tessera-demo-password";
+
+/// What the seed created, for printing.
+pub struct DemoSeed {
+    pub email: &'static str,
+    pub password: &'static str,
+    pub tenant_slug: String,
+    pub access_token: String,
+}
+
+pub async fn seed_demo(app: &Application) -> anyhow::Result<DemoSeed> {
+    if app.has_any_user().await.context("checking whether the database is empty")? {
+        bail!("the database already has users; the demo seed only runs on an empty database");
+    }
+    let session = app
+        .sign_up(
+            SignUp {
+                email: DEMO_EMAIL.into(),
+                password: DEMO_PASSWORD.into(),
+                display_name: "Demo Owner".into(),
+                tenant_name: "Demo Company".into(),
+                tenant_slug: Some("demo".into()),
+            },
+            ClientInfo::default(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("demo sign-up failed: {e}"))?;
+    let ctx = app
+        .authenticate(&session.access_token)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo authentication failed: {e}"))?;
+    for (name, slug) in [("Marketing", "marketing"), ("Engineering", "engineering")] {
+        app.create_workspace(&ctx, CreateWorkspace { name: name.into(), slug: slug.into() })
+            .await
+            .map_err(|e| anyhow::anyhow!("creating demo workspace {slug} failed: {e}"))?;
+    }
+    Ok(DemoSeed {
+        email: DEMO_EMAIL,
+        password: DEMO_PASSWORD,
+        tenant_slug: session.tenant.slug.as_str().to_owned(),
+        access_token: session.access_token,
+    })
+}
