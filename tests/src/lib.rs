@@ -1,1 +1,316 @@
+//! Test harness: a fresh database per test (a new SQLite file, or a new Postgres
+//! database when `TEST_DATABASE_URL` is set), the real server on a random port, and a
+//! small GraphQL client. A Postgres test without `TEST_DATABASE_URL` is skipped loudly,
+//! and fails when `CI=true`.
 
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+use tessera_infrastructure::{DatabaseSettings, SeaStore};
+use tessera_server::{BuildOptions, Config, RunningServer};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per backend from an `async fn(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// The Postgres server to create test databases on, or `None` (announced) when absent.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("TEST_DATABASE_URL is not set, and CI=true forbids skipping the Postgres tests");
+            }
+            eprintln!(
+                "\n!!! SKIPPED: a Postgres test, because TEST_DATABASE_URL is not set. \
+                 Set it (e.g. postgres://postgres@127.0.0.1:5432/test) to run the Postgres suite. !!!\n"
+            );
+            None
+        }
+    }
+}
+
+fn with_database_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let prefix = match base.rfind('/') {
+        Some(slash) if slash > "postgres://".len() => &base[..slash],
+        _ => base,
+    };
+    match query {
+        Some(query) => format!("{prefix}/{name}?{query}"),
+        None => format!("{prefix}/{name}"),
+    }
+}
+
+/// A database that exists for one test and is removed afterwards.
+pub struct TestDatabase {
+    pub backend: Backend,
+    /// The owner's URL: migrations and test assertions that must see every row.
+    pub owner_url: String,
+    sqlite_dir: Option<PathBuf>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// `None` only when the backend is Postgres and `TEST_DATABASE_URL` is not set.
+    pub async fn create(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("tessera-test-{}", Uuid::new_v4().simple()));
+                std::fs::create_dir_all(&dir).expect("create a temporary directory");
+                let url = format!("sqlite://{}?mode=rwc", dir.join("tessera.db").display());
+                Some(Self { backend, owner_url: url, sqlite_dir: Some(dir), postgres: None })
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url()?;
+                let name = format!("tessera_t_{}", Uuid::new_v4().simple());
+                let connection = Database::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
+                connection
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create a test database");
+                connection.close().await.ok();
+                Some(Self {
+                    backend,
+                    owner_url: with_database_name(&admin, &name),
+                    sqlite_dir: None,
+                    postgres: Some((admin, name)),
+                })
+            }
+        }
+    }
+
+    /// A connection as the owner (Postgres: the superuser from `TEST_DATABASE_URL`,
+    /// which bypasses RLS): for arranging data and checking what really is stored.
+    pub async fn owner(&self) -> DatabaseConnection {
+        let db = Database::connect(&self.owner_url).await.expect("connect as owner");
+        if self.backend == Backend::Sqlite {
+            db.execute_unprepared("PRAGMA foreign_keys = ON").await.expect("enable foreign keys");
+        }
+        db
+    }
+
+    pub async fn migrate(&self) {
+        let mut config = Config::for_database(self.owner_url.clone());
+        config.migrate_on_start = true;
+        tessera_server::migrate_up(&config).await.expect("migrations apply");
+    }
+
+    /// The store as the server uses it: on Postgres switched to the application role.
+    pub async fn app_store(&self, max_connections: u32) -> SeaStore {
+        SeaStore::connect(&DatabaseSettings {
+            url: self.owner_url.clone(),
+            max_connections,
+            postgres_role: Some(tessera_migration::APP_ROLE.to_owned()),
+        })
+        .await
+        .expect("connect the application store")
+    }
+
+    /// Counts rows as the owner (sees every tenant).
+    pub async fn count(&self, table: &str) -> i64 {
+        let owner = self.owner().await;
+        let backend = owner.get_database_backend();
+        let row = owner
+            .query_one_raw(Statement::from_string(backend, format!("SELECT COUNT(*) AS n FROM {table}")))
+            .await
+            .expect("count rows")
+            .expect("one row");
+        let n: i64 = row.try_get("", "n").expect("a count");
+        owner.close().await.ok();
+        n
+    }
+
+    /// Drops a Postgres test database right away, cutting its open connections.
+    pub async fn drop_now(&self) {
+        if let Some((admin, name)) = &self.postgres {
+            let connection = Database::connect(admin).await.expect("connect to TEST_DATABASE_URL");
+            connection
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .expect("drop the test database");
+            connection.close().await.ok();
+        }
+    }
+
+    pub async fn execute_as_owner(&self, sql: &str) {
+        let owner = self.owner().await;
+        owner.execute_unprepared(sql).await.expect("owner statement");
+        owner.close().await.ok();
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(dir) = self.sqlite_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some((admin, name)) = self.postgres.take() {
+            // Drop runs outside async context: use a short-lived runtime on its own thread.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                if let Ok(runtime) = runtime {
+                    runtime.block_on(async move {
+                        if let Ok(connection) = Database::connect(&admin).await {
+                            let _ = connection
+                                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .await;
+                            connection.close().await.ok();
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// The server running against a fresh database, plus an HTTP client.
+pub struct TestApp {
+    pub db: TestDatabase,
+    pub base_url: String,
+    pub client: reqwest::Client,
+    server: Option<RunningServer>,
+}
+
+/// One HTTP answer from `/graphql`.
+#[derive(Debug)]
+pub struct GqlResponse {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl GqlResponse {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+    /// The first error's `extensions.code`, if any.
+    pub fn error_code(&self) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["code"].as_str()
+    }
+    pub fn field_error(&self, field: &str) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["fields"][field].as_str()
+    }
+    pub fn assert_ok(&self) -> &Value {
+        assert!(self.body.get("errors").is_none(), "unexpected errors: {}", self.body);
+        assert_eq!(self.status, StatusCode::OK);
+        &self.body["data"]
+    }
+}
+
+/// A signed-up user with their tenant and access token.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub token: String,
+    pub user_id: String,
+    pub tenant_id: String,
+    pub tenant_slug: String,
+    pub email: String,
+}
+
+pub const PASSWORD: &str = "a long enough password";
+
+impl TestApp {
+    /// `None` when the backend is not available (announced; fails under `CI=true`).
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        let db = TestDatabase::create(backend).await?;
+        let config = Config::for_database(db.owner_url.clone());
+        let server = tessera_server::spawn(&config, &BuildOptions { fast_password_hashing: true })
+            .await
+            .expect("the server starts");
+        let base_url = format!("http://{}", server.addr);
+        Some(Self { db, base_url, client: reqwest::Client::new(), server: Some(server) })
+    }
+
+    pub async fn graphql(&self, query: &str, variables: Value, token: Option<&str>) -> GqlResponse {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base_url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the request is answered");
+        Self::read(response).await
+    }
+
+    pub async fn read(response: reqwest::Response) -> GqlResponse {
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.text().await.expect("a body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        GqlResponse { status, content_type, body }
+    }
+
+    /// Signs up a new user with a new tenant.
+    pub async fn sign_up(&self, email: &str, tenant_slug: &str) -> Member {
+        let response = self
+            .graphql(
+                "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken user { id email } tenant { id slug } } }",
+                json!({ "input": {
+                    "email": email, "password": PASSWORD, "displayName": "Test User",
+                    "tenantName": format!("Tenant {tenant_slug}"), "tenantSlug": tenant_slug,
+                }}),
+                None,
+            )
+            .await;
+        let data = response.assert_ok();
+        Member {
+            token: data["signUp"]["accessToken"].as_str().expect("token").to_owned(),
+            user_id: data["signUp"]["user"]["id"].as_str().expect("user id").to_owned(),
+            tenant_id: data["signUp"]["tenant"]["id"].as_str().expect("tenant id").to_owned(),
+            tenant_slug: data["signUp"]["tenant"]["slug"].as_str().expect("slug").to_owned(),
+            email: data["signUp"]["user"]["email"].as_str().expect("email").to_owned(),
+        }
+    }
+
+    pub async fn create_workspace(&self, member: &Member, name: &str, slug: &str) -> String {
+        let response = self
+            .graphql(
+                "mutation($input: CreateWorkspaceInput!) { createWorkspace(input: $input) { id } }",
+                json!({ "input": { "name": name, "slug": slug } }),
+                Some(&member.token),
+            )
+            .await;
+        response.assert_ok()["createWorkspace"]["id"].as_str().expect("workspace id").to_owned()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}

@@ -47,6 +47,8 @@ pub trait Store: Send + Sync {
 }
 
 /// One database transaction. Dropping it without `commit` rolls everything back.
+/// After any error the transaction must be abandoned: some stores (Postgres) refuse
+/// every later statement in it, and `commit` would silently roll back.
 #[async_trait]
 pub trait Transaction: Send + Sync {
     /// Binds the transaction to one tenant (on Postgres: the row-level-security setting).

@@ -9,5 +9,5 @@ pub mod system;
 pub use auth::jwt::{JwtConfig, JwtTokenIssuer};
 pub use auth::password::Argon2PasswordHasher;
 pub use auth::secrets::RandomSecrets;
-pub use db::{DatabaseSettings, SeaStore};
+pub use db::{DatabaseSettings, SeaStore, SeaTransaction};
 pub use system::{SystemClock, UuidV7Ids};

@@ -65,6 +65,12 @@ impl SeaStore {
         &self.db
     }
 
+    /// A transaction as its concrete type, for adapter-level tests that need the raw
+    /// connection (the application always goes through [`Store::begin`]).
+    pub async fn begin_transaction(&self) -> Result<SeaTransaction, DbErr> {
+        Ok(SeaTransaction::new(self.db.begin().await?, self.backend()))
+    }
+
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
     }
