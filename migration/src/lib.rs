@@ -15,7 +15,13 @@ mod m20261123_000002_row_level_security;
 pub const APP_ROLE: &str = "tessera_app";
 
 /// The tables that hold tenant data (each has a `tenant_id` column).
-pub const TENANT_TABLES: &[&str] = &["roles", "role_permissions", "memberships", "workspaces", "workspace_members"];
+pub const TENANT_TABLES: &[&str] = &[
+    "roles",
+    "role_permissions",
+    "memberships",
+    "workspaces",
+    "workspace_members",
+];
 
 pub struct Migrator;
 

@@ -86,7 +86,12 @@ impl TestDatabase {
                 let dir = std::env::temp_dir().join(format!("tessera-test-{}", Uuid::new_v4().simple()));
                 std::fs::create_dir_all(&dir).expect("create a temporary directory");
                 let url = format!("sqlite://{}?mode=rwc", dir.join("tessera.db").display());
-                Some(Self { backend, owner_url: url, sqlite_dir: Some(dir), postgres: None })
+                Some(Self {
+                    backend,
+                    owner_url: url,
+                    sqlite_dir: Some(dir),
+                    postgres: None,
+                })
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url()?;
@@ -112,7 +117,9 @@ impl TestDatabase {
     pub async fn owner(&self) -> DatabaseConnection {
         let db = Database::connect(&self.owner_url).await.expect("connect as owner");
         if self.backend == Backend::Sqlite {
-            db.execute_unprepared("PRAGMA foreign_keys = ON").await.expect("enable foreign keys");
+            db.execute_unprepared("PRAGMA foreign_keys = ON")
+                .await
+                .expect("enable foreign keys");
         }
         db
     }
@@ -139,7 +146,10 @@ impl TestDatabase {
         let owner = self.owner().await;
         let backend = owner.get_database_backend();
         let row = owner
-            .query_one_raw(Statement::from_string(backend, format!("SELECT COUNT(*) AS n FROM {table}")))
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
             .await
             .expect("count rows")
             .expect("one row");
@@ -243,11 +253,21 @@ impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<Self> {
         let db = TestDatabase::create(backend).await?;
         let config = Config::for_database(db.owner_url.clone());
-        let server = tessera_server::spawn(&config, &BuildOptions { fast_password_hashing: true })
-            .await
-            .expect("the server starts");
+        let server = tessera_server::spawn(
+            &config,
+            &BuildOptions {
+                fast_password_hashing: true,
+            },
+        )
+        .await
+        .expect("the server starts");
         let base_url = format!("http://{}", server.addr);
-        Some(Self { db, base_url, client: reqwest::Client::new(), server: Some(server) })
+        Some(Self {
+            db,
+            base_url,
+            client: reqwest::Client::new(),
+            server: Some(server),
+        })
     }
 
     pub async fn graphql(&self, query: &str, variables: Value, token: Option<&str>) -> GqlResponse {
@@ -272,7 +292,11 @@ impl TestApp {
             .to_owned();
         let text = response.text().await.expect("a body");
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        GqlResponse { status, content_type, body }
+        GqlResponse {
+            status,
+            content_type,
+            body,
+        }
     }
 
     /// Signs up a new user with a new tenant.
@@ -305,7 +329,10 @@ impl TestApp {
                 Some(&member.token),
             )
             .await;
-        response.assert_ok()["createWorkspace"]["id"].as_str().expect("workspace id").to_owned()
+        response.assert_ok()["createWorkspace"]["id"]
+            .as_str()
+            .expect("workspace id")
+            .to_owned()
     }
 
     pub async fn stop(mut self) {

@@ -63,7 +63,13 @@ impl Authorized<'_> {
 
 impl RequestContext {
     pub(crate) fn new(user_id: UserId, scope: TenantScope, role_id: RoleId, permissions: PermissionSet) -> Self {
-        Self { actor: Actor::User(user_id), user_id, scope, role_id, permissions }
+        Self {
+            actor: Actor::User(user_id),
+            user_id,
+            scope,
+            role_id,
+            permissions,
+        }
     }
 
     pub fn actor(&self) -> Actor {
@@ -90,7 +96,10 @@ impl RequestContext {
     /// Checks one permission and hands back the scope to act with.
     pub fn authorize(&self, permission: Permission) -> Result<Authorized<'_>, AppError> {
         if self.permissions.contains(permission) {
-            Ok(Authorized { scope: &self.scope, permission })
+            Ok(Authorized {
+                scope: &self.scope,
+                permission,
+            })
         } else {
             Err(AppError::Forbidden {
                 reason: "MISSING_PERMISSION",
@@ -125,6 +134,12 @@ mod tests {
         let granted = ctx.authorize(Permission::WorkspacesCreate).expect("held");
         assert_eq!(granted.scope().tenant_id(), ctx.tenant_id());
         let refused = ctx.authorize(Permission::WorkspacesManage).expect_err("not held");
-        assert!(matches!(refused, AppError::Forbidden { reason: "MISSING_PERMISSION", .. }));
+        assert!(matches!(
+            refused,
+            AppError::Forbidden {
+                reason: "MISSING_PERMISSION",
+                ..
+            }
+        ));
     }
 }

@@ -36,7 +36,10 @@ impl Cursor {
         }
         let micros: i64 = parts.next()?.parse().ok()?;
         let id = Uuid::try_parse(parts.next()?).ok()?;
-        Some(Self { created_at: DateTime::from_timestamp_micros(micros)?, id })
+        Some(Self {
+            created_at: DateTime::from_timestamp_micros(micros)?,
+            id,
+        })
     }
 }
 
@@ -58,7 +61,11 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn first(limit: u32) -> Self {
-        Self { direction: Direction::Forward, limit, cursor: None }
+        Self {
+            direction: Direction::Forward,
+            limit,
+            cursor: None,
+        }
     }
 
     /// Validates Relay arguments. Too-large pages are refused, never silently clipped.
@@ -100,11 +107,19 @@ impl PageRequest {
         let request = if backward {
             let limit = size("last", last, &mut errors);
             let cursor = cursor("before", before, &mut errors);
-            limit.map(|limit| Self { direction: Direction::Backward, limit, cursor })
+            limit.map(|limit| Self {
+                direction: Direction::Backward,
+                limit,
+                cursor,
+            })
         } else {
             let limit = size("first", first, &mut errors);
             let cursor = cursor("after", after, &mut errors);
-            limit.map(|limit| Self { direction: Direction::Forward, limit, cursor })
+            limit.map(|limit| Self {
+                direction: Direction::Forward,
+                limit,
+                cursor,
+            })
         };
         errors.into_result()?;
         request.ok_or_else(|| AppError::validation("first", "is invalid"))
@@ -134,7 +149,11 @@ impl<T> Page<T> {
             },
             Direction::Backward => {
                 rows.reverse();
-                Self { items: rows, has_next_page: request.cursor.is_some(), has_previous_page: has_more }
+                Self {
+                    items: rows,
+                    has_next_page: request.cursor.is_some(),
+                    has_previous_page: has_more,
+                }
             }
         }
     }
@@ -171,7 +190,11 @@ mod tests {
 
     #[test]
     fn oversized_and_negative_pages_are_refused_with_field_messages() {
-        for (first, last, field) in [(Some(101), None, "first"), (Some(-1), None, "first"), (None, Some(500), "last")] {
+        for (first, last, field) in [
+            (Some(101), None, "first"),
+            (Some(-1), None, "first"),
+            (None, Some(500), "last"),
+        ] {
             match PageRequest::parse(first, None, last, None) {
                 Err(AppError::Validation(fields)) => {
                     assert!(fields.iter().any(|(f, _)| f == field), "expected {field} in {fields:?}");
@@ -184,18 +207,34 @@ mod tests {
 
     #[test]
     fn bad_cursor_and_mixed_directions_are_refused() {
-        assert!(matches!(PageRequest::parse(Some(5), Some("garbage"), None, None), Err(AppError::Validation(_))));
-        assert!(matches!(PageRequest::parse(Some(5), None, Some(5), None), Err(AppError::Validation(_))));
+        assert!(matches!(
+            PageRequest::parse(Some(5), Some("garbage"), None, None),
+            Err(AppError::Validation(_))
+        ));
+        assert!(matches!(
+            PageRequest::parse(Some(5), None, Some(5), None),
+            Err(AppError::Validation(_))
+        ));
     }
 
     #[test]
     fn page_info_follows_the_scan() {
         let forward = PageRequest::first(2);
         let page = Page::from_scan(&forward, vec![1, 2, 3]);
-        assert_eq!((page.items, page.has_next_page, page.has_previous_page), (vec![1, 2], true, false));
+        assert_eq!(
+            (page.items, page.has_next_page, page.has_previous_page),
+            (vec![1, 2], true, false)
+        );
 
-        let backward = PageRequest { direction: Direction::Backward, limit: 2, cursor: None };
+        let backward = PageRequest {
+            direction: Direction::Backward,
+            limit: 2,
+            cursor: None,
+        };
         let page = Page::from_scan(&backward, vec![9, 8, 7]);
-        assert_eq!((page.items, page.has_next_page, page.has_previous_page), (vec![8, 9], false, true));
+        assert_eq!(
+            (page.items, page.has_next_page, page.has_previous_page),
+            (vec![8, 9], false, true)
+        );
     }
 }

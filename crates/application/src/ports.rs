@@ -10,8 +10,8 @@ use std::error::Error as StdError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_domain::{
-    Email, Membership, Password, PasswordHash, PermissionSet, Role, RoleId, SessionId, Slug, Tenant, TenantId,
-    User, UserId, Workspace, WorkspaceId, WorkspaceMembership,
+    Email, Membership, Password, PasswordHash, PermissionSet, Role, RoleId, SessionId, Slug, Tenant, TenantId, User,
+    UserId, Workspace, WorkspaceId, WorkspaceMembership,
 };
 use uuid::Uuid;
 

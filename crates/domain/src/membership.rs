@@ -63,7 +63,11 @@ mod tests {
 
     #[test]
     fn status_names_round_trip() {
-        for status in [MembershipStatus::Invited, MembershipStatus::Active, MembershipStatus::Removed] {
+        for status in [
+            MembershipStatus::Invited,
+            MembershipStatus::Active,
+            MembershipStatus::Removed,
+        ] {
             assert_eq!(MembershipStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(MembershipStatus::parse("banned"), None);

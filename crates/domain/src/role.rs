@@ -86,7 +86,11 @@ mod tests {
         let viewer = SystemRole::Viewer.default_permissions();
         assert!(viewer.contains(Permission::MembersRead));
         assert!(!viewer.contains(Permission::WorkspacesCreate));
-        assert!(!SystemRole::Admin.default_permissions().contains(Permission::BillingManage));
+        assert!(
+            !SystemRole::Admin
+                .default_permissions()
+                .contains(Permission::BillingManage)
+        );
     }
 
     #[test]

@@ -67,7 +67,15 @@ pub struct Tenant {
 
 impl Tenant {
     pub fn new(id: TenantId, slug: Slug, name: Name, now: DateTime<Utc>) -> Self {
-        Self { id, slug, name, status: TenantStatus::Active, plan: Plan::Free, created_at: now, updated_at: now }
+        Self {
+            id,
+            slug,
+            name,
+            status: TenantStatus::Active,
+            plan: Plan::Free,
+            created_at: now,
+            updated_at: now,
+        }
     }
 
     pub fn is_active(&self) -> bool {

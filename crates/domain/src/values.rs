@@ -27,7 +27,10 @@ impl Email {
             return Err(InvalidValue::new("must not be empty"));
         }
         if normalised.len() > Self::MAX_LEN {
-            return Err(InvalidValue::new(format!("must be at most {} characters", Self::MAX_LEN)));
+            return Err(InvalidValue::new(format!(
+                "must be at most {} characters",
+                Self::MAX_LEN
+            )));
         }
         let domain_has_dot = normalised
             .rsplit_once('@')
@@ -62,9 +65,8 @@ pub struct Slug(String);
 
 /// Tenant slugs double as subdomains, so names the platform itself uses are kept back.
 const RESERVED_TENANT_SLUGS: &[&str] = &[
-    "admin", "api", "app", "assets", "auth", "billing", "cdn", "docs", "graphql", "graphiql",
-    "health", "help", "login", "mail", "metrics", "root", "signup", "static", "status",
-    "support", "system", "tessera", "www",
+    "admin", "api", "app", "assets", "auth", "billing", "cdn", "docs", "graphql", "graphiql", "health", "help",
+    "login", "mail", "metrics", "root", "signup", "static", "status", "support", "system", "tessera", "www",
 ];
 
 impl Slug {
@@ -74,14 +76,17 @@ impl Slug {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let slug = raw.trim();
         let len = slug.chars().count();
-        if len < Self::MIN_LEN || len > Self::MAX_LEN {
+        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&len) {
             return Err(InvalidValue::new(format!(
                 "must be {} to {} characters long",
                 Self::MIN_LEN,
                 Self::MAX_LEN
             )));
         }
-        if !slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return Err(InvalidValue::new(
                 "may only contain lowercase letters, digits and hyphens",
             ));
@@ -197,7 +202,10 @@ impl Password {
             )));
         }
         if len > Self::MAX_LEN {
-            return Err(InvalidValue::new(format!("must be at most {} characters", Self::MAX_LEN)));
+            return Err(InvalidValue::new(format!(
+                "must be at most {} characters",
+                Self::MAX_LEN
+            )));
         }
         if raw.trim().is_empty() {
             return Err(InvalidValue::new("must not be only whitespace"));
@@ -237,7 +245,14 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_refused() {
-        for raw in ["", "alice", "alice@", "@example.com", "a b@example.com", "alice@localhost"] {
+        for raw in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a b@example.com",
+            "alice@localhost",
+        ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} should be refused");
         }
         let long = format!("{}@example.com", "a".repeat(250));
@@ -249,7 +264,16 @@ mod tests {
         for ok in ["acme", "acme-corp", "a1b", "x".repeat(63).as_str()] {
             assert!(Slug::parse(ok).is_ok(), "{ok:?} should be accepted");
         }
-        for bad in ["ab", "Acme", "-acme", "acme-", "ac--me", "ac_me", "ac me", "x".repeat(64).as_str()] {
+        for bad in [
+            "ab",
+            "Acme",
+            "-acme",
+            "acme-",
+            "ac--me",
+            "ac_me",
+            "ac me",
+            "x".repeat(64).as_str(),
+        ] {
             assert!(Slug::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -262,15 +286,24 @@ mod tests {
 
     #[test]
     fn slug_is_derived_from_a_name() {
-        assert_eq!(Slug::derive_from("Acme Corp.").map(|s| s.to_string()), Some("acme-corp".into()));
-        assert_eq!(Slug::derive_from("  Über   Tools! ").map(|s| s.to_string()), Some("ber-tools".into()));
+        assert_eq!(
+            Slug::derive_from("Acme Corp.").map(|s| s.to_string()),
+            Some("acme-corp".into())
+        );
+        assert_eq!(
+            Slug::derive_from("  Über   Tools! ").map(|s| s.to_string()),
+            Some("ber-tools".into())
+        );
         assert_eq!(Slug::derive_from("!!"), None);
         assert!(Slug::derive_from(&"long name ".repeat(20)).is_some_and(|s| s.as_str().len() <= Slug::MAX_LEN));
     }
 
     #[test]
     fn names_are_bounded_and_trimmed() {
-        assert_eq!(Name::parse("  Design  ").map(|n| n.as_str().to_owned()), Ok("Design".into()));
+        assert_eq!(
+            Name::parse("  Design  ").map(|n| n.as_str().to_owned()),
+            Ok("Design".into())
+        );
         assert!(Name::parse("   ").is_err());
         assert!(Name::parse(&"n".repeat(101)).is_err());
         assert!(Name::parse("bad\u{0007}name").is_err());

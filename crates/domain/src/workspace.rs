@@ -16,7 +16,14 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new(id: WorkspaceId, tenant_id: TenantId, slug: Slug, name: Name, now: DateTime<Utc>) -> Self {
-        Self { id, tenant_id, slug, name, created_at: now, updated_at: now }
+        Self {
+            id,
+            tenant_id,
+            slug,
+            name,
+            created_at: now,
+            updated_at: now,
+        }
     }
 
     pub fn rename(&mut self, name: Name, now: DateTime<Utc>) {

@@ -23,7 +23,13 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// development or production.
-    #[arg(long = "env", env = "TESSERA_ENV", value_enum, default_value = "development", global = true)]
+    #[arg(
+        long = "env",
+        env = "TESSERA_ENV",
+        value_enum,
+        default_value = "development",
+        global = true
+    )]
     pub environment: Environment,
 
     /// Address the HTTP server listens on.
@@ -31,7 +37,12 @@ pub struct Config {
     pub bind_addr: SocketAddr,
 
     /// Database used at run time (SQLite file by default, created on start).
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tessera.db?mode=rwc", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://tessera.db?mode=rwc",
+        global = true
+    )]
     pub database_url: String,
 
     /// Database URL used to apply migrations (the schema owner); defaults to DATABASE_URL.
@@ -120,7 +131,9 @@ impl Config {
     }
 
     pub fn validate_database(&self) -> Result<(), ConfigError> {
-        let ok = |url: &str| url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:");
+        let ok = |url: &str| {
+            url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:")
+        };
         if !ok(&self.database_url) || self.database_migration_url.as_deref().is_some_and(|u| !ok(u)) {
             return Err(ConfigError::DatabaseUrl);
         }

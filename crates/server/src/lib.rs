@@ -13,8 +13,7 @@ use tessera_api::ApiConfig;
 use tessera_api::graphql::SchemaLimits;
 use tessera_application::{Application, AuthSettings, Ports};
 use tessera_infrastructure::{
-    Argon2PasswordHasher, DatabaseSettings, JwtConfig, JwtTokenIssuer, RandomSecrets, SeaStore, SystemClock,
-    UuidV7Ids,
+    Argon2PasswordHasher, DatabaseSettings, JwtConfig, JwtTokenIssuer, RandomSecrets, SeaStore, SystemClock, UuidV7Ids,
 };
 use tessera_migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
@@ -31,7 +30,9 @@ pub async fn migrate_up(config: &Config) -> anyhow::Result<()> {
 
 pub async fn connect_for_migrations(config: &Config) -> anyhow::Result<DatabaseConnection> {
     config.validate_database()?;
-    let db = Database::connect(config.migration_url()).await.context("connecting to the migration database")?;
+    let db = Database::connect(config.migration_url())
+        .await
+        .context("connecting to the migration database")?;
     // SQLite enforces foreign keys per connection; migrations must see them too.
     if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
         db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
@@ -47,7 +48,10 @@ pub struct BuildOptions {
 }
 
 /// Connects, migrates (when configured), checks the run-time role and wires the application.
-pub async fn build_application(config: &Config, options: &BuildOptions) -> anyhow::Result<(Arc<Application>, SeaStore)> {
+pub async fn build_application(
+    config: &Config,
+    options: &BuildOptions,
+) -> anyhow::Result<(Arc<Application>, SeaStore)> {
     config.validate_for_serving()?;
     if config.migrate_on_start {
         migrate_up(config).await?;
@@ -60,7 +64,10 @@ pub async fn build_application(config: &Config, options: &BuildOptions) -> anyho
     .await
     .context("connecting to the database")?;
     // Fail closed: a role that bypasses RLS would silently turn off lock 3.
-    store.verify_runtime_role().await.map_err(|problem| anyhow::anyhow!(problem))?;
+    store
+        .verify_runtime_role()
+        .await
+        .map_err(|problem| anyhow::anyhow!(problem))?;
 
     let hasher = if options.fast_password_hashing {
         Argon2PasswordHasher::fast_for_tests()
@@ -92,7 +99,10 @@ fn chrono_seconds(seconds: u32) -> chrono::Duration {
 
 pub fn api_config(config: &Config) -> ApiConfig {
     ApiConfig {
-        schema: SchemaLimits { introspection: config.introspection_enabled(), ..SchemaLimits::default() },
+        schema: SchemaLimits {
+            introspection: config.introspection_enabled(),
+            ..SchemaLimits::default()
+        },
         graphiql: config.graphiql,
         ..ApiConfig::default()
     }
@@ -120,7 +130,9 @@ impl RunningServer {
 pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<RunningServer> {
     let (app, store) = build_application(config, options).await?;
     let router = tessera_api::router(app, api_config(config));
-    let listener = TcpListener::bind(config.bind_addr).await.with_context(|| format!("binding {}", config.bind_addr))?;
+    let listener = TcpListener::bind(config.bind_addr)
+        .await
+        .with_context(|| format!("binding {}", config.bind_addr))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
@@ -130,7 +142,12 @@ pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<Ru
             })
             .await
     });
-    Ok(RunningServer { addr, store, shutdown: Some(tx), handle })
+    Ok(RunningServer {
+        addr,
+        store,
+        shutdown: Some(tx),
+        handle,
+    })
 }
 
 /// `tessera serve`: runs until SIGINT/SIGTERM, then drains in-flight requests.

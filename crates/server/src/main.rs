@@ -6,7 +6,11 @@ use tessera_server::config::{Config, LogFormat};
 use tessera_server::{BuildOptions, build_application, connect_for_migrations, seed};
 
 #[derive(Parser)]
-#[command(name = "tessera", version, about = "Tessera: a multi-tenant SaaS core behind one GraphQL API")]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera: a multi-tenant SaaS core behind one GraphQL API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -72,7 +76,9 @@ async fn main() -> anyhow::Result<()> {
             println!("Add this header in GraphiQL's Headers tab:\n");
             println!("  {{\"Authorization\": \"Bearer {}\"}}\n", seeded.access_token);
             println!("and paste this first query:\n");
-            println!("  query {{ me {{ email displayName }} currentTenant {{ name slug }} workspaces(first: 10) {{ totalCount nodes {{ id name slug }} }} }}");
+            println!(
+                "  query {{ me {{ email displayName }} currentTenant {{ name slug }} workspaces(first: 10) {{ totalCount nodes {{ id name slug }} }} }}"
+            );
             Ok(())
         }
     }
@@ -101,7 +107,9 @@ async fn migrate(config: &Config, action: MigrateAction) -> anyhow::Result<()> {
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),

@@ -18,7 +18,11 @@ pub struct DemoSeed {
 }
 
 pub async fn seed_demo(app: &Application) -> anyhow::Result<DemoSeed> {
-    if app.has_any_user().await.context("checking whether the database is empty")? {
+    if app
+        .has_any_user()
+        .await
+        .context("checking whether the database is empty")?
+    {
         bail!("the database already has users; the demo seed only runs on an empty database");
     }
     let session = app
@@ -39,9 +43,15 @@ pub async fn seed_demo(app: &Application) -> anyhow::Result<DemoSeed> {
         .await
         .map_err(|e| anyhow::anyhow!("demo authentication failed: {e}"))?;
     for (name, slug) in [("Marketing", "marketing"), ("Engineering", "engineering")] {
-        app.create_workspace(&ctx, CreateWorkspace { name: name.into(), slug: slug.into() })
-            .await
-            .map_err(|e| anyhow::anyhow!("creating demo workspace {slug} failed: {e}"))?;
+        app.create_workspace(
+            &ctx,
+            CreateWorkspace {
+                name: name.into(),
+                slug: slug.into(),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("creating demo workspace {slug} failed: {e}"))?;
     }
     Ok(DemoSeed {
         email: DEMO_EMAIL,

@@ -24,7 +24,9 @@ pub(crate) fn application<'a>(ctx: &Context<'a>) -> &'a Arc<Application> {
 }
 
 pub(crate) fn client_info(ctx: &Context<'_>) -> ClientInfo {
-    ctx.data_opt::<ClientOrigin>().map(|origin| origin.0.clone()).unwrap_or_default()
+    ctx.data_opt::<ClientOrigin>()
+        .map(|origin| origin.0.clone())
+        .unwrap_or_default()
 }
 
 /// The authenticated member, or `UNAUTHENTICATED`.
@@ -42,7 +44,10 @@ pub(crate) fn member<'a>(ctx: &Context<'a>) -> Result<&'a RequestContext, Error>
 fn clone_refusal(error: &AppError) -> AppError {
     match error {
         AppError::Unauthenticated(message) => AppError::Unauthenticated(message.clone()),
-        AppError::Forbidden { reason, message } => AppError::Forbidden { reason, message: message.clone() },
+        AppError::Forbidden { reason, message } => AppError::Forbidden {
+            reason,
+            message: message.clone(),
+        },
         _ => AppError::internal("authentication failed"),
     }
 }

@@ -20,7 +20,9 @@ pub fn to_graphql_error(error: &AppError) -> Error {
         AppError::Validation(field_errors) => {
             let mut fields = async_graphql::indexmap::IndexMap::new();
             for (field, message) in field_errors.iter() {
-                fields.entry(async_graphql::Name::new(field)).or_insert_with(|| Value::from(message));
+                fields
+                    .entry(async_graphql::Name::new(field))
+                    .or_insert_with(|| Value::from(message));
             }
             let summary = field_errors
                 .iter()

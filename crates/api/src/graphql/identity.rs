@@ -102,12 +102,24 @@ impl IdentityMutation {
             tenant_name: input.tenant_name,
             tenant_slug: input.tenant_slug,
         };
-        application(ctx).sign_up(command, client_info(ctx)).await.gql().map(AuthPayload::from)
+        application(ctx)
+            .sign_up(command, client_info(ctx))
+            .await
+            .gql()
+            .map(AuthPayload::from)
     }
 
     /// Logs in with email and password. A wrong email and a wrong password get the same answer.
     async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> Result<AuthPayload> {
-        let command = LogIn { email: input.email, password: input.password, tenant_slug: input.tenant_slug };
-        application(ctx).log_in(command, client_info(ctx)).await.gql().map(AuthPayload::from)
+        let command = LogIn {
+            email: input.email,
+            password: input.password,
+            tenant_slug: input.tenant_slug,
+        };
+        application(ctx)
+            .log_in(command, client_info(ctx))
+            .await
+            .gql()
+            .map(AuthPayload::from)
     }
 }

@@ -16,7 +16,11 @@ pub use context::{Caller, ClientOrigin};
 pub use errors::to_graphql_error;
 
 #[derive(MergedObject, Default)]
-pub struct Query(identity::IdentityQuery, tenants::TenantQuery, workspaces::WorkspaceQuery);
+pub struct Query(
+    identity::IdentityQuery,
+    tenants::TenantQuery,
+    workspaces::WorkspaceQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(identity::IdentityMutation, workspaces::WorkspaceMutation);
@@ -33,7 +37,11 @@ pub struct SchemaLimits {
 
 impl Default for SchemaLimits {
     fn default() -> Self {
-        Self { max_depth: 12, max_complexity: 1_000, introspection: true }
+        Self {
+            max_depth: 12,
+            max_complexity: 1_000,
+            introspection: true,
+        }
     }
 }
 
@@ -50,5 +58,7 @@ pub fn build_schema(app: Arc<Application>, limits: &SchemaLimits) -> TesseraSche
 
 /// The SDL of the schema, as written to `schema.graphql`.
 pub fn schema_sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .finish()
+        .sdl()
 }

@@ -48,7 +48,10 @@ impl WorkspaceConnection {
         self.page
             .items
             .iter()
-            .map(|w| WorkspaceEdge { cursor: cursor_of(w), node: w.into() })
+            .map(|w| WorkspaceEdge {
+                cursor: cursor_of(w),
+                node: w.into(),
+            })
             .collect()
     }
 
@@ -126,8 +129,15 @@ impl WorkspaceMutation {
     /// Needs `workspaces:create`.
     async fn create_workspace(&self, ctx: &Context<'_>, input: CreateWorkspaceInput) -> Result<Workspace> {
         let request = member(ctx)?;
-        let command = CreateWorkspace { name: input.name, slug: input.slug };
-        application(ctx).create_workspace(request, command).await.gql().map(|w| Workspace::from(&w))
+        let command = CreateWorkspace {
+            name: input.name,
+            slug: input.slug,
+        };
+        application(ctx)
+            .create_workspace(request, command)
+            .await
+            .gql()
+            .map(|w| Workspace::from(&w))
     }
 
     /// Needs `workspaces:manage`.
@@ -135,13 +145,21 @@ impl WorkspaceMutation {
         let request = member(ctx)?;
         let id = parse_id("id", &input.id, WorkspaceId::parse)?;
         let command = RenameWorkspace { id, name: input.name };
-        application(ctx).rename_workspace(request, command).await.gql().map(|w| Workspace::from(&w))
+        application(ctx)
+            .rename_workspace(request, command)
+            .await
+            .gql()
+            .map(|w| Workspace::from(&w))
     }
 
     /// Needs `workspaces:manage`. Returns the id of the deleted workspace.
     async fn delete_workspace(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let request = member(ctx)?;
         let id = parse_id("id", &id, WorkspaceId::parse)?;
-        application(ctx).delete_workspace(request, id).await.gql().map(|id| ID(id.to_string()))
+        application(ctx)
+            .delete_workspace(request, id)
+            .await
+            .gql()
+            .map(|id| ID(id.to_string()))
     }
 }

@@ -31,8 +31,14 @@ fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Some(MediaType::GraphqlResponse);
     };
-    let types: Vec<&str> = accept.split(',').map(|part| part.split(';').next().unwrap_or("").trim()).collect();
-    if types.iter().any(|t| *t == GRAPHQL_RESPONSE || *t == "*/*" || *t == "application/*") {
+    let types: Vec<&str> = accept
+        .split(',')
+        .map(|part| part.split(';').next().unwrap_or("").trim())
+        .collect();
+    if types
+        .iter()
+        .any(|t| *t == GRAPHQL_RESPONSE || *t == "*/*" || *t == "application/*")
+    {
         Some(MediaType::GraphqlResponse)
     } else if types.contains(&JSON) {
         Some(MediaType::LegacyJson)
@@ -63,7 +69,12 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
     let gql_request = match async_graphql::http::parse_query_string(query) {
         Ok(parsed) => parsed,
         Err(error) => {
-            return request_error(StatusCode::BAD_REQUEST, media, &format!("invalid request: {error}"), "BAD_REQUEST");
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                &format!("invalid request: {error}"),
+                "BAD_REQUEST",
+            );
         }
     };
     if selects_mutation(&gql_request) {
@@ -73,7 +84,9 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
             "mutations must be sent with POST",
             "METHOD_NOT_ALLOWED",
         );
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
     execute(&state, media, request.headers(), client_of(&request), gql_request).await
@@ -114,7 +127,12 @@ pub async fn post(State(state): State<AppState>, request: Request) -> Response {
     let value: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(error) => {
-            return request_error(StatusCode::BAD_REQUEST, media, &format!("the body is not valid JSON: {error}"), "BAD_REQUEST");
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                &format!("the body is not valid JSON: {error}"),
+                "BAD_REQUEST",
+            );
         }
     };
     if value.is_array() {
@@ -155,8 +173,15 @@ fn selects_mutation(request: &async_graphql::Request) -> bool {
 
 fn client_of(request: &Request) -> ClientInfo {
     ClientInfo {
-        user_agent: request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
-        ip: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string()),
+        user_agent: request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        ip: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip().to_string()),
     }
 }
 
@@ -175,22 +200,29 @@ async fn execute(
         },
         Err(message) => Caller::Refused(tessera_application::AppError::Unauthenticated(message.into())),
     };
-    let response = state.schema.execute(request.data(caller).data(ClientOrigin(client))).await;
+    let response = state
+        .schema
+        .execute(request.data(caller).data(ClientOrigin(client)))
+        .await;
 
     // A response with no `data` at all (the document could not be parsed or validated)
     // is a request error: 400 under the GraphQL-over-HTTP media type.
-    let is_request_error =
-        response.data == async_graphql::Value::Null && !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
-    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({ "errors": [{ "message": "internal error" }] }));
-    if is_request_error {
-        if let Some(object) = body.as_object_mut() {
-            object.remove("data");
-            if let Some(Value::Array(errors)) = object.get_mut("errors") {
-                for error in errors {
-                    let extensions = error.as_object_mut().map(|e| e.entry("extensions").or_insert_with(|| json!({})));
-                    if let Some(Value::Object(extensions)) = extensions {
-                        extensions.entry("code").or_insert_with(|| json!("GRAPHQL_VALIDATION_FAILED"));
-                    }
+    let is_request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let mut body =
+        serde_json::to_value(&response).unwrap_or_else(|_| json!({ "errors": [{ "message": "internal error" }] }));
+    if is_request_error && let Some(object) = body.as_object_mut() {
+        object.remove("data");
+        if let Some(Value::Array(errors)) = object.get_mut("errors") {
+            for error in errors {
+                let extensions = error
+                    .as_object_mut()
+                    .map(|e| e.entry("extensions").or_insert_with(|| json!({})));
+                if let Some(Value::Object(extensions)) = extensions {
+                    extensions
+                        .entry("code")
+                        .or_insert_with(|| json!("GRAPHQL_VALIDATION_FAILED"));
                 }
             }
         }
@@ -207,7 +239,9 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| "the Authorization header is not valid text")?;
+    let value = value
+        .to_str()
+        .map_err(|_| "the Authorization header is not valid text")?;
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
             Ok(Some(token.trim()))

@@ -21,9 +21,19 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         Ok(()) => (StatusCode::OK, json!({ "status": "healthy", "latencyMs": latency_ms })),
         Err(error) => {
             tracing::warn!(%error, "readiness: database check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, json!({ "status": "unhealthy", "latencyMs": latency_ms }))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "status": "unhealthy", "latencyMs": latency_ms }),
+            )
         }
     };
-    let overall = if status == StatusCode::OK { "healthy" } else { "unhealthy" };
-    (status, Json(json!({ "status": overall, "checks": { "database": database } })))
+    let overall = if status == StatusCode::OK {
+        "healthy"
+    } else {
+        "unhealthy"
+    };
+    (
+        status,
+        Json(json!({ "status": overall, "checks": { "database": database } })),
+    )
 }

@@ -51,7 +51,11 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
     let schema = build_schema(app.clone(), &config.schema);
-    let state = AppState { app, schema, config: Arc::new(config.clone()) };
+    let state = AppState {
+        app,
+        schema,
+        config: Arc::new(config.clone()),
+    };
 
     let mut routes = Router::new()
         .route("/graphql", get(graphql_endpoint::get).post(graphql_endpoint::post))
@@ -68,7 +72,10 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
@@ -81,17 +88,22 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
     routes.with_state(state).layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
-            .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-                let request_id = request
-                    .headers()
-                    .get(&REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-            }))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                    let request_id = request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+                }),
+            )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
             .layer(security_headers)
             .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
-            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout)),
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                config.request_timeout,
+            )),
     )
 }

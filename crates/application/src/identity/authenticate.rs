@@ -10,10 +10,14 @@ use crate::{AppError, Application, RequestContext, TenantScope};
 impl Application {
     #[tracing::instrument(name = "authenticate", skip_all)]
     pub async fn authenticate(&self, access_token: &str) -> Result<RequestContext, AppError> {
-        let claims = self.ports.token_issuer.verify(access_token).map_err(|error| match error {
-            TokenError::Expired => AppError::Unauthenticated("the access token has expired".into()),
-            TokenError::Invalid => AppError::Unauthenticated("the access token is not valid".into()),
-        })?;
+        let claims = self
+            .ports
+            .token_issuer
+            .verify(access_token)
+            .map_err(|error| match error {
+                TokenError::Expired => AppError::Unauthenticated("the access token has expired".into()),
+                TokenError::Invalid => AppError::Unauthenticated("the access token is not valid".into()),
+            })?;
         let tx = self.ports.store.begin().await?;
         tx.enter_user(claims.user_id).await?;
         let membership = tx
@@ -23,24 +27,33 @@ impl Application {
             .into_iter()
             .find(|m| m.tenant_id == claims.tenant_id && m.is_active())
             .ok_or_else(|| AppError::Unauthenticated("the access token is no longer valid for this tenant".into()))?;
-        let tenant = tx
-            .tenants()
-            .find_by_id(claims.tenant_id)
-            .await?
-            .ok_or_else(|| AppError::Unauthenticated("the access token is no longer valid for this tenant".into()))?;
+        let tenant =
+            tx.tenants().find_by_id(claims.tenant_id).await?.ok_or_else(|| {
+                AppError::Unauthenticated("the access token is no longer valid for this tenant".into())
+            })?;
         match tenant.status {
             TenantStatus::Active => {}
             TenantStatus::Suspended => {
-                return Err(AppError::Forbidden { reason: "TENANT_SUSPENDED", message: "this tenant is suspended".into() });
+                return Err(AppError::Forbidden {
+                    reason: "TENANT_SUSPENDED",
+                    message: "this tenant is suspended".into(),
+                });
             }
             TenantStatus::Deleted => {
-                return Err(AppError::Unauthenticated("the access token is no longer valid for this tenant".into()));
+                return Err(AppError::Unauthenticated(
+                    "the access token is no longer valid for this tenant".into(),
+                ));
             }
         }
         let scope = TenantScope::new(tenant.id);
         tx.enter_tenant(&scope).await?;
         let permissions = tx.roles().permissions_of(&scope, membership.role_id).await?;
         tx.commit().await?;
-        Ok(RequestContext::new(claims.user_id, scope, membership.role_id, permissions))
+        Ok(RequestContext::new(
+            claims.user_id,
+            scope,
+            membership.role_id,
+            permissions,
+        ))
     }
 }

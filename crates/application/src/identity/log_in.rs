@@ -50,10 +50,10 @@ impl Application {
             let Some(tenant) = tx.tenants().find_by_id(membership.tenant_id).await? else {
                 continue;
             };
-            if let Some(wanted) = &tenant_slug {
-                if &tenant.slug != wanted {
-                    continue;
-                }
+            if let Some(wanted) = &tenant_slug
+                && &tenant.slug != wanted
+            {
+                continue;
             }
             match tenant.status {
                 TenantStatus::Active => {
@@ -66,7 +66,10 @@ impl Application {
         }
         let Some(tenant) = chosen else {
             return Err(if suspended {
-                AppError::Forbidden { reason: "TENANT_SUSPENDED", message: "this tenant is suspended".into() }
+                AppError::Forbidden {
+                    reason: "TENANT_SUSPENDED",
+                    message: "this tenant is suspended".into(),
+                }
             } else if tenant_slug.is_some() {
                 AppError::Forbidden {
                     reason: "NOT_A_MEMBER",

@@ -40,7 +40,13 @@ impl SignUp {
         };
         match (email, password, display_name, tenant_name, tenant_slug) {
             (Some(email), Some(password), Some(display_name), Some(tenant_name), Some(tenant_slug)) => {
-                Ok(ValidSignUp { email, password, display_name, tenant_name, tenant_slug })
+                Ok(ValidSignUp {
+                    email,
+                    password,
+                    display_name,
+                    tenant_name,
+                    tenant_slug,
+                })
             }
             _ => Err(AppError::Validation(errors)),
         }
@@ -54,7 +60,12 @@ impl Application {
     #[tracing::instrument(name = "sign_up", skip_all)]
     pub async fn sign_up(&self, input: SignUp, client: ClientInfo) -> Result<AuthSession, AppError> {
         let input = input.validate()?;
-        let password_hash = self.ports.password_hasher.hash(&input.password).await.map_err(AppError::Internal)?;
+        let password_hash = self
+            .ports
+            .password_hasher
+            .hash(&input.password)
+            .await
+            .map_err(AppError::Internal)?;
         let now = self.ports.clock.now();
 
         let tx = self.ports.store.begin().await?;
@@ -74,8 +85,16 @@ impl Application {
             now,
         );
         tx.users().insert(&user).await.map_err(|e| conflict_as(e, "email"))?;
-        let tenant = Tenant::new(TenantId::from_uuid(self.ports.ids.new_id()), slug, input.tenant_name, now);
-        tx.tenants().insert(&tenant).await.map_err(|e| conflict_as(e, "tenantSlug"))?;
+        let tenant = Tenant::new(
+            TenantId::from_uuid(self.ports.ids.new_id()),
+            slug,
+            input.tenant_name,
+            now,
+        );
+        tx.tenants()
+            .insert(&tenant)
+            .await
+            .map_err(|e| conflict_as(e, "tenantSlug"))?;
 
         // The new tenant exists and its creator is about to be its owner: this is one of
         // the few places allowed to mint a scope.
@@ -158,16 +177,20 @@ impl Application {
                 return Ok(candidate);
             }
         }
-        Err(AppError::validation("tenantSlug", "could not derive a free slug; please choose one"))
+        Err(AppError::validation(
+            "tenantSlug",
+            "could not derive a free slug; please choose one",
+        ))
     }
 }
 
 /// A unique violation on insert means someone else took the value meanwhile.
 fn conflict_as(error: crate::ports::StoreError, field: &str) -> AppError {
     match error {
-        crate::ports::StoreError::Duplicate(_) => {
-            AppError::Conflict { field: field.to_owned(), message: "is already taken".to_owned() }
-        }
+        crate::ports::StoreError::Duplicate(_) => AppError::Conflict {
+            field: field.to_owned(),
+            message: "is already taken".to_owned(),
+        },
         other => other.into(),
     }
 }
@@ -205,7 +228,10 @@ mod tests {
     #[test]
     fn a_valid_sign_up_passes_validation() {
         assert!(valid().validate().is_ok());
-        let with_slug = SignUp { tenant_slug: Some("engines".into()), ..valid() };
+        let with_slug = SignUp {
+            tenant_slug: Some("engines".into()),
+            ..valid()
+        };
         assert!(with_slug.validate().is_ok_and(|v| v.tenant_slug.is_some()));
     }
 }

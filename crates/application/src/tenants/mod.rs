@@ -8,13 +8,19 @@ impl Application {
     #[tracing::instrument(name = "me", skip_all)]
     pub async fn me(&self, ctx: &RequestContext) -> Result<User, AppError> {
         let tx = self.ports.store.begin().await?;
-        tx.users().find_by_id(ctx.user_id()).await?.ok_or(AppError::NotFound("user"))
+        tx.users()
+            .find_by_id(ctx.user_id())
+            .await?
+            .ok_or(AppError::NotFound("user"))
     }
 
     #[tracing::instrument(name = "current_tenant", skip_all)]
     pub async fn current_tenant(&self, ctx: &RequestContext) -> Result<Tenant, AppError> {
         let tx = self.ports.store.begin().await?;
-        tx.tenants().find_by_id(ctx.tenant_id()).await?.ok_or(AppError::NotFound("tenant"))
+        tx.tenants()
+            .find_by_id(ctx.tenant_id())
+            .await?
+            .ok_or(AppError::NotFound("tenant"))
     }
 }
 

@@ -1,6 +1,4 @@
-use tessera_domain::{
-    Name, Permission, Slug, Workspace, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId,
-};
+use tessera_domain::{Name, Permission, Slug, Workspace, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId};
 
 use crate::ports::StoreError;
 use crate::{AppError, Application, FieldErrors, RequestContext};
@@ -30,16 +28,25 @@ impl Application {
         };
         let scope = granted.scope();
         let now = self.ports.clock.now();
-        let workspace = Workspace::new(WorkspaceId::from_uuid(self.ports.ids.new_id()), scope.tenant_id(), slug, name, now);
+        let workspace = Workspace::new(
+            WorkspaceId::from_uuid(self.ports.ids.new_id()),
+            scope.tenant_id(),
+            slug,
+            name,
+            now,
+        );
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
-        tx.workspaces().insert(scope, &workspace).await.map_err(|error| match error {
-            StoreError::Duplicate(_) => AppError::Conflict {
-                field: "slug".into(),
-                message: "a workspace with this slug already exists".into(),
-            },
-            other => other.into(),
-        })?;
+        tx.workspaces()
+            .insert(scope, &workspace)
+            .await
+            .map_err(|error| match error {
+                StoreError::Duplicate(_) => AppError::Conflict {
+                    field: "slug".into(),
+                    message: "a workspace with this slug already exists".into(),
+                },
+                other => other.into(),
+            })?;
         tx.workspaces()
             .add_member(
                 scope,
@@ -64,9 +71,16 @@ impl Application {
         let scope = granted.scope();
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
-        let mut workspace = tx.workspaces().find_by_id(scope, input.id).await?.ok_or(AppError::NotFound("workspace"))?;
+        let mut workspace = tx
+            .workspaces()
+            .find_by_id(scope, input.id)
+            .await?
+            .ok_or(AppError::NotFound("workspace"))?;
         workspace.rename(name, self.ports.clock.now());
-        tx.workspaces().update(scope, &workspace).await.map_err(not_found_as_workspace)?;
+        tx.workspaces()
+            .update(scope, &workspace)
+            .await
+            .map_err(not_found_as_workspace)?;
         tx.commit().await?;
         Ok(workspace)
     }
@@ -77,7 +91,10 @@ impl Application {
         let scope = granted.scope();
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
-        tx.workspaces().delete(scope, id).await.map_err(not_found_as_workspace)?;
+        tx.workspaces()
+            .delete(scope, id)
+            .await
+            .map_err(not_found_as_workspace)?;
         tx.commit().await?;
         Ok(id)
     }

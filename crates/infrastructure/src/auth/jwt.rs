@@ -64,16 +64,21 @@ impl TokenIssuer for JwtTokenIssuer {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
     }
 
     fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|error| {
-            match error.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            }
-        })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|error| {
+                match error.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                }
+            })?;
         let claims = data.claims;
         Ok(AccessClaims {
             user_id: UserId::parse(&claims.sub).map_err(|_| TokenError::Invalid)?,
@@ -126,7 +131,11 @@ mod tests {
         let other_key = issuer("another-secret-of-at-least-32-bytes", "api");
         assert_eq!(other_key.verify(&token), Err(TokenError::Invalid), "bad signature");
         let other_audience = issuer("a-secret-of-at-least-32-bytes-long!!", "other");
-        assert_eq!(other_audience.verify(&token), Err(TokenError::Invalid), "wrong audience");
+        assert_eq!(
+            other_audience.verify(&token),
+            Err(TokenError::Invalid),
+            "wrong audience"
+        );
 
         let expired = jwt.issue(&claims(Duration::minutes(-10))).expect("sign");
         assert_eq!(jwt.verify(&expired), Err(TokenError::Expired));

@@ -35,7 +35,10 @@ impl Argon2PasswordHasher {
             .hash_password(b"dummy password for timing", &salt)
             .expect("hashing a constant password cannot fail")
             .to_string();
-        Self { params, dummy: Arc::new(dummy) }
+        Self {
+            params,
+            dummy: Arc::new(dummy),
+        }
     }
 }
 
@@ -63,7 +66,9 @@ impl PasswordHasher for Argon2PasswordHasher {
         let plain = password.expose().to_owned();
         let phc = tokio_blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
-            argon2(&params).hash_password(plain.as_bytes(), &salt).map(|h| h.to_string())
+            argon2(&params)
+                .hash_password(plain.as_bytes(), &salt)
+                .map(|h| h.to_string())
         })
         .await?
         .map_err(|e| format!("password hashing failed: {e}"))?;
@@ -74,7 +79,9 @@ impl PasswordHasher for Argon2PasswordHasher {
         let params = self.params.clone();
         let plain = password.expose().to_owned();
         let phc = hash.as_str().to_owned();
-        tokio_blocking(move || verify_phc(&params, &plain, &phc)).await.unwrap_or(false)
+        tokio_blocking(move || verify_phc(&params, &plain, &phc))
+            .await
+            .unwrap_or(false)
     }
 
     async fn verify_dummy(&self, password: &Password) {
@@ -88,7 +95,9 @@ impl PasswordHasher for Argon2PasswordHasher {
 async fn tokio_blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Box<dyn StdError + Send + Sync>> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| format!("hashing task failed: {e}").into())
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| format!("hashing task failed: {e}").into())
 }
 
 #[cfg(test)]
@@ -106,6 +115,10 @@ mod tests {
         assert!(hasher.verify(&password, &first).await);
         let wrong = Password::presented("incorrect horse").expect("presentable");
         assert!(!hasher.verify(&wrong, &first).await);
-        assert!(!hasher.verify(&password, &PasswordHash::new("not a phc string".into())).await);
+        assert!(
+            !hasher
+                .verify(&password, &PasswordHash::new("not a phc string".into()))
+                .await
+        );
     }
 }

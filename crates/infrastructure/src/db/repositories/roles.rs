@@ -68,6 +68,9 @@ impl RoleRepository for SeaTransaction {
             .await
             .map_err(db_failure)?;
         // A name this build does not know (written by a newer version) grants nothing.
-        Ok(rows.iter().filter_map(|row| Permission::parse(&row.permission)).collect())
+        Ok(rows
+            .iter()
+            .filter_map(|row| Permission::parse(&row.permission))
+            .collect())
     }
 }

@@ -1,8 +1,7 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tessera_application::pagination::Direction;
 use tessera_application::ports::{StoreError, StoreResult, WorkspaceRepository};
@@ -44,7 +43,11 @@ impl WorkspaceRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if result.rows_affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
     async fn delete(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<()> {
@@ -53,7 +56,11 @@ impl WorkspaceRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if result.rows_affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
     async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Workspace>> {
@@ -67,9 +74,11 @@ impl WorkspaceRepository for SeaTransaction {
                 (CreatedAt.lt(cursor.created_at), Id.lt(cursor.id))
             };
             query = query.filter(
-                Condition::any()
-                    .add(past_time)
-                    .add(Condition::all().add(CreatedAt.eq(cursor.created_at)).add(same_time_past_id)),
+                Condition::any().add(past_time).add(
+                    Condition::all()
+                        .add(CreatedAt.eq(cursor.created_at))
+                        .add(same_time_past_id),
+                ),
             );
         }
         query = match page.direction {
@@ -88,7 +97,10 @@ impl WorkspaceRepository for SeaTransaction {
     }
 
     async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {
-        scoped::select::<workspace::Entity>(scope).count(&self.txn).await.map_err(db_failure)
+        scoped::select::<workspace::Entity>(scope)
+            .count(&self.txn)
+            .await
+            .map_err(db_failure)
     }
 
     async fn add_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()> {

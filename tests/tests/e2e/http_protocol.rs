@@ -1,0 +1,269 @@
+//! GraphQL over HTTP: media types, status codes, GET rules, limits, GraphiQL, health
+//! and the headers on every response. The HTTP layer does not depend on the store, so
+//! these run on the embedded backend.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tessera_tests::{Backend, TestApp};
+
+async fn app() -> TestApp {
+    TestApp::spawn(Backend::Sqlite)
+        .await
+        .expect("SQLite is always available")
+}
+
+#[tokio::test]
+async fn a_query_over_get_runs_and_a_mutation_over_get_is_refused() {
+    let app = app().await;
+    let ada = app.sign_up("ada@example.com", "acme").await;
+    let url = format!("{}/graphql", app.base_url);
+
+    let query = app
+        .client
+        .get(&url)
+        .query(&[("query", "{ me { email } }")])
+        .bearer_auth(&ada.token)
+        .send()
+        .await;
+    let query = TestApp::read(query.expect("answered")).await;
+    assert_eq!(query.status, StatusCode::OK);
+    assert_eq!(query.assert_ok()["me"]["email"], "ada@example.com");
+    assert!(
+        query.content_type.starts_with("application/graphql-response+json"),
+        "{}",
+        query.content_type
+    );
+
+    let mutation = app
+        .client
+        .get(&url)
+        .query(&[(
+            "query",
+            "mutation { deleteWorkspace(id: \"0190a3c4-6a7b-7cde-8f01-23456789abcd\") }",
+        )])
+        .bearer_auth(&ada.token)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(mutation.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        mutation.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+    assert_eq!(app.db.count("workspaces").await, 1, "nothing was deleted");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn requests_that_cannot_execute_get_4xx_without_data() {
+    let app = app().await;
+    let url = format!("{}/graphql", app.base_url);
+
+    let syntax = app.graphql("{ me { ", json!({}), None).await;
+    assert_eq!(syntax.status, StatusCode::BAD_REQUEST);
+    assert!(syntax.body.get("data").is_none(), "{}", syntax.body);
+
+    let unknown_field = app.graphql("{ secrets }", json!({}), None).await;
+    assert_eq!(unknown_field.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown_field.error_code(), Some("GRAPHQL_VALIDATION_FAILED"));
+
+    let not_json = app
+        .client
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("{ me { email } }")
+        .send()
+        .await;
+    assert_eq!(not_json.expect("answered").status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let broken_json = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await;
+    assert_eq!(broken_json.expect("answered").status(), StatusCode::BAD_REQUEST);
+
+    let batch = app
+        .client
+        .post(&url)
+        .json(&json!([{ "query": "{ me { email } }" }]))
+        .send()
+        .await;
+    let batch = TestApp::read(batch.expect("answered")).await;
+    assert_eq!(batch.status, StatusCode::BAD_REQUEST);
+    assert_eq!(batch.error_code(), Some("BAD_REQUEST"));
+
+    let huge = "a".repeat(2 * 1024 * 1024);
+    let too_large = app.client.post(&url).json(&json!({ "query": huge })).send().await;
+    assert_eq!(too_large.expect("answered").status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {} name {} }} }} }} }}",
+        "{ ofType ".repeat(12),
+        "}".repeat(12)
+    );
+    let deep = app.graphql(&deep, json!({}), None).await;
+    assert_eq!(deep.status, StatusCode::BAD_REQUEST, "{}", deep.body);
+    assert!(
+        deep.body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nested too deep")),
+        "{}",
+        deep.body
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn field_errors_are_200_with_codes_and_legacy_json_clients_are_served() {
+    let app = app().await;
+    let url = format!("{}/graphql", app.base_url);
+
+    let anonymous = app.graphql("{ me { email } }", json!({}), None).await;
+    assert_eq!(anonymous.status, StatusCode::OK);
+    assert_eq!(anonymous.error_code(), Some("UNAUTHENTICATED"));
+
+    for header in ["Bearer not-a-jwt", "Basic dXNlcjpwYXNz", "Bearer "] {
+        let response = app
+            .client
+            .post(&url)
+            .header("authorization", header)
+            .json(&json!({ "query": "{ me { email } }" }))
+            .send()
+            .await;
+        let response = TestApp::read(response.expect("answered")).await;
+        assert_eq!(
+            response.error_code(),
+            Some("UNAUTHENTICATED"),
+            "{header}: {}",
+            response.body
+        );
+    }
+
+    let legacy = app
+        .client
+        .post(&url)
+        .header("accept", "application/json")
+        .json(&json!({ "query": "{ secrets }" }))
+        .send()
+        .await;
+    let legacy = TestApp::read(legacy.expect("answered")).await;
+    assert!(
+        legacy.content_type.starts_with("application/json"),
+        "{}",
+        legacy.content_type
+    );
+    assert_eq!(
+        legacy.status,
+        StatusCode::OK,
+        "legacy clients get 200 for request errors"
+    );
+
+    let unacceptable = app
+        .client
+        .post(&url)
+        .header("accept", "text/html")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await;
+    assert_eq!(unacceptable.expect("answered").status(), StatusCode::NOT_ACCEPTABLE);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn graphiql_is_served_from_the_binary_with_security_headers() {
+    let app = app().await;
+    let page = app
+        .client
+        .get(format!("{}/graphiql", app.base_url))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(page.status(), StatusCode::OK);
+    let headers = page.headers().clone();
+    let html = page.text().await.expect("html");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "GraphiQL must not load anything remote"
+    );
+    for asset in [
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+        "react-dom.production.min.js",
+        "init.js",
+    ] {
+        assert!(
+            html.contains(&format!("/graphiql/assets/{asset}")),
+            "page references {asset}"
+        );
+        let response = app
+            .client
+            .get(format!("{}/graphiql/assets/{asset}", app.base_url))
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        assert!(response.bytes().await.expect("body").len() > 100, "{asset} has content");
+    }
+    let missing = app
+        .client
+        .get(format!("{}/graphiql/assets/nope.js", app.base_url))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    assert_eq!(
+        headers.get("x-content-type-options").and_then(|v| v.to_str().ok()),
+        Some("nosniff")
+    );
+    assert_eq!(
+        headers.get("x-frame-options").and_then(|v| v.to_str().ok()),
+        Some("DENY")
+    );
+    assert!(
+        headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|csp| csp.contains("script-src 'self'"))
+    );
+    assert!(headers.get("x-request-id").is_some());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_endpoints_report_the_process_and_the_database() {
+    let app = app().await;
+    let live = app
+        .client
+        .get(format!("{}/health/live", app.base_url))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(live.status(), StatusCode::OK);
+    let ready = app
+        .client
+        .get(format!("{}/health/ready", app.base_url))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: serde_json::Value = ready.json().await.expect("json");
+    assert_eq!(body["checks"]["database"]["status"], "healthy");
+
+    let request_id = app
+        .client
+        .get(format!("{}/health/live", app.base_url))
+        .header("x-request-id", "req-from-client-123")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(
+        request_id.headers().get("x-request-id").and_then(|v| v.to_str().ok()),
+        Some("req-from-client-123")
+    );
+    app.stop().await;
+}

@@ -1,0 +1,10 @@
+//! End-to-end and adapter tests, in one binary to keep linking cheap. Every test gets
+//! its own database; the `*_postgres` variants need `TEST_DATABASE_URL`.
+
+mod architecture;
+mod http_protocol;
+mod isolation;
+mod migrations;
+mod postgres_rls;
+mod repository_contract;
+mod sign_up_and_log_in;

@@ -1,0 +1,284 @@
+//! Lock 3 on its own: row level security stops queries that forgot the tenant filter,
+//! the setting never survives its transaction on a pooled connection, and the live
+//! catalogue proves every tenant table is protected and keyed by tenant.
+
+use std::collections::BTreeSet;
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::json;
+use tessera_application::TenantScope;
+use tessera_application::ports::Transaction;
+use tessera_domain::TenantId;
+use tessera_infrastructure::SeaTransaction;
+use tessera_tests::{Backend, TestApp, TestDatabase};
+
+async fn tenant_ids_in(txn: &SeaTransaction, table: &str) -> Vec<String> {
+    txn.connection()
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT tenant_id::text AS t FROM {table}"),
+        ))
+        .await
+        .expect("query runs")
+        .iter()
+        .map(|row| row.try_get::<String>("", "t").expect("tenant id"))
+        .collect()
+}
+
+/// Two tenants with data, signed up through the real server.
+async fn two_tenants() -> Option<(TestApp, TenantId, TenantId)> {
+    let app = TestApp::spawn(Backend::Postgres).await?;
+    let a = app.sign_up("alice@a.example", "tenant-a").await;
+    let b = app.sign_up("bob@b.example", "tenant-b").await;
+    app.create_workspace(&b, "B only", "b-only").await;
+    Some((
+        app,
+        TenantId::parse(&a.tenant_id).expect("id"),
+        TenantId::parse(&b.tenant_id).expect("id"),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unfiltered_query_inside_tenant_a_returns_no_rows_of_tenant_b() {
+    let Some((app, a, b)) = two_tenants().await else {
+        return;
+    };
+    let store = app.db.app_store(2).await;
+    let txn = store.begin_transaction().await.expect("begin");
+    txn.enter_tenant(&TenantScope::for_tests(a))
+        .await
+        .expect("enter tenant a");
+    for table in tessera_migration::TENANT_TABLES {
+        let seen: BTreeSet<String> = tenant_ids_in(&txn, table).await.into_iter().collect();
+        assert!(
+            !seen.contains(&b.to_string()),
+            "{table}: tenant B's rows leaked into A's transaction"
+        );
+        assert!(seen.iter().all(|t| *t == a.to_string()), "{table}: {seen:?}");
+    }
+    assert!(
+        !tenant_ids_in(&txn, "workspaces").await.is_empty(),
+        "A sees its own rows"
+    );
+
+    // Writing a row for B from inside A's transaction is refused by the policy.
+    let insert = txn
+        .connection()
+        .execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "INSERT INTO workspaces (tenant_id, id, slug, name, created_at, updated_at) \
+                 VALUES ('{b}', gen_random_uuid(), 'sneaky', 'Sneaky', now(), now())"
+            ),
+        ))
+        .await;
+    assert!(insert.is_err(), "RLS WITH CHECK must refuse a row of another tenant");
+    drop(txn);
+    // And the owner sees that B still has exactly its own rows.
+    assert_eq!(app.db.count("workspaces").await, 3);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_tenant_setting_means_no_rows_and_a_reused_connection_does_not_leak() {
+    let Some((app, a, b)) = two_tenants().await else {
+        return;
+    };
+    // One connection, so every transaction below reuses the same pooled connection.
+    let store = app.db.app_store(1).await;
+
+    let first = store.begin_transaction().await.expect("begin");
+    first.enter_tenant(&TenantScope::for_tests(a)).await.expect("enter a");
+    let seen_by_a = tenant_ids_in(&first, "workspaces").await;
+    assert!(!seen_by_a.is_empty() && seen_by_a.iter().all(|t| *t == a.to_string()));
+    Box::new(first).commit().await.expect("commit");
+
+    let second = store.begin_transaction().await.expect("begin");
+    second.enter_tenant(&TenantScope::for_tests(b)).await.expect("enter b");
+    let seen_by_b = tenant_ids_in(&second, "workspaces").await;
+    assert!(
+        !seen_by_b.is_empty() && seen_by_b.iter().all(|t| *t == b.to_string()),
+        "{seen_by_b:?}"
+    );
+    Box::new(second).commit().await.expect("commit");
+
+    // The setting died with its transaction: it now reads '' on this connection,
+    // which the policy turns into NULL, which matches nothing.
+    let third = store.begin_transaction().await.expect("begin");
+    for table in tessera_migration::TENANT_TABLES {
+        assert!(
+            tenant_ids_in(&third, table).await.is_empty(),
+            "{table}: rows visible without a tenant"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_role_cannot_bypass_rls_and_a_superuser_is_refused() {
+    let Some(db) = TestDatabase::create(Backend::Postgres).await else {
+        return;
+    };
+    db.migrate().await;
+    let app_store = db.app_store(1).await;
+    assert_eq!(app_store.verify_runtime_role().await, Ok(()));
+    let superuser = tessera_infrastructure::SeaStore::connect(&tessera_infrastructure::DatabaseSettings {
+        url: db.owner_url.clone(),
+        max_connections: 1,
+        postgres_role: None,
+    })
+    .await
+    .expect("connect");
+    assert!(
+        superuser.verify_runtime_role().await.is_err(),
+        "a superuser must be refused at start"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tenant_table_in_the_catalogue_has_forced_rls_a_policy_and_tenant_leading_keys() {
+    let Some(db) = TestDatabase::create(Backend::Postgres).await else {
+        return;
+    };
+    db.migrate().await;
+    let owner = db.owner().await;
+    let rows = owner
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            r#"
+            SELECT c.relname::text AS table_name,
+                   c.relrowsecurity AS rls,
+                   c.relforcerowsecurity AS forced,
+                   EXISTS (SELECT 1 FROM pg_policies p WHERE p.schemaname = n.nspname AND p.tablename = c.relname
+                           AND p.qual LIKE '%app.tenant_id%') AS has_policy,
+                   COALESCE((SELECT a.attname::text FROM pg_index i JOIN pg_attribute a
+                               ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                             WHERE i.indrelid = c.oid AND i.indisprimary), '') AS pk_first,
+                   EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a
+                             ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                           WHERE i.indrelid = c.oid AND a.attname = 'tenant_id') AS tenant_index
+            FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'r' AND n.nspname = 'public'
+              AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)
+            ORDER BY 1
+            "#,
+        ))
+        .await
+        .expect("catalogue query");
+    let mut tables = Vec::new();
+    let mut problems = Vec::new();
+    for row in &rows {
+        let table: String = row.try_get("", "table_name").expect("name");
+        let check = |column: &str| row.try_get::<bool>("", column).expect("flag");
+        if !check("rls") {
+            problems.push(format!("{table}: row level security not enabled"));
+        }
+        if !check("forced") {
+            problems.push(format!("{table}: row level security not forced"));
+        }
+        if !check("has_policy") {
+            problems.push(format!("{table}: no policy on app.tenant_id"));
+        }
+        let pk_first: String = row.try_get("", "pk_first").expect("pk");
+        if pk_first != "tenant_id" {
+            problems.push(format!("{table}: primary key starts with `{pk_first}`, not tenant_id"));
+        }
+        if !check("tenant_index") {
+            problems.push(format!("{table}: no index leading with tenant_id"));
+        }
+        tables.push(table);
+    }
+    assert!(
+        problems.is_empty(),
+        "tenant tables that are not locked down: {problems:#?}"
+    );
+    let mut expected: Vec<String> = tessera_migration::TENANT_TABLES.iter().map(|t| t.to_string()).collect();
+    expected.sort();
+    assert_eq!(tables, expected, "the catalogue and TENANT_TABLES disagree");
+
+    // Tenant-to-tenant foreign keys always include tenant_id.
+    let fks = owner
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            r#"
+            SELECT con.conname::text AS name, src.relname::text AS src, dst.relname::text AS dst,
+                   (SELECT array_agg(a.attname::text) FROM unnest(con.conkey) k JOIN pg_attribute a
+                      ON a.attrelid = con.conrelid AND a.attnum = k)::text AS cols
+            FROM pg_constraint con
+            JOIN pg_class src ON src.oid = con.conrelid
+            JOIN pg_class dst ON dst.oid = con.confrelid
+            WHERE con.contype = 'f'
+              AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = con.confrelid AND a.attname = 'tenant_id')
+            "#,
+        ))
+        .await
+        .expect("foreign keys");
+    assert!(!fks.is_empty());
+    for fk in fks {
+        let cols: String = fk.try_get("", "cols").expect("cols");
+        let name: String = fk.try_get("", "name").expect("name");
+        assert!(
+            cols.contains("tenant_id"),
+            "foreign key {name} into a tenant table lacks tenant_id: {cols}"
+        );
+    }
+    owner.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_setting_is_evaluated_once_per_statement() {
+    let Some((app, a, _)) = two_tenants().await else {
+        return;
+    };
+    let store = app.db.app_store(1).await;
+    let txn = store.begin_transaction().await.expect("begin");
+    txn.enter_tenant(&TenantScope::for_tests(a)).await.expect("enter");
+    let plan: Vec<String> = txn
+        .connection()
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("EXPLAIN SELECT * FROM workspaces WHERE tenant_id = '{a}' ORDER BY created_at, id LIMIT 21"),
+        ))
+        .await
+        .expect("explain")
+        .iter()
+        .map(|row| row.try_get::<String>("", "QUERY PLAN").expect("plan line"))
+        .collect();
+    assert!(
+        plan.iter().any(|line| line.contains("InitPlan")),
+        "expected an InitPlan for the setting: {plan:#?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_reports_unhealthy_when_the_database_is_gone() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let ready = app
+        .client
+        .get(format!("{}/health/ready", app.base_url))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(ready.status(), reqwest::StatusCode::OK);
+    app.db.drop_now().await;
+    let ready = app
+        .client
+        .get(format!("{}/health/ready", app.base_url))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(ready.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = ready.json().await.expect("json");
+    assert_eq!(body["checks"]["database"]["status"], "unhealthy");
+    let query = app.graphql("{ me { email } }", json!({}), None).await;
+    assert_eq!(
+        query.error_code(),
+        Some("UNAUTHENTICATED"),
+        "anonymous requests still get a clean answer"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,310 @@
+//! The repository contract: one suite, written against the ports, run on SQLite and on
+//! Postgres (as the application role, so RLS is in force there).
+
+use chrono::{Duration, SubsecRound, Utc};
+use tessera_application::ports::{StoreError, Transaction};
+use tessera_application::{PageRequest, TenantScope};
+use tessera_domain::{
+    DisplayName, Email, Membership, MembershipId, MembershipStatus, Name, PasswordHash, Permission, Role, RoleId, Slug,
+    SystemRole, Tenant, TenantId, User, UserId, Workspace, WorkspaceId,
+};
+use tessera_infrastructure::SeaStore;
+use tessera_tests::{Backend, TestDatabase, on_both_backends};
+use uuid::Uuid;
+
+on_both_backends!(
+    users_are_found_by_normalised_email_and_emails_are_unique,
+    tenant_rows_are_visible_and_writable_only_in_their_own_scope,
+    workspaces_page_forward_and_backward_by_keyset,
+    roles_keep_their_permissions_and_own_memberships_span_tenants,
+    an_uncommitted_transaction_leaves_nothing_behind,
+);
+
+struct Fixture {
+    _db: TestDatabase,
+    store: SeaStore,
+}
+
+async fn fixture(backend: Backend) -> Option<Fixture> {
+    let db = TestDatabase::create(backend).await?;
+    db.migrate().await;
+    let store = db.app_store(2).await;
+    Some(Fixture { _db: db, store })
+}
+
+fn now() -> chrono::DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn user(email: &str) -> User {
+    User::register(
+        UserId::from_uuid(Uuid::now_v7()),
+        Email::parse(email).expect("email"),
+        DisplayName::parse("Someone").expect("name"),
+        PasswordHash::new("$argon2id$placeholder".into()),
+        now(),
+    )
+}
+
+fn tenant(slug: &str) -> Tenant {
+    Tenant::new(
+        TenantId::from_uuid(Uuid::now_v7()),
+        Slug::parse(slug).expect("slug"),
+        Name::parse(slug).expect("name"),
+        now(),
+    )
+}
+
+fn workspace(tenant: TenantId, slug: &str, created_at: chrono::DateTime<Utc>) -> Workspace {
+    Workspace::new(
+        WorkspaceId::from_uuid(Uuid::now_v7()),
+        tenant,
+        Slug::parse(slug).expect("slug"),
+        Name::parse(slug).expect("name"),
+        created_at,
+    )
+}
+
+async fn begin(store: &SeaStore) -> Box<dyn Transaction> {
+    tessera_application::ports::Store::begin(store).await.expect("begin")
+}
+
+/// Creates a tenant in its own transaction and returns its scope.
+async fn new_tenant(store: &SeaStore, slug: &str) -> (Tenant, TenantScope) {
+    let t = tenant(slug);
+    let tx = begin(store).await;
+    tx.tenants().insert(&t).await.expect("insert tenant");
+    tx.commit().await.expect("commit");
+    let scope = TenantScope::for_tests(t.id);
+    (t, scope)
+}
+
+async fn users_are_found_by_normalised_email_and_emails_are_unique(backend: Backend) {
+    let Some(f) = fixture(backend).await else {
+        return;
+    };
+    let ada = user("ada@example.com");
+    let tx = begin(&f.store).await;
+    tx.users().insert(&ada).await.expect("insert");
+    tx.commit().await.expect("commit");
+
+    let tx = begin(&f.store).await;
+    let found = tx
+        .users()
+        .find_by_email(&Email::parse("ADA@example.com").expect("email"))
+        .await
+        .expect("query");
+    assert_eq!(found.as_ref().map(|u| u.id), Some(ada.id));
+    assert_eq!(tx.users().find_by_id(ada.id).await.expect("query"), Some(ada.clone()));
+    assert!(tx.users().exists_any().await.expect("query"));
+    let duplicate = tx.users().insert(&user("ada@example.com")).await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Duplicate("email"))),
+        "{duplicate:?}"
+    );
+}
+
+async fn tenant_rows_are_visible_and_writable_only_in_their_own_scope(backend: Backend) {
+    let Some(f) = fixture(backend).await else {
+        return;
+    };
+    let (a, scope_a) = new_tenant(&f.store, "tenant-a").await;
+    let (b, scope_b) = new_tenant(&f.store, "tenant-b").await;
+    let b_workspace = workspace(b.id, "plans", now());
+
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope_b).await.expect("enter b");
+    tx.workspaces().insert(&scope_b, &b_workspace).await.expect("insert");
+    tx.commit().await.expect("commit");
+
+    // A failed statement ends the transaction's usefulness (Postgres aborts it), so
+    // the duplicate is tried in a transaction of its own.
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope_b).await.expect("enter b");
+    let duplicate = tx.workspaces().insert(&scope_b, &workspace(b.id, "plans", now())).await;
+    assert!(matches!(duplicate, Err(StoreError::Duplicate("slug"))), "{duplicate:?}");
+    drop(tx);
+
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope_a).await.expect("enter a");
+    assert_eq!(
+        tx.workspaces()
+            .find_by_id(&scope_a, b_workspace.id)
+            .await
+            .expect("query"),
+        None
+    );
+    let mut renamed = b_workspace.clone();
+    renamed.rename(Name::parse("pwned").expect("name"), now());
+    // Writing B's row while scoped to A: refused before SQL (the row names tenant B)…
+    assert!(tx.workspaces().update(&scope_a, &renamed).await.is_err());
+    // …and a row claiming tenant A but carrying B's id simply is not found.
+    let mut disguised = renamed.clone();
+    disguised.tenant_id = a.id;
+    assert!(matches!(
+        tx.workspaces().update(&scope_a, &disguised).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        tx.workspaces().delete(&scope_a, b_workspace.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        tx.workspaces()
+            .insert(&scope_a, &workspace(b.id, "foreign", now()))
+            .await
+            .is_err()
+    );
+    assert_eq!(tx.workspaces().count(&scope_a).await.expect("count"), 0);
+    tx.commit().await.expect("commit");
+
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope_b).await.expect("enter b");
+    assert_eq!(
+        tx.workspaces()
+            .find_by_id(&scope_b, b_workspace.id)
+            .await
+            .expect("query"),
+        Some(b_workspace.clone())
+    );
+    tx.workspaces()
+        .delete(&scope_b, b_workspace.id)
+        .await
+        .expect("own delete works");
+    assert_eq!(tx.workspaces().count(&scope_b).await.expect("count"), 0);
+}
+
+async fn workspaces_page_forward_and_backward_by_keyset(backend: Backend) {
+    let Some(f) = fixture(backend).await else {
+        return;
+    };
+    let (t, scope) = new_tenant(&f.store, "pager").await;
+    let base = now();
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope).await.expect("enter");
+    let mut expected = Vec::new();
+    for i in 0..25 {
+        // Pairs share a timestamp, so the id must break ties.
+        let ws = workspace(t.id, &format!("ws-{i:02}"), base + Duration::milliseconds(i / 2));
+        tx.workspaces().insert(&scope, &ws).await.expect("insert");
+        expected.push(ws);
+    }
+    tx.commit().await.expect("commit");
+    expected.sort_by_key(|w| (w.created_at, w.id.as_uuid()));
+    let expected_slugs: Vec<String> = expected.iter().map(|w| w.slug.to_string()).collect();
+
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope).await.expect("enter");
+    let mut forward = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let request = PageRequest::parse(Some(10), after.as_deref(), None, None).expect("valid");
+        let page = tx.workspaces().list(&scope, &request).await.expect("page");
+        pages += 1;
+        assert_eq!(page.has_previous_page, after.is_some());
+        forward.extend(page.items.iter().map(|w| w.slug.to_string()));
+        let last = page.items.last().expect("non-empty page");
+        after = Some(tessera_application::Cursor::new(last.created_at, last.id.as_uuid()).encode());
+        if !page.has_next_page {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(forward, expected_slugs);
+
+    // Backward from the end: last 10, then the 10 before them.
+    let request = PageRequest::parse(None, None, Some(10), None).expect("valid");
+    let tail = tx.workspaces().list(&scope, &request).await.expect("page");
+    let tail_slugs: Vec<String> = tail.items.iter().map(|w| w.slug.to_string()).collect();
+    assert_eq!(tail_slugs, expected_slugs[15..]);
+    assert!(tail.has_previous_page);
+    let first = tail.items.first().expect("item");
+    let before = tessera_application::Cursor::new(first.created_at, first.id.as_uuid()).encode();
+    let request = PageRequest::parse(None, None, Some(10), Some(&before)).expect("valid");
+    let middle = tx.workspaces().list(&scope, &request).await.expect("page");
+    let middle_slugs: Vec<String> = middle.items.iter().map(|w| w.slug.to_string()).collect();
+    assert_eq!(middle_slugs, expected_slugs[5..15]);
+    assert!(middle.has_next_page && middle.has_previous_page);
+    assert_eq!(tx.workspaces().count(&scope).await.expect("count"), 25);
+}
+
+async fn roles_keep_their_permissions_and_own_memberships_span_tenants(backend: Backend) {
+    let Some(f) = fixture(backend).await else {
+        return;
+    };
+    let ada = user("ada@example.com");
+    let tx = begin(&f.store).await;
+    tx.users().insert(&ada).await.expect("insert user");
+    tx.commit().await.expect("commit");
+
+    let mut memberships = Vec::new();
+    for slug in ["first-co", "second-co"] {
+        let (t, scope) = new_tenant(&f.store, slug).await;
+        let tx = begin(&f.store).await;
+        tx.enter_tenant(&scope).await.expect("enter");
+        let viewer = Role::seed(RoleId::from_uuid(Uuid::now_v7()), t.id, SystemRole::Viewer);
+        tx.roles().insert(&scope, &viewer).await.expect("insert role");
+        let stored = tx
+            .roles()
+            .find_by_id(&scope, viewer.id)
+            .await
+            .expect("query")
+            .expect("role");
+        assert_eq!(stored.permissions, SystemRole::Viewer.default_permissions());
+        assert_eq!(stored.system, Some(SystemRole::Viewer));
+        assert!(
+            tx.roles()
+                .permissions_of(&scope, viewer.id)
+                .await
+                .expect("query")
+                .contains(Permission::MembersRead)
+        );
+        let membership = Membership {
+            id: MembershipId::from_uuid(Uuid::now_v7()),
+            tenant_id: t.id,
+            user_id: ada.id,
+            role_id: viewer.id,
+            status: MembershipStatus::Active,
+            created_at: now(),
+            updated_at: now(),
+        };
+        tx.memberships()
+            .insert(&scope, &membership)
+            .await
+            .expect("insert membership");
+        assert_eq!(
+            tx.memberships().find_by_user(&scope, ada.id).await.expect("query"),
+            Some(membership.clone())
+        );
+        tx.commit().await.expect("commit");
+        memberships.push(membership);
+    }
+
+    // Before any tenant is chosen, the user's own memberships in every tenant.
+    let tx = begin(&f.store).await;
+    tx.enter_user(ada.id).await.expect("enter user");
+    let own = tx.memberships().list_own(ada.id).await.expect("query");
+    assert_eq!(own, memberships);
+    // Someone else's memberships are not listed.
+    assert!(
+        tx.memberships()
+            .list_own(UserId::from_uuid(Uuid::now_v7()))
+            .await
+            .expect("query")
+            .is_empty()
+    );
+}
+
+async fn an_uncommitted_transaction_leaves_nothing_behind(backend: Backend) {
+    let Some(f) = fixture(backend).await else {
+        return;
+    };
+    {
+        let tx = begin(&f.store).await;
+        tx.users().insert(&user("ghost@example.com")).await.expect("insert");
+        // dropped without commit
+    }
+    let tx = begin(&f.store).await;
+    assert!(!tx.users().exists_any().await.expect("query"));
+}
