@@ -9,6 +9,11 @@ pub mod ports;
 pub mod tenants;
 pub mod workspaces;
 
+#[cfg(test)]
+mod fakes;
+#[cfg(test)]
+mod use_case_tests;
+
 use std::sync::Arc;
 
 pub use context::{Actor, Authorized, RequestContext, TenantScope};

@@ -7,4 +7,5 @@ mod isolation;
 mod migrations;
 mod postgres_rls;
 mod repository_contract;
+mod seed_and_lifecycle;
 mod sign_up_and_log_in;

@@ -196,7 +196,12 @@ async fn execute(
         Ok(None) => Caller::Anonymous,
         Ok(Some(token)) => match state.app.authenticate(token).await {
             Ok(context) => Caller::Member(context),
-            Err(error) => Caller::Refused(error),
+            Err(error) => {
+                if let tessera_application::AppError::Internal(cause) = &error {
+                    tracing::error!(error = %cause, "authentication could not complete");
+                }
+                Caller::Refused(error)
+            }
         },
         Err(message) => Caller::Refused(tessera_application::AppError::Unauthenticated(message.into())),
     };

@@ -1,0 +1,380 @@
+//! In-memory fakes of the ports, for unit-testing use cases without a database.
+//! A transaction works on a copy of the state and writes it back on commit, so
+//! rollback-on-drop behaves like a real store.
+
+use std::error::Error as StdError;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use tessera_domain::{
+    Email, Membership, Password, PasswordHash, PermissionSet, Role, RoleId, Slug, Tenant, TenantId, User, UserId,
+    Workspace, WorkspaceId, WorkspaceMembership,
+};
+use uuid::Uuid;
+
+use crate::ports::{
+    AccessClaims, Clock, IdGenerator, IssuedSecret, MembershipRepository, NewSession, PasswordHasher, RoleRepository,
+    SecretGenerator, SessionRepository, Store, StoreError, StoreResult, TenantRepository, TokenError, TokenIssuer,
+    Transaction, UserRepository, WorkspaceRepository,
+};
+use crate::{Application, AuthSettings, Page, PageRequest, Ports, TenantScope};
+
+#[derive(Clone, Default)]
+pub struct State {
+    pub users: Vec<User>,
+    pub tenants: Vec<Tenant>,
+    pub roles: Vec<Role>,
+    pub memberships: Vec<Membership>,
+    pub workspaces: Vec<Workspace>,
+    pub workspace_members: Vec<WorkspaceMembership>,
+    pub sessions: Vec<NewSession>,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeStore {
+    pub state: Arc<Mutex<State>>,
+}
+
+impl FakeStore {
+    pub fn snapshot(&self) -> State {
+        self.state.lock().expect("fake store lock").clone()
+    }
+}
+
+#[async_trait]
+impl Store for FakeStore {
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
+        Ok(Box::new(FakeTransaction {
+            shared: self.state.clone(),
+            working: Mutex::new(self.snapshot()),
+        }))
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+}
+
+pub struct FakeTransaction {
+    shared: Arc<Mutex<State>>,
+    working: Mutex<State>,
+}
+
+impl FakeTransaction {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.working.lock().expect("fake transaction lock")
+    }
+}
+
+fn in_scope(scope: &TenantScope, tenant: TenantId) -> bool {
+    scope.tenant_id() == tenant
+}
+
+#[async_trait]
+impl Transaction for FakeTransaction {
+    async fn enter_tenant(&self, _scope: &TenantScope) -> StoreResult<()> {
+        Ok(())
+    }
+    async fn enter_user(&self, _user_id: UserId) -> StoreResult<()> {
+        Ok(())
+    }
+    fn users(&self) -> &dyn UserRepository {
+        self
+    }
+    fn tenants(&self) -> &dyn TenantRepository {
+        self
+    }
+    fn memberships(&self) -> &dyn MembershipRepository {
+        self
+    }
+    fn roles(&self) -> &dyn RoleRepository {
+        self
+    }
+    fn workspaces(&self) -> &dyn WorkspaceRepository {
+        self
+    }
+    fn sessions(&self) -> &dyn SessionRepository {
+        self
+    }
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        let working = self.working.into_inner().expect("fake transaction lock");
+        *self.shared.lock().expect("fake store lock") = working;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl UserRepository for FakeTransaction {
+    async fn insert(&self, user: &User) -> StoreResult<()> {
+        let mut state = self.state();
+        if state.users.iter().any(|u| u.email == user.email) {
+            return Err(StoreError::Duplicate("email"));
+        }
+        state.users.push(user.clone());
+        Ok(())
+    }
+    async fn find_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        Ok(self.state().users.iter().find(|u| u.id == id).cloned())
+    }
+    async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        Ok(self.state().users.iter().find(|u| &u.email == email).cloned())
+    }
+    async fn exists_any(&self) -> StoreResult<bool> {
+        Ok(!self.state().users.is_empty())
+    }
+}
+
+#[async_trait]
+impl TenantRepository for FakeTransaction {
+    async fn insert(&self, tenant: &Tenant) -> StoreResult<()> {
+        let mut state = self.state();
+        if state.tenants.iter().any(|t| t.slug == tenant.slug) {
+            return Err(StoreError::Duplicate("slug"));
+        }
+        state.tenants.push(tenant.clone());
+        Ok(())
+    }
+    async fn find_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
+        Ok(self.state().tenants.iter().find(|t| t.id == id).cloned())
+    }
+    async fn find_by_slug(&self, slug: &Slug) -> StoreResult<Option<Tenant>> {
+        Ok(self.state().tenants.iter().find(|t| &t.slug == slug).cloned())
+    }
+}
+
+#[async_trait]
+impl MembershipRepository for FakeTransaction {
+    async fn insert(&self, scope: &TenantScope, membership: &Membership) -> StoreResult<()> {
+        assert!(
+            in_scope(scope, membership.tenant_id),
+            "membership written outside its scope"
+        );
+        self.state().memberships.push(membership.clone());
+        Ok(())
+    }
+    async fn find_by_user(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<Option<Membership>> {
+        Ok(self
+            .state()
+            .memberships
+            .iter()
+            .find(|m| in_scope(scope, m.tenant_id) && m.user_id == user_id)
+            .cloned())
+    }
+    async fn list_own(&self, user_id: UserId) -> StoreResult<Vec<Membership>> {
+        Ok(self
+            .state()
+            .memberships
+            .iter()
+            .filter(|m| m.user_id == user_id)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl RoleRepository for FakeTransaction {
+    async fn insert(&self, scope: &TenantScope, role: &Role) -> StoreResult<()> {
+        assert!(in_scope(scope, role.tenant_id), "role written outside its scope");
+        self.state().roles.push(role.clone());
+        Ok(())
+    }
+    async fn find_by_id(&self, scope: &TenantScope, id: RoleId) -> StoreResult<Option<Role>> {
+        Ok(self
+            .state()
+            .roles
+            .iter()
+            .find(|r| in_scope(scope, r.tenant_id) && r.id == id)
+            .cloned())
+    }
+    async fn permissions_of(&self, scope: &TenantScope, id: RoleId) -> StoreResult<PermissionSet> {
+        Ok(self
+            .state()
+            .roles
+            .iter()
+            .find(|r| in_scope(scope, r.tenant_id) && r.id == id)
+            .map(|r| r.permissions.clone())
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl WorkspaceRepository for FakeTransaction {
+    async fn insert(&self, scope: &TenantScope, workspace: &Workspace) -> StoreResult<()> {
+        assert!(
+            in_scope(scope, workspace.tenant_id),
+            "workspace written outside its scope"
+        );
+        let mut state = self.state();
+        if state
+            .workspaces
+            .iter()
+            .any(|w| w.tenant_id == workspace.tenant_id && w.slug == workspace.slug)
+        {
+            return Err(StoreError::Duplicate("slug"));
+        }
+        state.workspaces.push(workspace.clone());
+        Ok(())
+    }
+    async fn find_by_id(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<Option<Workspace>> {
+        Ok(self
+            .state()
+            .workspaces
+            .iter()
+            .find(|w| in_scope(scope, w.tenant_id) && w.id == id)
+            .cloned())
+    }
+    async fn update(&self, scope: &TenantScope, workspace: &Workspace) -> StoreResult<()> {
+        let mut state = self.state();
+        let stored = state
+            .workspaces
+            .iter_mut()
+            .find(|w| in_scope(scope, w.tenant_id) && w.id == workspace.id)
+            .ok_or(StoreError::NotFound)?;
+        *stored = workspace.clone();
+        Ok(())
+    }
+    async fn delete(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<()> {
+        let mut state = self.state();
+        let before = state.workspaces.len();
+        state
+            .workspaces
+            .retain(|w| !(in_scope(scope, w.tenant_id) && w.id == id));
+        if state.workspaces.len() == before {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+    async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Workspace>> {
+        let mut rows: Vec<Workspace> = self
+            .state()
+            .workspaces
+            .iter()
+            .filter(|w| in_scope(scope, w.tenant_id))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|w| (w.created_at, w.id));
+        rows.truncate(page.limit as usize + 1);
+        Ok(Page::from_scan(page, rows))
+    }
+    async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .workspaces
+            .iter()
+            .filter(|w| in_scope(scope, w.tenant_id))
+            .count() as u64)
+    }
+    async fn add_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()> {
+        assert!(
+            in_scope(scope, member.tenant_id),
+            "workspace member written outside its scope"
+        );
+        self.state().workspace_members.push(member.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionRepository for FakeTransaction {
+    async fn insert(&self, session: &NewSession) -> StoreResult<()> {
+        self.state().sessions.push(session.clone());
+        Ok(())
+    }
+}
+
+/// "Hashes" by prefixing; verification compares. Enough to test the use cases' flow.
+pub struct PlainHasher;
+
+#[async_trait]
+impl PasswordHasher for PlainHasher {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, Box<dyn StdError + Send + Sync>> {
+        Ok(PasswordHash::new(format!("plain:{}", password.expose())))
+    }
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> bool {
+        hash.as_str() == format!("plain:{}", password.expose())
+    }
+    async fn verify_dummy(&self, _password: &Password) {}
+}
+
+/// Tokens are the claims in a readable form; `expired:` tokens are refused as expired.
+pub struct ReadableTokens;
+
+impl TokenIssuer for ReadableTokens {
+    fn issue(&self, claims: &AccessClaims) -> Result<String, Box<dyn StdError + Send + Sync>> {
+        Ok(format!("{}|{}|{}", claims.user_id, claims.tenant_id, claims.session_id))
+    }
+    fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        if token.starts_with("expired:") {
+            return Err(TokenError::Expired);
+        }
+        let mut parts = token.split('|');
+        let mut next = || parts.next().ok_or(TokenError::Invalid);
+        let user_id = UserId::parse(next()?).map_err(|_| TokenError::Invalid)?;
+        let tenant_id = TenantId::parse(next()?).map_err(|_| TokenError::Invalid)?;
+        let session_id = tessera_domain::SessionId::parse(next()?).map_err(|_| TokenError::Invalid)?;
+        let now = fixed_now();
+        Ok(AccessClaims {
+            user_id,
+            tenant_id,
+            session_id,
+            issued_at: now,
+            expires_at: now + Duration::minutes(15),
+        })
+    }
+}
+
+pub fn fixed_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0)
+        .single()
+        .expect("a valid fixed time")
+}
+
+pub struct FixedClock;
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        fixed_now()
+    }
+}
+
+pub struct SequentialIds(Mutex<u128>);
+
+impl IdGenerator for SequentialIds {
+    fn new_id(&self) -> Uuid {
+        let mut next = self.0.lock().expect("id lock");
+        *next += 1;
+        Uuid::from_u128(*next)
+    }
+}
+
+pub struct CountingSecrets(Mutex<u32>);
+
+impl SecretGenerator for CountingSecrets {
+    fn generate(&self, prefix: &str) -> IssuedSecret {
+        let mut n = self.0.lock().expect("secret lock");
+        *n += 1;
+        let plain = format!("{prefix}secret-{n}");
+        IssuedSecret {
+            digest: self.digest(&plain),
+            plain,
+        }
+    }
+    fn digest(&self, plain: &str) -> String {
+        format!("digest:{plain}")
+    }
+}
+
+/// An application over fresh fakes, and the store to inspect.
+pub fn application() -> (Application, FakeStore) {
+    let store = FakeStore::default();
+    let ports = Ports {
+        store: Arc::new(store.clone()),
+        password_hasher: Arc::new(PlainHasher),
+        token_issuer: Arc::new(ReadableTokens),
+        clock: Arc::new(FixedClock),
+        ids: Arc::new(SequentialIds(Mutex::new(0))),
+        secrets: Arc::new(CountingSecrets(Mutex::new(0))),
+    };
+    (Application::new(ports, AuthSettings::default()), store)
+}

@@ -1,0 +1,236 @@
+//! Use-case tests over in-memory fakes: the rules the application layer owns.
+
+use tessera_domain::{MembershipStatus, Permission, SystemRole, TenantStatus, WorkspaceId};
+
+use crate::fakes::{self, FakeStore};
+use crate::identity::{AuthSession, ClientInfo, LogIn, SignUp};
+use crate::workspaces::{CreateWorkspace, RenameWorkspace};
+use crate::{AppError, Application, RequestContext};
+
+fn sign_up_input(email: &str, slug: Option<&str>) -> SignUp {
+    SignUp {
+        email: email.into(),
+        password: "a long enough password".into(),
+        display_name: "Someone".into(),
+        tenant_name: "Acme Corp".into(),
+        tenant_slug: slug.map(str::to_owned),
+    }
+}
+
+async fn signed_up(app: &Application, email: &str, slug: &str) -> (AuthSession, RequestContext) {
+    let session = app
+        .sign_up(sign_up_input(email, Some(slug)), ClientInfo::default())
+        .await
+        .expect("sign up");
+    let ctx = app.authenticate(&session.access_token).await.expect("authenticate");
+    (session, ctx)
+}
+
+fn set_membership_status(store: &FakeStore, status: MembershipStatus) {
+    for membership in &mut store.state.lock().expect("lock").memberships {
+        membership.status = status;
+    }
+}
+
+#[tokio::test]
+async fn sign_up_creates_tenant_roles_workspace_and_owner_membership() {
+    let (app, store) = fakes::application();
+    let (session, ctx) = signed_up(&app, "ada@example.com", "acme").await;
+    let state = store.snapshot();
+    assert_eq!(state.users.len(), 1);
+    assert_eq!(state.tenants.len(), 1);
+    assert_eq!(state.roles.len(), 4, "the four system roles");
+    let owner = state
+        .roles
+        .iter()
+        .find(|r| r.system == Some(SystemRole::Owner))
+        .expect("owner role");
+    assert_eq!(state.memberships.len(), 1);
+    assert_eq!(state.memberships[0].role_id, owner.id);
+    assert_eq!(state.memberships[0].status, MembershipStatus::Active);
+    assert_eq!(state.workspaces.len(), 1);
+    assert_eq!(state.workspaces[0].slug.as_str(), "general");
+    assert_eq!(state.workspace_members.len(), 1);
+    assert_eq!(state.sessions.len(), 1);
+    assert_ne!(
+        state.sessions[0].refresh_token_hash, session.refresh_token,
+        "only the digest is stored"
+    );
+    assert!(ctx.permissions().contains(Permission::WorkspacesManage));
+    assert_eq!(ctx.tenant_id(), session.tenant.id);
+}
+
+#[tokio::test]
+async fn sign_up_conflicts_write_nothing() {
+    let (app, store) = fakes::application();
+    signed_up(&app, "ada@example.com", "acme").await;
+    let before = store.snapshot();
+    let same_email = app
+        .sign_up(sign_up_input("Ada@Example.com", None), ClientInfo::default())
+        .await;
+    assert!(
+        matches!(same_email, Err(AppError::Conflict { ref field, .. }) if field == "email"),
+        "{same_email:?}"
+    );
+    let same_slug = app
+        .sign_up(sign_up_input("grace@example.com", Some("acme")), ClientInfo::default())
+        .await;
+    assert!(matches!(same_slug, Err(AppError::Conflict { ref field, .. }) if field == "tenantSlug"));
+    let after = store.snapshot();
+    assert_eq!(
+        (after.users.len(), after.tenants.len(), after.roles.len()),
+        (before.users.len(), 1, 4)
+    );
+}
+
+#[tokio::test]
+async fn log_in_gives_the_same_answer_for_unknown_email_and_wrong_password() {
+    let (app, _) = fakes::application();
+    signed_up(&app, "ada@example.com", "acme").await;
+    let attempt = |email: &str, password: &str| LogIn {
+        email: email.into(),
+        password: password.into(),
+        tenant_slug: None,
+    };
+    let unknown = app
+        .log_in(
+            attempt("nobody@example.com", "a long enough password"),
+            ClientInfo::default(),
+        )
+        .await;
+    let wrong = app
+        .log_in(attempt("ada@example.com", "not the password"), ClientInfo::default())
+        .await;
+    match (unknown, wrong) {
+        (Err(AppError::Unauthenticated(a)), Err(AppError::Unauthenticated(b))) => assert_eq!(a, b),
+        other => panic!("expected two identical refusals, got {other:?}"),
+    }
+    let ok = app
+        .log_in(
+            attempt("ada@example.com", "a long enough password"),
+            ClientInfo::default(),
+        )
+        .await;
+    assert_eq!(ok.expect("log in").tenant.slug.as_str(), "acme");
+}
+
+#[tokio::test]
+async fn authentication_fails_closed() {
+    let (app, store) = fakes::application();
+    let (session, _) = signed_up(&app, "ada@example.com", "acme").await;
+
+    assert!(matches!(
+        app.authenticate("garbage").await,
+        Err(AppError::Unauthenticated(_))
+    ));
+    assert!(matches!(
+        app.authenticate("expired:token").await,
+        Err(AppError::Unauthenticated(_))
+    ));
+
+    store.state.lock().expect("lock").tenants[0].status = TenantStatus::Suspended;
+    let suspended = app.authenticate(&session.access_token).await;
+    assert!(
+        matches!(
+            suspended,
+            Err(AppError::Forbidden {
+                reason: "TENANT_SUSPENDED",
+                ..
+            })
+        ),
+        "{suspended:?}"
+    );
+    store.state.lock().expect("lock").tenants[0].status = TenantStatus::Active;
+
+    set_membership_status(&store, MembershipStatus::Removed);
+    assert!(matches!(
+        app.authenticate(&session.access_token).await,
+        Err(AppError::Unauthenticated(_))
+    ));
+}
+
+#[tokio::test]
+async fn workspace_writes_need_permissions_and_stay_in_the_callers_tenant() {
+    let (app, store) = fakes::application();
+    let (_, owner) = signed_up(&app, "ada@example.com", "acme").await;
+    let (_, other) = signed_up(&app, "grace@example.com", "globex").await;
+    let created = app
+        .create_workspace(
+            &owner,
+            CreateWorkspace {
+                name: "Design".into(),
+                slug: "design".into(),
+            },
+        )
+        .await
+        .expect("owner may create");
+
+    // Grace's tenant cannot see, rename or delete Acme's workspace.
+    assert_eq!(app.get_workspace(&other, created.id).await.expect("query"), None);
+    let rename = app
+        .rename_workspace(
+            &other,
+            RenameWorkspace {
+                id: created.id,
+                name: "Mine".into(),
+            },
+        )
+        .await;
+    assert!(matches!(rename, Err(AppError::NotFound("workspace"))), "{rename:?}");
+    assert!(matches!(
+        app.delete_workspace(&other, created.id).await,
+        Err(AppError::NotFound("workspace"))
+    ));
+    assert!(matches!(
+        app.delete_workspace(&owner, WorkspaceId::from_uuid(uuid::Uuid::nil()))
+            .await,
+        Err(AppError::NotFound(_))
+    ));
+
+    // A viewer may read but not write.
+    let viewer = RequestContext::new(
+        owner.user_id(),
+        owner.member_scope().clone(),
+        owner.role_id(),
+        SystemRole::Viewer.default_permissions(),
+    );
+    let refused = app
+        .create_workspace(
+            &viewer,
+            CreateWorkspace {
+                name: "Nope".into(),
+                slug: "nope".into(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(AppError::Forbidden {
+                reason: "MISSING_PERMISSION",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    let refused = app
+        .rename_workspace(
+            &viewer,
+            RenameWorkspace {
+                id: created.id,
+                name: "Nope".into(),
+            },
+        )
+        .await;
+    assert!(matches!(refused, Err(AppError::Forbidden { .. })));
+    assert_eq!(
+        store
+            .snapshot()
+            .workspaces
+            .iter()
+            .filter(|w| w.name.as_str() == "Design")
+            .count(),
+        1
+    );
+    assert_eq!(app.count_workspaces(&viewer).await.expect("viewer may read"), 2);
+}
