@@ -270,6 +270,15 @@ impl TestApp {
         })
     }
 
+    /// A plain GET of a path on the server (e.g. `/health/ready`).
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .expect("the request is answered")
+    }
+
     pub async fn graphql(&self, query: &str, variables: Value, token: Option<&str>) -> GqlResponse {
         let mut request = self
             .client

@@ -175,12 +175,7 @@ async fn field_errors_are_200_with_codes_and_legacy_json_clients_are_served() {
 #[tokio::test]
 async fn graphiql_is_served_from_the_binary_with_security_headers() {
     let app = app().await;
-    let page = app
-        .client
-        .get(format!("{}/graphiql", app.base_url))
-        .send()
-        .await
-        .expect("answered");
+    let page = app.get("/graphiql").await;
     assert_eq!(page.status(), StatusCode::OK);
     let headers = page.headers().clone();
     let html = page.text().await.expect("html");
@@ -199,21 +194,11 @@ async fn graphiql_is_served_from_the_binary_with_security_headers() {
             html.contains(&format!("/graphiql/assets/{asset}")),
             "page references {asset}"
         );
-        let response = app
-            .client
-            .get(format!("{}/graphiql/assets/{asset}", app.base_url))
-            .send()
-            .await
-            .expect("answered");
+        let response = app.get(&format!("/graphiql/assets/{asset}")).await;
         assert_eq!(response.status(), StatusCode::OK, "{asset}");
         assert!(response.bytes().await.expect("body").len() > 100, "{asset} has content");
     }
-    let missing = app
-        .client
-        .get(format!("{}/graphiql/assets/nope.js", app.base_url))
-        .send()
-        .await
-        .expect("answered");
+    let missing = app.get("/graphiql/assets/nope.js").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 
     assert_eq!(
@@ -237,19 +222,9 @@ async fn graphiql_is_served_from_the_binary_with_security_headers() {
 #[tokio::test]
 async fn health_endpoints_report_the_process_and_the_database() {
     let app = app().await;
-    let live = app
-        .client
-        .get(format!("{}/health/live", app.base_url))
-        .send()
-        .await
-        .expect("answered");
+    let live = app.get("/health/live").await;
     assert_eq!(live.status(), StatusCode::OK);
-    let ready = app
-        .client
-        .get(format!("{}/health/ready", app.base_url))
-        .send()
-        .await
-        .expect("answered");
+    let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), StatusCode::OK);
     let body: serde_json::Value = ready.json().await.expect("json");
     assert_eq!(body["checks"]["database"]["status"], "healthy");

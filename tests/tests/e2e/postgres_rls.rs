@@ -25,6 +25,15 @@ async fn tenant_ids_in(txn: &SeaTransaction, table: &str) -> Vec<String> {
         .collect()
 }
 
+/// A transaction of the application role, entered into `tenant`.
+async fn inside(store: &tessera_infrastructure::SeaStore, tenant: TenantId) -> SeaTransaction {
+    let txn = store.begin_transaction().await.expect("begin");
+    txn.enter_tenant(&TenantScope::for_tests(tenant))
+        .await
+        .expect("enter tenant");
+    txn
+}
+
 /// Two tenants with data, signed up through the real server.
 async fn two_tenants() -> Option<(TestApp, TenantId, TenantId)> {
     let app = TestApp::spawn(Backend::Postgres).await?;
@@ -44,10 +53,7 @@ async fn an_unfiltered_query_inside_tenant_a_returns_no_rows_of_tenant_b() {
         return;
     };
     let store = app.db.app_store(2).await;
-    let txn = store.begin_transaction().await.expect("begin");
-    txn.enter_tenant(&TenantScope::for_tests(a))
-        .await
-        .expect("enter tenant a");
+    let txn = inside(&store, a).await;
     for table in tessera_migration::TENANT_TABLES {
         let seen: BTreeSet<String> = tenant_ids_in(&txn, table).await.into_iter().collect();
         assert!(
@@ -87,14 +93,12 @@ async fn no_tenant_setting_means_no_rows_and_a_reused_connection_does_not_leak()
     // One connection, so every transaction below reuses the same pooled connection.
     let store = app.db.app_store(1).await;
 
-    let first = store.begin_transaction().await.expect("begin");
-    first.enter_tenant(&TenantScope::for_tests(a)).await.expect("enter a");
+    let first = inside(&store, a).await;
     let seen_by_a = tenant_ids_in(&first, "workspaces").await;
     assert!(!seen_by_a.is_empty() && seen_by_a.iter().all(|t| *t == a.to_string()));
     Box::new(first).commit().await.expect("commit");
 
-    let second = store.begin_transaction().await.expect("begin");
-    second.enter_tenant(&TenantScope::for_tests(b)).await.expect("enter b");
+    let second = inside(&store, b).await;
     let seen_by_b = tenant_ids_in(&second, "workspaces").await;
     assert!(
         !seen_by_b.is_empty() && seen_by_b.iter().all(|t| *t == b.to_string()),
@@ -232,8 +236,7 @@ async fn the_policy_setting_is_evaluated_once_per_statement() {
         return;
     };
     let store = app.db.app_store(1).await;
-    let txn = store.begin_transaction().await.expect("begin");
-    txn.enter_tenant(&TenantScope::for_tests(a)).await.expect("enter");
+    let txn = inside(&store, a).await;
     let plan: Vec<String> = txn
         .connection()
         .query_all_raw(Statement::from_string(
@@ -257,20 +260,10 @@ async fn readiness_reports_unhealthy_when_the_database_is_gone() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else {
         return;
     };
-    let ready = app
-        .client
-        .get(format!("{}/health/ready", app.base_url))
-        .send()
-        .await
-        .expect("answered");
+    let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), reqwest::StatusCode::OK);
     app.db.drop_now().await;
-    let ready = app
-        .client
-        .get(format!("{}/health/ready", app.base_url))
-        .send()
-        .await
-        .expect("answered");
+    let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
     let body: serde_json::Value = ready.json().await.expect("json");
     assert_eq!(body["checks"]["database"]["status"], "unhealthy");
