@@ -1,6 +1,7 @@
 //! End-to-end and adapter tests, in one binary to keep linking cheap. Every test gets
 //! its own database; the `*_postgres` variants need `TEST_DATABASE_URL`.
 
+mod access_rules;
 mod architecture;
 mod http_protocol;
 mod isolation;

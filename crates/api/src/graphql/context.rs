@@ -33,21 +33,27 @@ pub(crate) fn client_info(ctx: &Context<'_>) -> ClientInfo {
 pub(crate) fn member<'a>(ctx: &Context<'a>) -> Result<&'a RequestContext, Error> {
     match ctx.data_opt::<Caller>() {
         Some(Caller::Member(request)) => Ok(request),
-        Some(Caller::Refused(error)) => Err(to_graphql_error(&clone_refusal(error))),
+        Some(Caller::Refused(error)) => Err(to_graphql_error(&error.clone_for_caller())),
         Some(Caller::Anonymous) | None => Err(to_graphql_error(&AppError::Unauthenticated(
             "this operation needs a valid access token".into(),
         ))),
     }
 }
 
-/// Refusals are reported once per field that needs a caller; they carry no sources.
-fn clone_refusal(error: &AppError) -> AppError {
-    match error {
-        AppError::Unauthenticated(message) => AppError::Unauthenticated(message.clone()),
-        AppError::Forbidden { reason, message } => AppError::Forbidden {
-            reason,
-            message: message.clone(),
-        },
-        _ => AppError::internal("authentication failed"),
+/// Refusals are reported for every field that needs a caller; they carry no sources.
+pub(crate) trait CloneForCaller {
+    fn clone_for_caller(&self) -> AppError;
+}
+
+impl CloneForCaller for AppError {
+    fn clone_for_caller(&self) -> AppError {
+        match self {
+            AppError::Unauthenticated(message) => AppError::Unauthenticated(message.clone()),
+            AppError::Forbidden { reason, message } => AppError::Forbidden {
+                reason,
+                message: message.clone(),
+            },
+            _ => AppError::internal("authentication failed"),
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! The GraphQL schema: one `XQuery`/`XMutation` pair per aggregate, merged here.
 
+pub mod access;
 mod context;
 mod errors;
 mod identity;
 mod pagination;
+mod roles;
 mod tenants;
 mod workspaces;
 
@@ -19,6 +21,7 @@ pub use errors::to_graphql_error;
 pub struct Query(
     identity::IdentityQuery,
     tenants::TenantQuery,
+    roles::RoleQuery,
     workspaces::WorkspaceQuery,
 );
 
@@ -48,6 +51,7 @@ impl Default for SchemaLimits {
 pub fn build_schema(app: Arc<Application>, limits: &SchemaLimits) -> TesseraSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(app)
+        .extension(access::AccessControl)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     if !limits.introspection {

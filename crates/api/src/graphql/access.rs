@@ -1,0 +1,152 @@
+//! Edge authorization: one table says what every field of the schema requires, and one
+//! schema extension enforces it before any resolver runs. A field missing from the table
+//! cannot be resolved (fail closed), and a test walks the live schema so that such a
+//! field cannot land. Use cases re-check whatever depends on the target.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
+use async_graphql::{PathSegment, ServerError, ServerResult, Value};
+use tessera_application::AppError;
+use tessera_domain::Permission;
+
+use super::context::{Caller, CloneForCaller};
+use super::errors::to_graphql_error;
+
+/// What a field needs from the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (sign-up, log-in, the permission catalogue).
+    Public,
+    /// An authenticated, active member of the request's tenant.
+    Member,
+    /// A member holding this permission.
+    Permission(Permission),
+    /// A field of an object only reachable through a guarded field; the parent's rule
+    /// already decided.
+    Inherited,
+}
+
+/// Every field, by `(type, field)`; `"*"` covers all fields of a type.
+pub const RULES: &[(&str, &str, Access)] = &[
+    // identity
+    ("Mutation", "signUp", Access::Public),
+    ("Mutation", "logIn", Access::Public),
+    ("Query", "me", Access::Member),
+    ("AuthPayload", "*", Access::Inherited),
+    ("User", "*", Access::Inherited),
+    // tenants
+    ("Query", "currentTenant", Access::Member),
+    ("Tenant", "*", Access::Inherited),
+    // permissions and roles
+    ("Query", "permissions", Access::Public),
+    ("PermissionInfo", "*", Access::Inherited),
+    // workspaces
+    ("Query", "workspaces", Access::Member),
+    ("Query", "workspace", Access::Member),
+    (
+        "Mutation",
+        "createWorkspace",
+        Access::Permission(Permission::WorkspacesCreate),
+    ),
+    (
+        "Mutation",
+        "renameWorkspace",
+        Access::Permission(Permission::WorkspacesManage),
+    ),
+    (
+        "Mutation",
+        "deleteWorkspace",
+        Access::Permission(Permission::WorkspacesManage),
+    ),
+    ("Workspace", "*", Access::Inherited),
+    ("WorkspaceConnection", "*", Access::Inherited),
+    ("WorkspaceEdge", "*", Access::Inherited),
+    ("PageInfo", "*", Access::Inherited),
+];
+
+/// The rule for one field, if the table has one.
+pub fn rule_for(type_name: &str, field: &str) -> Option<Access> {
+    RULES
+        .iter()
+        .find(|(t, f, _)| *t == type_name && *f == field)
+        .or_else(|| RULES.iter().find(|(t, f, _)| *t == type_name && *f == "*"))
+        .map(|(_, _, access)| *access)
+}
+
+/// Decides one rule for the caller.
+pub fn check(access: Access, caller: Option<&Caller>) -> Result<(), AppError> {
+    let member = || match caller {
+        Some(Caller::Member(request)) => Ok(request),
+        Some(Caller::Refused(error)) => Err(error.clone_for_caller()),
+        Some(Caller::Anonymous) | None => Err(AppError::Unauthenticated(
+            "this operation needs a valid access token".into(),
+        )),
+    };
+    match access {
+        Access::Public | Access::Inherited => Ok(()),
+        Access::Member => member().map(|_| ()),
+        Access::Permission(permission) => member()?.authorize(permission).map(|_| ()),
+    }
+}
+
+/// The schema extension that applies [`RULES`] to every field resolution.
+pub struct AccessControl;
+
+impl ExtensionFactory for AccessControl {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AccessControlExtension)
+    }
+}
+
+struct AccessControlExtension;
+
+#[async_trait::async_trait]
+impl Extension for AccessControlExtension {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        // Introspection, and the items of a list whose field was already decided.
+        if info.is_for_introspection
+            || info.name.starts_with("__")
+            || info.parent_type.starts_with("__")
+            || info.parent_type.starts_with('[')
+        {
+            return next.run(ctx, info).await;
+        }
+        let decision = match rule_for(info.parent_type, info.name) {
+            Some(access) => check(access, ctx.data_opt::<Caller>()),
+            None => {
+                tracing::error!(
+                    r#type = info.parent_type,
+                    field = info.name,
+                    "field has no access rule; refused"
+                );
+                Err(AppError::internal(format!(
+                    "{}.{} has no access rule",
+                    info.parent_type, info.name
+                )))
+            }
+        };
+        match decision {
+            Ok(()) => next.run(ctx, info).await,
+            Err(error) => {
+                let mut server_error = to_graphql_error(&error).into_server_error(Default::default());
+                server_error.locations.clear();
+                server_error.path = info
+                    .path_node
+                    .to_string_vec()
+                    .into_iter()
+                    .map(|segment| match segment.parse::<usize>() {
+                        Ok(index) => PathSegment::Index(index),
+                        Err(_) => PathSegment::Field(segment),
+                    })
+                    .collect();
+                Err::<Option<Value>, ServerError>(server_error)
+            }
+        }
+    }
+}
