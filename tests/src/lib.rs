@@ -248,6 +248,13 @@ pub struct Member {
 
 pub const PASSWORD: &str = "a long enough password";
 
+/// Which role [`TestApp::join`] gives the newcomer.
+#[derive(Debug, Clone)]
+pub enum RoleChoice {
+    System(tessera_domain::SystemRole),
+    Id(String),
+}
+
 impl TestApp {
     /// `None` when the backend is not available (announced; fails under `CI=true`).
     pub async fn spawn(backend: Backend) -> Option<Self> {
@@ -342,6 +349,68 @@ impl TestApp {
             .as_str()
             .expect("workspace id")
             .to_owned()
+    }
+
+    /// Makes a new user an active member of `owner`'s tenant with the given role (written
+    /// through the repository ports, as an accepted invitation would), and logs them in there.
+    pub async fn join(&self, owner: &Member, email: &str, role: RoleChoice) -> Member {
+        use tessera_application::TenantScope;
+        use tessera_application::ports::Store;
+        use tessera_domain::{MembershipId, MembershipStatus, RoleId, TenantId, UserId};
+
+        let newcomer = self
+            .sign_up(email, &format!("home-{}", &Uuid::new_v4().simple().to_string()[..8]))
+            .await;
+        let store = self.db.app_store(1).await;
+        let tenant = TenantId::parse(&owner.tenant_id).expect("tenant id");
+        let scope = TenantScope::for_tests(tenant);
+        let tx = store.begin().await.expect("begin");
+        tx.enter_tenant(&scope).await.expect("enter");
+        let role_id = match role {
+            RoleChoice::System(system) => {
+                tx.roles()
+                    .find_system(&scope, system)
+                    .await
+                    .expect("query")
+                    .expect("role")
+                    .id
+            }
+            RoleChoice::Id(raw) => RoleId::parse(&raw).expect("role id"),
+        };
+        let now = chrono::Utc::now();
+        tx.memberships()
+            .insert(
+                &scope,
+                &tessera_domain::Membership {
+                    id: MembershipId::from_uuid(Uuid::now_v7()),
+                    tenant_id: tenant,
+                    user_id: UserId::parse(&newcomer.user_id).expect("user id"),
+                    role_id,
+                    status: MembershipStatus::Active,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+            .await
+            .expect("insert membership");
+        tx.commit().await.expect("commit");
+        let response = self
+            .graphql(
+                "mutation($input: LogInInput!) { logIn(input: $input) { accessToken } }",
+                json!({ "input": { "email": email, "password": PASSWORD, "tenantSlug": owner.tenant_slug } }),
+                None,
+            )
+            .await;
+        let token = response.assert_ok()["logIn"]["accessToken"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        Member {
+            token,
+            tenant_id: owner.tenant_id.clone(),
+            tenant_slug: owner.tenant_slug.clone(),
+            ..newcomer
+        }
     }
 
     pub async fn stop(mut self) {

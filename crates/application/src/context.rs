@@ -108,6 +108,20 @@ impl RequestContext {
         }
     }
 
+    /// Nobody hands out rights they do not hold: refuses when `granted` is not a subset
+    /// of the caller's own permissions.
+    pub fn ensure_can_grant(&self, granted: &PermissionSet) -> Result<(), AppError> {
+        let missing = granted.missing_from(&self.permissions);
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden {
+                reason: "PERMISSION_ESCALATION",
+                message: format!("you cannot grant permissions you do not hold: {missing}"),
+            })
+        }
+    }
+
     #[cfg(feature = "test-support")]
     pub fn for_tests(user_id: UserId, tenant_id: TenantId, role_id: RoleId, permissions: PermissionSet) -> Self {
         Self::new(user_id, TenantScope::new(tenant_id), role_id, permissions)

@@ -8,15 +8,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tessera_domain::{
-    Email, Membership, Password, PasswordHash, PermissionSet, Role, RoleId, Slug, Tenant, TenantId, User, UserId,
-    Workspace, WorkspaceId, WorkspaceMembership,
+    Email, Membership, MembershipStatus, Password, PasswordHash, PermissionSet, Role, RoleId, Slug, SystemRole, Tenant,
+    TenantId, User, UserId, Workspace, WorkspaceId, WorkspaceMembership,
 };
 use uuid::Uuid;
 
 use crate::ports::{
-    AccessClaims, Clock, IdGenerator, IssuedSecret, MembershipRepository, NewSession, PasswordHasher, RoleRepository,
-    SecretGenerator, SessionRepository, Store, StoreError, StoreResult, TenantRepository, TokenError, TokenIssuer,
-    Transaction, UserRepository, WorkspaceRepository,
+    AccessClaims, Clock, IdGenerator, IssuedSecret, MemberFilter, MembershipRepository, NewSession, PasswordHasher,
+    RoleRepository, SecretGenerator, SessionRepository, Store, StoreError, StoreResult, TenantRepository, TokenError,
+    TokenIssuer, Transaction, UserRepository, WorkspaceRepository,
 };
 use crate::{Application, AuthSettings, Page, PageRequest, Ports, TenantScope};
 
@@ -70,6 +70,11 @@ fn in_scope(scope: &TenantScope, tenant: TenantId) -> bool {
     scope.tenant_id() == tenant
 }
 
+fn matches(filter: &MemberFilter, membership: &Membership) -> bool {
+    filter.role_id.is_none_or(|role| membership.role_id == role)
+        && filter.status.is_none_or(|status| membership.status == status)
+}
+
 #[async_trait]
 impl Transaction for FakeTransaction {
     async fn enter_tenant(&self, _scope: &TenantScope) -> StoreResult<()> {
@@ -119,6 +124,15 @@ impl UserRepository for FakeTransaction {
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
         Ok(self.state().users.iter().find(|u| &u.email == email).cloned())
     }
+    async fn find_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        Ok(self
+            .state()
+            .users
+            .iter()
+            .filter(|u| ids.contains(&u.id))
+            .cloned()
+            .collect())
+    }
     async fn exists_any(&self) -> StoreResult<bool> {
         Ok(!self.state().users.is_empty())
     }
@@ -160,6 +174,41 @@ impl MembershipRepository for FakeTransaction {
             .find(|m| in_scope(scope, m.tenant_id) && m.user_id == user_id)
             .cloned())
     }
+    async fn update(&self, scope: &TenantScope, membership: &Membership) -> StoreResult<()> {
+        let mut state = self.state();
+        let stored = state
+            .memberships
+            .iter_mut()
+            .find(|m| in_scope(scope, m.tenant_id) && m.id == membership.id)
+            .ok_or(StoreError::NotFound)?;
+        *stored = membership.clone();
+        Ok(())
+    }
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        filter: &MemberFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Membership>> {
+        let mut rows: Vec<Membership> = self
+            .state()
+            .memberships
+            .iter()
+            .filter(|m| in_scope(scope, m.tenant_id) && matches(filter, m))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|m| (m.created_at, m.id));
+        rows.truncate(page.limit as usize + 1);
+        Ok(Page::from_scan(page, rows))
+    }
+    async fn count(&self, scope: &TenantScope, filter: &MemberFilter) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .memberships
+            .iter()
+            .filter(|m| in_scope(scope, m.tenant_id) && matches(filter, m))
+            .count() as u64)
+    }
     async fn list_own(&self, user_id: UserId) -> StoreResult<Vec<Membership>> {
         Ok(self
             .state()
@@ -185,6 +234,95 @@ impl RoleRepository for FakeTransaction {
             .iter()
             .find(|r| in_scope(scope, r.tenant_id) && r.id == id)
             .cloned())
+    }
+    async fn find_by_ids(&self, scope: &TenantScope, ids: &[RoleId]) -> StoreResult<Vec<Role>> {
+        Ok(self
+            .state()
+            .roles
+            .iter()
+            .filter(|r| in_scope(scope, r.tenant_id) && ids.contains(&r.id))
+            .cloned()
+            .collect())
+    }
+    async fn find_system(&self, scope: &TenantScope, system: SystemRole) -> StoreResult<Option<Role>> {
+        Ok(self
+            .state()
+            .roles
+            .iter()
+            .find(|r| in_scope(scope, r.tenant_id) && r.system == Some(system))
+            .cloned())
+    }
+    async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Role>> {
+        let mut rows: Vec<Role> = self
+            .state()
+            .roles
+            .iter()
+            .filter(|r| in_scope(scope, r.tenant_id))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|r| (r.created_at, r.id));
+        rows.truncate(page.limit as usize + 1);
+        Ok(Page::from_scan(page, rows))
+    }
+    async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .roles
+            .iter()
+            .filter(|r| in_scope(scope, r.tenant_id))
+            .count() as u64)
+    }
+    async fn update(&self, scope: &TenantScope, role: &Role) -> StoreResult<()> {
+        let mut state = self.state();
+        let stored = state
+            .roles
+            .iter_mut()
+            .find(|r| in_scope(scope, r.tenant_id) && r.id == role.id)
+            .ok_or(StoreError::NotFound)?;
+        *stored = role.clone();
+        Ok(())
+    }
+    async fn delete(&self, scope: &TenantScope, id: RoleId) -> StoreResult<()> {
+        let mut state = self.state();
+        let before = state.roles.len();
+        state.roles.retain(|r| !(in_scope(scope, r.tenant_id) && r.id == id));
+        if state.roles.len() == before {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+    async fn count_holders(&self, scope: &TenantScope, id: RoleId) -> StoreResult<u64> {
+        let state = self.state();
+        let members = state
+            .memberships
+            .iter()
+            .filter(|m| in_scope(scope, m.tenant_id) && m.role_id == id && m.status != MembershipStatus::Removed)
+            .count();
+        let workspace_members = state
+            .workspace_members
+            .iter()
+            .filter(|m| in_scope(scope, m.tenant_id) && m.role_id == id)
+            .count();
+        Ok((members + workspace_members) as u64)
+    }
+    async fn reassign_holders(&self, scope: &TenantScope, from: RoleId, to: RoleId) -> StoreResult<()> {
+        let mut state = self.state();
+        for m in state
+            .memberships
+            .iter_mut()
+            .filter(|m| in_scope(scope, m.tenant_id) && m.role_id == from)
+        {
+            m.role_id = to;
+        }
+        for m in state
+            .workspace_members
+            .iter_mut()
+            .filter(|m| in_scope(scope, m.tenant_id) && m.role_id == from)
+        {
+            m.role_id = to;
+        }
+        Ok(())
     }
     async fn permissions_of(&self, scope: &TenantScope, id: RoleId) -> StoreResult<PermissionSet> {
         Ok(self
@@ -271,6 +409,12 @@ impl WorkspaceRepository for FakeTransaction {
             "workspace member written outside its scope"
         );
         self.state().workspace_members.push(member.clone());
+        Ok(())
+    }
+    async fn remove_member_everywhere(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<()> {
+        self.state()
+            .workspace_members
+            .retain(|m| !(in_scope(scope, m.tenant_id) && m.user_id == user_id));
         Ok(())
     }
 }

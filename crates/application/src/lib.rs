@@ -4,8 +4,10 @@
 pub mod context;
 pub mod error;
 pub mod identity;
+pub mod members;
 pub mod pagination;
 pub mod ports;
+pub mod roles;
 pub mod tenants;
 pub mod workspaces;
 

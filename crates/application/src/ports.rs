@@ -10,8 +10,8 @@ use std::error::Error as StdError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_domain::{
-    Email, Membership, Password, PasswordHash, PermissionSet, Role, RoleId, SessionId, Slug, Tenant, TenantId, User,
-    UserId, Workspace, WorkspaceId, WorkspaceMembership,
+    Email, Membership, MembershipStatus, Password, PasswordHash, PermissionSet, Role, RoleId, SessionId, Slug,
+    SystemRole, Tenant, TenantId, User, UserId, Workspace, WorkspaceId, WorkspaceMembership,
 };
 use uuid::Uuid;
 
@@ -72,6 +72,8 @@ pub trait UserRepository: Send + Sync {
     async fn insert(&self, user: &User) -> StoreResult<()>;
     async fn find_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+    /// One statement for any number of ids (unknown ids are simply absent).
+    async fn find_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
     async fn exists_any(&self) -> StoreResult<bool>;
 }
 
@@ -83,10 +85,29 @@ pub trait TenantRepository: Send + Sync {
     async fn find_by_slug(&self, slug: &Slug) -> StoreResult<Option<Tenant>>;
 }
 
+/// Narrows a member list; every part is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberFilter {
+    /// Case-insensitive substring of the member's email or display name.
+    pub search: Option<String>,
+    pub role_id: Option<RoleId>,
+    pub status: Option<MembershipStatus>,
+}
+
 #[async_trait]
 pub trait MembershipRepository: Send + Sync {
     async fn insert(&self, scope: &TenantScope, membership: &Membership) -> StoreResult<()>;
     async fn find_by_user(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<Option<Membership>>;
+    /// Saves role, status and `updated_at`; `NotFound` when the row is not in scope.
+    async fn update(&self, scope: &TenantScope, membership: &Membership) -> StoreResult<()>;
+    /// Keyset page over `(created_at, id)`, filtered.
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        filter: &MemberFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Membership>>;
+    async fn count(&self, scope: &TenantScope, filter: &MemberFilter) -> StoreResult<u64>;
     /// The caller's own memberships in every tenant (needs [`Transaction::enter_user`]),
     /// oldest first. Used by the authentication path before any scope exists.
     async fn list_own(&self, user_id: UserId) -> StoreResult<Vec<Membership>>;
@@ -97,7 +118,20 @@ pub trait RoleRepository: Send + Sync {
     /// Stores the role and its permissions.
     async fn insert(&self, scope: &TenantScope, role: &Role) -> StoreResult<()>;
     async fn find_by_id(&self, scope: &TenantScope, id: RoleId) -> StoreResult<Option<Role>>;
+    /// Roles with their permissions, in a fixed number of statements.
+    async fn find_by_ids(&self, scope: &TenantScope, ids: &[RoleId]) -> StoreResult<Vec<Role>>;
+    async fn find_system(&self, scope: &TenantScope, system: SystemRole) -> StoreResult<Option<Role>>;
     async fn permissions_of(&self, scope: &TenantScope, id: RoleId) -> StoreResult<PermissionSet>;
+    /// Keyset page over `(created_at, id)`.
+    async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Role>>;
+    async fn count(&self, scope: &TenantScope) -> StoreResult<u64>;
+    /// Saves the name and replaces the permission set; `NotFound` when not in scope.
+    async fn update(&self, scope: &TenantScope, role: &Role) -> StoreResult<()>;
+    async fn delete(&self, scope: &TenantScope, id: RoleId) -> StoreResult<()>;
+    /// Memberships (not removed) and workspace memberships that hold the role.
+    async fn count_holders(&self, scope: &TenantScope, id: RoleId) -> StoreResult<u64>;
+    /// Moves every membership and workspace membership from one role to another.
+    async fn reassign_holders(&self, scope: &TenantScope, from: RoleId, to: RoleId) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -111,6 +145,8 @@ pub trait WorkspaceRepository: Send + Sync {
     async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Workspace>>;
     async fn count(&self, scope: &TenantScope) -> StoreResult<u64>;
     async fn add_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()>;
+    /// Takes a user out of every workspace of the tenant.
+    async fn remove_member_everywhere(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<()>;
 }
 
 /// A log-in session: the refresh-token family a token pair belongs to.

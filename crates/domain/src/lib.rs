@@ -14,7 +14,7 @@ pub mod workspace;
 pub use ids::{MembershipId, RoleId, SessionId, TenantId, UserId, WorkspaceId, WorkspaceMembershipId};
 pub use membership::{Membership, MembershipStatus, WorkspaceMembership};
 pub use permission::{Permission, PermissionSet};
-pub use role::{Role, SystemRole};
+pub use role::{Role, RoleRuleError, SystemRole};
 pub use tenant::{Plan, Tenant, TenantStatus};
 pub use user::{PasswordHash, User};
 pub use values::{DisplayName, Email, InvalidValue, Name, Password, Slug};

@@ -77,6 +77,39 @@ impl PermissionSet {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// True when every permission here is also in `other`.
+    pub fn is_subset(&self, other: &PermissionSet) -> bool {
+        self.0.is_subset(&other.0)
+    }
+    /// The permissions here that `other` lacks.
+    pub fn missing_from(&self, other: &PermissionSet) -> PermissionSet {
+        Self(self.0.difference(&other.0).copied().collect())
+    }
+    /// Parses stable names; the unknown ones are returned as the error.
+    pub fn parse_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, Vec<String>> {
+        let mut set = BTreeSet::new();
+        let mut unknown = Vec::new();
+        for name in names {
+            match Permission::parse(name.trim()) {
+                Some(permission) => {
+                    set.insert(permission);
+                }
+                None => unknown.push(name.to_owned()),
+            }
+        }
+        if unknown.is_empty() {
+            Ok(Self(set))
+        } else {
+            Err(unknown)
+        }
+    }
+}
+
+impl fmt::Display for PermissionSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(Permission::as_str).collect();
+        f.write_str(&names.join(", "))
+    }
 }
 
 impl FromIterator<Permission> for PermissionSet {
@@ -97,6 +130,19 @@ mod tests {
             assert!(!permission.group().is_empty());
         }
         assert_eq!(Permission::parse("members:delete-everything"), None);
+    }
+
+    #[test]
+    fn sets_compare_and_parse_names() {
+        let small: PermissionSet = [Permission::MembersRead].into_iter().collect();
+        let big: PermissionSet = [Permission::MembersRead, Permission::RolesManage].into_iter().collect();
+        assert!(small.is_subset(&big) && !big.is_subset(&small));
+        assert_eq!(big.missing_from(&small).to_string(), "roles:manage");
+        assert_eq!(PermissionSet::parse_names(["members:read", " roles:manage "]), Ok(big));
+        assert_eq!(
+            PermissionSet::parse_names(["members:read", "root"]),
+            Err(vec!["root".to_owned()])
+        );
     }
 
     #[test]

@@ -243,7 +243,7 @@ async fn roles_keep_their_permissions_and_own_memberships_span_tenants(backend: 
         let (t, scope) = new_tenant(&f.store, slug).await;
         let tx = begin(&f.store).await;
         tx.enter_tenant(&scope).await.expect("enter");
-        let viewer = Role::seed(RoleId::from_uuid(Uuid::now_v7()), t.id, SystemRole::Viewer);
+        let viewer = Role::seed(RoleId::from_uuid(Uuid::now_v7()), t.id, SystemRole::Viewer, now());
         tx.roles().insert(&scope, &viewer).await.expect("insert role");
         let stored = tx
             .roles()

@@ -41,6 +41,32 @@ pub const RULES: &[(&str, &str, Access)] = &[
     // permissions and roles
     ("Query", "permissions", Access::Public),
     ("PermissionInfo", "*", Access::Inherited),
+    ("Query", "roles", Access::Member),
+    ("Query", "role", Access::Member),
+    ("Mutation", "createRole", Access::Permission(Permission::RolesManage)),
+    ("Mutation", "updateRole", Access::Permission(Permission::RolesManage)),
+    ("Mutation", "deleteRole", Access::Permission(Permission::RolesManage)),
+    ("Role", "*", Access::Inherited),
+    ("RoleConnection", "*", Access::Inherited),
+    ("RoleEdge", "*", Access::Inherited),
+    // members
+    ("Query", "members", Access::Permission(Permission::MembersRead)),
+    ("Query", "member", Access::Permission(Permission::MembersRead)),
+    (
+        "Mutation",
+        "updateMemberRole",
+        Access::Permission(Permission::MembersManage),
+    ),
+    (
+        "Mutation",
+        "removeMember",
+        Access::Permission(Permission::MembersManage),
+    ),
+    ("Mutation", "leaveTenant", Access::Member),
+    ("Mutation", "transferOwnership", Access::Member),
+    ("Member", "*", Access::Inherited),
+    ("MemberConnection", "*", Access::Inherited),
+    ("MemberEdge", "*", Access::Inherited),
     // workspaces
     ("Query", "workspaces", Access::Member),
     ("Query", "workspace", Access::Member),

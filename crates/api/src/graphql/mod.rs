@@ -4,6 +4,7 @@ pub mod access;
 mod context;
 mod errors;
 mod identity;
+mod members;
 mod pagination;
 mod roles;
 mod tenants;
@@ -22,11 +23,17 @@ pub struct Query(
     identity::IdentityQuery,
     tenants::TenantQuery,
     roles::RoleQuery,
+    members::MemberQuery,
     workspaces::WorkspaceQuery,
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(identity::IdentityMutation, workspaces::WorkspaceMutation);
+pub struct Mutation(
+    identity::IdentityMutation,
+    roles::RoleMutation,
+    members::MemberMutation,
+    workspaces::WorkspaceMutation,
+);
 
 pub type TesseraSchema = Schema<Query, Mutation, EmptySubscription>;
 

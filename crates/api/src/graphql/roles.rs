@@ -1,7 +1,14 @@
 //! The permission catalogue and tenant roles.
 
-use async_graphql::{Object, SimpleObject};
-use tessera_domain::Permission;
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use tessera_application::PageRequest;
+use tessera_application::roles::{CreateRole, DeleteRole, UpdateRole};
+use tessera_domain::{Permission, Role as DomainRole, RoleId};
+
+use super::context::{application, member};
+use super::errors::{GqlResult, parse_id};
+use super::pagination::relay_connection;
 
 /// One entry of the closed permission catalogue, for role editors.
 #[derive(SimpleObject, Clone)]
@@ -26,10 +33,148 @@ impl From<Permission> for PermissionInfo {
 #[derive(Default)]
 pub struct RoleQuery;
 
+/// A named set of permissions inside the tenant.
+#[derive(SimpleObject, Clone)]
+pub struct Role {
+    pub id: ID,
+    pub name: String,
+    /// `owner`, `admin`, `member` or `viewer` for the seeded roles; null for the tenant's own.
+    pub system_key: Option<String>,
+    /// False for the owner role, which is fixed.
+    pub editable: bool,
+    /// Stable permission names, e.g. `members:invite`.
+    pub permissions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&DomainRole> for Role {
+    fn from(role: &DomainRole) -> Self {
+        Self {
+            id: ID(role.id.to_string()),
+            name: role.name.as_str().to_owned(),
+            system_key: role.system.map(|s| s.key().to_owned()),
+            editable: !role.is_owner(),
+            permissions: role.permissions.iter().map(|p| p.as_str().to_owned()).collect(),
+            created_at: role.created_at,
+        }
+    }
+}
+
+relay_connection!(
+    RoleConnection,
+    RoleEdge,
+    Role,
+    DomainRole,
+    (),
+    |app, request, _extra| { app.count_roles(request) }
+);
+
+#[derive(InputObject)]
+pub struct CreateRoleInput {
+    pub name: String,
+    /// Permission names; you can only grant permissions you hold.
+    pub permissions: Vec<String>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateRoleInput {
+    pub id: ID,
+    pub name: Option<String>,
+    /// Replaces the role's permissions when given.
+    pub permissions: Option<Vec<String>>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteRoleInput {
+    pub id: ID,
+    /// Where the role's holders move; required while anyone holds the role.
+    pub replacement_role_id: Option<ID>,
+}
+
 #[Object]
 impl RoleQuery {
     /// Every permission a role can grant, in catalogue order.
     async fn permissions(&self) -> Vec<PermissionInfo> {
         Permission::ALL.iter().copied().map(PermissionInfo::from).collect()
+    }
+
+    /// The tenant's roles, oldest first.
+    async fn roles(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<RoleConnection> {
+        let request = member(ctx)?;
+        let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
+        let page = application(ctx).list_roles(request, &page).await.gql()?;
+        Ok(RoleConnection { page, extra: () })
+    }
+
+    /// One role of the tenant; null when it does not exist there.
+    async fn role(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Role>> {
+        let request = member(ctx)?;
+        let id = parse_id("id", &id, RoleId::parse)?;
+        Ok(application(ctx)
+            .get_role(request, id)
+            .await
+            .gql()?
+            .as_ref()
+            .map(Role::from))
+    }
+}
+
+#[derive(Default)]
+pub struct RoleMutation;
+
+#[Object]
+impl RoleMutation {
+    async fn create_role(&self, ctx: &Context<'_>, input: CreateRoleInput) -> Result<Role> {
+        let request = member(ctx)?;
+        let command = CreateRole {
+            name: input.name,
+            permissions: input.permissions,
+        };
+        application(ctx)
+            .create_role(request, command)
+            .await
+            .gql()
+            .map(|r| Role::from(&r))
+    }
+
+    async fn update_role(&self, ctx: &Context<'_>, input: UpdateRoleInput) -> Result<Role> {
+        let request = member(ctx)?;
+        let id = parse_id("id", &input.id, RoleId::parse)?;
+        let command = UpdateRole {
+            id,
+            name: input.name,
+            permissions: input.permissions,
+        };
+        application(ctx)
+            .update_role(request, command)
+            .await
+            .gql()
+            .map(|r| Role::from(&r))
+    }
+
+    /// Returns the id of the deleted role.
+    async fn delete_role(&self, ctx: &Context<'_>, input: DeleteRoleInput) -> Result<ID> {
+        let request = member(ctx)?;
+        let id = parse_id("id", &input.id, RoleId::parse)?;
+        let replacement_role_id = match input.replacement_role_id {
+            Some(raw) => Some(parse_id("replacementRoleId", &raw, RoleId::parse)?),
+            None => None,
+        };
+        let command = DeleteRole {
+            id,
+            replacement_role_id,
+        };
+        application(ctx)
+            .delete_role(request, command)
+            .await
+            .gql()
+            .map(|id| ID(id.to_string()))
     }
 }

@@ -2,13 +2,13 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use tessera_application::PageRequest;
 use tessera_application::workspaces::{CreateWorkspace, RenameWorkspace};
-use tessera_application::{Cursor, Page, PageRequest};
 use tessera_domain::{Workspace as DomainWorkspace, WorkspaceId};
 
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
-use super::pagination::PageInfo;
+use super::pagination::relay_connection;
 
 #[derive(SimpleObject, Clone)]
 pub struct Workspace {
@@ -31,53 +31,14 @@ impl From<&DomainWorkspace> for Workspace {
     }
 }
 
-#[derive(SimpleObject)]
-pub struct WorkspaceEdge {
-    pub cursor: String,
-    pub node: Workspace,
-}
-
-/// A page of workspaces, oldest first.
-pub struct WorkspaceConnection {
-    page: Page<DomainWorkspace>,
-}
-
-#[Object]
-impl WorkspaceConnection {
-    async fn edges(&self) -> Vec<WorkspaceEdge> {
-        self.page
-            .items
-            .iter()
-            .map(|w| WorkspaceEdge {
-                cursor: cursor_of(w),
-                node: w.into(),
-            })
-            .collect()
-    }
-
-    async fn nodes(&self) -> Vec<Workspace> {
-        self.page.items.iter().map(Workspace::from).collect()
-    }
-
-    async fn page_info(&self) -> PageInfo {
-        PageInfo {
-            has_next_page: self.page.has_next_page,
-            has_previous_page: self.page.has_previous_page,
-            start_cursor: self.page.items.first().map(cursor_of),
-            end_cursor: self.page.items.last().map(cursor_of),
-        }
-    }
-
-    /// The number of workspaces in the tenant; counted only when asked for.
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        let request = member(ctx)?;
-        application(ctx).count_workspaces(request).await.gql()
-    }
-}
-
-fn cursor_of(workspace: &DomainWorkspace) -> String {
-    Cursor::new(workspace.created_at, workspace.id.as_uuid()).encode()
-}
+relay_connection!(
+    WorkspaceConnection,
+    WorkspaceEdge,
+    Workspace,
+    DomainWorkspace,
+    (),
+    |app, request, _extra| { app.count_workspaces(request) }
+);
 
 #[derive(InputObject)]
 pub struct CreateWorkspaceInput {
@@ -109,7 +70,7 @@ impl WorkspaceQuery {
         let request = member(ctx)?;
         let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
         let page = application(ctx).list_workspaces(request, &page).await.gql()?;
-        Ok(WorkspaceConnection { page })
+        Ok(WorkspaceConnection { page, extra: () })
     }
 
     /// One workspace of the current tenant; null when it does not exist there.

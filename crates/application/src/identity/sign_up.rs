@@ -102,7 +102,7 @@ impl Application {
         tx.enter_tenant(&scope).await?;
         let mut owner_role = None;
         for system in SystemRole::ALL {
-            let role = Role::seed(RoleId::from_uuid(self.ports.ids.new_id()), tenant.id, system);
+            let role = Role::seed(RoleId::from_uuid(self.ports.ids.new_id()), tenant.id, system, now);
             tx.roles().insert(&scope, &role).await?;
             if system == SystemRole::Owner {
                 owner_role = Some(role.id);

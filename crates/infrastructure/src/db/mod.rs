@@ -2,6 +2,7 @@
 //! on Postgres (lock 3), and the repositories behind the application's ports.
 
 pub mod entities;
+mod keyset;
 pub mod repositories;
 pub mod scoped;
 mod transaction;

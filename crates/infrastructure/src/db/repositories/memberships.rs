@@ -1,11 +1,45 @@
 use async_trait::async_trait;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
-use tessera_application::TenantScope;
-use tessera_application::ports::{MembershipRepository, StoreResult};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    Select,
+};
+use tessera_application::ports::{MemberFilter, MembershipRepository, StoreError, StoreResult};
+use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::{Membership, UserId};
 
-use crate::db::entities::membership;
-use crate::db::{SeaTransaction, db_failure, scoped, unique_as};
+use crate::db::entities::{membership, user};
+use crate::db::{SeaTransaction, db_failure, keyset, scoped, unique_as};
+
+/// The tenant's memberships narrowed by the filter. The search runs as a sub-select on
+/// users (emails are stored lower-case; names are compared lower-cased).
+fn filtered(scope: &TenantScope, filter: &MemberFilter) -> Select<membership::Entity> {
+    let mut query = scoped::select::<membership::Entity>(scope);
+    if let Some(role_id) = filter.role_id {
+        query = query.filter(membership::Column::RoleId.eq(role_id.as_uuid()));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(membership::Column::Status.eq(status.as_str()));
+    }
+    if let Some(search) = &filter.search {
+        let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        let matching_users = Query::select()
+            .column(user::Column::Id)
+            .from(user::Entity)
+            .cond_where(
+                Condition::any()
+                    .add(Expr::col(user::Column::Email).like(LikeExpr::new(pattern.clone()).escape('\\')))
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(user::Column::DisplayName)))
+                            .like(LikeExpr::new(pattern).escape('\\')),
+                    ),
+            )
+            .to_owned();
+        query = query.filter(membership::Column::UserId.in_subquery(matching_users));
+    }
+    query
+}
 
 #[async_trait]
 impl MembershipRepository for SeaTransaction {
@@ -28,6 +62,44 @@ impl MembershipRepository for SeaTransaction {
             .map_err(db_failure)?
             .map(membership::Model::into_domain)
             .transpose()
+    }
+
+    async fn update(&self, scope: &TenantScope, membership: &Membership) -> StoreResult<()> {
+        scoped::ensure_owned(scope, membership.tenant_id)?;
+        let result = scoped::update::<membership::Entity>(scope)
+            .col_expr(membership::Column::RoleId, Expr::value(membership.role_id.as_uuid()))
+            .col_expr(membership::Column::Status, Expr::value(membership.status.as_str()))
+            .col_expr(membership::Column::UpdatedAt, Expr::value(membership.updated_at))
+            .filter(membership::Column::Id.eq(membership.id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        if result.rows_affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        filter: &MemberFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Membership>> {
+        let query = filtered(scope, filter);
+        let rows = keyset::paginate(query, membership::Column::CreatedAt, membership::Column::Id, page)
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(membership::Model::into_domain)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_scan(page, rows))
+    }
+
+    async fn count(&self, scope: &TenantScope, filter: &MemberFilter) -> StoreResult<u64> {
+        filtered(scope, filter).count(&self.txn).await.map_err(db_failure)
     }
 
     async fn list_own(&self, user_id: UserId) -> StoreResult<Vec<Membership>> {

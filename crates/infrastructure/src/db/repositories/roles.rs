@@ -1,11 +1,68 @@
-use async_trait::async_trait;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
-use tessera_application::TenantScope;
-use tessera_application::ports::{RoleRepository, StoreResult};
-use tessera_domain::{Name, Permission, PermissionSet, Role, RoleId, SystemRole, TenantId};
+use std::collections::HashMap;
 
-use crate::db::entities::{corrupt, role, role_permission};
-use crate::db::{SeaTransaction, db_failure, scoped, unique_as};
+use async_trait::async_trait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
+use tessera_application::ports::{RoleRepository, StoreError, StoreResult};
+use tessera_application::{Page, PageRequest, TenantScope};
+use tessera_domain::{MembershipStatus, Name, Permission, PermissionSet, Role, RoleId, SystemRole, TenantId};
+
+use crate::db::entities::{corrupt, membership, role, role_permission, workspace_member};
+use crate::db::{SeaTransaction, db_failure, keyset, scoped, unique_as};
+
+impl SeaTransaction {
+    /// Attaches permissions to role rows with one statement for all of them.
+    async fn with_permissions(&self, scope: &TenantScope, rows: Vec<role::Model>) -> StoreResult<Vec<Role>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let grants = scoped::select::<role_permission::Entity>(scope)
+            .filter(role_permission::Column::RoleId.is_in(rows.iter().map(|r| r.id)))
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        let mut by_role: HashMap<uuid::Uuid, PermissionSet> = HashMap::new();
+        for grant in grants {
+            // A name this build does not know (written by a newer version) grants nothing.
+            if let Some(permission) = Permission::parse(&grant.permission) {
+                let set = by_role.remove(&grant.role_id).unwrap_or_default();
+                by_role.insert(grant.role_id, set.iter().chain([permission]).collect());
+            }
+        }
+        rows.into_iter()
+            .map(|row| {
+                Ok(Role {
+                    id: RoleId::from_uuid(row.id),
+                    tenant_id: TenantId::from_uuid(row.tenant_id),
+                    name: Name::parse(&row.name).map_err(|e| corrupt("roles", "name", e))?,
+                    system: row.system_key.as_deref().and_then(SystemRole::from_key),
+                    permissions: by_role.remove(&row.id).unwrap_or_default(),
+                    created_at: row.created_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_permissions(&self, role: &Role) -> StoreResult<()> {
+        if role.permissions.is_empty() {
+            return Ok(());
+        }
+        let rows = role.permissions.iter().map(|permission| {
+            role_permission::Model {
+                tenant_id: role.tenant_id.as_uuid(),
+                role_id: role.id.as_uuid(),
+                permission: permission.as_str().to_owned(),
+            }
+            .into_active_model()
+            .reset_all()
+        });
+        role_permission::Entity::insert_many(rows)
+            .exec_without_returning(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok(())
+    }
+}
 
 #[async_trait]
 impl RoleRepository for SeaTransaction {
@@ -16,49 +73,40 @@ impl RoleRepository for SeaTransaction {
             id: role.id.as_uuid(),
             name: role.name.as_str().to_owned(),
             system_key: role.system.map(|s| s.key().to_owned()),
-            created_at: chrono::Utc::now(),
-            updated_at: chrono::Utc::now(),
+            created_at: role.created_at,
+            updated_at: role.created_at,
         }
         .into_active_model()
         .reset_all()
         .insert(&self.txn)
         .await
         .map_err(unique_as("name"))?;
-        if !role.permissions.is_empty() {
-            let rows = role.permissions.iter().map(|permission| {
-                role_permission::Model {
-                    tenant_id: role.tenant_id.as_uuid(),
-                    role_id: role.id.as_uuid(),
-                    permission: permission.as_str().to_owned(),
-                }
-                .into_active_model()
-                .reset_all()
-            });
-            role_permission::Entity::insert_many(rows)
-                .exec_without_returning(&self.txn)
-                .await
-                .map_err(db_failure)?;
-        }
-        Ok(())
+        self.insert_permissions(role).await
     }
 
     async fn find_by_id(&self, scope: &TenantScope, id: RoleId) -> StoreResult<Option<Role>> {
-        let Some(row) = scoped::select::<role::Entity>(scope)
-            .filter(role::Column::Id.eq(id.as_uuid()))
-            .one(&self.txn)
+        Ok(self.find_by_ids(scope, &[id]).await?.pop())
+    }
+
+    async fn find_by_ids(&self, scope: &TenantScope, ids: &[RoleId]) -> StoreResult<Vec<Role>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = scoped::select::<role::Entity>(scope)
+            .filter(role::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
+            .all(&self.txn)
             .await
-            .map_err(db_failure)?
-        else {
-            return Ok(None);
-        };
-        let permissions = self.permissions_of(scope, id).await?;
-        Ok(Some(Role {
-            id,
-            tenant_id: TenantId::from_uuid(row.tenant_id),
-            name: Name::parse(&row.name).map_err(|e| corrupt("roles", "name", e))?,
-            system: row.system_key.as_deref().and_then(SystemRole::from_key),
-            permissions,
-        }))
+            .map_err(db_failure)?;
+        self.with_permissions(scope, rows).await
+    }
+
+    async fn find_system(&self, scope: &TenantScope, system: SystemRole) -> StoreResult<Option<Role>> {
+        let rows = scoped::select::<role::Entity>(scope)
+            .filter(role::Column::SystemKey.eq(system.key()))
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok(self.with_permissions(scope, rows).await?.pop())
     }
 
     async fn permissions_of(&self, scope: &TenantScope, id: RoleId) -> StoreResult<PermissionSet> {
@@ -67,10 +115,90 @@ impl RoleRepository for SeaTransaction {
             .all(&self.txn)
             .await
             .map_err(db_failure)?;
-        // A name this build does not know (written by a newer version) grants nothing.
         Ok(rows
             .iter()
             .filter_map(|row| Permission::parse(&row.permission))
             .collect())
+    }
+
+    async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Role>> {
+        let query = scoped::select::<role::Entity>(scope);
+        let rows = keyset::paginate(query, role::Column::CreatedAt, role::Column::Id, page)
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        let roles = self.with_permissions(scope, rows).await?;
+        Ok(Page::from_scan(page, roles))
+    }
+
+    async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {
+        scoped::select::<role::Entity>(scope)
+            .count(&self.txn)
+            .await
+            .map_err(db_failure)
+    }
+
+    async fn update(&self, scope: &TenantScope, role: &Role) -> StoreResult<()> {
+        scoped::ensure_owned(scope, role.tenant_id)?;
+        let result = scoped::update::<role::Entity>(scope)
+            .col_expr(role::Column::Name, Expr::value(role.name.as_str()))
+            .col_expr(role::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+            .filter(role::Column::Id.eq(role.id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(unique_as("name"))?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        scoped::delete::<role_permission::Entity>(scope)
+            .filter(role_permission::Column::RoleId.eq(role.id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        self.insert_permissions(role).await
+    }
+
+    async fn delete(&self, scope: &TenantScope, id: RoleId) -> StoreResult<()> {
+        let result = scoped::delete::<role::Entity>(scope)
+            .filter(role::Column::Id.eq(id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        if result.rows_affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn count_holders(&self, scope: &TenantScope, id: RoleId) -> StoreResult<u64> {
+        let members = scoped::select::<membership::Entity>(scope)
+            .filter(membership::Column::RoleId.eq(id.as_uuid()))
+            .filter(membership::Column::Status.ne(MembershipStatus::Removed.as_str()))
+            .count(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        let workspace_members = scoped::select::<workspace_member::Entity>(scope)
+            .filter(workspace_member::Column::RoleId.eq(id.as_uuid()))
+            .count(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok(members + workspace_members)
+    }
+
+    async fn reassign_holders(&self, scope: &TenantScope, from: RoleId, to: RoleId) -> StoreResult<()> {
+        scoped::update::<membership::Entity>(scope)
+            .col_expr(membership::Column::RoleId, Expr::value(to.as_uuid()))
+            .filter(membership::Column::RoleId.eq(from.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        scoped::update::<workspace_member::Entity>(scope)
+            .col_expr(workspace_member::Column::RoleId, Expr::value(to.as_uuid()))
+            .filter(workspace_member::Column::RoleId.eq(from.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok(())
     }
 }

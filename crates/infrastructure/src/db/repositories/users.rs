@@ -37,6 +37,20 @@ impl UserRepository for SeaTransaction {
             .transpose()
     }
 
+    async fn find_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        user::Entity::find()
+            .filter(user::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(user::Model::into_domain)
+            .collect()
+    }
+
     async fn exists_any(&self) -> StoreResult<bool> {
         Ok(user::Entity::find().one(&self.txn).await.map_err(db_failure)?.is_some())
     }

@@ -1,15 +1,12 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
-use tessera_application::pagination::Direction;
+use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
 use tessera_application::ports::{StoreError, StoreResult, WorkspaceRepository};
 use tessera_application::{Page, PageRequest, TenantScope};
-use tessera_domain::{Workspace, WorkspaceId, WorkspaceMembership};
+use tessera_domain::{UserId, Workspace, WorkspaceId, WorkspaceMembership};
 
 use crate::db::entities::{workspace, workspace_member};
-use crate::db::{SeaTransaction, db_failure, scoped, unique_as};
+use crate::db::{SeaTransaction, db_failure, keyset, scoped, unique_as};
 
 #[async_trait]
 impl WorkspaceRepository for SeaTransaction {
@@ -64,29 +61,8 @@ impl WorkspaceRepository for SeaTransaction {
     }
 
     async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Workspace>> {
-        use workspace::Column::{CreatedAt, Id};
-        let mut query = scoped::select::<workspace::Entity>(scope);
-        if let Some(cursor) = page.cursor {
-            let after = page.direction == Direction::Forward;
-            let (past_time, same_time_past_id) = if after {
-                (CreatedAt.gt(cursor.created_at), Id.gt(cursor.id))
-            } else {
-                (CreatedAt.lt(cursor.created_at), Id.lt(cursor.id))
-            };
-            query = query.filter(
-                Condition::any().add(past_time).add(
-                    Condition::all()
-                        .add(CreatedAt.eq(cursor.created_at))
-                        .add(same_time_past_id),
-                ),
-            );
-        }
-        query = match page.direction {
-            Direction::Forward => query.order_by_asc(CreatedAt).order_by_asc(Id),
-            Direction::Backward => query.order_by_desc(CreatedAt).order_by_desc(Id),
-        };
-        let rows = query
-            .limit(u64::from(page.limit) + 1)
+        let query = scoped::select::<workspace::Entity>(scope);
+        let rows = keyset::paginate(query, workspace::Column::CreatedAt, workspace::Column::Id, page)
             .all(&self.txn)
             .await
             .map_err(db_failure)?
@@ -101,6 +77,15 @@ impl WorkspaceRepository for SeaTransaction {
             .count(&self.txn)
             .await
             .map_err(db_failure)
+    }
+
+    async fn remove_member_everywhere(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<()> {
+        scoped::delete::<workspace_member::Entity>(scope)
+            .filter(workspace_member::Column::UserId.eq(user_id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok(())
     }
 
     async fn add_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()> {

@@ -1,0 +1,176 @@
+//! Members of the current tenant.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use tessera_application::PageRequest;
+use tessera_application::members::{MemberListFilter, MemberView};
+use tessera_domain::{MembershipStatus as DomainStatus, RoleId, UserId};
+
+use super::context::{application, member};
+use super::errors::{GqlResult, parse_id};
+use super::identity::User;
+use super::pagination::relay_connection;
+use super::roles::Role;
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum MembershipStatus {
+    Invited,
+    Active,
+    Removed,
+}
+
+impl From<DomainStatus> for MembershipStatus {
+    fn from(status: DomainStatus) -> Self {
+        match status {
+            DomainStatus::Invited => Self::Invited,
+            DomainStatus::Active => Self::Active,
+            DomainStatus::Removed => Self::Removed,
+        }
+    }
+}
+
+impl From<MembershipStatus> for DomainStatus {
+    fn from(status: MembershipStatus) -> Self {
+        match status {
+            MembershipStatus::Invited => Self::Invited,
+            MembershipStatus::Active => Self::Active,
+            MembershipStatus::Removed => Self::Removed,
+        }
+    }
+}
+
+/// A person's membership of the tenant.
+#[derive(SimpleObject, Clone)]
+pub struct Member {
+    pub user: User,
+    pub role: Role,
+    pub status: MembershipStatus,
+    pub joined_at: DateTime<Utc>,
+}
+
+impl From<&MemberView> for Member {
+    fn from(view: &MemberView) -> Self {
+        Self {
+            user: view.user.clone().into(),
+            role: Role::from(&view.role),
+            status: view.membership.status.into(),
+            joined_at: view.membership.created_at,
+        }
+    }
+}
+
+relay_connection!(
+    MemberConnection,
+    MemberEdge,
+    Member,
+    MemberView,
+    MemberListFilter,
+    |app, request, filter| { app.count_members(request, filter) }
+);
+
+#[derive(InputObject, Default)]
+pub struct MemberFilterInput {
+    /// Part of the email or display name, case-insensitive.
+    pub search: Option<String>,
+    pub role_id: Option<ID>,
+    pub status: Option<MembershipStatus>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateMemberRoleInput {
+    pub user_id: ID,
+    pub role_id: ID,
+}
+
+#[derive(Default)]
+pub struct MemberQuery;
+
+#[Object]
+impl MemberQuery {
+    /// The tenant's members, oldest first. Needs `members:read`.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<MemberFilterInput>,
+    ) -> Result<MemberConnection> {
+        let request = member(ctx)?;
+        let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
+        let filter = filter.unwrap_or_default();
+        let filter = MemberListFilter {
+            search: filter.search,
+            role_id: match filter.role_id {
+                Some(raw) => Some(parse_id("roleId", &raw, RoleId::parse)?),
+                None => None,
+            },
+            status: filter.status.map(Into::into),
+        };
+        let page = application(ctx).list_members(request, &filter, &page).await.gql()?;
+        Ok(MemberConnection { page, extra: filter })
+    }
+
+    /// One member by user id; null when that user is not a member here.
+    async fn member(&self, ctx: &Context<'_>, user_id: ID) -> Result<Option<Member>> {
+        let request = member(ctx)?;
+        let user_id = parse_id("userId", &user_id, UserId::parse)?;
+        Ok(application(ctx)
+            .get_member(request, user_id)
+            .await
+            .gql()?
+            .as_ref()
+            .map(Member::from))
+    }
+}
+
+#[derive(Default)]
+pub struct MemberMutation;
+
+#[Object]
+impl MemberMutation {
+    /// Needs `members:manage`, and every permission of both the old and the new role.
+    async fn update_member_role(&self, ctx: &Context<'_>, input: UpdateMemberRoleInput) -> Result<Member> {
+        let request = member(ctx)?;
+        let user_id = parse_id("userId", &input.user_id, UserId::parse)?;
+        let role_id = parse_id("roleId", &input.role_id, RoleId::parse)?;
+        let app = application(ctx);
+        app.update_member_role(request, user_id, role_id).await.gql()?;
+        reload(ctx, user_id).await
+    }
+
+    /// Needs `members:manage`. Returns the removed user's id.
+    async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> Result<ID> {
+        let request = member(ctx)?;
+        let id = parse_id("userId", &user_id, UserId::parse)?;
+        application(ctx).remove_member(request, id).await.gql()?;
+        Ok(user_id)
+    }
+
+    /// Leaves the current tenant. The last owner cannot leave.
+    async fn leave_tenant(&self, ctx: &Context<'_>) -> Result<bool> {
+        let request = member(ctx)?;
+        application(ctx).leave_tenant(request).await.gql()?;
+        Ok(true)
+    }
+
+    /// Owners only: makes another active member the owner; you become an admin.
+    async fn transfer_ownership(&self, ctx: &Context<'_>, user_id: ID) -> Result<Member> {
+        let request = member(ctx)?;
+        let id = parse_id("userId", &user_id, UserId::parse)?;
+        application(ctx).transfer_ownership(request, id).await.gql()?;
+        reload(ctx, id).await
+    }
+}
+
+async fn reload(ctx: &Context<'_>, user_id: UserId) -> Result<Member> {
+    let request = member(ctx)?;
+    application(ctx)
+        .get_member(request, user_id)
+        .await
+        .gql()?
+        .as_ref()
+        .map(Member::from)
+        .ok_or_else(|| async_graphql::Error::new("member not found"))
+}

@@ -1,0 +1,138 @@
+use tessera_domain::{Name, Permission, Role, RoleId};
+
+use super::{parse_permissions, role_rule};
+use crate::ports::StoreError;
+use crate::{AppError, Application, FieldErrors, RequestContext};
+
+#[derive(Debug, Clone)]
+pub struct CreateRole {
+    pub name: String,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpdateRole {
+    pub id: RoleId,
+    pub name: Option<String>,
+    pub permissions: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeleteRole {
+    pub id: RoleId,
+    /// Where the role's holders move; required while anyone holds it.
+    pub replacement_role_id: Option<RoleId>,
+}
+
+fn name_taken(error: StoreError) -> AppError {
+    match error {
+        StoreError::Duplicate(_) => AppError::Conflict {
+            field: "name".into(),
+            message: "a role with this name already exists".into(),
+        },
+        other => other.into(),
+    }
+}
+
+impl Application {
+    #[tracing::instrument(name = "create_role", skip_all)]
+    pub async fn create_role(&self, ctx: &RequestContext, input: CreateRole) -> Result<Role, AppError> {
+        let granted = ctx.authorize(Permission::RolesManage)?;
+        let mut errors = FieldErrors::new();
+        let name = errors.check("name", Name::parse(&input.name));
+        let permissions = errors.check("permissions", parse_permissions("permissions", &input.permissions));
+        let (Some(name), Some(permissions)) = (name, permissions) else {
+            return Err(AppError::Validation(errors));
+        };
+        ctx.ensure_can_grant(&permissions)?;
+        let scope = granted.scope();
+        let role = Role::custom(
+            RoleId::from_uuid(self.ports.ids.new_id()),
+            scope.tenant_id(),
+            name,
+            permissions,
+            self.ports.clock.now(),
+        );
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        tx.roles().insert(scope, &role).await.map_err(name_taken)?;
+        tx.commit().await?;
+        Ok(role)
+    }
+
+    #[tracing::instrument(name = "update_role", skip_all, fields(role_id = %input.id))]
+    pub async fn update_role(&self, ctx: &RequestContext, input: UpdateRole) -> Result<Role, AppError> {
+        let granted = ctx.authorize(Permission::RolesManage)?;
+        let mut errors = FieldErrors::new();
+        let name = match input.name.as_deref() {
+            Some(raw) => errors.check("name", Name::parse(raw)).map(Some),
+            None => Some(None),
+        };
+        let permissions = match input.permissions.as_deref() {
+            Some(names) => errors
+                .check("permissions", parse_permissions("permissions", names))
+                .map(Some),
+            None => Some(None),
+        };
+        let (Some(name), Some(permissions)) = (name, permissions) else {
+            return Err(AppError::Validation(errors));
+        };
+        let scope = granted.scope();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        let mut role = tx
+            .roles()
+            .find_by_id(scope, input.id)
+            .await?
+            .ok_or(AppError::NotFound("role"))?;
+        // A role above the caller is not theirs to reshape, and what it ends up with
+        // must be within what the caller holds.
+        ctx.ensure_can_grant(&role.permissions)?;
+        if let Some(permissions) = &permissions {
+            ctx.ensure_can_grant(permissions)?;
+        }
+        role.edit(name, permissions).map_err(role_rule)?;
+        tx.roles().update(scope, &role).await.map_err(name_taken)?;
+        tx.commit().await?;
+        Ok(role)
+    }
+
+    /// Deletes a custom role; its holders move to the replacement role first.
+    #[tracing::instrument(name = "delete_role", skip_all, fields(role_id = %input.id))]
+    pub async fn delete_role(&self, ctx: &RequestContext, input: DeleteRole) -> Result<RoleId, AppError> {
+        let granted = ctx.authorize(Permission::RolesManage)?;
+        if input.replacement_role_id == Some(input.id) {
+            return Err(AppError::validation("replacementRoleId", "must be a different role"));
+        }
+        let scope = granted.scope();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        let role = tx
+            .roles()
+            .find_by_id(scope, input.id)
+            .await?
+            .ok_or(AppError::NotFound("role"))?;
+        role.ensure_deletable().map_err(role_rule)?;
+        ctx.ensure_can_grant(&role.permissions)?;
+        let holders = tx.roles().count_holders(scope, role.id).await?;
+        if holders > 0 {
+            let Some(replacement_id) = input.replacement_role_id else {
+                return Err(AppError::Conflict {
+                    field: "replacementRoleId".into(),
+                    message: format!("{holders} member(s) hold this role; choose a replacement role for them"),
+                });
+            };
+            let replacement = tx
+                .roles()
+                .find_by_id(scope, replacement_id)
+                .await?
+                .ok_or(AppError::NotFound("replacement role"))?;
+            // Moving people onto a role grants them its permissions.
+            ctx.ensure_can_grant(&replacement.permissions)?;
+            tx.roles().reassign_holders(scope, role.id, replacement.id).await?;
+        }
+        tx.roles().delete(scope, role.id).await?;
+        tx.commit().await?;
+        Ok(role.id)
+    }
+}

@@ -1,0 +1,26 @@
+//! Tenant roles: the system roles seeded at sign-up and the tenant's own roles.
+
+mod commands;
+mod queries;
+
+pub use commands::{CreateRole, DeleteRole, UpdateRole};
+
+use tessera_domain::{PermissionSet, RoleRuleError};
+
+use crate::AppError;
+
+fn parse_permissions(field: &str, names: &[String]) -> Result<PermissionSet, AppError> {
+    PermissionSet::parse_names(names.iter().map(String::as_str))
+        .map_err(|unknown| AppError::validation(field, format!("unknown permissions: {}", unknown.join(", "))))
+}
+
+fn role_rule(error: RoleRuleError) -> AppError {
+    let reason = match error {
+        RoleRuleError::OwnerIsFixed => "OWNER_ROLE_FIXED",
+        RoleRuleError::SystemRoleCannotBeDeleted => "SYSTEM_ROLE",
+    };
+    AppError::Forbidden {
+        reason,
+        message: error.to_string(),
+    }
+}

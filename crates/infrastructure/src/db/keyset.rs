@@ -1,0 +1,32 @@
+//! Keyset pagination over `(created_at, id)`: the page after (or before) a cursor, in
+//! index order, fetching one extra row to know whether more exist. No OFFSET.
+
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use tessera_application::PageRequest;
+use tessera_application::pagination::Direction;
+
+pub fn paginate<E: EntityTrait>(
+    mut query: Select<E>,
+    created_at: E::Column,
+    id: E::Column,
+    page: &PageRequest,
+) -> Select<E> {
+    if let Some(cursor) = page.cursor {
+        let (past_time, same_time_past_id) = match page.direction {
+            Direction::Forward => (created_at.gt(cursor.created_at), id.gt(cursor.id)),
+            Direction::Backward => (created_at.lt(cursor.created_at), id.lt(cursor.id)),
+        };
+        query = query.filter(
+            Condition::any().add(past_time).add(
+                Condition::all()
+                    .add(created_at.eq(cursor.created_at))
+                    .add(same_time_past_id),
+            ),
+        );
+    }
+    query = match page.direction {
+        Direction::Forward => query.order_by_asc(created_at).order_by_asc(id),
+        Direction::Backward => query.order_by_desc(created_at).order_by_desc(id),
+    };
+    query.limit(u64::from(page.limit) + 1)
+}
