@@ -377,7 +377,8 @@ impl TestApp {
             }
             RoleChoice::Id(raw) => RoleId::parse(&raw).expect("role id"),
         };
-        let now = chrono::Utc::now();
+        // Microseconds, as the server's clock keeps them (cursors compare these values).
+        let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
         tx.memberships()
             .insert(
                 &scope,

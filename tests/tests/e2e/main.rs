@@ -7,6 +7,7 @@ mod http_protocol;
 mod isolation;
 mod migrations;
 mod postgres_rls;
+mod rbac;
 mod repository_contract;
 mod seed_and_lifecycle;
 mod sign_up_and_log_in;

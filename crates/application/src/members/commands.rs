@@ -108,7 +108,7 @@ impl Application {
     pub async fn transfer_ownership(&self, ctx: &RequestContext, user_id: UserId) -> Result<(), AppError> {
         let scope = ctx.member_scope().clone();
         if user_id == ctx.user_id() {
-            return Err(AppError::validation("userId", "you already own this tenant"));
+            return Err(AppError::validation("userId", "choose another member than yourself"));
         }
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;

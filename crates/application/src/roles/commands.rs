@@ -40,7 +40,7 @@ impl Application {
         let granted = ctx.authorize(Permission::RolesManage)?;
         let mut errors = FieldErrors::new();
         let name = errors.check("name", Name::parse(&input.name));
-        let permissions = errors.check("permissions", parse_permissions("permissions", &input.permissions));
+        let permissions = errors.check("permissions", parse_permissions(&input.permissions));
         let (Some(name), Some(permissions)) = (name, permissions) else {
             return Err(AppError::Validation(errors));
         };
@@ -69,9 +69,7 @@ impl Application {
             None => Some(None),
         };
         let permissions = match input.permissions.as_deref() {
-            Some(names) => errors
-                .check("permissions", parse_permissions("permissions", names))
-                .map(Some),
+            Some(names) => errors.check("permissions", parse_permissions(names)).map(Some),
             None => Some(None),
         };
         let (Some(name), Some(permissions)) = (name, permissions) else {

@@ -9,9 +9,10 @@ use tessera_domain::{PermissionSet, RoleRuleError};
 
 use crate::AppError;
 
-fn parse_permissions(field: &str, names: &[String]) -> Result<PermissionSet, AppError> {
+/// The message names the unknown permissions.
+fn parse_permissions(names: &[String]) -> Result<PermissionSet, String> {
     PermissionSet::parse_names(names.iter().map(String::as_str))
-        .map_err(|unknown| AppError::validation(field, format!("unknown permissions: {}", unknown.join(", "))))
+        .map_err(|unknown| format!("unknown permissions: {}", unknown.join(", ")))
 }
 
 fn role_rule(error: RoleRuleError) -> AppError {

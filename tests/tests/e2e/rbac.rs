@@ -1,0 +1,512 @@
+//! Roles and permissions at the edge and in the use cases: a matrix of roles ×
+//! operations, privilege-escalation attempts (refused, nothing changed), and
+//! permission changes taking effect on the next request.
+
+use serde_json::{Value, json};
+use tessera_domain::{Permission, PermissionSet, SystemRole};
+use tessera_tests::{Backend, Member, RoleChoice, TestApp, on_both_backends};
+
+on_both_backends!(
+    every_role_may_do_exactly_what_its_permissions_say,
+    privilege_escalation_attempts_are_refused_and_change_nothing,
+    the_last_owner_is_protected_and_ownership_can_be_transferred,
+    roles_are_managed_and_a_changed_role_applies_on_the_next_request,
+    members_are_listed_filtered_and_paged,
+);
+
+/// One operation of the matrix: what it needs, and how to try it.
+struct Operation {
+    name: &'static str,
+    needs: Option<Permission>,
+    query: &'static str,
+}
+
+const OPERATIONS: &[Operation] = &[
+    Operation {
+        name: "workspaces",
+        needs: None,
+        query: "{ workspaces { totalCount } }",
+    },
+    Operation {
+        name: "roles",
+        needs: None,
+        query: "{ roles { totalCount nodes { name } } }",
+    },
+    Operation {
+        name: "currentTenant",
+        needs: None,
+        query: "{ currentTenant { slug } }",
+    },
+    Operation {
+        name: "members",
+        needs: Some(Permission::MembersRead),
+        query: "{ members { totalCount } }",
+    },
+    Operation {
+        name: "createWorkspace",
+        needs: Some(Permission::WorkspacesCreate),
+        query: "mutation($s: String!) { createWorkspace(input: { name: $s, slug: $s }) { id } }",
+    },
+    Operation {
+        name: "renameWorkspace",
+        needs: Some(Permission::WorkspacesManage),
+        query: "mutation($w: ID!) { renameWorkspace(input: { id: $w, name: \"Renamed\" }) { id } }",
+    },
+    Operation {
+        name: "deleteWorkspace",
+        needs: Some(Permission::WorkspacesManage),
+        query: "mutation($w: ID!) { deleteWorkspace(id: $w) }",
+    },
+    Operation {
+        name: "createRole",
+        needs: Some(Permission::RolesManage),
+        query: "mutation($s: String!) { createRole(input: { name: $s, permissions: [] }) { id } }",
+    },
+];
+
+async fn role_id(app: &TestApp, owner: &Member, key: &str) -> String {
+    let response = app
+        .graphql(
+            "{ roles(first: 100) { nodes { id systemKey name } } }",
+            json!({}),
+            Some(&owner.token),
+        )
+        .await;
+    let data = response.assert_ok();
+    data["roles"]["nodes"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .find(|r| r["systemKey"] == key || r["name"] == key)
+        .and_then(|r| r["id"].as_str())
+        .unwrap_or_else(|| panic!("no role {key}"))
+        .to_owned()
+}
+
+async fn create_role(app: &TestApp, owner: &Member, name: &str, permissions: &[&str]) -> String {
+    let response = app
+        .graphql(
+            "mutation($input: CreateRoleInput!) { createRole(input: $input) { id permissions } }",
+            json!({ "input": { "name": name, "permissions": permissions } }),
+            Some(&owner.token),
+        )
+        .await;
+    response.assert_ok()["createRole"]["id"]
+        .as_str()
+        .expect("role id")
+        .to_owned()
+}
+
+async fn every_role_may_do_exactly_what_its_permissions_say(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let custom_permissions = [Permission::MembersRead, Permission::RolesManage];
+    let custom = create_role(&app, &owner, "Role editor", &["members:read", "roles:manage"]).await;
+
+    let mut cases: Vec<(String, PermissionSet, Member)> = Vec::new();
+    for system in SystemRole::ALL {
+        let email = format!("{}@acme.example", system.key());
+        let member = if system == SystemRole::Owner {
+            owner.clone()
+        } else {
+            app.join(&owner, &email, RoleChoice::System(system)).await
+        };
+        cases.push((system.key().to_owned(), system.default_permissions(), member));
+    }
+    let editor = app.join(&owner, "editor@acme.example", RoleChoice::Id(custom)).await;
+    cases.push(("custom".into(), custom_permissions.into_iter().collect(), editor));
+
+    let mut counter = 0;
+    for (role, permissions, member) in &cases {
+        for operation in OPERATIONS {
+            counter += 1;
+            let target = app
+                .create_workspace(&owner, "Target", &format!("target-{counter}"))
+                .await;
+            let variables = json!({ "s": format!("made-{counter}"), "w": target });
+            let response = app.graphql(operation.query, variables, Some(&member.token)).await;
+            let allowed = operation.needs.is_none_or(|p| permissions.contains(p));
+            if allowed {
+                assert!(
+                    response.body.get("errors").is_none(),
+                    "{role} should be allowed {}: {}",
+                    operation.name,
+                    response.body
+                );
+            } else {
+                assert_eq!(
+                    response.error_code(),
+                    Some("FORBIDDEN"),
+                    "{role} must be refused {}: {}",
+                    operation.name,
+                    response.body
+                );
+                let data = response.data();
+                assert!(data.is_null() || data.as_object().is_some_and(|o| o.values().all(Value::is_null)));
+            }
+        }
+    }
+    // Refused writes left their targets alone: every refused rename/delete target still exists.
+    let owner_view = app
+        .graphql(
+            "{ workspaces(first: 100) { nodes { name } } }",
+            json!({}),
+            Some(&owner.token),
+        )
+        .await;
+    let renamed = owner_view.assert_ok()["workspaces"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|w| w["name"] == "Renamed")
+        .count();
+    let may_manage = cases
+        .iter()
+        .filter(|(_, p, _)| p.contains(Permission::WorkspacesManage))
+        .count();
+    assert_eq!(
+        renamed, may_manage,
+        "only holders of workspaces:manage renamed anything"
+    );
+    app.stop().await;
+}
+
+async fn privilege_escalation_attempts_are_refused_and_change_nothing(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let editor_role = create_role(&app, &owner, "Role editor", &["members:read", "roles:manage"]).await;
+    let editor = app
+        .join(&owner, "editor@acme.example", RoleChoice::Id(editor_role.clone()))
+        .await;
+    let admin = app
+        .join(&owner, "admin@acme.example", RoleChoice::System(SystemRole::Admin))
+        .await;
+    let viewer = app
+        .join(&owner, "viewer@acme.example", RoleChoice::System(SystemRole::Viewer))
+        .await;
+    let owner_role = role_id(&app, &owner, "owner").await;
+    let stranger = app.sign_up("stranger@globex.example", "globex").await;
+    let roles_before = app.db.count("roles").await;
+    let grants_before = app.db.count("role_permissions").await;
+
+    // A role editor cannot create a role with permissions they lack…
+    let create = app
+        .graphql(
+            "mutation { createRole(input: { name: \"Sneaky\", permissions: [\"members:manage\"] }) { id } }",
+            json!({}),
+            Some(&editor.token),
+        )
+        .await;
+    assert_eq!(create.error_code(), Some("FORBIDDEN"), "{}", create.body);
+    assert_eq!(
+        create.body["errors"][0]["extensions"]["reason"],
+        "PERMISSION_ESCALATION"
+    );
+    // …nor widen their own role.
+    let widen = app
+        .graphql(
+            "mutation($id: ID!) { updateRole(input: { id: $id, permissions: [\"members:read\", \"roles:manage\", \"billing:manage\"] }) { id } }",
+            json!({ "id": editor_role }),
+            Some(&editor.token),
+        )
+        .await;
+    assert_eq!(widen.error_code(), Some("FORBIDDEN"), "{}", widen.body);
+
+    // Nobody edits the owner role: an admin lacks its permissions, and even the owner cannot.
+    let edit_owner = "mutation($id: ID!) { updateRole(input: { id: $id, name: \"Boss\" }) { id } }";
+    let by_admin = app
+        .graphql(edit_owner, json!({ "id": owner_role }), Some(&admin.token))
+        .await;
+    assert_eq!(by_admin.error_code(), Some("FORBIDDEN"));
+    let by_owner = app
+        .graphql(edit_owner, json!({ "id": owner_role }), Some(&owner.token))
+        .await;
+    assert_eq!(
+        by_owner.body["errors"][0]["extensions"]["reason"], "OWNER_ROLE_FIXED",
+        "{}",
+        by_owner.body
+    );
+
+    // An admin cannot make anyone an owner, nor touch the owner.
+    let promote = app
+        .graphql(
+            "mutation($u: ID!, $r: ID!) { updateMemberRole(input: { userId: $u, roleId: $r }) { status } }",
+            json!({ "u": viewer.user_id, "r": owner_role }),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(
+        promote.body["errors"][0]["extensions"]["reason"], "PERMISSION_ESCALATION",
+        "{}",
+        promote.body
+    );
+    let remove_owner = app
+        .graphql(
+            "mutation($u: ID!) { removeMember(userId: $u) }",
+            json!({ "u": owner.user_id }),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(
+        remove_owner.body["errors"][0]["extensions"]["reason"], "TARGET_OUTRANKS",
+        "{}",
+        remove_owner.body
+    );
+
+    // Another tenant's member, by id: not found here, untouched there.
+    let remove_stranger = app
+        .graphql(
+            "mutation($u: ID!) { removeMember(userId: $u) }",
+            json!({ "u": stranger.user_id }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(
+        remove_stranger.error_code(),
+        Some("NOT_FOUND"),
+        "{}",
+        remove_stranger.body
+    );
+    let still_there = app.graphql("{ me { email } }", json!({}), Some(&stranger.token)).await;
+    still_there.assert_ok();
+
+    // Nothing changed: same roles, same grants, the viewer is still a viewer.
+    assert_eq!(app.db.count("roles").await, roles_before);
+    assert_eq!(app.db.count("role_permissions").await, grants_before);
+    let viewer_now = app
+        .graphql(
+            "query($u: ID!) { member(userId: $u) { role { systemKey } status } }",
+            json!({ "u": viewer.user_id }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(viewer_now.assert_ok()["member"]["role"]["systemKey"], "viewer");
+    app.stop().await;
+}
+
+async fn the_last_owner_is_protected_and_ownership_can_be_transferred(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let admin = app
+        .join(&owner, "admin@acme.example", RoleChoice::System(SystemRole::Admin))
+        .await;
+    let admin_role = role_id(&app, &owner, "admin").await;
+
+    let demote = app
+        .graphql(
+            "mutation($u: ID!, $r: ID!) { updateMemberRole(input: { userId: $u, roleId: $r }) { status } }",
+            json!({ "u": owner.user_id, "r": admin_role }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(
+        demote.body["errors"][0]["extensions"]["reason"], "LAST_OWNER",
+        "{}",
+        demote.body
+    );
+    let leave = app
+        .graphql("mutation { leaveTenant }", json!({}), Some(&owner.token))
+        .await;
+    assert_eq!(
+        leave.body["errors"][0]["extensions"]["reason"], "LAST_OWNER",
+        "{}",
+        leave.body
+    );
+
+    let by_admin = app
+        .graphql(
+            "mutation($u: ID!) { transferOwnership(userId: $u) { status } }",
+            json!({ "u": owner.user_id }),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(
+        by_admin.body["errors"][0]["extensions"]["reason"], "NOT_OWNER",
+        "{}",
+        by_admin.body
+    );
+
+    let transfer = app
+        .graphql(
+            "mutation($u: ID!) { transferOwnership(userId: $u) { role { systemKey } } }",
+            json!({ "u": admin.user_id }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(transfer.assert_ok()["transferOwnership"]["role"]["systemKey"], "owner");
+    // The former owner is now an admin and may leave; the new owner may not.
+    let left = app
+        .graphql("mutation { leaveTenant }", json!({}), Some(&owner.token))
+        .await;
+    assert_eq!(left.assert_ok()["leaveTenant"], true);
+    let gone = app.graphql("{ me { email } }", json!({}), Some(&owner.token)).await;
+    assert_eq!(
+        gone.error_code(),
+        Some("UNAUTHENTICATED"),
+        "a member who left loses access"
+    );
+    let new_owner_leaves = app
+        .graphql("mutation { leaveTenant }", json!({}), Some(&admin.token))
+        .await;
+    assert_eq!(new_owner_leaves.body["errors"][0]["extensions"]["reason"], "LAST_OWNER");
+    app.stop().await;
+}
+
+async fn roles_are_managed_and_a_changed_role_applies_on_the_next_request(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let member = app
+        .join(&owner, "member@acme.example", RoleChoice::System(SystemRole::Member))
+        .await;
+    let member_role = role_id(&app, &owner, "member").await;
+    let viewer_role = role_id(&app, &owner, "viewer").await;
+    let create_ws = "mutation($s: String!) { createWorkspace(input: { name: $s, slug: $s }) { id } }";
+
+    app.graphql(create_ws, json!({ "s": "first" }), Some(&member.token))
+        .await
+        .assert_ok();
+    let update = app
+        .graphql(
+            "mutation($id: ID!) { updateRole(input: { id: $id, permissions: [\"members:read\"] }) { permissions } }",
+            json!({ "id": member_role }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(update.assert_ok()["updateRole"]["permissions"], json!(["members:read"]));
+    let refused = app
+        .graphql(create_ws, json!({ "s": "second" }), Some(&member.token))
+        .await;
+    assert_eq!(
+        refused.error_code(),
+        Some("FORBIDDEN"),
+        "the same token, the new rights: {}",
+        refused.body
+    );
+
+    // Bad input and conflicts on roles.
+    let unknown = app
+        .graphql(
+            "mutation { createRole(input: { name: \"X\", permissions: [\"root:all\"] }) { id } }",
+            json!({}),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(unknown.error_code(), Some("BAD_USER_INPUT"));
+    assert!(
+        unknown
+            .field_error("permissions")
+            .is_some_and(|m| m.contains("root:all"))
+    );
+    let duplicate = app
+        .graphql(
+            "mutation { createRole(input: { name: \"Viewer\", permissions: [] }) { id } }",
+            json!({}),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(duplicate.error_code(), Some("CONFLICT"));
+    assert!(duplicate.field_error("name").is_some());
+
+    // A custom role held by someone cannot be deleted without a replacement.
+    let auditors = create_role(&app, &owner, "Auditors", &["members:read"]).await;
+    let auditor = app
+        .join(&owner, "auditor@acme.example", RoleChoice::Id(auditors.clone()))
+        .await;
+    let delete = "mutation($id: ID!, $r: ID) { deleteRole(input: { id: $id, replacementRoleId: $r }) }";
+    let blocked = app
+        .graphql(delete, json!({ "id": auditors, "r": null }), Some(&owner.token))
+        .await;
+    assert_eq!(blocked.error_code(), Some("CONFLICT"), "{}", blocked.body);
+    assert!(blocked.field_error("replacementRoleId").is_some());
+    let system = app
+        .graphql(delete, json!({ "id": viewer_role, "r": null }), Some(&owner.token))
+        .await;
+    assert_eq!(system.body["errors"][0]["extensions"]["reason"], "SYSTEM_ROLE");
+    let moved = app
+        .graphql(delete, json!({ "id": auditors, "r": viewer_role }), Some(&owner.token))
+        .await;
+    assert_eq!(moved.assert_ok()["deleteRole"], auditors.as_str());
+    let auditor_now = app
+        .graphql(
+            "query($u: ID!) { member(userId: $u) { role { systemKey } } }",
+            json!({ "u": auditor.user_id }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(auditor_now.assert_ok()["member"]["role"]["systemKey"], "viewer");
+    app.stop().await;
+}
+
+async fn members_are_listed_filtered_and_paged(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    for i in 0..4 {
+        app.join(
+            &owner,
+            &format!("viewer{i}@acme.example"),
+            RoleChoice::System(SystemRole::Viewer),
+        )
+        .await;
+    }
+    app.join(
+        &owner,
+        "Grace.Admin@acme.example",
+        RoleChoice::System(SystemRole::Admin),
+    )
+    .await;
+    let viewer_role = role_id(&app, &owner, "viewer").await;
+    let list = "query($first: Int, $after: String, $filter: MemberFilterInput) {
+        members(first: $first, after: $after, filter: $filter) {
+            totalCount edges { cursor node { user { email } role { systemKey } status } } pageInfo { hasNextPage endCursor }
+        } }";
+
+    let page1 = app.graphql(list, json!({ "first": 4 }), Some(&owner.token)).await;
+    let data = page1.assert_ok();
+    assert_eq!(data["members"]["totalCount"], 6);
+    assert_eq!(data["members"]["edges"].as_array().expect("edges").len(), 4);
+    assert_eq!(data["members"]["pageInfo"]["hasNextPage"], true);
+    let after = data["members"]["pageInfo"]["endCursor"].clone();
+    let page2 = app
+        .graphql(list, json!({ "first": 4, "after": after }), Some(&owner.token))
+        .await;
+    let data2 = page2.assert_ok();
+    assert_eq!(data2["members"]["edges"].as_array().expect("edges").len(), 2);
+    assert_eq!(data2["members"]["pageInfo"]["hasNextPage"], false);
+
+    let viewers = app
+        .graphql(list, json!({ "filter": { "roleId": viewer_role } }), Some(&owner.token))
+        .await;
+    assert_eq!(viewers.assert_ok()["members"]["totalCount"], 4);
+    let search = app
+        .graphql(list, json!({ "filter": { "search": "GRACE" } }), Some(&owner.token))
+        .await;
+    let found = search.assert_ok()["members"]["edges"]
+        .as_array()
+        .expect("edges")
+        .clone();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["node"]["user"]["email"], "grace.admin@acme.example");
+    let wildcard = app
+        .graphql(list, json!({ "filter": { "search": "%" } }), Some(&owner.token))
+        .await;
+    assert_eq!(
+        wildcard.assert_ok()["members"]["totalCount"],
+        0,
+        "LIKE wildcards are matched literally"
+    );
+    let removed = app
+        .graphql(list, json!({ "filter": { "status": "REMOVED" } }), Some(&owner.token))
+        .await;
+    assert_eq!(removed.assert_ok()["members"]["totalCount"], 0);
+    app.stop().await;
+}
