@@ -70,6 +70,15 @@ fn in_scope(scope: &TenantScope, tenant: TenantId) -> bool {
     scope.tenant_id() == tenant
 }
 
+fn belongs(state: &State, workspace: WorkspaceId, member_of: Option<UserId>) -> bool {
+    member_of.is_none_or(|user| {
+        state
+            .workspace_members
+            .iter()
+            .any(|m| m.workspace_id == workspace && m.user_id == user)
+    })
+}
+
 fn matches(filter: &MemberFilter, membership: &Membership) -> bool {
     filter.role_id.is_none_or(|role| membership.role_id == role)
         && filter.status.is_none_or(|status| membership.status == status)
@@ -383,25 +392,90 @@ impl WorkspaceRepository for FakeTransaction {
             Ok(())
         }
     }
-    async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Workspace>> {
-        let mut rows: Vec<Workspace> = self
-            .state()
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        member_of: Option<UserId>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Workspace>> {
+        let state = self.state();
+        let mut rows: Vec<Workspace> = state
             .workspaces
             .iter()
-            .filter(|w| in_scope(scope, w.tenant_id))
+            .filter(|w| in_scope(scope, w.tenant_id) && belongs(&state, w.id, member_of))
             .cloned()
             .collect();
         rows.sort_by_key(|w| (w.created_at, w.id));
         rows.truncate(page.limit as usize + 1);
         Ok(Page::from_scan(page, rows))
     }
-    async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {
-        Ok(self
-            .state()
+    async fn count(&self, scope: &TenantScope, member_of: Option<UserId>) -> StoreResult<u64> {
+        let state = self.state();
+        Ok(state
             .workspaces
             .iter()
-            .filter(|w| in_scope(scope, w.tenant_id))
+            .filter(|w| in_scope(scope, w.tenant_id) && belongs(&state, w.id, member_of))
             .count() as u64)
+    }
+    async fn find_member(
+        &self,
+        scope: &TenantScope,
+        workspace_id: WorkspaceId,
+        user_id: UserId,
+    ) -> StoreResult<Option<WorkspaceMembership>> {
+        Ok(self
+            .state()
+            .workspace_members
+            .iter()
+            .find(|m| in_scope(scope, m.tenant_id) && m.workspace_id == workspace_id && m.user_id == user_id)
+            .cloned())
+    }
+    async fn list_members(
+        &self,
+        scope: &TenantScope,
+        workspace_id: WorkspaceId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WorkspaceMembership>> {
+        let mut rows: Vec<WorkspaceMembership> = self
+            .state()
+            .workspace_members
+            .iter()
+            .filter(|m| in_scope(scope, m.tenant_id) && m.workspace_id == workspace_id)
+            .cloned()
+            .collect();
+        rows.sort_by_key(|m| (m.created_at, m.id));
+        rows.truncate(page.limit as usize + 1);
+        Ok(Page::from_scan(page, rows))
+    }
+    async fn count_members(&self, scope: &TenantScope, workspace_id: WorkspaceId) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .workspace_members
+            .iter()
+            .filter(|m| in_scope(scope, m.tenant_id) && m.workspace_id == workspace_id)
+            .count() as u64)
+    }
+    async fn update_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()> {
+        let mut state = self.state();
+        let stored = state
+            .workspace_members
+            .iter_mut()
+            .find(|m| in_scope(scope, m.tenant_id) && m.id == member.id)
+            .ok_or(StoreError::NotFound)?;
+        *stored = member.clone();
+        Ok(())
+    }
+    async fn remove_member(&self, scope: &TenantScope, workspace_id: WorkspaceId, user_id: UserId) -> StoreResult<()> {
+        let mut state = self.state();
+        let before = state.workspace_members.len();
+        state
+            .workspace_members
+            .retain(|m| !(in_scope(scope, m.tenant_id) && m.workspace_id == workspace_id && m.user_id == user_id));
+        if state.workspace_members.len() == before {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
     async fn add_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()> {
         assert!(

@@ -142,9 +142,34 @@ pub trait WorkspaceRepository: Send + Sync {
     async fn update(&self, scope: &TenantScope, workspace: &Workspace) -> StoreResult<()>;
     /// `NotFound` when the row is not in scope.
     async fn delete(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<()>;
-    async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Workspace>>;
-    async fn count(&self, scope: &TenantScope) -> StoreResult<u64>;
+    /// The tenant's workspaces; with `member_of`, only those that user belongs to.
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        member_of: Option<UserId>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Workspace>>;
+    async fn count(&self, scope: &TenantScope, member_of: Option<UserId>) -> StoreResult<u64>;
+    /// `Duplicate("userId")` when the user is already a member of the workspace.
     async fn add_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()>;
+    async fn find_member(
+        &self,
+        scope: &TenantScope,
+        workspace_id: WorkspaceId,
+        user_id: UserId,
+    ) -> StoreResult<Option<WorkspaceMembership>>;
+    /// Keyset page over the workspace's members `(created_at, id)`.
+    async fn list_members(
+        &self,
+        scope: &TenantScope,
+        workspace_id: WorkspaceId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WorkspaceMembership>>;
+    async fn count_members(&self, scope: &TenantScope, workspace_id: WorkspaceId) -> StoreResult<u64>;
+    /// Saves the member's workspace role; `NotFound` when not in scope.
+    async fn update_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()>;
+    /// `NotFound` when the user is not a member of the workspace.
+    async fn remove_member(&self, scope: &TenantScope, workspace_id: WorkspaceId, user_id: UserId) -> StoreResult<()>;
     /// Takes a user out of every workspace of the tenant.
     async fn remove_member_everywhere(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<()>;
 }

@@ -187,9 +187,10 @@ async fn workspace_writes_need_permissions_and_stay_in_the_callers_tenant() {
         Err(AppError::NotFound(_))
     ));
 
-    // A viewer may read but not write.
+    // A viewer may not create, and sees only the workspaces they belong to (none):
+    // the others answer as if they did not exist.
     let viewer = RequestContext::new(
-        owner.user_id(),
+        tessera_domain::UserId::from_uuid(uuid::Uuid::from_u128(999_999)),
         owner.member_scope().clone(),
         owner.role_id(),
         SystemRole::Viewer.default_permissions(),
@@ -222,7 +223,8 @@ async fn workspace_writes_need_permissions_and_stay_in_the_callers_tenant() {
             },
         )
         .await;
-    assert!(matches!(refused, Err(AppError::Forbidden { .. })));
+    assert!(matches!(refused, Err(AppError::NotFound("workspace"))), "{refused:?}");
+    assert_eq!(app.get_workspace(&viewer, created.id).await.expect("query"), None);
     assert_eq!(
         store
             .snapshot()
@@ -232,5 +234,6 @@ async fn workspace_writes_need_permissions_and_stay_in_the_callers_tenant() {
             .count(),
         1
     );
-    assert_eq!(app.count_workspaces(&viewer).await.expect("viewer may read"), 2);
+    assert_eq!(app.count_workspaces(&viewer).await.expect("viewer may read"), 0);
+    assert_eq!(app.count_workspaces(&owner).await.expect("owner sees all"), 2);
 }

@@ -12,6 +12,7 @@ on_both_backends!(
     the_last_owner_is_protected_and_ownership_can_be_transferred,
     roles_are_managed_and_a_changed_role_applies_on_the_next_request,
     members_are_listed_filtered_and_paged,
+    a_workspace_role_grants_inside_that_workspace_only,
 );
 
 /// One operation of the matrix: what it needs, and how to try it.
@@ -19,48 +20,44 @@ struct Operation {
     name: &'static str,
     needs: Option<Permission>,
     query: &'static str,
+    /// The answer when refused: FORBIDDEN, or NOT_FOUND where the target is a
+    /// workspace the caller does not belong to (it is invisible to them).
+    refusal: &'static str,
 }
 
+#[rustfmt::skip]
 const OPERATIONS: &[Operation] = &[
+    Operation { name: "workspaces", needs: None, refusal: "FORBIDDEN", query: "{ workspaces { totalCount } }" },
+    Operation { name: "roles", needs: None, refusal: "FORBIDDEN", query: "{ roles { totalCount nodes { name } } }" },
+    Operation { name: "currentTenant", needs: None, refusal: "FORBIDDEN", query: "{ currentTenant { slug } }" },
+    Operation { name: "permissions", needs: None, refusal: "FORBIDDEN", query: "{ permissions { name } }" },
     Operation {
-        name: "workspaces",
-        needs: None,
-        query: "{ workspaces { totalCount } }",
-    },
-    Operation {
-        name: "roles",
-        needs: None,
-        query: "{ roles { totalCount nodes { name } } }",
-    },
-    Operation {
-        name: "currentTenant",
-        needs: None,
-        query: "{ currentTenant { slug } }",
-    },
-    Operation {
-        name: "members",
-        needs: Some(Permission::MembersRead),
+        name: "members", needs: Some(Permission::MembersRead), refusal: "FORBIDDEN",
         query: "{ members { totalCount } }",
     },
     Operation {
-        name: "createWorkspace",
-        needs: Some(Permission::WorkspacesCreate),
+        name: "member", needs: Some(Permission::MembersRead), refusal: "FORBIDDEN",
+        query: "query($u: ID!) { member(userId: $u) { status } }",
+    },
+    Operation {
+        name: "createWorkspace", needs: Some(Permission::WorkspacesCreate), refusal: "FORBIDDEN",
         query: "mutation($s: String!) { createWorkspace(input: { name: $s, slug: $s }) { id } }",
     },
     Operation {
-        name: "renameWorkspace",
-        needs: Some(Permission::WorkspacesManage),
+        name: "renameWorkspace", needs: Some(Permission::WorkspacesManage), refusal: "NOT_FOUND",
         query: "mutation($w: ID!) { renameWorkspace(input: { id: $w, name: \"Renamed\" }) { id } }",
     },
     Operation {
-        name: "deleteWorkspace",
-        needs: Some(Permission::WorkspacesManage),
+        name: "deleteWorkspace", needs: Some(Permission::WorkspacesManage), refusal: "NOT_FOUND",
         query: "mutation($w: ID!) { deleteWorkspace(id: $w) }",
     },
     Operation {
-        name: "createRole",
-        needs: Some(Permission::RolesManage),
+        name: "createRole", needs: Some(Permission::RolesManage), refusal: "FORBIDDEN",
         query: "mutation($s: String!) { createRole(input: { name: $s, permissions: [] }) { id } }",
+    },
+    Operation {
+        name: "updateRole", needs: Some(Permission::RolesManage), refusal: "FORBIDDEN",
+        query: "mutation($r: ID!, $s: String!) { updateRole(input: { id: $r, name: $s }) { id } }",
     },
 ];
 
@@ -125,7 +122,9 @@ async fn every_role_may_do_exactly_what_its_permissions_say(backend: Backend) {
             let target = app
                 .create_workspace(&owner, "Target", &format!("target-{counter}"))
                 .await;
-            let variables = json!({ "s": format!("made-{counter}"), "w": target });
+            let target_role = create_role(&app, &owner, &format!("Target {counter}"), &[]).await;
+            let variables =
+                json!({ "s": format!("made-{counter}"), "w": target, "r": target_role, "u": owner.user_id });
             let response = app.graphql(operation.query, variables, Some(&member.token)).await;
             let allowed = operation.needs.is_none_or(|p| permissions.contains(p));
             if allowed {
@@ -138,7 +137,7 @@ async fn every_role_may_do_exactly_what_its_permissions_say(backend: Backend) {
             } else {
                 assert_eq!(
                     response.error_code(),
-                    Some("FORBIDDEN"),
+                    Some(operation.refusal),
                     "{role} must be refused {}: {}",
                     operation.name,
                     response.body
@@ -508,5 +507,113 @@ async fn members_are_listed_filtered_and_paged(backend: Backend) {
         .graphql(list, json!({ "filter": { "status": "REMOVED" } }), Some(&owner.token))
         .await;
     assert_eq!(removed.assert_ok()["members"]["totalCount"], 0);
+    app.stop().await;
+}
+
+async fn a_workspace_role_grants_inside_that_workspace_only(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let viewer = app
+        .join(&owner, "viewer@acme.example", RoleChoice::System(SystemRole::Viewer))
+        .await;
+    let design = app.create_workspace(&owner, "Design", "design").await;
+    let finance = app.create_workspace(&owner, "Finance", "finance").await;
+    let admin_role = role_id(&app, &owner, "admin").await;
+    let owner_role = role_id(&app, &owner, "owner").await;
+    let list = "{ workspaces(first: 50) { totalCount nodes { name } } }";
+
+    // A viewer sees no workspace until added to one.
+    let before = app.graphql(list, json!({}), Some(&viewer.token)).await;
+    assert_eq!(before.assert_ok()["workspaces"]["totalCount"], 0);
+    let add = "mutation($input: WorkspaceMemberInput!) { addWorkspaceMember(input: $input) { name members { totalCount nodes { user { email } role { systemKey } } } } }";
+    let added = app
+        .graphql(
+            add,
+            json!({ "input": { "workspaceId": design, "userId": viewer.user_id, "roleId": admin_role } }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(
+        added.assert_ok()["addWorkspaceMember"]["members"]["totalCount"],
+        2,
+        "the creator and the viewer"
+    );
+    let again = app
+        .graphql(
+            add,
+            json!({ "input": { "workspaceId": design, "userId": viewer.user_id, "roleId": admin_role } }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(again.error_code(), Some("CONFLICT"), "{}", again.body);
+
+    let after = app.graphql(list, json!({}), Some(&viewer.token)).await;
+    assert_eq!(after.assert_ok()["workspaces"]["nodes"], json!([{ "name": "Design" }]));
+
+    // The workspace admin role lets the viewer rename Design, and nothing else.
+    let rename = "mutation($w: ID!) { renameWorkspace(input: { id: $w, name: \"Renamed\" }) { name } }";
+    let renamed = app.graphql(rename, json!({ "w": design }), Some(&viewer.token)).await;
+    assert_eq!(renamed.assert_ok()["renameWorkspace"]["name"], "Renamed");
+    let other = app.graphql(rename, json!({ "w": finance }), Some(&viewer.token)).await;
+    assert_eq!(
+        other.error_code(),
+        Some("NOT_FOUND"),
+        "Finance is invisible to them: {}",
+        other.body
+    );
+    let create = app
+        .graphql(
+            "mutation { createWorkspace(input: { name: \"Mine\", slug: \"mine\" }) { id } }",
+            json!({}),
+            Some(&viewer.token),
+        )
+        .await;
+    assert_eq!(
+        create.error_code(),
+        Some("FORBIDDEN"),
+        "creating is a tenant-level right"
+    );
+
+    // Inside Design they still cannot hand out more than they hold.
+    let stranger = app
+        .join(&owner, "other@acme.example", RoleChoice::System(SystemRole::Viewer))
+        .await;
+    let escalate = app
+        .graphql(
+            add,
+            json!({ "input": { "workspaceId": design, "userId": stranger.user_id, "roleId": owner_role } }),
+            Some(&viewer.token),
+        )
+        .await;
+    assert_eq!(
+        escalate.body["errors"][0]["extensions"]["reason"], "PERMISSION_ESCALATION",
+        "{}",
+        escalate.body
+    );
+
+    // Someone from another tenant cannot be added.
+    let outsider = app.sign_up("outsider@globex.example", "globex").await;
+    let foreign = app
+        .graphql(
+            add,
+            json!({ "input": { "workspaceId": design, "userId": outsider.user_id, "roleId": admin_role } }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(foreign.error_code(), Some("NOT_FOUND"), "{}", foreign.body);
+
+    // Anyone may leave a workspace; then it is invisible again.
+    let leave = app
+        .graphql(
+            "mutation($w: ID!, $u: ID!) { removeWorkspaceMember(input: { workspaceId: $w, userId: $u }) }",
+            json!({ "w": design, "u": viewer.user_id }),
+            Some(&viewer.token),
+        )
+        .await;
+    leave.assert_ok();
+    let gone = app.graphql(list, json!({}), Some(&viewer.token)).await;
+    assert_eq!(gone.assert_ok()["workspaces"]["totalCount"], 0);
     app.stop().await;
 }

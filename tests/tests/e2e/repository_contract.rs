@@ -155,7 +155,7 @@ async fn tenant_rows_are_visible_and_writable_only_in_their_own_scope(backend: B
             .await
             .is_err()
     );
-    assert_eq!(tx.workspaces().count(&scope_a).await.expect("count"), 0);
+    assert_eq!(tx.workspaces().count(&scope_a, None).await.expect("count"), 0);
     tx.commit().await.expect("commit");
 
     let tx = begin(&f.store).await;
@@ -171,7 +171,7 @@ async fn tenant_rows_are_visible_and_writable_only_in_their_own_scope(backend: B
         .delete(&scope_b, b_workspace.id)
         .await
         .expect("own delete works");
-    assert_eq!(tx.workspaces().count(&scope_b).await.expect("count"), 0);
+    assert_eq!(tx.workspaces().count(&scope_b, None).await.expect("count"), 0);
 }
 
 async fn workspaces_page_forward_and_backward_by_keyset(backend: Backend) {
@@ -200,7 +200,7 @@ async fn workspaces_page_forward_and_backward_by_keyset(backend: Backend) {
     let mut pages = 0;
     loop {
         let request = PageRequest::parse(Some(10), after.as_deref(), None, None).expect("valid");
-        let page = tx.workspaces().list(&scope, &request).await.expect("page");
+        let page = tx.workspaces().list(&scope, None, &request).await.expect("page");
         pages += 1;
         assert_eq!(page.has_previous_page, after.is_some());
         forward.extend(page.items.iter().map(|w| w.slug.to_string()));
@@ -215,18 +215,18 @@ async fn workspaces_page_forward_and_backward_by_keyset(backend: Backend) {
 
     // Backward from the end: last 10, then the 10 before them.
     let request = PageRequest::parse(None, None, Some(10), None).expect("valid");
-    let tail = tx.workspaces().list(&scope, &request).await.expect("page");
+    let tail = tx.workspaces().list(&scope, None, &request).await.expect("page");
     let tail_slugs: Vec<String> = tail.items.iter().map(|w| w.slug.to_string()).collect();
     assert_eq!(tail_slugs, expected_slugs[15..]);
     assert!(tail.has_previous_page);
     let first = tail.items.first().expect("item");
     let before = tessera_application::Cursor::new(first.created_at, first.id.as_uuid()).encode();
     let request = PageRequest::parse(None, None, Some(10), Some(&before)).expect("valid");
-    let middle = tx.workspaces().list(&scope, &request).await.expect("page");
+    let middle = tx.workspaces().list(&scope, None, &request).await.expect("page");
     let middle_slugs: Vec<String> = middle.items.iter().map(|w| w.slug.to_string()).collect();
     assert_eq!(middle_slugs, expected_slugs[5..15]);
     assert!(middle.has_next_page && middle.has_previous_page);
-    assert_eq!(tx.workspaces().count(&scope).await.expect("count"), 25);
+    assert_eq!(tx.workspaces().count(&scope, None).await.expect("count"), 25);
 }
 
 async fn roles_keep_their_permissions_and_own_memberships_span_tenants(backend: Backend) {

@@ -28,6 +28,7 @@ pub enum Access {
 }
 
 /// Every field, by `(type, field)`; `"*"` covers all fields of a type.
+#[rustfmt::skip]
 pub const RULES: &[(&str, &str, Access)] = &[
     // identity
     ("Mutation", "signUp", Access::Public),
@@ -52,42 +53,31 @@ pub const RULES: &[(&str, &str, Access)] = &[
     // members
     ("Query", "members", Access::Permission(Permission::MembersRead)),
     ("Query", "member", Access::Permission(Permission::MembersRead)),
-    (
-        "Mutation",
-        "updateMemberRole",
-        Access::Permission(Permission::MembersManage),
-    ),
-    (
-        "Mutation",
-        "removeMember",
-        Access::Permission(Permission::MembersManage),
-    ),
+    ("Mutation", "updateMemberRole", Access::Permission(Permission::MembersManage)),
+    ("Mutation", "removeMember", Access::Permission(Permission::MembersManage)),
     ("Mutation", "leaveTenant", Access::Member),
     ("Mutation", "transferOwnership", Access::Member),
     ("Member", "*", Access::Inherited),
     ("MemberConnection", "*", Access::Inherited),
     ("MemberEdge", "*", Access::Inherited),
-    // workspaces
+    // workspaces: writes on one workspace are decided by the use case, from tenant-level
+    // `workspaces:manage` or the same permission through a workspace role there
     ("Query", "workspaces", Access::Member),
     ("Query", "workspace", Access::Member),
-    (
-        "Mutation",
-        "createWorkspace",
-        Access::Permission(Permission::WorkspacesCreate),
-    ),
-    (
-        "Mutation",
-        "renameWorkspace",
-        Access::Permission(Permission::WorkspacesManage),
-    ),
-    (
-        "Mutation",
-        "deleteWorkspace",
-        Access::Permission(Permission::WorkspacesManage),
-    ),
+    ("Mutation", "createWorkspace", Access::Permission(Permission::WorkspacesCreate)),
+    ("Mutation", "renameWorkspace", Access::Member),
+    ("Mutation", "deleteWorkspace", Access::Member),
+    ("Mutation", "addWorkspaceMember", Access::Member),
+    ("Mutation", "updateWorkspaceMember", Access::Member),
+    ("Mutation", "removeWorkspaceMember", Access::Member),
+    ("Workspace", "members", Access::Member),
     ("Workspace", "*", Access::Inherited),
     ("WorkspaceConnection", "*", Access::Inherited),
     ("WorkspaceEdge", "*", Access::Inherited),
+    ("WorkspaceMember", "*", Access::Inherited),
+    ("WorkspaceMemberConnection", "*", Access::Inherited),
+    ("WorkspaceMemberEdge", "*", Access::Inherited),
+    // shared
     ("PageInfo", "*", Access::Inherited),
 ];
 

@@ -4,6 +4,7 @@
 use async_graphql::SimpleObject;
 use tessera_application::Cursor;
 use tessera_application::members::MemberView;
+use tessera_application::workspaces::WorkspaceMemberView;
 use tessera_domain::{Role, Workspace};
 
 #[derive(SimpleObject, Debug, Clone)]
@@ -28,6 +29,12 @@ impl Cursored for Workspace {
 impl Cursored for Role {
     fn cursor(&self) -> String {
         Cursor::new(self.created_at, self.id.as_uuid()).encode()
+    }
+}
+
+impl Cursored for WorkspaceMemberView {
+    fn cursor(&self) -> String {
+        Cursor::new(self.membership.created_at, self.membership.id.as_uuid()).encode()
     }
 }
 

@@ -1,16 +1,19 @@
 //! Workspaces of the current tenant.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use tessera_application::PageRequest;
-use tessera_application::workspaces::{CreateWorkspace, RenameWorkspace};
-use tessera_domain::{Workspace as DomainWorkspace, WorkspaceId};
+use tessera_application::workspaces::{CreateWorkspace, RenameWorkspace, WorkspaceMemberChange, WorkspaceMemberView};
+use tessera_domain::{RoleId, UserId, Workspace as DomainWorkspace, WorkspaceId};
 
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
+use super::identity::User;
 use super::pagination::relay_connection;
+use super::roles::Role;
 
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct Workspace {
     pub id: ID,
     pub slug: String,
@@ -29,6 +32,78 @@ impl From<&DomainWorkspace> for Workspace {
             updated_at: workspace.updated_at,
         }
     }
+}
+
+#[ComplexObject]
+impl Workspace {
+    /// Members of this workspace with their workspace roles.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<WorkspaceMemberConnection> {
+        let request = member(ctx)?;
+        let id = parse_id("id", &self.id, WorkspaceId::parse)?;
+        let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
+        let page = application(ctx)
+            .list_workspace_members(request, id, &page)
+            .await
+            .gql()?;
+        Ok(WorkspaceMemberConnection { page, extra: id })
+    }
+}
+
+/// A person's membership of one workspace.
+#[derive(SimpleObject, Clone)]
+pub struct WorkspaceMember {
+    pub user: User,
+    /// The workspace role: its permissions apply inside this workspace only.
+    pub role: Role,
+    pub added_at: DateTime<Utc>,
+}
+
+impl From<&WorkspaceMemberView> for WorkspaceMember {
+    fn from(view: &WorkspaceMemberView) -> Self {
+        Self {
+            user: view.user.clone().into(),
+            role: Role::from(&view.role),
+            added_at: view.membership.created_at,
+        }
+    }
+}
+
+relay_connection!(
+    WorkspaceMemberConnection,
+    WorkspaceMemberEdge,
+    WorkspaceMember,
+    WorkspaceMemberView,
+    WorkspaceId,
+    |app, request, workspace_id| app.count_workspace_members(request, *workspace_id)
+);
+
+#[derive(InputObject)]
+pub struct WorkspaceMemberInput {
+    pub workspace_id: ID,
+    pub user_id: ID,
+    /// A tenant role used as the workspace role.
+    pub role_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct RemoveWorkspaceMemberInput {
+    pub workspace_id: ID,
+    pub user_id: ID,
+}
+
+fn member_change(input: WorkspaceMemberInput) -> Result<WorkspaceMemberChange> {
+    Ok(WorkspaceMemberChange {
+        workspace_id: parse_id("workspaceId", &input.workspace_id, WorkspaceId::parse)?,
+        user_id: parse_id("userId", &input.user_id, UserId::parse)?,
+        role_id: parse_id("roleId", &input.role_id, RoleId::parse)?,
+    })
 }
 
 relay_connection!(
@@ -113,6 +188,37 @@ impl WorkspaceMutation {
             .map(|w| Workspace::from(&w))
     }
 
+    /// Needs `workspaces:manage` there. Returns the workspace.
+    async fn add_workspace_member(&self, ctx: &Context<'_>, input: WorkspaceMemberInput) -> Result<Workspace> {
+        let request = member(ctx)?;
+        let change = member_change(input)?;
+        let workspace_id = change.workspace_id;
+        let app = application(ctx);
+        app.add_workspace_member(request, change).await.gql()?;
+        reload(ctx, workspace_id).await
+    }
+
+    /// Needs `workspaces:manage` there. Returns the workspace.
+    async fn update_workspace_member(&self, ctx: &Context<'_>, input: WorkspaceMemberInput) -> Result<Workspace> {
+        let request = member(ctx)?;
+        let change = member_change(input)?;
+        let workspace_id = change.workspace_id;
+        application(ctx).update_workspace_member(request, change).await.gql()?;
+        reload(ctx, workspace_id).await
+    }
+
+    /// Needs `workspaces:manage` there, except to remove yourself. Returns the removed user's id.
+    async fn remove_workspace_member(&self, ctx: &Context<'_>, input: RemoveWorkspaceMemberInput) -> Result<ID> {
+        let request = member(ctx)?;
+        let workspace_id = parse_id("workspaceId", &input.workspace_id, WorkspaceId::parse)?;
+        let user_id = parse_id("userId", &input.user_id, UserId::parse)?;
+        application(ctx)
+            .remove_workspace_member(request, workspace_id, user_id)
+            .await
+            .gql()?;
+        Ok(input.user_id)
+    }
+
     /// Needs `workspaces:manage`. Returns the id of the deleted workspace.
     async fn delete_workspace(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let request = member(ctx)?;
@@ -123,4 +229,15 @@ impl WorkspaceMutation {
             .gql()
             .map(|id| ID(id.to_string()))
     }
+}
+
+async fn reload(ctx: &Context<'_>, id: WorkspaceId) -> Result<Workspace> {
+    let request = member(ctx)?;
+    application(ctx)
+        .get_workspace(request, id)
+        .await
+        .gql()?
+        .as_ref()
+        .map(Workspace::from)
+        .ok_or_else(|| async_graphql::Error::new("workspace not found"))
 }

@@ -1,5 +1,6 @@
 use tessera_domain::{Name, Permission, Slug, Workspace, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId};
 
+use super::access::grant_for;
 use crate::ports::StoreError;
 use crate::{AppError, Application, FieldErrors, RequestContext};
 
@@ -64,18 +65,18 @@ impl Application {
         Ok(workspace)
     }
 
+    /// Needs `workspaces:manage` in the tenant or through a workspace role.
     #[tracing::instrument(name = "rename_workspace", skip_all, fields(workspace_id = %input.id))]
     pub async fn rename_workspace(&self, ctx: &RequestContext, input: RenameWorkspace) -> Result<Workspace, AppError> {
-        let granted = ctx.authorize(Permission::WorkspacesManage)?;
         let name = Name::parse(&input.name).map_err(|e| AppError::validation("name", e.to_string()))?;
-        let scope = granted.scope();
+        let scope = ctx.member_scope();
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
-        let mut workspace = tx
-            .workspaces()
-            .find_by_id(scope, input.id)
+        let grant = grant_for(tx.as_ref(), ctx, input.id)
             .await?
             .ok_or(AppError::NotFound("workspace"))?;
+        grant.require(Permission::WorkspacesManage)?;
+        let mut workspace = grant.workspace;
         workspace.rename(name, self.ports.clock.now());
         tx.workspaces()
             .update(scope, &workspace)
@@ -85,12 +86,16 @@ impl Application {
         Ok(workspace)
     }
 
+    /// Needs `workspaces:manage` in the tenant or through a workspace role.
     #[tracing::instrument(name = "delete_workspace", skip_all, fields(workspace_id = %id))]
     pub async fn delete_workspace(&self, ctx: &RequestContext, id: WorkspaceId) -> Result<WorkspaceId, AppError> {
-        let granted = ctx.authorize(Permission::WorkspacesManage)?;
-        let scope = granted.scope();
+        let scope = ctx.member_scope();
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
+        let grant = grant_for(tx.as_ref(), ctx, id)
+            .await?
+            .ok_or(AppError::NotFound("workspace"))?;
+        grant.require(Permission::WorkspacesManage)?;
         tx.workspaces()
             .delete(scope, id)
             .await
@@ -100,7 +105,7 @@ impl Application {
     }
 }
 
-fn not_found_as_workspace(error: StoreError) -> AppError {
+pub(super) fn not_found_as_workspace(error: StoreError) -> AppError {
     match error {
         StoreError::NotFound => AppError::NotFound("workspace"),
         other => other.into(),

@@ -1,30 +1,33 @@
 use tessera_domain::{Workspace, WorkspaceId};
 
+use super::access::{grant_for, sees_every_workspace};
 use crate::{AppError, Application, Page, PageRequest, RequestContext};
 
 impl Application {
+    /// Every workspace for holders of `workspaces:manage`; otherwise the caller's own.
     #[tracing::instrument(name = "list_workspaces", skip_all)]
     pub async fn list_workspaces(&self, ctx: &RequestContext, page: &PageRequest) -> Result<Page<Workspace>, AppError> {
         let scope = ctx.member_scope();
+        let member_of = (!sees_every_workspace(ctx)).then(|| ctx.user_id());
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
-        Ok(tx.workspaces().list(scope, page).await?)
+        Ok(tx.workspaces().list(scope, member_of, page).await?)
     }
 
     #[tracing::instrument(name = "count_workspaces", skip_all)]
     pub async fn count_workspaces(&self, ctx: &RequestContext) -> Result<u64, AppError> {
         let scope = ctx.member_scope();
+        let member_of = (!sees_every_workspace(ctx)).then(|| ctx.user_id());
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
-        Ok(tx.workspaces().count(scope).await?)
+        Ok(tx.workspaces().count(scope, member_of).await?)
     }
 
-    /// `None` when the workspace does not exist in the caller's tenant.
+    /// `None` when the workspace does not exist in the caller's tenant or is not visible to them.
     #[tracing::instrument(name = "get_workspace", skip_all, fields(workspace_id = %id))]
     pub async fn get_workspace(&self, ctx: &RequestContext, id: WorkspaceId) -> Result<Option<Workspace>, AppError> {
-        let scope = ctx.member_scope();
         let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
-        Ok(tx.workspaces().find_by_id(scope, id).await?)
+        tx.enter_tenant(ctx.member_scope()).await?;
+        Ok(grant_for(tx.as_ref(), ctx, id).await?.map(|grant| grant.workspace))
     }
 }

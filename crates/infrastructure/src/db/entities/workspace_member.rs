@@ -1,4 +1,5 @@
 use sea_orm::entity::prelude::*;
+use tessera_domain::{RoleId, TenantId, UserId, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "workspace_members")]
@@ -21,5 +22,18 @@ impl ActiveModelBehavior for ActiveModel {}
 impl crate::db::scoped::TenantOwned for Entity {
     fn tenant_column() -> Column {
         Column::TenantId
+    }
+}
+
+impl Model {
+    pub fn into_domain(self) -> WorkspaceMembership {
+        WorkspaceMembership {
+            id: WorkspaceMembershipId::from_uuid(self.id),
+            tenant_id: TenantId::from_uuid(self.tenant_id),
+            workspace_id: WorkspaceId::from_uuid(self.workspace_id),
+            user_id: UserId::from_uuid(self.user_id),
+            role_id: RoleId::from_uuid(self.role_id),
+            created_at: self.created_at,
+        }
     }
 }

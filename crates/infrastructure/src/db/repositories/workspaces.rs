@@ -1,12 +1,31 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
+};
 use tessera_application::ports::{StoreError, StoreResult, WorkspaceRepository};
 use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::{UserId, Workspace, WorkspaceId, WorkspaceMembership};
 
 use crate::db::entities::{workspace, workspace_member};
 use crate::db::{SeaTransaction, db_failure, keyset, scoped, unique_as};
+
+/// The tenant's workspaces, or only those `member_of` belongs to (a sub-select on
+/// workspace members, itself tenant-scoped).
+fn visible(scope: &TenantScope, member_of: Option<UserId>) -> Select<workspace::Entity> {
+    let query = scoped::select::<workspace::Entity>(scope);
+    match member_of {
+        None => query,
+        Some(user_id) => {
+            let memberships = scoped::select::<workspace_member::Entity>(scope)
+                .select_only()
+                .column(workspace_member::Column::WorkspaceId)
+                .filter(workspace_member::Column::UserId.eq(user_id.as_uuid()))
+                .into_query();
+            query.filter(workspace::Column::Id.in_subquery(memberships))
+        }
+    }
+}
 
 #[async_trait]
 impl WorkspaceRepository for SeaTransaction {
@@ -60,8 +79,13 @@ impl WorkspaceRepository for SeaTransaction {
         }
     }
 
-    async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Workspace>> {
-        let query = scoped::select::<workspace::Entity>(scope);
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        member_of: Option<UserId>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Workspace>> {
+        let query = visible(scope, member_of);
         let rows = keyset::paginate(query, workspace::Column::CreatedAt, workspace::Column::Id, page)
             .all(&self.txn)
             .await
@@ -72,11 +96,83 @@ impl WorkspaceRepository for SeaTransaction {
         Ok(Page::from_scan(page, rows))
     }
 
-    async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {
-        scoped::select::<workspace::Entity>(scope)
+    async fn count(&self, scope: &TenantScope, member_of: Option<UserId>) -> StoreResult<u64> {
+        visible(scope, member_of).count(&self.txn).await.map_err(db_failure)
+    }
+
+    async fn find_member(
+        &self,
+        scope: &TenantScope,
+        workspace_id: WorkspaceId,
+        user_id: UserId,
+    ) -> StoreResult<Option<WorkspaceMembership>> {
+        Ok(scoped::select::<workspace_member::Entity>(scope)
+            .filter(workspace_member::Column::WorkspaceId.eq(workspace_id.as_uuid()))
+            .filter(workspace_member::Column::UserId.eq(user_id.as_uuid()))
+            .one(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .map(workspace_member::Model::into_domain))
+    }
+
+    async fn list_members(
+        &self,
+        scope: &TenantScope,
+        workspace_id: WorkspaceId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WorkspaceMembership>> {
+        let query = scoped::select::<workspace_member::Entity>(scope)
+            .filter(workspace_member::Column::WorkspaceId.eq(workspace_id.as_uuid()));
+        let rows = keyset::paginate(
+            query,
+            workspace_member::Column::CreatedAt,
+            workspace_member::Column::Id,
+            page,
+        )
+        .all(&self.txn)
+        .await
+        .map_err(db_failure)?
+        .into_iter()
+        .map(workspace_member::Model::into_domain)
+        .collect();
+        Ok(Page::from_scan(page, rows))
+    }
+
+    async fn count_members(&self, scope: &TenantScope, workspace_id: WorkspaceId) -> StoreResult<u64> {
+        scoped::select::<workspace_member::Entity>(scope)
+            .filter(workspace_member::Column::WorkspaceId.eq(workspace_id.as_uuid()))
             .count(&self.txn)
             .await
             .map_err(db_failure)
+    }
+
+    async fn update_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()> {
+        scoped::ensure_owned(scope, member.tenant_id)?;
+        let result = scoped::update::<workspace_member::Entity>(scope)
+            .col_expr(workspace_member::Column::RoleId, Expr::value(member.role_id.as_uuid()))
+            .filter(workspace_member::Column::Id.eq(member.id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        if result.rows_affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn remove_member(&self, scope: &TenantScope, workspace_id: WorkspaceId, user_id: UserId) -> StoreResult<()> {
+        let result = scoped::delete::<workspace_member::Entity>(scope)
+            .filter(workspace_member::Column::WorkspaceId.eq(workspace_id.as_uuid()))
+            .filter(workspace_member::Column::UserId.eq(user_id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        if result.rows_affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
     async fn remove_member_everywhere(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<()> {

@@ -1,0 +1,231 @@
+//! Who belongs to a workspace, with which workspace role.
+
+use std::collections::HashMap;
+
+use tessera_domain::{Permission, Role, RoleId, User, UserId, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId};
+
+use super::access::grant_for;
+use crate::ports::StoreError;
+use crate::{AppError, Application, Page, PageRequest, RequestContext};
+
+/// A workspace member with the person and their workspace role.
+#[derive(Debug, Clone)]
+pub struct WorkspaceMemberView {
+    pub membership: WorkspaceMembership,
+    pub user: User,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkspaceMemberChange {
+    pub workspace_id: WorkspaceId,
+    pub user_id: UserId,
+    pub role_id: RoleId,
+}
+
+impl Application {
+    /// Members of a workspace the caller can see.
+    #[tracing::instrument(name = "list_workspace_members", skip_all, fields(workspace_id = %workspace_id))]
+    pub async fn list_workspace_members(
+        &self,
+        ctx: &RequestContext,
+        workspace_id: WorkspaceId,
+        page: &PageRequest,
+    ) -> Result<Page<WorkspaceMemberView>, AppError> {
+        let scope = ctx.member_scope();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        grant_for(tx.as_ref(), ctx, workspace_id)
+            .await?
+            .ok_or(AppError::NotFound("workspace"))?;
+        let page = tx.workspaces().list_members(scope, workspace_id, page).await?;
+        let user_ids: Vec<UserId> = page.items.iter().map(|m| m.user_id).collect();
+        let mut role_ids: Vec<RoleId> = page.items.iter().map(|m| m.role_id).collect();
+        role_ids.sort();
+        role_ids.dedup();
+        let users: HashMap<UserId, User> = tx
+            .users()
+            .find_by_ids(&user_ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        let roles: HashMap<RoleId, Role> = tx
+            .roles()
+            .find_by_ids(scope, &role_ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let items = page
+            .items
+            .into_iter()
+            .map(
+                |membership| match (users.get(&membership.user_id), roles.get(&membership.role_id)) {
+                    (Some(user), Some(role)) => Ok(WorkspaceMemberView {
+                        user: user.clone(),
+                        role: role.clone(),
+                        membership,
+                    }),
+                    _ => Err(AppError::internal(
+                        "a workspace member points at a missing user or role",
+                    )),
+                },
+            )
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+        })
+    }
+
+    pub async fn count_workspace_members(
+        &self,
+        ctx: &RequestContext,
+        workspace_id: WorkspaceId,
+    ) -> Result<u64, AppError> {
+        let scope = ctx.member_scope();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        grant_for(tx.as_ref(), ctx, workspace_id)
+            .await?
+            .ok_or(AppError::NotFound("workspace"))?;
+        Ok(tx.workspaces().count_members(scope, workspace_id).await?)
+    }
+
+    /// Adds an active tenant member to a workspace with a workspace role. Needs
+    /// `workspaces:manage` there, and every permission the role grants.
+    #[tracing::instrument(name = "add_workspace_member", skip_all, fields(workspace_id = %change.workspace_id))]
+    pub async fn add_workspace_member(
+        &self,
+        ctx: &RequestContext,
+        change: WorkspaceMemberChange,
+    ) -> Result<(), AppError> {
+        let scope = ctx.member_scope();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        let grant = grant_for(tx.as_ref(), ctx, change.workspace_id)
+            .await?
+            .ok_or(AppError::NotFound("workspace"))?;
+        grant.require(Permission::WorkspacesManage)?;
+        tx.memberships()
+            .find_by_user(scope, change.user_id)
+            .await?
+            .filter(|m| m.is_active())
+            .ok_or(AppError::NotFound("member"))?;
+        let role = tx
+            .roles()
+            .find_by_id(scope, change.role_id)
+            .await?
+            .ok_or(AppError::NotFound("role"))?;
+        ensure_within(&grant.permissions, &role)?;
+        let member = WorkspaceMembership {
+            id: WorkspaceMembershipId::from_uuid(self.ports.ids.new_id()),
+            tenant_id: scope.tenant_id(),
+            workspace_id: change.workspace_id,
+            user_id: change.user_id,
+            role_id: role.id,
+            created_at: self.ports.clock.now(),
+        };
+        tx.workspaces()
+            .add_member(scope, &member)
+            .await
+            .map_err(|error| match error {
+                StoreError::Duplicate(_) => AppError::Conflict {
+                    field: "userId".into(),
+                    message: "this user is already a member of the workspace".into(),
+                },
+                other => other.into(),
+            })?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "update_workspace_member", skip_all, fields(workspace_id = %change.workspace_id))]
+    pub async fn update_workspace_member(
+        &self,
+        ctx: &RequestContext,
+        change: WorkspaceMemberChange,
+    ) -> Result<(), AppError> {
+        let scope = ctx.member_scope();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        let grant = grant_for(tx.as_ref(), ctx, change.workspace_id)
+            .await?
+            .ok_or(AppError::NotFound("workspace"))?;
+        grant.require(Permission::WorkspacesManage)?;
+        let mut member = tx
+            .workspaces()
+            .find_member(scope, change.workspace_id, change.user_id)
+            .await?
+            .ok_or(AppError::NotFound("workspace member"))?;
+        let current = tx
+            .roles()
+            .find_by_id(scope, member.role_id)
+            .await?
+            .ok_or(AppError::NotFound("role"))?;
+        let role = tx
+            .roles()
+            .find_by_id(scope, change.role_id)
+            .await?
+            .ok_or(AppError::NotFound("role"))?;
+        ensure_within(&grant.permissions, &current)?;
+        ensure_within(&grant.permissions, &role)?;
+        member.role_id = role.id;
+        tx.workspaces().update_member(scope, &member).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "remove_workspace_member", skip_all, fields(workspace_id = %workspace_id))]
+    pub async fn remove_workspace_member(
+        &self,
+        ctx: &RequestContext,
+        workspace_id: WorkspaceId,
+        user_id: UserId,
+    ) -> Result<(), AppError> {
+        let scope = ctx.member_scope();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        let grant = grant_for(tx.as_ref(), ctx, workspace_id)
+            .await?
+            .ok_or(AppError::NotFound("workspace"))?;
+        if user_id != ctx.user_id() {
+            grant.require(Permission::WorkspacesManage)?;
+            let member = tx
+                .workspaces()
+                .find_member(scope, workspace_id, user_id)
+                .await?
+                .ok_or(AppError::NotFound("workspace member"))?;
+            let role = tx
+                .roles()
+                .find_by_id(scope, member.role_id)
+                .await?
+                .ok_or(AppError::NotFound("role"))?;
+            ensure_within(&grant.permissions, &role)?;
+        }
+        tx.workspaces()
+            .remove_member(scope, workspace_id, user_id)
+            .await
+            .map_err(|error| match error {
+                StoreError::NotFound => AppError::NotFound("workspace member"),
+                other => other.into(),
+            })?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A role handed out (or taken away) inside a workspace must not exceed what the caller holds there.
+fn ensure_within(held: &tessera_domain::PermissionSet, role: &Role) -> Result<(), AppError> {
+    let missing = role.permissions.missing_from(held);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden {
+            reason: "PERMISSION_ESCALATION",
+            message: format!("you cannot grant permissions you do not hold: {missing}"),
+        })
+    }
+}
