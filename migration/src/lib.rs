@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_foundation_tables;
 mod m20261123_000002_row_level_security;
+mod m20261123_000003_invitations;
 
 /// The Postgres role the server runs as: owns nothing, not a superuser, no BYPASSRLS.
 pub const APP_ROLE: &str = "tessera_app";
@@ -21,7 +22,31 @@ pub const TENANT_TABLES: &[&str] = &[
     "memberships",
     "workspaces",
     "workspace_members",
+    "invitations",
 ];
+
+const CURRENT_TENANT: &str = "(SELECT nullif(current_setting('app.tenant_id', true), ''))::uuid";
+
+/// Postgres: grants for the application role, and RLS enabled, forced and keyed on
+/// the transaction-local tenant setting for one tenant table.
+pub(crate) fn protect_tenant_table(table: &str) -> String {
+    format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE};\n\
+         ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n\
+         ALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n\
+         CREATE POLICY tenant_isolation ON {table} USING (tenant_id = {CURRENT_TENANT}) \
+         WITH CHECK (tenant_id = {CURRENT_TENANT});\n"
+    )
+}
+
+pub(crate) fn unprotect_tenant_table(table: &str) -> String {
+    format!(
+        "DROP POLICY tenant_isolation ON {table};\n\
+         ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY;\n\
+         ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;\n\
+         REVOKE ALL ON {table} FROM {APP_ROLE};\n"
+    )
+}
 
 pub struct Migrator;
 
@@ -31,6 +56,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_foundation_tables::Migration),
             Box::new(m20261123_000002_row_level_security::Migration),
+            Box::new(m20261123_000003_invitations::Migration),
         ]
     }
 }

@@ -5,7 +5,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::{APP_ROLE, TENANT_TABLES, run_script};
+use crate::{APP_ROLE, protect_tenant_table, run_script, unprotect_tenant_table};
 
 pub struct Migration;
 
@@ -15,18 +15,17 @@ impl MigrationName for Migration {
     }
 }
 
-const ALL_TABLES: &[&str] = &[
-    "tenants",
-    "users",
+/// Tables without a tenant: identities, tenants themselves, sessions.
+const GLOBAL_TABLES: &[&str] = &["tenants", "users", "sessions"];
+
+/// The tenant tables this migration created (later migrations protect their own).
+const FOUNDATION_TENANT_TABLES: &[&str] = &[
     "roles",
     "role_permissions",
     "memberships",
     "workspaces",
     "workspace_members",
-    "sessions",
 ];
-
-const CURRENT_TENANT: &str = "(SELECT nullif(current_setting('app.tenant_id', true), ''))::uuid";
 const CURRENT_USER: &str = "(SELECT nullif(current_setting('app.user_id', true), ''))::uuid";
 
 fn up_script() -> String {
@@ -37,14 +36,10 @@ fn up_script() -> String {
          EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;\nEND $$;\n\
          GRANT USAGE ON SCHEMA public TO {APP_ROLE};\n\
          GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {APP_ROLE};\n",
-        ALL_TABLES.join(", ")
+        GLOBAL_TABLES.join(", ")
     );
-    for table in TENANT_TABLES {
-        sql.push_str(&format!(
-            "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n\
-             ALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n\
-             CREATE POLICY tenant_isolation ON {table} USING (tenant_id = {CURRENT_TENANT}) WITH CHECK (tenant_id = {CURRENT_TENANT});\n"
-        ));
+    for table in FOUNDATION_TENANT_TABLES {
+        sql.push_str(&protect_tenant_table(table));
     }
     // Before a tenant is chosen, the authentication path may read the caller's own
     // memberships in every tenant, and nothing else.
@@ -56,14 +51,13 @@ fn up_script() -> String {
 
 fn down_script() -> String {
     let mut sql = String::from("DROP POLICY own_memberships ON memberships;\n");
-    for table in TENANT_TABLES {
-        sql.push_str(&format!(
-            "DROP POLICY tenant_isolation ON {table};\n\
-             ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY;\n\
-             ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;\n"
-        ));
+    for table in FOUNDATION_TENANT_TABLES {
+        sql.push_str(&unprotect_tenant_table(table));
     }
-    sql.push_str(&format!("REVOKE ALL ON {} FROM {APP_ROLE};\n", ALL_TABLES.join(", ")));
+    sql.push_str(&format!(
+        "REVOKE ALL ON {} FROM {APP_ROLE};\n",
+        GLOBAL_TABLES.join(", ")
+    ));
     sql
 }
 

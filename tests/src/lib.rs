@@ -207,6 +207,8 @@ pub struct TestApp {
     pub db: TestDatabase,
     pub base_url: String,
     pub client: reqwest::Client,
+    /// Every mail the server sent.
+    pub mailer: tessera_infrastructure::MemoryMailer,
     server: Option<RunningServer>,
 }
 
@@ -260,21 +262,36 @@ impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<Self> {
         let db = TestDatabase::create(backend).await?;
         let config = Config::for_database(db.owner_url.clone());
-        let server = tessera_server::spawn(
-            &config,
-            &BuildOptions {
-                fast_password_hashing: true,
-            },
-        )
-        .await
-        .expect("the server starts");
+        let mailer = tessera_infrastructure::MemoryMailer::default();
+        let options = BuildOptions {
+            fast_password_hashing: true,
+            mailer: Some(std::sync::Arc::new(mailer.clone())),
+        };
+        let server = tessera_server::spawn(&config, &options)
+            .await
+            .expect("the server starts");
         let base_url = format!("http://{}", server.addr);
         Some(Self {
             db,
             base_url,
             client: reqwest::Client::new(),
+            mailer,
             server: Some(server),
         })
+    }
+
+    /// The invitation token in the last mail sent to `email`.
+    pub fn invitation_token_for(&self, email: &str) -> Option<String> {
+        self.mailer
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|(to, _, _)| to == email)
+            .and_then(|(_, _, text)| {
+                text.split_whitespace()
+                    .find(|w| w.starts_with("inv_"))
+                    .map(str::to_owned)
+            })
     }
 
     /// A plain GET of a path on the server (e.g. `/health/ready`).

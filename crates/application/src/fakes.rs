@@ -8,15 +8,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tessera_domain::{
-    Email, Membership, MembershipStatus, Password, PasswordHash, PermissionSet, Role, RoleId, Slug, SystemRole, Tenant,
-    TenantId, User, UserId, Workspace, WorkspaceId, WorkspaceMembership,
+    Email, Invitation, InvitationId, InvitationStatus, Membership, MembershipStatus, Password, PasswordHash,
+    PermissionSet, Role, RoleId, Slug, SystemRole, Tenant, TenantId, User, UserId, Workspace, WorkspaceId,
+    WorkspaceMembership,
 };
 use uuid::Uuid;
 
+use crate::ports::OutgoingMail;
 use crate::ports::{
-    AccessClaims, Clock, IdGenerator, IssuedSecret, MemberFilter, MembershipRepository, NewSession, PasswordHasher,
-    RoleRepository, SecretGenerator, SessionRepository, Store, StoreError, StoreResult, TenantRepository, TokenError,
-    TokenIssuer, Transaction, UserRepository, WorkspaceRepository,
+    AccessClaims, Clock, IdGenerator, InvitationRepository, IssuedSecret, Mailer, MemberFilter, MembershipRepository,
+    NewSession, PasswordHasher, RoleRepository, SecretGenerator, SessionRepository, Store, StoreError, StoreResult,
+    TenantRepository, TokenError, TokenIssuer, Transaction, UserRepository, WorkspaceRepository,
 };
 use crate::{Application, AuthSettings, Page, PageRequest, Ports, TenantScope};
 
@@ -29,6 +31,7 @@ pub struct State {
     pub workspaces: Vec<Workspace>,
     pub workspace_members: Vec<WorkspaceMembership>,
     pub sessions: Vec<NewSession>,
+    pub invitations: Vec<Invitation>,
 }
 
 #[derive(Clone, Default)]
@@ -108,6 +111,9 @@ impl Transaction for FakeTransaction {
         self
     }
     fn sessions(&self) -> &dyn SessionRepository {
+        self
+    }
+    fn invitations(&self) -> &dyn InvitationRepository {
         self
     }
     async fn commit(self: Box<Self>) -> StoreResult<()> {
@@ -501,6 +507,89 @@ impl SessionRepository for FakeTransaction {
     }
 }
 
+#[async_trait]
+impl InvitationRepository for FakeTransaction {
+    async fn insert(&self, scope: &TenantScope, invitation: &Invitation) -> StoreResult<()> {
+        assert!(
+            in_scope(scope, invitation.tenant_id),
+            "invitation written outside its scope"
+        );
+        self.state().invitations.push(invitation.clone());
+        Ok(())
+    }
+    async fn find_by_id(&self, scope: &TenantScope, id: InvitationId) -> StoreResult<Option<Invitation>> {
+        Ok(self
+            .state()
+            .invitations
+            .iter()
+            .find(|i| in_scope(scope, i.tenant_id) && i.id == id)
+            .cloned())
+    }
+    async fn find_by_token_digest(&self, scope: &TenantScope, digest: &str) -> StoreResult<Option<Invitation>> {
+        Ok(self
+            .state()
+            .invitations
+            .iter()
+            .find(|i| in_scope(scope, i.tenant_id) && i.token_digest == digest)
+            .cloned())
+    }
+    async fn update(&self, scope: &TenantScope, invitation: &Invitation) -> StoreResult<()> {
+        let mut state = self.state();
+        let stored = state
+            .invitations
+            .iter_mut()
+            .find(|i| in_scope(scope, i.tenant_id) && i.id == invitation.id)
+            .ok_or(StoreError::NotFound)?;
+        *stored = invitation.clone();
+        Ok(())
+    }
+    async fn revoke_pending_for(&self, scope: &TenantScope, email: &Email) -> StoreResult<()> {
+        for invitation in self
+            .state()
+            .invitations
+            .iter_mut()
+            .filter(|i| in_scope(scope, i.tenant_id) && &i.email == email && i.status == InvitationStatus::Pending)
+        {
+            invitation.status = InvitationStatus::Revoked;
+        }
+        Ok(())
+    }
+    async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Invitation>> {
+        let mut rows: Vec<Invitation> = self
+            .state()
+            .invitations
+            .iter()
+            .filter(|i| in_scope(scope, i.tenant_id))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|i| (i.created_at, i.id));
+        rows.truncate(page.limit as usize + 1);
+        Ok(Page::from_scan(page, rows))
+    }
+    async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .invitations
+            .iter()
+            .filter(|i| in_scope(scope, i.tenant_id))
+            .count() as u64)
+    }
+}
+
+/// Keeps sent mail for inspection.
+#[derive(Clone, Default)]
+pub struct FakeMailer {
+    pub sent: Arc<Mutex<Vec<OutgoingMail>>>,
+}
+
+#[async_trait]
+impl Mailer for FakeMailer {
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), Box<dyn StdError + Send + Sync>> {
+        self.sent.lock().expect("mailer lock").push(mail.clone());
+        Ok(())
+    }
+}
+
 /// "Hashes" by prefixing; verification compares. Enough to test the use cases' flow.
 pub struct PlainHasher;
 
@@ -593,6 +682,7 @@ pub fn application() -> (Application, FakeStore) {
         clock: Arc::new(FixedClock),
         ids: Arc::new(SequentialIds(Mutex::new(0))),
         secrets: Arc::new(CountingSecrets(Mutex::new(0))),
+        mailer: Arc::new(FakeMailer::default()),
     };
     (Application::new(ports, AuthSettings::default()), store)
 }

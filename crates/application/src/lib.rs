@@ -4,6 +4,7 @@
 pub mod context;
 pub mod error;
 pub mod identity;
+pub mod invitations;
 pub mod members;
 pub mod pagination;
 pub mod ports;
@@ -27,6 +28,7 @@ pub use pagination::{Cursor, Page, PageRequest};
 pub struct AuthSettings {
     pub access_token_ttl: chrono::Duration,
     pub refresh_token_ttl: chrono::Duration,
+    pub invitation_ttl: chrono::Duration,
 }
 
 impl Default for AuthSettings {
@@ -34,6 +36,7 @@ impl Default for AuthSettings {
         Self {
             access_token_ttl: chrono::Duration::minutes(15),
             refresh_token_ttl: chrono::Duration::days(30),
+            invitation_ttl: chrono::Duration::days(7),
         }
     }
 }
@@ -47,6 +50,7 @@ pub struct Ports {
     pub clock: Arc<dyn ports::Clock>,
     pub ids: Arc<dyn ports::IdGenerator>,
     pub secrets: Arc<dyn ports::SecretGenerator>,
+    pub mailer: Arc<dyn ports::Mailer>,
 }
 
 /// The application facade. Use cases are grouped by aggregate in their own modules

@@ -10,8 +10,8 @@ use std::error::Error as StdError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_domain::{
-    Email, Membership, MembershipStatus, Password, PasswordHash, PermissionSet, Role, RoleId, SessionId, Slug,
-    SystemRole, Tenant, TenantId, User, UserId, Workspace, WorkspaceId, WorkspaceMembership,
+    Email, Invitation, InvitationId, Membership, MembershipStatus, Password, PasswordHash, PermissionSet, Role, RoleId,
+    SessionId, Slug, SystemRole, Tenant, TenantId, User, UserId, Workspace, WorkspaceId, WorkspaceMembership,
 };
 use uuid::Uuid;
 
@@ -62,6 +62,7 @@ pub trait Transaction: Send + Sync {
     fn roles(&self) -> &dyn RoleRepository;
     fn workspaces(&self) -> &dyn WorkspaceRepository;
     fn sessions(&self) -> &dyn SessionRepository;
+    fn invitations(&self) -> &dyn InvitationRepository;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -172,6 +173,34 @@ pub trait WorkspaceRepository: Send + Sync {
     async fn remove_member(&self, scope: &TenantScope, workspace_id: WorkspaceId, user_id: UserId) -> StoreResult<()>;
     /// Takes a user out of every workspace of the tenant.
     async fn remove_member_everywhere(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait InvitationRepository: Send + Sync {
+    async fn insert(&self, scope: &TenantScope, invitation: &Invitation) -> StoreResult<()>;
+    async fn find_by_id(&self, scope: &TenantScope, id: InvitationId) -> StoreResult<Option<Invitation>>;
+    async fn find_by_token_digest(&self, scope: &TenantScope, digest: &str) -> StoreResult<Option<Invitation>>;
+    /// Saves status and `accepted_at`; `NotFound` when not in scope.
+    async fn update(&self, scope: &TenantScope, invitation: &Invitation) -> StoreResult<()>;
+    /// Revokes every pending invitation to `email` (a new one replaces them).
+    async fn revoke_pending_for(&self, scope: &TenantScope, email: &Email) -> StoreResult<()>;
+    /// Keyset page over `(created_at, id)`.
+    async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Invitation>>;
+    async fn count(&self, scope: &TenantScope) -> StoreResult<u64>;
+}
+
+/// A message for one recipient.
+#[derive(Clone)]
+pub struct OutgoingMail {
+    pub to: Email,
+    pub subject: String,
+    pub text: String,
+}
+
+/// Sends mail (SMTP in production, the log in development, memory in tests).
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), Box<dyn StdError + Send + Sync>>;
 }
 
 /// A log-in session: the refresh-token family a token pair belongs to.

@@ -12,8 +12,9 @@ fn sign_up_input(email: &str, slug: Option<&str>) -> SignUp {
         email: email.into(),
         password: "a long enough password".into(),
         display_name: "Someone".into(),
-        tenant_name: "Acme Corp".into(),
+        tenant_name: Some("Acme Corp".into()),
         tenant_slug: slug.map(str::to_owned),
+        invitation_token: None,
     }
 }
 

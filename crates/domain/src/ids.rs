@@ -64,6 +64,8 @@ typed_id!(/// A user's membership of one workspace.
     WorkspaceMembershipId);
 typed_id!(/// A log-in session (refresh-token family).
     SessionId);
+typed_id!(/// An invitation to join a tenant.
+    InvitationId);
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 //! takes raw input validates it and returns a typed error.
 
 pub mod ids;
+pub mod invitation;
 pub mod membership;
 pub mod permission;
 pub mod role;
@@ -11,7 +12,8 @@ pub mod user;
 pub mod values;
 pub mod workspace;
 
-pub use ids::{MembershipId, RoleId, SessionId, TenantId, UserId, WorkspaceId, WorkspaceMembershipId};
+pub use ids::{InvitationId, MembershipId, RoleId, SessionId, TenantId, UserId, WorkspaceId, WorkspaceMembershipId};
+pub use invitation::{Invitation, InvitationError, InvitationStatus};
 pub use membership::{Membership, MembershipStatus, WorkspaceMembership};
 pub use permission::{Permission, PermissionSet};
 pub use role::{Role, RoleRuleError, SystemRole};

@@ -4,10 +4,12 @@
 
 pub mod auth;
 pub mod db;
+pub mod mail;
 pub mod system;
 
 pub use auth::jwt::{JwtConfig, JwtTokenIssuer};
 pub use auth::password::Argon2PasswordHasher;
 pub use auth::secrets::RandomSecrets;
 pub use db::{DatabaseSettings, SeaStore, SeaTransaction};
+pub use mail::{LogMailer, MemoryMailer};
 pub use system::{SystemClock, UuidV7Ids};

@@ -11,9 +11,11 @@ use anyhow::Context as _;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tessera_api::ApiConfig;
 use tessera_api::graphql::SchemaLimits;
+use tessera_application::ports::Mailer;
 use tessera_application::{Application, AuthSettings, Ports};
 use tessera_infrastructure::{
-    Argon2PasswordHasher, DatabaseSettings, JwtConfig, JwtTokenIssuer, RandomSecrets, SeaStore, SystemClock, UuidV7Ids,
+    Argon2PasswordHasher, DatabaseSettings, JwtConfig, JwtTokenIssuer, LogMailer, RandomSecrets, SeaStore, SystemClock,
+    UuidV7Ids,
 };
 use tessera_migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
@@ -45,6 +47,8 @@ pub async fn connect_for_migrations(config: &Config) -> anyhow::Result<DatabaseC
 pub struct BuildOptions {
     /// Cheap password hashing (tests only).
     pub fast_password_hashing: bool,
+    /// Where mail goes; the development log mailer when `None`.
+    pub mailer: Option<Arc<dyn Mailer>>,
 }
 
 /// Connects, migrates (when configured), checks the run-time role and wires the application.
@@ -85,6 +89,12 @@ pub async fn build_application(
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
         secrets: Arc::new(RandomSecrets),
+        mailer: options.mailer.clone().unwrap_or_else(|| {
+            if config.is_production() {
+                tracing::warn!("no mail transport is configured: mails are written to the log");
+            }
+            Arc::new(LogMailer)
+        }),
     };
     let auth = AuthSettings {
         access_token_ttl: chrono_seconds(config.access_token_ttl_seconds),

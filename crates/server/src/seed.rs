@@ -31,8 +31,9 @@ pub async fn seed_demo(app: &Application) -> anyhow::Result<DemoSeed> {
                 email: DEMO_EMAIL.into(),
                 password: DEMO_PASSWORD.into(),
                 display_name: "Demo Owner".into(),
-                tenant_name: "Demo Company".into(),
+                tenant_name: Some("Demo Company".into()),
                 tenant_slug: Some("demo".into()),
+                invitation_token: None,
             },
             ClientInfo::default(),
         )

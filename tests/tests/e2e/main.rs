@@ -4,6 +4,7 @@
 mod access_rules;
 mod architecture;
 mod http_protocol;
+mod invitations;
 mod isolation;
 mod migrations;
 mod postgres_rls;

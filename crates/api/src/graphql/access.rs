@@ -60,6 +60,14 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Member", "*", Access::Inherited),
     ("MemberConnection", "*", Access::Inherited),
     ("MemberEdge", "*", Access::Inherited),
+    // invitations
+    ("Query", "invitations", Access::Permission(Permission::MembersInvite)),
+    ("Mutation", "inviteMember", Access::Permission(Permission::MembersInvite)),
+    ("Mutation", "revokeInvitation", Access::Permission(Permission::MembersInvite)),
+    ("Mutation", "acceptInvitation", Access::Member),
+    ("Invitation", "*", Access::Inherited),
+    ("InvitationConnection", "*", Access::Inherited),
+    ("InvitationEdge", "*", Access::Inherited),
     // workspaces: writes on one workspace are decided by the use case, from tenant-level
     // `workspaces:manage` or the same permission through a workspace role there
     ("Query", "workspaces", Access::Member),

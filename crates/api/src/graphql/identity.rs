@@ -61,10 +61,13 @@ pub struct SignUpInput {
     /// At least 10 characters.
     pub password: String,
     pub display_name: String,
-    /// The new tenant (organization) this user will own.
-    pub tenant_name: String,
+    /// The new tenant (organization) this user will own. Required unless
+    /// `invitationToken` is given.
+    pub tenant_name: Option<String>,
     /// Optional; derived from `tenantName` when omitted.
     pub tenant_slug: Option<String>,
+    /// Join the inviting tenant instead of creating one (the email must match the invitation's).
+    pub invitation_token: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -101,6 +104,7 @@ impl IdentityMutation {
             display_name: input.display_name,
             tenant_name: input.tenant_name,
             tenant_slug: input.tenant_slug,
+            invitation_token: input.invitation_token,
         };
         application(ctx)
             .sign_up(command, client_info(ctx))

@@ -4,6 +4,7 @@ pub mod access;
 mod context;
 mod errors;
 mod identity;
+mod invitations;
 mod members;
 mod pagination;
 mod roles;
@@ -24,6 +25,7 @@ pub struct Query(
     tenants::TenantQuery,
     roles::RoleQuery,
     members::MemberQuery,
+    invitations::InvitationQuery,
     workspaces::WorkspaceQuery,
 );
 
@@ -32,6 +34,7 @@ pub struct Mutation(
     identity::IdentityMutation,
     roles::RoleMutation,
     members::MemberMutation,
+    invitations::InvitationMutation,
     workspaces::WorkspaceMutation,
 );
 

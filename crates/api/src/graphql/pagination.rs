@@ -26,6 +26,12 @@ impl Cursored for Workspace {
     }
 }
 
+impl Cursored for tessera_domain::Invitation {
+    fn cursor(&self) -> String {
+        Cursor::new(self.created_at, self.id.as_uuid()).encode()
+    }
+}
+
 impl Cursored for Role {
     fn cursor(&self) -> String {
         Cursor::new(self.created_at, self.id.as_uuid()).encode()

@@ -33,7 +33,7 @@ pub struct AuthSession {
 impl Application {
     /// Starts a session for `user` in `tenant` inside `tx` and signs its access token.
     /// The caller commits `tx`.
-    async fn open_session(
+    pub(crate) async fn open_session(
         &self,
         tx: &dyn Transaction,
         user: User,

@@ -15,16 +15,24 @@ pub struct SignUp {
     pub email: String,
     pub password: String,
     pub display_name: String,
-    pub tenant_name: String,
+    /// The new tenant to create; required unless joining through an invitation.
+    pub tenant_name: Option<String>,
     pub tenant_slug: Option<String>,
+    /// Join the inviting tenant instead of creating one.
+    pub invitation_token: Option<String>,
+}
+
+/// What the new user signs up into.
+enum Destination {
+    NewTenant { name: Name, slug: Option<Slug> },
+    Invitation(String),
 }
 
 struct ValidSignUp {
     email: Email,
     password: Password,
     display_name: DisplayName,
-    tenant_name: Name,
-    tenant_slug: Option<Slug>,
+    destination: Destination,
 }
 
 impl SignUp {
@@ -33,21 +41,42 @@ impl SignUp {
         let email = errors.check("email", Email::parse(&self.email));
         let password = errors.check("password", Password::parse(&self.password));
         let display_name = errors.check("displayName", DisplayName::parse(&self.display_name));
-        let tenant_name = errors.check("tenantName", Name::parse(&self.tenant_name));
-        let tenant_slug = match self.tenant_slug.as_deref() {
-            Some(raw) => errors.check("tenantSlug", Slug::parse_tenant(raw)).map(Some),
-            None => Some(None),
-        };
-        match (email, password, display_name, tenant_name, tenant_slug) {
-            (Some(email), Some(password), Some(display_name), Some(tenant_name), Some(tenant_slug)) => {
-                Ok(ValidSignUp {
-                    email,
-                    password,
-                    display_name,
-                    tenant_name,
-                    tenant_slug,
-                })
+        let destination = match (&self.invitation_token, &self.tenant_name) {
+            (Some(_), _) if self.tenant_name.is_some() || self.tenant_slug.is_some() => {
+                errors.add(
+                    "invitationToken",
+                    "sign up either with an invitation or with a new tenant, not both",
+                );
+                None
             }
+            (Some(token), _) if token.trim().is_empty() => {
+                errors.add("invitationToken", "must not be empty");
+                None
+            }
+            (Some(token), _) => Some(Destination::Invitation(token.trim().to_owned())),
+            (None, None) => {
+                errors.add("tenantName", "is required unless signing up with an invitation");
+                None
+            }
+            (None, Some(raw_name)) => {
+                let name = errors.check("tenantName", Name::parse(raw_name));
+                let slug = match self.tenant_slug.as_deref() {
+                    Some(raw) => errors.check("tenantSlug", Slug::parse_tenant(raw)).map(Some),
+                    None => Some(None),
+                };
+                match (name, slug) {
+                    (Some(name), Some(slug)) => Some(Destination::NewTenant { name, slug }),
+                    _ => None,
+                }
+            }
+        };
+        match (email, password, display_name, destination) {
+            (Some(email), Some(password), Some(display_name), Some(destination)) => Ok(ValidSignUp {
+                email,
+                password,
+                display_name,
+                destination,
+            }),
             _ => Err(AppError::Validation(errors)),
         }
     }
@@ -75,8 +104,6 @@ impl Application {
                 message: "an account with this email already exists".into(),
             });
         }
-        let slug = self.choose_tenant_slug(tx.as_ref(), &input).await?;
-
         let user = User::register(
             UserId::from_uuid(self.ports.ids.new_id()),
             input.email,
@@ -84,13 +111,24 @@ impl Application {
             password_hash,
             now,
         );
+        let (tenant_name, tenant_slug) = match input.destination {
+            Destination::Invitation(token) => {
+                tx.users().insert(&user).await.map_err(|e| conflict_as(e, "email"))?;
+                let tenant = self
+                    .accept_into(tx.as_ref(), &user, &token)
+                    .await
+                    .map_err(as_invitation_field)?;
+                let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
+                tx.commit().await?;
+                return Ok(session);
+            }
+            Destination::NewTenant { name, slug } => (name, slug),
+        };
+        let slug = self
+            .choose_tenant_slug(tx.as_ref(), &tenant_name, tenant_slug.as_ref())
+            .await?;
         tx.users().insert(&user).await.map_err(|e| conflict_as(e, "email"))?;
-        let tenant = Tenant::new(
-            TenantId::from_uuid(self.ports.ids.new_id()),
-            slug,
-            input.tenant_name,
-            now,
-        );
+        let tenant = Tenant::new(TenantId::from_uuid(self.ports.ids.new_id()), slug, tenant_name, now);
         tx.tenants()
             .insert(&tenant)
             .await
@@ -153,8 +191,13 @@ impl Application {
 
     /// The requested slug when free (else `CONFLICT`); otherwise one derived from the
     /// tenant name, de-duplicated with a short suffix.
-    async fn choose_tenant_slug(&self, tx: &dyn Transaction, input: &ValidSignUp) -> Result<Slug, AppError> {
-        if let Some(slug) = &input.tenant_slug {
+    async fn choose_tenant_slug(
+        &self,
+        tx: &dyn Transaction,
+        tenant_name: &Name,
+        requested: Option<&Slug>,
+    ) -> Result<Slug, AppError> {
+        if let Some(slug) = requested {
             if tx.tenants().find_by_slug(slug).await?.is_some() {
                 return Err(AppError::Conflict {
                     field: "tenantSlug".into(),
@@ -163,7 +206,7 @@ impl Application {
             }
             return Ok(slug.clone());
         }
-        let base = Slug::derive_from(input.tenant_name.as_str())
+        let base = Slug::derive_from(tenant_name.as_str())
             .unwrap_or_else(|| Slug::parse("tenant").expect("`tenant` is a valid slug"));
         if tx.tenants().find_by_slug(&base).await?.is_none() {
             return Ok(base);
@@ -181,6 +224,24 @@ impl Application {
             "tenantSlug",
             "could not derive a free slug; please choose one",
         ))
+    }
+}
+
+/// Errors about the token are reported on the sign-up input's `invitationToken` field.
+fn as_invitation_field(error: AppError) -> AppError {
+    match error {
+        AppError::Validation(fields) if fields.iter().any(|(f, _)| f == "token") => {
+            let mut renamed = FieldErrors::new();
+            for (field, message) in fields.iter() {
+                renamed.add(if field == "token" { "invitationToken" } else { field }, message);
+            }
+            AppError::Validation(renamed)
+        }
+        AppError::Conflict { field, message } if field == "token" => AppError::Conflict {
+            field: "invitationToken".into(),
+            message,
+        },
+        other => other,
     }
 }
 
@@ -204,8 +265,9 @@ mod tests {
             email: "ada@example.com".into(),
             password: "a long enough password".into(),
             display_name: "Ada".into(),
-            tenant_name: "Analytical Engines".into(),
+            tenant_name: Some("Analytical Engines".into()),
             tenant_slug: None,
+            invitation_token: None,
         }
     }
 
@@ -215,8 +277,9 @@ mod tests {
             email: "not-an-email".into(),
             password: "short".into(),
             display_name: " ".into(),
-            tenant_name: "x".repeat(101),
+            tenant_name: Some("x".repeat(101)),
             tenant_slug: Some("Bad Slug".into()),
+            invitation_token: None,
         };
         let Err(AppError::Validation(fields)) = input.validate() else {
             panic!("expected validation errors");
@@ -232,6 +295,36 @@ mod tests {
             tenant_slug: Some("engines".into()),
             ..valid()
         };
-        assert!(with_slug.validate().is_ok_and(|v| v.tenant_slug.is_some()));
+        assert!(
+            with_slug
+                .validate()
+                .is_ok_and(|v| matches!(v.destination, Destination::NewTenant { slug: Some(_), .. }))
+        );
+    }
+
+    #[test]
+    fn an_invitation_replaces_the_tenant_fields_and_excludes_them() {
+        let invited = SignUp {
+            tenant_name: None,
+            invitation_token: Some("inv_x_y".into()),
+            ..valid()
+        };
+        assert!(
+            invited
+                .validate()
+                .is_ok_and(|v| matches!(v.destination, Destination::Invitation(_)))
+        );
+        let both = SignUp {
+            invitation_token: Some("inv_x_y".into()),
+            ..valid()
+        };
+        assert!(
+            matches!(both.validate(), Err(AppError::Validation(f)) if f.iter().any(|(n, _)| n == "invitationToken"))
+        );
+        let neither = SignUp {
+            tenant_name: None,
+            ..valid()
+        };
+        assert!(matches!(neither.validate(), Err(AppError::Validation(f)) if f.iter().any(|(n, _)| n == "tenantName")));
     }
 }

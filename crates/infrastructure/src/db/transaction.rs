@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use tessera_application::TenantScope;
 use tessera_application::ports::{
-    MembershipRepository, RoleRepository, SessionRepository, StoreResult, TenantRepository, Transaction,
-    UserRepository, WorkspaceRepository,
+    InvitationRepository, MembershipRepository, RoleRepository, SessionRepository, StoreResult, TenantRepository,
+    Transaction, UserRepository, WorkspaceRepository,
 };
 use tessera_domain::UserId;
 
@@ -72,6 +72,9 @@ impl Transaction for SeaTransaction {
         self
     }
     fn sessions(&self) -> &dyn SessionRepository {
+        self
+    }
+    fn invitations(&self) -> &dyn InvitationRepository {
         self
     }
 

@@ -1,0 +1,87 @@
+use tessera_domain::{Membership, MembershipId, MembershipStatus, Tenant, User, UserId};
+
+use super::{invitation_refused, tenant_of};
+use crate::identity::{AuthSession, ClientInfo};
+use crate::ports::Transaction;
+use crate::{AppError, Application, TenantScope};
+
+const UNKNOWN: &str = "this invitation does not exist";
+
+impl Application {
+    /// An existing user accepts an invitation: they become an active member of its
+    /// tenant with its role, and get a token pair for that tenant.
+    #[tracing::instrument(name = "accept_invitation", skip_all)]
+    pub async fn accept_invitation(
+        &self,
+        user_id: UserId,
+        token: &str,
+        client: ClientInfo,
+    ) -> Result<AuthSession, AppError> {
+        let tx = self.ports.store.begin().await?;
+        let user = tx
+            .users()
+            .find_by_id(user_id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        let tenant = self.accept_into(tx.as_ref(), &user, token).await?;
+        let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
+        tx.commit().await?;
+        Ok(session)
+    }
+
+    /// Inside `tx`: checks the token, marks the invitation accepted and makes `user` an
+    /// active member. The invitation's tenant is entered here: the token proves the
+    /// right to join it, which makes this one of the places allowed to mint a scope.
+    pub(crate) async fn accept_into(&self, tx: &dyn Transaction, user: &User, token: &str) -> Result<Tenant, AppError> {
+        let tenant_id = tenant_of(token).ok_or_else(|| AppError::validation("token", UNKNOWN))?;
+        let scope = TenantScope::new(tenant_id);
+        tx.enter_tenant(&scope).await?;
+        let digest = self.ports.secrets.digest(token.trim());
+        let mut invitation = tx
+            .invitations()
+            .find_by_token_digest(&scope, &digest)
+            .await?
+            .ok_or_else(|| AppError::validation("token", UNKNOWN))?;
+        let now = self.ports.clock.now();
+        invitation.accept(&user.email, now).map_err(invitation_refused)?;
+        let tenant = tx
+            .tenants()
+            .find_by_id(tenant_id)
+            .await?
+            .ok_or(AppError::NotFound("tenant"))?;
+        if !tenant.is_active() {
+            return Err(AppError::Forbidden {
+                reason: "TENANT_SUSPENDED",
+                message: "this tenant is suspended".into(),
+            });
+        }
+        match tx.memberships().find_by_user(&scope, user.id).await? {
+            Some(existing) if existing.status == MembershipStatus::Active => {
+                return Err(AppError::Conflict {
+                    field: "token".into(),
+                    message: "you are already a member of this tenant".into(),
+                });
+            }
+            Some(mut existing) => {
+                existing.status = MembershipStatus::Active;
+                existing.role_id = invitation.role_id;
+                existing.updated_at = now;
+                tx.memberships().update(&scope, &existing).await?;
+            }
+            None => {
+                let membership = Membership {
+                    id: MembershipId::from_uuid(self.ports.ids.new_id()),
+                    tenant_id,
+                    user_id: user.id,
+                    role_id: invitation.role_id,
+                    status: MembershipStatus::Active,
+                    created_at: now,
+                    updated_at: now,
+                };
+                tx.memberships().insert(&scope, &membership).await?;
+            }
+        }
+        tx.invitations().update(&scope, &invitation).await?;
+        Ok(tenant)
+    }
+}

@@ -1,0 +1,116 @@
+use tessera_domain::{Email, Invitation, InvitationId, InvitationStatus, Permission, RoleId};
+
+use super::{invitation_refused, token_for};
+use crate::ports::OutgoingMail;
+use crate::{AppError, Application, Page, PageRequest, RequestContext};
+
+#[derive(Debug, Clone)]
+pub struct InviteMember {
+    pub email: String,
+    pub role_id: RoleId,
+}
+
+impl Application {
+    /// Invites an email address with a role (replacing any pending invitation to it)
+    /// and mails the token. Needs `members:invite` and every permission of the role.
+    #[tracing::instrument(name = "invite_member", skip_all, fields(role_id = %input.role_id))]
+    pub async fn invite_member(&self, ctx: &RequestContext, input: InviteMember) -> Result<Invitation, AppError> {
+        let scope = ctx.authorize(Permission::MembersInvite)?.scope().clone();
+        let email = Email::parse(&input.email).map_err(|e| AppError::validation("email", e.to_string()))?;
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        let role = tx
+            .roles()
+            .find_by_id(&scope, input.role_id)
+            .await?
+            .ok_or(AppError::NotFound("role"))?;
+        ctx.ensure_can_grant(&role.permissions)?;
+        if let Some(user) = tx.users().find_by_email(&email).await? {
+            let membership = tx.memberships().find_by_user(&scope, user.id).await?;
+            if membership.is_some_and(|m| m.is_active()) {
+                return Err(AppError::Conflict {
+                    field: "email".into(),
+                    message: "this person is already a member of the tenant".into(),
+                });
+            }
+        }
+        let secret = self.ports.secrets.generate("");
+        let token = token_for(scope.tenant_id(), &secret.plain);
+        let now = self.ports.clock.now();
+        let invitation = Invitation {
+            id: InvitationId::from_uuid(self.ports.ids.new_id()),
+            tenant_id: scope.tenant_id(),
+            email: email.clone(),
+            role_id: role.id,
+            invited_by: ctx.user_id(),
+            token_digest: self.ports.secrets.digest(&token),
+            status: InvitationStatus::Pending,
+            created_at: now,
+            expires_at: now + self.auth.invitation_ttl,
+            accepted_at: None,
+        };
+        tx.invitations().revoke_pending_for(&scope, &email).await?;
+        tx.invitations().insert(&scope, &invitation).await?;
+        let tenant = tx
+            .tenants()
+            .find_by_id(scope.tenant_id())
+            .await?
+            .ok_or(AppError::NotFound("tenant"))?;
+        tx.commit().await?;
+
+        // After commit: a mail is never sent for an invitation that does not exist.
+        let mail = OutgoingMail {
+            to: email,
+            subject: format!("You are invited to join {} on Tessera", tenant.name.as_str()),
+            text: format!(
+                "You have been invited to join {name} as {role}.\n\n\
+                 Your invitation token (valid until {expires}):\n\n    {token}\n\n\
+                 Already have an account? Log in and accept it with the acceptInvitation mutation.\n\
+                 New here? Sign up with this token as invitationToken.\n",
+                name = tenant.name.as_str(),
+                role = role.name.as_str(),
+                expires = invitation.expires_at.format("%Y-%m-%d %H:%M UTC"),
+            ),
+        };
+        if let Err(error) = self.ports.mailer.send(&mail).await {
+            // The invitation stands; inviting again issues a fresh token and mail.
+            tracing::error!(%error, invitation_id = %invitation.id, "sending the invitation mail failed");
+        }
+        Ok(invitation)
+    }
+
+    #[tracing::instrument(name = "list_invitations", skip_all)]
+    pub async fn list_invitations(
+        &self,
+        ctx: &RequestContext,
+        page: &PageRequest,
+    ) -> Result<Page<Invitation>, AppError> {
+        let scope = ctx.authorize(Permission::MembersInvite)?.scope().clone();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        Ok(tx.invitations().list(&scope, page).await?)
+    }
+
+    pub async fn count_invitations(&self, ctx: &RequestContext) -> Result<u64, AppError> {
+        let scope = ctx.authorize(Permission::MembersInvite)?.scope().clone();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        Ok(tx.invitations().count(&scope).await?)
+    }
+
+    #[tracing::instrument(name = "revoke_invitation", skip_all, fields(invitation_id = %id))]
+    pub async fn revoke_invitation(&self, ctx: &RequestContext, id: InvitationId) -> Result<Invitation, AppError> {
+        let scope = ctx.authorize(Permission::MembersInvite)?.scope().clone();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        let mut invitation = tx
+            .invitations()
+            .find_by_id(&scope, id)
+            .await?
+            .ok_or(AppError::NotFound("invitation"))?;
+        invitation.revoke().map_err(invitation_refused)?;
+        tx.invitations().update(&scope, &invitation).await?;
+        tx.commit().await?;
+        Ok(invitation)
+    }
+}
