@@ -69,6 +69,20 @@ fn with_database_name(url: &str, name: &str) -> String {
     }
 }
 
+/// The Redis server for tests, or `None` (announced) when absent.
+pub fn redis_url() -> Option<String> {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("TEST_REDIS_URL is not set, and CI=true forbids skipping the Redis tests");
+            }
+            eprintln!("\n!!! SKIPPED: a Redis test, because TEST_REDIS_URL is not set. !!!\n");
+            None
+        }
+    }
+}
+
 /// A database that exists for one test and is removed afterwards.
 pub struct TestDatabase {
     pub backend: Backend,
@@ -209,6 +223,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Every mail the server sent.
     pub mailer: tessera_infrastructure::MemoryMailer,
+    config: Config,
     server: Option<RunningServer>,
 }
 
@@ -261,7 +276,19 @@ impl TestApp {
     /// `None` when the backend is not available (announced; fails under `CI=true`).
     pub async fn spawn(backend: Backend) -> Option<Self> {
         let db = TestDatabase::create(backend).await?;
-        let config = Config::for_database(db.owner_url.clone());
+        Some(Self::start(db, None).await)
+    }
+
+    /// Like [`TestApp::spawn`], with the access cache in Redis (`TEST_REDIS_URL`).
+    pub async fn spawn_with_redis(backend: Backend) -> Option<Self> {
+        let redis = redis_url()?;
+        let db = TestDatabase::create(backend).await?;
+        Some(Self::start(db, Some(redis)).await)
+    }
+
+    async fn start(db: TestDatabase, redis_url: Option<String>) -> Self {
+        let mut config = Config::for_database(db.owner_url.clone());
+        config.redis_url = redis_url;
         let mailer = tessera_infrastructure::MemoryMailer::default();
         let options = BuildOptions {
             fast_password_hashing: true,
@@ -271,13 +298,38 @@ impl TestApp {
             .await
             .expect("the server starts");
         let base_url = format!("http://{}", server.addr);
-        Some(Self {
+        Self {
             db,
             base_url,
             client: reqwest::Client::new(),
             mailer,
+            config,
             server: Some(server),
-        })
+        }
+    }
+
+    /// Another server process-alike on the same database (and Redis, if any): a replica.
+    pub async fn replica(&self) -> RunningServer {
+        let options = BuildOptions {
+            fast_password_hashing: true,
+            mailer: Some(std::sync::Arc::new(self.mailer.clone())),
+        };
+        tessera_server::spawn(&self.config, &options)
+            .await
+            .expect("the replica starts")
+    }
+
+    /// A GraphQL request to a replica.
+    pub async fn graphql_at(&self, replica: &RunningServer, query: &str, variables: Value, token: &str) -> GqlResponse {
+        let response = self
+            .client
+            .post(format!("http://{}/graphql", replica.addr))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("the replica answers");
+        Self::read(response).await
     }
 
     /// The invitation token in the last mail sent to `email`.

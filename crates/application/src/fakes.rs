@@ -16,9 +16,10 @@ use uuid::Uuid;
 
 use crate::ports::OutgoingMail;
 use crate::ports::{
-    AccessClaims, Clock, IdGenerator, InvitationRepository, IssuedSecret, Mailer, MemberFilter, MembershipRepository,
-    NewSession, PasswordHasher, RoleRepository, SecretGenerator, SessionRepository, Store, StoreError, StoreResult,
-    TenantRepository, TokenError, TokenIssuer, Transaction, UserRepository, WorkspaceRepository,
+    AccessCache, AccessClaims, Clock, IdGenerator, InvitationRepository, IssuedSecret, Mailer, MemberAccess,
+    MemberFilter, MembershipRepository, NewSession, PasswordHasher, RoleRepository, SecretGenerator, SessionRepository,
+    Store, StoreError, StoreResult, TenantRepository, TokenError, TokenIssuer, Transaction, UserRepository,
+    WorkspaceRepository,
 };
 use crate::{Application, AuthSettings, Page, PageRequest, Ports, TenantScope};
 
@@ -576,6 +577,35 @@ impl InvitationRepository for FakeTransaction {
     }
 }
 
+/// A map, counting lookups, so tests can see hits and invalidations.
+#[derive(Clone, Default)]
+pub struct FakeAccessCache {
+    pub entries: Arc<Mutex<std::collections::HashMap<(TenantId, UserId), MemberAccess>>>,
+}
+
+#[async_trait]
+impl AccessCache for FakeAccessCache {
+    async fn get(&self, tenant_id: TenantId, user_id: UserId) -> Option<MemberAccess> {
+        self.entries
+            .lock()
+            .expect("cache lock")
+            .get(&(tenant_id, user_id))
+            .cloned()
+    }
+    async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess) {
+        self.entries
+            .lock()
+            .expect("cache lock")
+            .insert((tenant_id, user_id), access.clone());
+    }
+    async fn invalidate_tenant(&self, tenant_id: TenantId) {
+        self.entries
+            .lock()
+            .expect("cache lock")
+            .retain(|(tenant, _), _| *tenant != tenant_id);
+    }
+}
+
 /// Keeps sent mail for inspection.
 #[derive(Clone, Default)]
 pub struct FakeMailer {
@@ -683,6 +713,7 @@ pub fn application() -> (Application, FakeStore) {
         ids: Arc::new(SequentialIds(Mutex::new(0))),
         secrets: Arc::new(CountingSecrets(Mutex::new(0))),
         mailer: Arc::new(FakeMailer::default()),
+        access_cache: Arc::new(FakeAccessCache::default()),
     };
     (Application::new(ports, AuthSettings::default()), store)
 }

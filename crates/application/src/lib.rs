@@ -51,6 +51,7 @@ pub struct Ports {
     pub ids: Arc<dyn ports::IdGenerator>,
     pub secrets: Arc<dyn ports::SecretGenerator>,
     pub mailer: Arc<dyn ports::Mailer>,
+    pub access_cache: Arc<dyn ports::AccessCache>,
 }
 
 /// The application facade. Use cases are grouped by aggregate in their own modules
@@ -64,6 +65,11 @@ pub struct Application {
 impl Application {
     pub fn new(ports: Ports, auth: AuthSettings) -> Self {
         Self { ports, auth }
+    }
+
+    /// After a committed change to roles or memberships of a tenant.
+    pub(crate) async fn access_changed(&self, tenant_id: tessera_domain::TenantId) {
+        self.ports.access_cache.invalidate_tenant(tenant_id).await;
     }
 
     /// Readiness: can the store answer?

@@ -189,6 +189,24 @@ pub trait InvitationRepository: Send + Sync {
     async fn count(&self, scope: &TenantScope) -> StoreResult<u64>;
 }
 
+/// What the authentication path needs to know about a member of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberAccess {
+    pub role_id: RoleId,
+    pub permissions: PermissionSet,
+}
+
+/// Remembers [`MemberAccess`] between requests. Every use case that changes roles or
+/// memberships invalidates the tenant, so a change applies on the member's next
+/// request. Adapters never fail the request: a cache that cannot answer is a miss.
+#[async_trait]
+pub trait AccessCache: Send + Sync {
+    async fn get(&self, tenant_id: TenantId, user_id: UserId) -> Option<MemberAccess>;
+    async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess);
+    /// Forgets every member of the tenant.
+    async fn invalidate_tenant(&self, tenant_id: TenantId);
+}
+
 /// A message for one recipient.
 #[derive(Clone)]
 pub struct OutgoingMail {

@@ -129,7 +129,9 @@ async fn authentication_fails_closed() {
         Err(AppError::Unauthenticated(_))
     ));
 
+    // Whatever changes a tenant's access (here: a suspension) drops its cached entries.
     store.state.lock().expect("lock").tenants[0].status = TenantStatus::Suspended;
+    app.access_changed(session.tenant.id).await;
     let suspended = app.authenticate(&session.access_token).await;
     assert!(
         matches!(
@@ -144,6 +146,7 @@ async fn authentication_fails_closed() {
     store.state.lock().expect("lock").tenants[0].status = TenantStatus::Active;
 
     set_membership_status(&store, MembershipStatus::Removed);
+    app.access_changed(session.tenant.id).await;
     assert!(matches!(
         app.authenticate(&session.access_token).await,
         Err(AppError::Unauthenticated(_))
@@ -237,4 +240,58 @@ async fn workspace_writes_need_permissions_and_stay_in_the_callers_tenant() {
     );
     assert_eq!(app.count_workspaces(&viewer).await.expect("viewer may read"), 0);
     assert_eq!(app.count_workspaces(&owner).await.expect("owner sees all"), 2);
+}
+
+#[tokio::test]
+async fn a_changed_role_applies_on_the_next_authentication_despite_the_cache() {
+    let (app, store) = fakes::application();
+    let (session, owner) = signed_up(&app, "ada@example.com", "acme").await;
+    let admin_role = store
+        .snapshot()
+        .roles
+        .iter()
+        .find(|r| r.system == Some(SystemRole::Admin))
+        .map(|r| r.id)
+        .expect("admin");
+
+    // Someone else holds the admin role and has been seen (their access is cached).
+    let grace = app
+        .sign_up(
+            sign_up_input("grace@example.com", Some("globex")),
+            ClientInfo::default(),
+        )
+        .await
+        .expect("sign up");
+    {
+        let mut state = store.state.lock().expect("lock");
+        let mut membership = state.memberships[0].clone();
+        membership.id = tessera_domain::MembershipId::from_uuid(uuid::Uuid::from_u128(77));
+        membership.user_id = grace.user.id;
+        membership.role_id = admin_role;
+        state.memberships.push(membership);
+    }
+    let claims_token = format!(
+        "{}|{}|{}",
+        grace.user.id,
+        session.tenant.id,
+        tessera_domain::SessionId::from_uuid(uuid::Uuid::nil())
+    );
+    let before = app.authenticate(&claims_token).await.expect("member");
+    assert!(before.permissions().contains(Permission::WorkspacesCreate));
+
+    app.update_role(
+        &owner,
+        crate::roles::UpdateRole {
+            id: admin_role,
+            name: None,
+            permissions: Some(vec!["members:read".into()]),
+        },
+    )
+    .await
+    .expect("owner may edit the admin role");
+    let after = app.authenticate(&claims_token).await.expect("still a member");
+    assert!(
+        !after.permissions().contains(Permission::WorkspacesCreate),
+        "the cached rights were dropped"
+    );
 }

@@ -3,6 +3,7 @@
 //! Nothing outside this crate sees a SeaORM entity.
 
 pub mod auth;
+pub mod cache;
 pub mod db;
 pub mod mail;
 pub mod system;
@@ -10,6 +11,7 @@ pub mod system;
 pub use auth::jwt::{JwtConfig, JwtTokenIssuer};
 pub use auth::password::Argon2PasswordHasher;
 pub use auth::secrets::RandomSecrets;
+pub use cache::{InProcessAccessCache, RedisAccessCache};
 pub use db::{DatabaseSettings, SeaStore, SeaTransaction};
 pub use mail::{LogMailer, MemoryMailer};
 pub use system::{SystemClock, UuidV7Ids};

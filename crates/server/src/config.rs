@@ -75,6 +75,14 @@ pub struct Config {
     #[arg(long, env = "ACCESS_TOKEN_TTL_SECONDS", default_value_t = 900, global = true)]
     pub access_token_ttl_seconds: u32,
 
+    /// Redis, shared by every replica (access cache); in-process caching without it.
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+
+    /// How long a member's cached permissions may live without an invalidation.
+    #[arg(long, env = "ACCESS_CACHE_TTL_SECONDS", default_value_t = 30, global = true)]
+    pub access_cache_ttl_seconds: u64,
+
     /// Serve GraphiQL at /graphiql.
     #[arg(long, env = "GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub graphiql: bool,
@@ -100,6 +108,10 @@ pub enum ConfigError {
     AccessTokenTtl,
     #[error("DATABASE_URL must start with postgres://, postgresql:// or sqlite:")]
     DatabaseUrl,
+    #[error("REDIS_URL must start with redis:// or rediss://")]
+    RedisUrl,
+    #[error("ACCESS_CACHE_TTL_SECONDS must be between 1 and 3600")]
+    AccessCacheTtl,
 }
 
 impl Config {
@@ -126,6 +138,16 @@ impl Config {
         self.jwt_secret()?;
         if !(60..=86_400).contains(&self.access_token_ttl_seconds) {
             return Err(ConfigError::AccessTokenTtl);
+        }
+        if !(1..=3_600).contains(&self.access_cache_ttl_seconds) {
+            return Err(ConfigError::AccessCacheTtl);
+        }
+        if self
+            .redis_url
+            .as_deref()
+            .is_some_and(|url| !url.starts_with("redis://") && !url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::RedisUrl);
         }
         self.validate_database()
     }
@@ -162,6 +184,8 @@ impl Config {
             jwt_issuer: "tessera".into(),
             jwt_audience: "tessera-api".into(),
             access_token_ttl_seconds: 900,
+            redis_url: None,
+            access_cache_ttl_seconds: 30,
             graphiql: true,
             introspection: None,
             log_format: LogFormat::Pretty,

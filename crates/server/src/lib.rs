@@ -11,11 +11,11 @@ use anyhow::Context as _;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tessera_api::ApiConfig;
 use tessera_api::graphql::SchemaLimits;
-use tessera_application::ports::Mailer;
+use tessera_application::ports::{AccessCache, Mailer};
 use tessera_application::{Application, AuthSettings, Ports};
 use tessera_infrastructure::{
-    Argon2PasswordHasher, DatabaseSettings, JwtConfig, JwtTokenIssuer, LogMailer, RandomSecrets, SeaStore, SystemClock,
-    UuidV7Ids,
+    Argon2PasswordHasher, DatabaseSettings, InProcessAccessCache, JwtConfig, JwtTokenIssuer, LogMailer, RandomSecrets,
+    RedisAccessCache, SeaStore, SystemClock, UuidV7Ids,
 };
 use tessera_migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
@@ -78,6 +78,11 @@ pub async fn build_application(
     } else {
         Argon2PasswordHasher::new()
     };
+    let cache_ttl = std::time::Duration::from_secs(config.access_cache_ttl_seconds);
+    let access_cache: Arc<dyn AccessCache> = match &config.redis_url {
+        Some(url) => Arc::new(RedisAccessCache::connect(url, cache_ttl).context("setting up Redis")?),
+        None => Arc::new(InProcessAccessCache::new(cache_ttl, 100_000)),
+    };
     let ports = Ports {
         store: Arc::new(store.clone()),
         password_hasher: Arc::new(hasher),
@@ -95,6 +100,7 @@ pub async fn build_application(
             }
             Arc::new(LogMailer)
         }),
+        access_cache,
     };
     let auth = AuthSettings {
         access_token_ttl: chrono_seconds(config.access_token_ttl_seconds),

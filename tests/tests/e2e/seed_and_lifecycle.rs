@@ -1,11 +1,13 @@
 //! The demo seed, and what happens to tokens when a tenant or membership changes.
 
 use serde_json::json;
-use tessera_tests::{Backend, TestApp, TestDatabase, on_both_backends};
+use tessera_domain::SystemRole;
+use tessera_tests::{Backend, RoleChoice, TestApp, TestDatabase, on_both_backends};
 
 on_both_backends!(
     a_suspended_tenant_is_forbidden_with_a_reason,
     a_removed_member_loses_access_on_the_next_request,
+    with_redis_a_role_change_on_one_replica_applies_on_the_other,
 );
 
 async fn a_suspended_tenant_is_forbidden_with_a_reason(backend: Backend) {
@@ -26,14 +28,70 @@ async fn a_removed_member_loses_access_on_the_next_request(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let ada = app.sign_up("ada@example.com", "acme").await;
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let ada = app
+        .join(&owner, "ada@acme.example", RoleChoice::System(SystemRole::Member))
+        .await;
     let before = app.graphql("{ me { email } }", json!({}), Some(&ada.token)).await;
     before.assert_ok();
-    app.db
-        .execute_as_owner("UPDATE memberships SET status = 'removed'")
+    let removed = app
+        .graphql(
+            "mutation($u: ID!) { removeMember(userId: $u) }",
+            json!({ "u": ada.user_id }),
+            Some(&owner.token),
+        )
         .await;
+    removed.assert_ok();
     let after = app.graphql("{ me { email } }", json!({}), Some(&ada.token)).await;
     assert_eq!(after.error_code(), Some("UNAUTHENTICATED"), "{}", after.body);
+    app.stop().await;
+}
+
+async fn with_redis_a_role_change_on_one_replica_applies_on_the_other(backend: Backend) {
+    let Some(app) = TestApp::spawn_with_redis(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let ada = app
+        .join(&owner, "ada@acme.example", RoleChoice::System(SystemRole::Member))
+        .await;
+    let replica = app.replica().await;
+    let create = "mutation($s: String!) { createWorkspace(input: { name: $s, slug: $s }) { id } }";
+
+    // Ada works on the replica: her access is now cached in Redis.
+    app.graphql_at(&replica, create, json!({ "s": "first" }), &ada.token)
+        .await
+        .assert_ok();
+    app.graphql_at(&replica, "{ me { email } }", json!({}), &ada.token)
+        .await
+        .assert_ok();
+
+    // The owner narrows the member role on the first instance…
+    let roles = app
+        .graphql("{ roles { nodes { id systemKey } } }", json!({}), Some(&owner.token))
+        .await;
+    let member_role = roles.assert_ok()["roles"]["nodes"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .find(|r| r["systemKey"] == "member")
+        .and_then(|r| r["id"].as_str())
+        .expect("member role")
+        .to_owned();
+    app.graphql(
+        "mutation($id: ID!) { updateRole(input: { id: $id, permissions: [\"members:read\"] }) { id } }",
+        json!({ "id": member_role }),
+        Some(&owner.token),
+    )
+    .await
+    .assert_ok();
+
+    // …and Ada's very next request on the replica carries the new rights.
+    let refused = app
+        .graphql_at(&replica, create, json!({ "s": "second" }), &ada.token)
+        .await;
+    assert_eq!(refused.error_code(), Some("FORBIDDEN"), "{}", refused.body);
+    replica.stop().await;
     app.stop().await;
 }
 

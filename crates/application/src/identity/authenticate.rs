@@ -4,7 +4,7 @@
 
 use tessera_domain::TenantStatus;
 
-use crate::ports::TokenError;
+use crate::ports::{MemberAccess, TokenError};
 use crate::{AppError, Application, RequestContext, TenantScope};
 
 impl Application {
@@ -18,6 +18,17 @@ impl Application {
                 TokenError::Expired => AppError::Unauthenticated("the access token has expired".into()),
                 TokenError::Invalid => AppError::Unauthenticated("the access token is not valid".into()),
             })?;
+        // A cached entry exists only for an active member of an active tenant, and is
+        // dropped by every change to the tenant's roles or memberships.
+        if let Some(access) = self.ports.access_cache.get(claims.tenant_id, claims.user_id).await {
+            let scope = TenantScope::new(claims.tenant_id);
+            return Ok(RequestContext::new(
+                claims.user_id,
+                scope,
+                access.role_id,
+                access.permissions,
+            ));
+        }
         let tx = self.ports.store.begin().await?;
         tx.enter_user(claims.user_id).await?;
         let membership = tx
@@ -49,6 +60,14 @@ impl Application {
         tx.enter_tenant(&scope).await?;
         let permissions = tx.roles().permissions_of(&scope, membership.role_id).await?;
         tx.commit().await?;
+        let access = MemberAccess {
+            role_id: membership.role_id,
+            permissions: permissions.clone(),
+        };
+        self.ports
+            .access_cache
+            .put(claims.tenant_id, claims.user_id, &access)
+            .await;
         Ok(RequestContext::new(
             claims.user_id,
             scope,

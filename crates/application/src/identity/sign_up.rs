@@ -120,6 +120,7 @@ impl Application {
                     .map_err(as_invitation_field)?;
                 let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
                 tx.commit().await?;
+                self.access_changed(session.tenant.id).await;
                 return Ok(session);
             }
             Destination::NewTenant { name, slug } => (name, slug),

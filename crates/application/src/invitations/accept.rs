@@ -26,6 +26,7 @@ impl Application {
         let tenant = self.accept_into(tx.as_ref(), &user, token).await?;
         let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
         tx.commit().await?;
+        self.access_changed(session.tenant.id).await;
         Ok(session)
     }
 

@@ -43,6 +43,7 @@ impl Application {
         membership.updated_at = self.ports.clock.now();
         tx.memberships().update(&scope, &membership).await?;
         tx.commit().await?;
+        self.access_changed(scope.tenant_id()).await;
         Ok(())
     }
 
@@ -76,6 +77,7 @@ impl Application {
         tx.memberships().update(&scope, &membership).await?;
         tx.workspaces().remove_member_everywhere(&scope, user_id).await?;
         tx.commit().await?;
+        self.access_changed(scope.tenant_id()).await;
         Ok(())
     }
 
@@ -100,6 +102,7 @@ impl Application {
         tx.memberships().update(&scope, &membership).await?;
         tx.workspaces().remove_member_everywhere(&scope, ctx.user_id()).await?;
         tx.commit().await?;
+        self.access_changed(scope.tenant_id()).await;
         Ok(())
     }
 
@@ -139,6 +142,7 @@ impl Application {
         tx.memberships().update(&scope, &theirs).await?;
         tx.memberships().update(&scope, &mine).await?;
         tx.commit().await?;
+        self.access_changed(scope.tenant_id()).await;
         Ok(())
     }
 }

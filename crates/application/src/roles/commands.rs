@@ -92,6 +92,7 @@ impl Application {
         role.edit(name, permissions).map_err(role_rule)?;
         tx.roles().update(scope, &role).await.map_err(name_taken)?;
         tx.commit().await?;
+        self.access_changed(scope.tenant_id()).await;
         Ok(role)
     }
 
@@ -131,6 +132,7 @@ impl Application {
         }
         tx.roles().delete(scope, role.id).await?;
         tx.commit().await?;
+        self.access_changed(scope.tenant_id()).await;
         Ok(role.id)
     }
 }

@@ -1,0 +1,205 @@
+//! Access caches behind the application's `AccessCache` port: in-process (one
+//! server) or Redis (shared by every replica, so an invalidation on one is seen by
+//! all). Keys always include the tenant. A cache that cannot answer is a miss, and
+//! entries expire after a short TTL even if an invalidation is lost.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_redis::redis::AsyncCommands;
+use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
+use moka::future::Cache;
+use tessera_application::ports::{AccessCache, MemberAccess};
+use tessera_domain::{PermissionSet, RoleId, TenantId, UserId};
+
+/// In-process: for a single server (development, tests, one replica).
+pub struct InProcessAccessCache {
+    entries: Cache<(TenantId, UserId), MemberAccess>,
+}
+
+impl InProcessAccessCache {
+    pub fn new(ttl: Duration, capacity: u64) -> Self {
+        Self {
+            entries: Cache::builder()
+                .time_to_live(ttl)
+                .max_capacity(capacity)
+                .support_invalidation_closures()
+                .build(),
+        }
+    }
+}
+
+#[async_trait]
+impl AccessCache for InProcessAccessCache {
+    async fn get(&self, tenant_id: TenantId, user_id: UserId) -> Option<MemberAccess> {
+        self.entries.get(&(tenant_id, user_id)).await
+    }
+
+    async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess) {
+        self.entries.insert((tenant_id, user_id), access.clone()).await;
+    }
+
+    async fn invalidate_tenant(&self, tenant_id: TenantId) {
+        if let Err(error) = self
+            .entries
+            .invalidate_entries_if(move |(tenant, _), _| *tenant == tenant_id)
+        {
+            // Without predicate support nothing targeted can be dropped: drop everything.
+            tracing::warn!(%error, "targeted cache invalidation failed; clearing the whole cache");
+            self.entries.invalidate_all();
+        }
+    }
+}
+
+/// Redis: one hash per tenant (`tessera:access:<tenant>`, field = user), so
+/// invalidating a tenant is one `DEL` that every replica sees at once.
+pub struct RedisAccessCache {
+    pool: Pool,
+    ttl: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the Redis pool: {0}")]
+pub struct RedisSetupError(String);
+
+impl RedisAccessCache {
+    pub fn connect(url: &str, ttl: Duration) -> Result<Self, RedisSetupError> {
+        let mut config = Config::from_url(url);
+        // A slow or absent Redis must not stall requests: give up quickly, fall back to the database.
+        config.pool = Some(PoolConfig {
+            max_size: 16,
+            timeouts: Timeouts {
+                wait: Some(Duration::from_millis(500)),
+                create: Some(Duration::from_millis(500)),
+                recycle: Some(Duration::from_millis(500)),
+            },
+            ..PoolConfig::default()
+        });
+        let pool = config
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| RedisSetupError(e.to_string()))?;
+        Ok(Self { pool, ttl })
+    }
+
+    fn key(tenant_id: TenantId) -> String {
+        format!("tessera:access:{tenant_id}")
+    }
+
+    /// `PING`, for readiness checks.
+    pub async fn ping(&self) -> Result<(), String> {
+        let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
+        deadpool_redis::redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// `role-id|perm,perm,…`
+fn encode(access: &MemberAccess) -> String {
+    let permissions: Vec<&str> = access.permissions.iter().map(|p| p.as_str()).collect();
+    format!("{}|{}", access.role_id, permissions.join(","))
+}
+
+fn decode(raw: &str) -> Option<MemberAccess> {
+    let (role, permissions) = raw.split_once('|')?;
+    let role_id = RoleId::parse(role).ok()?;
+    let names = permissions.split(',').filter(|p| !p.is_empty());
+    let permissions = PermissionSet::parse_names(names).ok()?;
+    Some(MemberAccess { role_id, permissions })
+}
+
+#[async_trait]
+impl AccessCache for RedisAccessCache {
+    async fn get(&self, tenant_id: TenantId, user_id: UserId) -> Option<MemberAccess> {
+        let mut connection = match self.pool.get().await {
+            Ok(connection) => connection,
+            Err(error) => {
+                tracing::warn!(%error, "access cache unavailable; reading from the database");
+                return None;
+            }
+        };
+        let raw: Option<String> = match connection.hget(Self::key(tenant_id), user_id.to_string()).await {
+            Ok(raw) => raw,
+            Err(error) => {
+                tracing::warn!(%error, "access cache read failed; reading from the database");
+                return None;
+            }
+        };
+        raw.as_deref().and_then(decode)
+    }
+
+    async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess) {
+        let Ok(mut connection) = self.pool.get().await else {
+            return;
+        };
+        let key = Self::key(tenant_id);
+        let result: Result<(), _> = deadpool_redis::redis::pipe()
+            .atomic()
+            .hset(&key, user_id.to_string(), encode(access))
+            .ignore()
+            .expire(&key, self.ttl.as_secs().max(1) as i64)
+            .ignore()
+            .query_async(&mut connection)
+            .await;
+        if let Err(error) = result {
+            tracing::warn!(%error, "access cache write failed");
+        }
+    }
+
+    async fn invalidate_tenant(&self, tenant_id: TenantId) {
+        let result = match self.pool.get().await {
+            Ok(mut connection) => connection
+                .del::<_, ()>(Self::key(tenant_id))
+                .await
+                .map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(error) = result {
+            // Entries of this tenant may now be stale until their TTL runs out.
+            tracing::error!(%error, %tenant_id, "access cache invalidation failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_domain::Permission;
+
+    #[test]
+    fn cached_access_round_trips_through_its_text_form() {
+        let access = MemberAccess {
+            role_id: RoleId::from_uuid(uuid::Uuid::now_v7()),
+            permissions: [Permission::MembersRead, Permission::RolesManage].into_iter().collect(),
+        };
+        assert_eq!(decode(&encode(&access)), Some(access));
+        let empty = MemberAccess {
+            role_id: RoleId::from_uuid(uuid::Uuid::nil()),
+            permissions: PermissionSet::default(),
+        };
+        assert_eq!(decode(&encode(&empty)), Some(empty));
+        assert_eq!(decode("garbage"), None);
+        assert_eq!(decode("not-a-uuid|members:read"), None);
+    }
+
+    #[tokio::test]
+    async fn in_process_invalidation_drops_only_the_tenant() {
+        let cache = InProcessAccessCache::new(Duration::from_secs(60), 100);
+        let (a, b) = (
+            TenantId::from_uuid(uuid::Uuid::now_v7()),
+            TenantId::from_uuid(uuid::Uuid::now_v7()),
+        );
+        let user = UserId::from_uuid(uuid::Uuid::now_v7());
+        let access = MemberAccess {
+            role_id: RoleId::from_uuid(uuid::Uuid::nil()),
+            permissions: PermissionSet::all(),
+        };
+        cache.put(a, user, &access).await;
+        cache.put(b, user, &access).await;
+        cache.invalidate_tenant(a).await;
+        assert_eq!(cache.get(a, user).await, None);
+        assert_eq!(cache.get(b, user).await, Some(access));
+    }
+}
