@@ -125,6 +125,16 @@ async fn field_errors_are_200_with_codes_and_legacy_json_clients_are_served() {
     assert_eq!(anonymous.status, StatusCode::OK);
     assert_eq!(anonymous.error_code(), Some("UNAUTHENTICATED"));
 
+    // The engine's own input errors carry a code too.
+    let wrong_type = app
+        .graphql(
+            "query($n: Int) { workspaces(first: $n) { totalCount } }",
+            json!({ "n": "ten" }),
+            None,
+        )
+        .await;
+    assert!(wrong_type.error_code().is_some(), "{}", wrong_type.body);
+
     for header in ["Bearer not-a-jwt", "Basic dXNlcjpwYXNz", "Bearer "] {
         let response = app
             .client

@@ -59,6 +59,26 @@ const OPERATIONS: &[Operation] = &[
         name: "updateRole", needs: Some(Permission::RolesManage), refusal: "FORBIDDEN",
         query: "mutation($r: ID!, $s: String!) { updateRole(input: { id: $r, name: $s }) { id } }",
     },
+    Operation {
+        name: "deleteRole", needs: Some(Permission::RolesManage), refusal: "FORBIDDEN",
+        query: "mutation($r: ID!) { deleteRole(input: { id: $r }) }",
+    },
+    Operation {
+        name: "invitations", needs: Some(Permission::MembersInvite), refusal: "FORBIDDEN",
+        query: "{ invitations { totalCount } }",
+    },
+    Operation {
+        name: "inviteMember", needs: Some(Permission::MembersInvite), refusal: "FORBIDDEN",
+        query: "mutation($e: String!, $v: ID!) { inviteMember(input: { email: $e, roleId: $v }) { id } }",
+    },
+    Operation {
+        name: "updateMemberRole", needs: Some(Permission::MembersManage), refusal: "FORBIDDEN",
+        query: "mutation($t: ID!, $v: ID!) { updateMemberRole(input: { userId: $t, roleId: $v }) { status } }",
+    },
+    Operation {
+        name: "removeMember", needs: Some(Permission::MembersManage), refusal: "FORBIDDEN",
+        query: "mutation($t: ID!) { removeMember(userId: $t) }",
+    },
 ];
 
 async fn role_id(app: &TestApp, owner: &Member, key: &str) -> String {
@@ -101,6 +121,7 @@ async fn every_role_may_do_exactly_what_its_permissions_say(backend: Backend) {
     let owner = app.sign_up("owner@acme.example", "acme").await;
     let custom_permissions = [Permission::MembersRead, Permission::RolesManage];
     let custom = create_role(&app, &owner, "Role editor", &["members:read", "roles:manage"]).await;
+    let viewer_role = role_id(&app, &owner, "viewer").await;
 
     let mut cases: Vec<(String, PermissionSet, Member)> = Vec::new();
     for system in SystemRole::ALL {
@@ -123,8 +144,17 @@ async fn every_role_may_do_exactly_what_its_permissions_say(backend: Backend) {
                 .create_workspace(&owner, "Target", &format!("target-{counter}"))
                 .await;
             let target_role = create_role(&app, &owner, &format!("Target {counter}"), &[]).await;
-            let variables =
-                json!({ "s": format!("made-{counter}"), "w": target, "r": target_role, "u": owner.user_id });
+            let target_member = app
+                .join(
+                    &owner,
+                    &format!("target{counter}@acme.example"),
+                    RoleChoice::System(SystemRole::Viewer),
+                )
+                .await;
+            let variables = json!({
+                "s": format!("made-{counter}"), "w": target, "r": target_role, "u": owner.user_id,
+                "t": target_member.user_id, "v": viewer_role, "e": format!("invitee{counter}@example.com"),
+            });
             let response = app.graphql(operation.query, variables, Some(&member.token)).await;
             let allowed = operation.needs.is_none_or(|p| permissions.contains(p));
             if allowed {

@@ -172,5 +172,5 @@ async fn reload(ctx: &Context<'_>, user_id: UserId) -> Result<Member> {
         .gql()?
         .as_ref()
         .map(Member::from)
-        .ok_or_else(|| async_graphql::Error::new("member not found"))
+        .ok_or_else(|| super::errors::to_graphql_error(&tessera_application::AppError::NotFound("member")))
 }

@@ -239,5 +239,5 @@ async fn reload(ctx: &Context<'_>, id: WorkspaceId) -> Result<Workspace> {
         .gql()?
         .as_ref()
         .map(Workspace::from)
-        .ok_or_else(|| async_graphql::Error::new("workspace not found"))
+        .ok_or_else(|| super::errors::to_graphql_error(&tessera_application::AppError::NotFound("workspace")))
 }

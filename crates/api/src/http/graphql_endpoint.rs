@@ -217,17 +217,24 @@ async fn execute(
         && response.errors.iter().all(|e| e.path.is_empty());
     let mut body =
         serde_json::to_value(&response).unwrap_or_else(|_| json!({ "errors": [{ "message": "internal error" }] }));
-    if is_request_error && let Some(object) = body.as_object_mut() {
-        object.remove("data");
+    if let Some(object) = body.as_object_mut() {
+        if is_request_error {
+            object.remove("data");
+        }
+        // Every error carries a code. Ours always do; the engine's own field errors
+        // (a variable of the wrong type, say) are about the caller's input.
+        let default_code = if is_request_error {
+            "GRAPHQL_VALIDATION_FAILED"
+        } else {
+            "BAD_USER_INPUT"
+        };
         if let Some(Value::Array(errors)) = object.get_mut("errors") {
             for error in errors {
                 let extensions = error
                     .as_object_mut()
                     .map(|e| e.entry("extensions").or_insert_with(|| json!({})));
                 if let Some(Value::Object(extensions)) = extensions {
-                    extensions
-                        .entry("code")
-                        .or_insert_with(|| json!("GRAPHQL_VALIDATION_FAILED"));
+                    extensions.entry("code").or_insert_with(|| json!(default_code));
                 }
             }
         }
