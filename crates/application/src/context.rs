@@ -2,7 +2,7 @@
 //! authentication path (sign-up, log-in, token authentication), after the membership
 //! was checked; repository methods for tenant data require one.
 
-use tessera_domain::{Permission, PermissionSet, RoleId, TenantId, UserId};
+use tessera_domain::{Permission, PermissionSet, RoleId, SessionId, TenantId, UserId};
 
 use crate::AppError;
 
@@ -43,6 +43,7 @@ pub struct RequestContext {
     scope: TenantScope,
     role_id: RoleId,
     permissions: PermissionSet,
+    session_id: Option<SessionId>,
 }
 
 /// A permission check that passed: the only way to get the scope for a guarded write.
@@ -69,7 +70,18 @@ impl RequestContext {
             scope,
             role_id,
             permissions,
+            session_id: None,
         }
+    }
+
+    pub(crate) fn with_session(mut self, session_id: SessionId) -> Self {
+        self.session_id = Some(session_id);
+        self
+    }
+
+    /// The log-in session behind the request (none for non-interactive callers).
+    pub fn session_id(&self) -> Option<SessionId> {
+        self.session_id
     }
 
     pub fn actor(&self) -> Actor {

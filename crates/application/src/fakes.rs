@@ -9,18 +9,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tessera_domain::{
     Email, Invitation, InvitationId, InvitationStatus, Membership, MembershipStatus, Password, PasswordHash,
-    PermissionSet, Role, RoleId, Slug, SystemRole, Tenant, TenantId, User, UserId, Workspace, WorkspaceId,
+    PermissionSet, Role, RoleId, SessionId, Slug, SystemRole, Tenant, TenantId, User, UserId, Workspace, WorkspaceId,
     WorkspaceMembership,
 };
 use uuid::Uuid;
 
-use crate::ports::OutgoingMail;
 use crate::ports::{
     AccessCache, AccessClaims, Clock, IdGenerator, InvitationRepository, IssuedSecret, Mailer, MemberAccess,
     MemberFilter, MembershipRepository, NewSession, PasswordHasher, RoleRepository, SecretGenerator, SessionRepository,
     Store, StoreError, StoreResult, TenantRepository, TokenError, TokenIssuer, Transaction, UserRepository,
     WorkspaceRepository,
 };
+use crate::ports::{OutgoingMail, SessionRecord};
 use crate::{Application, AuthSettings, Page, PageRequest, Ports, TenantScope};
 
 #[derive(Clone, Default)]
@@ -31,8 +31,9 @@ pub struct State {
     pub memberships: Vec<Membership>,
     pub workspaces: Vec<Workspace>,
     pub workspace_members: Vec<WorkspaceMembership>,
-    pub sessions: Vec<NewSession>,
+    pub sessions: Vec<FakeSession>,
     pub invitations: Vec<Invitation>,
+    pub used_refresh_digests: Vec<(String, SessionId)>,
 }
 
 #[derive(Clone, Default)]
@@ -500,11 +501,142 @@ impl WorkspaceRepository for FakeTransaction {
     }
 }
 
+/// A stored session with its current refresh-token digest.
+#[derive(Clone)]
+pub struct FakeSession {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub current_tenant_id: TenantId,
+    pub refresh_token_hash: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+fn record(session: &FakeSession) -> SessionRecord {
+    SessionRecord {
+        id: session.id,
+        user_id: session.user_id,
+        current_tenant_id: session.current_tenant_id,
+        user_agent: session.user_agent.clone(),
+        ip: session.ip.clone(),
+        created_at: session.created_at,
+        last_used_at: session.last_used_at,
+        expires_at: session.expires_at,
+        revoked_at: session.revoked_at,
+    }
+}
+
 #[async_trait]
 impl SessionRepository for FakeTransaction {
     async fn insert(&self, session: &NewSession) -> StoreResult<()> {
-        self.state().sessions.push(session.clone());
+        self.state().sessions.push(FakeSession {
+            id: session.id,
+            user_id: session.user_id,
+            current_tenant_id: session.current_tenant_id,
+            refresh_token_hash: session.refresh_token_hash.clone(),
+            user_agent: session.user_agent.clone(),
+            ip: session.ip.clone(),
+            created_at: session.created_at,
+            expires_at: session.expires_at,
+            last_used_at: None,
+            revoked_at: None,
+        });
         Ok(())
+    }
+    async fn find_by_id(&self, id: SessionId) -> StoreResult<Option<SessionRecord>> {
+        Ok(self.state().sessions.iter().find(|s| s.id == id).map(record))
+    }
+    async fn find_by_refresh_digest(&self, digest: &str) -> StoreResult<Option<SessionRecord>> {
+        Ok(self
+            .state()
+            .sessions
+            .iter()
+            .find(|s| s.refresh_token_hash == digest)
+            .map(record))
+    }
+    async fn find_by_used_refresh_digest(&self, digest: &str) -> StoreResult<Option<SessionId>> {
+        Ok(self
+            .state()
+            .used_refresh_digests
+            .iter()
+            .find(|(d, _)| d == digest)
+            .map(|(_, id)| *id))
+    }
+    async fn rotate(
+        &self,
+        id: SessionId,
+        old_digest: &str,
+        new_digest: &str,
+        tenant_id: TenantId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut state = self.state();
+        let session = state
+            .sessions
+            .iter_mut()
+            .find(|s| s.id == id && s.refresh_token_hash == old_digest && s.revoked_at.is_none())
+            .ok_or(StoreError::NotFound)?;
+        session.refresh_token_hash = new_digest.to_owned();
+        session.current_tenant_id = tenant_id;
+        session.last_used_at = Some(now);
+        state.used_refresh_digests.push((old_digest.to_owned(), id));
+        Ok(())
+    }
+    async fn revoke(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()> {
+        for session in self
+            .state()
+            .sessions
+            .iter_mut()
+            .filter(|s| s.id == id && s.revoked_at.is_none())
+        {
+            session.revoked_at = Some(now);
+        }
+        Ok(())
+    }
+    async fn revoke_all_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionId>> {
+        let mut ended = Vec::new();
+        for session in self
+            .state()
+            .sessions
+            .iter_mut()
+            .filter(|s| s.user_id == user_id && s.revoked_at.is_none())
+        {
+            session.revoked_at = Some(now);
+            ended.push(session.id);
+        }
+        Ok(ended)
+    }
+    async fn count_live_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .sessions
+            .iter()
+            .filter(|s| s.user_id == user_id)
+            .map(record)
+            .filter(|s| s.is_live(now))
+            .count() as u64)
+    }
+    async fn list_live_for_user(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<SessionRecord>> {
+        let mut rows: Vec<SessionRecord> = self
+            .state()
+            .sessions
+            .iter()
+            .filter(|s| s.user_id == user_id)
+            .map(record)
+            .filter(|s| s.is_live(now))
+            .collect();
+        rows.sort_by_key(|s| (s.created_at, s.id));
+        rows.truncate(page.limit as usize + 1);
+        Ok(Page::from_scan(page, rows))
     }
 }
 
@@ -581,6 +713,7 @@ impl InvitationRepository for FakeTransaction {
 #[derive(Clone, Default)]
 pub struct FakeAccessCache {
     pub entries: Arc<Mutex<std::collections::HashMap<(TenantId, UserId), MemberAccess>>>,
+    pub revoked: Arc<Mutex<Vec<SessionId>>>,
 }
 
 #[async_trait]
@@ -603,6 +736,12 @@ impl AccessCache for FakeAccessCache {
             .lock()
             .expect("cache lock")
             .retain(|(tenant, _), _| *tenant != tenant_id);
+    }
+    async fn revoke_session(&self, session_id: SessionId) {
+        self.revoked.lock().expect("cache lock").push(session_id);
+    }
+    async fn is_session_revoked(&self, session_id: SessionId) -> bool {
+        self.revoked.lock().expect("cache lock").contains(&session_id)
     }
 }
 

@@ -205,6 +205,10 @@ pub trait AccessCache: Send + Sync {
     async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess);
     /// Forgets every member of the tenant.
     async fn invalidate_tenant(&self, tenant_id: TenantId);
+    /// Marks a session revoked, so its access tokens stop working before they expire
+    /// (kept at least as long as an access token lives).
+    async fn revoke_session(&self, session_id: SessionId);
+    async fn is_session_revoked(&self, session_id: SessionId) -> bool;
 }
 
 /// A message for one recipient.
@@ -234,9 +238,58 @@ pub struct NewSession {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A stored session (without its refresh token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub current_tenant_id: TenantId,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl SessionRecord {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+/// Sessions are global (a user's, across tenants). Each holds the digest of its
+/// current refresh token; digests of tokens already exchanged are kept so that a
+/// replayed token is recognised as such.
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
     async fn insert(&self, session: &NewSession) -> StoreResult<()>;
+    async fn find_by_id(&self, id: SessionId) -> StoreResult<Option<SessionRecord>>;
+    /// The session whose *current* refresh token has this digest.
+    async fn find_by_refresh_digest(&self, digest: &str) -> StoreResult<Option<SessionRecord>>;
+    /// The session a *previously exchanged* refresh token belonged to.
+    async fn find_by_used_refresh_digest(&self, digest: &str) -> StoreResult<Option<SessionId>>;
+    /// Swaps the current refresh token (only if it still is `old_digest`: `NotFound`
+    /// otherwise, e.g. after a concurrent refresh) and remembers the old one as used.
+    async fn rotate(
+        &self,
+        id: SessionId,
+        old_digest: &str,
+        new_digest: &str,
+        tenant_id: TenantId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn revoke(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Revokes every live session of the user; returns their ids.
+    async fn revoke_all_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionId>>;
+    async fn count_live_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Live sessions of the user, keyset-paged over `(created_at, id)`.
+    async fn list_live_for_user(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<SessionRecord>>;
 }
 
 /// Slow, salted password hashing (the adapter decides the algorithm and runs it off

@@ -270,12 +270,12 @@ async fn a_changed_role_applies_on_the_next_authentication_despite_the_cache() {
         membership.role_id = admin_role;
         state.memberships.push(membership);
     }
-    let claims_token = format!(
-        "{}|{}|{}",
-        grace.user.id,
-        session.tenant.id,
-        tessera_domain::SessionId::from_uuid(uuid::Uuid::nil())
-    );
+    let grace_session = grace
+        .access_token
+        .rsplit('|')
+        .next()
+        .expect("the fake token names its session");
+    let claims_token = format!("{}|{}|{}", grace.user.id, session.tenant.id, grace_session);
     let before = app.authenticate(&claims_token).await.expect("member");
     assert!(before.permissions().contains(Permission::WorkspacesCreate));
 

@@ -10,21 +10,24 @@ use deadpool_redis::redis::AsyncCommands;
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use moka::future::Cache;
 use tessera_application::ports::{AccessCache, MemberAccess};
-use tessera_domain::{PermissionSet, RoleId, TenantId, UserId};
+use tessera_domain::{PermissionSet, RoleId, SessionId, TenantId, UserId};
 
 /// In-process: for a single server (development, tests, one replica).
 pub struct InProcessAccessCache {
     entries: Cache<(TenantId, UserId), MemberAccess>,
+    revoked_sessions: Cache<SessionId, ()>,
 }
 
 impl InProcessAccessCache {
-    pub fn new(ttl: Duration, capacity: u64) -> Self {
+    /// `revocation_ttl` must be at least the access-token lifetime.
+    pub fn new(ttl: Duration, capacity: u64, revocation_ttl: Duration) -> Self {
         Self {
             entries: Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(capacity)
                 .support_invalidation_closures()
                 .build(),
+            revoked_sessions: Cache::builder().time_to_live(revocation_ttl).build(),
         }
     }
 }
@@ -49,6 +52,14 @@ impl AccessCache for InProcessAccessCache {
             self.entries.invalidate_all();
         }
     }
+
+    async fn revoke_session(&self, session_id: SessionId) {
+        self.revoked_sessions.insert(session_id, ()).await;
+    }
+
+    async fn is_session_revoked(&self, session_id: SessionId) -> bool {
+        self.revoked_sessions.contains_key(&session_id)
+    }
 }
 
 /// Redis: one hash per tenant (`tessera:access:<tenant>`, field = user), so
@@ -56,6 +67,7 @@ impl AccessCache for InProcessAccessCache {
 pub struct RedisAccessCache {
     pool: Pool,
     ttl: Duration,
+    revocation_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +75,8 @@ pub struct RedisAccessCache {
 pub struct RedisSetupError(String);
 
 impl RedisAccessCache {
-    pub fn connect(url: &str, ttl: Duration) -> Result<Self, RedisSetupError> {
+    /// `revocation_ttl` must be at least the access-token lifetime.
+    pub fn connect(url: &str, ttl: Duration, revocation_ttl: Duration) -> Result<Self, RedisSetupError> {
         let mut config = Config::from_url(url);
         // A slow or absent Redis must not stall requests: give up quickly, fall back to the database.
         config.pool = Some(PoolConfig {
@@ -78,11 +91,19 @@ impl RedisAccessCache {
         let pool = config
             .create_pool(Some(Runtime::Tokio1))
             .map_err(|e| RedisSetupError(e.to_string()))?;
-        Ok(Self { pool, ttl })
+        Ok(Self {
+            pool,
+            ttl,
+            revocation_ttl,
+        })
     }
 
     fn key(tenant_id: TenantId) -> String {
         format!("tessera:access:{tenant_id}")
+    }
+
+    fn revoked_key(session_id: SessionId) -> String {
+        format!("tessera:revoked-session:{session_id}")
     }
 
     /// `PING`, for readiness checks.
@@ -161,6 +182,30 @@ impl AccessCache for RedisAccessCache {
             tracing::error!(%error, %tenant_id, "access cache invalidation failed");
         }
     }
+
+    async fn revoke_session(&self, session_id: SessionId) {
+        let result = match self.pool.get().await {
+            Ok(mut connection) => connection
+                .set_ex::<_, _, ()>(Self::revoked_key(session_id), 1, self.revocation_ttl.as_secs().max(1))
+                .await
+                .map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(error) = result {
+            // The session row is revoked; other replicas see it when their cached entry expires.
+            tracing::error!(%error, %session_id, "recording a session revocation in Redis failed");
+        }
+    }
+
+    async fn is_session_revoked(&self, session_id: SessionId) -> bool {
+        let Ok(mut connection) = self.pool.get().await else {
+            return false;
+        };
+        connection
+            .exists::<_, bool>(Self::revoked_key(session_id))
+            .await
+            .unwrap_or(false)
+    }
 }
 
 #[cfg(test)]
@@ -186,7 +231,7 @@ mod tests {
 
     #[tokio::test]
     async fn in_process_invalidation_drops_only_the_tenant() {
-        let cache = InProcessAccessCache::new(Duration::from_secs(60), 100);
+        let cache = InProcessAccessCache::new(Duration::from_secs(60), 100, Duration::from_secs(60));
         let (a, b) = (
             TenantId::from_uuid(uuid::Uuid::now_v7()),
             TenantId::from_uuid(uuid::Uuid::now_v7()),

@@ -79,9 +79,11 @@ pub async fn build_application(
         Argon2PasswordHasher::new()
     };
     let cache_ttl = std::time::Duration::from_secs(config.access_cache_ttl_seconds);
+    // Revocation marks must outlive every access token issued before the revocation.
+    let revocation_ttl = std::time::Duration::from_secs(u64::from(config.access_token_ttl_seconds) + 60);
     let access_cache: Arc<dyn AccessCache> = match &config.redis_url {
-        Some(url) => Arc::new(RedisAccessCache::connect(url, cache_ttl).context("setting up Redis")?),
-        None => Arc::new(InProcessAccessCache::new(cache_ttl, 100_000)),
+        Some(url) => Arc::new(RedisAccessCache::connect(url, cache_ttl, revocation_ttl).context("setting up Redis")?),
+        None => Arc::new(InProcessAccessCache::new(cache_ttl, 100_000, revocation_ttl)),
     };
     let ports = Ports {
         store: Arc::new(store.clone()),

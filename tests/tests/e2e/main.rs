@@ -11,4 +11,5 @@ mod postgres_rls;
 mod rbac;
 mod repository_contract;
 mod seed_and_lifecycle;
+mod sessions;
 mod sign_up_and_log_in;

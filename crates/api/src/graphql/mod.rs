@@ -8,6 +8,7 @@ mod invitations;
 mod members;
 mod pagination;
 mod roles;
+mod sessions;
 mod tenants;
 mod workspaces;
 
@@ -26,6 +27,7 @@ pub struct Query(
     roles::RoleQuery,
     members::MemberQuery,
     invitations::InvitationQuery,
+    sessions::SessionQuery,
     workspaces::WorkspaceQuery,
 );
 
@@ -35,6 +37,7 @@ pub struct Mutation(
     roles::RoleMutation,
     members::MemberMutation,
     invitations::InvitationMutation,
+    sessions::SessionMutation,
     workspaces::WorkspaceMutation,
 );
 

@@ -20,16 +20,19 @@ impl Application {
             })?;
         // A cached entry exists only for an active member of an active tenant, and is
         // dropped by every change to the tenant's roles or memberships.
+        if self.ports.access_cache.is_session_revoked(claims.session_id).await {
+            return Err(AppError::Unauthenticated("this session has been ended".into()));
+        }
         if let Some(access) = self.ports.access_cache.get(claims.tenant_id, claims.user_id).await {
             let scope = TenantScope::new(claims.tenant_id);
-            return Ok(RequestContext::new(
-                claims.user_id,
-                scope,
-                access.role_id,
-                access.permissions,
-            ));
+            let context = RequestContext::new(claims.user_id, scope, access.role_id, access.permissions);
+            return Ok(context.with_session(claims.session_id));
         }
         let tx = self.ports.store.begin().await?;
+        let session = tx.sessions().find_by_id(claims.session_id).await?;
+        if !session.is_some_and(|s| s.user_id == claims.user_id && s.is_live(self.ports.clock.now())) {
+            return Err(AppError::Unauthenticated("this session has been ended".into()));
+        }
         tx.enter_user(claims.user_id).await?;
         let membership = tx
             .memberships()
@@ -68,11 +71,6 @@ impl Application {
             .access_cache
             .put(claims.tenant_id, claims.user_id, &access)
             .await;
-        Ok(RequestContext::new(
-            claims.user_id,
-            scope,
-            membership.role_id,
-            permissions,
-        ))
+        Ok(RequestContext::new(claims.user_id, scope, membership.role_id, permissions).with_session(claims.session_id))
     }
 }

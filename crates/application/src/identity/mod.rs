@@ -2,6 +2,7 @@
 
 mod authenticate;
 mod log_in;
+mod sessions;
 mod sign_up;
 
 pub use log_in::LogIn;

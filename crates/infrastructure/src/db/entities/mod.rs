@@ -7,6 +7,7 @@ pub mod role;
 pub mod role_permission;
 pub mod session;
 pub mod tenant;
+pub mod used_refresh_token;
 pub mod user;
 pub mod workspace;
 pub mod workspace_member;

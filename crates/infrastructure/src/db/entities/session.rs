@@ -20,3 +20,19 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    pub fn into_record(self) -> tessera_application::ports::SessionRecord {
+        tessera_application::ports::SessionRecord {
+            id: tessera_domain::SessionId::from_uuid(self.id),
+            user_id: tessera_domain::UserId::from_uuid(self.user_id),
+            current_tenant_id: tessera_domain::TenantId::from_uuid(self.current_tenant_id),
+            user_agent: self.user_agent,
+            ip: self.ip,
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+        }
+    }
+}

@@ -1,9 +1,13 @@
 use async_trait::async_trait;
-use sea_orm::{ActiveModelTrait, IntoActiveModel};
-use tessera_application::ports::{NewSession, SessionRepository, StoreResult};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
+use tessera_application::ports::{NewSession, SessionRecord, SessionRepository, StoreError, StoreResult};
+use tessera_application::{Page, PageRequest};
+use tessera_domain::{SessionId, TenantId, UserId};
 
-use crate::db::entities::session;
-use crate::db::{SeaTransaction, unique_as};
+use crate::db::entities::{session, used_refresh_token};
+use crate::db::{SeaTransaction, db_failure, keyset, unique_as};
 
 #[async_trait]
 impl SessionRepository for SeaTransaction {
@@ -26,5 +30,125 @@ impl SessionRepository for SeaTransaction {
         .await
         .map_err(unique_as("refreshToken"))?;
         Ok(())
+    }
+
+    async fn find_by_id(&self, id: SessionId) -> StoreResult<Option<SessionRecord>> {
+        Ok(session::Entity::find_by_id(id.as_uuid())
+            .one(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .map(session::Model::into_record))
+    }
+
+    async fn find_by_refresh_digest(&self, digest: &str) -> StoreResult<Option<SessionRecord>> {
+        Ok(session::Entity::find()
+            .filter(session::Column::RefreshTokenHash.eq(digest))
+            .one(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .map(session::Model::into_record))
+    }
+
+    async fn find_by_used_refresh_digest(&self, digest: &str) -> StoreResult<Option<SessionId>> {
+        Ok(used_refresh_token::Entity::find_by_id(digest.to_owned())
+            .one(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .map(|row| SessionId::from_uuid(row.session_id)))
+    }
+
+    async fn rotate(
+        &self,
+        id: SessionId,
+        old_digest: &str,
+        new_digest: &str,
+        tenant_id: TenantId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let result = session::Entity::update_many()
+            .col_expr(session::Column::RefreshTokenHash, Expr::value(new_digest))
+            .col_expr(session::Column::CurrentTenantId, Expr::value(tenant_id.as_uuid()))
+            .col_expr(session::Column::LastUsedAt, Expr::value(Some(now)))
+            .filter(session::Column::Id.eq(id.as_uuid()))
+            .filter(session::Column::RefreshTokenHash.eq(old_digest))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        used_refresh_token::Model {
+            token_digest: old_digest.to_owned(),
+            session_id: id.as_uuid(),
+            used_at: now,
+        }
+        .into_active_model()
+        .reset_all()
+        .insert(&self.txn)
+        .await
+        .map_err(db_failure)?;
+        Ok(())
+    }
+
+    async fn revoke(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()> {
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
+            .filter(session::Column::Id.eq(id.as_uuid()))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok(())
+    }
+
+    async fn revoke_all_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionId>> {
+        let live = session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id.as_uuid()))
+            .filter(session::Column::RevokedAt.is_null())
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        let ids: Vec<SessionId> = live.iter().map(|s| SessionId::from_uuid(s.id)).collect();
+        if !ids.is_empty() {
+            session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
+                .filter(session::Column::UserId.eq(user_id.as_uuid()))
+                .filter(session::Column::RevokedAt.is_null())
+                .exec(&self.txn)
+                .await
+                .map_err(db_failure)?;
+        }
+        Ok(ids)
+    }
+
+    async fn count_live_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<u64> {
+        session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id.as_uuid()))
+            .filter(session::Column::RevokedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(now))
+            .count(&self.txn)
+            .await
+            .map_err(db_failure)
+    }
+
+    async fn list_live_for_user(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<SessionRecord>> {
+        let query = session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id.as_uuid()))
+            .filter(session::Column::RevokedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(now));
+        let rows = keyset::paginate(query, session::Column::CreatedAt, session::Column::Id, page)
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(session::Model::into_record)
+            .collect();
+        Ok(Page::from_scan(page, rows))
     }
 }

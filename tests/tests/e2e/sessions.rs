@@ -1,0 +1,137 @@
+//! Sessions: refresh-token rotation, theft detection by replay, logging out here or
+//! everywhere; ended sessions stop their access tokens on the next request.
+
+use serde_json::{Value, json};
+use tessera_tests::{Backend, PASSWORD, TestApp, on_both_backends};
+
+on_both_backends!(
+    refresh_rotates_and_a_replayed_token_ends_the_whole_session,
+    logging_out_ends_access_at_once_here_or_everywhere,
+);
+
+const REFRESH: &str = "mutation($t: String!) { refreshSession(input: { refreshToken: $t }) { accessToken refreshToken tenant { slug } } }";
+const LOG_IN: &str =
+    "mutation($e: String!, $p: String!) { logIn(input: { email: $e, password: $p }) { accessToken refreshToken } }";
+
+fn pair(response: &tessera_tests::GqlResponse, field: &str) -> (String, String) {
+    let data = response.assert_ok();
+    (
+        data[field]["accessToken"].as_str().expect("access token").to_owned(),
+        data[field]["refreshToken"].as_str().expect("refresh token").to_owned(),
+    )
+}
+
+async fn refresh_rotates_and_a_replayed_token_ends_the_whole_session(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.sign_up("ada@example.com", "acme").await;
+    let login = app
+        .graphql(LOG_IN, json!({ "e": "ada@example.com", "p": PASSWORD }), None)
+        .await;
+    let (_, first_refresh) = pair(&login, "logIn");
+
+    let second = app.graphql(REFRESH, json!({ "t": first_refresh }), None).await;
+    assert_eq!(second.assert_ok()["refreshSession"]["tenant"]["slug"], "acme");
+    let (_, second_refresh) = pair(&second, "refreshSession");
+    let third = app.graphql(REFRESH, json!({ "t": second_refresh }), None).await;
+    let (third_access, third_refresh) = pair(&third, "refreshSession");
+    assert_ne!(second_refresh, third_refresh);
+    app.graphql("{ me { email } }", json!({}), Some(&third_access))
+        .await
+        .assert_ok();
+
+    // The first token again: someone holds a copy. The whole session ends…
+    let replay = app.graphql(REFRESH, json!({ "t": first_refresh }), None).await;
+    assert_eq!(replay.error_code(), Some("UNAUTHENTICATED"), "{}", replay.body);
+    // …so the newest tokens of that session die too, at once.
+    let access = app.graphql("{ me { email } }", json!({}), Some(&third_access)).await;
+    assert_eq!(access.error_code(), Some("UNAUTHENTICATED"), "{}", access.body);
+    let refresh = app.graphql(REFRESH, json!({ "t": third_refresh }), None).await;
+    assert_eq!(refresh.error_code(), Some("UNAUTHENTICATED"));
+
+    let junk = app.graphql(REFRESH, json!({ "t": "rt_not-a-token" }), None).await;
+    assert_eq!(junk.error_code(), Some("UNAUTHENTICATED"));
+    app.stop().await;
+}
+
+async fn logging_out_ends_access_at_once_here_or_everywhere(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ada = app.sign_up("ada@example.com", "acme").await;
+    let laptop = app
+        .graphql(LOG_IN, json!({ "e": "ada@example.com", "p": PASSWORD }), None)
+        .await;
+    let (laptop_access, _) = pair(&laptop, "logIn");
+    let phone = app
+        .graphql(LOG_IN, json!({ "e": "ada@example.com", "p": PASSWORD }), None)
+        .await;
+    let (phone_access, phone_refresh) = pair(&phone, "logIn");
+
+    let list = app
+        .graphql(
+            "{ sessions { totalCount nodes { id current } } }",
+            json!({}),
+            Some(&laptop_access),
+        )
+        .await;
+    let data = list.assert_ok();
+    assert_eq!(data["sessions"]["totalCount"], 3, "sign-up, laptop and phone");
+    let current: Vec<&Value> = data["sessions"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["current"] == true)
+        .collect();
+    assert_eq!(current.len(), 1);
+
+    // Logging out on the laptop ends the laptop only.
+    app.graphql("mutation { logOut }", json!({}), Some(&laptop_access))
+        .await
+        .assert_ok();
+    let dead = app.graphql("{ me { email } }", json!({}), Some(&laptop_access)).await;
+    assert_eq!(dead.error_code(), Some("UNAUTHENTICATED"));
+    app.graphql("{ me { email } }", json!({}), Some(&phone_access))
+        .await
+        .assert_ok();
+
+    // Another person's session cannot be ended by id.
+    let grace = app.sign_up("grace@example.com", "globex").await;
+    let phone_id = {
+        let list = app
+            .graphql("{ sessions { nodes { id current } } }", json!({}), Some(&phone_access))
+            .await;
+        list.assert_ok()["sessions"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .find(|n| n["current"] == true)
+            .expect("current")["id"]
+            .clone()
+    };
+    let foreign = app
+        .graphql(
+            "mutation($id: ID!) { revokeSession(id: $id) }",
+            json!({ "id": phone_id }),
+            Some(&grace.token),
+        )
+        .await;
+    assert_eq!(foreign.error_code(), Some("NOT_FOUND"));
+    app.graphql("{ me { email } }", json!({}), Some(&phone_access))
+        .await
+        .assert_ok();
+
+    // Everywhere: the sign-up session and the phone end too.
+    let everywhere = app
+        .graphql("mutation { logOutEverywhere }", json!({}), Some(&ada.token))
+        .await;
+    assert_eq!(everywhere.assert_ok()["logOutEverywhere"], 2);
+    for token in [&ada.token, &phone_access] {
+        let response = app.graphql("{ me { email } }", json!({}), Some(token)).await;
+        assert_eq!(response.error_code(), Some("UNAUTHENTICATED"));
+    }
+    let refresh = app.graphql(REFRESH, json!({ "t": phone_refresh }), None).await;
+    assert_eq!(refresh.error_code(), Some("UNAUTHENTICATED"));
+    app.stop().await;
+}
