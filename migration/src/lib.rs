@@ -12,6 +12,7 @@ mod m20261123_000001_foundation_tables;
 mod m20261123_000002_row_level_security;
 mod m20261123_000003_invitations;
 mod m20261123_000004_refresh_token_history;
+mod m20261123_000005_own_roles_policy;
 
 /// The Postgres role the server runs as: owns nothing, not a superuser, no BYPASSRLS.
 pub const APP_ROLE: &str = "tessera_app";
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_row_level_security::Migration),
             Box::new(m20261123_000003_invitations::Migration),
             Box::new(m20261123_000004_refresh_token_history::Migration),
+            Box::new(m20261123_000005_own_roles_policy::Migration),
         ]
     }
 }

@@ -20,7 +20,7 @@ use crate::ports::{
     Store, StoreError, StoreResult, TenantRepository, TokenError, TokenIssuer, Transaction, UserRepository,
     WorkspaceRepository,
 };
-use crate::ports::{OutgoingMail, SessionRecord};
+use crate::ports::{HeldRole, OutgoingMail, SessionRecord};
 use crate::{Application, AuthSettings, Page, PageRequest, Ports, TenantScope};
 
 #[derive(Clone, Default)]
@@ -168,6 +168,15 @@ impl TenantRepository for FakeTransaction {
     async fn find_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
         Ok(self.state().tenants.iter().find(|t| t.id == id).cloned())
     }
+    async fn find_by_ids(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
+        Ok(self
+            .state()
+            .tenants
+            .iter()
+            .filter(|t| ids.contains(&t.id))
+            .cloned()
+            .collect())
+    }
     async fn find_by_slug(&self, slug: &Slug) -> StoreResult<Option<Tenant>> {
         Ok(self.state().tenants.iter().find(|t| &t.slug == slug).cloned())
     }
@@ -259,6 +268,26 @@ impl RoleRepository for FakeTransaction {
             .iter()
             .filter(|r| in_scope(scope, r.tenant_id) && ids.contains(&r.id))
             .cloned()
+            .collect())
+    }
+    async fn held_by(&self, user_id: UserId) -> StoreResult<Vec<HeldRole>> {
+        let state = self.state();
+        Ok(state
+            .memberships
+            .iter()
+            .filter(|m| m.user_id == user_id)
+            .filter_map(|m| {
+                state
+                    .roles
+                    .iter()
+                    .find(|r| r.tenant_id == m.tenant_id && r.id == m.role_id)
+            })
+            .map(|r| HeldRole {
+                tenant_id: r.tenant_id,
+                role_id: r.id,
+                name: r.name.as_str().to_owned(),
+                system: r.system,
+            })
             .collect())
     }
     async fn find_system(&self, scope: &TenantScope, system: SystemRole) -> StoreResult<Option<Role>> {

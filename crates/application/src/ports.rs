@@ -84,6 +84,16 @@ pub trait TenantRepository: Send + Sync {
     async fn insert(&self, tenant: &Tenant) -> StoreResult<()>;
     async fn find_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     async fn find_by_slug(&self, slug: &Slug) -> StoreResult<Option<Tenant>>;
+    async fn find_by_ids(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>>;
+}
+
+/// A role the user holds somewhere, as their own membership shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRole {
+    pub tenant_id: TenantId,
+    pub role_id: RoleId,
+    pub name: String,
+    pub system: Option<SystemRole>,
 }
 
 /// Narrows a member list; every part is optional.
@@ -122,6 +132,9 @@ pub trait RoleRepository: Send + Sync {
     /// Roles with their permissions, in a fixed number of statements.
     async fn find_by_ids(&self, scope: &TenantScope, ids: &[RoleId]) -> StoreResult<Vec<Role>>;
     async fn find_system(&self, scope: &TenantScope, system: SystemRole) -> StoreResult<Option<Role>>;
+    /// The roles of the user's own memberships in every tenant (needs
+    /// [`Transaction::enter_user`]); one statement.
+    async fn held_by(&self, user_id: UserId) -> StoreResult<Vec<HeldRole>>;
     async fn permissions_of(&self, scope: &TenantScope, id: RoleId) -> StoreResult<PermissionSet>;
     /// Keyset page over `(created_at, id)`.
     async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Role>>;

@@ -13,3 +13,4 @@ mod repository_contract;
 mod seed_and_lifecycle;
 mod sessions;
 mod sign_up_and_log_in;
+mod tenancy;

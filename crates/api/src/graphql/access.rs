@@ -46,6 +46,10 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("User", "*", Access::Inherited),
     // tenants
     ("Query", "currentTenant", Access::Member),
+    ("Query", "myTenants", Access::Member),
+    ("Mutation", "switchTenant", Access::Member),
+    ("Mutation", "createTenant", Access::Member),
+    ("MyTenant", "*", Access::Inherited),
     ("Tenant", "*", Access::Inherited),
     // permissions and roles
     ("Query", "permissions", Access::Public),

@@ -38,6 +38,7 @@ pub struct Mutation(
     members::MemberMutation,
     invitations::InvitationMutation,
     sessions::SessionMutation,
+    tenants::TenantMutation,
     workspaces::WorkspaceMutation,
 );
 

@@ -1,11 +1,12 @@
 //! The caller's current tenant.
 
-use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use tessera_domain::{Plan as DomainPlan, Tenant as DomainTenant, TenantStatus as DomainStatus};
+use tessera_domain::{Plan as DomainPlan, Tenant as DomainTenant, TenantId, TenantStatus as DomainStatus};
 
-use super::context::{application, member};
-use super::errors::GqlResult;
+use super::context::{application, client_info, member};
+use super::errors::{GqlResult, parse_id};
+use super::identity::AuthPayload;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum TenantStatus {
@@ -53,6 +54,24 @@ impl From<DomainTenant> for Tenant {
     }
 }
 
+/// One of my tenants, with my role there.
+#[derive(SimpleObject, Clone)]
+pub struct MyTenant {
+    pub tenant: Tenant,
+    pub role_id: ID,
+    pub role_name: String,
+    /// `owner`, `admin`, `member` or `viewer` for system roles.
+    pub role_key: Option<String>,
+    pub joined_at: DateTime<Utc>,
+}
+
+#[derive(InputObject)]
+pub struct CreateTenantInput {
+    pub name: String,
+    /// Optional; derived from `name` when omitted.
+    pub slug: Option<String>,
+}
+
 #[derive(Default)]
 pub struct TenantQuery;
 
@@ -62,5 +81,48 @@ impl TenantQuery {
     async fn current_tenant(&self, ctx: &Context<'_>) -> Result<Tenant> {
         let request = member(ctx)?;
         application(ctx).current_tenant(request).await.gql().map(Tenant::from)
+    }
+
+    /// Every tenant where I am an active member, with my role there.
+    async fn my_tenants(&self, ctx: &Context<'_>) -> Result<Vec<MyTenant>> {
+        let request = member(ctx)?;
+        let mine = application(ctx).my_tenants(request).await.gql()?;
+        Ok(mine
+            .into_iter()
+            .map(|m| MyTenant {
+                tenant: m.tenant.into(),
+                role_id: ID(m.role.role_id.to_string()),
+                role_name: m.role.name,
+                role_key: m.role.system.map(|s| s.key().to_owned()),
+                joined_at: m.membership.created_at,
+            })
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct TenantMutation;
+
+#[Object]
+impl TenantMutation {
+    /// A new token pair for another of my tenants.
+    async fn switch_tenant(&self, ctx: &Context<'_>, tenant_id: ID) -> Result<AuthPayload> {
+        let request = member(ctx)?;
+        let tenant_id = parse_id("tenantId", &tenant_id, TenantId::parse)?;
+        application(ctx)
+            .switch_tenant(request, tenant_id, client_info(ctx))
+            .await
+            .gql()
+            .map(AuthPayload::from)
+    }
+
+    /// Creates a tenant that I own, and returns a token pair for it.
+    async fn create_tenant(&self, ctx: &Context<'_>, input: CreateTenantInput) -> Result<AuthPayload> {
+        let request = member(ctx)?;
+        application(ctx)
+            .create_tenant(request, &input.name, input.slug.as_deref(), client_info(ctx))
+            .await
+            .gql()
+            .map(AuthPayload::from)
     }
 }

@@ -125,10 +125,29 @@ impl Application {
             }
             Destination::NewTenant { name, slug } => (name, slug),
         };
-        let slug = self
-            .choose_tenant_slug(tx.as_ref(), &tenant_name, tenant_slug.as_ref())
-            .await?;
         tx.users().insert(&user).await.map_err(|e| conflict_as(e, "email"))?;
+        let tenant = self
+            .provision_tenant(tx.as_ref(), user.id, tenant_name, tenant_slug.as_ref(), now)
+            .await?;
+
+        let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = %session.user.id, tenant_id = %session.tenant.id, "signed up");
+        Ok(session)
+    }
+
+    /// Creates a tenant owned by `owner_id`: its system roles, the owner membership and
+    /// a default workspace, inside `tx`. The new tenant's creator is about to own it:
+    /// this is one of the few places allowed to mint a scope.
+    pub(crate) async fn provision_tenant(
+        &self,
+        tx: &dyn Transaction,
+        owner_id: UserId,
+        tenant_name: Name,
+        tenant_slug: Option<&Slug>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Tenant, AppError> {
+        let slug = self.choose_tenant_slug(tx, &tenant_name, tenant_slug).await?;
         let tenant = Tenant::new(TenantId::from_uuid(self.ports.ids.new_id()), slug, tenant_name, now);
         tx.tenants()
             .insert(&tenant)
@@ -154,7 +173,7 @@ impl Application {
                 &Membership {
                     id: MembershipId::from_uuid(self.ports.ids.new_id()),
                     tenant_id: tenant.id,
-                    user_id: user.id,
+                    user_id: owner_id,
                     role_id: owner_role,
                     status: MembershipStatus::Active,
                     created_at: now,
@@ -177,17 +196,14 @@ impl Application {
                     id: WorkspaceMembershipId::from_uuid(self.ports.ids.new_id()),
                     tenant_id: tenant.id,
                     workspace_id: workspace.id,
-                    user_id: user.id,
+                    user_id: owner_id,
                     role_id: owner_role,
                     created_at: now,
                 },
             )
             .await?;
 
-        let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
-        tx.commit().await?;
-        tracing::info!(user_id = %session.user.id, tenant_id = %session.tenant.id, "signed up");
-        Ok(session)
+        Ok(tenant)
     }
 
     /// The requested slug when free (else `CONFLICT`); otherwise one derived from the

@@ -1,8 +1,21 @@
-//! Reading the caller's identity and current tenant.
+//! The caller's identity and tenants: the current one, all of theirs, switching
+//! between them and creating a new one.
 
-use tessera_domain::{Tenant, User};
+use std::collections::HashMap;
 
-use crate::{AppError, Application, RequestContext};
+use tessera_domain::{Membership, Name, Slug, Tenant, TenantId, User};
+
+use crate::identity::{AuthSession, ClientInfo};
+use crate::ports::HeldRole;
+use crate::{AppError, Application, FieldErrors, RequestContext};
+
+/// One of the caller's tenants, with their role there.
+#[derive(Debug, Clone)]
+pub struct MyTenant {
+    pub tenant: Tenant,
+    pub membership: Membership,
+    pub role: HeldRole,
+}
 
 impl Application {
     #[tracing::instrument(name = "me", skip_all)]
@@ -22,12 +35,136 @@ impl Application {
             .await?
             .ok_or(AppError::NotFound("tenant"))
     }
-}
 
-impl Application {
     /// Whether any account exists (used to refuse seeding a non-empty database).
     pub async fn has_any_user(&self) -> Result<bool, AppError> {
         let tx = self.ports.store.begin().await?;
         Ok(tx.users().exists_any().await?)
+    }
+
+    /// Every tenant where the caller is an active member, with their role, oldest
+    /// membership first: three statements however many tenants.
+    #[tracing::instrument(name = "my_tenants", skip_all)]
+    pub async fn my_tenants(&self, ctx: &RequestContext) -> Result<Vec<MyTenant>, AppError> {
+        let tx = self.ports.store.begin().await?;
+        tx.enter_user(ctx.user_id()).await?;
+        let memberships: Vec<Membership> = tx
+            .memberships()
+            .list_own(ctx.user_id())
+            .await?
+            .into_iter()
+            .filter(|m| m.is_active())
+            .collect();
+        let ids: Vec<TenantId> = memberships.iter().map(|m| m.tenant_id).collect();
+        let tenants: HashMap<TenantId, Tenant> = tx
+            .tenants()
+            .find_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect();
+        let roles: HashMap<(TenantId, tessera_domain::RoleId), HeldRole> = tx
+            .roles()
+            .held_by(ctx.user_id())
+            .await?
+            .into_iter()
+            .map(|r| ((r.tenant_id, r.role_id), r))
+            .collect();
+        Ok(memberships
+            .into_iter()
+            .filter_map(|membership| {
+                let tenant = tenants.get(&membership.tenant_id)?.clone();
+                let role = roles.get(&(membership.tenant_id, membership.role_id))?.clone();
+                Some(MyTenant {
+                    tenant,
+                    membership,
+                    role,
+                })
+            })
+            .filter(|mine| !matches!(mine.tenant.status, tessera_domain::TenantStatus::Deleted))
+            .collect())
+    }
+
+    /// A new token pair for another tenant where the caller is an active member.
+    #[tracing::instrument(name = "switch_tenant", skip_all, fields(tenant_id = %tenant_id))]
+    pub async fn switch_tenant(
+        &self,
+        ctx: &RequestContext,
+        tenant_id: TenantId,
+        client: ClientInfo,
+    ) -> Result<AuthSession, AppError> {
+        let tx = self.ports.store.begin().await?;
+        tx.enter_user(ctx.user_id()).await?;
+        let member = tx
+            .memberships()
+            .list_own(ctx.user_id())
+            .await?
+            .into_iter()
+            .any(|m| m.tenant_id == tenant_id && m.is_active());
+        let tenant = tx.tenants().find_by_id(tenant_id).await?;
+        let tenant = match tenant {
+            Some(tenant) if member && tenant.is_active() => tenant,
+            Some(tenant) if member && tenant.status == tessera_domain::TenantStatus::Suspended => {
+                return Err(AppError::Forbidden {
+                    reason: "TENANT_SUSPENDED",
+                    message: "this tenant is suspended".into(),
+                });
+            }
+            // Not a member (or no such tenant): the same answer, so ids reveal nothing.
+            _ => {
+                return Err(AppError::Forbidden {
+                    reason: "NOT_A_MEMBER",
+                    message: "you are not an active member of this tenant".into(),
+                });
+            }
+        };
+        let user = tx
+            .users()
+            .find_by_id(ctx.user_id())
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
+        tx.commit().await?;
+        Ok(session)
+    }
+
+    /// An existing user creates another tenant and becomes its owner.
+    #[tracing::instrument(name = "create_tenant", skip_all)]
+    pub async fn create_tenant(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        slug: Option<&str>,
+        client: ClientInfo,
+    ) -> Result<AuthSession, AppError> {
+        let mut errors = FieldErrors::new();
+        let name = errors.check("name", Name::parse(name));
+        let slug = match slug {
+            Some(raw) => errors.check("slug", Slug::parse_tenant(raw)).map(Some),
+            None => Some(None),
+        };
+        let (Some(name), Some(slug)) = (name, slug) else {
+            return Err(AppError::Validation(errors));
+        };
+        let now = self.ports.clock.now();
+        let tx = self.ports.store.begin().await?;
+        let user = tx
+            .users()
+            .find_by_id(ctx.user_id())
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        let tenant = self
+            .provision_tenant(tx.as_ref(), user.id, name, slug.as_ref(), now)
+            .await
+            .map_err(|error| match error {
+                AppError::Conflict { message, .. } => AppError::Conflict {
+                    field: "slug".into(),
+                    message,
+                },
+                other => other,
+            })?;
+        let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
+        tx.commit().await?;
+        Ok(session)
     }
 }

@@ -1,11 +1,13 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
-use tessera_application::ports::{RoleRepository, StoreError, StoreResult};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+};
+use tessera_application::ports::{HeldRole, RoleRepository, StoreError, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
-use tessera_domain::{MembershipStatus, Name, Permission, PermissionSet, Role, RoleId, SystemRole, TenantId};
+use tessera_domain::{MembershipStatus, Name, Permission, PermissionSet, Role, RoleId, SystemRole, TenantId, UserId};
 
 use crate::db::entities::{corrupt, membership, role, role_permission, workspace_member};
 use crate::db::{SeaTransaction, db_failure, keyset, scoped, unique_as};
@@ -98,6 +100,50 @@ impl RoleRepository for SeaTransaction {
             .await
             .map_err(db_failure)?;
         self.with_permissions(scope, rows).await
+    }
+
+    async fn held_by(&self, user_id: UserId) -> StoreResult<Vec<HeldRole>> {
+        // Across tenants on purpose: the caller's own memberships joined to their roles
+        // (on Postgres the `own_memberships` and `own_roles` policies allow exactly these).
+        let statement = Query::select()
+            .columns([
+                (role::Entity, role::Column::TenantId),
+                (role::Entity, role::Column::Id),
+                (role::Entity, role::Column::Name),
+                (role::Entity, role::Column::SystemKey),
+                (role::Entity, role::Column::CreatedAt),
+                (role::Entity, role::Column::UpdatedAt),
+            ])
+            .from(role::Entity)
+            .inner_join(
+                membership::Entity,
+                Condition::all()
+                    .add(
+                        Expr::col((membership::Entity, membership::Column::TenantId))
+                            .equals((role::Entity, role::Column::TenantId)),
+                    )
+                    .add(
+                        Expr::col((membership::Entity, membership::Column::RoleId))
+                            .equals((role::Entity, role::Column::Id)),
+                    ),
+            )
+            .and_where(Expr::col((membership::Entity, membership::Column::UserId)).eq(user_id.as_uuid()))
+            .to_owned();
+        let statement = self.txn.get_database_backend().build(&statement);
+        let rows = role::Entity::find()
+            .from_raw_sql(statement)
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| HeldRole {
+                tenant_id: TenantId::from_uuid(row.tenant_id),
+                role_id: RoleId::from_uuid(row.id),
+                name: row.name,
+                system: row.system_key.as_deref().and_then(SystemRole::from_key),
+            })
+            .collect())
     }
 
     async fn find_system(&self, scope: &TenantScope, system: SystemRole) -> StoreResult<Option<Role>> {

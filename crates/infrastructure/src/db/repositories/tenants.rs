@@ -27,6 +27,20 @@ impl TenantRepository for SeaTransaction {
             .transpose()
     }
 
+    async fn find_by_ids(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        tenant::Entity::find()
+            .filter(tenant::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(tenant::Model::into_domain)
+            .collect()
+    }
+
     async fn find_by_slug(&self, slug: &Slug) -> StoreResult<Option<Tenant>> {
         tenant::Entity::find()
             .filter(tenant::Column::Slug.eq(slug.as_str()))
