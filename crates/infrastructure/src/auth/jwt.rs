@@ -123,28 +123,135 @@ mod tests {
         assert_eq!(jwt.verify(&token), Ok(original));
     }
 
+    /// Signs arbitrary claims with the given algorithm and key, to build hostile tokens.
+    fn forge(header: Header, claims: &serde_json::Value, secret: &[u8]) -> String {
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).expect("sign")
+    }
+
     #[test]
     fn hostile_tokens_are_refused() {
-        let jwt = issuer("a-secret-of-at-least-32-bytes-long!!", "api");
-        let token = jwt.issue(&claims(Duration::minutes(15))).expect("sign");
+        let secret = "a-secret-of-at-least-32-bytes-long!!";
+        let jwt = issuer(secret, "api");
+        let good = jwt.issue(&claims(Duration::minutes(15))).expect("sign");
+        let now = Utc::now().timestamp();
+        let valid_claims = serde_json::json!({
+            "sub": Uuid::now_v7().to_string(), "tid": Uuid::now_v7().to_string(), "sid": Uuid::now_v7().to_string(),
+            "iat": now, "exp": now + 900, "iss": "tessera", "aud": "api",
+        });
+        let with = |key: &str, value: serde_json::Value| {
+            let mut claims = valid_claims.clone();
+            claims[key] = value;
+            claims
+        };
+        let without = |key: &str| {
+            let mut claims = valid_claims.clone();
+            claims.as_object_mut().expect("object").remove(key);
+            claims
+        };
+        let (header, payload, signature) = {
+            let mut parts = good.split('.');
+            (
+                parts.next().expect("header").to_owned(),
+                parts.next().expect("payload").to_owned(),
+                parts.next().expect("signature").to_owned(),
+            )
+        };
+        let tampered_payload = {
+            use base64::Engine;
+            let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            let mut decoded: serde_json::Value =
+                serde_json::from_slice(&engine.decode(&payload).expect("base64")).expect("json");
+            decoded["tid"] = serde_json::json!(Uuid::now_v7().to_string());
+            engine.encode(serde_json::to_vec(&decoded).expect("json"))
+        };
 
-        let other_key = issuer("another-secret-of-at-least-32-bytes", "api");
-        assert_eq!(other_key.verify(&token), Err(TokenError::Invalid), "bad signature");
-        let other_audience = issuer("a-secret-of-at-least-32-bytes-long!!", "other");
-        assert_eq!(
-            other_audience.verify(&token),
-            Err(TokenError::Invalid),
-            "wrong audience"
-        );
-
-        let expired = jwt.issue(&claims(Duration::minutes(-10))).expect("sign");
-        assert_eq!(jwt.verify(&expired), Err(TokenError::Expired));
-
-        // alg "none": header {"alg":"none","typ":"JWT"} with the same payload, no signature.
-        let payload = token.split('.').nth(1).expect("payload part");
-        let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
-        assert_eq!(jwt.verify(&unsigned), Err(TokenError::Invalid), "alg none");
-
-        assert_eq!(jwt.verify("garbage"), Err(TokenError::Invalid));
+        let cases: Vec<(&str, String, TokenError)> = vec![
+            (
+                "signed with another key",
+                forge(
+                    Header::new(Algorithm::HS256),
+                    &valid_claims,
+                    b"another-secret-of-at-least-32-bytes",
+                ),
+                TokenError::Invalid,
+            ),
+            (
+                "HS384 instead of HS256",
+                forge(Header::new(Algorithm::HS384), &valid_claims, secret.as_bytes()),
+                TokenError::Invalid,
+            ),
+            (
+                "alg none",
+                format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}."),
+                TokenError::Invalid,
+            ),
+            (
+                "RS256 header on an HMAC signature",
+                format!("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.{payload}.{signature}"),
+                TokenError::Invalid,
+            ),
+            (
+                "tampered payload",
+                format!("{header}.{tampered_payload}.{signature}"),
+                TokenError::Invalid,
+            ),
+            (
+                "expired",
+                forge(
+                    Header::new(Algorithm::HS256),
+                    &with("exp", serde_json::json!(now - 3600)),
+                    secret.as_bytes(),
+                ),
+                TokenError::Expired,
+            ),
+            (
+                "wrong audience",
+                forge(
+                    Header::new(Algorithm::HS256),
+                    &with("aud", serde_json::json!("other")),
+                    secret.as_bytes(),
+                ),
+                TokenError::Invalid,
+            ),
+            (
+                "wrong issuer",
+                forge(
+                    Header::new(Algorithm::HS256),
+                    &with("iss", serde_json::json!("evil")),
+                    secret.as_bytes(),
+                ),
+                TokenError::Invalid,
+            ),
+            (
+                "missing sub",
+                forge(Header::new(Algorithm::HS256), &without("sub"), secret.as_bytes()),
+                TokenError::Invalid,
+            ),
+            (
+                "missing tid",
+                forge(Header::new(Algorithm::HS256), &without("tid"), secret.as_bytes()),
+                TokenError::Invalid,
+            ),
+            (
+                "missing exp",
+                forge(Header::new(Algorithm::HS256), &without("exp"), secret.as_bytes()),
+                TokenError::Invalid,
+            ),
+            (
+                "sub is not an id",
+                forge(
+                    Header::new(Algorithm::HS256),
+                    &with("sub", serde_json::json!("admin")),
+                    secret.as_bytes(),
+                ),
+                TokenError::Invalid,
+            ),
+            ("10 KB of junk", "x".repeat(10 * 1024), TokenError::Invalid),
+            ("empty", String::new(), TokenError::Invalid),
+        ];
+        for (name, token, expected) in cases {
+            assert_eq!(jwt.verify(&token), Err(expected), "{name}");
+        }
+        assert!(jwt.verify(&good).is_ok(), "the untouched token still verifies");
     }
 }
