@@ -13,6 +13,7 @@ mod m20261123_000002_row_level_security;
 mod m20261123_000003_invitations;
 mod m20261123_000004_refresh_token_history;
 mod m20261123_000005_own_roles_policy;
+mod m20261123_000006_api_keys;
 
 /// The Postgres role the server runs as: owns nothing, not a superuser, no BYPASSRLS.
 pub const APP_ROLE: &str = "tessera_app";
@@ -25,6 +26,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "workspaces",
     "workspace_members",
     "invitations",
+    "api_keys",
 ];
 
 const CURRENT_TENANT: &str = "(SELECT nullif(current_setting('app.tenant_id', true), ''))::uuid";
@@ -61,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_invitations::Migration),
             Box::new(m20261123_000004_refresh_token_history::Migration),
             Box::new(m20261123_000005_own_roles_policy::Migration),
+            Box::new(m20261123_000006_api_keys::Migration),
         ]
     }
 }

@@ -2,7 +2,7 @@
 //! authentication path (sign-up, log-in, token authentication), after the membership
 //! was checked; repository methods for tenant data require one.
 
-use tessera_domain::{Permission, PermissionSet, RoleId, SessionId, TenantId, UserId};
+use tessera_domain::{ApiKey, ApiKeyId, Permission, PermissionSet, RoleId, SessionId, TenantId, UserId};
 
 use crate::AppError;
 
@@ -33,6 +33,8 @@ impl TenantScope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     User(UserId),
+    /// A tenant API key, acting with its own permissions on behalf of its creator.
+    ApiKey(ApiKeyId),
 }
 
 /// The authenticated caller of one request: built once by [`crate::Application::authenticate`].
@@ -71,6 +73,30 @@ impl RequestContext {
             role_id,
             permissions,
             session_id: None,
+        }
+    }
+
+    /// The context of a request made with an API key: the key's tenant and permissions.
+    pub(crate) fn for_api_key(key: &ApiKey) -> Self {
+        Self {
+            actor: Actor::ApiKey(key.id),
+            user_id: key.created_by,
+            scope: TenantScope::new(key.tenant_id),
+            role_id: RoleId::from_uuid(uuid::Uuid::nil()),
+            permissions: key.permissions.clone(),
+            session_id: None,
+        }
+    }
+
+    /// Refuses API keys where only a signed-in person makes sense (their own
+    /// sessions, tenants, memberships, and minting keys).
+    pub fn require_person(&self) -> Result<(), AppError> {
+        match self.actor {
+            Actor::User(_) => Ok(()),
+            Actor::ApiKey(_) => Err(AppError::Forbidden {
+                reason: "API_KEY_NOT_ALLOWED",
+                message: "this operation needs a signed-in person, not an API key".into(),
+            }),
         }
     }
 

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tessera_domain::{
-    Email, Invitation, InvitationId, InvitationStatus, Membership, MembershipStatus, Password, PasswordHash,
-    PermissionSet, Role, RoleId, SessionId, Slug, SystemRole, Tenant, TenantId, User, UserId, Workspace, WorkspaceId,
-    WorkspaceMembership,
+    ApiKey, ApiKeyId, Email, Invitation, InvitationId, InvitationStatus, Membership, MembershipStatus, Password,
+    PasswordHash, PermissionSet, Role, RoleId, SessionId, Slug, SystemRole, Tenant, TenantId, User, UserId, Workspace,
+    WorkspaceId, WorkspaceMembership,
 };
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ use crate::ports::{
     Store, StoreError, StoreResult, TenantRepository, TokenError, TokenIssuer, Transaction, UserRepository,
     WorkspaceRepository,
 };
-use crate::ports::{HeldRole, OutgoingMail, SessionRecord};
+use crate::ports::{ApiKeyRepository, HeldRole, OutgoingMail, SessionRecord};
 use crate::{Application, AuthSettings, Page, PageRequest, Ports, TenantScope};
 
 #[derive(Clone, Default)]
@@ -34,6 +34,7 @@ pub struct State {
     pub sessions: Vec<FakeSession>,
     pub invitations: Vec<Invitation>,
     pub used_refresh_digests: Vec<(String, SessionId)>,
+    pub api_keys: Vec<ApiKey>,
 }
 
 #[derive(Clone, Default)]
@@ -116,6 +117,9 @@ impl Transaction for FakeTransaction {
         self
     }
     fn invitations(&self) -> &dyn InvitationRepository {
+        self
+    }
+    fn api_keys(&self) -> &dyn ApiKeyRepository {
         self
     }
     async fn commit(self: Box<Self>) -> StoreResult<()> {
@@ -771,6 +775,53 @@ impl AccessCache for FakeAccessCache {
     }
     async fn is_session_revoked(&self, session_id: SessionId) -> bool {
         self.revoked.lock().expect("cache lock").contains(&session_id)
+    }
+}
+
+#[async_trait]
+impl ApiKeyRepository for FakeTransaction {
+    async fn insert(&self, scope: &TenantScope, key: &ApiKey) -> StoreResult<()> {
+        assert!(in_scope(scope, key.tenant_id), "API key written outside its scope");
+        self.state().api_keys.push(key.clone());
+        Ok(())
+    }
+    async fn find_by_id(&self, scope: &TenantScope, id: ApiKeyId) -> StoreResult<Option<ApiKey>> {
+        Ok(self
+            .state()
+            .api_keys
+            .iter()
+            .find(|k| in_scope(scope, k.tenant_id) && k.id == id)
+            .cloned())
+    }
+    async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<ApiKey>> {
+        let mut rows: Vec<ApiKey> = self
+            .state()
+            .api_keys
+            .iter()
+            .filter(|k| in_scope(scope, k.tenant_id))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|k| (k.created_at, k.id));
+        rows.truncate(page.limit as usize + 1);
+        Ok(Page::from_scan(page, rows))
+    }
+    async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .api_keys
+            .iter()
+            .filter(|k| in_scope(scope, k.tenant_id))
+            .count() as u64)
+    }
+    async fn update(&self, scope: &TenantScope, key: &ApiKey) -> StoreResult<()> {
+        let mut state = self.state();
+        let stored = state
+            .api_keys
+            .iter_mut()
+            .find(|k| in_scope(scope, k.tenant_id) && k.id == key.id)
+            .ok_or(StoreError::NotFound)?;
+        *stored = key.clone();
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Tessera's use cases, the ports they need, and the authorization decisions.
 //! Depends on the domain only: no storage, transport or framework crate is named here.
 
+pub mod api_keys;
 pub mod context;
 pub mod error;
 pub mod identity;

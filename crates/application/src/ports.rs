@@ -10,8 +10,9 @@ use std::error::Error as StdError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_domain::{
-    Email, Invitation, InvitationId, Membership, MembershipStatus, Password, PasswordHash, PermissionSet, Role, RoleId,
-    SessionId, Slug, SystemRole, Tenant, TenantId, User, UserId, Workspace, WorkspaceId, WorkspaceMembership,
+    ApiKey, ApiKeyId, Email, Invitation, InvitationId, Membership, MembershipStatus, Password, PasswordHash,
+    PermissionSet, Role, RoleId, SessionId, Slug, SystemRole, Tenant, TenantId, User, UserId, Workspace, WorkspaceId,
+    WorkspaceMembership,
 };
 use uuid::Uuid;
 
@@ -63,6 +64,7 @@ pub trait Transaction: Send + Sync {
     fn workspaces(&self) -> &dyn WorkspaceRepository;
     fn sessions(&self) -> &dyn SessionRepository;
     fn invitations(&self) -> &dyn InvitationRepository;
+    fn api_keys(&self) -> &dyn ApiKeyRepository;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -222,6 +224,17 @@ pub trait AccessCache: Send + Sync {
     /// (kept at least as long as an access token lives).
     async fn revoke_session(&self, session_id: SessionId);
     async fn is_session_revoked(&self, session_id: SessionId) -> bool;
+}
+
+#[async_trait]
+pub trait ApiKeyRepository: Send + Sync {
+    async fn insert(&self, scope: &TenantScope, key: &ApiKey) -> StoreResult<()>;
+    async fn find_by_id(&self, scope: &TenantScope, id: ApiKeyId) -> StoreResult<Option<ApiKey>>;
+    /// Keyset page over `(created_at, id)`.
+    async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<ApiKey>>;
+    async fn count(&self, scope: &TenantScope) -> StoreResult<u64>;
+    /// Saves `revoked_at` and `last_used_at`; `NotFound` when not in scope.
+    async fn update(&self, scope: &TenantScope, key: &ApiKey) -> StoreResult<()>;
 }
 
 /// A message for one recipient.

@@ -66,6 +66,8 @@ typed_id!(/// A log-in session (refresh-token family).
     SessionId);
 typed_id!(/// An invitation to join a tenant.
     InvitationId);
+typed_id!(/// A tenant API key.
+    ApiKeyId);
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! Nothing here knows about storage, transport or frameworks; every constructor that
 //! takes raw input validates it and returns a typed error.
 
+pub mod api_key;
 pub mod ids;
 pub mod invitation;
 pub mod membership;
@@ -12,7 +13,10 @@ pub mod user;
 pub mod values;
 pub mod workspace;
 
-pub use ids::{InvitationId, MembershipId, RoleId, SessionId, TenantId, UserId, WorkspaceId, WorkspaceMembershipId};
+pub use api_key::ApiKey;
+pub use ids::{
+    ApiKeyId, InvitationId, MembershipId, RoleId, SessionId, TenantId, UserId, WorkspaceId, WorkspaceMembershipId,
+};
 pub use invitation::{Invitation, InvitationError, InvitationStatus};
 pub use membership::{Membership, MembershipStatus, WorkspaceMembership};
 pub use permission::{Permission, PermissionSet};

@@ -2,6 +2,7 @@
 //! its own database; the `*_postgres` variants need `TEST_DATABASE_URL`.
 
 mod access_rules;
+mod api_keys;
 mod architecture;
 mod http_protocol;
 mod invitations;

@@ -22,6 +22,8 @@ pub enum Access {
     Member,
     /// A member holding this permission.
     Permission(Permission),
+    /// A signed-in person (an active member), not an API key.
+    Person,
     /// A field of an object only reachable through a guarded field; the parent's rule
     /// already decided.
     Inherited,
@@ -35,10 +37,10 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Mutation", "logIn", Access::Public),
     ("Query", "me", Access::Member),
     ("Mutation", "refreshSession", Access::Public),
-    ("Mutation", "logOut", Access::Member),
-    ("Mutation", "logOutEverywhere", Access::Member),
-    ("Mutation", "revokeSession", Access::Member),
-    ("Query", "sessions", Access::Member),
+    ("Mutation", "logOut", Access::Person),
+    ("Mutation", "logOutEverywhere", Access::Person),
+    ("Mutation", "revokeSession", Access::Person),
+    ("Query", "sessions", Access::Person),
     ("Session", "*", Access::Inherited),
     ("SessionConnection", "*", Access::Inherited),
     ("SessionEdge", "*", Access::Inherited),
@@ -46,9 +48,9 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("User", "*", Access::Inherited),
     // tenants
     ("Query", "currentTenant", Access::Member),
-    ("Query", "myTenants", Access::Member),
-    ("Mutation", "switchTenant", Access::Member),
-    ("Mutation", "createTenant", Access::Member),
+    ("Query", "myTenants", Access::Person),
+    ("Mutation", "switchTenant", Access::Person),
+    ("Mutation", "createTenant", Access::Person),
     ("MyTenant", "*", Access::Inherited),
     ("Tenant", "*", Access::Inherited),
     // permissions and roles
@@ -67,16 +69,24 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Query", "member", Access::Permission(Permission::MembersRead)),
     ("Mutation", "updateMemberRole", Access::Permission(Permission::MembersManage)),
     ("Mutation", "removeMember", Access::Permission(Permission::MembersManage)),
-    ("Mutation", "leaveTenant", Access::Member),
-    ("Mutation", "transferOwnership", Access::Member),
+    ("Mutation", "leaveTenant", Access::Person),
+    ("Mutation", "transferOwnership", Access::Person),
     ("Member", "*", Access::Inherited),
     ("MemberConnection", "*", Access::Inherited),
     ("MemberEdge", "*", Access::Inherited),
     // invitations
     ("Query", "invitations", Access::Permission(Permission::MembersInvite)),
+    // API keys are made by people; a key cannot mint keys
+    ("Query", "apiKeys", Access::Permission(Permission::ApiKeysManage)),
+    ("Mutation", "createApiKey", Access::Person),
+    ("Mutation", "revokeApiKey", Access::Permission(Permission::ApiKeysManage)),
+    ("ApiKey", "*", Access::Inherited),
+    ("ApiKeyConnection", "*", Access::Inherited),
+    ("ApiKeyEdge", "*", Access::Inherited),
+    ("CreatedApiKey", "*", Access::Inherited),
     ("Mutation", "inviteMember", Access::Permission(Permission::MembersInvite)),
     ("Mutation", "revokeInvitation", Access::Permission(Permission::MembersInvite)),
-    ("Mutation", "acceptInvitation", Access::Member),
+    ("Mutation", "acceptInvitation", Access::Person),
     ("Invitation", "*", Access::Inherited),
     ("InvitationConnection", "*", Access::Inherited),
     ("InvitationEdge", "*", Access::Inherited),
@@ -123,6 +133,7 @@ pub fn check(access: Access, caller: Option<&Caller>) -> Result<(), AppError> {
         Access::Public | Access::Inherited => Ok(()),
         Access::Member => member().map(|_| ()),
         Access::Permission(permission) => member()?.authorize(permission).map(|_| ()),
+        Access::Person => member()?.require_person(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The GraphQL schema: one `XQuery`/`XMutation` pair per aggregate, merged here.
 
 pub mod access;
+mod api_keys;
 mod context;
 mod errors;
 mod identity;
@@ -28,6 +29,7 @@ pub struct Query(
     members::MemberQuery,
     invitations::InvitationQuery,
     sessions::SessionQuery,
+    api_keys::ApiKeyQuery,
     workspaces::WorkspaceQuery,
 );
 
@@ -39,6 +41,7 @@ pub struct Mutation(
     invitations::InvitationMutation,
     sessions::SessionMutation,
     tenants::TenantMutation,
+    api_keys::ApiKeyMutation,
     workspaces::WorkspaceMutation,
 );
 

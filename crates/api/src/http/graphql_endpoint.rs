@@ -192,16 +192,15 @@ async fn execute(
     client: ClientInfo,
     request: async_graphql::Request,
 ) -> Response {
-    let caller = match bearer_token(headers) {
+    let caller = match credential(headers) {
         Ok(None) => Caller::Anonymous,
-        Ok(Some(token)) => match state.app.authenticate(token).await {
+        Ok(Some(Credential::ApiKey(secret))) => match state.app.authenticate_api_key(secret).await {
             Ok(context) => Caller::Member(context),
-            Err(error) => {
-                if let tessera_application::AppError::Internal(cause) = &error {
-                    tracing::error!(error = %cause, "authentication could not complete");
-                }
-                Caller::Refused(error)
-            }
+            Err(error) => refused(error),
+        },
+        Ok(Some(Credential::AccessToken(token))) => match state.app.authenticate(token).await {
+            Ok(context) => Caller::Member(context),
+            Err(error) => refused(error),
         },
         Err(message) => Caller::Refused(tessera_application::AppError::Unauthenticated(message.into())),
     };
@@ -244,6 +243,42 @@ async fn execute(
         _ => StatusCode::OK,
     };
     respond(status, media, &body)
+}
+
+fn refused(error: tessera_application::AppError) -> Caller {
+    if let tessera_application::AppError::Internal(cause) = &error {
+        tracing::error!(error = %cause, "authentication could not complete");
+    }
+    Caller::Refused(error)
+}
+
+/// What the caller presented.
+enum Credential<'a> {
+    AccessToken(&'a str),
+    ApiKey(&'a str),
+}
+
+const API_KEY_PREFIX: &str = "tsk_";
+
+/// An `X-Api-Key` header, or a bearer token (an API key when it starts with `tsk_`).
+fn credential(headers: &HeaderMap) -> Result<Option<Credential<'_>>, &'static str> {
+    if let Some(value) = headers.get("x-api-key") {
+        let key = value
+            .to_str()
+            .map_err(|_| "the X-Api-Key header is not valid text")?
+            .trim();
+        if key.is_empty() {
+            return Err("the X-Api-Key header is empty");
+        }
+        return Ok(Some(Credential::ApiKey(key)));
+    }
+    Ok(bearer_token(headers)?.map(|token| {
+        if token.starts_with(API_KEY_PREFIX) {
+            Credential::ApiKey(token)
+        } else {
+            Credential::AccessToken(token)
+        }
+    }))
 }
 
 /// `Ok(None)` without an Authorization header; an error for a malformed one.

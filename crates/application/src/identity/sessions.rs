@@ -74,6 +74,7 @@ impl Application {
     /// Ends the session behind this request.
     #[tracing::instrument(name = "log_out", skip_all)]
     pub async fn log_out(&self, ctx: &RequestContext) -> Result<(), AppError> {
+        ctx.require_person()?;
         let session_id = ctx
             .session_id()
             .ok_or_else(|| AppError::validation("session", "this caller has no session"))?;
@@ -83,6 +84,7 @@ impl Application {
     /// Ends every session of the caller, on every device.
     #[tracing::instrument(name = "log_out_everywhere", skip_all)]
     pub async fn log_out_everywhere(&self, ctx: &RequestContext) -> Result<u64, AppError> {
+        ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
         let ended = tx
             .sessions()
@@ -98,6 +100,7 @@ impl Application {
     /// Ends one of the caller's own sessions; another user's session is not found.
     #[tracing::instrument(name = "revoke_session", skip_all, fields(session_id = %id))]
     pub async fn revoke_session(&self, ctx: &RequestContext, id: SessionId) -> Result<(), AppError> {
+        ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
         let session = tx.sessions().find_by_id(id).await?;
         if !session.is_some_and(|s| s.user_id == ctx.user_id() && s.revoked_at.is_none()) {
@@ -113,6 +116,7 @@ impl Application {
         ctx: &RequestContext,
         page: &PageRequest,
     ) -> Result<Page<SessionRecord>, AppError> {
+        ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
         Ok(tx
             .sessions()

@@ -46,6 +46,7 @@ impl Application {
     /// membership first: three statements however many tenants.
     #[tracing::instrument(name = "my_tenants", skip_all)]
     pub async fn my_tenants(&self, ctx: &RequestContext) -> Result<Vec<MyTenant>, AppError> {
+        ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_user(ctx.user_id()).await?;
         let memberships: Vec<Membership> = tx
@@ -93,6 +94,7 @@ impl Application {
         tenant_id: TenantId,
         client: ClientInfo,
     ) -> Result<AuthSession, AppError> {
+        ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_user(ctx.user_id()).await?;
         let member = tx
@@ -137,6 +139,7 @@ impl Application {
         slug: Option<&str>,
         client: ClientInfo,
     ) -> Result<AuthSession, AppError> {
+        ctx.require_person()?;
         let mut errors = FieldErrors::new();
         let name = errors.check("name", Name::parse(name));
         let slug = match slug {

@@ -2,7 +2,7 @@ use tessera_domain::{Name, Permission, Slug, Workspace, WorkspaceId, WorkspaceMe
 
 use super::access::grant_for;
 use crate::ports::StoreError;
-use crate::{AppError, Application, FieldErrors, RequestContext};
+use crate::{Actor, AppError, Application, FieldErrors, RequestContext};
 
 #[derive(Debug, Clone)]
 pub struct CreateWorkspace {
@@ -48,19 +48,22 @@ impl Application {
                 },
                 other => other.into(),
             })?;
-        tx.workspaces()
-            .add_member(
-                scope,
-                &WorkspaceMembership {
-                    id: WorkspaceMembershipId::from_uuid(self.ports.ids.new_id()),
-                    tenant_id: scope.tenant_id(),
-                    workspace_id: workspace.id,
-                    user_id: ctx.user_id(),
-                    role_id: ctx.role_id(),
-                    created_at: now,
-                },
-            )
-            .await?;
+        // A person who creates a workspace belongs to it; an API key is nobody's member.
+        if let Actor::User(user_id) = ctx.actor() {
+            tx.workspaces()
+                .add_member(
+                    scope,
+                    &WorkspaceMembership {
+                        id: WorkspaceMembershipId::from_uuid(self.ports.ids.new_id()),
+                        tenant_id: scope.tenant_id(),
+                        workspace_id: workspace.id,
+                        user_id,
+                        role_id: ctx.role_id(),
+                        created_at: now,
+                    },
+                )
+                .await?;
+        }
         tx.commit().await?;
         Ok(workspace)
     }

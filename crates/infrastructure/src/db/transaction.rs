@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use tessera_application::TenantScope;
 use tessera_application::ports::{
-    InvitationRepository, MembershipRepository, RoleRepository, SessionRepository, StoreResult, TenantRepository,
-    Transaction, UserRepository, WorkspaceRepository,
+    ApiKeyRepository, InvitationRepository, MembershipRepository, RoleRepository, SessionRepository, StoreResult,
+    TenantRepository, Transaction, UserRepository, WorkspaceRepository,
 };
 use tessera_domain::UserId;
 
@@ -75,6 +75,9 @@ impl Transaction for SeaTransaction {
         self
     }
     fn invitations(&self) -> &dyn InvitationRepository {
+        self
+    }
+    fn api_keys(&self) -> &dyn ApiKeyRepository {
         self
     }
 

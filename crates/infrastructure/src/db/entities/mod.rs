@@ -1,6 +1,7 @@
 //! SeaORM entities: the table layout. They never leave this crate; each module maps
 //! its row to the domain type next to the definition.
 
+pub mod api_key;
 pub mod invitation;
 pub mod membership;
 pub mod role;

@@ -1,6 +1,7 @@
 //! Repository implementations, one module per aggregate, all on [`super::SeaTransaction`].
 //! Tenant tables are reached only through [`super::scoped`].
 
+mod api_keys;
 mod invitations;
 mod memberships;
 mod roles;
