@@ -308,6 +308,11 @@ impl TestApp {
         }
     }
 
+    /// The configuration the server was started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Another server process-alike on the same database (and Redis, if any): a replica.
     pub async fn replica(&self) -> RunningServer {
         let options = BuildOptions {

@@ -145,6 +145,16 @@ impl UserRepository for FakeTransaction {
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
         Ok(self.state().users.iter().find(|u| &u.email == email).cloned())
     }
+    async fn set_platform_admin(&self, id: UserId, admin: bool) -> StoreResult<()> {
+        let mut state = self.state();
+        let user = state
+            .users
+            .iter_mut()
+            .find(|u| u.id == id)
+            .ok_or(StoreError::NotFound)?;
+        user.is_platform_admin = admin;
+        Ok(())
+    }
     async fn find_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
         Ok(self
             .state()
@@ -171,6 +181,41 @@ impl TenantRepository for FakeTransaction {
     }
     async fn find_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
         Ok(self.state().tenants.iter().find(|t| t.id == id).cloned())
+    }
+    async fn list_all(&self, search: Option<&str>, page: &PageRequest) -> StoreResult<Page<Tenant>> {
+        let mut rows: Vec<Tenant> = self
+            .state()
+            .tenants
+            .iter()
+            .filter(|t| {
+                search.is_none_or(|s| t.slug.as_str().contains(s) || t.name.as_str().to_lowercase().contains(s))
+            })
+            .cloned()
+            .collect();
+        rows.sort_by_key(|t| (t.created_at, t.id));
+        rows.truncate(page.limit as usize + 1);
+        Ok(Page::from_scan(page, rows))
+    }
+    async fn count_all(&self, search: Option<&str>) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .tenants
+            .iter()
+            .filter(|t| {
+                search.is_none_or(|s| t.slug.as_str().contains(s) || t.name.as_str().to_lowercase().contains(s))
+            })
+            .count() as u64)
+    }
+    async fn update_status(&self, tenant: &Tenant) -> StoreResult<()> {
+        let mut state = self.state();
+        let stored = state
+            .tenants
+            .iter_mut()
+            .find(|t| t.id == tenant.id)
+            .ok_or(StoreError::NotFound)?;
+        stored.status = tenant.status;
+        stored.updated_at = tenant.updated_at;
+        Ok(())
     }
     async fn find_by_ids(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
         Ok(self

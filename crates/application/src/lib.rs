@@ -8,6 +8,7 @@ pub mod identity;
 pub mod invitations;
 pub mod members;
 pub mod pagination;
+pub mod platform;
 pub mod ports;
 pub mod roles;
 pub mod tenants;

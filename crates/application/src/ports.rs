@@ -77,6 +77,8 @@ pub trait UserRepository: Send + Sync {
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     /// One statement for any number of ids (unknown ids are simply absent).
     async fn find_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
+    /// Sets or clears the platform-administrator flag; `NotFound` without such a user.
+    async fn set_platform_admin(&self, id: UserId, admin: bool) -> StoreResult<()>;
     async fn exists_any(&self) -> StoreResult<bool>;
 }
 
@@ -87,6 +89,11 @@ pub trait TenantRepository: Send + Sync {
     async fn find_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     async fn find_by_slug(&self, slug: &Slug) -> StoreResult<Option<Tenant>>;
     async fn find_by_ids(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>>;
+    /// Every tenant (platform administration), keyset-paged; `search` matches slug or name.
+    async fn list_all(&self, search: Option<&str>, page: &PageRequest) -> StoreResult<Page<Tenant>>;
+    async fn count_all(&self, search: Option<&str>) -> StoreResult<u64>;
+    /// Saves status and `updated_at`; `NotFound` when there is no such tenant.
+    async fn update_status(&self, tenant: &Tenant) -> StoreResult<()>;
 }
 
 /// A role the user holds somewhere, as their own membership shows it.

@@ -42,6 +42,20 @@ pub async fn connect_for_migrations(config: &Config) -> anyhow::Result<DatabaseC
     Ok(db)
 }
 
+/// `tessera admin grant|revoke <email>`: the only way to make a platform administrator.
+pub async fn set_platform_admin(config: &Config, email: &str, grant: bool) -> anyhow::Result<()> {
+    let options = BuildOptions::default();
+    let mut config = config.clone();
+    // An administrative command must not fail for want of a production JWT secret.
+    if config.jwt_secret.is_none() && config.is_production() {
+        config.jwt_secret = Some("x".repeat(32));
+    }
+    let (app, _) = build_application(&config, &options).await?;
+    app.set_platform_admin(email, grant)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// Knobs tests may turn; the defaults are what `tessera serve` uses.
 #[derive(Clone, Default)]
 pub struct BuildOptions {

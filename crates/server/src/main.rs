@@ -35,6 +35,19 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
     Schema,
+    /// Grant or revoke platform administration (cross-tenant operations).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Make the user with this email a platform administrator.
+    Grant { email: String },
+    /// Take platform administration away from the user with this email.
+    Revoke { email: String },
 }
 
 #[derive(Subcommand)]
@@ -61,6 +74,18 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate { action } => migrate(&cli.config, action).await,
+        Command::Admin { action } => {
+            let (email, grant) = match action {
+                AdminAction::Grant { email } => (email, true),
+                AdminAction::Revoke { email } => (email, false),
+            };
+            tessera_server::set_platform_admin(&cli.config, &email, grant).await?;
+            println!(
+                "{email} {} a platform administrator",
+                if grant { "is now" } else { "is no longer" }
+            );
+            Ok(())
+        }
         Command::Seed { demo } => {
             if !demo {
                 anyhow::bail!("nothing to seed: pass --demo");

@@ -8,6 +8,7 @@ mod http_protocol;
 mod invitations;
 mod isolation;
 mod migrations;
+mod platform;
 mod postgres_rls;
 mod rbac;
 mod repository_contract;

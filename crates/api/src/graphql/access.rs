@@ -107,6 +107,13 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("WorkspaceMember", "*", Access::Inherited),
     ("WorkspaceMemberConnection", "*", Access::Inherited),
     ("WorkspaceMemberEdge", "*", Access::Inherited),
+    // platform administration: the use cases demand a PlatformScope, which only a
+    // platform administrator's request can obtain
+    ("Query", "tenants", Access::Person),
+    ("Mutation", "suspendTenant", Access::Person),
+    ("Mutation", "reactivateTenant", Access::Person),
+    ("TenantConnection", "*", Access::Inherited),
+    ("TenantEdge", "*", Access::Inherited),
     // shared
     ("PageInfo", "*", Access::Inherited),
 ];

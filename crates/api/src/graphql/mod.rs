@@ -8,6 +8,7 @@ mod identity;
 mod invitations;
 mod members;
 mod pagination;
+mod platform;
 mod roles;
 mod sessions;
 mod tenants;
@@ -30,6 +31,7 @@ pub struct Query(
     invitations::InvitationQuery,
     sessions::SessionQuery,
     api_keys::ApiKeyQuery,
+    platform::PlatformQuery,
     workspaces::WorkspaceQuery,
 );
 
@@ -42,6 +44,7 @@ pub struct Mutation(
     sessions::SessionMutation,
     tenants::TenantMutation,
     api_keys::ApiKeyMutation,
+    platform::PlatformMutation,
     workspaces::WorkspaceMutation,
 );
 

@@ -1,10 +1,27 @@
 use async_trait::async_trait;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
-use tessera_application::ports::{StoreResult, TenantRepository};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Select,
+};
+use tessera_application::ports::{StoreError, StoreResult, TenantRepository};
+use tessera_application::{Page, PageRequest};
 use tessera_domain::{Slug, Tenant, TenantId};
 
 use crate::db::entities::tenant;
-use crate::db::{SeaTransaction, db_failure, unique_as};
+use crate::db::{SeaTransaction, db_failure, keyset, unique_as};
+
+/// Every tenant, or those whose slug or (lower-cased) name contains `search` literally.
+fn searched(search: Option<&str>) -> Select<tenant::Entity> {
+    let query = tenant::Entity::find();
+    let Some(search) = search else { return query };
+    let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let pattern = format!("%{escaped}%");
+    query.filter(
+        Condition::any()
+            .add(Expr::col(tenant::Column::Slug).like(LikeExpr::new(pattern.clone()).escape('\\')))
+            .add(Expr::expr(Func::lower(Expr::col(tenant::Column::Name))).like(LikeExpr::new(pattern).escape('\\'))),
+    )
+}
 
 #[async_trait]
 impl TenantRepository for SeaTransaction {
@@ -25,6 +42,37 @@ impl TenantRepository for SeaTransaction {
             .map_err(db_failure)?
             .map(tenant::Model::into_domain)
             .transpose()
+    }
+
+    async fn list_all(&self, search: Option<&str>, page: &PageRequest) -> StoreResult<Page<Tenant>> {
+        let query = searched(search);
+        let rows = keyset::paginate(query, tenant::Column::CreatedAt, tenant::Column::Id, page)
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(tenant::Model::into_domain)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_scan(page, rows))
+    }
+
+    async fn count_all(&self, search: Option<&str>) -> StoreResult<u64> {
+        searched(search).count(&self.txn).await.map_err(db_failure)
+    }
+
+    async fn update_status(&self, tenant: &Tenant) -> StoreResult<()> {
+        let result = tenant::Entity::update_many()
+            .col_expr(tenant::Column::Status, Expr::value(tenant.status.as_str()))
+            .col_expr(tenant::Column::UpdatedAt, Expr::value(tenant.updated_at))
+            .filter(tenant::Column::Id.eq(tenant.id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        if result.rows_affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
     async fn find_by_ids(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {

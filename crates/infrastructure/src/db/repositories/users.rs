@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
-use tessera_application::ports::{StoreResult, UserRepository};
+use tessera_application::ports::{StoreError, StoreResult, UserRepository};
 use tessera_domain::{Email, User, UserId};
 
 use crate::db::entities::user;
@@ -35,6 +35,20 @@ impl UserRepository for SeaTransaction {
             .map_err(db_failure)?
             .map(user::Model::into_domain)
             .transpose()
+    }
+
+    async fn set_platform_admin(&self, id: UserId, admin: bool) -> StoreResult<()> {
+        let result = user::Entity::update_many()
+            .col_expr(user::Column::IsPlatformAdmin, sea_orm::sea_query::Expr::value(admin))
+            .filter(user::Column::Id.eq(id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        if result.rows_affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
     async fn find_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {

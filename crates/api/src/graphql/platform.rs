@@ -1,0 +1,85 @@
+//! Platform administration across tenants (platform administrators only; the flag is
+//! set with `tessera admin grant <email>`, never through a tenant role).
+
+use async_graphql::{Context, ID, Object, Result};
+use tessera_application::PageRequest;
+use tessera_domain::{Tenant as DomainTenant, TenantId, TenantStatus};
+
+use super::context::{application, member};
+use super::errors::{GqlResult, parse_id};
+use super::pagination::relay_connection;
+use super::tenants::Tenant;
+
+impl super::pagination::Cursored for DomainTenant {
+    fn cursor(&self) -> String {
+        tessera_application::Cursor::new(self.created_at, self.id.as_uuid()).encode()
+    }
+}
+
+impl From<&DomainTenant> for Tenant {
+    fn from(tenant: &DomainTenant) -> Self {
+        Tenant::from(tenant.clone())
+    }
+}
+
+relay_connection!(
+    TenantConnection,
+    TenantEdge,
+    Tenant,
+    DomainTenant,
+    Option<String>,
+    |app, request, search| async {
+        let scope = app.platform_scope(request).await?;
+        app.count_all_tenants(&scope, search.as_deref()).await
+    }
+);
+
+#[derive(Default)]
+pub struct PlatformQuery;
+
+#[Object]
+impl PlatformQuery {
+    /// Every tenant, oldest first; `search` matches slug or name. Platform administrators only.
+    async fn tenants(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+    ) -> Result<TenantConnection> {
+        let request = member(ctx)?;
+        let app = application(ctx);
+        let scope = app.platform_scope(request).await.gql()?;
+        let page = PageRequest::parse(first, after.as_deref(), None, None).gql()?;
+        let page = app.list_all_tenants(&scope, search.as_deref(), &page).await.gql()?;
+        Ok(TenantConnection { page, extra: search })
+    }
+}
+
+#[derive(Default)]
+pub struct PlatformMutation;
+
+#[Object]
+impl PlatformMutation {
+    /// Locks a tenant out: every tenant-scoped operation of its members answers
+    /// FORBIDDEN (`TENANT_SUSPENDED`) from their next request. Platform administrators only.
+    async fn suspend_tenant(&self, ctx: &Context<'_>, id: ID) -> Result<Tenant> {
+        set_status(ctx, id, TenantStatus::Suspended).await
+    }
+
+    /// Lifts a suspension. Platform administrators only.
+    async fn reactivate_tenant(&self, ctx: &Context<'_>, id: ID) -> Result<Tenant> {
+        set_status(ctx, id, TenantStatus::Active).await
+    }
+}
+
+async fn set_status(ctx: &Context<'_>, id: ID, status: TenantStatus) -> Result<Tenant> {
+    let request = member(ctx)?;
+    let app = application(ctx);
+    let scope = app.platform_scope(request).await.gql()?;
+    let tenant_id = parse_id("id", &id, TenantId::parse)?;
+    app.set_tenant_status(&scope, tenant_id, status)
+        .await
+        .gql()
+        .map(Tenant::from)
+}
