@@ -870,6 +870,31 @@ impl ApiKeyRepository for FakeTransaction {
     }
 }
 
+/// Counts failures per key, without time.
+#[derive(Clone, Default)]
+pub struct FakeAttempts {
+    pub failures: Arc<Mutex<std::collections::HashMap<String, u32>>>,
+}
+
+#[async_trait]
+impl crate::ports::AttemptLimiter for FakeAttempts {
+    async fn blocked_for(&self, key: &str, max: u32) -> Option<u64> {
+        let failures = self.failures.lock().expect("attempts lock");
+        (failures.get(key).copied().unwrap_or(0) >= max).then_some(60)
+    }
+    async fn record_failure(&self, key: &str) {
+        *self
+            .failures
+            .lock()
+            .expect("attempts lock")
+            .entry(key.to_owned())
+            .or_default() += 1;
+    }
+    async fn reset(&self, key: &str) {
+        self.failures.lock().expect("attempts lock").remove(key);
+    }
+}
+
 /// Keeps sent mail for inspection.
 #[derive(Clone, Default)]
 pub struct FakeMailer {
@@ -978,6 +1003,7 @@ pub fn application() -> (Application, FakeStore) {
         secrets: Arc::new(CountingSecrets(Mutex::new(0))),
         mailer: Arc::new(FakeMailer::default()),
         access_cache: Arc::new(FakeAccessCache::default()),
+        attempts: Arc::new(FakeAttempts::default()),
     };
     (Application::new(ports, AuthSettings::default()), store)
 }

@@ -31,6 +31,9 @@ pub struct AuthSettings {
     pub access_token_ttl: chrono::Duration,
     pub refresh_token_ttl: chrono::Duration,
     pub invitation_ttl: chrono::Duration,
+    /// Failed log-ins allowed per account, and per client address, in one window.
+    pub max_failed_logins_per_account: u32,
+    pub max_failed_logins_per_ip: u32,
 }
 
 impl Default for AuthSettings {
@@ -39,6 +42,8 @@ impl Default for AuthSettings {
             access_token_ttl: chrono::Duration::minutes(15),
             refresh_token_ttl: chrono::Duration::days(30),
             invitation_ttl: chrono::Duration::days(7),
+            max_failed_logins_per_account: 5,
+            max_failed_logins_per_ip: 50,
         }
     }
 }
@@ -54,6 +59,7 @@ pub struct Ports {
     pub secrets: Arc<dyn ports::SecretGenerator>,
     pub mailer: Arc<dyn ports::Mailer>,
     pub access_cache: Arc<dyn ports::AccessCache>,
+    pub attempts: Arc<dyn ports::AttemptLimiter>,
 }
 
 /// The application facade. Use cases are grouped by aggregate in their own modules

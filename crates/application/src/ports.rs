@@ -244,6 +244,17 @@ pub trait ApiKeyRepository: Send + Sync {
     async fn update(&self, scope: &TenantScope, key: &ApiKey) -> StoreResult<()>;
 }
 
+/// Counts failed attempts per key in a fixed window (log-in throttling).
+#[async_trait]
+pub trait AttemptLimiter: Send + Sync {
+    /// Seconds until the key may try again, when it has used up `max` failures.
+    async fn blocked_for(&self, key: &str, max: u32) -> Option<u64>;
+    /// Records one failure for the key.
+    async fn record_failure(&self, key: &str);
+    /// Forgets the key's failures (after a success).
+    async fn reset(&self, key: &str);
+}
+
 /// A message for one recipient.
 #[derive(Clone)]
 pub struct OutgoingMail {

@@ -295,3 +295,56 @@ async fn a_changed_role_applies_on_the_next_authentication_despite_the_cache() {
         "the cached rights were dropped"
     );
 }
+
+#[tokio::test]
+async fn repeated_failed_log_ins_are_throttled_even_with_the_right_password() {
+    let (app, _) = fakes::application();
+    signed_up(&app, "ada@example.com", "acme").await;
+    let attempt = |password: &str| LogIn {
+        email: "ada@example.com".into(),
+        password: password.into(),
+        tenant_slug: None,
+    };
+    for _ in 0..5 {
+        let wrong = app.log_in(attempt("not the password"), ClientInfo::default()).await;
+        assert!(matches!(wrong, Err(AppError::Unauthenticated(_))));
+    }
+    let throttled = app
+        .log_in(attempt("a long enough password"), ClientInfo::default())
+        .await;
+    assert!(
+        matches!(
+            throttled,
+            Err(AppError::RateLimited {
+                retry_after_seconds: 60
+            })
+        ),
+        "{throttled:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_successful_log_in_clears_the_accounts_failures() {
+    let (app, _) = fakes::application();
+    signed_up(&app, "ada@example.com", "acme").await;
+    let attempt = |password: &str| LogIn {
+        email: "ada@example.com".into(),
+        password: password.into(),
+        tenant_slug: None,
+    };
+    for round in 0..3 {
+        for _ in 0..4 {
+            assert!(
+                app.log_in(attempt("not the password"), ClientInfo::default())
+                    .await
+                    .is_err()
+            );
+        }
+        assert!(
+            app.log_in(attempt("a long enough password"), ClientInfo::default())
+                .await
+                .is_ok(),
+            "round {round}"
+        );
+    }
+}

@@ -77,22 +77,8 @@ pub struct RedisSetupError(String);
 impl RedisAccessCache {
     /// `revocation_ttl` must be at least the access-token lifetime.
     pub fn connect(url: &str, ttl: Duration, revocation_ttl: Duration) -> Result<Self, RedisSetupError> {
-        let mut config = Config::from_url(url);
-        // A slow or absent Redis must not stall requests: give up quickly, fall back to the database.
-        config.pool = Some(PoolConfig {
-            max_size: 16,
-            timeouts: Timeouts {
-                wait: Some(Duration::from_millis(500)),
-                create: Some(Duration::from_millis(500)),
-                recycle: Some(Duration::from_millis(500)),
-            },
-            ..PoolConfig::default()
-        });
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| RedisSetupError(e.to_string()))?;
         Ok(Self {
-            pool,
+            pool: redis_pool(url)?,
             ttl,
             revocation_ttl,
         })
@@ -115,6 +101,23 @@ impl RedisAccessCache {
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
+}
+
+/// A Redis pool that gives up quickly: a slow or absent Redis must not stall requests.
+pub(crate) fn redis_pool(url: &str) -> Result<Pool, RedisSetupError> {
+    let mut config = Config::from_url(url);
+    config.pool = Some(PoolConfig {
+        max_size: 16,
+        timeouts: Timeouts {
+            wait: Some(Duration::from_millis(500)),
+            create: Some(Duration::from_millis(500)),
+            recycle: Some(Duration::from_millis(500)),
+        },
+        ..PoolConfig::default()
+    });
+    config
+        .create_pool(Some(Runtime::Tokio1))
+        .map_err(|e| RedisSetupError(e.to_string()))
 }
 
 /// `role-id|perm,perm,…`

@@ -2,12 +2,14 @@
 //! SQLite, argon2id password hashing, HS256 access tokens, system clock and ids.
 //! Nothing outside this crate sees a SeaORM entity.
 
+pub mod attempts;
 pub mod auth;
 pub mod cache;
 pub mod db;
 pub mod mail;
 pub mod system;
 
+pub use attempts::{InProcessAttempts, RedisAttempts};
 pub use auth::jwt::{JwtConfig, JwtTokenIssuer};
 pub use auth::password::Argon2PasswordHasher;
 pub use auth::secrets::RandomSecrets;

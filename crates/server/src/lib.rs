@@ -11,11 +11,11 @@ use anyhow::Context as _;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tessera_api::ApiConfig;
 use tessera_api::graphql::SchemaLimits;
-use tessera_application::ports::{AccessCache, Mailer};
+use tessera_application::ports::{AccessCache, AttemptLimiter, Mailer};
 use tessera_application::{Application, AuthSettings, Ports};
 use tessera_infrastructure::{
-    Argon2PasswordHasher, DatabaseSettings, InProcessAccessCache, JwtConfig, JwtTokenIssuer, LogMailer, RandomSecrets,
-    RedisAccessCache, SeaStore, SystemClock, UuidV7Ids,
+    Argon2PasswordHasher, DatabaseSettings, InProcessAccessCache, InProcessAttempts, JwtConfig, JwtTokenIssuer,
+    LogMailer, RandomSecrets, RedisAccessCache, RedisAttempts, SeaStore, SystemClock, UuidV7Ids,
 };
 use tessera_migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
@@ -99,6 +99,11 @@ pub async fn build_application(
         Some(url) => Arc::new(RedisAccessCache::connect(url, cache_ttl, revocation_ttl).context("setting up Redis")?),
         None => Arc::new(InProcessAccessCache::new(cache_ttl, 100_000, revocation_ttl)),
     };
+    let attempt_window = std::time::Duration::from_secs(15 * 60);
+    let attempts: Arc<dyn AttemptLimiter> = match &config.redis_url {
+        Some(url) => Arc::new(RedisAttempts::connect(url, attempt_window).context("setting up Redis")?),
+        None => Arc::new(InProcessAttempts::new(attempt_window)),
+    };
     let ports = Ports {
         store: Arc::new(store.clone()),
         password_hasher: Arc::new(hasher),
@@ -117,6 +122,7 @@ pub async fn build_application(
             Arc::new(LogMailer)
         }),
         access_cache,
+        attempts,
     };
     let auth = AuthSettings {
         access_token_ttl: chrono_seconds(config.access_token_ttl_seconds),

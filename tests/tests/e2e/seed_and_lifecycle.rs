@@ -8,6 +8,7 @@ on_both_backends!(
     a_suspended_tenant_is_forbidden_with_a_reason,
     a_removed_member_loses_access_on_the_next_request,
     with_redis_a_role_change_on_one_replica_applies_on_the_other,
+    with_redis_failed_log_ins_are_counted_across_replicas,
 );
 
 async fn a_suspended_tenant_is_forbidden_with_a_reason(backend: Backend) {
@@ -120,4 +121,36 @@ async fn the_demo_seed_fills_an_empty_database_once() {
         "a second seed is refused"
     );
     assert_eq!(db.count("users").await, 1);
+}
+
+async fn with_redis_failed_log_ins_are_counted_across_replicas(backend: Backend) {
+    let Some(app) = TestApp::spawn_with_redis(backend).await else {
+        return;
+    };
+    // A unique address per run: the counters live in the shared Redis.
+    let email = format!("ada-{}@acme.example", uuid::Uuid::new_v4().simple());
+    app.sign_up(
+        &email,
+        &format!("acme-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+    )
+    .await;
+    let replica = app.replica().await;
+    let log_in = "mutation($e: String!, $p: String!) { logIn(input: { email: $e, password: $p }) { accessToken } }";
+    for _ in 0..5 {
+        let wrong = app
+            .graphql(log_in, json!({ "e": email, "p": "wrong password!" }), None)
+            .await;
+        assert_eq!(wrong.error_code(), Some("UNAUTHENTICATED"));
+    }
+    let response = app
+        .client
+        .post(format!("http://{}/graphql", replica.addr))
+        .json(&json!({ "query": log_in, "variables": { "e": email, "p": tessera_tests::PASSWORD } }))
+        .send()
+        .await
+        .expect("the replica answers");
+    let throttled = TestApp::read(response).await;
+    assert_eq!(throttled.error_code(), Some("RATE_LIMITED"), "{}", throttled.body);
+    replica.stop().await;
+    app.stop().await;
 }

@@ -10,6 +10,7 @@ on_both_backends!(
     a_failing_late_step_leaves_nothing_half_written,
     log_in_checks_credentials_and_chooses_the_tenant,
     bad_workspace_input_is_refused,
+    repeated_failed_log_ins_are_throttled_per_account,
 );
 
 const SIGN_UP: &str = "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }";
@@ -267,5 +268,36 @@ async fn bad_workspace_input_is_refused(backend: Backend) {
     assert_eq!(page.error_code(), Some("BAD_USER_INPUT"));
     assert_eq!(page.field_error("first"), Some("must be at most 100"));
     assert_eq!(app.db.count("workspaces").await, 1, "only the default workspace exists");
+    app.stop().await;
+}
+
+async fn repeated_failed_log_ins_are_throttled_per_account(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.sign_up("ada@example.com", "acme").await;
+    app.sign_up("grace@example.com", "globex").await;
+    const LOG_IN: &str =
+        "mutation($e: String!, $p: String!) { logIn(input: { email: $e, password: $p }) { accessToken } }";
+    for _ in 0..5 {
+        let wrong = app
+            .graphql(LOG_IN, json!({ "e": "ada@example.com", "p": "wrong password!" }), None)
+            .await;
+        assert_eq!(wrong.error_code(), Some("UNAUTHENTICATED"));
+    }
+    let throttled = app
+        .graphql(LOG_IN, json!({ "e": "ada@example.com", "p": PASSWORD }), None)
+        .await;
+    assert_eq!(throttled.error_code(), Some("RATE_LIMITED"), "{}", throttled.body);
+    assert!(
+        throttled.body["errors"][0]["extensions"]["retryAfterSeconds"]
+            .as_u64()
+            .is_some_and(|s| s > 0 && s <= 900)
+    );
+    // Another account is not affected.
+    let grace = app
+        .graphql(LOG_IN, json!({ "e": "grace@example.com", "p": PASSWORD }), None)
+        .await;
+    grace.assert_ok();
     app.stop().await;
 }

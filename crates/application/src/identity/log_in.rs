@@ -29,17 +29,49 @@ impl Application {
             return Err(AppError::Unauthenticated(BAD_CREDENTIALS.into()));
         };
 
+        // Throttle before any password work: per account and per client address. The
+        // answer does not say which one tripped.
+        let account_key = format!("login:account:{email}");
+        let ip_key = client.ip.as_deref().map(|ip| format!("login:ip:{ip}"));
+        let account_wait = self
+            .ports
+            .attempts
+            .blocked_for(&account_key, self.auth.max_failed_logins_per_account)
+            .await;
+        let ip_wait = match &ip_key {
+            Some(key) => {
+                self.ports
+                    .attempts
+                    .blocked_for(key, self.auth.max_failed_logins_per_ip)
+                    .await
+            }
+            None => None,
+        };
+        if let Some(wait) = account_wait.max(ip_wait) {
+            return Err(AppError::RateLimited {
+                retry_after_seconds: wait,
+            });
+        }
+        let failed = || async {
+            self.ports.attempts.record_failure(&account_key).await;
+            if let Some(key) = &ip_key {
+                self.ports.attempts.record_failure(key).await;
+            }
+            AppError::Unauthenticated(BAD_CREDENTIALS.into())
+        };
+
         // Read the account, then check the password outside any transaction.
         let lookup = self.ports.store.begin().await?;
         let user = lookup.users().find_by_email(&email).await?;
         drop(lookup);
         let Some(user) = user else {
             self.ports.password_hasher.verify_dummy(&password).await;
-            return Err(AppError::Unauthenticated(BAD_CREDENTIALS.into()));
+            return Err(failed().await);
         };
         if !self.ports.password_hasher.verify(&password, &user.password_hash).await {
-            return Err(AppError::Unauthenticated(BAD_CREDENTIALS.into()));
+            return Err(failed().await);
         }
+        self.ports.attempts.reset(&account_key).await;
 
         let tx = self.ports.store.begin().await?;
         tx.enter_user(user.id).await?;
