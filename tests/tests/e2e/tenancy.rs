@@ -153,3 +153,40 @@ async fn a_user_in_two_tenants_switches_and_sees_only_the_second_tenants_data(ba
     assert_eq!(count.assert_ok()["myTenants"].as_array().expect("tenants").len(), 3);
     app.stop().await;
 }
+
+on_both_backends!(a_tenant_header_must_agree_with_the_credential);
+
+async fn a_tenant_header_must_agree_with_the_credential(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ada = app.sign_up("ada@acme.example", "acme").await;
+    let grace = app.sign_up("grace@globex.example", "globex").await;
+    let ask = |header: &'static str, value: String| {
+        let request = app
+            .client
+            .post(format!("{}/graphql", app.base_url))
+            .bearer_auth(&ada.token)
+            .header(header, value)
+            .json(&json!({ "query": "{ currentTenant { slug } }" }));
+        async move { TestApp::read(request.send().await.expect("answered")).await }
+    };
+    let own = ask("x-tenant-id", ada.tenant_id.clone()).await;
+    assert_eq!(own.assert_ok()["currentTenant"]["slug"], "acme");
+    let own_slug = ask("x-tenant-slug", "acme".into()).await;
+    own_slug.assert_ok();
+
+    let forged = ask("x-tenant-id", grace.tenant_id.clone()).await;
+    assert_eq!(
+        forged.body["errors"][0]["extensions"]["reason"], "TENANT_MISMATCH",
+        "{}",
+        forged.body
+    );
+    let forged_slug = ask("x-tenant-slug", "globex".into()).await;
+    assert_eq!(forged_slug.error_code(), Some("FORBIDDEN"));
+    let unknown = ask("x-tenant-slug", "no-such-tenant".into()).await;
+    assert_eq!(unknown.error_code(), Some("NOT_FOUND"), "{}", unknown.body);
+    let garbage = ask("x-tenant-id", "not-an-id".into()).await;
+    assert_eq!(garbage.error_code(), Some("BAD_USER_INPUT"));
+    app.stop().await;
+}

@@ -53,7 +53,17 @@ impl CloneForCaller for AppError {
                 reason,
                 message: message.clone(),
             },
-            _ => AppError::internal("authentication failed"),
+            AppError::NotFound(what) => AppError::NotFound(what),
+            AppError::Validation(fields) => AppError::Validation(fields.clone()),
+            AppError::RateLimited { retry_after_seconds } => AppError::RateLimited {
+                retry_after_seconds: *retry_after_seconds,
+            },
+            AppError::Conflict { field, message } => AppError::Conflict {
+                field: field.clone(),
+                message: message.clone(),
+            },
+            // The cause was logged where it happened; the caller learns nothing more.
+            AppError::Internal(_) => AppError::internal("authentication failed"),
         }
     }
 }

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_application::identity::ClientInfo;
+use tessera_application::tenants::TenantSelector;
 
 use crate::AppState;
 use crate::graphql::Caller;
@@ -204,6 +205,15 @@ async fn execute(
         },
         Err(message) => Caller::Refused(tessera_application::AppError::Unauthenticated(message.into())),
     };
+    let caller = match (caller, requested_tenant(headers)) {
+        (Caller::Member(context), Some(selector)) => {
+            match state.app.check_requested_tenant(&context, &selector).await {
+                Ok(()) => Caller::Member(context),
+                Err(error) => refused(error),
+            }
+        }
+        (caller, _) => caller,
+    };
     let response = state
         .schema
         .execute(request.data(caller).data(ClientOrigin(client)))
@@ -250,6 +260,20 @@ fn refused(error: tessera_application::AppError) -> Caller {
         tracing::error!(error = %cause, "authentication could not complete");
     }
     Caller::Refused(error)
+}
+
+/// A tenant named by `X-Tenant-Id` or `X-Tenant-Slug`, if any.
+fn requested_tenant(headers: &HeaderMap) -> Option<TenantSelector> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    text("x-tenant-id")
+        .map(|id| TenantSelector::Id(id.to_owned()))
+        .or_else(|| text("x-tenant-slug").map(|slug| TenantSelector::Slug(slug.to_owned())))
 }
 
 /// What the caller presented.

@@ -171,3 +171,45 @@ impl Application {
         Ok(session)
     }
 }
+
+/// A tenant named by the request itself (a header), next to the credential's own.
+#[derive(Debug, Clone)]
+pub enum TenantSelector {
+    Id(String),
+    Slug(String),
+}
+
+impl Application {
+    /// Checks a tenant named by a header against the credential's tenant: the
+    /// credential decides, so a header naming any other tenant is refused
+    /// (`FORBIDDEN`), and one naming no tenant at all is `NOT_FOUND`.
+    pub async fn check_requested_tenant(
+        &self,
+        ctx: &RequestContext,
+        selector: &TenantSelector,
+    ) -> Result<(), AppError> {
+        let requested = match selector {
+            TenantSelector::Id(raw) => {
+                let id = TenantId::parse(raw).map_err(|_| AppError::validation("X-Tenant-Id", "is not a valid id"))?;
+                if id == ctx.tenant_id() {
+                    return Ok(());
+                }
+                let tx = self.ports.store.begin().await?;
+                tx.tenants().find_by_id(id).await?
+            }
+            TenantSelector::Slug(raw) => {
+                let slug = Slug::parse(raw).map_err(|e| AppError::validation("X-Tenant-Slug", e.to_string()))?;
+                let tx = self.ports.store.begin().await?;
+                tx.tenants().find_by_slug(&slug).await?
+            }
+        };
+        match requested {
+            None => Err(AppError::NotFound("tenant")),
+            Some(tenant) if tenant.id == ctx.tenant_id() => Ok(()),
+            Some(_) => Err(AppError::Forbidden {
+                reason: "TENANT_MISMATCH",
+                message: "the requested tenant is not the one this credential belongs to; switch tenants first".into(),
+            }),
+        }
+    }
+}
