@@ -14,6 +14,7 @@ mod m20261123_000003_invitations;
 mod m20261123_000004_refresh_token_history;
 mod m20261123_000005_own_roles_policy;
 mod m20261123_000006_api_keys;
+mod m20261123_000007_user_tokens;
 
 /// The Postgres role the server runs as: owns nothing, not a superuser, no BYPASSRLS.
 pub const APP_ROLE: &str = "tessera_app";
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_refresh_token_history::Migration),
             Box::new(m20261123_000005_own_roles_policy::Migration),
             Box::new(m20261123_000006_api_keys::Migration),
+            Box::new(m20261123_000007_user_tokens::Migration),
         ]
     }
 }

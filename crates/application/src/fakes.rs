@@ -35,6 +35,7 @@ pub struct State {
     pub invitations: Vec<Invitation>,
     pub used_refresh_digests: Vec<(String, SessionId)>,
     pub api_keys: Vec<ApiKey>,
+    pub user_tokens: Vec<crate::ports::UserToken>,
 }
 
 #[derive(Clone, Default)]
@@ -122,6 +123,9 @@ impl Transaction for FakeTransaction {
     fn api_keys(&self) -> &dyn ApiKeyRepository {
         self
     }
+    fn user_tokens(&self) -> &dyn crate::ports::UserTokenRepository {
+        self
+    }
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         let working = self.working.into_inner().expect("fake transaction lock");
         *self.shared.lock().expect("fake store lock") = working;
@@ -144,6 +148,26 @@ impl UserRepository for FakeTransaction {
     }
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
         Ok(self.state().users.iter().find(|u| &u.email == email).cloned())
+    }
+    async fn mark_email_verified(&self, id: UserId, at: DateTime<Utc>) -> StoreResult<()> {
+        let mut state = self.state();
+        let user = state
+            .users
+            .iter_mut()
+            .find(|u| u.id == id)
+            .ok_or(StoreError::NotFound)?;
+        user.email_verified_at = Some(at);
+        Ok(())
+    }
+    async fn update_password(&self, id: UserId, hash: &PasswordHash, _at: DateTime<Utc>) -> StoreResult<()> {
+        let mut state = self.state();
+        let user = state
+            .users
+            .iter_mut()
+            .find(|u| u.id == id)
+            .ok_or(StoreError::NotFound)?;
+        user.password_hash = hash.clone();
+        Ok(())
     }
     async fn set_platform_admin(&self, id: UserId, admin: bool) -> StoreResult<()> {
         let mut state = self.state();
@@ -866,6 +890,43 @@ impl ApiKeyRepository for FakeTransaction {
             .find(|k| in_scope(scope, k.tenant_id) && k.id == key.id)
             .ok_or(StoreError::NotFound)?;
         *stored = key.clone();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::ports::UserTokenRepository for FakeTransaction {
+    async fn insert(&self, token: &crate::ports::UserToken) -> StoreResult<()> {
+        self.state().user_tokens.push(token.clone());
+        Ok(())
+    }
+    async fn find_by_digest(&self, digest: &str) -> StoreResult<Option<crate::ports::UserToken>> {
+        Ok(self.state().user_tokens.iter().find(|t| t.digest == digest).cloned())
+    }
+    async fn mark_used(&self, digest: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let mut state = self.state();
+        let token = state
+            .user_tokens
+            .iter_mut()
+            .find(|t| t.digest == digest && t.used_at.is_none())
+            .ok_or(StoreError::NotFound)?;
+        token.used_at = Some(at);
+        Ok(())
+    }
+    async fn retire_all(
+        &self,
+        user_id: UserId,
+        purpose: crate::ports::TokenPurpose,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        for token in self
+            .state()
+            .user_tokens
+            .iter_mut()
+            .filter(|t| t.user_id == user_id && t.purpose == purpose && t.used_at.is_none())
+        {
+            token.used_at = Some(at);
+        }
         Ok(())
     }
 }

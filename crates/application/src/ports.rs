@@ -65,6 +65,7 @@ pub trait Transaction: Send + Sync {
     fn sessions(&self) -> &dyn SessionRepository;
     fn invitations(&self) -> &dyn InvitationRepository;
     fn api_keys(&self) -> &dyn ApiKeyRepository;
+    fn user_tokens(&self) -> &dyn UserTokenRepository;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -77,6 +78,8 @@ pub trait UserRepository: Send + Sync {
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     /// One statement for any number of ids (unknown ids are simply absent).
     async fn find_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
+    async fn mark_email_verified(&self, id: UserId, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn update_password(&self, id: UserId, hash: &PasswordHash, at: DateTime<Utc>) -> StoreResult<()>;
     /// Sets or clears the platform-administrator flag; `NotFound` without such a user.
     async fn set_platform_admin(&self, id: UserId, admin: bool) -> StoreResult<()>;
     async fn exists_any(&self) -> StoreResult<bool>;
@@ -253,6 +256,50 @@ pub trait AttemptLimiter: Send + Sync {
     async fn record_failure(&self, key: &str);
     /// Forgets the key's failures (after a success).
     async fn reset(&self, key: &str);
+}
+
+/// What a mailed user token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl TokenPurpose {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::ResetPassword => "reset_password",
+        }
+    }
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "verify_email" => Some(Self::VerifyEmail),
+            "reset_password" => Some(Self::ResetPassword),
+            _ => None,
+        }
+    }
+}
+
+/// A single-use token mailed to a user; only its digest is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserToken {
+    pub digest: String,
+    pub user_id: UserId,
+    pub purpose: TokenPurpose,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait UserTokenRepository: Send + Sync {
+    async fn insert(&self, token: &UserToken) -> StoreResult<()>;
+    async fn find_by_digest(&self, digest: &str) -> StoreResult<Option<UserToken>>;
+    /// Marks the token used, only if it was not yet (`NotFound` otherwise).
+    async fn mark_used(&self, digest: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Marks every unused token of the user for this purpose used (one outstanding at a time).
+    async fn retire_all(&self, user_id: UserId, purpose: TokenPurpose, at: DateTime<Utc>) -> StoreResult<()>;
 }
 
 /// A message for one recipient.

@@ -7,6 +7,7 @@ use tessera_tests::{Backend, PASSWORD, TestApp, on_both_backends};
 on_both_backends!(
     refresh_rotates_and_a_replayed_token_ends_the_whole_session,
     logging_out_ends_access_at_once_here_or_everywhere,
+    email_verification_and_password_reset_work_once_and_a_reset_ends_every_session,
 );
 
 const REFRESH: &str = "mutation($t: String!) { refreshSession(input: { refreshToken: $t }) { accessToken refreshToken tenant { slug } } }";
@@ -133,5 +134,80 @@ async fn logging_out_ends_access_at_once_here_or_everywhere(backend: Backend) {
     }
     let refresh = app.graphql(REFRESH, json!({ "t": phone_refresh }), None).await;
     assert_eq!(refresh.error_code(), Some("UNAUTHENTICATED"));
+    app.stop().await;
+}
+
+fn mailed_token(app: &TestApp, to: &str, prefix: &str) -> Option<String> {
+    app.mailer
+        .sent()
+        .into_iter()
+        .rev()
+        .filter(|(recipient, _, _)| recipient == to)
+        .find_map(|(_, _, text)| {
+            text.split_whitespace()
+                .find(|w| w.starts_with(prefix))
+                .map(str::to_owned)
+        })
+}
+
+async fn email_verification_and_password_reset_work_once_and_a_reset_ends_every_session(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ada = app.sign_up("ada@example.com", "acme").await;
+    let verified = "{ me { emailVerified } }";
+    assert_eq!(
+        app.graphql(verified, json!({}), Some(&ada.token)).await.assert_ok()["me"]["emailVerified"],
+        false
+    );
+
+    app.graphql("mutation { requestEmailVerification }", json!({}), Some(&ada.token))
+        .await
+        .assert_ok();
+    let token = mailed_token(&app, "ada@example.com", "ev_").expect("a verification mail");
+    let verify = "mutation($t: String!) { verifyEmail(input: { token: $t }) }";
+    app.graphql(verify, json!({ "t": token }), None).await.assert_ok();
+    assert_eq!(
+        app.graphql(verified, json!({}), Some(&ada.token)).await.assert_ok()["me"]["emailVerified"],
+        true
+    );
+    let again = app.graphql(verify, json!({ "t": token }), None).await;
+    assert_eq!(again.error_code(), Some("BAD_USER_INPUT"), "single use: {}", again.body);
+
+    // A reset request answers the same for an unknown address, and mails nothing there.
+    let request = "mutation($e: String!) { requestPasswordReset(input: { email: $e }) }";
+    let unknown = app.graphql(request, json!({ "e": "nobody@example.com" }), None).await;
+    let known = app.graphql(request, json!({ "e": "ada@example.com" }), None).await;
+    assert_eq!(unknown.body, known.body);
+    assert!(mailed_token(&app, "nobody@example.com", "pr_").is_none());
+    let reset_token = mailed_token(&app, "ada@example.com", "pr_").expect("a reset mail");
+
+    let reset = "mutation($t: String!, $p: String!) { resetPassword(input: { token: $t, newPassword: $p }) }";
+    let weak = app
+        .graphql(reset, json!({ "t": reset_token, "p": "short" }), None)
+        .await;
+    assert!(weak.field_error("newPassword").is_some(), "{}", weak.body);
+    app.graphql(reset, json!({ "t": reset_token, "p": "a brand new passphrase" }), None)
+        .await
+        .assert_ok();
+    let reused = app
+        .graphql(reset, json!({ "t": reset_token, "p": "yet another passphrase" }), None)
+        .await;
+    assert_eq!(reused.error_code(), Some("BAD_USER_INPUT"));
+
+    // Every session ended; the old password is gone, the new one works.
+    let old_access = app.graphql("{ me { email } }", json!({}), Some(&ada.token)).await;
+    assert_eq!(old_access.error_code(), Some("UNAUTHENTICATED"));
+    let old_password = app
+        .graphql(LOG_IN, json!({ "e": "ada@example.com", "p": PASSWORD }), None)
+        .await;
+    assert_eq!(old_password.error_code(), Some("UNAUTHENTICATED"));
+    app.graphql(
+        LOG_IN,
+        json!({ "e": "ada@example.com", "p": "a brand new passphrase" }),
+        None,
+    )
+    .await
+    .assert_ok();
     app.stop().await;
 }

@@ -127,3 +127,53 @@ impl IdentityMutation {
             .map(AuthPayload::from)
     }
 }
+
+#[derive(InputObject)]
+pub struct VerifyEmailInput {
+    pub token: String,
+}
+
+#[derive(InputObject)]
+pub struct RequestPasswordResetInput {
+    pub email: String,
+}
+
+#[derive(InputObject)]
+pub struct ResetPasswordInput {
+    pub token: String,
+    /// At least 10 characters.
+    pub new_password: String,
+}
+
+#[derive(Default)]
+pub struct EmailFlowMutation;
+
+#[Object]
+impl EmailFlowMutation {
+    /// Mails me a token that proves I own my address.
+    async fn request_email_verification(&self, ctx: &Context<'_>) -> Result<bool> {
+        let request = member(ctx)?;
+        application(ctx).request_email_verification(request).await.gql()?;
+        Ok(true)
+    }
+
+    async fn verify_email(&self, ctx: &Context<'_>, input: VerifyEmailInput) -> Result<bool> {
+        application(ctx).verify_email(&input.token).await.gql()?;
+        Ok(true)
+    }
+
+    /// Always answers true: whether the address has an account is not revealed.
+    async fn request_password_reset(&self, ctx: &Context<'_>, input: RequestPasswordResetInput) -> Result<bool> {
+        application(ctx).request_password_reset(&input.email).await.gql()?;
+        Ok(true)
+    }
+
+    /// Sets a new password from a mailed token and ends every session of the account.
+    async fn reset_password(&self, ctx: &Context<'_>, input: ResetPasswordInput) -> Result<bool> {
+        application(ctx)
+            .reset_password(&input.token, &input.new_password)
+            .await
+            .gql()?;
+        Ok(true)
+    }
+}

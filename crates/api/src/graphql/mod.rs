@@ -38,6 +38,7 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     identity::IdentityMutation,
+    identity::EmailFlowMutation,
     roles::RoleMutation,
     members::MemberMutation,
     invitations::InvitationMutation,

@@ -1,6 +1,7 @@
 //! Identity: signing up, logging in, and turning an access token into a request context.
 
 mod authenticate;
+mod email_flows;
 mod log_in;
 mod sessions;
 mod sign_up;

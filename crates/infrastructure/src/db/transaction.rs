@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use tessera_application::TenantScope;
 use tessera_application::ports::{
     ApiKeyRepository, InvitationRepository, MembershipRepository, RoleRepository, SessionRepository, StoreResult,
-    TenantRepository, Transaction, UserRepository, WorkspaceRepository,
+    TenantRepository, Transaction, UserRepository, UserTokenRepository, WorkspaceRepository,
 };
 use tessera_domain::UserId;
 
@@ -78,6 +78,9 @@ impl Transaction for SeaTransaction {
         self
     }
     fn api_keys(&self) -> &dyn ApiKeyRepository {
+        self
+    }
+    fn user_tokens(&self) -> &dyn UserTokenRepository {
         self
     }
 

@@ -10,6 +10,7 @@ pub mod session;
 pub mod tenant;
 pub mod used_refresh_token;
 pub mod user;
+pub mod user_token;
 pub mod workspace;
 pub mod workspace_member;
 

@@ -7,5 +7,6 @@ mod memberships;
 mod roles;
 mod sessions;
 mod tenants;
+mod user_tokens;
 mod users;
 mod workspaces;

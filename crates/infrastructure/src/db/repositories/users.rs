@@ -37,6 +37,40 @@ impl UserRepository for SeaTransaction {
             .transpose()
     }
 
+    async fn mark_email_verified(&self, id: UserId, at: chrono::DateTime<chrono::Utc>) -> StoreResult<()> {
+        user::Entity::update_many()
+            .col_expr(user::Column::EmailVerifiedAt, sea_orm::sea_query::Expr::value(Some(at)))
+            .col_expr(user::Column::UpdatedAt, sea_orm::sea_query::Expr::value(at))
+            .filter(user::Column::Id.eq(id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok(())
+    }
+
+    async fn update_password(
+        &self,
+        id: UserId,
+        hash: &tessera_domain::PasswordHash,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        let result = user::Entity::update_many()
+            .col_expr(
+                user::Column::PasswordHash,
+                sea_orm::sea_query::Expr::value(hash.as_str()),
+            )
+            .col_expr(user::Column::UpdatedAt, sea_orm::sea_query::Expr::value(at))
+            .filter(user::Column::Id.eq(id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        if result.rows_affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
     async fn set_platform_admin(&self, id: UserId, admin: bool) -> StoreResult<()> {
         let result = user::Entity::update_many()
             .col_expr(user::Column::IsPlatformAdmin, sea_orm::sea_query::Expr::value(admin))

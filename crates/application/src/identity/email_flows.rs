@@ -1,0 +1,164 @@
+//! Mailed, single-use, expiring tokens: verifying an email address and resetting a
+//! forgotten password. A reset ends every session. Asking for a reset answers the same
+//! whether or not the address has an account.
+
+use tessera_domain::{Email, Password};
+
+use crate::ports::{OutgoingMail, TokenPurpose, UserToken};
+use crate::{AppError, Application, RequestContext};
+
+const INVALID: &str = "is invalid, used or expired";
+
+impl Application {
+    /// Mails the caller a link-token that proves they own their address.
+    #[tracing::instrument(name = "request_email_verification", skip_all)]
+    pub async fn request_email_verification(&self, ctx: &RequestContext) -> Result<(), AppError> {
+        ctx.require_person()?;
+        let tx = self.ports.store.begin().await?;
+        let user = tx
+            .users()
+            .find_by_id(ctx.user_id())
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        if user.email_verified_at.is_some() {
+            return Ok(());
+        }
+        let token = self
+            .issue_user_token(tx.as_ref(), user.id, TokenPurpose::VerifyEmail)
+            .await?;
+        tx.commit().await?;
+        self.send(OutgoingMail {
+            to: user.email,
+            subject: "Confirm your email address for Tessera".into(),
+            text: format!(
+                "Confirm that this address is yours with this token (valid for 24 hours):\n\n    {token}\n\n\
+                 Use it with the verifyEmail mutation. If you did not ask for this, ignore this mail.\n"
+            ),
+        })
+        .await;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "verify_email", skip_all)]
+    pub async fn verify_email(&self, token: &str) -> Result<(), AppError> {
+        let now = self.ports.clock.now();
+        let tx = self.ports.store.begin().await?;
+        let found = self.usable_token(tx.as_ref(), token, TokenPurpose::VerifyEmail).await?;
+        tx.user_tokens()
+            .mark_used(&found.digest, now)
+            .await
+            .map_err(|_| AppError::validation("token", INVALID))?;
+        tx.users().mark_email_verified(found.user_id, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Always succeeds; mails a reset token only when the address has an account.
+    #[tracing::instrument(name = "request_password_reset", skip_all)]
+    pub async fn request_password_reset(&self, email: &str) -> Result<(), AppError> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(());
+        };
+        let tx = self.ports.store.begin().await?;
+        let Some(user) = tx.users().find_by_email(&email).await? else {
+            return Ok(());
+        };
+        let token = self
+            .issue_user_token(tx.as_ref(), user.id, TokenPurpose::ResetPassword)
+            .await?;
+        tx.commit().await?;
+        self.send(OutgoingMail {
+            to: user.email,
+            subject: "Reset your Tessera password".into(),
+            text: format!(
+                "Someone asked to reset the password of this account. If it was you, use this token\n\
+                 (valid for one hour, once) with the resetPassword mutation:\n\n    {token}\n\n\
+                 Resetting ends every session of the account. If it was not you, ignore this mail.\n"
+            ),
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Sets a new password from a reset token, and ends every session of the account.
+    #[tracing::instrument(name = "reset_password", skip_all)]
+    pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<(), AppError> {
+        let password = Password::parse(new_password).map_err(|e| AppError::validation("newPassword", e.to_string()))?;
+        let hash = self
+            .ports
+            .password_hasher
+            .hash(&password)
+            .await
+            .map_err(AppError::Internal)?;
+        let now = self.ports.clock.now();
+        let tx = self.ports.store.begin().await?;
+        let found = self
+            .usable_token(tx.as_ref(), token, TokenPurpose::ResetPassword)
+            .await?;
+        tx.user_tokens()
+            .mark_used(&found.digest, now)
+            .await
+            .map_err(|_| AppError::validation("token", INVALID))?;
+        tx.users().update_password(found.user_id, &hash, now).await?;
+        let ended = tx.sessions().revoke_all_for_user(found.user_id, now).await?;
+        let user = tx.users().find_by_id(found.user_id).await?;
+        tx.commit().await?;
+        for session in ended {
+            self.ports.access_cache.revoke_session(session).await;
+        }
+        if let Some(user) = user {
+            // The owner proved control of the mailbox: lift any log-in throttle on the account.
+            self.ports
+                .attempts
+                .reset(&format!("login:account:{}", user.email))
+                .await;
+        }
+        Ok(())
+    }
+
+    async fn issue_user_token(
+        &self,
+        tx: &dyn crate::ports::Transaction,
+        user_id: tessera_domain::UserId,
+        purpose: TokenPurpose,
+    ) -> Result<String, AppError> {
+        let now = self.ports.clock.now();
+        let (prefix, ttl) = match purpose {
+            TokenPurpose::VerifyEmail => ("ev_", chrono::Duration::hours(24)),
+            TokenPurpose::ResetPassword => ("pr_", chrono::Duration::hours(1)),
+        };
+        let secret = self.ports.secrets.generate(prefix);
+        tx.user_tokens().retire_all(user_id, purpose, now).await?;
+        tx.user_tokens()
+            .insert(&UserToken {
+                digest: secret.digest,
+                user_id,
+                purpose,
+                created_at: now,
+                expires_at: now + ttl,
+                used_at: None,
+            })
+            .await?;
+        Ok(secret.plain)
+    }
+
+    async fn usable_token(
+        &self,
+        tx: &dyn crate::ports::Transaction,
+        token: &str,
+        purpose: TokenPurpose,
+    ) -> Result<UserToken, AppError> {
+        let digest = self.ports.secrets.digest(token.trim());
+        tx.user_tokens()
+            .find_by_digest(&digest)
+            .await?
+            .filter(|t| t.purpose == purpose && t.used_at.is_none() && self.ports.clock.now() < t.expires_at)
+            .ok_or_else(|| AppError::validation("token", INVALID))
+    }
+
+    async fn send(&self, mail: OutgoingMail) {
+        if let Err(error) = self.ports.mailer.send(&mail).await {
+            tracing::error!(%error, subject = %mail.subject, "sending a mail failed");
+        }
+    }
+}
