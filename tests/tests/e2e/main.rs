@@ -12,6 +12,7 @@ mod platform;
 mod postgres_rls;
 mod rbac;
 mod repository_contract;
+mod secrets_in_logs;
 mod seed_and_lifecycle;
 mod sessions;
 mod sign_up_and_log_in;
