@@ -15,6 +15,13 @@ pub enum Environment {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JwtAlgorithm {
+    Hs256,
+    Rs256,
+    Eddsa,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Pretty,
     Json,
@@ -65,6 +72,27 @@ pub struct Config {
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
 
+    /// hs256 (JWT_SECRET), rs256 or eddsa (JWT_PRIVATE_KEY_FILE + JWT_PUBLIC_KEY_FILES).
+    #[arg(long, env = "JWT_ALGORITHM", value_enum, default_value = "hs256", global = true)]
+    pub jwt_algorithm: JwtAlgorithm,
+
+    /// The `kid` of the signing key.
+    #[arg(long, env = "JWT_KEY_ID", default_value = "default", global = true)]
+    pub jwt_key_id: String,
+
+    /// PEM private key that signs (rs256/eddsa).
+    #[arg(long, env = "JWT_PRIVATE_KEY_FILE", global = true)]
+    pub jwt_private_key_file: Option<std::path::PathBuf>,
+
+    /// Public keys that verify, as `kid=path,kid=path` (rs256/eddsa); must include the
+    /// signing key's. Keep an old key listed while its tokens may still be alive.
+    #[arg(long, env = "JWT_PUBLIC_KEY_FILES", global = true)]
+    pub jwt_public_key_files: Option<String>,
+
+    /// Earlier HS256 secrets that still verify, as `kid=secret,kid=secret` (rotation).
+    #[arg(long, env = "JWT_PREVIOUS_SECRETS", hide_env_values = true, global = true)]
+    pub jwt_previous_secrets: Option<String>,
+
     #[arg(long, env = "JWT_ISSUER", default_value = "tessera", global = true)]
     pub jwt_issuer: String,
 
@@ -104,6 +132,10 @@ pub enum ConfigError {
     WeakJwtSecret,
     #[error("JWT_SECRET must not be the development default in production")]
     DevelopmentJwtSecret,
+    #[error("JWT_PRIVATE_KEY_FILE is required for rs256 and eddsa")]
+    JwtPrivateKeyMissing,
+    #[error("cannot read JWT key file {0}: {1}")]
+    JwtKeyFile(String, String),
     #[error("ACCESS_TOKEN_TTL_SECONDS must be between 60 and 86400")]
     AccessTokenTtl,
     #[error("DATABASE_URL must start with postgres://, postgresql:// or sqlite:")]
@@ -121,6 +153,10 @@ impl Config {
 
     /// The key that signs tokens: the configured one, or in development the fixed default.
     pub fn jwt_secret(&self) -> Result<String, ConfigError> {
+        if self.jwt_algorithm != JwtAlgorithm::Hs256 {
+            // Asymmetric keys sign; the HMAC secret is not used.
+            return Ok(self.jwt_secret.clone().unwrap_or_default());
+        }
         match (&self.jwt_secret, self.environment) {
             (Some(secret), Environment::Production) if secret == DEV_JWT_SECRET => {
                 Err(ConfigError::DevelopmentJwtSecret)
@@ -170,6 +206,70 @@ impl Config {
         self.introspection.unwrap_or(!self.is_production())
     }
 
+    /// The token keys this configuration describes (files are read here).
+    pub fn jwt_keys(&self) -> Result<tessera_infrastructure::JwtConfig, ConfigError> {
+        use tessera_infrastructure::auth::jwt::{SigningKey, VerifyingKey};
+        let pairs = |raw: &Option<String>| -> Vec<(String, String)> {
+            raw.as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(kid, value)| (kid.trim().to_owned(), value.trim().to_owned()))
+                .filter(|(kid, value)| !kid.is_empty() && !value.is_empty())
+                .collect()
+        };
+        let read = |path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| ConfigError::JwtKeyFile(path.display().to_string(), e.to_string()))
+        };
+        let (signing, verifying) = match self.jwt_algorithm {
+            JwtAlgorithm::Hs256 => {
+                let secret = self.jwt_secret()?.into_bytes();
+                let mut verifying = vec![(self.jwt_key_id.clone(), VerifyingKey::Hs256 { secret: secret.clone() })];
+                for (kid, old) in pairs(&self.jwt_previous_secrets) {
+                    verifying.push((
+                        kid,
+                        VerifyingKey::Hs256 {
+                            secret: old.into_bytes(),
+                        },
+                    ));
+                }
+                (SigningKey::Hs256 { secret }, verifying)
+            }
+            algorithm => {
+                let path = self
+                    .jwt_private_key_file
+                    .as_ref()
+                    .ok_or(ConfigError::JwtPrivateKeyMissing)?;
+                let private_pem = read(path)?;
+                let mut verifying = Vec::new();
+                for (kid, file) in pairs(&self.jwt_public_key_files) {
+                    let public_pem = read(std::path::Path::new(&file))?;
+                    verifying.push((
+                        kid,
+                        if algorithm == JwtAlgorithm::Rs256 {
+                            VerifyingKey::Rs256 { public_pem }
+                        } else {
+                            VerifyingKey::EdDsa { public_pem }
+                        },
+                    ));
+                }
+                let signing = if algorithm == JwtAlgorithm::Rs256 {
+                    SigningKey::Rs256 { private_pem }
+                } else {
+                    SigningKey::EdDsa { private_pem }
+                };
+                (signing, verifying)
+            }
+        };
+        Ok(tessera_infrastructure::JwtConfig {
+            signing_kid: self.jwt_key_id.clone(),
+            signing,
+            verifying,
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+        })
+    }
+
     /// A configuration for tests and embedding: development mode, the given database.
     pub fn for_database(database_url: impl Into<String>) -> Self {
         Self {
@@ -181,6 +281,11 @@ impl Config {
             database_max_connections: 5,
             migrate_on_start: true,
             jwt_secret: None,
+            jwt_algorithm: JwtAlgorithm::Hs256,
+            jwt_key_id: "default".into(),
+            jwt_private_key_file: None,
+            jwt_public_key_files: None,
+            jwt_previous_secrets: None,
             jwt_issuer: "tessera".into(),
             jwt_audience: "tessera-api".into(),
             access_token_ttl_seconds: 900,
@@ -215,6 +320,37 @@ mod tests {
         let config = Config::for_database("sqlite::memory:");
         assert_eq!(config.jwt_secret().ok().as_deref(), Some(DEV_JWT_SECRET));
         assert!(config.introspection_enabled());
+    }
+
+    #[test]
+    fn eddsa_keys_load_from_files_and_sign_verifiable_tokens() {
+        use tessera_application::ports::{AccessClaims, TokenIssuer};
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../infrastructure/src/auth/testdata");
+        let mut config = Config::for_database("sqlite::memory:");
+        config.jwt_algorithm = JwtAlgorithm::Eddsa;
+        config.jwt_key_id = "b".into();
+        config.jwt_private_key_file = Some(format!("{dir}/ed25519-b.pem").into());
+        config.jwt_public_key_files = Some(format!("a={dir}/ed25519-a.pub.pem, b={dir}/ed25519-b.pub.pem"));
+        let issuer =
+            tessera_infrastructure::JwtTokenIssuer::new(config.jwt_keys().expect("keys load")).expect("valid keys");
+        let now = chrono::Utc::now();
+        let claims = AccessClaims {
+            user_id: tessera_domain::UserId::from_uuid(uuid_now()),
+            tenant_id: tessera_domain::TenantId::from_uuid(uuid_now()),
+            session_id: tessera_domain::SessionId::from_uuid(uuid_now()),
+            issued_at: now,
+            expires_at: now + chrono::Duration::minutes(5),
+        };
+        assert!(issuer.verify(&issuer.issue(&claims).expect("sign")).is_ok());
+
+        config.jwt_private_key_file = Some("/nonexistent/key.pem".into());
+        assert!(matches!(config.jwt_keys(), Err(ConfigError::JwtKeyFile(..))));
+        config.jwt_private_key_file = None;
+        assert!(matches!(config.jwt_keys(), Err(ConfigError::JwtPrivateKeyMissing)));
+    }
+
+    fn uuid_now() -> sea_orm::prelude::Uuid {
+        sea_orm::prelude::Uuid::now_v7()
     }
 
     #[test]

@@ -14,8 +14,8 @@ use tessera_api::graphql::SchemaLimits;
 use tessera_application::ports::{AccessCache, AttemptLimiter, Mailer};
 use tessera_application::{Application, AuthSettings, Ports};
 use tessera_infrastructure::{
-    Argon2PasswordHasher, DatabaseSettings, InProcessAccessCache, InProcessAttempts, JwtConfig, JwtTokenIssuer,
-    LogMailer, RandomSecrets, RedisAccessCache, RedisAttempts, SeaStore, SystemClock, UuidV7Ids,
+    Argon2PasswordHasher, DatabaseSettings, InProcessAccessCache, InProcessAttempts, JwtTokenIssuer, LogMailer,
+    RandomSecrets, RedisAccessCache, RedisAttempts, SeaStore, SystemClock, UuidV7Ids,
 };
 use tessera_migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
@@ -107,11 +107,7 @@ pub async fn build_application(
     let ports = Ports {
         store: Arc::new(store.clone()),
         password_hasher: Arc::new(hasher),
-        token_issuer: Arc::new(JwtTokenIssuer::new(JwtConfig {
-            secret: config.jwt_secret()?.into_bytes(),
-            issuer: config.jwt_issuer.clone(),
-            audience: config.jwt_audience.clone(),
-        })),
+        token_issuer: Arc::new(JwtTokenIssuer::new(config.jwt_keys()?).context("loading the JWT keys")?),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
         secrets: Arc::new(RandomSecrets),

@@ -98,11 +98,12 @@ async fn a_token_for_a_tenant_the_user_does_not_belong_to_is_refused(backend: Ba
     let a = app.sign_up("alice@a.example", "tenant-a").await;
     let b = app.sign_up("bob@b.example", "tenant-b").await;
     // A correctly signed token (the development key) naming A's user in B's tenant.
-    let issuer = JwtTokenIssuer::new(JwtConfig {
-        secret: tessera_server::config::DEV_JWT_SECRET.as_bytes().to_vec(),
-        issuer: "tessera".into(),
-        audience: "tessera-api".into(),
-    });
+    let issuer = JwtTokenIssuer::new(JwtConfig::hs256(
+        tessera_server::config::DEV_JWT_SECRET.as_bytes().to_vec(),
+        "tessera",
+        "tessera-api",
+    ))
+    .expect("valid key");
     let now = chrono_now();
     let forged = issuer
         .issue(&AccessClaims {

@@ -1,6 +1,8 @@
-//! HS256 access tokens with `sub`, `tid`, `sid`, `exp`, `iat`, `iss`, `aud`.
-//! Verification pins the algorithm, issuer and audience and requires every claim.
+//! Access tokens with `sub`, `tid`, `sid`, `exp`, `iat`, `iss`, `aud` and a `kid`
+//! header: HS256 by default, RS256 or EdDSA from key files. Verification looks up the
+//! key by `kid`, pins its algorithm, the issuer and audience, and requires every claim.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 
 use chrono::DateTime;
@@ -10,11 +12,52 @@ use serde::{Deserialize, Serialize};
 use tessera_application::ports::{AccessClaims, TokenError, TokenIssuer};
 use tessera_domain::{SessionId, TenantId, UserId};
 
+/// A key that signs, by algorithm.
+#[derive(Clone)]
+pub enum SigningKey {
+    Hs256 { secret: Vec<u8> },
+    Rs256 { private_pem: Vec<u8> },
+    EdDsa { private_pem: Vec<u8> },
+}
+
+/// A key that verifies, by algorithm. A token is checked only with the algorithm of
+/// the key its `kid` names, so no algorithm can be swapped for another.
+#[derive(Clone)]
+pub enum VerifyingKey {
+    Hs256 { secret: Vec<u8> },
+    Rs256 { public_pem: Vec<u8> },
+    EdDsa { public_pem: Vec<u8> },
+}
+
+/// Signing with one key (`kid`); verifying with any listed key, so keys rotate
+/// without logging anyone out: add the new key, sign with it, drop the old one later.
 #[derive(Clone)]
 pub struct JwtConfig {
-    pub secret: Vec<u8>,
+    pub signing_kid: String,
+    pub signing: SigningKey,
+    pub verifying: Vec<(String, VerifyingKey)>,
     pub issuer: String,
     pub audience: String,
+}
+
+impl JwtConfig {
+    /// One HS256 secret that signs and verifies.
+    pub fn hs256(secret: Vec<u8>, issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            signing_kid: "default".into(),
+            signing: SigningKey::Hs256 { secret: secret.clone() },
+            verifying: vec![("default".into(), VerifyingKey::Hs256 { secret })],
+            issuer: issuer.into(),
+            audience: audience.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid JWT key `{kid}`: {reason}")]
+pub struct JwtKeyError {
+    kid: String,
+    reason: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -29,27 +72,65 @@ struct Claims {
 }
 
 pub struct JwtTokenIssuer {
+    kid: String,
+    algorithm: Algorithm,
     encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    verifiers: HashMap<String, (DecodingKey, Validation)>,
     issuer: String,
     audience: String,
 }
 
 impl JwtTokenIssuer {
-    pub fn new(config: JwtConfig) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[&config.issuer]);
-        validation.set_audience(&[&config.audience]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        validation.leeway = 5;
-        Self {
-            encoding: EncodingKey::from_secret(&config.secret),
-            decoding: DecodingKey::from_secret(&config.secret),
-            validation,
+    pub fn new(config: JwtConfig) -> Result<Self, JwtKeyError> {
+        let fail = |kid: &str, error: jsonwebtoken::errors::Error| JwtKeyError {
+            kid: kid.to_owned(),
+            reason: error.to_string(),
+        };
+        let (algorithm, encoding) = match &config.signing {
+            SigningKey::Hs256 { secret } => (Algorithm::HS256, EncodingKey::from_secret(secret)),
+            SigningKey::Rs256 { private_pem } => (
+                Algorithm::RS256,
+                EncodingKey::from_rsa_pem(private_pem).map_err(|e| fail(&config.signing_kid, e))?,
+            ),
+            SigningKey::EdDsa { private_pem } => (
+                Algorithm::EdDSA,
+                EncodingKey::from_ed_pem(private_pem).map_err(|e| fail(&config.signing_kid, e))?,
+            ),
+        };
+        let mut verifiers = HashMap::new();
+        for (kid, key) in &config.verifying {
+            let (algorithm, decoding) = match key {
+                VerifyingKey::Hs256 { secret } => (Algorithm::HS256, DecodingKey::from_secret(secret)),
+                VerifyingKey::Rs256 { public_pem } => (
+                    Algorithm::RS256,
+                    DecodingKey::from_rsa_pem(public_pem).map_err(|e| fail(kid, e))?,
+                ),
+                VerifyingKey::EdDsa { public_pem } => (
+                    Algorithm::EdDSA,
+                    DecodingKey::from_ed_pem(public_pem).map_err(|e| fail(kid, e))?,
+                ),
+            };
+            let mut validation = Validation::new(algorithm);
+            validation.set_issuer(&[&config.issuer]);
+            validation.set_audience(&[&config.audience]);
+            validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+            validation.leeway = 5;
+            verifiers.insert(kid.clone(), (decoding, validation));
+        }
+        if !verifiers.contains_key(&config.signing_kid) {
+            return Err(JwtKeyError {
+                kid: config.signing_kid,
+                reason: "the signing key must also be among the verifying keys".into(),
+            });
+        }
+        Ok(Self {
+            kid: config.signing_kid,
+            algorithm,
+            encoding,
+            verifiers,
             issuer: config.issuer,
             audience: config.audience,
-        }
+        })
     }
 }
 
@@ -64,21 +145,19 @@ impl TokenIssuer for JwtTokenIssuer {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.encoding,
-        )?)
+        let mut header = Header::new(self.algorithm);
+        header.kid = Some(self.kid.clone());
+        Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
     }
 
     fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|error| {
-                match error.kind() {
-                    ErrorKind::ExpiredSignature => TokenError::Expired,
-                    _ => TokenError::Invalid,
-                }
-            })?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let kid = header.kid.ok_or(TokenError::Invalid)?;
+        let (decoding, validation) = self.verifiers.get(&kid).ok_or(TokenError::Invalid)?;
+        let data = jsonwebtoken::decode::<Claims>(token, decoding, validation).map_err(|error| match error.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            _ => TokenError::Invalid,
+        })?;
         let claims = data.claims;
         Ok(AccessClaims {
             user_id: UserId::parse(&claims.sub).map_err(|_| TokenError::Invalid)?,
@@ -97,11 +176,85 @@ mod tests {
     use uuid::Uuid;
 
     fn issuer(secret: &str, audience: &str) -> JwtTokenIssuer {
+        JwtTokenIssuer::new(JwtConfig::hs256(secret.as_bytes().to_vec(), "tessera", audience)).expect("valid keys")
+    }
+
+    fn ed(signing: &str, verifying: &[&str]) -> JwtTokenIssuer {
+        let private = |name: &str| match name {
+            "a" => include_bytes!("testdata/ed25519-a.pem").to_vec(),
+            _ => include_bytes!("testdata/ed25519-b.pem").to_vec(),
+        };
+        let public = |name: &str| match name {
+            "a" => include_bytes!("testdata/ed25519-a.pub.pem").to_vec(),
+            _ => include_bytes!("testdata/ed25519-b.pub.pem").to_vec(),
+        };
         JwtTokenIssuer::new(JwtConfig {
-            secret: secret.as_bytes().to_vec(),
+            signing_kid: signing.into(),
+            signing: SigningKey::EdDsa {
+                private_pem: private(signing),
+            },
+            verifying: verifying
+                .iter()
+                .map(|kid| {
+                    (
+                        kid.to_string(),
+                        VerifyingKey::EdDsa {
+                            public_pem: public(kid),
+                        },
+                    )
+                })
+                .collect(),
             issuer: "tessera".into(),
-            audience: audience.into(),
+            audience: "api".into(),
         })
+        .expect("valid keys")
+    }
+
+    #[test]
+    fn eddsa_keys_rotate_old_verifies_new_signs() {
+        let original = ed("a", &["a"]);
+        let rotating = ed("b", &["a", "b"]);
+        let rotated = ed("b", &["b"]);
+        let old_token = original.issue(&claims(Duration::minutes(15))).expect("sign");
+        let new_token = rotating.issue(&claims(Duration::minutes(15))).expect("sign");
+        assert!(
+            rotating.verify(&old_token).is_ok(),
+            "the old key still verifies during rotation"
+        );
+        assert!(rotating.verify(&new_token).is_ok());
+        assert_eq!(
+            rotated.verify(&old_token),
+            Err(TokenError::Invalid),
+            "a dropped key no longer verifies"
+        );
+        assert!(rotated.verify(&new_token).is_ok());
+        let header = jsonwebtoken::decode_header(&new_token).expect("header");
+        assert_eq!((header.alg, header.kid.as_deref()), (Algorithm::EdDSA, Some("b")));
+    }
+
+    #[test]
+    fn a_kid_cannot_be_used_with_another_algorithm() {
+        let eddsa = ed("a", &["a"]);
+        // An HS256 token that names the EdDSA key's kid, signed with its public key as
+        // an HMAC secret: the classic confusion attack.
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("a".into());
+        let now = Utc::now().timestamp();
+        let claims = serde_json::json!({
+            "sub": Uuid::now_v7().to_string(), "tid": Uuid::now_v7().to_string(), "sid": Uuid::now_v7().to_string(),
+            "iat": now, "exp": now + 900, "iss": "tessera", "aud": "api",
+        });
+        let forged = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_secret(include_bytes!("testdata/ed25519-a.pub.pem")),
+        )
+        .expect("sign");
+        assert_eq!(eddsa.verify(&forged), Err(TokenError::Invalid));
+        let mut unknown = Header::new(Algorithm::HS256);
+        unknown.kid = Some("nope".into());
+        let forged = jsonwebtoken::encode(&unknown, &claims, &EncodingKey::from_secret(b"x")).expect("sign");
+        assert_eq!(eddsa.verify(&forged), Err(TokenError::Invalid));
     }
 
     fn claims(expires_in: Duration) -> AccessClaims {
@@ -124,7 +277,8 @@ mod tests {
     }
 
     /// Signs arbitrary claims with the given algorithm and key, to build hostile tokens.
-    fn forge(header: Header, claims: &serde_json::Value, secret: &[u8]) -> String {
+    fn forge(mut header: Header, claims: &serde_json::Value, secret: &[u8]) -> String {
+        header.kid = Some("default".into());
         jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).expect("sign")
     }
 
