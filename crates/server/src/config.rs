@@ -111,6 +111,11 @@ pub struct Config {
     #[arg(long, env = "ACCESS_CACHE_TTL_SECONDS", default_value_t = 30, global = true)]
     pub access_cache_ttl_seconds: u64,
 
+    /// With `example.com`, requests to `<slug>.example.com` name that tenant (checked
+    /// against the credential like the X-Tenant-* headers).
+    #[arg(long, env = "BASE_DOMAIN", global = true)]
+    pub base_domain: Option<String>,
+
     /// Serve GraphiQL at /graphiql.
     #[arg(long, env = "GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub graphiql: bool,
@@ -291,6 +296,7 @@ impl Config {
             access_token_ttl_seconds: 900,
             redis_url: None,
             access_cache_ttl_seconds: 30,
+            base_domain: None,
             graphiql: true,
             introspection: None,
             log_format: LogFormat::Pretty,

@@ -138,6 +138,7 @@ pub fn api_config(config: &Config) -> ApiConfig {
             ..SchemaLimits::default()
         },
         graphiql: config.graphiql,
+        base_domain: config.base_domain.clone(),
         ..ApiConfig::default()
     }
 }

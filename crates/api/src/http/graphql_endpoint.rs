@@ -205,7 +205,7 @@ async fn execute(
         },
         Err(message) => Caller::Refused(tessera_application::AppError::Unauthenticated(message.into())),
     };
-    let caller = match (caller, requested_tenant(headers)) {
+    let caller = match (caller, requested_tenant(headers, state.config.base_domain.as_deref())) {
         (Caller::Member(context), Some(selector)) => {
             match state.app.check_requested_tenant(&context, &selector).await {
                 Ok(()) => Caller::Member(context),
@@ -262,8 +262,9 @@ fn refused(error: tessera_application::AppError) -> Caller {
     Caller::Refused(error)
 }
 
-/// A tenant named by `X-Tenant-Id` or `X-Tenant-Slug`, if any.
-fn requested_tenant(headers: &HeaderMap) -> Option<TenantSelector> {
+/// A tenant named by the request: `X-Tenant-Id`, else `X-Tenant-Slug`, else the
+/// subdomain of the configured base domain (`acme.example.com` → `acme`).
+fn requested_tenant(headers: &HeaderMap, base_domain: Option<&str>) -> Option<TenantSelector> {
     let text = |name: &str| {
         headers
             .get(name)
@@ -274,6 +275,16 @@ fn requested_tenant(headers: &HeaderMap) -> Option<TenantSelector> {
     text("x-tenant-id")
         .map(|id| TenantSelector::Id(id.to_owned()))
         .or_else(|| text("x-tenant-slug").map(|slug| TenantSelector::Slug(slug.to_owned())))
+        .or_else(|| {
+            let base = base_domain?.trim_matches('.').to_ascii_lowercase();
+            let host = text("host")?.to_ascii_lowercase();
+            let name = match host.rsplit_once(':') {
+                Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+                _ => host.as_str(),
+            };
+            let label = name.strip_suffix(base.as_str())?.strip_suffix('.')?;
+            (!label.is_empty() && !label.contains('.')).then(|| TenantSelector::Slug(label.to_owned()))
+        })
 }
 
 /// What the caller presented.
@@ -318,5 +329,56 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
             Ok(Some(token.trim()))
         }
         _ => Err("the Authorization header must be `Bearer <access token>`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn selected(pairs: &[(&'static str, &str)], base: Option<&str>) -> Option<String> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, HeaderValue::from_str(value).expect("header value"));
+        }
+        requested_tenant(&headers, base).map(|selector| match selector {
+            TenantSelector::Id(id) => format!("id:{id}"),
+            TenantSelector::Slug(slug) => format!("slug:{slug}"),
+        })
+    }
+
+    #[test]
+    fn the_tenant_comes_from_headers_first_then_from_the_subdomain() {
+        let base = Some("example.com");
+        assert_eq!(
+            selected(&[("host", "acme.example.com")], base),
+            Some("slug:acme".into())
+        );
+        assert_eq!(
+            selected(&[("host", "ACME.example.com:8443")], base),
+            Some("slug:acme".into())
+        );
+        assert_eq!(
+            selected(&[("host", "example.com")], base),
+            None,
+            "the bare domain names no tenant"
+        );
+        assert_eq!(selected(&[("host", "a.b.example.com")], base), None, "one label only");
+        assert_eq!(selected(&[("host", "acme.evil.com")], base), None);
+        assert_eq!(selected(&[("host", "acmeexample.com")], base), None);
+        assert_eq!(
+            selected(&[("host", "acme.example.com")], None),
+            None,
+            "no base domain, no subdomains"
+        );
+        assert_eq!(
+            selected(&[("host", "acme.example.com"), ("x-tenant-slug", "globex")], base),
+            Some("slug:globex".into()),
+            "a header wins over the subdomain"
+        );
+        assert_eq!(
+            selected(&[("x-tenant-id", "42"), ("x-tenant-slug", "globex")], base),
+            Some("id:42".into())
+        );
     }
 }

@@ -28,6 +28,8 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     pub schema: SchemaLimits,
     pub graphiql: bool,
+    /// With `example.com`, a request to `acme.example.com` names the tenant `acme`.
+    pub base_domain: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -37,6 +39,7 @@ impl Default for ApiConfig {
             request_timeout: Duration::from_secs(30),
             schema: SchemaLimits::default(),
             graphiql: true,
+            base_domain: None,
         }
     }
 }

@@ -159,6 +159,10 @@ impl TokenIssuer for JwtTokenIssuer {
             _ => TokenError::Invalid,
         })?;
         let claims = data.claims;
+        // A token issued in the future (beyond the clock-skew allowance) is not yet valid.
+        if claims.iat > chrono::Utc::now().timestamp() + 5 {
+            return Err(TokenError::Invalid);
+        }
         Ok(AccessClaims {
             user_id: UserId::parse(&claims.sub).map_err(|_| TokenError::Invalid)?,
             tenant_id: TenantId::parse(&claims.tid).map_err(|_| TokenError::Invalid)?,
