@@ -30,7 +30,11 @@ pub const TENANT_TABLES: &[&str] = &[
     "api_keys",
 ];
 
-const CURRENT_TENANT: &str = "(SELECT nullif(current_setting('app.tenant_id', true), ''))::uuid";
+/// The transaction-local tenant, read once per statement (the sub-select becomes an
+/// InitPlan); `''` on a reused connection becomes NULL, which matches no row.
+pub(crate) const CURRENT_TENANT: &str = "(select nullif(current_setting('app.tenant_id', true), ''))::uuid";
+/// The transaction-local user, for the caller's own rows across tenants.
+pub(crate) const CURRENT_USER: &str = "(select nullif(current_setting('app.user_id', true), ''))::uuid";
 
 /// Postgres: grants for the application role, and RLS enabled, forced and keyed on
 /// the transaction-local tenant setting for one tenant table.

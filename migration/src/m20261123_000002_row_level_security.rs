@@ -5,7 +5,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::{APP_ROLE, protect_tenant_table, run_script, unprotect_tenant_table};
+use crate::{APP_ROLE, CURRENT_USER, protect_tenant_table, run_script, unprotect_tenant_table};
 
 pub struct Migration;
 
@@ -26,7 +26,6 @@ const FOUNDATION_TENANT_TABLES: &[&str] = &[
     "workspaces",
     "workspace_members",
 ];
-const CURRENT_USER: &str = "(SELECT nullif(current_setting('app.user_id', true), ''))::uuid";
 
 fn up_script() -> String {
     // Roles are cluster-wide: several databases (or concurrent test runs) may race to

@@ -4,7 +4,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::run_script;
+use crate::{CURRENT_USER, run_script};
 
 pub struct Migration;
 
@@ -14,15 +14,18 @@ impl MigrationName for Migration {
     }
 }
 
-const UP: &str = "CREATE POLICY own_roles ON roles FOR SELECT USING (EXISTS (\
-SELECT 1 FROM memberships m WHERE m.tenant_id = roles.tenant_id AND m.role_id = roles.id \
-AND m.user_id = (SELECT nullif(current_setting('app.user_id', true), ''))::uuid));";
+fn up() -> String {
+    format!(
+        "CREATE POLICY own_roles ON roles FOR SELECT USING (EXISTS (SELECT 1 FROM memberships m \
+         WHERE m.tenant_id = roles.tenant_id AND m.role_id = roles.id AND m.user_id = {CURRENT_USER}));"
+    )
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
-            DbBackend::Postgres => run_script(manager, UP).await,
+            DbBackend::Postgres => run_script(manager, &up()).await,
             _ => Ok(()),
         }
     }

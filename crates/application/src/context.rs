@@ -43,7 +43,8 @@ pub struct RequestContext {
     actor: Actor,
     user_id: UserId,
     scope: TenantScope,
-    role_id: RoleId,
+    /// The member's tenant role; `None` for an API key, which holds no role.
+    role_id: Option<RoleId>,
     permissions: PermissionSet,
     session_id: Option<SessionId>,
 }
@@ -70,7 +71,7 @@ impl RequestContext {
             actor: Actor::User(user_id),
             user_id,
             scope,
-            role_id,
+            role_id: Some(role_id),
             permissions,
             session_id: None,
         }
@@ -82,7 +83,7 @@ impl RequestContext {
             actor: Actor::ApiKey(key.id),
             user_id: key.created_by,
             scope: TenantScope::new(key.tenant_id),
-            role_id: RoleId::from_uuid(uuid::Uuid::nil()),
+            role_id: None,
             permissions: key.permissions.clone(),
             session_id: None,
         }
@@ -119,7 +120,7 @@ impl RequestContext {
     pub fn tenant_id(&self) -> TenantId {
         self.scope.tenant_id()
     }
-    pub fn role_id(&self) -> RoleId {
+    pub fn role_id(&self) -> Option<RoleId> {
         self.role_id
     }
     pub fn permissions(&self) -> &PermissionSet {

@@ -196,7 +196,7 @@ async fn workspace_writes_need_permissions_and_stay_in_the_callers_tenant() {
     let viewer = RequestContext::new(
         tessera_domain::UserId::from_uuid(uuid::Uuid::from_u128(999_999)),
         owner.member_scope().clone(),
-        owner.role_id(),
+        owner.role_id().expect("a person holds a role"),
         SystemRole::Viewer.default_permissions(),
     );
     let refused = app

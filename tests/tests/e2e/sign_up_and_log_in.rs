@@ -161,7 +161,7 @@ async fn log_in_checks_credentials_and_chooses_the_tenant(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let ada = app.sign_up("ada@example.com", "acme").await;
+    app.sign_up("ada@example.com", "acme").await;
     const LOG_IN: &str = "mutation($input: LogInInput!) { logIn(input: $input) { accessToken refreshToken user { email } tenant { slug } } }";
 
     let ok = app
@@ -217,7 +217,6 @@ async fn log_in_checks_credentials_and_chooses_the_tenant(backend: Backend) {
         3,
         "two sign-ups and one successful log-in"
     );
-    let _ = ada;
     app.stop().await;
 }
 

@@ -49,7 +49,7 @@ impl Application {
                 other => other.into(),
             })?;
         // A person who creates a workspace belongs to it; an API key is nobody's member.
-        if let Actor::User(user_id) = ctx.actor() {
+        if let (Actor::User(user_id), Some(role_id)) = (ctx.actor(), ctx.role_id()) {
             tx.workspaces()
                 .add_member(
                     scope,
@@ -58,7 +58,7 @@ impl Application {
                         tenant_id: scope.tenant_id(),
                         workspace_id: workspace.id,
                         user_id,
-                        role_id: ctx.role_id(),
+                        role_id,
                         created_at: now,
                     },
                 )

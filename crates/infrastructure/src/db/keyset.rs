@@ -1,9 +1,12 @@
 //! Keyset pagination over `(created_at, id)`: the page after (or before) a cursor, in
 //! index order, fetching one extra row to know whether more exist. No OFFSET.
 
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::sea_query::LikeExpr;
+use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use tessera_application::Page;
 use tessera_application::PageRequest;
 use tessera_application::pagination::Direction;
+use tessera_application::ports::StoreResult;
 
 pub fn paginate<E: EntityTrait>(
     mut query: Select<E>,
@@ -29,4 +32,33 @@ pub fn paginate<E: EntityTrait>(
         Direction::Backward => query.order_by_desc(created_at).order_by_desc(id),
     };
     query.limit(u64::from(page.limit) + 1)
+}
+
+/// Fetches one keyset page of `query` and maps each row to its domain type.
+pub async fn fetch<E, T>(
+    txn: &DatabaseTransaction,
+    query: Select<E>,
+    created_at: E::Column,
+    id: E::Column,
+    page: &PageRequest,
+    to_domain: impl Fn(E::Model) -> StoreResult<T>,
+) -> StoreResult<Page<T>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+{
+    let rows = paginate(query, created_at, id, page)
+        .all(txn)
+        .await
+        .map_err(super::db_failure)?
+        .into_iter()
+        .map(to_domain)
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page::from_scan(page, rows))
+}
+
+/// A `LIKE` pattern matching `text` anywhere, its wildcards taken literally (escape `\`).
+pub fn contains_pattern(text: &str) -> LikeExpr {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }

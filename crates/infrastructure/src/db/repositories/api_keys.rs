@@ -33,14 +33,15 @@ impl ApiKeyRepository for SeaTransaction {
 
     async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<ApiKey>> {
         let query = scoped::select::<api_key::Entity>(scope);
-        let rows = keyset::paginate(query, api_key::Column::CreatedAt, api_key::Column::Id, page)
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?
-            .into_iter()
-            .map(api_key::Model::into_domain)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_scan(page, rows))
+        keyset::fetch(
+            &self.txn,
+            query,
+            api_key::Column::CreatedAt,
+            api_key::Column::Id,
+            page,
+            api_key::Model::into_domain,
+        )
+        .await
     }
 
     async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {

@@ -73,14 +73,15 @@ impl InvitationRepository for SeaTransaction {
 
     async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Invitation>> {
         let query = scoped::select::<invitation::Entity>(scope);
-        let rows = keyset::paginate(query, invitation::Column::CreatedAt, invitation::Column::Id, page)
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?
-            .into_iter()
-            .map(invitation::Model::into_domain)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_scan(page, rows))
+        keyset::fetch(
+            &self.txn,
+            query,
+            invitation::Column::CreatedAt,
+            invitation::Column::Id,
+            page,
+            invitation::Model::into_domain,
+        )
+        .await
     }
 
     async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
     Select,
@@ -22,17 +22,15 @@ fn filtered(scope: &TenantScope, filter: &MemberFilter) -> Select<membership::En
         query = query.filter(membership::Column::Status.eq(status.as_str()));
     }
     if let Some(search) = &filter.search {
-        let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        let pattern = format!("%{escaped}%");
         let matching_users = Query::select()
             .column(user::Column::Id)
             .from(user::Entity)
             .cond_where(
                 Condition::any()
-                    .add(Expr::col(user::Column::Email).like(LikeExpr::new(pattern.clone()).escape('\\')))
+                    .add(Expr::col(user::Column::Email).like(keyset::contains_pattern(search)))
                     .add(
                         Expr::expr(Func::lower(Expr::col(user::Column::DisplayName)))
-                            .like(LikeExpr::new(pattern).escape('\\')),
+                            .like(keyset::contains_pattern(search)),
                     ),
             )
             .to_owned();
@@ -88,14 +86,15 @@ impl MembershipRepository for SeaTransaction {
         page: &PageRequest,
     ) -> StoreResult<Page<Membership>> {
         let query = filtered(scope, filter);
-        let rows = keyset::paginate(query, membership::Column::CreatedAt, membership::Column::Id, page)
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?
-            .into_iter()
-            .map(membership::Model::into_domain)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_scan(page, rows))
+        keyset::fetch(
+            &self.txn,
+            query,
+            membership::Column::CreatedAt,
+            membership::Column::Id,
+            page,
+            membership::Model::into_domain,
+        )
+        .await
     }
 
     async fn count(&self, scope: &TenantScope, filter: &MemberFilter) -> StoreResult<u64> {

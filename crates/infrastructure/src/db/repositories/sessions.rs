@@ -142,13 +142,14 @@ impl SessionRepository for SeaTransaction {
             .filter(session::Column::UserId.eq(user_id.as_uuid()))
             .filter(session::Column::RevokedAt.is_null())
             .filter(session::Column::ExpiresAt.gt(now));
-        let rows = keyset::paginate(query, session::Column::CreatedAt, session::Column::Id, page)
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?
-            .into_iter()
-            .map(session::Model::into_record)
-            .collect();
-        Ok(Page::from_scan(page, rows))
+        keyset::fetch(
+            &self.txn,
+            query,
+            session::Column::CreatedAt,
+            session::Column::Id,
+            page,
+            |row| Ok(session::Model::into_record(row)),
+        )
+        .await
     }
 }

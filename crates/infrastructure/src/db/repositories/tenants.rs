@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Select,
 };
@@ -14,12 +14,10 @@ use crate::db::{SeaTransaction, db_failure, keyset, unique_as};
 fn searched(search: Option<&str>) -> Select<tenant::Entity> {
     let query = tenant::Entity::find();
     let Some(search) = search else { return query };
-    let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    let pattern = format!("%{escaped}%");
     query.filter(
         Condition::any()
-            .add(Expr::col(tenant::Column::Slug).like(LikeExpr::new(pattern.clone()).escape('\\')))
-            .add(Expr::expr(Func::lower(Expr::col(tenant::Column::Name))).like(LikeExpr::new(pattern).escape('\\'))),
+            .add(Expr::col(tenant::Column::Slug).like(keyset::contains_pattern(search)))
+            .add(Expr::expr(Func::lower(Expr::col(tenant::Column::Name))).like(keyset::contains_pattern(search))),
     )
 }
 
@@ -46,14 +44,15 @@ impl TenantRepository for SeaTransaction {
 
     async fn list_all(&self, search: Option<&str>, page: &PageRequest) -> StoreResult<Page<Tenant>> {
         let query = searched(search);
-        let rows = keyset::paginate(query, tenant::Column::CreatedAt, tenant::Column::Id, page)
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?
-            .into_iter()
-            .map(tenant::Model::into_domain)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_scan(page, rows))
+        keyset::fetch(
+            &self.txn,
+            query,
+            tenant::Column::CreatedAt,
+            tenant::Column::Id,
+            page,
+            tenant::Model::into_domain,
+        )
+        .await
     }
 
     async fn count_all(&self, search: Option<&str>) -> StoreResult<u64> {

@@ -86,14 +86,15 @@ impl WorkspaceRepository for SeaTransaction {
         page: &PageRequest,
     ) -> StoreResult<Page<Workspace>> {
         let query = visible(scope, member_of);
-        let rows = keyset::paginate(query, workspace::Column::CreatedAt, workspace::Column::Id, page)
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?
-            .into_iter()
-            .map(workspace::Model::into_domain)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_scan(page, rows))
+        keyset::fetch(
+            &self.txn,
+            query,
+            workspace::Column::CreatedAt,
+            workspace::Column::Id,
+            page,
+            workspace::Model::into_domain,
+        )
+        .await
     }
 
     async fn count(&self, scope: &TenantScope, member_of: Option<UserId>) -> StoreResult<u64> {
@@ -123,19 +124,15 @@ impl WorkspaceRepository for SeaTransaction {
     ) -> StoreResult<Page<WorkspaceMembership>> {
         let query = scoped::select::<workspace_member::Entity>(scope)
             .filter(workspace_member::Column::WorkspaceId.eq(workspace_id.as_uuid()));
-        let rows = keyset::paginate(
+        keyset::fetch(
+            &self.txn,
             query,
             workspace_member::Column::CreatedAt,
             workspace_member::Column::Id,
             page,
+            |row| Ok(workspace_member::Model::into_domain(row)),
         )
-        .all(&self.txn)
         .await
-        .map_err(db_failure)?
-        .into_iter()
-        .map(workspace_member::Model::into_domain)
-        .collect();
-        Ok(Page::from_scan(page, rows))
     }
 
     async fn count_members(&self, scope: &TenantScope, workspace_id: WorkspaceId) -> StoreResult<u64> {
