@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod ids;
 pub mod invitation;
 pub mod membership;
+pub mod onboarding;
 pub mod permission;
 pub mod role;
 pub mod tenant;
@@ -19,6 +20,10 @@ pub use ids::{
 };
 pub use invitation::{Invitation, InvitationError, InvitationStatus};
 pub use membership::{Membership, MembershipStatus, WorkspaceMembership};
+pub use onboarding::{
+    CompanySize, Locale, Onboarding, OnboardingError, OnboardingStage, Organization, OrganizationInput, PersonalInfo,
+    PersonalInfoInput, StageData, StageDataError, TermsAcceptance, TermsInput, TimeZone, Transition, TransitionRefusal,
+};
 pub use permission::{Permission, PermissionSet};
 pub use role::{Role, RoleRuleError, SystemRole};
 pub use tenant::{Plan, Tenant, TenantStatus};
