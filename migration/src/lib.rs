@@ -15,6 +15,7 @@ mod m20261123_000004_refresh_token_history;
 mod m20261123_000005_own_roles_policy;
 mod m20261123_000006_api_keys;
 mod m20261123_000007_user_tokens;
+mod m20261123_000008_custom_domains;
 
 /// The Postgres role the server runs as: owns nothing, not a superuser, no BYPASSRLS.
 pub const APP_ROLE: &str = "tessera_app";
@@ -28,6 +29,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "workspace_members",
     "invitations",
     "api_keys",
+    "tenant_domains",
 ];
 
 /// The transaction-local tenant, read once per statement (the sub-select becomes an
@@ -70,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_own_roles_policy::Migration),
             Box::new(m20261123_000006_api_keys::Migration),
             Box::new(m20261123_000007_user_tokens::Migration),
+            Box::new(m20261123_000008_custom_domains::Migration),
         ]
     }
 }

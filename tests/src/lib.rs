@@ -224,6 +224,7 @@ pub struct TestApp {
     /// Every mail the server sent.
     pub mailer: tessera_infrastructure::MemoryMailer,
     config: Config,
+    domain_verifier: Option<std::sync::Arc<dyn tessera_application::ports::DomainVerifier>>,
     server: Option<RunningServer>,
 }
 
@@ -275,25 +276,40 @@ pub enum RoleChoice {
 impl TestApp {
     /// `None` when the backend is not available (announced; fails under `CI=true`).
     pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_configured(backend, |_, _| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], after `configure` has changed the configuration and
+    /// build options (the mailer stays the memory mailer).
+    pub async fn spawn_configured(
+        backend: Backend,
+        configure: impl FnOnce(&mut Config, &mut BuildOptions),
+    ) -> Option<Self> {
         let db = TestDatabase::create(backend).await?;
-        Some(Self::start(db, None).await)
+        Some(Self::start(db, None, configure).await)
     }
 
     /// Like [`TestApp::spawn`], with the access cache in Redis (`TEST_REDIS_URL`).
     pub async fn spawn_with_redis(backend: Backend) -> Option<Self> {
         let redis = redis_url()?;
         let db = TestDatabase::create(backend).await?;
-        Some(Self::start(db, Some(redis)).await)
+        Some(Self::start(db, Some(redis), |_, _| {}).await)
     }
 
-    async fn start(db: TestDatabase, redis_url: Option<String>) -> Self {
+    async fn start(
+        db: TestDatabase,
+        redis_url: Option<String>,
+        configure: impl FnOnce(&mut Config, &mut BuildOptions),
+    ) -> Self {
         let mut config = Config::for_database(db.owner_url.clone());
         config.redis_url = redis_url;
         let mailer = tessera_infrastructure::MemoryMailer::default();
-        let options = BuildOptions {
+        let mut options = BuildOptions {
             fast_password_hashing: true,
-            mailer: Some(std::sync::Arc::new(mailer.clone())),
+            ..BuildOptions::default()
         };
+        configure(&mut config, &mut options);
+        options.mailer = Some(std::sync::Arc::new(mailer.clone()));
         let server = tessera_server::spawn(&config, &options)
             .await
             .expect("the server starts");
@@ -304,6 +320,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             mailer,
             config,
+            domain_verifier: options.domain_verifier,
             server: Some(server),
         }
     }
@@ -318,6 +335,7 @@ impl TestApp {
         let options = BuildOptions {
             fast_password_hashing: true,
             mailer: Some(std::sync::Arc::new(self.mailer.clone())),
+            domain_verifier: self.domain_verifier.clone(),
         };
         tessera_server::spawn(&self.config, &options)
             .await

@@ -36,6 +36,7 @@ pub struct State {
     pub used_refresh_digests: Vec<(String, SessionId)>,
     pub api_keys: Vec<ApiKey>,
     pub user_tokens: Vec<crate::ports::UserToken>,
+    pub custom_domains: Vec<tessera_domain::CustomDomain>,
 }
 
 #[derive(Clone, Default)]
@@ -124,6 +125,9 @@ impl Transaction for FakeTransaction {
         self
     }
     fn user_tokens(&self) -> &dyn crate::ports::UserTokenRepository {
+        self
+    }
+    fn custom_domains(&self) -> &dyn crate::ports::CustomDomainRepository {
         self
     }
     async fn commit(self: Box<Self>) -> StoreResult<()> {
@@ -674,6 +678,7 @@ impl SessionRepository for FakeTransaction {
         old_digest: &str,
         new_digest: &str,
         tenant_id: TenantId,
+        client: &crate::identity::ClientInfo,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut state = self.state();
@@ -685,6 +690,12 @@ impl SessionRepository for FakeTransaction {
         session.refresh_token_hash = new_digest.to_owned();
         session.current_tenant_id = tenant_id;
         session.last_used_at = Some(now);
+        if client.user_agent.is_some() {
+            session.user_agent.clone_from(&client.user_agent);
+        }
+        if client.ip.is_some() {
+            session.ip.clone_from(&client.ip);
+        }
         state.used_refresh_digests.push((old_digest.to_owned(), id));
         Ok(())
     }
@@ -1052,6 +1063,102 @@ impl SecretGenerator for CountingSecrets {
     }
 }
 
+#[async_trait]
+impl crate::ports::CustomDomainRepository for FakeTransaction {
+    async fn list(&self, scope: &TenantScope) -> StoreResult<Vec<tessera_domain::CustomDomain>> {
+        let mut rows: Vec<_> = self
+            .state()
+            .custom_domains
+            .iter()
+            .filter(|d| in_scope(scope, d.tenant_id))
+            .cloned()
+            .collect();
+        rows.sort_by(|a, b| (a.created_at, a.domain.as_str()).cmp(&(b.created_at, b.domain.as_str())));
+        Ok(rows)
+    }
+    async fn find(
+        &self,
+        scope: &TenantScope,
+        domain: &tessera_domain::DomainName,
+    ) -> StoreResult<Option<tessera_domain::CustomDomain>> {
+        Ok(self
+            .state()
+            .custom_domains
+            .iter()
+            .find(|d| in_scope(scope, d.tenant_id) && &d.domain == domain)
+            .cloned())
+    }
+    async fn insert(&self, scope: &TenantScope, claim: &tessera_domain::CustomDomain) -> StoreResult<()> {
+        assert!(in_scope(scope, claim.tenant_id), "domain claimed outside its scope");
+        let mut state = self.state();
+        if state
+            .custom_domains
+            .iter()
+            .any(|d| d.tenant_id == claim.tenant_id && d.domain == claim.domain)
+        {
+            return Err(StoreError::Duplicate("domain"));
+        }
+        state.custom_domains.push(claim.clone());
+        Ok(())
+    }
+    async fn mark_verified(
+        &self,
+        scope: &TenantScope,
+        domain: &tessera_domain::DomainName,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut state = self.state();
+        if state
+            .custom_domains
+            .iter()
+            .any(|d| !in_scope(scope, d.tenant_id) && &d.domain == domain && d.is_verified())
+        {
+            return Err(StoreError::Duplicate("domain"));
+        }
+        let claim = state
+            .custom_domains
+            .iter_mut()
+            .find(|d| in_scope(scope, d.tenant_id) && &d.domain == domain)
+            .ok_or(StoreError::NotFound)?;
+        claim.verified_at = Some(at);
+        Ok(())
+    }
+    async fn delete(&self, scope: &TenantScope, domain: &tessera_domain::DomainName) -> StoreResult<()> {
+        let mut state = self.state();
+        let before = state.custom_domains.len();
+        state
+            .custom_domains
+            .retain(|d| !(in_scope(scope, d.tenant_id) && &d.domain == domain));
+        if state.custom_domains.len() == before {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+    async fn find_verified_owner(&self, domain: &tessera_domain::DomainName) -> StoreResult<Option<TenantId>> {
+        Ok(self
+            .state()
+            .custom_domains
+            .iter()
+            .find(|d| &d.domain == domain && d.is_verified())
+            .map(|d| d.tenant_id))
+    }
+}
+
+/// Approves a domain whose name starts with `ok.` and refuses every other.
+pub struct FakeDomainVerifier;
+
+#[async_trait]
+impl crate::ports::DomainVerifier for FakeDomainVerifier {
+    async fn verify(&self, domain: &tessera_domain::DomainName, _token: &str) -> Result<(), String> {
+        if domain.as_str().starts_with("ok.") {
+            Ok(())
+        } else {
+            Err("the token is not served".into())
+        }
+    }
+}
+
 /// An application over fresh fakes, and the store to inspect.
 pub fn application() -> (Application, FakeStore) {
     let store = FakeStore::default();
@@ -1065,6 +1172,7 @@ pub fn application() -> (Application, FakeStore) {
         mailer: Arc::new(FakeMailer::default()),
         access_cache: Arc::new(FakeAccessCache::default()),
         attempts: Arc::new(FakeAttempts::default()),
+        domain_verifier: Arc::new(FakeDomainVerifier),
     };
     (Application::new(ports, AuthSettings::default()), store)
 }

@@ -26,7 +26,7 @@ pub use error::{AppError, FieldErrors};
 pub use pagination::{Cursor, Page, PageRequest};
 
 /// Lifetimes of issued credentials.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AuthSettings {
     pub access_token_ttl: chrono::Duration,
     pub refresh_token_ttl: chrono::Duration,
@@ -34,6 +34,9 @@ pub struct AuthSettings {
     /// Failed log-ins allowed per account, and per client address, in one window.
     pub max_failed_logins_per_account: u32,
     pub max_failed_logins_per_ip: u32,
+    /// The platform's own domain (tenants live at `<slug>.<base>`): no tenant may claim
+    /// a custom domain within it.
+    pub base_domain: Option<String>,
 }
 
 impl Default for AuthSettings {
@@ -44,6 +47,7 @@ impl Default for AuthSettings {
             invitation_ttl: chrono::Duration::days(7),
             max_failed_logins_per_account: 5,
             max_failed_logins_per_ip: 50,
+            base_domain: None,
         }
     }
 }
@@ -60,6 +64,7 @@ pub struct Ports {
     pub mailer: Arc<dyn ports::Mailer>,
     pub access_cache: Arc<dyn ports::AccessCache>,
     pub attempts: Arc<dyn ports::AttemptLimiter>,
+    pub domain_verifier: Arc<dyn ports::DomainVerifier>,
 }
 
 /// The application facade. Use cases are grouped by aggregate in their own modules

@@ -10,9 +10,9 @@ use std::error::Error as StdError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_domain::{
-    ApiKey, ApiKeyId, Email, Invitation, InvitationId, Membership, MembershipStatus, Password, PasswordHash,
-    PermissionSet, Role, RoleId, SessionId, Slug, SystemRole, Tenant, TenantId, User, UserId, Workspace, WorkspaceId,
-    WorkspaceMembership,
+    ApiKey, ApiKeyId, CustomDomain, DomainName, Email, Invitation, InvitationId, Membership, MembershipStatus,
+    Password, PasswordHash, PermissionSet, Role, RoleId, SessionId, Slug, SystemRole, Tenant, TenantId, User, UserId,
+    Workspace, WorkspaceId, WorkspaceMembership,
 };
 use uuid::Uuid;
 
@@ -66,6 +66,7 @@ pub trait Transaction: Send + Sync {
     fn invitations(&self) -> &dyn InvitationRepository;
     fn api_keys(&self) -> &dyn ApiKeyRepository;
     fn user_tokens(&self) -> &dyn UserTokenRepository;
+    fn custom_domains(&self) -> &dyn CustomDomainRepository;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -302,12 +303,64 @@ pub trait UserTokenRepository: Send + Sync {
     async fn retire_all(&self, user_id: UserId, purpose: TokenPurpose, at: DateTime<Utc>) -> StoreResult<()>;
 }
 
-/// A message for one recipient.
+#[async_trait]
+pub trait CustomDomainRepository: Send + Sync {
+    /// The tenant's domains, oldest first (a handful at most: the use cases cap them).
+    async fn list(&self, scope: &TenantScope) -> StoreResult<Vec<CustomDomain>>;
+    async fn find(&self, scope: &TenantScope, domain: &DomainName) -> StoreResult<Option<CustomDomain>>;
+    /// `Duplicate("domain")` when the tenant already claims the name.
+    async fn insert(&self, scope: &TenantScope, domain: &CustomDomain) -> StoreResult<()>;
+    /// `Duplicate("domain")` when another tenant holds the name verified; `NotFound` without the claim.
+    async fn mark_verified(&self, scope: &TenantScope, domain: &DomainName, at: DateTime<Utc>) -> StoreResult<()>;
+    /// `NotFound` without the claim.
+    async fn delete(&self, scope: &TenantScope, domain: &DomainName) -> StoreResult<()>;
+    /// The tenant holding this name verified, whoever asks (requests name tenants by host).
+    async fn find_verified_owner(&self, domain: &DomainName) -> StoreResult<Option<TenantId>>;
+}
+
+/// Checks that whoever controls a host name serves a token there (proof of control).
+#[async_trait]
+pub trait DomainVerifier: Send + Sync {
+    /// `Ok(())` when `domain` serves `token`; otherwise a reason for the tenant's admin.
+    async fn verify(&self, domain: &DomainName, token: &str) -> Result<(), String>;
+}
+
+/// A message for one recipient. The application says *what* to tell them; the mail
+/// adapter renders the text from its templates.
 #[derive(Clone)]
 pub struct OutgoingMail {
     pub to: Email,
-    pub subject: String,
-    pub text: String,
+    pub message: MailMessage,
+}
+
+/// Every kind of mail Tessera sends, with the facts its template needs.
+#[derive(Clone)]
+pub enum MailMessage {
+    VerifyEmail {
+        token: String,
+        valid_for: chrono::Duration,
+    },
+    PasswordReset {
+        token: String,
+        valid_for: chrono::Duration,
+    },
+    Invitation {
+        tenant_name: String,
+        role_name: String,
+        token: String,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+impl MailMessage {
+    /// A stable name for logs and template lookup (never the content: mails carry secrets).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MailMessage::VerifyEmail { .. } => "verify_email",
+            MailMessage::PasswordReset { .. } => "password_reset",
+            MailMessage::Invitation { .. } => "invitation",
+        }
+    }
 }
 
 /// Sends mail (SMTP in production, the log in development, memory in tests).
@@ -362,12 +415,14 @@ pub trait SessionRepository: Send + Sync {
     async fn find_by_used_refresh_digest(&self, digest: &str) -> StoreResult<Option<SessionId>>;
     /// Swaps the current refresh token (only if it still is `old_digest`: `NotFound`
     /// otherwise, e.g. after a concurrent refresh) and remembers the old one as used.
+    /// The client's user agent and IP, where known, replace the recorded ones.
     async fn rotate(
         &self,
         id: SessionId,
         old_digest: &str,
         new_digest: &str,
         tenant_id: TenantId,
+        client: &crate::identity::ClientInfo,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
     async fn revoke(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()>;

@@ -3,6 +3,7 @@
 //! takes raw input validates it and returns a typed error.
 
 pub mod api_key;
+pub mod custom_domain;
 pub mod ids;
 pub mod invitation;
 pub mod membership;
@@ -15,6 +16,7 @@ pub mod values;
 pub mod workspace;
 
 pub use api_key::ApiKey;
+pub use custom_domain::{CustomDomain, DomainName};
 pub use ids::{
     ApiKeyId, InvitationId, MembershipId, RoleId, SessionId, TenantId, UserId, WorkspaceId, WorkspaceMembershipId,
 };

@@ -6,6 +6,7 @@ pub mod attempts;
 pub mod auth;
 pub mod cache;
 pub mod db;
+pub mod domains;
 pub mod mail;
 pub mod system;
 
@@ -15,5 +16,6 @@ pub use auth::password::Argon2PasswordHasher;
 pub use auth::secrets::RandomSecrets;
 pub use cache::{InProcessAccessCache, RedisAccessCache};
 pub use db::{DatabaseSettings, SeaStore, SeaTransaction};
-pub use mail::{LogMailer, MemoryMailer};
+pub use domains::HttpDomainVerifier;
+pub use mail::{LogMailer, MailRenderer, MemoryMailer, RenderedMail, SmtpMailer, SmtpSettings};
 pub use system::{SystemClock, UuidV7Ids};

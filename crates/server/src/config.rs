@@ -116,6 +116,24 @@ pub struct Config {
     #[arg(long, env = "BASE_DOMAIN", global = true)]
     pub base_domain: Option<String>,
 
+    /// The SMTP relay for outgoing mail (`smtps://user:pass@smtp.example.com`,
+    /// `smtp://host:587?tls=required`); without it mails are written to the log.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of outgoing mail.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Tessera <no-reply@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+
+    /// Where the web app lives (`https://app.example.com`); links in mails point there.
+    #[arg(long, env = "APP_URL", global = true)]
+    pub app_url: Option<String>,
+
     /// Serve GraphiQL at /graphiql.
     #[arg(long, env = "GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub graphiql: bool,
@@ -297,6 +315,9 @@ impl Config {
             redis_url: None,
             access_cache_ttl_seconds: 30,
             base_domain: None,
+            smtp_url: None,
+            mail_from: "Tessera <no-reply@localhost>".into(),
+            app_url: None,
             graphiql: true,
             introspection: None,
             log_format: LogFormat::Pretty,

@@ -11,11 +11,12 @@ use anyhow::Context as _;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tessera_api::ApiConfig;
 use tessera_api::graphql::SchemaLimits;
-use tessera_application::ports::{AccessCache, AttemptLimiter, Mailer};
+use tessera_application::ports::{AccessCache, AttemptLimiter, DomainVerifier, Mailer};
 use tessera_application::{Application, AuthSettings, Ports};
 use tessera_infrastructure::{
-    Argon2PasswordHasher, DatabaseSettings, InProcessAccessCache, InProcessAttempts, JwtTokenIssuer, LogMailer,
-    RandomSecrets, RedisAccessCache, RedisAttempts, SeaStore, SystemClock, UuidV7Ids,
+    Argon2PasswordHasher, DatabaseSettings, HttpDomainVerifier, InProcessAccessCache, InProcessAttempts,
+    JwtTokenIssuer, LogMailer, MailRenderer, RandomSecrets, RedisAccessCache, RedisAttempts, SeaStore, SmtpMailer,
+    SmtpSettings, SystemClock, UuidV7Ids,
 };
 use tessera_migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
@@ -63,6 +64,8 @@ pub struct BuildOptions {
     pub fast_password_hashing: bool,
     /// Where mail goes; the development log mailer when `None`.
     pub mailer: Option<Arc<dyn Mailer>>,
+    /// How custom domains prove control; HTTP on port 80 when `None`.
+    pub domain_verifier: Option<Arc<dyn DomainVerifier>>,
 }
 
 /// Connects, migrates (when configured), checks the run-time role and wires the application.
@@ -111,20 +114,46 @@ pub async fn build_application(
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
         secrets: Arc::new(RandomSecrets),
-        mailer: options.mailer.clone().unwrap_or_else(|| {
-            if config.is_production() {
-                tracing::warn!("no mail transport is configured: mails are written to the log");
-            }
-            Arc::new(LogMailer)
-        }),
+        mailer: match options.mailer.clone() {
+            Some(mailer) => mailer,
+            None => mailer(config)?,
+        },
         access_cache,
         attempts,
+        domain_verifier: options
+            .domain_verifier
+            .clone()
+            .unwrap_or_else(|| Arc::new(HttpDomainVerifier::new(std::time::Duration::from_secs(10)))),
     };
     let auth = AuthSettings {
         access_token_ttl: chrono_seconds(config.access_token_ttl_seconds),
+        base_domain: config.base_domain.clone(),
         ..AuthSettings::default()
     };
     Ok((Arc::new(Application::new(ports, auth)), store))
+}
+
+/// SMTP when `SMTP_URL` is set, else the development log mailer.
+fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
+    let renderer = MailRenderer::new(config.app_url.as_deref());
+    match &config.smtp_url {
+        Some(url) => {
+            let settings = SmtpSettings {
+                url: url.clone(),
+                from: config.mail_from.clone(),
+                timeout: std::time::Duration::from_secs(10),
+            };
+            Ok(Arc::new(
+                SmtpMailer::new(&settings, renderer).map_err(|e| anyhow::anyhow!(e))?,
+            ))
+        }
+        None => {
+            if config.is_production() {
+                tracing::warn!("SMTP_URL is not set: mails are written to the log, not delivered");
+            }
+            Ok(Arc::new(LogMailer::new(renderer)))
+        }
+    }
 }
 
 fn chrono_seconds(seconds: u32) -> chrono::Duration {

@@ -4,6 +4,7 @@
 mod access_rules;
 mod api_keys;
 mod architecture;
+mod custom_domains;
 mod http_protocol;
 mod invitations;
 mod isolation;

@@ -104,7 +104,7 @@ async fn the_demo_seed_fills_an_empty_database_once() {
     let config = tessera_server::Config::for_database(db.owner_url.clone());
     let options = tessera_server::BuildOptions {
         fast_password_hashing: true,
-        mailer: None,
+        ..tessera_server::BuildOptions::default()
     };
     let (app, _) = tessera_server::build_application(&config, &options)
         .await

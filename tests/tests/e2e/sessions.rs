@@ -8,6 +8,7 @@ on_both_backends!(
     refresh_rotates_and_a_replayed_token_ends_the_whole_session,
     logging_out_ends_access_at_once_here_or_everywhere,
     email_verification_and_password_reset_work_once_and_a_reset_ends_every_session,
+    a_refresh_records_where_the_session_is_used_now,
 );
 
 const REFRESH: &str = "mutation($t: String!) { refreshSession(input: { refreshToken: $t }) { accessToken refreshToken tenant { slug } } }";
@@ -209,5 +210,56 @@ async fn email_verification_and_password_reset_work_once_and_a_reset_ends_every_
     )
     .await
     .assert_ok();
+    app.stop().await;
+}
+
+async fn a_refresh_records_where_the_session_is_used_now(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.sign_up("ada@example.com", "acme").await;
+    let post = |query: &'static str, variables: Value, agent: &'static str, token: Option<String>| {
+        let mut request = app
+            .client
+            .post(format!("{}/graphql", app.base_url))
+            .header("user-agent", agent)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { TestApp::read(request.send().await.expect("answered")).await }
+    };
+    let login = post(
+        LOG_IN,
+        json!({ "e": "ada@example.com", "p": PASSWORD }),
+        "laptop/1",
+        None,
+    )
+    .await;
+    let (access, refresh) = pair(&login, "logIn");
+    const MINE: &str = "{ sessions { nodes { current userAgent ip lastUsedAt } } }";
+    let before = post(MINE, json!({}), "laptop/1", Some(access)).await;
+    let current = |response: &tessera_tests::GqlResponse| {
+        response.assert_ok()["sessions"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .find(|s| s["current"] == true)
+            .cloned()
+            .expect("the current session is listed")
+    };
+    let before = current(&before);
+    assert_eq!(before["userAgent"], "laptop/1");
+    assert_eq!(before["ip"], "127.0.0.1");
+    assert!(before["lastUsedAt"].is_null());
+
+    let refreshed = post(REFRESH, json!({ "t": refresh }), "laptop/2 (updated)", None).await;
+    let (access, _) = pair(&refreshed, "refreshSession");
+    let after = current(&post(MINE, json!({}), "anything", Some(access)).await);
+    assert_eq!(
+        after["userAgent"], "laptop/2 (updated)",
+        "the refresh recorded the new client"
+    );
+    assert!(after["lastUsedAt"].is_string());
     app.stop().await;
 }

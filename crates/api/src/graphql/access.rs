@@ -57,6 +57,11 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Mutation", "createTenant", Access::Person),
     ("MyTenant", "*", Access::Inherited),
     ("Tenant", "*", Access::Inherited),
+    ("Query", "customDomains", Access::Permission(Permission::TenantUpdate)),
+    ("Mutation", "addCustomDomain", Access::Permission(Permission::TenantUpdate)),
+    ("Mutation", "verifyCustomDomain", Access::Permission(Permission::TenantUpdate)),
+    ("Mutation", "removeCustomDomain", Access::Permission(Permission::TenantUpdate)),
+    ("CustomDomain", "*", Access::Inherited),
     // permissions and roles
     ("Query", "permissions", Access::Public),
     ("PermissionInfo", "*", Access::Inherited),

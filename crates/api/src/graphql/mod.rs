@@ -3,6 +3,7 @@
 pub mod access;
 mod api_keys;
 mod context;
+mod domains;
 mod errors;
 mod identity;
 mod invitations;
@@ -26,6 +27,7 @@ pub use errors::to_graphql_error;
 pub struct Query(
     identity::IdentityQuery,
     tenants::TenantQuery,
+    domains::DomainQuery,
     roles::RoleQuery,
     members::MemberQuery,
     invitations::InvitationQuery,
@@ -44,6 +46,7 @@ pub struct Mutation(
     invitations::InvitationMutation,
     sessions::SessionMutation,
     tenants::TenantMutation,
+    domains::DomainMutation,
     api_keys::ApiKeyMutation,
     platform::PlatformMutation,
     workspaces::WorkspaceMutation,

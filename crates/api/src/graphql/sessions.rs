@@ -6,7 +6,7 @@ use tessera_application::PageRequest;
 use tessera_application::ports::SessionRecord;
 use tessera_domain::SessionId;
 
-use super::context::{application, member};
+use super::context::{application, client_info, member};
 use super::errors::{GqlResult, parse_id};
 use super::identity::AuthPayload;
 use super::pagination::relay_connection;
@@ -98,7 +98,7 @@ impl SessionMutation {
     /// presenting a used one ends the whole session.
     async fn refresh_session(&self, ctx: &Context<'_>, input: RefreshSessionInput) -> Result<AuthPayload> {
         application(ctx)
-            .refresh_session(&input.refresh_token)
+            .refresh_session(&input.refresh_token, client_info(ctx))
             .await
             .gql()
             .map(AuthPayload::from)

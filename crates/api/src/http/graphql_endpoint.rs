@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_application::identity::ClientInfo;
 use tessera_application::tenants::TenantSelector;
+use tessera_domain::Slug;
 
 use crate::AppState;
 use crate::graphql::Caller;
@@ -263,7 +264,8 @@ fn refused(error: tessera_application::AppError) -> Caller {
 }
 
 /// A tenant named by the request: `X-Tenant-Id`, else `X-Tenant-Slug`, else the
-/// subdomain of the configured base domain (`acme.example.com` → `acme`).
+/// subdomain of the configured base domain (`acme.example.com` → `acme`), else the
+/// host itself, which names a tenant only if it is one's verified custom domain.
 fn requested_tenant(headers: &HeaderMap, base_domain: Option<&str>) -> Option<TenantSelector> {
     let text = |name: &str| {
         headers
@@ -276,14 +278,24 @@ fn requested_tenant(headers: &HeaderMap, base_domain: Option<&str>) -> Option<Te
         .map(|id| TenantSelector::Id(id.to_owned()))
         .or_else(|| text("x-tenant-slug").map(|slug| TenantSelector::Slug(slug.to_owned())))
         .or_else(|| {
-            let base = base_domain?.trim_matches('.').to_ascii_lowercase();
             let host = text("host")?.to_ascii_lowercase();
             let name = match host.rsplit_once(':') {
                 Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
                 _ => host.as_str(),
             };
-            let label = name.strip_suffix(base.as_str())?.strip_suffix('.')?;
-            (!label.is_empty() && !label.contains('.')).then(|| TenantSelector::Slug(label.to_owned()))
+            let name = name.trim_end_matches('.');
+            if let Some(base) = base_domain.map(|b| b.trim_matches('.').to_ascii_lowercase()) {
+                if name == base {
+                    return None;
+                }
+                if let Some(under) = name.strip_suffix(base.as_str()).and_then(|r| r.strip_suffix('.')) {
+                    // One label that could be a tenant's slug; `www`, `api` and the like name no tenant.
+                    return (!under.contains('.') && Slug::parse_tenant(under).is_ok())
+                        .then(|| TenantSelector::Slug(under.to_owned()));
+                }
+            }
+            // Any other host may be a tenant's verified custom domain; the application decides.
+            Some(TenantSelector::Host(name.to_owned()))
         })
 }
 
@@ -344,6 +356,7 @@ mod tests {
         requested_tenant(&headers, base).map(|selector| match selector {
             TenantSelector::Id(id) => format!("id:{id}"),
             TenantSelector::Slug(slug) => format!("slug:{slug}"),
+            TenantSelector::Host(host) => format!("host:{host}"),
         })
     }
 
@@ -364,13 +377,23 @@ mod tests {
             "the bare domain names no tenant"
         );
         assert_eq!(selected(&[("host", "a.b.example.com")], base), None, "one label only");
-        assert_eq!(selected(&[("host", "acme.evil.com")], base), None);
-        assert_eq!(selected(&[("host", "acmeexample.com")], base), None);
+        assert_eq!(selected(&[("host", "www.example.com")], base), None, "reserved labels");
+        assert_eq!(selected(&[("host", "api.example.com")], base), None, "reserved labels");
+        assert_eq!(
+            selected(&[("host", "acme.evil.com")], base),
+            Some("host:acme.evil.com".into()),
+            "another host may be a custom domain"
+        );
+        assert_eq!(
+            selected(&[("host", "acmeexample.com:443")], base),
+            Some("host:acmeexample.com".into())
+        );
         assert_eq!(
             selected(&[("host", "acme.example.com")], None),
-            None,
+            Some("host:acme.example.com".into()),
             "no base domain, no subdomains"
         );
+        assert_eq!(selected(&[], base), None);
         assert_eq!(
             selected(&[("host", "acme.example.com"), ("x-tenant-slug", "globex")], base),
             Some("slug:globex".into()),

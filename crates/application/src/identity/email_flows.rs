@@ -4,10 +4,12 @@
 
 use tessera_domain::{Email, Password};
 
-use crate::ports::{OutgoingMail, TokenPurpose, UserToken};
+use crate::ports::{MailMessage, OutgoingMail, TokenPurpose, UserToken};
 use crate::{AppError, Application, RequestContext};
 
 const INVALID: &str = "is invalid, used or expired";
+const VERIFY_EMAIL_TTL: chrono::Duration = chrono::Duration::hours(24);
+const PASSWORD_RESET_TTL: chrono::Duration = chrono::Duration::hours(1);
 
 impl Application {
     /// Mails the caller a link-token that proves they own their address.
@@ -29,11 +31,10 @@ impl Application {
         tx.commit().await?;
         self.send(OutgoingMail {
             to: user.email,
-            subject: "Confirm your email address for Tessera".into(),
-            text: format!(
-                "Confirm that this address is yours with this token (valid for 24 hours):\n\n    {token}\n\n\
-                 Use it with the verifyEmail mutation. If you did not ask for this, ignore this mail.\n"
-            ),
+            message: MailMessage::VerifyEmail {
+                token,
+                valid_for: VERIFY_EMAIL_TTL,
+            },
         })
         .await;
         Ok(())
@@ -69,12 +70,10 @@ impl Application {
         tx.commit().await?;
         self.send(OutgoingMail {
             to: user.email,
-            subject: "Reset your Tessera password".into(),
-            text: format!(
-                "Someone asked to reset the password of this account. If it was you, use this token\n\
-                 (valid for one hour, once) with the resetPassword mutation:\n\n    {token}\n\n\
-                 Resetting ends every session of the account. If it was not you, ignore this mail.\n"
-            ),
+            message: MailMessage::PasswordReset {
+                token,
+                valid_for: PASSWORD_RESET_TTL,
+            },
         })
         .await;
         Ok(())
@@ -124,8 +123,8 @@ impl Application {
     ) -> Result<String, AppError> {
         let now = self.ports.clock.now();
         let (prefix, ttl) = match purpose {
-            TokenPurpose::VerifyEmail => ("ev_", chrono::Duration::hours(24)),
-            TokenPurpose::ResetPassword => ("pr_", chrono::Duration::hours(1)),
+            TokenPurpose::VerifyEmail => ("ev_", VERIFY_EMAIL_TTL),
+            TokenPurpose::ResetPassword => ("pr_", PASSWORD_RESET_TTL),
         };
         let secret = self.ports.secrets.generate(prefix);
         tx.user_tokens().retire_all(user_id, purpose, now).await?;
@@ -158,7 +157,7 @@ impl Application {
 
     async fn send(&self, mail: OutgoingMail) {
         if let Err(error) = self.ports.mailer.send(&mail).await {
-            tracing::error!(%error, subject = %mail.subject, "sending a mail failed");
+            tracing::error!(%error, kind = mail.message.kind(), "sending a mail failed");
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use tessera_domain::SessionId;
 
-use super::AuthSession;
+use super::{AuthSession, ClientInfo};
 use crate::ports::{AccessClaims, SessionRecord};
 use crate::{AppError, Application, Page, PageRequest, RequestContext};
 
@@ -14,7 +14,7 @@ impl Application {
     /// Exchanges a refresh token for a new pair. The presented token dies; presenting
     /// an already-exchanged token ends the whole session (someone else has a copy).
     #[tracing::instrument(name = "refresh_session", skip_all)]
-    pub async fn refresh_session(&self, refresh_token: &str) -> Result<AuthSession, AppError> {
+    pub async fn refresh_session(&self, refresh_token: &str, client: ClientInfo) -> Result<AuthSession, AppError> {
         let now = self.ports.clock.now();
         let digest = self.ports.secrets.digest(refresh_token.trim());
         let tx = self.ports.store.begin().await?;
@@ -50,7 +50,7 @@ impl Application {
         };
         let next = self.ports.secrets.generate("rt_");
         tx.sessions()
-            .rotate(session.id, &digest, &next.digest, tenant.id, now)
+            .rotate(session.id, &digest, &next.digest, tenant.id, &client, now)
             .await
             .map_err(|_| AppError::Unauthenticated(REFRESH_REFUSED.into()))?;
         tx.commit().await?;

@@ -1,7 +1,7 @@
 use tessera_domain::{Email, Invitation, InvitationId, InvitationStatus, Permission, RoleId};
 
 use super::{invitation_refused, token_for};
-use crate::ports::OutgoingMail;
+use crate::ports::{MailMessage, OutgoingMail};
 use crate::{AppError, Application, Page, PageRequest, RequestContext};
 
 #[derive(Debug, Clone)]
@@ -61,16 +61,12 @@ impl Application {
         // After commit: a mail is never sent for an invitation that does not exist.
         let mail = OutgoingMail {
             to: email,
-            subject: format!("You are invited to join {} on Tessera", tenant.name.as_str()),
-            text: format!(
-                "You have been invited to join {name} as {role}.\n\n\
-                 Your invitation token (valid until {expires}):\n\n    {token}\n\n\
-                 Already have an account? Log in and accept it with the acceptInvitation mutation.\n\
-                 New here? Sign up with this token as invitationToken.\n",
-                name = tenant.name.as_str(),
-                role = role.name.as_str(),
-                expires = invitation.expires_at.format("%Y-%m-%d %H:%M UTC"),
-            ),
+            message: MailMessage::Invitation {
+                tenant_name: tenant.name.as_str().to_owned(),
+                role_name: role.name.as_str().to_owned(),
+                token,
+                expires_at: invitation.expires_at,
+            },
         };
         if let Err(error) = self.ports.mailer.send(&mail).await {
             // The invitation stands; inviting again issues a fresh token and mail.

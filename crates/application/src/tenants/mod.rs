@@ -1,6 +1,8 @@
 //! The caller's identity and tenants: the current one, all of theirs, switching
 //! between them and creating a new one.
 
+mod domains;
+
 use std::collections::HashMap;
 
 use tessera_domain::{Membership, Name, Slug, Tenant, TenantId, User};
@@ -177,6 +179,8 @@ impl Application {
 pub enum TenantSelector {
     Id(String),
     Slug(String),
+    /// The request's host: it names a tenant only if it is a verified custom domain.
+    Host(String),
 }
 
 impl Application {
@@ -202,14 +206,25 @@ impl Application {
                 let tx = self.ports.store.begin().await?;
                 tx.tenants().find_by_slug(&slug).await?
             }
+            TenantSelector::Host(host) => {
+                return match self.tenant_of_domain(host).await? {
+                    None => Ok(()),
+                    Some(id) if id == ctx.tenant_id() => Ok(()),
+                    Some(_) => Err(tenant_mismatch()),
+                };
+            }
         };
         match requested {
             None => Err(AppError::NotFound("tenant")),
             Some(tenant) if tenant.id == ctx.tenant_id() => Ok(()),
-            Some(_) => Err(AppError::Forbidden {
-                reason: "TENANT_MISMATCH",
-                message: "the requested tenant is not the one this credential belongs to; switch tenants first".into(),
-            }),
+            Some(_) => Err(tenant_mismatch()),
         }
+    }
+}
+
+fn tenant_mismatch() -> AppError {
+    AppError::Forbidden {
+        reason: "TENANT_MISMATCH",
+        message: "the requested tenant is not the one this credential belongs to; switch tenants first".into(),
     }
 }

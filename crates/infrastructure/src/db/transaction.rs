@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use tessera_application::TenantScope;
 use tessera_application::ports::{
-    ApiKeyRepository, InvitationRepository, MembershipRepository, RoleRepository, SessionRepository, StoreResult,
-    TenantRepository, Transaction, UserRepository, UserTokenRepository, WorkspaceRepository,
+    ApiKeyRepository, CustomDomainRepository, InvitationRepository, MembershipRepository, RoleRepository,
+    SessionRepository, StoreResult, TenantRepository, Transaction, UserRepository, UserTokenRepository,
+    WorkspaceRepository,
 };
 use tessera_domain::UserId;
 
@@ -81,6 +82,9 @@ impl Transaction for SeaTransaction {
         self
     }
     fn user_tokens(&self) -> &dyn UserTokenRepository {
+        self
+    }
+    fn custom_domains(&self) -> &dyn CustomDomainRepository {
         self
     }
 

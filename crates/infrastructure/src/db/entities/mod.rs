@@ -8,6 +8,7 @@ pub mod role;
 pub mod role_permission;
 pub mod session;
 pub mod tenant;
+pub mod tenant_domain;
 pub mod used_refresh_token;
 pub mod user;
 pub mod user_token;

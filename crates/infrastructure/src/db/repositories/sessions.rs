@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
+use tessera_application::identity::ClientInfo;
 use tessera_application::ports::{NewSession, SessionRecord, SessionRepository, StoreError, StoreResult};
 use tessera_application::{Page, PageRequest};
 use tessera_domain::{SessionId, TenantId, UserId};
@@ -63,9 +64,17 @@ impl SessionRepository for SeaTransaction {
         old_digest: &str,
         new_digest: &str,
         tenant_id: TenantId,
+        client: &ClientInfo,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let result = session::Entity::update_many()
+        let mut update = session::Entity::update_many();
+        if let Some(user_agent) = &client.user_agent {
+            update = update.col_expr(session::Column::UserAgent, Expr::value(Some(user_agent.clone())));
+        }
+        if let Some(ip) = &client.ip {
+            update = update.col_expr(session::Column::Ip, Expr::value(Some(ip.clone())));
+        }
+        let result = update
             .col_expr(session::Column::RefreshTokenHash, Expr::value(new_digest))
             .col_expr(session::Column::CurrentTenantId, Expr::value(tenant_id.as_uuid()))
             .col_expr(session::Column::LastUsedAt, Expr::value(Some(now)))
