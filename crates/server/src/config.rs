@@ -116,6 +116,11 @@ pub struct Config {
     #[arg(long, env = "BASE_DOMAIN", global = true)]
     pub base_domain: Option<String>,
 
+    /// Cookie mode for a browser app: refresh tokens in an HttpOnly, Secure, SameSite=Lax
+    /// cookie, with a double-submit CSRF token (`X-CSRF-Token`) to use it.
+    #[arg(long, env = "SESSION_COOKIES", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub session_cookies: bool,
+
     /// The SMTP relay for outgoing mail (`smtps://user:pass@smtp.example.com`,
     /// `smtp://host:587?tls=required`); without it mails are written to the log.
     #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
@@ -315,6 +320,7 @@ impl Config {
             redis_url: None,
             access_cache_ttl_seconds: 30,
             base_domain: None,
+            session_cookies: false,
             smtp_url: None,
             mail_from: "Tessera <no-reply@localhost>".into(),
             app_url: None,

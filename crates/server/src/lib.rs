@@ -168,6 +168,8 @@ pub fn api_config(config: &Config) -> ApiConfig {
         },
         graphiql: config.graphiql,
         base_domain: config.base_domain.clone(),
+        session_cookies: config.session_cookies,
+        session_cookie_max_age_seconds: AuthSettings::default().refresh_token_ttl.num_seconds(),
         ..ApiConfig::default()
     }
 }

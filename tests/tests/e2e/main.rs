@@ -15,6 +15,7 @@ mod rbac;
 mod repository_contract;
 mod secrets_in_logs;
 mod seed_and_lifecycle;
+mod session_cookies;
 mod sessions;
 mod sign_up_and_log_in;
 mod tenancy;

@@ -54,6 +54,12 @@ async fn refresh_rotates_and_a_replayed_token_ends_the_whole_session(backend: Ba
 
     let junk = app.graphql(REFRESH, json!({ "t": "rt_not-a-token" }), None).await;
     assert_eq!(junk.error_code(), Some("UNAUTHENTICATED"));
+    // Without cookie mode, the token is required.
+    let missing = app
+        .graphql("mutation { refreshSession { accessToken } }", json!({}), None)
+        .await;
+    assert_eq!(missing.error_code(), Some("BAD_USER_INPUT"), "{}", missing.body);
+    assert!(missing.field_error("refreshToken").is_some(), "{}", missing.body);
     app.stop().await;
 }
 

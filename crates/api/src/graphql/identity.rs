@@ -6,6 +6,7 @@ use tessera_application::identity::{AuthSession, LogIn, SignUp};
 use tessera_domain::User as DomainUser;
 
 use super::context::{application, client_info, member};
+use super::cookies;
 use super::errors::GqlResult;
 use super::tenants::Tenant;
 
@@ -36,7 +37,8 @@ impl From<DomainUser> for User {
 #[derive(SimpleObject)]
 pub struct AuthPayload {
     pub access_token: String,
-    pub refresh_token: String,
+    /// Null in cookie mode: the refresh token is then in an HttpOnly cookie.
+    pub refresh_token: Option<String>,
     /// When the access token stops being accepted.
     pub expires_at: DateTime<Utc>,
     pub user: User,
@@ -47,7 +49,7 @@ impl From<AuthSession> for AuthPayload {
     fn from(session: AuthSession) -> Self {
         Self {
             access_token: session.access_token,
-            refresh_token: session.refresh_token,
+            refresh_token: Some(session.refresh_token),
             expires_at: session.access_token_expires_at,
             user: session.user.into(),
             tenant: session.tenant.into(),
@@ -110,7 +112,7 @@ impl IdentityMutation {
             .sign_up(command, client_info(ctx))
             .await
             .gql()
-            .map(AuthPayload::from)
+            .map(|session| cookies::issue(ctx, session))
     }
 
     /// Logs in with email and password. A wrong email and a wrong password get the same answer.
@@ -124,7 +126,7 @@ impl IdentityMutation {
             .log_in(command, client_info(ctx))
             .await
             .gql()
-            .map(AuthPayload::from)
+            .map(|session| cookies::issue(ctx, session))
     }
 }
 

@@ -7,6 +7,7 @@ use tessera_application::invitations::InviteMember;
 use tessera_domain::{Invitation as DomainInvitation, InvitationId, InvitationStatus as DomainStatus, RoleId};
 
 use super::context::{application, client_info, member};
+use super::cookies;
 use super::errors::{GqlResult, parse_id};
 use super::identity::AuthPayload;
 use super::pagination::relay_connection;
@@ -135,6 +136,6 @@ impl InvitationMutation {
             .accept_invitation(request.user_id(), &input.token, client_info(ctx))
             .await
             .gql()
-            .map(AuthPayload::from)
+            .map(|session| cookies::issue(ctx, session))
     }
 }

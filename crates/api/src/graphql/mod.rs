@@ -3,6 +3,7 @@
 pub mod access;
 mod api_keys;
 mod context;
+pub mod cookies;
 mod domains;
 mod errors;
 mod identity;

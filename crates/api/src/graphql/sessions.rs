@@ -7,6 +7,7 @@ use tessera_application::ports::SessionRecord;
 use tessera_domain::SessionId;
 
 use super::context::{application, client_info, member};
+use super::cookies;
 use super::errors::{GqlResult, parse_id};
 use super::identity::AuthPayload;
 use super::pagination::relay_connection;
@@ -60,9 +61,11 @@ relay_connection!(
     |app, request, _extra| { app.count_sessions(request) }
 );
 
-#[derive(InputObject)]
+#[derive(InputObject, Default)]
 pub struct RefreshSessionInput {
-    pub refresh_token: String,
+    /// Leave out in cookie mode: the refresh cookie is used, and the request must carry
+    /// the CSRF cookie's value in `X-CSRF-Token`.
+    pub refresh_token: Option<String>,
 }
 
 #[derive(Default)]
@@ -96,25 +99,40 @@ pub struct SessionMutation;
 impl SessionMutation {
     /// Exchanges a refresh token for a new token pair. Each refresh token works once:
     /// presenting a used one ends the whole session.
-    async fn refresh_session(&self, ctx: &Context<'_>, input: RefreshSessionInput) -> Result<AuthPayload> {
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] input: RefreshSessionInput,
+    ) -> Result<AuthPayload> {
+        let from_cookie;
+        let refresh_token = match input.refresh_token.as_deref() {
+            Some(token) => token,
+            None => {
+                from_cookie = ctx.data_opt::<cookies::CookieSession>().cloned().unwrap_or_default();
+                from_cookie.refresh_token().gql()?
+            }
+        };
         application(ctx)
-            .refresh_session(&input.refresh_token, client_info(ctx))
+            .refresh_session(refresh_token, client_info(ctx))
             .await
             .gql()
-            .map(AuthPayload::from)
+            .map(|session| cookies::issue(ctx, session))
     }
 
     /// Ends the session this request was made with.
     async fn log_out(&self, ctx: &Context<'_>) -> Result<bool> {
         let request = member(ctx)?;
         application(ctx).log_out(request).await.gql()?;
+        cookies::clear(ctx);
         Ok(true)
     }
 
     /// Ends every session of mine; returns how many were ended.
     async fn log_out_everywhere(&self, ctx: &Context<'_>) -> Result<u64> {
         let request = member(ctx)?;
-        application(ctx).log_out_everywhere(request).await.gql()
+        let ended = application(ctx).log_out_everywhere(request).await.gql()?;
+        cookies::clear(ctx);
+        Ok(ended)
     }
 
     /// Ends one of my sessions.

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use tessera_domain::{Plan as DomainPlan, Tenant as DomainTenant, TenantId, TenantStatus as DomainStatus};
 
 use super::context::{application, client_info, member};
+use super::cookies;
 use super::errors::{GqlResult, parse_id};
 use super::identity::AuthPayload;
 
@@ -113,7 +114,7 @@ impl TenantMutation {
             .switch_tenant(request, tenant_id, client_info(ctx))
             .await
             .gql()
-            .map(AuthPayload::from)
+            .map(|session| cookies::issue(ctx, session))
     }
 
     /// Creates a tenant that I own, and returns a token pair for it.
@@ -123,6 +124,6 @@ impl TenantMutation {
             .create_tenant(request, &input.name, input.slug.as_deref(), client_info(ctx))
             .await
             .gql()
-            .map(AuthPayload::from)
+            .map(|session| cookies::issue(ctx, session))
     }
 }

@@ -18,6 +18,7 @@ use tessera_domain::Slug;
 use crate::AppState;
 use crate::graphql::Caller;
 use crate::graphql::ClientOrigin;
+use crate::graphql::cookies::CookieSession;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -215,9 +216,14 @@ async fn execute(
         }
         (caller, _) => caller,
     };
+    let cookies = CookieSession::from_headers(
+        state.config.session_cookies,
+        state.config.session_cookie_max_age_seconds,
+        headers,
+    );
     let response = state
         .schema
-        .execute(request.data(caller).data(ClientOrigin(client)))
+        .execute(request.data(caller).data(ClientOrigin(client)).data(cookies))
         .await;
 
     // A response with no `data` at all (the document could not be parsed or validated)
@@ -253,7 +259,12 @@ async fn execute(
         (MediaType::GraphqlResponse, true) => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
-    respond(status, media, &body)
+    let mut http = respond(status, media, &body);
+    // Headers set by resolvers (session cookies).
+    for (name, value) in &response.http_headers {
+        http.headers_mut().append(name, value.clone());
+    }
+    http
 }
 
 fn refused(error: tessera_application::AppError) -> Caller {

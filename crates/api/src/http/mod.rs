@@ -30,6 +30,10 @@ pub struct ApiConfig {
     pub graphiql: bool,
     /// With `example.com`, a request to `acme.example.com` names the tenant `acme`.
     pub base_domain: Option<String>,
+    /// Cookie mode: refresh tokens in an HttpOnly cookie, guarded by a CSRF token.
+    pub session_cookies: bool,
+    /// How long the session cookies live (the refresh token's lifetime), in seconds.
+    pub session_cookie_max_age_seconds: i64,
 }
 
 impl Default for ApiConfig {
@@ -40,6 +44,8 @@ impl Default for ApiConfig {
             schema: SchemaLimits::default(),
             graphiql: true,
             base_domain: None,
+            session_cookies: false,
+            session_cookie_max_age_seconds: 30 * 24 * 60 * 60,
         }
     }
 }
