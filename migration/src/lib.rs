@@ -16,6 +16,7 @@ mod m20261123_000005_own_roles_policy;
 mod m20261123_000006_api_keys;
 mod m20261123_000007_user_tokens;
 mod m20261123_000008_custom_domains;
+mod m20261123_000009_onboarding;
 
 /// The Postgres role the server runs as: owns nothing, not a superuser, no BYPASSRLS.
 pub const APP_ROLE: &str = "tessera_app";
@@ -30,6 +31,8 @@ pub const TENANT_TABLES: &[&str] = &[
     "invitations",
     "api_keys",
     "tenant_domains",
+    "tenant_settings",
+    "outbox_events",
 ];
 
 /// The transaction-local tenant, read once per statement (the sub-select becomes an
@@ -73,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_api_keys::Migration),
             Box::new(m20261123_000007_user_tokens::Migration),
             Box::new(m20261123_000008_custom_domains::Migration),
+            Box::new(m20261123_000009_onboarding::Migration),
         ]
     }
 }

@@ -303,6 +303,9 @@ impl TestApp {
     ) -> Self {
         let mut config = Config::for_database(db.owner_url.clone());
         config.redis_url = redis_url;
+        // Tests of other capabilities start from signed-up users and do not walk through
+        // onboarding; the onboarding tests turn the gate (on by default) back on.
+        config.onboarding_gate = false;
         let mailer = tessera_infrastructure::MemoryMailer::default();
         let mut options = BuildOptions {
             fast_password_hashing: true,

@@ -47,6 +47,8 @@ pub struct RequestContext {
     role_id: Option<RoleId>,
     permissions: PermissionSet,
     session_id: Option<SessionId>,
+    /// The person has not finished onboarding and the deployment gates tenant work on it.
+    onboarding_pending: bool,
 }
 
 /// A permission check that passed: the only way to get the scope for a guarded write.
@@ -74,6 +76,7 @@ impl RequestContext {
             role_id: Some(role_id),
             permissions,
             session_id: None,
+            onboarding_pending: false,
         }
     }
 
@@ -86,6 +89,7 @@ impl RequestContext {
             role_id: None,
             permissions: key.permissions.clone(),
             session_id: None,
+            onboarding_pending: false,
         }
     }
 
@@ -98,6 +102,23 @@ impl RequestContext {
                 reason: "API_KEY_NOT_ALLOWED",
                 message: "this operation needs a signed-in person, not an API key".into(),
             }),
+        }
+    }
+
+    pub(crate) fn with_onboarding_pending(mut self, pending: bool) -> Self {
+        self.onboarding_pending = pending;
+        self
+    }
+
+    /// Tenant work waits until the person has finished onboarding (where gated).
+    pub fn ensure_onboarded(&self) -> Result<(), AppError> {
+        if self.onboarding_pending {
+            Err(AppError::Forbidden {
+                reason: "ONBOARDING_INCOMPLETE",
+                message: "finish onboarding first (see the onboarding query)".into(),
+            })
+        } else {
+            Ok(())
         }
     }
 
@@ -127,13 +148,20 @@ impl RequestContext {
         &self.permissions
     }
 
-    /// The scope for reads any active member may do.
-    pub fn member_scope(&self) -> &TenantScope {
+    /// The scope for work any active member may do (once onboarded, where gated).
+    pub fn member_scope(&self) -> Result<&TenantScope, AppError> {
+        self.ensure_onboarded()?;
+        Ok(&self.scope)
+    }
+
+    /// The scope without the onboarding gate: reading one's own tenant, and onboarding itself.
+    pub(crate) fn own_scope(&self) -> &TenantScope {
         &self.scope
     }
 
     /// Checks one permission and hands back the scope to act with.
     pub fn authorize(&self, permission: Permission) -> Result<Authorized<'_>, AppError> {
+        self.ensure_onboarded()?;
         if self.permissions.contains(permission) {
             Ok(Authorized {
                 scope: &self.scope,

@@ -37,6 +37,9 @@ pub struct State {
     pub api_keys: Vec<ApiKey>,
     pub user_tokens: Vec<crate::ports::UserToken>,
     pub custom_domains: Vec<tessera_domain::CustomDomain>,
+    pub onboarding: Vec<crate::ports::OnboardingRecord>,
+    pub tenant_settings: Vec<tessera_domain::TenantSettings>,
+    pub outbox: Vec<crate::ports::OutboxEvent>,
 }
 
 #[derive(Clone, Default)]
@@ -130,6 +133,15 @@ impl Transaction for FakeTransaction {
     fn custom_domains(&self) -> &dyn crate::ports::CustomDomainRepository {
         self
     }
+    fn onboarding(&self) -> &dyn crate::ports::OnboardingRepository {
+        self
+    }
+    fn tenant_settings(&self) -> &dyn crate::ports::TenantSettingsRepository {
+        self
+    }
+    fn outbox(&self) -> &dyn crate::ports::OutboxRepository {
+        self
+    }
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         let working = self.working.into_inner().expect("fake transaction lock");
         *self.shared.lock().expect("fake store lock") = working;
@@ -171,6 +183,22 @@ impl UserRepository for FakeTransaction {
             .find(|u| u.id == id)
             .ok_or(StoreError::NotFound)?;
         user.password_hash = hash.clone();
+        Ok(())
+    }
+    async fn update_display_name(
+        &self,
+        id: UserId,
+        name: &tessera_domain::DisplayName,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut state = self.state();
+        let user = state
+            .users
+            .iter_mut()
+            .find(|u| u.id == id)
+            .ok_or(StoreError::NotFound)?;
+        user.display_name = name.clone();
+        user.updated_at = at;
         Ok(())
     }
     async fn set_platform_admin(&self, id: UserId, admin: bool) -> StoreResult<()> {
@@ -233,6 +261,21 @@ impl TenantRepository for FakeTransaction {
                 search.is_none_or(|s| t.slug.as_str().contains(s) || t.name.as_str().to_lowercase().contains(s))
             })
             .count() as u64)
+    }
+    async fn update_profile(&self, tenant: &Tenant) -> StoreResult<()> {
+        let mut state = self.state();
+        if state.tenants.iter().any(|t| t.id != tenant.id && t.slug == tenant.slug) {
+            return Err(StoreError::Duplicate("slug"));
+        }
+        let stored = state
+            .tenants
+            .iter_mut()
+            .find(|t| t.id == tenant.id)
+            .ok_or(StoreError::NotFound)?;
+        stored.name = tenant.name.clone();
+        stored.slug = tenant.slug.clone();
+        stored.updated_at = tenant.updated_at;
+        Ok(())
     }
     async fn update_status(&self, tenant: &Tenant) -> StoreResult<()> {
         let mut state = self.state();
@@ -1145,6 +1188,122 @@ impl crate::ports::CustomDomainRepository for FakeTransaction {
     }
 }
 
+#[async_trait]
+impl crate::ports::OnboardingRepository for FakeTransaction {
+    async fn find(&self, user_id: UserId) -> StoreResult<Option<crate::ports::OnboardingRecord>> {
+        Ok(self
+            .state()
+            .onboarding
+            .iter()
+            .find(|r| r.progress.user_id == user_id)
+            .cloned())
+    }
+    async fn insert(&self, record: &crate::ports::OnboardingRecord) -> StoreResult<()> {
+        let mut state = self.state();
+        if state
+            .onboarding
+            .iter()
+            .any(|r| r.progress.user_id == record.progress.user_id)
+        {
+            return Err(StoreError::Duplicate("onboarding"));
+        }
+        state.onboarding.push(record.clone());
+        Ok(())
+    }
+    async fn save(&self, record: &crate::ports::OnboardingRecord, expected_version: i64) -> StoreResult<()> {
+        let mut state = self.state();
+        let stored = state
+            .onboarding
+            .iter_mut()
+            .find(|r| r.progress.user_id == record.progress.user_id && r.progress.version == expected_version)
+            .ok_or(StoreError::NotFound)?;
+        *stored = record.clone();
+        Ok(())
+    }
+    async fn is_completed(&self, user_id: UserId) -> StoreResult<bool> {
+        Ok(self
+            .state()
+            .onboarding
+            .iter()
+            .any(|r| r.progress.user_id == user_id && r.progress.is_completed()))
+    }
+    async fn funnel(&self, scope: &TenantScope) -> StoreResult<crate::ports::OnboardingFunnel> {
+        use tessera_domain::OnboardingStage;
+        let state = self.state();
+        let mut by_stage: Vec<(OnboardingStage, u64)> = OnboardingStage::ALL.iter().map(|s| (*s, 0)).collect();
+        let mut durations = Vec::new();
+        for member in state
+            .memberships
+            .iter()
+            .filter(|m| in_scope(scope, m.tenant_id) && m.is_active())
+        {
+            let record = state.onboarding.iter().find(|r| r.progress.user_id == member.user_id);
+            let stage = record.map_or(OnboardingStage::Started, |r| r.progress.stage);
+            if let Some(entry) = by_stage.iter_mut().find(|(s, _)| *s == stage) {
+                entry.1 += 1;
+            }
+            if let Some(done) = record.and_then(|r| r.progress.completed_at.map(|c| c - r.progress.started_at)) {
+                durations.push(done.num_milliseconds() as f64 / 1000.0);
+            }
+        }
+        durations.sort_by(f64::total_cmp);
+        let median = match durations.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(durations[n / 2]),
+            n => Some((durations[n / 2 - 1] + durations[n / 2]) / 2.0),
+        };
+        let members = by_stage.iter().map(|(_, n)| n).sum();
+        let completed = by_stage[by_stage.len() - 1].1;
+        Ok(crate::ports::OnboardingFunnel {
+            by_stage,
+            members,
+            completed,
+            median_seconds_to_complete: median,
+        })
+    }
+}
+
+#[async_trait]
+impl crate::ports::TenantSettingsRepository for FakeTransaction {
+    async fn find(&self, scope: &TenantScope) -> StoreResult<Option<tessera_domain::TenantSettings>> {
+        Ok(self
+            .state()
+            .tenant_settings
+            .iter()
+            .find(|s| in_scope(scope, s.tenant_id))
+            .cloned())
+    }
+    async fn upsert(&self, scope: &TenantScope, settings: &tessera_domain::TenantSettings) -> StoreResult<()> {
+        assert!(
+            in_scope(scope, settings.tenant_id),
+            "settings written outside their scope"
+        );
+        let mut state = self.state();
+        state.tenant_settings.retain(|s| s.tenant_id != settings.tenant_id);
+        state.tenant_settings.push(settings.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::ports::OutboxRepository for FakeTransaction {
+    async fn record(&self, scope: &TenantScope, event: &crate::ports::OutboxEvent) -> StoreResult<()> {
+        assert!(in_scope(scope, event.tenant_id), "event recorded outside its scope");
+        self.state().outbox.push(event.clone());
+        Ok(())
+    }
+    async fn pending(&self, scope: &TenantScope, limit: u64) -> StoreResult<Vec<crate::ports::OutboxEvent>> {
+        Ok(self
+            .state()
+            .outbox
+            .iter()
+            .filter(|e| in_scope(scope, e.tenant_id))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+}
+
 /// Approves a domain whose name starts with `ok.` and refuses every other.
 pub struct FakeDomainVerifier;
 
@@ -1159,8 +1318,16 @@ impl crate::ports::DomainVerifier for FakeDomainVerifier {
     }
 }
 
-/// An application over fresh fakes, and the store to inspect.
+/// An application over fresh fakes, and the store to inspect. Onboarding does not
+/// gate here (see [`application_with`]).
 pub fn application() -> (Application, FakeStore) {
+    application_with(AuthSettings {
+        onboarding_gate: false,
+        ..AuthSettings::default()
+    })
+}
+
+pub fn application_with(auth: AuthSettings) -> (Application, FakeStore) {
     let store = FakeStore::default();
     let ports = Ports {
         store: Arc::new(store.clone()),
@@ -1174,5 +1341,5 @@ pub fn application() -> (Application, FakeStore) {
         attempts: Arc::new(FakeAttempts::default()),
         domain_verifier: Arc::new(FakeDomainVerifier),
     };
-    (Application::new(ports, AuthSettings::default()), store)
+    (Application::new(ports, auth), store)
 }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod identity;
 pub mod invitations;
 pub mod members;
+pub mod onboarding;
 pub mod pagination;
 pub mod platform;
 pub mod ports;
@@ -37,6 +38,8 @@ pub struct AuthSettings {
     /// The platform's own domain (tenants live at `<slug>.<base>`): no tenant may claim
     /// a custom domain within it.
     pub base_domain: Option<String>,
+    /// Until a person finishes onboarding, tenant work answers `ONBOARDING_INCOMPLETE`.
+    pub onboarding_gate: bool,
 }
 
 impl Default for AuthSettings {
@@ -48,6 +51,7 @@ impl Default for AuthSettings {
             max_failed_logins_per_account: 5,
             max_failed_logins_per_ip: 50,
             base_domain: None,
+            onboarding_gate: true,
         }
     }
 }

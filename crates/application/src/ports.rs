@@ -10,9 +10,10 @@ use std::error::Error as StdError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_domain::{
-    ApiKey, ApiKeyId, CustomDomain, DomainName, Email, Invitation, InvitationId, Membership, MembershipStatus,
-    Password, PasswordHash, PermissionSet, Role, RoleId, SessionId, Slug, SystemRole, Tenant, TenantId, User, UserId,
-    Workspace, WorkspaceId, WorkspaceMembership,
+    ApiKey, ApiKeyId, CustomDomain, DisplayName, DomainName, Email, Invitation, InvitationId, Membership,
+    MembershipStatus, Onboarding, OnboardingStage, OrganizationInput, Password, PasswordHash, PermissionSet,
+    PersonalInfoInput, Role, RoleId, SessionId, Slug, SystemRole, Tenant, TenantId, TenantSettings, TermsInput, User,
+    UserId, Workspace, WorkspaceId, WorkspaceMembership,
 };
 use uuid::Uuid;
 
@@ -67,6 +68,9 @@ pub trait Transaction: Send + Sync {
     fn api_keys(&self) -> &dyn ApiKeyRepository;
     fn user_tokens(&self) -> &dyn UserTokenRepository;
     fn custom_domains(&self) -> &dyn CustomDomainRepository;
+    fn onboarding(&self) -> &dyn OnboardingRepository;
+    fn tenant_settings(&self) -> &dyn TenantSettingsRepository;
+    fn outbox(&self) -> &dyn OutboxRepository;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -83,6 +87,8 @@ pub trait UserRepository: Send + Sync {
     async fn update_password(&self, id: UserId, hash: &PasswordHash, at: DateTime<Utc>) -> StoreResult<()>;
     /// Sets or clears the platform-administrator flag; `NotFound` without such a user.
     async fn set_platform_admin(&self, id: UserId, admin: bool) -> StoreResult<()>;
+    /// `NotFound` without such a user.
+    async fn update_display_name(&self, id: UserId, name: &DisplayName, at: DateTime<Utc>) -> StoreResult<()>;
     async fn exists_any(&self) -> StoreResult<bool>;
 }
 
@@ -98,6 +104,8 @@ pub trait TenantRepository: Send + Sync {
     async fn count_all(&self, search: Option<&str>) -> StoreResult<u64>;
     /// Saves status and `updated_at`; `NotFound` when there is no such tenant.
     async fn update_status(&self, tenant: &Tenant) -> StoreResult<()>;
+    /// Saves name, slug and `updated_at`; `Duplicate("slug")` when the slug is taken.
+    async fn update_profile(&self, tenant: &Tenant) -> StoreResult<()>;
 }
 
 /// A role the user holds somewhere, as their own membership shows it.
@@ -220,6 +228,8 @@ pub trait InvitationRepository: Send + Sync {
 pub struct MemberAccess {
     pub role_id: RoleId,
     pub permissions: PermissionSet,
+    /// The user finished onboarding (until then, tenant work may be gated).
+    pub onboarded: bool,
 }
 
 /// Remembers [`MemberAccess`] between requests. Every use case that changes roles or
@@ -301,6 +311,80 @@ pub trait UserTokenRepository: Send + Sync {
     async fn mark_used(&self, digest: &str, at: DateTime<Utc>) -> StoreResult<()>;
     /// Marks every unused token of the user for this purpose used (one outstanding at a time).
     async fn retire_all(&self, user_id: UserId, purpose: TokenPurpose, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// What the user typed on their current stage and has not submitted yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StageDraft {
+    PersonalInfo(PersonalInfoInput),
+    Organization(OrganizationInput),
+    Terms(TermsInput),
+}
+
+impl StageDraft {
+    pub fn stage(&self) -> OnboardingStage {
+        match self {
+            StageDraft::PersonalInfo(_) => OnboardingStage::PersonalInfo,
+            StageDraft::Organization(_) => OnboardingStage::Organization,
+            StageDraft::Terms(_) => OnboardingStage::Terms,
+        }
+    }
+}
+
+/// A user's onboarding progress as stored: the state machine and the current draft.
+#[derive(Debug, Clone)]
+pub struct OnboardingRecord {
+    pub progress: Onboarding,
+    pub draft: Option<StageDraft>,
+}
+
+/// Onboarding progress of a tenant's active members, computed by the store.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OnboardingFunnel {
+    /// Members per stage, every stage listed (members who never began count as `Started`).
+    pub by_stage: Vec<(OnboardingStage, u64)>,
+    pub members: u64,
+    pub completed: u64,
+    pub median_seconds_to_complete: Option<f64>,
+}
+
+/// Onboarding progress is the user's own (one row per user, across tenants).
+#[async_trait]
+pub trait OnboardingRepository: Send + Sync {
+    async fn find(&self, user_id: UserId) -> StoreResult<Option<OnboardingRecord>>;
+    /// `Duplicate("onboarding")` when the user already has progress.
+    async fn insert(&self, record: &OnboardingRecord) -> StoreResult<()>;
+    /// Saves only if the stored version is still `expected_version` (`NotFound` otherwise:
+    /// someone saved in between). The record carries the new version.
+    async fn save(&self, record: &OnboardingRecord, expected_version: i64) -> StoreResult<()>;
+    async fn is_completed(&self, user_id: UserId) -> StoreResult<bool>;
+    async fn funnel(&self, scope: &TenantScope) -> StoreResult<OnboardingFunnel>;
+}
+
+#[async_trait]
+pub trait TenantSettingsRepository: Send + Sync {
+    async fn find(&self, scope: &TenantScope) -> StoreResult<Option<TenantSettings>>;
+    async fn upsert(&self, scope: &TenantScope, settings: &TenantSettings) -> StoreResult<()>;
+}
+
+/// A domain event, recorded in the same transaction as the change it reports, for
+/// later delivery (audit, webhooks, live updates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    /// `onboarding.completed`, …
+    pub event_type: String,
+    /// A JSON object.
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait OutboxRepository: Send + Sync {
+    async fn record(&self, scope: &TenantScope, event: &OutboxEvent) -> StoreResult<()>;
+    /// Oldest first, at most `limit` (for delivery and for tests).
+    async fn pending(&self, scope: &TenantScope, limit: u64) -> StoreResult<Vec<OutboxEvent>>;
 }
 
 #[async_trait]

@@ -5,7 +5,7 @@ use tessera_domain::{MembershipStatus, Permission, SystemRole, TenantStatus, Wor
 use crate::fakes::{self, FakeStore};
 use crate::identity::{AuthSession, ClientInfo, LogIn, SignUp};
 use crate::workspaces::{CreateWorkspace, RenameWorkspace};
-use crate::{AppError, Application, RequestContext};
+use crate::{AppError, Application, PageRequest, RequestContext};
 
 fn sign_up_input(email: &str, slug: Option<&str>) -> SignUp {
     SignUp {
@@ -195,7 +195,7 @@ async fn workspace_writes_need_permissions_and_stay_in_the_callers_tenant() {
     // the others answer as if they did not exist.
     let viewer = RequestContext::new(
         tessera_domain::UserId::from_uuid(uuid::Uuid::from_u128(999_999)),
-        owner.member_scope().clone(),
+        owner.member_scope().expect("onboarded").clone(),
         owner.role_id().expect("a person holds a role"),
         SystemRole::Viewer.default_permissions(),
     );
@@ -347,4 +347,81 @@ async fn a_successful_log_in_clears_the_accounts_failures() {
             "round {round}"
         );
     }
+}
+
+#[tokio::test]
+async fn tenant_work_waits_for_onboarding_and_completion_records_one_event() {
+    use tessera_domain::{OnboardingStage, OrganizationInput, PersonalInfoInput, TermsInput};
+
+    use crate::onboarding::StageSubmission;
+
+    let (app, store) = fakes::application_with(crate::AuthSettings::default());
+    let (session, ctx) = signed_up(&app, "ada@example.com", "acme").await;
+    let gated = |result: Result<_, AppError>| {
+        matches!(
+            result,
+            Err(AppError::Forbidden {
+                reason: "ONBOARDING_INCOMPLETE",
+                ..
+            })
+        )
+    };
+    assert!(gated(
+        app.list_workspaces(&ctx, &PageRequest::first(20)).await.map(|_| ())
+    ));
+    assert!(gated(ctx.authorize(Permission::MembersRead).map(|_| ())));
+
+    app.advance_onboarding(&ctx, StageSubmission::Started, None)
+        .await
+        .expect("welcome");
+    app.advance_onboarding(
+        &ctx,
+        StageSubmission::PersonalInfo(PersonalInfoInput {
+            display_name: Some("Ada".into()),
+            time_zone: Some("UTC".into()),
+            locale: Some("en".into()),
+            ..PersonalInfoInput::default()
+        }),
+        None,
+    )
+    .await
+    .expect("personal");
+    let stale = app
+        .advance_onboarding(&ctx, StageSubmission::Started, Some(1))
+        .await
+        .expect_err("a stale version is refused");
+    assert!(matches!(stale, AppError::Conflict { .. }));
+    let record = app
+        .advance_onboarding(
+            &ctx,
+            StageSubmission::Organization(OrganizationInput {
+                name: Some("Acme Ltd".into()),
+                slug: Some("acme".into()),
+                size: Some("1".into()),
+                ..OrganizationInput::default()
+            }),
+            None,
+        )
+        .await
+        .expect("organization");
+    assert_eq!(record.progress.stage, OnboardingStage::Terms);
+    assert!(store.snapshot().outbox.is_empty());
+    app.complete_onboarding(
+        &ctx,
+        TermsInput {
+            version: Some("2026-01".into()),
+            accepted: Some(true),
+        },
+        Some(record.progress.version),
+    )
+    .await
+    .expect("completes");
+    let events = store.snapshot().outbox;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, "onboarding.completed");
+    assert_eq!(events[0].tenant_id, ctx.tenant_id());
+
+    // The next authentication sees the finished onboarding (the cache was dropped).
+    let fresh = app.authenticate(&session.access_token).await.expect("authenticates");
+    assert!(app.list_workspaces(&fresh, &PageRequest::first(20)).await.is_ok());
 }

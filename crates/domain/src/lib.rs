@@ -11,6 +11,7 @@ pub mod onboarding;
 pub mod permission;
 pub mod role;
 pub mod tenant;
+pub mod tenant_settings;
 pub mod user;
 pub mod values;
 pub mod workspace;
@@ -29,6 +30,7 @@ pub use onboarding::{
 pub use permission::{Permission, PermissionSet};
 pub use role::{Role, RoleRuleError, SystemRole};
 pub use tenant::{Plan, Tenant, TenantStatus};
+pub use tenant_settings::{Colour, LogoUrl, TenantSettings};
 pub use user::{PasswordHash, User};
 pub use values::{DisplayName, Email, InvalidValue, Name, Password, Slug};
 pub use workspace::Workspace;

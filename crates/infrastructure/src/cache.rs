@@ -120,18 +120,35 @@ pub(crate) fn redis_pool(url: &str) -> Result<Pool, RedisSetupError> {
         .map_err(|e| RedisSetupError(e.to_string()))
 }
 
-/// `role-id|perm,perm,…`
+/// `role-id|perm,perm,…|onboarded` (`1` or `0`).
 fn encode(access: &MemberAccess) -> String {
     let permissions: Vec<&str> = access.permissions.iter().map(|p| p.as_str()).collect();
-    format!("{}|{}", access.role_id, permissions.join(","))
+    format!(
+        "{}|{}|{}",
+        access.role_id,
+        permissions.join(","),
+        u8::from(access.onboarded)
+    )
 }
 
 fn decode(raw: &str) -> Option<MemberAccess> {
-    let (role, permissions) = raw.split_once('|')?;
-    let role_id = RoleId::parse(role).ok()?;
-    let names = permissions.split(',').filter(|p| !p.is_empty());
+    let mut parts = raw.split('|');
+    let role_id = RoleId::parse(parts.next()?).ok()?;
+    let names = parts.next()?.split(',').filter(|p| !p.is_empty());
     let permissions = PermissionSet::parse_names(names).ok()?;
-    Some(MemberAccess { role_id, permissions })
+    let onboarded = match parts.next()? {
+        "1" => true,
+        "0" => false,
+        _ => return None,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(MemberAccess {
+        role_id,
+        permissions,
+        onboarded,
+    })
 }
 
 #[async_trait]
@@ -221,15 +238,22 @@ mod tests {
         let access = MemberAccess {
             role_id: RoleId::from_uuid(uuid::Uuid::now_v7()),
             permissions: [Permission::MembersRead, Permission::RolesManage].into_iter().collect(),
+            onboarded: true,
         };
         assert_eq!(decode(&encode(&access)), Some(access));
         let empty = MemberAccess {
             role_id: RoleId::from_uuid(uuid::Uuid::nil()),
             permissions: PermissionSet::default(),
+            onboarded: false,
         };
         assert_eq!(decode(&encode(&empty)), Some(empty));
         assert_eq!(decode("garbage"), None);
-        assert_eq!(decode("not-a-uuid|members:read"), None);
+        assert_eq!(decode("not-a-uuid|members:read|1"), None);
+        assert_eq!(
+            decode(&format!("{}|members:read", uuid::Uuid::nil())),
+            None,
+            "the old two-part form"
+        );
     }
 
     #[tokio::test]
@@ -243,6 +267,7 @@ mod tests {
         let access = MemberAccess {
             role_id: RoleId::from_uuid(uuid::Uuid::nil()),
             permissions: PermissionSet::all(),
+            onboarded: true,
         };
         cache.put(a, user, &access).await;
         cache.put(b, user, &access).await;

@@ -116,6 +116,11 @@ pub struct Config {
     #[arg(long, env = "BASE_DOMAIN", global = true)]
     pub base_domain: Option<String>,
 
+    /// Until a person finishes onboarding, tenant work answers FORBIDDEN
+    /// (`ONBOARDING_INCOMPLETE`); onboarding itself and reading oneself stay open.
+    #[arg(long, env = "ONBOARDING_GATE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub onboarding_gate: bool,
+
     /// Cookie mode for a browser app: refresh tokens in an HttpOnly, Secure, SameSite=Lax
     /// cookie, with a double-submit CSRF token (`X-CSRF-Token`) to use it.
     #[arg(long, env = "SESSION_COOKIES", default_value_t = false, action = clap::ArgAction::Set, global = true)]
@@ -321,6 +326,7 @@ impl Config {
             access_cache_ttl_seconds: 30,
             base_domain: None,
             session_cookies: false,
+            onboarding_gate: true,
             smtp_url: None,
             mail_from: "Tessera <no-reply@localhost>".into(),
             app_url: None,
@@ -334,6 +340,21 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn onboarding_gates_tenant_work_unless_turned_off() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let defaults = Cli::try_parse_from(["tessera"]).expect("parses").config;
+        assert!(defaults.onboarding_gate || std::env::var("ONBOARDING_GATE").is_ok());
+        let off = Cli::try_parse_from(["tessera", "--onboarding-gate", "false"]).expect("parses");
+        assert!(!off.config.onboarding_gate);
+        assert!(Config::for_database("sqlite::memory:").onboarding_gate);
+    }
 
     #[test]
     fn production_refuses_a_missing_default_or_weak_secret() {

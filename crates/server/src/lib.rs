@@ -128,6 +128,7 @@ pub async fn build_application(
     let auth = AuthSettings {
         access_token_ttl: chrono_seconds(config.access_token_ttl_seconds),
         base_domain: config.base_domain.clone(),
+        onboarding_gate: config.onboarding_gate,
         ..AuthSettings::default()
     };
     Ok((Arc::new(Application::new(ports, auth)), store))

@@ -4,7 +4,9 @@
 use anyhow::{Context as _, bail};
 use tessera_application::Application;
 use tessera_application::identity::{ClientInfo, SignUp};
+use tessera_application::onboarding::StageSubmission;
 use tessera_application::workspaces::CreateWorkspace;
+use tessera_domain::{OrganizationInput, PersonalInfoInput, TermsInput};
 
 pub const DEMO_EMAIL: &str = "demo@tessera.dev";
 pub const DEMO_PASSWORD: &str = "tessera-demo-password";
@@ -39,6 +41,39 @@ pub async fn seed_demo(app: &Application) -> anyhow::Result<DemoSeed> {
         )
         .await
         .map_err(|e| anyhow::anyhow!("demo sign-up failed: {e}"))?;
+    let ctx = app
+        .authenticate(&session.access_token)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo authentication failed: {e}"))?;
+    // The demo owner has walked through onboarding, as a real owner would have.
+    let steps = [
+        StageSubmission::Started,
+        StageSubmission::PersonalInfo(PersonalInfoInput {
+            display_name: Some("Demo Owner".into()),
+            job_title: Some("Founder".into()),
+            time_zone: Some("UTC".into()),
+            locale: Some("en".into()),
+        }),
+        StageSubmission::Organization(OrganizationInput {
+            name: Some("Demo Company".into()),
+            slug: Some("demo".into()),
+            size: Some("2-10".into()),
+            industry: Some("Software".into()),
+            invitation_token: None,
+        }),
+    ];
+    for step in steps {
+        app.advance_onboarding(&ctx, step, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo onboarding failed: {e}"))?;
+    }
+    let terms = TermsInput {
+        version: Some("demo".into()),
+        accepted: Some(true),
+    };
+    app.complete_onboarding(&ctx, terms, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo onboarding failed: {e}"))?;
     let ctx = app
         .authenticate(&session.access_token)
         .await

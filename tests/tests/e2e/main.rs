@@ -9,6 +9,7 @@ mod http_protocol;
 mod invitations;
 mod isolation;
 mod migrations;
+mod onboarding;
 mod platform;
 mod postgres_rls;
 mod rbac;

@@ -18,8 +18,11 @@ use super::errors::to_graphql_error;
 pub enum Access {
     /// Anyone, signed in or not (sign-up, log-in, the permission catalogue).
     Public,
-    /// An authenticated, active member of the request's tenant.
+    /// An authenticated, active member of the request's tenant who has finished
+    /// onboarding (where the deployment gates on it).
     Member,
+    /// An authenticated member, even mid-onboarding: reading who and where I am.
+    Identity,
     /// A member holding this permission.
     Permission(Permission),
     /// A signed-in person (an active member), not an API key.
@@ -35,7 +38,7 @@ pub const RULES: &[(&str, &str, Access)] = &[
     // identity
     ("Mutation", "signUp", Access::Public),
     ("Mutation", "logIn", Access::Public),
-    ("Query", "me", Access::Member),
+    ("Query", "me", Access::Identity),
     ("Mutation", "refreshSession", Access::Public),
     ("Mutation", "requestEmailVerification", Access::Person),
     ("Mutation", "verifyEmail", Access::Public),
@@ -51,12 +54,33 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("AuthPayload", "*", Access::Inherited),
     ("User", "*", Access::Inherited),
     // tenants
-    ("Query", "currentTenant", Access::Member),
+    ("Query", "currentTenant", Access::Identity),
     ("Query", "myTenants", Access::Person),
     ("Mutation", "switchTenant", Access::Person),
     ("Mutation", "createTenant", Access::Person),
     ("MyTenant", "*", Access::Inherited),
     ("Tenant", "*", Access::Inherited),
+    // onboarding (a person's own, never gated) and tenant setup
+    ("Query", "onboarding", Access::Person),
+    ("Mutation", "saveOnboardingDraft", Access::Person),
+    ("Mutation", "advanceOnboarding", Access::Person),
+    ("Mutation", "returnToOnboardingStage", Access::Person),
+    ("Mutation", "completeOnboarding", Access::Person),
+    ("Onboarding", "*", Access::Inherited),
+    ("OnboardingDraft", "*", Access::Inherited),
+    ("PersonalInfo", "*", Access::Inherited),
+    ("OrganizationInfo", "*", Access::Inherited),
+    ("OrganizationDraft", "*", Access::Inherited),
+    ("TermsInfo", "*", Access::Inherited),
+    ("Query", "onboardingFunnel", Access::Permission(Permission::TenantUpdate)),
+    ("OnboardingFunnelStats", "*", Access::Inherited),
+    ("StageCount", "*", Access::Inherited),
+    ("Query", "tenantSettings", Access::Member),
+    ("Mutation", "updateTenantSettings", Access::Permission(Permission::TenantUpdate)),
+    ("TenantSettings", "*", Access::Inherited),
+    ("Query", "setupChecklist", Access::Permission(Permission::TenantUpdate)),
+    ("SetupChecklistView", "*", Access::Inherited),
+    ("SetupChecklistItem", "*", Access::Inherited),
     ("Query", "customDomains", Access::Permission(Permission::TenantUpdate)),
     ("Mutation", "addCustomDomain", Access::Permission(Permission::TenantUpdate)),
     ("Mutation", "verifyCustomDomain", Access::Permission(Permission::TenantUpdate)),
@@ -147,7 +171,8 @@ pub fn check(access: Access, caller: Option<&Caller>) -> Result<(), AppError> {
     };
     match access {
         Access::Public | Access::Inherited => Ok(()),
-        Access::Member => member().map(|_| ()),
+        Access::Member => member()?.ensure_onboarded(),
+        Access::Identity => member().map(|_| ()),
         Access::Permission(permission) => member()?.authorize(permission).map(|_| ()),
         Access::Person => member()?.require_person(),
     }

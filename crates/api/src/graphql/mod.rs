@@ -9,6 +9,7 @@ mod errors;
 mod identity;
 mod invitations;
 mod members;
+mod onboarding;
 mod pagination;
 mod platform;
 mod roles;
@@ -29,6 +30,7 @@ pub struct Query(
     identity::IdentityQuery,
     tenants::TenantQuery,
     domains::DomainQuery,
+    onboarding::OnboardingQuery,
     roles::RoleQuery,
     members::MemberQuery,
     invitations::InvitationQuery,
@@ -48,6 +50,7 @@ pub struct Mutation(
     sessions::SessionMutation,
     tenants::TenantMutation,
     domains::DomainMutation,
+    onboarding::OnboardingMutation,
     api_keys::ApiKeyMutation,
     platform::PlatformMutation,
     workspaces::WorkspaceMutation,

@@ -26,7 +26,9 @@ impl Application {
         if let Some(access) = self.ports.access_cache.get(claims.tenant_id, claims.user_id).await {
             let scope = TenantScope::new(claims.tenant_id);
             let context = RequestContext::new(claims.user_id, scope, access.role_id, access.permissions);
-            return Ok(context.with_session(claims.session_id));
+            return Ok(context
+                .with_session(claims.session_id)
+                .with_onboarding_pending(self.auth.onboarding_gate && !access.onboarded));
         }
         let tx = self.ports.store.begin().await?;
         let session = tx.sessions().find_by_id(claims.session_id).await?;
@@ -62,15 +64,21 @@ impl Application {
         let scope = TenantScope::new(tenant.id);
         tx.enter_tenant(&scope).await?;
         let permissions = tx.roles().permissions_of(&scope, membership.role_id).await?;
+        let onboarded = tx.onboarding().is_completed(claims.user_id).await?;
         tx.commit().await?;
         let access = MemberAccess {
             role_id: membership.role_id,
             permissions: permissions.clone(),
+            onboarded,
         };
         self.ports
             .access_cache
             .put(claims.tenant_id, claims.user_id, &access)
             .await;
-        Ok(RequestContext::new(claims.user_id, scope, membership.role_id, permissions).with_session(claims.session_id))
+        Ok(
+            RequestContext::new(claims.user_id, scope, membership.role_id, permissions)
+                .with_session(claims.session_id)
+                .with_onboarding_pending(self.auth.onboarding_gate && !onboarded),
+        )
     }
 }

@@ -21,7 +21,7 @@ fn token_for(tenant_id: TenantId, random: &str) -> String {
 }
 
 /// The tenant a token names, if it is shaped like an invitation token at all.
-fn tenant_of(token: &str) -> Option<TenantId> {
+pub(crate) fn tenant_of(token: &str) -> Option<TenantId> {
     let rest = token.trim().strip_prefix(TOKEN_PREFIX)?;
     let (tenant, random) = rest.split_once('_')?;
     if random.is_empty() {

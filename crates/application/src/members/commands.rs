@@ -84,7 +84,7 @@ impl Application {
     #[tracing::instrument(name = "leave_tenant", skip_all)]
     pub async fn leave_tenant(&self, ctx: &RequestContext) -> Result<(), AppError> {
         ctx.require_person()?;
-        let scope = ctx.member_scope().clone();
+        let scope = ctx.member_scope()?.clone();
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;
         let mut membership = tx
@@ -111,7 +111,7 @@ impl Application {
     #[tracing::instrument(name = "transfer_ownership", skip_all, fields(user_id = %user_id))]
     pub async fn transfer_ownership(&self, ctx: &RequestContext, user_id: UserId) -> Result<(), AppError> {
         ctx.require_person()?;
-        let scope = ctx.member_scope().clone();
+        let scope = ctx.member_scope()?.clone();
         if user_id == ctx.user_id() {
             return Err(AppError::validation("userId", "choose another member than yourself"));
         }

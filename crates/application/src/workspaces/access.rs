@@ -37,7 +37,7 @@ pub(crate) async fn grant_for(
     ctx: &RequestContext,
     id: WorkspaceId,
 ) -> Result<Option<WorkspaceGrant>, AppError> {
-    let scope = ctx.member_scope();
+    let scope = ctx.member_scope()?;
     let Some(workspace) = tx.workspaces().find_by_id(scope, id).await? else {
         return Ok(None);
     };

@@ -72,7 +72,7 @@ impl Application {
     #[tracing::instrument(name = "rename_workspace", skip_all, fields(workspace_id = %input.id))]
     pub async fn rename_workspace(&self, ctx: &RequestContext, input: RenameWorkspace) -> Result<Workspace, AppError> {
         let name = Name::parse(&input.name).map_err(|e| AppError::validation("name", e.to_string()))?;
-        let scope = ctx.member_scope();
+        let scope = ctx.member_scope()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
         let grant = grant_for(tx.as_ref(), ctx, input.id)
@@ -92,7 +92,7 @@ impl Application {
     /// Needs `workspaces:manage` in the tenant or through a workspace role.
     #[tracing::instrument(name = "delete_workspace", skip_all, fields(workspace_id = %id))]
     pub async fn delete_workspace(&self, ctx: &RequestContext, id: WorkspaceId) -> Result<WorkspaceId, AppError> {
-        let scope = ctx.member_scope();
+        let scope = ctx.member_scope()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
         let grant = grant_for(tx.as_ref(), ctx, id)

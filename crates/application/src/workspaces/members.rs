@@ -32,7 +32,7 @@ impl Application {
         workspace_id: WorkspaceId,
         page: &PageRequest,
     ) -> Result<Page<WorkspaceMemberView>, AppError> {
-        let scope = ctx.member_scope();
+        let scope = ctx.member_scope()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
         grant_for(tx.as_ref(), ctx, workspace_id)
@@ -85,7 +85,7 @@ impl Application {
         ctx: &RequestContext,
         workspace_id: WorkspaceId,
     ) -> Result<u64, AppError> {
-        let scope = ctx.member_scope();
+        let scope = ctx.member_scope()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
         grant_for(tx.as_ref(), ctx, workspace_id)
@@ -102,7 +102,7 @@ impl Application {
         ctx: &RequestContext,
         change: WorkspaceMemberChange,
     ) -> Result<(), AppError> {
-        let scope = ctx.member_scope();
+        let scope = ctx.member_scope()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
         let grant = grant_for(tx.as_ref(), ctx, change.workspace_id)
@@ -148,7 +148,7 @@ impl Application {
         ctx: &RequestContext,
         change: WorkspaceMemberChange,
     ) -> Result<(), AppError> {
-        let scope = ctx.member_scope();
+        let scope = ctx.member_scope()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
         let grant = grant_for(tx.as_ref(), ctx, change.workspace_id)
@@ -185,7 +185,7 @@ impl Application {
         workspace_id: WorkspaceId,
         user_id: UserId,
     ) -> Result<(), AppError> {
-        let scope = ctx.member_scope();
+        let scope = ctx.member_scope()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
         let grant = grant_for(tx.as_ref(), ctx, workspace_id)

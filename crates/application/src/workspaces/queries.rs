@@ -7,7 +7,7 @@ impl Application {
     /// Every workspace for holders of `workspaces:manage`; otherwise the caller's own.
     #[tracing::instrument(name = "list_workspaces", skip_all)]
     pub async fn list_workspaces(&self, ctx: &RequestContext, page: &PageRequest) -> Result<Page<Workspace>, AppError> {
-        let scope = ctx.member_scope();
+        let scope = ctx.member_scope()?;
         let member_of = (!sees_every_workspace(ctx)).then(|| ctx.user_id());
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
@@ -16,7 +16,7 @@ impl Application {
 
     #[tracing::instrument(name = "count_workspaces", skip_all)]
     pub async fn count_workspaces(&self, ctx: &RequestContext) -> Result<u64, AppError> {
-        let scope = ctx.member_scope();
+        let scope = ctx.member_scope()?;
         let member_of = (!sees_every_workspace(ctx)).then(|| ctx.user_id());
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
@@ -27,7 +27,7 @@ impl Application {
     #[tracing::instrument(name = "get_workspace", skip_all, fields(workspace_id = %id))]
     pub async fn get_workspace(&self, ctx: &RequestContext, id: WorkspaceId) -> Result<Option<Workspace>, AppError> {
         let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(ctx.member_scope()).await?;
+        tx.enter_tenant(ctx.member_scope()?).await?;
         Ok(grant_for(tx.as_ref(), ctx, id).await?.map(|grant| grant.workspace))
     }
 }

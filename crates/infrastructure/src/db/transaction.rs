@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use tessera_application::TenantScope;
 use tessera_application::ports::{
-    ApiKeyRepository, CustomDomainRepository, InvitationRepository, MembershipRepository, RoleRepository,
-    SessionRepository, StoreResult, TenantRepository, Transaction, UserRepository, UserTokenRepository,
-    WorkspaceRepository,
+    ApiKeyRepository, CustomDomainRepository, InvitationRepository, MembershipRepository, OnboardingRepository,
+    OutboxRepository, RoleRepository, SessionRepository, StoreResult, TenantRepository, TenantSettingsRepository,
+    Transaction, UserRepository, UserTokenRepository, WorkspaceRepository,
 };
 use tessera_domain::UserId;
 
@@ -16,7 +16,7 @@ use super::db_failure;
 
 pub struct SeaTransaction {
     pub(crate) txn: DatabaseTransaction,
-    backend: DbBackend,
+    pub(crate) backend: DbBackend,
 }
 
 impl SeaTransaction {
@@ -85,6 +85,15 @@ impl Transaction for SeaTransaction {
         self
     }
     fn custom_domains(&self) -> &dyn CustomDomainRepository {
+        self
+    }
+    fn onboarding(&self) -> &dyn OnboardingRepository {
+        self
+    }
+    fn tenant_settings(&self) -> &dyn TenantSettingsRepository {
+        self
+    }
+    fn outbox(&self) -> &dyn OutboxRepository {
         self
     }
 

@@ -4,11 +4,14 @@
 pub mod api_key;
 pub mod invitation;
 pub mod membership;
+pub mod onboarding_progress;
+pub mod outbox_event;
 pub mod role;
 pub mod role_permission;
 pub mod session;
 pub mod tenant;
 pub mod tenant_domain;
+pub mod tenant_setting;
 pub mod used_refresh_token;
 pub mod user;
 pub mod user_token;

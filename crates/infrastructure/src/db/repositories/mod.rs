@@ -5,6 +5,8 @@ mod api_keys;
 mod custom_domains;
 mod invitations;
 mod memberships;
+mod onboarding;
+mod outbox;
 mod roles;
 mod sessions;
 mod tenants;

@@ -74,6 +74,22 @@ impl TenantRepository for SeaTransaction {
         }
     }
 
+    async fn update_profile(&self, tenant: &Tenant) -> StoreResult<()> {
+        let result = tenant::Entity::update_many()
+            .col_expr(tenant::Column::Name, Expr::value(tenant.name.as_str()))
+            .col_expr(tenant::Column::Slug, Expr::value(tenant.slug.as_str()))
+            .col_expr(tenant::Column::UpdatedAt, Expr::value(tenant.updated_at))
+            .filter(tenant::Column::Id.eq(tenant.id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(unique_as("slug"))?;
+        if result.rows_affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
     async fn find_by_ids(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
         if ids.is_empty() {
             return Ok(Vec::new());

@@ -1,7 +1,8 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use tessera_application::ports::{StoreError, StoreResult, UserRepository};
-use tessera_domain::{Email, User, UserId};
+use tessera_domain::{DisplayName, Email, User, UserId};
 
 use crate::db::entities::user;
 use crate::db::{SeaTransaction, db_failure, unique_as};
@@ -74,6 +75,24 @@ impl UserRepository for SeaTransaction {
     async fn set_platform_admin(&self, id: UserId, admin: bool) -> StoreResult<()> {
         let result = user::Entity::update_many()
             .col_expr(user::Column::IsPlatformAdmin, sea_orm::sea_query::Expr::value(admin))
+            .filter(user::Column::Id.eq(id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        if result.rows_affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn update_display_name(&self, id: UserId, name: &DisplayName, at: DateTime<Utc>) -> StoreResult<()> {
+        let result = user::Entity::update_many()
+            .col_expr(
+                user::Column::DisplayName,
+                sea_orm::sea_query::Expr::value(name.as_str()),
+            )
+            .col_expr(user::Column::UpdatedAt, sea_orm::sea_query::Expr::value(at))
             .filter(user::Column::Id.eq(id.as_uuid()))
             .exec(&self.txn)
             .await

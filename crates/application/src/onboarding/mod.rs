@@ -1,0 +1,423 @@
+//! Onboarding: a person walks through `Started → PersonalInfo → Organization → Terms →
+//! Completed`. Drafts are saved as typed (cheap, last write wins, optimistic versions);
+//! advancing validates the stage and applies it; completing records an
+//! `onboarding.completed` event in the same transaction. Until then, where the
+//! deployment gates on it, tenant work answers `ONBOARDING_INCOMPLETE`.
+
+mod settings;
+
+use tessera_domain::{
+    CompanySize, Name, OnboardingError, OnboardingStage, Organization, OrganizationInput, Permission,
+    PersonalInfoInput, Slug, StageData, StageDataError, TenantSettings, TermsInput, User,
+};
+
+pub use settings::{SetupChecklist, SetupItem, TenantSettingsChange};
+
+use crate::ports::{OnboardingFunnel, OnboardingRecord, OutboxEvent, StageDraft, StoreError, Transaction};
+use crate::{AppError, Application, FieldErrors, RequestContext};
+
+/// The longest text a draft field may hold (drafts are not validated otherwise).
+const DRAFT_FIELD_MAX: usize = 2_000;
+
+/// What the person submits to advance from a stage, as typed.
+#[derive(Debug, Clone)]
+pub enum StageSubmission {
+    Started,
+    PersonalInfo(PersonalInfoInput),
+    Organization(OrganizationInput),
+}
+
+impl StageSubmission {
+    fn stage(&self) -> OnboardingStage {
+        match self {
+            StageSubmission::Started => OnboardingStage::Started,
+            StageSubmission::PersonalInfo(_) => OnboardingStage::PersonalInfo,
+            StageSubmission::Organization(_) => OnboardingStage::Organization,
+        }
+    }
+}
+
+impl Application {
+    /// My onboarding: the stage I am on, what I have submitted, and my draft.
+    #[tracing::instrument(name = "onboarding", skip_all)]
+    pub async fn onboarding(&self, ctx: &RequestContext) -> Result<OnboardingRecord, AppError> {
+        ctx.require_person()?;
+        let tx = self.ports.store.begin().await?;
+        Ok(self.load(tx.as_ref(), ctx).await?.0)
+    }
+
+    /// Keeps what I typed on my current stage without validating it.
+    #[tracing::instrument(name = "save_onboarding_draft", skip_all)]
+    pub async fn save_onboarding_draft(
+        &self,
+        ctx: &RequestContext,
+        draft: StageDraft,
+        expected_version: Option<i64>,
+    ) -> Result<OnboardingRecord, AppError> {
+        ctx.require_person()?;
+        check_draft_size(&draft)?;
+        let tx = self.ports.store.begin().await?;
+        let (mut record, stored) = self.load(tx.as_ref(), ctx).await?;
+        record.progress.check_version(expected_version).map_err(refused)?;
+        if record.progress.is_completed() {
+            return Err(refused(OnboardingError::Refused {
+                from: OnboardingStage::Completed,
+                to: draft.stage(),
+                reason: tessera_domain::TransitionRefusal::Final,
+            }));
+        }
+        if draft.stage() != record.progress.stage {
+            return Err(AppError::validation(
+                "stage",
+                format!("drafts are kept for the current step, {}", record.progress.stage),
+            ));
+        }
+        record.draft = Some(draft);
+        record.progress.version += 1;
+        record.progress.updated_at = self.ports.clock.now();
+        self.store_progress(tx.as_ref(), &record, stored).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Validates my current stage's data, applies it, and moves me one step forward.
+    #[tracing::instrument(name = "advance_onboarding", skip_all)]
+    pub async fn advance_onboarding(
+        &self,
+        ctx: &RequestContext,
+        submission: StageSubmission,
+        expected_version: Option<i64>,
+    ) -> Result<OnboardingRecord, AppError> {
+        ctx.require_person()?;
+        let now = self.ports.clock.now();
+        let data = match &submission {
+            StageSubmission::Started => StageData::Started,
+            StageSubmission::PersonalInfo(input) => StageData::PersonalInfo(input.validate().map_err(invalid)?),
+            StageSubmission::Organization(input) => StageData::Organization(input.validate().map_err(invalid)?),
+        };
+        let tx = self.ports.store.begin().await?;
+        let (mut record, stored) = self.load(tx.as_ref(), ctx).await?;
+        record.progress.check_version(expected_version).map_err(refused)?;
+        if record.progress.stage != submission.stage() {
+            let given = submission.stage();
+            return Err(refused(if record.progress.is_completed() {
+                OnboardingError::Refused {
+                    from: OnboardingStage::Completed,
+                    to: given,
+                    reason: tessera_domain::TransitionRefusal::Final,
+                }
+            } else {
+                OnboardingError::WrongStage {
+                    current: record.progress.stage,
+                    given,
+                }
+            }));
+        }
+        let mut joined = None;
+        match &data {
+            StageData::PersonalInfo(info) => {
+                tx.users()
+                    .update_display_name(ctx.user_id(), &info.display_name, now)
+                    .await?;
+            }
+            StageData::Organization(organization) => {
+                joined = self.apply_organization(tx.as_ref(), ctx, organization).await?;
+            }
+            StageData::Started | StageData::Terms(_) => {}
+        }
+        record.progress.advance(data, now).map_err(refused)?;
+        record.draft = None;
+        self.store_progress(tx.as_ref(), &record, stored).await?;
+        tx.commit().await?;
+        if let Some(tenant_id) = joined {
+            self.access_changed(tenant_id).await;
+        }
+        Ok(record)
+    }
+
+    /// Goes back to an earlier stage to edit it (what was submitted is kept).
+    #[tracing::instrument(name = "return_to_onboarding_stage", skip_all)]
+    pub async fn return_to_onboarding_stage(
+        &self,
+        ctx: &RequestContext,
+        stage: OnboardingStage,
+        expected_version: Option<i64>,
+    ) -> Result<OnboardingRecord, AppError> {
+        ctx.require_person()?;
+        let tx = self.ports.store.begin().await?;
+        let (mut record, stored) = self.load(tx.as_ref(), ctx).await?;
+        record.progress.check_version(expected_version).map_err(refused)?;
+        record
+            .progress
+            .go_back(stage, self.ports.clock.now())
+            .map_err(refused)?;
+        record.draft = None;
+        self.store_progress(tx.as_ref(), &record, stored).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Accepts the terms and finishes; records `onboarding.completed` in the same transaction.
+    #[tracing::instrument(name = "complete_onboarding", skip_all)]
+    pub async fn complete_onboarding(
+        &self,
+        ctx: &RequestContext,
+        terms: TermsInput,
+        expected_version: Option<i64>,
+    ) -> Result<OnboardingRecord, AppError> {
+        ctx.require_person()?;
+        let now = self.ports.clock.now();
+        let terms = terms.validate(now).map_err(invalid)?;
+        let tx = self.ports.store.begin().await?;
+        let (mut record, stored) = self.load(tx.as_ref(), ctx).await?;
+        record.progress.check_version(expected_version).map_err(refused)?;
+        let version = terms.version.clone();
+        record.progress.complete(Some(terms), now).map_err(refused)?;
+        record.draft = None;
+        self.store_progress(tx.as_ref(), &record, stored).await?;
+        let scope = ctx.own_scope();
+        tx.enter_tenant(scope).await?;
+        let started = record.progress.started_at;
+        tx.outbox()
+            .record(
+                scope,
+                &OutboxEvent {
+                    id: self.ports.ids.new_id(),
+                    tenant_id: scope.tenant_id(),
+                    event_type: "onboarding.completed".into(),
+                    payload: serde_json::json!({
+                        "userId": ctx.user_id().to_string(),
+                        "termsVersion": version,
+                        "startedAt": started.to_rfc3339(),
+                        "completedAt": now.to_rfc3339(),
+                    })
+                    .to_string(),
+                    created_at: now,
+                },
+            )
+            .await?;
+        tx.enter_user(ctx.user_id()).await?;
+        let tenants: Vec<_> = tx
+            .memberships()
+            .list_own(ctx.user_id())
+            .await?
+            .into_iter()
+            .map(|m| m.tenant_id)
+            .collect();
+        tx.commit().await?;
+        // Cached access remembers "not onboarded"; forget it wherever I am a member.
+        for tenant_id in tenants {
+            self.access_changed(tenant_id).await;
+        }
+        Ok(record)
+    }
+
+    /// Members of my tenant per stage, completion rate and median time to complete.
+    #[tracing::instrument(name = "onboarding_funnel", skip_all)]
+    pub async fn onboarding_funnel(&self, ctx: &RequestContext) -> Result<OnboardingFunnel, AppError> {
+        let scope = ctx.authorize(Permission::TenantUpdate)?.scope().clone();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        Ok(tx.onboarding().funnel(&scope).await?)
+    }
+
+    /// My record, or a fresh start (not stored until the first change), and the stored version.
+    async fn load(
+        &self,
+        tx: &dyn Transaction,
+        ctx: &RequestContext,
+    ) -> Result<(OnboardingRecord, Option<i64>), AppError> {
+        Ok(match tx.onboarding().find(ctx.user_id()).await? {
+            Some(record) => {
+                let version = record.progress.version;
+                (record, Some(version))
+            }
+            None => (
+                OnboardingRecord {
+                    progress: tessera_domain::Onboarding::start(ctx.user_id(), self.ports.clock.now()),
+                    draft: None,
+                },
+                None,
+            ),
+        })
+    }
+
+    async fn store_progress(
+        &self,
+        tx: &dyn Transaction,
+        record: &OnboardingRecord,
+        stored: Option<i64>,
+    ) -> Result<(), AppError> {
+        let result = match stored {
+            Some(version) => tx.onboarding().save(record, version).await,
+            None => tx.onboarding().insert(record).await,
+        };
+        result.map_err(|error| match error {
+            StoreError::NotFound | StoreError::Duplicate(_) => AppError::Conflict {
+                field: "expectedVersion".into(),
+                message: "onboarding was changed meanwhile; load it again".into(),
+            },
+            other => other.into(),
+        })
+    }
+
+    /// Creating: my current tenant takes the name, slug, size and industry (only for
+    /// those who may change it). Joining: accepts the invitation (a no-op when I am
+    /// already an active member of its tenant, e.g. I signed up with it). Returns the
+    /// tenant joined, if any.
+    async fn apply_organization(
+        &self,
+        tx: &dyn Transaction,
+        ctx: &RequestContext,
+        organization: &Organization,
+    ) -> Result<Option<tessera_domain::TenantId>, AppError> {
+        let now = self.ports.clock.now();
+        match organization {
+            Organization::Create {
+                name,
+                slug,
+                size,
+                industry,
+            } => {
+                if !ctx.permissions().contains(Permission::TenantUpdate) {
+                    return Err(AppError::Forbidden {
+                        reason: "MISSING_PERMISSION",
+                        message: "only those who may change this tenant can set it up; join with an invitation instead"
+                            .into(),
+                    });
+                }
+                self.set_up_tenant(tx, ctx, name, slug, *size, industry.clone(), now)
+                    .await?;
+                Ok(None)
+            }
+            Organization::JoinInvited { invitation_token } => {
+                let tenant_id = crate::invitations::tenant_of(invitation_token)
+                    .ok_or_else(|| AppError::validation("invitationToken", "is not an invitation token"))?;
+                tx.enter_user(ctx.user_id()).await?;
+                let already = tx
+                    .memberships()
+                    .list_own(ctx.user_id())
+                    .await?
+                    .into_iter()
+                    .any(|m| m.tenant_id == tenant_id && m.is_active());
+                if already {
+                    return Ok(None);
+                }
+                let user: User = tx
+                    .users()
+                    .find_by_id(ctx.user_id())
+                    .await?
+                    .ok_or(AppError::NotFound("user"))?;
+                let tenant = self
+                    .accept_into(tx, &user, invitation_token)
+                    .await
+                    .map_err(|error| match error {
+                        AppError::Validation(_) => AppError::validation("invitationToken", "is unknown or expired"),
+                        other => other,
+                    })?;
+                Ok(Some(tenant.id))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn set_up_tenant(
+        &self,
+        tx: &dyn Transaction,
+        ctx: &RequestContext,
+        name: &Name,
+        slug: &Slug,
+        size: CompanySize,
+        industry: Option<String>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), AppError> {
+        let scope = ctx.own_scope();
+        let mut tenant = tx
+            .tenants()
+            .find_by_id(scope.tenant_id())
+            .await?
+            .ok_or(AppError::NotFound("tenant"))?;
+        tenant.name = name.clone();
+        tenant.slug = slug.clone();
+        tenant.updated_at = now;
+        tx.tenants()
+            .update_profile(&tenant)
+            .await
+            .map_err(|error| match error {
+                StoreError::Duplicate(_) => AppError::Conflict {
+                    field: "slug".into(),
+                    message: "this address is taken; choose another".into(),
+                },
+                other => other.into(),
+            })?;
+        tx.enter_tenant(scope).await?;
+        let mut settings = tx
+            .tenant_settings()
+            .find(scope)
+            .await?
+            .unwrap_or_else(|| TenantSettings::empty(scope.tenant_id(), now));
+        settings.company_size = Some(size);
+        settings.industry = industry;
+        settings.updated_at = now;
+        tx.tenant_settings().upsert(scope, &settings).await?;
+        Ok(())
+    }
+}
+
+fn invalid(errors: StageDataError) -> AppError {
+    let mut fields = FieldErrors::new();
+    for (field, message) in &errors.fields {
+        fields.add(field, message.clone());
+    }
+    AppError::Validation(fields)
+}
+
+fn refused(error: OnboardingError) -> AppError {
+    match error {
+        OnboardingError::InvalidData(errors) => invalid(errors),
+        OnboardingError::StaleVersion { .. } => AppError::Conflict {
+            field: "expectedVersion".into(),
+            message: error.to_string(),
+        },
+        OnboardingError::UseComplete => AppError::validation("stage", "finish the terms step with completeOnboarding"),
+        OnboardingError::WrongStage { .. } | OnboardingError::Refused { .. } | OnboardingError::NotBackward { .. } => {
+            AppError::Conflict {
+                field: "stage".into(),
+                message: error.to_string(),
+            }
+        }
+    }
+}
+
+fn check_draft_size(draft: &StageDraft) -> Result<(), AppError> {
+    let fields: Vec<(&str, &Option<String>)> = match draft {
+        StageDraft::PersonalInfo(i) => vec![
+            ("displayName", &i.display_name),
+            ("jobTitle", &i.job_title),
+            ("timeZone", &i.time_zone),
+            ("locale", &i.locale),
+        ],
+        StageDraft::Organization(o) => vec![
+            ("name", &o.name),
+            ("slug", &o.slug),
+            ("size", &o.size),
+            ("industry", &o.industry),
+            ("invitationToken", &o.invitation_token),
+        ],
+        StageDraft::Terms(t) => vec![("version", &t.version)],
+    };
+    let mut errors = FieldErrors::new();
+    for (field, value) in fields {
+        if value.as_ref().is_some_and(|v| v.chars().count() > DRAFT_FIELD_MAX) {
+            errors.add(
+                field,
+                format!("must be at most {DRAFT_FIELD_MAX} characters, even in a draft"),
+            );
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}

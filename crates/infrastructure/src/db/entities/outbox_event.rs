@@ -1,0 +1,50 @@
+use sea_orm::entity::prelude::*;
+use tessera_application::ports::OutboxEvent;
+use tessera_domain::TenantId;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "outbox_events")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub event_type: String,
+    pub payload: String,
+    pub created_at: DateTimeUtc,
+    pub delivered_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl crate::db::scoped::TenantOwned for Entity {
+    fn tenant_column() -> Column {
+        Column::TenantId
+    }
+}
+
+impl Model {
+    pub fn into_domain(self) -> OutboxEvent {
+        OutboxEvent {
+            id: self.id,
+            tenant_id: TenantId::from_uuid(self.tenant_id),
+            event_type: self.event_type,
+            payload: self.payload,
+            created_at: self.created_at,
+        }
+    }
+
+    pub fn from_domain(event: &OutboxEvent) -> Self {
+        Self {
+            tenant_id: event.tenant_id.as_uuid(),
+            id: event.id,
+            event_type: event.event_type.clone(),
+            payload: event.payload.clone(),
+            created_at: event.created_at,
+            delivered_at: None,
+        }
+    }
+}
