@@ -17,6 +17,7 @@ mod m20261123_000006_api_keys;
 mod m20261123_000007_user_tokens;
 mod m20261123_000008_custom_domains;
 mod m20261123_000009_onboarding;
+mod m20261123_000010_readable_migrations;
 
 /// The Postgres role the server runs as: owns nothing, not a superuser, no BYPASSRLS.
 pub const APP_ROLE: &str = "tessera_app";
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_user_tokens::Migration),
             Box::new(m20261123_000008_custom_domains::Migration),
             Box::new(m20261123_000009_onboarding::Migration),
+            Box::new(m20261123_000010_readable_migrations::Migration),
         ]
     }
 }

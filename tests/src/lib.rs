@@ -306,6 +306,12 @@ impl TestApp {
         // Tests of other capabilities start from signed-up users and do not walk through
         // onboarding; the onboarding tests turn the gate (on by default) back on.
         config.onboarding_gate = false;
+        // Every test client shares 127.0.0.1: per-address limits would trip across
+        // unrelated tests. The rate-limit tests set small quotas themselves.
+        config.rate_limit_authentication_per_minute = 100_000;
+        config.rate_limit_anonymous_per_minute = 100_000;
+        config.rate_limit_free_per_minute = 100_000;
+        config.rate_limit_principal_per_minute = 100_000;
         let mailer = tessera_infrastructure::MemoryMailer::default();
         let mut options = BuildOptions {
             fast_password_hashing: true,

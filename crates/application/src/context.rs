@@ -2,7 +2,7 @@
 //! authentication path (sign-up, log-in, token authentication), after the membership
 //! was checked; repository methods for tenant data require one.
 
-use tessera_domain::{ApiKey, ApiKeyId, Permission, PermissionSet, RoleId, SessionId, TenantId, UserId};
+use tessera_domain::{ApiKey, ApiKeyId, Permission, PermissionSet, Plan, RoleId, SessionId, TenantId, UserId};
 
 use crate::AppError;
 
@@ -49,6 +49,8 @@ pub struct RequestContext {
     session_id: Option<SessionId>,
     /// The person has not finished onboarding and the deployment gates tenant work on it.
     onboarding_pending: bool,
+    /// The tenant's plan (sizes its rate limit).
+    plan: Plan,
 }
 
 /// A permission check that passed: the only way to get the scope for a guarded write.
@@ -77,6 +79,7 @@ impl RequestContext {
             permissions,
             session_id: None,
             onboarding_pending: false,
+            plan: Plan::Free,
         }
     }
 
@@ -90,6 +93,7 @@ impl RequestContext {
             permissions: key.permissions.clone(),
             session_id: None,
             onboarding_pending: false,
+            plan: Plan::Free,
         }
     }
 
@@ -103,6 +107,15 @@ impl RequestContext {
                 message: "this operation needs a signed-in person, not an API key".into(),
             }),
         }
+    }
+
+    pub(crate) fn with_plan(mut self, plan: Plan) -> Self {
+        self.plan = plan;
+        self
+    }
+
+    pub fn plan(&self) -> Plan {
+        self.plan
     }
 
     pub(crate) fn with_onboarding_pending(mut self, pending: bool) -> Self {

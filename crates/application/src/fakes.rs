@@ -1304,6 +1304,24 @@ impl crate::ports::OutboxRepository for FakeTransaction {
     }
 }
 
+/// GCRA buckets in a map, on a clock that never moves (nothing refills).
+#[derive(Default)]
+pub struct FakeRateLimiter {
+    buckets: Mutex<std::collections::HashMap<String, i64>>,
+}
+
+#[async_trait]
+impl crate::ports::RateLimiter for FakeRateLimiter {
+    async fn acquire(&self, key: &str, quota: crate::rate_limits::Quota) -> crate::rate_limits::RateDecision {
+        let mut buckets = self.buckets.lock().expect("fake rate limiter lock");
+        let (decision, store) = crate::rate_limits::gcra(0, buckets.get(key).copied(), quota);
+        if let Some(tat) = store {
+            buckets.insert(key.to_owned(), tat);
+        }
+        decision
+    }
+}
+
 /// Approves a domain whose name starts with `ok.` and refuses every other.
 pub struct FakeDomainVerifier;
 
@@ -1340,6 +1358,7 @@ pub fn application_with(auth: AuthSettings) -> (Application, FakeStore) {
         access_cache: Arc::new(FakeAccessCache::default()),
         attempts: Arc::new(FakeAttempts::default()),
         domain_verifier: Arc::new(FakeDomainVerifier),
+        rate_limiter: Arc::new(FakeRateLimiter::default()),
     };
     (Application::new(ports, auth), store)
 }

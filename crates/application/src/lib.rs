@@ -11,6 +11,7 @@ pub mod onboarding;
 pub mod pagination;
 pub mod platform;
 pub mod ports;
+pub mod rate_limits;
 pub mod roles;
 pub mod tenants;
 pub mod workspaces;
@@ -69,6 +70,7 @@ pub struct Ports {
     pub access_cache: Arc<dyn ports::AccessCache>,
     pub attempts: Arc<dyn ports::AttemptLimiter>,
     pub domain_verifier: Arc<dyn ports::DomainVerifier>,
+    pub rate_limiter: Arc<dyn ports::RateLimiter>,
 }
 
 /// The application facade. Use cases are grouped by aggregate in their own modules
@@ -77,11 +79,22 @@ pub struct Ports {
 pub struct Application {
     ports: Ports,
     auth: AuthSettings,
+    rate_limits: rate_limits::RateLimitSettings,
 }
 
 impl Application {
     pub fn new(ports: Ports, auth: AuthSettings) -> Self {
-        Self { ports, auth }
+        Self {
+            ports,
+            auth,
+            rate_limits: rate_limits::RateLimitSettings::default(),
+        }
+    }
+
+    /// Replaces the default quotas.
+    pub fn with_rate_limits(mut self, settings: rate_limits::RateLimitSettings) -> Self {
+        self.rate_limits = settings;
+        self
     }
 
     /// After a committed change to roles or memberships of a tenant.

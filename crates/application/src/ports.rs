@@ -230,6 +230,15 @@ pub struct MemberAccess {
     pub permissions: PermissionSet,
     /// The user finished onboarding (until then, tenant work may be gated).
     pub onboarded: bool,
+    /// The tenant's plan (sizes its rate limit).
+    pub plan: tessera_domain::Plan,
+}
+
+/// Counts requests per bucket (GCRA, see [`crate::rate_limits::gcra`]). Never fails:
+/// an adapter that loses its backend falls back to counting in process.
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    async fn acquire(&self, key: &str, quota: crate::rate_limits::Quota) -> crate::rate_limits::RateDecision;
 }
 
 /// Remembers [`MemberAccess`] between requests. Every use case that changes roles or

@@ -10,7 +10,7 @@ use deadpool_redis::redis::AsyncCommands;
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use moka::future::Cache;
 use tessera_application::ports::{AccessCache, MemberAccess};
-use tessera_domain::{PermissionSet, RoleId, SessionId, TenantId, UserId};
+use tessera_domain::{PermissionSet, Plan, RoleId, SessionId, TenantId, UserId};
 
 /// In-process: for a single server (development, tests, one replica).
 pub struct InProcessAccessCache {
@@ -35,7 +35,7 @@ impl InProcessAccessCache {
 #[async_trait]
 impl AccessCache for InProcessAccessCache {
     async fn get(&self, tenant_id: TenantId, user_id: UserId) -> Option<MemberAccess> {
-        self.entries.get(&(tenant_id, user_id)).await
+        count(self.entries.get(&(tenant_id, user_id)).await)
     }
 
     async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess) {
@@ -120,14 +120,22 @@ pub(crate) fn redis_pool(url: &str) -> Result<Pool, RedisSetupError> {
         .map_err(|e| RedisSetupError(e.to_string()))
 }
 
-/// `role-id|perm,perm,…|onboarded` (`1` or `0`).
+/// Counts a member-access lookup as a hit or a miss.
+fn count(found: Option<MemberAccess>) -> Option<MemberAccess> {
+    let result = if found.is_some() { "hit" } else { "miss" };
+    metrics::counter!("tessera_cache_requests_total", "kind" => "member_access", "result" => result).increment(1);
+    found
+}
+
+/// `role-id|perm,perm,…|onboarded|plan` (onboarded `1` or `0`).
 fn encode(access: &MemberAccess) -> String {
     let permissions: Vec<&str> = access.permissions.iter().map(|p| p.as_str()).collect();
     format!(
-        "{}|{}|{}",
+        "{}|{}|{}|{}",
         access.role_id,
         permissions.join(","),
-        u8::from(access.onboarded)
+        u8::from(access.onboarded),
+        access.plan.as_str()
     )
 }
 
@@ -141,6 +149,7 @@ fn decode(raw: &str) -> Option<MemberAccess> {
         "0" => false,
         _ => return None,
     };
+    let plan = Plan::parse(parts.next()?)?;
     if parts.next().is_some() {
         return None;
     }
@@ -148,6 +157,7 @@ fn decode(raw: &str) -> Option<MemberAccess> {
         role_id,
         permissions,
         onboarded,
+        plan,
     })
 }
 
@@ -168,7 +178,7 @@ impl AccessCache for RedisAccessCache {
                 return None;
             }
         };
-        raw.as_deref().and_then(decode)
+        count(raw.as_deref().and_then(decode))
     }
 
     async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess) {
@@ -239,12 +249,14 @@ mod tests {
             role_id: RoleId::from_uuid(uuid::Uuid::now_v7()),
             permissions: [Permission::MembersRead, Permission::RolesManage].into_iter().collect(),
             onboarded: true,
+            plan: Plan::Team,
         };
         assert_eq!(decode(&encode(&access)), Some(access));
         let empty = MemberAccess {
             role_id: RoleId::from_uuid(uuid::Uuid::nil()),
             permissions: PermissionSet::default(),
             onboarded: false,
+            plan: Plan::Free,
         };
         assert_eq!(decode(&encode(&empty)), Some(empty));
         assert_eq!(decode("garbage"), None);
@@ -268,6 +280,7 @@ mod tests {
             role_id: RoleId::from_uuid(uuid::Uuid::nil()),
             permissions: PermissionSet::all(),
             onboarded: true,
+            plan: Plan::Team,
         };
         cache.put(a, user, &access).await;
         cache.put(b, user, &access).await;

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod db;
 pub mod domains;
 pub mod mail;
+pub mod rate_limits;
 pub mod system;
 
 pub use attempts::{InProcessAttempts, RedisAttempts};
@@ -18,4 +19,5 @@ pub use cache::{InProcessAccessCache, RedisAccessCache};
 pub use db::{DatabaseSettings, SeaStore, SeaTransaction};
 pub use domains::HttpDomainVerifier;
 pub use mail::{LogMailer, MailRenderer, MemoryMailer, RenderedMail, SmtpMailer, SmtpSettings};
+pub use rate_limits::{InProcessRateLimiter, RedisRateLimiter};
 pub use system::{SystemClock, UuidV7Ids};

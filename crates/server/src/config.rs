@@ -116,6 +116,48 @@ pub struct Config {
     #[arg(long, env = "BASE_DOMAIN", global = true)]
     pub base_domain: Option<String>,
 
+    /// When set, `/metrics` wants `Authorization: Bearer <token>`.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<String>,
+
+    /// Turn every rate limit off (they are on by default).
+    #[arg(long, env = "RATE_LIMITS_ENABLED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub rate_limits_enabled: bool,
+
+    /// Requests per minute for a whole tenant on the free plan.
+    #[arg(long, env = "RATE_LIMIT_FREE_PER_MINUTE", default_value_t = 600, global = true)]
+    pub rate_limit_free_per_minute: u32,
+
+    /// Requests per minute for a whole tenant on the team plan.
+    #[arg(long, env = "RATE_LIMIT_TEAM_PER_MINUTE", default_value_t = 3000, global = true)]
+    pub rate_limit_team_per_minute: u32,
+
+    /// Requests per minute for a whole tenant on the enterprise plan.
+    #[arg(
+        long,
+        env = "RATE_LIMIT_ENTERPRISE_PER_MINUTE",
+        default_value_t = 12000,
+        global = true
+    )]
+    pub rate_limit_enterprise_per_minute: u32,
+
+    /// Requests per minute for one user or API key.
+    #[arg(long, env = "RATE_LIMIT_PRINCIPAL_PER_MINUTE", default_value_t = 600, global = true)]
+    pub rate_limit_principal_per_minute: u32,
+
+    /// Requests per minute from one address without a credential.
+    #[arg(long, env = "RATE_LIMIT_ANONYMOUS_PER_MINUTE", default_value_t = 120, global = true)]
+    pub rate_limit_anonymous_per_minute: u32,
+
+    /// Log-in, sign-up and password-reset requests per minute from one address.
+    #[arg(
+        long,
+        env = "RATE_LIMIT_AUTHENTICATION_PER_MINUTE",
+        default_value_t = 10,
+        global = true
+    )]
+    pub rate_limit_authentication_per_minute: u32,
+
     /// Until a person finishes onboarding, tenant work answers FORBIDDEN
     /// (`ONBOARDING_INCOMPLETE`); onboarding itself and reading oneself stay open.
     #[arg(long, env = "ONBOARDING_GATE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
@@ -180,6 +222,19 @@ pub enum ConfigError {
 }
 
 impl Config {
+    pub fn rate_limits(&self) -> tessera_application::rate_limits::RateLimitSettings {
+        use tessera_application::rate_limits::{Quota, RateLimitSettings};
+        RateLimitSettings {
+            enabled: self.rate_limits_enabled,
+            free: Quota::per_minute(self.rate_limit_free_per_minute.max(1)),
+            team: Quota::per_minute(self.rate_limit_team_per_minute.max(1)),
+            enterprise: Quota::per_minute(self.rate_limit_enterprise_per_minute.max(1)),
+            principal: Quota::per_minute(self.rate_limit_principal_per_minute.max(1)),
+            anonymous: Quota::per_minute(self.rate_limit_anonymous_per_minute.max(1)),
+            authentication: Quota::per_minute(self.rate_limit_authentication_per_minute.max(1)),
+        }
+    }
+
     pub fn is_production(&self) -> bool {
         self.environment == Environment::Production
     }
@@ -327,6 +382,14 @@ impl Config {
             base_domain: None,
             session_cookies: false,
             onboarding_gate: true,
+            metrics_token: None,
+            rate_limits_enabled: true,
+            rate_limit_free_per_minute: 600,
+            rate_limit_team_per_minute: 3000,
+            rate_limit_enterprise_per_minute: 12000,
+            rate_limit_principal_per_minute: 600,
+            rate_limit_anonymous_per_minute: 120,
+            rate_limit_authentication_per_minute: 10,
             smtp_url: None,
             mail_from: "Tessera <no-reply@localhost>".into(),
             app_url: None,

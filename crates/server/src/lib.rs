@@ -11,14 +11,16 @@ use anyhow::Context as _;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tessera_api::ApiConfig;
 use tessera_api::graphql::SchemaLimits;
-use tessera_application::ports::{AccessCache, AttemptLimiter, DomainVerifier, Mailer};
+use tessera_api::http::DependencyCheck;
+use tessera_application::ports::{AccessCache, AttemptLimiter, DomainVerifier, Mailer, RateLimiter};
 use tessera_application::{Application, AuthSettings, Ports};
 use tessera_infrastructure::{
     Argon2PasswordHasher, DatabaseSettings, HttpDomainVerifier, InProcessAccessCache, InProcessAttempts,
-    JwtTokenIssuer, LogMailer, MailRenderer, RandomSecrets, RedisAccessCache, RedisAttempts, SeaStore, SmtpMailer,
-    SmtpSettings, SystemClock, UuidV7Ids,
+    InProcessRateLimiter, JwtTokenIssuer, LogMailer, MailRenderer, RandomSecrets, RedisAccessCache, RedisAttempts,
+    RedisRateLimiter, SeaStore, SmtpMailer, SmtpSettings, SystemClock, UuidV7Ids,
 };
 use tessera_migration::{Migrator, MigratorTrait};
+
 use tokio::net::TcpListener;
 
 pub use config::{Config, Environment, LogFormat};
@@ -73,6 +75,72 @@ pub async fn build_application(
     config: &Config,
     options: &BuildOptions,
 ) -> anyhow::Result<(Arc<Application>, SeaStore)> {
+    let wired = wire(config, options).await?;
+    Ok((wired.app, wired.store))
+}
+
+/// The wired application, its store, and what readiness should ask about.
+struct Wired {
+    app: Arc<Application>,
+    store: SeaStore,
+    checks: Vec<Arc<dyn DependencyCheck>>,
+}
+
+/// Readiness: every migration this binary knows is applied.
+struct MigrationsApplied(SeaStore);
+
+impl std::fmt::Debug for MigrationsApplied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MigrationsApplied")
+    }
+}
+
+#[async_trait::async_trait]
+impl DependencyCheck for MigrationsApplied {
+    fn name(&self) -> &'static str {
+        "migrations"
+    }
+    fn required(&self) -> bool {
+        true
+    }
+    async fn check(&self) -> Result<(), String> {
+        let applied = self.0.applied_migrations().await?;
+        let pending: Vec<String> = Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .filter(|name| !applied.contains(name))
+            .collect();
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{} pending: {}", pending.len(), pending.join(", ")))
+        }
+    }
+}
+
+/// Readiness: Redis answers `PING` (optional: without it requests still work).
+struct RedisAnswers(Arc<RedisAccessCache>);
+
+impl std::fmt::Debug for RedisAnswers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedisAnswers")
+    }
+}
+
+#[async_trait::async_trait]
+impl DependencyCheck for RedisAnswers {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+    fn required(&self) -> bool {
+        false
+    }
+    async fn check(&self) -> Result<(), String> {
+        self.0.ping().await
+    }
+}
+
+async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> {
     config.validate_for_serving()?;
     if config.migrate_on_start {
         migrate_up(config).await?;
@@ -98,14 +166,24 @@ pub async fn build_application(
     let cache_ttl = std::time::Duration::from_secs(config.access_cache_ttl_seconds);
     // Revocation marks must outlive every access token issued before the revocation.
     let revocation_ttl = std::time::Duration::from_secs(u64::from(config.access_token_ttl_seconds) + 60);
+    let mut checks: Vec<Arc<dyn DependencyCheck>> = vec![Arc::new(MigrationsApplied(store.clone()))];
     let access_cache: Arc<dyn AccessCache> = match &config.redis_url {
-        Some(url) => Arc::new(RedisAccessCache::connect(url, cache_ttl, revocation_ttl).context("setting up Redis")?),
+        Some(url) => {
+            let redis =
+                Arc::new(RedisAccessCache::connect(url, cache_ttl, revocation_ttl).context("setting up Redis")?);
+            checks.push(Arc::new(RedisAnswers(redis.clone())));
+            redis
+        }
         None => Arc::new(InProcessAccessCache::new(cache_ttl, 100_000, revocation_ttl)),
     };
     let attempt_window = std::time::Duration::from_secs(15 * 60);
     let attempts: Arc<dyn AttemptLimiter> = match &config.redis_url {
         Some(url) => Arc::new(RedisAttempts::connect(url, attempt_window).context("setting up Redis")?),
         None => Arc::new(InProcessAttempts::new(attempt_window)),
+    };
+    let rate_limiter: Arc<dyn RateLimiter> = match &config.redis_url {
+        Some(url) => Arc::new(RedisRateLimiter::connect(url).context("setting up Redis")?),
+        None => Arc::new(InProcessRateLimiter::new(1_000_000)),
     };
     let ports = Ports {
         store: Arc::new(store.clone()),
@@ -124,6 +202,7 @@ pub async fn build_application(
             .domain_verifier
             .clone()
             .unwrap_or_else(|| Arc::new(HttpDomainVerifier::new(std::time::Duration::from_secs(10)))),
+        rate_limiter,
     };
     let auth = AuthSettings {
         access_token_ttl: chrono_seconds(config.access_token_ttl_seconds),
@@ -131,7 +210,11 @@ pub async fn build_application(
         onboarding_gate: config.onboarding_gate,
         ..AuthSettings::default()
     };
-    Ok((Arc::new(Application::new(ports, auth)), store))
+    Ok(Wired {
+        app: Arc::new(Application::new(ports, auth).with_rate_limits(config.rate_limits())),
+        store,
+        checks,
+    })
 }
 
 /// SMTP when `SMTP_URL` is set, else the development log mailer.
@@ -170,6 +253,7 @@ pub fn api_config(config: &Config) -> ApiConfig {
         graphiql: config.graphiql,
         base_domain: config.base_domain.clone(),
         session_cookies: config.session_cookies,
+        metrics_token: config.metrics_token.clone().filter(|t| !t.is_empty()),
         session_cookie_max_age_seconds: AuthSettings::default().refresh_token_ttl.num_seconds(),
         ..ApiConfig::default()
     }
@@ -181,6 +265,7 @@ pub struct RunningServer {
     pub store: SeaStore,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<std::io::Result<()>>,
+    pool_gauges: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -190,17 +275,34 @@ impl RunningServer {
             let _ = tx.send(());
         }
         let _ = self.handle.await;
+        self.pool_gauges.abort();
     }
 }
 
 /// Builds everything and serves on `config.bind_addr` (port 0 picks a free port).
 pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<RunningServer> {
-    let (app, store) = build_application(config, options).await?;
-    let router = tessera_api::router(app, api_config(config));
+    let Wired { app, store, checks } = wire(config, options).await?;
+    let mut api = api_config(config);
+    api.readiness_checks = checks;
+    let router = tessera_api::router(app, api);
     let listener = TcpListener::bind(config.bind_addr)
         .await
         .with_context(|| format!("binding {}", config.bind_addr))?;
     let addr = listener.local_addr()?;
+    let pool_gauges = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                if let Some((open, idle)) = store.pool_usage() {
+                    let idle = idle as f64;
+                    metrics::gauge!("tessera_db_pool_connections", "state" => "idle").set(idle);
+                    metrics::gauge!("tessera_db_pool_connections", "state" => "in_use").set(f64::from(open) - idle);
+                }
+            }
+        })
+    };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -214,6 +316,7 @@ pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<Ru
         store,
         shutdown: Some(tx),
         handle,
+        pool_gauges,
     })
 }
 

@@ -238,6 +238,8 @@ async fn health_endpoints_report_the_process_and_the_database() {
     assert_eq!(ready.status(), StatusCode::OK);
     let body: serde_json::Value = ready.json().await.expect("json");
     assert_eq!(body["checks"]["database"]["status"], "healthy");
+    assert_eq!(body["checks"]["migrations"]["status"], "healthy", "{body}");
+    assert_eq!(body["status"], "healthy");
 
     let request_id = app
         .client

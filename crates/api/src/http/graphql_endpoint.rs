@@ -4,14 +4,16 @@
 //! GET, 415 for a body that is not JSON. The bearer token is checked once here.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_application::identity::ClientInfo;
+use tessera_application::rate_limits::{Admission, Admitted};
 use tessera_application::tenants::TenantSelector;
 use tessera_domain::Slug;
 
@@ -19,6 +21,7 @@ use crate::AppState;
 use crate::graphql::Caller;
 use crate::graphql::ClientOrigin;
 use crate::graphql::cookies::CookieSession;
+use crate::http::prometheus;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -216,6 +219,46 @@ async fn execute(
         }
         (caller, _) => caller,
     };
+    let started = Instant::now();
+    let roots = RootFields::of(&request);
+    let operation = roots.label();
+    if let Caller::Member(context) = &caller {
+        metrics::counter!("tessera_tenant_requests_total", "tenant" => prometheus::tenant_label(context.tenant_id().to_string()))
+            .increment(1);
+    }
+    let admitted = state
+        .app
+        .admit(Admission {
+            member: match &caller {
+                Caller::Member(context) => Some(context),
+                _ => None,
+            },
+            client_ip: client.ip.as_deref(),
+            authentication: roots.authentication(),
+        })
+        .await;
+    if !admitted.allowed() {
+        let retry = admitted
+            .tightest
+            .and_then(|(_, d)| d.retry_after)
+            .map_or(1, |d| d.as_secs_f64().ceil() as u64)
+            .max(1);
+        let body = json!({ "errors": [{
+            "message": "too many requests; slow down",
+            "extensions": { "code": "RATE_LIMITED", "retryAfterSeconds": retry }
+        }] });
+        let bucket = admitted.tightest.map_or("unknown", |(kind, _)| kind);
+        metrics::counter!("tessera_rate_limit_rejections_total", "bucket" => bucket).increment(1);
+        metrics::counter!("tessera_graphql_requests_total", "operation" => operation, "outcome" => "rate_limited")
+            .increment(1);
+        metrics::counter!("tessera_graphql_errors_total", "code" => "RATE_LIMITED").increment(1);
+        let mut http = respond(StatusCode::TOO_MANY_REQUESTS, media, &body);
+        add_rate_limit_headers(&mut http, &admitted);
+        if let Ok(value) = HeaderValue::from_str(&retry.to_string()) {
+            http.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return http;
+    }
     let cookies = CookieSession::from_headers(
         state.config.session_cookies,
         state.config.session_cookie_max_age_seconds,
@@ -255,6 +298,7 @@ async fn execute(
             }
         }
     }
+    record(operation, started, &body);
     let status = match (media, is_request_error) {
         (MediaType::GraphqlResponse, true) => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
@@ -264,7 +308,109 @@ async fn execute(
     for (name, value) in &response.http_headers {
         http.headers_mut().append(name, value.clone());
     }
+    add_rate_limit_headers(&mut http, &admitted);
     http
+}
+
+fn record(operation: &'static str, started: Instant, body: &Value) {
+    let errors = body.get("errors").and_then(Value::as_array);
+    let outcome = if errors.is_some_and(|e| !e.is_empty()) {
+        "error"
+    } else {
+        "ok"
+    };
+    metrics::counter!("tessera_graphql_requests_total", "operation" => operation, "outcome" => outcome).increment(1);
+    metrics::histogram!("tessera_graphql_request_duration_seconds", "operation" => operation)
+        .record(started.elapsed().as_secs_f64());
+    for error in errors.into_iter().flatten() {
+        let code = error["extensions"]["code"].as_str().unwrap_or("UNKNOWN");
+        // Codes come from our own closed set; anything else is folded.
+        let code = if code.chars().all(|c| c.is_ascii_uppercase() || c == '_') && code.len() <= 40 {
+            code.to_owned()
+        } else {
+            "OTHER".to_owned()
+        };
+        metrics::counter!("tessera_graphql_errors_total", "code" => code).increment(1);
+    }
+}
+
+/// `RateLimit-*` (and the older `X-RateLimit-*`) from the bucket closest to refusing.
+fn add_rate_limit_headers(response: &mut Response, admitted: &Admitted) {
+    let Some((_, decision)) = admitted.tightest else {
+        return;
+    };
+    let reset = decision.reset_after.as_secs_f64().ceil() as u64;
+    for (names, value) in [
+        (["ratelimit-limit", "x-ratelimit-limit"], decision.limit.to_string()),
+        (
+            ["ratelimit-remaining", "x-ratelimit-remaining"],
+            decision.remaining.to_string(),
+        ),
+        (["ratelimit-reset", "x-ratelimit-reset"], reset.to_string()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            for name in names {
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static(name), value.clone());
+            }
+        }
+    }
+}
+
+/// Root fields that get the strict per-address bucket.
+const AUTHENTICATION_FIELDS: &[&str] = &[
+    "logIn",
+    "signUp",
+    "requestPasswordReset",
+    "resetPassword",
+    "refreshSession",
+];
+
+/// The root fields of the operations in a document, and whether any is a mutation.
+struct RootFields {
+    names: Vec<String>,
+    mutation: bool,
+}
+
+impl RootFields {
+    fn of(request: &async_graphql::Request) -> Self {
+        let mut fields = Self {
+            names: Vec::new(),
+            mutation: false,
+        };
+        let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+            return fields;
+        };
+        for (_, operation) in document.operations.iter() {
+            fields.mutation |= operation.node.ty == OperationType::Mutation;
+            for item in &operation.node.selection_set.node.items {
+                if let async_graphql::parser::types::Selection::Field(field) = &item.node {
+                    fields.names.push(field.node.name.node.to_string());
+                }
+            }
+        }
+        fields
+    }
+
+    /// Log-in, sign-up and reset requests get the strict per-address bucket.
+    fn authentication(&self) -> bool {
+        self.mutation && self.names.iter().any(|n| AUTHENTICATION_FIELDS.contains(&n.as_str()))
+    }
+
+    /// A bounded label: the first root field if the schema has it, else `unknown`.
+    fn label(&self) -> &'static str {
+        let root = if self.mutation { "Mutation" } else { "Query" };
+        self.names
+            .first()
+            .and_then(|name| {
+                crate::graphql::access::RULES
+                    .iter()
+                    .find(|(t, f, _)| *t == root && *f == name.as_str())
+                    .map(|(_, f, _)| *f)
+            })
+            .unwrap_or("unknown")
+    }
 }
 
 fn refused(error: tessera_application::AppError) -> Caller {

@@ -4,6 +4,9 @@
 mod graphiql;
 mod graphql_endpoint;
 mod health;
+pub mod prometheus;
+
+pub use health::DependencyCheck;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +37,10 @@ pub struct ApiConfig {
     pub session_cookies: bool,
     /// How long the session cookies live (the refresh token's lifetime), in seconds.
     pub session_cookie_max_age_seconds: i64,
+    /// When set, `/metrics` wants `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
+    /// Dependencies `/health/ready` reports next to the database.
+    pub readiness_checks: Vec<Arc<dyn DependencyCheck>>,
 }
 
 impl Default for ApiConfig {
@@ -46,6 +53,8 @@ impl Default for ApiConfig {
             base_domain: None,
             session_cookies: false,
             session_cookie_max_age_seconds: 30 * 24 * 60 * 60,
+            metrics_token: None,
+            readiness_checks: Vec::new(),
         }
     }
 }
@@ -59,6 +68,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      form-action 'self'";
 
 pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
+    prometheus::handle();
     let schema = build_schema(app.clone(), &config.schema);
     let state = AppState {
         app,
@@ -69,7 +79,8 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
     let mut routes = Router::new()
         .route("/graphql", get(graphql_endpoint::get).post(graphql_endpoint::post))
         .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready));
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(prometheus::render));
     if config.graphiql {
         routes = routes
             .route("/graphiql", get(graphiql::page))

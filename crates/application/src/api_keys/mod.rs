@@ -165,7 +165,7 @@ impl Application {
             tx.api_keys().update(&scope, &key).await?;
             tx.commit().await?;
         }
-        Ok(RequestContext::for_api_key(&key))
+        Ok(RequestContext::for_api_key(&key).with_plan(tenant.plan))
     }
 }
 

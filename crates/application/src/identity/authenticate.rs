@@ -28,6 +28,7 @@ impl Application {
             let context = RequestContext::new(claims.user_id, scope, access.role_id, access.permissions);
             return Ok(context
                 .with_session(claims.session_id)
+                .with_plan(access.plan)
                 .with_onboarding_pending(self.auth.onboarding_gate && !access.onboarded));
         }
         let tx = self.ports.store.begin().await?;
@@ -70,6 +71,7 @@ impl Application {
             role_id: membership.role_id,
             permissions: permissions.clone(),
             onboarded,
+            plan: tenant.plan,
         };
         self.ports
             .access_cache

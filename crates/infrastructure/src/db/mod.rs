@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait,
+};
 use tessera_application::ports::{Store, StoreError, StoreResult, Transaction};
 
 pub use transaction::SeaTransaction;
@@ -64,6 +66,34 @@ impl SeaStore {
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Connections open and idle in the pool, for metrics.
+    pub fn pool_usage(&self) -> Option<(u32, usize)> {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                Some((pool.size(), pool.num_idle()))
+            }
+            DbBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                Some((pool.size(), pool.num_idle()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Names of the applied migrations, as the migrator records them.
+    pub async fn applied_migrations(&self) -> Result<Vec<String>, String> {
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(backend, "SELECT version FROM seaql_migrations"))
+            .await
+            .map_err(|e| e.to_string())?;
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "version").map_err(|e| e.to_string()))
+            .collect()
     }
 
     /// A transaction as its concrete type, for adapter-level tests that need the raw

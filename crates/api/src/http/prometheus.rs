@@ -1,0 +1,87 @@
+//! Prometheus metrics at `/metrics` (optionally behind a bearer token): GraphQL
+//! requests by operation and outcome with latency histograms, errors by code,
+//! rate-limit refusals, requests per tenant for a bounded set of tenants; the cache
+//! and pool adapters add their own series. Labels never carry user input: an
+//! operation is named by a root field the schema knows, or `unknown`.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use subtle::ConstantTimeEq;
+
+use crate::AppState;
+
+/// Tenants that get their own label; the rest are counted as `other`.
+const MAX_TENANT_LABELS: usize = 100;
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process-wide recorder (one per process, however many servers run in it).
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            match metrics::set_global_recorder(recorder) {
+                Ok(()) => Some(handle),
+                Err(error) => {
+                    tracing::warn!(%error, "another metrics recorder is installed; /metrics stays empty");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// The label for a tenant: its id for the first tenants seen, `other` past the bound.
+pub fn tenant_label(tenant: String) -> String {
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let Ok(mut seen) = SEEN.get_or_init(|| Mutex::new(HashSet::new())).lock() else {
+        return "other".into();
+    };
+    if seen.contains(&tenant) {
+        return tenant;
+    }
+    if seen.len() < MAX_TENANT_LABELS {
+        seen.insert(tenant.clone());
+        tenant
+    } else {
+        "other".into()
+    }
+}
+
+pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = state.config.metrics_token.as_deref() {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")]).into_response();
+        }
+    }
+    let Some(handle) = handle() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics are not recorded in this process",
+        )
+            .into_response();
+    };
+    handle.run_upkeep();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        handle.render(),
+    )
+        .into_response()
+}

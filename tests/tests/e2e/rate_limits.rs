@@ -1,0 +1,101 @@
+//! Rate limits over real HTTP: a tenant past its quota gets 429 with the headers
+//! while another tenant carries on; replicas sharing Redis share the count; log-in
+//! attempts have their own strict per-address bucket.
+
+use serde_json::json;
+use tessera_tests::{Backend, PASSWORD, TestApp, redis_url};
+
+async fn me(app: &TestApp, base: &str, token: &str) -> reqwest::Response {
+    app.client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": "{ me { email } }" }))
+        .send()
+        .await
+        .expect("answered")
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} is set"))
+        .to_str()
+        .expect("text")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_past_its_quota_is_refused_while_others_carry_on_and_replicas_share_the_count() {
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
+        config.redis_url = Some(redis);
+        config.rate_limit_free_per_minute = 5;
+    })
+    .await
+    else {
+        return;
+    };
+    let ada = app.sign_up("ada@example.com", "acme").await;
+    let bob = app.sign_up("bob@example.com", "globex").await;
+
+    for remaining in (0..5).rev() {
+        let response = me(&app, &app.base_url, &ada.token).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "ratelimit-limit"), "5");
+        assert_eq!(header(&response, "ratelimit-remaining"), remaining.to_string());
+        assert_eq!(header(&response, "x-ratelimit-remaining"), remaining.to_string());
+        assert!(
+            header(&response, "ratelimit-reset")
+                .parse::<u64>()
+                .is_ok_and(|s| s <= 60)
+        );
+    }
+    let refused = me(&app, &app.base_url, &ada.token).await;
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = header(&refused, "retry-after").parse().expect("seconds");
+    assert!((1..=12).contains(&retry), "one request every 12 s: {retry}");
+    assert_eq!(header(&refused, "ratelimit-remaining"), "0");
+    let body = TestApp::read(refused).await;
+    assert_eq!(body.error_code(), Some("RATE_LIMITED"), "{}", body.body);
+    assert_eq!(body.body["errors"][0]["extensions"]["retryAfterSeconds"], retry);
+
+    // Another tenant is not affected.
+    let other = me(&app, &app.base_url, &bob.token).await;
+    assert_eq!(other.status(), 200);
+    assert_eq!(header(&other, "ratelimit-remaining"), "4");
+
+    // A second server on the same Redis sees the same exhausted bucket.
+    let replica = app.replica().await;
+    let elsewhere = me(&app, &format!("http://{}", replica.addr), &ada.token).await;
+    assert_eq!(elsewhere.status(), 429, "replicas share one limit");
+    replica.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_attempts_have_a_strict_bucket_per_address() {
+    let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
+        config.rate_limit_authentication_per_minute = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    app.sign_up("ada@example.com", "acme").await; // one
+    const LOG_IN: &str =
+        "mutation($p: String!) { logIn(input: { email: \"ada@example.com\", password: $p }) { accessToken } }";
+    let ok = app.graphql(LOG_IN, json!({ "p": PASSWORD }), None).await; // two
+    ok.assert_ok();
+    let wrong = app.graphql(LOG_IN, json!({ "p": "not the password" }), None).await; // three
+    assert_eq!(wrong.error_code(), Some("UNAUTHENTICATED"));
+    let refused = app.graphql(LOG_IN, json!({ "p": PASSWORD }), None).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.error_code(), Some("RATE_LIMITED"));
+    // Other anonymous requests are not in that bucket.
+    let open = app.graphql("{ permissions { name } }", json!({}), None).await;
+    open.assert_ok();
+    app.stop().await;
+}
