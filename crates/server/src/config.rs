@@ -194,9 +194,22 @@ pub struct Config {
     #[arg(long, env = "INTROSPECTION", action = clap::ArgAction::Set, global = true)]
     pub introspection: Option<bool>,
 
-    /// pretty or json.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
-    pub log_format: LogFormat,
+    /// pretty or json (json by default in production).
+    #[arg(long, env = "LOG_FORMAT", value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+
+    /// Origins a browser may call the API from (`https://app.example.com,…`); none
+    /// when unset (same origin only).
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", global = true)]
+    pub cors_allowed_origins: Option<String>,
+
+    /// Send `Strict-Transport-Security` with this max-age (serve over HTTPS only).
+    #[arg(long, env = "HSTS_MAX_AGE_SECONDS", global = true)]
+    pub hsts_max_age_seconds: Option<u64>,
+
+    /// Seconds a request may take before it is answered 408.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 30, global = true)]
+    pub request_timeout_seconds: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +235,26 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// JSON in production unless asked otherwise; pretty in development.
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format.unwrap_or(if self.is_production() {
+            LogFormat::Json
+        } else {
+            LogFormat::Pretty
+        })
+    }
+
+    /// The allowed CORS origins, trimmed, without empties.
+    pub fn cors_origins(&self) -> Vec<String> {
+        self.cors_allowed_origins
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect()
+    }
+
     pub fn rate_limits(&self) -> tessera_application::rate_limits::RateLimitSettings {
         use tessera_application::rate_limits::{Quota, RateLimitSettings};
         RateLimitSettings {
@@ -395,7 +428,10 @@ impl Config {
             app_url: None,
             graphiql: true,
             introspection: None,
-            log_format: LogFormat::Pretty,
+            log_format: None,
+            cors_allowed_origins: None,
+            hsts_max_age_seconds: None,
+            request_timeout_seconds: 30,
         }
     }
 }

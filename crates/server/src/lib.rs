@@ -253,6 +253,9 @@ pub fn api_config(config: &Config) -> ApiConfig {
         graphiql: config.graphiql,
         base_domain: config.base_domain.clone(),
         session_cookies: config.session_cookies,
+        cors_allowed_origins: config.cors_origins(),
+        hsts_max_age_seconds: config.hsts_max_age_seconds,
+        request_timeout: std::time::Duration::from_secs(config.request_timeout_seconds.clamp(1, 600)),
         metrics_token: config.metrics_token.clone().filter(|t| !t.is_empty()),
         session_cookie_max_age_seconds: AuthSettings::default().refresh_token_ttl.num_seconds(),
         ..ApiConfig::default()

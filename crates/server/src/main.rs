@@ -135,7 +135,7 @@ fn init_tracing(config: &Config) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match config.log_format {
+    match config.log_format() {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
     }

@@ -254,3 +254,81 @@ async fn health_endpoints_report_the_process_and_the_database() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn cors_allows_listed_origins_only_and_hsts_and_header_limits_apply() {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
+        config.cors_allowed_origins = Some("https://app.example.com, https://admin.example.com/".into());
+        config.hsts_max_age_seconds = Some(31_536_000);
+    })
+    .await
+    .expect("SQLite is always available");
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, format!("{}/graphql", app.base_url))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.expect("answered");
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-credentials")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    let listed_with_slash = preflight("https://admin.example.com").await.expect("answered");
+    assert!(listed_with_slash.headers().get("access-control-allow-origin").is_some());
+    let refused = preflight("https://evil.example.net").await.expect("answered");
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+
+    let plain = app.get("/health/live").await;
+    assert_eq!(
+        plain
+            .headers()
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok()),
+        Some("max-age=31536000; includeSubDomains")
+    );
+
+    let huge = app
+        .client
+        .get(format!("{}/health/live", app.base_url))
+        .header("x-padding", "a".repeat(20 * 1024))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(huge.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_an_allowlist_no_cors_headers_are_sent() {
+    let app = app().await;
+    let response = app
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/graphql", app.base_url))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("answered");
+    assert!(response.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        app.get("/health/live")
+            .await
+            .headers()
+            .get("strict-transport-security")
+            .is_none()
+    );
+    app.stop().await;
+}

@@ -16,6 +16,7 @@ fn captured() -> &'static Arc<Mutex<Vec<u8>>> {
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
             .with_writer(move || Capture(writer.clone()))
             .finish();
         // Another test may have installed one first; then this test cannot run.
@@ -106,6 +107,27 @@ async fn a_full_identity_flow_logs_no_secret() {
     assert!(
         text.contains("sign_up"),
         "the capture works (spans of the flow are in it)"
+    );
+    // Lines of a request carry its id, operation, tenant and actor (never a secret).
+    let request_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("request_id=") && l.contains(&format!("tenant_id={}", owner.tenant_id)))
+        .collect();
+    assert!(
+        !request_lines.is_empty(),
+        "request lines name their tenant: {}",
+        text.lines()
+            .filter(|l| l.contains("request_id="))
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        request_lines
+            .iter()
+            .any(|l| l.contains(&format!("actor=\"user:{}\"", owner.user_id)) && l.contains("operation=")),
+        "request lines name the actor and the operation: {}",
+        request_lines.iter().take(3).copied().collect::<Vec<_>>().join("\n")
     );
     for (what, secret) in [
         ("password", PASSWORD),

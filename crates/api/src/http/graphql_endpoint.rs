@@ -222,6 +222,16 @@ async fn execute(
     let started = Instant::now();
     let roots = RootFields::of(&request);
     let operation = roots.label();
+    let span = tracing::Span::current();
+    span.record("operation", operation);
+    if let Caller::Member(context) = &caller {
+        span.record("tenant_id", tracing::field::display(context.tenant_id()));
+        let actor = match context.actor() {
+            tessera_application::context::Actor::User(user) => format!("user:{user}"),
+            tessera_application::context::Actor::ApiKey(key) => format!("api_key:{key}"),
+        };
+        span.record("actor", actor.as_str());
+    }
     if let Caller::Member(context) = &caller {
         metrics::counter!("tessera_tenant_requests_total", "tenant" => prometheus::tenant_label(context.tenant_id().to_string()))
             .increment(1);

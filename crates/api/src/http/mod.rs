@@ -37,6 +37,12 @@ pub struct ApiConfig {
     pub session_cookies: bool,
     /// How long the session cookies live (the refresh token's lifetime), in seconds.
     pub session_cookie_max_age_seconds: i64,
+    /// Origins allowed to call the API from a browser (CORS); none by default.
+    pub cors_allowed_origins: Vec<String>,
+    /// `Strict-Transport-Security: max-age=…` when set.
+    pub hsts_max_age_seconds: Option<u64>,
+    /// Requests whose headers take more bytes than this are answered 431.
+    pub max_header_bytes: usize,
     /// When set, `/metrics` wants `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
     /// Dependencies `/health/ready` reports next to the database.
@@ -53,6 +59,9 @@ impl Default for ApiConfig {
             base_domain: None,
             session_cookies: false,
             session_cookie_max_age_seconds: 30 * 24 * 60 * 60,
+            cors_allowed_origins: Vec::new(),
+            hsts_max_age_seconds: None,
+            max_header_bytes: 16 * 1024,
             metrics_token: None,
             readiness_checks: Vec::new(),
         }
@@ -105,6 +114,21 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         ));
 
+    let hsts = config
+        .hsts_max_age_seconds
+        .and_then(|age| HeaderValue::from_str(&format!("max-age={age}; includeSubDomains")).ok());
+    let routes = match hsts {
+        Some(value) => routes.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            value,
+        )),
+        None => routes,
+    }
+    .layer(axum::middleware::from_fn_with_state(
+        config.max_header_bytes,
+        limit_header_bytes,
+    ));
+
     routes.with_state(state).layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
@@ -115,15 +139,78 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
                         .get(&REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default();
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id,
+                        operation = tracing::field::Empty,
+                        tenant_id = tracing::field::Empty,
+                        actor = tracing::field::Empty,
+                    )
                 }),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
             .layer(security_headers)
             .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+            .layer(cors(&config.cors_allowed_origins))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,
                 config.request_timeout,
             )),
     )
+}
+
+/// Requests with oversized headers are refused before anything else reads them.
+async fn limit_header_bytes(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if size > limit {
+        use axum::response::IntoResponse;
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request headers are too large",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// CORS for the listed origins only (none: browsers keep to the same origin). Session
+/// cookies may travel cross-origin only to these origins.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    if allowed.is_empty() {
+        return CorsLayer::new();
+    }
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("x-tenant-id"),
+            HeaderName::from_static("x-tenant-slug"),
+            HeaderName::from_static("x-csrf-token"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+            header::RETRY_AFTER,
+        ])
+        .allow_credentials(true)
+        .max_age(Duration::from_secs(600))
 }
