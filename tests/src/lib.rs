@@ -150,6 +150,7 @@ impl TestDatabase {
             url: self.owner_url.clone(),
             max_connections,
             postgres_role: Some(tessera_migration::APP_ROLE.to_owned()),
+            acquire_timeout: tessera_infrastructure::DatabaseSettings::DEFAULT_ACQUIRE_TIMEOUT,
         })
         .await
         .expect("connect the application store")

@@ -64,6 +64,11 @@ pub struct Config {
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10, global = true)]
     pub database_max_connections: u32,
 
+    /// How long a request waits for a database connection before it fails (also how
+    /// fast requests fail while the database is down).
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 5, global = true)]
+    pub database_acquire_timeout_seconds: u64,
+
     /// Apply pending migrations when the server starts.
     #[arg(long, env = "MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub migrate_on_start: bool,
@@ -400,6 +405,7 @@ impl Config {
             database_migration_url: None,
             database_app_role: tessera_migration::APP_ROLE.to_owned(),
             database_max_connections: 5,
+            database_acquire_timeout_seconds: 5,
             migrate_on_start: true,
             jwt_secret: None,
             jwt_algorithm: JwtAlgorithm::Hs256,

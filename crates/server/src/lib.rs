@@ -149,6 +149,7 @@ async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> 
         url: config.database_url.clone(),
         max_connections: config.database_max_connections,
         postgres_role: Some(config.database_app_role.clone()),
+        acquire_timeout: std::time::Duration::from_secs(config.database_acquire_timeout_seconds.clamp(1, 120)),
     })
     .await
     .context("connecting to the database")?;

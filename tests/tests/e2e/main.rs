@@ -5,6 +5,7 @@ mod access_rules;
 mod api_keys;
 mod architecture;
 mod custom_domains;
+mod database_faults;
 mod faults;
 mod http_protocol;
 mod invitations;

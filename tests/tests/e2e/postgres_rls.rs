@@ -130,6 +130,7 @@ async fn the_runtime_role_cannot_bypass_rls_and_a_superuser_is_refused() {
         url: db.owner_url.clone(),
         max_connections: 1,
         postgres_role: None,
+        acquire_timeout: tessera_infrastructure::DatabaseSettings::DEFAULT_ACQUIRE_TIMEOUT,
     })
     .await
     .expect("connect");

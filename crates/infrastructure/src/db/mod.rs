@@ -26,6 +26,13 @@ pub struct DatabaseSettings {
     /// On Postgres, the role every pooled connection switches to on connect
     /// (`options=-c role=…`): a role that owns nothing and cannot bypass RLS.
     pub postgres_role: Option<String>,
+    /// How long a request waits for a connection (or for the database to come back)
+    /// before it fails.
+    pub acquire_timeout: Duration,
+}
+
+impl DatabaseSettings {
+    pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 }
 
 #[derive(Clone)]
@@ -37,8 +44,8 @@ impl SeaStore {
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, DbErr> {
         let mut options = ConnectOptions::new(settings.url.clone());
         options
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_timeout(settings.acquire_timeout)
             .sqlx_logging(false);
         if settings.url.starts_with("sqlite:") {
             // One connection: SQLite has one writer, and a single connection avoids
