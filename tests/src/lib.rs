@@ -335,6 +335,13 @@ impl TestApp {
         }
     }
 
+    /// SQL statements the server has run so far (transaction-local settings excluded).
+    pub fn statements(&self) -> u64 {
+        self.server
+            .as_ref()
+            .map_or(0, |server| server.store.statements_executed())
+    }
+
     /// The configuration the server was started with.
     pub fn config(&self) -> &Config {
         &self.config

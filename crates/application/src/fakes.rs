@@ -1304,6 +1304,22 @@ impl crate::ports::OutboxRepository for FakeTransaction {
     }
 }
 
+#[derive(Default)]
+pub struct FakePersistedQueries(Mutex<std::collections::HashMap<String, String>>);
+
+#[async_trait]
+impl crate::ports::PersistedQueryStore for FakePersistedQueries {
+    async fn get(&self, hash: &str) -> Option<String> {
+        self.0.lock().expect("fake persisted queries lock").get(hash).cloned()
+    }
+    async fn put(&self, hash: &str, document: &str) {
+        self.0
+            .lock()
+            .expect("fake persisted queries lock")
+            .insert(hash.to_owned(), document.to_owned());
+    }
+}
+
 /// GCRA buckets in a map, on a clock that never moves (nothing refills).
 #[derive(Default)]
 pub struct FakeRateLimiter {
@@ -1359,6 +1375,7 @@ pub fn application_with(auth: AuthSettings) -> (Application, FakeStore) {
         attempts: Arc::new(FakeAttempts::default()),
         domain_verifier: Arc::new(FakeDomainVerifier),
         rate_limiter: Arc::new(FakeRateLimiter::default()),
+        persisted_queries: Arc::new(FakePersistedQueries::default()),
     };
     (Application::new(ports, auth), store)
 }

@@ -9,6 +9,7 @@ pub mod invitations;
 pub mod members;
 pub mod onboarding;
 pub mod pagination;
+pub mod persisted;
 pub mod platform;
 pub mod ports;
 pub mod rate_limits;
@@ -71,6 +72,7 @@ pub struct Ports {
     pub attempts: Arc<dyn ports::AttemptLimiter>,
     pub domain_verifier: Arc<dyn ports::DomainVerifier>,
     pub rate_limiter: Arc<dyn ports::RateLimiter>,
+    pub persisted_queries: Arc<dyn ports::PersistedQueryStore>,
 }
 
 /// The application facade. Use cases are grouped by aggregate in their own modules

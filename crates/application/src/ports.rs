@@ -234,6 +234,14 @@ pub struct MemberAccess {
     pub plan: tessera_domain::Plan,
 }
 
+/// Documents by their SHA-256 (hex), for automatic persisted queries. Losing an entry
+/// is harmless: the client sends the document again.
+#[async_trait]
+pub trait PersistedQueryStore: Send + Sync {
+    async fn get(&self, hash: &str) -> Option<String>;
+    async fn put(&self, hash: &str, document: &str);
+}
+
 /// Counts requests per bucket (GCRA, see [`crate::rate_limits::gcra`]). Never fails:
 /// an adapter that loses its backend falls back to counting in process.
 #[async_trait]

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod db;
 pub mod domains;
 pub mod mail;
+pub mod persisted;
 pub mod rate_limits;
 pub mod system;
 
@@ -19,5 +20,6 @@ pub use cache::{InProcessAccessCache, RedisAccessCache};
 pub use db::{DatabaseSettings, SeaStore, SeaTransaction};
 pub use domains::HttpDomainVerifier;
 pub use mail::{LogMailer, MailRenderer, MemoryMailer, RenderedMail, SmtpMailer, SmtpSettings};
+pub use persisted::{InProcessPersistedQueries, RedisPersistedQueries};
 pub use rate_limits::{InProcessRateLimiter, RedisRateLimiter};
 pub use system::{SystemClock, UuidV7Ids};

@@ -22,6 +22,13 @@ pub enum JwtAlgorithm {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrustedDocumentsRequired {
+    Off,
+    ApiKeys,
+    Everyone,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Pretty,
     Json,
@@ -194,6 +201,45 @@ pub struct Config {
     /// Serve GraphiQL at /graphiql.
     #[arg(long, env = "GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub graphiql: bool,
+
+    /// Deepest selection nesting a query may have.
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
+    pub max_query_depth: usize,
+
+    /// Highest query complexity (each field 1; a page costs its size times its items).
+    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 5000, global = true)]
+    pub max_query_complexity: usize,
+
+    /// Aliases one document may use.
+    #[arg(long, env = "MAX_QUERY_ALIASES", default_value_t = 30, global = true)]
+    pub max_query_aliases: usize,
+
+    /// Root fields one operation may select.
+    #[arg(long, env = "MAX_ROOT_FIELDS", default_value_t = 10, global = true)]
+    pub max_root_fields: usize,
+
+    /// Bytes of query text one request may send.
+    #[arg(long, env = "MAX_DOCUMENT_BYTES", default_value_t = 32768, global = true)]
+    pub max_document_bytes: usize,
+
+    /// The trusted-documents manifest (hash → document), loaded at start.
+    #[arg(
+        long,
+        env = "TRUSTED_DOCUMENTS_FILE",
+        default_value = "trusted-documents.json",
+        global = true
+    )]
+    pub trusted_documents_file: std::path::PathBuf,
+
+    /// Who may run trusted documents only: off, api-keys or everyone.
+    #[arg(
+        long,
+        env = "TRUSTED_DOCUMENTS_REQUIRED",
+        value_enum,
+        default_value = "off",
+        global = true
+    )]
+    pub trusted_documents_required: TrustedDocumentsRequired,
 
     /// Allow schema introspection (on by default in development only).
     #[arg(long, env = "INTROSPECTION", action = clap::ArgAction::Set, global = true)]
@@ -433,6 +479,13 @@ impl Config {
             mail_from: "Tessera <no-reply@localhost>".into(),
             app_url: None,
             graphiql: true,
+            max_query_depth: 12,
+            max_query_complexity: 5000,
+            max_query_aliases: 30,
+            max_root_fields: 10,
+            max_document_bytes: 32768,
+            trusted_documents_file: "trusted-documents.json".into(),
+            trusted_documents_required: TrustedDocumentsRequired::Off,
             introspection: None,
             log_format: None,
             cors_allowed_origins: None,

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod seed;
+pub mod trusted;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,12 +13,15 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tessera_api::ApiConfig;
 use tessera_api::graphql::SchemaLimits;
 use tessera_api::http::DependencyCheck;
-use tessera_application::ports::{AccessCache, AttemptLimiter, DomainVerifier, Mailer, RateLimiter};
+use tessera_application::ports::{
+    AccessCache, AttemptLimiter, DomainVerifier, Mailer, PersistedQueryStore, RateLimiter,
+};
 use tessera_application::{Application, AuthSettings, Ports};
 use tessera_infrastructure::{
     Argon2PasswordHasher, DatabaseSettings, HttpDomainVerifier, InProcessAccessCache, InProcessAttempts,
-    InProcessRateLimiter, JwtTokenIssuer, LogMailer, MailRenderer, RandomSecrets, RedisAccessCache, RedisAttempts,
-    RedisRateLimiter, SeaStore, SmtpMailer, SmtpSettings, SystemClock, UuidV7Ids,
+    InProcessPersistedQueries, InProcessRateLimiter, JwtTokenIssuer, LogMailer, MailRenderer, RandomSecrets,
+    RedisAccessCache, RedisAttempts, RedisPersistedQueries, RedisRateLimiter, SeaStore, SmtpMailer, SmtpSettings,
+    SystemClock, UuidV7Ids,
 };
 use tessera_migration::{Migrator, MigratorTrait};
 
@@ -186,6 +190,10 @@ async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> 
         Some(url) => Arc::new(RedisRateLimiter::connect(url).context("setting up Redis")?),
         None => Arc::new(InProcessRateLimiter::new(1_000_000)),
     };
+    let persisted_queries: Arc<dyn PersistedQueryStore> = match &config.redis_url {
+        Some(url) => Arc::new(RedisPersistedQueries::connect(url).context("setting up Redis")?),
+        None => Arc::new(InProcessPersistedQueries::new(10_000)),
+    };
     let ports = Ports {
         store: Arc::new(store.clone()),
         password_hasher: Arc::new(hasher),
@@ -204,6 +212,7 @@ async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> 
             .clone()
             .unwrap_or_else(|| Arc::new(HttpDomainVerifier::new(std::time::Duration::from_secs(10)))),
         rate_limiter,
+        persisted_queries,
     };
     let auth = AuthSettings {
         access_token_ttl: chrono_seconds(config.access_token_ttl_seconds),
@@ -249,7 +258,11 @@ pub fn api_config(config: &Config) -> ApiConfig {
     ApiConfig {
         schema: SchemaLimits {
             introspection: config.introspection_enabled(),
-            ..SchemaLimits::default()
+            max_depth: config.max_query_depth.max(1),
+            max_complexity: config.max_query_complexity.max(1),
+            max_aliases: config.max_query_aliases,
+            max_root_fields: config.max_root_fields.max(1),
+            max_document_bytes: config.max_document_bytes.max(64),
         },
         graphiql: config.graphiql,
         base_domain: config.base_domain.clone(),
@@ -288,6 +301,12 @@ pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<Ru
     let Wired { app, store, checks } = wire(config, options).await?;
     let mut api = api_config(config);
     api.readiness_checks = checks;
+    api.trusted_documents = Arc::new(trusted::load(&config.trusted_documents_file)?);
+    api.trusted_documents_required = match config.trusted_documents_required {
+        config::TrustedDocumentsRequired::Off => tessera_api::http::TrustedDocuments::Off,
+        config::TrustedDocumentsRequired::ApiKeys => tessera_api::http::TrustedDocuments::ApiKeys,
+        config::TrustedDocumentsRequired::Everyone => tessera_api::http::TrustedDocuments::Everyone,
+    };
     let router = tessera_api::router(app, api);
     let listener = TcpListener::bind(config.bind_addr)
         .await

@@ -35,11 +35,22 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
     Schema,
+    /// Manage the trusted-documents manifest (`TRUSTED_DOCUMENTS_FILE`).
+    Persisted {
+        #[command(subcommand)]
+        action: PersistedAction,
+    },
     /// Grant or revoke platform administration (cross-tenant operations).
     Admin {
         #[command(subcommand)]
         action: AdminAction,
     },
+}
+
+#[derive(Subcommand)]
+enum PersistedAction {
+    /// Add the GraphQL document in this file; prints its hash.
+    Add { file: std::path::PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -74,6 +85,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate { action } => migrate(&cli.config, action).await,
+        Command::Persisted {
+            action: PersistedAction::Add { file },
+        } => {
+            let document = std::fs::read_to_string(&file)?;
+            let hash = tessera_server::trusted::add(&cli.config.trusted_documents_file, &document)?;
+            println!("{hash}  added to {}", cli.config.trusted_documents_file.display());
+            Ok(())
+        }
         Command::Admin { action } => {
             let (email, grant) = match action {
                 AdminAction::Grant { email } => (email, true),

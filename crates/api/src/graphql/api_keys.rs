@@ -8,7 +8,7 @@ use tessera_domain::{ApiKey as DomainApiKey, ApiKeyId};
 
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
-use super::pagination::relay_connection;
+use super::pagination::{page_cost, relay_connection};
 
 /// An API key (never its secret).
 #[derive(SimpleObject, Clone)]
@@ -75,6 +75,7 @@ pub struct ApiKeyQuery;
 #[Object]
 impl ApiKeyQuery {
     /// The tenant's API keys, oldest first. Needs `api_keys:manage`.
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
     async fn api_keys(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<ApiKeyConnection> {
         let request = member(ctx)?;
         let page = PageRequest::parse(first, after.as_deref(), None, None).gql()?;

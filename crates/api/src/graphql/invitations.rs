@@ -10,7 +10,7 @@ use super::context::{application, client_info, member};
 use super::cookies;
 use super::errors::{GqlResult, parse_id};
 use super::identity::AuthPayload;
-use super::pagination::relay_connection;
+use super::pagination::{page_cost, relay_connection};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum InvitationStatus {
@@ -81,6 +81,7 @@ pub struct InvitationQuery;
 #[Object]
 impl InvitationQuery {
     /// Invitations of the current tenant, oldest first. Needs `members:invite`.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn invitations(
         &self,
         ctx: &Context<'_>,

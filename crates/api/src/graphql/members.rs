@@ -9,7 +9,7 @@ use tessera_domain::{MembershipStatus as DomainStatus, RoleId, UserId};
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
 use super::identity::User;
-use super::pagination::relay_connection;
+use super::pagination::{page_cost, relay_connection};
 use super::roles::Role;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +88,7 @@ pub struct MemberQuery;
 #[Object]
 impl MemberQuery {
     /// The tenant's members, oldest first. Needs `members:read`.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,

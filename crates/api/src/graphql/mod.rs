@@ -62,16 +62,26 @@ pub type TesseraSchema = Schema<Query, Mutation, EmptySubscription>;
 #[derive(Debug, Clone)]
 pub struct SchemaLimits {
     pub max_depth: usize,
+    /// List fields weigh their page size times their items' cost.
     pub max_complexity: usize,
     pub introspection: bool,
+    /// Aliases in one document.
+    pub max_aliases: usize,
+    /// Root fields in one operation.
+    pub max_root_fields: usize,
+    /// Bytes of the query text.
+    pub max_document_bytes: usize,
 }
 
 impl Default for SchemaLimits {
     fn default() -> Self {
         Self {
             max_depth: 12,
-            max_complexity: 1_000,
+            max_complexity: 5_000,
             introspection: true,
+            max_aliases: 30,
+            max_root_fields: 10,
+            max_document_bytes: 32 * 1024,
         }
     }
 }

@@ -107,3 +107,10 @@ macro_rules! relay_connection {
 }
 
 pub(crate) use relay_connection;
+
+/// The complexity of a page: its nodes' cost times the page size asked for (the
+/// default page when none is given), so `first: 100` costs five times `first: 20`.
+pub(crate) fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let size = first.or(last).unwrap_or(20).max(1) as usize;
+    size.saturating_mul(child_complexity).saturating_add(1)
+}

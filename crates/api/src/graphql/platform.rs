@@ -7,7 +7,7 @@ use tessera_domain::{Tenant as DomainTenant, TenantId, TenantStatus};
 
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
-use super::pagination::relay_connection;
+use super::pagination::{page_cost, relay_connection};
 use super::tenants::Tenant;
 
 impl super::pagination::Cursored for DomainTenant {
@@ -40,6 +40,7 @@ pub struct PlatformQuery;
 #[Object]
 impl PlatformQuery {
     /// Every tenant, oldest first; `search` matches slug or name. Platform administrators only.
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
     async fn tenants(
         &self,
         ctx: &Context<'_>,

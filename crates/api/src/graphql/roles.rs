@@ -8,7 +8,7 @@ use tessera_domain::{Permission, Role as DomainRole, RoleId};
 
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
-use super::pagination::relay_connection;
+use super::pagination::{page_cost, relay_connection};
 
 /// One entry of the closed permission catalogue, for role editors.
 #[derive(SimpleObject, Clone)]
@@ -99,6 +99,7 @@ impl RoleQuery {
     }
 
     /// The tenant's roles, oldest first.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn roles(
         &self,
         ctx: &Context<'_>,

@@ -10,7 +10,7 @@ use super::context::{application, client_info, member};
 use super::cookies;
 use super::errors::{GqlResult, parse_id};
 use super::identity::AuthPayload;
-use super::pagination::relay_connection;
+use super::pagination::{page_cost, relay_connection};
 
 /// One signed-in device or browser.
 #[derive(SimpleObject, Clone)]
@@ -74,6 +74,7 @@ pub struct SessionQuery;
 #[Object]
 impl SessionQuery {
     /// My live sessions, oldest first.
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
     async fn sessions(
         &self,
         ctx: &Context<'_>,

@@ -9,7 +9,7 @@ use tessera_domain::{RoleId, UserId, Workspace as DomainWorkspace, WorkspaceId};
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
 use super::identity::User;
-use super::pagination::relay_connection;
+use super::pagination::{page_cost, relay_connection};
 use super::roles::Role;
 
 #[derive(SimpleObject, Clone)]
@@ -37,6 +37,7 @@ impl From<&DomainWorkspace> for Workspace {
 #[ComplexObject]
 impl Workspace {
     /// Members of this workspace with their workspace roles.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -134,6 +135,7 @@ pub struct WorkspaceQuery;
 #[Object]
 impl WorkspaceQuery {
     /// Workspaces of the current tenant (Relay connection; at most 100 per page).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn workspaces(
         &self,
         ctx: &Context<'_>,

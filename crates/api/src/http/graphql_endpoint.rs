@@ -21,6 +21,7 @@ use crate::AppState;
 use crate::graphql::Caller;
 use crate::graphql::ClientOrigin;
 use crate::graphql::cookies::CookieSession;
+use crate::http::TrustedDocuments;
 use crate::http::prometheus;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -196,8 +197,45 @@ async fn execute(
     media: MediaType,
     headers: &HeaderMap,
     client: ClientInfo,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
 ) -> Response {
+    if let Err(refusal) = resolve_persisted(state, media, headers, &mut request).await {
+        return refusal;
+    }
+    // Shape limits first: a hostile document is refused before any lookup.
+    let started = Instant::now();
+    let limits = &state.config.schema;
+    if request.query.len() > limits.max_document_bytes {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            &format!("the document is larger than {} bytes", limits.max_document_bytes),
+            "DOCUMENT_TOO_LARGE",
+        );
+    }
+    let roots = RootFields::of(&request);
+    if roots.aliases > limits.max_aliases {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            &format!(
+                "the document has {} aliases; at most {} are allowed",
+                roots.aliases, limits.max_aliases
+            ),
+            "TOO_MANY_ALIASES",
+        );
+    }
+    if roots.most_root_fields > limits.max_root_fields {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            &format!(
+                "an operation selects {} root fields; at most {} are allowed",
+                roots.most_root_fields, limits.max_root_fields
+            ),
+            "TOO_MANY_ROOT_FIELDS",
+        );
+    }
     let caller = match credential(headers) {
         Ok(None) => Caller::Anonymous,
         Ok(Some(Credential::ApiKey(secret))) => match state.app.authenticate_api_key(secret).await {
@@ -219,8 +257,6 @@ async fn execute(
         }
         (caller, _) => caller,
     };
-    let started = Instant::now();
-    let roots = RootFields::of(&request);
     let operation = roots.label();
     let span = tracing::Span::current();
     span.record("operation", operation);
@@ -322,6 +358,108 @@ async fn execute(
     http
 }
 
+/// Automatic persisted queries and trusted documents. A request may send
+/// `extensions.persistedQuery.sha256Hash` without a query: the document comes from the
+/// trusted manifest or the store (`PersistedQueryNotFound` on a miss, and the client
+/// sends it again with the query, which registers it). A document whose hash does not
+/// match is refused. Where trusted documents are required, only manifest hashes run.
+async fn resolve_persisted(
+    state: &AppState,
+    media: MediaType,
+    headers: &HeaderMap,
+    request: &mut async_graphql::Request,
+) -> Result<(), Response> {
+    let hash = match request.extensions.get("persistedQuery") {
+        None => None,
+        Some(async_graphql::Value::Object(persisted)) => match persisted.get("sha256Hash") {
+            Some(async_graphql::Value::String(hash))
+                if hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()) =>
+            {
+                Some(hash.to_ascii_lowercase())
+            }
+            _ => {
+                return Err(request_error(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    "extensions.persistedQuery.sha256Hash must be 64 hexadecimal digits",
+                    "BAD_REQUEST",
+                ));
+            }
+        },
+        Some(_) => {
+            return Err(request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "extensions.persistedQuery must be an object",
+                "BAD_REQUEST",
+            ));
+        }
+    };
+    let api_key = matches!(credential(headers), Ok(Some(Credential::ApiKey(_))));
+    let trusted_only = match state.config.trusted_documents_required {
+        TrustedDocuments::Off => false,
+        TrustedDocuments::ApiKeys => api_key,
+        TrustedDocuments::Everyone => true,
+    };
+    let Some(hash) = hash else {
+        if trusted_only {
+            return Err(request_error(
+                StatusCode::FORBIDDEN,
+                media,
+                "this caller may only run trusted documents: send extensions.persistedQuery.sha256Hash",
+                "PERSISTED_QUERY_REQUIRED",
+            ));
+        }
+        return Ok(());
+    };
+    if let Some(trusted) = state.config.trusted_documents.get(&hash) {
+        if request.query.is_empty() {
+            request.query = trusted.clone();
+        }
+    } else if trusted_only {
+        return Err(request_error(
+            StatusCode::FORBIDDEN,
+            media,
+            "this hash is not a trusted document",
+            "PERSISTED_QUERY_NOT_TRUSTED",
+        ));
+    } else if request.query.is_empty() {
+        match state.app.persisted_document(&hash).await {
+            Some(document) => request.query = document,
+            None => {
+                // The message is what Apollo clients look for before retrying with the query.
+                return Err(request_error(
+                    StatusCode::OK,
+                    media,
+                    "PersistedQueryNotFound",
+                    "PERSISTED_QUERY_NOT_FOUND",
+                ));
+            }
+        }
+        return Ok(());
+    }
+    if sha256_hex(&request.query) != hash {
+        return Err(request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            "provided sha256Hash does not match the query",
+            "PERSISTED_QUERY_HASH_MISMATCH",
+        ));
+    }
+    if !state.config.trusted_documents.contains_key(&hash) {
+        state.app.remember_document(&hash, &request.query).await;
+    }
+    Ok(())
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn record(operation: &'static str, started: Instant, body: &Value) {
     let errors = body.get("errors").and_then(Value::as_array);
     let outcome = if errors.is_some_and(|e| !e.is_empty()) {
@@ -377,10 +515,28 @@ const AUTHENTICATION_FIELDS: &[&str] = &[
     "refreshSession",
 ];
 
-/// The root fields of the operations in a document, and whether any is a mutation.
+/// The root fields of the operations in a document, whether any is a mutation, and
+/// the largest number of root fields in one operation and of aliases in the document.
 struct RootFields {
     names: Vec<String>,
     mutation: bool,
+    most_root_fields: usize,
+    aliases: usize,
+}
+
+/// Aliases in a selection set, all the way down (fragments are counted where defined).
+fn count_aliases(set: &async_graphql::parser::types::SelectionSet) -> usize {
+    use async_graphql::parser::types::Selection;
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some()) + count_aliases(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => count_aliases(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
 }
 
 impl RootFields {
@@ -388,17 +544,25 @@ impl RootFields {
         let mut fields = Self {
             names: Vec::new(),
             mutation: false,
+            most_root_fields: 0,
+            aliases: 0,
         };
         let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
             return fields;
         };
         for (_, operation) in document.operations.iter() {
             fields.mutation |= operation.node.ty == OperationType::Mutation;
-            for item in &operation.node.selection_set.node.items {
+            let items = &operation.node.selection_set.node.items;
+            fields.most_root_fields = fields.most_root_fields.max(items.len());
+            fields.aliases += count_aliases(&operation.node.selection_set.node);
+            for item in items {
                 if let async_graphql::parser::types::Selection::Field(field) = &item.node {
                     fields.names.push(field.node.name.node.to_string());
                 }
             }
+        }
+        for fragment in document.fragments.values() {
+            fields.aliases += count_aliases(&fragment.node.selection_set.node);
         }
         fields
     }

@@ -6,6 +6,7 @@ mod graphql_endpoint;
 mod health;
 pub mod prometheus;
 
+pub use graphql_endpoint::sha256_hex;
 pub use health::DependencyCheck;
 
 use std::sync::Arc;
@@ -24,6 +25,15 @@ use tower_http::trace::TraceLayer;
 
 use crate::AppState;
 use crate::graphql::{SchemaLimits, build_schema};
+
+/// Who may run only documents from the trusted manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrustedDocuments {
+    #[default]
+    Off,
+    ApiKeys,
+    Everyone,
+}
 
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -45,6 +55,10 @@ pub struct ApiConfig {
     pub max_header_bytes: usize,
     /// When set, `/metrics` wants `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// Trusted documents by SHA-256 (hex), loaded at start.
+    pub trusted_documents: Arc<std::collections::HashMap<String, String>>,
+    /// Who must send trusted documents only.
+    pub trusted_documents_required: TrustedDocuments,
     /// Dependencies `/health/ready` reports next to the database.
     pub readiness_checks: Vec<Arc<dyn DependencyCheck>>,
 }
@@ -63,6 +77,8 @@ impl Default for ApiConfig {
             hsts_max_age_seconds: None,
             max_header_bytes: 16 * 1024,
             metrics_token: None,
+            trusted_documents: Arc::default(),
+            trusted_documents_required: TrustedDocuments::Off,
             readiness_checks: Vec::new(),
         }
     }

@@ -10,6 +10,9 @@ mod transaction;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait,
@@ -38,6 +41,8 @@ impl DatabaseSettings {
 #[derive(Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
+    /// SQL statements run so far, not counting the transaction-local settings.
+    statements: Arc<AtomicU64>,
 }
 
 impl SeaStore {
@@ -63,16 +68,36 @@ impl SeaStore {
                 options.map_sqlx_postgres_opts(move |opts| opts.options([("role", role.as_str())]));
             }
         }
-        let db = Database::connect(options).await?;
-        Ok(Self { db })
+        let mut db = Database::connect(options).await?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |info| {
+            if !info.statement.sql.starts_with("SELECT set_config") {
+                counter.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("tessera_db_statements_total").increment(1);
+            }
+            if info.failed {
+                metrics::counter!("tessera_db_statement_failures_total").increment(1);
+            }
+        });
+        Ok(Self { db, statements })
     }
 
     pub fn from_connection(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            statements: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// SQL statements this store has run (transaction-local settings excluded); the
+    /// statement-count tests compare it before and after one request.
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// Connections open and idle in the pool, for metrics.
