@@ -587,6 +587,45 @@ impl WorkspaceRepository for FakeTransaction {
             .find(|m| in_scope(scope, m.tenant_id) && m.workspace_id == workspace_id && m.user_id == user_id)
             .cloned())
     }
+    async fn memberships_of_user(
+        &self,
+        scope: &TenantScope,
+        user_id: UserId,
+        workspace_ids: &[WorkspaceId],
+    ) -> StoreResult<Vec<WorkspaceMembership>> {
+        Ok(self
+            .state()
+            .workspace_members
+            .iter()
+            .filter(|m| in_scope(scope, m.tenant_id) && m.user_id == user_id && workspace_ids.contains(&m.workspace_id))
+            .cloned()
+            .collect())
+    }
+    async fn first_members_of(
+        &self,
+        scope: &TenantScope,
+        workspace_ids: &[WorkspaceId],
+        per_workspace: u64,
+    ) -> StoreResult<Vec<WorkspaceMembership>> {
+        let mut rows: Vec<WorkspaceMembership> = self
+            .state()
+            .workspace_members
+            .iter()
+            .filter(|m| in_scope(scope, m.tenant_id) && workspace_ids.contains(&m.workspace_id))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|m| (m.workspace_id, m.created_at, m.id));
+        let mut kept = Vec::new();
+        for workspace in workspace_ids {
+            kept.extend(
+                rows.iter()
+                    .filter(|m| m.workspace_id == *workspace)
+                    .take(per_workspace as usize)
+                    .cloned(),
+            );
+        }
+        Ok(kept)
+    }
     async fn list_members(
         &self,
         scope: &TenantScope,

@@ -193,6 +193,21 @@ pub trait WorkspaceRepository: Send + Sync {
         workspace_id: WorkspaceId,
         user_id: UserId,
     ) -> StoreResult<Option<WorkspaceMembership>>;
+    /// The user's own memberships among these workspaces.
+    async fn memberships_of_user(
+        &self,
+        scope: &TenantScope,
+        user_id: UserId,
+        workspace_ids: &[WorkspaceId],
+    ) -> StoreResult<Vec<WorkspaceMembership>>;
+    /// The first `per_workspace` members of each workspace by `(created_at, id)`, in one
+    /// statement (a window over the workspaces), ordered by workspace then that key.
+    async fn first_members_of(
+        &self,
+        scope: &TenantScope,
+        workspace_ids: &[WorkspaceId],
+        per_workspace: u64,
+    ) -> StoreResult<Vec<WorkspaceMembership>>;
     /// Keyset page over the workspace's members `(created_at, id)`.
     async fn list_members(
         &self,

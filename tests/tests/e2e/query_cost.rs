@@ -45,6 +45,42 @@ async fn a_page_costs_the_same_statements_for_5_rows_as_for_100(backend: Backend
     let hundred = statements_for(&app, &members(100), &owner.token).await;
     assert_eq!(five, hundred, "5 rows and 13 rows cost the same");
     assert!(hundred <= 5, "members page with count: {hundred} statements");
+
+    // Workspaces, each with its first members and their users.
+    for n in 0..4 {
+        app.create_workspace(&owner, &format!("Team {n}"), &format!("team-{n}"))
+            .await;
+    }
+    let workspaces = |size: u32| {
+        format!(
+            "{{ workspaces(first: {size}) {{ nodes {{ name members(first: 20) {{ nodes {{ user {{ email }} }} }} }} }} }}"
+        )
+    };
+    let two = statements_for(&app, &workspaces(2), &owner.token).await;
+    let five = statements_for(&app, &workspaces(5), &owner.token).await;
+    assert_eq!(two, five, "2 and 5 workspaces with their members cost the same");
+    assert!(five <= 5, "workspaces with members: {five} statements");
+
+    // And the batched pages are right: each workspace lists its own members, and a
+    // page smaller than the membership says there is more.
+    let research = app.create_workspace(&owner, "Research", "research").await;
+    let _ = research;
+    let listed = app
+        .graphql(
+            "{ workspaces(first: 10) { nodes { slug members(first: 1) { pageInfo { hasNextPage } nodes { user { email } } } } } }",
+            json!({}),
+            Some(&owner.token),
+        )
+        .await;
+    for workspace in listed.assert_ok()["workspaces"]["nodes"].as_array().expect("nodes") {
+        let members = workspace["members"]["nodes"].as_array().expect("members");
+        assert_eq!(members.len(), 1, "{workspace}");
+        assert_eq!(
+            members[0]["user"]["email"], "owner@example.com",
+            "the creator is the first member"
+        );
+        assert_eq!(workspace["members"]["pageInfo"]["hasNextPage"], false, "{workspace}");
+    }
     app.stop().await;
 }
 

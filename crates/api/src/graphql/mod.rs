@@ -8,6 +8,7 @@ mod domains;
 mod errors;
 mod identity;
 mod invitations;
+pub mod loaders;
 mod members;
 mod onboarding;
 mod pagination;

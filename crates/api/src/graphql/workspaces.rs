@@ -1,14 +1,16 @@
 //! Workspaces of the current tenant.
 
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use tessera_application::PageRequest;
 use tessera_application::workspaces::{CreateWorkspace, RenameWorkspace, WorkspaceMemberChange, WorkspaceMemberView};
+use tessera_application::{AppError, PageRequest};
 use tessera_domain::{RoleId, UserId, Workspace as DomainWorkspace, WorkspaceId};
 
-use super::context::{application, member};
-use super::errors::{GqlResult, parse_id};
+use super::context::{CloneForCaller, application, member};
+use super::errors::{GqlResult, parse_id, to_graphql_error};
 use super::identity::User;
+use super::loaders::WorkspaceMembersLoader;
 use super::pagination::{page_cost, relay_connection};
 use super::roles::Role;
 
@@ -49,6 +51,19 @@ impl Workspace {
         let request = member(ctx)?;
         let id = parse_id("id", &self.id, WorkspaceId::parse)?;
         let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
+        // A first page of each workspace in a list is batched across the workspaces.
+        if after.is_none()
+            && before.is_none()
+            && last.is_none()
+            && let Some(loader) = ctx.data_opt::<DataLoader<WorkspaceMembersLoader>>()
+        {
+            let found = loader
+                .load_one((id, page.limit))
+                .await
+                .map_err(|error| to_graphql_error(&error.clone_for_caller()))?;
+            let page = found.ok_or_else(|| to_graphql_error(&AppError::NotFound("workspace")))?;
+            return Ok(WorkspaceMemberConnection { page, extra: id });
+        }
         let page = application(ctx)
             .list_workspace_members(request, id, &page)
             .await

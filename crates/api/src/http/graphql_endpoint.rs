@@ -310,10 +310,11 @@ async fn execute(
         state.config.session_cookie_max_age_seconds,
         headers,
     );
-    let response = state
-        .schema
-        .execute(request.data(caller).data(ClientOrigin(client)).data(cookies))
-        .await;
+    let mut request = request.data(ClientOrigin(client)).data(cookies);
+    if let Caller::Member(context) = &caller {
+        request = request.data(crate::graphql::loaders::for_request(state.app.clone(), context.clone()));
+    }
+    let response = state.schema.execute(request.data(caller)).await;
 
     // A response with no `data` at all (the document could not be parsed or validated)
     // is a request error: 400 under the GraphQL-over-HTTP media type.

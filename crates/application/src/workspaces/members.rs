@@ -24,6 +24,74 @@ pub struct WorkspaceMemberChange {
 }
 
 impl Application {
+    /// The first `first` members of each of these workspaces, for a list that shows
+    /// workspaces with their members: a fixed number of statements however many
+    /// workspaces there are. Workspaces the caller cannot see are left out.
+    #[tracing::instrument(name = "first_members_of_workspaces", skip_all, fields(workspaces = workspace_ids.len()))]
+    pub async fn first_members_of_workspaces(
+        &self,
+        ctx: &RequestContext,
+        workspace_ids: &[WorkspaceId],
+        first: u32,
+    ) -> Result<HashMap<WorkspaceId, Page<WorkspaceMemberView>>, AppError> {
+        let scope = ctx.member_scope()?;
+        let request = PageRequest::parse(Some(i32::try_from(first).unwrap_or(i32::MAX)), None, None, None)?;
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        let visible: Vec<WorkspaceId> = if super::access::sees_every_workspace(ctx) {
+            workspace_ids.to_vec()
+        } else {
+            tx.workspaces()
+                .memberships_of_user(scope, ctx.user_id(), workspace_ids)
+                .await?
+                .into_iter()
+                .map(|m| m.workspace_id)
+                .collect()
+        };
+        let rows = tx
+            .workspaces()
+            .first_members_of(scope, &visible, u64::from(request.limit) + 1)
+            .await?;
+        let mut user_ids: Vec<UserId> = rows.iter().map(|m| m.user_id).collect();
+        user_ids.sort();
+        user_ids.dedup();
+        let mut role_ids: Vec<RoleId> = rows.iter().map(|m| m.role_id).collect();
+        role_ids.sort();
+        role_ids.dedup();
+        let users: HashMap<UserId, User> = tx
+            .users()
+            .find_by_ids(&user_ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        let roles: HashMap<RoleId, Role> = tx
+            .roles()
+            .find_by_ids(scope, &role_ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let mut grouped: HashMap<WorkspaceId, Vec<WorkspaceMemberView>> =
+            visible.iter().map(|id| (*id, Vec::new())).collect();
+        for membership in rows {
+            let (Some(user), Some(role)) = (users.get(&membership.user_id), roles.get(&membership.role_id)) else {
+                return Err(AppError::internal("a workspace member without its user or role"));
+            };
+            if let Some(members) = grouped.get_mut(&membership.workspace_id) {
+                members.push(WorkspaceMemberView {
+                    user: user.clone(),
+                    role: role.clone(),
+                    membership,
+                });
+            }
+        }
+        Ok(grouped
+            .into_iter()
+            .map(|(id, members)| (id, Page::from_scan(&request, members)))
+            .collect())
+    }
+
     /// Members of a workspace the caller can see.
     #[tracing::instrument(name = "list_workspace_members", skip_all, fields(workspace_id = %workspace_id))]
     pub async fn list_workspace_members(

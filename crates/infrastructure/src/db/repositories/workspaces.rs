@@ -116,6 +116,64 @@ impl WorkspaceRepository for SeaTransaction {
             .map(workspace_member::Model::into_domain))
     }
 
+    async fn memberships_of_user(
+        &self,
+        scope: &TenantScope,
+        user_id: UserId,
+        workspace_ids: &[WorkspaceId],
+    ) -> StoreResult<Vec<WorkspaceMembership>> {
+        if workspace_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(scoped::select::<workspace_member::Entity>(scope)
+            .filter(workspace_member::Column::UserId.eq(user_id.as_uuid()))
+            .filter(workspace_member::Column::WorkspaceId.is_in(workspace_ids.iter().map(|id| id.as_uuid())))
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(workspace_member::Model::into_domain)
+            .collect())
+    }
+
+    async fn first_members_of(
+        &self,
+        scope: &TenantScope,
+        workspace_ids: &[WorkspaceId],
+        per_workspace: u64,
+    ) -> StoreResult<Vec<WorkspaceMembership>> {
+        use sea_orm::EntityTrait;
+        use sea_orm::sea_query::{Alias, Asterisk, ExprTrait, Query};
+        if workspace_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Rank each workspace's members, then keep the first ranks: one statement for
+        // any number of workspaces. The inner select is the tenant-scoped one.
+        let ranked = scoped::select::<workspace_member::Entity>(scope)
+            .filter(workspace_member::Column::WorkspaceId.is_in(workspace_ids.iter().map(|id| id.as_uuid())))
+            .expr_as(
+                Expr::cust("ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY created_at, id)"),
+                "member_rank",
+            )
+            .into_query();
+        let outer = Query::select()
+            .column(Asterisk)
+            .from_subquery(ranked, Alias::new("ranked"))
+            .and_where(Expr::col(Alias::new("member_rank")).lte(per_workspace))
+            .order_by(Alias::new("workspace_id"), sea_orm::Order::Asc)
+            .order_by(Alias::new("member_rank"), sea_orm::Order::Asc)
+            .to_owned();
+        let statement = self.backend.build(&outer);
+        Ok(workspace_member::Entity::find()
+            .from_raw_sql(statement)
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(workspace_member::Model::into_domain)
+            .collect())
+    }
+
     async fn list_members(
         &self,
         scope: &TenantScope,
