@@ -1,5 +1,6 @@
 //! Onboarding progress (one row per person), tenant settings, and the transactional
-//! outbox of domain events.
+//! outbox of domain events. People who exist when this runs count as onboarded, so an
+//! upgrade does not lock them out of their tenants.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -47,7 +48,9 @@ fn tables(id: &str, time: &str) -> String {
            delivered_at {time},\n\
            PRIMARY KEY (tenant_id, id)\n\
          );\n\
-         CREATE INDEX ix_outbox_events_pending ON outbox_events (tenant_id, created_at, id) WHERE delivered_at IS NULL;\n"
+         CREATE INDEX ix_outbox_events_pending ON outbox_events (tenant_id, created_at, id) WHERE delivered_at IS NULL;\n\
+         INSERT INTO onboarding_progress (user_id, stage, version, started_at, updated_at, completed_at) \
+           SELECT id, 'completed', 1, created_at, created_at, created_at FROM users;\n"
     )
 }
 

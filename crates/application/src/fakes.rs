@@ -1203,6 +1203,7 @@ impl crate::ports::CustomDomainRepository for FakeTransaction {
             .find(|d| in_scope(scope, d.tenant_id) && &d.domain == domain)
             .ok_or(StoreError::NotFound)?;
         claim.verified_at = Some(at);
+        claim.verification_token.clear();
         Ok(())
     }
     async fn delete(&self, scope: &TenantScope, domain: &tessera_domain::DomainName) -> StoreResult<()> {

@@ -25,9 +25,11 @@ impl Quota {
         }
     }
 
-    /// Milliseconds between two requests at the steady rate.
+    /// Milliseconds between two requests at the steady rate, rounded up so that a
+    /// bucket never admits more than `limit` per period.
     pub fn emission_interval_ms(&self) -> i64 {
-        (self.period.as_millis() as i64 / i64::from(self.limit.max(1))).max(1)
+        let limit = i64::from(self.limit.max(1));
+        ((self.period.as_millis() as i64 + limit - 1) / limit).max(1)
     }
 
     pub fn period_ms(&self) -> i64 {
@@ -167,16 +169,18 @@ impl Application {
         }
         match request.member {
             Some(member) => {
-                buckets.push((
-                    "tenant",
-                    format!("tenant:{}", member.tenant_id()),
-                    settings.for_plan(member.plan()),
-                ));
+                // The narrower bucket first: a principal past its own limit is refused
+                // without spending its tenant's quota.
                 let principal = match member.actor() {
                     crate::context::Actor::User(user) => format!("user:{user}"),
                     crate::context::Actor::ApiKey(key) => format!("key:{key}"),
                 };
                 buckets.push(("principal", principal, settings.principal));
+                buckets.push((
+                    "tenant",
+                    format!("tenant:{}", member.tenant_id()),
+                    settings.for_plan(member.plan()),
+                ));
             }
             None => {
                 if let Some(ip) = request.client_ip {
@@ -250,6 +254,22 @@ mod tests {
         assert_eq!(quota.capacity(), 60_000);
         let (decision, _) = gcra(0, None, quota);
         assert_eq!((decision.limit, decision.remaining), (60_000, 59_999));
+    }
+
+    #[test]
+    fn a_limit_that_does_not_divide_the_period_never_admits_more() {
+        let quota = Quota::per_minute(7_000);
+        let (mut tat, mut admitted) = (None, 0u32);
+        // Hammer it for one simulated minute, one attempt per millisecond.
+        for now in 0..60_000 {
+            let (decision, stored) = gcra(now, tat, quota);
+            if decision.allowed {
+                admitted += 1;
+                tat = stored;
+            }
+        }
+        assert!(admitted <= 7_000 + quota.capacity(), "{admitted}");
+        assert!(quota.capacity() <= 7_000);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! 1 KiB and the whole exchange has a timeout.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -46,8 +47,10 @@ impl DomainVerifier for HttpDomainVerifier {
             .timeout(self.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("tessera-domain-verification");
-        if let Some(ip) = self.resolve_to {
-            client = client.resolve(domain.as_str(), SocketAddr::new(ip, self.port));
+        match self.resolve_to {
+            Some(ip) => client = client.resolve(domain.as_str(), SocketAddr::new(ip, self.port)),
+            // Never let a tenant make the server fetch from its own network.
+            None => client = client.dns_resolver(Arc::new(PublicAddressesOnly)),
         }
         let client = client.build().map_err(|e| format!("no HTTP client: {e}"))?;
         let url = format!("http://{domain}:{}{}", self.port, CustomDomain::VERIFICATION_PATH);
@@ -85,6 +88,56 @@ impl DomainVerifier for HttpDomainVerifier {
     }
 }
 
+/// Resolves names to their public addresses only: loopback, private, link-local,
+/// shared, documentation and multicast addresses are dropped.
+struct PublicAddressesOnly;
+
+impl reqwest::dns::Resolve for PublicAddressesOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|address| is_public(address.ip()))
+                .collect();
+            if addresses.is_empty() {
+                return Err("the domain has no public address".into());
+            }
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (18..20).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -112,6 +165,28 @@ mod tests {
 
     fn domain() -> DomainName {
         DomainName::parse("app.acme.com").expect("valid")
+    }
+
+    #[test]
+    fn only_public_addresses_are_fetched() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public(private.parse().expect("an address")), "{private}");
+        }
+        for public in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+            assert!(is_public(public.parse().expect("an address")), "{public}");
+        }
     }
 
     #[tokio::test]

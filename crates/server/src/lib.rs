@@ -192,7 +192,7 @@ async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> 
     };
     let persisted_queries: Arc<dyn PersistedQueryStore> = match &config.redis_url {
         Some(url) => Arc::new(RedisPersistedQueries::connect(url).context("setting up Redis")?),
-        None => Arc::new(InProcessPersistedQueries::new(10_000)),
+        None => Arc::new(InProcessPersistedQueries::new(64 * 1024 * 1024)),
     };
     let ports = Ports {
         store: Arc::new(store.clone()),
@@ -243,7 +243,9 @@ fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
         }
         None => {
             if config.is_production() {
-                tracing::warn!("SMTP_URL is not set: mails are written to the log, not delivered");
+                // Mails carry secrets (reset and invitation tokens): never log their text here.
+                tracing::warn!("SMTP_URL is not set: mails are not delivered (only their kind is logged)");
+                return Ok(Arc::new(LogMailer::redacted(renderer)));
             }
             Ok(Arc::new(LogMailer::new(renderer)))
         }

@@ -377,6 +377,34 @@ async fn tenant_setup_and_funnels_stay_within_each_tenant(backend: Backend) {
     let bobs = app.graphql(FUNNEL, json!({}), Some(&bob.token)).await;
     assert_eq!(bobs.error_code(), Some("FORBIDDEN"), "{}", bobs.body);
 
+    // An admin who is not the owner cannot rename the tenant through onboarding.
+    let carol = app
+        .join(&ada, "carol@example.com", RoleChoice::System(SystemRole::Admin))
+        .await;
+    for (stage, part) in [
+        ("STARTED", json!({})),
+        ("PERSONAL_INFO", json!({ "personalInfo": personal() })),
+    ] {
+        let mut input = part;
+        input["stage"] = json!(stage);
+        app.graphql(ADVANCE, json!({ "i": input }), Some(&carol.token))
+            .await
+            .assert_ok();
+    }
+    let takeover = app
+        .graphql(
+            ADVANCE,
+            json!({ "i": { "stage": "ORGANIZATION", "organization": { "name": "Carol Co", "slug": "carol-co", "size": "1" } } }),
+            Some(&carol.token),
+        )
+        .await;
+    assert_eq!(takeover.error_code(), Some("FORBIDDEN"), "{}", takeover.body);
+    assert_eq!(takeover.body["errors"][0]["extensions"]["reason"], "OWNER_ONLY");
+    let still = app
+        .graphql("{ currentTenant { slug } }", json!({}), Some(&ada.token))
+        .await;
+    assert_eq!(still.assert_ok()["currentTenant"]["slug"], "acme");
+
     // Bob's organization step joins Beta through an invitation (an unknown token is a
     // field error; the step does not move).
     let roles = app

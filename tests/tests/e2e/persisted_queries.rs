@@ -49,6 +49,26 @@ async fn a_hash_misses_then_registers_then_runs_and_a_wrong_hash_is_refused() {
     assert_eq!(forged.error_code(), Some("PERSISTED_QUERY_HASH_MISMATCH"));
     let malformed = send(&app, json!({ "extensions": persisted("not-a-hash") }), &[]).await;
     assert_eq!(malformed.status, 400);
+
+    // A registered mutation cannot be run over GET by its hash.
+    let mutation = "mutation { requestPasswordReset(input: { email: \"nobody@example.com\" }) }";
+    let mutation_hash = sha256_hex(mutation);
+    send(
+        &app,
+        json!({ "query": mutation, "extensions": persisted(&mutation_hash) }),
+        &[],
+    )
+    .await
+    .assert_ok();
+    let extensions = persisted(&mutation_hash).to_string();
+    let over_get = app
+        .client
+        .get(format!("{}/graphql", app.base_url))
+        .query(&[("extensions", extensions.as_str())])
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(over_get.status(), 405);
     app.stop().await;
 }
 

@@ -106,6 +106,13 @@ async fn hostile_documents_are_refused_before_any_database_work() {
     };
     let aliases = alias_list(31);
     let many_aliases = alias_list(10_000);
+    let hidden_roots = format!(
+        "{{ ...Many }} fragment Many on Query {{ ... on Query {{ {} }} }}",
+        (0..11)
+            .map(|i| format!("f{i}: __typename"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let roots = format!(
         "{{ {} }}",
         (0..11)
@@ -125,6 +132,11 @@ async fn hostile_documents_are_refused_before_any_database_work() {
             "DOCUMENT_TOO_LARGE",
         ),
         ("11 root fields", roots.as_str(), "TOO_MANY_ROOT_FIELDS"),
+        (
+            "11 root fields behind fragments",
+            hidden_roots.as_str(),
+            "TOO_MANY_ROOT_FIELDS",
+        ),
         ("a 100 KiB document", huge.as_str(), "DOCUMENT_TOO_LARGE"),
         ("pages of pages", costly, "GRAPHQL_VALIDATION_FAILED"),
     ] {

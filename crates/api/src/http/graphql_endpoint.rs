@@ -85,18 +85,37 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
         }
     };
     if selects_mutation(&gql_request) {
-        let mut response = request_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            media,
-            "mutations must be sent with POST",
-            "METHOD_NOT_ALLOWED",
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
+        return mutation_over_get(media);
     }
-    execute(&state, media, request.headers(), client_of(&request), gql_request).await
+    execute(
+        &state,
+        media,
+        request.headers(),
+        client_of(&request),
+        gql_request,
+        Method::Get,
+    )
+    .await
+}
+
+fn mutation_over_get(media: MediaType) -> Response {
+    let mut response = request_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        media,
+        "mutations must be sent with POST",
+        "METHOD_NOT_ALLOWED",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+/// How the request came: a GET may only read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
 }
 
 pub async fn post(State(state): State<AppState>, request: Request) -> Response {
@@ -161,7 +180,7 @@ pub async fn post(State(state): State<AppState>, request: Request) -> Response {
             );
         }
     };
-    execute(&state, media, &headers, client, gql_request).await
+    execute(&state, media, &headers, client, gql_request, Method::Post).await
 }
 
 /// True when the operation that would run is a mutation (GET may only read).
@@ -198,9 +217,15 @@ async fn execute(
     headers: &HeaderMap,
     client: ClientInfo,
     mut request: async_graphql::Request,
+    method: Method,
 ) -> Response {
-    if let Err(refusal) = resolve_persisted(state, media, headers, &mut request).await {
-        return refusal;
+    let register = match resolve_persisted(state, media, headers, &mut request).await {
+        Ok(register) => register,
+        Err(refusal) => return refusal,
+    };
+    // A persisted hash may stand for a mutation: GET still may only read.
+    if method == Method::Get && selects_mutation(&request) {
+        return mutation_over_get(media);
     }
     // Shape limits first: a hostile document is refused before any lookup.
     let started = Instant::now();
@@ -305,6 +330,10 @@ async fn execute(
         }
         return http;
     }
+    // Only a document that passed the shape limits and the rate limits is remembered.
+    if let Some(hash) = register {
+        state.app.remember_document(&hash, &request.query).await;
+    }
     let cookies = CookieSession::from_headers(
         state.config.session_cookies,
         state.config.session_cookie_max_age_seconds,
@@ -364,12 +393,13 @@ async fn execute(
 /// trusted manifest or the store (`PersistedQueryNotFound` on a miss, and the client
 /// sends it again with the query, which registers it). A document whose hash does not
 /// match is refused. Where trusted documents are required, only manifest hashes run.
+/// Returns the hash to register once the request has passed the other limits.
 async fn resolve_persisted(
     state: &AppState,
     media: MediaType,
     headers: &HeaderMap,
     request: &mut async_graphql::Request,
-) -> Result<(), Response> {
+) -> Result<Option<String>, Response> {
     let hash = match request.extensions.get("persistedQuery") {
         None => None,
         Some(async_graphql::Value::Object(persisted)) => match persisted.get("sha256Hash") {
@@ -411,7 +441,7 @@ async fn resolve_persisted(
                 "PERSISTED_QUERY_REQUIRED",
             ));
         }
-        return Ok(());
+        return Ok(None);
     };
     if let Some(trusted) = state.config.trusted_documents.get(&hash) {
         if request.query.is_empty() {
@@ -437,7 +467,7 @@ async fn resolve_persisted(
                 ));
             }
         }
-        return Ok(());
+        return Ok(None);
     }
     if sha256_hex(&request.query) != hash {
         return Err(request_error(
@@ -447,10 +477,11 @@ async fn resolve_persisted(
             "PERSISTED_QUERY_HASH_MISMATCH",
         ));
     }
-    if !state.config.trusted_documents.contains_key(&hash) {
-        state.app.remember_document(&hash, &request.query).await;
+    if state.config.trusted_documents.contains_key(&hash) {
+        Ok(None)
+    } else {
+        Ok(Some(hash))
     }
-    Ok(())
 }
 
 pub fn sha256_hex(text: &str) -> String {
@@ -540,6 +571,35 @@ fn count_aliases(set: &async_graphql::parser::types::SelectionSet) -> usize {
         .sum()
 }
 
+/// The root fields of a selection set, looking through inline fragments and
+/// fragment spreads (each fragment once).
+fn root_field_names(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    set: &async_graphql::parser::types::SelectionSet,
+    visited: &mut Vec<String>,
+    names: &mut Vec<String>,
+) {
+    use async_graphql::parser::types::Selection;
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(field) => names.push(field.node.name.node.to_string()),
+            Selection::InlineFragment(fragment) => {
+                root_field_names(document, &fragment.node.selection_set.node, visited, names);
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.to_string();
+                if visited.contains(&name) {
+                    continue;
+                }
+                visited.push(name);
+                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
+                    root_field_names(document, &fragment.node.selection_set.node, visited, names);
+                }
+            }
+        }
+    }
+}
+
 impl RootFields {
     fn of(request: &async_graphql::Request) -> Self {
         let mut fields = Self {
@@ -553,14 +613,12 @@ impl RootFields {
         };
         for (_, operation) in document.operations.iter() {
             fields.mutation |= operation.node.ty == OperationType::Mutation;
-            let items = &operation.node.selection_set.node.items;
-            fields.most_root_fields = fields.most_root_fields.max(items.len());
+            let mut roots = Vec::new();
+            let mut visited = Vec::new();
+            root_field_names(&document, &operation.node.selection_set.node, &mut visited, &mut roots);
+            fields.most_root_fields = fields.most_root_fields.max(roots.len());
             fields.aliases += count_aliases(&operation.node.selection_set.node);
-            for item in items {
-                if let async_graphql::parser::types::Selection::Field(field) = &item.node {
-                    fields.names.push(field.node.name.node.to_string());
-                }
-            }
+            fields.names.extend(roots);
         }
         for fragment in document.fragments.values() {
             fields.aliases += count_aliases(&fragment.node.selection_set.node);

@@ -80,6 +80,7 @@ impl Application {
         Ok(
             RequestContext::new(claims.user_id, scope, membership.role_id, permissions)
                 .with_session(claims.session_id)
+                .with_plan(tenant.plan)
                 .with_onboarding_pending(self.auth.onboarding_gate && !onboarded),
         )
     }

@@ -125,6 +125,15 @@ impl Application {
             }
             StageData::Started | StageData::Terms(_) => {}
         }
+        // The invitation is spent: keep no copy of its token.
+        let data = match data {
+            StageData::Organization(Organization::JoinInvited { .. }) => {
+                StageData::Organization(Organization::JoinInvited {
+                    invitation_token: "(accepted)".into(),
+                })
+            }
+            other => other,
+        };
         record.progress.advance(data, now).map_err(refused)?;
         record.draft = None;
         self.store_progress(tx.as_ref(), &record, stored).await?;
@@ -279,11 +288,22 @@ impl Application {
                 size,
                 industry,
             } => {
-                if !ctx.permissions().contains(Permission::TenantUpdate) {
+                // Renaming (and re-addressing) a tenant is its owner's call, not any admin's.
+                let scope = ctx.own_scope();
+                tx.enter_tenant(scope).await?;
+                let owner = match ctx.role_id() {
+                    Some(role_id) => tx
+                        .roles()
+                        .find_by_ids(scope, &[role_id])
+                        .await?
+                        .iter()
+                        .any(|role| role.system == Some(tessera_domain::SystemRole::Owner)),
+                    None => false,
+                };
+                if !owner {
                     return Err(AppError::Forbidden {
-                        reason: "MISSING_PERMISSION",
-                        message: "only those who may change this tenant can set it up; join with an invitation instead"
-                            .into(),
+                        reason: "OWNER_ONLY",
+                        message: "only the tenant's owner sets it up here; join with an invitation instead".into(),
                     });
                 }
                 self.set_up_tenant(tx, ctx, name, slug, *size, industry.clone(), now)

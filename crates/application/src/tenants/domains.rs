@@ -98,6 +98,7 @@ impl Application {
         tx.commit().await?;
         Ok(CustomDomain {
             verified_at: Some(now),
+            verification_token: String::new(),
             ..claim
         })
     }

@@ -53,6 +53,8 @@ impl CustomDomainRepository for SeaTransaction {
     ) -> StoreResult<()> {
         let result = scoped::update::<tenant_domain::Entity>(scope)
             .col_expr(tenant_domain::Column::VerifiedAt, Expr::value(Some(at)))
+            // Its job is done; verified rows are readable by every tenant's sessions.
+            .col_expr(tenant_domain::Column::VerificationToken, Expr::value(""))
             .filter(tenant_domain::Column::Domain.eq(domain.as_str()))
             .exec(&self.txn)
             .await

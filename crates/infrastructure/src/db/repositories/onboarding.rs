@@ -171,11 +171,12 @@ impl TenantSettingsRepository for SeaTransaction {
             .await
             .map_err(db_failure)?;
         if updated.rows_affected == 0 {
+            // Two first saves at once: the loser finds the row and is told to retry.
             row.into_active_model()
                 .reset_all()
                 .insert(&self.txn)
                 .await
-                .map_err(db_failure)?;
+                .map_err(unique_as("settings"))?;
         }
         Ok(())
     }
