@@ -254,6 +254,11 @@ pub struct Config {
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", global = true)]
     pub cors_allowed_origins: Option<String>,
 
+    /// Addresses of the proxies in front of the server (comma-separated); their
+    /// `X-Forwarded-For` names the client. Without it the header is ignored.
+    #[arg(long, env = "TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
+
     /// Send `Strict-Transport-Security` with this max-age (serve over HTTPS only).
     #[arg(long, env = "HSTS_MAX_AGE_SECONDS", global = true)]
     pub hsts_max_age_seconds: Option<u64>,
@@ -293,6 +298,22 @@ impl Config {
         } else {
             LogFormat::Pretty
         })
+    }
+
+    /// The trusted proxy addresses; an entry that is not an address is an error.
+    pub fn trusted_proxy_addresses(&self) -> anyhow::Result<Vec<std::net::IpAddr>> {
+        self.trusted_proxies
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("TRUSTED_PROXIES: `{entry}` is not an IP address"))
+            })
+            .collect()
     }
 
     /// The allowed CORS origins, trimmed, without empties.
@@ -489,6 +510,7 @@ impl Config {
             introspection: None,
             log_format: None,
             cors_allowed_origins: None,
+            trusted_proxies: None,
             hsts_max_age_seconds: None,
             request_timeout_seconds: 30,
         }

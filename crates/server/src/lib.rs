@@ -303,6 +303,7 @@ pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<Ru
     let Wired { app, store, checks } = wire(config, options).await?;
     let mut api = api_config(config);
     api.readiness_checks = checks;
+    api.trusted_proxies = config.trusted_proxy_addresses()?;
     api.trusted_documents = Arc::new(trusted::load(&config.trusted_documents_file)?);
     api.trusted_documents_required = match config.trusted_documents_required {
         config::TrustedDocumentsRequired::Off => tessera_api::http::TrustedDocuments::Off,

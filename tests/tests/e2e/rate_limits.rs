@@ -99,3 +99,56 @@ async fn log_in_attempts_have_a_strict_bucket_per_address() {
     open.assert_ok();
     app.stop().await;
 }
+
+async fn log_in_from(app: &TestApp, forwarded_for: &str) -> u16 {
+    app.client
+        .post(format!("{}/graphql", app.base_url))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "query": "mutation { logIn(input: { email: \"ada@example.com\", password: \"wrong password!\" }) { accessToken } }" }))
+        .send()
+        .await
+        .expect("answered")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_client_has_its_own_bucket_and_otherwise_the_header_is_ignored() {
+    let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
+        config.rate_limit_authentication_per_minute = 2;
+        config.trusted_proxies = Some("127.0.0.1".into());
+    })
+    .await
+    else {
+        return;
+    };
+    assert_eq!(log_in_from(&app, "203.0.113.5").await, 200);
+    assert_eq!(
+        log_in_from(&app, "198.51.100.1, 203.0.113.5").await,
+        200,
+        "the right-most entry counts"
+    );
+    assert_eq!(log_in_from(&app, "203.0.113.5").await, 429);
+    assert_eq!(
+        log_in_from(&app, "203.0.113.6").await,
+        200,
+        "another client behind the proxy"
+    );
+    app.stop().await;
+
+    let Some(direct) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
+        config.rate_limit_authentication_per_minute = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    assert_eq!(log_in_from(&direct, "203.0.113.5").await, 200);
+    assert_eq!(log_in_from(&direct, "203.0.113.6").await, 200);
+    assert_eq!(
+        log_in_from(&direct, "203.0.113.7").await,
+        429,
+        "a forged header does not buy a new bucket"
+    );
+    direct.stop().await;
+}

@@ -91,7 +91,7 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
         &state,
         media,
         request.headers(),
-        client_of(&request),
+        client_of(&request, &state.config.trusted_proxies),
         gql_request,
         Method::Get,
     )
@@ -137,7 +137,7 @@ pub async fn post(State(state): State<AppState>, request: Request) -> Response {
         );
     }
     let headers = request.headers().clone();
-    let client = client_of(&request);
+    let client = client_of(&request, &state.config.trusted_proxies);
     let limit = state.config.max_body_bytes;
     let body: Bytes = match axum::body::to_bytes(request.into_body(), limit).await {
         Ok(bytes) => bytes,
@@ -197,17 +197,34 @@ fn selects_mutation(request: &async_graphql::Request) -> bool {
     operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
 }
 
-fn client_of(request: &Request) -> ClientInfo {
+/// The client: its user agent and address. Behind trusted proxies the address is the
+/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy; otherwise
+/// the header is ignored (anyone can send it).
+fn client_of(request: &Request, trusted_proxies: &[std::net::IpAddr]) -> ClientInfo {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let ip = match peer {
+        Some(peer) if trusted_proxies.contains(&peer) => request
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|entry| entry.trim().parse::<std::net::IpAddr>().ok())
+            .rev()
+            .find(|ip| !trusted_proxies.contains(ip))
+            .or(Some(peer)),
+        other => other,
+    };
     ClientInfo {
         user_agent: request
             .headers()
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        ip: request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip().to_string()),
+        ip: ip.map(|ip| ip.to_string()),
     }
 }
 

@@ -47,6 +47,8 @@ pub struct ApiConfig {
     pub session_cookies: bool,
     /// How long the session cookies live (the refresh token's lifetime), in seconds.
     pub session_cookie_max_age_seconds: i64,
+    /// Proxies whose `X-Forwarded-For` names the client (rate limits, sessions).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Origins allowed to call the API from a browser (CORS); none by default.
     pub cors_allowed_origins: Vec<String>,
     /// `Strict-Transport-Security: max-age=…` when set.
@@ -73,6 +75,7 @@ impl Default for ApiConfig {
             base_domain: None,
             session_cookies: false,
             session_cookie_max_age_seconds: 30 * 24 * 60 * 60,
+            trusted_proxies: Vec::new(),
             cors_allowed_origins: Vec::new(),
             hsts_max_age_seconds: None,
             max_header_bytes: 16 * 1024,
