@@ -277,6 +277,19 @@ pub trait AccessCache: Send + Sync {
     /// (kept at least as long as an access token lives).
     async fn revoke_session(&self, session_id: SessionId);
     async fn is_session_revoked(&self, session_id: SessionId) -> bool;
+    /// Both checks of an authentication: is the session revoked, and the member's
+    /// cached access (one round trip where the backend allows it).
+    async fn lookup(
+        &self,
+        tenant_id: TenantId,
+        user_id: UserId,
+        session_id: SessionId,
+    ) -> (bool, Option<MemberAccess>) {
+        if self.is_session_revoked(session_id).await {
+            return (true, None);
+        }
+        (false, self.get(tenant_id, user_id).await)
+    }
 }
 
 #[async_trait]

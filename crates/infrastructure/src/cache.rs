@@ -35,7 +35,7 @@ impl InProcessAccessCache {
 #[async_trait]
 impl AccessCache for InProcessAccessCache {
     async fn get(&self, tenant_id: TenantId, user_id: UserId) -> Option<MemberAccess> {
-        count(self.entries.get(&(tenant_id, user_id)).await)
+        count(self.entries.get(&(tenant_id, user_id)).await, "memory")
     }
 
     async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess) {
@@ -62,12 +62,61 @@ impl AccessCache for InProcessAccessCache {
     }
 }
 
-/// Redis: one hash per tenant (`tessera:access:<tenant>`, field = user), so
-/// invalidating a tenant is one `DEL` that every replica sees at once.
+/// Redis, with an in-process layer in front. Redis keeps one hash per tenant
+/// (`tessera:access:<tenant>`, field = user) and a per-tenant generation
+/// (`tessera:access-gen:<tenant>`), which every invalidation bumps. An
+/// authentication reads the session's revocation mark and the generation in one
+/// `MGET`; a local entry counts only if it was stored under the current generation,
+/// so a change made on any replica applies on every replica's next request. Each
+/// invalidation is also published (`tessera:access-invalidations`): every replica
+/// drops that tenant's local entries as soon as the message arrives.
 pub struct RedisAccessCache {
     pool: Pool,
     ttl: Duration,
     revocation_ttl: Duration,
+    local: Cache<(TenantId, UserId), (MemberAccess, i64)>,
+    generations: Cache<TenantId, i64>,
+    listener: Option<tokio::task::JoinHandle<()>>,
+}
+
+const INVALIDATIONS: &str = "tessera:access-invalidations";
+
+impl Drop for RedisAccessCache {
+    fn drop(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            listener.abort();
+        }
+    }
+}
+
+/// Drops a tenant's local entries whenever another replica invalidates it;
+/// reconnects with back-off. Correctness does not depend on it (the generation
+/// check does): it keeps local entries from outliving their use.
+async fn listen(url: String, local: Cache<(TenantId, UserId), (MemberAccess, i64)>, generations: Cache<TenantId, i64>) {
+    use futures_util::StreamExt;
+    let Ok(client) = deadpool_redis::redis::Client::open(url) else {
+        return;
+    };
+    let mut delay = Duration::from_millis(250);
+    loop {
+        if let Ok(mut pubsub) = client.get_async_pubsub().await
+            && pubsub.subscribe(INVALIDATIONS).await.is_ok()
+        {
+            delay = Duration::from_millis(250);
+            let mut messages = pubsub.on_message();
+            while let Some(message) = messages.next().await {
+                let Ok(payload) = message.get_payload::<String>() else {
+                    continue;
+                };
+                if let Ok(tenant) = TenantId::parse(&payload) {
+                    let _ = local.invalidate_entries_if(move |(t, _), _| *t == tenant);
+                    generations.invalidate(&tenant).await;
+                }
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,15 +126,31 @@ pub struct RedisSetupError(String);
 impl RedisAccessCache {
     /// `revocation_ttl` must be at least the access-token lifetime.
     pub fn connect(url: &str, ttl: Duration, revocation_ttl: Duration) -> Result<Self, RedisSetupError> {
+        let local = Cache::builder()
+            .time_to_live(ttl)
+            .max_capacity(100_000)
+            .support_invalidation_closures()
+            .build();
+        let generations = Cache::builder().time_to_live(ttl).max_capacity(100_000).build();
+        let listener = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|runtime| runtime.spawn(listen(url.to_owned(), local.clone(), generations.clone())));
         Ok(Self {
             pool: redis_pool(url)?,
             ttl,
             revocation_ttl,
+            local,
+            generations,
+            listener,
         })
     }
 
     fn key(tenant_id: TenantId) -> String {
         format!("tessera:access:{tenant_id}")
+    }
+
+    fn generation_key(tenant_id: TenantId) -> String {
+        format!("tessera:access-gen:{tenant_id}")
     }
 
     fn revoked_key(session_id: SessionId) -> String {
@@ -120,10 +185,11 @@ pub(crate) fn redis_pool(url: &str) -> Result<Pool, RedisSetupError> {
         .map_err(|e| RedisSetupError(e.to_string()))
 }
 
-/// Counts a member-access lookup as a hit or a miss.
-fn count(found: Option<MemberAccess>) -> Option<MemberAccess> {
+/// Counts a member-access lookup in a layer as a hit or a miss.
+fn count(found: Option<MemberAccess>, layer: &'static str) -> Option<MemberAccess> {
     let result = if found.is_some() { "hit" } else { "miss" };
-    metrics::counter!("tessera_cache_requests_total", "kind" => "member_access", "result" => result).increment(1);
+    metrics::counter!("tessera_cache_requests_total", "kind" => "member_access", "result" => result, "layer" => layer)
+        .increment(1);
     found
 }
 
@@ -178,10 +244,70 @@ impl AccessCache for RedisAccessCache {
                 return None;
             }
         };
-        count(raw.as_deref().and_then(decode))
+        count(raw.as_deref().and_then(decode), "redis")
+    }
+
+    async fn lookup(
+        &self,
+        tenant_id: TenantId,
+        user_id: UserId,
+        session_id: SessionId,
+    ) -> (bool, Option<MemberAccess>) {
+        let mut connection = match self.pool.get().await {
+            Ok(connection) => connection,
+            Err(error) => {
+                // Not revoked as far as the cache knows; the database path checks the session.
+                tracing::warn!(%error, "access cache unavailable; reading from the database");
+                return (false, None);
+            }
+        };
+        let marks: Result<(Option<String>, Option<i64>), _> = deadpool_redis::redis::cmd("MGET")
+            .arg(Self::revoked_key(session_id))
+            .arg(Self::generation_key(tenant_id))
+            .query_async(&mut connection)
+            .await;
+        let (revoked, generation) = match marks {
+            Ok(marks) => marks,
+            Err(error) => {
+                tracing::warn!(%error, "access cache read failed; reading from the database");
+                return (false, None);
+            }
+        };
+        if revoked.is_some() {
+            return (true, None);
+        }
+        let generation = generation.unwrap_or(0);
+        self.generations.insert(tenant_id, generation).await;
+        if let Some((access, stored)) = self.local.get(&(tenant_id, user_id)).await
+            && stored == generation
+        {
+            metrics::counter!("tessera_cache_requests_total", "kind" => "member_access", "result" => "hit", "layer" => "local")
+                .increment(1);
+            return (false, Some(access));
+        }
+        let raw: Option<String> = match connection.hget(Self::key(tenant_id), user_id.to_string()).await {
+            Ok(raw) => raw,
+            Err(error) => {
+                tracing::warn!(%error, "access cache read failed; reading from the database");
+                return (false, None);
+            }
+        };
+        let found = count(raw.as_deref().and_then(decode), "redis");
+        if let Some(access) = &found {
+            self.local
+                .insert((tenant_id, user_id), (access.clone(), generation))
+                .await;
+        }
+        (false, found)
     }
 
     async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess) {
+        // Stored locally under the generation the lookup saw; a later bump outdates it.
+        if let Some(generation) = self.generations.get(&tenant_id).await {
+            self.local
+                .insert((tenant_id, user_id), (access.clone(), generation))
+                .await;
+        }
         let Ok(mut connection) = self.pool.get().await else {
             return;
         };
@@ -200,9 +326,18 @@ impl AccessCache for RedisAccessCache {
     }
 
     async fn invalidate_tenant(&self, tenant_id: TenantId) {
+        let _ = self.local.invalidate_entries_if(move |(t, _), _| *t == tenant_id);
+        self.generations.invalidate(&tenant_id).await;
         let result = match self.pool.get().await {
-            Ok(mut connection) => connection
-                .del::<_, ()>(Self::key(tenant_id))
+            Ok(mut connection) => deadpool_redis::redis::pipe()
+                .atomic()
+                .del(Self::key(tenant_id))
+                .ignore()
+                .incr(Self::generation_key(tenant_id), 1)
+                .ignore()
+                .publish(INVALIDATIONS, tenant_id.to_string())
+                .ignore()
+                .query_async::<()>(&mut connection)
                 .await
                 .map_err(|e| e.to_string()),
             Err(error) => Err(error.to_string()),
@@ -265,6 +400,69 @@ mod tests {
             decode(&format!("{}|members:read", uuid::Uuid::nil())),
             None,
             "the old two-part form"
+        );
+    }
+
+    /// Two replicas' caches on the Redis named by `TEST_REDIS_URL`.
+    fn redis_for_tests() -> Option<String> {
+        match std::env::var("TEST_REDIS_URL") {
+            Ok(url) if !url.trim().is_empty() => Some(url),
+            _ => {
+                assert!(
+                    std::env::var("CI").map_or(true, |v| v != "true"),
+                    "TEST_REDIS_URL is not set, and CI=true forbids skipping the Redis tests"
+                );
+                eprintln!("SKIPPED: TEST_REDIS_URL is not set");
+                None
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_invalidation_on_one_replica_outdates_every_local_layer_at_once() {
+        let Some(url) = redis_for_tests() else {
+            return;
+        };
+        let ttl = Duration::from_secs(60);
+        let a = RedisAccessCache::connect(&url, ttl, ttl).expect("pool");
+        let b = RedisAccessCache::connect(&url, ttl, ttl).expect("pool");
+        let tenant = TenantId::from_uuid(uuid::Uuid::now_v7());
+        let user = UserId::from_uuid(uuid::Uuid::now_v7());
+        let session = SessionId::from_uuid(uuid::Uuid::now_v7());
+        let access = MemberAccess {
+            role_id: RoleId::from_uuid(uuid::Uuid::now_v7()),
+            permissions: PermissionSet::all(),
+            onboarded: true,
+            plan: Plan::Free,
+        };
+        assert_eq!(a.lookup(tenant, user, session).await, (false, None));
+        a.put(tenant, user, &access).await;
+        assert_eq!(a.lookup(tenant, user, session).await, (false, Some(access.clone())));
+        assert!(a.local.get(&(tenant, user)).await.is_some(), "kept in the local layer");
+
+        // Replica B invalidates: A's very next lookup misses, whatever pub/sub's timing.
+        b.invalidate_tenant(tenant).await;
+        assert_eq!(a.lookup(tenant, user, session).await, (false, None));
+        // And the published message soon drops A's local entries altogether.
+        a.put(tenant, user, &access).await;
+        assert!(a.local.get(&(tenant, user)).await.is_some());
+        b.invalidate_tenant(tenant).await;
+        let mut dropped = false;
+        for _ in 0..50 {
+            a.local.run_pending_tasks().await;
+            if a.local.get(&(tenant, user)).await.is_none() {
+                dropped = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(dropped, "the invalidation reached the other replica through pub/sub");
+
+        a.revoke_session(session).await;
+        assert_eq!(
+            b.lookup(tenant, user, session).await,
+            (true, None),
+            "revocations are shared"
         );
     }
 

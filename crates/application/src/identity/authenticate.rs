@@ -20,10 +20,15 @@ impl Application {
             })?;
         // A cached entry exists only for an active member of an active tenant, and is
         // dropped by every change to the tenant's roles or memberships.
-        if self.ports.access_cache.is_session_revoked(claims.session_id).await {
+        let (revoked, cached) = self
+            .ports
+            .access_cache
+            .lookup(claims.tenant_id, claims.user_id, claims.session_id)
+            .await;
+        if revoked {
             return Err(AppError::Unauthenticated("this session has been ended".into()));
         }
-        if let Some(access) = self.ports.access_cache.get(claims.tenant_id, claims.user_id).await {
+        if let Some(access) = cached {
             let scope = TenantScope::new(claims.tenant_id);
             let context = RequestContext::new(claims.user_id, scope, access.role_id, access.permissions);
             return Ok(context
