@@ -9,6 +9,7 @@ pub mod invitations;
 pub mod members;
 pub mod onboarding;
 pub mod pagination;
+mod people;
 pub mod persisted;
 pub mod platform;
 pub mod ports;

@@ -1,5 +1,3 @@
-use std::collections::HashMap;
-
 use tessera_domain::{Membership, MembershipStatus, Permission, Role, RoleId, User, UserId};
 
 use crate::ports::{MemberFilter, Transaction};
@@ -44,35 +42,14 @@ async fn views(
     scope: &TenantScope,
     memberships: Vec<Membership>,
 ) -> Result<Vec<MemberView>, AppError> {
-    let user_ids: Vec<UserId> = memberships.iter().map(|m| m.user_id).collect();
-    let mut role_ids: Vec<RoleId> = memberships.iter().map(|m| m.role_id).collect();
-    role_ids.sort();
-    role_ids.dedup();
-    let users: HashMap<UserId, User> = tx
-        .users()
-        .find_by_ids(&user_ids)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect();
-    let roles: HashMap<RoleId, Role> = tx
-        .roles()
-        .find_by_ids(scope, &role_ids)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r))
-        .collect();
-    memberships
-        .into_iter()
-        .map(|membership| {
-            let user = users.get(&membership.user_id).cloned();
-            let role = roles.get(&membership.role_id).cloned();
-            match (user, role) {
-                (Some(user), Some(role)) => Ok(MemberView { membership, user, role }),
-                _ => Err(AppError::internal("a membership points at a missing user or role")),
-            }
-        })
-        .collect()
+    crate::people::with_people(
+        tx,
+        scope,
+        memberships,
+        |m| (m.user_id, m.role_id),
+        |membership, user, role| MemberView { membership, user, role },
+    )
+    .await
 }
 
 impl Application {

@@ -52,38 +52,12 @@ impl Application {
             .workspaces()
             .first_members_of(scope, &visible, u64::from(request.limit) + 1)
             .await?;
-        let mut user_ids: Vec<UserId> = rows.iter().map(|m| m.user_id).collect();
-        user_ids.sort();
-        user_ids.dedup();
-        let mut role_ids: Vec<RoleId> = rows.iter().map(|m| m.role_id).collect();
-        role_ids.sort();
-        role_ids.dedup();
-        let users: HashMap<UserId, User> = tx
-            .users()
-            .find_by_ids(&user_ids)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
-        let roles: HashMap<RoleId, Role> = tx
-            .roles()
-            .find_by_ids(scope, &role_ids)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
+        let views = workspace_views(tx.as_ref(), scope, rows).await?;
         let mut grouped: HashMap<WorkspaceId, Vec<WorkspaceMemberView>> =
             visible.iter().map(|id| (*id, Vec::new())).collect();
-        for membership in rows {
-            let (Some(user), Some(role)) = (users.get(&membership.user_id), roles.get(&membership.role_id)) else {
-                return Err(AppError::internal("a workspace member without its user or role"));
-            };
-            if let Some(members) = grouped.get_mut(&membership.workspace_id) {
-                members.push(WorkspaceMemberView {
-                    user: user.clone(),
-                    role: role.clone(),
-                    membership,
-                });
+        for view in views {
+            if let Some(members) = grouped.get_mut(&view.membership.workspace_id) {
+                members.push(view);
             }
         }
         Ok(grouped
@@ -107,40 +81,7 @@ impl Application {
             .await?
             .ok_or(AppError::NotFound("workspace"))?;
         let page = tx.workspaces().list_members(scope, workspace_id, page).await?;
-        let user_ids: Vec<UserId> = page.items.iter().map(|m| m.user_id).collect();
-        let mut role_ids: Vec<RoleId> = page.items.iter().map(|m| m.role_id).collect();
-        role_ids.sort();
-        role_ids.dedup();
-        let users: HashMap<UserId, User> = tx
-            .users()
-            .find_by_ids(&user_ids)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
-        let roles: HashMap<RoleId, Role> = tx
-            .roles()
-            .find_by_ids(scope, &role_ids)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
-        let items = page
-            .items
-            .into_iter()
-            .map(
-                |membership| match (users.get(&membership.user_id), roles.get(&membership.role_id)) {
-                    (Some(user), Some(role)) => Ok(WorkspaceMemberView {
-                        user: user.clone(),
-                        role: role.clone(),
-                        membership,
-                    }),
-                    _ => Err(AppError::internal(
-                        "a workspace member points at a missing user or role",
-                    )),
-                },
-            )
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = workspace_views(tx.as_ref(), scope, page.items).await?;
         Ok(Page {
             items,
             has_next_page: page.has_next_page,
@@ -296,4 +237,20 @@ fn ensure_within(held: &tessera_domain::PermissionSet, role: &Role) -> Result<()
             message: format!("you cannot grant permissions you do not hold: {missing}"),
         })
     }
+}
+
+/// Workspace memberships with their users and workspace roles.
+async fn workspace_views(
+    tx: &dyn crate::ports::Transaction,
+    scope: &crate::TenantScope,
+    rows: Vec<WorkspaceMembership>,
+) -> Result<Vec<WorkspaceMemberView>, AppError> {
+    crate::people::with_people(
+        tx,
+        scope,
+        rows,
+        |m| (m.user_id, m.role_id),
+        |membership, user, role| WorkspaceMemberView { membership, user, role },
+    )
+    .await
 }
