@@ -18,6 +18,7 @@ on_both_backends!(
     workspaces_page_forward_and_backward_by_keyset,
     roles_keep_their_permissions_and_own_memberships_span_tenants,
     an_uncommitted_transaction_leaves_nothing_behind,
+    the_onboarding_funnel_counts_only_the_tenants_active_members_with_the_exact_median,
 );
 
 struct Fixture {
@@ -307,4 +308,142 @@ async fn an_uncommitted_transaction_leaves_nothing_behind(backend: Backend) {
     }
     let tx = begin(&f.store).await;
     assert!(!tx.users().exists_any().await.expect("query"));
+}
+
+/// A member of the tenant (viewer role) with onboarding that started at `at` and, if
+/// `seconds` is given, completed that many seconds later; `stage` without a record
+/// when `None`.
+async fn onboarded_member(
+    store: &SeaStore,
+    scope: &TenantScope,
+    role: RoleId,
+    email: &str,
+    status: MembershipStatus,
+    progress: Option<(tessera_domain::OnboardingStage, Option<i64>)>,
+) {
+    let person = user(email);
+    let tx = begin(store).await;
+    tx.users().insert(&person).await.expect("insert user");
+    tx.enter_tenant(scope).await.expect("enter");
+    let membership = Membership {
+        id: MembershipId::from_uuid(Uuid::now_v7()),
+        tenant_id: scope.tenant_id(),
+        user_id: person.id,
+        role_id: role,
+        status,
+        created_at: now(),
+        updated_at: now(),
+    };
+    tx.memberships()
+        .insert(scope, &membership)
+        .await
+        .expect("insert membership");
+    if let Some((stage, seconds)) = progress {
+        let started = now() - Duration::hours(1);
+        let mut onboarding = tessera_domain::Onboarding::start(person.id, started);
+        onboarding.stage = stage;
+        onboarding.completed_at = seconds.map(|s| started + Duration::seconds(s));
+        let record = tessera_application::ports::OnboardingRecord {
+            progress: onboarding,
+            draft: None,
+        };
+        tx.onboarding().insert(&record).await.expect("insert progress");
+    }
+    tx.commit().await.expect("commit");
+}
+
+async fn the_onboarding_funnel_counts_only_the_tenants_active_members_with_the_exact_median(backend: Backend) {
+    use tessera_domain::OnboardingStage::{Completed, Terms};
+    let Some(f) = fixture(backend).await else {
+        return;
+    };
+    let mut scopes = Vec::new();
+    for slug in ["acme", "globex"] {
+        let (t, scope) = new_tenant(&f.store, slug).await;
+        let tx = begin(&f.store).await;
+        tx.enter_tenant(&scope).await.expect("enter");
+        let viewer = Role::seed(RoleId::from_uuid(Uuid::now_v7()), t.id, SystemRole::Viewer, now());
+        tx.roles().insert(&scope, &viewer).await.expect("insert role");
+        tx.commit().await.expect("commit");
+        scopes.push((scope, viewer.id));
+    }
+    let (acme, acme_role) = scopes[0].clone();
+    let (globex, globex_role) = scopes[1].clone();
+    let active = MembershipStatus::Active;
+    for (email, seconds) in [("a@x.example", 10), ("b@x.example", 20), ("c@x.example", 40)] {
+        onboarded_member(
+            &f.store,
+            &acme,
+            acme_role,
+            email,
+            active,
+            Some((Completed, Some(seconds))),
+        )
+        .await;
+    }
+    onboarded_member(&f.store, &acme, acme_role, "d@x.example", active, Some((Terms, None))).await;
+    onboarded_member(&f.store, &acme, acme_role, "e@x.example", active, None).await;
+    // Neither a removed member nor another tenant's member counts.
+    let removed = MembershipStatus::Removed;
+    onboarded_member(
+        &f.store,
+        &acme,
+        acme_role,
+        "f@x.example",
+        removed,
+        Some((Completed, Some(5))),
+    )
+    .await;
+    onboarded_member(
+        &f.store,
+        &globex,
+        globex_role,
+        "g@x.example",
+        active,
+        Some((Completed, Some(1000))),
+    )
+    .await;
+
+    let funnel = |scope: TenantScope| {
+        let store = f.store.clone();
+        async move {
+            let tx = begin(&store).await;
+            tx.enter_tenant(&scope).await.expect("enter");
+            tx.onboarding().funnel(&scope).await.expect("funnel")
+        }
+    };
+    let counts = funnel(acme.clone()).await;
+    assert_eq!(counts.members, 5);
+    assert_eq!(counts.completed, 3);
+    let per_stage: Vec<u64> = counts.by_stage.iter().map(|(_, n)| *n).collect();
+    assert_eq!(
+        per_stage,
+        [1, 0, 0, 1, 3],
+        "started (never began), personal, organization, terms, completed"
+    );
+    // SQLite's julianday arithmetic is exact to about a millisecond.
+    let close = |median: Option<f64>, expected: f64| median.is_some_and(|m| (m - expected).abs() < 0.01);
+    assert!(
+        close(counts.median_seconds_to_complete, 20.0),
+        "the middle of 10, 20 and 40: {counts:?}"
+    );
+
+    onboarded_member(
+        &f.store,
+        &acme,
+        acme_role,
+        "h@x.example",
+        active,
+        Some((Completed, Some(100))),
+    )
+    .await;
+    let even = funnel(acme.clone()).await;
+    assert!(
+        close(even.median_seconds_to_complete, 30.0),
+        "the mean of the middle two of 10, 20, 40, 100: {even:?}"
+    );
+
+    let other = funnel(globex).await;
+    assert_eq!((other.members, other.completed), (1, 1));
+    assert!(close(other.median_seconds_to_complete, 1000.0), "{other:?}");
 }

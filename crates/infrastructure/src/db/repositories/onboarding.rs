@@ -1,34 +1,25 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, Statement,
+    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 use tessera_application::TenantScope;
 use tessera_application::ports::{
     OnboardingFunnel, OnboardingRecord, OnboardingRepository, StoreError, StoreResult, TenantSettingsRepository,
 };
-use tessera_domain::{OnboardingStage, TenantSettings, UserId};
+use tessera_domain::{MembershipStatus, OnboardingStage, TenantSettings, UserId};
 
-use crate::db::entities::{onboarding_progress, tenant_setting};
+use crate::db::entities::{membership, onboarding_progress, tenant_setting};
 use crate::db::{SeaTransaction, db_failure, scoped, unique_as};
 
-/// Members of the tenant per stage; members who never began count as `started`.
-const FUNNEL_POSTGRES: &str = "SELECT COALESCE(op.stage, 'started') AS stage, COUNT(*) AS members \
-     FROM memberships m LEFT JOIN onboarding_progress op ON op.user_id = m.user_id \
-     WHERE m.tenant_id = $1 AND m.status = 'active' GROUP BY 1";
-const FUNNEL_SQLITE: &str = "SELECT COALESCE(op.stage, 'started') AS stage, COUNT(*) AS members \
-     FROM memberships m LEFT JOIN onboarding_progress op ON op.user_id = m.user_id \
-     WHERE m.tenant_id = ? AND m.status = 'active' GROUP BY 1";
-/// The median time from start to completion, in seconds, of the tenant's members.
-const MEDIAN_POSTGRES: &str = "SELECT (percentile_cont(0.5) WITHIN GROUP \
-     (ORDER BY EXTRACT(EPOCH FROM (op.completed_at - op.started_at))))::float8 AS median \
-     FROM memberships m JOIN onboarding_progress op ON op.user_id = m.user_id \
-     WHERE m.tenant_id = $1 AND m.status = 'active' AND op.completed_at IS NOT NULL";
-const MEDIAN_SQLITE: &str = "WITH d AS (SELECT (julianday(op.completed_at) - julianday(op.started_at)) * 86400.0 AS s \
-     FROM memberships m JOIN onboarding_progress op ON op.user_id = m.user_id \
-     WHERE m.tenant_id = ? AND m.status = 'active' AND op.completed_at IS NOT NULL) \
-     SELECT AVG(s) AS median FROM (SELECT s FROM d ORDER BY s \
-     LIMIT 2 - (SELECT COUNT(*) FROM d) % 2 OFFSET (SELECT (COUNT(*) - 1) / 2 FROM d))";
+/// Seconds from start to completion, in each backend's date arithmetic.
+fn seconds_to_complete(backend: DbBackend) -> Expr {
+    match backend {
+        DbBackend::Postgres => Expr::cust("EXTRACT(EPOCH FROM (completed_at - started_at))::float8"),
+        _ => Expr::cust("(julianday(completed_at) - julianday(started_at)) * 86400.0"),
+    }
+}
 
 #[async_trait]
 impl OnboardingRepository for SeaTransaction {
@@ -88,48 +79,56 @@ impl OnboardingRepository for SeaTransaction {
     }
 
     async fn funnel(&self, scope: &TenantScope) -> StoreResult<OnboardingFunnel> {
-        let (funnel_sql, median_sql) = match self.backend {
-            DbBackend::Postgres => (FUNNEL_POSTGRES, MEDIAN_POSTGRES),
-            _ => (FUNNEL_SQLITE, MEDIAN_SQLITE),
+        // The tenant's active members, through the tenant-scoped select; progress rows
+        // are the members' own (one per person) and are matched against them.
+        let active = || {
+            scoped::select::<membership::Entity>(scope)
+                .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
         };
-        let tenant = scope.tenant_id().as_uuid();
-        let rows = self
-            .txn
-            .query_all_raw(Statement::from_sql_and_values(
-                self.backend,
-                funnel_sql,
-                [tenant.into()],
-            ))
+        let member_ids = || active().select_only().column(membership::Column::UserId).into_query();
+        let members = active().count(&self.txn).await.map_err(db_failure)?;
+        let begun: Vec<(String, i64)> = onboarding_progress::Entity::find()
+            .select_only()
+            .column(onboarding_progress::Column::Stage)
+            .column_as(onboarding_progress::Column::UserId.count(), "members")
+            .filter(onboarding_progress::Column::UserId.in_subquery(member_ids()))
+            .group_by(onboarding_progress::Column::Stage)
+            .into_tuple()
+            .all(&self.txn)
             .await
             .map_err(db_failure)?;
         let mut by_stage: Vec<(OnboardingStage, u64)> = OnboardingStage::ALL.iter().map(|s| (*s, 0)).collect();
-        for row in rows {
-            let stage: String = row.try_get("", "stage").map_err(db_failure)?;
-            let members: i64 = row.try_get("", "members").map_err(db_failure)?;
+        for (stage, count) in begun {
             let stage = OnboardingStage::parse(&stage)
                 .ok_or_else(|| StoreError::failure(format!("unknown onboarding stage {stage}")))?;
             if let Some(entry) = by_stage.iter_mut().find(|(s, _)| *s == stage) {
-                entry.1 = u64::try_from(members).unwrap_or_default();
+                entry.1 = u64::try_from(count).unwrap_or_default();
             }
         }
-        let median = self
-            .txn
-            .query_one_raw(Statement::from_sql_and_values(
-                self.backend,
-                median_sql,
-                [tenant.into()],
-            ))
-            .await
-            .map_err(db_failure)?
-            .map(|row| row.try_get::<Option<f64>>("", "median"))
-            .transpose()
-            .map_err(db_failure)?
-            .flatten();
-        let members = by_stage.iter().map(|(_, n)| n).sum();
-        let completed = by_stage
-            .iter()
-            .find(|(s, _)| *s == OnboardingStage::Completed)
-            .map_or(0, |(_, n)| *n);
+        // Members who never began are at the start.
+        let begun_total: u64 = by_stage.iter().map(|(_, n)| n).sum();
+        by_stage[0].1 += members.saturating_sub(begun_total);
+        let completed = by_stage[by_stage.len() - 1].1;
+        // The median: the database orders the durations and hands back the middle one
+        // or two; nothing else is loaded.
+        let median = if completed == 0 {
+            None
+        } else {
+            let duration = seconds_to_complete(self.backend);
+            let middle: Vec<f64> = onboarding_progress::Entity::find()
+                .select_only()
+                .column_as(duration.clone(), "seconds")
+                .filter(onboarding_progress::Column::UserId.in_subquery(member_ids()))
+                .filter(onboarding_progress::Column::CompletedAt.is_not_null())
+                .order_by(duration, sea_orm::Order::Asc)
+                .limit(2 - completed % 2)
+                .offset((completed - 1) / 2)
+                .into_tuple()
+                .all(&self.txn)
+                .await
+                .map_err(db_failure)?;
+            (!middle.is_empty()).then(|| middle.iter().sum::<f64>() / middle.len() as f64)
+        };
         Ok(OnboardingFunnel {
             by_stage,
             members,
