@@ -84,9 +84,6 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
             );
         }
     };
-    if selects_mutation(&gql_request) {
-        return mutation_over_get(media);
-    }
     execute(
         &state,
         media,
@@ -183,20 +180,6 @@ pub async fn post(State(state): State<AppState>, request: Request) -> Response {
     execute(&state, media, &headers, client, gql_request, Method::Post).await
 }
 
-/// True when the operation that would run is a mutation (GET may only read).
-fn selects_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false; // execution reports the syntax error
-    };
-    let operation = match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
-}
-
 /// The client: its user agent and address. Behind trusted proxies the address is the
 /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy; otherwise
 /// the header is ignored (anyone can send it).
@@ -240,10 +223,6 @@ async fn execute(
         Ok(register) => register,
         Err(refusal) => return refusal,
     };
-    // A persisted hash may stand for a mutation: GET still may only read.
-    if method == Method::Get && selects_mutation(&request) {
-        return mutation_over_get(media);
-    }
     // Shape limits first: a hostile document is refused before any lookup.
     let started = Instant::now();
     let limits = &state.config.schema;
@@ -256,6 +235,10 @@ async fn execute(
         );
     }
     let roots = RootFields::of(&request);
+    // GET may only read, also when a persisted hash stands for the document.
+    if method == Method::Get && roots.runs_mutation {
+        return mutation_over_get(media);
+    }
     if roots.aliases > limits.max_aliases {
         return request_error(
             StatusCode::BAD_REQUEST,
@@ -569,6 +552,8 @@ const AUTHENTICATION_FIELDS: &[&str] = &[
 struct RootFields {
     names: Vec<String>,
     mutation: bool,
+    /// The operation that would run (by `operationName`) is a mutation.
+    runs_mutation: bool,
     most_root_fields: usize,
     aliases: usize,
 }
@@ -622,12 +607,20 @@ impl RootFields {
         let mut fields = Self {
             names: Vec::new(),
             mutation: false,
+            runs_mutation: false,
             most_root_fields: 0,
             aliases: 0,
         };
         let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-            return fields;
+            return fields; // execution reports the syntax error
         };
+        let selected = match (&document.operations, request.operation_name.as_deref()) {
+            (DocumentOperations::Single(op), _) => Some(op),
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+            (DocumentOperations::Multiple(_), None) => None,
+        };
+        fields.runs_mutation = selected.is_some_and(|op| op.node.ty == OperationType::Mutation);
         for (_, operation) in document.operations.iter() {
             fields.mutation |= operation.node.ty == OperationType::Mutation;
             let mut roots = Vec::new();
