@@ -18,6 +18,10 @@ mod m20261123_000007_user_tokens;
 mod m20261123_000008_custom_domains;
 mod m20261123_000009_onboarding;
 mod m20261123_000010_readable_migrations;
+mod m20261123_000011_audit_trail;
+mod m20261123_000012_keyset_indexes;
+
+pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
 /// The Postgres role the server runs as: owns nothing, not a superuser, no BYPASSRLS.
 pub const APP_ROLE: &str = "tessera_app";
@@ -34,6 +38,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "tenant_domains",
     "tenant_settings",
     "outbox_events",
+    "audit_events",
 ];
 
 /// The transaction-local tenant, read once per statement (the sub-select becomes an
@@ -79,6 +84,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_custom_domains::Migration),
             Box::new(m20261123_000009_onboarding::Migration),
             Box::new(m20261123_000010_readable_migrations::Migration),
+            Box::new(m20261123_000011_audit_trail::Migration),
+            Box::new(m20261123_000012_keyset_indexes::Migration),
         ]
     }
 }

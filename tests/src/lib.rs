@@ -173,6 +173,30 @@ impl TestDatabase {
         n
     }
 
+    /// Every audit event as `(chain, sequence, action)`, read as the owner (all chains;
+    /// the platform chain is the nil id).
+    pub async fn audit_trail(&self) -> Vec<(Uuid, i64, String)> {
+        let owner = self.owner().await;
+        let backend = owner.get_database_backend();
+        let rows = owner
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT tenant_id, sequence, action FROM audit_events ORDER BY occurred_at, tenant_id, sequence",
+            ))
+            .await
+            .expect("read the audit trail");
+        owner.close().await.ok();
+        rows.iter()
+            .map(|row| {
+                (
+                    row.try_get("", "tenant_id").expect("chain"),
+                    row.try_get("", "sequence").expect("sequence"),
+                    row.try_get("", "action").expect("action"),
+                )
+            })
+            .collect()
+    }
+
     /// Drops a Postgres test database right away, cutting its open connections.
     pub async fn drop_now(&self) {
         if let Some((admin, name)) = &self.postgres {
@@ -374,14 +398,20 @@ impl TestApp {
 
     /// The invitation token in the last mail sent to `email`.
     pub fn invitation_token_for(&self, email: &str) -> Option<String> {
+        self.mailed_token(email, "inv_")
+    }
+
+    /// The first word starting with `prefix` (`ev_`, `pr_`, `inv_`) in the last mail to `to`
+    /// that has one.
+    pub fn mailed_token(&self, to: &str, prefix: &str) -> Option<String> {
         self.mailer
             .sent()
             .into_iter()
             .rev()
-            .find(|(to, _, _)| to == email)
-            .and_then(|(_, _, text)| {
+            .filter(|(recipient, _, _)| recipient == to)
+            .find_map(|(_, _, text)| {
                 text.split_whitespace()
-                    .find(|w| w.starts_with("inv_"))
+                    .find(|w| w.starts_with(prefix))
                     .map(str::to_owned)
             })
     }
@@ -528,4 +558,28 @@ impl TestApp {
             server.stop().await;
         }
     }
+}
+
+/// A stand-in for a customer's web server: answers every request with the text in the
+/// returned cell (404 while it is empty), for custom-domain verification.
+pub async fn domain_server() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<String>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().expect("has an address");
+    let served = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let text = served.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = vec![0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let body = text.lock().expect("lock").clone();
+            let status = if body.is_empty() { "404 Not Found" } else { "200 OK" };
+            let answer = format!(
+                "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    (addr, served)
 }

@@ -2,7 +2,10 @@
 //! authentication path (sign-up, log-in, token authentication), after the membership
 //! was checked; repository methods for tenant data require one.
 
-use tessera_domain::{ApiKey, ApiKeyId, Permission, PermissionSet, Plan, RoleId, SessionId, TenantId, UserId};
+use tessera_domain::{
+    ApiKey, ApiKeyId, AuditActor, AuditOrigin, NewAuditEvent, Permission, PermissionSet, Plan, RoleId, SessionId,
+    TenantId, UserId,
+};
 
 use crate::AppError;
 
@@ -51,6 +54,8 @@ pub struct RequestContext {
     onboarding_pending: bool,
     /// The tenant's plan (sizes its rate limit).
     plan: Plan,
+    /// Where the request came from (for the audit trail).
+    origin: AuditOrigin,
 }
 
 /// A permission check that passed: the only way to get the scope for a guarded write.
@@ -80,6 +85,7 @@ impl RequestContext {
             session_id: None,
             onboarding_pending: false,
             plan: Plan::Free,
+            origin: AuditOrigin::default(),
         }
     }
 
@@ -94,6 +100,7 @@ impl RequestContext {
             session_id: None,
             onboarding_pending: false,
             plan: Plan::Free,
+            origin: AuditOrigin::default(),
         }
     }
 
@@ -107,6 +114,43 @@ impl RequestContext {
                 message: "this operation needs a signed-in person, not an API key".into(),
             }),
         }
+    }
+
+    /// Where the request came from; the API layer sets it after authentication.
+    pub fn with_origin(mut self, origin: AuditOrigin) -> Self {
+        self.origin = origin;
+        self
+    }
+
+    pub fn origin(&self) -> &AuditOrigin {
+        &self.origin
+    }
+
+    /// Who acts, as the audit trail names it.
+    pub fn audit_actor(&self) -> AuditActor {
+        match self.actor {
+            Actor::User(id) => AuditActor::User(id),
+            Actor::ApiKey(id) => AuditActor::ApiKey(id),
+        }
+    }
+
+    /// An audit event in this request's tenant, by this request's actor, from its origin.
+    pub(crate) fn audit(
+        &self,
+        action: &'static str,
+        target_type: &'static str,
+        target_id: impl ToString,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> NewAuditEvent {
+        NewAuditEvent::new(
+            Some(self.scope.tenant_id()),
+            self.audit_actor(),
+            action,
+            target_type,
+            Some(target_id.to_string()),
+            now,
+        )
+        .with_origin(self.origin.clone())
     }
 
     pub(crate) fn with_plan(mut self, plan: Plan) -> Self {

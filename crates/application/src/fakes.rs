@@ -20,7 +20,7 @@ use crate::ports::{
     Store, StoreError, StoreResult, TenantRepository, TokenError, TokenIssuer, Transaction, UserRepository,
     WorkspaceRepository,
 };
-use crate::ports::{ApiKeyRepository, HeldRole, OutgoingMail, SessionRecord};
+use crate::ports::{ApiKeyRepository, CachedApiKey, HeldRole, OutgoingMail, SessionRecord};
 use crate::{Application, AuthSettings, Page, PageRequest, Ports, TenantScope};
 
 #[derive(Clone, Default)]
@@ -40,6 +40,8 @@ pub struct State {
     pub onboarding: Vec<crate::ports::OnboardingRecord>,
     pub tenant_settings: Vec<tessera_domain::TenantSettings>,
     pub outbox: Vec<crate::ports::OutboxEvent>,
+    /// Appended audit events, in order (committed with the rest of the transaction).
+    pub audit: Vec<tessera_domain::NewAuditEvent>,
 }
 
 #[derive(Clone, Default)]
@@ -140,6 +142,9 @@ impl Transaction for FakeTransaction {
         self
     }
     fn outbox(&self) -> &dyn crate::ports::OutboxRepository {
+        self
+    }
+    fn audit(&self) -> &dyn crate::ports::AuditRepository {
         self
     }
     async fn commit(self: Box<Self>) -> StoreResult<()> {
@@ -909,6 +914,7 @@ impl InvitationRepository for FakeTransaction {
 pub struct FakeAccessCache {
     pub entries: Arc<Mutex<std::collections::HashMap<(TenantId, UserId), MemberAccess>>>,
     pub revoked: Arc<Mutex<Vec<SessionId>>>,
+    pub api_keys: Arc<Mutex<std::collections::HashMap<(TenantId, ApiKeyId), CachedApiKey>>>,
 }
 
 #[async_trait]
@@ -926,8 +932,25 @@ impl AccessCache for FakeAccessCache {
             .expect("cache lock")
             .insert((tenant_id, user_id), access.clone());
     }
+    async fn get_api_key(&self, tenant_id: TenantId, key_id: ApiKeyId) -> Option<CachedApiKey> {
+        self.api_keys
+            .lock()
+            .expect("cache lock")
+            .get(&(tenant_id, key_id))
+            .cloned()
+    }
+    async fn put_api_key(&self, key: &CachedApiKey) {
+        self.api_keys
+            .lock()
+            .expect("cache lock")
+            .insert((key.key.tenant_id, key.key.id), key.clone());
+    }
     async fn invalidate_tenant(&self, tenant_id: TenantId) {
         self.entries
+            .lock()
+            .expect("cache lock")
+            .retain(|(tenant, _), _| *tenant != tenant_id);
+        self.api_keys
             .lock()
             .expect("cache lock")
             .retain(|(tenant, _), _| *tenant != tenant_id);
@@ -1341,6 +1364,51 @@ impl crate::ports::OutboxRepository for FakeTransaction {
             .take(limit as usize)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl crate::ports::AuditRepository for FakeTransaction {
+    async fn append(&self, event: &tessera_domain::NewAuditEvent) -> StoreResult<()> {
+        self.state().audit.push(event.clone());
+        Ok(())
+    }
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        filter: &crate::ports::AuditFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<tessera_domain::AuditEvent>> {
+        // Oldest first over the whole chain; the fake ignores cursors.
+        let mut events: Vec<tessera_domain::AuditEvent> = self
+            .state()
+            .audit
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.tenant_id == Some(scope.tenant_id()))
+            .filter(|(_, e)| filter.action.as_deref().is_none_or(|a| a == e.action))
+            .map(|(n, e)| tessera_domain::AuditEvent {
+                id: Uuid::from_u128(n as u128 + 1),
+                sequence: n as i64 + 1,
+                event: e.into(),
+                previous_hash: String::new(),
+                hash: String::new(),
+            })
+            .collect();
+        if page.direction == crate::pagination::Direction::Backward {
+            events.reverse();
+        }
+        events.truncate(page.limit as usize + 1);
+        Ok(Page::from_scan(page, events))
+    }
+    async fn count(&self, scope: &TenantScope, filter: &crate::ports::AuditFilter) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .audit
+            .iter()
+            .filter(|e| e.tenant_id == Some(scope.tenant_id()))
+            .filter(|e| filter.action.as_deref().is_none_or(|a| a == e.action))
+            .count() as u64)
     }
 }
 

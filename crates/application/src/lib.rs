@@ -2,6 +2,7 @@
 //! Depends on the domain only: no storage, transport or framework crate is named here.
 
 pub mod api_keys;
+pub mod audit;
 pub mod context;
 pub mod error;
 pub mod identity;
@@ -103,6 +104,25 @@ impl Application {
     /// After a committed change to roles or memberships of a tenant.
     pub(crate) async fn access_changed(&self, tenant_id: tessera_domain::TenantId) {
         self.ports.access_cache.invalidate_tenant(tenant_id).await;
+    }
+
+    /// Records a security event that has no transaction of its own (a refused log-in,
+    /// a denied request, a revoked key presented again): its own short transaction.
+    /// Never fails the request it describes; a failure to record is logged.
+    pub async fn record_security_event(&self, event: tessera_domain::NewAuditEvent) {
+        let result: Result<(), AppError> = async {
+            let tx = self.ports.store.begin().await?;
+            if let Some(tenant_id) = event.tenant_id {
+                tx.enter_tenant(&TenantScope::new(tenant_id)).await?;
+            }
+            tx.audit().append(&event).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::error!(%error, action = event.action, "recording a security event failed");
+        }
     }
 
     /// Readiness: can the store answer?

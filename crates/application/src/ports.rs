@@ -71,6 +71,7 @@ pub trait Transaction: Send + Sync {
     fn onboarding(&self) -> &dyn OnboardingRepository;
     fn tenant_settings(&self) -> &dyn TenantSettingsRepository;
     fn outbox(&self) -> &dyn OutboxRepository;
+    fn audit(&self) -> &dyn AuditRepository;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -249,6 +250,14 @@ pub struct MemberAccess {
     pub plan: tessera_domain::Plan,
 }
 
+/// An API key that authenticated, with its tenant's plan: what the next request with
+/// the same key needs, without a database round trip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedApiKey {
+    pub key: tessera_domain::ApiKey,
+    pub plan: tessera_domain::Plan,
+}
+
 /// Documents by their SHA-256 (hex), for automatic persisted queries. Losing an entry
 /// is harmless: the client sends the document again.
 #[async_trait]
@@ -271,7 +280,10 @@ pub trait RateLimiter: Send + Sync {
 pub trait AccessCache: Send + Sync {
     async fn get(&self, tenant_id: TenantId, user_id: UserId) -> Option<MemberAccess>;
     async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess);
-    /// Forgets every member of the tenant.
+    /// A verified API key of the tenant, as stored by `put_api_key`.
+    async fn get_api_key(&self, tenant_id: TenantId, key_id: tessera_domain::ApiKeyId) -> Option<CachedApiKey>;
+    async fn put_api_key(&self, key: &CachedApiKey);
+    /// Forgets every member and every API key of the tenant.
     async fn invalidate_tenant(&self, tenant_id: TenantId);
     /// Marks a session revoked, so its access tokens stop working before they expire
     /// (kept at least as long as an access token lives).
@@ -430,6 +442,35 @@ pub trait OutboxRepository: Send + Sync {
     async fn record(&self, scope: &TenantScope, event: &OutboxEvent) -> StoreResult<()>;
     /// Oldest first, at most `limit` (for delivery and for tests).
     async fn pending(&self, scope: &TenantScope, limit: u64) -> StoreResult<Vec<OutboxEvent>>;
+}
+
+/// What [`AuditRepository::list`] may filter on (all optional, combined with AND).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor_id: Option<Uuid>,
+    pub action: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// The audit trail. Appending is the only write: rows are never updated or deleted
+/// by the application (Postgres refuses it to the runtime role).
+#[async_trait]
+pub trait AuditRepository: Send + Sync {
+    /// Appends to the event's chain: its tenant's (the transaction must have entered
+    /// that tenant), or the platform's when it has none. Concurrent appends to one
+    /// chain are serialized by the chain head's row lock.
+    async fn append(&self, event: &tessera_domain::NewAuditEvent) -> StoreResult<()>;
+    /// A tenant's events, newest first, keyset-paginated over `sequence`.
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<tessera_domain::AuditEvent>>;
+    async fn count(&self, scope: &TenantScope, filter: &AuditFilter) -> StoreResult<u64>;
 }
 
 #[async_trait]

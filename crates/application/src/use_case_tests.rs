@@ -1,5 +1,7 @@
 //! Use-case tests over in-memory fakes: the rules the application layer owns.
 
+mod audit_trail;
+
 use tessera_domain::{MembershipStatus, Permission, SystemRole, TenantStatus, WorkspaceId};
 
 use crate::fakes::{self, FakeStore};

@@ -3,6 +3,7 @@
 //! takes raw input validates it and returns a typed error.
 
 pub mod api_key;
+pub mod audit;
 pub mod custom_domain;
 pub mod ids;
 pub mod invitation;
@@ -17,6 +18,7 @@ pub mod values;
 pub mod workspace;
 
 pub use api_key::ApiKey;
+pub use audit::{AuditActor, AuditEvent, AuditOrigin, FieldChange, NewAuditEvent, NewAuditEventOwned};
 pub use custom_domain::{CustomDomain, DomainName};
 pub use ids::{
     ApiKeyId, InvitationId, MembershipId, RoleId, SessionId, TenantId, UserId, WorkspaceId, WorkspaceMembershipId,

@@ -9,12 +9,13 @@ use async_trait::async_trait;
 use deadpool_redis::redis::AsyncCommands;
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use moka::future::Cache;
-use tessera_application::ports::{AccessCache, MemberAccess};
-use tessera_domain::{PermissionSet, Plan, RoleId, SessionId, TenantId, UserId};
+use tessera_application::ports::{AccessCache, CachedApiKey, MemberAccess};
+use tessera_domain::{ApiKeyId, PermissionSet, Plan, RoleId, SessionId, TenantId, UserId};
 
 /// In-process: for a single server (development, tests, one replica).
 pub struct InProcessAccessCache {
     entries: Cache<(TenantId, UserId), MemberAccess>,
+    api_keys: Cache<(TenantId, ApiKeyId), CachedApiKey>,
     revoked_sessions: Cache<SessionId, ()>,
 }
 
@@ -23,6 +24,11 @@ impl InProcessAccessCache {
     pub fn new(ttl: Duration, capacity: u64, revocation_ttl: Duration) -> Self {
         Self {
             entries: Cache::builder()
+                .time_to_live(ttl)
+                .max_capacity(capacity)
+                .support_invalidation_closures()
+                .build(),
+            api_keys: Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(capacity)
                 .support_invalidation_closures()
@@ -42,14 +48,26 @@ impl AccessCache for InProcessAccessCache {
         self.entries.insert((tenant_id, user_id), access.clone()).await;
     }
 
+    async fn get_api_key(&self, tenant_id: TenantId, key_id: ApiKeyId) -> Option<CachedApiKey> {
+        count_key(self.api_keys.get(&(tenant_id, key_id)).await, "memory")
+    }
+
+    async fn put_api_key(&self, key: &CachedApiKey) {
+        self.api_keys.insert((key.key.tenant_id, key.key.id), key.clone()).await;
+    }
+
     async fn invalidate_tenant(&self, tenant_id: TenantId) {
-        if let Err(error) = self
+        let members = self
             .entries
-            .invalidate_entries_if(move |(tenant, _), _| *tenant == tenant_id)
-        {
+            .invalidate_entries_if(move |(tenant, _), _| *tenant == tenant_id);
+        let keys = self
+            .api_keys
+            .invalidate_entries_if(move |(tenant, _), _| *tenant == tenant_id);
+        if let Err(error) = members.and(keys) {
             // Without predicate support nothing targeted can be dropped: drop everything.
             tracing::warn!(%error, "targeted cache invalidation failed; clearing the whole cache");
             self.entries.invalidate_all();
+            self.api_keys.invalidate_all();
         }
     }
 
@@ -75,6 +93,8 @@ pub struct RedisAccessCache {
     ttl: Duration,
     revocation_ttl: Duration,
     local: Cache<(TenantId, UserId), (MemberAccess, i64)>,
+    /// Verified API keys, local only, stamped with the generation they were read under.
+    api_keys: Cache<(TenantId, ApiKeyId), (CachedApiKey, i64)>,
     generations: Cache<TenantId, i64>,
     listener: Option<tokio::task::JoinHandle<()>>,
 }
@@ -92,7 +112,12 @@ impl Drop for RedisAccessCache {
 /// Drops a tenant's local entries whenever another replica invalidates it;
 /// reconnects with back-off. Correctness does not depend on it (the generation
 /// check does): it keeps local entries from outliving their use.
-async fn listen(url: String, local: Cache<(TenantId, UserId), (MemberAccess, i64)>, generations: Cache<TenantId, i64>) {
+async fn listen(
+    url: String,
+    local: Cache<(TenantId, UserId), (MemberAccess, i64)>,
+    api_keys: Cache<(TenantId, ApiKeyId), (CachedApiKey, i64)>,
+    generations: Cache<TenantId, i64>,
+) {
     use futures_util::StreamExt;
     let Ok(client) = deadpool_redis::redis::Client::open(url) else {
         return;
@@ -110,6 +135,7 @@ async fn listen(url: String, local: Cache<(TenantId, UserId), (MemberAccess, i64
                 };
                 if let Ok(tenant) = TenantId::parse(&payload) {
                     let _ = local.invalidate_entries_if(move |(t, _), _| *t == tenant);
+                    let _ = api_keys.invalidate_entries_if(move |(t, _), _| *t == tenant);
                     generations.invalidate(&tenant).await;
                 }
             }
@@ -131,15 +157,26 @@ impl RedisAccessCache {
             .max_capacity(100_000)
             .support_invalidation_closures()
             .build();
+        let api_keys = Cache::builder()
+            .time_to_live(ttl)
+            .max_capacity(100_000)
+            .support_invalidation_closures()
+            .build();
         let generations = Cache::builder().time_to_live(ttl).max_capacity(100_000).build();
-        let listener = tokio::runtime::Handle::try_current()
-            .ok()
-            .map(|runtime| runtime.spawn(listen(url.to_owned(), local.clone(), generations.clone())));
+        let listener = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+            runtime.spawn(listen(
+                url.to_owned(),
+                local.clone(),
+                api_keys.clone(),
+                generations.clone(),
+            ))
+        });
         Ok(Self {
             pool: redis_pool(url)?,
             ttl,
             revocation_ttl,
             local,
+            api_keys,
             generations,
             listener,
         })
@@ -189,6 +226,14 @@ pub(crate) fn redis_pool(url: &str) -> Result<Pool, RedisSetupError> {
 fn count(found: Option<MemberAccess>, layer: &'static str) -> Option<MemberAccess> {
     let result = if found.is_some() { "hit" } else { "miss" };
     metrics::counter!("tessera_cache_requests_total", "kind" => "member_access", "result" => result, "layer" => layer)
+        .increment(1);
+    found
+}
+
+/// Counts an API-key lookup in a layer as a hit or a miss.
+fn count_key(found: Option<CachedApiKey>, layer: &'static str) -> Option<CachedApiKey> {
+    let result = if found.is_some() { "hit" } else { "miss" };
+    metrics::counter!("tessera_cache_requests_total", "kind" => "api_key", "result" => result, "layer" => layer)
         .increment(1);
     found
 }
@@ -325,8 +370,44 @@ impl AccessCache for RedisAccessCache {
         }
     }
 
+    async fn get_api_key(&self, tenant_id: TenantId, key_id: ApiKeyId) -> Option<CachedApiKey> {
+        // One round trip: the tenant's generation decides whether the local entry counts.
+        let generation: Option<i64> = match self.pool.get().await {
+            Ok(mut connection) => match connection.get(Self::generation_key(tenant_id)).await {
+                Ok(generation) => generation,
+                Err(error) => {
+                    tracing::warn!(%error, "access cache read failed; reading from the database");
+                    return None;
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "access cache unavailable; reading from the database");
+                return None;
+            }
+        };
+        let generation = generation.unwrap_or(0);
+        self.generations.insert(tenant_id, generation).await;
+        let found = self
+            .api_keys
+            .get(&(tenant_id, key_id))
+            .await
+            .filter(|(_, stored)| *stored == generation)
+            .map(|(key, _)| key);
+        count_key(found, "local")
+    }
+
+    async fn put_api_key(&self, key: &CachedApiKey) {
+        // Under the generation the lookup saw: an invalidation since then outdates it.
+        if let Some(generation) = self.generations.get(&key.key.tenant_id).await {
+            self.api_keys
+                .insert((key.key.tenant_id, key.key.id), (key.clone(), generation))
+                .await;
+        }
+    }
+
     async fn invalidate_tenant(&self, tenant_id: TenantId) {
         let _ = self.local.invalidate_entries_if(move |(t, _), _| *t == tenant_id);
+        let _ = self.api_keys.invalidate_entries_if(move |(t, _), _| *t == tenant_id);
         self.generations.invalidate(&tenant_id).await;
         let result = match self.pool.get().await {
             Ok(mut connection) => deadpool_redis::redis::pipe()

@@ -49,6 +49,24 @@ pub async fn connect_for_migrations(config: &Config) -> anyhow::Result<DatabaseC
     Ok(db)
 }
 
+/// `tessera audit verify [--tenant <id>]`: recomputes every audit chain (or one
+/// tenant's) over the migration (owner) connection, which reads every tenant.
+pub async fn verify_audit(
+    config: &Config,
+    tenant: Option<&str>,
+) -> anyhow::Result<Vec<tessera_infrastructure::ChainReport>> {
+    let tenant = match tenant {
+        Some(raw) => {
+            Some(tessera_domain::TenantId::parse(raw).map_err(|_| anyhow::anyhow!("`{raw}` is not a tenant id"))?)
+        }
+        None => None,
+    };
+    let db = connect_for_migrations(config).await?;
+    tessera_infrastructure::verify_audit_chains(&db, tenant)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the audit trail: {e}"))
+}
+
 /// `tessera admin grant|revoke <email>`: the only way to make a platform administrator.
 pub async fn set_platform_admin(config: &Config, email: &str, grant: bool) -> anyhow::Result<()> {
     let options = BuildOptions::default();

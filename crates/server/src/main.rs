@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         action: PersistedAction,
     },
+    /// Check the audit trail's hash chains.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Grant or revoke platform administration (cross-tenant operations).
     Admin {
         #[command(subcommand)]
@@ -51,6 +56,16 @@ enum Command {
 enum PersistedAction {
     /// Add the GraphQL document in this file; prints its hash.
     Add { file: std::path::PathBuf },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Recompute every chain (or one tenant's); exits 1 if an event was edited or removed.
+    Verify {
+        /// Only this tenant's chain.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -91,6 +106,31 @@ async fn main() -> anyhow::Result<()> {
             let document = std::fs::read_to_string(&file)?;
             let hash = tessera_server::trusted::add(&cli.config.trusted_documents_file, &document)?;
             println!("{hash}  added to {}", cli.config.trusted_documents_file.display());
+            Ok(())
+        }
+        Command::Audit {
+            action: AuditAction::Verify { tenant },
+        } => {
+            let reports = tessera_server::verify_audit(&cli.config, tenant.as_deref()).await?;
+            let mut broken = 0;
+            for report in &reports {
+                let chain = report
+                    .tenant_id
+                    .map_or_else(|| "platform".to_owned(), |t| format!("tenant {t}"));
+                if report.problems.is_empty() {
+                    println!("{chain}: {} events, intact", report.events);
+                } else {
+                    broken += 1;
+                    println!("{chain}: {} events, BROKEN", report.events);
+                    for problem in &report.problems {
+                        println!("  - {problem}");
+                    }
+                }
+            }
+            println!("{} chains checked, {broken} broken", reports.len());
+            if broken > 0 {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Admin { action } => {

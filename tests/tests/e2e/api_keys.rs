@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use tessera_tests::{Backend, GqlResponse, RoleChoice, TestApp, on_both_backends};
 
 on_both_backends!(an_api_key_acts_in_its_tenant_within_its_permissions_until_revoked);
+on_both_backends!(a_verified_key_is_answered_from_the_cache_until_revoked_on_any_replica);
 
 const CREATE: &str =
     "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { id name permissions } } }";
@@ -183,13 +184,84 @@ async fn an_api_key_acts_in_its_tenant_within_its_permissions_until_revoked(back
         .as_str()
         .expect("secret")
         .to_owned();
-    with_key(&app, &second_secret, "{ currentTenant { slug } }", json!({}), false)
-        .await
-        .assert_ok();
+    // Expired in the database before its first use (a key already verified is answered
+    // from the cache, which checks the expiry it read; an edit behind the server's back
+    // reaches it with the next invalidation or after the cache TTL).
     app.db
         .execute_as_owner("UPDATE api_keys SET expires_at = created_at WHERE revoked_at IS NULL")
         .await;
     let expired = with_key(&app, &second_secret, "{ currentTenant { slug } }", json!({}), false).await;
     assert_eq!(expired.error_code(), Some("UNAUTHENTICATED"));
+    app.stop().await;
+}
+
+async fn a_verified_key_is_answered_from_the_cache_until_revoked_on_any_replica(backend: Backend) {
+    let Some(app) = TestApp::spawn_with_redis(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let created = app
+        .graphql(
+            CREATE,
+            json!({ "input": { "name": "Partner", "permissions": ["members:read"] } }),
+            Some(&owner.token),
+        )
+        .await;
+    let data = created.assert_ok();
+    let secret = data["createApiKey"]["secret"].as_str().expect("secret").to_owned();
+    let key_id = data["createApiKey"]["apiKey"]["id"].clone();
+
+    // The first use reads the key and its tenant (and records the use); the next ones
+    // cost no statement at all.
+    let statements = |app: &TestApp| app.statements();
+    let before = statements(&app);
+    with_key(&app, &secret, "{ __typename }", json!({}), false)
+        .await
+        .assert_ok();
+    let cold = statements(&app) - before;
+    let before = statements(&app);
+    for _ in 0..3 {
+        with_key(&app, &secret, "{ __typename }", json!({}), true)
+            .await
+            .assert_ok();
+    }
+    let warm = statements(&app) - before;
+    assert!(
+        cold >= 2,
+        "the first use reads the key and the tenant: {cold} statements"
+    );
+    assert_eq!(warm, 0, "a verified key is answered from the cache");
+
+    // A wrong secret for the same key id is still refused: the cache compares digests.
+    let mut tampered = secret.clone();
+    tampered.pop();
+    tampered.push(if secret.ends_with('A') { 'B' } else { 'A' });
+    let refused = with_key(&app, &tampered, "{ currentTenant { slug } }", json!({}), false).await;
+    assert_eq!(refused.error_code(), Some("UNAUTHENTICATED"));
+
+    // A replica that has cached the key too stops honouring it on its next request
+    // after the key is revoked on the first.
+    let replica = app.replica().await;
+    app.graphql_at(&replica, "{ __typename }", json!({}), &secret)
+        .await
+        .assert_ok();
+    app.graphql_at(&replica, "{ __typename }", json!({}), &secret)
+        .await
+        .assert_ok();
+    app.graphql(
+        "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }",
+        json!({ "id": key_id }),
+        Some(&owner.token),
+    )
+    .await
+    .assert_ok();
+    // (`__typename` needs no caller; a field of the tenant does.)
+    let on_replica = app
+        .graphql_at(&replica, "{ currentTenant { slug } }", json!({}), &secret)
+        .await;
+    assert_eq!(on_replica.error_code(), Some("UNAUTHENTICATED"), "{}", on_replica.body);
+    let here = with_key(&app, &secret, "{ currentTenant { slug } }", json!({}), false).await;
+    assert_eq!(here.error_code(), Some("UNAUTHENTICATED"));
+    replica.stop().await;
     app.stop().await;
 }

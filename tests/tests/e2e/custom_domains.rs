@@ -2,14 +2,12 @@
 //! well-known path (fetched over real HTTP), and then a request to that host names the
 //! tenant: the tenant's own members pass, anyone else's credential is refused.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tessera_infrastructure::HttpDomainVerifier;
-use tessera_tests::{Backend, GqlResponse, Member, TestApp, on_both_backends};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tessera_tests::{Backend, GqlResponse, Member, TestApp, domain_server, on_both_backends};
 
 on_both_backends!(a_verified_custom_domain_names_its_tenant_and_refuses_other_credentials);
 
@@ -19,27 +17,6 @@ const VERIFY: &str =
 const REMOVE: &str = "mutation($d: String!) { removeCustomDomain(input: { domain: $d }) }";
 
 /// A web server standing in for every custom domain: serves whatever text it holds.
-async fn domain_server() -> (std::net::SocketAddr, Arc<Mutex<String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let addr = listener.local_addr().expect("has an address");
-    let served = Arc::new(Mutex::new(String::new()));
-    let text = served.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let mut request = vec![0u8; 4096];
-            let _ = socket.read(&mut request).await;
-            let body = text.lock().expect("lock").clone();
-            let status = if body.is_empty() { "404 Not Found" } else { "200 OK" };
-            let answer = format!(
-                "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(answer.as_bytes()).await;
-        }
-    });
-    (addr, served)
-}
-
 async fn at_host(app: &TestApp, host: &str, member: &Member) -> GqlResponse {
     let response = app
         .client

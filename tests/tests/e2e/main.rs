@@ -4,6 +4,7 @@
 mod access_rules;
 mod api_keys;
 mod architecture;
+mod audit;
 mod custom_domains;
 mod database_faults;
 mod faults;

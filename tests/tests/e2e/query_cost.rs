@@ -35,6 +35,19 @@ async fn a_page_costs_the_same_statements_for_5_rows_as_for_100(backend: Backend
 
     let me = statements_for(&app, "{ me { email displayName } }", &owner.token).await;
     assert!(me <= 3, "me: {me} statements");
+    // The benchmark's Q1: my user, my tenant, my role and its permissions.
+    let q1 = "{ me { id email displayName } currentTenant { id name plan } myRole { name permissions } }";
+    let mine = app.graphql(q1, json!({}), Some(&owner.token)).await;
+    assert_eq!(mine.assert_ok()["myRole"]["name"], "Owner");
+    assert!(
+        mine.assert_ok()["myRole"]["permissions"]
+            .as_array()
+            .is_some_and(|p| p.contains(&json!("billing:manage"))),
+        "{}",
+        mine.body
+    );
+    let q1 = statements_for(&app, q1, &owner.token).await;
+    assert!(q1 <= 3, "Q1: {q1} statements");
 
     let members = |size: u32| {
         format!(
@@ -45,6 +58,16 @@ async fn a_page_costs_the_same_statements_for_5_rows_as_for_100(backend: Backend
     let hundred = statements_for(&app, &members(100), &owner.token).await;
     assert_eq!(five, hundred, "5 rows and 13 rows cost the same");
     assert!(hundred <= 5, "members page with count: {hundred} statements");
+    // The benchmark's Q2 (no count): the page, its users, its roles with their permissions.
+    let q2 = |size: u32| {
+        format!(
+            "{{ members(first: {size}) {{ nodes {{ user {{ email displayName }} role {{ name permissions }} }} }} }}"
+        )
+    };
+    let five = statements_for(&app, &q2(5), &owner.token).await;
+    let hundred = statements_for(&app, &q2(100), &owner.token).await;
+    assert_eq!(five, hundred);
+    assert!(hundred <= 4, "Q2: {hundred} statements");
 
     // Workspaces, each with its first members and their users.
     for n in 0..4 {
@@ -95,6 +118,25 @@ async fn hostile_documents_are_refused_before_any_database_work() {
         .assert_ok();
 
     let deep = format!("{{ {}__typename{} }}", "me { ".repeat(50), " }".repeat(50));
+    // 5 fragments of 10 levels each, spread inside one another.
+    let deep_fragments = format!(
+        "{{ ...F0 }} {}",
+        (0..5)
+            .map(|i| {
+                let inner = if i < 4 {
+                    format!("...F{}", i + 1)
+                } else {
+                    "__typename".into()
+                };
+                format!(
+                    "fragment F{i} on Query {{ {}{inner}{} }}",
+                    "me { ".repeat(10),
+                    " }".repeat(10)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     // Aliases of `me`: had they run, the statement counter would show it.
     let alias_list = |n: usize| {
         format!(
@@ -125,7 +167,8 @@ async fn hostile_documents_are_refused_before_any_database_work() {
     let costly =
         "{ workspaces(first: 100) { nodes { members(first: 100) { nodes { user { email displayName } } } } } }";
     for (what, query, code) in [
-        ("depth 50", deep.as_str(), "GRAPHQL_VALIDATION_FAILED"),
+        ("depth 50", deep.as_str(), "QUERY_TOO_DEEP"),
+        ("depth 50 behind fragments", deep_fragments.as_str(), "QUERY_TOO_DEEP"),
         ("31 aliases", aliases.as_str(), "TOO_MANY_ALIASES"),
         (
             "10,000 aliases (over 32 KiB, refused for its size first)",

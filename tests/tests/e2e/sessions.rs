@@ -144,19 +144,6 @@ async fn logging_out_ends_access_at_once_here_or_everywhere(backend: Backend) {
     app.stop().await;
 }
 
-fn mailed_token(app: &TestApp, to: &str, prefix: &str) -> Option<String> {
-    app.mailer
-        .sent()
-        .into_iter()
-        .rev()
-        .filter(|(recipient, _, _)| recipient == to)
-        .find_map(|(_, _, text)| {
-            text.split_whitespace()
-                .find(|w| w.starts_with(prefix))
-                .map(str::to_owned)
-        })
-}
-
 async fn email_verification_and_password_reset_work_once_and_a_reset_ends_every_session(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -171,7 +158,7 @@ async fn email_verification_and_password_reset_work_once_and_a_reset_ends_every_
     app.graphql("mutation { requestEmailVerification }", json!({}), Some(&ada.token))
         .await
         .assert_ok();
-    let token = mailed_token(&app, "ada@example.com", "ev_").expect("a verification mail");
+    let token = app.mailed_token("ada@example.com", "ev_").expect("a verification mail");
     let verify = "mutation($t: String!) { verifyEmail(input: { token: $t }) }";
     app.graphql(verify, json!({ "t": token }), None).await.assert_ok();
     assert_eq!(
@@ -186,8 +173,8 @@ async fn email_verification_and_password_reset_work_once_and_a_reset_ends_every_
     let unknown = app.graphql(request, json!({ "e": "nobody@example.com" }), None).await;
     let known = app.graphql(request, json!({ "e": "ada@example.com" }), None).await;
     assert_eq!(unknown.body, known.body);
-    assert!(mailed_token(&app, "nobody@example.com", "pr_").is_none());
-    let reset_token = mailed_token(&app, "ada@example.com", "pr_").expect("a reset mail");
+    assert!(app.mailed_token("nobody@example.com", "pr_").is_none());
+    let reset_token = app.mailed_token("ada@example.com", "pr_").expect("a reset mail");
 
     let reset = "mutation($t: String!, $p: String!) { resetPassword(input: { token: $t, newPassword: $p }) }";
     let weak = app

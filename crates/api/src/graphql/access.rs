@@ -91,6 +91,7 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("PermissionInfo", "*", Access::Inherited),
     ("Query", "roles", Access::Member),
     ("Query", "role", Access::Member),
+    ("Query", "myRole", Access::Member),
     ("Mutation", "createRole", Access::Permission(Permission::RolesManage)),
     ("Mutation", "updateRole", Access::Permission(Permission::RolesManage)),
     ("Mutation", "deleteRole", Access::Permission(Permission::RolesManage)),
@@ -111,6 +112,12 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Query", "invitations", Access::Permission(Permission::MembersInvite)),
     // API keys are made by people; a key cannot mint keys
     ("Query", "apiKeys", Access::Permission(Permission::ApiKeysManage)),
+    // the audit trail
+    ("Query", "auditEvents", Access::Permission(Permission::AuditRead)),
+    ("AuditEvent", "*", Access::Inherited),
+    ("AuditChange", "*", Access::Inherited),
+    ("AuditEventConnection", "*", Access::Inherited),
+    ("AuditEventEdge", "*", Access::Inherited),
     ("Mutation", "createApiKey", Access::Person),
     ("Mutation", "revokeApiKey", Access::Permission(Permission::ApiKeysManage)),
     ("ApiKey", "*", Access::Inherited),

@@ -75,10 +75,17 @@ pub struct ApiKeyQuery;
 #[Object]
 impl ApiKeyQuery {
     /// The tenant's API keys, oldest first. Needs `api_keys:manage`.
-    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
-    async fn api_keys(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<ApiKeyConnection> {
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<ApiKeyConnection> {
         let request = member(ctx)?;
-        let page = PageRequest::parse(first, after.as_deref(), None, None).gql()?;
+        let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
         let page = application(ctx).list_api_keys(request, &page).await.gql()?;
         Ok(ApiKeyConnection { page, extra: () })
     }

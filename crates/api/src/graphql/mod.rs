@@ -2,6 +2,7 @@
 
 pub mod access;
 mod api_keys;
+mod audit;
 mod context;
 pub mod cookies;
 mod domains;
@@ -37,6 +38,7 @@ pub struct Query(
     invitations::InvitationQuery,
     sessions::SessionQuery,
     api_keys::ApiKeyQuery,
+    audit::AuditQuery,
     platform::PlatformQuery,
     workspaces::WorkspaceQuery,
 );

@@ -40,18 +40,20 @@ pub struct PlatformQuery;
 #[Object]
 impl PlatformQuery {
     /// Every tenant, oldest first; `search` matches slug or name. Platform administrators only.
-    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn tenants(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         search: Option<String>,
     ) -> Result<TenantConnection> {
         let request = member(ctx)?;
         let app = application(ctx);
         let scope = app.platform_scope(request).await.gql()?;
-        let page = PageRequest::parse(first, after.as_deref(), None, None).gql()?;
+        let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
         let page = app.list_all_tenants(&scope, search.as_deref(), &page).await.gql()?;
         Ok(TenantConnection { page, extra: search })
     }

@@ -114,6 +114,13 @@ impl RoleQuery {
         Ok(RoleConnection { page, extra: () })
     }
 
+    /// The caller's own role in the current tenant, with its permissions; null for an
+    /// API key (a key holds permissions, not a role).
+    async fn my_role(&self, ctx: &Context<'_>) -> Result<Option<Role>> {
+        let request = member(ctx)?;
+        Ok(application(ctx).my_role(request).await.gql()?.as_ref().map(Role::from))
+    }
+
     /// One role of the tenant; null when it does not exist there.
     async fn role(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Role>> {
         let request = member(ctx)?;

@@ -74,15 +74,17 @@ pub struct SessionQuery;
 #[Object]
 impl SessionQuery {
     /// My live sessions, oldest first.
-    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn sessions(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
     ) -> Result<SessionConnection> {
         let request = member(ctx)?;
-        let page = PageRequest::parse(first, after.as_deref(), None, None).gql()?;
+        let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
         let page = application(ctx).list_sessions(request, &page).await.gql()?;
         let current = request.session_id();
         let page = page.map(|record| SessionView {

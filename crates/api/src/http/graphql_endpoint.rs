@@ -208,6 +208,11 @@ fn client_of(request: &Request, trusted_proxies: &[std::net::IpAddr]) -> ClientI
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         ip: ip.map(|ip| ip.to_string()),
+        request_id: request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     }
 }
 
@@ -261,6 +266,17 @@ async fn execute(
             "TOO_MANY_ROOT_FIELDS",
         );
     }
+    if roots.depth > limits.max_depth {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            &format!(
+                "the document is nested too deep ({} levels of fields; at most {} are allowed)",
+                roots.depth, limits.max_depth
+            ),
+            "QUERY_TOO_DEEP",
+        );
+    }
     let caller = match credential(headers) {
         Ok(None) => Caller::Anonymous,
         Ok(Some(Credential::ApiKey(secret))) => match state.app.authenticate_api_key(secret).await {
@@ -281,6 +297,11 @@ async fn execute(
             }
         }
         (caller, _) => caller,
+    };
+    // The audit trail records where each change came from.
+    let caller = match caller {
+        Caller::Member(context) => Caller::Member(context.with_origin(client.origin())),
+        other => other,
     };
     let operation = roots.label();
     let span = tracing::Span::current();
@@ -323,6 +344,9 @@ async fn execute(
         metrics::counter!("tessera_graphql_requests_total", "operation" => operation, "outcome" => "rate_limited")
             .increment(1);
         metrics::counter!("tessera_graphql_errors_total", "code" => "RATE_LIMITED").increment(1);
+        if let Caller::Member(context) = &caller {
+            state.app.note_rate_limited(context, operation).await;
+        }
         let mut http = respond(StatusCode::TOO_MANY_REQUESTS, media, &body);
         add_rate_limit_headers(&mut http, &admitted);
         if let Ok(value) = HeaderValue::from_str(&retry.to_string()) {
@@ -343,7 +367,22 @@ async fn execute(
     if let Caller::Member(context) = &caller {
         request = request.data(crate::graphql::loaders::for_request(state.app.clone(), context.clone()));
     }
+    let member = match &caller {
+        Caller::Member(context) => Some(context.clone()),
+        _ => None,
+    };
     let response = state.schema.execute(request.data(caller)).await;
+    if let Some(context) = &member
+        && response.errors.iter().any(|error| {
+            error
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code"))
+                .is_some_and(|code| *code == async_graphql::Value::from("FORBIDDEN"))
+        })
+    {
+        state.app.note_access_denied(context, operation).await;
+    }
 
     // A response with no `data` at all (the document could not be parsed or validated)
     // is a request error: 400 under the GraphQL-over-HTTP media type.
@@ -547,6 +586,9 @@ const AUTHENTICATION_FIELDS: &[&str] = &[
     "refreshSession",
 ];
 
+/// Nesting beyond this is not counted further (any configured limit is far below it).
+const DEPTH_COUNTED: usize = 256;
+
 /// The root fields of the operations in a document, whether any is a mutation, and
 /// the largest number of root fields in one operation and of aliases in the document.
 struct RootFields {
@@ -556,6 +598,8 @@ struct RootFields {
     runs_mutation: bool,
     most_root_fields: usize,
     aliases: usize,
+    /// The deepest field nesting of any operation, through fragments.
+    depth: usize,
 }
 
 /// Aliases in a selection set, all the way down (fragments are counted where defined).
@@ -571,6 +615,57 @@ fn count_aliases(set: &async_graphql::parser::types::SelectionSet) -> usize {
             Selection::FragmentSpread(_) => 0,
         })
         .sum()
+}
+
+/// How deeply fields nest in a selection set (`{ me { email } }` is 2; introspection
+/// fields are not counted), following
+/// fragment spreads (a fragment already on the path counts as nothing: cycles are the
+/// validator's to report). Stops counting past `limit`.
+fn depth_of(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    set: &async_graphql::parser::types::SelectionSet,
+    path: &mut Vec<String>,
+    limit: usize,
+) -> usize {
+    use async_graphql::parser::types::Selection;
+    if path.len() > limit {
+        return 0;
+    }
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            // Introspection is bounded by the schema; the engine's own limit covers it.
+            Selection::Field(field) if field.node.name.node.starts_with("__") => 0,
+            Selection::Field(field) => {
+                let below = &field.node.selection_set.node;
+                if below.items.is_empty() {
+                    1
+                } else {
+                    path.push(String::new());
+                    let depth = 1 + depth_of(document, below, path, limit);
+                    path.pop();
+                    depth
+                }
+            }
+            Selection::InlineFragment(fragment) => depth_of(document, &fragment.node.selection_set.node, path, limit),
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.to_string();
+                if path.contains(&name) {
+                    return 0;
+                }
+                match document.fragments.get(&spread.node.fragment_name.node) {
+                    Some(fragment) => {
+                        path.push(name);
+                        let depth = depth_of(document, &fragment.node.selection_set.node, path, limit);
+                        path.pop();
+                        depth
+                    }
+                    None => 0,
+                }
+            }
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// The root fields of a selection set, looking through inline fragments and
@@ -610,6 +705,7 @@ impl RootFields {
             runs_mutation: false,
             most_root_fields: 0,
             aliases: 0,
+            depth: 0,
         };
         let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
             return fields; // execution reports the syntax error
@@ -629,6 +725,13 @@ impl RootFields {
             fields.most_root_fields = fields.most_root_fields.max(roots.len());
             fields.aliases += count_aliases(&operation.node.selection_set.node);
             fields.names.extend(roots);
+            let depth = depth_of(
+                &document,
+                &operation.node.selection_set.node,
+                &mut Vec::new(),
+                DEPTH_COUNTED,
+            );
+            fields.depth = fields.depth.max(depth);
         }
         for fragment in document.fragments.values() {
             fields.aliases += count_aliases(&fragment.node.selection_set.node);

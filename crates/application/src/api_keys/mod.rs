@@ -3,9 +3,11 @@
 //! stored as a digest, usable until revoked or expired, confined to their tenant.
 
 use chrono::{DateTime, Utc};
-use tessera_domain::{ApiKey, ApiKeyId, Name, Permission, TenantId};
+use tessera_domain::{ApiKey, ApiKeyId, AuditActor, Name, NewAuditEvent, Permission, TenantId};
 use uuid::Uuid;
 
+use crate::ports::CachedApiKey;
+use crate::roles::permission_list;
 use crate::{AppError, Application, FieldErrors, Page, PageRequest, RequestContext, TenantScope};
 
 const PREFIX: &str = "tsk_";
@@ -86,6 +88,12 @@ impl Application {
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;
         tx.api_keys().insert(&scope, &key).await?;
+        let event = ctx
+            .audit("api_key.created", "api_key", key.id, now)
+            .change("name", None::<&str>, Some(key.name.as_str()))
+            .change("permissions", None::<String>, Some(permission_list(&key.permissions)))
+            .change("expires_at", None::<String>, key.expires_at.map(|at| at.to_rfc3339()));
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(CreatedApiKey { key, secret })
     }
@@ -114,10 +122,20 @@ impl Application {
             .find_by_id(&scope, id)
             .await?
             .ok_or(AppError::NotFound("API key"))?;
+        // Revoking a revoked key changes nothing and records nothing.
         if key.revoked_at.is_none() {
-            key.revoked_at = Some(self.ports.clock.now());
+            let now = self.ports.clock.now();
+            key.revoked_at = Some(now);
             tx.api_keys().update(&scope, &key).await?;
+            let event = ctx.audit("api_key.revoked", "api_key", key.id, now).change(
+                "revoked_at",
+                None::<String>,
+                Some(now.to_rfc3339()),
+            );
+            tx.audit().append(&event).await?;
             tx.commit().await?;
+            // Cached keys of the tenant are dropped on every replica.
+            self.access_changed(scope.tenant_id()).await;
         }
         Ok(key)
     }
@@ -130,17 +148,42 @@ impl Application {
         // API-key authentication path, allowed to mint a scope.
         let scope = TenantScope::new(tenant_id);
         let now = self.ports.clock.now();
+        let digest = self.ports.secrets.digest(secret.trim());
+        // A key verified within the last minute is answered from the cache: same digest,
+        // still usable, and its use already recorded (so `lastUsedAt` stays at most a
+        // minute behind). Revocation and suspension invalidate the tenant's entries.
+        if let Some(cached) = self.ports.access_cache.get_api_key(tenant_id, key_id).await
+            && same_digest(&cached.key.secret_digest, &digest)
+            && cached.key.is_usable(now)
+            && cached
+                .key
+                .last_used_at
+                .is_some_and(|at| (now - at).num_seconds() < USE_RECORD_INTERVAL_SECONDS)
+        {
+            return Ok(RequestContext::for_api_key(&cached.key).with_plan(cached.plan));
+        }
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;
         let mut key = tx
             .api_keys()
             .find_by_id(&scope, key_id)
             .await?
-            .filter(|key| same_digest(&key.secret_digest, &self.ports.secrets.digest(secret.trim())))
+            .filter(|key| same_digest(&key.secret_digest, &digest))
             .ok_or_else(|| AppError::Unauthenticated(REFUSED.into()))?;
         if !key.is_usable(now) {
+            drop(tx);
             if key.revoked_at.is_some() {
                 tracing::warn!(api_key_id = %key.id, "a revoked API key was used");
+                // The secret matched: whoever holds it is, as far as anyone can tell, the key.
+                self.record_security_event(NewAuditEvent::new(
+                    Some(key.tenant_id),
+                    AuditActor::ApiKey(key.id),
+                    "api_key.used_after_revocation",
+                    "api_key",
+                    Some(key.id.to_string()),
+                    now,
+                ))
+                .await;
             }
             return Err(AppError::Unauthenticated(
                 "the API key has been revoked or has expired".into(),
@@ -165,7 +208,12 @@ impl Application {
             tx.api_keys().update(&scope, &key).await?;
             tx.commit().await?;
         }
-        Ok(RequestContext::for_api_key(&key).with_plan(tenant.plan))
+        let context = RequestContext::for_api_key(&key).with_plan(tenant.plan);
+        self.ports
+            .access_cache
+            .put_api_key(&CachedApiKey { key, plan: tenant.plan })
+            .await;
+        Ok(context)
     }
 }
 

@@ -2,7 +2,7 @@
 //! forgotten password. A reset ends every session. Asking for a reset answers the same
 //! whether or not the address has an account.
 
-use tessera_domain::{Email, Password};
+use tessera_domain::{AuditActor, Email, NewAuditEvent, Password};
 
 use crate::ports::{MailMessage, OutgoingMail, TokenPurpose, UserToken};
 use crate::{AppError, Application, RequestContext};
@@ -28,6 +28,17 @@ impl Application {
         let token = self
             .issue_user_token(tx.as_ref(), user.id, TokenPurpose::VerifyEmail)
             .await?;
+        // The request's tenant keeps the event: enter it for the append.
+        tx.enter_tenant(ctx.own_scope()).await?;
+        let event = ctx
+            .audit(
+                "user.email_verification_requested",
+                "user",
+                user.id,
+                self.ports.clock.now(),
+            )
+            .change("email", None::<&str>, Some(user.email.as_str()));
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         self.send(OutgoingMail {
             to: user.email,
@@ -50,18 +61,43 @@ impl Application {
             .await
             .map_err(|_| AppError::validation("token", INVALID))?;
         tx.users().mark_email_verified(found.user_id, now).await?;
+        // A platform event: the token proves the mailbox, not any tenant.
+        let event = NewAuditEvent::new(
+            None,
+            AuditActor::User(found.user_id),
+            "user.email_verified",
+            "user",
+            Some(found.user_id.to_string()),
+            now,
+        );
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Always succeeds; mails a reset token only when the address has an account.
+    /// Always succeeds; mails a reset token only when the address has an account. The
+    /// request is recorded either way (naming the account when there is one), so the
+    /// work done, and the time taken, do not tell the two apart.
     #[tracing::instrument(name = "request_password_reset", skip_all)]
     pub async fn request_password_reset(&self, email: &str) -> Result<(), AppError> {
-        let Ok(email) = Email::parse(email) else {
-            return Ok(());
-        };
+        let now = self.ports.clock.now();
+        let email = Email::parse(email).ok();
         let tx = self.ports.store.begin().await?;
-        let Some(user) = tx.users().find_by_email(&email).await? else {
+        let user = match &email {
+            Some(email) => tx.users().find_by_email(email).await?,
+            None => None,
+        };
+        let event = NewAuditEvent::new(
+            None,
+            AuditActor::Anonymous,
+            "user.password_reset_requested",
+            "user",
+            user.as_ref().map(|user| user.id.to_string()),
+            now,
+        );
+        tx.audit().append(&event).await?;
+        let Some(user) = user else {
+            tx.commit().await?;
             return Ok(());
         };
         let token = self
@@ -101,6 +137,16 @@ impl Application {
         tx.users().update_password(found.user_id, &hash, now).await?;
         let ended = tx.sessions().revoke_all_for_user(found.user_id, now).await?;
         let user = tx.users().find_by_id(found.user_id).await?;
+        // A platform event; what changed is a secret and stays out of it.
+        let event = NewAuditEvent::new(
+            None,
+            AuditActor::User(found.user_id),
+            "user.password_reset",
+            "user",
+            Some(found.user_id.to_string()),
+            now,
+        );
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         for session in ended {
             self.ports.access_cache.revoke_session(session).await;

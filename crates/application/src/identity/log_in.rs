@@ -1,10 +1,14 @@
 //! Log-in with email and password, into a chosen tenant or the oldest active one.
-//! A wrong email and a wrong password get the same answer, in the same time.
+//! A wrong email and a wrong password get the same answer, in the same time. Every
+//! refused attempt is recorded in the platform's audit trail (`session.login_failed`).
 
-use tessera_domain::{Email, Password, Slug, TenantStatus};
+use chrono::{DateTime, Utc};
+use tessera_domain::{AuditActor, Email, NewAuditEvent, Password, SessionId, Slug, TenantStatus, UserId};
 
 use super::{AuthSession, ClientInfo};
-use crate::{AppError, Application};
+use crate::ports::Transaction;
+use crate::rate_limits::Quota;
+use crate::{AppError, Application, TenantScope};
 
 #[derive(Debug, Clone)]
 pub struct LogIn {
@@ -22,10 +26,17 @@ impl Application {
             Some(raw) => Some(Slug::parse(raw).map_err(|e| AppError::validation("tenantSlug", e.to_string()))?),
             None => None,
         };
-        let password =
-            Password::presented(&input.password).map_err(|_| AppError::Unauthenticated(BAD_CREDENTIALS.into()))?;
-        let Ok(email) = Email::parse(&input.email) else {
+        let now = self.ports.clock.now();
+        let email = Email::parse(&input.email).ok();
+        let Ok(password) = Password::presented(&input.password) else {
+            self.record_security_event(login_failed(None, email.as_ref(), "wrong_password", &client, now))
+                .await;
+            return Err(AppError::Unauthenticated(BAD_CREDENTIALS.into()));
+        };
+        let Some(email) = email else {
             self.ports.password_hasher.verify_dummy(&password).await;
+            self.record_security_event(login_failed(None, None, "unknown_email", &client, now))
+                .await;
             return Err(AppError::Unauthenticated(BAD_CREDENTIALS.into()));
         };
 
@@ -48,6 +59,18 @@ impl Application {
             None => None,
         };
         if let Some(wait) = account_wait.max(ip_wait) {
+            // A throttled client may keep knocking: each account's refusals are noted at
+            // most once a minute, so a flood of them does not become a flood of writes.
+            // The account is not looked up while throttled: no user id to name.
+            let note = self
+                .ports
+                .rate_limiter
+                .acquire(&format!("audit-note:{account_key}"), Quota::per_minute(1))
+                .await;
+            if note.allowed {
+                self.record_security_event(login_failed(None, Some(&email), "throttled", &client, now))
+                    .await;
+            }
             return Err(AppError::RateLimited {
                 retry_after_seconds: wait,
             });
@@ -64,11 +87,22 @@ impl Application {
         let lookup = self.ports.store.begin().await?;
         let user = lookup.users().find_by_email(&email).await?;
         drop(lookup);
+        // Both refusals record one event, so they still take the same time.
         let Some(user) = user else {
             self.ports.password_hasher.verify_dummy(&password).await;
+            self.record_security_event(login_failed(None, Some(&email), "unknown_email", &client, now))
+                .await;
             return Err(failed().await);
         };
         if !self.ports.password_hasher.verify(&password, &user.password_hash).await {
+            self.record_security_event(login_failed(
+                Some(user.id),
+                Some(&email),
+                "wrong_password",
+                &client,
+                now,
+            ))
+            .await;
             return Err(failed().await);
         }
         self.ports.attempts.reset(&account_key).await;
@@ -114,8 +148,56 @@ impl Application {
                 }
             });
         };
+        // The user is an active member of the tenant they log in to: the log-in path may
+        // mint its scope, and the event belongs to that tenant's chain.
+        tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
         let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
+        let session_id = self.opened_session_id(tx.as_ref(), &session).await?;
+        let event = NewAuditEvent::new(
+            Some(session.tenant.id),
+            AuditActor::User(session.user.id),
+            "session.logged_in",
+            "session",
+            Some(session_id.to_string()),
+            now,
+        )
+        .with_origin(client.origin());
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(session)
     }
+
+    /// The id of the session `open_session` just started in `tx`, found by the digest
+    /// of its refresh token (the only stored handle on it the caller holds).
+    async fn opened_session_id(&self, tx: &dyn Transaction, session: &AuthSession) -> Result<SessionId, AppError> {
+        let digest = self.ports.secrets.digest(&session.refresh_token);
+        tx.sessions()
+            .find_by_refresh_digest(&digest)
+            .await?
+            .map(|record| record.id)
+            .ok_or_else(|| AppError::internal("the session just opened was not found"))
+    }
+}
+
+/// `session.login_failed`: a platform event (no tenant is known yet) by nobody known,
+/// naming the account when it exists. The reason is for the platform's operators; the
+/// caller's answer never tells them apart.
+fn login_failed(
+    user_id: Option<UserId>,
+    email: Option<&Email>,
+    reason: &'static str,
+    client: &ClientInfo,
+    now: DateTime<Utc>,
+) -> NewAuditEvent {
+    NewAuditEvent::new(
+        None,
+        AuditActor::Anonymous,
+        "session.login_failed",
+        "user",
+        user_id.map(|id| id.to_string()),
+        now,
+    )
+    .change("email", None::<&str>, email.map(Email::as_str))
+    .change("reason", None::<&str>, Some(reason))
+    .with_origin(client.origin())
 }

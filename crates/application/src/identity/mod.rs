@@ -15,11 +15,22 @@ use tessera_domain::{SessionId, Tenant, User};
 use crate::ports::{AccessClaims, NewSession, Transaction};
 use crate::{AppError, Application};
 
-/// Where a request came from, recorded on sessions.
+/// Where a request came from, recorded on sessions and in the audit trail.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl ClientInfo {
+    pub fn origin(&self) -> tessera_domain::AuditOrigin {
+        tessera_domain::AuditOrigin {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
 }
 
 /// A fresh token pair and who it is for.

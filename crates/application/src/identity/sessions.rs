@@ -2,11 +2,11 @@
 //! ending one's own sessions. Ending a session stops its access tokens on the next
 //! request (a revocation mark in the access cache), not at their expiry.
 
-use tessera_domain::SessionId;
+use tessera_domain::{AuditActor, NewAuditEvent, SessionId};
 
 use super::{AuthSession, ClientInfo};
 use crate::ports::{AccessClaims, SessionRecord};
-use crate::{AppError, Application, Page, PageRequest, RequestContext};
+use crate::{AppError, Application, Page, PageRequest, RequestContext, TenantScope};
 
 const REFRESH_REFUSED: &str = "the refresh token is not valid";
 
@@ -22,6 +22,30 @@ impl Application {
             if let Some(stolen) = tx.sessions().find_by_used_refresh_digest(&digest).await? {
                 tracing::warn!(session_id = %stolen, "a refresh token was replayed; ending its session");
                 tx.sessions().revoke(stolen, now).await?;
+                // Recorded in the transaction that ends the session: the two stand or fall together.
+                let event = match tx.sessions().find_by_id(stolen).await? {
+                    Some(record) => {
+                        // The session's own tenant, as the replayed token's session names it.
+                        tx.enter_tenant(&TenantScope::new(record.current_tenant_id)).await?;
+                        NewAuditEvent::new(
+                            Some(record.current_tenant_id),
+                            AuditActor::User(record.user_id),
+                            "session.refresh_reuse_detected",
+                            "session",
+                            Some(stolen.to_string()),
+                            now,
+                        )
+                    }
+                    None => NewAuditEvent::new(
+                        None,
+                        AuditActor::Anonymous,
+                        "session.refresh_reuse_detected",
+                        "session",
+                        Some(stolen.to_string()),
+                        now,
+                    ),
+                };
+                tx.audit().append(&event.with_origin(client.origin())).await?;
                 tx.commit().await?;
                 self.ports.access_cache.revoke_session(stolen).await;
             }
@@ -53,6 +77,18 @@ impl Application {
             .rotate(session.id, &digest, &next.digest, tenant.id, &client, now)
             .await
             .map_err(|_| AppError::Unauthenticated(REFRESH_REFUSED.into()))?;
+        // The user is an active member of the session's tenant (checked above).
+        tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
+        let event = NewAuditEvent::new(
+            Some(tenant.id),
+            AuditActor::User(user.id),
+            "session.refreshed",
+            "session",
+            Some(session.id.to_string()),
+            now,
+        )
+        .with_origin(client.origin());
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         let claims = AccessClaims {
             user_id: user.id,
@@ -78,18 +114,20 @@ impl Application {
         let session_id = ctx
             .session_id()
             .ok_or_else(|| AppError::validation("session", "this caller has no session"))?;
-        self.end_sessions(&[session_id]).await
+        let event = ctx.audit("session.logged_out", "session", session_id, self.ports.clock.now());
+        self.end_session(ctx, session_id, event).await
     }
 
     /// Ends every session of the caller, on every device.
     #[tracing::instrument(name = "log_out_everywhere", skip_all)]
     pub async fn log_out_everywhere(&self, ctx: &RequestContext) -> Result<u64, AppError> {
         ctx.require_person()?;
+        let now = self.ports.clock.now();
         let tx = self.ports.store.begin().await?;
-        let ended = tx
-            .sessions()
-            .revoke_all_for_user(ctx.user_id(), self.ports.clock.now())
-            .await?;
+        let ended = tx.sessions().revoke_all_for_user(ctx.user_id(), now).await?;
+        tx.enter_tenant(ctx.own_scope()).await?;
+        let event = ctx.audit("session.logged_out_everywhere", "user", ctx.user_id(), now);
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         for id in &ended {
             self.ports.access_cache.revoke_session(*id).await;
@@ -107,7 +145,8 @@ impl Application {
             return Err(AppError::NotFound("session"));
         }
         drop(tx);
-        self.end_sessions(&[id]).await
+        let event = ctx.audit("session.revoked", "session", id, self.ports.clock.now());
+        self.end_session(ctx, id, event).await
     }
 
     /// The caller's live sessions, oldest first.
@@ -132,16 +171,14 @@ impl Application {
             .await?)
     }
 
-    async fn end_sessions(&self, ids: &[SessionId]) -> Result<(), AppError> {
-        let now = self.ports.clock.now();
+    /// Ends one session and records `event` (in the caller's tenant) with it.
+    async fn end_session(&self, ctx: &RequestContext, id: SessionId, event: NewAuditEvent) -> Result<(), AppError> {
         let tx = self.ports.store.begin().await?;
-        for id in ids {
-            tx.sessions().revoke(*id, now).await?;
-        }
+        tx.sessions().revoke(id, self.ports.clock.now()).await?;
+        tx.enter_tenant(ctx.own_scope()).await?;
+        tx.audit().append(&event).await?;
         tx.commit().await?;
-        for id in ids {
-            self.ports.access_cache.revoke_session(*id).await;
-        }
+        self.ports.access_cache.revoke_session(id).await;
         Ok(())
     }
 }

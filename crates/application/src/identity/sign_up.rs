@@ -2,8 +2,9 @@
 //! membership, all in one transaction: either everything exists afterwards or nothing.
 
 use tessera_domain::{
-    DisplayName, Email, Membership, MembershipId, MembershipStatus, Name, Password, Role, RoleId, Slug, SystemRole,
-    Tenant, TenantId, User, UserId, Workspace, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId,
+    AuditActor, DisplayName, Email, Membership, MembershipId, MembershipStatus, Name, NewAuditEvent, Password, Role,
+    RoleId, Slug, SystemRole, Tenant, TenantId, User, UserId, Workspace, WorkspaceId, WorkspaceMembership,
+    WorkspaceMembershipId,
 };
 
 use super::{AuthSession, ClientInfo};
@@ -114,10 +115,17 @@ impl Application {
         let (tenant_name, tenant_slug) = match input.destination {
             Destination::Invitation(token) => {
                 tx.users().insert(&user).await.map_err(|e| conflict_as(e, "email"))?;
-                let tenant = self
+                let (tenant, invitation) = self
                     .accept_into(tx.as_ref(), &user, &token)
                     .await
                     .map_err(as_invitation_field)?;
+                // `accept_into` entered the inviting tenant: the event lands in its chain.
+                let event = signed_up(&user, tenant.id, &client, now).change(
+                    "invitation_id",
+                    None::<String>,
+                    Some(invitation.id),
+                );
+                tx.audit().append(&event).await?;
                 let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
                 tx.commit().await?;
                 self.access_changed(session.tenant.id).await;
@@ -129,6 +137,8 @@ impl Application {
         let tenant = self
             .provision_tenant(tx.as_ref(), user.id, tenant_name, tenant_slug.as_ref(), now)
             .await?;
+        // `provision_tenant` entered the new tenant: the event opens its chain.
+        tx.audit().append(&signed_up(&user, tenant.id, &client, now)).await?;
 
         let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
         tx.commit().await?;
@@ -242,6 +252,25 @@ impl Application {
             "could not derive a free slug; please choose one",
         ))
     }
+}
+
+/// `user.signed_up`, in the tenant the new user signed up into, by that user.
+fn signed_up(
+    user: &User,
+    tenant_id: TenantId,
+    client: &ClientInfo,
+    now: chrono::DateTime<chrono::Utc>,
+) -> NewAuditEvent {
+    NewAuditEvent::new(
+        Some(tenant_id),
+        AuditActor::User(user.id),
+        "user.signed_up",
+        "user",
+        Some(user.id.to_string()),
+        now,
+    )
+    .change("email", None::<&str>, Some(user.email.as_str()))
+    .with_origin(client.origin())
 }
 
 /// Errors about the token are reported on the sign-up input's `invitationToken` field.

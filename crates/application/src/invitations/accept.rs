@@ -1,4 +1,6 @@
-use tessera_domain::{Membership, MembershipId, MembershipStatus, Tenant, User, UserId};
+use tessera_domain::{
+    AuditActor, Invitation, Membership, MembershipId, MembershipStatus, NewAuditEvent, Tenant, User, UserId,
+};
 
 use super::{invitation_refused, tenant_of};
 use crate::identity::{AuthSession, ClientInfo};
@@ -23,7 +25,19 @@ impl Application {
             .find_by_id(user_id)
             .await?
             .ok_or(AppError::NotFound("user"))?;
-        let tenant = self.accept_into(tx.as_ref(), &user, token).await?;
+        let (tenant, invitation) = self.accept_into(tx.as_ref(), &user, token).await?;
+        // `accept_into` entered the invitation's tenant: the event lands in its chain.
+        let event = NewAuditEvent::new(
+            Some(tenant.id),
+            AuditActor::User(user.id),
+            "invitation.accepted",
+            "invitation",
+            Some(invitation.id.to_string()),
+            self.ports.clock.now(),
+        )
+        .change("role_id", None::<String>, Some(invitation.role_id))
+        .with_origin(client.origin());
+        tx.audit().append(&event).await?;
         let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
         tx.commit().await?;
         self.access_changed(session.tenant.id).await;
@@ -31,9 +45,15 @@ impl Application {
     }
 
     /// Inside `tx`: checks the token, marks the invitation accepted and makes `user` an
-    /// active member. The invitation's tenant is entered here: the token proves the
-    /// right to join it, which makes this one of the places allowed to mint a scope.
-    pub(crate) async fn accept_into(&self, tx: &dyn Transaction, user: &User, token: &str) -> Result<Tenant, AppError> {
+    /// active member. The invitation's tenant is entered here (and stays entered): the
+    /// token proves the right to join it, which makes this one of the places allowed to
+    /// mint a scope. Returns the tenant joined and the accepted invitation.
+    pub(crate) async fn accept_into(
+        &self,
+        tx: &dyn Transaction,
+        user: &User,
+        token: &str,
+    ) -> Result<(Tenant, Invitation), AppError> {
         let tenant_id = tenant_of(token).ok_or_else(|| AppError::validation("token", UNKNOWN))?;
         let scope = TenantScope::new(tenant_id);
         tx.enter_tenant(&scope).await?;
@@ -83,6 +103,6 @@ impl Application {
             }
         }
         tx.invitations().update(&scope, &invitation).await?;
-        Ok(tenant)
+        Ok((tenant, invitation))
     }
 }

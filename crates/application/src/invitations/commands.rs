@@ -56,6 +56,11 @@ impl Application {
             .find_by_id(scope.tenant_id())
             .await?
             .ok_or(AppError::NotFound("tenant"))?;
+        let event = ctx
+            .audit("invitation.created", "invitation", invitation.id, now)
+            .change("email", None::<&str>, Some(email.as_str()))
+            .change("role_id", None::<String>, Some(role.id));
+        tx.audit().append(&event).await?;
         tx.commit().await?;
 
         // After commit: a mail is never sent for an invitation that does not exist.
@@ -104,8 +109,18 @@ impl Application {
             .find_by_id(&scope, id)
             .await?
             .ok_or(AppError::NotFound("invitation"))?;
+        let before = invitation.status;
         invitation.revoke().map_err(invitation_refused)?;
         tx.invitations().update(&scope, &invitation).await?;
+        let event = ctx
+            .audit(
+                "invitation.revoked",
+                "invitation",
+                invitation.id,
+                self.ports.clock.now(),
+            )
+            .change("status", Some(before.as_str()), Some(invitation.status.as_str()));
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(invitation)
     }

@@ -39,9 +39,15 @@ impl Application {
         if !new_role.is_owner() {
             ensure_not_last_owner(tx.as_ref(), &scope, &membership, &current_role).await?;
         }
+        let now = self.ports.clock.now();
         membership.role_id = new_role.id;
-        membership.updated_at = self.ports.clock.now();
+        membership.updated_at = now;
         tx.memberships().update(&scope, &membership).await?;
+        let event = ctx
+            .audit("member.role_changed", "user", user_id, now)
+            .change("role_id", Some(current_role.id), Some(new_role.id))
+            .change("role", Some(current_role.name.as_str()), Some(new_role.name.as_str()));
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(())
@@ -72,10 +78,17 @@ impl Application {
             .ok_or(AppError::NotFound("role"))?;
         ctx.ensure_can_grant(&role.permissions).map_err(outranked)?;
         ensure_not_last_owner(tx.as_ref(), &scope, &membership, &role).await?;
+        let now = self.ports.clock.now();
+        let event = ctx.audit("member.removed", "user", user_id, now).change(
+            "status",
+            Some(membership.status.as_str()),
+            Some(MembershipStatus::Removed.as_str()),
+        );
         membership.status = MembershipStatus::Removed;
-        membership.updated_at = self.ports.clock.now();
+        membership.updated_at = now;
         tx.memberships().update(&scope, &membership).await?;
         tx.workspaces().remove_member_everywhere(&scope, user_id).await?;
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(())
@@ -98,10 +111,17 @@ impl Application {
             .await?
             .ok_or(AppError::NotFound("role"))?;
         ensure_not_last_owner(tx.as_ref(), &scope, &membership, &role).await?;
+        let now = self.ports.clock.now();
+        let event = ctx.audit("member.left", "user", ctx.user_id(), now).change(
+            "status",
+            Some(membership.status.as_str()),
+            Some(MembershipStatus::Removed.as_str()),
+        );
         membership.status = MembershipStatus::Removed;
-        membership.updated_at = self.ports.clock.now();
+        membership.updated_at = now;
         tx.memberships().update(&scope, &membership).await?;
         tx.workspaces().remove_member_everywhere(&scope, ctx.user_id()).await?;
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(())
@@ -143,6 +163,10 @@ impl Application {
         mine.updated_at = now;
         tx.memberships().update(&scope, &theirs).await?;
         tx.memberships().update(&scope, &mine).await?;
+        let event = ctx
+            .audit("tenant.ownership_transferred", "tenant", scope.tenant_id(), now)
+            .change("owner_user_id", Some(ctx.user_id()), Some(user_id));
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(())

@@ -7,8 +7,8 @@
 mod settings;
 
 use tessera_domain::{
-    CompanySize, Name, OnboardingError, OnboardingStage, Organization, OrganizationInput, Permission,
-    PersonalInfoInput, Slug, StageData, StageDataError, TenantSettings, TermsInput, User,
+    CompanySize, Name, NewAuditEvent, OnboardingError, OnboardingStage, Organization, OrganizationInput, Permission,
+    PersonalInfoInput, Slug, StageData, StageDataError, Tenant, TenantSettings, TermsInput, User,
 };
 
 pub use settings::{SetupChecklist, SetupItem, TenantSettingsChange};
@@ -72,10 +72,18 @@ impl Application {
                 format!("drafts are kept for the current step, {}", record.progress.stage),
             ));
         }
+        let now = self.ports.clock.now();
         record.draft = Some(draft);
         record.progress.version += 1;
-        record.progress.updated_at = self.ports.clock.now();
+        record.progress.updated_at = now;
         self.store_progress(tx.as_ref(), &record, stored).await?;
+        // What the draft holds is the person's own unvalidated typing: it stays out.
+        let event = ctx.audit("onboarding.draft_saved", "user", ctx.user_id(), now).change(
+            "stage",
+            None::<&str>,
+            Some(record.progress.stage.as_str()),
+        );
+        record_in_own_tenant(tx.as_ref(), ctx, &event).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -113,7 +121,8 @@ impl Application {
                 }
             }));
         }
-        let mut joined = None;
+        let from = record.progress.stage;
+        let mut applied = OrganizationApplied::default();
         match &data {
             StageData::PersonalInfo(info) => {
                 tx.users()
@@ -121,7 +130,7 @@ impl Application {
                     .await?;
             }
             StageData::Organization(organization) => {
-                joined = self.apply_organization(tx.as_ref(), ctx, organization).await?;
+                applied = self.apply_organization(tx.as_ref(), ctx, organization).await?;
             }
             StageData::Started | StageData::Terms(_) => {}
         }
@@ -137,8 +146,22 @@ impl Application {
         record.progress.advance(data, now).map_err(refused)?;
         record.draft = None;
         self.store_progress(tx.as_ref(), &record, stored).await?;
+        let mut event = ctx.audit("onboarding.advanced", "user", ctx.user_id(), now).change(
+            "stage",
+            Some(from.as_str()),
+            Some(record.progress.stage.as_str()),
+        );
+        if let Some((before, after)) = &applied.set_up {
+            event = event
+                .change("tenant_name", Some(before.name.as_str()), Some(after.name.as_str()))
+                .change("tenant_slug", Some(before.slug.as_str()), Some(after.slug.as_str()));
+        }
+        if let Some(tenant_id) = applied.joined {
+            event = event.change("joined_tenant_id", None::<String>, Some(tenant_id));
+        }
+        record_in_own_tenant(tx.as_ref(), ctx, &event).await?;
         tx.commit().await?;
-        if let Some(tenant_id) = joined {
+        if let Some(tenant_id) = applied.joined {
             self.access_changed(tenant_id).await;
         }
         Ok(record)
@@ -156,12 +179,17 @@ impl Application {
         let tx = self.ports.store.begin().await?;
         let (mut record, stored) = self.load(tx.as_ref(), ctx).await?;
         record.progress.check_version(expected_version).map_err(refused)?;
-        record
-            .progress
-            .go_back(stage, self.ports.clock.now())
-            .map_err(refused)?;
+        let now = self.ports.clock.now();
+        let from = record.progress.stage;
+        record.progress.go_back(stage, now).map_err(refused)?;
         record.draft = None;
         self.store_progress(tx.as_ref(), &record, stored).await?;
+        let event = ctx.audit("onboarding.returned", "user", ctx.user_id(), now).change(
+            "stage",
+            Some(from.as_str()),
+            Some(record.progress.stage.as_str()),
+        );
+        record_in_own_tenant(tx.as_ref(), ctx, &event).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -181,6 +209,7 @@ impl Application {
         let (mut record, stored) = self.load(tx.as_ref(), ctx).await?;
         record.progress.check_version(expected_version).map_err(refused)?;
         let version = terms.version.clone();
+        let from = record.progress.stage;
         record.progress.complete(Some(terms), now).map_err(refused)?;
         record.draft = None;
         self.store_progress(tx.as_ref(), &record, stored).await?;
@@ -205,6 +234,11 @@ impl Application {
                 },
             )
             .await?;
+        let event = ctx
+            .audit("onboarding.completed", "user", ctx.user_id(), now)
+            .change("stage", Some(from.as_str()), Some(record.progress.stage.as_str()))
+            .change("terms_version", None::<&str>, Some(version.as_str()));
+        tx.audit().append(&event).await?;
         tx.enter_user(ctx.user_id()).await?;
         let tenants: Vec<_> = tx
             .memberships()
@@ -279,7 +313,7 @@ impl Application {
         tx: &dyn Transaction,
         ctx: &RequestContext,
         organization: &Organization,
-    ) -> Result<Option<tessera_domain::TenantId>, AppError> {
+    ) -> Result<OrganizationApplied, AppError> {
         let now = self.ports.clock.now();
         match organization {
             Organization::Create {
@@ -306,9 +340,13 @@ impl Application {
                         message: "only the tenant's owner sets it up here; join with an invitation instead".into(),
                     });
                 }
-                self.set_up_tenant(tx, ctx, name, slug, *size, industry.clone(), now)
+                let set_up = self
+                    .set_up_tenant(tx, ctx, name, slug, *size, industry.clone(), now)
                     .await?;
-                Ok(None)
+                Ok(OrganizationApplied {
+                    set_up: Some(set_up),
+                    joined: None,
+                })
             }
             Organization::JoinInvited { invitation_token } => {
                 let tenant_id = crate::invitations::tenant_of(invitation_token)
@@ -321,25 +359,29 @@ impl Application {
                     .into_iter()
                     .any(|m| m.tenant_id == tenant_id && m.is_active());
                 if already {
-                    return Ok(None);
+                    return Ok(OrganizationApplied::default());
                 }
                 let user: User = tx
                     .users()
                     .find_by_id(ctx.user_id())
                     .await?
                     .ok_or(AppError::NotFound("user"))?;
-                let tenant = self
+                let (tenant, _) = self
                     .accept_into(tx, &user, invitation_token)
                     .await
                     .map_err(|error| match error {
                         AppError::Validation(_) => AppError::validation("invitationToken", "is unknown or expired"),
                         other => other,
                     })?;
-                Ok(Some(tenant.id))
+                Ok(OrganizationApplied {
+                    set_up: None,
+                    joined: Some(tenant.id),
+                })
             }
         }
     }
 
+    /// Returns the tenant before and after.
     #[allow(clippy::too_many_arguments)]
     async fn set_up_tenant(
         &self,
@@ -350,13 +392,14 @@ impl Application {
         size: CompanySize,
         industry: Option<String>,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), AppError> {
+    ) -> Result<(Tenant, Tenant), AppError> {
         let scope = ctx.own_scope();
-        let mut tenant = tx
+        let before = tx
             .tenants()
             .find_by_id(scope.tenant_id())
             .await?
             .ok_or(AppError::NotFound("tenant"))?;
+        let mut tenant = before.clone();
         tenant.name = name.clone();
         tenant.slug = slug.clone();
         tenant.updated_at = now;
@@ -380,8 +423,30 @@ impl Application {
         settings.industry = industry;
         settings.updated_at = now;
         tx.tenant_settings().upsert(scope, &settings).await?;
-        Ok(())
+        Ok((before, tenant))
     }
+}
+
+/// What applying the organization stage changed beyond the person's own progress.
+#[derive(Default)]
+struct OrganizationApplied {
+    /// The current tenant, before and after it took the organization's name and slug.
+    set_up: Option<(Tenant, Tenant)>,
+    /// The tenant joined through an invitation.
+    joined: Option<tessera_domain::TenantId>,
+}
+
+/// Appends an onboarding event to the request's tenant chain. Onboarding is the
+/// person's own and may have entered another tenant on the way (joining one through an
+/// invitation), so the request's tenant is entered again first.
+async fn record_in_own_tenant(
+    tx: &dyn Transaction,
+    ctx: &RequestContext,
+    event: &NewAuditEvent,
+) -> Result<(), AppError> {
+    tx.enter_tenant(ctx.own_scope()).await?;
+    tx.audit().append(event).await?;
+    Ok(())
 }
 
 fn invalid(errors: StageDataError) -> AppError {

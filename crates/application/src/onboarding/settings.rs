@@ -83,6 +83,7 @@ impl Application {
             .find_by_id(scope.tenant_id())
             .await?
             .ok_or(AppError::NotFound("tenant"))?;
+        let previous_name = tenant.name.clone();
         if let Some(name) = name {
             tenant.name = name;
             tenant.updated_at = now;
@@ -93,6 +94,7 @@ impl Application {
             .find(&scope)
             .await?
             .unwrap_or_else(|| TenantSettings::empty(scope.tenant_id(), now));
+        let previous = settings.clone();
         if let Some(value) = logo_url {
             settings.logo_url = value;
         }
@@ -107,6 +109,30 @@ impl Application {
         }
         settings.updated_at = now;
         tx.tenant_settings().upsert(&scope, &settings).await?;
+        let event = ctx
+            .audit("tenant.settings_updated", "tenant", scope.tenant_id(), now)
+            .change("name", Some(previous_name.as_str()), Some(tenant.name.as_str()))
+            .change(
+                "logo_url",
+                previous.logo_url.as_ref().map(LogoUrl::as_str),
+                settings.logo_url.as_ref().map(LogoUrl::as_str),
+            )
+            .change(
+                "primary_colour",
+                previous.primary_colour.as_ref().map(Colour::as_str),
+                settings.primary_colour.as_ref().map(Colour::as_str),
+            )
+            .change(
+                "locale",
+                previous.locale.as_ref().map(Locale::as_str),
+                settings.locale.as_ref().map(Locale::as_str),
+            )
+            .change(
+                "time_zone",
+                previous.time_zone.as_ref().map(TimeZone::as_str),
+                settings.time_zone.as_ref().map(TimeZone::as_str),
+            );
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok((tenant, settings))
     }

@@ -2,14 +2,15 @@
 //! [`PlatformScope`], which only a platform administrator's request can obtain; no
 //! tenant role ever implies it.
 
-use tessera_domain::{Email, Tenant, TenantId, TenantStatus};
+use tessera_domain::{AuditActor, AuditOrigin, Email, NewAuditEvent, Tenant, TenantId, TenantStatus, UserId};
 
-use crate::{AppError, Application, Page, PageRequest, RequestContext};
+use crate::{AppError, Application, Page, PageRequest, RequestContext, TenantScope};
 
-/// Proof that the caller is a platform administrator.
+/// Proof that the caller is a platform administrator; names them for the audit trail.
 #[derive(Debug)]
 pub struct PlatformScope {
-    _private: (),
+    admin_id: UserId,
+    origin: AuditOrigin,
 }
 
 impl Application {
@@ -23,7 +24,10 @@ impl Application {
             .await?
             .ok_or(AppError::NotFound("user"))?;
         if user.is_platform_admin {
-            Ok(PlatformScope { _private: () })
+            Ok(PlatformScope {
+                admin_id: user.id,
+                origin: ctx.origin().clone(),
+            })
         } else {
             Err(AppError::Forbidden {
                 reason: "NOT_PLATFORM_ADMIN",
@@ -54,10 +58,11 @@ impl Application {
     }
 
     /// Suspends or reactivates a tenant; its members' cached access is dropped at once.
+    /// The change is recorded in the tenant's own audit trail, by the administrator.
     #[tracing::instrument(name = "set_tenant_status", skip_all, fields(tenant_id = %tenant_id))]
     pub async fn set_tenant_status(
         &self,
-        _scope: &PlatformScope,
+        scope: &PlatformScope,
         tenant_id: TenantId,
         status: TenantStatus,
     ) -> Result<Tenant, AppError> {
@@ -73,9 +78,35 @@ impl Application {
                 message: "this tenant has been deleted".into(),
             });
         }
+        let action = match status {
+            TenantStatus::Suspended => "tenant.suspended",
+            TenantStatus::Active => "tenant.reactivated",
+            // Not a suspension or a reactivation; no caller asks for it.
+            TenantStatus::Deleted => {
+                return Err(AppError::validation(
+                    "status",
+                    "a tenant is suspended or reactivated here",
+                ));
+            }
+        };
+        let now = self.ports.clock.now();
+        let event = NewAuditEvent::new(
+            Some(tenant.id),
+            AuditActor::PlatformAdmin(scope.admin_id),
+            action,
+            "tenant",
+            Some(tenant.id.to_string()),
+            now,
+        )
+        .change("status", Some(tenant.status.as_str()), Some(status.as_str()))
+        .with_origin(scope.origin.clone());
         tenant.status = status;
-        tenant.updated_at = self.ports.clock.now();
+        tenant.updated_at = now;
         tx.tenants().update_status(&tenant).await?;
+        // A platform administrator may act in any tenant: the event goes to the target
+        // tenant's chain, which the transaction enters for it.
+        tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         self.access_changed(tenant.id).await;
         tracing::info!(

@@ -1,6 +1,6 @@
 use tessera_domain::{Name, Permission, Role, RoleId};
 
-use super::{parse_permissions, role_rule};
+use super::{parse_permissions, permission_list, role_rule};
 use crate::ports::StoreError;
 use crate::{AppError, Application, FieldErrors, RequestContext};
 
@@ -46,16 +46,22 @@ impl Application {
         };
         ctx.ensure_can_grant(&permissions)?;
         let scope = granted.scope();
+        let now = self.ports.clock.now();
         let role = Role::custom(
             RoleId::from_uuid(self.ports.ids.new_id()),
             scope.tenant_id(),
             name,
             permissions,
-            self.ports.clock.now(),
+            now,
         );
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
         tx.roles().insert(scope, &role).await.map_err(name_taken)?;
+        let event = ctx
+            .audit("role.created", "role", role.id, now)
+            .change("name", None::<&str>, Some(role.name.as_str()))
+            .change("permissions", None::<String>, Some(permission_list(&role.permissions)));
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(role)
     }
@@ -89,8 +95,18 @@ impl Application {
         if let Some(permissions) = &permissions {
             ctx.ensure_can_grant(permissions)?;
         }
+        let before = role.clone();
         role.edit(name, permissions).map_err(role_rule)?;
         tx.roles().update(scope, &role).await.map_err(name_taken)?;
+        let event = ctx
+            .audit("role.updated", "role", role.id, self.ports.clock.now())
+            .change("name", Some(before.name.as_str()), Some(role.name.as_str()))
+            .change(
+                "permissions",
+                Some(permission_list(&before.permissions)),
+                Some(permission_list(&role.permissions)),
+            );
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(role)
@@ -113,6 +129,10 @@ impl Application {
             .ok_or(AppError::NotFound("role"))?;
         role.ensure_deletable().map_err(role_rule)?;
         ctx.ensure_can_grant(&role.permissions)?;
+        let mut event = ctx
+            .audit("role.deleted", "role", role.id, self.ports.clock.now())
+            .change("name", Some(role.name.as_str()), None::<&str>)
+            .change("permissions", Some(permission_list(&role.permissions)), None::<String>);
         let holders = tx.roles().count_holders(scope, role.id).await?;
         if holders > 0 {
             let Some(replacement_id) = input.replacement_role_id else {
@@ -129,8 +149,10 @@ impl Application {
             // Moving people onto a role grants them its permissions.
             ctx.ensure_can_grant(&replacement.permissions)?;
             tx.roles().reassign_holders(scope, role.id, replacement.id).await?;
+            event = event.change("holders_moved_to_role_id", None::<String>, Some(replacement.id));
         }
         tx.roles().delete(scope, role.id).await?;
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(role.id)

@@ -5,7 +5,7 @@ mod queries;
 
 pub use commands::{CreateRole, DeleteRole, UpdateRole};
 
-use tessera_domain::{PermissionSet, RoleRuleError};
+use tessera_domain::{Permission, PermissionSet, RoleRuleError};
 
 use crate::AppError;
 
@@ -13,6 +13,11 @@ use crate::AppError;
 fn parse_permissions(names: &[String]) -> Result<PermissionSet, String> {
     PermissionSet::parse_names(names.iter().map(String::as_str))
         .map_err(|unknown| format!("unknown permissions: {}", unknown.join(", ")))
+}
+
+/// A permission set as the audit trail records it: stable names joined with `,`.
+pub(crate) fn permission_list(permissions: &PermissionSet) -> String {
+    permissions.iter().map(Permission::as_str).collect::<Vec<_>>().join(",")
 }
 
 fn role_rule(error: RoleRuleError) -> AppError {

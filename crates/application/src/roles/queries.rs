@@ -25,4 +25,16 @@ impl Application {
         tx.enter_tenant(scope).await?;
         Ok(tx.roles().find_by_id(scope, id).await?)
     }
+
+    /// The caller's own role in the tenant, with its permissions (one statement); `None`
+    /// for an API key, which holds no role.
+    pub async fn my_role(&self, ctx: &RequestContext) -> Result<Option<Role>, AppError> {
+        let scope = ctx.member_scope()?;
+        let Some(role_id) = ctx.role_id() else {
+            return Ok(None);
+        };
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        Ok(tx.roles().find_by_id(scope, role_id).await?)
+    }
 }

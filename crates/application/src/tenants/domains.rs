@@ -55,6 +55,8 @@ impl Application {
             },
             other => other.into(),
         })?;
+        let event = ctx.audit("domain.added", "domain", &claim.domain, now);
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(claim)
     }
@@ -95,6 +97,8 @@ impl Application {
                 StoreError::NotFound => AppError::NotFound("custom domain"),
                 other => other.into(),
             })?;
+        let event = ctx.audit("domain.verified", "domain", &domain, now);
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(CustomDomain {
             verified_at: Some(now),
@@ -113,6 +117,8 @@ impl Application {
             StoreError::NotFound => AppError::NotFound("custom domain"),
             other => other.into(),
         })?;
+        let event = ctx.audit("domain.removed", "domain", &domain, self.ports.clock.now());
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(())
     }

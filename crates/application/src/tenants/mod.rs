@@ -5,11 +5,11 @@ mod domains;
 
 use std::collections::HashMap;
 
-use tessera_domain::{Membership, Name, Slug, Tenant, TenantId, User};
+use tessera_domain::{Membership, Name, NewAuditEvent, Slug, Tenant, TenantId, User};
 
 use crate::identity::{AuthSession, ClientInfo};
 use crate::ports::HeldRole;
-use crate::{AppError, Application, FieldErrors, RequestContext};
+use crate::{AppError, Application, FieldErrors, RequestContext, TenantScope};
 
 /// One of the caller's tenants, with their role there.
 #[derive(Debug, Clone)]
@@ -127,6 +127,15 @@ impl Application {
             .find_by_id(ctx.user_id())
             .await?
             .ok_or(AppError::NotFound("user"))?;
+        // The caller is an active member of the tenant switched to (checked above), whose
+        // chain keeps the event.
+        tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
+        let event = audit_in(ctx, tenant.id, "session.tenant_switched", self.ports.clock.now()).change(
+            "tenant_id",
+            Some(ctx.tenant_id()),
+            Some(tenant.id),
+        );
+        tx.audit().append(&event).await?;
         let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
         tx.commit().await?;
         Ok(session)
@@ -168,10 +177,34 @@ impl Application {
                 },
                 other => other,
             })?;
+        // `provision_tenant` entered the new tenant: the event opens its chain.
+        let event = audit_in(ctx, tenant.id, "tenant.created", now)
+            .change("name", None::<&str>, Some(tenant.name.as_str()))
+            .change("slug", None::<&str>, Some(tenant.slug.as_str()));
+        tx.audit().append(&event).await?;
         let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
         tx.commit().await?;
         Ok(session)
     }
+}
+
+/// An event about `tenant_id` in that tenant's own chain (not the request's tenant),
+/// by the request's actor, from its origin.
+fn audit_in(
+    ctx: &RequestContext,
+    tenant_id: TenantId,
+    action: &'static str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> NewAuditEvent {
+    NewAuditEvent::new(
+        Some(tenant_id),
+        ctx.audit_actor(),
+        action,
+        "tenant",
+        Some(tenant_id.to_string()),
+        now,
+    )
+    .with_origin(ctx.origin().clone())
 }
 
 /// A tenant named by the request itself (a header), next to the credential's own.

@@ -64,6 +64,11 @@ impl Application {
                 )
                 .await?;
         }
+        let event = ctx
+            .audit("workspace.created", "workspace", workspace.id, now)
+            .change("name", None::<&str>, Some(workspace.name.as_str()))
+            .change("slug", None::<&str>, Some(workspace.slug.as_str()));
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(workspace)
     }
@@ -80,11 +85,19 @@ impl Application {
             .ok_or(AppError::NotFound("workspace"))?;
         grant.require(Permission::WorkspacesManage)?;
         let mut workspace = grant.workspace;
-        workspace.rename(name, self.ports.clock.now());
+        let previous = workspace.name.clone();
+        let now = self.ports.clock.now();
+        workspace.rename(name, now);
         tx.workspaces()
             .update(scope, &workspace)
             .await
             .map_err(not_found_as_workspace)?;
+        let event = ctx.audit("workspace.renamed", "workspace", workspace.id, now).change(
+            "name",
+            Some(previous.as_str()),
+            Some(workspace.name.as_str()),
+        );
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(workspace)
     }
@@ -103,6 +116,11 @@ impl Application {
             .delete(scope, id)
             .await
             .map_err(not_found_as_workspace)?;
+        let event = ctx
+            .audit("workspace.deleted", "workspace", id, self.ports.clock.now())
+            .change("name", Some(grant.workspace.name.as_str()), None::<&str>)
+            .change("slug", Some(grant.workspace.slug.as_str()), None::<&str>);
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(id)
     }

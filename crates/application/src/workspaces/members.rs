@@ -147,6 +147,15 @@ impl Application {
                 },
                 other => other.into(),
             })?;
+        let event = ctx
+            .audit(
+                "workspace.member_added",
+                "workspace",
+                change.workspace_id,
+                member.created_at,
+            )
+            .change(&member_role_field(change.user_id), None::<String>, Some(role.id));
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -183,6 +192,15 @@ impl Application {
         ensure_within(&grant.permissions, &role)?;
         member.role_id = role.id;
         tx.workspaces().update_member(scope, &member).await?;
+        let event = ctx
+            .audit(
+                "workspace.member_updated",
+                "workspace",
+                change.workspace_id,
+                self.ports.clock.now(),
+            )
+            .change(&member_role_field(change.user_id), Some(current.id), Some(role.id));
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -202,11 +220,13 @@ impl Application {
             .ok_or(AppError::NotFound("workspace"))?;
         if user_id != ctx.user_id() {
             grant.require(Permission::WorkspacesManage)?;
-            let member = tx
-                .workspaces()
-                .find_member(scope, workspace_id, user_id)
-                .await?
-                .ok_or(AppError::NotFound("workspace member"))?;
+        }
+        let member = tx
+            .workspaces()
+            .find_member(scope, workspace_id, user_id)
+            .await?
+            .ok_or(AppError::NotFound("workspace member"))?;
+        if user_id != ctx.user_id() {
             let role = tx
                 .roles()
                 .find_by_id(scope, member.role_id)
@@ -221,9 +241,24 @@ impl Application {
                 StoreError::NotFound => AppError::NotFound("workspace member"),
                 other => other.into(),
             })?;
+        let event = ctx
+            .audit(
+                "workspace.member_removed",
+                "workspace",
+                workspace_id,
+                self.ports.clock.now(),
+            )
+            .change(&member_role_field(user_id), Some(member.role_id), None::<String>);
+        tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Workspace events target the workspace; the member concerned is named in the field,
+/// so one change reads "this member's workspace role went from … to …".
+fn member_role_field(user_id: UserId) -> String {
+    format!("member.{user_id}.role_id")
 }
 
 /// A role handed out (or taken away) inside a workspace must not exceed what the caller holds there.

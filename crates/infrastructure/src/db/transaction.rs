@@ -96,6 +96,9 @@ impl Transaction for SeaTransaction {
     fn outbox(&self) -> &dyn OutboxRepository {
         self
     }
+    fn audit(&self) -> &dyn tessera_application::ports::AuditRepository {
+        self
+    }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.txn.commit().await.map_err(db_failure)

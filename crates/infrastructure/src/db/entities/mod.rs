@@ -2,6 +2,7 @@
 //! its row to the domain type next to the definition.
 
 pub mod api_key;
+pub mod audit_event;
 pub mod invitation;
 pub mod membership;
 pub mod onboarding_progress;

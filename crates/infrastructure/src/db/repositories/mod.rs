@@ -2,6 +2,7 @@
 //! Tenant tables are reached only through [`super::scoped`].
 
 mod api_keys;
+pub mod audit;
 mod custom_domains;
 mod invitations;
 mod memberships;

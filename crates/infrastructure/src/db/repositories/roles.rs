@@ -3,7 +3,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QuerySelect,
 };
 use tessera_application::ports::{HeldRole, RoleRepository, StoreError, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
@@ -11,6 +12,17 @@ use tessera_domain::{MembershipStatus, Name, Permission, PermissionSet, Role, Ro
 
 use crate::db::entities::{corrupt, membership, role, role_permission, workspace_member};
 use crate::db::{SeaTransaction, db_failure, keyset, scoped, unique_as};
+
+/// A role row with its permissions as one comma-separated list.
+#[derive(Debug, FromQueryResult)]
+struct RoleWithPermissions {
+    tenant_id: uuid::Uuid,
+    id: uuid::Uuid,
+    name: String,
+    system_key: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    permission_list: Option<String>,
+}
 
 impl SeaTransaction {
     /// Attaches permissions to role rows with one statement for all of them.
@@ -94,12 +106,44 @@ impl RoleRepository for SeaTransaction {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        // One statement: each role with its permissions aggregated by a correlated
+        // sub-select (row level security applies to both tables).
+        let aggregate = match self.backend {
+            DbBackend::Postgres => "string_agg(p.permission, ',')",
+            _ => "group_concat(p.permission, ',')",
+        };
         let rows = scoped::select::<role::Entity>(scope)
             .filter(role::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
+            .column_as(
+                Expr::cust(format!(
+                    "(SELECT {aggregate} FROM role_permissions p \
+                     WHERE p.tenant_id = roles.tenant_id AND p.role_id = roles.id)"
+                )),
+                "permission_list",
+            )
+            .into_model::<RoleWithPermissions>()
             .all(&self.txn)
             .await
             .map_err(db_failure)?;
-        self.with_permissions(scope, rows).await
+        rows.into_iter()
+            .map(|row| {
+                let permissions = row
+                    .permission_list
+                    .as_deref()
+                    .unwrap_or("")
+                    .split(',')
+                    .filter_map(Permission::parse)
+                    .collect();
+                Ok(Role {
+                    id: RoleId::from_uuid(row.id),
+                    tenant_id: TenantId::from_uuid(row.tenant_id),
+                    name: Name::parse(&row.name).map_err(|e| corrupt("roles", "name", e))?,
+                    system: row.system_key.as_deref().and_then(SystemRole::from_key),
+                    permissions,
+                    created_at: row.created_at,
+                })
+            })
+            .collect()
     }
 
     async fn held_by(&self, user_id: UserId) -> StoreResult<Vec<HeldRole>> {

@@ -1,0 +1,138 @@
+//! The audit trail, for holders of `audit:read`.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use tessera_application::PageRequest;
+use tessera_application::ports::AuditFilter;
+use tessera_domain::AuditEvent as DomainAuditEvent;
+
+use super::context::{application, member};
+use super::errors::{GqlResult, parse_id};
+use super::pagination::{page_cost, relay_connection};
+
+/// One field a change touched (text; secrets are never recorded).
+#[derive(SimpleObject, Clone)]
+pub struct AuditChange {
+    pub field: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// One recorded change or security event.
+#[derive(SimpleObject, Clone)]
+pub struct AuditEvent {
+    pub id: ID,
+    /// Position in the tenant's chain (1, 2, 3, …).
+    pub sequence: i64,
+    /// `noun.verb_past`, e.g. `workspace.renamed`, `session.login_failed`.
+    pub action: String,
+    /// `user`, `api_key`, `platform_admin`, `system` or `anonymous`.
+    pub actor_type: String,
+    pub actor_id: Option<ID>,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    pub changes: Vec<AuditChange>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    /// SHA-256 over this event and the previous event's hash.
+    pub hash: String,
+}
+
+impl From<&DomainAuditEvent> for AuditEvent {
+    fn from(event: &DomainAuditEvent) -> Self {
+        let e = &event.event;
+        Self {
+            id: ID(event.id.to_string()),
+            sequence: event.sequence,
+            action: e.action.clone(),
+            actor_type: e.actor.kind().to_owned(),
+            actor_id: e.actor.id().map(|id| ID(id.to_string())),
+            target_type: e.target_type.clone(),
+            target_id: e.target_id.clone(),
+            changes: e
+                .changes
+                .iter()
+                .map(|c| AuditChange {
+                    field: c.field.clone(),
+                    before: c.before.clone(),
+                    after: c.after.clone(),
+                })
+                .collect(),
+            ip: e.origin.ip.clone(),
+            user_agent: e.origin.user_agent.clone(),
+            request_id: e.origin.request_id.clone(),
+            occurred_at: e.occurred_at,
+            hash: event.hash.clone(),
+        }
+    }
+}
+
+impl super::pagination::Cursored for DomainAuditEvent {
+    fn cursor(&self) -> String {
+        tessera_application::Cursor::new(self.event.occurred_at, self.id).encode()
+    }
+}
+
+relay_connection!(
+    AuditEventConnection,
+    AuditEventEdge,
+    AuditEvent,
+    DomainAuditEvent,
+    AuditFilter,
+    |app, request, filter| { app.count_audit_events(request, filter) }
+);
+
+/// Every field narrows the list; all are optional.
+#[derive(InputObject, Default)]
+pub struct AuditEventFilterInput {
+    pub actor_id: Option<ID>,
+    pub action: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    /// Inclusive.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive.
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// The tenant's audit trail, oldest first (`last` for the newest). Needs `audit:read`.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<AuditEventFilterInput>,
+    ) -> Result<AuditEventConnection> {
+        let request = member(ctx)?;
+        let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
+        let input = filter.unwrap_or_default();
+        let filter = AuditFilter {
+            actor_id: match input.actor_id {
+                Some(raw) => Some(parse_id("filter.actorId", &raw, |s| {
+                    uuid::Uuid::try_parse(s.trim()).map_err(|_| tessera_domain::ids::InvalidId)
+                })?),
+                None => None,
+            },
+            action: input.action,
+            target_type: input.target_type,
+            target_id: input.target_id,
+            from: input.from,
+            to: input.to,
+        };
+        let page = application(ctx)
+            .list_audit_events(request, &filter, &page)
+            .await
+            .gql()?;
+        Ok(AuditEventConnection { page, extra: filter })
+    }
+}

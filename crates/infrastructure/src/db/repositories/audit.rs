@@ -1,0 +1,245 @@
+//! The audit trail: appends chained by SHA-256, one chain per tenant (and the
+//! platform's under the nil id). Each append claims the chain's next position with an
+//! upsert on its head row, which locks that row until the transaction ends, so two
+//! appends to one chain never fork it; then inserts the event and moves the head.
+
+use async_trait::async_trait;
+use chrono::SubsecRound;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use sha2::{Digest, Sha256};
+use tessera_application::ports::{AuditFilter, AuditRepository, StoreError, StoreResult};
+use tessera_application::{Page, PageRequest, TenantScope};
+use tessera_domain::audit::chain_input;
+use tessera_domain::{AuditEvent, NewAuditEvent, NewAuditEventOwned, TenantId};
+use uuid::Uuid;
+
+use crate::db::entities::audit_event::{self, encode_changes};
+use crate::db::{SeaTransaction, db_failure, keyset, scoped};
+
+const HEADS: &str = "audit_chain_heads";
+
+/// SHA-256 (hex) of the event's chain input.
+pub fn event_hash(id: Uuid, sequence: i64, event: &NewAuditEventOwned, previous_hash: &str) -> String {
+    let digest = Sha256::digest(chain_input(id, sequence, event, previous_hash).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn chain_of(tenant_id: Option<TenantId>) -> Uuid {
+    tenant_id.map_or(Uuid::nil(), |t| t.as_uuid())
+}
+
+#[async_trait]
+impl AuditRepository for SeaTransaction {
+    async fn append(&self, event: &NewAuditEvent) -> StoreResult<()> {
+        let chain = chain_of(event.tenant_id);
+        let mut owned = NewAuditEventOwned::from(event);
+        // Stored with microseconds on every backend; hash what will be read back.
+        owned.occurred_at = owned.occurred_at.trunc_subsecs(6);
+
+        let claim = Query::insert()
+            .into_table(Alias::new(HEADS))
+            .columns([Alias::new("chain"), Alias::new("sequence"), Alias::new("hash")])
+            .values_panic([chain.into(), 1i64.into(), "".into()])
+            .on_conflict(
+                OnConflict::column(Alias::new("chain"))
+                    .value(
+                        Alias::new("sequence"),
+                        Expr::col((Alias::new(HEADS), Alias::new("sequence"))).add(1),
+                    )
+                    .to_owned(),
+            )
+            .returning(Query::returning().columns([Alias::new("sequence"), Alias::new("hash")]))
+            .to_owned();
+        let head = self
+            .txn
+            .query_one_raw(self.backend.build(&claim))
+            .await
+            .map_err(db_failure)?
+            .ok_or_else(|| StoreError::failure("the audit chain head returned no row"))?;
+        let sequence: i64 = head.try_get("", "sequence").map_err(db_failure)?;
+        let previous_hash: String = head.try_get("", "hash").map_err(db_failure)?;
+
+        let id = Uuid::now_v7();
+        let hash = event_hash(id, sequence, &owned, &previous_hash);
+        let row = audit_event::Model {
+            tenant_id: chain,
+            sequence,
+            id,
+            actor_kind: owned.actor.kind().to_owned(),
+            actor_id: owned.actor.id(),
+            action: owned.action.clone(),
+            target_type: owned.target_type.clone(),
+            target_id: owned.target_id.clone(),
+            changes: encode_changes(&owned.changes),
+            ip: owned.origin.ip.clone(),
+            user_agent: owned.origin.user_agent.clone(),
+            request_id: owned.origin.request_id.clone(),
+            occurred_at: owned.occurred_at,
+            previous_hash,
+            hash: hash.clone(),
+        };
+        // Without RETURNING: the runtime role may insert platform events it cannot read.
+        audit_event::Entity::insert(row.into_active_model())
+            .exec_without_returning(&self.txn)
+            .await
+            .map_err(db_failure)?;
+
+        let advance = Query::update()
+            .table(Alias::new(HEADS))
+            .value(Alias::new("hash"), hash)
+            .and_where(Expr::col(Alias::new("chain")).eq(chain))
+            .to_owned();
+        self.txn
+            .execute_raw(self.backend.build(&advance))
+            .await
+            .map_err(db_failure)?;
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditEvent>> {
+        keyset::fetch(
+            &self.txn,
+            filtered(scope, filter),
+            audit_event::Column::OccurredAt,
+            audit_event::Column::Id,
+            page,
+            audit_event::Model::into_domain,
+        )
+        .await
+    }
+
+    async fn count(&self, scope: &TenantScope, filter: &AuditFilter) -> StoreResult<u64> {
+        filtered(scope, filter).count(&self.txn).await.map_err(db_failure)
+    }
+}
+
+fn filtered(scope: &TenantScope, filter: &AuditFilter) -> sea_orm::Select<audit_event::Entity> {
+    {
+        let mut query = scoped::select::<audit_event::Entity>(scope);
+        if let Some(actor) = filter.actor_id {
+            query = query.filter(audit_event::Column::ActorId.eq(actor));
+        }
+        if let Some(action) = &filter.action {
+            query = query.filter(audit_event::Column::Action.eq(action.as_str()));
+        }
+        if let Some(target_type) = &filter.target_type {
+            query = query.filter(audit_event::Column::TargetType.eq(target_type.as_str()));
+        }
+        if let Some(target_id) = &filter.target_id {
+            query = query.filter(audit_event::Column::TargetId.eq(target_id.as_str()));
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(audit_event::Column::OccurredAt.gte(from));
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(audit_event::Column::OccurredAt.lt(to));
+        }
+        query
+    }
+}
+
+/// What `tessera audit verify` found in one chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// `None` for the platform chain.
+    pub tenant_id: Option<TenantId>,
+    pub events: u64,
+    /// Each break, in chain order; empty when the chain is intact.
+    pub problems: Vec<String>,
+}
+
+/// Recomputes every hash of every chain (or one tenant's), in sequence order, and
+/// compares the end with the chain's head, so an edited, inserted or removed event
+/// (including the last one) is reported. Needs a connection that can read every
+/// tenant's events (the owner's).
+pub async fn verify_audit_chains(
+    db: &DatabaseConnection,
+    tenant: Option<TenantId>,
+) -> Result<Vec<ChainReport>, String> {
+    let backend = db.get_database_backend();
+    let mut heads = Query::select()
+        .columns([
+            Alias::new("chain"),
+            Alias::new("sequence"),
+            Alias::new("hash"),
+            Alias::new("archived_sequence"),
+            Alias::new("archived_hash"),
+        ])
+        .from(Alias::new(HEADS))
+        .order_by(Alias::new("chain"), sea_orm::sea_query::Order::Asc)
+        .to_owned();
+    if let Some(tenant) = tenant {
+        heads.and_where(Expr::col(Alias::new("chain")).eq(tenant.as_uuid()));
+    }
+    let heads = db
+        .query_all_raw(backend.build(&heads))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut reports = Vec::new();
+    for head in heads {
+        let get_err = |e: sea_orm::DbErr| e.to_string();
+        let chain: Uuid = head.try_get("", "chain").map_err(get_err)?;
+        let head_sequence: i64 = head.try_get("", "sequence").map_err(get_err)?;
+        let head_hash: String = head.try_get("", "hash").map_err(get_err)?;
+        let mut expected_sequence: i64 = head.try_get::<i64>("", "archived_sequence").map_err(get_err)? + 1;
+        let mut previous: String = head.try_get("", "archived_hash").map_err(get_err)?;
+        let mut problems = Vec::new();
+        let mut events = 0u64;
+        let mut after = expected_sequence - 1;
+        loop {
+            let batch = audit_event::Entity::find()
+                .filter(audit_event::Column::TenantId.eq(chain))
+                .filter(audit_event::Column::Sequence.gt(after))
+                .order_by_asc(audit_event::Column::Sequence)
+                .limit(1000)
+                .all(db)
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(last) = batch.last() else { break };
+            after = last.sequence;
+            for row in batch {
+                events += 1;
+                let sequence = row.sequence;
+                if sequence != expected_sequence {
+                    problems.push(format!("event {expected_sequence} is missing (next is {sequence})"));
+                }
+                if row.previous_hash != previous {
+                    problems.push(format!("event {sequence} does not follow the event before it"));
+                }
+                let stored = row.hash.clone();
+                let id = row.id;
+                match row.into_domain() {
+                    Ok(event) => {
+                        if event_hash(id, sequence, &event.event, &event.previous_hash) != stored {
+                            problems.push(format!("event {sequence} was altered after it was written"));
+                        }
+                    }
+                    Err(error) => problems.push(format!("event {sequence} cannot be read: {error}")),
+                }
+                previous = stored;
+                expected_sequence = sequence + 1;
+            }
+        }
+        if expected_sequence - 1 != head_sequence || previous != head_hash {
+            problems.push(format!(
+                "the chain ends at event {} but its head says {head_sequence}: events at the end were removed",
+                expected_sequence - 1
+            ));
+        }
+        reports.push(ChainReport {
+            tenant_id: (!chain.is_nil()).then(|| TenantId::from_uuid(chain)),
+            events,
+            problems,
+        });
+    }
+    Ok(reports)
+}
