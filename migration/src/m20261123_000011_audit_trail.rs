@@ -4,7 +4,10 @@
 //!
 //! Postgres: the application role may insert and read its tenant's events, never
 //! update or delete them (no grant, and a trigger refuses it to every role unless the
-//! retention job has switched `tessera.audit_retention` on inside its transaction).
+//! retention job has switched `tessera.audit_retention` on inside its transaction; on
+//! SQLite, unless it has marked its run in `audit_retention_runs`). The owner (the
+//! role that runs migrations, and `tessera audit verify|archive`) reads every chain
+//! through its own policy, since row level security is forced on the owner too.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -69,6 +72,8 @@ fn postgres_locks() -> String {
          CREATE POLICY chain_isolation ON audit_chain_heads \
            USING (chain = {CURRENT_TENANT} OR chain = '{PLATFORM_CHAIN}'::uuid) \
            WITH CHECK (chain = {CURRENT_TENANT} OR chain = '{PLATFORM_CHAIN}'::uuid);\n\
+         CREATE POLICY owner_maintenance ON audit_events FOR ALL TO CURRENT_USER USING (true) WITH CHECK (true);\n\
+         CREATE POLICY owner_maintenance ON audit_chain_heads FOR ALL TO CURRENT_USER USING (true) WITH CHECK (true);\n\
          CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$\n\
          BEGIN\n\
            IF TG_OP = 'DELETE' AND current_setting('tessera.audit_retention', true) = 'on' THEN\n\
@@ -81,9 +86,12 @@ fn postgres_locks() -> String {
     )
 }
 
+/// SQLite has no session settings: the retention job marks its run with a row in
+/// `audit_retention_runs` inside its transaction, and only then may it delete.
 const SQLITE_TRIGGERS: &str = "\
+CREATE TABLE audit_retention_runs (started_at TEXT NOT NULL);
 CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
-CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events WHEN NOT EXISTS (SELECT 1 FROM audit_retention_runs) BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 ";
 
 #[async_trait::async_trait]
@@ -114,6 +122,9 @@ impl MigrationTrait for Migration {
                 ),
             )
             .await?;
+        }
+        if manager.get_database_backend() == DbBackend::Sqlite {
+            run_script(manager, "DROP TABLE audit_retention_runs;").await?;
         }
         run_script(manager, "DROP TABLE audit_chain_heads;\nDROP TABLE audit_events;").await
     }

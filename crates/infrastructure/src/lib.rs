@@ -17,7 +17,7 @@ pub use auth::jwt::{JwtConfig, JwtTokenIssuer};
 pub use auth::password::Argon2PasswordHasher;
 pub use auth::secrets::RandomSecrets;
 pub use cache::{InProcessAccessCache, RedisAccessCache};
-pub use db::repositories::audit::{ChainReport, verify_audit_chains};
+pub use db::repositories::audit::{ArchiveReport, ChainReport, archive_audit_events, verify_audit_chains};
 pub use db::{DatabaseSettings, SeaStore, SeaTransaction};
 pub use domains::HttpDomainVerifier;
 pub use mail::{LogMailer, MailRenderer, MemoryMailer, RenderedMail, SmtpMailer, SmtpSettings};

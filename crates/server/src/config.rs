@@ -266,6 +266,11 @@ pub struct Config {
     /// Seconds a request may take before it is answered 408.
     #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 30, global = true)]
     pub request_timeout_seconds: u64,
+
+    /// Days of audit events kept in the database; `tessera audit archive` moves older
+    /// ones to a JSON-lines file (run it daily, e.g. the Kubernetes CronJob).
+    #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 365, global = true)]
+    pub audit_retention_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -513,6 +518,7 @@ impl Config {
             trusted_proxies: None,
             hsts_max_age_seconds: None,
             request_timeout_seconds: 30,
+            audit_retention_days: 365,
         }
     }
 }

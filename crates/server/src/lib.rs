@@ -67,6 +67,25 @@ pub async fn verify_audit(
         .map_err(|e| anyhow::anyhow!("reading the audit trail: {e}"))
 }
 
+/// `tessera audit archive`: events older than `days` go to `out` (JSON lines, appended
+/// and flushed first), then out of the database.
+pub async fn archive_audit(
+    config: &Config,
+    days: u32,
+    out: &std::path::Path,
+) -> anyhow::Result<tessera_infrastructure::ArchiveReport> {
+    let before = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out)
+        .with_context(|| format!("opening {}", out.display()))?;
+    let db = connect_for_migrations(config).await?;
+    tessera_infrastructure::archive_audit_events(&db, before, &mut file)
+        .await
+        .map_err(|e| anyhow::anyhow!("archiving the audit trail: {e}"))
+}
+
 /// `tessera admin grant|revoke <email>`: the only way to make a platform administrator.
 pub async fn set_platform_admin(config: &Config, email: &str, grant: bool) -> anyhow::Result<()> {
     let options = BuildOptions::default();

@@ -60,6 +60,16 @@ enum PersistedAction {
 
 #[derive(Subcommand)]
 enum AuditAction {
+    /// Retention: append events older than the retention period to a JSON-lines file,
+    /// then delete them (each chain stays verifiable from its first kept event).
+    Archive {
+        /// Keep this many days of events (default: `AUDIT_RETENTION_DAYS`).
+        #[arg(long)]
+        older_than_days: Option<u32>,
+        /// The archive file (appended to; created if missing).
+        #[arg(long, default_value = "audit-archive.jsonl")]
+        out: std::path::PathBuf,
+    },
     /// Recompute every chain (or one tenant's); exits 1 if an event was edited or removed.
     Verify {
         /// Only this tenant's chain.
@@ -106,6 +116,19 @@ async fn main() -> anyhow::Result<()> {
             let document = std::fs::read_to_string(&file)?;
             let hash = tessera_server::trusted::add(&cli.config.trusted_documents_file, &document)?;
             println!("{hash}  added to {}", cli.config.trusted_documents_file.display());
+            Ok(())
+        }
+        Command::Audit {
+            action: AuditAction::Archive { older_than_days, out },
+        } => {
+            let days = older_than_days.unwrap_or(cli.config.audit_retention_days);
+            let report = tessera_server::archive_audit(&cli.config, days, &out).await?;
+            println!(
+                "{} events older than {days} days from {} chains appended to {} and deleted",
+                report.archived,
+                report.chains,
+                out.display()
+            );
             Ok(())
         }
         Command::Audit {

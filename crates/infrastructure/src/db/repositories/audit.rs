@@ -243,3 +243,100 @@ pub async fn verify_audit_chains(
     }
     Ok(reports)
 }
+
+/// Events archived per chain and transaction.
+const ARCHIVE_BATCH: u64 = 5_000;
+
+/// What one retention run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveReport {
+    /// Events written to the archive and then deleted.
+    pub archived: u64,
+    /// Chains that lost their oldest events.
+    pub chains: u64,
+}
+
+/// Retention: for every chain, the oldest events that happened before `before` (a
+/// prefix of the chain, so it stays verifiable) are written to `out` as JSON lines,
+/// every field and both hashes, and only then deleted, in one transaction per chain
+/// that also records the last archived position and hash on the chain's head (where
+/// `verify` picks the chain up). Needs the owner's connection, like `verify`.
+pub async fn archive_audit_events(
+    db: &DatabaseConnection,
+    before: chrono::DateTime<chrono::Utc>,
+    out: &mut (dyn std::io::Write + Send),
+) -> Result<ArchiveReport, String> {
+    use sea_orm::TransactionTrait;
+    let backend = db.get_database_backend();
+    let text = |e: sea_orm::DbErr| e.to_string();
+    let heads = Query::select()
+        .column(Alias::new("chain"))
+        .from(Alias::new(HEADS))
+        .order_by(Alias::new("chain"), sea_orm::sea_query::Order::Asc)
+        .to_owned();
+    let chains = db.query_all_raw(backend.build(&heads)).await.map_err(text)?;
+    let mut report = ArchiveReport::default();
+    for head in chains {
+        let chain: Uuid = head.try_get("", "chain").map_err(text)?;
+        let mut touched = false;
+        loop {
+            let oldest = audit_event::Entity::find()
+                .filter(audit_event::Column::TenantId.eq(chain))
+                .order_by_asc(audit_event::Column::Sequence)
+                .limit(ARCHIVE_BATCH)
+                .all(db)
+                .await
+                .map_err(text)?;
+            let fetched = oldest.len() as u64;
+            let prefix: Vec<audit_event::Model> = oldest.into_iter().take_while(|e| e.occurred_at < before).collect();
+            let Some(last) = prefix.last() else { break };
+            let (last_sequence, last_hash) = (last.sequence, last.hash.clone());
+            for row in &prefix {
+                let line = serde_json::json!({
+                    "chain": row.tenant_id, "sequence": row.sequence, "id": row.id,
+                    "actor_kind": row.actor_kind, "actor_id": row.actor_id, "action": row.action,
+                    "target_type": row.target_type, "target_id": row.target_id,
+                    "changes": serde_json::from_str::<serde_json::Value>(&row.changes).unwrap_or_default(),
+                    "ip": row.ip, "user_agent": row.user_agent, "request_id": row.request_id,
+                    "occurred_at": row.occurred_at, "previous_hash": row.previous_hash, "hash": row.hash,
+                });
+                writeln!(out, "{line}").map_err(|e| format!("writing the archive: {e}"))?;
+            }
+            // Written (and flushed) before anything is deleted.
+            out.flush().map_err(|e| format!("writing the archive: {e}"))?;
+
+            let txn = db.begin().await.map_err(text)?;
+            let mark = match backend {
+                sea_orm::DbBackend::Postgres => "SELECT set_config('tessera.audit_retention', 'on', true)",
+                _ => "INSERT INTO audit_retention_runs (started_at) VALUES (datetime('now'))",
+            };
+            txn.execute_unprepared(mark).await.map_err(text)?;
+            audit_event::Entity::delete_many()
+                .filter(audit_event::Column::TenantId.eq(chain))
+                .filter(audit_event::Column::Sequence.lte(last_sequence))
+                .exec(&txn)
+                .await
+                .map_err(text)?;
+            let advance = Query::update()
+                .table(Alias::new(HEADS))
+                .value(Alias::new("archived_sequence"), last_sequence)
+                .value(Alias::new("archived_hash"), last_hash)
+                .and_where(Expr::col(Alias::new("chain")).eq(chain))
+                .to_owned();
+            txn.execute_raw(backend.build(&advance)).await.map_err(text)?;
+            if backend != sea_orm::DbBackend::Postgres {
+                txn.execute_unprepared("DELETE FROM audit_retention_runs")
+                    .await
+                    .map_err(text)?;
+            }
+            txn.commit().await.map_err(text)?;
+            report.archived += prefix.len() as u64;
+            touched = true;
+            if (prefix.len() as u64) < fetched || fetched < ARCHIVE_BATCH {
+                break;
+            }
+        }
+        report.chains += u64::from(touched);
+    }
+    Ok(report)
+}
