@@ -31,6 +31,19 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# Benchmark on Postgres + Redis: 1,000 tenants / 100,000 users, Q1–Q4 at concurrency
+# 16 and 64, the pgbench ceiling for Q2, hostile documents. Report in target/bench/.
+bench:
+    bash scripts/bench/run.sh
+
+# The same at 10,000 tenants / 1,000,000 users (Q1 and Q2), to see how p50 grows.
+bench-large:
+    BENCH_TENANTS=10000 BENCH_USERS=1000000 BENCH_DB=tessera_bench_large BENCH_QUERIES="q1 q2" BENCH_CONCURRENCY=16 BENCH_PGBENCH=0 BENCH_HOSTILE=0 bash scripts/bench/run.sh
+
+# Ten minutes of mixed reads and writes at concurrency 16: zero 5xx, memory sampled every 30 s.
+soak:
+    BENCH_QUERIES=mix BENCH_CONCURRENCY=16 BENCH_SECONDS=600 BENCH_REPEAT=1 BENCH_PGBENCH=0 BENCH_HOSTILE=0 BENCH_REUSE_SEED=1 BENCH_LABEL=soak bash scripts/bench/run.sh
+
 # What CI runs.
 ci:
     bash .ci/run

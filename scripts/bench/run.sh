@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# The benchmark behind `just bench` (and `just bench-large`, `just soak`): seeds a
+# Postgres database through set-based SQL, starts the release server on it (with
+# Redis), drives it with wrk, and writes a Markdown report to target/bench/.
+#
+# Knobs (environment): BENCH_TENANTS (1000), BENCH_USERS (100000), BENCH_PRINCIPALS
+# (2000 sessions to act as), BENCH_QUERIES ("q1 q2 q3 q4"; "mix" is the soak load),
+# BENCH_CONCURRENCY ("16 64"), BENCH_SECONDS (15), BENCH_REPEAT (3 runs of each, medians
+# reported), BENCH_DB (tessera_bench),
+# BENCH_REUSE_SEED (1 keeps an already seeded database), BENCH_PGBENCH (1), BENCH_HOSTILE (1),
+# BENCH_LABEL (report name), BENCH_SKIP_BUILD (1 runs the release binary as built), PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+here="$root/scripts/bench"
+
+tenants=${BENCH_TENANTS:-1000}
+users=${BENCH_USERS:-100000}
+principals=${BENCH_PRINCIPALS:-2000}
+queries=${BENCH_QUERIES:-q1 q2 q3 q4}
+concurrency=${BENCH_CONCURRENCY:-16 64}
+seconds=${BENCH_SECONDS:-15}
+repeat=${BENCH_REPEAT:-3}
+db=${BENCH_DB:-tessera_bench}
+pg=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+redis=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/7}
+label=${BENCH_LABEL:-$db-$queries}
+label=${label// /-}
+port=${BENCH_PORT:-18080}
+out="$root/target/bench"
+mkdir -p "$out"
+report="$out/$label.md"
+work="$out/$label"
+mkdir -p "$work"
+base="http://127.0.0.1:$port"
+secret="bench-secret-$(date +%s)-at-least-thirty-two-bytes"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Tools the bench needs, installed by the project itself.
+if ! command -v wrk >/dev/null 2>&1; then
+    log "installing wrk"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -n1)
+[ -x "$pgbench" ] || { echo "pgbench not found (it ships with the PostgreSQL server packages)" >&2; exit 1; }
+
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+    log "release build"
+    cargo build --release --locked -p tessera-server -q
+fi
+server="$root/target/release/tessera"
+
+seeded=$(psql "$pg/postgres" -Atc "select 1 from pg_database where datname = '$db'" || true)
+if [ "${BENCH_REUSE_SEED:-0}" = 1 ] && [ "$seeded" = 1 ]; then
+    log "reusing the seeded database $db (after applying any new migration)"
+    DATABASE_URL="$pg/$db" "$server" migrate up >/dev/null
+    psql "$pg/$db" -qc "VACUUM ANALYZE"
+else
+    log "seeding $db: $tenants tenants, $users users"
+    psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+    DATABASE_URL="$pg/$db" "$server" migrate up >/dev/null
+    started=$(date +%s.%N)
+    psql "$pg/$db" -q -v tenants="$tenants" -v users="$users" -f "$here/seed.sql"
+    seed_seconds=$(echo "$(date +%s.%N) - $started" | bc)
+    log "seeded in ${seed_seconds}s"
+    echo "$seed_seconds" > "$work/seed-seconds"
+fi
+psql "$pg/$db" -q -v principals="$principals" -v out="$work/principals.txt" -f "$here/principals.sql"
+python3 "$here/mint_tokens.py" "$secret" "$work/principals.txt" "$work/tokens.txt" >&2
+redis-cli -u "$redis" flushdb >/dev/null
+
+log "starting the server"
+# A long access-cache TTL (invalidation is explicit), so that statement counts show each
+# request's own SQL rather than the periodic refresh of 2,000 principals' access.
+TESSERA_ENV=production DATABASE_URL="$pg/$db" MIGRATE_ON_START=false DATABASE_MAX_CONNECTIONS=16 \
+    ACCESS_CACHE_TTL_SECONDS=${BENCH_ACCESS_CACHE_TTL:-600} \
+    JWT_SECRET="$secret" REDIS_URL="$redis" BIND_ADDR="127.0.0.1:$port" RUST_LOG=warn LOG_FORMAT=json \
+    "$server" serve > "$work/server.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+    curl -fsS "$base/health/ready" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+curl -fsS "$base/health/ready" >/dev/null
+
+statements() { curl -fsS "$base/metrics" | awk '$1 == "tessera_db_statements_total" { print $2 }'; }
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
+hwm_kib() { awk '/^VmHWM/ { print $2 }' "/proc/$pid/status"; }
+
+log "warming up (caches and connection pool)"
+wrk -t2 -c16 -d10s -s "$here/load.lua" "$base" -- mix "$work/tokens.txt" > /dev/null
+
+{
+    echo "# $label"
+    echo
+    echo "- date: $(date -u +%FT%TZ); commit $(git rev-parse --short HEAD); $(nproc) cores"
+    echo "- seed: $tenants tenants, $users users, $(psql "$pg/$db" -Atc 'select count(*) from memberships') memberships, $(psql "$pg/$db" -Atc 'select count(*) from workspace_members') workspace members${seed_seconds:+ (seeded in ${seed_seconds}s)}"
+    echo "- load: wrk, 2 threads, $repeat runs of ${seconds}s for each line (medians; requests and errors summed) after a 10 s warm-up, $principals principals (random user of a random tenant per request), access cache TTL ${BENCH_ACCESS_CACHE_TTL:-600} s"
+    echo
+    echo "| query | concurrency | requests/s | p50 ms | p90 ms | p99 ms | p99/p50 | errors | 5xx | SQL statements/request |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+} > "$report"
+
+declare -A q2_rps
+for q in $queries; do
+    for c in $concurrency; do
+        log "$q at concurrency $c for ${seconds}s"
+        before=$(statements)
+        if [ "$q" = mix ]; then
+            # Memory over the run, every 30 s, to show it stays flat.
+            ( while kill -0 $pid 2>/dev/null; do echo "$(date +%s) $(rss_kib)"; sleep 30; done ) > "$work/rss-$c.txt" &
+            sampler=$!
+        fi
+        : > "$work/wrk-$q-$c.txt"
+        for _ in $(seq 1 "$repeat"); do
+            wrk -t2 -c"$c" -d"${seconds}s" --timeout 10s -s "$here/load.lua" "$base" -- "$q" "$work/tokens.txt" \
+                >> "$work/wrk-$q-$c.txt"
+        done
+        [ "$q" = mix ] && kill "$sampler" 2>/dev/null || true
+        after=$(statements)
+        grep '^FIRST_ERROR' "$work/wrk-$q-$c.txt" >&2 || true
+        # The median of each figure over the repeats; requests and errors are totals.
+        result=$(grep '^RESULT' "$work/wrk-$q-$c.txt" | python3 -c '
+import statistics, sys
+runs = [dict(f.split("=") for f in line.split()[1:]) for line in sys.stdin]
+total = {"requests", "errors", "errors_5xx", "transport_errors"}
+print(" ".join(f"{k}={sum(int(r[k]) for r in runs) if k in total else statistics.median(float(r[k]) for r in runs):g}"
+               for k in runs[0]))')
+        eval "$(echo "$result" | tr ' ' '\n' | sed 's/^/r_/')"
+        per_request=$(echo "scale=2; ($after - $before) / $r_requests" | bc)
+        ratio=$(echo "scale=2; $r_p99_ms / $r_p50_ms" | bc)
+        [ "$q" = q2 ] && q2_rps[$c]=$r_rps
+        echo "| $q | $c | $r_rps | $r_p50_ms | $r_p90_ms | $r_p99_ms | $ratio | $r_errors | $r_errors_5xx | $per_request |" >> "$report"
+    done
+done
+
+{
+    echo
+    echo "Server memory: peak resident $(( $(hwm_kib) / 1024 )) MiB, now $(( $(rss_kib) / 1024 )) MiB (VmHWM/VmRSS of the server process)."
+    if ls "$work"/rss-*.txt >/dev/null 2>&1; then
+        for f in "$work"/rss-*.txt; do
+            echo
+            echo "Resident memory every 30 s during the mixed run ($(basename "$f" .txt)), MiB: $(awk '{ printf "%d ", $2 / 1024 }' "$f")"
+        done
+    fi
+} >> "$report"
+
+if [ "${BENCH_PGBENCH:-1}" = 1 ] && [[ " $queries " == *" q2 "* ]]; then
+    log "pgbench: Q2's SQL as the ceiling"
+    {
+        echo
+        echo "| pgbench, Q2's SQL (median of $repeat) | clients | transactions/s | mean latency ms | server Q2 requests/s | server/pgbench |"
+        echo "|---|---:|---:|---:|---:|---:|"
+    } >> "$report"
+    for c in $concurrency; do
+        : > "$work/pgbench-$c.txt"
+        for _ in $(seq 1 "$repeat"); do
+            PGOPTIONS="-c role=tessera_app" "$pgbench" -n -M prepared -c "$c" -j 2 -T "$seconds" \
+                -D tenants="$tenants" -f "$here/q2.pgbench" "$pg/$db" >> "$work/pgbench-$c.txt" 2>&1
+        done
+        tps=$(awk '/^tps = / { print $3 }' "$work/pgbench-$c.txt" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+        latency=$(awk '/^latency average/ { print $4 }' "$work/pgbench-$c.txt" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+        fraction=$(echo "scale=2; ${q2_rps[$c]:-0} / $tps" | bc)
+        echo "| Q2 | $c | $tps | $latency | ${q2_rps[$c]:-} | $fraction |" >> "$report"
+    done
+fi
+
+if [ "${BENCH_HOSTILE:-1}" = 1 ]; then
+    log "hostile documents"
+    echo >> "$report"
+    python3 "$here/hostile.py" "$base" "$(head -n1 "$work/tokens.txt" | cut -d' ' -f1)" >> "$report"
+fi
+
+if grep -q '"level":"ERROR"' "$work/server.log"; then
+    echo >> "$report"
+    echo "Server log errors: $(grep -c '"level":"ERROR"' "$work/server.log") (see $work/server.log)" >> "$report"
+fi
+cat "$report"
