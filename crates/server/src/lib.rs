@@ -363,6 +363,9 @@ pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<Ru
                     metrics::gauge!("tessera_db_pool_connections", "state" => "idle").set(idle);
                     metrics::gauge!("tessera_db_pool_connections", "state" => "in_use").set(f64::from(open) - idle);
                 }
+                // Histogram samples wait in the recorder until upkeep folds them into
+                // their buckets; without it (nobody scraping /metrics) they pile up.
+                tessera_api::http::prometheus::upkeep();
             }
         })
     };

@@ -43,6 +43,13 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// Folds pending histogram samples into their buckets (also done on every scrape).
+pub fn upkeep() {
+    if let Some(handle) = handle() {
+        handle.run_upkeep();
+    }
+}
+
 /// The label for a tenant: its id for the first tenants seen, `other` past the bound.
 pub fn tenant_label(tenant: String) -> String {
     static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
