@@ -8,7 +8,7 @@ local queries = {
   q3 = 'query Q3 { workspaces(first: 5) { nodes { name members(first: 20) { nodes { user { email displayName } } } } } }',
   q4 = 'mutation Q4($id: ID!, $name: String!) { renameWorkspace(input: { id: $id, name: $name }) { id name } }',
 }
--- The mixed (soak) load: reads three times as often as writes.
+-- The mixed (soak) load: seven reads for every write.
 local mix = { "q1", "q1", "q1", "q2", "q2", "q3", "q3", "q4" }
 
 local threads = {}
