@@ -61,6 +61,7 @@ impl Store for FakeStore {
         Ok(Box::new(FakeTransaction {
             shared: self.state.clone(),
             working: Mutex::new(self.snapshot()),
+            entered: Mutex::new(None),
         }))
     }
     async fn ping(&self) -> StoreResult<()> {
@@ -71,6 +72,8 @@ impl Store for FakeStore {
 pub struct FakeTransaction {
     shared: Arc<Mutex<State>>,
     working: Mutex<State>,
+    /// The tenant the transaction entered (Postgres would hold it in `app.tenant_id`).
+    entered: Mutex<Option<TenantId>>,
 }
 
 impl FakeTransaction {
@@ -99,7 +102,8 @@ fn matches(filter: &MemberFilter, membership: &Membership) -> bool {
 
 #[async_trait]
 impl Transaction for FakeTransaction {
-    async fn enter_tenant(&self, _scope: &TenantScope) -> StoreResult<()> {
+    async fn enter_tenant(&self, scope: &TenantScope) -> StoreResult<()> {
+        *self.entered.lock().expect("fake transaction lock") = Some(scope.tenant_id());
         Ok(())
     }
     async fn enter_user(&self, _user_id: UserId) -> StoreResult<()> {
@@ -1370,6 +1374,16 @@ impl crate::ports::OutboxRepository for FakeTransaction {
 #[async_trait]
 impl crate::ports::AuditRepository for FakeTransaction {
     async fn append(&self, event: &tessera_domain::NewAuditEvent) -> StoreResult<()> {
+        // As row level security would: a tenant's event needs the transaction in that tenant.
+        if let Some(tenant) = event.tenant_id {
+            let entered = *self.entered.lock().expect("fake transaction lock");
+            assert_eq!(
+                entered,
+                Some(tenant),
+                "`{}` appended outside its tenant's transaction",
+                event.action
+            );
+        }
         self.state().audit.push(event.clone());
         Ok(())
     }
@@ -1390,7 +1404,7 @@ impl crate::ports::AuditRepository for FakeTransaction {
             .map(|(n, e)| tessera_domain::AuditEvent {
                 id: Uuid::from_u128(n as u128 + 1),
                 sequence: n as i64 + 1,
-                event: e.into(),
+                event: e.clone(),
                 previous_hash: String::new(),
                 hash: String::new(),
             })

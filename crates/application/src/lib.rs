@@ -109,7 +109,7 @@ impl Application {
     /// Records a security event that has no transaction of its own (a refused log-in,
     /// a denied request, a revoked key presented again): its own short transaction.
     /// Never fails the request it describes; a failure to record is logged.
-    pub async fn record_security_event(&self, event: tessera_domain::NewAuditEvent) {
+    pub(crate) async fn record_security_event(&self, event: tessera_domain::NewAuditEvent) {
         let result: Result<(), AppError> = async {
             let tx = self.ports.store.begin().await?;
             if let Some(tenant_id) = event.tenant_id {
@@ -121,7 +121,7 @@ impl Application {
         }
         .await;
         if let Err(error) = result {
-            tracing::error!(%error, action = event.action, "recording a security event failed");
+            tracing::error!(%error, action = %event.action, "recording a security event failed");
         }
     }
 

@@ -463,7 +463,7 @@ pub trait AuditRepository: Send + Sync {
     /// that tenant), or the platform's when it has none. Concurrent appends to one
     /// chain are serialized by the chain head's row lock.
     async fn append(&self, event: &tessera_domain::NewAuditEvent) -> StoreResult<()>;
-    /// A tenant's events, newest first, keyset-paginated over `sequence`.
+    /// A tenant's events, oldest first, keyset-paginated over `(occurred_at, id)`.
     async fn list(
         &self,
         scope: &TenantScope,

@@ -71,15 +71,16 @@ pub struct AuditOrigin {
     pub request_id: Option<String>,
 }
 
-/// An event about to be appended: the chain position and hashes are the store's.
+/// An event about to be appended (the chain position and hashes are the store's), and
+/// the content of a stored one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuditEvent {
     /// `None` for platform events (not inside any tenant).
     pub tenant_id: Option<TenantId>,
     pub actor: AuditActor,
     /// `noun.verb_past`, e.g. `workspace.renamed`.
-    pub action: &'static str,
-    pub target_type: &'static str,
+    pub action: String,
+    pub target_type: String,
     pub target_id: Option<String>,
     pub changes: Vec<FieldChange>,
     pub origin: AuditOrigin,
@@ -98,8 +99,8 @@ impl NewAuditEvent {
         Self {
             tenant_id,
             actor,
-            action,
-            target_type,
+            action: action.to_owned(),
+            target_type: target_type.to_owned(),
             target_id,
             changes: Vec::new(),
             origin: AuditOrigin::default(),
@@ -132,42 +133,14 @@ impl NewAuditEvent {
 pub struct AuditEvent {
     pub id: uuid::Uuid,
     pub sequence: i64,
-    pub event: NewAuditEventOwned,
+    pub event: NewAuditEvent,
     pub previous_hash: String,
     pub hash: String,
 }
 
-/// [`NewAuditEvent`] as read back from storage (owned text for action and target type).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAuditEventOwned {
-    pub tenant_id: Option<TenantId>,
-    pub actor: AuditActor,
-    pub action: String,
-    pub target_type: String,
-    pub target_id: Option<String>,
-    pub changes: Vec<FieldChange>,
-    pub origin: AuditOrigin,
-    pub occurred_at: DateTime<Utc>,
-}
-
-impl From<&NewAuditEvent> for NewAuditEventOwned {
-    fn from(event: &NewAuditEvent) -> Self {
-        Self {
-            tenant_id: event.tenant_id,
-            actor: event.actor,
-            action: event.action.to_owned(),
-            target_type: event.target_type.to_owned(),
-            target_id: event.target_id.clone(),
-            changes: event.changes.clone(),
-            origin: event.origin.clone(),
-            occurred_at: event.occurred_at,
-        }
-    }
-}
-
 /// The text an event's hash covers: every stored field, each length-prefixed so no two
 /// different events share an input, then the previous event's hash.
-pub fn chain_input(id: uuid::Uuid, sequence: i64, event: &NewAuditEventOwned, previous_hash: &str) -> String {
+pub fn chain_input(id: uuid::Uuid, sequence: i64, event: &NewAuditEvent, previous_hash: &str) -> String {
     let mut out = String::new();
     let mut field = |value: Option<&str>| match value {
         Some(value) => {
@@ -224,7 +197,7 @@ mod tests {
     #[test]
     fn every_field_and_the_previous_hash_change_the_chain_input() {
         let id = Uuid::now_v7();
-        let base = NewAuditEventOwned::from(&event());
+        let base = event();
         let reference = chain_input(id, 1, &base, "prev");
         let mut variants = Vec::new();
         let mut edited = base.clone();

@@ -18,7 +18,7 @@ pub mod values;
 pub mod workspace;
 
 pub use api_key::ApiKey;
-pub use audit::{AuditActor, AuditEvent, AuditOrigin, FieldChange, NewAuditEvent, NewAuditEventOwned};
+pub use audit::{AuditActor, AuditEvent, AuditOrigin, FieldChange, NewAuditEvent};
 pub use custom_domain::{CustomDomain, DomainName};
 pub use ids::{
     ApiKeyId, InvitationId, MembershipId, RoleId, SessionId, TenantId, UserId, WorkspaceId, WorkspaceMembershipId,

@@ -41,7 +41,7 @@ impl InProcessAccessCache {
 #[async_trait]
 impl AccessCache for InProcessAccessCache {
     async fn get(&self, tenant_id: TenantId, user_id: UserId) -> Option<MemberAccess> {
-        count(self.entries.get(&(tenant_id, user_id)).await, "memory")
+        count(self.entries.get(&(tenant_id, user_id)).await, MEMBER_ACCESS, "memory")
     }
 
     async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess) {
@@ -49,7 +49,7 @@ impl AccessCache for InProcessAccessCache {
     }
 
     async fn get_api_key(&self, tenant_id: TenantId, key_id: ApiKeyId) -> Option<CachedApiKey> {
-        count_key(self.api_keys.get(&(tenant_id, key_id)).await, "memory")
+        count(self.api_keys.get(&(tenant_id, key_id)).await, API_KEY, "memory")
     }
 
     async fn put_api_key(&self, key: &CachedApiKey) {
@@ -222,18 +222,13 @@ pub(crate) fn redis_pool(url: &str) -> Result<Pool, RedisSetupError> {
         .map_err(|e| RedisSetupError(e.to_string()))
 }
 
-/// Counts a member-access lookup in a layer as a hit or a miss.
-fn count(found: Option<MemberAccess>, layer: &'static str) -> Option<MemberAccess> {
-    let result = if found.is_some() { "hit" } else { "miss" };
-    metrics::counter!("tessera_cache_requests_total", "kind" => "member_access", "result" => result, "layer" => layer)
-        .increment(1);
-    found
-}
+const MEMBER_ACCESS: &str = "member_access";
+const API_KEY: &str = "api_key";
 
-/// Counts an API-key lookup in a layer as a hit or a miss.
-fn count_key(found: Option<CachedApiKey>, layer: &'static str) -> Option<CachedApiKey> {
+/// Counts a lookup of one kind of entry in one layer as a hit or a miss.
+fn count<T>(found: Option<T>, kind: &'static str, layer: &'static str) -> Option<T> {
     let result = if found.is_some() { "hit" } else { "miss" };
-    metrics::counter!("tessera_cache_requests_total", "kind" => "api_key", "result" => result, "layer" => layer)
+    metrics::counter!("tessera_cache_requests_total", "kind" => kind, "result" => result, "layer" => layer)
         .increment(1);
     found
 }
@@ -289,7 +284,7 @@ impl AccessCache for RedisAccessCache {
                 return None;
             }
         };
-        count(raw.as_deref().and_then(decode), "redis")
+        count(raw.as_deref().and_then(decode), MEMBER_ACCESS, "redis")
     }
 
     async fn lookup(
@@ -323,11 +318,13 @@ impl AccessCache for RedisAccessCache {
         }
         let generation = generation.unwrap_or(0);
         self.generations.insert(tenant_id, generation).await;
-        if let Some((access, stored)) = self.local.get(&(tenant_id, user_id)).await
-            && stored == generation
-        {
-            metrics::counter!("tessera_cache_requests_total", "kind" => "member_access", "result" => "hit", "layer" => "local")
-                .increment(1);
+        let local = self
+            .local
+            .get(&(tenant_id, user_id))
+            .await
+            .filter(|(_, stored)| *stored == generation)
+            .map(|(access, _)| access);
+        if let Some(access) = count(local, MEMBER_ACCESS, "local") {
             return (false, Some(access));
         }
         let raw: Option<String> = match connection.hget(Self::key(tenant_id), user_id.to_string()).await {
@@ -337,7 +334,7 @@ impl AccessCache for RedisAccessCache {
                 return (false, None);
             }
         };
-        let found = count(raw.as_deref().and_then(decode), "redis");
+        let found = count(raw.as_deref().and_then(decode), MEMBER_ACCESS, "redis");
         if let Some(access) = &found {
             self.local
                 .insert((tenant_id, user_id), (access.clone(), generation))
@@ -393,7 +390,7 @@ impl AccessCache for RedisAccessCache {
             .await
             .filter(|(_, stored)| *stored == generation)
             .map(|(key, _)| key);
-        count_key(found, "local")
+        count(found, API_KEY, "local")
     }
 
     async fn put_api_key(&self, key: &CachedApiKey) {

@@ -213,19 +213,18 @@ async fn a_verified_key_is_answered_from_the_cache_until_revoked_on_any_replica(
 
     // The first use reads the key and its tenant (and records the use); the next ones
     // cost no statement at all.
-    let statements = |app: &TestApp| app.statements();
-    let before = statements(&app);
+    let before = app.statements();
     with_key(&app, &secret, "{ __typename }", json!({}), false)
         .await
         .assert_ok();
-    let cold = statements(&app) - before;
-    let before = statements(&app);
+    let cold = app.statements() - before;
+    let before = app.statements();
     for _ in 0..3 {
         with_key(&app, &secret, "{ __typename }", json!({}), true)
             .await
             .assert_ok();
     }
-    let warm = statements(&app) - before;
+    let warm = app.statements() - before;
     assert!(
         cold >= 2,
         "the first use reads the key and the tenant: {cold} statements"

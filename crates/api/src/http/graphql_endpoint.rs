@@ -300,7 +300,7 @@ async fn execute(
     };
     // The audit trail records where each change came from.
     let caller = match caller {
-        Caller::Member(context) => Caller::Member(context.with_origin(client.origin())),
+        Caller::Member(context) => Caller::Member(context.with_origin(client.clone())),
         other => other,
     };
     let operation = roots.label();
@@ -525,10 +525,7 @@ async fn resolve_persisted(
 
 pub fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
 }
 
 fn record(operation: &'static str, started: Instant, body: &Value) {

@@ -161,7 +161,7 @@ impl Application {
             Some(session_id.to_string()),
             now,
         )
-        .with_origin(client.origin());
+        .with_origin(client.clone());
         tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(session)
@@ -199,5 +199,5 @@ fn login_failed(
     )
     .change("email", None::<&str>, email.map(Email::as_str))
     .change("reason", None::<&str>, Some(reason))
-    .with_origin(client.origin())
+    .with_origin(client.clone())
 }

@@ -15,23 +15,9 @@ use tessera_domain::{SessionId, Tenant, User};
 use crate::ports::{AccessClaims, NewSession, Transaction};
 use crate::{AppError, Application};
 
-/// Where a request came from, recorded on sessions and in the audit trail.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    pub user_agent: Option<String>,
-    pub ip: Option<String>,
-    pub request_id: Option<String>,
-}
-
-impl ClientInfo {
-    pub fn origin(&self) -> tessera_domain::AuditOrigin {
-        tessera_domain::AuditOrigin {
-            ip: self.ip.clone(),
-            user_agent: self.user_agent.clone(),
-            request_id: self.request_id.clone(),
-        }
-    }
-}
+/// Where a request came from (address, user agent, request id), recorded on sessions
+/// and in the audit trail: the audit trail's own [`tessera_domain::AuditOrigin`].
+pub use tessera_domain::AuditOrigin as ClientInfo;
 
 /// A fresh token pair and who it is for.
 #[derive(Debug, Clone)]

@@ -45,7 +45,7 @@ impl Application {
                         now,
                     ),
                 };
-                tx.audit().append(&event.with_origin(client.origin())).await?;
+                tx.audit().append(&event.with_origin(client.clone())).await?;
                 tx.commit().await?;
                 self.ports.access_cache.revoke_session(stolen).await;
             }
@@ -87,7 +87,7 @@ impl Application {
             Some(session.id.to_string()),
             now,
         )
-        .with_origin(client.origin());
+        .with_origin(client.clone());
         tx.audit().append(&event).await?;
         tx.commit().await?;
         let claims = AccessClaims {

@@ -270,7 +270,7 @@ fn signed_up(
         now,
     )
     .change("email", None::<&str>, Some(user.email.as_str()))
-    .with_origin(client.origin())
+    .with_origin(client.clone())
 }
 
 /// Errors about the token are reported on the sign-up input's `invitationToken` field.

@@ -36,7 +36,7 @@ impl Application {
             self.ports.clock.now(),
         )
         .change("role_id", None::<String>, Some(invitation.role_id))
-        .with_origin(client.origin());
+        .with_origin(client.clone());
         tx.audit().append(&event).await?;
         let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
         tx.commit().await?;

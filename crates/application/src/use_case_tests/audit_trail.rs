@@ -26,8 +26,8 @@ fn last_event(store: &FakeStore) -> NewAuditEvent {
     events(store).pop().expect("an audit event")
 }
 
-fn actions(events: &[NewAuditEvent]) -> Vec<&'static str> {
-    events.iter().map(|e| e.action).collect()
+fn actions(events: &[NewAuditEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.action.as_str()).collect()
 }
 
 fn change(field: &str, before: Option<&str>, after: Option<&str>) -> FieldChange {

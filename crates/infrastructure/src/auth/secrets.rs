@@ -19,9 +19,13 @@ impl SecretGenerator for RandomSecrets {
     }
 
     fn digest(&self, plain: &str) -> String {
-        let digest = Sha256::digest(plain.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        sha256_hex(plain)
     }
+}
+
+/// SHA-256 of the text, as 64 lowercase hexadecimal digits.
+pub(crate) fn sha256_hex(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
 #[cfg(test)]

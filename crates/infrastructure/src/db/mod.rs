@@ -169,6 +169,15 @@ pub(crate) fn db_failure(error: DbErr) -> StoreError {
     StoreError::failure(error)
 }
 
+/// An update or delete that touched no row found nothing in scope: `NotFound`.
+pub(crate) fn found(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 /// Maps a unique-constraint violation to `Duplicate(field)`, anything else to a failure.
 pub(crate) fn unique_as(field: &'static str) -> impl Fn(DbErr) -> StoreError {
     move |error| match error.sql_err() {

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 use tessera_application::ports::StoreResult;
-use tessera_domain::{AuditActor, AuditEvent, AuditOrigin, FieldChange, NewAuditEventOwned, TenantId};
+use tessera_domain::{AuditActor, AuditEvent, AuditOrigin, FieldChange, NewAuditEvent, TenantId};
 
 use super::corrupt;
 
@@ -67,7 +67,7 @@ impl Model {
         Ok(AuditEvent {
             id: self.id,
             sequence: self.sequence,
-            event: NewAuditEventOwned {
+            event: NewAuditEvent {
                 tenant_id: (!self.tenant_id.is_nil()).then(|| TenantId::from_uuid(self.tenant_id)),
                 actor,
                 action: self.action,

@@ -1,12 +1,12 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
-use tessera_application::ports::{ApiKeyRepository, StoreError, StoreResult};
+use tessera_application::ports::{ApiKeyRepository, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::{ApiKey, ApiKeyId};
 
 use crate::db::entities::api_key;
-use crate::db::{SeaTransaction, db_failure, keyset, scoped};
+use crate::db::{SeaTransaction, db_failure, found, keyset, scoped};
 
 #[async_trait]
 impl ApiKeyRepository for SeaTransaction {
@@ -60,10 +60,6 @@ impl ApiKeyRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 }

@@ -7,25 +7,24 @@ use async_trait::async_trait;
 use chrono::SubsecRound;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
-use sha2::{Digest, Sha256};
 use tessera_application::ports::{AuditFilter, AuditRepository, StoreError, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::audit::chain_input;
-use tessera_domain::{AuditEvent, NewAuditEvent, NewAuditEventOwned, TenantId};
+use tessera_domain::{AuditEvent, NewAuditEvent, TenantId};
 use uuid::Uuid;
 
+use crate::auth::secrets::sha256_hex;
 use crate::db::entities::audit_event::{self, encode_changes};
 use crate::db::{SeaTransaction, db_failure, keyset, scoped};
 
 const HEADS: &str = "audit_chain_heads";
 
 /// SHA-256 (hex) of the event's chain input.
-pub fn event_hash(id: Uuid, sequence: i64, event: &NewAuditEventOwned, previous_hash: &str) -> String {
-    let digest = Sha256::digest(chain_input(id, sequence, event, previous_hash).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+fn event_hash(id: Uuid, sequence: i64, event: &NewAuditEvent, previous_hash: &str) -> String {
+    sha256_hex(&chain_input(id, sequence, event, previous_hash))
 }
 
 fn chain_of(tenant_id: Option<TenantId>) -> Uuid {
@@ -36,7 +35,7 @@ fn chain_of(tenant_id: Option<TenantId>) -> Uuid {
 impl AuditRepository for SeaTransaction {
     async fn append(&self, event: &NewAuditEvent) -> StoreResult<()> {
         let chain = chain_of(event.tenant_id);
-        let mut owned = NewAuditEventOwned::from(event);
+        let mut owned = event.clone();
         // Stored with microseconds on every backend; hash what will be read back.
         owned.occurred_at = owned.occurred_at.trunc_subsecs(6);
 
@@ -123,28 +122,59 @@ impl AuditRepository for SeaTransaction {
 }
 
 fn filtered(scope: &TenantScope, filter: &AuditFilter) -> sea_orm::Select<audit_event::Entity> {
-    {
-        let mut query = scoped::select::<audit_event::Entity>(scope);
-        if let Some(actor) = filter.actor_id {
-            query = query.filter(audit_event::Column::ActorId.eq(actor));
-        }
-        if let Some(action) = &filter.action {
-            query = query.filter(audit_event::Column::Action.eq(action.as_str()));
-        }
-        if let Some(target_type) = &filter.target_type {
-            query = query.filter(audit_event::Column::TargetType.eq(target_type.as_str()));
-        }
-        if let Some(target_id) = &filter.target_id {
-            query = query.filter(audit_event::Column::TargetId.eq(target_id.as_str()));
-        }
-        if let Some(from) = filter.from {
-            query = query.filter(audit_event::Column::OccurredAt.gte(from));
-        }
-        if let Some(to) = filter.to {
-            query = query.filter(audit_event::Column::OccurredAt.lt(to));
-        }
-        query
+    let mut query = scoped::select::<audit_event::Entity>(scope);
+    if let Some(actor) = filter.actor_id {
+        query = query.filter(audit_event::Column::ActorId.eq(actor));
     }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_event::Column::Action.eq(action.as_str()));
+    }
+    if let Some(target_type) = &filter.target_type {
+        query = query.filter(audit_event::Column::TargetType.eq(target_type.as_str()));
+    }
+    if let Some(target_id) = &filter.target_id {
+        query = query.filter(audit_event::Column::TargetId.eq(target_id.as_str()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_event::Column::OccurredAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(audit_event::Column::OccurredAt.lt(to));
+    }
+    query
+}
+
+/// One chain's head: its last position and hash, and where archiving left off.
+#[derive(Debug, FromQueryResult)]
+struct ChainHead {
+    chain: Uuid,
+    sequence: i64,
+    hash: String,
+    archived_sequence: i64,
+    archived_hash: String,
+}
+
+/// Every chain's head (or one tenant's), read over the owner's connection.
+async fn chain_heads(db: &DatabaseConnection, tenant: Option<TenantId>) -> Result<Vec<ChainHead>, String> {
+    let mut query = Query::select()
+        .columns([
+            Alias::new("chain"),
+            Alias::new("sequence"),
+            Alias::new("hash"),
+            Alias::new("archived_sequence"),
+            Alias::new("archived_hash"),
+        ])
+        .from(Alias::new(HEADS))
+        .order_by(Alias::new("chain"), sea_orm::sea_query::Order::Asc)
+        .to_owned();
+    if let Some(tenant) = tenant {
+        query.and_where(Expr::col(Alias::new("chain")).eq(tenant.as_uuid()));
+    }
+    let statement = db.get_database_backend().build(&query);
+    ChainHead::find_by_statement(statement)
+        .all(db)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// What `tessera audit verify` found in one chain.
@@ -161,37 +191,24 @@ pub struct ChainReport {
 /// compares the end with the chain's head, so an edited, inserted or removed event
 /// (including the last one) is reported. Needs a connection that can read every
 /// tenant's events (the owner's).
+/// Deliberately unscoped (here and in `archive_audit_events`): the owner's connection
+/// has no `TenantScope`, and the platform chain's nil id is no tenant.
 pub async fn verify_audit_chains(
     db: &DatabaseConnection,
     tenant: Option<TenantId>,
 ) -> Result<Vec<ChainReport>, String> {
-    let backend = db.get_database_backend();
-    let mut heads = Query::select()
-        .columns([
-            Alias::new("chain"),
-            Alias::new("sequence"),
-            Alias::new("hash"),
-            Alias::new("archived_sequence"),
-            Alias::new("archived_hash"),
-        ])
-        .from(Alias::new(HEADS))
-        .order_by(Alias::new("chain"), sea_orm::sea_query::Order::Asc)
-        .to_owned();
-    if let Some(tenant) = tenant {
-        heads.and_where(Expr::col(Alias::new("chain")).eq(tenant.as_uuid()));
-    }
-    let heads = db
-        .query_all_raw(backend.build(&heads))
-        .await
-        .map_err(|e| e.to_string())?;
+    let heads = chain_heads(db, tenant).await?;
     let mut reports = Vec::new();
     for head in heads {
-        let get_err = |e: sea_orm::DbErr| e.to_string();
-        let chain: Uuid = head.try_get("", "chain").map_err(get_err)?;
-        let head_sequence: i64 = head.try_get("", "sequence").map_err(get_err)?;
-        let head_hash: String = head.try_get("", "hash").map_err(get_err)?;
-        let mut expected_sequence: i64 = head.try_get::<i64>("", "archived_sequence").map_err(get_err)? + 1;
-        let mut previous: String = head.try_get("", "archived_hash").map_err(get_err)?;
+        let ChainHead {
+            chain,
+            sequence: head_sequence,
+            hash: head_hash,
+            archived_sequence,
+            archived_hash,
+        } = head;
+        let mut expected_sequence = archived_sequence + 1;
+        let mut previous = archived_hash;
         let mut problems = Vec::new();
         let mut events = 0u64;
         let mut after = expected_sequence - 1;
@@ -269,15 +286,8 @@ pub async fn archive_audit_events(
     use sea_orm::TransactionTrait;
     let backend = db.get_database_backend();
     let text = |e: sea_orm::DbErr| e.to_string();
-    let heads = Query::select()
-        .column(Alias::new("chain"))
-        .from(Alias::new(HEADS))
-        .order_by(Alias::new("chain"), sea_orm::sea_query::Order::Asc)
-        .to_owned();
-    let chains = db.query_all_raw(backend.build(&heads)).await.map_err(text)?;
     let mut report = ArchiveReport::default();
-    for head in chains {
-        let chain: Uuid = head.try_get("", "chain").map_err(text)?;
+    for ChainHead { chain, .. } in chain_heads(db, None).await? {
         let mut touched = false;
         loop {
             let oldest = audit_event::Entity::find()

@@ -2,11 +2,11 @@ use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
 use tessera_application::TenantScope;
-use tessera_application::ports::{CustomDomainRepository, StoreError, StoreResult};
+use tessera_application::ports::{CustomDomainRepository, StoreResult};
 use tessera_domain::{CustomDomain, DomainName, TenantId};
 
 use crate::db::entities::tenant_domain;
-use crate::db::{SeaTransaction, db_failure, scoped, unique_as};
+use crate::db::{SeaTransaction, db_failure, found, scoped, unique_as};
 
 #[async_trait]
 impl CustomDomainRepository for SeaTransaction {
@@ -59,11 +59,7 @@ impl CustomDomainRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(unique_as("domain"))?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn delete(&self, scope: &TenantScope, domain: &DomainName) -> StoreResult<()> {
@@ -72,11 +68,7 @@ impl CustomDomainRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn find_verified_owner(&self, domain: &DomainName) -> StoreResult<Option<TenantId>> {

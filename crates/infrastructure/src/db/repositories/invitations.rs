@@ -1,12 +1,12 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
-use tessera_application::ports::{InvitationRepository, StoreError, StoreResult};
+use tessera_application::ports::{InvitationRepository, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::{Email, Invitation, InvitationId, InvitationStatus};
 
 use crate::db::entities::invitation;
-use crate::db::{SeaTransaction, db_failure, keyset, scoped, unique_as};
+use crate::db::{SeaTransaction, db_failure, found, keyset, scoped, unique_as};
 
 #[async_trait]
 impl InvitationRepository for SeaTransaction {
@@ -50,11 +50,7 @@ impl InvitationRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn revoke_pending_for(&self, scope: &TenantScope, email: &Email) -> StoreResult<()> {

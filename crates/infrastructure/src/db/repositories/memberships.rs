@@ -4,12 +4,12 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
     Select,
 };
-use tessera_application::ports::{MemberFilter, MembershipRepository, StoreError, StoreResult};
+use tessera_application::ports::{MemberFilter, MembershipRepository, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::{Membership, UserId};
 
 use crate::db::entities::{membership, user};
-use crate::db::{SeaTransaction, db_failure, keyset, scoped, unique_as};
+use crate::db::{SeaTransaction, db_failure, found, keyset, scoped, unique_as};
 
 /// The tenant's memberships narrowed by the filter. The search runs as a sub-select on
 /// users (emails are stored lower-case; names are compared lower-cased).
@@ -72,11 +72,7 @@ impl MembershipRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn list(

@@ -11,7 +11,7 @@ use tessera_application::ports::{
 use tessera_domain::{MembershipStatus, OnboardingStage, TenantSettings, UserId};
 
 use crate::db::entities::{membership, onboarding_progress, tenant_setting};
-use crate::db::{SeaTransaction, db_failure, scoped, unique_as};
+use crate::db::{SeaTransaction, db_failure, found, scoped, unique_as};
 
 /// Seconds from start to completion, in each backend's date arithmetic.
 fn seconds_to_complete(backend: DbBackend) -> Expr {
@@ -62,11 +62,7 @@ impl OnboardingRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn is_completed(&self, user_id: UserId) -> StoreResult<bool> {

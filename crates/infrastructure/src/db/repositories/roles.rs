@@ -1,17 +1,15 @@
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QuerySelect,
+    PaginatorTrait, QueryFilter, QuerySelect, Select,
 };
-use tessera_application::ports::{HeldRole, RoleRepository, StoreError, StoreResult};
+use tessera_application::ports::{HeldRole, RoleRepository, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::{MembershipStatus, Name, Permission, PermissionSet, Role, RoleId, SystemRole, TenantId, UserId};
 
 use crate::db::entities::{corrupt, membership, role, role_permission, workspace_member};
-use crate::db::{SeaTransaction, db_failure, keyset, scoped, unique_as};
+use crate::db::{SeaTransaction, db_failure, found, keyset, scoped, unique_as};
 
 /// A role row with its permissions as one comma-separated list.
 #[derive(Debug, FromQueryResult)]
@@ -24,36 +22,50 @@ struct RoleWithPermissions {
     permission_list: Option<String>,
 }
 
+impl RoleWithPermissions {
+    fn into_domain(self) -> StoreResult<Role> {
+        // A name this build does not know (written by a newer version) grants nothing.
+        let permissions = self
+            .permission_list
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(Permission::parse)
+            .collect();
+        Ok(Role {
+            id: RoleId::from_uuid(self.id),
+            tenant_id: TenantId::from_uuid(self.tenant_id),
+            name: Name::parse(&self.name).map_err(|e| corrupt("roles", "name", e))?,
+            system: self.system_key.as_deref().and_then(SystemRole::from_key),
+            permissions,
+            created_at: self.created_at,
+        })
+    }
+}
+
 impl SeaTransaction {
-    /// Attaches permissions to role rows with one statement for all of them.
-    async fn with_permissions(&self, scope: &TenantScope, rows: Vec<role::Model>) -> StoreResult<Vec<Role>> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let grants = scoped::select::<role_permission::Entity>(scope)
-            .filter(role_permission::Column::RoleId.is_in(rows.iter().map(|r| r.id)))
+    /// The selected roles with their permissions, in one statement: a correlated
+    /// sub-select aggregates each role's permissions (row level security applies to
+    /// both tables).
+    async fn roles_with_permissions(&self, query: Select<role::Entity>) -> StoreResult<Vec<Role>> {
+        let aggregate = match self.backend {
+            DbBackend::Postgres => "string_agg(p.permission, ',')",
+            _ => "group_concat(p.permission, ',')",
+        };
+        query
+            .column_as(
+                Expr::cust(format!(
+                    "(SELECT {aggregate} FROM role_permissions p \
+                     WHERE p.tenant_id = roles.tenant_id AND p.role_id = roles.id)"
+                )),
+                "permission_list",
+            )
+            .into_model::<RoleWithPermissions>()
             .all(&self.txn)
             .await
-            .map_err(db_failure)?;
-        let mut by_role: HashMap<uuid::Uuid, PermissionSet> = HashMap::new();
-        for grant in grants {
-            // A name this build does not know (written by a newer version) grants nothing.
-            if let Some(permission) = Permission::parse(&grant.permission) {
-                let set = by_role.remove(&grant.role_id).unwrap_or_default();
-                by_role.insert(grant.role_id, set.iter().chain([permission]).collect());
-            }
-        }
-        rows.into_iter()
-            .map(|row| {
-                Ok(Role {
-                    id: RoleId::from_uuid(row.id),
-                    tenant_id: TenantId::from_uuid(row.tenant_id),
-                    name: Name::parse(&row.name).map_err(|e| corrupt("roles", "name", e))?,
-                    system: row.system_key.as_deref().and_then(SystemRole::from_key),
-                    permissions: by_role.remove(&row.id).unwrap_or_default(),
-                    created_at: row.created_at,
-                })
-            })
+            .map_err(db_failure)?
+            .into_iter()
+            .map(RoleWithPermissions::into_domain)
             .collect()
     }
 
@@ -106,44 +118,10 @@ impl RoleRepository for SeaTransaction {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        // One statement: each role with its permissions aggregated by a correlated
-        // sub-select (row level security applies to both tables).
-        let aggregate = match self.backend {
-            DbBackend::Postgres => "string_agg(p.permission, ',')",
-            _ => "group_concat(p.permission, ',')",
-        };
-        let rows = scoped::select::<role::Entity>(scope)
-            .filter(role::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
-            .column_as(
-                Expr::cust(format!(
-                    "(SELECT {aggregate} FROM role_permissions p \
-                     WHERE p.tenant_id = roles.tenant_id AND p.role_id = roles.id)"
-                )),
-                "permission_list",
-            )
-            .into_model::<RoleWithPermissions>()
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?;
-        rows.into_iter()
-            .map(|row| {
-                let permissions = row
-                    .permission_list
-                    .as_deref()
-                    .unwrap_or("")
-                    .split(',')
-                    .filter_map(Permission::parse)
-                    .collect();
-                Ok(Role {
-                    id: RoleId::from_uuid(row.id),
-                    tenant_id: TenantId::from_uuid(row.tenant_id),
-                    name: Name::parse(&row.name).map_err(|e| corrupt("roles", "name", e))?,
-                    system: row.system_key.as_deref().and_then(SystemRole::from_key),
-                    permissions,
-                    created_at: row.created_at,
-                })
-            })
-            .collect()
+        self.roles_with_permissions(
+            scoped::select::<role::Entity>(scope).filter(role::Column::Id.is_in(ids.iter().map(|id| id.as_uuid()))),
+        )
+        .await
     }
 
     async fn held_by(&self, user_id: UserId) -> StoreResult<Vec<HeldRole>> {
@@ -191,12 +169,8 @@ impl RoleRepository for SeaTransaction {
     }
 
     async fn find_system(&self, scope: &TenantScope, system: SystemRole) -> StoreResult<Option<Role>> {
-        let rows = scoped::select::<role::Entity>(scope)
-            .filter(role::Column::SystemKey.eq(system.key()))
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?;
-        Ok(self.with_permissions(scope, rows).await?.pop())
+        let query = scoped::select::<role::Entity>(scope).filter(role::Column::SystemKey.eq(system.key()));
+        Ok(self.roles_with_permissions(query).await?.pop())
     }
 
     async fn permissions_of(&self, scope: &TenantScope, id: RoleId) -> StoreResult<PermissionSet> {
@@ -213,11 +187,9 @@ impl RoleRepository for SeaTransaction {
 
     async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Role>> {
         let query = scoped::select::<role::Entity>(scope);
-        let rows = keyset::paginate(query, role::Column::CreatedAt, role::Column::Id, page)
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?;
-        let roles = self.with_permissions(scope, rows).await?;
+        let roles = self
+            .roles_with_permissions(keyset::paginate(query, role::Column::CreatedAt, role::Column::Id, page))
+            .await?;
         Ok(Page::from_scan(page, roles))
     }
 
@@ -237,9 +209,7 @@ impl RoleRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(unique_as("name"))?;
-        if result.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(result.rows_affected)?;
         scoped::delete::<role_permission::Entity>(scope)
             .filter(role_permission::Column::RoleId.eq(role.id.as_uuid()))
             .exec(&self.txn)
@@ -254,11 +224,7 @@ impl RoleRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn count_holders(&self, scope: &TenantScope, id: RoleId) -> StoreResult<u64> {

@@ -3,12 +3,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
 use tessera_application::identity::ClientInfo;
-use tessera_application::ports::{NewSession, SessionRecord, SessionRepository, StoreError, StoreResult};
+use tessera_application::ports::{NewSession, SessionRecord, SessionRepository, StoreResult};
 use tessera_application::{Page, PageRequest};
 use tessera_domain::{SessionId, TenantId, UserId};
 
 use crate::db::entities::{session, used_refresh_token};
-use crate::db::{SeaTransaction, db_failure, keyset, unique_as};
+use crate::db::{SeaTransaction, db_failure, found, keyset, unique_as};
 
 #[async_trait]
 impl SessionRepository for SeaTransaction {
@@ -84,9 +84,7 @@ impl SessionRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(result.rows_affected)?;
         used_refresh_token::Model {
             token_digest: old_digest.to_owned(),
             session_id: id.as_uuid(),

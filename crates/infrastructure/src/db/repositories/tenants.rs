@@ -3,12 +3,12 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Select,
 };
-use tessera_application::ports::{StoreError, StoreResult, TenantRepository};
+use tessera_application::ports::{StoreResult, TenantRepository};
 use tessera_application::{Page, PageRequest};
 use tessera_domain::{Slug, Tenant, TenantId};
 
 use crate::db::entities::tenant;
-use crate::db::{SeaTransaction, db_failure, keyset, unique_as};
+use crate::db::{SeaTransaction, db_failure, found, keyset, unique_as};
 
 /// Every tenant, or those whose slug or (lower-cased) name contains `search` literally.
 fn searched(search: Option<&str>) -> Select<tenant::Entity> {
@@ -67,11 +67,7 @@ impl TenantRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn update_profile(&self, tenant: &Tenant) -> StoreResult<()> {
@@ -83,11 +79,7 @@ impl TenantRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(unique_as("slug"))?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn find_by_ids(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {

@@ -2,11 +2,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
-use tessera_application::ports::{StoreError, StoreResult, TokenPurpose, UserToken, UserTokenRepository};
+use tessera_application::ports::{StoreResult, TokenPurpose, UserToken, UserTokenRepository};
 use tessera_domain::UserId;
 
 use crate::db::entities::{corrupt, user_token};
-use crate::db::{SeaTransaction, db_failure};
+use crate::db::{SeaTransaction, db_failure, found};
 
 #[async_trait]
 impl UserTokenRepository for SeaTransaction {
@@ -54,11 +54,7 @@ impl UserTokenRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn retire_all(&self, user_id: UserId, purpose: TokenPurpose, at: DateTime<Utc>) -> StoreResult<()> {

@@ -1,11 +1,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
-use tessera_application::ports::{StoreError, StoreResult, UserRepository};
+use tessera_application::ports::{StoreResult, UserRepository};
 use tessera_domain::{DisplayName, Email, User, UserId};
 
 use crate::db::entities::user;
-use crate::db::{SeaTransaction, db_failure, unique_as};
+use crate::db::{SeaTransaction, db_failure, found, unique_as};
 
 #[async_trait]
 impl UserRepository for SeaTransaction {
@@ -65,11 +65,7 @@ impl UserRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn set_platform_admin(&self, id: UserId, admin: bool) -> StoreResult<()> {
@@ -79,11 +75,7 @@ impl UserRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn update_display_name(&self, id: UserId, name: &DisplayName, at: DateTime<Utc>) -> StoreResult<()> {
@@ -97,11 +89,7 @@ impl UserRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn find_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {

@@ -3,12 +3,12 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
 };
-use tessera_application::ports::{StoreError, StoreResult, WorkspaceRepository};
+use tessera_application::ports::{StoreResult, WorkspaceRepository};
 use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::{UserId, Workspace, WorkspaceId, WorkspaceMembership};
 
 use crate::db::entities::{workspace, workspace_member};
-use crate::db::{SeaTransaction, db_failure, keyset, scoped, unique_as};
+use crate::db::{SeaTransaction, db_failure, found, keyset, scoped, unique_as};
 
 /// The tenant's workspaces, or only those `member_of` belongs to (a sub-select on
 /// workspace members, itself tenant-scoped).
@@ -59,11 +59,7 @@ impl WorkspaceRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn delete(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<()> {
@@ -72,11 +68,7 @@ impl WorkspaceRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn list(
@@ -209,11 +201,7 @@ impl WorkspaceRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn remove_member(&self, scope: &TenantScope, workspace_id: WorkspaceId, user_id: UserId) -> StoreResult<()> {
@@ -223,11 +211,7 @@ impl WorkspaceRepository for SeaTransaction {
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(result.rows_affected)
     }
 
     async fn remove_member_everywhere(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<()> {
