@@ -3,10 +3,9 @@
 //! refused attempt is recorded in the platform's audit trail (`session.login_failed`).
 
 use chrono::{DateTime, Utc};
-use tessera_domain::{AuditActor, Email, NewAuditEvent, Password, SessionId, Slug, TenantStatus, UserId};
+use tessera_domain::{AuditActor, Email, NewAuditEvent, Password, Slug, TenantStatus, UserId};
 
 use super::{AuthSession, ClientInfo};
-use crate::ports::Transaction;
 use crate::rate_limits::Quota;
 use crate::{AppError, Application, TenantScope};
 
@@ -152,30 +151,18 @@ impl Application {
         // mint its scope, and the event belongs to that tenant's chain.
         tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
         let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
-        let session_id = self.opened_session_id(tx.as_ref(), &session).await?;
         let event = NewAuditEvent::new(
             Some(session.tenant.id),
             AuditActor::User(session.user.id),
             "session.logged_in",
             "session",
-            Some(session_id.to_string()),
+            Some(session.session_id.to_string()),
             now,
         )
         .with_origin(client.clone());
         tx.audit().append(&event).await?;
         tx.commit().await?;
         Ok(session)
-    }
-
-    /// The id of the session `open_session` just started in `tx`, found by the digest
-    /// of its refresh token (the only stored handle on it the caller holds).
-    async fn opened_session_id(&self, tx: &dyn Transaction, session: &AuthSession) -> Result<SessionId, AppError> {
-        let digest = self.ports.secrets.digest(&session.refresh_token);
-        tx.sessions()
-            .find_by_refresh_digest(&digest)
-            .await?
-            .map(|record| record.id)
-            .ok_or_else(|| AppError::internal("the session just opened was not found"))
     }
 }
 

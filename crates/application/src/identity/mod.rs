@@ -27,6 +27,8 @@ pub struct AuthSession {
     pub refresh_token: String,
     pub user: User,
     pub tenant: Tenant,
+    /// The session the pair belongs to.
+    pub session_id: SessionId,
 }
 
 impl Application {
@@ -66,6 +68,7 @@ impl Application {
             refresh_token: refresh.plain,
             user,
             tenant,
+            session_id: session.id,
         })
     }
 }

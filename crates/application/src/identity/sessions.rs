@@ -104,6 +104,7 @@ impl Application {
             refresh_token: next.plain,
             user,
             tenant,
+            session_id: session.id,
         })
     }
 

@@ -397,7 +397,8 @@ async fn refused_mutations_append_nothing() {
     let invalid = app.reset_password("pr_unknown", "a long enough password").await;
     assert!(matches!(invalid, Err(AppError::Validation(_))), "{invalid:?}");
 
-    // A refusal found inside the transaction rolls the whole of it back.
+    // A refusal (here: no permission) appends nothing. Rollback after a write is shown
+    // end to end, with a failure injected into the audit insert (tests/e2e/audit.rs).
     let viewer = RequestContext::new(
         UserId::from_uuid(uuid::Uuid::from_u128(999_999)),
         owner.member_scope().expect("onboarded").clone(),
