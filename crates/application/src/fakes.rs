@@ -40,6 +40,10 @@ pub struct State {
     pub onboarding: Vec<crate::ports::OnboardingRecord>,
     pub tenant_settings: Vec<tessera_domain::TenantSettings>,
     pub outbox: Vec<crate::ports::OutboxEvent>,
+    /// Ids of outbox events handed over.
+    pub delivered: Vec<Uuid>,
+    pub webhook_endpoints: Vec<(tessera_domain::WebhookEndpoint, tessera_domain::SigningSecrets)>,
+    pub webhook_deliveries: Vec<tessera_domain::WebhookDelivery>,
     /// Appended audit events, in order (committed with the rest of the transaction).
     pub audit: Vec<tessera_domain::NewAuditEvent>,
 }
@@ -80,6 +84,13 @@ impl FakeTransaction {
     fn state(&self) -> MutexGuard<'_, State> {
         self.working.lock().expect("fake transaction lock")
     }
+}
+
+/// The first page of `rows` in key order (the fakes do not follow cursors).
+fn first_page<T, K: Ord>(mut rows: Vec<T>, page: &PageRequest, key: impl Fn(&T) -> K) -> Page<T> {
+    rows.sort_by_key(|row| key(row));
+    rows.truncate(page.limit as usize + 1);
+    Page::from_scan(page, rows)
 }
 
 fn in_scope(scope: &TenantScope, tenant: TenantId) -> bool {
@@ -146,6 +157,9 @@ impl Transaction for FakeTransaction {
         self
     }
     fn outbox(&self) -> &dyn crate::ports::OutboxRepository {
+        self
+    }
+    fn webhooks(&self) -> &dyn crate::ports::WebhookRepository {
         self
     }
     fn audit(&self) -> &dyn crate::ports::AuditRepository {
@@ -1360,14 +1374,342 @@ impl crate::ports::OutboxRepository for FakeTransaction {
         Ok(())
     }
     async fn pending(&self, scope: &TenantScope, limit: u64) -> StoreResult<Vec<crate::ports::OutboxEvent>> {
-        Ok(self
-            .state()
+        let state = self.state();
+        Ok(state
             .outbox
             .iter()
-            .filter(|e| in_scope(scope, e.tenant_id))
+            .filter(|e| in_scope(scope, e.tenant_id) && !state.delivered.contains(&e.id))
             .take(limit as usize)
             .cloned()
             .collect())
+    }
+    async fn due_tenants(&self, now: DateTime<Utc>, limit: u64) -> StoreResult<Vec<TenantId>> {
+        let state = self.state();
+        let mut tenants: Vec<TenantId> = state
+            .outbox
+            .iter()
+            .filter(|e| !state.delivered.contains(&e.id) && e.next_attempt_at.is_none_or(|at| at <= now))
+            .map(|e| e.tenant_id)
+            .collect();
+        tenants.dedup();
+        tenants.truncate(limit as usize);
+        Ok(tenants)
+    }
+    async fn claim(&self, scope: &TenantScope, limit: u64) -> StoreResult<Option<Vec<crate::ports::OutboxEvent>>> {
+        self.pending(scope, limit).await.map(Some)
+    }
+    async fn mark_delivered(&self, scope: &TenantScope, ids: &[Uuid], _at: DateTime<Utc>) -> StoreResult<()> {
+        let mut state = self.state();
+        for id in ids {
+            assert!(
+                state.outbox.iter().any(|e| e.id == *id && in_scope(scope, e.tenant_id)),
+                "an event of another tenant marked"
+            );
+            state.delivered.push(*id);
+        }
+        Ok(())
+    }
+    async fn postpone(&self, scope: &TenantScope, id: Uuid, attempts: u32, at: DateTime<Utc>) -> StoreResult<()> {
+        let mut state = self.state();
+        let event = state
+            .outbox
+            .iter_mut()
+            .find(|e| e.id == id && in_scope(scope, e.tenant_id))
+            .ok_or(StoreError::NotFound)?;
+        event.attempts = attempts;
+        event.next_attempt_at = Some(at);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::ports::WebhookRepository for FakeTransaction {
+    async fn insert_endpoint(
+        &self,
+        scope: &TenantScope,
+        endpoint: &tessera_domain::WebhookEndpoint,
+        secrets: &tessera_domain::SigningSecrets,
+    ) -> StoreResult<()> {
+        assert!(in_scope(scope, endpoint.tenant_id), "endpoint written outside its scope");
+        self.state().webhook_endpoints.push((endpoint.clone(), secrets.clone()));
+        Ok(())
+    }
+    async fn find_endpoint(
+        &self,
+        scope: &TenantScope,
+        id: tessera_domain::WebhookEndpointId,
+    ) -> StoreResult<Option<tessera_domain::WebhookEndpoint>> {
+        Ok(self
+            .state()
+            .webhook_endpoints
+            .iter()
+            .find(|(e, _)| e.id == id && in_scope(scope, e.tenant_id))
+            .map(|(e, _)| e.clone()))
+    }
+    async fn list_endpoints(
+        &self,
+        scope: &TenantScope,
+        page: &PageRequest,
+    ) -> StoreResult<Page<tessera_domain::WebhookEndpoint>> {
+        let rows: Vec<_> = self
+            .state()
+            .webhook_endpoints
+            .iter()
+            .filter(|(e, _)| in_scope(scope, e.tenant_id))
+            .map(|(e, _)| e.clone())
+            .collect();
+        Ok(first_page(rows, page, |e| (e.created_at, e.id.as_uuid())))
+    }
+    async fn count_endpoints(&self, scope: &TenantScope) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .webhook_endpoints
+            .iter()
+            .filter(|(e, _)| in_scope(scope, e.tenant_id))
+            .count() as u64)
+    }
+    async fn enabled_endpoints(&self, scope: &TenantScope) -> StoreResult<Vec<tessera_domain::WebhookEndpoint>> {
+        Ok(self
+            .state()
+            .webhook_endpoints
+            .iter()
+            .filter(|(e, _)| in_scope(scope, e.tenant_id) && e.enabled)
+            .map(|(e, _)| e.clone())
+            .collect())
+    }
+    async fn update_endpoint(&self, scope: &TenantScope, endpoint: &tessera_domain::WebhookEndpoint) -> StoreResult<()> {
+        let mut state = self.state();
+        let (stored, _) = state
+            .webhook_endpoints
+            .iter_mut()
+            .find(|(e, _)| e.id == endpoint.id && in_scope(scope, e.tenant_id))
+            .ok_or(StoreError::NotFound)?;
+        let failures = stored.failed_deliveries_in_a_row;
+        *stored = endpoint.clone();
+        stored.failed_deliveries_in_a_row = failures;
+        Ok(())
+    }
+    async fn delete_endpoint(&self, scope: &TenantScope, id: tessera_domain::WebhookEndpointId) -> StoreResult<()> {
+        let mut state = self.state();
+        state
+            .webhook_endpoints
+            .retain(|(e, _)| !(e.id == id && in_scope(scope, e.tenant_id)));
+        state.webhook_deliveries.retain(|d| d.endpoint_id != id);
+        Ok(())
+    }
+    async fn secrets(
+        &self,
+        scope: &TenantScope,
+        id: tessera_domain::WebhookEndpointId,
+    ) -> StoreResult<Option<tessera_domain::SigningSecrets>> {
+        Ok(self
+            .state()
+            .webhook_endpoints
+            .iter()
+            .find(|(e, _)| e.id == id && in_scope(scope, e.tenant_id))
+            .map(|(_, s)| s.clone()))
+    }
+    async fn set_secrets(
+        &self,
+        scope: &TenantScope,
+        id: tessera_domain::WebhookEndpointId,
+        secrets: &tessera_domain::SigningSecrets,
+    ) -> StoreResult<()> {
+        let mut state = self.state();
+        let (_, stored) = state
+            .webhook_endpoints
+            .iter_mut()
+            .find(|(e, _)| e.id == id && in_scope(scope, e.tenant_id))
+            .ok_or(StoreError::NotFound)?;
+        *stored = secrets.clone();
+        Ok(())
+    }
+    async fn note_outcome(
+        &self,
+        scope: &TenantScope,
+        id: tessera_domain::WebhookEndpointId,
+        gave_up: bool,
+    ) -> StoreResult<u32> {
+        let mut state = self.state();
+        let (stored, _) = state
+            .webhook_endpoints
+            .iter_mut()
+            .find(|(e, _)| e.id == id && in_scope(scope, e.tenant_id))
+            .ok_or(StoreError::NotFound)?;
+        stored.failed_deliveries_in_a_row = if gave_up {
+            stored.failed_deliveries_in_a_row + 1
+        } else {
+            0
+        };
+        Ok(stored.failed_deliveries_in_a_row)
+    }
+    async fn insert_deliveries(
+        &self,
+        scope: &TenantScope,
+        deliveries: &[tessera_domain::WebhookDelivery],
+    ) -> StoreResult<()> {
+        let mut state = self.state();
+        for delivery in deliveries {
+            assert!(in_scope(scope, delivery.tenant_id), "delivery written outside its scope");
+            state.webhook_deliveries.push(delivery.clone());
+        }
+        Ok(())
+    }
+    async fn find_delivery(
+        &self,
+        scope: &TenantScope,
+        id: tessera_domain::WebhookDeliveryId,
+    ) -> StoreResult<Option<tessera_domain::WebhookDelivery>> {
+        Ok(self
+            .state()
+            .webhook_deliveries
+            .iter()
+            .find(|d| d.id == id && in_scope(scope, d.tenant_id))
+            .cloned())
+    }
+    async fn list_deliveries(
+        &self,
+        scope: &TenantScope,
+        endpoint: tessera_domain::WebhookEndpointId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<tessera_domain::WebhookDelivery>> {
+        let rows: Vec<_> = self
+            .state()
+            .webhook_deliveries
+            .iter()
+            .filter(|d| d.endpoint_id == endpoint && in_scope(scope, d.tenant_id))
+            .cloned()
+            .collect();
+        Ok(first_page(rows, page, |d| (d.created_at, d.id.as_uuid())))
+    }
+    async fn count_deliveries(
+        &self,
+        scope: &TenantScope,
+        endpoint: tessera_domain::WebhookEndpointId,
+    ) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .webhook_deliveries
+            .iter()
+            .filter(|d| d.endpoint_id == endpoint && in_scope(scope, d.tenant_id))
+            .count() as u64)
+    }
+    async fn due_tenants(&self, now: DateTime<Utc>, limit: u64) -> StoreResult<Vec<TenantId>> {
+        let mut tenants: Vec<TenantId> = self
+            .state()
+            .webhook_deliveries
+            .iter()
+            .filter(|d| d.status == tessera_domain::DeliveryStatus::Pending && d.next_attempt_at <= now)
+            .map(|d| d.tenant_id)
+            .collect();
+        tenants.dedup();
+        tenants.truncate(limit as usize);
+        Ok(tenants)
+    }
+    async fn claim_due(
+        &self,
+        scope: &TenantScope,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u64,
+    ) -> StoreResult<Vec<tessera_domain::WebhookDelivery>> {
+        let mut state = self.state();
+        let mut claimed = Vec::new();
+        for delivery in state.webhook_deliveries.iter_mut().filter(|d| {
+            in_scope(scope, d.tenant_id) && d.status == tessera_domain::DeliveryStatus::Pending && d.next_attempt_at <= now
+        }) {
+            if claimed.len() as u64 == limit {
+                break;
+            }
+            claimed.push(delivery.clone());
+            delivery.next_attempt_at = lease_until;
+        }
+        Ok(claimed)
+    }
+    async fn update_delivery(&self, scope: &TenantScope, delivery: &tessera_domain::WebhookDelivery) -> StoreResult<()> {
+        let mut state = self.state();
+        let stored = state
+            .webhook_deliveries
+            .iter_mut()
+            .find(|d| d.id == delivery.id && in_scope(scope, d.tenant_id))
+            .ok_or(StoreError::NotFound)?;
+        *stored = delivery.clone();
+        Ok(())
+    }
+    async fn fail_pending(
+        &self,
+        scope: &TenantScope,
+        endpoint: tessera_domain::WebhookEndpointId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut failed = 0;
+        for delivery in self.state().webhook_deliveries.iter_mut().filter(|d| {
+            d.endpoint_id == endpoint
+                && in_scope(scope, d.tenant_id)
+                && d.status == tessera_domain::DeliveryStatus::Pending
+        }) {
+            delivery.status = tessera_domain::DeliveryStatus::Failed;
+            delivery.last_error = Some(reason.to_owned());
+            delivery.completed_at = Some(at);
+            failed += 1;
+        }
+        Ok(failed)
+    }
+}
+
+/// Remembers what was published; subscribers receive what is published after they subscribe.
+#[derive(Clone, Default)]
+pub struct FakeEventBus {
+    pub published: Arc<Mutex<Vec<crate::ports::OutboxEvent>>>,
+}
+
+#[async_trait]
+impl crate::ports::EventBus for FakeEventBus {
+    async fn publish(&self, event: &crate::ports::OutboxEvent) {
+        self.published.lock().expect("bus lock").push(event.clone());
+    }
+    fn subscribe(&self) -> Box<dyn crate::ports::EventSubscription> {
+        let seen = self.published.lock().expect("bus lock").len();
+        Box::new(FakeSubscription {
+            published: self.published.clone(),
+            seen,
+        })
+    }
+}
+
+struct FakeSubscription {
+    published: Arc<Mutex<Vec<crate::ports::OutboxEvent>>>,
+    seen: usize,
+}
+
+#[async_trait]
+impl crate::ports::EventSubscription for FakeSubscription {
+    async fn next(&mut self) -> Option<crate::ports::OutboxEvent> {
+        let published = self.published.lock().expect("bus lock");
+        let event = published.get(self.seen).cloned();
+        self.seen += usize::from(event.is_some());
+        event
+    }
+}
+
+/// Answers each delivery with the next scripted status (200 once the script is spent),
+/// and remembers what it was asked to send.
+#[derive(Clone, Default)]
+pub struct FakeWebhookSender {
+    pub script: Arc<Mutex<std::collections::VecDeque<u16>>>,
+    pub sent: Arc<Mutex<Vec<crate::ports::OutgoingWebhook>>>,
+}
+
+#[async_trait]
+impl crate::ports::WebhookSender for FakeWebhookSender {
+    async fn send(&self, webhook: &crate::ports::OutgoingWebhook) -> crate::ports::WebhookOutcome {
+        self.sent.lock().expect("sender lock").push(webhook.clone());
+        let status = self.script.lock().expect("sender lock").pop_front().unwrap_or(200);
+        crate::ports::WebhookOutcome {
+            status: Some(status),
+            error: (!(200..300).contains(&status)).then(|| format!("HTTP {status}")),
+        }
     }
 }
 
@@ -1498,6 +1840,25 @@ pub fn application_with(auth: AuthSettings) -> (Application, FakeStore) {
         domain_verifier: Arc::new(FakeDomainVerifier),
         rate_limiter: Arc::new(FakeRateLimiter::default()),
         persisted_queries: Arc::new(FakePersistedQueries::default()),
+        event_bus: Arc::new(FakeEventBus::default()),
+        webhook_sender: Arc::new(FakeWebhookSender::default()),
     };
     (Application::new(ports, auth), store)
+}
+
+/// An application whose event bus and webhook sender the test can see.
+pub fn application_with_webhooks(
+    settings: crate::webhooks::WebhookSettings,
+) -> (Application, FakeStore, FakeEventBus, FakeWebhookSender) {
+    let (app, store) = application_with(AuthSettings {
+        onboarding_gate: false,
+        ..AuthSettings::default()
+    });
+    let bus = FakeEventBus::default();
+    let sender = FakeWebhookSender::default();
+    let mut ports = app.ports.clone();
+    ports.event_bus = Arc::new(bus.clone());
+    ports.webhook_sender = Arc::new(sender.clone());
+    let app = Application::new(ports, app.auth.clone()).with_webhooks(settings);
+    (app, store, bus, sender)
 }

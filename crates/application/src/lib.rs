@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod identity;
 pub mod invitations;
 pub mod members;
@@ -17,6 +18,7 @@ pub mod ports;
 pub mod rate_limits;
 pub mod roles;
 pub mod tenants;
+pub mod webhooks;
 pub mod workspaces;
 
 #[cfg(test)]
@@ -75,6 +77,8 @@ pub struct Ports {
     pub domain_verifier: Arc<dyn ports::DomainVerifier>,
     pub rate_limiter: Arc<dyn ports::RateLimiter>,
     pub persisted_queries: Arc<dyn ports::PersistedQueryStore>,
+    pub event_bus: Arc<dyn ports::EventBus>,
+    pub webhook_sender: Arc<dyn ports::WebhookSender>,
 }
 
 /// The application facade. Use cases are grouped by aggregate in their own modules
@@ -84,6 +88,7 @@ pub struct Application {
     ports: Ports,
     auth: AuthSettings,
     rate_limits: rate_limits::RateLimitSettings,
+    webhooks: webhooks::WebhookSettings,
 }
 
 impl Application {
@@ -92,7 +97,14 @@ impl Application {
             ports,
             auth,
             rate_limits: rate_limits::RateLimitSettings::default(),
+            webhooks: webhooks::WebhookSettings::default(),
         }
+    }
+
+    /// Replaces the default webhook rules (retries, disabling, local URLs).
+    pub fn with_webhooks(mut self, settings: webhooks::WebhookSettings) -> Self {
+        self.webhooks = settings;
+        self
     }
 
     /// Replaces the default quotas.

@@ -13,7 +13,8 @@ use tessera_domain::{
     ApiKey, ApiKeyId, CustomDomain, DisplayName, DomainName, Email, Invitation, InvitationId, Membership,
     MembershipStatus, Onboarding, OnboardingStage, OrganizationInput, Password, PasswordHash, PermissionSet,
     PersonalInfoInput, Role, RoleId, SessionId, Slug, SystemRole, Tenant, TenantId, TenantSettings, TermsInput, User,
-    UserId, Workspace, WorkspaceId, WorkspaceMembership,
+    UserId, SigningSecrets, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, Workspace,
+    WorkspaceId, WorkspaceMembership,
 };
 use uuid::Uuid;
 
@@ -71,6 +72,7 @@ pub trait Transaction: Send + Sync {
     fn onboarding(&self) -> &dyn OnboardingRepository;
     fn tenant_settings(&self) -> &dyn TenantSettingsRepository;
     fn outbox(&self) -> &dyn OutboxRepository;
+    fn webhooks(&self) -> &dyn WebhookRepository;
     fn audit(&self) -> &dyn AuditRepository;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
@@ -425,16 +427,20 @@ pub trait TenantSettingsRepository: Send + Sync {
 }
 
 /// A domain event, recorded in the same transaction as the change it reports, for
-/// later delivery (audit, webhooks, live updates).
+/// delivery after commit (webhooks, live subscriptions).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEvent {
     pub id: Uuid,
     pub tenant_id: TenantId,
-    /// `onboarding.completed`, …
+    /// `workspace.renamed`, … (see [`tessera_domain::DOMAIN_EVENT_TYPES`]).
     pub event_type: String,
-    /// A JSON object.
+    /// The JSON document webhooks receive and subscriptions stream.
     pub payload: String,
     pub created_at: DateTime<Utc>,
+    /// Failed delivery attempts so far.
+    pub attempts: u32,
+    /// Not before this (after a failed attempt); `None` means at once.
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]
@@ -442,6 +448,127 @@ pub trait OutboxRepository: Send + Sync {
     async fn record(&self, scope: &TenantScope, event: &OutboxEvent) -> StoreResult<()>;
     /// Oldest first, at most `limit` (for delivery and for tests).
     async fn pending(&self, scope: &TenantScope, limit: u64) -> StoreResult<Vec<OutboxEvent>>;
+    /// Tenants with undelivered events that are due: the only outbox read that is not
+    /// inside one tenant (it returns ids only; on Postgres through a function that
+    /// reveals nothing else).
+    async fn due_tenants(&self, now: DateTime<Utc>, limit: u64) -> StoreResult<Vec<TenantId>>;
+    /// Takes the tenant's queue for this transaction: `None` when another worker holds
+    /// it (Postgres: an advisory lock per tenant), else its oldest undelivered events,
+    /// locked (`FOR UPDATE SKIP LOCKED`), so each tenant is delivered in order.
+    async fn claim(&self, scope: &TenantScope, limit: u64) -> StoreResult<Option<Vec<OutboxEvent>>>;
+    async fn mark_delivered(&self, scope: &TenantScope, ids: &[Uuid], at: DateTime<Utc>) -> StoreResult<()>;
+    /// After a failed attempt: try again at `next_attempt_at`.
+    async fn postpone(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        attempts: u32,
+        next_attempt_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+}
+
+/// A tenant's webhook endpoints and their deliveries.
+#[async_trait]
+pub trait WebhookRepository: Send + Sync {
+    async fn insert_endpoint(
+        &self,
+        scope: &TenantScope,
+        endpoint: &WebhookEndpoint,
+        secrets: &SigningSecrets,
+    ) -> StoreResult<()>;
+    async fn find_endpoint(&self, scope: &TenantScope, id: WebhookEndpointId) -> StoreResult<Option<WebhookEndpoint>>;
+    async fn list_endpoints(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<WebhookEndpoint>>;
+    async fn count_endpoints(&self, scope: &TenantScope) -> StoreResult<u64>;
+    /// Every enabled endpoint of the tenant (a tenant has a bounded number).
+    async fn enabled_endpoints(&self, scope: &TenantScope) -> StoreResult<Vec<WebhookEndpoint>>;
+    /// Writes url, description, events, enabled, disabled reason and `updated_at`.
+    async fn update_endpoint(&self, scope: &TenantScope, endpoint: &WebhookEndpoint) -> StoreResult<()>;
+    async fn delete_endpoint(&self, scope: &TenantScope, id: WebhookEndpointId) -> StoreResult<()>;
+    async fn secrets(&self, scope: &TenantScope, id: WebhookEndpointId) -> StoreResult<Option<SigningSecrets>>;
+    async fn set_secrets(&self, scope: &TenantScope, id: WebhookEndpointId, secrets: &SigningSecrets)
+    -> StoreResult<()>;
+    /// After a delivery ended: a success resets the endpoint's count of deliveries
+    /// that gave up in a row, a give-up adds one. Returns the new count.
+    async fn note_outcome(&self, scope: &TenantScope, id: WebhookEndpointId, gave_up: bool) -> StoreResult<u32>;
+
+    async fn insert_deliveries(&self, scope: &TenantScope, deliveries: &[WebhookDelivery]) -> StoreResult<()>;
+    async fn find_delivery(&self, scope: &TenantScope, id: WebhookDeliveryId) -> StoreResult<Option<WebhookDelivery>>;
+    async fn list_deliveries(
+        &self,
+        scope: &TenantScope,
+        endpoint: WebhookEndpointId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WebhookDelivery>>;
+    async fn count_deliveries(&self, scope: &TenantScope, endpoint: WebhookEndpointId) -> StoreResult<u64>;
+    /// Tenants with pending deliveries that are due (ids only, like
+    /// [`OutboxRepository::due_tenants`]).
+    async fn due_tenants(&self, now: DateTime<Utc>, limit: u64) -> StoreResult<Vec<TenantId>>;
+    /// Due pending deliveries, locked (`FOR UPDATE SKIP LOCKED`) and leased until
+    /// `lease_until`: a worker that dies mid-delivery leaves them to be retried then.
+    async fn claim_due(
+        &self,
+        scope: &TenantScope,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u64,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+    /// Writes status, attempts, schedule, response and completion.
+    async fn update_delivery(&self, scope: &TenantScope, delivery: &WebhookDelivery) -> StoreResult<()>;
+    /// Marks the endpoint's pending deliveries failed (it was disabled).
+    async fn fail_pending(
+        &self,
+        scope: &TenantScope,
+        endpoint: WebhookEndpointId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+}
+
+/// Where committed domain events are announced to live subscribers: in process, or
+/// across replicas (Redis pub/sub).
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    async fn publish(&self, event: &OutboxEvent);
+    fn subscribe(&self) -> Box<dyn EventSubscription>;
+}
+
+#[async_trait]
+pub trait EventSubscription: Send {
+    /// The next event announced (of any tenant); `None` when the bus is gone.
+    async fn next(&mut self) -> Option<OutboxEvent>;
+}
+
+/// One signed HTTP delivery about to be sent.
+#[derive(Debug, Clone)]
+pub struct OutgoingWebhook {
+    pub url: String,
+    pub delivery_id: WebhookDeliveryId,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub body: String,
+    /// Every secret that signs it (the current one, and a rotated one still valid).
+    pub secrets: Vec<String>,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// How the receiver answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookOutcome {
+    /// The HTTP status, when there was an answer.
+    pub status: Option<u16>,
+    /// Why it failed (no answer, timeout, refused address, non-2xx).
+    pub error: Option<String>,
+}
+
+impl WebhookOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none() && self.status.is_some_and(|status| (200..300).contains(&status))
+    }
+}
+
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    async fn send(&self, webhook: &OutgoingWebhook) -> WebhookOutcome;
 }
 
 /// What [`AuditRepository::list`] may filter on (all optional, combined with AND).

@@ -50,6 +50,10 @@ macro_rules! typed_id {
     };
 }
 
+typed_id!(/// A tenant's webhook endpoint.
+    WebhookEndpointId);
+typed_id!(/// One event sent (or to be sent) to one webhook endpoint.
+    WebhookDeliveryId);
 typed_id!(/// A tenant (organization).
     TenantId);
 typed_id!(/// A global user identity.

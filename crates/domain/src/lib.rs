@@ -5,6 +5,7 @@
 pub mod api_key;
 pub mod audit;
 pub mod custom_domain;
+pub mod events;
 pub mod ids;
 pub mod invitation;
 pub mod membership;
@@ -15,6 +16,7 @@ pub mod tenant;
 pub mod tenant_settings;
 pub mod user;
 pub mod values;
+pub mod webhook;
 pub mod workspace;
 
 pub use api_key::ApiKey;
@@ -35,4 +37,9 @@ pub use tenant::{Plan, Tenant, TenantStatus};
 pub use tenant_settings::{Colour, LogoUrl, TenantSettings};
 pub use user::{PasswordHash, User};
 pub use values::{DisplayName, Email, InvalidValue, Name, Password, Slug};
+pub use events::{DOMAIN_EVENT_TYPES, is_domain_event_type};
+pub use webhook::{
+    DeliveryStatus, EventSelection, RetryPolicy, SigningSecrets, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint,
+    WebhookEndpointId, WebhookUrl, is_public_ip,
+};
 pub use workspace::Workspace;

@@ -93,7 +93,7 @@ impl Application {
             .change("name", None::<&str>, Some(key.name.as_str()))
             .change("permissions", None::<String>, Some(permission_list(&key.permissions)))
             .change("expires_at", None::<String>, key.expires_at.map(|at| at.to_rfc3339()));
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(CreatedApiKey { key, secret })
     }
@@ -132,7 +132,7 @@ impl Application {
                 None::<String>,
                 Some(now.to_rfc3339()),
             );
-            tx.audit().append(&event).await?;
+            self.journal(tx.as_ref(), &event).await?;
             tx.commit().await?;
             // Cached keys of the tenant are dropped on every replica.
             self.access_changed(scope.tenant_id()).await;

@@ -38,7 +38,7 @@ impl Application {
                 self.ports.clock.now(),
             )
             .change("email", None::<&str>, Some(user.email.as_str()));
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         self.send(OutgoingMail {
             to: user.email,
@@ -70,7 +70,7 @@ impl Application {
             Some(found.user_id.to_string()),
             now,
         );
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -95,7 +95,7 @@ impl Application {
             user.as_ref().map(|user| user.id.to_string()),
             now,
         );
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         let Some(user) = user else {
             tx.commit().await?;
             return Ok(());
@@ -146,7 +146,7 @@ impl Application {
             Some(found.user_id.to_string()),
             now,
         );
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         for session in ended {
             self.ports.access_cache.revoke_session(session).await;

@@ -160,7 +160,7 @@ impl Application {
             now,
         )
         .with_origin(client.clone());
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(session)
     }

@@ -45,7 +45,7 @@ impl Application {
                         now,
                     ),
                 };
-                tx.audit().append(&event.with_origin(client.clone())).await?;
+                self.journal(tx.as_ref(), &event.with_origin(client.clone())).await?;
                 tx.commit().await?;
                 self.ports.access_cache.revoke_session(stolen).await;
             }
@@ -88,7 +88,7 @@ impl Application {
             now,
         )
         .with_origin(client.clone());
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         let claims = AccessClaims {
             user_id: user.id,
@@ -128,7 +128,7 @@ impl Application {
         let ended = tx.sessions().revoke_all_for_user(ctx.user_id(), now).await?;
         tx.enter_tenant(ctx.own_scope()).await?;
         let event = ctx.audit("session.logged_out_everywhere", "user", ctx.user_id(), now);
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         for id in &ended {
             self.ports.access_cache.revoke_session(*id).await;
@@ -177,7 +177,7 @@ impl Application {
         let tx = self.ports.store.begin().await?;
         tx.sessions().revoke(id, self.ports.clock.now()).await?;
         tx.enter_tenant(ctx.own_scope()).await?;
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         self.ports.access_cache.revoke_session(id).await;
         Ok(())

@@ -125,7 +125,7 @@ impl Application {
                     None::<String>,
                     Some(invitation.id),
                 );
-                tx.audit().append(&event).await?;
+                self.journal(tx.as_ref(), &event).await?;
                 let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
                 tx.commit().await?;
                 self.access_changed(session.tenant.id).await;
@@ -138,7 +138,7 @@ impl Application {
             .provision_tenant(tx.as_ref(), user.id, tenant_name, tenant_slug.as_ref(), now)
             .await?;
         // `provision_tenant` entered the new tenant: the event opens its chain.
-        tx.audit().append(&signed_up(&user, tenant.id, &client, now)).await?;
+        self.journal(tx.as_ref(), &signed_up(&user, tenant.id, &client, now)).await?;
 
         let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
         tx.commit().await?;

@@ -37,7 +37,7 @@ impl Application {
         )
         .change("role_id", None::<String>, Some(invitation.role_id))
         .with_origin(client.clone());
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
         tx.commit().await?;
         self.access_changed(session.tenant.id).await;

@@ -60,7 +60,7 @@ impl Application {
             .audit("invitation.created", "invitation", invitation.id, now)
             .change("email", None::<&str>, Some(email.as_str()))
             .change("role_id", None::<String>, Some(role.id));
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
 
         // After commit: a mail is never sent for an invitation that does not exist.
@@ -120,7 +120,7 @@ impl Application {
                 self.ports.clock.now(),
             )
             .change("status", Some(before.as_str()), Some(invitation.status.as_str()));
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(invitation)
     }

@@ -47,7 +47,7 @@ impl Application {
             .audit("member.role_changed", "user", user_id, now)
             .change("role_id", Some(current_role.id), Some(new_role.id))
             .change("role", Some(current_role.name.as_str()), Some(new_role.name.as_str()));
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(())
@@ -88,7 +88,7 @@ impl Application {
         membership.updated_at = now;
         tx.memberships().update(&scope, &membership).await?;
         tx.workspaces().remove_member_everywhere(&scope, user_id).await?;
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(())
@@ -121,7 +121,7 @@ impl Application {
         membership.updated_at = now;
         tx.memberships().update(&scope, &membership).await?;
         tx.workspaces().remove_member_everywhere(&scope, ctx.user_id()).await?;
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(())
@@ -166,7 +166,7 @@ impl Application {
         let event = ctx
             .audit("tenant.ownership_transferred", "tenant", scope.tenant_id(), now)
             .change("owner_user_id", Some(ctx.user_id()), Some(user_id));
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(())

@@ -13,7 +13,7 @@ use tessera_domain::{
 
 pub use settings::{SetupChecklist, SetupItem, TenantSettingsChange};
 
-use crate::ports::{OnboardingFunnel, OnboardingRecord, OutboxEvent, StageDraft, StoreError, Transaction};
+use crate::ports::{OnboardingFunnel, OnboardingRecord, StageDraft, StoreError, Transaction};
 use crate::{AppError, Application, FieldErrors, RequestContext};
 
 /// The longest text a draft field may hold (drafts are not validated otherwise).
@@ -215,30 +215,11 @@ impl Application {
         self.store_progress(tx.as_ref(), &record, stored).await?;
         let scope = ctx.own_scope();
         tx.enter_tenant(scope).await?;
-        let started = record.progress.started_at;
-        tx.outbox()
-            .record(
-                scope,
-                &OutboxEvent {
-                    id: self.ports.ids.new_id(),
-                    tenant_id: scope.tenant_id(),
-                    event_type: "onboarding.completed".into(),
-                    payload: serde_json::json!({
-                        "userId": ctx.user_id().to_string(),
-                        "termsVersion": version,
-                        "startedAt": started.to_rfc3339(),
-                        "completedAt": now.to_rfc3339(),
-                    })
-                    .to_string(),
-                    created_at: now,
-                },
-            )
-            .await?;
         let event = ctx
             .audit("onboarding.completed", "user", ctx.user_id(), now)
             .change("stage", Some(from.as_str()), Some(record.progress.stage.as_str()))
             .change("terms_version", None::<&str>, Some(version.as_str()));
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.enter_user(ctx.user_id()).await?;
         let tenants: Vec<_> = tx
             .memberships()

@@ -132,7 +132,7 @@ impl Application {
                 previous.time_zone.as_ref().map(TimeZone::as_str),
                 settings.time_zone.as_ref().map(TimeZone::as_str),
             );
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok((tenant, settings))
     }

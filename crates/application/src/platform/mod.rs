@@ -106,7 +106,7 @@ impl Application {
         // A platform administrator may act in any tenant: the event goes to the target
         // tenant's chain, which the transaction enters for it.
         tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         self.access_changed(tenant.id).await;
         tracing::info!(

@@ -61,7 +61,7 @@ impl Application {
             .audit("role.created", "role", role.id, now)
             .change("name", None::<&str>, Some(role.name.as_str()))
             .change("permissions", None::<String>, Some(permission_list(&role.permissions)));
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(role)
     }
@@ -106,7 +106,7 @@ impl Application {
                 Some(permission_list(&before.permissions)),
                 Some(permission_list(&role.permissions)),
             );
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(role)
@@ -152,7 +152,7 @@ impl Application {
             event = event.change("holders_moved_to_role_id", None::<String>, Some(replacement.id));
         }
         tx.roles().delete(scope, role.id).await?;
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(role.id)

@@ -56,7 +56,7 @@ impl Application {
             other => other.into(),
         })?;
         let event = ctx.audit("domain.added", "domain", &claim.domain, now);
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(claim)
     }
@@ -98,7 +98,7 @@ impl Application {
                 other => other.into(),
             })?;
         let event = ctx.audit("domain.verified", "domain", &domain, now);
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(CustomDomain {
             verified_at: Some(now),
@@ -118,7 +118,7 @@ impl Application {
             other => other.into(),
         })?;
         let event = ctx.audit("domain.removed", "domain", &domain, self.ports.clock.now());
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -135,7 +135,7 @@ impl Application {
             Some(ctx.tenant_id()),
             Some(tenant.id),
         );
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
         tx.commit().await?;
         Ok(session)
@@ -181,7 +181,7 @@ impl Application {
         let event = audit_in(ctx, tenant.id, "tenant.created", now)
             .change("name", None::<&str>, Some(tenant.name.as_str()))
             .change("slug", None::<&str>, Some(tenant.slug.as_str()));
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
         tx.commit().await?;
         Ok(session)

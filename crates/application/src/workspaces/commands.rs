@@ -68,7 +68,7 @@ impl Application {
             .audit("workspace.created", "workspace", workspace.id, now)
             .change("name", None::<&str>, Some(workspace.name.as_str()))
             .change("slug", None::<&str>, Some(workspace.slug.as_str()));
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(workspace)
     }
@@ -97,7 +97,7 @@ impl Application {
             Some(previous.as_str()),
             Some(workspace.name.as_str()),
         );
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(workspace)
     }
@@ -120,7 +120,7 @@ impl Application {
             .audit("workspace.deleted", "workspace", id, self.ports.clock.now())
             .change("name", Some(grant.workspace.name.as_str()), None::<&str>)
             .change("slug", Some(grant.workspace.slug.as_str()), None::<&str>);
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(id)
     }

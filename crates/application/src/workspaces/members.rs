@@ -155,7 +155,7 @@ impl Application {
                 member.created_at,
             )
             .change(&member_role_field(change.user_id), None::<String>, Some(role.id));
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -200,7 +200,7 @@ impl Application {
                 self.ports.clock.now(),
             )
             .change(&member_role_field(change.user_id), Some(current.id), Some(role.id));
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -249,7 +249,7 @@ impl Application {
                 self.ports.clock.now(),
             )
             .change(&member_role_field(user_id), Some(member.role_id), None::<String>);
-        tx.audit().append(&event).await?;
+        self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,0 +1,212 @@
+//! Domain events and webhooks as the use cases drive them: a change puts its event in
+//! the outbox; the outbox worker turns it into one delivery per interested endpoint and
+//! announces it; the delivery worker sends, retries, gives up and disables.
+
+use tessera_domain::{DeliveryStatus, RetryPolicy, WebhookEndpointId};
+
+use super::signed_up;
+use crate::fakes::{self, FakeEventBus, FakeStore, FakeWebhookSender};
+use crate::webhooks::{WebhookEndpointChanges, WebhookEndpointInput, WebhookSettings};
+use crate::workspaces::CreateWorkspace;
+use crate::{AppError, Application, PageRequest, RequestContext};
+
+fn settings(max_attempts: u32, disable_after: u32) -> WebhookSettings {
+    WebhookSettings {
+        allow_local_urls: false,
+        retry: RetryPolicy {
+            max_attempts,
+            ..RetryPolicy::default()
+        },
+        disable_after_failed_deliveries: disable_after,
+        ..WebhookSettings::default()
+    }
+}
+
+async fn owner_with_endpoint(
+    settings: WebhookSettings,
+    events: &[&str],
+) -> (Application, FakeStore, FakeEventBus, FakeWebhookSender, RequestContext, WebhookEndpointId) {
+    let (app, store, bus, sender) = fakes::application_with_webhooks(settings);
+    let (_, ctx) = signed_up(&app, "owner@example.com", "acme").await;
+    let created = app
+        .create_webhook_endpoint(
+            &ctx,
+            WebhookEndpointInput {
+                url: "https://hooks.example.com/in".into(),
+                events: events.iter().map(|e| (*e).to_owned()).collect(),
+                description: Some("CRM sync".into()),
+            },
+        )
+        .await
+        .expect("endpoint created");
+    assert!(created.secret.starts_with("whsec_"));
+    (app, store, bus, sender, ctx, created.endpoint.id)
+}
+
+async fn create_workspace(app: &Application, ctx: &RequestContext, slug: &str) {
+    app.create_workspace(
+        ctx,
+        CreateWorkspace {
+            name: format!("Workspace {slug}"),
+            slug: slug.into(),
+        },
+    )
+    .await
+    .expect("workspace created");
+}
+
+#[tokio::test]
+async fn a_change_reaches_interested_endpoints_and_subscribers_once() {
+    let (app, store, bus, _, ctx, endpoint) = owner_with_endpoint(settings(3, 5), &["workspace.created"]).await;
+    let mut live = app
+        .subscribe_tenant_events(&ctx, vec!["workspace.created".into()])
+        .expect("may subscribe");
+    create_workspace(&app, &ctx, "design").await;
+
+    let pending = store.snapshot().outbox;
+    let created: Vec<_> = pending.iter().filter(|e| e.event_type == "workspace.created").collect();
+    assert_eq!(created.len(), 1, "one domain event in the outbox");
+    assert!(created[0].payload.contains("\"type\":\"workspace.created\""));
+    assert!(created[0].payload.contains("\"design\""));
+    assert!(bus.published.lock().expect("lock").is_empty(), "nothing announced before the worker runs");
+
+    let handed = app.run_outbox(0, 1).await.expect("outbox pass");
+    assert!(handed >= 1);
+    let state = store.snapshot();
+    let deliveries: Vec<_> = state.webhook_deliveries.iter().filter(|d| d.endpoint_id == endpoint).collect();
+    assert_eq!(deliveries.len(), 1, "the endpoint wants workspace.created only");
+    assert_eq!(deliveries[0].event_id, created[0].id);
+    assert_eq!(deliveries[0].status, DeliveryStatus::Pending);
+    let event = live.next().await.expect("the subscriber sees it");
+    assert_eq!(event.id, created[0].id);
+
+    assert_eq!(app.run_outbox(0, 1).await.expect("second pass"), 0, "handed over once");
+    assert_eq!(store.snapshot().webhook_deliveries.len(), 1);
+}
+
+#[tokio::test]
+async fn outbox_workers_split_tenants_between_them() {
+    let (app, store, _, _, ctx, _) = owner_with_endpoint(settings(3, 5), &["*"]).await;
+    create_workspace(&app, &ctx, "design").await;
+    let tenant = ctx.tenant_id().as_uuid().as_u128();
+    let (mine, other) = ((tenant % 2) as usize, ((tenant + 1) % 2) as usize);
+    assert_eq!(app.run_outbox(other, 2).await.expect("pass"), 0, "not this worker's tenant");
+    assert!(app.run_outbox(mine, 2).await.expect("pass") > 0);
+    assert!(!store.snapshot().webhook_deliveries.is_empty());
+}
+
+#[tokio::test]
+async fn a_failing_delivery_is_retried_then_given_up_and_the_endpoint_disabled() {
+    let (app, store, _, sender, ctx, endpoint) = owner_with_endpoint(settings(1, 1), &["workspace.created"]).await;
+    sender.script.lock().expect("lock").push_back(500);
+    create_workspace(&app, &ctx, "design").await;
+    app.run_outbox(0, 1).await.expect("outbox pass");
+    assert_eq!(app.run_webhook_deliveries().await.expect("delivery pass"), 1);
+
+    let sent = sender.sent.lock().expect("lock").clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].event_type, "workspace.created");
+    assert_eq!(sent[0].secrets.len(), 1);
+    let state = store.snapshot();
+    let delivery = &state.webhook_deliveries[0];
+    assert_eq!(delivery.status, DeliveryStatus::Failed, "one attempt allowed");
+    assert_eq!(delivery.response_status, Some(500));
+    assert_eq!(delivery.attempts, 1);
+    let (stored, _) = state
+        .webhook_endpoints
+        .iter()
+        .find(|(e, _)| e.id == endpoint)
+        .expect("endpoint");
+    assert!(!stored.enabled, "disabled after one failed delivery");
+    assert!(stored.disabled_reason.as_deref().is_some_and(|r| r.contains("1 deliveries")));
+    let disabled: Vec<_> = state
+        .outbox
+        .iter()
+        .filter(|e| e.event_type == "webhook_endpoint.disabled")
+        .collect();
+    assert_eq!(disabled.len(), 1, "the tenant is told through an event");
+    assert!(state.audit.iter().any(|e| e.action == "webhook_endpoint.disabled"));
+
+    // A disabled endpoint gets no new deliveries and cannot be redelivered to.
+    let redelivery = app.redeliver_webhook(&ctx, delivery.id).await;
+    assert!(matches!(redelivery, Err(AppError::Conflict { .. })), "{redelivery:?}");
+    app.update_webhook_endpoint(
+        &ctx,
+        endpoint,
+        WebhookEndpointChanges {
+            enabled: Some(true),
+            ..WebhookEndpointChanges::default()
+        },
+    )
+    .await
+    .expect("enabled again");
+    let again = app.redeliver_webhook(&ctx, delivery.id).await.expect("redelivered");
+    assert_eq!(again.event_id, delivery.event_id);
+    assert_eq!(again.attempts, 0);
+    assert_eq!(app.run_webhook_deliveries().await.expect("delivery pass"), 1);
+    let state = store.snapshot();
+    let again = state
+        .webhook_deliveries
+        .iter()
+        .find(|d| d.id == again.id)
+        .expect("the redelivery");
+    assert_eq!(again.status, DeliveryStatus::Succeeded);
+    let (stored, _) = state
+        .webhook_endpoints
+        .iter()
+        .find(|(e, _)| e.id == endpoint)
+        .expect("endpoint");
+    assert_eq!(stored.failed_deliveries_in_a_row, 0, "a success resets the count");
+}
+
+#[tokio::test]
+async fn a_retryable_failure_is_scheduled_with_backoff() {
+    let (app, store, _, sender, ctx, _) = owner_with_endpoint(settings(5, 5), &["workspace.created"]).await;
+    sender.script.lock().expect("lock").push_back(503);
+    create_workspace(&app, &ctx, "design").await;
+    app.run_outbox(0, 1).await.expect("outbox pass");
+    app.run_webhook_deliveries().await.expect("delivery pass");
+    let delivery = store.snapshot().webhook_deliveries[0].clone();
+    assert_eq!(delivery.status, DeliveryStatus::Pending);
+    assert_eq!(delivery.attempts, 1);
+    let delay = delivery.next_attempt_at - delivery.last_attempt_at.expect("attempted");
+    let base = RetryPolicy::default().base;
+    assert!(delay <= base && delay >= base / 2, "first retry after base minus jitter: {delay}");
+    assert_eq!(app.run_webhook_deliveries().await.expect("pass"), 0, "not due yet");
+}
+
+#[tokio::test]
+async fn endpoints_are_validated_and_need_the_permission() {
+    let (app, _, _, _, ctx, endpoint) = owner_with_endpoint(settings(3, 5), &["*"]).await;
+    let refused = app
+        .create_webhook_endpoint(
+            &ctx,
+            WebhookEndpointInput {
+                url: "http://10.0.0.5/in".into(),
+                events: vec!["session.logged_in".into()],
+                description: None,
+            },
+        )
+        .await;
+    let Err(AppError::Validation(errors)) = refused else {
+        panic!("expected a validation error, got {refused:?}");
+    };
+    let fields: Vec<&str> = errors.iter().map(|(field, _)| field).collect();
+    assert_eq!(fields, ["url", "events"]);
+
+    let (_, member) = signed_up(&app, "someone@example.com", "elsewhere").await;
+    assert_ne!(member.tenant_id(), ctx.tenant_id());
+    let foreign = app.delete_webhook_endpoint(&member, endpoint).await;
+    assert!(
+        matches!(foreign, Err(AppError::NotFound(_))),
+        "a caller of another tenant cannot touch it: {foreign:?}"
+    );
+
+    let rotated = app.rotate_webhook_secret(&ctx, endpoint).await.expect("rotated");
+    let page = app
+        .list_webhook_endpoints(&ctx, &PageRequest::first(20))
+        .await
+        .expect("listed");
+    assert_eq!(page.items.len(), 1);
+    assert!(rotated.secret.starts_with("whsec_"));
+}

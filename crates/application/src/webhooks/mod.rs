@@ -1,0 +1,504 @@
+//! Webhooks: a tenant's endpoints (managed with `webhooks:manage`), the signed
+//! deliveries of its domain events to them, retried with backoff for a bounded time,
+//! and the disabling of an endpoint that keeps failing (announced as an event).
+
+use chrono::Duration;
+use tessera_domain::{
+    AuditActor, DeliveryStatus, EventSelection, NewAuditEvent, Permission, RetryPolicy, SigningSecrets,
+    WebhookDelivery, WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, WebhookUrl,
+};
+
+use crate::events::jitter;
+use crate::ports::OutgoingWebhook;
+use crate::{AppError, Application, FieldErrors, Page, PageRequest, RequestContext, TenantScope};
+
+const SECRET_PREFIX: &str = "whsec_";
+/// Deliveries claimed per tenant per pass.
+const DELIVERY_BATCH: u64 = 20;
+const TENANTS_PER_PASS: u64 = 200;
+
+/// The rules deliveries follow; the defaults suit production.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Development only: `http` and loopback/private addresses are accepted.
+    pub allow_local_urls: bool,
+    pub retry: RetryPolicy,
+    /// An endpoint is disabled after this many deliveries in a row gave up.
+    pub disable_after_failed_deliveries: u32,
+    /// How long a claimed delivery is reserved for the worker sending it; a worker
+    /// that dies leaves it to be sent again once this has passed.
+    pub lease: Duration,
+    /// How long a rotated-out secret keeps signing deliveries.
+    pub secret_overlap: Duration,
+    pub max_endpoints_per_tenant: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_local_urls: false,
+            retry: RetryPolicy::default(),
+            disable_after_failed_deliveries: 5,
+            lease: Duration::seconds(60),
+            secret_overlap: Duration::hours(24),
+            max_endpoints_per_tenant: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct WebhookEndpointInput {
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+}
+
+/// Fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookEndpointChanges {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<String>,
+    /// Turning a disabled endpoint back on clears its failure count.
+    pub enabled: Option<bool>,
+}
+
+/// An endpoint and its signing secret (shown at creation and rotation only).
+#[derive(Debug, Clone)]
+pub struct EndpointWithSecret {
+    pub endpoint: WebhookEndpoint,
+    pub secret: String,
+}
+
+fn events_text(events: &EventSelection) -> String {
+    events.as_slice().join(",")
+}
+
+impl Application {
+    fn webhook_url(&self, raw: &str) -> Result<WebhookUrl, String> {
+        WebhookUrl::parse(raw, self.webhooks.allow_local_urls).map_err(|e| e.0)
+    }
+
+    fn new_signing_secret(&self) -> String {
+        self.ports.secrets.generate(SECRET_PREFIX).plain
+    }
+
+    #[tracing::instrument(name = "create_webhook_endpoint", skip_all)]
+    pub async fn create_webhook_endpoint(
+        &self,
+        ctx: &RequestContext,
+        input: WebhookEndpointInput,
+    ) -> Result<EndpointWithSecret, AppError> {
+        let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
+        let mut errors = FieldErrors::new();
+        let url = errors.check("url", self.webhook_url(&input.url));
+        let events = errors.check("events", EventSelection::parse(&input.events).map_err(|e| e.0));
+        let description = errors.check(
+            "description",
+            WebhookEndpoint::check_description(input.description.as_deref().unwrap_or("")).map_err(|e| e.0),
+        );
+        let (Some(url), Some(events), Some(description)) = (url, events, description) else {
+            return Err(AppError::Validation(errors));
+        };
+        let now = self.ports.clock.now();
+        let endpoint = WebhookEndpoint {
+            id: WebhookEndpointId::from_uuid(self.ports.ids.new_id()),
+            tenant_id: scope.tenant_id(),
+            url,
+            description,
+            events,
+            enabled: true,
+            disabled_reason: None,
+            failed_deliveries_in_a_row: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let secret = self.new_signing_secret();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        if tx.webhooks().count_endpoints(&scope).await? >= self.webhooks.max_endpoints_per_tenant {
+            return Err(AppError::Conflict {
+                field: "url".into(),
+                message: format!(
+                    "a tenant may have at most {} webhook endpoints",
+                    self.webhooks.max_endpoints_per_tenant
+                ),
+            });
+        }
+        let secrets = SigningSecrets {
+            current: secret.clone(),
+            previous: None,
+        };
+        tx.webhooks().insert_endpoint(&scope, &endpoint, &secrets).await?;
+        let event = ctx
+            .audit("webhook_endpoint.created", "webhook_endpoint", endpoint.id, now)
+            .change("url", None::<&str>, Some(endpoint.url.as_str()))
+            .change("events", None::<&str>, Some(events_text(&endpoint.events)))
+            .change("description", None::<&str>, Some(endpoint.description.as_str()).filter(|d| !d.is_empty()));
+        self.journal(tx.as_ref(), &event).await?;
+        tx.commit().await?;
+        Ok(EndpointWithSecret { endpoint, secret })
+    }
+
+    pub async fn list_webhook_endpoints(
+        &self,
+        ctx: &RequestContext,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookEndpoint>, AppError> {
+        let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        Ok(tx.webhooks().list_endpoints(&scope, page).await?)
+    }
+
+    pub async fn count_webhook_endpoints(&self, ctx: &RequestContext) -> Result<u64, AppError> {
+        let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        Ok(tx.webhooks().count_endpoints(&scope).await?)
+    }
+
+    #[tracing::instrument(name = "update_webhook_endpoint", skip_all, fields(endpoint_id = %id))]
+    pub async fn update_webhook_endpoint(
+        &self,
+        ctx: &RequestContext,
+        id: WebhookEndpointId,
+        changes: WebhookEndpointChanges,
+    ) -> Result<WebhookEndpoint, AppError> {
+        let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
+        let mut errors = FieldErrors::new();
+        let url = changes.url.as_deref().map(|raw| errors.check("url", self.webhook_url(raw)));
+        let events = changes
+            .events
+            .as_deref()
+            .map(|types| errors.check("events", EventSelection::parse(types).map_err(|e| e.0)));
+        let description = changes.description.as_deref().map(|raw| {
+            errors.check(
+                "description",
+                WebhookEndpoint::check_description(raw).map_err(|e| e.0),
+            )
+        });
+        errors.into_result()?;
+        let now = self.ports.clock.now();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        let before = tx
+            .webhooks()
+            .find_endpoint(&scope, id)
+            .await?
+            .ok_or(AppError::NotFound("webhook endpoint"))?;
+        let mut endpoint = before.clone();
+        if let Some(Some(url)) = url {
+            endpoint.url = url;
+        }
+        if let Some(Some(events)) = events {
+            endpoint.events = events;
+        }
+        if let Some(Some(description)) = description {
+            endpoint.description = description;
+        }
+        if let Some(enabled) = changes.enabled {
+            endpoint.enabled = enabled;
+            if enabled {
+                endpoint.disabled_reason = None;
+            }
+        }
+        if endpoint == before {
+            return Ok(endpoint);
+        }
+        endpoint.updated_at = now;
+        tx.webhooks().update_endpoint(&scope, &endpoint).await?;
+        if endpoint.enabled && !before.enabled {
+            // A fresh start: earlier give-ups no longer count towards disabling it.
+            tx.webhooks().note_outcome(&scope, id, false).await?;
+            endpoint.failed_deliveries_in_a_row = 0;
+        }
+        let event = ctx
+            .audit("webhook_endpoint.updated", "webhook_endpoint", id, now)
+            .change("url", Some(before.url.as_str()), Some(endpoint.url.as_str()))
+            .change("events", Some(events_text(&before.events)), Some(events_text(&endpoint.events)))
+            .change(
+                "description",
+                Some(before.description.as_str()),
+                Some(endpoint.description.as_str()),
+            )
+            .change("enabled", Some(before.enabled), Some(endpoint.enabled));
+        self.journal(tx.as_ref(), &event).await?;
+        tx.commit().await?;
+        Ok(endpoint)
+    }
+
+    #[tracing::instrument(name = "delete_webhook_endpoint", skip_all, fields(endpoint_id = %id))]
+    pub async fn delete_webhook_endpoint(&self, ctx: &RequestContext, id: WebhookEndpointId) -> Result<(), AppError> {
+        let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        let endpoint = tx
+            .webhooks()
+            .find_endpoint(&scope, id)
+            .await?
+            .ok_or(AppError::NotFound("webhook endpoint"))?;
+        tx.webhooks().delete_endpoint(&scope, id).await?;
+        let event = ctx
+            .audit("webhook_endpoint.deleted", "webhook_endpoint", id, self.ports.clock.now())
+            .change("url", Some(endpoint.url.as_str()), None::<&str>)
+            .change("events", Some(events_text(&endpoint.events)), None::<&str>);
+        self.journal(tx.as_ref(), &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A new signing secret; the old one keeps signing (as a second signature) for
+    /// the configured overlap, so receivers can switch without rejecting deliveries.
+    #[tracing::instrument(name = "rotate_webhook_secret", skip_all, fields(endpoint_id = %id))]
+    pub async fn rotate_webhook_secret(
+        &self,
+        ctx: &RequestContext,
+        id: WebhookEndpointId,
+    ) -> Result<EndpointWithSecret, AppError> {
+        let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
+        let now = self.ports.clock.now();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        let endpoint = tx
+            .webhooks()
+            .find_endpoint(&scope, id)
+            .await?
+            .ok_or(AppError::NotFound("webhook endpoint"))?;
+        let old = tx
+            .webhooks()
+            .secrets(&scope, id)
+            .await?
+            .ok_or(AppError::NotFound("webhook endpoint"))?;
+        let secret = self.new_signing_secret();
+        let until = now + self.webhooks.secret_overlap;
+        let secrets = SigningSecrets {
+            current: secret.clone(),
+            previous: Some((old.current, until)),
+        };
+        tx.webhooks().set_secrets(&scope, id, &secrets).await?;
+        let event = ctx
+            .audit("webhook_endpoint.secret_rotated", "webhook_endpoint", id, now)
+            .change("previous_secret_valid_until", None::<&str>, Some(until.to_rfc3339()));
+        self.journal(tx.as_ref(), &event).await?;
+        tx.commit().await?;
+        Ok(EndpointWithSecret { endpoint, secret })
+    }
+
+    pub async fn list_webhook_deliveries(
+        &self,
+        ctx: &RequestContext,
+        endpoint: WebhookEndpointId,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookDelivery>, AppError> {
+        let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        tx.webhooks()
+            .find_endpoint(&scope, endpoint)
+            .await?
+            .ok_or(AppError::NotFound("webhook endpoint"))?;
+        Ok(tx.webhooks().list_deliveries(&scope, endpoint, page).await?)
+    }
+
+    pub async fn count_webhook_deliveries(
+        &self,
+        ctx: &RequestContext,
+        endpoint: WebhookEndpointId,
+    ) -> Result<u64, AppError> {
+        let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        Ok(tx.webhooks().count_deliveries(&scope, endpoint).await?)
+    }
+
+    /// Sends a delivery's event again, as a new delivery with a fresh retry budget.
+    #[tracing::instrument(name = "redeliver_webhook", skip_all, fields(delivery_id = %id))]
+    pub async fn redeliver_webhook(
+        &self,
+        ctx: &RequestContext,
+        id: WebhookDeliveryId,
+    ) -> Result<WebhookDelivery, AppError> {
+        let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
+        let now = self.ports.clock.now();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&scope).await?;
+        let original = tx
+            .webhooks()
+            .find_delivery(&scope, id)
+            .await?
+            .ok_or(AppError::NotFound("webhook delivery"))?;
+        let endpoint = tx
+            .webhooks()
+            .find_endpoint(&scope, original.endpoint_id)
+            .await?
+            .ok_or(AppError::NotFound("webhook endpoint"))?;
+        if !endpoint.enabled {
+            return Err(AppError::Conflict {
+                field: "deliveryId".into(),
+                message: "the endpoint is disabled; enable it first".into(),
+            });
+        }
+        let delivery = WebhookDelivery {
+            id: WebhookDeliveryId::from_uuid(self.ports.ids.new_id()),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            last_attempt_at: None,
+            response_status: None,
+            last_error: None,
+            created_at: now,
+            completed_at: None,
+            ..original
+        };
+        tx.webhooks()
+            .insert_deliveries(&scope, std::slice::from_ref(&delivery))
+            .await?;
+        let event = ctx
+            .audit("webhook.redelivery_requested", "webhook_delivery", delivery.id, now)
+            .change("redelivery_of", None::<&str>, Some(id.to_string()))
+            .change("event_id", None::<&str>, Some(delivery.event_id.to_string()));
+        self.journal(tx.as_ref(), &event).await?;
+        tx.commit().await?;
+        Ok(delivery)
+    }
+
+    /// One pass of a delivery worker: sends every due delivery it can claim, records
+    /// each outcome, and disables endpoints that keep failing. Returns how many it sent.
+    pub async fn run_webhook_deliveries(&self) -> Result<usize, AppError> {
+        let now = self.ports.clock.now();
+        let tenants = {
+            let tx = self.ports.store.begin().await?;
+            tx.webhooks().due_tenants(now, TENANTS_PER_PASS).await?
+        };
+        let mut sent = 0;
+        for tenant in tenants {
+            let scope = TenantScope::new(tenant);
+            let claimed = {
+                let now = self.ports.clock.now();
+                let tx = self.ports.store.begin().await?;
+                tx.enter_tenant(&scope).await?;
+                let claimed = tx
+                    .webhooks()
+                    .claim_due(&scope, now, now + self.webhooks.lease, DELIVERY_BATCH)
+                    .await?;
+                tx.commit().await?;
+                claimed
+            };
+            for delivery in claimed {
+                if let Err(error) = self.send_delivery(&scope, delivery).await {
+                    tracing::warn!(%error, tenant_id = %tenant, "a webhook delivery could not be recorded");
+                }
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
+    async fn send_delivery(&self, scope: &TenantScope, mut delivery: WebhookDelivery) -> Result<(), AppError> {
+        let (endpoint, secrets) = {
+            let tx = self.ports.store.begin().await?;
+            tx.enter_tenant(scope).await?;
+            let endpoint = tx.webhooks().find_endpoint(scope, delivery.endpoint_id).await?;
+            let secrets = tx.webhooks().secrets(scope, delivery.endpoint_id).await?;
+            (endpoint, secrets)
+        };
+        let (Some(endpoint), Some(secrets)) = (endpoint, secrets) else {
+            return Ok(()); // deleted meanwhile: its deliveries went with it
+        };
+        let now = self.ports.clock.now();
+        if !endpoint.enabled {
+            delivery.status = DeliveryStatus::Failed;
+            delivery.last_error = Some("the endpoint is disabled".into());
+            delivery.completed_at = Some(now);
+            return self.record_delivery(scope, &delivery, &endpoint, None).await;
+        }
+        let outcome = self
+            .ports
+            .webhook_sender
+            .send(&OutgoingWebhook {
+                url: endpoint.url.as_str().to_owned(),
+                delivery_id: delivery.id,
+                event_id: delivery.event_id,
+                event_type: delivery.event_type.clone(),
+                body: delivery.payload.clone(),
+                secrets: secrets.active(now).into_iter().map(str::to_owned).collect(),
+                sent_at: now,
+            })
+            .await;
+        let now = self.ports.clock.now();
+        delivery.attempts = delivery.attempts.saturating_add(1);
+        delivery.last_attempt_at = Some(now);
+        delivery.response_status = outcome.status;
+        let gave_up = if outcome.succeeded() {
+            delivery.status = DeliveryStatus::Succeeded;
+            delivery.last_error = None;
+            delivery.completed_at = Some(now);
+            Some(false)
+        } else {
+            delivery.last_error = outcome.error.clone();
+            let random = self.ports.ids.new_id();
+            match self
+                .webhooks
+                .retry
+                .next_attempt(delivery.attempts, delivery.created_at, now, jitter(random))
+            {
+                Some(at) => {
+                    delivery.next_attempt_at = at;
+                    None
+                }
+                None => {
+                    delivery.status = DeliveryStatus::Failed;
+                    delivery.completed_at = Some(now);
+                    Some(true)
+                }
+            }
+        };
+        self.record_delivery(scope, &delivery, &endpoint, gave_up).await
+    }
+
+    /// Stores a delivery's outcome; when it ended (`gave_up` is known), updates the
+    /// endpoint's failure count and disables it at the bound.
+    async fn record_delivery(
+        &self,
+        scope: &TenantScope,
+        delivery: &WebhookDelivery,
+        endpoint: &WebhookEndpoint,
+        gave_up: Option<bool>,
+    ) -> Result<(), AppError> {
+        let now = self.ports.clock.now();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        tx.webhooks().update_delivery(scope, delivery).await?;
+        if let Some(gave_up) = gave_up {
+            let failures = tx.webhooks().note_outcome(scope, endpoint.id, gave_up).await?;
+            if gave_up && failures >= self.webhooks.disable_after_failed_deliveries.max(1) {
+                let current = tx.webhooks().find_endpoint(scope, endpoint.id).await?;
+                if let Some(mut current) = current.filter(|e| e.enabled) {
+                    let reason = format!("{failures} deliveries in a row failed");
+                    current.enabled = false;
+                    current.disabled_reason = Some(reason.clone());
+                    current.updated_at = now;
+                    tx.webhooks().update_endpoint(scope, &current).await?;
+                    tx.webhooks()
+                        .fail_pending(scope, endpoint.id, "the endpoint was disabled", now)
+                        .await?;
+                    let event = NewAuditEvent::new(
+                        Some(scope.tenant_id()),
+                        AuditActor::System,
+                        "webhook_endpoint.disabled",
+                        "webhook_endpoint",
+                        Some(endpoint.id.to_string()),
+                        now,
+                    )
+                    .change("enabled", Some(true), Some(false))
+                    .change("disabled_reason", None::<&str>, Some(reason.as_str()));
+                    self.journal(tx.as_ref(), &event).await?;
+                    tracing::warn!(endpoint_id = %endpoint.id, tenant_id = %scope.tenant_id(), %reason, "webhook endpoint disabled");
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,374 @@
+//! Webhooks: a tenant's endpoints, the events each one wants, and the deliveries of
+//! those events with their retry schedule.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::events::{ALL_EVENT_TYPES, is_domain_event_type};
+use crate::{InvalidValue, TenantId};
+
+pub use crate::ids::{WebhookDeliveryId, WebhookEndpointId};
+
+/// Whether an address belongs to the public internet: loopback, private, link-local,
+/// shared, documentation and multicast addresses do not.
+pub fn is_public_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (18..20).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_ip(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+        }
+    }
+}
+
+/// Where deliveries go. Outside development it must be `https` and must not name a
+/// loopback or private address (`localhost`, `10.0.0.1`, …); names are checked again
+/// against their resolved addresses at every delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl(String);
+
+impl WebhookUrl {
+    pub const MAX_LEN: usize = 2048;
+
+    /// `development` allows `http` and local addresses (a receiver on the laptop).
+    pub fn parse(raw: &str, development: bool) -> Result<Self, InvalidValue> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(InvalidValue("must not be empty".into()));
+        }
+        if raw.len() > Self::MAX_LEN {
+            return Err(InvalidValue(format!("must be at most {} characters", Self::MAX_LEN)));
+        }
+        let url = url::Url::parse(raw).map_err(|_| InvalidValue("must be an absolute URL".into()))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if development => {}
+            "http" => return Err(InvalidValue("must use https".into())),
+            _ => return Err(InvalidValue("must be an https URL".into())),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(InvalidValue("must not carry a user name or password".into()));
+        }
+        if url.fragment().is_some() {
+            return Err(InvalidValue("must not have a #fragment".into()));
+        }
+        let local = match url.host() {
+            None => return Err(InvalidValue("must name a host".into())),
+            Some(url::Host::Ipv4(ip)) => !is_public_ip(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => !is_public_ip(IpAddr::V6(ip)),
+            Some(url::Host::Domain(name)) => {
+                let name = name.trim_end_matches('.');
+                name == "localhost" || name.ends_with(".localhost") || !name.contains('.')
+            }
+        };
+        if local && !development {
+            return Err(InvalidValue(
+                "must not point at a loopback, private or single-label host".into(),
+            ));
+        }
+        Ok(Self(url.to_string()))
+    }
+
+    /// A stored URL, validated when it was saved.
+    pub fn from_stored(url: String) -> Self {
+        Self(url)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The event types an endpoint receives: catalogued types, or `*` for all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSelection(Vec<String>);
+
+impl EventSelection {
+    pub const MAX_TYPES: usize = 64;
+
+    pub fn parse<S: AsRef<str>>(types: &[S]) -> Result<Self, InvalidValue> {
+        if types.is_empty() {
+            return Err(InvalidValue("name at least one event type (or \"*\" for all)".into()));
+        }
+        if types.len() > Self::MAX_TYPES {
+            return Err(InvalidValue(format!("at most {} event types", Self::MAX_TYPES)));
+        }
+        let mut selected = Vec::with_capacity(types.len());
+        for raw in types {
+            let raw = raw.as_ref().trim();
+            if raw != ALL_EVENT_TYPES && !is_domain_event_type(raw) {
+                return Err(InvalidValue(format!("`{raw}` is not an event type")));
+            }
+            selected.push(raw.to_owned());
+        }
+        selected.sort_unstable();
+        selected.dedup();
+        if selected.iter().any(|t| t == ALL_EVENT_TYPES) {
+            selected = vec![ALL_EVENT_TYPES.to_owned()];
+        }
+        Ok(Self(selected))
+    }
+
+    pub fn from_stored(types: Vec<String>) -> Self {
+        Self(types)
+    }
+
+    pub fn includes(&self, event_type: &str) -> bool {
+        self.0.iter().any(|t| t == ALL_EVENT_TYPES || t == event_type)
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    pub id: WebhookEndpointId,
+    pub tenant_id: TenantId,
+    pub url: WebhookUrl,
+    pub description: String,
+    pub events: EventSelection,
+    pub enabled: bool,
+    /// Why Tessera turned it off (after failing deliveries), until someone turns it on.
+    pub disabled_reason: Option<String>,
+    /// Deliveries that gave up in a row; a success resets it.
+    pub failed_deliveries_in_a_row: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl WebhookEndpoint {
+    pub const MAX_DESCRIPTION: usize = 500;
+
+    pub fn check_description(raw: &str) -> Result<String, InvalidValue> {
+        let description = raw.trim();
+        if description.chars().count() > Self::MAX_DESCRIPTION {
+            return Err(InvalidValue(format!(
+                "must be at most {} characters",
+                Self::MAX_DESCRIPTION
+            )));
+        }
+        Ok(description.to_owned())
+    }
+
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.enabled && self.events.includes(event_type)
+    }
+}
+
+/// A signing secret and, for a while after a rotation, the one it replaced (both sign
+/// each delivery until the old one expires, so receivers can switch without loss).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningSecrets {
+    pub current: String,
+    pub previous: Option<(String, DateTime<Utc>)>,
+}
+
+impl SigningSecrets {
+    /// The secrets that sign a delivery made at `now`.
+    pub fn active(&self, now: DateTime<Utc>) -> Vec<&str> {
+        let mut secrets = vec![self.current.as_str()];
+        if let Some((previous, until)) = &self.previous
+            && now < *until
+        {
+            secrets.push(previous.as_str());
+        }
+        secrets
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pending" => Some(Self::Pending),
+            "succeeded" => Some(Self::Succeeded),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub id: WebhookDeliveryId,
+    pub tenant_id: TenantId,
+    pub endpoint_id: WebhookEndpointId,
+    /// The domain event delivered (receivers deduplicate on it).
+    pub event_id: uuid::Uuid,
+    pub event_type: String,
+    /// The JSON body sent.
+    pub payload: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub response_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// How failed deliveries are retried: exponential backoff from `base`, capped at
+/// `max_delay`, with up to half of each delay taken off at random (jitter), for at most
+/// `max_attempts` attempts and never later than `max_age` after the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub base: Duration,
+    pub max_delay: Duration,
+    pub max_attempts: u32,
+    pub max_age: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            base: Duration::seconds(30),
+            max_delay: Duration::hours(6),
+            max_attempts: 12,
+            max_age: Duration::days(3),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// When to try again after `attempts` failed attempts, or `None` to give up.
+    /// `jitter` is a random number in `[0, 1)`.
+    pub fn next_attempt(
+        &self,
+        attempts: u32,
+        created_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        jitter: f64,
+    ) -> Option<DateTime<Utc>> {
+        if attempts >= self.max_attempts {
+            return None;
+        }
+        let exponent = attempts.saturating_sub(1).min(30);
+        let full = self
+            .base
+            .checked_mul(1i32 << exponent.min(30))
+            .unwrap_or(self.max_delay)
+            .min(self.max_delay);
+        let jitter = jitter.clamp(0.0, 1.0);
+        let delay_ms = full.num_milliseconds() as f64 * (1.0 - jitter / 2.0);
+        let at = now + Duration::milliseconds(delay_ms.max(1.0) as i64);
+        created_at
+            .checked_add_signed(self.max_age)
+            .is_none_or(|limit| at <= limit)
+            .then_some(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_outside_development_must_be_public_https() {
+        assert!(WebhookUrl::parse("https://hooks.example.com/in", false).is_ok());
+        for bad in [
+            "http://hooks.example.com/in",
+            "ftp://hooks.example.com/in",
+            "https://localhost/in",
+            "https://127.0.0.1/in",
+            "https://10.1.2.3/in",
+            "https://192.168.0.4/in",
+            "https://[::1]/in",
+            "https://169.254.169.254/latest",
+            "https://intranet/in",
+            "https://user:pw@hooks.example.com/in",
+            "not a url",
+            "",
+        ] {
+            assert!(WebhookUrl::parse(bad, false).is_err(), "{bad} must be refused");
+        }
+        assert!(WebhookUrl::parse("http://127.0.0.1:9000/in", true).is_ok());
+        assert!(WebhookUrl::parse("ftp://127.0.0.1/in", true).is_err());
+    }
+
+    #[test]
+    fn selections_take_catalogued_types_or_all() {
+        let selection = EventSelection::parse(&["workspace.renamed", "workspace.created", "workspace.renamed"])
+            .expect("valid");
+        assert_eq!(selection.as_slice(), ["workspace.created", "workspace.renamed"]);
+        assert!(selection.includes("workspace.renamed"));
+        assert!(!selection.includes("role.created"));
+        let all = EventSelection::parse(&["*", "role.created"]).expect("valid");
+        assert_eq!(all.as_slice(), ["*"]);
+        assert!(all.includes("role.created"));
+        assert!(EventSelection::parse::<&str>(&[]).is_err());
+        assert!(EventSelection::parse(&["session.logged_in"]).is_err());
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_within_their_bounds() {
+        let policy = RetryPolicy {
+            base: Duration::seconds(10),
+            max_delay: Duration::seconds(60),
+            max_attempts: 5,
+            max_age: Duration::minutes(10),
+        };
+        let created = Utc::now();
+        let delay = |attempts, jitter| {
+            policy
+                .next_attempt(attempts, created, created, jitter)
+                .map(|at| (at - created).num_seconds())
+        };
+        assert_eq!(delay(1, 0.0), Some(10));
+        assert_eq!(delay(2, 0.0), Some(20));
+        assert_eq!(delay(3, 0.0), Some(40));
+        assert_eq!(delay(4, 0.0), Some(60), "capped");
+        assert_eq!(delay(2, 0.999_999), Some(10), "jitter takes at most half off");
+        assert_eq!(delay(5, 0.0), None, "the last attempt was the fifth");
+        let late = created + Duration::seconds(595);
+        assert_eq!(policy.next_attempt(1, created, late, 0.0), None, "past the age bound");
+    }
+
+    #[test]
+    fn a_rotated_secret_signs_until_it_expires() {
+        let now = Utc::now();
+        let secrets = SigningSecrets {
+            current: "new".into(),
+            previous: Some(("old".into(), now + Duration::hours(1))),
+        };
+        assert_eq!(secrets.active(now), ["new", "old"]);
+        assert_eq!(secrets.active(now + Duration::hours(2)), ["new"]);
+    }
+}
