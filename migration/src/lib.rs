@@ -20,6 +20,7 @@ mod m20261123_000009_onboarding;
 mod m20261123_000010_readable_migrations;
 mod m20261123_000011_audit_trail;
 mod m20261123_000012_keyset_indexes;
+mod m20261123_000013_webhooks;
 
 pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
@@ -39,6 +40,8 @@ pub const TENANT_TABLES: &[&str] = &[
     "tenant_settings",
     "outbox_events",
     "audit_events",
+    "webhook_endpoints",
+    "webhook_deliveries",
 ];
 
 /// The transaction-local tenant, read once per statement (the sub-select becomes an
@@ -86,6 +89,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_readable_migrations::Migration),
             Box::new(m20261123_000011_audit_trail::Migration),
             Box::new(m20261123_000012_keyset_indexes::Migration),
+            Box::new(m20261123_000013_webhooks::Migration),
         ]
     }
 }

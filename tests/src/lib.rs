@@ -503,11 +503,13 @@ impl TestApp {
         let store = self.db.app_store(1).await;
         let tenant = TenantId::parse(&owner.tenant_id).expect("tenant id");
         let scope = TenantScope::for_tests(tenant);
-        let tx = store.begin().await.expect("begin");
-        tx.enter_tenant(&scope).await.expect("enter");
         let role_id = match role {
             RoleChoice::System(system) => {
-                tx.roles()
+                // Read apart from the write: on SQLite a transaction that reads and then
+                // writes fails if the server's workers wrote in between.
+                let read = store.begin().await.expect("begin");
+                read.enter_tenant(&scope).await.expect("enter");
+                read.roles()
                     .find_system(&scope, system)
                     .await
                     .expect("query")
@@ -516,6 +518,8 @@ impl TestApp {
             }
             RoleChoice::Id(raw) => RoleId::parse(&raw).expect("role id"),
         };
+        let tx = store.begin().await.expect("begin");
+        tx.enter_tenant(&scope).await.expect("enter");
         // Microseconds, as the server's clock keeps them (cursors compare these values).
         let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
         tx.memberships()

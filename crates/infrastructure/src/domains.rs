@@ -90,7 +90,7 @@ impl DomainVerifier for HttpDomainVerifier {
 
 /// Resolves names to their public addresses only: loopback, private, link-local,
 /// shared, documentation and multicast addresses are dropped.
-struct PublicAddressesOnly;
+pub(crate) struct PublicAddressesOnly;
 
 impl reqwest::dns::Resolve for PublicAddressesOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
@@ -98,43 +98,13 @@ impl reqwest::dns::Resolve for PublicAddressesOnly {
         Box::pin(async move {
             let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await?
-                .filter(|address| is_public(address.ip()))
+                .filter(|address| tessera_domain::is_public_ip(address.ip()))
                 .collect();
             if addresses.is_empty() {
                 return Err("the domain has no public address".into());
             }
             Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
         })
-    }
-}
-
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_multicast()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 198 && (18..20).contains(&b)))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
-        }
     }
 }
 
@@ -182,10 +152,10 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
         ] {
-            assert!(!is_public(private.parse().expect("an address")), "{private}");
+            assert!(!tessera_domain::is_public_ip(private.parse().expect("an address")), "{private}");
         }
         for public in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
-            assert!(is_public(public.parse().expect("an address")), "{public}");
+            assert!(tessera_domain::is_public_ip(public.parse().expect("an address")), "{public}");
         }
     }
 

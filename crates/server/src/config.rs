@@ -170,6 +170,45 @@ pub struct Config {
     )]
     pub rate_limit_authentication_per_minute: u32,
 
+    /// Outbox workers in this process (0: this replica delivers no events). Replicas
+    /// share the work: each tenant's queue is taken by one worker at a time.
+    #[arg(long, env = "OUTBOX_WORKERS", default_value_t = 1, global = true)]
+    pub outbox_workers: u16,
+
+    /// How often an idle outbox or webhook worker looks for work, in milliseconds.
+    #[arg(long, env = "OUTBOX_POLL_MS", default_value_t = 250, global = true)]
+    pub outbox_poll_ms: u64,
+
+    /// Webhook delivery workers in this process (0: this replica sends none).
+    #[arg(long, env = "WEBHOOK_WORKERS", default_value_t = 2, global = true)]
+    pub webhook_workers: u16,
+
+    /// How long a webhook receiver has to answer, in seconds. A delivery in flight is
+    /// reserved for twice this (plus a second); a replica that dies mid-delivery leaves
+    /// it to be sent again after that.
+    #[arg(long, env = "WEBHOOK_TIMEOUT_SECONDS", default_value_t = 10, global = true)]
+    pub webhook_timeout_seconds: u64,
+
+    /// Attempts per delivery before it is marked failed.
+    #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 12, global = true)]
+    pub webhook_max_attempts: u32,
+
+    /// The first retry's delay in milliseconds; each later one doubles (with jitter).
+    #[arg(long, env = "WEBHOOK_RETRY_BASE_MS", default_value_t = 30_000, global = true)]
+    pub webhook_retry_base_ms: u64,
+
+    /// The longest delay between two attempts, in seconds.
+    #[arg(long, env = "WEBHOOK_RETRY_MAX_DELAY_SECONDS", default_value_t = 21_600, global = true)]
+    pub webhook_retry_max_delay_seconds: u64,
+
+    /// No attempt is made later than this after the event, in hours.
+    #[arg(long, env = "WEBHOOK_RETRY_MAX_AGE_HOURS", default_value_t = 72, global = true)]
+    pub webhook_retry_max_age_hours: u64,
+
+    /// An endpoint is disabled after this many deliveries in a row failed for good.
+    #[arg(long, env = "WEBHOOK_DISABLE_AFTER", default_value_t = 5, global = true)]
+    pub webhook_disable_after: u32,
+
     /// Until a person finishes onboarding, tenant work answers FORBIDDEN
     /// (`ONBOARDING_INCOMPLETE`); onboarding itself and reading oneself stay open.
     #[arg(long, env = "ONBOARDING_GATE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
@@ -342,6 +381,23 @@ impl Config {
             principal: Quota::per_minute(self.rate_limit_principal_per_minute.max(1)),
             anonymous: Quota::per_minute(self.rate_limit_anonymous_per_minute.max(1)),
             authentication: Quota::per_minute(self.rate_limit_authentication_per_minute.max(1)),
+        }
+    }
+
+    pub fn webhooks(&self) -> tessera_application::webhooks::WebhookSettings {
+        use chrono::Duration;
+        let timeout = Duration::seconds(self.webhook_timeout_seconds.clamp(1, 300) as i64);
+        tessera_application::webhooks::WebhookSettings {
+            allow_local_urls: !self.is_production(),
+            retry: tessera_domain::RetryPolicy {
+                base: Duration::milliseconds(self.webhook_retry_base_ms.clamp(1, 86_400_000) as i64),
+                max_delay: Duration::seconds(self.webhook_retry_max_delay_seconds.clamp(1, 7 * 86_400) as i64),
+                max_attempts: self.webhook_max_attempts.max(1),
+                max_age: Duration::hours(self.webhook_retry_max_age_hours.clamp(1, 24 * 30) as i64),
+            },
+            disable_after_failed_deliveries: self.webhook_disable_after.max(1),
+            lease: timeout * 2 + Duration::seconds(1),
+            ..tessera_application::webhooks::WebhookSettings::default()
         }
     }
 
@@ -519,6 +575,15 @@ impl Config {
             hsts_max_age_seconds: None,
             request_timeout_seconds: 30,
             audit_retention_days: 365,
+            outbox_workers: 1,
+            outbox_poll_ms: 250,
+            webhook_workers: 2,
+            webhook_timeout_seconds: 10,
+            webhook_max_attempts: 12,
+            webhook_retry_base_ms: 30_000,
+            webhook_retry_max_delay_seconds: 21_600,
+            webhook_retry_max_age_hours: 72,
+            webhook_disable_after: 5,
         }
     }
 }

@@ -23,6 +23,7 @@ use tessera_infrastructure::{
     RedisAccessCache, RedisAttempts, RedisPersistedQueries, RedisRateLimiter, SeaStore, SmtpMailer, SmtpSettings,
     SystemClock, UuidV7Ids,
 };
+use tessera_infrastructure::{HttpWebhookSender, InProcessEventBus, RedisEventBus};
 use tessera_migration::{Migrator, MigratorTrait};
 
 use tokio::net::TcpListener;
@@ -231,7 +232,18 @@ async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> 
         Some(url) => Arc::new(RedisPersistedQueries::connect(url).context("setting up Redis")?),
         None => Arc::new(InProcessPersistedQueries::new(64 * 1024 * 1024)),
     };
+    let event_bus: Arc<dyn tessera_application::ports::EventBus> = match &config.redis_url {
+        Some(url) => Arc::new(RedisEventBus::connect(url).context("setting up Redis")?),
+        None => Arc::new(InProcessEventBus::default()),
+    };
+    let webhook_sender = HttpWebhookSender::new(
+        std::time::Duration::from_secs(config.webhook_timeout_seconds.clamp(1, 300)),
+        !config.is_production(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let ports = Ports {
+        event_bus,
+        webhook_sender: Arc::new(webhook_sender),
         store: Arc::new(store.clone()),
         password_hasher: Arc::new(hasher),
         token_issuer: Arc::new(JwtTokenIssuer::new(config.jwt_keys()?).context("loading the JWT keys")?),
@@ -258,7 +270,11 @@ async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> 
         ..AuthSettings::default()
     };
     Ok(Wired {
-        app: Arc::new(Application::new(ports, auth).with_rate_limits(config.rate_limits())),
+        app: Arc::new(
+            Application::new(ports, auth)
+                .with_rate_limits(config.rate_limits())
+                .with_webhooks(config.webhooks()),
+        ),
         store,
         checks,
     })
@@ -322,17 +338,71 @@ pub struct RunningServer {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<std::io::Result<()>>,
     pool_gauges: tokio::task::JoinHandle<()>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
-    /// Stops accepting, drains in-flight requests, and waits.
+    /// Stops accepting, drains in-flight requests, and waits; then stops the workers
+    /// (a delivery they were sending is sent again once its reservation runs out).
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let _ = self.handle.await;
-        self.pool_gauges.abort();
+        let _ = (&mut self.handle).await;
+        self.abort_all();
     }
+
+    /// Stops everything at once, mid-request and mid-delivery, like a crash.
+    pub fn kill(self) {
+        self.handle.abort();
+        self.abort_all();
+    }
+
+    fn abort_all(&self) {
+        self.pool_gauges.abort();
+        for worker in &self.workers {
+            worker.abort();
+        }
+    }
+}
+
+/// The outbox and webhook workers: each loops, resting `poll` when it found nothing.
+/// Their statements count as background work, not as any request's.
+fn spawn_workers(app: &Arc<Application>, config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
+    let poll = std::time::Duration::from_millis(config.outbox_poll_ms.clamp(10, 60_000));
+    let outbox_workers = usize::from(config.outbox_workers);
+    let mut workers = Vec::new();
+    for worker in 0..outbox_workers {
+        let app = app.clone();
+        workers.push(tokio::spawn(tessera_infrastructure::as_background(async move {
+            loop {
+                match app.run_outbox(worker, outbox_workers).await {
+                    Ok(0) => tokio::time::sleep(poll).await,
+                    Ok(_) => tokio::task::yield_now().await,
+                    Err(error) => {
+                        tracing::warn!(%error, "an outbox pass failed");
+                        tokio::time::sleep(poll).await;
+                    }
+                }
+            }
+        })));
+    }
+    for _ in 0..config.webhook_workers {
+        let app = app.clone();
+        workers.push(tokio::spawn(tessera_infrastructure::as_background(async move {
+            loop {
+                match app.run_webhook_deliveries().await {
+                    Ok(0) => tokio::time::sleep(poll).await,
+                    Ok(_) => tokio::task::yield_now().await,
+                    Err(error) => {
+                        tracing::warn!(%error, "a webhook delivery pass failed");
+                        tokio::time::sleep(poll).await;
+                    }
+                }
+            }
+        })));
+    }
+    workers
 }
 
 /// Builds everything and serves on `config.bind_addr` (port 0 picks a free port).
@@ -347,6 +417,7 @@ pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<Ru
         config::TrustedDocumentsRequired::ApiKeys => tessera_api::http::TrustedDocuments::ApiKeys,
         config::TrustedDocumentsRequired::Everyone => tessera_api::http::TrustedDocuments::Everyone,
     };
+    let workers = spawn_workers(&app, config);
     let router = tessera_api::router(app, api);
     let listener = TcpListener::bind(config.bind_addr)
         .await
@@ -383,6 +454,7 @@ pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<Ru
         shutdown: Some(tx),
         handle,
         pool_gauges,
+        workers,
     })
 }
 

@@ -115,6 +115,24 @@ async fn system_role(app: &TestApp, token: &str, key: &str) -> String {
         .to_owned()
 }
 
+/// The id of the endpoint's first delivery, once the outbox worker has made it.
+async fn first_delivery(app: &TestApp, token: &str, endpoint: &str) -> String {
+    for _ in 0..100 {
+        let response = app
+            .graphql(
+                "query($id: ID!) { webhookDeliveries(endpointId: $id, first: 1) { nodes { id } } }",
+                json!({ "id": endpoint }),
+                Some(token),
+            )
+            .await;
+        if let Some(id) = response.assert_ok()["webhookDeliveries"]["nodes"][0]["id"].as_str() {
+            return id.to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the outbox worker made no delivery within 10 s");
+}
+
 async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: Backend) {
     let (addr, served) = domain_server().await;
     let Some(app) = TestApp::spawn_configured(backend, |_, options| {
@@ -339,6 +357,73 @@ async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: B
         "api_key.revoked",
         "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
         json!({ "id": key }),
+        Some(&access),
+    )
+    .await;
+
+    // Webhooks: an endpoint that wants revoked keys gets a delivery of the next one.
+    let endpoint = walk
+        .run(
+            "createWebhookEndpoint",
+            "webhook_endpoint.created",
+            "mutation { createWebhookEndpoint(input: { url: \"http://127.0.0.1:9/hooks\", events: [\"api_key.revoked\"] }) { endpoint { id } secret } }",
+            json!({}),
+            Some(&access),
+        )
+        .await["createWebhookEndpoint"]["endpoint"]["id"]
+        .as_str()
+        .expect("endpoint")
+        .to_owned();
+    walk.run(
+        "updateWebhookEndpoint",
+        "webhook_endpoint.updated",
+        "mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: { description: \"CRM sync\" }) { id } }",
+        json!({ "id": endpoint }),
+        Some(&access),
+    )
+    .await;
+    walk.run(
+        "rotateWebhookSecret",
+        "webhook_endpoint.secret_rotated",
+        "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+        json!({ "id": endpoint }),
+        Some(&access),
+    )
+    .await;
+    let second_key = walk
+        .run(
+            "createApiKey",
+            "api_key.created",
+            "mutation { createApiKey(input: { name: \"Webhook test\", permissions: [] }) { apiKey { id } } }",
+            json!({}),
+            Some(&access),
+        )
+        .await["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    walk.run(
+        "revokeApiKey",
+        "api_key.revoked",
+        "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
+        json!({ "id": second_key }),
+        Some(&access),
+    )
+    .await;
+    let delivery = first_delivery(&app, &access, &endpoint).await;
+    walk.run(
+        "redeliverWebhook",
+        "webhook.redelivery_requested",
+        "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }",
+        json!({ "id": delivery }),
+        Some(&access),
+    )
+    .await;
+    walk.run(
+        "deleteWebhookEndpoint",
+        "webhook_endpoint.deleted",
+        "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+        json!({ "id": endpoint }),
         Some(&access),
     )
     .await;

@@ -17,11 +17,12 @@ mod platform;
 mod roles;
 mod sessions;
 mod tenants;
+mod webhooks;
 mod workspaces;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 use tessera_application::Application;
 
 pub use context::{Caller, ClientOrigin};
@@ -40,6 +41,7 @@ pub struct Query(
     api_keys::ApiKeyQuery,
     audit::AuditQuery,
     platform::PlatformQuery,
+    webhooks::WebhookQuery,
     workspaces::WorkspaceQuery,
 );
 
@@ -56,10 +58,13 @@ pub struct Mutation(
     onboarding::OnboardingMutation,
     api_keys::ApiKeyMutation,
     platform::PlatformMutation,
+    webhooks::WebhookMutation,
     workspaces::WorkspaceMutation,
 );
 
-pub type TesseraSchema = Schema<Query, Mutation, EmptySubscription>;
+pub use webhooks::Subscription;
+
+pub type TesseraSchema = Schema<Query, Mutation, Subscription>;
 
 /// Limits that keep hostile documents cheap to refuse.
 #[derive(Debug, Clone)]
@@ -90,7 +95,7 @@ impl Default for SchemaLimits {
 }
 
 pub fn build_schema(app: Arc<Application>, limits: &SchemaLimits) -> TesseraSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(app)
         .extension(access::AccessControl)
         .limit_depth(limits.max_depth)
@@ -103,7 +108,7 @@ pub fn build_schema(app: Arc<Application>, limits: &SchemaLimits) -> TesseraSche
 
 /// The SDL of the schema, as written to `schema.graphql`.
 pub fn schema_sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .finish()
         .sdl()
 }

@@ -183,7 +183,7 @@ pub async fn post(State(state): State<AppState>, request: Request) -> Response {
 /// The client: its user agent and address. Behind trusted proxies the address is the
 /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy; otherwise
 /// the header is ignored (anyone can send it).
-fn client_of(request: &Request, trusted_proxies: &[std::net::IpAddr]) -> ClientInfo {
+pub(crate) fn client_of(request: &Request, trusted_proxies: &[std::net::IpAddr]) -> ClientInfo {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -277,32 +277,7 @@ async fn execute(
             "QUERY_TOO_DEEP",
         );
     }
-    let caller = match credential(headers) {
-        Ok(None) => Caller::Anonymous,
-        Ok(Some(Credential::ApiKey(secret))) => match state.app.authenticate_api_key(secret).await {
-            Ok(context) => Caller::Member(context),
-            Err(error) => refused(error),
-        },
-        Ok(Some(Credential::AccessToken(token))) => match state.app.authenticate(token).await {
-            Ok(context) => Caller::Member(context),
-            Err(error) => refused(error),
-        },
-        Err(message) => Caller::Refused(tessera_application::AppError::Unauthenticated(message.into())),
-    };
-    let caller = match (caller, requested_tenant(headers, state.config.base_domain.as_deref())) {
-        (Caller::Member(context), Some(selector)) => {
-            match state.app.check_requested_tenant(&context, &selector).await {
-                Ok(()) => Caller::Member(context),
-                Err(error) => refused(error),
-            }
-        }
-        (caller, _) => caller,
-    };
-    // The audit trail records where each change came from.
-    let caller = match caller {
-        Caller::Member(context) => Caller::Member(context.with_origin(client.clone())),
-        other => other,
-    };
+    let caller = caller_from(state, headers, &client).await;
     let operation = roots.label();
     let span = tracing::Span::current();
     span.record("operation", operation);
@@ -753,6 +728,37 @@ impl RootFields {
                     .map(|(_, f, _)| *f)
             })
             .unwrap_or("unknown")
+    }
+}
+
+/// Who the headers say is calling: the credential checked, the requested tenant
+/// checked against it, and the client's origin attached for the audit trail.
+pub(crate) async fn caller_from(state: &AppState, headers: &HeaderMap, client: &ClientInfo) -> Caller {
+    let caller = match credential(headers) {
+        Ok(None) => Caller::Anonymous,
+        Ok(Some(Credential::ApiKey(secret))) => match state.app.authenticate_api_key(secret).await {
+            Ok(context) => Caller::Member(context),
+            Err(error) => refused(error),
+        },
+        Ok(Some(Credential::AccessToken(token))) => match state.app.authenticate(token).await {
+            Ok(context) => Caller::Member(context),
+            Err(error) => refused(error),
+        },
+        Err(message) => Caller::Refused(tessera_application::AppError::Unauthenticated(message.into())),
+    };
+    let caller = match (caller, requested_tenant(headers, state.config.base_domain.as_deref())) {
+        (Caller::Member(context), Some(selector)) => {
+            match state.app.check_requested_tenant(&context, &selector).await {
+                Ok(()) => Caller::Member(context),
+                Err(error) => refused(error),
+            }
+        }
+        (caller, _) => caller,
+    };
+    // The audit trail records where each change came from.
+    match caller {
+        Caller::Member(context) => Caller::Member(context.with_origin(client.clone())),
+        other => other,
     }
 }
 

@@ -5,6 +5,7 @@ mod graphiql;
 mod graphql_endpoint;
 mod health;
 pub mod prometheus;
+mod subscriptions;
 
 pub use graphql_endpoint::sha256_hex;
 pub use health::DependencyCheck;
@@ -106,6 +107,7 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
 
     let mut routes = Router::new()
         .route("/graphql", get(graphql_endpoint::get).post(graphql_endpoint::post))
+        .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(prometheus::render));

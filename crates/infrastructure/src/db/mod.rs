@@ -38,6 +38,17 @@ impl DatabaseSettings {
     pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 }
 
+tokio::task_local! {
+    /// Set around background work (outbox and delivery workers): its statements are
+    /// counted apart, so the per-request statement count stays the requests' own.
+    static BACKGROUND: ();
+}
+
+/// Runs `work` as background work for the statement counters.
+pub async fn as_background<F: std::future::Future>(work: F) -> F::Output {
+    BACKGROUND.scope((), work).await
+}
+
 #[derive(Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
@@ -72,7 +83,9 @@ impl SeaStore {
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
         db.set_metric_callback(move |info| {
-            if !info.statement.sql.starts_with("SELECT set_config") {
+            if BACKGROUND.try_with(|_| ()).is_ok() {
+                metrics::counter!("tessera_db_background_statements_total").increment(1);
+            } else if !info.statement.sql.starts_with("SELECT set_config") {
                 counter.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("tessera_db_statements_total").increment(1);
             }

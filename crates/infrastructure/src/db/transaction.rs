@@ -96,6 +96,9 @@ impl Transaction for SeaTransaction {
     fn outbox(&self) -> &dyn OutboxRepository {
         self
     }
+    fn webhooks(&self) -> &dyn tessera_application::ports::WebhookRepository {
+        self
+    }
     fn audit(&self) -> &dyn tessera_application::ports::AuditRepository {
         self
     }

@@ -16,6 +16,8 @@ pub mod tenant_setting;
 pub mod used_refresh_token;
 pub mod user;
 pub mod user_token;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
 pub mod workspace;
 pub mod workspace_member;
 

@@ -13,6 +13,8 @@ pub struct Model {
     pub payload: String,
     pub created_at: DateTimeUtc,
     pub delivered_at: Option<DateTimeUtc>,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -34,6 +36,8 @@ impl Model {
             event_type: self.event_type,
             payload: self.payload,
             created_at: self.created_at,
+            attempts: u32::try_from(self.attempts).unwrap_or(0),
+            next_attempt_at: self.next_attempt_at,
         }
     }
 
@@ -45,6 +49,8 @@ impl Model {
             payload: event.payload.clone(),
             created_at: event.created_at,
             delivered_at: None,
+            attempts: i32::try_from(event.attempts).unwrap_or(i32::MAX),
+            next_attempt_at: event.next_attempt_at,
         }
     }
 }

@@ -13,4 +13,5 @@ mod sessions;
 mod tenants;
 mod user_tokens;
 mod users;
+mod webhooks;
 mod workspaces;
