@@ -557,6 +557,32 @@ impl TestApp {
         }
     }
 
+    /// Ends the server at once, mid-request and mid-delivery, like a crash.
+    pub fn kill(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.kill();
+        }
+    }
+
+    /// Starts the server again on the same database (after [`TestApp::kill`]).
+    pub async fn restart(&mut self) {
+        let options = BuildOptions {
+            fast_password_hashing: true,
+            mailer: Some(std::sync::Arc::new(self.mailer.clone())),
+            domain_verifier: self.domain_verifier.clone(),
+        };
+        let server = tessera_server::spawn(&self.config, &options)
+            .await
+            .expect("the server starts again");
+        self.base_url = format!("http://{}", server.addr);
+        self.server = Some(server);
+    }
+
+    /// The address of the running server.
+    pub fn addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.as_ref().map(|server| server.addr)
+    }
+
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.stop().await;

@@ -27,3 +27,4 @@ mod session_cookies;
 mod sessions;
 mod sign_up_and_log_in;
 mod tenancy;
+mod webhooks;

@@ -1,0 +1,472 @@
+//! Webhooks against a receiver started by the test: signed deliveries, retries after
+//! 500s, giving up and disabling at the bound, redelivery, secret rotation, and a
+//! delivery cut off by a crash sent after the restart. Live subscriptions: a client of
+//! tenant A hears A's events (committed on either replica) and never B's.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tessera_infrastructure::webhooks::verify_signature;
+use tessera_server::Config;
+use tessera_tests::{Backend, Member, RoleChoice, TestApp, on_both_backends, redis_url};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+on_both_backends!(
+    deliveries_are_signed_retried_given_up_disabled_and_redelivered,
+    a_delivery_cut_off_by_a_crash_is_sent_after_the_restart,
+    subscribers_hear_their_own_tenants_events_only,
+);
+
+/// One request as the receiver saw it.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("a JSON body")
+    }
+}
+
+/// A webhook receiver: answers each request with the next scripted status (200 once
+/// the script is spent; 0 means hang without answering) and remembers every request.
+#[derive(Clone, Default)]
+struct Receiver {
+    script: Arc<Mutex<VecDeque<u16>>>,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    async fn start() -> (Self, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let url = format!("http://{}/hooks", listener.local_addr().expect("address"));
+        let receiver = Self::default();
+        let shared = receiver.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let receiver = shared.clone();
+                tokio::spawn(async move { receiver.answer(socket).await });
+            }
+        });
+        (receiver, url)
+    }
+
+    async fn answer(&self, mut socket: tokio::net::TcpStream) {
+        let mut buffer = Vec::new();
+        let mut chunk = [0u8; 8192];
+        let (head_end, length) = loop {
+            let Ok(read) = socket.read(&mut chunk).await else { return };
+            if read == 0 {
+                return;
+            }
+            buffer.extend_from_slice(&chunk[..read]);
+            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buffer[..end]).to_string();
+                let length = head
+                    .lines()
+                    .filter_map(|line| line.split_once(':'))
+                    .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                break (end + 4, length);
+            }
+        };
+        while buffer.len() < head_end + length {
+            let Ok(read) = socket.read(&mut chunk).await else { return };
+            if read == 0 {
+                return;
+            }
+            buffer.extend_from_slice(&chunk[..read]);
+        }
+        let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+        let headers = head
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_once(':'))
+            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        let body = String::from_utf8_lossy(&buffer[head_end..head_end + length]).to_string();
+        self.received.lock().expect("lock").push(Received { headers, body });
+        let status = self.script.lock().expect("lock").pop_front().unwrap_or(200);
+        if status == 0 {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            return;
+        }
+        let answer = format!("HTTP/1.1 {status} Whatever\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        let _ = socket.write_all(answer.as_bytes()).await;
+    }
+
+    fn script(&self, statuses: &[u16]) {
+        self.script.lock().expect("lock").extend(statuses.iter().copied());
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    async fn wait_for(&self, count: usize) -> Vec<Received> {
+        for _ in 0..200 {
+            let received = self.received();
+            if received.len() >= count {
+                return received;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the receiver got {} requests, expected {count}", self.received().len());
+    }
+}
+
+/// Quick retries, few attempts, disabling after one delivery that gave up.
+fn fast_webhooks(config: &mut Config) {
+    config.outbox_poll_ms = 25;
+    config.webhook_retry_base_ms = 100;
+    config.webhook_retry_max_delay_seconds = 1;
+    config.webhook_max_attempts = 3;
+    config.webhook_disable_after = 1;
+    config.webhook_timeout_seconds = 1;
+}
+
+const DELIVERIES: &str = "query($id: ID!) { webhookDeliveries(endpointId: $id, first: 50) { totalCount nodes { id eventId eventType status attempts responseStatus lastError payload } } }";
+const ENDPOINTS: &str = "query { webhookEndpoints(first: 10) { nodes { id enabled disabledReason failedDeliveriesInARow } } }";
+
+async fn create_endpoint(app: &TestApp, owner: &Member, url: &str, events: &[&str]) -> (String, String) {
+    let response = app
+        .graphql(
+            "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id events enabled } secret } }",
+            json!({ "input": { "url": url, "events": events, "description": "test receiver" } }),
+            Some(&owner.token),
+        )
+        .await;
+    let data = &response.assert_ok()["createWebhookEndpoint"];
+    (
+        data["endpoint"]["id"].as_str().expect("id").to_owned(),
+        data["secret"].as_str().expect("secret").to_owned(),
+    )
+}
+
+async fn deliveries(app: &TestApp, owner: &Member, endpoint: &str) -> Vec<Value> {
+    let response = app.graphql(DELIVERIES, json!({ "id": endpoint }), Some(&owner.token)).await;
+    response.assert_ok()["webhookDeliveries"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Waits until the endpoint has `count` deliveries, none of them pending.
+async fn settled(app: &TestApp, owner: &Member, endpoint: &str, count: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let list = deliveries(app, owner, endpoint).await;
+        if list.len() >= count && list.iter().all(|d| d["status"] != "PENDING") {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("deliveries did not settle: {:?}", deliveries(app, owner, endpoint).await);
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+async fn deliveries_are_signed_retried_given_up_disabled_and_redelivered(backend: Backend) {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| fast_webhooks(config)).await else {
+        return;
+    };
+    let (receiver, url) = Receiver::start().await;
+    let owner = app.sign_up("owner@hooks.example", "hooks").await;
+    let (endpoint, secret) = create_endpoint(&app, &owner, &url, &["workspace.created"]).await;
+
+    // Two 500s, then 200: three attempts, one delivery, every attempt signed.
+    receiver.script(&[500, 500]);
+    let workspace = app.create_workspace(&owner, "Design", "design").await;
+    let list = settled(&app, &owner, &endpoint, 1).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["status"], "SUCCEEDED");
+    assert_eq!(list[0]["attempts"], 3);
+    assert_eq!(list[0]["responseStatus"], 200);
+    let received = receiver.received();
+    assert_eq!(received.len(), 3);
+    for request in &received {
+        let signature = request.header("Tessera-Signature").expect("signed");
+        assert!(verify_signature(&secret, signature, &request.body, now(), 300), "{signature}");
+        assert!(!verify_signature("whsec_wrong", signature, &request.body, now(), 300));
+        assert_eq!(request.header("Tessera-Event-Type"), Some("workspace.created"));
+        assert_eq!(request.header("Tessera-Event-Id"), list[0]["eventId"].as_str());
+        assert_eq!(request.header("Content-Type"), Some("application/json"));
+    }
+    let body = received[0].json();
+    assert_eq!(body["type"], "workspace.created");
+    assert_eq!(body["tenantId"], owner.tenant_id.as_str());
+    assert_eq!(body["target"]["id"], workspace.as_str());
+    assert_eq!(body["actor"]["id"], owner.user_id.as_str());
+    assert_eq!(body, list[0]["payload"], "the delivery log shows the body sent");
+    let tampered = received[0].body.replace("Design", "Evil");
+    assert!(!verify_signature(
+        &secret,
+        received[0].header("Tessera-Signature").expect("signed"),
+        &tampered,
+        now(),
+        300
+    ));
+
+    // Always 500: three attempts, then the delivery fails and the endpoint is disabled.
+    receiver.script(&[500, 500, 500]);
+    app.create_workspace(&owner, "Ops", "ops").await;
+    let list = settled(&app, &owner, &endpoint, 2).await;
+    let failed = list.iter().find(|d| d["status"] == "FAILED").expect("a failed delivery");
+    assert_eq!(failed["attempts"], 3);
+    assert_eq!(failed["responseStatus"], 500);
+    assert!(failed["lastError"].as_str().is_some_and(|e| e.contains("500")));
+    let endpoints = app.graphql(ENDPOINTS, json!({}), Some(&owner.token)).await;
+    let listed = &endpoints.assert_ok()["webhookEndpoints"]["nodes"][0];
+    assert_eq!(listed["enabled"], false);
+    assert_eq!(listed["failedDeliveriesInARow"], 1);
+    assert!(listed["disabledReason"].as_str().is_some_and(|r| r.contains("failed")));
+    let events = app
+        .graphql(
+            "query { auditEvents(first: 5, filter: { action: \"webhook_endpoint.disabled\" }) { nodes { actorType targetId } } }",
+            json!({}),
+            Some(&owner.token),
+        )
+        .await;
+    let disabled = &events.assert_ok()["auditEvents"]["nodes"];
+    assert_eq!(disabled.as_array().map(Vec::len), Some(1), "the tenant is told: {disabled}");
+    assert_eq!(disabled[0]["actorType"], "system");
+    assert_eq!(disabled[0]["targetId"], endpoint.as_str());
+
+    // Disabled: a new event makes no delivery, and redelivery is refused.
+    let before = receiver.received().len();
+    app.create_workspace(&owner, "Quiet", "quiet").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(deliveries(&app, &owner, &endpoint).await.len(), 2);
+    let failed_id = failed["id"].as_str().expect("id").to_owned();
+    let redeliver = "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id status eventId } }";
+    let refused = app.graphql(redeliver, json!({ "id": failed_id }), Some(&owner.token)).await;
+    assert_eq!(refused.error_code(), Some("CONFLICT"), "{}", refused.body);
+
+    // Enabled again and rotated: the redelivery carries the same event, signed by both secrets.
+    let enabled = app
+        .graphql(
+            "mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: { enabled: true }) { enabled failedDeliveriesInARow disabledReason } }",
+            json!({ "id": endpoint }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(
+        enabled.assert_ok()["updateWebhookEndpoint"],
+        json!({ "enabled": true, "failedDeliveriesInARow": 0, "disabledReason": null })
+    );
+    let rotated = app
+        .graphql(
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+            json!({ "id": endpoint }),
+            Some(&owner.token),
+        )
+        .await;
+    let new_secret = rotated.assert_ok()["rotateWebhookSecret"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert_ne!(new_secret, secret);
+    let again = app.graphql(redeliver, json!({ "id": failed_id }), Some(&owner.token)).await;
+    let again = again.assert_ok()["redeliverWebhook"].clone();
+    assert_eq!(again["status"], "PENDING");
+    assert_eq!(again["eventId"], failed["eventId"]);
+    let list = settled(&app, &owner, &endpoint, 3).await;
+    let redelivered = list.iter().find(|d| d["id"] == again["id"]).expect("the redelivery");
+    assert_eq!(redelivered["status"], "SUCCEEDED");
+    let received = receiver.received();
+    assert_eq!(received.len(), before + 1, "only the redelivery was sent");
+    let last = received.last().expect("a request");
+    assert_eq!(last.header("Tessera-Event-Id"), failed["eventId"].as_str());
+    let signature = last.header("Tessera-Signature").expect("signed");
+    assert!(verify_signature(&new_secret, signature, &last.body, now(), 300));
+    assert!(verify_signature(&secret, signature, &last.body, now(), 300), "the old secret still signs");
+
+    // Bad input gets per-field errors; another tenant sees none of it.
+    let bad = app
+        .graphql(
+            "mutation { createWebhookEndpoint(input: { url: \"ftp://x\", events: [\"nope\"] }) { secret } }",
+            json!({}),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(bad.error_code(), Some("BAD_USER_INPUT"), "{}", bad.body);
+    assert!(bad.field_error("url").is_some() && bad.field_error("events").is_some(), "{}", bad.body);
+    let stranger = app.sign_up("stranger@else.example", "elsewhere").await;
+    let foreign = app.graphql(DELIVERIES, json!({ "id": endpoint }), Some(&stranger.token)).await;
+    assert_eq!(foreign.error_code(), Some("NOT_FOUND"), "{}", foreign.body);
+    let theirs = app.graphql(ENDPOINTS, json!({}), Some(&stranger.token)).await;
+    assert_eq!(theirs.assert_ok()["webhookEndpoints"]["nodes"], json!([]));
+    let viewer = app
+        .join(&owner, "viewer@hooks.example", RoleChoice::System(tessera_domain::SystemRole::Viewer))
+        .await;
+    let denied = app.graphql(ENDPOINTS, json!({}), Some(&viewer.token)).await;
+    assert_eq!(denied.error_code(), Some("FORBIDDEN"), "{}", denied.body);
+    app.stop().await;
+}
+
+async fn a_delivery_cut_off_by_a_crash_is_sent_after_the_restart(backend: Backend) {
+    let Some(mut app) = TestApp::spawn_configured(backend, |config, _| fast_webhooks(config)).await else {
+        return;
+    };
+    let (receiver, url) = Receiver::start().await;
+    let owner = app.sign_up("owner@crash.example", "crash").await;
+    let (endpoint, secret) = create_endpoint(&app, &owner, &url, &["workspace.created"]).await;
+
+    // The receiver holds the first request open; the server dies while it waits.
+    receiver.script(&[0]);
+    app.create_workspace(&owner, "Design", "design").await;
+    receiver.wait_for(1).await;
+    app.kill();
+    app.restart().await;
+
+    // After the reservation runs out (twice the 1 s timeout, plus a second) the new
+    // server sends it again, and it succeeds.
+    let list = settled(&app, &owner, &endpoint, 1).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["status"], "SUCCEEDED");
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "sent once before the crash and once after");
+    assert_eq!(received[0].header("Tessera-Event-Id"), received[1].header("Tessera-Event-Id"));
+    assert!(verify_signature(
+        &secret,
+        received[1].header("Tessera-Signature").expect("signed"),
+        &received[1].body,
+        now(),
+        300
+    ));
+    app.stop().await;
+}
+
+/// A graphql-transport-ws client.
+struct LiveClient {
+    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl LiveClient {
+    async fn connect(addr: std::net::SocketAddr, init: Value) -> Result<Self, String> {
+        let mut request = format!("ws://{addr}/graphql/ws")
+            .into_client_request()
+            .expect("a request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().expect("header"),
+        );
+        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        socket
+            .send(Message::text(json!({ "type": "connection_init", "payload": init }).to_string()))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut client = Self { socket };
+        match client.next_message(Duration::from_secs(5)).await {
+            Some(message) if message["type"] == "connection_ack" => Ok(client),
+            other => Err(format!("not acknowledged: {other:?}")),
+        }
+    }
+
+    async fn subscribe(&mut self, query: &str) {
+        self.socket
+            .send(Message::text(
+                json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }).to_string(),
+            ))
+            .await
+            .expect("subscribed");
+    }
+
+    /// The next JSON message, or `None` when nothing came in time or the socket closed.
+    async fn next_message(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            match tokio::time::timeout(wait, self.socket.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => return serde_json::from_str(&text).ok(),
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                _ => return None,
+            }
+        }
+    }
+}
+
+const LIVE: &str = "subscription { tenantEvents(types: [\"workspace.created\", \"workspace.renamed\"]) { id type payload } }";
+
+async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
+    // Postgres runs two replicas sharing Redis; SQLite is a single instance.
+    let with_redis = backend == Backend::Postgres;
+    if with_redis && redis_url().is_none() {
+        return;
+    }
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| {
+        config.outbox_poll_ms = 25;
+        if with_redis {
+            config.redis_url = redis_url();
+        }
+    })
+    .await
+    else {
+        return;
+    };
+    let replica = if with_redis { Some(app.replica().await) } else { None };
+    let listen_at = replica.as_ref().map_or_else(|| app.addr().expect("running"), |r| r.addr);
+
+    let ada = app.sign_up("ada@a.example", "tenant-a").await;
+    let bob = app.sign_up("bob@b.example", "tenant-b").await;
+    let mut live = LiveClient::connect(listen_at, json!({ "Authorization": format!("Bearer {}", ada.token) }))
+        .await
+        .expect("connected");
+    live.subscribe(LIVE).await;
+    // Give the subscription a moment to be registered before the changes commit.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    app.create_workspace(&bob, "B's", "b-one").await;
+    let ours = app.create_workspace(&ada, "A's", "a-one").await;
+    let message = live.next_message(Duration::from_secs(10)).await.expect("an event");
+    assert_eq!(message["type"], "next", "{message}");
+    let event = &message["payload"]["data"]["tenantEvents"];
+    assert_eq!(event["type"], "workspace.created");
+    assert_eq!(event["payload"]["tenantId"], ada.tenant_id.as_str());
+    assert_eq!(event["payload"]["target"]["id"], ours.as_str());
+    app.create_workspace(&bob, "B's second", "b-two").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        live.next_message(Duration::from_millis(500)).await,
+        None,
+        "nothing of tenant B reaches tenant A"
+    );
+
+    // No credential, or a bad one: the connection is refused.
+    let anonymous = LiveClient::connect(listen_at, json!({})).await;
+    assert!(anonymous.is_err(), "an anonymous connection is refused");
+    let forged = LiveClient::connect(listen_at, json!({ "Authorization": "Bearer forged" })).await;
+    assert!(forged.is_err(), "a forged token is refused");
+
+    // A member without audit:read may connect but not subscribe.
+    let viewer = app
+        .join(&ada, "viewer@a.example", RoleChoice::System(tessera_domain::SystemRole::Viewer))
+        .await;
+    let mut watcher = LiveClient::connect(listen_at, json!({ "Authorization": format!("Bearer {}", viewer.token) }))
+        .await
+        .expect("connected");
+    watcher.subscribe(LIVE).await;
+    let answer = watcher.next_message(Duration::from_secs(5)).await.expect("an answer");
+    assert_eq!(answer["payload"]["data"], Value::Null, "{answer}");
+    assert_eq!(answer["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{answer}");
+
+    if let Some(replica) = replica {
+        replica.stop().await;
+    }
+    app.stop().await;
+}
