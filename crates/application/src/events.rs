@@ -174,14 +174,13 @@ impl Application {
 
     /// The caller's tenant's domain events as they are committed, from now on
     /// (needs `audit:read`). `types` narrows them (empty: every type).
-    pub fn subscribe_tenant_events(
-        &self,
-        ctx: &RequestContext,
-        types: Vec<String>,
-    ) -> Result<TenantEvents, AppError> {
+    pub fn subscribe_tenant_events(&self, ctx: &RequestContext, types: Vec<String>) -> Result<TenantEvents, AppError> {
         let scope = ctx.authorize(Permission::AuditRead)?.scope().clone();
         if let Some(unknown) = types.iter().find(|t| !tessera_domain::is_domain_event_type(t)) {
-            return Err(AppError::validation("types", format!("`{unknown}` is not an event type")));
+            return Err(AppError::validation(
+                "types",
+                format!("`{unknown}` is not an event type"),
+            ));
         }
         Ok(TenantEvents {
             tenant_id: scope.tenant_id(),

@@ -1430,7 +1430,10 @@ impl crate::ports::WebhookRepository for FakeTransaction {
         endpoint: &tessera_domain::WebhookEndpoint,
         secrets: &tessera_domain::SigningSecrets,
     ) -> StoreResult<()> {
-        assert!(in_scope(scope, endpoint.tenant_id), "endpoint written outside its scope");
+        assert!(
+            in_scope(scope, endpoint.tenant_id),
+            "endpoint written outside its scope"
+        );
         self.state().webhook_endpoints.push((endpoint.clone(), secrets.clone()));
         Ok(())
     }
@@ -1477,7 +1480,11 @@ impl crate::ports::WebhookRepository for FakeTransaction {
             .map(|(e, _)| e.clone())
             .collect())
     }
-    async fn update_endpoint(&self, scope: &TenantScope, endpoint: &tessera_domain::WebhookEndpoint) -> StoreResult<()> {
+    async fn update_endpoint(
+        &self,
+        scope: &TenantScope,
+        endpoint: &tessera_domain::WebhookEndpoint,
+    ) -> StoreResult<()> {
         let mut state = self.state();
         let (stored, _) = state
             .webhook_endpoints
@@ -1550,7 +1557,10 @@ impl crate::ports::WebhookRepository for FakeTransaction {
     ) -> StoreResult<()> {
         let mut state = self.state();
         for delivery in deliveries {
-            assert!(in_scope(scope, delivery.tenant_id), "delivery written outside its scope");
+            assert!(
+                in_scope(scope, delivery.tenant_id),
+                "delivery written outside its scope"
+            );
             state.webhook_deliveries.push(delivery.clone());
         }
         Ok(())
@@ -1616,7 +1626,9 @@ impl crate::ports::WebhookRepository for FakeTransaction {
         let mut state = self.state();
         let mut claimed = Vec::new();
         for delivery in state.webhook_deliveries.iter_mut().filter(|d| {
-            in_scope(scope, d.tenant_id) && d.status == tessera_domain::DeliveryStatus::Pending && d.next_attempt_at <= now
+            in_scope(scope, d.tenant_id)
+                && d.status == tessera_domain::DeliveryStatus::Pending
+                && d.next_attempt_at <= now
         }) {
             if claimed.len() as u64 == limit {
                 break;
@@ -1626,7 +1638,11 @@ impl crate::ports::WebhookRepository for FakeTransaction {
         }
         Ok(claimed)
     }
-    async fn update_delivery(&self, scope: &TenantScope, delivery: &tessera_domain::WebhookDelivery) -> StoreResult<()> {
+    async fn update_delivery(
+        &self,
+        scope: &TenantScope,
+        delivery: &tessera_domain::WebhookDelivery,
+    ) -> StoreResult<()> {
         let mut state = self.state();
         let stored = state
             .webhook_deliveries

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use tessera_domain::{
     ApiKey, ApiKeyId, CustomDomain, DisplayName, DomainName, Email, Invitation, InvitationId, Membership,
     MembershipStatus, Onboarding, OnboardingStage, OrganizationInput, Password, PasswordHash, PermissionSet,
-    PersonalInfoInput, Role, RoleId, SessionId, Slug, SystemRole, Tenant, TenantId, TenantSettings, TermsInput, User,
-    UserId, SigningSecrets, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, Workspace,
+    PersonalInfoInput, Role, RoleId, SessionId, SigningSecrets, Slug, SystemRole, Tenant, TenantId, TenantSettings,
+    TermsInput, User, UserId, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, Workspace,
     WorkspaceId, WorkspaceMembership,
 };
 use uuid::Uuid;
@@ -485,8 +485,12 @@ pub trait WebhookRepository: Send + Sync {
     async fn update_endpoint(&self, scope: &TenantScope, endpoint: &WebhookEndpoint) -> StoreResult<()>;
     async fn delete_endpoint(&self, scope: &TenantScope, id: WebhookEndpointId) -> StoreResult<()>;
     async fn secrets(&self, scope: &TenantScope, id: WebhookEndpointId) -> StoreResult<Option<SigningSecrets>>;
-    async fn set_secrets(&self, scope: &TenantScope, id: WebhookEndpointId, secrets: &SigningSecrets)
-    -> StoreResult<()>;
+    async fn set_secrets(
+        &self,
+        scope: &TenantScope,
+        id: WebhookEndpointId,
+        secrets: &SigningSecrets,
+    ) -> StoreResult<()>;
     /// After a delivery ended: a success resets the endpoint's count of deliveries
     /// that gave up in a row, a give-up adds one. Returns the new count.
     async fn note_outcome(&self, scope: &TenantScope, id: WebhookEndpointId, gave_up: bool) -> StoreResult<u32>;

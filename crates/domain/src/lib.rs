@@ -22,6 +22,7 @@ pub mod workspace;
 pub use api_key::ApiKey;
 pub use audit::{AuditActor, AuditEvent, AuditOrigin, FieldChange, NewAuditEvent};
 pub use custom_domain::{CustomDomain, DomainName};
+pub use events::{DOMAIN_EVENT_TYPES, is_domain_event_type};
 pub use ids::{
     ApiKeyId, InvitationId, MembershipId, RoleId, SessionId, TenantId, UserId, WorkspaceId, WorkspaceMembershipId,
 };
@@ -37,7 +38,6 @@ pub use tenant::{Plan, Tenant, TenantStatus};
 pub use tenant_settings::{Colour, LogoUrl, TenantSettings};
 pub use user::{PasswordHash, User};
 pub use values::{DisplayName, Email, InvalidValue, Name, Password, Slug};
-pub use events::{DOMAIN_EVENT_TYPES, is_domain_event_type};
 pub use webhook::{
     DeliveryStatus, EventSelection, RetryPolicy, SigningSecrets, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint,
     WebhookEndpointId, WebhookUrl, is_public_ip,

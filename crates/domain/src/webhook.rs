@@ -325,8 +325,8 @@ mod tests {
 
     #[test]
     fn selections_take_catalogued_types_or_all() {
-        let selection = EventSelection::parse(&["workspace.renamed", "workspace.created", "workspace.renamed"])
-            .expect("valid");
+        let selection =
+            EventSelection::parse(&["workspace.renamed", "workspace.created", "workspace.renamed"]).expect("valid");
         assert_eq!(selection.as_slice(), ["workspace.created", "workspace.renamed"]);
         assert!(selection.includes("workspace.renamed"));
         assert!(!selection.includes("role.created"));

@@ -152,10 +152,16 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
         ] {
-            assert!(!tessera_domain::is_public_ip(private.parse().expect("an address")), "{private}");
+            assert!(
+                !tessera_domain::is_public_ip(private.parse().expect("an address")),
+                "{private}"
+            );
         }
         for public in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
-            assert!(tessera_domain::is_public_ip(public.parse().expect("an address")), "{public}");
+            assert!(
+                tessera_domain::is_public_ip(public.parse().expect("an address")),
+                "{public}"
+            );
         }
     }
 

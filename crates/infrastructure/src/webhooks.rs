@@ -19,13 +19,18 @@ use crate::domains::PublicAddressesOnly;
 
 pub const SIGNATURE_HEADER: &str = "Tessera-Signature";
 
-/// `HMAC-SHA256(secret, "<timestamp>.<body>")` as lowercase hex.
-pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
+fn mac(secret: &str, timestamp: i64, body: &str) -> Hmac<Sha256> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body.as_bytes());
-    mac.finalize()
+    mac
+}
+
+/// `HMAC-SHA256(secret, "<timestamp>.<body>")` as lowercase hex.
+pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
+    mac(secret, timestamp, body)
+        .finalize()
         .into_bytes()
         .iter()
         .map(|byte| format!("{byte:02x}"))
@@ -40,38 +45,26 @@ pub fn verify_signature(secret: &str, header: &str, body: &str, now: i64, tolera
     for part in header.split(',') {
         match part.trim().split_once('=') {
             Some(("t", value)) => timestamp = value.parse::<i64>().ok(),
-            Some(("v1", value)) => signatures.push(value),
+            Some(("v1", value)) => signatures.extend(decode_hex(value)),
             _ => {}
         }
     }
-    let Some(timestamp) = timestamp else {
+    let Some(timestamp) = timestamp.filter(|t| (now - t).abs() <= tolerance_seconds) else {
         return false;
     };
-    if (now - timestamp).abs() > tolerance_seconds {
-        return false;
-    }
-    let Ok(hex) = (0..signatures.len()).try_fold(Vec::new(), |mut acc, i| {
-        acc.push(decode_hex(signatures[i])?);
-        Ok::<_, ()>(acc)
-    }) else {
-        return false;
-    };
-    hex.iter().any(|candidate| {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("any key length");
-        mac.update(timestamp.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body.as_bytes());
-        mac.verify_slice(candidate).is_ok()
-    })
+    // `verify_slice` compares in constant time.
+    signatures
+        .iter()
+        .any(|candidate| mac(secret, timestamp, body).verify_slice(candidate).is_ok())
 }
 
-fn decode_hex(text: &str) -> Result<Vec<u8>, ()> {
-    if text.len() % 2 != 0 {
-        return Err(());
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
     }
     (0..text.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| ()))
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect()
 }
 
@@ -126,7 +119,10 @@ impl WebhookSender for HttpWebhookSender {
             .client
             .post(&webhook.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(SIGNATURE_HEADER, signature_header(&webhook.secrets, timestamp, &webhook.body))
+            .header(
+                SIGNATURE_HEADER,
+                signature_header(&webhook.secrets, timestamp, &webhook.body),
+            )
             .header("Tessera-Event-Id", webhook.event_id.to_string())
             .header("Tessera-Event-Type", webhook.event_type.as_str())
             .header("Tessera-Delivery-Id", webhook.delivery_id.to_string())
@@ -160,19 +156,13 @@ impl WebhookSender for HttpWebhookSender {
 impl HttpWebhookSender {
     /// Literal addresses bypass the resolver: check them here.
     fn allows(&self, url: &str) -> bool {
-        let Ok(url) = url::Url::parse(url) else {
-            return false;
-        };
-        match url.host() {
-            Some(url::Host::Ipv4(ip)) if !self.local_allowed() => tessera_domain::is_public_ip(ip.into()),
-            Some(url::Host::Ipv6(ip)) if !self.local_allowed() => tessera_domain::is_public_ip(ip.into()),
-            Some(_) => true,
+        match url::Url::parse(url).ok().as_ref().and_then(url::Url::host) {
             None => false,
+            Some(_) if self.local => true,
+            Some(url::Host::Ipv4(ip)) => tessera_domain::is_public_ip(ip.into()),
+            Some(url::Host::Ipv6(ip)) => tessera_domain::is_public_ip(ip.into()),
+            Some(url::Host::Domain(_)) => true,
         }
-    }
-
-    fn local_allowed(&self) -> bool {
-        self.local
     }
 }
 
@@ -185,11 +175,23 @@ mod tests {
         let body = r#"{"type":"workspace.renamed"}"#;
         let header = signature_header(&["whsec_new".into(), "whsec_old".into()], 1_700_000_000, body);
         assert!(verify_signature("whsec_new", &header, body, 1_700_000_100, 300));
-        assert!(verify_signature("whsec_old", &header, body, 1_700_000_100, 300), "rotation overlap");
+        assert!(
+            verify_signature("whsec_old", &header, body, 1_700_000_100, 300),
+            "rotation overlap"
+        );
         assert!(!verify_signature("whsec_other", &header, body, 1_700_000_100, 300));
-        assert!(!verify_signature("whsec_new", &header, "{}", 1_700_000_100, 300), "body changed");
-        assert!(!verify_signature("whsec_new", &header, body, 1_700_001_000, 300), "replayed late");
-        assert!(!verify_signature("whsec_new", "v1=00", body, 1_700_000_000, 300), "no timestamp");
+        assert!(
+            !verify_signature("whsec_new", &header, "{}", 1_700_000_100, 300),
+            "body changed"
+        );
+        assert!(
+            !verify_signature("whsec_new", &header, body, 1_700_001_000, 300),
+            "replayed late"
+        );
+        assert!(
+            !verify_signature("whsec_new", "v1=00", body, 1_700_000_000, 300),
+            "no timestamp"
+        );
     }
 
     #[test]
@@ -197,7 +199,12 @@ mod tests {
         let mac = signature("Jefe", 0, "what do ya want for nothing?");
         let mut direct = <Hmac<Sha256> as Mac>::new_from_slice(b"Jefe").expect("key");
         direct.update(b"0.what do ya want for nothing?");
-        let expected: String = direct.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let expected: String = direct
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(mac, expected);
     }
 }

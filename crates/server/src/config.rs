@@ -198,7 +198,12 @@ pub struct Config {
     pub webhook_retry_base_ms: u64,
 
     /// The longest delay between two attempts, in seconds.
-    #[arg(long, env = "WEBHOOK_RETRY_MAX_DELAY_SECONDS", default_value_t = 21_600, global = true)]
+    #[arg(
+        long,
+        env = "WEBHOOK_RETRY_MAX_DELAY_SECONDS",
+        default_value_t = 21_600,
+        global = true
+    )]
     pub webhook_retry_max_delay_seconds: u64,
 
     /// No attempt is made later than this after the event, in hours.

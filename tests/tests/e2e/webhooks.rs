@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 on_both_backends!(
+    two_replicas_hand_over_each_event_once_and_in_order,
     deliveries_are_signed_retried_given_up_disabled_and_redelivered,
     a_delivery_cut_off_by_a_crash_is_sent_after_the_restart,
     subscribers_hear_their_own_tenants_events_only,
@@ -68,7 +69,9 @@ impl Receiver {
         let mut buffer = Vec::new();
         let mut chunk = [0u8; 8192];
         let (head_end, length) = loop {
-            let Ok(read) = socket.read(&mut chunk).await else { return };
+            let Ok(read) = socket.read(&mut chunk).await else {
+                return;
+            };
             if read == 0 {
                 return;
             }
@@ -85,7 +88,9 @@ impl Receiver {
             }
         };
         while buffer.len() < head_end + length {
-            let Ok(read) = socket.read(&mut chunk).await else { return };
+            let Ok(read) = socket.read(&mut chunk).await else {
+                return;
+            };
             if read == 0 {
                 return;
             }
@@ -140,7 +145,8 @@ fn fast_webhooks(config: &mut Config) {
 }
 
 const DELIVERIES: &str = "query($id: ID!) { webhookDeliveries(endpointId: $id, first: 50) { totalCount nodes { id eventId eventType status attempts responseStatus lastError payload } } }";
-const ENDPOINTS: &str = "query { webhookEndpoints(first: 10) { nodes { id enabled disabledReason failedDeliveriesInARow } } }";
+const ENDPOINTS: &str =
+    "query { webhookEndpoints(first: 10) { nodes { id enabled disabledReason failedDeliveriesInARow } } }";
 
 async fn create_endpoint(app: &TestApp, owner: &Member, url: &str, events: &[&str]) -> (String, String) {
     let response = app
@@ -158,7 +164,9 @@ async fn create_endpoint(app: &TestApp, owner: &Member, url: &str, events: &[&st
 }
 
 async fn deliveries(app: &TestApp, owner: &Member, endpoint: &str) -> Vec<Value> {
-    let response = app.graphql(DELIVERIES, json!({ "id": endpoint }), Some(&owner.token)).await;
+    let response = app
+        .graphql(DELIVERIES, json!({ "id": endpoint }), Some(&owner.token))
+        .await;
     response.assert_ok()["webhookDeliveries"]["nodes"]
         .as_array()
         .cloned()
@@ -174,7 +182,10 @@ async fn settled(app: &TestApp, owner: &Member, endpoint: &str, count: usize) ->
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("deliveries did not settle: {:?}", deliveries(app, owner, endpoint).await);
+    panic!(
+        "deliveries did not settle: {:?}",
+        deliveries(app, owner, endpoint).await
+    );
 }
 
 fn now() -> i64 {
@@ -201,7 +212,10 @@ async fn deliveries_are_signed_retried_given_up_disabled_and_redelivered(backend
     assert_eq!(received.len(), 3);
     for request in &received {
         let signature = request.header("Tessera-Signature").expect("signed");
-        assert!(verify_signature(&secret, signature, &request.body, now(), 300), "{signature}");
+        assert!(
+            verify_signature(&secret, signature, &request.body, now(), 300),
+            "{signature}"
+        );
         assert!(!verify_signature("whsec_wrong", signature, &request.body, now(), 300));
         assert_eq!(request.header("Tessera-Event-Type"), Some("workspace.created"));
         assert_eq!(request.header("Tessera-Event-Id"), list[0]["eventId"].as_str());
@@ -226,7 +240,10 @@ async fn deliveries_are_signed_retried_given_up_disabled_and_redelivered(backend
     receiver.script(&[500, 500, 500]);
     app.create_workspace(&owner, "Ops", "ops").await;
     let list = settled(&app, &owner, &endpoint, 2).await;
-    let failed = list.iter().find(|d| d["status"] == "FAILED").expect("a failed delivery");
+    let failed = list
+        .iter()
+        .find(|d| d["status"] == "FAILED")
+        .expect("a failed delivery");
     assert_eq!(failed["attempts"], 3);
     assert_eq!(failed["responseStatus"], 500);
     assert!(failed["lastError"].as_str().is_some_and(|e| e.contains("500")));
@@ -243,7 +260,11 @@ async fn deliveries_are_signed_retried_given_up_disabled_and_redelivered(backend
         )
         .await;
     let disabled = &events.assert_ok()["auditEvents"]["nodes"];
-    assert_eq!(disabled.as_array().map(Vec::len), Some(1), "the tenant is told: {disabled}");
+    assert_eq!(
+        disabled.as_array().map(Vec::len),
+        Some(1),
+        "the tenant is told: {disabled}"
+    );
     assert_eq!(disabled[0]["actorType"], "system");
     assert_eq!(disabled[0]["targetId"], endpoint.as_str());
 
@@ -254,7 +275,9 @@ async fn deliveries_are_signed_retried_given_up_disabled_and_redelivered(backend
     assert_eq!(deliveries(&app, &owner, &endpoint).await.len(), 2);
     let failed_id = failed["id"].as_str().expect("id").to_owned();
     let redeliver = "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id status eventId } }";
-    let refused = app.graphql(redeliver, json!({ "id": failed_id }), Some(&owner.token)).await;
+    let refused = app
+        .graphql(redeliver, json!({ "id": failed_id }), Some(&owner.token))
+        .await;
     assert_eq!(refused.error_code(), Some("CONFLICT"), "{}", refused.body);
 
     // Enabled again and rotated: the redelivery carries the same event, signed by both secrets.
@@ -281,7 +304,9 @@ async fn deliveries_are_signed_retried_given_up_disabled_and_redelivered(backend
         .expect("secret")
         .to_owned();
     assert_ne!(new_secret, secret);
-    let again = app.graphql(redeliver, json!({ "id": failed_id }), Some(&owner.token)).await;
+    let again = app
+        .graphql(redeliver, json!({ "id": failed_id }), Some(&owner.token))
+        .await;
     let again = again.assert_ok()["redeliverWebhook"].clone();
     assert_eq!(again["status"], "PENDING");
     assert_eq!(again["eventId"], failed["eventId"]);
@@ -294,7 +319,10 @@ async fn deliveries_are_signed_retried_given_up_disabled_and_redelivered(backend
     assert_eq!(last.header("Tessera-Event-Id"), failed["eventId"].as_str());
     let signature = last.header("Tessera-Signature").expect("signed");
     assert!(verify_signature(&new_secret, signature, &last.body, now(), 300));
-    assert!(verify_signature(&secret, signature, &last.body, now(), 300), "the old secret still signs");
+    assert!(
+        verify_signature(&secret, signature, &last.body, now(), 300),
+        "the old secret still signs"
+    );
 
     // Bad input gets per-field errors; another tenant sees none of it.
     let bad = app
@@ -305,14 +333,24 @@ async fn deliveries_are_signed_retried_given_up_disabled_and_redelivered(backend
         )
         .await;
     assert_eq!(bad.error_code(), Some("BAD_USER_INPUT"), "{}", bad.body);
-    assert!(bad.field_error("url").is_some() && bad.field_error("events").is_some(), "{}", bad.body);
+    assert!(
+        bad.field_error("url").is_some() && bad.field_error("events").is_some(),
+        "{}",
+        bad.body
+    );
     let stranger = app.sign_up("stranger@else.example", "elsewhere").await;
-    let foreign = app.graphql(DELIVERIES, json!({ "id": endpoint }), Some(&stranger.token)).await;
+    let foreign = app
+        .graphql(DELIVERIES, json!({ "id": endpoint }), Some(&stranger.token))
+        .await;
     assert_eq!(foreign.error_code(), Some("NOT_FOUND"), "{}", foreign.body);
     let theirs = app.graphql(ENDPOINTS, json!({}), Some(&stranger.token)).await;
     assert_eq!(theirs.assert_ok()["webhookEndpoints"]["nodes"], json!([]));
     let viewer = app
-        .join(&owner, "viewer@hooks.example", RoleChoice::System(tessera_domain::SystemRole::Viewer))
+        .join(
+            &owner,
+            "viewer@hooks.example",
+            RoleChoice::System(tessera_domain::SystemRole::Viewer),
+        )
         .await;
     let denied = app.graphql(ENDPOINTS, json!({}), Some(&viewer.token)).await;
     assert_eq!(denied.error_code(), Some("FORBIDDEN"), "{}", denied.body);
@@ -341,7 +379,10 @@ async fn a_delivery_cut_off_by_a_crash_is_sent_after_the_restart(backend: Backen
     assert_eq!(list[0]["status"], "SUCCEEDED");
     let received = receiver.received();
     assert_eq!(received.len(), 2, "sent once before the crash and once after");
-    assert_eq!(received[0].header("Tessera-Event-Id"), received[1].header("Tessera-Event-Id"));
+    assert_eq!(
+        received[0].header("Tessera-Event-Id"),
+        received[1].header("Tessera-Event-Id")
+    );
     assert!(verify_signature(
         &secret,
         received[1].header("Tessera-Signature").expect("signed"),
@@ -370,7 +411,9 @@ impl LiveClient {
             .await
             .map_err(|e| e.to_string())?;
         socket
-            .send(Message::text(json!({ "type": "connection_init", "payload": init }).to_string()))
+            .send(Message::text(
+                json!({ "type": "connection_init", "payload": init }).to_string(),
+            ))
             .await
             .map_err(|e| e.to_string())?;
         let mut client = Self { socket };
@@ -401,7 +444,8 @@ impl LiveClient {
     }
 }
 
-const LIVE: &str = "subscription { tenantEvents(types: [\"workspace.created\", \"workspace.renamed\"]) { id type payload } }";
+const LIVE: &str =
+    "subscription { tenantEvents(types: [\"workspace.created\", \"workspace.renamed\"]) { id type payload } }";
 
 async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
     // Postgres runs two replicas sharing Redis; SQLite is a single instance.
@@ -420,7 +464,9 @@ async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
         return;
     };
     let replica = if with_redis { Some(app.replica().await) } else { None };
-    let listen_at = replica.as_ref().map_or_else(|| app.addr().expect("running"), |r| r.addr);
+    let listen_at = replica
+        .as_ref()
+        .map_or_else(|| app.addr().expect("running"), |r| r.addr);
 
     let ada = app.sign_up("ada@a.example", "tenant-a").await;
     let bob = app.sign_up("bob@b.example", "tenant-b").await;
@@ -455,16 +501,79 @@ async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
 
     // A member without audit:read may connect but not subscribe.
     let viewer = app
-        .join(&ada, "viewer@a.example", RoleChoice::System(tessera_domain::SystemRole::Viewer))
+        .join(
+            &ada,
+            "viewer@a.example",
+            RoleChoice::System(tessera_domain::SystemRole::Viewer),
+        )
         .await;
-    let mut watcher = LiveClient::connect(listen_at, json!({ "Authorization": format!("Bearer {}", viewer.token) }))
-        .await
-        .expect("connected");
+    let mut watcher = LiveClient::connect(
+        listen_at,
+        json!({ "Authorization": format!("Bearer {}", viewer.token) }),
+    )
+    .await
+    .expect("connected");
     watcher.subscribe(LIVE).await;
     let answer = watcher.next_message(Duration::from_secs(5)).await.expect("an answer");
     assert_eq!(answer["payload"]["data"], Value::Null, "{answer}");
-    assert_eq!(answer["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{answer}");
+    assert_eq!(
+        answer["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{answer}"
+    );
 
+    if let Some(replica) = replica {
+        replica.stop().await;
+    }
+    app.stop().await;
+}
+
+/// Two replicas (on SQLite: one server with several workers) race for the same queues:
+/// every event becomes exactly one delivery, made in the order the events happened.
+async fn two_replicas_hand_over_each_event_once_and_in_order(backend: Backend) {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| {
+        fast_webhooks(config);
+        config.outbox_workers = 3;
+        config.webhook_workers = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    let replica = if backend == Backend::Postgres {
+        Some(app.replica().await)
+    } else {
+        None
+    };
+    let (receiver, url) = Receiver::start().await;
+    let owner = app.sign_up("owner@race.example", "race").await;
+    let (endpoint, _) = create_endpoint(&app, &owner, &url, &["workspace.created"]).await;
+    let mut created = Vec::new();
+    for n in 0..20 {
+        created.push(
+            app.create_workspace(&owner, &format!("Team {n}"), &format!("team-{n}"))
+                .await,
+        );
+    }
+    let list = settled(&app, &owner, &endpoint, 20).await;
+    assert_eq!(list.len(), 20, "one delivery per event");
+    assert!(list.iter().all(|d| d["status"] == "SUCCEEDED" && d["attempts"] == 1));
+    // Deliveries are listed in the order they were made: the events' order.
+    let targets: Vec<&str> = list
+        .iter()
+        .map(|d| d["payload"]["target"]["id"].as_str().expect("target"))
+        .collect();
+    assert_eq!(targets, created.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut sent: Vec<String> = receiver
+        .wait_for(20)
+        .await
+        .iter()
+        .map(|r| r.header("Tessera-Event-Id").expect("event id").to_owned())
+        .collect();
+    sent.sort();
+    sent.dedup();
+    assert_eq!(sent.len(), 20, "no event was sent twice");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 20);
     if let Some(replica) = replica {
         replica.stop().await;
     }

@@ -271,10 +271,7 @@ impl WebhookMutation {
     async fn delete_webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let request = member(ctx)?;
         let parsed = parse_id("id", &id, WebhookEndpointId::parse)?;
-        application(ctx)
-            .delete_webhook_endpoint(request, parsed)
-            .await
-            .gql()?;
+        application(ctx).delete_webhook_endpoint(request, parsed).await.gql()?;
         Ok(id)
     }
 

@@ -37,14 +37,13 @@ pub async fn upgrade(State(state): State<AppState>, protocol: GraphQLProtocol, r
     let client = client_of(&request, &state.config.trusted_proxies);
     let upgrade_headers = request.headers().clone();
     let (mut parts, _) = request.into_parts();
-    let socket = match <WebSocketUpgrade as axum::extract::FromRequestParts<AppState>>::from_request_parts(
-        &mut parts, &state,
-    )
-    .await
-    {
-        Ok(socket) => socket,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let socket =
+        match <WebSocketUpgrade as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &state)
+            .await
+        {
+            Ok(socket) => socket,
+            Err(rejection) => return rejection.into_response(),
+        };
     let schema = state.schema.clone();
     socket
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
@@ -81,7 +80,10 @@ mod tests {
             "count": 3,
         });
         let headers = headers_with_init(&HeaderMap::new(), &payload);
-        assert_eq!(headers.get("authorization").and_then(|v| v.to_str().ok()), Some("Bearer abc"));
+        assert_eq!(
+            headers.get("authorization").and_then(|v| v.to_str().ok()),
+            Some("Bearer abc")
+        );
         assert_eq!(headers.get("x-tenant-id").and_then(|v| v.to_str().ok()), Some("t-1"));
         assert!(headers.get("host").is_none());
         assert_eq!(headers.len(), 2);

@@ -138,7 +138,8 @@ impl Application {
             .provision_tenant(tx.as_ref(), user.id, tenant_name, tenant_slug.as_ref(), now)
             .await?;
         // `provision_tenant` entered the new tenant: the event opens its chain.
-        self.journal(tx.as_ref(), &signed_up(&user, tenant.id, &client, now)).await?;
+        self.journal(tx.as_ref(), &signed_up(&user, tenant.id, &client, now))
+            .await?;
 
         let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
         tx.commit().await?;

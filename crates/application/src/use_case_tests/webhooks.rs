@@ -25,7 +25,14 @@ fn settings(max_attempts: u32, disable_after: u32) -> WebhookSettings {
 async fn owner_with_endpoint(
     settings: WebhookSettings,
     events: &[&str],
-) -> (Application, FakeStore, FakeEventBus, FakeWebhookSender, RequestContext, WebhookEndpointId) {
+) -> (
+    Application,
+    FakeStore,
+    FakeEventBus,
+    FakeWebhookSender,
+    RequestContext,
+    WebhookEndpointId,
+) {
     let (app, store, bus, sender) = fakes::application_with_webhooks(settings);
     let (_, ctx) = signed_up(&app, "owner@example.com", "acme").await;
     let created = app
@@ -68,12 +75,19 @@ async fn a_change_reaches_interested_endpoints_and_subscribers_once() {
     assert_eq!(created.len(), 1, "one domain event in the outbox");
     assert!(created[0].payload.contains("\"type\":\"workspace.created\""));
     assert!(created[0].payload.contains("\"design\""));
-    assert!(bus.published.lock().expect("lock").is_empty(), "nothing announced before the worker runs");
+    assert!(
+        bus.published.lock().expect("lock").is_empty(),
+        "nothing announced before the worker runs"
+    );
 
     let handed = app.run_outbox(0, 1).await.expect("outbox pass");
     assert!(handed >= 1);
     let state = store.snapshot();
-    let deliveries: Vec<_> = state.webhook_deliveries.iter().filter(|d| d.endpoint_id == endpoint).collect();
+    let deliveries: Vec<_> = state
+        .webhook_deliveries
+        .iter()
+        .filter(|d| d.endpoint_id == endpoint)
+        .collect();
     assert_eq!(deliveries.len(), 1, "the endpoint wants workspace.created only");
     assert_eq!(deliveries[0].event_id, created[0].id);
     assert_eq!(deliveries[0].status, DeliveryStatus::Pending);
@@ -90,7 +104,11 @@ async fn outbox_workers_split_tenants_between_them() {
     create_workspace(&app, &ctx, "design").await;
     let tenant = ctx.tenant_id().as_uuid().as_u128();
     let (mine, other) = ((tenant % 2) as usize, ((tenant + 1) % 2) as usize);
-    assert_eq!(app.run_outbox(other, 2).await.expect("pass"), 0, "not this worker's tenant");
+    assert_eq!(
+        app.run_outbox(other, 2).await.expect("pass"),
+        0,
+        "not this worker's tenant"
+    );
     assert!(app.run_outbox(mine, 2).await.expect("pass") > 0);
     assert!(!store.snapshot().webhook_deliveries.is_empty());
 }
@@ -118,7 +136,12 @@ async fn a_failing_delivery_is_retried_then_given_up_and_the_endpoint_disabled()
         .find(|(e, _)| e.id == endpoint)
         .expect("endpoint");
     assert!(!stored.enabled, "disabled after one failed delivery");
-    assert!(stored.disabled_reason.as_deref().is_some_and(|r| r.contains("1 deliveries")));
+    assert!(
+        stored
+            .disabled_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("1 deliveries"))
+    );
     let disabled: Vec<_> = state
         .outbox
         .iter()
@@ -171,7 +194,10 @@ async fn a_retryable_failure_is_scheduled_with_backoff() {
     assert_eq!(delivery.attempts, 1);
     let delay = delivery.next_attempt_at - delivery.last_attempt_at.expect("attempted");
     let base = RetryPolicy::default().base;
-    assert!(delay <= base && delay >= base / 2, "first retry after base minus jitter: {delay}");
+    assert!(
+        delay <= base && delay >= base / 2,
+        "first retry after base minus jitter: {delay}"
+    );
     assert_eq!(app.run_webhook_deliveries().await.expect("pass"), 0, "not due yet");
 }
 

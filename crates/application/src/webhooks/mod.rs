@@ -134,7 +134,11 @@ impl Application {
             .audit("webhook_endpoint.created", "webhook_endpoint", endpoint.id, now)
             .change("url", None::<&str>, Some(endpoint.url.as_str()))
             .change("events", None::<&str>, Some(events_text(&endpoint.events)))
-            .change("description", None::<&str>, Some(endpoint.description.as_str()).filter(|d| !d.is_empty()));
+            .change(
+                "description",
+                None::<&str>,
+                Some(endpoint.description.as_str()).filter(|d| !d.is_empty()),
+            );
         self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(EndpointWithSecret { endpoint, secret })
@@ -167,17 +171,18 @@ impl Application {
     ) -> Result<WebhookEndpoint, AppError> {
         let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
         let mut errors = FieldErrors::new();
-        let url = changes.url.as_deref().map(|raw| errors.check("url", self.webhook_url(raw)));
+        let url = changes
+            .url
+            .as_deref()
+            .map(|raw| errors.check("url", self.webhook_url(raw)));
         let events = changes
             .events
             .as_deref()
             .map(|types| errors.check("events", EventSelection::parse(types).map_err(|e| e.0)));
-        let description = changes.description.as_deref().map(|raw| {
-            errors.check(
-                "description",
-                WebhookEndpoint::check_description(raw).map_err(|e| e.0),
-            )
-        });
+        let description = changes
+            .description
+            .as_deref()
+            .map(|raw| errors.check("description", WebhookEndpoint::check_description(raw).map_err(|e| e.0)));
         errors.into_result()?;
         let now = self.ports.clock.now();
         let tx = self.ports.store.begin().await?;
@@ -216,7 +221,11 @@ impl Application {
         let event = ctx
             .audit("webhook_endpoint.updated", "webhook_endpoint", id, now)
             .change("url", Some(before.url.as_str()), Some(endpoint.url.as_str()))
-            .change("events", Some(events_text(&before.events)), Some(events_text(&endpoint.events)))
+            .change(
+                "events",
+                Some(events_text(&before.events)),
+                Some(events_text(&endpoint.events)),
+            )
             .change(
                 "description",
                 Some(before.description.as_str()),
@@ -240,7 +249,12 @@ impl Application {
             .ok_or(AppError::NotFound("webhook endpoint"))?;
         tx.webhooks().delete_endpoint(&scope, id).await?;
         let event = ctx
-            .audit("webhook_endpoint.deleted", "webhook_endpoint", id, self.ports.clock.now())
+            .audit(
+                "webhook_endpoint.deleted",
+                "webhook_endpoint",
+                id,
+                self.ports.clock.now(),
+            )
             .change("url", Some(endpoint.url.as_str()), None::<&str>)
             .change("events", Some(events_text(&endpoint.events)), None::<&str>);
         self.journal(tx.as_ref(), &event).await?;

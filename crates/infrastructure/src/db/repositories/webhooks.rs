@@ -19,7 +19,11 @@ type Endpoints = webhook_endpoint::Entity;
 type Deliveries = webhook_delivery::Entity;
 
 impl SeaTransaction {
-    async fn endpoint_row(&self, scope: &TenantScope, id: WebhookEndpointId) -> StoreResult<Option<webhook_endpoint::Model>> {
+    async fn endpoint_row(
+        &self,
+        scope: &TenantScope,
+        id: WebhookEndpointId,
+    ) -> StoreResult<Option<webhook_endpoint::Model>> {
         scoped::select::<Endpoints>(scope)
             .filter(webhook_endpoint::Column::Id.eq(id.as_uuid()))
             .one(&self.txn)
@@ -88,7 +92,10 @@ impl WebhookRepository for SeaTransaction {
         scoped::ensure_owned(scope, endpoint.tenant_id)?;
         let result = scoped::update::<Endpoints>(scope)
             .col_expr(webhook_endpoint::Column::Url, Expr::value(endpoint.url.as_str()))
-            .col_expr(webhook_endpoint::Column::Description, Expr::value(endpoint.description.as_str()))
+            .col_expr(
+                webhook_endpoint::Column::Description,
+                Expr::value(endpoint.description.as_str()),
+            )
             .col_expr(
                 webhook_endpoint::Column::EventTypes,
                 Expr::value(endpoint.events.as_slice().join(",")),
@@ -269,9 +276,18 @@ impl WebhookRepository for SeaTransaction {
         let result = scoped::update::<Deliveries>(scope)
             .col_expr(webhook_delivery::Column::Status, Expr::value(row.status))
             .col_expr(webhook_delivery::Column::Attempts, Expr::value(row.attempts))
-            .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(row.next_attempt_at))
-            .col_expr(webhook_delivery::Column::LastAttemptAt, Expr::value(row.last_attempt_at))
-            .col_expr(webhook_delivery::Column::ResponseStatus, Expr::value(row.response_status))
+            .col_expr(
+                webhook_delivery::Column::NextAttemptAt,
+                Expr::value(row.next_attempt_at),
+            )
+            .col_expr(
+                webhook_delivery::Column::LastAttemptAt,
+                Expr::value(row.last_attempt_at),
+            )
+            .col_expr(
+                webhook_delivery::Column::ResponseStatus,
+                Expr::value(row.response_status),
+            )
             .col_expr(webhook_delivery::Column::LastError, Expr::value(row.last_error))
             .col_expr(webhook_delivery::Column::CompletedAt, Expr::value(row.completed_at))
             .filter(webhook_delivery::Column::Id.eq(row.id))
@@ -289,7 +305,10 @@ impl WebhookRepository for SeaTransaction {
         at: DateTime<Utc>,
     ) -> StoreResult<u64> {
         let result = scoped::update::<Deliveries>(scope)
-            .col_expr(webhook_delivery::Column::Status, Expr::value(DeliveryStatus::Failed.as_str()))
+            .col_expr(
+                webhook_delivery::Column::Status,
+                Expr::value(DeliveryStatus::Failed.as_str()),
+            )
             .col_expr(webhook_delivery::Column::LastError, Expr::value(reason))
             .col_expr(webhook_delivery::Column::CompletedAt, Expr::value(at))
             .filter(webhook_delivery::Column::EndpointId.eq(endpoint.as_uuid()))
