@@ -2,11 +2,12 @@
 //! request, a rate limit hit). Mutations record their own events in their own
 //! transactions; see each use case.
 
-use tessera_domain::{AuditEvent, Permission};
+use tessera_domain::{AuditEvent, Permission, TenantId};
 
+use crate::platform::PlatformScope;
 use crate::ports::AuditFilter;
 use crate::rate_limits::Quota;
-use crate::{AppError, Application, Page, PageRequest, RequestContext};
+use crate::{AppError, Application, Page, PageRequest, RequestContext, TenantScope};
 
 /// A caller is noted at most this often per kind of refusal: a flood of refused
 /// requests must not become a flood of writes.
@@ -21,11 +22,7 @@ impl Application {
         page: &PageRequest,
     ) -> Result<Page<AuditEvent>, AppError> {
         let scope = ctx.authorize(Permission::AuditRead)?.scope().clone();
-        if let (Some(from), Some(to)) = (filter.from, filter.to)
-            && from >= to
-        {
-            return Err(AppError::validation("filter.to", "must be later than `from`"));
-        }
+        check_period(filter)?;
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;
         Ok(tx.audit().list(&scope, filter, page).await?)
@@ -36,6 +33,36 @@ impl Application {
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;
         Ok(tx.audit().count(&scope, filter).await?)
+    }
+
+    /// For platform administrators: the platform chain (events of people rather than
+    /// tenants: sign-ups, email verification, password resets), or with `tenant` that
+    /// tenant's chain. The transaction enters that chain like a tenant, so row level
+    /// security still confines the read to it.
+    pub async fn list_platform_audit_events(
+        &self,
+        _platform: &PlatformScope,
+        tenant: Option<TenantId>,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, AppError> {
+        check_period(filter)?;
+        let chain = chain_scope(tenant);
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&chain).await?;
+        Ok(tx.audit().list(&chain, filter, page).await?)
+    }
+
+    pub async fn count_platform_audit_events(
+        &self,
+        _platform: &PlatformScope,
+        tenant: Option<TenantId>,
+        filter: &AuditFilter,
+    ) -> Result<u64, AppError> {
+        let chain = chain_scope(tenant);
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(&chain).await?;
+        Ok(tx.audit().count(&chain, filter).await?)
     }
 
     /// Records `access.denied` for a member's refused operation (at most once a minute
@@ -66,5 +93,17 @@ impl Application {
         }
         let event = ctx.audit(action, "operation", operation, self.ports.clock.now());
         self.record_security_event(event).await;
+    }
+}
+
+/// The chain of `tenant`, or the platform's (stored under the nil id).
+fn chain_scope(tenant: Option<TenantId>) -> TenantScope {
+    TenantScope::new(tenant.unwrap_or(TenantId::from_uuid(uuid::Uuid::nil())))
+}
+
+fn check_period(filter: &AuditFilter) -> Result<(), AppError> {
+    match (filter.from, filter.to) {
+        (Some(from), Some(to)) if from >= to => Err(AppError::validation("filter.to", "must be later than `from`")),
+        _ => Ok(()),
     }
 }

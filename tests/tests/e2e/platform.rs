@@ -4,7 +4,10 @@
 use serde_json::json;
 use tessera_tests::{Backend, TestApp, on_both_backends};
 
-on_both_backends!(a_suspended_tenant_is_locked_out_while_another_keeps_working);
+on_both_backends!(
+    a_suspended_tenant_is_locked_out_while_another_keeps_working,
+    platform_administrators_read_the_platform_chain_and_any_tenants,
+);
 
 async fn a_suspended_tenant_is_locked_out_while_another_keeps_working(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
@@ -75,5 +78,66 @@ async fn a_suspended_tenant_is_locked_out_while_another_keeps_working(backend: B
         .expect("revoked");
     let again = app.graphql(list, json!({}), Some(&admin.token)).await;
     assert_eq!(again.body["errors"][0]["extensions"]["reason"], "NOT_PLATFORM_ADMIN");
+    app.stop().await;
+}
+
+async fn platform_administrators_read_the_platform_chain_and_any_tenants(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.sign_up("admin@platform.example", "platform-ops").await;
+    let ada = app.sign_up("ada@acme.example", "acme").await;
+    app.create_workspace(&ada, "Design", "design").await;
+    // A person-level event: it belongs to no tenant, so it goes to the platform chain.
+    app.graphql(
+        "mutation { requestPasswordReset(input: { email: \"ada@acme.example\" }) }",
+        json!({}),
+        None,
+    )
+    .await
+    .assert_ok();
+    let query = "query($t: ID, $f: AuditEventFilterInput) { platformAuditEvents(tenantId: $t, first: 50, filter: $f) { totalCount nodes { action targetType } } }";
+
+    // Owning a tenant, even with audit:read, does not open the platform's trail.
+    let refused = app.graphql(query, json!({}), Some(&ada.token)).await;
+    assert_eq!(
+        refused.body["errors"][0]["extensions"]["reason"], "NOT_PLATFORM_ADMIN",
+        "{}",
+        refused.body
+    );
+    tessera_server::set_platform_admin(app.config(), "admin@platform.example", true)
+        .await
+        .expect("granted");
+
+    let platform = app.graphql(query, json!({}), Some(&admin.token)).await;
+    let platform = &platform.assert_ok()["platformAuditEvents"];
+    let actions: Vec<&str> = platform["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["action"].as_str().expect("action"))
+        .collect();
+    assert!(actions.contains(&"user.password_reset_requested"), "{actions:?}");
+    assert!(
+        !actions.contains(&"workspace.created"),
+        "tenant events stay in their chains: {actions:?}"
+    );
+    assert_eq!(platform["totalCount"], actions.len());
+
+    let acme = app
+        .graphql(
+            query,
+            json!({ "t": ada.tenant_id, "f": { "action": "workspace.created" } }),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(
+        acme.assert_ok()["platformAuditEvents"],
+        json!({ "totalCount": 1, "nodes": [{ "action": "workspace.created", "targetType": "workspace" }] })
+    );
+    let bad = app
+        .graphql(query, json!({ "t": "not-an-id" }), Some(&admin.token))
+        .await;
+    assert_eq!(bad.error_code(), Some("BAD_USER_INPUT"), "{}", bad.body);
     app.stop().await;
 }

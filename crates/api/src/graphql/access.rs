@@ -132,6 +132,10 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("TenantEvent", "*", Access::Inherited),
     // the audit trail
     ("Query", "auditEvents", Access::Permission(Permission::AuditRead)),
+    // platform administrators (checked by the use case; no tenant role implies it)
+    ("Query", "platformAuditEvents", Access::Person),
+    ("PlatformAuditEventConnection", "*", Access::Inherited),
+    ("PlatformAuditEventEdge", "*", Access::Inherited),
     ("AuditEvent", "*", Access::Inherited),
     ("AuditChange", "*", Access::Inherited),
     ("AuditEventConnection", "*", Access::Inherited),

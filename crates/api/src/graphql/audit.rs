@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use tessera_application::PageRequest;
 use tessera_application::ports::AuditFilter;
-use tessera_domain::AuditEvent as DomainAuditEvent;
+use tessera_domain::{AuditEvent as DomainAuditEvent, TenantId};
 
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
@@ -97,6 +97,35 @@ pub struct AuditEventFilterInput {
     pub to: Option<DateTime<Utc>>,
 }
 
+relay_connection!(
+    PlatformAuditEventConnection,
+    PlatformAuditEventEdge,
+    AuditEvent,
+    DomainAuditEvent,
+    (Option<TenantId>, AuditFilter),
+    |app, request, chain| async {
+        let scope = app.platform_scope(request).await?;
+        app.count_platform_audit_events(&scope, chain.0, &chain.1).await
+    }
+);
+
+fn audit_filter(input: Option<AuditEventFilterInput>) -> Result<AuditFilter> {
+    let input = input.unwrap_or_default();
+    Ok(AuditFilter {
+        actor_id: match input.actor_id {
+            Some(raw) => Some(parse_id("filter.actorId", &raw, |s| {
+                uuid::Uuid::try_parse(s.trim()).map_err(|_| tessera_domain::ids::InvalidId)
+            })?),
+            None => None,
+        },
+        action: input.action,
+        target_type: input.target_type,
+        target_id: input.target_id,
+        from: input.from,
+        to: input.to,
+    })
+}
+
 #[derive(Default)]
 pub struct AuditQuery;
 
@@ -115,24 +144,45 @@ impl AuditQuery {
     ) -> Result<AuditEventConnection> {
         let request = member(ctx)?;
         let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
-        let input = filter.unwrap_or_default();
-        let filter = AuditFilter {
-            actor_id: match input.actor_id {
-                Some(raw) => Some(parse_id("filter.actorId", &raw, |s| {
-                    uuid::Uuid::try_parse(s.trim()).map_err(|_| tessera_domain::ids::InvalidId)
-                })?),
-                None => None,
-            },
-            action: input.action,
-            target_type: input.target_type,
-            target_id: input.target_id,
-            from: input.from,
-            to: input.to,
-        };
+        let filter = audit_filter(filter)?;
         let page = application(ctx)
             .list_audit_events(request, &filter, &page)
             .await
             .gql()?;
         Ok(AuditEventConnection { page, extra: filter })
+    }
+
+    /// Platform administrators only: the platform's own chain (events of people
+    /// rather than tenants: sign-ups, email verification, password resets), or with
+    /// `tenantId` any tenant's chain. Oldest first, `last: 20` for the newest.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn platform_audit_events(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<AuditEventFilterInput>,
+    ) -> Result<PlatformAuditEventConnection> {
+        let request = member(ctx)?;
+        let app = application(ctx);
+        let scope = app.platform_scope(request).await.gql()?;
+        let tenant = match tenant_id {
+            Some(raw) => Some(parse_id("tenantId", &raw, TenantId::parse)?),
+            None => None,
+        };
+        let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
+        let filter = audit_filter(filter)?;
+        let page = app
+            .list_platform_audit_events(&scope, tenant, &filter, &page)
+            .await
+            .gql()?;
+        Ok(PlatformAuditEventConnection {
+            page,
+            extra: (tenant, filter),
+        })
     }
 }
