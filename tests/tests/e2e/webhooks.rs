@@ -521,6 +521,48 @@ async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
         "{answer}"
     );
 
+    // An admin's open subscription ends once the admin is demoted (from the next event).
+    let admin = app
+        .join(
+            &ada,
+            "admin@a.example",
+            RoleChoice::System(tessera_domain::SystemRole::Admin),
+        )
+        .await;
+    let mut demoted = LiveClient::connect(listen_at, json!({ "Authorization": format!("Bearer {}", admin.token) }))
+        .await
+        .expect("connected");
+    demoted.subscribe(LIVE).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.create_workspace(&ada, "Before", "before").await;
+    let heard = demoted.next_message(Duration::from_secs(10)).await.expect("an event");
+    assert_eq!(heard["type"], "next", "{heard}");
+    let roles = app
+        .graphql(
+            "{ roles(first: 10) { nodes { id systemKey } } }",
+            json!({}),
+            Some(&ada.token),
+        )
+        .await;
+    let viewer_role = roles.assert_ok()["roles"]["nodes"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .find(|r| r["systemKey"] == "viewer")
+        .and_then(|r| r["id"].as_str())
+        .expect("viewer role")
+        .to_owned();
+    app.graphql(
+        "mutation($u: ID!, $r: ID!) { updateMemberRole(input: { userId: $u, roleId: $r }) { status } }",
+        json!({ "u": admin.user_id, "r": viewer_role }),
+        Some(&ada.token),
+    )
+    .await
+    .assert_ok();
+    app.create_workspace(&ada, "After", "after").await;
+    let ended = demoted.next_message(Duration::from_secs(10)).await.expect("an answer");
+    assert_eq!(ended["type"], "complete", "the stream ends instead of sending: {ended}");
+
     if let Some(replica) = replica {
         replica.stop().await;
     }

@@ -15,6 +15,14 @@ pub enum Caller {
     Member(RequestContext),
 }
 
+/// Checks a live connection's credential again (a WebSocket outlives the request that
+/// opened it): the caller as the credential stands now, or why it no longer stands.
+/// The caller as a credential stands now, or why it no longer stands.
+pub type Recheck = std::pin::Pin<Box<dyn std::future::Future<Output = Result<RequestContext, AppError>> + Send>>;
+
+#[derive(Clone)]
+pub struct LiveCredential(pub Arc<dyn Fn() -> Recheck + Send + Sync>);
+
 /// Where the HTTP request came from (recorded on sessions).
 #[derive(Debug, Clone, Default)]
 pub struct ClientOrigin(pub ClientInfo);

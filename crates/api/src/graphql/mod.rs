@@ -25,7 +25,7 @@ use std::sync::Arc;
 use async_graphql::{MergedObject, Schema};
 use tessera_application::Application;
 
-pub use context::{Caller, ClientOrigin};
+pub use context::{Caller, ClientOrigin, LiveCredential};
 pub use errors::to_graphql_error;
 
 #[derive(MergedObject, Default)]

@@ -12,9 +12,10 @@ use tessera_domain::{
     WebhookEndpoint as DomainEndpoint, WebhookEndpointId,
 };
 
-use super::context::{application, member};
+use super::context::{LiveCredential, application, member};
 use super::errors::{GqlResult, parse_id};
 use super::pagination::{page_cost, relay_connection};
+use tessera_domain::Permission;
 
 fn document(payload: &str) -> Json<serde_json::Value> {
     Json(serde_json::from_str(payload).unwrap_or(serde_json::Value::Null))
@@ -338,8 +339,21 @@ impl Subscription {
         let events = application(ctx)
             .subscribe_tenant_events(request, types.unwrap_or_default())
             .gql()?;
-        Ok(futures_util::stream::unfold(events, |mut events| async move {
-            events.next().await.map(|event| (TenantEvent::from(event), events))
+        let recheck = ctx.data_opt::<LiveCredential>().cloned();
+        let tenant = request.tenant_id();
+        Ok(futures_util::stream::unfold(events, move |mut events| {
+            let recheck = recheck.clone();
+            async move {
+                let event = events.next().await?;
+                // The stream ends once the credential no longer grants it.
+                if let Some(recheck) = recheck {
+                    let still = recheck.0().await.ok()?;
+                    if still.tenant_id() != tenant || still.authorize(Permission::AuditRead).is_err() {
+                        return None;
+                    }
+                }
+                Some((TenantEvent::from(event), events))
+            }
         }))
     }
 }

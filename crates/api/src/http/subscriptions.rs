@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::graphql_endpoint::{caller_from, client_of};
 use crate::AppState;
-use crate::graphql::Caller;
+use crate::graphql::{Caller, LiveCredential};
+use tessera_application::identity::ClientInfo;
 
 /// Headers a `connection_init` payload may set, by lower-case name.
 const INIT_HEADERS: &[&str] = &["authorization", "x-api-key", "x-tenant-id", "x-tenant-slug"];
@@ -31,6 +32,23 @@ fn headers_with_init(upgrade: &HeaderMap, payload: &serde_json::Value) -> Header
         }
     }
     headers
+}
+
+/// The same credential, checked again: a revoked session, a removed member or a
+/// changed role applies to a connection already open (from its next event on).
+fn recheck(state: AppState, headers: HeaderMap, client: ClientInfo) -> LiveCredential {
+    LiveCredential(std::sync::Arc::new(move || {
+        let (state, headers, client) = (state.clone(), headers.clone(), client.clone());
+        Box::pin(async move {
+            match caller_from(&state, &headers, &client).await {
+                Caller::Member(context) => Ok(context),
+                Caller::Refused(error) => Err(error),
+                Caller::Anonymous => Err(tessera_application::AppError::Unauthenticated(
+                    "the connection has no credential".into(),
+                )),
+            }
+        })
+    }))
 }
 
 pub async fn upgrade(State(state): State<AppState>, protocol: GraphQLProtocol, request: Request) -> Response {
@@ -55,6 +73,7 @@ pub async fn upgrade(State(state): State<AppState>, protocol: GraphQLProtocol, r
                         Caller::Member(context) => {
                             let mut data = Data::default();
                             data.insert(Caller::Member(context));
+                            data.insert(recheck(state, headers, client));
                             Ok(data)
                         }
                         Caller::Refused(error) => Err(async_graphql::Error::new(error.to_string())),
