@@ -125,22 +125,14 @@ impl Application {
         let mut deliveries = Vec::new();
         for event in &due {
             for endpoint in endpoints.iter().filter(|e| e.wants(&event.event_type)) {
-                deliveries.push(WebhookDelivery {
-                    id: WebhookDeliveryId::from_uuid(self.ports.ids.new_id()),
-                    tenant_id: scope.tenant_id(),
-                    endpoint_id: endpoint.id,
-                    event_id: event.id,
-                    event_type: event.event_type.clone(),
-                    payload: event.payload.clone(),
-                    status: tessera_domain::DeliveryStatus::Pending,
-                    attempts: 0,
-                    next_attempt_at: now,
-                    last_attempt_at: None,
-                    response_status: None,
-                    last_error: None,
-                    created_at: now,
-                    completed_at: None,
-                });
+                deliveries.push(WebhookDelivery::new(
+                    WebhookDeliveryId::from_uuid(self.ports.ids.new_id()),
+                    endpoint,
+                    event.id,
+                    &event.event_type,
+                    &event.payload,
+                    now,
+                ));
             }
         }
         if !deliveries.is_empty() {

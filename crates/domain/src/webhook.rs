@@ -245,6 +245,35 @@ pub struct WebhookDelivery {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+impl WebhookDelivery {
+    /// A delivery of an event to an endpoint, due at once.
+    pub fn new(
+        id: WebhookDeliveryId,
+        endpoint: &WebhookEndpoint,
+        event_id: uuid::Uuid,
+        event_type: &str,
+        payload: &str,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            tenant_id: endpoint.tenant_id,
+            endpoint_id: endpoint.id,
+            event_id,
+            event_type: event_type.to_owned(),
+            payload: payload.to_owned(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            last_attempt_at: None,
+            response_status: None,
+            last_error: None,
+            created_at: now,
+            completed_at: None,
+        }
+    }
+}
+
 /// How failed deliveries are retried: exponential backoff from `base`, capped at
 /// `max_delay`, with up to half of each delay taken off at random (jitter), for at most
 /// `max_attempts` attempts and never later than `max_age` after the event.

@@ -9,7 +9,7 @@ use tessera_domain::{
 };
 
 use crate::events::jitter;
-use crate::ports::OutgoingWebhook;
+use crate::ports::{OutgoingWebhook, Transaction};
 use crate::{AppError, Application, FieldErrors, Page, PageRequest, RequestContext, TenantScope};
 
 const SECRET_PREFIX: &str = "whsec_";
@@ -68,6 +68,18 @@ pub struct WebhookEndpointChanges {
 pub struct EndpointWithSecret {
     pub endpoint: WebhookEndpoint,
     pub secret: String,
+}
+
+/// The scope's endpoint, or `NOT_FOUND` (also for another tenant's id).
+async fn endpoint_in(
+    tx: &dyn Transaction,
+    scope: &TenantScope,
+    id: WebhookEndpointId,
+) -> Result<WebhookEndpoint, AppError> {
+    tx.webhooks()
+        .find_endpoint(scope, id)
+        .await?
+        .ok_or(AppError::NotFound("webhook endpoint"))
 }
 
 fn events_text(events: &EventSelection) -> String {
@@ -187,11 +199,7 @@ impl Application {
         let now = self.ports.clock.now();
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;
-        let before = tx
-            .webhooks()
-            .find_endpoint(&scope, id)
-            .await?
-            .ok_or(AppError::NotFound("webhook endpoint"))?;
+        let before = endpoint_in(tx.as_ref(), &scope, id).await?;
         let mut endpoint = before.clone();
         if let Some(Some(url)) = url {
             endpoint.url = url;
@@ -242,11 +250,7 @@ impl Application {
         let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;
-        let endpoint = tx
-            .webhooks()
-            .find_endpoint(&scope, id)
-            .await?
-            .ok_or(AppError::NotFound("webhook endpoint"))?;
+        let endpoint = endpoint_in(tx.as_ref(), &scope, id).await?;
         tx.webhooks().delete_endpoint(&scope, id).await?;
         let event = ctx
             .audit(
@@ -274,11 +278,7 @@ impl Application {
         let now = self.ports.clock.now();
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;
-        let endpoint = tx
-            .webhooks()
-            .find_endpoint(&scope, id)
-            .await?
-            .ok_or(AppError::NotFound("webhook endpoint"))?;
+        let endpoint = endpoint_in(tx.as_ref(), &scope, id).await?;
         let old = tx
             .webhooks()
             .secrets(&scope, id)
@@ -308,10 +308,7 @@ impl Application {
         let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;
-        tx.webhooks()
-            .find_endpoint(&scope, endpoint)
-            .await?
-            .ok_or(AppError::NotFound("webhook endpoint"))?;
+        endpoint_in(tx.as_ref(), &scope, endpoint).await?;
         Ok(tx.webhooks().list_deliveries(&scope, endpoint, page).await?)
     }
 
@@ -342,29 +339,21 @@ impl Application {
             .find_delivery(&scope, id)
             .await?
             .ok_or(AppError::NotFound("webhook delivery"))?;
-        let endpoint = tx
-            .webhooks()
-            .find_endpoint(&scope, original.endpoint_id)
-            .await?
-            .ok_or(AppError::NotFound("webhook endpoint"))?;
+        let endpoint = endpoint_in(tx.as_ref(), &scope, original.endpoint_id).await?;
         if !endpoint.enabled {
             return Err(AppError::Conflict {
                 field: "deliveryId".into(),
                 message: "the endpoint is disabled; enable it first".into(),
             });
         }
-        let delivery = WebhookDelivery {
-            id: WebhookDeliveryId::from_uuid(self.ports.ids.new_id()),
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            next_attempt_at: now,
-            last_attempt_at: None,
-            response_status: None,
-            last_error: None,
-            created_at: now,
-            completed_at: None,
-            ..original
-        };
+        let delivery = WebhookDelivery::new(
+            WebhookDeliveryId::from_uuid(self.ports.ids.new_id()),
+            &endpoint,
+            original.event_id,
+            &original.event_type,
+            &original.payload,
+            now,
+        );
         tx.webhooks()
             .insert_deliveries(&scope, std::slice::from_ref(&delivery))
             .await?;
