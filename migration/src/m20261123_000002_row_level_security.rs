@@ -29,9 +29,12 @@ const FOUNDATION_TENANT_TABLES: &[&str] = &[
 
 fn up_script() -> String {
     // Roles are cluster-wide: several databases (or concurrent test runs) may race to
-    // create it, so both "already exists" errors are accepted.
+    // create it, so both "already exists" errors are accepted. An existing role is not
+    // created again, so an owner without CREATEROLE can migrate once an administrator
+    // has made the role (and granted it to the owner).
     let mut sql = format!(
-        "DO $$ BEGIN\n  CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;\n\
+        "DO $$ BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN\n\
+         CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;\n  END IF;\n\
          EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;\nEND $$;\n\
          GRANT USAGE ON SCHEMA public TO {APP_ROLE};\n\
          GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {APP_ROLE};\n",

@@ -276,3 +276,104 @@ async fn readiness_reports_unhealthy_when_the_database_is_gone() {
     );
     app.stop().await;
 }
+
+/// A production-like Postgres: the schema owner is an ordinary role (no superuser, no
+/// BYPASSRLS, no CREATEROLE), so row level security binds it too. Migrations, the
+/// workers that find due tenants, `audit verify` and `audit archive` all work through
+/// the owner's own policies and functions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordinary_schema_owner_runs_migrations_workers_and_audit_commands() {
+    let Some(admin_url) = tessera_tests::postgres_admin_url() else {
+        return;
+    };
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let (owner, database) = (format!("tessera_owner_{}", &suffix[..12]), format!("tessera_o_{suffix}"));
+    let admin = sea_orm::Database::connect(&admin_url).await.expect("connect as admin");
+    for statement in [
+        format!("CREATE ROLE {owner} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB"),
+        format!("CREATE DATABASE {database} OWNER {owner}"),
+        // The runtime role exists once per cluster; the owner must be able to switch to it.
+        format!(
+            "DO $$ BEGIN CREATE ROLE {} NOLOGIN NOSUPERUSER NOBYPASSRLS; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+            tessera_migration::APP_ROLE
+        ),
+        format!("GRANT {} TO {owner}", tessera_migration::APP_ROLE),
+    ] {
+        admin.execute_unprepared(&statement).await.expect("arrange the roles");
+    }
+    let mut url = reqwest::Url::parse(&admin_url).expect("a URL");
+    url.set_username(&owner).expect("a user name");
+    url.set_path(&format!("/{database}"));
+    let owner_url = url.to_string();
+
+    let Some(app) = TestApp::spawn_configured(Backend::Postgres, |config, _| {
+        config.database_url = owner_url.clone();
+        config.outbox_poll_ms = 25;
+    })
+    .await
+    else {
+        return;
+    };
+    let ada = app.sign_up("ada@owner.example", "owner-test").await;
+    let workspace = app.create_workspace(&ada, "Design", "design").await;
+
+    // The outbox worker finds the tenant through the owner's function, as the runtime role.
+    let created = app
+        .graphql(
+            "mutation { createWebhookEndpoint(input: { url: \"http://127.0.0.1:9/in\", events: [\"workspace.renamed\"] }) { endpoint { id } } }",
+            json!({}),
+            Some(&ada.token),
+        )
+        .await;
+    let endpoint = created.assert_ok()["createWebhookEndpoint"]["endpoint"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    app.graphql(
+        "mutation($id: ID!) { renameWorkspace(input: { id: $id, name: \"Design 2\" }) { id } }",
+        json!({ "id": workspace }),
+        Some(&ada.token),
+    )
+    .await
+    .assert_ok();
+    let mut made = false;
+    for _ in 0..100 {
+        let list = app
+            .graphql(
+                "query($id: ID!) { webhookDeliveries(endpointId: $id) { totalCount } }",
+                json!({ "id": endpoint }),
+                Some(&ada.token),
+            )
+            .await;
+        if list.assert_ok()["webhookDeliveries"]["totalCount"] == 1 {
+            made = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(made, "the outbox worker made the delivery");
+
+    // The audit commands run as the owner, through its own policies.
+    let mut config = app.config().clone();
+    config.database_url = owner_url.clone();
+    let reports = tessera_server::verify_audit(&config, None).await.expect("verify");
+    assert!(reports.iter().any(|r| r.events >= 3), "{reports:?}");
+    assert!(reports.iter().all(|r| r.problems.is_empty()), "{reports:?}");
+    let archive = std::env::temp_dir().join(format!("tessera-owner-{suffix}.jsonl"));
+    let report = tessera_server::archive_audit(&config, 0, &archive).await.expect("archive");
+    assert!(report.archived >= 3, "{report:?}");
+    let reports = tessera_server::verify_audit(&config, None).await.expect("verify");
+    assert!(reports.iter().all(|r| r.problems.is_empty()), "{reports:?}");
+    let _ = std::fs::remove_file(&archive);
+
+    app.stop().await;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        .await
+        .expect("drop");
+    admin
+        .execute_unprepared(&format!("DROP OWNED BY {owner}; DROP ROLE IF EXISTS {owner}"))
+        .await
+        .expect("drop the role");
+}
