@@ -262,6 +262,11 @@ pub struct Config {
     #[arg(long, env = "MAX_ROOT_FIELDS", default_value_t = 10, global = true)]
     pub max_root_fields: usize,
 
+    /// Operations one batched (JSON array) request may hold; 0 refuses batches. Each
+    /// operation meets every limit on its own and spends from the rate limits.
+    #[arg(long, env = "MAX_BATCH_OPERATIONS", default_value_t = 0, global = true)]
+    pub max_batch_operations: usize,
+
     /// Bytes of query text one request may send.
     #[arg(long, env = "MAX_DOCUMENT_BYTES", default_value_t = 32768, global = true)]
     pub max_document_bytes: usize,
@@ -571,6 +576,7 @@ impl Config {
             max_query_aliases: 30,
             max_root_fields: 10,
             max_document_bytes: 32768,
+            max_batch_operations: 0,
             trusted_documents_file: "trusted-documents.json".into(),
             trusted_documents_required: TrustedDocumentsRequired::Off,
             introspection: None,

@@ -320,6 +320,7 @@ pub fn api_config(config: &Config) -> ApiConfig {
             max_document_bytes: config.max_document_bytes.max(64),
         },
         graphiql: config.graphiql,
+        max_batch_operations: config.max_batch_operations.min(100),
         base_domain: config.base_domain.clone(),
         session_cookies: config.session_cookies,
         cors_allowed_origins: config.cors_origins(),

@@ -332,3 +332,49 @@ async fn without_an_allowlist_no_cors_headers_are_sent() {
     );
     app.stop().await;
 }
+
+/// With `MAX_BATCH_OPERATIONS` set, a small batch runs: each operation on its own,
+/// answered in order, a failing one beside the others; a larger batch is refused whole.
+#[tokio::test]
+async fn small_batches_run_when_allowed_and_larger_ones_are_refused() {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |config, _| config.max_batch_operations = 3)
+        .await
+        .expect("SQLite is always available");
+    let ada = app.sign_up("ada@example.com", "acme").await;
+    let url = format!("{}/graphql", app.base_url);
+    let send = |body: serde_json::Value| {
+        app.client
+            .post(&url)
+            .bearer_auth(&ada.token)
+            .json(&body)
+            .send()
+    };
+
+    let before = app.statements();
+    let answer = send(json!([
+        { "query": "{ me { email } }" },
+        { "query": "{ nothing }" },
+        { "query": "query($n: Int!) { workspaces(first: $n) { totalCount } }", "variables": { "n": 5 } },
+    ]))
+    .await
+    .expect("answered");
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(answer.headers().contains_key("ratelimit-remaining"));
+    let answers: serde_json::Value = answer.json().await.expect("JSON");
+    let answers = answers.as_array().expect("an array of answers");
+    assert_eq!(answers.len(), 3);
+    assert_eq!(answers[0]["data"]["me"]["email"], "ada@example.com");
+    assert_eq!(answers[1]["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED");
+    assert_eq!(answers[2]["data"]["workspaces"]["totalCount"], 1);
+    assert!(app.statements() > before, "the operations ran");
+
+    let before = app.statements();
+    let four: Vec<_> = (0..4).map(|_| json!({ "query": "{ me { email } }" })).collect();
+    let refused = TestApp::read(send(json!(four)).await.expect("answered")).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.error_code(), Some("BATCH_TOO_LARGE"));
+    let empty = TestApp::read(send(json!([])).await.expect("answered")).await;
+    assert_eq!(empty.error_code(), Some("BATCH_TOO_LARGE"));
+    assert_eq!(app.statements(), before, "a refused batch runs nothing");
+    app.stop().await;
+}

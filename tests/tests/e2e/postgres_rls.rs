@@ -287,7 +287,10 @@ async fn an_ordinary_schema_owner_runs_migrations_workers_and_audit_commands() {
         return;
     };
     let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let (owner, database) = (format!("tessera_owner_{}", &suffix[..12]), format!("tessera_o_{suffix}"));
+    let (owner, database) = (
+        format!("tessera_owner_{}", &suffix[..12]),
+        format!("tessera_o_{suffix}"),
+    );
     let admin = sea_orm::Database::connect(&admin_url).await.expect("connect as admin");
     for statement in [
         format!("CREATE ROLE {owner} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB"),
@@ -361,7 +364,9 @@ async fn an_ordinary_schema_owner_runs_migrations_workers_and_audit_commands() {
     assert!(reports.iter().any(|r| r.events >= 3), "{reports:?}");
     assert!(reports.iter().all(|r| r.problems.is_empty()), "{reports:?}");
     let archive = std::env::temp_dir().join(format!("tessera-owner-{suffix}.jsonl"));
-    let report = tessera_server::archive_audit(&config, 0, &archive).await.expect("archive");
+    let report = tessera_server::archive_audit(&config, 0, &archive)
+        .await
+        .expect("archive");
     assert!(report.archived >= 3, "{report:?}");
     let reports = tessera_server::verify_audit(&config, None).await.expect("verify");
     assert!(reports.iter().all(|r| r.problems.is_empty()), "{reports:?}");

@@ -158,7 +158,11 @@ pub async fn post(State(state): State<AppState>, request: Request) -> Response {
             );
         }
     };
-    if value.is_array() {
+    let Value::Array(operations) = value else {
+        return execute_one(&state, media, &headers, client, value).await;
+    };
+    let most = state.config.max_batch_operations;
+    if most == 0 {
         return request_error(
             StatusCode::BAD_REQUEST,
             media,
@@ -166,18 +170,72 @@ pub async fn post(State(state): State<AppState>, request: Request) -> Response {
             "BAD_REQUEST",
         );
     }
-    let gql_request: async_graphql::Request = match serde_json::from_value(value) {
-        Ok(parsed) => parsed,
-        Err(error) => {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                media,
-                &format!("the body is not a GraphQL request: {error}"),
-                "BAD_REQUEST",
-            );
+    if operations.is_empty() || operations.len() > most {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            &format!(
+                "a batch holds 1 to {most} operations; this one has {}",
+                operations.len()
+            ),
+            "BATCH_TOO_LARGE",
+        );
+    }
+    execute_batch(&state, media, &headers, client, operations).await
+}
+
+/// One operation of a POST body.
+async fn execute_one(
+    state: &AppState,
+    media: MediaType,
+    headers: &HeaderMap,
+    client: ClientInfo,
+    value: Value,
+) -> Response {
+    match serde_json::from_value::<async_graphql::Request>(value) {
+        Ok(request) => execute(state, media, headers, client, request, Method::Post).await,
+        Err(error) => request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            &format!("the body is not a GraphQL request: {error}"),
+            "BAD_REQUEST",
+        ),
+    }
+}
+
+/// A batch: each operation runs on its own, one after the other, through every limit
+/// a single request meets (each one spends from the rate limits). The answer is the
+/// array of their answers, in order; cookies any of them set are all kept.
+async fn execute_batch(
+    state: &AppState,
+    media: MediaType,
+    headers: &HeaderMap,
+    client: ClientInfo,
+    operations: Vec<Value>,
+) -> Response {
+    let mut answers = Vec::with_capacity(operations.len());
+    let mut carried = HeaderMap::new();
+    for operation in operations {
+        let response = execute_one(state, media, headers, client.clone(), operation).await;
+        let (parts, body) = response.into_parts();
+        let answer = match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                json!({ "errors": [{ "message": "the operation's answer was not JSON", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] })
+            }),
+            Err(_) => json!({ "errors": [{ "message": "the operation's answer broke off", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] }),
+        };
+        answers.push(answer);
+        for (name, value) in &parts.headers {
+            if *name == header::SET_COOKIE {
+                carried.append(name, value.clone());
+            } else if name.as_str().starts_with("ratelimit") || *name == header::RETRY_AFTER {
+                carried.insert(name, value.clone());
+            }
         }
-    };
-    execute(&state, media, &headers, client, gql_request, Method::Post).await
+    }
+    let mut http = respond(StatusCode::OK, media, &Value::Array(answers));
+    http.headers_mut().extend(carried);
+    http
 }
 
 /// The client: its user agent and address. Behind trusted proxies the address is the

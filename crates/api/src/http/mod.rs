@@ -39,6 +39,8 @@ pub enum TrustedDocuments {
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     pub max_body_bytes: usize,
+    /// Operations one batched (array) request may hold; 0 refuses batches.
+    pub max_batch_operations: usize,
     pub request_timeout: Duration,
     pub schema: SchemaLimits,
     pub graphiql: bool,
@@ -70,6 +72,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
+            max_batch_operations: 0,
             request_timeout: Duration::from_secs(30),
             schema: SchemaLimits::default(),
             graphiql: true,
