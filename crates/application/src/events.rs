@@ -146,6 +146,14 @@ impl Application {
             self.ports.event_bus.publish(event).await;
         }
         tx.commit().await?;
+        // The use case dropped the tenant's cached access right after its commit; this
+        // second drop, driven by the outbox, also happens when that process died first.
+        if due
+            .iter()
+            .any(|event| tessera_domain::events::changes_access(&event.event_type))
+        {
+            self.access_changed(scope.tenant_id()).await;
+        }
         Ok(due.len())
     }
 

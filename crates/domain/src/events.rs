@@ -43,6 +43,25 @@ pub fn is_domain_event_type(event_type: &str) -> bool {
     DOMAIN_EVENT_TYPES.contains(&event_type)
 }
 
+/// Whether an event changes what a member or an API key may do in the tenant (roles,
+/// memberships, keys, the tenant's status): cached access must be dropped after it.
+pub fn changes_access(event_type: &str) -> bool {
+    matches!(
+        event_type,
+        "tenant.suspended"
+            | "tenant.reactivated"
+            | "tenant.ownership_transferred"
+            | "member.role_changed"
+            | "member.removed"
+            | "member.left"
+            | "invitation.accepted"
+            | "role.updated"
+            | "role.deleted"
+            | "api_key.revoked"
+            | "onboarding.completed"
+    )
+}
+
 impl NewAuditEvent {
     /// Whether this change is published as a domain event (it belongs to a tenant and
     /// its action is in the catalogue).
@@ -66,6 +85,17 @@ mod tests {
         assert!(!event(tenant, "session.login_failed").is_domain_event());
         assert!(!event(tenant, "access.denied").is_domain_event());
         assert!(!event(None, "workspace.renamed").is_domain_event());
+    }
+
+    #[test]
+    fn access_changing_events_are_catalogued() {
+        for event_type in DOMAIN_EVENT_TYPES {
+            if changes_access(event_type) {
+                assert!(is_domain_event_type(event_type));
+            }
+        }
+        assert!(changes_access("member.role_changed"));
+        assert!(!changes_access("workspace.renamed"));
     }
 
     #[test]

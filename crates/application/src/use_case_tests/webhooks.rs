@@ -236,3 +236,33 @@ async fn endpoints_are_validated_and_need_the_permission() {
     assert_eq!(page.items.len(), 1);
     assert!(rotated.secret.starts_with("whsec_"));
 }
+
+#[tokio::test]
+async fn an_access_changing_event_drops_cached_access_even_if_its_use_case_could_not() {
+    let (app, store, _, _, ctx, _) = owner_with_endpoint(settings(3, 5), &["*"]).await;
+    let cache = app.ports.access_cache.clone();
+    assert!(
+        cache.get(ctx.tenant_id(), ctx.user_id()).await.is_some(),
+        "authentication cached the owner's access"
+    );
+    // As if a role change committed and its process died before dropping the cache.
+    store
+        .state
+        .lock()
+        .expect("lock")
+        .outbox
+        .push(crate::ports::OutboxEvent {
+            id: uuid::Uuid::now_v7(),
+            tenant_id: ctx.tenant_id(),
+            event_type: "member.role_changed".into(),
+            payload: "{}".into(),
+            created_at: chrono::Utc::now(),
+            attempts: 0,
+            next_attempt_at: None,
+        });
+    app.run_outbox(0, 1).await.expect("outbox pass");
+    assert!(
+        cache.get(ctx.tenant_id(), ctx.user_id()).await.is_none(),
+        "the outbox dropped it"
+    );
+}
