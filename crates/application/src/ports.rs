@@ -273,6 +273,25 @@ pub trait PersistedQueryStore: Send + Sync {
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
     async fn acquire(&self, key: &str, quota: crate::rate_limits::Quota) -> crate::rate_limits::RateDecision;
+
+    /// Takes one request from each bucket in order and stops at the first that refuses
+    /// (the buckets after it are not spent): one decision per bucket looked at. An
+    /// adapter may do it in one round trip.
+    async fn acquire_in_order(
+        &self,
+        buckets: &[(String, crate::rate_limits::Quota)],
+    ) -> Vec<crate::rate_limits::RateDecision> {
+        let mut decisions = Vec::with_capacity(buckets.len());
+        for (key, quota) in buckets {
+            let decision = self.acquire(key, *quota).await;
+            let refused = !decision.allowed;
+            decisions.push(decision);
+            if refused {
+                break;
+            }
+        }
+        decisions
+    }
 }
 
 /// Remembers [`MemberAccess`] between requests. Every use case that changes roles or

@@ -189,9 +189,10 @@ impl Application {
             }
         }
         let limiter: &dyn RateLimiter = self.ports.rate_limiter.as_ref();
+        let keys: Vec<(String, Quota)> = buckets.iter().map(|(_, key, quota)| (key.clone(), *quota)).collect();
+        let decisions = limiter.acquire_in_order(&keys).await;
         let mut tightest: Option<(&'static str, RateDecision)> = None;
-        for (kind, key, quota) in buckets {
-            let decision = limiter.acquire(&key, quota).await;
+        for ((kind, _, _), decision) in buckets.iter().zip(decisions) {
             if !decision.allowed {
                 tracing::info!(bucket = kind, "rate limit exceeded");
                 return Admitted {

@@ -452,7 +452,7 @@ impl AccessCache for RedisAccessCache {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use tessera_domain::Permission;
 
@@ -482,7 +482,7 @@ mod tests {
     }
 
     /// Two replicas' caches on the Redis named by `TEST_REDIS_URL`.
-    fn redis_for_tests() -> Option<String> {
+    pub(crate) fn redis_for_tests() -> Option<String> {
         match std::env::var("TEST_REDIS_URL") {
             Ok(url) if !url.trim().is_empty() => Some(url),
             _ => {

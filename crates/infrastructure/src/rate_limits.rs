@@ -13,21 +13,35 @@ use moka::ops::compute::Op;
 use tessera_application::ports::RateLimiter;
 use tessera_application::rate_limits::{Quota, RateDecision, gcra};
 
-/// The same rule as [`gcra`]: returns `{allowed, tat_before, now}` in milliseconds.
+/// The same rule as [`gcra`], for each bucket in `KEYS` in order (`ARGV` holds each
+/// bucket's interval and period), stopping after the first refusal. Returns
+/// `{allowed, tat_before, now}` per bucket looked at, in milliseconds. One script for
+/// all of a request's buckets: one round trip, sent by its digest (`EVALSHA`).
 const GCRA_SCRIPT: &str = r"
-local interval = tonumber(ARGV[1])
-local period = tonumber(ARGV[2])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local stored = redis.call('GET', KEYS[1])
-local tat = now
-if stored then tat = math.max(tonumber(stored), now) end
-local new_tat = tat + interval
-if new_tat - now <= period then
-  redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now)
-  return {1, stored and tonumber(stored) or -1, now}
+local out = {}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local period = tonumber(ARGV[2 * i])
+  local stored = redis.call('GET', key)
+  local tat = now
+  if stored then tat = math.max(tonumber(stored), now) end
+  local new_tat = tat + interval
+  local before = stored and tonumber(stored) or -1
+  if new_tat - now <= period then
+    redis.call('SET', key, new_tat, 'PX', new_tat - now)
+    table.insert(out, 1)
+    table.insert(out, before)
+    table.insert(out, now)
+  else
+    table.insert(out, 0)
+    table.insert(out, before)
+    table.insert(out, now)
+    return out
+  end
 end
-return {0, stored and tonumber(stored) or -1, now}
+return out
 ";
 
 fn now_ms() -> i64 {
@@ -75,6 +89,7 @@ impl RateLimiter for InProcessRateLimiter {
 /// Buckets in Redis, shared by every replica.
 pub struct RedisRateLimiter {
     pool: Pool,
+    script: deadpool_redis::redis::Script,
     fallback: InProcessRateLimiter,
     degraded: AtomicBool,
 }
@@ -83,49 +98,74 @@ impl RedisRateLimiter {
     pub fn connect(url: &str) -> Result<Self, crate::cache::RedisSetupError> {
         Ok(Self {
             pool: crate::cache::redis_pool(url)?,
+            script: deadpool_redis::redis::Script::new(GCRA_SCRIPT),
             fallback: InProcessRateLimiter::new(100_000),
             degraded: AtomicBool::new(false),
         })
     }
 
-    async fn in_redis(&self, key: &str, quota: Quota) -> Result<RateDecision, String> {
+    async fn in_redis(&self, buckets: &[(String, Quota)]) -> Result<Vec<RateDecision>, String> {
         let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
-        let (allowed, stored, now): (i64, i64, i64) = deadpool_redis::redis::cmd("EVAL")
-            .arg(GCRA_SCRIPT)
-            .arg(1)
-            .arg(format!("tessera:rate:{key}"))
-            .arg(quota.emission_interval_ms())
-            .arg(quota.period_ms())
-            .query_async(&mut *connection)
+        let mut invocation = self.script.prepare_invoke();
+        for (key, quota) in buckets {
+            invocation
+                .key(format!("tessera:rate:{key}"))
+                .arg(quota.emission_interval_ms())
+                .arg(quota.period_ms());
+        }
+        let answers: Vec<i64> = invocation
+            .invoke_async(&mut *connection)
             .await
             .map_err(|e| e.to_string())?;
-        let (decision, _) = gcra(now, (stored >= 0).then_some(stored), quota);
-        if decision.allowed != (allowed == 1) {
-            // Cannot happen while the script and `gcra` agree; trust Redis, which stored it.
-            tracing::error!(key, "rate limit script and rule disagree");
+        let decisions = answers
+            .chunks_exact(3)
+            .zip(buckets)
+            .map(|(answer, (key, quota))| {
+                let (allowed, stored, now) = (answer[0] == 1, answer[1], answer[2]);
+                let (decision, _) = gcra(now, (stored >= 0).then_some(stored), *quota);
+                if decision.allowed != allowed {
+                    // Cannot happen while the script and `gcra` agree; trust Redis, which stored it.
+                    tracing::error!(key, "rate limit script and rule disagree");
+                }
+                RateDecision { allowed, ..decision }
+            })
+            .collect::<Vec<_>>();
+        if decisions.is_empty() && !buckets.is_empty() {
+            return Err("the rate limit script answered nothing".into());
         }
-        Ok(RateDecision {
-            allowed: allowed == 1,
-            ..decision
-        })
+        Ok(decisions)
+    }
+
+    fn note_answer(&self, answered: bool, error: Option<&str>) {
+        if answered {
+            if self.degraded.swap(false, Ordering::Relaxed) {
+                tracing::info!("rate limits are counted in Redis again");
+            }
+        } else if !self.degraded.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                error = error.unwrap_or_default(),
+                "Redis is unreachable: rate limits are counted in this process"
+            );
+        }
     }
 }
 
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
     async fn acquire(&self, key: &str, quota: Quota) -> RateDecision {
-        match self.in_redis(key, quota).await {
-            Ok(decision) => {
-                if self.degraded.swap(false, Ordering::Relaxed) {
-                    tracing::info!("rate limits are counted in Redis again");
-                }
-                decision
+        let mut decisions = self.acquire_in_order(&[(key.to_owned(), quota)]).await;
+        decisions.pop().unwrap_or_else(|| gcra(now_ms(), None, quota).0)
+    }
+
+    async fn acquire_in_order(&self, buckets: &[(String, Quota)]) -> Vec<RateDecision> {
+        match self.in_redis(buckets).await {
+            Ok(decisions) => {
+                self.note_answer(true, None);
+                decisions
             }
             Err(error) => {
-                if !self.degraded.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(%error, "Redis is unreachable: rate limits are counted in this process");
-                }
-                self.fallback.acquire(key, quota).await
+                self.note_answer(false, Some(&error));
+                self.fallback.acquire_in_order(buckets).await
             }
         }
     }
@@ -155,5 +195,30 @@ mod tests {
         assert!(limiter.acquire("x", quota).await.allowed);
         assert!(!limiter.acquire("x", quota).await.allowed, "still limited, in process");
         assert!(limiter.degraded.load(Ordering::Relaxed));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_takes_a_requests_buckets_in_one_go_and_stops_at_the_first_refusal() {
+        let Some(url) = crate::cache::tests::redis_for_tests() else {
+            return;
+        };
+        let limiter = RedisRateLimiter::connect(&url).expect("pool");
+        let run = uuid::Uuid::now_v7().simple().to_string();
+        let (narrow, wide) = (format!("narrow-{run}"), format!("wide-{run}"));
+        let buckets = [
+            (narrow.clone(), Quota::per_minute(1)),
+            (wide.clone(), Quota::per_minute(10)),
+        ];
+        let first = limiter.acquire_in_order(&buckets).await;
+        assert_eq!(first.len(), 2);
+        assert!(first.iter().all(|d| d.allowed));
+        assert_eq!((first[0].remaining, first[1].remaining), (0, 9));
+        let second = limiter.acquire_in_order(&buckets).await;
+        assert_eq!(second.len(), 1, "the refusal stops the walk");
+        assert!(!second[0].allowed);
+        assert!(!limiter.degraded.load(Ordering::Relaxed), "answered by Redis");
+        // The wide bucket was not spent by the refused request.
+        let wide_now = limiter.acquire(&wide, Quota::per_minute(10)).await;
+        assert_eq!(wide_now.remaining, 8);
     }
 }

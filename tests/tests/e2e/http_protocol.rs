@@ -342,13 +342,7 @@ async fn small_batches_run_when_allowed_and_larger_ones_are_refused() {
         .expect("SQLite is always available");
     let ada = app.sign_up("ada@example.com", "acme").await;
     let url = format!("{}/graphql", app.base_url);
-    let send = |body: serde_json::Value| {
-        app.client
-            .post(&url)
-            .bearer_auth(&ada.token)
-            .json(&body)
-            .send()
-    };
+    let send = |body: serde_json::Value| app.client.post(&url).bearer_auth(&ada.token).json(&body).send();
 
     let before = app.statements();
     let answer = send(json!([
@@ -364,7 +358,10 @@ async fn small_batches_run_when_allowed_and_larger_ones_are_refused() {
     let answers = answers.as_array().expect("an array of answers");
     assert_eq!(answers.len(), 3);
     assert_eq!(answers[0]["data"]["me"]["email"], "ada@example.com");
-    assert_eq!(answers[1]["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED");
+    assert_eq!(
+        answers[1]["errors"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
     assert_eq!(answers[2]["data"]["workspaces"]["totalCount"], 1);
     assert!(app.statements() > before, "the operations ran");
 
