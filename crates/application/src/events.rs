@@ -140,6 +140,11 @@ impl Application {
         }
         let ids: Vec<uuid::Uuid> = due.iter().map(|event| event.id).collect();
         tx.outbox().mark_delivered(scope, &ids, now).await?;
+        // Housekeeping for the tenant in hand: what was handed over, or ended, long ago.
+        tx.outbox().prune(scope, now - self.webhooks.outbox_retention).await?;
+        tx.webhooks()
+            .prune_deliveries(scope, now - self.webhooks.delivery_retention)
+            .await?;
         // Announced before the commit: if the commit fails the events are handed over
         // again (at least once), never lost.
         for event in &due {

@@ -40,8 +40,8 @@ pub struct State {
     pub onboarding: Vec<crate::ports::OnboardingRecord>,
     pub tenant_settings: Vec<tessera_domain::TenantSettings>,
     pub outbox: Vec<crate::ports::OutboxEvent>,
-    /// Ids of outbox events handed over.
-    pub delivered: Vec<Uuid>,
+    /// Outbox events handed over, and when.
+    pub delivered: Vec<(Uuid, DateTime<Utc>)>,
     pub webhook_endpoints: Vec<(tessera_domain::WebhookEndpoint, tessera_domain::SigningSecrets)>,
     pub webhook_deliveries: Vec<tessera_domain::WebhookDelivery>,
     /// Appended audit events, in order (committed with the rest of the transaction).
@@ -1378,7 +1378,7 @@ impl crate::ports::OutboxRepository for FakeTransaction {
         Ok(state
             .outbox
             .iter()
-            .filter(|e| in_scope(scope, e.tenant_id) && !state.delivered.contains(&e.id))
+            .filter(|e| in_scope(scope, e.tenant_id) && !state.delivered.iter().any(|(id, _)| *id == e.id))
             .take(limit as usize)
             .cloned()
             .collect())
@@ -1388,7 +1388,9 @@ impl crate::ports::OutboxRepository for FakeTransaction {
         let mut tenants: Vec<TenantId> = state
             .outbox
             .iter()
-            .filter(|e| !state.delivered.contains(&e.id) && e.next_attempt_at.is_none_or(|at| at <= now))
+            .filter(|e| {
+                !state.delivered.iter().any(|(id, _)| *id == e.id) && e.next_attempt_at.is_none_or(|at| at <= now)
+            })
             .map(|e| e.tenant_id)
             .collect();
         tenants.dedup();
@@ -1398,16 +1400,30 @@ impl crate::ports::OutboxRepository for FakeTransaction {
     async fn claim(&self, scope: &TenantScope, limit: u64) -> StoreResult<Option<Vec<crate::ports::OutboxEvent>>> {
         self.pending(scope, limit).await.map(Some)
     }
-    async fn mark_delivered(&self, scope: &TenantScope, ids: &[Uuid], _at: DateTime<Utc>) -> StoreResult<()> {
+    async fn mark_delivered(&self, scope: &TenantScope, ids: &[Uuid], at: DateTime<Utc>) -> StoreResult<()> {
         let mut state = self.state();
         for id in ids {
             assert!(
                 state.outbox.iter().any(|e| e.id == *id && in_scope(scope, e.tenant_id)),
                 "an event of another tenant marked"
             );
-            state.delivered.push(*id);
+            state.delivered.push((*id, at));
         }
         Ok(())
+    }
+    async fn prune(&self, scope: &TenantScope, before: DateTime<Utc>) -> StoreResult<u64> {
+        let mut state = self.state();
+        let old: Vec<Uuid> = state
+            .delivered
+            .iter()
+            .filter(|(_, at)| *at < before)
+            .map(|(id, _)| *id)
+            .collect();
+        let count = state.outbox.len();
+        state
+            .outbox
+            .retain(|e| !(in_scope(scope, e.tenant_id) && old.contains(&e.id)));
+        Ok((count - state.outbox.len()) as u64)
     }
     async fn postpone(&self, scope: &TenantScope, id: Uuid, attempts: u32, at: DateTime<Utc>) -> StoreResult<()> {
         let mut state = self.state();
@@ -1651,6 +1667,14 @@ impl crate::ports::WebhookRepository for FakeTransaction {
             .ok_or(StoreError::NotFound)?;
         *stored = delivery.clone();
         Ok(())
+    }
+    async fn prune_deliveries(&self, scope: &TenantScope, before: DateTime<Utc>) -> StoreResult<u64> {
+        let mut state = self.state();
+        let count = state.webhook_deliveries.len();
+        state
+            .webhook_deliveries
+            .retain(|d| !(in_scope(scope, d.tenant_id) && d.completed_at.is_some_and(|at| at < before)));
+        Ok((count - state.webhook_deliveries.len()) as u64)
     }
     async fn fail_pending(
         &self,

@@ -476,6 +476,8 @@ pub trait OutboxRepository: Send + Sync {
     /// locked (`FOR UPDATE SKIP LOCKED`), so each tenant is delivered in order.
     async fn claim(&self, scope: &TenantScope, limit: u64) -> StoreResult<Option<Vec<OutboxEvent>>>;
     async fn mark_delivered(&self, scope: &TenantScope, ids: &[Uuid], at: DateTime<Utc>) -> StoreResult<()>;
+    /// Deletes the scope's events handed over before `before`; returns how many.
+    async fn prune(&self, scope: &TenantScope, before: DateTime<Utc>) -> StoreResult<u64>;
     /// After a failed attempt: try again at `next_attempt_at`.
     async fn postpone(
         &self,
@@ -537,6 +539,8 @@ pub trait WebhookRepository: Send + Sync {
     ) -> StoreResult<Vec<WebhookDelivery>>;
     /// Writes status, attempts, schedule, response and completion.
     async fn update_delivery(&self, scope: &TenantScope, delivery: &WebhookDelivery) -> StoreResult<()>;
+    /// Deletes the scope's deliveries that ended (succeeded or failed) before `before`.
+    async fn prune_deliveries(&self, scope: &TenantScope, before: DateTime<Utc>) -> StoreResult<u64>;
     /// Marks the endpoint's pending deliveries failed (it was disabled).
     async fn fail_pending(
         &self,

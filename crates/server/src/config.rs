@@ -210,6 +210,14 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_RETRY_MAX_AGE_HOURS", default_value_t = 72, global = true)]
     pub webhook_retry_max_age_hours: u64,
 
+    /// Days handed-over outbox events are kept before a later hand-over deletes them.
+    #[arg(long, env = "OUTBOX_RETENTION_DAYS", default_value_t = 7, global = true)]
+    pub outbox_retention_days: u32,
+
+    /// Days ended webhook deliveries (the `webhookDeliveries` log) are kept.
+    #[arg(long, env = "WEBHOOK_DELIVERY_RETENTION_DAYS", default_value_t = 30, global = true)]
+    pub webhook_delivery_retention_days: u32,
+
     /// An endpoint is disabled after this many deliveries in a row failed for good.
     #[arg(long, env = "WEBHOOK_DISABLE_AFTER", default_value_t = 5, global = true)]
     pub webhook_disable_after: u32,
@@ -407,6 +415,8 @@ impl Config {
             },
             disable_after_failed_deliveries: self.webhook_disable_after.max(1),
             lease: timeout * 2 + Duration::seconds(1),
+            outbox_retention: Duration::days(i64::from(self.outbox_retention_days.clamp(1, 3650))),
+            delivery_retention: Duration::days(i64::from(self.webhook_delivery_retention_days.clamp(1, 3650))),
             ..tessera_application::webhooks::WebhookSettings::default()
         }
     }
@@ -595,6 +605,8 @@ impl Config {
             webhook_retry_max_delay_seconds: 21_600,
             webhook_retry_max_age_hours: 72,
             webhook_disable_after: 5,
+            outbox_retention_days: 7,
+            webhook_delivery_retention_days: 30,
         }
     }
 }

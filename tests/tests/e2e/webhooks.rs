@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 on_both_backends!(
+    old_events_and_ended_deliveries_go_at_the_tenants_next_hand_over,
     two_replicas_hand_over_each_event_once_and_in_order,
     deliveries_are_signed_retried_given_up_disabled_and_redelivered,
     a_delivery_cut_off_by_a_crash_is_sent_after_the_restart,
@@ -619,5 +620,52 @@ async fn two_replicas_hand_over_each_event_once_and_in_order(backend: Backend) {
     if let Some(replica) = replica {
         replica.stop().await;
     }
+    app.stop().await;
+}
+
+/// Housekeeping: handed-over events and ended deliveries past their retention are
+/// deleted when their tenant's next event is handed over; another tenant's stay.
+async fn old_events_and_ended_deliveries_go_at_the_tenants_next_hand_over(backend: Backend) {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| fast_webhooks(config)).await else {
+        return;
+    };
+    let (receiver, url) = Receiver::start().await;
+    let ada = app.sign_up("ada@prune.example", "prune-a").await;
+    let bob = app.sign_up("bob@prune.example", "prune-b").await;
+    let (endpoint, _) = create_endpoint(&app, &ada, &url, &["workspace.created"]).await;
+    create_endpoint(&app, &bob, &url, &["workspace.created"]).await;
+    app.create_workspace(&ada, "Old", "old").await;
+    app.create_workspace(&bob, "Bob's", "bobs").await;
+    receiver.wait_for(2).await;
+    settled(&app, &ada, &endpoint, 1).await;
+    // Two months pass for everything handed over and delivered so far.
+    app.db
+        .execute_as_owner(
+            "UPDATE outbox_events SET delivered_at = '2000-01-01 00:00:00+00:00' WHERE delivered_at IS NOT NULL",
+        )
+        .await;
+    app.db
+        .execute_as_owner(
+            "UPDATE webhook_deliveries SET completed_at = '2000-01-01 00:00:00+00:00' WHERE completed_at IS NOT NULL",
+        )
+        .await;
+    assert_eq!(app.db.count("webhook_deliveries").await, 2);
+    let outbox_before = app.db.count("outbox_events").await;
+
+    app.create_workspace(&ada, "New", "new").await;
+    receiver.wait_for(3).await;
+    let list = settled(&app, &ada, &endpoint, 1).await;
+    assert_eq!(list.len(), 1, "ada's old delivery is gone, the new one stays: {list:?}");
+    assert_eq!(list[0]["payload"]["changes"][1]["after"], "new");
+    assert_eq!(
+        app.db.count("webhook_deliveries").await,
+        2,
+        "bob's old delivery stays until his next event"
+    );
+    assert_eq!(
+        app.db.count("outbox_events").await,
+        outbox_before,
+        "ada's old event went, her new one came, bob's stayed"
+    );
     app.stop().await;
 }

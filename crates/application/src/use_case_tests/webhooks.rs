@@ -266,3 +266,37 @@ async fn an_access_changing_event_drops_cached_access_even_if_its_use_case_could
         "the outbox dropped it"
     );
 }
+
+#[tokio::test]
+async fn a_hand_over_prunes_the_tenants_long_handed_over_events_and_ended_deliveries() {
+    let (app, store, _, _, ctx, _) = owner_with_endpoint(settings(1, 5), &["workspace.created"]).await;
+    create_workspace(&app, &ctx, "design").await;
+    app.run_outbox(0, 1).await.expect("outbox pass");
+    app.run_webhook_deliveries().await.expect("delivery pass");
+    let long_ago = fakes::fixed_now() - chrono::Duration::days(60);
+    {
+        // Age what was handed over and delivered, as if two months had passed.
+        let mut state = store.state.lock().expect("lock");
+        for (_, at) in &mut state.delivered {
+            *at = long_ago;
+        }
+        for delivery in &mut state.webhook_deliveries {
+            delivery.completed_at = Some(long_ago);
+        }
+    }
+    let before = store.snapshot();
+    assert!(!before.webhook_deliveries.is_empty());
+    assert!(!before.delivered.is_empty());
+
+    create_workspace(&app, &ctx, "ops").await;
+    app.run_outbox(0, 1).await.expect("outbox pass");
+    let after = store.snapshot();
+    assert_eq!(after.outbox.len(), 1, "the old event is gone, the new one is kept");
+    assert!(after.outbox[0].payload.contains("\"ops\""));
+    assert_eq!(
+        after.webhook_deliveries.len(),
+        1,
+        "the ended delivery is gone, the new one pending"
+    );
+    assert_eq!(after.webhook_deliveries[0].status, DeliveryStatus::Pending);
+}

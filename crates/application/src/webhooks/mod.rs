@@ -31,6 +31,10 @@ pub struct WebhookSettings {
     /// How long a rotated-out secret keeps signing deliveries.
     pub secret_overlap: Duration,
     pub max_endpoints_per_tenant: u64,
+    /// Handed-over outbox events are kept this long, then deleted.
+    pub outbox_retention: Duration,
+    /// Ended deliveries (the log `webhookDeliveries` shows) are kept this long.
+    pub delivery_retention: Duration,
 }
 
 impl Default for WebhookSettings {
@@ -42,6 +46,8 @@ impl Default for WebhookSettings {
             lease: Duration::seconds(60),
             secret_overlap: Duration::hours(24),
             max_endpoints_per_tenant: 20,
+            outbox_retention: Duration::days(7),
+            delivery_retention: Duration::days(30),
         }
     }
 }

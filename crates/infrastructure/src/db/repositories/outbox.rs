@@ -133,6 +133,15 @@ impl OutboxRepository for SeaTransaction {
         Ok(())
     }
 
+    async fn prune(&self, scope: &TenantScope, before: DateTime<Utc>) -> StoreResult<u64> {
+        let result = scoped::delete::<outbox_event::Entity>(scope)
+            .filter(outbox_event::Column::DeliveredAt.lt(before))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok(result.rows_affected)
+    }
+
     async fn postpone(
         &self,
         scope: &TenantScope,

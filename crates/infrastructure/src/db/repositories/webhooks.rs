@@ -297,6 +297,16 @@ impl WebhookRepository for SeaTransaction {
         found(result.rows_affected)
     }
 
+    async fn prune_deliveries(&self, scope: &TenantScope, before: DateTime<Utc>) -> StoreResult<u64> {
+        let result = scoped::delete::<Deliveries>(scope)
+            .filter(webhook_delivery::Column::Status.ne(DeliveryStatus::Pending.as_str()))
+            .filter(webhook_delivery::Column::CompletedAt.lt(before))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok(result.rows_affected)
+    }
+
     async fn fail_pending(
         &self,
         scope: &TenantScope,
