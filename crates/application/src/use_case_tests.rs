@@ -3,10 +3,13 @@
 mod audit_trail;
 mod webhooks;
 
-use tessera_domain::{MembershipStatus, Permission, SystemRole, TenantStatus, WorkspaceId};
+use tessera_domain::{
+    MembershipStatus, OrganizationInput, Permission, SystemRole, TenantStatus, TermsInput, WorkspaceId,
+};
 
 use crate::fakes::{self, FakeStore};
 use crate::identity::{AuthSession, ClientInfo, LogIn, SignUp};
+use crate::onboarding::StageSubmission;
 use crate::workspaces::{CreateWorkspace, RenameWorkspace};
 use crate::{AppError, Application, PageRequest, RequestContext};
 
@@ -28,6 +31,30 @@ async fn signed_up(app: &Application, email: &str, slug: &str) -> (AuthSession, 
         .expect("sign up");
     let ctx = app.authenticate(&session.access_token).await.expect("authenticate");
     (session, ctx)
+}
+
+/// The organization stage as the onboarding tests fill it in.
+fn acme_ltd() -> StageSubmission {
+    StageSubmission::Organization(OrganizationInput {
+        name: Some("Acme Ltd".into()),
+        slug: Some("acme".into()),
+        size: Some("1".into()),
+        ..OrganizationInput::default()
+    })
+}
+
+/// Accepts the 2026-01 terms on the record at `version`, completing onboarding.
+async fn accept_terms(app: &Application, ctx: &RequestContext, version: i64) {
+    app.complete_onboarding(
+        ctx,
+        TermsInput {
+            version: Some("2026-01".into()),
+            accepted: Some(true),
+        },
+        Some(version),
+    )
+    .await
+    .expect("completes");
 }
 
 fn set_membership_status(store: &FakeStore, status: MembershipStatus) {
@@ -354,9 +381,7 @@ async fn a_successful_log_in_clears_the_accounts_failures() {
 
 #[tokio::test]
 async fn tenant_work_waits_for_onboarding_and_completion_records_one_event() {
-    use tessera_domain::{OnboardingStage, OrganizationInput, PersonalInfoInput, TermsInput};
-
-    use crate::onboarding::StageSubmission;
+    use tessera_domain::{OnboardingStage, PersonalInfoInput};
 
     let (app, store) = fakes::application_with(crate::AuthSettings::default());
     let (session, ctx) = signed_up(&app, "ada@example.com", "acme").await;
@@ -395,30 +420,12 @@ async fn tenant_work_waits_for_onboarding_and_completion_records_one_event() {
         .expect_err("a stale version is refused");
     assert!(matches!(stale, AppError::Conflict { .. }));
     let record = app
-        .advance_onboarding(
-            &ctx,
-            StageSubmission::Organization(OrganizationInput {
-                name: Some("Acme Ltd".into()),
-                slug: Some("acme".into()),
-                size: Some("1".into()),
-                ..OrganizationInput::default()
-            }),
-            None,
-        )
+        .advance_onboarding(&ctx, acme_ltd(), None)
         .await
         .expect("organization");
     assert_eq!(record.progress.stage, OnboardingStage::Terms);
     assert!(store.snapshot().outbox.is_empty());
-    app.complete_onboarding(
-        &ctx,
-        TermsInput {
-            version: Some("2026-01".into()),
-            accepted: Some(true),
-        },
-        Some(record.progress.version),
-    )
-    .await
-    .expect("completes");
+    accept_terms(&app, &ctx, record.progress.version).await;
     let events = store.snapshot().outbox;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type, "onboarding.completed");

@@ -4,10 +4,10 @@
 
 use tessera_domain::{
     AuditActor, AuditOrigin, FieldChange, MembershipId, NewAuditEvent, OnboardingStage, OrganizationInput,
-    PersonalInfoInput, RoleId, SystemRole, TenantId, TenantStatus, TermsInput, UserId,
+    PersonalInfoInput, RoleId, SystemRole, TenantId, TenantStatus, UserId,
 };
 
-use super::{sign_up_input, signed_up};
+use super::{accept_terms, acme_ltd, sign_up_input, signed_up};
 use crate::api_keys::CreateApiKey;
 use crate::fakes::{self, FakeStore};
 use crate::identity::{AuthSession, ClientInfo, LogIn, SignUp};
@@ -24,6 +24,22 @@ fn events(store: &FakeStore) -> Vec<NewAuditEvent> {
 
 fn last_event(store: &FakeStore) -> NewAuditEvent {
     events(store).pop().expect("an audit event")
+}
+
+/// What every event names: its action, its target, its tenant and who acted.
+#[track_caller]
+fn assert_names(
+    event: &NewAuditEvent,
+    action: &str,
+    (target_type, target_id): (&str, Option<String>),
+    tenant_id: Option<TenantId>,
+    actor: AuditActor,
+) {
+    assert_eq!(event.action, action);
+    assert_eq!(event.target_type, target_type, "{action}");
+    assert_eq!(event.target_id, target_id, "{action}");
+    assert_eq!(event.tenant_id, tenant_id, "{action}");
+    assert_eq!(event.actor, actor, "{action}");
 }
 
 fn actions(events: &[NewAuditEvent]) -> Vec<&str> {
@@ -120,11 +136,13 @@ async fn sign_up_records_the_new_user_in_the_new_tenants_trail() {
     let events = events(&store);
     assert_eq!(events.len(), 1, "{events:?}");
     let event = &events[0];
-    assert_eq!(event.action, "user.signed_up");
-    assert_eq!(event.target_type, "user");
-    assert_eq!(event.target_id, Some(session.user.id.to_string()));
-    assert_eq!(event.tenant_id, Some(session.tenant.id));
-    assert_eq!(event.actor, AuditActor::User(session.user.id));
+    assert_names(
+        event,
+        "user.signed_up",
+        ("user", Some(session.user.id.to_string())),
+        Some(session.tenant.id),
+        AuditActor::User(session.user.id),
+    );
     assert_eq!(event.changes, vec![change("email", None, Some("ada@example.com"))]);
     assert_eq!(
         event.origin,
@@ -177,11 +195,13 @@ async fn renaming_a_workspace_records_its_old_and_new_name() {
 
     assert_eq!(events(&store).len(), before + 1);
     let event = last_event(&store);
-    assert_eq!(event.action, "workspace.renamed");
-    assert_eq!(event.target_type, "workspace");
-    assert_eq!(event.target_id, Some(workspace.id.to_string()));
-    assert_eq!(event.tenant_id, Some(owner.tenant_id()));
-    assert_eq!(event.actor, AuditActor::User(owner.user_id()));
+    assert_names(
+        &event,
+        "workspace.renamed",
+        ("workspace", Some(workspace.id.to_string())),
+        Some(owner.tenant_id()),
+        AuditActor::User(owner.user_id()),
+    );
     assert_eq!(event.changes, vec![change("name", Some("Design"), Some("Studio"))]);
     assert_eq!(event.origin.request_id.as_deref(), Some("req-rename"));
 }
@@ -199,11 +219,13 @@ async fn changing_a_members_role_records_the_role_before_and_after() {
         .await
         .expect("owner may promote");
     let event = last_event(&store);
-    assert_eq!(event.action, "member.role_changed");
-    assert_eq!(event.target_type, "user");
-    assert_eq!(event.target_id, Some(grace.user.id.to_string()));
-    assert_eq!(event.tenant_id, Some(acme.tenant.id));
-    assert_eq!(event.actor, AuditActor::User(owner.user_id()));
+    assert_names(
+        &event,
+        "member.role_changed",
+        ("user", Some(grace.user.id.to_string())),
+        Some(acme.tenant.id),
+        AuditActor::User(owner.user_id()),
+    );
     assert_eq!(
         event.changes,
         vec![
@@ -229,11 +251,13 @@ async fn failed_log_ins_are_recorded_as_platform_security_events() {
     let wrong = log_in(&app, "ada@example.com", "not the password", client("req-wrong")).await;
     assert!(matches!(wrong, Err(AppError::Unauthenticated(_))), "{wrong:?}");
     let event = last_event(&store);
-    assert_eq!(event.action, "session.login_failed");
-    assert_eq!(event.target_type, "user");
-    assert_eq!(event.target_id, Some(ada.user.id.to_string()));
-    assert_eq!(event.tenant_id, None, "a platform event");
-    assert_eq!(event.actor, AuditActor::Anonymous);
+    assert_names(
+        &event,
+        "session.login_failed",
+        ("user", Some(ada.user.id.to_string())),
+        None, // a platform event
+        AuditActor::Anonymous,
+    );
     assert_eq!(event.origin.ip.as_deref(), Some("203.0.113.7"));
     assert!(
         event.changes.iter().all(|c| c.field != "password"),
@@ -330,11 +354,13 @@ async fn revoking_an_api_key_is_recorded_once_and_its_later_use_is_a_security_ev
     app.revoke_api_key(&owner, created.key.id).await.expect("revoke");
     assert_eq!(events(&store).len(), before + 1);
     let event = last_event(&store);
-    assert_eq!(event.action, "api_key.revoked");
-    assert_eq!(event.target_type, "api_key");
-    assert_eq!(event.target_id, Some(created.key.id.to_string()));
-    assert_eq!(event.tenant_id, Some(owner.tenant_id()));
-    assert_eq!(event.actor, AuditActor::User(owner.user_id()));
+    assert_names(
+        &event,
+        "api_key.revoked",
+        ("api_key", Some(created.key.id.to_string())),
+        Some(owner.tenant_id()),
+        AuditActor::User(owner.user_id()),
+    );
     assert_eq!(event.changes.len(), 1);
     assert_eq!(event.changes[0].field, "revoked_at");
 
@@ -347,11 +373,13 @@ async fn revoking_an_api_key_is_recorded_once_and_its_later_use_is_a_security_ev
     assert!(matches!(refused, Err(AppError::Unauthenticated(_))), "{refused:?}");
     assert_eq!(events(&store).len(), before + 2);
     let event = last_event(&store);
-    assert_eq!(event.action, "api_key.used_after_revocation");
-    assert_eq!(event.target_type, "api_key");
-    assert_eq!(event.target_id, Some(created.key.id.to_string()));
-    assert_eq!(event.tenant_id, Some(created.key.tenant_id));
-    assert_eq!(event.actor, AuditActor::ApiKey(created.key.id));
+    assert_names(
+        &event,
+        "api_key.used_after_revocation",
+        ("api_key", Some(created.key.id.to_string())),
+        Some(created.key.tenant_id),
+        AuditActor::ApiKey(created.key.id),
+    );
 }
 
 #[tokio::test]
@@ -627,11 +655,13 @@ async fn tenant_creation_and_switching_are_recorded_in_the_tenant_concerned() {
         .await
         .expect("create tenant");
     let event = last_event(&store);
-    assert_eq!(event.action, "tenant.created");
-    assert_eq!(event.target_type, "tenant");
-    assert_eq!(event.target_id, Some(created.tenant.id.to_string()));
-    assert_eq!(event.tenant_id, Some(created.tenant.id));
-    assert_eq!(event.actor, AuditActor::User(acme.user.id));
+    assert_names(
+        &event,
+        "tenant.created",
+        ("tenant", Some(created.tenant.id.to_string())),
+        Some(created.tenant.id),
+        AuditActor::User(acme.user.id),
+    );
     assert_eq!(
         event.changes,
         vec![
@@ -666,11 +696,13 @@ async fn refreshing_records_the_session_and_a_replayed_token_is_a_security_event
         .await
         .expect("refresh");
     let event = last_event(&store);
-    assert_eq!(event.action, "session.refreshed");
-    assert_eq!(event.target_type, "session");
-    assert_eq!(event.target_id, Some(session_id_of(&ada)));
-    assert_eq!(event.tenant_id, Some(ada.tenant.id));
-    assert_eq!(event.actor, AuditActor::User(ada.user.id));
+    assert_names(
+        &event,
+        "session.refreshed",
+        ("session", Some(session_id_of(&ada))),
+        Some(ada.tenant.id),
+        AuditActor::User(ada.user.id),
+    );
     assert_ne!(refreshed.refresh_token, ada.refresh_token);
 
     let before = events(&store).len();
@@ -678,11 +710,13 @@ async fn refreshing_records_the_session_and_a_replayed_token_is_a_security_event
     assert!(matches!(replayed, Err(AppError::Unauthenticated(_))), "{replayed:?}");
     assert_eq!(events(&store).len(), before + 1);
     let event = last_event(&store);
-    assert_eq!(event.action, "session.refresh_reuse_detected");
-    assert_eq!(event.target_type, "session");
-    assert_eq!(event.target_id, Some(session_id_of(&ada)));
-    assert_eq!(event.tenant_id, Some(ada.tenant.id));
-    assert_eq!(event.actor, AuditActor::User(ada.user.id));
+    assert_names(
+        &event,
+        "session.refresh_reuse_detected",
+        ("session", Some(session_id_of(&ada))),
+        Some(ada.tenant.id),
+        AuditActor::User(ada.user.id),
+    );
     assert_eq!(event.origin.request_id.as_deref(), Some("req-replay"));
 }
 
@@ -765,11 +799,13 @@ async fn accepting_an_invitation_is_recorded_in_the_inviting_tenant() {
         .expect("accept");
     assert_eq!(events(&store).len(), before + 1);
     let event = last_event(&store);
-    assert_eq!(event.action, "invitation.accepted");
-    assert_eq!(event.target_type, "invitation");
-    assert_eq!(event.target_id, Some(invitation.id.to_string()));
-    assert_eq!(event.tenant_id, Some(acme.tenant.id));
-    assert_eq!(event.actor, AuditActor::User(grace.user.id));
+    assert_names(
+        &event,
+        "invitation.accepted",
+        ("invitation", Some(invitation.id.to_string())),
+        Some(acme.tenant.id),
+        AuditActor::User(grace.user.id),
+    );
     assert_eq!(event.origin.request_id.as_deref(), Some("req-accept"));
 
     // A new user signs up with one: one event, in the inviting tenant.
@@ -833,28 +869,10 @@ async fn onboarding_steps_are_recorded_with_the_stage_they_move_between() {
         .await;
     assert!(matches!(invalid, Err(AppError::Validation(_))), "{invalid:?}");
     let record = app
-        .advance_onboarding(
-            &ctx,
-            StageSubmission::Organization(OrganizationInput {
-                name: Some("Acme Ltd".into()),
-                slug: Some("acme".into()),
-                size: Some("1".into()),
-                ..OrganizationInput::default()
-            }),
-            None,
-        )
+        .advance_onboarding(&ctx, acme_ltd(), None)
         .await
         .expect("organization");
-    app.complete_onboarding(
-        &ctx,
-        TermsInput {
-            version: Some("2026-01".into()),
-            accepted: Some(true),
-        },
-        Some(record.progress.version),
-    )
-    .await
-    .expect("completes");
+    accept_terms(&app, &ctx, record.progress.version).await;
 
     let events = events(&store).split_off(start);
     assert_eq!(
@@ -910,11 +928,13 @@ async fn suspending_and_reactivating_a_tenant_are_recorded_in_its_trail_by_the_a
         .expect("suspend");
     assert_eq!(suspended.status, TenantStatus::Suspended);
     let event = last_event(&store);
-    assert_eq!(event.action, "tenant.suspended");
-    assert_eq!(event.target_type, "tenant");
-    assert_eq!(event.target_id, Some(grace.tenant.id.to_string()));
-    assert_eq!(event.tenant_id, Some(grace.tenant.id));
-    assert_eq!(event.actor, AuditActor::PlatformAdmin(ada.user.id));
+    assert_names(
+        &event,
+        "tenant.suspended",
+        ("tenant", Some(grace.tenant.id.to_string())),
+        Some(grace.tenant.id),
+        AuditActor::PlatformAdmin(ada.user.id),
+    );
     assert_eq!(event.changes, vec![change("status", Some("active"), Some("suspended"))]);
     assert_eq!(event.origin.request_id.as_deref(), Some("req-suspend"));
 
