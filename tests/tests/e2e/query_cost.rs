@@ -191,6 +191,22 @@ async fn hostile_documents_are_refused_before_any_database_work() {
         assert!(response.body.get("data").is_none(), "{what}: nothing ran");
         assert_eq!(app.statements(), before, "{what} reached the database");
     }
+    // Fragments each spreading the next one twice: 2^40 paths in 2 KB. Each fragment is
+    // measured once, so the answer comes at once (walking every path would never end).
+    let doubling = format!(
+        "{{ me {{ ...A0 }} }} {} fragment A40 on User {{ email }}",
+        (0..40)
+            .map(|i| format!("fragment A{i} on User {{ ...A{n} ...A{n} }}", n = i + 1))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let answered = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        app.graphql(&doubling, json!({}), Some(&owner.token)),
+    )
+    .await
+    .expect("a doubling fragment chain is answered, not walked path by path");
+    assert!(answered.status == 200 || answered.status == 400, "{}", answered.body);
     // (Bodies over 1 MiB, e.g. a 5 MB document, are cut off by the body limit: see http_protocol.)
     // A batch (an array of operations) is refused outright.
     let batch: Vec<_> = (0..1_000).map(|_| json!({ "query": "{ __typename }" })).collect();

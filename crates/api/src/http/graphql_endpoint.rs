@@ -647,55 +647,61 @@ fn count_aliases(set: &async_graphql::parser::types::SelectionSet) -> usize {
         .sum()
 }
 
-/// How deeply fields nest in a selection set (`{ me { email } }` is 2; introspection
-/// fields are not counted), following
-/// fragment spreads (a fragment already on the path counts as nothing: cycles are the
-/// validator's to report). Stops counting past `limit`.
-fn depth_of(
-    document: &async_graphql::parser::types::ExecutableDocument,
-    set: &async_graphql::parser::types::SelectionSet,
-    path: &mut Vec<String>,
-    limit: usize,
-) -> usize {
-    use async_graphql::parser::types::Selection;
-    if path.len() > limit {
-        return 0;
+/// How deeply fields nest in a document's selection sets (`{ me { email } }` is 2;
+/// introspection fields are not counted), following fragment spreads. Each fragment's
+/// depth is worked out once and remembered, so a fragment spread many times (or a
+/// chain of fragments each spreading the next twice) costs no more than one spread; a
+/// fragment met again on its own path counts as nothing (cycles are the validator's to
+/// report). Nesting past `DEPTH_COUNTED` is not followed further.
+struct Depths<'d> {
+    document: &'d async_graphql::parser::types::ExecutableDocument,
+    fragments: std::collections::HashMap<&'d str, usize>,
+    in_progress: std::collections::HashSet<&'d str>,
+}
+
+impl<'d> Depths<'d> {
+    fn new(document: &'d async_graphql::parser::types::ExecutableDocument) -> Self {
+        Self {
+            document,
+            fragments: std::collections::HashMap::new(),
+            in_progress: std::collections::HashSet::new(),
+        }
     }
-    set.items
-        .iter()
-        .map(|item| match &item.node {
-            // Introspection is bounded by the schema; the engine's own limit covers it.
-            Selection::Field(field) if field.node.name.node.starts_with("__") => 0,
-            Selection::Field(field) => {
-                let below = &field.node.selection_set.node;
-                if below.items.is_empty() {
-                    1
-                } else {
-                    path.push(String::new());
-                    let depth = 1 + depth_of(document, below, path, limit);
-                    path.pop();
-                    depth
-                }
-            }
-            Selection::InlineFragment(fragment) => depth_of(document, &fragment.node.selection_set.node, path, limit),
-            Selection::FragmentSpread(spread) => {
-                let name = spread.node.fragment_name.node.to_string();
-                if path.contains(&name) {
-                    return 0;
-                }
-                match document.fragments.get(&spread.node.fragment_name.node) {
-                    Some(fragment) => {
-                        path.push(name);
-                        let depth = depth_of(document, &fragment.node.selection_set.node, path, limit);
-                        path.pop();
-                        depth
-                    }
-                    None => 0,
-                }
-            }
-        })
-        .max()
-        .unwrap_or(0)
+
+    fn of(&mut self, set: &'d async_graphql::parser::types::SelectionSet, level: usize) -> usize {
+        use async_graphql::parser::types::Selection;
+        if level > DEPTH_COUNTED {
+            return 0;
+        }
+        let mut deepest = 0;
+        for item in &set.items {
+            let depth = match &item.node {
+                // Introspection is bounded by the schema; the engine's own limit covers it.
+                Selection::Field(field) if field.node.name.node.starts_with("__") => 0,
+                Selection::Field(field) => 1 + self.of(&field.node.selection_set.node, level + 1),
+                Selection::InlineFragment(fragment) => self.of(&fragment.node.selection_set.node, level),
+                Selection::FragmentSpread(spread) => self.fragment(spread.node.fragment_name.node.as_str(), level),
+            };
+            deepest = deepest.max(depth);
+        }
+        deepest
+    }
+
+    fn fragment(&mut self, name: &'d str, level: usize) -> usize {
+        if let Some(depth) = self.fragments.get(name) {
+            return *depth;
+        }
+        let Some(fragment) = self.document.fragments.get(name) else {
+            return 0;
+        };
+        if !self.in_progress.insert(name) {
+            return 0;
+        }
+        let depth = self.of(&fragment.node.selection_set.node, level);
+        self.in_progress.remove(name);
+        self.fragments.insert(name, depth);
+        depth
+    }
 }
 
 /// The root fields of a selection set, looking through inline fragments and
@@ -747,6 +753,7 @@ impl RootFields {
             (DocumentOperations::Multiple(_), None) => None,
         };
         fields.runs_mutation = selected.is_some_and(|op| op.node.ty == OperationType::Mutation);
+        let mut depths = Depths::new(&document);
         for (_, operation) in document.operations.iter() {
             fields.mutation |= operation.node.ty == OperationType::Mutation;
             let mut roots = Vec::new();
@@ -755,13 +762,7 @@ impl RootFields {
             fields.most_root_fields = fields.most_root_fields.max(roots.len());
             fields.aliases += count_aliases(&operation.node.selection_set.node);
             fields.names.extend(roots);
-            let depth = depth_of(
-                &document,
-                &operation.node.selection_set.node,
-                &mut Vec::new(),
-                DEPTH_COUNTED,
-            );
-            fields.depth = fields.depth.max(depth);
+            fields.depth = fields.depth.max(depths.of(&operation.node.selection_set.node, 0));
         }
         for fragment in document.fragments.values() {
             fields.aliases += count_aliases(&fragment.node.selection_set.node);
