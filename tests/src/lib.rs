@@ -373,14 +373,7 @@ impl TestApp {
 
     /// Another server process-alike on the same database (and Redis, if any): a replica.
     pub async fn replica(&self) -> RunningServer {
-        let options = BuildOptions {
-            fast_password_hashing: true,
-            mailer: Some(std::sync::Arc::new(self.mailer.clone())),
-            domain_verifier: self.domain_verifier.clone(),
-        };
-        tessera_server::spawn(&self.config, &options)
-            .await
-            .expect("the replica starts")
+        self.replica_configured(|_| {}).await
     }
 
     /// A GraphQL request to a replica.
@@ -557,6 +550,44 @@ impl TestApp {
         }
     }
 
+    /// The id of the caller's tenant's role with this system key (`owner`, `viewer`, …)
+    /// or name.
+    pub async fn role_id(&self, token: &str, key: &str) -> String {
+        let roles = self
+            .graphql(
+                "{ roles(first: 100) { nodes { id systemKey name } } }",
+                json!({}),
+                Some(token),
+            )
+            .await;
+        roles.assert_ok()["roles"]["nodes"]
+            .as_array()
+            .expect("roles")
+            .iter()
+            .find(|r| r["systemKey"] == key || r["name"] == key)
+            .and_then(|r| r["id"].as_str())
+            .unwrap_or_else(|| panic!("no role {key}"))
+            .to_owned()
+    }
+
+    /// The build options a second server on the same database gets.
+    fn build_options(&self) -> BuildOptions {
+        BuildOptions {
+            fast_password_hashing: true,
+            mailer: Some(std::sync::Arc::new(self.mailer.clone())),
+            domain_verifier: self.domain_verifier.clone(),
+        }
+    }
+
+    /// Another server on the same database with a changed configuration.
+    pub async fn replica_configured(&self, configure: impl FnOnce(&mut Config)) -> RunningServer {
+        let mut config = self.config.clone();
+        configure(&mut config);
+        tessera_server::spawn(&config, &self.build_options())
+            .await
+            .expect("the replica starts")
+    }
+
     /// Ends the server at once, mid-request and mid-delivery, like a crash.
     pub fn kill(&mut self) {
         if let Some(server) = self.server.take() {
@@ -566,12 +597,7 @@ impl TestApp {
 
     /// Starts the server again on the same database (after [`TestApp::kill`]).
     pub async fn restart(&mut self) {
-        let options = BuildOptions {
-            fast_password_hashing: true,
-            mailer: Some(std::sync::Arc::new(self.mailer.clone())),
-            domain_verifier: self.domain_verifier.clone(),
-        };
-        let server = tessera_server::spawn(&self.config, &options)
+        let server = tessera_server::spawn(&self.config, &self.build_options())
             .await
             .expect("the server starts again");
         self.base_url = format!("http://{}", server.addr);

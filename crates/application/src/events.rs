@@ -5,7 +5,9 @@
 
 use chrono::Duration;
 use serde_json::json;
-use tessera_domain::{NewAuditEvent, Permission, RetryPolicy, TenantId, WebhookDelivery, WebhookDeliveryId};
+use tessera_domain::{
+    EventSelection, NewAuditEvent, Permission, RetryPolicy, TenantId, WebhookDelivery, WebhookDeliveryId,
+};
 
 use crate::ports::{EventSubscription, OutboxEvent, StoreResult, Transaction};
 use crate::{AppError, Application, RequestContext, TenantScope};
@@ -181,15 +183,14 @@ impl Application {
     /// (needs `audit:read`). `types` narrows them (empty: every type).
     pub fn subscribe_tenant_events(&self, ctx: &RequestContext, types: Vec<String>) -> Result<TenantEvents, AppError> {
         let scope = ctx.authorize(Permission::AuditRead)?.scope().clone();
-        if let Some(unknown) = types.iter().find(|t| !tessera_domain::is_domain_event_type(t)) {
-            return Err(AppError::validation(
-                "types",
-                format!("`{unknown}` is not an event type"),
-            ));
-        }
+        let wanted = if types.is_empty() {
+            None
+        } else {
+            Some(EventSelection::parse(&types).map_err(|e| AppError::validation("types", e.0))?)
+        };
         Ok(TenantEvents {
             tenant_id: scope.tenant_id(),
-            types,
+            wanted,
             inner: self.ports.event_bus.subscribe(),
         })
     }
@@ -198,7 +199,8 @@ impl Application {
 /// A live subscription to one tenant's events.
 pub struct TenantEvents {
     tenant_id: TenantId,
-    types: Vec<String>,
+    /// `None`: every type.
+    wanted: Option<EventSelection>,
     inner: Box<dyn EventSubscription>,
 }
 
@@ -207,9 +209,20 @@ impl TenantEvents {
     pub async fn next(&mut self) -> Option<OutboxEvent> {
         loop {
             let event = self.inner.next().await?;
-            if event.tenant_id == self.tenant_id && (self.types.is_empty() || self.types.contains(&event.event_type)) {
+            if event.tenant_id == self.tenant_id && self.wanted.as_ref().is_none_or(|w| w.includes(&event.event_type)) {
                 return Some(event);
             }
         }
+    }
+
+    /// Whether the caller, as its credential stands now, may still receive the
+    /// stream (a live connection outlives the request that opened it).
+    pub fn still_allowed(&self, caller: &RequestContext) -> Result<(), AppError> {
+        if caller.tenant_id() != self.tenant_id {
+            return Err(AppError::Unauthenticated(
+                "the credential no longer names this tenant".into(),
+            ));
+        }
+        caller.authorize(Permission::AuditRead).map(|_| ())
     }
 }

@@ -97,24 +97,6 @@ async fn log_in(walk: &mut Walk<'_>, email: &str, password: &str, slug: &str) ->
     )
 }
 
-async fn system_role(app: &TestApp, token: &str, key: &str) -> String {
-    let roles = app
-        .graphql(
-            "{ roles(first: 50) { nodes { id systemKey } } }",
-            json!({}),
-            Some(token),
-        )
-        .await;
-    roles.assert_ok()["roles"]["nodes"]
-        .as_array()
-        .expect("roles")
-        .iter()
-        .find(|r| r["systemKey"] == key)
-        .and_then(|r| r["id"].as_str())
-        .expect("system role")
-        .to_owned()
-}
-
 /// The id of the endpoint's first delivery, once the outbox worker has made it.
 async fn first_delivery(app: &TestApp, token: &str, endpoint: &str) -> String {
     for _ in 0..100 {
@@ -266,7 +248,7 @@ async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: B
         Some(&bob.token),
     )
     .await;
-    let member_role = system_role(&app, &access, "member").await;
+    let member_role = app.role_id(&access, "member").await;
     walk.run(
         "updateMemberRole",
         "member.role_changed",

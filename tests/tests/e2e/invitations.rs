@@ -14,26 +14,12 @@ on_both_backends!(
 const INVITE: &str = "mutation($input: InviteMemberInput!) { inviteMember(input: $input) { id email status } }";
 const ACCEPT: &str = "mutation($t: String!) { acceptInvitation(input: { token: $t }) { accessToken tenant { slug } } }";
 
-async fn member_role(app: &TestApp, token: &str) -> String {
-    let roles = app
-        .graphql("{ roles { nodes { id systemKey } } }", json!({}), Some(token))
-        .await;
-    roles.assert_ok()["roles"]["nodes"]
-        .as_array()
-        .expect("roles")
-        .iter()
-        .find(|r| r["systemKey"] == "member")
-        .and_then(|r| r["id"].as_str())
-        .expect("member role")
-        .to_owned()
-}
-
 async fn a_new_person_signs_up_through_an_invitation(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
     let owner = app.sign_up("owner@acme.example", "acme").await;
-    let role = member_role(&app, &owner.token).await;
+    let role = app.role_id(&owner.token, "member").await;
     let invited = app
         .graphql(
             INVITE,
@@ -89,7 +75,7 @@ async fn an_existing_user_accepts_and_switches_into_the_tenant(backend: Backend)
     };
     let owner = app.sign_up("owner@acme.example", "acme").await;
     let grace = app.sign_up("grace@globex.example", "globex").await;
-    let role = member_role(&app, &owner.token).await;
+    let role = app.role_id(&owner.token, "member").await;
     app.graphql(
         INVITE,
         json!({ "input": { "email": grace.email, "roleId": role } }),
@@ -121,7 +107,7 @@ async fn misused_invitations_are_refused_and_change_nothing(backend: Backend) {
     let owner = app.sign_up("owner@acme.example", "acme").await;
     let grace = app.sign_up("grace@globex.example", "globex").await;
     let mallory = app.sign_up("mallory@evil.example", "evil").await;
-    let role = member_role(&app, &owner.token).await;
+    let role = app.role_id(&owner.token, "member").await;
     let reason = |response: &tessera_tests::GqlResponse| response.body["errors"][0]["extensions"]["reason"].clone();
 
     // Only holders of members:invite may invite, and not above their own rights.

@@ -81,25 +81,6 @@ const OPERATIONS: &[Operation] = &[
     },
 ];
 
-async fn role_id(app: &TestApp, owner: &Member, key: &str) -> String {
-    let response = app
-        .graphql(
-            "{ roles(first: 100) { nodes { id systemKey name } } }",
-            json!({}),
-            Some(&owner.token),
-        )
-        .await;
-    let data = response.assert_ok();
-    data["roles"]["nodes"]
-        .as_array()
-        .expect("roles")
-        .iter()
-        .find(|r| r["systemKey"] == key || r["name"] == key)
-        .and_then(|r| r["id"].as_str())
-        .unwrap_or_else(|| panic!("no role {key}"))
-        .to_owned()
-}
-
 async fn create_role(app: &TestApp, owner: &Member, name: &str, permissions: &[&str]) -> String {
     let response = app
         .graphql(
@@ -121,7 +102,7 @@ async fn every_role_may_do_exactly_what_its_permissions_say(backend: Backend) {
     let owner = app.sign_up("owner@acme.example", "acme").await;
     let custom_permissions = [Permission::MembersRead, Permission::RolesManage];
     let custom = create_role(&app, &owner, "Role editor", &["members:read", "roles:manage"]).await;
-    let viewer_role = role_id(&app, &owner, "viewer").await;
+    let viewer_role = app.role_id(&owner.token, "viewer").await;
 
     let mut cases: Vec<(String, PermissionSet, Member)> = Vec::new();
     for system in SystemRole::ALL {
@@ -217,7 +198,7 @@ async fn privilege_escalation_attempts_are_refused_and_change_nothing(backend: B
     let viewer = app
         .join(&owner, "viewer@acme.example", RoleChoice::System(SystemRole::Viewer))
         .await;
-    let owner_role = role_id(&app, &owner, "owner").await;
+    let owner_role = app.role_id(&owner.token, "owner").await;
     let stranger = app.sign_up("stranger@globex.example", "globex").await;
     let roles_before = app.db.count("roles").await;
     let grants_before = app.db.count("role_permissions").await;
@@ -325,7 +306,7 @@ async fn the_last_owner_is_protected_and_ownership_can_be_transferred(backend: B
     let admin = app
         .join(&owner, "admin@acme.example", RoleChoice::System(SystemRole::Admin))
         .await;
-    let admin_role = role_id(&app, &owner, "admin").await;
+    let admin_role = app.role_id(&owner.token, "admin").await;
 
     let demote = app
         .graphql(
@@ -395,8 +376,8 @@ async fn roles_are_managed_and_a_changed_role_applies_on_the_next_request(backen
     let member = app
         .join(&owner, "member@acme.example", RoleChoice::System(SystemRole::Member))
         .await;
-    let member_role = role_id(&app, &owner, "member").await;
-    let viewer_role = role_id(&app, &owner, "viewer").await;
+    let member_role = app.role_id(&owner.token, "member").await;
+    let viewer_role = app.role_id(&owner.token, "viewer").await;
     let create_ws = "mutation($s: String!) { createWorkspace(input: { name: $s, slug: $s }) { id } }";
 
     app.graphql(create_ws, json!({ "s": "first" }), Some(&member.token))
@@ -493,7 +474,7 @@ async fn members_are_listed_filtered_and_paged(backend: Backend) {
         RoleChoice::System(SystemRole::Admin),
     )
     .await;
-    let viewer_role = role_id(&app, &owner, "viewer").await;
+    let viewer_role = app.role_id(&owner.token, "viewer").await;
     let list = "query($first: Int, $after: String, $filter: MemberFilterInput) {
         members(first: $first, after: $after, filter: $filter) {
             totalCount edges { cursor node { user { email } role { systemKey } status } } pageInfo { hasNextPage endCursor }
@@ -550,8 +531,8 @@ async fn a_workspace_role_grants_inside_that_workspace_only(backend: Backend) {
         .await;
     let design = app.create_workspace(&owner, "Design", "design").await;
     let finance = app.create_workspace(&owner, "Finance", "finance").await;
-    let admin_role = role_id(&app, &owner, "admin").await;
-    let owner_role = role_id(&app, &owner, "owner").await;
+    let admin_role = app.role_id(&owner.token, "admin").await;
+    let owner_role = app.role_id(&owner.token, "owner").await;
     let list = "{ workspaces(first: 50) { totalCount nodes { name } } }";
 
     // A viewer sees no workspace until added to one.

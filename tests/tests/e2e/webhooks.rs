@@ -448,6 +448,35 @@ impl LiveClient {
 const LIVE: &str =
     "subscription { tenantEvents(types: [\"workspace.created\", \"workspace.renamed\"]) { id type payload } }";
 
+/// Subscribes `client` and returns once the subscription hears its tenant: `owner`
+/// creates probe workspaces until one comes through (there is no acknowledgement of a
+/// subscription in the protocol). Later probes are skipped by [`next_real`].
+async fn listening(app: &TestApp, owner: &Member, client: &mut LiveClient, query: &str) {
+    client.subscribe(query).await;
+    for n in 0..20 {
+        let slug = format!("probe-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        app.create_workspace(owner, &format!("Probe {n}"), &slug).await;
+        if let Some(message) = client.next_message(Duration::from_secs(1)).await {
+            assert_eq!(message["type"], "next", "{message}");
+            return;
+        }
+    }
+    panic!("the subscription never heard its tenant");
+}
+
+/// The next message that is not a late probe.
+async fn next_real(client: &mut LiveClient) -> Value {
+    loop {
+        let message = client.next_message(Duration::from_secs(10)).await.expect("a message");
+        let probe = message["payload"]["data"]["tenantEvents"]["payload"]["changes"][0]["after"]
+            .as_str()
+            .is_some_and(|name| name.starts_with("Probe "));
+        if !probe {
+            return message;
+        }
+    }
+}
+
 async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
     // Postgres runs two replicas sharing Redis; SQLite is a single instance.
     let with_redis = backend == Backend::Postgres;
@@ -468,30 +497,54 @@ async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
     let listen_at = replica
         .as_ref()
         .map_or_else(|| app.addr().expect("running"), |r| r.addr);
+    let bearer = |member: &Member| json!({ "Authorization": format!("Bearer {}", member.token) });
 
     let ada = app.sign_up("ada@a.example", "tenant-a").await;
     let bob = app.sign_up("bob@b.example", "tenant-b").await;
-    let mut live = LiveClient::connect(listen_at, json!({ "Authorization": format!("Bearer {}", ada.token) }))
-        .await
-        .expect("connected");
-    live.subscribe(LIVE).await;
-    // Give the subscription a moment to be registered before the changes commit.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut live = LiveClient::connect(listen_at, bearer(&ada)).await.expect("connected");
+    listening(&app, &ada, &mut live, LIVE).await;
 
-    app.create_workspace(&bob, "B's", "b-one").await;
-    let ours = app.create_workspace(&ada, "A's", "a-one").await;
-    let message = live.next_message(Duration::from_secs(10)).await.expect("an event");
-    assert_eq!(message["type"], "next", "{message}");
-    let event = &message["payload"]["data"]["tenantEvents"];
-    assert_eq!(event["type"], "workspace.created");
-    assert_eq!(event["payload"]["tenantId"], ada.tenant_id.as_str());
-    assert_eq!(event["payload"]["target"]["id"], ours.as_str());
-    app.create_workspace(&bob, "B's second", "b-two").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        live.next_message(Duration::from_millis(500)).await,
-        None,
-        "nothing of tenant B reaches tenant A"
+    // B's events come first each time; A's subscriber must hear A's next.
+    for round in 0..2 {
+        app.create_workspace(&bob, &format!("B {round}"), &format!("b-{round}"))
+            .await;
+        let ours = app
+            .create_workspace(&ada, &format!("A {round}"), &format!("a-{round}"))
+            .await;
+        let message = next_real(&mut live).await;
+        assert_eq!(message["type"], "next", "{message}");
+        let event = &message["payload"]["data"]["tenantEvents"];
+        assert_eq!(event["type"], "workspace.created");
+        assert_eq!(
+            event["payload"]["tenantId"],
+            ada.tenant_id.as_str(),
+            "nothing of tenant B: {event}"
+        );
+        assert_eq!(event["payload"]["target"]["id"], ours.as_str());
+    }
+
+    // Only subscriptions run over the socket: a mutation is refused, and runs nothing.
+    live.socket
+        .send(Message::text(
+            json!({ "id": "2", "type": "subscribe", "payload": { "query": "mutation { createWorkspace(input: { name: \"Sneaky\", slug: \"sneaky\" }) { id } }" } })
+                .to_string(),
+        ))
+        .await
+        .expect("sent");
+    let refused = next_real(&mut live).await;
+    assert_eq!(refused["id"], "2", "{refused}");
+    assert_eq!(refused["payload"]["data"], Value::Null, "{refused}");
+    assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    let listed = app
+        .graphql(
+            "{ workspaces(first: 50) { nodes { slug } } }",
+            json!({}),
+            Some(&ada.token),
+        )
+        .await;
+    assert!(
+        !listed.assert_ok().to_string().contains("sneaky"),
+        "the mutation did not run"
     );
 
     // No credential, or a bad one: the connection is refused.
@@ -508,12 +561,9 @@ async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
             RoleChoice::System(tessera_domain::SystemRole::Viewer),
         )
         .await;
-    let mut watcher = LiveClient::connect(
-        listen_at,
-        json!({ "Authorization": format!("Bearer {}", viewer.token) }),
-    )
-    .await
-    .expect("connected");
+    let mut watcher = LiveClient::connect(listen_at, bearer(&viewer))
+        .await
+        .expect("connected");
     watcher.subscribe(LIVE).await;
     let answer = watcher.next_message(Duration::from_secs(5)).await.expect("an answer");
     assert_eq!(answer["payload"]["data"], Value::Null, "{answer}");
@@ -522,7 +572,7 @@ async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
         "{answer}"
     );
 
-    // An admin's open subscription ends once the admin is demoted (from the next event).
+    // An admin's open subscription ends, saying why, once the admin is demoted.
     let admin = app
         .join(
             &ada,
@@ -530,29 +580,9 @@ async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
             RoleChoice::System(tessera_domain::SystemRole::Admin),
         )
         .await;
-    let mut demoted = LiveClient::connect(listen_at, json!({ "Authorization": format!("Bearer {}", admin.token) }))
-        .await
-        .expect("connected");
-    demoted.subscribe(LIVE).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    app.create_workspace(&ada, "Before", "before").await;
-    let heard = demoted.next_message(Duration::from_secs(10)).await.expect("an event");
-    assert_eq!(heard["type"], "next", "{heard}");
-    let roles = app
-        .graphql(
-            "{ roles(first: 10) { nodes { id systemKey } } }",
-            json!({}),
-            Some(&ada.token),
-        )
-        .await;
-    let viewer_role = roles.assert_ok()["roles"]["nodes"]
-        .as_array()
-        .expect("roles")
-        .iter()
-        .find(|r| r["systemKey"] == "viewer")
-        .and_then(|r| r["id"].as_str())
-        .expect("viewer role")
-        .to_owned();
+    let mut demoted = LiveClient::connect(listen_at, bearer(&admin)).await.expect("connected");
+    listening(&app, &ada, &mut demoted, LIVE).await;
+    let viewer_role = app.role_id(&ada.token, "viewer").await;
     app.graphql(
         "mutation($u: ID!, $r: ID!) { updateMemberRole(input: { userId: $u, roleId: $r }) { status } }",
         json!({ "u": admin.user_id, "r": viewer_role }),
@@ -561,8 +591,14 @@ async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
     .await
     .assert_ok();
     app.create_workspace(&ada, "After", "after").await;
-    let ended = demoted.next_message(Duration::from_secs(10)).await.expect("an answer");
-    assert_eq!(ended["type"], "complete", "the stream ends instead of sending: {ended}");
+    let refusal = next_real(&mut demoted).await;
+    assert_eq!(refusal["type"], "next", "{refusal}");
+    assert_eq!(
+        refusal["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "the stream says why it ends instead of sending: {refusal}"
+    );
+    let ended = next_real(&mut demoted).await;
+    assert_eq!(ended["type"], "complete", "{ended}");
 
     if let Some(replica) = replica {
         replica.stop().await;
@@ -573,19 +609,16 @@ async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
 /// Two replicas (on SQLite: one server with several workers) race for the same queues:
 /// every event becomes exactly one delivery, made in the order the events happened.
 async fn two_replicas_hand_over_each_event_once_and_in_order(backend: Backend) {
+    // The first server has no workers: the 20 events pile up before anyone hands them
+    // over, then the workers of two replicas (one on SQLite) race for the backlog.
     let Some(app) = TestApp::spawn_configured(backend, |config, _| {
         fast_webhooks(config);
-        config.outbox_workers = 3;
-        config.webhook_workers = 3;
+        config.outbox_workers = 0;
+        config.webhook_workers = 0;
     })
     .await
     else {
         return;
-    };
-    let replica = if backend == Backend::Postgres {
-        Some(app.replica().await)
-    } else {
-        None
     };
     let (receiver, url) = Receiver::start().await;
     let owner = app.sign_up("owner@race.example", "race").await;
@@ -596,6 +629,18 @@ async fn two_replicas_hand_over_each_event_once_and_in_order(backend: Backend) {
             app.create_workspace(&owner, &format!("Team {n}"), &format!("team-{n}"))
                 .await,
         );
+    }
+    assert!(
+        deliveries(&app, &owner, &endpoint).await.is_empty(),
+        "nothing handed over yet"
+    );
+    let with_workers = |config: &mut Config| {
+        config.outbox_workers = 3;
+        config.webhook_workers = 3;
+    };
+    let mut replicas = vec![app.replica_configured(with_workers).await];
+    if backend == Backend::Postgres {
+        replicas.push(app.replica_configured(with_workers).await);
     }
     let list = settled(&app, &owner, &endpoint, 20).await;
     assert_eq!(list.len(), 20, "one delivery per event");
@@ -617,7 +662,7 @@ async fn two_replicas_hand_over_each_event_once_and_in_order(backend: Backend) {
     assert_eq!(sent.len(), 20, "no event was sent twice");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.received().len(), 20);
-    if let Some(replica) = replica {
+    for replica in replicas {
         replica.stop().await;
     }
     app.stop().await;

@@ -220,6 +220,34 @@ struct AccessControlExtension;
 
 #[async_trait::async_trait]
 impl Extension for AccessControlExtension {
+    /// Over a WebSocket only subscriptions run: queries and mutations go through
+    /// `/graphql`, where the rate limits, document limits and trusted documents apply.
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &async_graphql::Variables,
+        next: async_graphql::extensions::NextParseQuery<'_>,
+    ) -> ServerResult<async_graphql::parser::types::ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let live = ctx.data_opt::<super::LiveCredential>().is_some();
+        if live
+            && document
+                .operations
+                .iter()
+                .any(|(_, op)| op.node.ty != async_graphql::parser::types::OperationType::Subscription)
+        {
+            let error = AppError::validation(
+                "query",
+                "only subscriptions run over the WebSocket; send queries and mutations to /graphql",
+            );
+            let mut refusal = to_graphql_error(&error).into_server_error(Default::default());
+            refusal.locations.clear();
+            return Err(refusal);
+        }
+        Ok(document)
+    }
+
     async fn resolve(
         &self,
         ctx: &ExtensionContext<'_>,

@@ -15,11 +15,11 @@ pub enum Caller {
     Member(RequestContext),
 }
 
-/// Checks a live connection's credential again (a WebSocket outlives the request that
-/// opened it): the caller as the credential stands now, or why it no longer stands.
 /// The caller as a credential stands now, or why it no longer stands.
 pub type Recheck = std::pin::Pin<Box<dyn std::future::Future<Output = Result<RequestContext, AppError>> + Send>>;
 
+/// Checks a live connection's credential again (a WebSocket outlives the request that
+/// opened it).
 #[derive(Clone)]
 pub struct LiveCredential(pub Arc<dyn Fn() -> Recheck + Send + Sync>);
 

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use async_graphql::{MergedObject, Schema};
 use tessera_application::Application;
 
+pub(crate) use context::CloneForCaller;
 pub use context::{Caller, ClientOrigin, LiveCredential};
 pub use errors::to_graphql_error;
 

@@ -12,10 +12,9 @@ use tessera_domain::{
     WebhookEndpoint as DomainEndpoint, WebhookEndpointId,
 };
 
-use super::context::{LiveCredential, application, member};
-use super::errors::{GqlResult, parse_id};
+use super::context::{CloneForCaller, LiveCredential, application, member};
+use super::errors::{GqlResult, parse_id, to_graphql_error};
 use super::pagination::{page_cost, relay_connection};
-use tessera_domain::Permission;
 
 fn document(payload: &str) -> Json<serde_json::Value> {
     Json(serde_json::from_str(payload).unwrap_or(serde_json::Value::Null))
@@ -334,25 +333,26 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         types: Option<Vec<String>>,
-    ) -> Result<impl Stream<Item = TenantEvent> + use<>> {
+    ) -> Result<impl Stream<Item = Result<TenantEvent>> + use<>> {
         let request = member(ctx)?;
         let events = application(ctx)
             .subscribe_tenant_events(request, types.unwrap_or_default())
             .gql()?;
         let recheck = ctx.data_opt::<LiveCredential>().cloned();
-        let tenant = request.tenant_id();
-        Ok(futures_util::stream::unfold(events, move |mut events| {
+        // Ends after the error that says why, once the credential no longer grants it.
+        Ok(futures_util::stream::unfold(Some(events), move |events| {
             let recheck = recheck.clone();
             async move {
+                let mut events = events?;
                 let event = events.next().await?;
-                // The stream ends once the credential no longer grants it.
-                if let Some(recheck) = recheck {
-                    let still = recheck.0().await.ok()?;
-                    if still.tenant_id() != tenant || still.authorize(Permission::AuditRead).is_err() {
-                        return None;
-                    }
-                }
-                Some((TenantEvent::from(event), events))
+                let allowed = match recheck {
+                    Some(recheck) => recheck.0().await.and_then(|caller| events.still_allowed(&caller)),
+                    None => Ok(()),
+                };
+                Some(match allowed {
+                    Ok(()) => (Ok(TenantEvent::from(event)), Some(events)),
+                    Err(error) => (Err(to_graphql_error(&error.clone_for_caller())), None),
+                })
             }
         }))
     }

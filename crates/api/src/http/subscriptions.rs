@@ -2,8 +2,9 @@
 //! older graphql-ws subprotocol). The client authenticates in `connection_init`: its
 //! payload may carry `Authorization` (`Bearer <token or API key>`), `X-Api-Key` and
 //! `X-Tenant-Id`/`X-Tenant-Slug`, checked exactly as the same HTTP headers are. A
-//! connection that fails to authenticate is closed; subscriptions then run with the
-//! caller fixed for the connection's life.
+//! connection that fails to authenticate is closed. Before each event the credential
+//! is checked again (an ended session, a changed role or an expired token ends the
+//! stream with the reason), and only subscriptions run here.
 
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::graphql_endpoint::{caller_from, client_of};
 use crate::AppState;
-use crate::graphql::{Caller, LiveCredential};
+use crate::graphql::{Caller, CloneForCaller, LiveCredential, to_graphql_error};
 use tessera_application::identity::ClientInfo;
 
 /// Headers a `connection_init` payload may set, by lower-case name.
@@ -76,7 +77,7 @@ pub async fn upgrade(State(state): State<AppState>, protocol: GraphQLProtocol, r
                             data.insert(recheck(state, headers, client));
                             Ok(data)
                         }
-                        Caller::Refused(error) => Err(async_graphql::Error::new(error.to_string())),
+                        Caller::Refused(error) => Err(to_graphql_error(&error.clone_for_caller())),
                         Caller::Anonymous => Err(async_graphql::Error::new(
                             "connection_init must carry Authorization: Bearer <access token or API key>",
                         )),
