@@ -57,7 +57,8 @@ fn tables(id: &str, time: &str) -> String {
            FOREIGN KEY (tenant_id, endpoint_id) REFERENCES webhook_endpoints (tenant_id, id) ON DELETE CASCADE\n\
          );\n\
          CREATE INDEX ix_webhook_deliveries_endpoint_created ON webhook_deliveries (tenant_id, endpoint_id, created_at, id);\n\
-         CREATE INDEX ix_webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';\n"
+         CREATE INDEX ix_webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';\n\
+         CREATE INDEX ix_webhook_deliveries_tenant_due ON webhook_deliveries (tenant_id, next_attempt_at) WHERE status = 'pending';\n"
     )
 }
 
@@ -65,14 +66,14 @@ const POSTGRES_WORK_QUEUES: &str = "\
 CREATE POLICY owner_maintenance ON outbox_events FOR SELECT TO CURRENT_USER USING (true);
 CREATE POLICY owner_maintenance ON webhook_deliveries FOR SELECT TO CURRENT_USER USING (true);
 CREATE FUNCTION outbox_due_tenants(due_by timestamptz, max_tenants integer) RETURNS SETOF uuid
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT DISTINCT tenant_id FROM outbox_events
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT DISTINCT tenant_id FROM public.outbox_events
     WHERE delivered_at IS NULL AND coalesce(next_attempt_at, created_at) <= due_by
     LIMIT max_tenants
   $$;
 CREATE FUNCTION webhook_due_tenants(due_by timestamptz, max_tenants integer) RETURNS SETOF uuid
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT DISTINCT tenant_id FROM webhook_deliveries
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT DISTINCT tenant_id FROM public.webhook_deliveries
     WHERE status = 'pending' AND next_attempt_at <= due_by
     LIMIT max_tenants
   $$;

@@ -168,7 +168,15 @@ impl Application {
         let now = self.ports.clock.now();
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
-        if let Some(oldest) = tx.outbox().pending(scope, 1).await?.into_iter().next() {
+        // Through the claim, like a hand-over: never while another worker holds the queue.
+        let oldest = tx
+            .outbox()
+            .claim(scope, 1)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .next();
+        if let Some(oldest) = oldest {
             let attempts = oldest.attempts.saturating_add(1);
             let at = OUTBOX_RETRY
                 .next_attempt(attempts, oldest.created_at, now, jitter(self.ports.ids.new_id()))

@@ -472,8 +472,9 @@ pub trait OutboxRepository: Send + Sync {
     /// reveals nothing else).
     async fn due_tenants(&self, now: DateTime<Utc>, limit: u64) -> StoreResult<Vec<TenantId>>;
     /// Takes the tenant's queue for this transaction: `None` when another worker holds
-    /// it (Postgres: an advisory lock per tenant), else its oldest undelivered events,
-    /// locked (`FOR UPDATE SKIP LOCKED`), so each tenant is delivered in order.
+    /// it (Postgres: an advisory lock per tenant, tried without waiting, so a busy
+    /// tenant is skipped), else its oldest undelivered events, locked `FOR UPDATE`, so
+    /// each tenant is delivered in order.
     async fn claim(&self, scope: &TenantScope, limit: u64) -> StoreResult<Option<Vec<OutboxEvent>>>;
     async fn mark_delivered(&self, scope: &TenantScope, ids: &[Uuid], at: DateTime<Utc>) -> StoreResult<()>;
     /// Deletes the scope's events handed over before `before`; returns how many.

@@ -46,6 +46,8 @@ impl DomainVerifier for HttpDomainVerifier {
         let mut client = reqwest::Client::builder()
             .timeout(self.timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the name itself, past the public-address check.
+            .no_proxy()
             .user_agent("tessera-domain-verification");
         match self.resolve_to {
             Some(ip) => client = client.resolve(domain.as_str(), SocketAddr::new(ip, self.port)),

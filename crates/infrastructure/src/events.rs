@@ -100,13 +100,10 @@ fn decode(text: &str) -> Option<OutboxEvent> {
 impl RedisEventBus {
     /// Must be called inside a Tokio runtime (it starts the listener).
     pub fn connect(url: &str) -> Result<Self, RedisSetupError> {
+        let pool = redis_pool(url)?;
         let local = InProcessEventBus::default();
         let listener = tokio::spawn(listen(url.to_owned(), local.clone()));
-        Ok(Self {
-            pool: redis_pool(url)?,
-            local,
-            listener,
-        })
+        Ok(Self { pool, local, listener })
     }
 }
 

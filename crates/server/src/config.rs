@@ -402,11 +402,22 @@ impl Config {
         }
     }
 
+    /// How long a webhook receiver has to answer: the sender's timeout, and the base
+    /// of a claimed delivery's reservation (one number, so the two cannot drift).
+    pub fn webhook_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.webhook_timeout_seconds.clamp(1, 300))
+    }
+
+    /// Development lets webhooks reach `http` and local addresses.
+    pub fn webhooks_may_reach_local_addresses(&self) -> bool {
+        !self.is_production()
+    }
+
     pub fn webhooks(&self) -> tessera_application::webhooks::WebhookSettings {
         use chrono::Duration;
-        let timeout = Duration::seconds(self.webhook_timeout_seconds.clamp(1, 300) as i64);
+        let timeout = Duration::from_std(self.webhook_timeout()).unwrap_or(Duration::seconds(10));
         tessera_application::webhooks::WebhookSettings {
-            allow_local_urls: !self.is_production(),
+            allow_local_urls: self.webhooks_may_reach_local_addresses(),
             retry: tessera_domain::RetryPolicy {
                 base: Duration::milliseconds(self.webhook_retry_base_ms.clamp(1, 86_400_000) as i64),
                 max_delay: Duration::seconds(self.webhook_retry_max_delay_seconds.clamp(1, 7 * 86_400) as i64),

@@ -236,11 +236,8 @@ async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> 
         Some(url) => Arc::new(RedisEventBus::connect(url).context("setting up Redis")?),
         None => Arc::new(InProcessEventBus::default()),
     };
-    let webhook_sender = HttpWebhookSender::new(
-        std::time::Duration::from_secs(config.webhook_timeout_seconds.clamp(1, 300)),
-        !config.is_production(),
-    )
-    .map_err(|e| anyhow::anyhow!(e))?;
+    let webhook_sender = HttpWebhookSender::new(config.webhook_timeout(), config.webhooks_may_reach_local_addresses())
+        .map_err(|e| anyhow::anyhow!(e))?;
     let ports = Ports {
         event_bus,
         webhook_sender: Arc::new(webhook_sender),

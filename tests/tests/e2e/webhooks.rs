@@ -534,7 +534,10 @@ async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
     let refused = next_real(&mut live).await;
     assert_eq!(refused["id"], "2", "{refused}");
     assert_eq!(refused["payload"]["data"], Value::Null, "{refused}");
-    assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
     let listed = app
         .graphql(
             "{ workspaces(first: 50) { nodes { slug } } }",

@@ -13,8 +13,8 @@ use crate::ports::{OutgoingWebhook, Transaction};
 use crate::{AppError, Application, FieldErrors, Page, PageRequest, RequestContext, TenantScope};
 
 const SECRET_PREFIX: &str = "whsec_";
-/// Deliveries claimed per tenant per pass.
-const DELIVERY_BATCH: u64 = 20;
+/// Deliveries sent per tenant per pass (then the next tenant's turn).
+const DELIVERIES_PER_TENANT: usize = 20;
 const TENANTS_PER_PASS: u64 = 200;
 
 /// The rules deliveries follow; the defaults suit production.
@@ -383,25 +383,39 @@ impl Application {
         let mut sent = 0;
         for tenant in tenants {
             let scope = TenantScope::new(tenant);
-            let claimed = {
-                let now = self.ports.clock.now();
-                let tx = self.ports.store.begin().await?;
-                tx.enter_tenant(&scope).await?;
-                let claimed = tx
-                    .webhooks()
-                    .claim_due(&scope, now, now + self.webhooks.lease, DELIVERY_BATCH)
-                    .await?;
-                tx.commit().await?;
-                claimed
-            };
-            for delivery in claimed {
-                if let Err(error) = self.send_delivery(&scope, delivery).await {
-                    tracing::warn!(%error, tenant_id = %tenant, "a webhook delivery could not be recorded");
+            // One delivery per claim: its reservation covers exactly one send, however
+            // slow the receivers before it were.
+            for _ in 0..DELIVERIES_PER_TENANT {
+                match self.claim_one(&scope).await {
+                    Ok(Some(delivery)) => {
+                        if let Err(error) = self.send_delivery(&scope, delivery).await {
+                            tracing::warn!(%error, tenant_id = %tenant, "a webhook delivery could not be recorded");
+                        }
+                        sent += 1;
+                    }
+                    Ok(None) => break,
+                    // One tenant's trouble does not hold up the others.
+                    Err(error) => {
+                        tracing::warn!(%error, tenant_id = %tenant, "claiming a webhook delivery failed");
+                        break;
+                    }
                 }
-                sent += 1;
             }
         }
         Ok(sent)
+    }
+
+    /// The tenant's next due delivery, reserved for this worker for one lease.
+    async fn claim_one(&self, scope: &TenantScope) -> Result<Option<WebhookDelivery>, AppError> {
+        let now = self.ports.clock.now();
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        let claimed = tx
+            .webhooks()
+            .claim_due(scope, now, now + self.webhooks.lease, 1)
+            .await?;
+        tx.commit().await?;
+        Ok(claimed.into_iter().next())
     }
 
     async fn send_delivery(&self, scope: &TenantScope, mut delivery: WebhookDelivery) -> Result<(), AppError> {

@@ -306,7 +306,9 @@ pub async fn archive_audit_events(
                     "chain": row.tenant_id, "sequence": row.sequence, "id": row.id,
                     "actor_kind": row.actor_kind, "actor_id": row.actor_id, "action": row.action,
                     "target_type": row.target_type, "target_id": row.target_id,
-                    "changes": serde_json::from_str::<serde_json::Value>(&row.changes).unwrap_or_default(),
+                    // As stored: an unreadable value is archived as its text, never lost.
+                    "changes": serde_json::from_str::<serde_json::Value>(&row.changes)
+                        .unwrap_or_else(|_| serde_json::Value::String(row.changes.clone())),
                     "ip": row.ip, "user_agent": row.user_agent, "request_id": row.request_id,
                     "occurred_at": row.occurred_at, "previous_hash": row.previous_hash, "hash": row.hash,
                 });

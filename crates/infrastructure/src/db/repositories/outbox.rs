@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, Statement,
@@ -113,7 +113,10 @@ impl OutboxRepository for SeaTransaction {
         }
         let events = pending_in_order(scope)
             .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            // The advisory lock above is the skip (a busy tenant is passed over); the
+            // rows themselves are locked and waited for, never skipped, so no event
+            // is ever handed over ahead of an older one.
+            .lock(LockType::Update)
             .all(&self.txn)
             .await
             .map_err(db_failure)?;

@@ -1,9 +1,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use tessera_application::ports::{StoreError, StoreResult, WebhookRepository};
 use tessera_application::{Page, PageRequest, TenantScope};
@@ -150,26 +150,22 @@ impl WebhookRepository for SeaTransaction {
     }
 
     async fn note_outcome(&self, scope: &TenantScope, id: WebhookEndpointId, gave_up: bool) -> StoreResult<u32> {
-        let column = Alias::new("failed_deliveries_in_a_row");
+        let column = webhook_endpoint::Column::FailedDeliveriesInARow;
         let next = if gave_up {
-            Expr::col(column.clone()).add(1)
+            Expr::col(column).add(1)
         } else {
             Expr::value(0)
         };
-        let update = Query::update()
-            .table(Alias::new("webhook_endpoints"))
-            .value(column.clone(), next)
-            .and_where(Expr::col(Alias::new("tenant_id")).eq(scope.tenant_id().as_uuid()))
-            .and_where(Expr::col(Alias::new("id")).eq(id.as_uuid()))
-            .returning(Query::returning().column(column))
-            .to_owned();
-        let row = self
-            .txn
-            .query_one_raw(self.backend.build(&update))
+        let failures = scoped::update::<Endpoints>(scope)
+            .col_expr(column, next)
+            .filter(webhook_endpoint::Column::Id.eq(id.as_uuid()))
+            .exec_with_returning(&self.txn)
             .await
             .map_err(db_failure)?
-            .ok_or(StoreError::NotFound)?;
-        let failures: i32 = row.try_get("", "failed_deliveries_in_a_row").map_err(db_failure)?;
+            .into_iter()
+            .next()
+            .ok_or(StoreError::NotFound)?
+            .failed_deliveries_in_a_row;
         Ok(u32::try_from(failures).unwrap_or(0))
     }
 
