@@ -312,7 +312,7 @@ impl RetryPolicy {
         let exponent = attempts.saturating_sub(1).min(30);
         let full = self
             .base
-            .checked_mul(1i32 << exponent.min(30))
+            .checked_mul(1i32 << exponent)
             .unwrap_or(self.max_delay)
             .min(self.max_delay);
         let jitter = jitter.clamp(0.0, 1.0);

@@ -500,7 +500,8 @@ async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: B
         Some(&access),
     )
     .await;
-    let (phone, _) = log_in(&mut walk, "owner@acme.example", PASSWORD, "acme").await;
+    // A second session, on another device, for revokeSession below.
+    log_in(&mut walk, "owner@acme.example", PASSWORD, "acme").await;
     let sessions = app
         .graphql(
             "{ sessions(first: 10) { nodes { id current } } }",
@@ -524,7 +525,6 @@ async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: B
         Some(&access),
     )
     .await;
-    let _ = phone;
     walk.run(
         "logOut",
         "session.logged_out",

@@ -337,13 +337,26 @@ async fn without_an_allowlist_no_cors_headers_are_sent() {
 /// answered in order, a failing one beside the others; a larger batch is refused whole.
 #[tokio::test]
 async fn small_batches_run_when_allowed_and_larger_ones_are_refused() {
-    let app = TestApp::spawn_configured(Backend::Sqlite, |config, _| config.max_batch_operations = 3)
-        .await
-        .expect("SQLite is always available");
+    let app = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
+        config.max_batch_operations = 3;
+        // Refills one request every 6 s: the test sees exactly what each request spends.
+        config.rate_limit_principal_per_minute = 10;
+    })
+    .await
+    .expect("SQLite is always available");
     let ada = app.sign_up("ada@example.com", "acme").await;
     let url = format!("{}/graphql", app.base_url);
     let send = |body: serde_json::Value| app.client.post(&url).bearer_auth(&ada.token).json(&body).send();
 
+    let remaining = |response: &reqwest::Response| -> u64 {
+        response.headers()["ratelimit-remaining"]
+            .to_str()
+            .expect("text")
+            .parse()
+            .expect("a number")
+    };
+    let single = send(json!({ "query": "{ me { email } }" })).await.expect("answered");
+    let left_before = remaining(&single);
     let before = app.statements();
     let answer = send(json!([
         { "query": "{ me { email } }" },
@@ -353,7 +366,11 @@ async fn small_batches_run_when_allowed_and_larger_ones_are_refused() {
     .await
     .expect("answered");
     assert_eq!(answer.status(), StatusCode::OK);
-    assert!(answer.headers().contains_key("ratelimit-remaining"));
+    assert_eq!(
+        left_before - remaining(&answer),
+        3,
+        "each operation spends from the rate limit"
+    );
     let answers: serde_json::Value = answer.json().await.expect("JSON");
     let answers = answers.as_array().expect("an array of answers");
     assert_eq!(answers.len(), 3);

@@ -113,9 +113,7 @@ fn audit_filter(input: Option<AuditEventFilterInput>) -> Result<AuditFilter> {
     let input = input.unwrap_or_default();
     Ok(AuditFilter {
         actor_id: match input.actor_id {
-            Some(raw) => Some(parse_id("filter.actorId", &raw, |s| {
-                uuid::Uuid::try_parse(s.trim()).map_err(|_| tessera_domain::ids::InvalidId)
-            })?),
+            Some(raw) => Some(parse_id("filter.actorId", &raw, |s| uuid::Uuid::try_parse(s.trim()))?),
             None => None,
         },
         action: input.action,

@@ -89,6 +89,10 @@ impl Application {
                 ));
             }
         };
+        if tenant.status == status {
+            // Already so: nothing changes, nothing is recorded or announced.
+            return Ok(tenant);
+        }
         let now = self.ports.clock.now();
         let event = NewAuditEvent::new(
             Some(tenant.id),

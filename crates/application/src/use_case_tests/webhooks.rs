@@ -68,15 +68,41 @@ async fn a_change_reaches_interested_endpoints_and_subscribers_once() {
     let mut live = app
         .subscribe_tenant_events(&ctx, vec!["workspace.created".into()])
         .expect("may subscribe");
+    // Published first: another tenant's event of the wanted type, and one of ours of
+    // another type. The subscriber must hear neither.
+    let (_, stranger) = signed_up(&app, "stranger@example.com", "elsewhere").await;
+    create_workspace(&app, &stranger, "theirs").await;
+    app.create_role(
+        &ctx,
+        crate::roles::CreateRole {
+            name: "Auditor".into(),
+            permissions: vec!["audit:read".into()],
+        },
+    )
+    .await
+    .expect("role created");
+    app.run_outbox(0, 1).await.expect("outbox pass");
     create_workspace(&app, &ctx, "design").await;
 
     let pending = store.snapshot().outbox;
-    let created: Vec<_> = pending.iter().filter(|e| e.event_type == "workspace.created").collect();
+    let created: Vec<_> = pending
+        .iter()
+        .filter(|e| e.event_type == "workspace.created" && e.tenant_id == ctx.tenant_id())
+        .collect();
     assert_eq!(created.len(), 1, "one domain event in the outbox");
     assert!(created[0].payload.contains("\"type\":\"workspace.created\""));
     assert!(created[0].payload.contains("\"design\""));
+    let announced = bus.published.lock().expect("lock").len();
+    assert_eq!(
+        announced, 2,
+        "the stranger's workspace and our role, handed over already"
+    );
     assert!(
-        bus.published.lock().expect("lock").is_empty(),
+        !bus.published
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|e| e.id == created[0].id),
         "nothing announced before the worker runs"
     );
 
@@ -92,10 +118,18 @@ async fn a_change_reaches_interested_endpoints_and_subscribers_once() {
     assert_eq!(deliveries[0].event_id, created[0].id);
     assert_eq!(deliveries[0].status, DeliveryStatus::Pending);
     let event = live.next().await.expect("the subscriber sees it");
-    assert_eq!(event.id, created[0].id);
+    assert_eq!(event.id, created[0].id, "the first event it hears is ours, of its type");
 
     assert_eq!(app.run_outbox(0, 1).await.expect("second pass"), 0, "handed over once");
-    assert_eq!(store.snapshot().webhook_deliveries.len(), 1);
+    assert_eq!(
+        store
+            .snapshot()
+            .webhook_deliveries
+            .iter()
+            .filter(|d| d.endpoint_id == endpoint)
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -114,7 +148,7 @@ async fn outbox_workers_split_tenants_between_them() {
 }
 
 #[tokio::test]
-async fn a_failing_delivery_is_retried_then_given_up_and_the_endpoint_disabled() {
+async fn a_delivery_out_of_attempts_fails_and_its_endpoint_is_disabled() {
     let (app, store, _, sender, ctx, endpoint) = owner_with_endpoint(settings(1, 1), &["workspace.created"]).await;
     sender.script.lock().expect("lock").push_back(500);
     create_workspace(&app, &ctx, "design").await;
@@ -203,7 +237,7 @@ async fn a_retryable_failure_is_scheduled_with_backoff() {
 
 #[tokio::test]
 async fn endpoints_are_validated_and_need_the_permission() {
-    let (app, _, _, _, ctx, endpoint) = owner_with_endpoint(settings(3, 5), &["*"]).await;
+    let (app, _, _, sender, ctx, endpoint) = owner_with_endpoint(settings(3, 5), &["*"]).await;
     let refused = app
         .create_webhook_endpoint(
             &ctx,
@@ -228,6 +262,15 @@ async fn endpoints_are_validated_and_need_the_permission() {
         "a caller of another tenant cannot touch it: {foreign:?}"
     );
 
+    let viewer = RequestContext::new(
+        ctx.user_id(),
+        crate::TenantScope::new(ctx.tenant_id()),
+        tessera_domain::RoleId::from_uuid(uuid::Uuid::nil()),
+        tessera_domain::SystemRole::Viewer.default_permissions(),
+    );
+    let refused = app.list_webhook_endpoints(&viewer, &PageRequest::first(20)).await;
+    assert!(matches!(refused, Err(AppError::Forbidden { .. })), "{refused:?}");
+
     let rotated = app.rotate_webhook_secret(&ctx, endpoint).await.expect("rotated");
     let page = app
         .list_webhook_endpoints(&ctx, &PageRequest::first(20))
@@ -235,6 +278,15 @@ async fn endpoints_are_validated_and_need_the_permission() {
         .expect("listed");
     assert_eq!(page.items.len(), 1);
     assert!(rotated.secret.starts_with("whsec_"));
+    // The next delivery is signed by the new secret and, for the overlap, the old one.
+    create_workspace(&app, &ctx, "after-rotation").await;
+    app.run_outbox(0, 1).await.expect("outbox pass");
+    app.run_webhook_deliveries().await.expect("delivery pass");
+    let sent = sender.sent.lock().expect("lock").clone();
+    let last = sent.last().expect("a delivery");
+    assert_eq!(last.secrets.len(), 2, "{:?}", last.secrets);
+    assert_eq!(last.secrets[0], rotated.secret);
+    assert_ne!(last.secrets[1], rotated.secret);
 }
 
 #[tokio::test]
