@@ -21,6 +21,7 @@ mod m20261123_000010_readable_migrations;
 mod m20261123_000011_audit_trail;
 mod m20261123_000012_keyset_indexes;
 mod m20261123_000013_webhooks;
+mod m20261123_000014_audit_head_grants;
 
 pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
@@ -90,6 +91,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000011_audit_trail::Migration),
             Box::new(m20261123_000012_keyset_indexes::Migration),
             Box::new(m20261123_000013_webhooks::Migration),
+            Box::new(m20261123_000014_audit_head_grants::Migration),
         ]
     }
 }

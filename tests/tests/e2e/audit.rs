@@ -730,6 +730,8 @@ async fn audit_verify_detects_an_edited_and_a_removed_event(backend: Backend) {
         for statement in [
             "UPDATE audit_events SET action = 'nothing.happened'",
             "DELETE FROM audit_events",
+            // Where archiving left off is the owner's alone.
+            "UPDATE audit_chain_heads SET archived_sequence = 0",
         ] {
             let error = sea_orm::ConnectionTrait::execute_unprepared(store.connection(), statement)
                 .await
