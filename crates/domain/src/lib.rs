@@ -39,7 +39,7 @@ pub use tenant_settings::{Colour, LogoUrl, TenantSettings};
 pub use user::{PasswordHash, User};
 pub use values::{DisplayName, Email, InvalidValue, Name, Password, Slug};
 pub use webhook::{
-    DeliveryStatus, EventSelection, RetryPolicy, SigningSecrets, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint,
-    WebhookEndpointId, WebhookUrl, is_public_ip,
+    AttemptEnd, DeliveryStatus, EventSelection, RetryPolicy, SigningSecrets, WebhookDelivery, WebhookDeliveryId,
+    WebhookEndpoint, WebhookEndpointId, WebhookUrl, is_public_ip,
 };
 pub use workspace::Workspace;

@@ -176,6 +176,29 @@ impl WebhookEndpoint {
     pub fn wants(&self, event_type: &str) -> bool {
         self.enabled && self.events.includes(event_type)
     }
+
+    /// On again (by a person): the reason it was turned off goes.
+    pub fn enable(&mut self) {
+        self.enabled = true;
+        self.disabled_reason = None;
+    }
+
+    /// Off (deliveries kept failing), saying why.
+    pub fn disable(&mut self, reason: String, now: DateTime<Utc>) {
+        self.enabled = false;
+        self.disabled_reason = Some(reason);
+        self.updated_at = now;
+    }
+}
+
+/// Where a delivery stands after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptEnd {
+    Succeeded,
+    /// Failed; tried again at `next_attempt_at`.
+    Retrying,
+    /// Failed, and out of attempts or time: the delivery failed for good.
+    GaveUp,
 }
 
 /// A signing secret and, for a while after a rotation, the one it replaced (both sign
@@ -270,6 +293,47 @@ impl WebhookDelivery {
             last_error: None,
             created_at: now,
             completed_at: None,
+        }
+    }
+}
+
+impl WebhookDelivery {
+    /// Ends the delivery without an attempt (its endpoint is off).
+    pub fn abandon(&mut self, reason: &str, now: DateTime<Utc>) {
+        self.status = DeliveryStatus::Failed;
+        self.last_error = Some(reason.to_owned());
+        self.completed_at = Some(now);
+    }
+
+    /// Records an attempt's answer (`error` is `None` for a success) and, for a
+    /// failure, when to try again under `policy`, or that it is given up.
+    pub fn record_attempt(
+        &mut self,
+        response_status: Option<u16>,
+        error: Option<String>,
+        policy: &RetryPolicy,
+        now: DateTime<Utc>,
+        jitter: f64,
+    ) -> AttemptEnd {
+        self.attempts = self.attempts.saturating_add(1);
+        self.last_attempt_at = Some(now);
+        self.response_status = response_status;
+        self.last_error = error;
+        if self.last_error.is_none() {
+            self.status = DeliveryStatus::Succeeded;
+            self.completed_at = Some(now);
+            return AttemptEnd::Succeeded;
+        }
+        match policy.next_attempt(self.attempts, self.created_at, now, jitter) {
+            Some(at) => {
+                self.next_attempt_at = at;
+                AttemptEnd::Retrying
+            }
+            None => {
+                self.status = DeliveryStatus::Failed;
+                self.completed_at = Some(now);
+                AttemptEnd::GaveUp
+            }
         }
     }
 }
@@ -388,6 +452,64 @@ mod tests {
         assert_eq!(delay(5, 0.0), None, "the last attempt was the fifth");
         let late = created + Duration::seconds(595);
         assert_eq!(policy.next_attempt(1, created, late, 0.0), None, "past the age bound");
+    }
+
+    #[test]
+    fn an_attempt_succeeds_is_retried_or_gives_up() {
+        let now = Utc::now();
+        let endpoint = WebhookEndpoint {
+            id: WebhookEndpointId::from_uuid(uuid::Uuid::nil()),
+            tenant_id: TenantId::from_uuid(uuid::Uuid::nil()),
+            url: WebhookUrl::from_stored("https://hooks.example.com".into()),
+            description: String::new(),
+            events: EventSelection::from_stored(vec!["*".into()]),
+            enabled: true,
+            disabled_reason: None,
+            failed_deliveries_in_a_row: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let policy = RetryPolicy {
+            max_attempts: 2,
+            ..RetryPolicy::default()
+        };
+        let new = || {
+            WebhookDelivery::new(
+                WebhookDeliveryId::from_uuid(uuid::Uuid::nil()),
+                &endpoint,
+                uuid::Uuid::nil(),
+                "x",
+                "{}",
+                now,
+            )
+        };
+        let mut ok = new();
+        assert_eq!(
+            ok.record_attempt(Some(200), None, &policy, now, 0.0),
+            AttemptEnd::Succeeded
+        );
+        assert_eq!(
+            (ok.status, ok.completed_at, ok.attempts),
+            (DeliveryStatus::Succeeded, Some(now), 1)
+        );
+
+        let mut failing = new();
+        let error = || Some("HTTP 500".to_owned());
+        assert_eq!(
+            failing.record_attempt(Some(500), error(), &policy, now, 0.0),
+            AttemptEnd::Retrying
+        );
+        assert_eq!(failing.status, DeliveryStatus::Pending);
+        assert_eq!(failing.next_attempt_at, now + policy.base);
+        assert_eq!(
+            failing.record_attempt(None, error(), &policy, now, 0.0),
+            AttemptEnd::GaveUp
+        );
+        assert_eq!(
+            (failing.status, failing.completed_at),
+            (DeliveryStatus::Failed, Some(now))
+        );
+        assert_eq!(failing.last_error.as_deref(), Some("HTTP 500"));
     }
 
     #[test]

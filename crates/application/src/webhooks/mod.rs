@@ -4,8 +4,8 @@
 
 use chrono::Duration;
 use tessera_domain::{
-    AuditActor, DeliveryStatus, EventSelection, NewAuditEvent, Permission, RetryPolicy, SigningSecrets,
-    WebhookDelivery, WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, WebhookUrl,
+    AttemptEnd, AuditActor, EventSelection, NewAuditEvent, Permission, RetryPolicy, SigningSecrets, WebhookDelivery,
+    WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, WebhookUrl,
 };
 
 use crate::events::jitter;
@@ -217,9 +217,10 @@ impl Application {
             endpoint.description = description;
         }
         if let Some(enabled) = changes.enabled {
-            endpoint.enabled = enabled;
             if enabled {
-                endpoint.disabled_reason = None;
+                endpoint.enable();
+            } else {
+                endpoint.enabled = false;
             }
         }
         if endpoint == before {
@@ -431,9 +432,7 @@ impl Application {
         };
         let now = self.ports.clock.now();
         if !endpoint.enabled {
-            delivery.status = DeliveryStatus::Failed;
-            delivery.last_error = Some("the endpoint is disabled".into());
-            delivery.completed_at = Some(now);
+            delivery.abandon("the endpoint is disabled", now);
             return self.record_delivery(scope, &delivery, &endpoint, None).await;
         }
         let outcome = self
@@ -449,33 +448,22 @@ impl Application {
                 sent_at: now,
             })
             .await;
-        let now = self.ports.clock.now();
-        delivery.attempts = delivery.attempts.saturating_add(1);
-        delivery.last_attempt_at = Some(now);
-        delivery.response_status = outcome.status;
-        let gave_up = if outcome.succeeded() {
-            delivery.status = DeliveryStatus::Succeeded;
-            delivery.last_error = None;
-            delivery.completed_at = Some(now);
-            Some(false)
+        let error = if outcome.succeeded() {
+            None
         } else {
-            delivery.last_error = outcome.error.clone();
-            let random = self.ports.ids.new_id();
-            match self
-                .webhooks
-                .retry
-                .next_attempt(delivery.attempts, delivery.created_at, now, jitter(random))
-            {
-                Some(at) => {
-                    delivery.next_attempt_at = at;
-                    None
-                }
-                None => {
-                    delivery.status = DeliveryStatus::Failed;
-                    delivery.completed_at = Some(now);
-                    Some(true)
-                }
-            }
+            Some(outcome.error.unwrap_or_else(|| "the endpoint did not succeed".into()))
+        };
+        let end = delivery.record_attempt(
+            outcome.status,
+            error,
+            &self.webhooks.retry,
+            self.ports.clock.now(),
+            jitter(self.ports.ids.new_id()),
+        );
+        let gave_up = match end {
+            AttemptEnd::Succeeded => Some(false),
+            AttemptEnd::Retrying => None,
+            AttemptEnd::GaveUp => Some(true),
         };
         self.record_delivery(scope, &delivery, &endpoint, gave_up).await
     }
@@ -499,9 +487,7 @@ impl Application {
                 let current = tx.webhooks().find_endpoint(scope, endpoint.id).await?;
                 if let Some(mut current) = current.filter(|e| e.enabled) {
                     let reason = format!("{failures} deliveries in a row failed");
-                    current.enabled = false;
-                    current.disabled_reason = Some(reason.clone());
-                    current.updated_at = now;
+                    current.disable(reason.clone(), now);
                     tx.webhooks().update_endpoint(scope, &current).await?;
                     tx.webhooks()
                         .fail_pending(scope, endpoint.id, "the endpoint was disabled", now)
