@@ -106,6 +106,24 @@ fn belongs(state: &State, workspace: WorkspaceId, member_of: Option<UserId>) -> 
     })
 }
 
+/// A user's workspace memberships in the scope, by `(created_at, id)`; with `visible_to`,
+/// only in workspaces that user belongs to as well.
+fn workspaces_of_member(
+    state: &State,
+    scope: &TenantScope,
+    user_id: UserId,
+    visible_to: Option<UserId>,
+) -> Vec<WorkspaceMembership> {
+    let mut rows: Vec<WorkspaceMembership> = state
+        .workspace_members
+        .iter()
+        .filter(|m| in_scope(scope, m.tenant_id) && m.user_id == user_id && belongs(state, m.workspace_id, visible_to))
+        .cloned()
+        .collect();
+    rows.sort_by_key(|m| (m.created_at, m.id));
+    rows
+}
+
 fn matches(filter: &MemberFilter, membership: &Membership) -> bool {
     filter.role_id.is_none_or(|role| membership.role_id == role)
         && filter.status.is_none_or(|status| membership.status == status)
@@ -243,6 +261,21 @@ impl UserRepository for FakeTransaction {
             .cloned()
             .collect())
     }
+    async fn find_members_by_ids(&self, scope: &TenantScope, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        let state = self.state();
+        Ok(state
+            .users
+            .iter()
+            .filter(|u| {
+                ids.contains(&u.id)
+                    && state
+                        .memberships
+                        .iter()
+                        .any(|m| in_scope(scope, m.tenant_id) && m.user_id == u.id)
+            })
+            .cloned()
+            .collect())
+    }
     async fn exists_any(&self) -> StoreResult<bool> {
         Ok(!self.state().users.is_empty())
     }
@@ -320,6 +353,21 @@ impl TenantRepository for FakeTransaction {
             .cloned()
             .collect())
     }
+    async fn find_joined_by(&self, user_id: UserId, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
+        let state = self.state();
+        Ok(state
+            .tenants
+            .iter()
+            .filter(|t| {
+                ids.contains(&t.id)
+                    && state
+                        .memberships
+                        .iter()
+                        .any(|m| m.tenant_id == t.id && m.user_id == user_id)
+            })
+            .cloned()
+            .collect())
+    }
     async fn find_by_slug(&self, slug: &Slug) -> StoreResult<Option<Tenant>> {
         Ok(self.state().tenants.iter().find(|t| &t.slug == slug).cloned())
     }
@@ -387,6 +435,39 @@ impl MembershipRepository for FakeTransaction {
             .cloned()
             .collect())
     }
+    async fn list_own_active(&self, user_id: UserId, page: &PageRequest) -> StoreResult<Page<Membership>> {
+        let mut rows = own_active(&self.state(), user_id);
+        rows.sort_by_key(|m| (m.created_at, m.id));
+        rows.truncate(page.limit as usize + 1);
+        Ok(Page::from_scan(page, rows))
+    }
+    async fn count_own_active(&self, user_id: UserId) -> StoreResult<u64> {
+        Ok(own_active(&self.state(), user_id).len() as u64)
+    }
+    async fn find_by_users(&self, scope: &TenantScope, user_ids: &[UserId]) -> StoreResult<Vec<Membership>> {
+        Ok(self
+            .state()
+            .memberships
+            .iter()
+            .filter(|m| in_scope(scope, m.tenant_id) && user_ids.contains(&m.user_id))
+            .cloned()
+            .collect())
+    }
+}
+
+fn own_active(state: &State, user_id: UserId) -> Vec<Membership> {
+    state
+        .memberships
+        .iter()
+        .filter(|m| m.user_id == user_id && m.is_active())
+        .filter(|m| {
+            state
+                .tenants
+                .iter()
+                .any(|t| t.id == m.tenant_id && !matches!(t.status, tessera_domain::TenantStatus::Deleted))
+        })
+        .cloned()
+        .collect()
 }
 
 #[async_trait]
@@ -413,12 +494,12 @@ impl RoleRepository for FakeTransaction {
             .cloned()
             .collect())
     }
-    async fn held_by(&self, user_id: UserId) -> StoreResult<Vec<HeldRole>> {
+    async fn held_by(&self, user_id: UserId, tenant_ids: &[TenantId]) -> StoreResult<Vec<HeldRole>> {
         let state = self.state();
         Ok(state
             .memberships
             .iter()
-            .filter(|m| m.user_id == user_id)
+            .filter(|m| m.user_id == user_id && tenant_ids.contains(&m.tenant_id))
             .filter_map(|m| {
                 state
                     .roles
@@ -541,6 +622,15 @@ impl WorkspaceRepository for FakeTransaction {
         }
         state.workspaces.push(workspace.clone());
         Ok(())
+    }
+    async fn find_by_ids(&self, scope: &TenantScope, ids: &[WorkspaceId]) -> StoreResult<Vec<Workspace>> {
+        Ok(self
+            .state()
+            .workspaces
+            .iter()
+            .filter(|w| in_scope(scope, w.tenant_id) && ids.contains(&w.id))
+            .cloned()
+            .collect())
     }
     async fn find_by_id(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<Option<Workspace>> {
         Ok(self
@@ -666,13 +756,63 @@ impl WorkspaceRepository for FakeTransaction {
         rows.truncate(page.limit as usize + 1);
         Ok(Page::from_scan(page, rows))
     }
-    async fn count_members(&self, scope: &TenantScope, workspace_id: WorkspaceId) -> StoreResult<u64> {
-        Ok(self
-            .state()
-            .workspace_members
+    async fn count_members_of(
+        &self,
+        scope: &TenantScope,
+        workspace_ids: &[WorkspaceId],
+    ) -> StoreResult<Vec<(WorkspaceId, u64)>> {
+        let state = self.state();
+        Ok(workspace_ids
             .iter()
-            .filter(|m| in_scope(scope, m.tenant_id) && m.workspace_id == workspace_id)
-            .count() as u64)
+            .map(|id| {
+                let count = state
+                    .workspace_members
+                    .iter()
+                    .filter(|m| in_scope(scope, m.tenant_id) && m.workspace_id == *id)
+                    .count() as u64;
+                (*id, count)
+            })
+            .filter(|(_, count)| *count > 0)
+            .collect())
+    }
+    async fn first_workspaces_of(
+        &self,
+        scope: &TenantScope,
+        user_ids: &[UserId],
+        visible_to: Option<UserId>,
+        per_user: u64,
+    ) -> StoreResult<Vec<WorkspaceMembership>> {
+        let mut kept = Vec::new();
+        for user in user_ids {
+            let mut rows = workspaces_of_member(&self.state(), scope, *user, visible_to);
+            rows.truncate(per_user as usize);
+            kept.extend(rows);
+        }
+        Ok(kept)
+    }
+    async fn list_of_member(
+        &self,
+        scope: &TenantScope,
+        user_id: UserId,
+        visible_to: Option<UserId>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WorkspaceMembership>> {
+        let mut rows = workspaces_of_member(&self.state(), scope, user_id, visible_to);
+        rows.truncate(page.limit as usize + 1);
+        Ok(Page::from_scan(page, rows))
+    }
+    async fn count_of_members(
+        &self,
+        scope: &TenantScope,
+        user_ids: &[UserId],
+        visible_to: Option<UserId>,
+    ) -> StoreResult<Vec<(UserId, u64)>> {
+        let state = self.state();
+        Ok(user_ids
+            .iter()
+            .map(|id| (*id, workspaces_of_member(&state, scope, *id, visible_to).len() as u64))
+            .filter(|(_, count)| *count > 0)
+            .collect())
     }
     async fn update_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()> {
         let mut state = self.state();

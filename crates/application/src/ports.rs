@@ -86,6 +86,9 @@ pub trait UserRepository: Send + Sync {
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     /// One statement for any number of ids (unknown ids are simply absent).
     async fn find_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
+    /// Those of these users who hold a membership (of any status) of the scope's
+    /// tenant, in one statement: a user outside the tenant is absent.
+    async fn find_members_by_ids(&self, scope: &TenantScope, ids: &[UserId]) -> StoreResult<Vec<User>>;
     async fn mark_email_verified(&self, id: UserId, at: DateTime<Utc>) -> StoreResult<()>;
     async fn update_password(&self, id: UserId, hash: &PasswordHash, at: DateTime<Utc>) -> StoreResult<()>;
     /// Sets or clears the platform-administrator flag; `NotFound` without such a user.
@@ -102,6 +105,9 @@ pub trait TenantRepository: Send + Sync {
     async fn find_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     async fn find_by_slug(&self, slug: &Slug) -> StoreResult<Option<Tenant>>;
     async fn find_by_ids(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>>;
+    /// Those of these tenants where the user holds a membership (needs
+    /// [`Transaction::enter_user`]), in one statement.
+    async fn find_joined_by(&self, user_id: UserId, ids: &[TenantId]) -> StoreResult<Vec<Tenant>>;
     /// Every tenant (platform administration), keyset-paged; `search` matches slug or name.
     async fn list_all(&self, search: Option<&str>, page: &PageRequest) -> StoreResult<Page<Tenant>>;
     async fn count_all(&self, search: Option<&str>) -> StoreResult<u64>;
@@ -146,6 +152,12 @@ pub trait MembershipRepository: Send + Sync {
     /// The caller's own memberships in every tenant (needs [`Transaction::enter_user`]),
     /// oldest first. Used by the authentication path before any scope exists.
     async fn list_own(&self, user_id: UserId) -> StoreResult<Vec<Membership>>;
+    /// The user's active memberships of tenants that are not deleted (needs
+    /// [`Transaction::enter_user`]), keyset page over `(created_at, id)`.
+    async fn list_own_active(&self, user_id: UserId, page: &PageRequest) -> StoreResult<Page<Membership>>;
+    async fn count_own_active(&self, user_id: UserId) -> StoreResult<u64>;
+    /// The memberships of these users in the scope's tenant, in one statement.
+    async fn find_by_users(&self, scope: &TenantScope, user_ids: &[UserId]) -> StoreResult<Vec<Membership>>;
 }
 
 #[async_trait]
@@ -156,9 +168,9 @@ pub trait RoleRepository: Send + Sync {
     /// Roles with their permissions, in a fixed number of statements.
     async fn find_by_ids(&self, scope: &TenantScope, ids: &[RoleId]) -> StoreResult<Vec<Role>>;
     async fn find_system(&self, scope: &TenantScope, system: SystemRole) -> StoreResult<Option<Role>>;
-    /// The roles of the user's own memberships in every tenant (needs
+    /// The roles of the user's own memberships in these tenants (needs
     /// [`Transaction::enter_user`]); one statement.
-    async fn held_by(&self, user_id: UserId) -> StoreResult<Vec<HeldRole>>;
+    async fn held_by(&self, user_id: UserId, tenant_ids: &[TenantId]) -> StoreResult<Vec<HeldRole>>;
     async fn permissions_of(&self, scope: &TenantScope, id: RoleId) -> StoreResult<PermissionSet>;
     /// Keyset page over `(created_at, id)`.
     async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Role>>;
@@ -176,6 +188,8 @@ pub trait RoleRepository: Send + Sync {
 pub trait WorkspaceRepository: Send + Sync {
     async fn insert(&self, scope: &TenantScope, workspace: &Workspace) -> StoreResult<()>;
     async fn find_by_id(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<Option<Workspace>>;
+    /// One statement for any number of ids (ids outside the scope are absent).
+    async fn find_by_ids(&self, scope: &TenantScope, ids: &[WorkspaceId]) -> StoreResult<Vec<Workspace>>;
     /// Saves name and `updated_at`; `NotFound` when the row is not in scope.
     async fn update(&self, scope: &TenantScope, workspace: &Workspace) -> StoreResult<()>;
     /// `NotFound` when the row is not in scope.
@@ -218,7 +232,39 @@ pub trait WorkspaceRepository: Send + Sync {
         workspace_id: WorkspaceId,
         page: &PageRequest,
     ) -> StoreResult<Page<WorkspaceMembership>>;
-    async fn count_members(&self, scope: &TenantScope, workspace_id: WorkspaceId) -> StoreResult<u64>;
+    /// How many members each of these workspaces has, in one statement (a workspace
+    /// without members, or outside the scope, is absent).
+    async fn count_members_of(
+        &self,
+        scope: &TenantScope,
+        workspace_ids: &[WorkspaceId],
+    ) -> StoreResult<Vec<(WorkspaceId, u64)>>;
+    /// The first `per_user` workspace memberships of each user by `(created_at, id)`,
+    /// in one statement; with `visible_to`, only workspaces that user also belongs to.
+    async fn first_workspaces_of(
+        &self,
+        scope: &TenantScope,
+        user_ids: &[UserId],
+        visible_to: Option<UserId>,
+        per_user: u64,
+    ) -> StoreResult<Vec<WorkspaceMembership>>;
+    /// Keyset page over a user's workspace memberships `(created_at, id)`; with
+    /// `visible_to`, only workspaces that user also belongs to.
+    async fn list_of_member(
+        &self,
+        scope: &TenantScope,
+        user_id: UserId,
+        visible_to: Option<UserId>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WorkspaceMembership>>;
+    /// How many workspaces each of these users belongs to (as `visible_to` sees them),
+    /// in one statement; a user in none is absent.
+    async fn count_of_members(
+        &self,
+        scope: &TenantScope,
+        user_ids: &[UserId],
+        visible_to: Option<UserId>,
+    ) -> StoreResult<Vec<(UserId, u64)>>;
     /// Saves the member's workspace role; `NotFound` when not in scope.
     async fn update_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()>;
     /// `NotFound` when the user is not a member of the workspace.

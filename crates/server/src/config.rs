@@ -275,6 +275,11 @@ pub struct Config {
     #[arg(long, env = "MAX_BATCH_OPERATIONS", default_value_t = 0, global = true)]
     pub max_batch_operations: usize,
 
+    /// How long a relation's loader collects keys before it reads them all at once
+    /// (milliseconds, at most 100). Longer batches more under load, at that latency.
+    #[arg(long, env = "LOADER_DELAY_MS", default_value_t = 1, global = true)]
+    pub loader_delay_ms: u64,
+
     /// Bytes of query text one request may send.
     #[arg(long, env = "MAX_DOCUMENT_BYTES", default_value_t = 32768, global = true)]
     pub max_document_bytes: usize,
@@ -598,6 +603,7 @@ impl Config {
             max_root_fields: 10,
             max_document_bytes: 32768,
             max_batch_operations: 0,
+            loader_delay_ms: 1,
             trusted_documents_file: "trusted-documents.json".into(),
             trusted_documents_required: TrustedDocumentsRequired::Off,
             introspection: None,

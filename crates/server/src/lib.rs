@@ -318,6 +318,7 @@ pub fn api_config(config: &Config) -> ApiConfig {
         },
         graphiql: config.graphiql,
         max_batch_operations: config.max_batch_operations.min(100),
+        loader_delay: std::time::Duration::from_millis(config.loader_delay_ms.min(100)),
         base_domain: config.base_domain.clone(),
         session_cookies: config.session_cookies,
         cors_allowed_origins: config.cors_origins(),

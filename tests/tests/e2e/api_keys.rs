@@ -96,7 +96,7 @@ async fn an_api_key_acts_in_its_tenant_within_its_permissions_until_revoked(back
     assert_eq!(foreign.error_code(), Some("NOT_FOUND"), "{}", foreign.body);
     for personal in [
         "mutation { leaveTenant }",
-        "{ myTenants { tenant { slug } } }",
+        "{ myTenants { nodes { tenant { slug } } } }",
         "mutation { logOutEverywhere }",
     ] {
         let response = with_key(&app, &secret, personal, json!({}), false).await;

@@ -459,9 +459,13 @@ async fn tenant_setup_and_funnels_stay_within_each_tenant(backend: Backend) {
         .await;
     assert_eq!(joined.assert_ok()["advanceOnboarding"]["stage"], "TERMS");
     let tenants = app
-        .graphql("{ myTenants { tenant { slug } } }", json!({}), Some(&bob.token))
+        .graphql(
+            "{ myTenants { nodes { tenant { slug } } } }",
+            json!({}),
+            Some(&bob.token),
+        )
         .await;
-    let slugs: Vec<String> = tenants.assert_ok()["myTenants"]
+    let slugs: Vec<String> = tenants.assert_ok()["myTenants"]["nodes"]
         .as_array()
         .expect("tenants")
         .iter()

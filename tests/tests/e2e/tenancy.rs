@@ -21,12 +21,15 @@ async fn a_user_in_two_tenants_switches_and_sees_only_the_second_tenants_data(ba
 
     let mine = app
         .graphql(
-            "{ myTenants { tenant { id slug } roleKey roleName } }",
+            "{ myTenants { nodes { tenant { id slug } roleKey roleName } } }",
             json!({}),
             Some(&ada_home.token),
         )
         .await;
-    let tenants = mine.assert_ok()["myTenants"].as_array().expect("tenants").clone();
+    let tenants = mine.assert_ok()["myTenants"]["nodes"]
+        .as_array()
+        .expect("tenants")
+        .clone();
     let summary: Vec<(String, String)> = tenants
         .iter()
         .map(|t| {
@@ -148,9 +151,20 @@ async fn a_user_in_two_tenants_switches_and_sees_only_the_second_tenants_data(ba
     assert_eq!(taken.error_code(), Some("CONFLICT"), "{}", taken.body);
     assert!(taken.field_error("slug").is_some(), "{}", taken.body);
     let count = app
-        .graphql("{ myTenants { tenant { slug } } }", json!({}), Some(&labs_token))
+        .graphql(
+            "{ myTenants { totalCount nodes { tenant { slug } } } }",
+            json!({}),
+            Some(&labs_token),
+        )
         .await;
-    assert_eq!(count.assert_ok()["myTenants"].as_array().expect("tenants").len(), 3);
+    assert_eq!(
+        count.assert_ok()["myTenants"]["nodes"]
+            .as_array()
+            .expect("tenants")
+            .len(),
+        3
+    );
+    assert_eq!(count.body["data"]["myTenants"]["totalCount"], 3, "{}", count.body);
     app.stop().await;
 }
 

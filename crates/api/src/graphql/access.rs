@@ -59,6 +59,8 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Mutation", "switchTenant", Access::Person),
     ("Mutation", "createTenant", Access::Person),
     ("MyTenant", "*", Access::Inherited),
+    ("MyTenantConnection", "*", Access::Inherited),
+    ("MyTenantEdge", "*", Access::Inherited),
     ("Tenant", "*", Access::Inherited),
     // onboarding (a person's own, never gated) and tenant setup
     ("Query", "onboarding", Access::Person),
@@ -167,6 +169,9 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("WorkspaceConnection", "*", Access::Inherited),
     ("WorkspaceEdge", "*", Access::Inherited),
     ("WorkspaceMember", "*", Access::Inherited),
+    ("MemberWorkspace", "*", Access::Inherited),
+    ("MemberWorkspaceConnection", "*", Access::Inherited),
+    ("MemberWorkspaceEdge", "*", Access::Inherited),
     ("WorkspaceMemberConnection", "*", Access::Inherited),
     ("WorkspaceMemberEdge", "*", Access::Inherited),
     // platform administration: the use cases demand a PlatformScope, which only a

@@ -5,13 +5,16 @@ use chrono::{DateTime, Utc};
 use tessera_application::identity::{AuthSession, LogIn, SignUp};
 use tessera_domain::User as DomainUser;
 
-use super::context::{application, client_info, member};
+use super::context::{Caller, application, client_info, member};
 use super::cookies;
-use super::errors::GqlResult;
+use super::errors::{GqlResult, parse_id};
+use super::loaders::{MembershipOf, load};
+use super::members::Member;
 use super::tenants::Tenant;
 
 /// A person. One user can belong to several tenants.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct User {
     pub id: ID,
     pub email: String,
@@ -29,6 +32,20 @@ impl From<DomainUser> for User {
             email_verified: user.email_verified_at.is_some(),
             created_at: user.created_at,
         }
+    }
+}
+
+#[async_graphql::ComplexObject]
+impl User {
+    /// This person's membership of the current tenant; null when they hold none or the
+    /// request has no tenant. Your own is always readable; another person's needs
+    /// `members:read`.
+    async fn membership(&self, ctx: &Context<'_>) -> Result<Option<Member>> {
+        if !matches!(ctx.data_opt::<Caller>(), Some(Caller::Member(_))) {
+            return Ok(None);
+        }
+        let user_id = parse_id("id", &self.id, tessera_domain::UserId::parse)?;
+        Ok(load(ctx, MembershipOf(user_id)).await?.map(Member))
     }
 }
 

@@ -1,16 +1,18 @@
 //! Members of the current tenant.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use tessera_application::PageRequest;
-use tessera_application::members::{MemberListFilter, MemberView};
-use tessera_domain::{MembershipStatus as DomainStatus, RoleId, UserId};
+use tessera_application::members::MemberListFilter;
+use tessera_domain::{Membership, MembershipStatus as DomainStatus, RoleId, UserId};
 
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
 use super::identity::User;
+use super::loaders::{FirstWorkspacesOf, load_required};
 use super::pagination::{page_cost, relay_connection};
 use super::roles::Role;
+use super::workspaces::MemberWorkspaceConnection;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum MembershipStatus {
@@ -40,22 +42,58 @@ impl From<MembershipStatus> for DomainStatus {
 }
 
 /// A person's membership of the tenant.
-#[derive(SimpleObject, Clone)]
-pub struct Member {
-    pub user: User,
-    pub role: Role,
-    pub status: MembershipStatus,
-    pub joined_at: DateTime<Utc>,
+pub struct Member(pub Membership);
+
+impl From<&Membership> for Member {
+    fn from(membership: &Membership) -> Self {
+        Self(membership.clone())
+    }
 }
 
-impl From<&MemberView> for Member {
-    fn from(view: &MemberView) -> Self {
-        Self {
-            user: view.user.clone().into(),
-            role: Role::from(&view.role),
-            status: view.membership.status.into(),
-            joined_at: view.membership.created_at,
-        }
+#[Object]
+impl Member {
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        load_required(ctx, self.0.user_id, "user").await.map(User::from)
+    }
+
+    async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
+        load_required(ctx, self.0.role_id, "role")
+            .await
+            .map(|role| Role::from(&role))
+    }
+
+    async fn status(&self) -> MembershipStatus {
+        self.0.status.into()
+    }
+
+    async fn joined_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// The workspaces this member belongs to, in the order they joined them; only those
+    /// you can see (all of them with `workspaces:manage`, otherwise those you share).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn workspaces(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<MemberWorkspaceConnection> {
+        let request = member(ctx)?;
+        let user_id = self.0.user_id;
+        let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
+        // A first page of each member in a list is batched across the members.
+        let page = if after.is_none() && before.is_none() && last.is_none() {
+            load_required(ctx, FirstWorkspacesOf(user_id, page.limit), "member").await?
+        } else {
+            application(ctx)
+                .list_member_workspaces(request, user_id, &page)
+                .await
+                .gql()?
+        };
+        Ok(MemberWorkspaceConnection { page, extra: user_id })
     }
 }
 
@@ -63,7 +101,7 @@ relay_connection!(
     MemberConnection,
     MemberEdge,
     Member,
-    MemberView,
+    Membership,
     MemberListFilter,
     |app, request, filter| { app.count_members(request, filter) }
 );

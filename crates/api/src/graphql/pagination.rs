@@ -3,9 +3,8 @@
 
 use async_graphql::SimpleObject;
 use tessera_application::Cursor;
-use tessera_application::members::MemberView;
-use tessera_application::workspaces::WorkspaceMemberView;
-use tessera_domain::{Role, Workspace};
+use tessera_application::tenants::MyTenant;
+use tessera_domain::{Membership, Role, Workspace, WorkspaceMembership};
 
 #[derive(SimpleObject, Debug, Clone)]
 pub struct PageInfo {
@@ -38,23 +37,41 @@ impl Cursored for Role {
     }
 }
 
-impl Cursored for WorkspaceMemberView {
+impl Cursored for WorkspaceMembership {
     fn cursor(&self) -> String {
-        Cursor::new(self.membership.created_at, self.membership.id.as_uuid()).encode()
+        Cursor::new(self.created_at, self.id.as_uuid()).encode()
     }
 }
 
-impl Cursored for MemberView {
+impl Cursored for Membership {
     fn cursor(&self) -> String {
-        Cursor::new(self.membership.created_at, self.membership.id.as_uuid()).encode()
+        Cursor::new(self.created_at, self.id.as_uuid()).encode()
+    }
+}
+
+impl Cursored for MyTenant {
+    fn cursor(&self) -> String {
+        self.membership.cursor()
     }
 }
 
 /// `relay_connection!(Connection, Edge, Node, DomainItem, Extra, |app, request, extra| count_future)`
 /// declares the connection (edges, nodes, pageInfo, and a `totalCount` computed only
 /// when asked for) over `Page<DomainItem>`. `Extra` is whatever the count needs (a filter).
+/// With `|ctx, app, request, extra|` the count also gets the GraphQL context (to count
+/// through a loader, for connections nested in a list).
 macro_rules! relay_connection {
     ($connection:ident, $edge:ident, $node:ty, $item:ty, $extra:ty, |$app:ident, $request:ident, $extra_name:ident| $count:expr) => {
+        $crate::graphql::pagination::relay_connection!(
+            $connection,
+            $edge,
+            $node,
+            $item,
+            $extra,
+            |_ctx, $app, $request, $extra_name| $count
+        );
+    };
+    ($connection:ident, $edge:ident, $node:ty, $item:ty, $extra:ty, |$ctx:ident, $app:ident, $request:ident, $extra_name:ident| $count:expr) => {
         #[derive(async_graphql::SimpleObject)]
         pub struct $edge {
             pub cursor: String,
@@ -100,6 +117,7 @@ macro_rules! relay_connection {
                 let $request = $crate::graphql::context::member(ctx)?;
                 let $app = $crate::graphql::context::application(ctx);
                 let $extra_name = &self.extra;
+                let $ctx = ctx;
                 $count.await.gql()
             }
         }

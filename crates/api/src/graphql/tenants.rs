@@ -2,12 +2,16 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use tessera_application::PageRequest;
+use tessera_application::tenants::MyTenant as MyTenantRow;
 use tessera_domain::{Plan as DomainPlan, Tenant as DomainTenant, TenantId, TenantStatus as DomainStatus};
 
 use super::context::{application, client_info, member};
 use super::cookies;
 use super::errors::{GqlResult, parse_id};
 use super::identity::AuthPayload;
+use super::loaders::load_required;
+use super::pagination::{page_cost, relay_connection};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum TenantStatus {
@@ -56,15 +60,48 @@ impl From<DomainTenant> for Tenant {
 }
 
 /// One of my tenants, with my role there.
-#[derive(SimpleObject, Clone)]
-pub struct MyTenant {
-    pub tenant: Tenant,
-    pub role_id: ID,
-    pub role_name: String,
-    /// `owner`, `admin`, `member` or `viewer` for system roles.
-    pub role_key: Option<String>,
-    pub joined_at: DateTime<Utc>,
+pub struct MyTenant(MyTenantRow);
+
+impl From<&MyTenantRow> for MyTenant {
+    fn from(row: &MyTenantRow) -> Self {
+        Self(row.clone())
+    }
 }
+
+#[Object]
+impl MyTenant {
+    async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant> {
+        load_required(ctx, self.0.membership.tenant_id, "tenant")
+            .await
+            .map(Tenant::from)
+    }
+
+    async fn role_id(&self) -> ID {
+        ID(self.0.role.role_id.to_string())
+    }
+
+    async fn role_name(&self) -> &str {
+        &self.0.role.name
+    }
+
+    /// `owner`, `admin`, `member` or `viewer` for system roles.
+    async fn role_key(&self) -> Option<&'static str> {
+        self.0.role.system.map(|s| s.key())
+    }
+
+    async fn joined_at(&self) -> DateTime<Utc> {
+        self.0.membership.created_at
+    }
+}
+
+relay_connection!(
+    MyTenantConnection,
+    MyTenantEdge,
+    MyTenant,
+    MyTenantRow,
+    (),
+    |app, request, _extra| app.count_my_tenants(request)
+);
 
 #[derive(InputObject)]
 pub struct CreateTenantInput {
@@ -84,20 +121,21 @@ impl TenantQuery {
         application(ctx).current_tenant(request).await.gql().map(Tenant::from)
     }
 
-    /// Every tenant where I am an active member, with my role there.
-    async fn my_tenants(&self, ctx: &Context<'_>) -> Result<Vec<MyTenant>> {
+    /// The tenants where I am an active member, with my role there, oldest membership
+    /// first (Relay connection; at most 100 per page).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn my_tenants(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<MyTenantConnection> {
         let request = member(ctx)?;
-        let mine = application(ctx).my_tenants(request).await.gql()?;
-        Ok(mine
-            .into_iter()
-            .map(|m| MyTenant {
-                tenant: m.tenant.into(),
-                role_id: ID(m.role.role_id.to_string()),
-                role_name: m.role.name,
-                role_key: m.role.system.map(|s| s.key().to_owned()),
-                joined_at: m.membership.created_at,
-            })
-            .collect())
+        let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
+        let page = application(ctx).my_tenants(request, &page).await.gql()?;
+        Ok(MyTenantConnection { page, extra: () })
     }
 }
 

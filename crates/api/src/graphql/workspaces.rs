@@ -1,16 +1,15 @@
 //! Workspaces of the current tenant.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use tessera_application::workspaces::{CreateWorkspace, RenameWorkspace, WorkspaceMemberChange, WorkspaceMemberView};
+use tessera_application::workspaces::{CreateWorkspace, RenameWorkspace, WorkspaceMemberChange};
 use tessera_application::{AppError, PageRequest};
-use tessera_domain::{RoleId, UserId, Workspace as DomainWorkspace, WorkspaceId};
+use tessera_domain::{RoleId, UserId, Workspace as DomainWorkspace, WorkspaceId, WorkspaceMembership};
 
-use super::context::{CloneForCaller, application, member};
+use super::context::{application, member};
 use super::errors::{GqlResult, parse_id, to_graphql_error};
 use super::identity::User;
-use super::loaders::WorkspaceMembersLoader;
+use super::loaders::{FirstMembersOf, MemberCountOf, WorkspaceCountOf, load, load_or_refuse, load_required};
 use super::pagination::{page_cost, relay_connection};
 use super::roles::Role;
 
@@ -52,42 +51,44 @@ impl Workspace {
         let id = parse_id("id", &self.id, WorkspaceId::parse)?;
         let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
         // A first page of each workspace in a list is batched across the workspaces.
-        if after.is_none()
-            && before.is_none()
-            && last.is_none()
-            && let Some(loader) = ctx.data_opt::<DataLoader<WorkspaceMembersLoader>>()
-        {
-            let found = loader
-                .load_one((id, page.limit))
+        let page = if after.is_none() && before.is_none() && last.is_none() {
+            load(ctx, FirstMembersOf(id, page.limit))
+                .await?
+                .ok_or_else(|| to_graphql_error(&AppError::NotFound("workspace")))?
+        } else {
+            application(ctx)
+                .list_workspace_members(request, id, &page)
                 .await
-                .map_err(|error| to_graphql_error(&error.clone_for_caller()))?;
-            let page = found.ok_or_else(|| to_graphql_error(&AppError::NotFound("workspace")))?;
-            return Ok(WorkspaceMemberConnection { page, extra: id });
-        }
-        let page = application(ctx)
-            .list_workspace_members(request, id, &page)
-            .await
-            .gql()?;
+                .gql()?
+        };
         Ok(WorkspaceMemberConnection { page, extra: id })
     }
 }
 
 /// A person's membership of one workspace.
-#[derive(SimpleObject, Clone)]
-pub struct WorkspaceMember {
-    pub user: User,
-    /// The workspace role: its permissions apply inside this workspace only.
-    pub role: Role,
-    pub added_at: DateTime<Utc>,
+pub struct WorkspaceMember(WorkspaceMembership);
+
+impl From<&WorkspaceMembership> for WorkspaceMember {
+    fn from(membership: &WorkspaceMembership) -> Self {
+        Self(membership.clone())
+    }
 }
 
-impl From<&WorkspaceMemberView> for WorkspaceMember {
-    fn from(view: &WorkspaceMemberView) -> Self {
-        Self {
-            user: view.user.clone().into(),
-            role: Role::from(&view.role),
-            added_at: view.membership.created_at,
-        }
+#[Object]
+impl WorkspaceMember {
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        load_required(ctx, self.0.user_id, "user").await.map(User::from)
+    }
+
+    /// The workspace role: its permissions apply inside this workspace only.
+    async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
+        load_required(ctx, self.0.role_id, "role")
+            .await
+            .map(|role| Role::from(&role))
+    }
+
+    async fn added_at(&self) -> DateTime<Utc> {
+        self.0.created_at
     }
 }
 
@@ -95,9 +96,55 @@ relay_connection!(
     WorkspaceMemberConnection,
     WorkspaceMemberEdge,
     WorkspaceMember,
-    WorkspaceMemberView,
+    WorkspaceMembership,
     WorkspaceId,
-    |app, request, workspace_id| app.count_workspace_members(request, *workspace_id)
+    |ctx, _app, _request, workspace_id| async move {
+        load_or_refuse(ctx, MemberCountOf(*workspace_id))
+            .await?
+            .ok_or(AppError::NotFound("workspace"))
+    }
+);
+
+/// One of a member's workspaces, with their role there.
+pub struct MemberWorkspace(WorkspaceMembership);
+
+impl From<&WorkspaceMembership> for MemberWorkspace {
+    fn from(membership: &WorkspaceMembership) -> Self {
+        Self(membership.clone())
+    }
+}
+
+#[Object]
+impl MemberWorkspace {
+    async fn workspace(&self, ctx: &Context<'_>) -> Result<Workspace> {
+        load_required(ctx, self.0.workspace_id, "workspace")
+            .await
+            .map(|workspace| Workspace::from(&workspace))
+    }
+
+    /// The workspace role: its permissions apply inside this workspace only.
+    async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
+        load_required(ctx, self.0.role_id, "role")
+            .await
+            .map(|role| Role::from(&role))
+    }
+
+    async fn added_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+relay_connection!(
+    MemberWorkspaceConnection,
+    MemberWorkspaceEdge,
+    MemberWorkspace,
+    WorkspaceMembership,
+    UserId,
+    |ctx, _app, _request, user_id| async move {
+        load_or_refuse(ctx, WorkspaceCountOf(*user_id))
+            .await?
+            .ok_or(AppError::NotFound("member"))
+    }
 );
 
 #[derive(InputObject)]

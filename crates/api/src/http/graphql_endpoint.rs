@@ -398,7 +398,11 @@ async fn execute(
     );
     let mut request = request.data(ClientOrigin(client)).data(cookies);
     if let Caller::Member(context) = &caller {
-        request = request.data(crate::graphql::loaders::for_request(state.app.clone(), context.clone()));
+        request = request.data(crate::graphql::loaders::for_request(
+            state.app.clone(),
+            context.clone(),
+            state.config.loader_delay,
+        ));
     }
     let member = match &caller {
         Caller::Member(context) => Some(context.clone()),

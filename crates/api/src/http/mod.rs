@@ -41,6 +41,8 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Operations one batched (array) request may hold; 0 refuses batches.
     pub max_batch_operations: usize,
+    /// How long a relation's loader collects keys before it reads them.
+    pub loader_delay: Duration,
     pub request_timeout: Duration,
     pub schema: SchemaLimits,
     pub graphiql: bool,
@@ -73,6 +75,7 @@ impl Default for ApiConfig {
         Self {
             max_body_bytes: 1024 * 1024,
             max_batch_operations: 0,
+            loader_delay: Duration::from_millis(1),
             request_timeout: Duration::from_secs(30),
             schema: SchemaLimits::default(),
             graphiql: true,

@@ -4,7 +4,7 @@
 mod commands;
 mod queries;
 
-pub use queries::{MemberListFilter, MemberView};
+pub use queries::MemberListFilter;
 
 use tessera_domain::{Membership, MembershipStatus, Role, SystemRole};
 

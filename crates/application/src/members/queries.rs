@@ -1,15 +1,7 @@
-use tessera_domain::{Membership, MembershipStatus, Permission, Role, RoleId, User, UserId};
+use tessera_domain::{Membership, MembershipStatus, Permission, RoleId, UserId};
 
-use crate::ports::{MemberFilter, Transaction};
-use crate::{AppError, Application, Page, PageRequest, RequestContext, TenantScope};
-
-/// A member as a list shows it: the membership, the person and their role.
-#[derive(Debug, Clone)]
-pub struct MemberView {
-    pub membership: Membership,
-    pub user: User,
-    pub role: Role,
-}
+use crate::ports::MemberFilter;
+use crate::{AppError, Application, Page, PageRequest, RequestContext};
 
 /// Raw filter arguments from the caller.
 #[derive(Debug, Clone, Default)]
@@ -36,22 +28,6 @@ impl MemberListFilter {
     }
 }
 
-/// Joins memberships to their users and roles with one statement each, whatever the page size.
-async fn views(
-    tx: &dyn Transaction,
-    scope: &TenantScope,
-    memberships: Vec<Membership>,
-) -> Result<Vec<MemberView>, AppError> {
-    crate::people::with_people(
-        tx,
-        scope,
-        memberships,
-        |m| (m.user_id, m.role_id),
-        |membership, user, role| MemberView { membership, user, role },
-    )
-    .await
-}
-
 impl Application {
     #[tracing::instrument(name = "list_members", skip_all)]
     pub async fn list_members(
@@ -59,18 +35,12 @@ impl Application {
         ctx: &RequestContext,
         filter: &MemberListFilter,
         page: &PageRequest,
-    ) -> Result<Page<MemberView>, AppError> {
+    ) -> Result<Page<Membership>, AppError> {
         let scope = ctx.authorize(Permission::MembersRead)?.scope().clone();
         let filter = filter.validate()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;
-        let page = tx.memberships().list(&scope, &filter, page).await?;
-        let items = views(tx.as_ref(), &scope, page.items).await?;
-        Ok(Page {
-            items,
-            has_next_page: page.has_next_page,
-            has_previous_page: page.has_previous_page,
-        })
+        Ok(tx.memberships().list(&scope, &filter, page).await?)
     }
 
     pub async fn count_members(&self, ctx: &RequestContext, filter: &MemberListFilter) -> Result<u64, AppError> {
@@ -83,13 +53,28 @@ impl Application {
 
     /// `None` when the user is not a member of the caller's tenant.
     #[tracing::instrument(name = "get_member", skip_all, fields(user_id = %user_id))]
-    pub async fn get_member(&self, ctx: &RequestContext, user_id: UserId) -> Result<Option<MemberView>, AppError> {
+    pub async fn get_member(&self, ctx: &RequestContext, user_id: UserId) -> Result<Option<Membership>, AppError> {
         let scope = ctx.authorize(Permission::MembersRead)?.scope().clone();
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;
-        let Some(membership) = tx.memberships().find_by_user(&scope, user_id).await? else {
-            return Ok(None);
-        };
-        Ok(views(tx.as_ref(), &scope, vec![membership]).await?.pop())
+        Ok(tx.memberships().find_by_user(&scope, user_id).await?)
+    }
+
+    /// The memberships of these users in the caller's tenant, in one statement (the
+    /// batch behind a user's membership). Anyone may read their own; reading another
+    /// person's needs `members:read`.
+    #[tracing::instrument(name = "memberships_of_users", skip_all, fields(users = user_ids.len()))]
+    pub async fn memberships_of_users(
+        &self,
+        ctx: &RequestContext,
+        user_ids: &[UserId],
+    ) -> Result<Vec<Membership>, AppError> {
+        let scope = ctx.member_scope()?;
+        if user_ids.iter().any(|id| *id != ctx.user_id()) {
+            ctx.authorize(Permission::MembersRead)?;
+        }
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        Ok(tx.memberships().find_by_users(scope, user_ids).await?)
     }
 }

@@ -9,12 +9,11 @@ use tessera_domain::{Membership, Name, NewAuditEvent, Slug, Tenant, TenantId, Us
 
 use crate::identity::{AuthSession, ClientInfo};
 use crate::ports::HeldRole;
-use crate::{AppError, Application, FieldErrors, RequestContext, TenantScope};
+use crate::{AppError, Application, FieldErrors, Page, PageRequest, RequestContext, TenantScope};
 
-/// One of the caller's tenants, with their role there.
+/// One of the caller's tenants (its id is the membership's), with their role there.
 #[derive(Debug, Clone)]
 pub struct MyTenant {
-    pub tenant: Tenant,
     pub membership: Membership,
     pub role: HeldRole,
 }
@@ -44,48 +43,49 @@ impl Application {
         Ok(tx.users().exists_any().await?)
     }
 
-    /// Every tenant where the caller is an active member, with their role, oldest
-    /// membership first: three statements however many tenants.
+    /// The tenants where the caller is an active member, with their role there, oldest
+    /// membership first (keyset-paged): two statements however long the page. The
+    /// tenants themselves are read by [`Application::my_tenants_by_ids`].
     #[tracing::instrument(name = "my_tenants", skip_all)]
-    pub async fn my_tenants(&self, ctx: &RequestContext) -> Result<Vec<MyTenant>, AppError> {
+    pub async fn my_tenants(&self, ctx: &RequestContext, page: &PageRequest) -> Result<Page<MyTenant>, AppError> {
         ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_user(ctx.user_id()).await?;
-        let memberships: Vec<Membership> = tx
-            .memberships()
-            .list_own(ctx.user_id())
-            .await?
-            .into_iter()
-            .filter(|m| m.is_active())
-            .collect();
-        let ids: Vec<TenantId> = memberships.iter().map(|m| m.tenant_id).collect();
-        let tenants: HashMap<TenantId, Tenant> = tx
-            .tenants()
-            .find_by_ids(&ids)
-            .await?
-            .into_iter()
-            .map(|t| (t.id, t))
-            .collect();
-        let roles: HashMap<(TenantId, tessera_domain::RoleId), HeldRole> = tx
+        let page = tx.memberships().list_own_active(ctx.user_id(), page).await?;
+        let ids: Vec<TenantId> = page.items.iter().map(|m| m.tenant_id).collect();
+        let roles: HashMap<TenantId, HeldRole> = tx
             .roles()
-            .held_by(ctx.user_id())
+            .held_by(ctx.user_id(), &ids)
             .await?
             .into_iter()
-            .map(|r| ((r.tenant_id, r.role_id), r))
+            .map(|r| (r.tenant_id, r))
             .collect();
-        Ok(memberships
-            .into_iter()
-            .filter_map(|membership| {
-                let tenant = tenants.get(&membership.tenant_id)?.clone();
-                let role = roles.get(&(membership.tenant_id, membership.role_id))?.clone();
-                Some(MyTenant {
-                    tenant,
-                    membership,
-                    role,
-                })
-            })
-            .filter(|mine| !matches!(mine.tenant.status, tessera_domain::TenantStatus::Deleted))
-            .collect())
+        page.try_map(|membership| {
+            let role = roles
+                .get(&membership.tenant_id)
+                .filter(|role| role.role_id == membership.role_id)
+                .cloned()
+                .ok_or_else(|| AppError::internal("a membership points at a missing role"))?;
+            Ok(MyTenant { membership, role })
+        })
+    }
+
+    #[tracing::instrument(name = "count_my_tenants", skip_all)]
+    pub async fn count_my_tenants(&self, ctx: &RequestContext) -> Result<u64, AppError> {
+        ctx.require_person()?;
+        let tx = self.ports.store.begin().await?;
+        tx.enter_user(ctx.user_id()).await?;
+        Ok(tx.memberships().count_own_active(ctx.user_id()).await?)
+    }
+
+    /// Those of these tenants where the caller holds a membership, in one statement
+    /// (the batch behind the tenant of each of my memberships).
+    #[tracing::instrument(name = "my_tenants_by_ids", skip_all, fields(tenants = ids.len()))]
+    pub async fn my_tenants_by_ids(&self, ctx: &RequestContext, ids: &[TenantId]) -> Result<Vec<Tenant>, AppError> {
+        ctx.require_person()?;
+        let tx = self.ports.store.begin().await?;
+        tx.enter_user(ctx.user_id()).await?;
+        Ok(tx.tenants().find_joined_by(ctx.user_id(), ids).await?)
     }
 
     /// A new token pair for another tenant where the caller is an active member.

@@ -2,19 +2,13 @@
 
 use std::collections::HashMap;
 
-use tessera_domain::{Permission, Role, RoleId, User, UserId, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId};
+use tessera_domain::{
+    Permission, Role, RoleId, UserId, Workspace, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId,
+};
 
 use super::access::grant_for;
 use crate::ports::StoreError;
 use crate::{AppError, Application, Page, PageRequest, RequestContext};
-
-/// A workspace member with the person and their workspace role.
-#[derive(Debug, Clone)]
-pub struct WorkspaceMemberView {
-    pub membership: WorkspaceMembership,
-    pub user: User,
-    pub role: Role,
-}
 
 #[derive(Debug, Clone)]
 pub struct WorkspaceMemberChange {
@@ -33,31 +27,21 @@ impl Application {
         ctx: &RequestContext,
         workspace_ids: &[WorkspaceId],
         first: u32,
-    ) -> Result<HashMap<WorkspaceId, Page<WorkspaceMemberView>>, AppError> {
+    ) -> Result<HashMap<WorkspaceId, Page<WorkspaceMembership>>, AppError> {
         let scope = ctx.member_scope()?;
         let request = PageRequest::parse(Some(i32::try_from(first).unwrap_or(i32::MAX)), None, None, None)?;
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
-        let visible: Vec<WorkspaceId> = if super::access::sees_every_workspace(ctx) {
-            workspace_ids.to_vec()
-        } else {
-            tx.workspaces()
-                .memberships_of_user(scope, ctx.user_id(), workspace_ids)
-                .await?
-                .into_iter()
-                .map(|m| m.workspace_id)
-                .collect()
-        };
+        let visible = visible_among(tx.as_ref(), ctx, workspace_ids).await?;
         let rows = tx
             .workspaces()
             .first_members_of(scope, &visible, u64::from(request.limit) + 1)
             .await?;
-        let views = workspace_views(tx.as_ref(), scope, rows).await?;
-        let mut grouped: HashMap<WorkspaceId, Vec<WorkspaceMemberView>> =
+        let mut grouped: HashMap<WorkspaceId, Vec<WorkspaceMembership>> =
             visible.iter().map(|id| (*id, Vec::new())).collect();
-        for view in views {
-            if let Some(members) = grouped.get_mut(&view.membership.workspace_id) {
-                members.push(view);
+        for row in rows {
+            if let Some(members) = grouped.get_mut(&row.workspace_id) {
+                members.push(row);
             }
         }
         Ok(grouped
@@ -73,34 +57,106 @@ impl Application {
         ctx: &RequestContext,
         workspace_id: WorkspaceId,
         page: &PageRequest,
-    ) -> Result<Page<WorkspaceMemberView>, AppError> {
+    ) -> Result<Page<WorkspaceMembership>, AppError> {
         let scope = ctx.member_scope()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
         grant_for(tx.as_ref(), ctx, workspace_id)
             .await?
             .ok_or(AppError::NotFound("workspace"))?;
-        let page = tx.workspaces().list_members(scope, workspace_id, page).await?;
-        let items = workspace_views(tx.as_ref(), scope, page.items).await?;
-        Ok(Page {
-            items,
-            has_next_page: page.has_next_page,
-            has_previous_page: page.has_previous_page,
-        })
+        Ok(tx.workspaces().list_members(scope, workspace_id, page).await?)
     }
 
-    pub async fn count_workspace_members(
+    /// The first `first` workspace memberships of each of these members, for a list of
+    /// members that shows their workspaces: one statement however many members. Only
+    /// workspaces the caller can see are included.
+    #[tracing::instrument(name = "first_workspaces_of_members", skip_all, fields(members = user_ids.len()))]
+    pub async fn first_workspaces_of_members(
         &self,
         ctx: &RequestContext,
-        workspace_id: WorkspaceId,
-    ) -> Result<u64, AppError> {
+        user_ids: &[UserId],
+        first: u32,
+    ) -> Result<HashMap<UserId, Page<WorkspaceMembership>>, AppError> {
+        let (scope, visible_to) = member_workspaces_access(ctx, user_ids)?;
+        let request = PageRequest::parse(Some(i32::try_from(first).unwrap_or(i32::MAX)), None, None, None)?;
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        let rows = tx
+            .workspaces()
+            .first_workspaces_of(scope, user_ids, visible_to, u64::from(request.limit) + 1)
+            .await?;
+        let mut grouped: HashMap<UserId, Vec<WorkspaceMembership>> =
+            user_ids.iter().map(|id| (*id, Vec::new())).collect();
+        for row in rows {
+            if let Some(workspaces) = grouped.get_mut(&row.user_id) {
+                workspaces.push(row);
+            }
+        }
+        Ok(grouped
+            .into_iter()
+            .map(|(id, rows)| (id, Page::from_scan(&request, rows)))
+            .collect())
+    }
+
+    /// A member's workspace memberships (those the caller can see), keyset-paged.
+    #[tracing::instrument(name = "list_member_workspaces", skip_all, fields(user_id = %user_id))]
+    pub async fn list_member_workspaces(
+        &self,
+        ctx: &RequestContext,
+        user_id: UserId,
+        page: &PageRequest,
+    ) -> Result<Page<WorkspaceMembership>, AppError> {
+        let (scope, visible_to) = member_workspaces_access(ctx, &[user_id])?;
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        Ok(tx.workspaces().list_of_member(scope, user_id, visible_to, page).await?)
+    }
+
+    /// How many workspaces (that the caller can see) each of these members belongs
+    /// to, in one statement: the batch behind a member's workspace count.
+    #[tracing::instrument(name = "count_workspaces_of_members", skip_all, fields(members = user_ids.len()))]
+    pub async fn count_workspaces_of_members(
+        &self,
+        ctx: &RequestContext,
+        user_ids: &[UserId],
+    ) -> Result<HashMap<UserId, u64>, AppError> {
+        let (scope, visible_to) = member_workspaces_access(ctx, user_ids)?;
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        let counted = tx.workspaces().count_of_members(scope, user_ids, visible_to).await?;
+        Ok(with_zeros(user_ids, counted))
+    }
+
+    /// These workspaces of the caller's tenant, as far as the caller can see them, in
+    /// one statement (two for a caller who sees only their own workspaces).
+    #[tracing::instrument(name = "workspaces_by_ids", skip_all, fields(workspaces = ids.len()))]
+    pub async fn workspaces_by_ids(
+        &self,
+        ctx: &RequestContext,
+        ids: &[WorkspaceId],
+    ) -> Result<Vec<Workspace>, AppError> {
         let scope = ctx.member_scope()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
-        grant_for(tx.as_ref(), ctx, workspace_id)
-            .await?
-            .ok_or(AppError::NotFound("workspace"))?;
-        Ok(tx.workspaces().count_members(scope, workspace_id).await?)
+        let visible = visible_among(tx.as_ref(), ctx, ids).await?;
+        Ok(tx.workspaces().find_by_ids(scope, &visible).await?)
+    }
+
+    /// How many members each of these workspaces has, in one statement (two for a
+    /// caller who sees only their own workspaces): the batch behind a workspace's
+    /// member count. Workspaces the caller cannot see are absent.
+    #[tracing::instrument(name = "count_members_of_workspaces", skip_all, fields(workspaces = ids.len()))]
+    pub async fn count_members_of_workspaces(
+        &self,
+        ctx: &RequestContext,
+        ids: &[WorkspaceId],
+    ) -> Result<HashMap<WorkspaceId, u64>, AppError> {
+        let scope = ctx.member_scope()?;
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant(scope).await?;
+        let visible = visible_among(tx.as_ref(), ctx, ids).await?;
+        let counted = tx.workspaces().count_members_of(scope, &visible).await?;
+        Ok(with_zeros(&visible, counted))
     }
 
     /// Adds an active tenant member to a workspace with a workspace role. Needs
@@ -274,18 +330,46 @@ fn ensure_within(held: &tessera_domain::PermissionSet, role: &Role) -> Result<()
     }
 }
 
-/// Workspace memberships with their users and workspace roles.
-async fn workspace_views(
+/// Who may look at members' workspaces: anyone at their own, `members:read` for
+/// others'. Callers without `workspaces:manage` see only workspaces they belong to.
+fn member_workspaces_access<'a>(
+    ctx: &'a RequestContext,
+    user_ids: &[UserId],
+) -> Result<(&'a crate::TenantScope, Option<UserId>), AppError> {
+    let scope = ctx.member_scope()?;
+    if user_ids.iter().any(|id| *id != ctx.user_id()) {
+        ctx.authorize(Permission::MembersRead)?;
+    }
+    let visible_to = (!super::access::sees_every_workspace(ctx)).then(|| ctx.user_id());
+    Ok((scope, visible_to))
+}
+
+/// Those of these workspaces the caller can see: all of them for holders of
+/// `workspaces:manage`, otherwise those they belong to (one statement).
+async fn visible_among(
     tx: &dyn crate::ports::Transaction,
-    scope: &crate::TenantScope,
-    rows: Vec<WorkspaceMembership>,
-) -> Result<Vec<WorkspaceMemberView>, AppError> {
-    crate::people::with_people(
-        tx,
-        scope,
-        rows,
-        |m| (m.user_id, m.role_id),
-        |membership, user, role| WorkspaceMemberView { membership, user, role },
-    )
-    .await
+    ctx: &RequestContext,
+    ids: &[WorkspaceId],
+) -> Result<Vec<WorkspaceId>, AppError> {
+    if super::access::sees_every_workspace(ctx) {
+        return Ok(ids.to_vec());
+    }
+    Ok(tx
+        .workspaces()
+        .memberships_of_user(ctx.member_scope()?, ctx.user_id(), ids)
+        .await?
+        .into_iter()
+        .map(|m| m.workspace_id)
+        .collect())
+}
+
+/// Every key with its count, zero where the grouped count had no row.
+fn with_zeros<K: Copy + Eq + std::hash::Hash>(keys: &[K], counted: Vec<(K, u64)>) -> HashMap<K, u64> {
+    let mut all: HashMap<K, u64> = keys.iter().map(|key| (*key, 0)).collect();
+    for (key, count) in counted {
+        if let Some(slot) = all.get_mut(&key) {
+            *slot = count;
+        }
+    }
+    all
 }

@@ -6,4 +6,4 @@ mod members;
 mod queries;
 
 pub use commands::{CreateWorkspace, RenameWorkspace};
-pub use members::{WorkspaceMemberChange, WorkspaceMemberView};
+pub use members::WorkspaceMemberChange;

@@ -2,13 +2,13 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    Select,
+    QuerySelect, QueryTrait, Select,
 };
 use tessera_application::ports::{MemberFilter, MembershipRepository, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
-use tessera_domain::{Membership, UserId};
+use tessera_domain::{Membership, MembershipStatus, UserId};
 
-use crate::db::entities::{membership, user};
+use crate::db::entities::{membership, tenant, user};
 use crate::db::{SeaTransaction, db_failure, found, keyset, scoped, unique_as};
 
 /// The tenant's memberships narrowed by the filter. The search runs as a sub-select on
@@ -37,6 +37,20 @@ fn filtered(scope: &TenantScope, filter: &MemberFilter) -> Select<membership::En
         query = query.filter(membership::Column::UserId.in_subquery(matching_users));
     }
     query
+}
+
+/// The user's own active memberships (across tenants on purpose: on Postgres the
+/// `own_memberships` policy allows exactly these) of tenants that are not deleted.
+fn own_active(user_id: UserId) -> Select<membership::Entity> {
+    let live_tenants = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Id)
+        .filter(tenant::Column::Status.ne(tessera_domain::TenantStatus::Deleted.as_str()))
+        .into_query();
+    membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id.as_uuid()))
+        .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
+        .filter(membership::Column::TenantId.in_subquery(live_tenants))
 }
 
 #[async_trait]
@@ -95,6 +109,36 @@ impl MembershipRepository for SeaTransaction {
 
     async fn count(&self, scope: &TenantScope, filter: &MemberFilter) -> StoreResult<u64> {
         filtered(scope, filter).count(&self.txn).await.map_err(db_failure)
+    }
+
+    async fn list_own_active(&self, user_id: UserId, page: &PageRequest) -> StoreResult<Page<Membership>> {
+        keyset::fetch(
+            &self.txn,
+            own_active(user_id),
+            membership::Column::CreatedAt,
+            membership::Column::Id,
+            page,
+            membership::Model::into_domain,
+        )
+        .await
+    }
+
+    async fn count_own_active(&self, user_id: UserId) -> StoreResult<u64> {
+        own_active(user_id).count(&self.txn).await.map_err(db_failure)
+    }
+
+    async fn find_by_users(&self, scope: &TenantScope, user_ids: &[UserId]) -> StoreResult<Vec<Membership>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        scoped::select::<membership::Entity>(scope)
+            .filter(membership::Column::UserId.is_in(user_ids.iter().map(|id| id.as_uuid())))
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(membership::Model::into_domain)
+            .collect()
     }
 
     async fn list_own(&self, user_id: UserId) -> StoreResult<Vec<Membership>> {

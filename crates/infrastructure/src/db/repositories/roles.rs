@@ -124,7 +124,10 @@ impl RoleRepository for SeaTransaction {
         .await
     }
 
-    async fn held_by(&self, user_id: UserId) -> StoreResult<Vec<HeldRole>> {
+    async fn held_by(&self, user_id: UserId, tenant_ids: &[TenantId]) -> StoreResult<Vec<HeldRole>> {
+        if tenant_ids.is_empty() {
+            return Ok(Vec::new());
+        }
         // Across tenants on purpose: the caller's own memberships joined to their roles
         // (on Postgres the `own_memberships` and `own_roles` policies allow exactly these).
         let statement = Query::select()
@@ -150,6 +153,10 @@ impl RoleRepository for SeaTransaction {
                     ),
             )
             .and_where(Expr::col((membership::Entity, membership::Column::UserId)).eq(user_id.as_uuid()))
+            .and_where(
+                Expr::col((membership::Entity, membership::Column::TenantId))
+                    .is_in(tenant_ids.iter().map(|id| id.as_uuid())),
+            )
             .to_owned();
         let statement = self.txn.get_database_backend().build(&statement);
         let rows = role::Entity::find()

@@ -1,13 +1,14 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Select,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect,
+    QueryTrait, Select,
 };
 use tessera_application::ports::{StoreResult, TenantRepository};
 use tessera_application::{Page, PageRequest};
-use tessera_domain::{Slug, Tenant, TenantId};
+use tessera_domain::{Slug, Tenant, TenantId, UserId};
 
-use crate::db::entities::tenant;
+use crate::db::entities::{membership, tenant};
 use crate::db::{SeaTransaction, db_failure, found, keyset, unique_as};
 
 /// Every tenant, or those whose slug or (lower-cased) name contains `search` literally.
@@ -80,6 +81,28 @@ impl TenantRepository for SeaTransaction {
             .await
             .map_err(unique_as("slug"))?;
         found(result.rows_affected)
+    }
+
+    async fn find_joined_by(&self, user_id: UserId, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The user's own memberships (on Postgres the `own_memberships` policy allows
+        // exactly these) decide which tenants may be read.
+        let joined = membership::Entity::find()
+            .select_only()
+            .column(membership::Column::TenantId)
+            .filter(membership::Column::UserId.eq(user_id.as_uuid()))
+            .filter(membership::Column::TenantId.is_in(ids.iter().map(|id| id.as_uuid())))
+            .into_query();
+        tenant::Entity::find()
+            .filter(tenant::Column::Id.in_subquery(joined))
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(tenant::Model::into_domain)
+            .collect()
     }
 
     async fn find_by_ids(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {

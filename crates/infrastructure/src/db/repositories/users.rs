@@ -1,11 +1,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{QuerySelect, QueryTrait};
+use tessera_application::TenantScope;
 use tessera_application::ports::{StoreResult, UserRepository};
 use tessera_domain::{DisplayName, Email, User, UserId};
 
-use crate::db::entities::user;
-use crate::db::{SeaTransaction, db_failure, found, unique_as};
+use crate::db::entities::{membership, user};
+use crate::db::{SeaTransaction, db_failure, found, scoped, unique_as};
 
 #[async_trait]
 impl UserRepository for SeaTransaction {
@@ -98,6 +100,27 @@ impl UserRepository for SeaTransaction {
         }
         user::Entity::find()
             .filter(user::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(user::Model::into_domain)
+            .collect()
+    }
+
+    async fn find_members_by_ids(&self, scope: &TenantScope, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Users are global rows: the tenant's memberships decide which of them this
+        // scope may read.
+        let in_tenant = scoped::select::<membership::Entity>(scope)
+            .select_only()
+            .column(membership::Column::UserId)
+            .filter(membership::Column::UserId.is_in(ids.iter().map(|id| id.as_uuid())))
+            .into_query();
+        user::Entity::find()
+            .filter(user::Column::Id.in_subquery(in_tenant))
             .all(&self.txn)
             .await
             .map_err(db_failure)?

@@ -27,6 +27,97 @@ fn visible(scope: &TenantScope, member_of: Option<UserId>) -> Select<workspace::
     }
 }
 
+/// Workspace memberships narrowed to workspaces `visible_to` also belongs to.
+fn seen_by(
+    scope: &TenantScope,
+    rows: Select<workspace_member::Entity>,
+    visible_to: Option<UserId>,
+) -> Select<workspace_member::Entity> {
+    match visible_to {
+        None => rows,
+        Some(viewer) => {
+            let viewer_workspaces = scoped::select::<workspace_member::Entity>(scope)
+                .select_only()
+                .column(workspace_member::Column::WorkspaceId)
+                .filter(workspace_member::Column::UserId.eq(viewer.as_uuid()))
+                .into_query();
+            rows.filter(workspace_member::Column::WorkspaceId.in_subquery(viewer_workspaces))
+        }
+    }
+}
+
+/// One user's workspace memberships, as `visible_to` may see them.
+fn of_member(scope: &TenantScope, user_id: UserId, visible_to: Option<UserId>) -> Select<workspace_member::Entity> {
+    seen_by(scope, scoped::select::<workspace_member::Entity>(scope), visible_to)
+        .filter(workspace_member::Column::UserId.eq(user_id.as_uuid()))
+}
+
+/// One group of a grouped count.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct Counted {
+    key: uuid::Uuid,
+    total: i64,
+}
+
+impl SeaTransaction {
+    /// Counts the rows per value of `column`, in one statement.
+    async fn count_by(
+        &self,
+        rows: Select<workspace_member::Entity>,
+        column: workspace_member::Column,
+    ) -> StoreResult<impl Iterator<Item = (uuid::Uuid, u64)>> {
+        use sea_orm::QuerySelect;
+        let counted = rows
+            .select_only()
+            .column_as(column, "key")
+            .column_as(workspace_member::Column::Id.count(), "total")
+            .group_by(column)
+            .into_model::<Counted>()
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok(counted
+            .into_iter()
+            .map(|row| (row.key, u64::try_from(row.total).unwrap_or_default())))
+    }
+
+    /// Ranks the rows within each value of `partition` by `(created_at, id)` and keeps
+    /// the first `per_partition` of each: one statement for any number of partitions.
+    async fn first_ranks(
+        &self,
+        rows: Select<workspace_member::Entity>,
+        partition: &str,
+        per_partition: u64,
+    ) -> StoreResult<Vec<WorkspaceMembership>> {
+        use sea_orm::EntityTrait;
+        use sea_orm::sea_query::{Alias, Asterisk, ExprTrait, Query};
+        let ranked = rows
+            .expr_as(
+                Expr::cust(format!(
+                    "ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY created_at, id)"
+                )),
+                "member_rank",
+            )
+            .into_query();
+        let outer = Query::select()
+            .column(Asterisk)
+            .from_subquery(ranked, Alias::new("ranked"))
+            .and_where(Expr::col(Alias::new("member_rank")).lte(per_partition))
+            .order_by(Alias::new(partition), sea_orm::Order::Asc)
+            .order_by(Alias::new("member_rank"), sea_orm::Order::Asc)
+            .to_owned();
+        let statement = self.backend.build(&outer);
+        Ok(workspace_member::Entity::find()
+            .from_raw_sql(statement)
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(workspace_member::Model::into_domain)
+            .collect())
+    }
+}
+
 #[async_trait]
 impl WorkspaceRepository for SeaTransaction {
     async fn insert(&self, scope: &TenantScope, ws: &Workspace) -> StoreResult<()> {
@@ -48,6 +139,20 @@ impl WorkspaceRepository for SeaTransaction {
             .map_err(db_failure)?
             .map(workspace::Model::into_domain)
             .transpose()
+    }
+
+    async fn find_by_ids(&self, scope: &TenantScope, ids: &[WorkspaceId]) -> StoreResult<Vec<Workspace>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        scoped::select::<workspace::Entity>(scope)
+            .filter(workspace::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(workspace::Model::into_domain)
+            .collect()
     }
 
     async fn update(&self, scope: &TenantScope, ws: &Workspace) -> StoreResult<()> {
@@ -134,36 +239,60 @@ impl WorkspaceRepository for SeaTransaction {
         workspace_ids: &[WorkspaceId],
         per_workspace: u64,
     ) -> StoreResult<Vec<WorkspaceMembership>> {
-        use sea_orm::EntityTrait;
-        use sea_orm::sea_query::{Alias, Asterisk, ExprTrait, Query};
         if workspace_ids.is_empty() {
             return Ok(Vec::new());
         }
-        // Rank each workspace's members, then keep the first ranks: one statement for
-        // any number of workspaces. The inner select is the tenant-scoped one.
-        let ranked = scoped::select::<workspace_member::Entity>(scope)
-            .filter(workspace_member::Column::WorkspaceId.is_in(workspace_ids.iter().map(|id| id.as_uuid())))
-            .expr_as(
-                Expr::cust("ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY created_at, id)"),
-                "member_rank",
-            )
-            .into_query();
-        let outer = Query::select()
-            .column(Asterisk)
-            .from_subquery(ranked, Alias::new("ranked"))
-            .and_where(Expr::col(Alias::new("member_rank")).lte(per_workspace))
-            .order_by(Alias::new("workspace_id"), sea_orm::Order::Asc)
-            .order_by(Alias::new("member_rank"), sea_orm::Order::Asc)
-            .to_owned();
-        let statement = self.backend.build(&outer);
-        Ok(workspace_member::Entity::find()
-            .from_raw_sql(statement)
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?
-            .into_iter()
-            .map(workspace_member::Model::into_domain)
-            .collect())
+        let rows = scoped::select::<workspace_member::Entity>(scope)
+            .filter(workspace_member::Column::WorkspaceId.is_in(workspace_ids.iter().map(|id| id.as_uuid())));
+        self.first_ranks(rows, "workspace_id", per_workspace).await
+    }
+
+    async fn first_workspaces_of(
+        &self,
+        scope: &TenantScope,
+        user_ids: &[UserId],
+        visible_to: Option<UserId>,
+        per_user: u64,
+    ) -> StoreResult<Vec<WorkspaceMembership>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = seen_by(scope, scoped::select::<workspace_member::Entity>(scope), visible_to)
+            .filter(workspace_member::Column::UserId.is_in(user_ids.iter().map(|id| id.as_uuid())));
+        self.first_ranks(rows, "user_id", per_user).await
+    }
+
+    async fn list_of_member(
+        &self,
+        scope: &TenantScope,
+        user_id: UserId,
+        visible_to: Option<UserId>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WorkspaceMembership>> {
+        keyset::fetch(
+            &self.txn,
+            of_member(scope, user_id, visible_to),
+            workspace_member::Column::CreatedAt,
+            workspace_member::Column::Id,
+            page,
+            |row| Ok(workspace_member::Model::into_domain(row)),
+        )
+        .await
+    }
+
+    async fn count_of_members(
+        &self,
+        scope: &TenantScope,
+        user_ids: &[UserId],
+        visible_to: Option<UserId>,
+    ) -> StoreResult<Vec<(UserId, u64)>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = seen_by(scope, scoped::select::<workspace_member::Entity>(scope), visible_to)
+            .filter(workspace_member::Column::UserId.is_in(user_ids.iter().map(|id| id.as_uuid())));
+        let counted = self.count_by(rows, workspace_member::Column::UserId).await?;
+        Ok(counted.map(|(id, n)| (UserId::from_uuid(id), n)).collect())
     }
 
     async fn list_members(
@@ -185,12 +314,18 @@ impl WorkspaceRepository for SeaTransaction {
         .await
     }
 
-    async fn count_members(&self, scope: &TenantScope, workspace_id: WorkspaceId) -> StoreResult<u64> {
-        scoped::select::<workspace_member::Entity>(scope)
-            .filter(workspace_member::Column::WorkspaceId.eq(workspace_id.as_uuid()))
-            .count(&self.txn)
-            .await
-            .map_err(db_failure)
+    async fn count_members_of(
+        &self,
+        scope: &TenantScope,
+        workspace_ids: &[WorkspaceId],
+    ) -> StoreResult<Vec<(WorkspaceId, u64)>> {
+        if workspace_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = scoped::select::<workspace_member::Entity>(scope)
+            .filter(workspace_member::Column::WorkspaceId.is_in(workspace_ids.iter().map(|id| id.as_uuid())));
+        let counted = self.count_by(rows, workspace_member::Column::WorkspaceId).await?;
+        Ok(counted.map(|(id, n)| (WorkspaceId::from_uuid(id), n)).collect())
     }
 
     async fn update_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()> {
