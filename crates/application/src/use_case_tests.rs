@@ -435,3 +435,81 @@ async fn tenant_work_waits_for_onboarding_and_completion_records_one_event() {
     let fresh = app.authenticate(&session.access_token).await.expect("authenticates");
     assert!(app.list_workspaces(&fresh, &PageRequest::first(20)).await.is_ok());
 }
+
+#[tokio::test]
+async fn batch_reads_behind_the_loaders_stay_in_the_callers_tenant_and_rules() {
+    let (app, _store) = fakes::application();
+    let (_, owner) = signed_up(&app, "ada@example.com", "acme").await;
+    let (_, other) = signed_up(&app, "grace@example.com", "globex").await;
+    let (ada, grace) = (owner.user_id(), other.user_id());
+
+    // Users, memberships and roles of another tenant read as absent, not as found.
+    let users = app.users_by_ids(&owner, &[ada, grace]).await.expect("users");
+    assert_eq!(users.iter().map(|u| u.id).collect::<Vec<_>>(), [ada]);
+    let memberships = app
+        .memberships_of_users(&owner, &[ada, grace])
+        .await
+        .expect("memberships");
+    assert_eq!(memberships.iter().map(|m| m.user_id).collect::<Vec<_>>(), [ada]);
+    let their_role = other.role_id().expect("a person holds a role");
+    assert!(app.roles_by_ids(&owner, &[their_role]).await.expect("roles").is_empty());
+    let theirs = app
+        .my_tenants_by_ids(&owner, &[other.tenant_id()])
+        .await
+        .expect("tenants");
+    assert!(theirs.is_empty(), "a tenant I do not belong to: {theirs:?}");
+
+    // Someone without `members:read` may read their own membership and workspaces, and
+    // nobody else's.
+    let outsider = RequestContext::new(
+        tessera_domain::UserId::from_uuid(uuid::Uuid::from_u128(999_998)),
+        owner.member_scope().expect("onboarded").clone(),
+        owner.role_id().expect("a person holds a role"),
+        [Permission::WorkspacesCreate].into_iter().collect(),
+    );
+    let own = app.memberships_of_users(&outsider, &[outsider.user_id()]).await;
+    assert!(own.is_ok(), "{own:?}");
+    let refused = app.memberships_of_users(&outsider, &[ada]).await;
+    assert!(matches!(refused, Err(AppError::Forbidden { .. })), "{refused:?}");
+    let refused = app.first_workspaces_of_members(&outsider, &[ada], 5).await;
+    assert!(matches!(refused, Err(AppError::Forbidden { .. })), "{refused:?}");
+    let refused = app.count_workspaces_of_members(&outsider, &[ada]).await;
+    assert!(matches!(refused, Err(AppError::Forbidden { .. })), "{refused:?}");
+
+    // The owner's first workspace (created at sign-up) is found for her; a caller who
+    // belongs to no workspace and cannot manage them sees none of it.
+    let firsts = app
+        .first_workspaces_of_members(&owner, &[ada], 5)
+        .await
+        .expect("workspaces");
+    let general = firsts[&ada].items[0].workspace_id;
+    assert_eq!(
+        app.count_workspaces_of_members(&owner, &[ada]).await.expect("count")[&ada],
+        1
+    );
+    let found = app.workspaces_by_ids(&owner, &[general]).await.expect("workspaces");
+    assert_eq!(found.len(), 1);
+    assert!(
+        app.workspaces_by_ids(&outsider, &[general])
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    assert!(
+        app.workspaces_by_ids(&other, &[general])
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    let counts = app
+        .count_members_of_workspaces(&outsider, &[general])
+        .await
+        .expect("counts");
+    assert!(counts.is_empty(), "{counts:?}");
+    assert_eq!(
+        app.count_members_of_workspaces(&owner, &[general])
+            .await
+            .expect("counts")[&general],
+        1
+    );
+}
