@@ -232,6 +232,16 @@ impl RequestContext {
         }
     }
 
+    /// Reading what a member holds here (their membership, their workspaces): a person
+    /// may read their own; anyone else's, and anything an API key reads, needs
+    /// `members:read`.
+    pub fn authorize_member_read(&self, user_id: UserId) -> Result<&TenantScope, AppError> {
+        match self.actor {
+            Actor::User(me) if me == user_id => self.member_scope(),
+            _ => Ok(self.authorize(Permission::MembersRead)?.scope),
+        }
+    }
+
     /// Nobody hands out rights they do not hold: refuses when `granted` is not a subset
     /// of the caller's own permissions.
     pub fn ensure_can_grant(&self, granted: &PermissionSet) -> Result<(), AppError> {

@@ -252,15 +252,6 @@ impl UserRepository for FakeTransaction {
         user.is_platform_admin = admin;
         Ok(())
     }
-    async fn find_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
-        Ok(self
-            .state()
-            .users
-            .iter()
-            .filter(|u| ids.contains(&u.id))
-            .cloned()
-            .collect())
-    }
     async fn find_members_by_ids(&self, scope: &TenantScope, ids: &[UserId]) -> StoreResult<Vec<User>> {
         let state = self.state();
         Ok(state
@@ -344,15 +335,6 @@ impl TenantRepository for FakeTransaction {
         stored.updated_at = tenant.updated_at;
         Ok(())
     }
-    async fn find_by_ids(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
-        Ok(self
-            .state()
-            .tenants
-            .iter()
-            .filter(|t| ids.contains(&t.id))
-            .cloned()
-            .collect())
-    }
     async fn find_joined_by(&self, user_id: UserId, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
         let state = self.state();
         Ok(state
@@ -360,10 +342,12 @@ impl TenantRepository for FakeTransaction {
             .iter()
             .filter(|t| {
                 ids.contains(&t.id)
-                    && state
-                        .memberships
-                        .iter()
-                        .any(|m| m.tenant_id == t.id && m.user_id == user_id)
+                    && t.status != tessera_domain::TenantStatus::Deleted
+                    && state.memberships.iter().any(|m| {
+                        m.tenant_id == t.id
+                            && m.user_id == user_id
+                            && m.status == tessera_domain::MembershipStatus::Active
+                    })
             })
             .cloned()
             .collect())

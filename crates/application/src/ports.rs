@@ -84,8 +84,6 @@ pub trait UserRepository: Send + Sync {
     async fn insert(&self, user: &User) -> StoreResult<()>;
     async fn find_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
-    /// One statement for any number of ids (unknown ids are simply absent).
-    async fn find_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
     /// Those of these users who hold a membership (of any status) of the scope's
     /// tenant, in one statement: a user outside the tenant is absent.
     async fn find_members_by_ids(&self, scope: &TenantScope, ids: &[UserId]) -> StoreResult<Vec<User>>;
@@ -104,8 +102,7 @@ pub trait TenantRepository: Send + Sync {
     async fn insert(&self, tenant: &Tenant) -> StoreResult<()>;
     async fn find_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     async fn find_by_slug(&self, slug: &Slug) -> StoreResult<Option<Tenant>>;
-    async fn find_by_ids(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>>;
-    /// Those of these tenants where the user holds a membership (needs
+    /// Those of these tenants, not deleted, where the user holds an active membership (needs
     /// [`Transaction::enter_user`]), in one statement.
     async fn find_joined_by(&self, user_id: UserId, ids: &[TenantId]) -> StoreResult<Vec<Tenant>>;
     /// Every tenant (platform administration), keyset-paged; `search` matches slug or name.

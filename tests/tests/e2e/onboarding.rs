@@ -68,9 +68,18 @@ async fn drafts_survive_a_new_session_stale_saves_conflict_and_work_is_gated_unt
     let ada = app.sign_up("ada@example.com", "acme").await;
     assert_gated(&gated(&app, &ada).await);
     // Who and where I am stays readable, and so does onboarding itself.
-    app.graphql("{ me { email } currentTenant { slug } }", json!({}), Some(&ada.token))
-        .await
-        .assert_ok();
+    let me = app
+        .graphql(
+            "{ me { email membership { status } } currentTenant { slug } }",
+            json!({}),
+            Some(&ada.token),
+        )
+        .await;
+    assert!(
+        me.assert_ok()["me"]["membership"].is_null(),
+        "no membership to show before onboarding: {}",
+        me.body
+    );
     let start = app.graphql(ONBOARDING, json!({}), Some(&ada.token)).await;
     assert_eq!(start.assert_ok()["onboarding"]["stage"], "STARTED");
     assert_eq!(start.assert_ok()["onboarding"]["version"], 1);

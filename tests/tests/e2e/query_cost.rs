@@ -7,6 +7,7 @@ use tessera_domain::SystemRole;
 use tessera_tests::{Backend, RoleChoice, TestApp, on_both_backends};
 
 on_both_backends!(a_page_costs_the_same_statements_for_5_rows_as_for_100);
+on_both_backends!(a_batched_relation_is_refused_per_row_and_an_api_key_is_not_its_creator);
 
 /// Statements the server runs for one request.
 async fn statements_for(app: &TestApp, query: &str, token: &str) -> u64 {
@@ -193,6 +194,99 @@ async fn a_page_costs_the_same_statements_for_5_rows_as_for_100(backend: Backend
     let shared = &shared.assert_ok()["member"]["workspaces"];
     assert_eq!(shared["totalCount"], 1, "{shared}");
     assert_eq!(shared["nodes"][0]["workspace"]["slug"], "research", "{shared}");
+    app.stop().await;
+}
+
+async fn a_batched_relation_is_refused_per_row_and_an_api_key_is_not_its_creator(backend: Backend) {
+    // A long delay puts every membership of the page into one batch, which is what this
+    // test is about: one row's refusal must not fail the others'.
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.loader_delay_ms = 50).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@example.com", "acme").await;
+    let builder_role = app
+        .graphql(
+            "mutation { createRole(input: { name: \"Builder\", permissions: [\"workspaces:create\", \"api_keys:manage\"] }) { id } }",
+            json!({}),
+            Some(&owner.token),
+        )
+        .await
+        .assert_ok()["createRole"]["id"]
+        .as_str()
+        .expect("role id")
+        .to_owned();
+    let builder = app
+        .join(&owner, "builder@example.com", RoleChoice::Id(builder_role.clone()))
+        .await;
+    let colleague = app
+        .join(&owner, "colleague@example.com", RoleChoice::System(SystemRole::Member))
+        .await;
+    let team = app.create_workspace(&builder, "Team", "team").await;
+    app.graphql(
+        "mutation($i: WorkspaceMemberInput!) { addWorkspaceMember(input: $i) { id } }",
+        json!({ "i": { "workspaceId": team, "userId": colleague.user_id, "roleId": builder_role } }),
+        Some(&owner.token),
+    )
+    .await
+    .assert_ok();
+
+    // Without `members:read` the builder reads their own membership, and the
+    // colleague's is refused on that row alone.
+    let query = "query($w: ID!) { workspace(id: $w) { members(first: 10) { nodes { user { email membership { status } } } } } }";
+    let seen = app.graphql(query, json!({ "w": team }), Some(&builder.token)).await;
+    let nodes = seen.body["data"]["workspace"]["members"]["nodes"]
+        .as_array()
+        .expect("the page itself is readable")
+        .clone();
+    assert_eq!(nodes.len(), 2, "{}", seen.body);
+    for node in &nodes {
+        if node["user"]["email"] == "builder@example.com" {
+            assert_eq!(node["user"]["membership"]["status"], "ACTIVE", "{}", seen.body);
+        } else {
+            assert!(node["user"]["membership"].is_null(), "{}", seen.body);
+        }
+    }
+    let errors = seen.body["errors"].as_array().expect("one refusal").clone();
+    assert_eq!(errors.len(), 1, "{}", seen.body);
+    assert_eq!(errors[0]["extensions"]["code"], "FORBIDDEN", "{}", seen.body);
+    assert_eq!(
+        errors[0]["path"].as_array().and_then(|p| p.last()),
+        Some(&json!("membership"))
+    );
+
+    // An API key acts with its own permissions, not as the person who made it: without
+    // `members:read` it may not read its creator's membership either.
+    let created = app
+        .graphql(
+            "mutation { createApiKey(input: { name: \"CI\", permissions: [\"workspaces:create\"] }) { secret } }",
+            json!({}),
+            Some(&builder.token),
+        )
+        .await;
+    let secret = created.assert_ok()["createApiKey"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let as_key = app.graphql(query, json!({ "w": team }), Some(&secret)).await;
+    let errors = as_key.body["errors"].as_array().expect("refusals").clone();
+    assert_eq!(errors.len(), 2, "both rows refused: {}", as_key.body);
+    assert!(
+        errors.iter().all(|e| e["extensions"]["code"] == "FORBIDDEN"),
+        "{}",
+        as_key.body
+    );
+
+    // The user of a token pair just issued is not this request's caller: no membership.
+    let issued = app
+        .graphql(
+            "mutation { createTenant(input: { name: \"Beta\" }) { user { email membership { status } } } }",
+            json!({}),
+            Some(&owner.token),
+        )
+        .await;
+    let user = &issued.assert_ok()["createTenant"]["user"];
+    assert_eq!(user["email"], "owner@example.com");
+    assert!(user["membership"].is_null(), "{}", issued.body);
     app.stop().await;
 }
 

@@ -21,6 +21,9 @@ pub struct User {
     pub display_name: String,
     pub email_verified: bool,
     pub created_at: DateTime<Utc>,
+    /// The user of a token pair just issued: its session is not this request's caller.
+    #[graphql(skip)]
+    pub issued: bool,
 }
 
 impl From<DomainUser> for User {
@@ -31,20 +34,27 @@ impl From<DomainUser> for User {
             display_name: user.display_name.as_str().to_owned(),
             email_verified: user.email_verified_at.is_some(),
             created_at: user.created_at,
+            issued: false,
         }
     }
 }
 
 #[async_graphql::ComplexObject]
 impl User {
-    /// This person's membership of the current tenant; null when they hold none or the
-    /// request has no tenant. Your own is always readable; another person's needs
-    /// `members:read`.
+    /// This person's membership of the tenant this request runs in; null when they
+    /// hold none, when the request has no tenant or its caller is still onboarding, and
+    /// on the user of a token pair just issued (ask again with the new token). A person
+    /// may read their own; another person's, or any as an API key, needs `members:read`.
     async fn membership(&self, ctx: &Context<'_>) -> Result<Option<Member>> {
-        if !matches!(ctx.data_opt::<Caller>(), Some(Caller::Member(_))) {
+        let Some(Caller::Member(request)) = ctx.data_opt::<Caller>() else {
+            return Ok(None);
+        };
+        if self.issued || request.member_scope().is_err() {
             return Ok(None);
         }
         let user_id = parse_id("id", &self.id, tessera_domain::UserId::parse)?;
+        // Asked per person, so one refusal does not fail the batch of the others.
+        request.authorize_member_read(user_id).gql()?;
         Ok(load(ctx, MembershipOf(user_id)).await?.map(Member))
     }
 }
@@ -68,7 +78,10 @@ impl From<AuthSession> for AuthPayload {
             access_token: session.access_token,
             refresh_token: Some(session.refresh_token),
             expires_at: session.access_token_expires_at,
-            user: session.user.into(),
+            user: User {
+                issued: true,
+                ..session.user.into()
+            },
             tenant: session.tenant.into(),
         }
     }

@@ -62,6 +62,15 @@ pub struct WorkspaceCountOf(pub UserId);
 
 type Loaded<K, V> = Result<HashMap<K, V>, Arc<AppError>>;
 
+/// A failed batch, shared by all its keys. An internal fault's cause is logged here,
+/// once per batch: the keys' fields report it without its cause.
+fn shared(error: AppError) -> Arc<AppError> {
+    if let AppError::Internal(cause) = &error {
+        tracing::error!(error = %cause, "a batch of relations could not be loaded");
+    }
+    Arc::new(error)
+}
+
 /// Keys each item by `key`.
 fn keyed<K: Eq + Hash, V>(items: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, V> {
     items.into_iter().map(|item| (key(&item), item)).collect()
@@ -82,7 +91,7 @@ impl Loader<UserId> for RequestLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[UserId]) -> Loaded<UserId, User> {
-        let users = self.app.users_by_ids(&self.request, keys).await?;
+        let users = self.app.users_by_ids(&self.request, keys).await.map_err(shared)?;
         Ok(keyed(users, |user| user.id))
     }
 }
@@ -92,7 +101,7 @@ impl Loader<RoleId> for RequestLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[RoleId]) -> Loaded<RoleId, Role> {
-        let roles = self.app.roles_by_ids(&self.request, keys).await?;
+        let roles = self.app.roles_by_ids(&self.request, keys).await.map_err(shared)?;
         Ok(keyed(roles, |role| role.id))
     }
 }
@@ -102,7 +111,7 @@ impl Loader<WorkspaceId> for RequestLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[WorkspaceId]) -> Loaded<WorkspaceId, Workspace> {
-        let workspaces = self.app.workspaces_by_ids(&self.request, keys).await?;
+        let workspaces = self.app.workspaces_by_ids(&self.request, keys).await.map_err(shared)?;
         Ok(keyed(workspaces, |workspace| workspace.id))
     }
 }
@@ -112,7 +121,7 @@ impl Loader<TenantId> for RequestLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[TenantId]) -> Loaded<TenantId, Tenant> {
-        let tenants = self.app.my_tenants_by_ids(&self.request, keys).await?;
+        let tenants = self.app.my_tenants_by_ids(&self.request, keys).await.map_err(shared)?;
         Ok(keyed(tenants, |tenant| tenant.id))
     }
 }
@@ -123,7 +132,11 @@ impl Loader<MembershipOf> for RequestLoader {
 
     async fn load(&self, keys: &[MembershipOf]) -> Loaded<MembershipOf, Membership> {
         let ids: Vec<UserId> = keys.iter().map(|key| key.0).collect();
-        let memberships = self.app.memberships_of_users(&self.request, &ids).await?;
+        let memberships = self
+            .app
+            .memberships_of_users(&self.request, &ids)
+            .await
+            .map_err(shared)?;
         Ok(keyed(memberships, |membership| MembershipOf(membership.user_id)))
     }
 }
@@ -135,7 +148,11 @@ impl Loader<FirstMembersOf> for RequestLoader {
     async fn load(&self, keys: &[FirstMembersOf]) -> Loaded<FirstMembersOf, Self::Value> {
         let mut loaded = HashMap::with_capacity(keys.len());
         for (first, ids) in by_page_size(keys, |key| (key.0, key.1)) {
-            let pages = self.app.first_members_of_workspaces(&self.request, &ids, first).await?;
+            let pages = self
+                .app
+                .first_members_of_workspaces(&self.request, &ids, first)
+                .await
+                .map_err(shared)?;
             loaded.extend(pages.into_iter().map(|(id, page)| (FirstMembersOf(id, first), page)));
         }
         Ok(loaded)
@@ -149,7 +166,11 @@ impl Loader<FirstWorkspacesOf> for RequestLoader {
     async fn load(&self, keys: &[FirstWorkspacesOf]) -> Loaded<FirstWorkspacesOf, Self::Value> {
         let mut loaded = HashMap::with_capacity(keys.len());
         for (first, ids) in by_page_size(keys, |key| (key.0, key.1)) {
-            let pages = self.app.first_workspaces_of_members(&self.request, &ids, first).await?;
+            let pages = self
+                .app
+                .first_workspaces_of_members(&self.request, &ids, first)
+                .await
+                .map_err(shared)?;
             loaded.extend(pages.into_iter().map(|(id, page)| (FirstWorkspacesOf(id, first), page)));
         }
         Ok(loaded)
@@ -162,7 +183,11 @@ impl Loader<MemberCountOf> for RequestLoader {
 
     async fn load(&self, keys: &[MemberCountOf]) -> Loaded<MemberCountOf, u64> {
         let ids: Vec<WorkspaceId> = keys.iter().map(|key| key.0).collect();
-        let counts = self.app.count_members_of_workspaces(&self.request, &ids).await?;
+        let counts = self
+            .app
+            .count_members_of_workspaces(&self.request, &ids)
+            .await
+            .map_err(shared)?;
         Ok(counts.into_iter().map(|(id, n)| (MemberCountOf(id), n)).collect())
     }
 }
@@ -173,7 +198,11 @@ impl Loader<WorkspaceCountOf> for RequestLoader {
 
     async fn load(&self, keys: &[WorkspaceCountOf]) -> Loaded<WorkspaceCountOf, u64> {
         let ids: Vec<UserId> = keys.iter().map(|key| key.0).collect();
-        let counts = self.app.count_workspaces_of_members(&self.request, &ids).await?;
+        let counts = self
+            .app
+            .count_workspaces_of_members(&self.request, &ids)
+            .await
+            .map_err(shared)?;
         Ok(counts.into_iter().map(|(id, n)| (WorkspaceCountOf(id), n)).collect())
     }
 }
@@ -205,7 +234,10 @@ where
     let loader = ctx
         .data_opt::<DataLoader<RequestLoader>>()
         .ok_or_else(|| AppError::internal("relations are loaded only for a tenant member's request"))?;
-    loader.load_one(key).await.map_err(|error| error.clone_for_caller())
+    loader.load_one(key).await.map_err(|error| match &*error {
+        AppError::Internal(_) => AppError::internal("a relation could not be loaded (its cause is logged)"),
+        refused => refused.clone_for_caller(),
+    })
 }
 
 /// Loads one value that must exist: a row pointing at nothing is a storage fault.

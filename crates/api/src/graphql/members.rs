@@ -41,7 +41,6 @@ impl From<MembershipStatus> for DomainStatus {
     }
 }
 
-/// A person's membership of the tenant.
 pub struct Member(pub Membership);
 
 impl From<&Membership> for Member {
@@ -50,6 +49,7 @@ impl From<&Membership> for Member {
     }
 }
 
+/// A person's membership of the tenant.
 #[Object]
 impl Member {
     async fn user(&self, ctx: &Context<'_>) -> Result<User> {
@@ -83,6 +83,8 @@ impl Member {
     ) -> Result<MemberWorkspaceConnection> {
         let request = member(ctx)?;
         let user_id = self.0.user_id;
+        // Asked per member, so one member's refusal does not fail a batch of others.
+        request.authorize_member_read(user_id).gql()?;
         let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
         // A first page of each member in a list is batched across the members.
         let page = if after.is_none() && before.is_none() && last.is_none() {

@@ -59,7 +59,6 @@ impl From<DomainTenant> for Tenant {
     }
 }
 
-/// One of my tenants, with my role there.
 pub struct MyTenant(MyTenantRow);
 
 impl From<&MyTenantRow> for MyTenant {
@@ -68,6 +67,7 @@ impl From<&MyTenantRow> for MyTenant {
     }
 }
 
+/// One of my tenants, with my role there.
 #[Object]
 impl MyTenant {
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant> {

@@ -65,7 +65,6 @@ impl Workspace {
     }
 }
 
-/// A person's membership of one workspace.
 pub struct WorkspaceMember(WorkspaceMembership);
 
 impl From<&WorkspaceMembership> for WorkspaceMember {
@@ -74,6 +73,7 @@ impl From<&WorkspaceMembership> for WorkspaceMember {
     }
 }
 
+/// A person's membership of one workspace.
 #[Object]
 impl WorkspaceMember {
     async fn user(&self, ctx: &Context<'_>) -> Result<User> {
@@ -105,7 +105,6 @@ relay_connection!(
     }
 );
 
-/// One of a member's workspaces, with their role there.
 pub struct MemberWorkspace(WorkspaceMembership);
 
 impl From<&WorkspaceMembership> for MemberWorkspace {
@@ -114,6 +113,7 @@ impl From<&WorkspaceMembership> for MemberWorkspace {
     }
 }
 
+/// One of a member's workspaces, with their role there.
 #[Object]
 impl MemberWorkspace {
     async fn workspace(&self, ctx: &Context<'_>) -> Result<Workspace> {

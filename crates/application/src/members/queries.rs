@@ -61,8 +61,9 @@ impl Application {
     }
 
     /// The memberships of these users in the caller's tenant, in one statement (the
-    /// batch behind a user's membership). Anyone may read their own; reading another
-    /// person's needs `members:read`.
+    /// batch behind a user's membership). A person may read their own; reading another
+    /// person's, or reading as an API key, needs `members:read`
+    /// ([`RequestContext::authorize_member_read`], which the resolver asks per key first).
     #[tracing::instrument(name = "memberships_of_users", skip_all, fields(users = user_ids.len()))]
     pub async fn memberships_of_users(
         &self,
@@ -70,8 +71,8 @@ impl Application {
         user_ids: &[UserId],
     ) -> Result<Vec<Membership>, AppError> {
         let scope = ctx.member_scope()?;
-        if user_ids.iter().any(|id| *id != ctx.user_id()) {
-            ctx.authorize(Permission::MembersRead)?;
+        for user_id in user_ids {
+            ctx.authorize_member_read(*user_id)?;
         }
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;

@@ -330,15 +330,15 @@ fn ensure_within(held: &tessera_domain::PermissionSet, role: &Role) -> Result<()
     }
 }
 
-/// Who may look at members' workspaces: anyone at their own, `members:read` for
-/// others'. Callers without `workspaces:manage` see only workspaces they belong to.
+/// Who may look at members' workspaces: a person at their own, `members:read` for
+/// others' ([`RequestContext::authorize_member_read`]). Callers without `workspaces:manage` see only workspaces they belong to.
 fn member_workspaces_access<'a>(
     ctx: &'a RequestContext,
     user_ids: &[UserId],
 ) -> Result<(&'a crate::TenantScope, Option<UserId>), AppError> {
     let scope = ctx.member_scope()?;
-    if user_ids.iter().any(|id| *id != ctx.user_id()) {
-        ctx.authorize(Permission::MembersRead)?;
+    for user_id in user_ids {
+        ctx.authorize_member_read(*user_id)?;
     }
     let visible_to = (!super::access::sees_every_workspace(ctx)).then(|| ctx.user_id());
     Ok((scope, visible_to))

@@ -6,7 +6,7 @@ use sea_orm::{
 };
 use tessera_application::ports::{StoreResult, TenantRepository};
 use tessera_application::{Page, PageRequest};
-use tessera_domain::{Slug, Tenant, TenantId, UserId};
+use tessera_domain::{MembershipStatus, Slug, Tenant, TenantId, TenantStatus, UserId};
 
 use crate::db::entities::{membership, tenant};
 use crate::db::{SeaTransaction, db_failure, found, keyset, unique_as};
@@ -87,30 +87,18 @@ impl TenantRepository for SeaTransaction {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        // The user's own memberships (on Postgres the `own_memberships` policy allows
-        // exactly these) decide which tenants may be read.
+        // The user's own active memberships (on Postgres the `own_memberships` policy
+        // allows exactly the user's) decide which tenants may be read: the rule of myTenants.
         let joined = membership::Entity::find()
             .select_only()
             .column(membership::Column::TenantId)
             .filter(membership::Column::UserId.eq(user_id.as_uuid()))
+            .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
             .filter(membership::Column::TenantId.is_in(ids.iter().map(|id| id.as_uuid())))
             .into_query();
         tenant::Entity::find()
             .filter(tenant::Column::Id.in_subquery(joined))
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?
-            .into_iter()
-            .map(tenant::Model::into_domain)
-            .collect()
-    }
-
-    async fn find_by_ids(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        tenant::Entity::find()
-            .filter(tenant::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
+            .filter(tenant::Column::Status.ne(TenantStatus::Deleted.as_str()))
             .all(&self.txn)
             .await
             .map_err(db_failure)?

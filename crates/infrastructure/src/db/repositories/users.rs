@@ -94,20 +94,6 @@ impl UserRepository for SeaTransaction {
         found(result.rows_affected)
     }
 
-    async fn find_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        user::Entity::find()
-            .filter(user::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?
-            .into_iter()
-            .map(user::Model::into_domain)
-            .collect()
-    }
-
     async fn find_members_by_ids(&self, scope: &TenantScope, ids: &[UserId]) -> StoreResult<Vec<User>> {
         if ids.is_empty() {
             return Ok(Vec::new());

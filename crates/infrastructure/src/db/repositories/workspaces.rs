@@ -10,20 +10,21 @@ use tessera_domain::{UserId, Workspace, WorkspaceId, WorkspaceMembership};
 use crate::db::entities::{workspace, workspace_member};
 use crate::db::{SeaTransaction, db_failure, found, keyset, scoped, unique_as};
 
-/// The tenant's workspaces, or only those `member_of` belongs to (a sub-select on
-/// workspace members, itself tenant-scoped).
+/// The ids of the workspaces `user_id` belongs to (tenant-scoped), as a sub-select.
+fn workspaces_of(scope: &TenantScope, user_id: UserId) -> sea_orm::sea_query::SelectStatement {
+    scoped::select::<workspace_member::Entity>(scope)
+        .select_only()
+        .column(workspace_member::Column::WorkspaceId)
+        .filter(workspace_member::Column::UserId.eq(user_id.as_uuid()))
+        .into_query()
+}
+
+/// The tenant's workspaces, or only those `member_of` belongs to.
 fn visible(scope: &TenantScope, member_of: Option<UserId>) -> Select<workspace::Entity> {
     let query = scoped::select::<workspace::Entity>(scope);
     match member_of {
         None => query,
-        Some(user_id) => {
-            let memberships = scoped::select::<workspace_member::Entity>(scope)
-                .select_only()
-                .column(workspace_member::Column::WorkspaceId)
-                .filter(workspace_member::Column::UserId.eq(user_id.as_uuid()))
-                .into_query();
-            query.filter(workspace::Column::Id.in_subquery(memberships))
-        }
+        Some(user_id) => query.filter(workspace::Column::Id.in_subquery(workspaces_of(scope, user_id))),
     }
 }
 
@@ -35,14 +36,7 @@ fn seen_by(
 ) -> Select<workspace_member::Entity> {
     match visible_to {
         None => rows,
-        Some(viewer) => {
-            let viewer_workspaces = scoped::select::<workspace_member::Entity>(scope)
-                .select_only()
-                .column(workspace_member::Column::WorkspaceId)
-                .filter(workspace_member::Column::UserId.eq(viewer.as_uuid()))
-                .into_query();
-            rows.filter(workspace_member::Column::WorkspaceId.in_subquery(viewer_workspaces))
-        }
+        Some(viewer) => rows.filter(workspace_member::Column::WorkspaceId.in_subquery(workspaces_of(scope, viewer))),
     }
 }
 
