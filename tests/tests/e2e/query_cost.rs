@@ -8,6 +8,7 @@ use tessera_tests::{Backend, RoleChoice, TestApp, on_both_backends};
 
 on_both_backends!(a_page_costs_the_same_statements_for_5_rows_as_for_100);
 on_both_backends!(a_batched_relation_is_refused_per_row_and_an_api_key_is_not_its_creator);
+on_both_backends!(a_pages_relations_are_loaded_ahead_whatever_the_loader_delay);
 
 /// Statements the server runs for one request.
 async fn statements_for(app: &TestApp, query: &str, token: &str) -> u64 {
@@ -194,6 +195,48 @@ async fn a_page_costs_the_same_statements_for_5_rows_as_for_100(backend: Backend
     let shared = &shared.assert_ok()["member"]["workspaces"];
     assert_eq!(shared["totalCount"], 1, "{shared}");
     assert_eq!(shared["nodes"][0]["workspace"]["slug"], "research", "{shared}");
+    app.stop().await;
+}
+
+async fn a_pages_relations_are_loaded_ahead_whatever_the_loader_delay(backend: Backend) {
+    // The default delay of 1 ms, in a debug build: rows alone would split their keys
+    // into several batches; the page loads its users and roles ahead of them.
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@example.com", "acme").await;
+    for n in 0..40 {
+        app.join(
+            &owner,
+            &format!("member{n}@example.com"),
+            RoleChoice::System(SystemRole::Member),
+        )
+        .await;
+    }
+    let q2 = |size: u32| {
+        format!(
+            "{{ members(first: {size}) {{ nodes {{ user {{ email displayName }} role {{ name permissions }} }} }} }}"
+        )
+    };
+    app.graphql(&q2(5), json!({}), Some(&owner.token)).await.assert_ok();
+    for size in [5, 100] {
+        let listed = app.graphql(&q2(size), json!({}), Some(&owner.token)).await;
+        let nodes = listed.assert_ok()["members"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .clone();
+        assert_eq!(nodes.len(), size.min(41) as usize);
+        assert!(
+            nodes
+                .iter()
+                .all(|n| n["user"]["email"].is_string() && n["role"]["name"].is_string())
+        );
+        // The page, its users, its roles.
+        assert_eq!(statements_for(&app, &q2(size), &owner.token).await, 3, "page of {size}");
+    }
+    // The same through edges, with a membership read back for each row.
+    let edges = "{ members(first: 100) { edges { node { user { email membership { status } } role { name } } } } }";
+    assert_eq!(statements_for(&app, edges, &owner.token).await, 4);
     app.stop().await;
 }
 

@@ -1,15 +1,16 @@
 //! Members of the current tenant.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use async_graphql::{Context, Enum, ID, InputObject, Lookahead, Object, Result};
 use chrono::{DateTime, Utc};
 use tessera_application::PageRequest;
 use tessera_application::members::MemberListFilter;
 use tessera_domain::{Membership, MembershipStatus as DomainStatus, RoleId, UserId};
 
+use super::context::Caller;
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
 use super::identity::User;
-use super::loaders::{FirstWorkspacesOf, load_required};
+use super::loaders::{FirstWorkspacesOf, MembershipOf, load_required, prefetch};
 use super::pagination::{page_cost, relay_connection};
 use super::roles::Role;
 use super::workspaces::MemberWorkspaceConnection;
@@ -105,8 +106,28 @@ relay_connection!(
     Member,
     Membership,
     MemberListFilter,
-    |app, request, filter| { app.count_members(request, filter) }
+    |app, request, filter| { app.count_members(request, filter) },
+    prefetch = prefetch_members
 );
+
+/// A members page's users, roles and (where asked, and readable) memberships, each in
+/// one batch.
+async fn prefetch_members(ctx: &Context<'_>, items: &[Membership], wanted: &Lookahead<'_>) {
+    let user = wanted.field("user");
+    let readable: Vec<MembershipOf> = match ctx.data_opt::<Caller>() {
+        Some(Caller::Member(request)) => items
+            .iter()
+            .filter(|m| request.authorize_member_read(m.user_id).is_ok())
+            .map(|m| MembershipOf(m.user_id))
+            .collect(),
+        _ => Vec::new(),
+    };
+    tokio::join!(
+        prefetch(ctx, user.exists(), items.iter().map(|m| m.user_id)),
+        prefetch(ctx, wanted.field("role").exists(), items.iter().map(|m| m.role_id)),
+        prefetch(ctx, user.field("membership").exists(), readable),
+    );
+}
 
 #[derive(InputObject, Default)]
 pub struct MemberFilterInput {

@@ -59,9 +59,11 @@ impl Cursored for MyTenant {
 /// declares the connection (edges, nodes, pageInfo, and a `totalCount` computed only
 /// when asked for) over `Page<DomainItem>`. `Extra` is whatever the count needs (a filter).
 /// With `|ctx, app, request, extra|` the count also gets the GraphQL context (to count
-/// through a loader, for connections nested in a list).
+/// through a loader, for connections nested in a list). A trailing `prefetch = path`
+/// names `async fn(&Context, &[DomainItem], &Lookahead)`, called before `edges` or
+/// `nodes` hand out the page, to load what its rows point at in one batch per relation.
 macro_rules! relay_connection {
-    ($connection:ident, $edge:ident, $node:ty, $item:ty, $extra:ty, |$app:ident, $request:ident, $extra_name:ident| $count:expr) => {
+    ($connection:ident, $edge:ident, $node:ty, $item:ty, $extra:ty, |$app:ident, $request:ident, $extra_name:ident| $count:expr $(, prefetch = $prefetch:path)?) => {
         $crate::graphql::pagination::relay_connection!(
             $connection,
             $edge,
@@ -69,9 +71,10 @@ macro_rules! relay_connection {
             $item,
             $extra,
             |_ctx, $app, $request, $extra_name| $count
+            $(, prefetch = $prefetch)?
         );
     };
-    ($connection:ident, $edge:ident, $node:ty, $item:ty, $extra:ty, |$ctx:ident, $app:ident, $request:ident, $extra_name:ident| $count:expr) => {
+    ($connection:ident, $edge:ident, $node:ty, $item:ty, $extra:ty, |$ctx:ident, $app:ident, $request:ident, $extra_name:ident| $count:expr $(, prefetch = $prefetch:path)?) => {
         #[derive(async_graphql::SimpleObject)]
         pub struct $edge {
             pub cursor: String,
@@ -85,8 +88,9 @@ macro_rules! relay_connection {
 
         #[async_graphql::Object]
         impl $connection {
-            async fn edges(&self) -> Vec<$edge> {
+            async fn edges(&self, _ctx: &async_graphql::Context<'_>) -> Vec<$edge> {
                 use $crate::graphql::pagination::Cursored;
+                $( $prefetch(_ctx, &self.page.items, &_ctx.look_ahead().field("node")).await; )?
                 self.page
                     .items
                     .iter()
@@ -97,7 +101,8 @@ macro_rules! relay_connection {
                     .collect()
             }
 
-            async fn nodes(&self) -> Vec<$node> {
+            async fn nodes(&self, _ctx: &async_graphql::Context<'_>) -> Vec<$node> {
+                $( $prefetch(_ctx, &self.page.items, &_ctx.look_ahead()).await; )?
                 self.page.items.iter().map(<$node>::from).collect()
             }
 

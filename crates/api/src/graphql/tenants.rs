@@ -1,6 +1,6 @@
 //! The caller's current tenant.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Lookahead, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use tessera_application::PageRequest;
 use tessera_application::tenants::MyTenant as MyTenantRow;
@@ -10,7 +10,7 @@ use super::context::{application, client_info, member};
 use super::cookies;
 use super::errors::{GqlResult, parse_id};
 use super::identity::AuthPayload;
-use super::loaders::load_required;
+use super::loaders::{load_required, prefetch};
 use super::pagination::{page_cost, relay_connection};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +100,19 @@ relay_connection!(
     MyTenant,
     MyTenantRow,
     (),
-    |app, request, _extra| app.count_my_tenants(request)
+    |app, request, _extra| app.count_my_tenants(request),
+    prefetch = prefetch_my_tenants
 );
+
+/// The tenants of a page of my memberships, in one batch.
+async fn prefetch_my_tenants(ctx: &Context<'_>, items: &[MyTenantRow], wanted: &Lookahead<'_>) {
+    prefetch(
+        ctx,
+        wanted.field("tenant").exists(),
+        items.iter().map(|row| row.membership.tenant_id),
+    )
+    .await;
+}
 
 #[derive(InputObject)]
 pub struct CreateTenantInput {

@@ -1,6 +1,6 @@
 //! Workspaces of the current tenant.
 
-use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Lookahead, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use tessera_application::workspaces::{CreateWorkspace, RenameWorkspace, WorkspaceMemberChange};
 use tessera_application::{AppError, PageRequest};
@@ -9,7 +9,7 @@ use tessera_domain::{RoleId, UserId, Workspace as DomainWorkspace, WorkspaceId, 
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id, to_graphql_error};
 use super::identity::User;
-use super::loaders::{FirstMembersOf, MemberCountOf, WorkspaceCountOf, load, load_or_refuse, load_required};
+use super::loaders::{FirstMembersOf, MemberCountOf, WorkspaceCountOf, load, load_or_refuse, load_required, prefetch};
 use super::pagination::{page_cost, relay_connection};
 use super::roles::Role;
 
@@ -102,8 +102,17 @@ relay_connection!(
         load_or_refuse(ctx, MemberCountOf(*workspace_id))
             .await?
             .ok_or(AppError::NotFound("workspace"))
-    }
+    },
+    prefetch = prefetch_workspace_members
 );
+
+/// A workspace members page's users and roles, each in one batch.
+async fn prefetch_workspace_members(ctx: &Context<'_>, items: &[WorkspaceMembership], wanted: &Lookahead<'_>) {
+    tokio::join!(
+        prefetch(ctx, wanted.field("user").exists(), items.iter().map(|m| m.user_id)),
+        prefetch(ctx, wanted.field("role").exists(), items.iter().map(|m| m.role_id)),
+    );
+}
 
 pub struct MemberWorkspace(WorkspaceMembership);
 
@@ -144,8 +153,21 @@ relay_connection!(
         load_or_refuse(ctx, WorkspaceCountOf(*user_id))
             .await?
             .ok_or(AppError::NotFound("member"))
-    }
+    },
+    prefetch = prefetch_member_workspaces
 );
+
+/// A member's workspaces page: its workspaces and roles, each in one batch.
+async fn prefetch_member_workspaces(ctx: &Context<'_>, items: &[WorkspaceMembership], wanted: &Lookahead<'_>) {
+    tokio::join!(
+        prefetch(
+            ctx,
+            wanted.field("workspace").exists(),
+            items.iter().map(|m| m.workspace_id)
+        ),
+        prefetch(ctx, wanted.field("role").exists(), items.iter().map(|m| m.role_id)),
+    );
+}
 
 #[derive(InputObject)]
 pub struct WorkspaceMemberInput {

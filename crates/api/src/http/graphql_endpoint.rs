@@ -402,6 +402,7 @@ async fn execute(
             state.app.clone(),
             context.clone(),
             state.config.loader_delay,
+            !roots.runs_mutation,
         ));
     }
     let member = match &caller {
