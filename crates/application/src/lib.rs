@@ -31,6 +31,7 @@ use std::sync::Arc;
 pub use context::{Actor, Authorized, RequestContext, TenantScope};
 pub use error::{AppError, FieldErrors};
 pub use pagination::{Cursor, Page, PageRequest};
+pub use people::{PageWithPeople, WithPeople};
 
 /// Lifetimes of issued credentials.
 #[derive(Debug, Clone)]

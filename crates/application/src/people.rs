@@ -3,7 +3,51 @@
 
 use tessera_domain::{Role, RoleId, User, UserId};
 
-use crate::{AppError, Application, RequestContext};
+use crate::ports::Transaction;
+use crate::{AppError, Application, Page, RequestContext, TenantScope};
+
+/// Which of the people a page's rows point at to read with the page, in its own
+/// transaction (what the API's loaders would otherwise read in one of their own each).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WithPeople {
+    pub users: bool,
+    pub roles: bool,
+}
+
+/// A page and the users and roles its rows point at (empty unless asked for).
+#[derive(Debug, Clone)]
+pub struct PageWithPeople<T> {
+    pub page: Page<T>,
+    pub users: Vec<User>,
+    pub roles: Vec<Role>,
+}
+
+impl<T> PageWithPeople<T> {
+    /// Reads, in `tx`, the users and roles (as asked by `with`) that `page` points at:
+    /// one statement for each, none for what is not asked.
+    pub(crate) async fn read(
+        tx: &dyn Transaction,
+        scope: &TenantScope,
+        page: Page<T>,
+        with: WithPeople,
+        points_at: impl Fn(&T) -> (UserId, RoleId),
+    ) -> Result<Self, AppError> {
+        let (mut user_ids, mut role_ids): (Vec<UserId>, Vec<RoleId>) = page.items.iter().map(points_at).unzip();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        role_ids.sort_unstable();
+        role_ids.dedup();
+        let users = match with.users && !user_ids.is_empty() {
+            true => tx.users().find_members_by_ids(scope, &user_ids).await?,
+            false => Vec::new(),
+        };
+        let roles = match with.roles && !role_ids.is_empty() {
+            true => tx.roles().find_by_ids(scope, &role_ids).await?,
+            false => Vec::new(),
+        };
+        Ok(Self { page, users, roles })
+    }
+}
 
 impl Application {
     /// Those of these users who belong to the caller's tenant (any membership status);

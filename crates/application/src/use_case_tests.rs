@@ -459,6 +459,27 @@ async fn batch_reads_behind_the_loaders_stay_in_the_callers_tenant_and_rules() {
         .expect("tenants");
     assert!(theirs.is_empty(), "a tenant I do not belong to: {theirs:?}");
 
+    // A members page brings its people along only when asked, and only its own.
+    let everyone = crate::WithPeople {
+        users: true,
+        roles: true,
+    };
+    let read = app
+        .list_members_with(&owner, &Default::default(), &PageRequest::first(20), everyone)
+        .await
+        .expect("members");
+    assert_eq!(read.page.items.len(), 1);
+    assert_eq!(read.users.iter().map(|u| u.id).collect::<Vec<_>>(), [ada]);
+    assert_eq!(
+        read.roles.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [read.page.items[0].role_id]
+    );
+    let bare = app
+        .list_members_with(&owner, &Default::default(), &PageRequest::first(20), Default::default())
+        .await
+        .expect("members");
+    assert!(bare.users.is_empty() && bare.roles.is_empty());
+
     // Someone without `members:read` may read their own membership and workspaces, and
     // nobody else's.
     let outsider = RequestContext::new(

@@ -231,6 +231,30 @@ pub fn for_request(app: Arc<Application>, request: RequestContext, delay: Durati
     loaders
 }
 
+/// Hands the loaders what a use case read along with a page (its rows' users and
+/// roles, say), so the rows find them without a statement of their own. Nothing for a
+/// mutation's loaders, which do not remember.
+pub(crate) async fn remember<K>(
+    ctx: &Context<'_>,
+    values: impl IntoIterator<Item = (K, <RequestLoader as Loader<K>>::Value)>,
+) where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    RequestLoader: Loader<K, Error = Arc<AppError>>,
+{
+    if let Some(loaders) = ctx.data_opt::<RequestLoaders>()
+        && loaders.loader().remembers
+    {
+        loaders.feed_many(values).await;
+    }
+}
+
+/// Whether the selection of a connection asks its rows for `field` (through `nodes`
+/// or `edges { node }`).
+pub(crate) fn rows_ask_for(ctx: &Context<'_>, field: &str) -> bool {
+    let wanted = ctx.look_ahead();
+    wanted.field("nodes").field(field).exists() || wanted.field("edges").field("node").field(field).exists()
+}
+
 /// Loads the keys a whole page points at, in one batch, before its rows ask one key
 /// each: rows are resolved concurrently, but not all within one loader delay (the
 /// executor yields every 32 list items, and a busy runtime may run other requests in

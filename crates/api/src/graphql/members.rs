@@ -2,15 +2,15 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Lookahead, Object, Result};
 use chrono::{DateTime, Utc};
-use tessera_application::PageRequest;
 use tessera_application::members::MemberListFilter;
+use tessera_application::{PageRequest, WithPeople};
 use tessera_domain::{Membership, MembershipStatus as DomainStatus, RoleId, UserId};
 
 use super::context::Caller;
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
 use super::identity::User;
-use super::loaders::{FirstWorkspacesOf, MembershipOf, load_required, prefetch};
+use super::loaders::{FirstWorkspacesOf, MembershipOf, load_required, prefetch, remember, rows_ask_for};
 use super::pagination::{page_cost, relay_connection};
 use super::roles::Role;
 use super::workspaces::MemberWorkspaceConnection;
@@ -170,8 +170,22 @@ impl MemberQuery {
             },
             status: filter.status.map(Into::into),
         };
-        let page = application(ctx).list_members(request, &filter, &page).await.gql()?;
-        Ok(MemberConnection { page, extra: filter })
+        // The users and roles the rows will ask for are read with the page, in its
+        // transaction, and handed to the loaders.
+        let with = WithPeople {
+            users: rows_ask_for(ctx, "user"),
+            roles: rows_ask_for(ctx, "role"),
+        };
+        let read = application(ctx)
+            .list_members_with(request, &filter, &page, with)
+            .await
+            .gql()?;
+        remember(ctx, read.users.into_iter().map(|user| (user.id, user))).await;
+        remember(ctx, read.roles.into_iter().map(|role| (role.id, role))).await;
+        Ok(MemberConnection {
+            page: read.page,
+            extra: filter,
+        })
     }
 
     /// One member by user id; null when that user is not a member here.

@@ -1,7 +1,7 @@
 use tessera_domain::{Membership, MembershipStatus, Permission, RoleId, UserId};
 
 use crate::ports::MemberFilter;
-use crate::{AppError, Application, Page, PageRequest, RequestContext};
+use crate::{AppError, Application, Page, PageRequest, PageWithPeople, RequestContext, WithPeople};
 
 /// Raw filter arguments from the caller.
 #[derive(Debug, Clone, Default)]
@@ -29,18 +29,34 @@ impl MemberListFilter {
 }
 
 impl Application {
-    #[tracing::instrument(name = "list_members", skip_all)]
     pub async fn list_members(
         &self,
         ctx: &RequestContext,
         filter: &MemberListFilter,
         page: &PageRequest,
     ) -> Result<Page<Membership>, AppError> {
+        Ok(self
+            .list_members_with(ctx, filter, page, WithPeople::default())
+            .await?
+            .page)
+    }
+
+    /// A page of members and, as `with` asks, their users and roles, all in one
+    /// transaction (one statement each).
+    #[tracing::instrument(name = "list_members", skip_all)]
+    pub async fn list_members_with(
+        &self,
+        ctx: &RequestContext,
+        filter: &MemberListFilter,
+        page: &PageRequest,
+        with: WithPeople,
+    ) -> Result<PageWithPeople<Membership>, AppError> {
         let scope = ctx.authorize(Permission::MembersRead)?.scope().clone();
         let filter = filter.validate()?;
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;
-        Ok(tx.memberships().list(&scope, &filter, page).await?)
+        let page = tx.memberships().list(&scope, &filter, page).await?;
+        PageWithPeople::read(tx.as_ref(), &scope, page, with, |m| (m.user_id, m.role_id)).await
     }
 
     pub async fn count_members(&self, ctx: &RequestContext, filter: &MemberListFilter) -> Result<u64, AppError> {
