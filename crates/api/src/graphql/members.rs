@@ -58,9 +58,7 @@ impl Member {
     }
 
     async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
-        load_required(ctx, self.0.role_id, "role")
-            .await
-            .map(|role| Role::from(&role))
+        Role::of_row(ctx, self.0.role_id).await
     }
 
     async fn status(&self) -> MembershipStatus {

@@ -60,6 +60,15 @@ impl From<&DomainRole> for Role {
     }
 }
 
+impl Role {
+    /// The role a row points at, through the request's loader.
+    pub(crate) async fn of_row(ctx: &Context<'_>, id: RoleId) -> Result<Self> {
+        super::loaders::load_required(ctx, id, "role")
+            .await
+            .map(|role| Self::from(&role))
+    }
+}
+
 relay_connection!(
     RoleConnection,
     RoleEdge,

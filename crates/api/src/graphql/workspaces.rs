@@ -82,9 +82,7 @@ impl WorkspaceMember {
 
     /// The workspace role: its permissions apply inside this workspace only.
     async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
-        load_required(ctx, self.0.role_id, "role")
-            .await
-            .map(|role| Role::from(&role))
+        Role::of_row(ctx, self.0.role_id).await
     }
 
     async fn added_at(&self) -> DateTime<Utc> {
@@ -133,9 +131,7 @@ impl MemberWorkspace {
 
     /// The workspace role: its permissions apply inside this workspace only.
     async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
-        load_required(ctx, self.0.role_id, "role")
-            .await
-            .map(|role| Role::from(&role))
+        Role::of_row(ctx, self.0.role_id).await
     }
 
     async fn added_at(&self) -> DateTime<Utc> {

@@ -54,6 +54,23 @@ struct Counted {
 }
 
 impl SeaTransaction {
+    /// One keyset page of workspace memberships.
+    async fn memberships_page(
+        &self,
+        query: Select<workspace_member::Entity>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WorkspaceMembership>> {
+        keyset::fetch(
+            &self.txn,
+            query,
+            workspace_member::Column::CreatedAt,
+            workspace_member::Column::Id,
+            page,
+            |row| Ok(workspace_member::Model::into_domain(row)),
+        )
+        .await
+    }
+
     /// Counts the rows per value of `column`, in one statement.
     async fn count_by(
         &self,
@@ -263,15 +280,7 @@ impl WorkspaceRepository for SeaTransaction {
         visible_to: Option<UserId>,
         page: &PageRequest,
     ) -> StoreResult<Page<WorkspaceMembership>> {
-        keyset::fetch(
-            &self.txn,
-            of_member(scope, user_id, visible_to),
-            workspace_member::Column::CreatedAt,
-            workspace_member::Column::Id,
-            page,
-            |row| Ok(workspace_member::Model::into_domain(row)),
-        )
-        .await
+        self.memberships_page(of_member(scope, user_id, visible_to), page).await
     }
 
     async fn count_of_members(
@@ -297,15 +306,7 @@ impl WorkspaceRepository for SeaTransaction {
     ) -> StoreResult<Page<WorkspaceMembership>> {
         let query = scoped::select::<workspace_member::Entity>(scope)
             .filter(workspace_member::Column::WorkspaceId.eq(workspace_id.as_uuid()));
-        keyset::fetch(
-            &self.txn,
-            query,
-            workspace_member::Column::CreatedAt,
-            workspace_member::Column::Id,
-            page,
-            |row| Ok(workspace_member::Model::into_domain(row)),
-        )
-        .await
+        self.memberships_page(query, page).await
     }
 
     async fn count_members_of(
