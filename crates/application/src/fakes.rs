@@ -337,18 +337,11 @@ impl TenantRepository for FakeTransaction {
     }
     async fn find_joined_by(&self, user_id: UserId, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
         let state = self.state();
+        let joined: Vec<TenantId> = own_active(&state, user_id).iter().map(|m| m.tenant_id).collect();
         Ok(state
             .tenants
             .iter()
-            .filter(|t| {
-                ids.contains(&t.id)
-                    && t.status != tessera_domain::TenantStatus::Deleted
-                    && state.memberships.iter().any(|m| {
-                        m.tenant_id == t.id
-                            && m.user_id == user_id
-                            && m.status == tessera_domain::MembershipStatus::Active
-                    })
-            })
+            .filter(|t| ids.contains(&t.id) && joined.contains(&t.id))
             .cloned()
             .collect())
     }

@@ -6,7 +6,6 @@ use tessera_application::members::MemberListFilter;
 use tessera_application::{PageRequest, WithPeople};
 use tessera_domain::{Membership, MembershipStatus as DomainStatus, RoleId, UserId};
 
-use super::context::Caller;
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
 use super::identity::User;
@@ -108,23 +107,16 @@ relay_connection!(
     prefetch = prefetch_members
 );
 
-/// A members page's users, roles and (where asked, and readable) memberships, each in
-/// one batch.
+/// A members page's memberships read back through `user { membership }`, in one batch
+/// (only those the caller may read: the others are refused row by row). Its users and
+/// roles need no look-ahead: `members` reads them with the page.
 async fn prefetch_members(ctx: &Context<'_>, items: &[Membership], wanted: &Lookahead<'_>) {
-    let user = wanted.field("user");
-    let readable: Vec<MembershipOf> = match ctx.data_opt::<Caller>() {
-        Some(Caller::Member(request)) => items
-            .iter()
-            .filter(|m| request.authorize_member_read(m.user_id).is_ok())
-            .map(|m| MembershipOf(m.user_id))
-            .collect(),
-        _ => Vec::new(),
-    };
-    tokio::join!(
-        prefetch(ctx, user.exists(), items.iter().map(|m| m.user_id)),
-        prefetch(ctx, wanted.field("role").exists(), items.iter().map(|m| m.role_id)),
-        prefetch(ctx, user.field("membership").exists(), readable),
-    );
+    let Ok(request) = member(ctx) else { return };
+    let readable = items
+        .iter()
+        .filter(|m| request.authorize_member_read(m.user_id).is_ok())
+        .map(|m| MembershipOf(m.user_id));
+    prefetch(ctx, wanted.field("user").field("membership").exists(), readable).await;
 }
 
 #[derive(InputObject, Default)]

@@ -101,13 +101,19 @@ relay_connection!(
             .await?
             .ok_or(AppError::NotFound("workspace"))
     },
-    prefetch = prefetch_workspace_members
+    prefetch = prefetch_workspace_memberships
 );
 
-/// A workspace members page's users and roles, each in one batch.
-async fn prefetch_workspace_members(ctx: &Context<'_>, items: &[WorkspaceMembership], wanted: &Lookahead<'_>) {
+/// A page of workspace memberships (a workspace's members, or a member's workspaces):
+/// the users, workspaces and roles its rows ask for, each in one batch.
+async fn prefetch_workspace_memberships(ctx: &Context<'_>, items: &[WorkspaceMembership], wanted: &Lookahead<'_>) {
     tokio::join!(
         prefetch(ctx, wanted.field("user").exists(), items.iter().map(|m| m.user_id)),
+        prefetch(
+            ctx,
+            wanted.field("workspace").exists(),
+            items.iter().map(|m| m.workspace_id)
+        ),
         prefetch(ctx, wanted.field("role").exists(), items.iter().map(|m| m.role_id)),
     );
 }
@@ -150,20 +156,8 @@ relay_connection!(
             .await?
             .ok_or(AppError::NotFound("member"))
     },
-    prefetch = prefetch_member_workspaces
+    prefetch = prefetch_workspace_memberships
 );
-
-/// A member's workspaces page: its workspaces and roles, each in one batch.
-async fn prefetch_member_workspaces(ctx: &Context<'_>, items: &[WorkspaceMembership], wanted: &Lookahead<'_>) {
-    tokio::join!(
-        prefetch(
-            ctx,
-            wanted.field("workspace").exists(),
-            items.iter().map(|m| m.workspace_id)
-        ),
-        prefetch(ctx, wanted.field("role").exists(), items.iter().map(|m| m.role_id)),
-    );
-}
 
 #[derive(InputObject)]
 pub struct WorkspaceMemberInput {

@@ -331,7 +331,8 @@ fn ensure_within(held: &tessera_domain::PermissionSet, role: &Role) -> Result<()
 }
 
 /// Who may look at members' workspaces: a person at their own, `members:read` for
-/// others' ([`RequestContext::authorize_member_read`]). Callers without `workspaces:manage` see only workspaces they belong to.
+/// others' ([`RequestContext::authorize_member_read`]). Callers without
+/// `workspaces:manage` see only workspaces they belong to.
 fn member_workspaces_access<'a>(
     ctx: &'a RequestContext,
     user_ids: &[UserId],

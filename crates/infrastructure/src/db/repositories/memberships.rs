@@ -41,7 +41,7 @@ fn filtered(scope: &TenantScope, filter: &MemberFilter) -> Select<membership::En
 
 /// The user's own active memberships (across tenants on purpose: on Postgres the
 /// `own_memberships` policy allows exactly these) of tenants that are not deleted.
-fn own_active(user_id: UserId) -> Select<membership::Entity> {
+pub(super) fn own_active(user_id: UserId) -> Select<membership::Entity> {
     let live_tenants = tenant::Entity::find()
         .select_only()
         .column(tenant::Column::Id)

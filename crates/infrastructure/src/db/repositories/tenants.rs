@@ -6,8 +6,9 @@ use sea_orm::{
 };
 use tessera_application::ports::{StoreResult, TenantRepository};
 use tessera_application::{Page, PageRequest};
-use tessera_domain::{MembershipStatus, Slug, Tenant, TenantId, TenantStatus, UserId};
+use tessera_domain::{Slug, Tenant, TenantId, UserId};
 
+use super::memberships::own_active;
 use crate::db::entities::{membership, tenant};
 use crate::db::{SeaTransaction, db_failure, found, keyset, unique_as};
 
@@ -87,18 +88,14 @@ impl TenantRepository for SeaTransaction {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        // The user's own active memberships (on Postgres the `own_memberships` policy
-        // allows exactly the user's) decide which tenants may be read: the rule of myTenants.
-        let joined = membership::Entity::find()
+        // The rule of myTenants: the user's own active memberships of live tenants.
+        let joined = own_active(user_id)
             .select_only()
             .column(membership::Column::TenantId)
-            .filter(membership::Column::UserId.eq(user_id.as_uuid()))
-            .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
             .filter(membership::Column::TenantId.is_in(ids.iter().map(|id| id.as_uuid())))
             .into_query();
         tenant::Entity::find()
             .filter(tenant::Column::Id.in_subquery(joined))
-            .filter(tenant::Column::Status.ne(TenantStatus::Deleted.as_str()))
             .all(&self.txn)
             .await
             .map_err(db_failure)?
