@@ -550,6 +550,21 @@ impl TestApp {
         }
     }
 
+    /// Creates a role of the owner's tenant with these permissions; its id.
+    pub async fn create_role(&self, owner: &Member, name: &str, permissions: &[&str]) -> String {
+        let response = self
+            .graphql(
+                "mutation($input: CreateRoleInput!) { createRole(input: $input) { id permissions } }",
+                json!({ "input": { "name": name, "permissions": permissions } }),
+                Some(&owner.token),
+            )
+            .await;
+        response.assert_ok()["createRole"]["id"]
+            .as_str()
+            .expect("role id")
+            .to_owned()
+    }
+
     /// The id of the caller's tenant's role with this system key (`owner`, `viewer`, …)
     /// or name.
     pub async fn role_id(&self, token: &str, key: &str) -> String {

@@ -9,6 +9,7 @@ use tessera_tests::{Backend, RoleChoice, TestApp, on_both_backends};
 on_both_backends!(a_page_costs_the_same_statements_for_5_rows_as_for_100);
 on_both_backends!(a_batched_relation_is_refused_per_row_and_an_api_key_is_not_its_creator);
 on_both_backends!(a_pages_relations_are_loaded_ahead_whatever_the_loader_delay);
+on_both_backends!(a_mutation_shows_what_its_writes_left_not_what_it_read_before);
 
 /// Statements the server runs for one request.
 async fn statements_for(app: &TestApp, query: &str, token: &str) -> u64 {
@@ -240,6 +241,38 @@ async fn a_pages_relations_are_loaded_ahead_whatever_the_loader_delay(backend: B
     app.stop().await;
 }
 
+async fn a_mutation_shows_what_its_writes_left_not_what_it_read_before(backend: Backend) {
+    // Mutations run one after another; a role read for the first must not be shown,
+    // as it was, by the third after the second renamed it.
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@example.com", "acme").await;
+    let editors = app.create_role(&owner, "Editors", &["members:read"]).await;
+    let ada = app
+        .join(&owner, "ada@example.com", RoleChoice::System(SystemRole::Member))
+        .await;
+    let grace = app
+        .join(&owner, "grace@example.com", RoleChoice::System(SystemRole::Member))
+        .await;
+    let done = app
+        .graphql(
+            "mutation($a: ID!, $b: ID!, $r: ID!) {
+               first: updateMemberRole(input: { userId: $a, roleId: $r }) { role { name } }
+               rename: updateRole(input: { id: $r, name: \"Reviewers\" }) { name }
+               second: updateMemberRole(input: { userId: $b, roleId: $r }) { role { name } }
+             }",
+            json!({ "a": ada.user_id, "b": grace.user_id, "r": editors }),
+            Some(&owner.token),
+        )
+        .await;
+    let done = done.assert_ok();
+    assert_eq!(done["first"]["role"]["name"], "Editors", "{done}");
+    assert_eq!(done["rename"]["name"], "Reviewers", "{done}");
+    assert_eq!(done["second"]["role"]["name"], "Reviewers", "{done}");
+    app.stop().await;
+}
+
 async fn a_batched_relation_is_refused_per_row_and_an_api_key_is_not_its_creator(backend: Backend) {
     // A long delay puts every membership of the page into one batch, which is what this
     // test is about: one row's refusal must not fail the others'.
@@ -248,16 +281,8 @@ async fn a_batched_relation_is_refused_per_row_and_an_api_key_is_not_its_creator
     };
     let owner = app.sign_up("owner@example.com", "acme").await;
     let builder_role = app
-        .graphql(
-            "mutation { createRole(input: { name: \"Builder\", permissions: [\"workspaces:create\", \"api_keys:manage\"] }) { id } }",
-            json!({}),
-            Some(&owner.token),
-        )
-        .await
-        .assert_ok()["createRole"]["id"]
-        .as_str()
-        .expect("role id")
-        .to_owned();
+        .create_role(&owner, "Builder", &["workspaces:create", "api_keys:manage"])
+        .await;
     let builder = app
         .join(&owner, "builder@example.com", RoleChoice::Id(builder_role.clone()))
         .await;

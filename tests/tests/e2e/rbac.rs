@@ -81,27 +81,15 @@ const OPERATIONS: &[Operation] = &[
     },
 ];
 
-async fn create_role(app: &TestApp, owner: &Member, name: &str, permissions: &[&str]) -> String {
-    let response = app
-        .graphql(
-            "mutation($input: CreateRoleInput!) { createRole(input: $input) { id permissions } }",
-            json!({ "input": { "name": name, "permissions": permissions } }),
-            Some(&owner.token),
-        )
-        .await;
-    response.assert_ok()["createRole"]["id"]
-        .as_str()
-        .expect("role id")
-        .to_owned()
-}
-
 async fn every_role_may_do_exactly_what_its_permissions_say(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
     let owner = app.sign_up("owner@acme.example", "acme").await;
     let custom_permissions = [Permission::MembersRead, Permission::RolesManage];
-    let custom = create_role(&app, &owner, "Role editor", &["members:read", "roles:manage"]).await;
+    let custom = app
+        .create_role(&owner, "Role editor", &["members:read", "roles:manage"])
+        .await;
     let viewer_role = app.role_id(&owner.token, "viewer").await;
 
     let mut cases: Vec<(String, PermissionSet, Member)> = Vec::new();
@@ -124,7 +112,7 @@ async fn every_role_may_do_exactly_what_its_permissions_say(backend: Backend) {
             let target = app
                 .create_workspace(&owner, "Target", &format!("target-{counter}"))
                 .await;
-            let target_role = create_role(&app, &owner, &format!("Target {counter}"), &[]).await;
+            let target_role = app.create_role(&owner, &format!("Target {counter}"), &[]).await;
             let target_member = app
                 .join(
                     &owner,
@@ -188,7 +176,9 @@ async fn privilege_escalation_attempts_are_refused_and_change_nothing(backend: B
         return;
     };
     let owner = app.sign_up("owner@acme.example", "acme").await;
-    let editor_role = create_role(&app, &owner, "Role editor", &["members:read", "roles:manage"]).await;
+    let editor_role = app
+        .create_role(&owner, "Role editor", &["members:read", "roles:manage"])
+        .await;
     let editor = app
         .join(&owner, "editor@acme.example", RoleChoice::Id(editor_role.clone()))
         .await;
@@ -426,7 +416,7 @@ async fn roles_are_managed_and_a_changed_role_applies_on_the_next_request(backen
     assert!(duplicate.field_error("name").is_some());
 
     // A custom role held by someone cannot be deleted without a replacement.
-    let auditors = create_role(&app, &owner, "Auditors", &["members:read"]).await;
+    let auditors = app.create_role(&owner, "Auditors", &["members:read"]).await;
     let auditor = app
         .join(&owner, "auditor@acme.example", RoleChoice::Id(auditors.clone()))
         .await;

@@ -6,7 +6,7 @@ use tessera_application::ports::{StoreError, Transaction};
 use tessera_application::{PageRequest, TenantScope};
 use tessera_domain::{
     DisplayName, Email, Membership, MembershipId, MembershipStatus, Name, PasswordHash, Permission, Role, RoleId, Slug,
-    SystemRole, Tenant, TenantId, User, UserId, Workspace, WorkspaceId,
+    SystemRole, Tenant, TenantId, TenantStatus, User, UserId, Workspace, WorkspaceId,
 };
 use tessera_infrastructure::SeaStore;
 use tessera_tests::{Backend, TestDatabase, on_both_backends};
@@ -240,8 +240,10 @@ async fn roles_keep_their_permissions_and_own_memberships_span_tenants(backend: 
     tx.commit().await.expect("commit");
 
     let mut memberships = Vec::new();
+    let mut tenants = Vec::new();
     for slug in ["first-co", "second-co"] {
         let (t, scope) = new_tenant(&f.store, slug).await;
+        tenants.push((t.clone(), scope.clone()));
         let tx = begin(&f.store).await;
         tx.enter_tenant(&scope).await.expect("enter");
         let viewer = Role::seed(RoleId::from_uuid(Uuid::now_v7()), t.id, SystemRole::Viewer, now());
@@ -295,6 +297,45 @@ async fn roles_keep_their_permissions_and_own_memberships_span_tenants(backend: 
             .expect("query")
             .is_empty()
     );
+    // The tenants of those memberships (the batch behind myTenants), of an unknown id none.
+    let ids = [tenants[0].0.id, tenants[1].0.id, TenantId::from_uuid(Uuid::now_v7())];
+    let mut joined: Vec<TenantId> = tx
+        .tenants()
+        .find_joined_by(ada.id, &ids)
+        .await
+        .expect("query")
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    joined.sort();
+    let mut expected = vec![tenants[0].0.id, tenants[1].0.id];
+    expected.sort();
+    assert_eq!(joined, expected);
+    drop(tx);
+
+    // A membership no longer active, or a deleted tenant, no longer counts.
+    let (first, first_scope) = &tenants[0];
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(first_scope).await.expect("enter");
+    let removed = Membership {
+        status: MembershipStatus::Removed,
+        ..memberships[0].clone()
+    };
+    tx.memberships().update(first_scope, &removed).await.expect("remove");
+    tx.commit().await.expect("commit");
+    let (second, second_scope) = &tenants[1];
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(second_scope).await.expect("enter");
+    let deleted = Tenant {
+        status: TenantStatus::Deleted,
+        ..second.clone()
+    };
+    tx.tenants().update_status(&deleted).await.expect("delete");
+    tx.commit().await.expect("commit");
+    let tx = begin(&f.store).await;
+    tx.enter_user(ada.id).await.expect("enter user");
+    let joined = tx.tenants().find_joined_by(ada.id, &ids).await.expect("query");
+    assert!(joined.is_empty(), "{first:?} and {second:?} still found: {joined:?}");
 }
 
 async fn an_uncommitted_transaction_leaves_nothing_behind(backend: Backend) {
