@@ -565,6 +565,63 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Changes a membership of `owner`'s tenant through the repository port, past every
+    /// use case (so nothing that a use case does alongside, such as revoking keys, runs).
+    pub async fn change_membership_directly(
+        &self,
+        owner: &Member,
+        user_id: &str,
+        change: impl FnOnce(&mut tessera_domain::Membership),
+    ) {
+        use tessera_application::TenantScope;
+        use tessera_application::ports::Store;
+        use tessera_domain::{TenantId, UserId};
+
+        let store = self.db.app_store(1).await;
+        let scope = TenantScope::for_tests(TenantId::parse(&owner.tenant_id).expect("tenant id"));
+        let tx = store.begin().await.expect("begin");
+        tx.enter_tenant(&scope).await.expect("enter");
+        let before = tx
+            .memberships()
+            .find_by_user(&scope, UserId::parse(user_id).expect("user id"))
+            .await
+            .expect("query")
+            .expect("a membership");
+        let mut after = before.clone();
+        change(&mut after);
+        tx.memberships().update(&scope, &before, &after).await.expect("update");
+        tx.commit().await.expect("commit");
+    }
+
+    /// Creates an API key as `member`; its id and its secret.
+    pub async fn create_api_key(&self, member: &Member, name: &str, permissions: &[&str]) -> (String, String) {
+        let response = self
+            .graphql(
+                "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { id } } }",
+                json!({ "input": { "name": name, "permissions": permissions } }),
+                Some(&member.token),
+            )
+            .await;
+        let data = response.assert_ok();
+        (
+            data["createApiKey"]["apiKey"]["id"]
+                .as_str()
+                .expect("key id")
+                .to_owned(),
+            data["createApiKey"]["secret"].as_str().expect("secret").to_owned(),
+        )
+    }
+
+    /// How many audit events of `action` the whole database holds (read as the owner).
+    pub async fn audit_count(&self, action: &str) -> usize {
+        self.db
+            .audit_trail()
+            .await
+            .iter()
+            .filter(|(_, _, recorded)| recorded == action)
+            .count()
+    }
+
     /// The id of the caller's tenant's role with this system key (`owner`, `viewer`, …)
     /// or name.
     pub async fn role_id(&self, token: &str, key: &str) -> String {

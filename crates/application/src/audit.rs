@@ -79,20 +79,32 @@ impl Application {
     async fn note_refusal(&self, ctx: &RequestContext, action: &'static str, operation: &str) {
         let actor = ctx.audit_actor();
         let key = format!(
-            "audit-note:{action}:{}:{}",
+            "{action}:{}:{}",
             ctx.tenant_id(),
             actor.id().map(|id| id.to_string()).unwrap_or_default()
         );
+        let event = ctx.audit(action, "operation", operation, self.ports.clock.now());
+        self.record_security_event_at_most_once_a_minute(key, event).await;
+    }
+
+    /// Records a security event unless one under the same `key` was recorded in the
+    /// last minute, counted in the rate limiter (shared by replicas through Redis).
+    pub(crate) async fn record_security_event_at_most_once_a_minute(
+        &self,
+        key: String,
+        event: tessera_domain::NewAuditEvent,
+    ) {
         let decision = self
             .ports
             .rate_limiter
-            .acquire(&key, Quota::per_minute(REFUSALS_NOTED_PER_MINUTE))
+            .acquire(
+                &format!("audit-note:{key}"),
+                Quota::per_minute(REFUSALS_NOTED_PER_MINUTE),
+            )
             .await;
-        if !decision.allowed {
-            return;
+        if decision.allowed {
+            self.record_security_event(event).await;
         }
-        let event = ctx.audit(action, "operation", operation, self.ports.clock.now());
-        self.record_security_event(event).await;
     }
 }
 

@@ -36,7 +36,9 @@ impl TenantScope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     User(UserId),
-    /// A tenant API key, acting with its own permissions on behalf of its creator.
+    /// A tenant API key: a machine principal acting with exactly the permissions
+    /// written on it (cut down to what its creator still holds), in its tenant only.
+    /// It holds no role, no workspace role and no person's identity.
     ApiKey(ApiKeyId),
 }
 
@@ -44,7 +46,9 @@ pub enum Actor {
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     actor: Actor,
-    user_id: UserId,
+    /// The person answerable for the request: the user, or the API key's creator.
+    /// Attribution only (who sent an invitation); never a source of authority.
+    accountable: UserId,
     scope: TenantScope,
     /// The member's tenant role; `None` for an API key, which holds no role.
     role_id: Option<RoleId>,
@@ -78,7 +82,7 @@ impl RequestContext {
     pub(crate) fn new(user_id: UserId, scope: TenantScope, role_id: RoleId, permissions: PermissionSet) -> Self {
         Self {
             actor: Actor::User(user_id),
-            user_id,
+            accountable: user_id,
             scope,
             role_id: Some(role_id),
             permissions,
@@ -93,7 +97,7 @@ impl RequestContext {
     pub(crate) fn for_api_key(key: &ApiKey) -> Self {
         Self {
             actor: Actor::ApiKey(key.id),
-            user_id: key.created_by,
+            accountable: key.created_by,
             scope: TenantScope::new(key.tenant_id),
             role_id: None,
             permissions: key.permissions.clone(),
@@ -104,16 +108,27 @@ impl RequestContext {
         }
     }
 
-    /// Refuses API keys where only a signed-in person makes sense (their own
-    /// sessions, tenants, memberships, and minting keys).
-    pub fn require_person(&self) -> Result<(), AppError> {
+    /// The signed-in person behind the request; `None` for an API key.
+    pub fn person(&self) -> Option<UserId> {
         match self.actor {
-            Actor::User(_) => Ok(()),
-            Actor::ApiKey(_) => Err(AppError::Forbidden {
-                reason: "API_KEY_NOT_ALLOWED",
-                message: "this operation needs a signed-in person, not an API key".into(),
-            }),
+            Actor::User(user_id) => Some(user_id),
+            Actor::ApiKey(_) => None,
         }
+    }
+
+    /// The person, for what only a signed-in person does (their own sessions, tenants,
+    /// memberships, onboarding, and minting keys); API keys are refused.
+    pub fn require_person(&self) -> Result<UserId, AppError> {
+        self.person().ok_or_else(|| AppError::Forbidden {
+            reason: "API_KEY_NOT_ALLOWED",
+            message: "this operation needs a signed-in person, not an API key".into(),
+        })
+    }
+
+    /// Who answers for the request in records that name a person (an invitation's
+    /// sender): the user, or the creator of the API key. Grants nothing.
+    pub(crate) fn accountable_person(&self) -> UserId {
+        self.accountable
     }
 
     /// Where the request came from; the API layer sets it after authentication.
@@ -192,9 +207,6 @@ impl RequestContext {
     pub fn actor(&self) -> Actor {
         self.actor
     }
-    pub fn user_id(&self) -> UserId {
-        self.user_id
-    }
     pub fn tenant_id(&self) -> TenantId {
         self.scope.tenant_id()
     }
@@ -236,9 +248,10 @@ impl RequestContext {
     /// may read their own; anyone else's, and anything an API key reads, needs
     /// `members:read`.
     pub fn authorize_member_read(&self, user_id: UserId) -> Result<&TenantScope, AppError> {
-        match self.actor {
-            Actor::User(me) if me == user_id => self.member_scope(),
-            _ => Ok(self.authorize(Permission::MembersRead)?.scope),
+        if self.person() == Some(user_id) {
+            self.member_scope()
+        } else {
+            Ok(self.authorize(Permission::MembersRead)?.scope)
         }
     }
 

@@ -83,6 +83,10 @@ impl From<StoreError> for AppError {
                 field: field.to_owned(),
                 message: "is already taken".to_owned(),
             },
+            StoreError::Stale => AppError::Conflict {
+                field: "id".to_owned(),
+                message: "was changed by another request meanwhile; read it again and retry".to_owned(),
+            },
             other => AppError::Internal(Box::new(other)),
         }
     }

@@ -368,15 +368,27 @@ impl MembershipRepository for FakeTransaction {
             .find(|m| in_scope(scope, m.tenant_id) && m.user_id == user_id)
             .cloned())
     }
-    async fn update(&self, scope: &TenantScope, membership: &Membership) -> StoreResult<()> {
+    async fn update(&self, scope: &TenantScope, expected: &Membership, membership: &Membership) -> StoreResult<()> {
         let mut state = self.state();
         let stored = state
             .memberships
             .iter_mut()
             .find(|m| in_scope(scope, m.tenant_id) && m.id == membership.id)
             .ok_or(StoreError::NotFound)?;
+        if (stored.role_id, stored.status) != (expected.role_id, expected.status) {
+            return Err(StoreError::Stale);
+        }
         *stored = membership.clone();
         Ok(())
+    }
+    async fn lock_active_holders(&self, scope: &TenantScope, role_id: RoleId) -> StoreResult<Vec<UserId>> {
+        Ok(self
+            .state()
+            .memberships
+            .iter()
+            .filter(|m| in_scope(scope, m.tenant_id) && m.role_id == role_id && m.is_active())
+            .map(|m| m.user_id)
+            .collect())
     }
     async fn list(
         &self,
@@ -519,13 +531,16 @@ impl RoleRepository for FakeTransaction {
             .filter(|r| in_scope(scope, r.tenant_id))
             .count() as u64)
     }
-    async fn update(&self, scope: &TenantScope, role: &Role) -> StoreResult<()> {
+    async fn update(&self, scope: &TenantScope, expected: &Role, role: &Role) -> StoreResult<()> {
         let mut state = self.state();
         let stored = state
             .roles
             .iter_mut()
             .find(|r| in_scope(scope, r.tenant_id) && r.id == role.id)
             .ok_or(StoreError::NotFound)?;
+        if (&stored.name, &stored.permissions) != (&expected.name, &expected.permissions) {
+            return Err(StoreError::Stale);
+        }
         *stored = role.clone();
         Ok(())
     }
@@ -1008,6 +1023,9 @@ impl InvitationRepository for FakeTransaction {
             .iter_mut()
             .find(|i| in_scope(scope, i.tenant_id) && i.id == invitation.id)
             .ok_or(StoreError::NotFound)?;
+        if stored.status != tessera_domain::InvitationStatus::Pending {
+            return Err(StoreError::Stale);
+        }
         *stored = invitation.clone();
         Ok(())
     }
@@ -1133,15 +1151,76 @@ impl ApiKeyRepository for FakeTransaction {
             .filter(|k| in_scope(scope, k.tenant_id))
             .count() as u64)
     }
-    async fn update(&self, scope: &TenantScope, key: &ApiKey) -> StoreResult<()> {
+    async fn revoke(&self, scope: &TenantScope, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<bool> {
         let mut state = self.state();
-        let stored = state
+        Ok(
+            match state
+                .api_keys
+                .iter_mut()
+                .find(|k| in_scope(scope, k.tenant_id) && k.id == id && k.revoked_at.is_none())
+            {
+                Some(key) => {
+                    key.revoked_at = Some(at);
+                    true
+                }
+                None => false,
+            },
+        )
+    }
+    async fn record_use(&self, scope: &TenantScope, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<()> {
+        if let Some(key) = self
+            .state()
             .api_keys
             .iter_mut()
-            .find(|k| in_scope(scope, k.tenant_id) && k.id == key.id)
-            .ok_or(StoreError::NotFound)?;
-        *stored = key.clone();
+            .find(|k| in_scope(scope, k.tenant_id) && k.id == id)
+        {
+            key.last_used_at = Some(at);
+        }
         Ok(())
+    }
+    async fn restrict(
+        &self,
+        scope: &TenantScope,
+        id: ApiKeyId,
+        from: &PermissionSet,
+        to: &PermissionSet,
+    ) -> StoreResult<bool> {
+        let mut state = self.state();
+        Ok(
+            match state.api_keys.iter_mut().find(|k| {
+                in_scope(scope, k.tenant_id) && k.id == id && k.revoked_at.is_none() && k.permissions == *from
+            }) {
+                Some(key) => {
+                    key.permissions = to.clone();
+                    true
+                }
+                None => false,
+            },
+        )
+    }
+    async fn live_created_by(
+        &self,
+        scope: &TenantScope,
+        creators: &crate::ports::KeyCreators,
+    ) -> StoreResult<Vec<ApiKey>> {
+        let state = self.state();
+        let made_it = |creator: UserId| match creators {
+            crate::ports::KeyCreators::Person(user_id) => creator == *user_id,
+            crate::ports::KeyCreators::HoldersOf(role_id) => state.memberships.iter().any(|m| {
+                in_scope(scope, m.tenant_id)
+                    && m.user_id == creator
+                    && m.role_id == *role_id
+                    && m.status != MembershipStatus::Removed
+            }),
+        };
+        let mut keys: Vec<ApiKey> = state
+            .api_keys
+            .iter()
+            .filter(|k| in_scope(scope, k.tenant_id) && k.revoked_at.is_none() && made_it(k.created_by))
+            .cloned()
+            .collect();
+        keys.sort_by_key(|k| (k.created_at, k.id));
+        Ok(keys)
     }
 }
 

@@ -158,6 +158,15 @@ impl<T> Page<T> {
         }
     }
 
+    /// A page with nothing on it (nothing is visible to the caller).
+    pub fn empty() -> Self {
+        Self {
+            items: Vec::new(),
+            has_next_page: false,
+            has_previous_page: false,
+        }
+    }
+
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(f).collect(),

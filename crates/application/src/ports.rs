@@ -28,6 +28,10 @@ pub enum StoreError {
     /// The row to change does not exist (or is not visible in this scope).
     #[error("row not found")]
     NotFound,
+    /// The row no longer holds what the change was based on: another request changed
+    /// it since it was read (a conditional update matched nothing).
+    #[error("row changed meanwhile")]
+    Stale,
     /// The store could not answer (connection, constraint, corrupt row…).
     #[error("store failure: {0}")]
     Failure(#[source] Box<dyn StdError + Send + Sync>),
@@ -136,8 +140,14 @@ pub struct MemberFilter {
 pub trait MembershipRepository: Send + Sync {
     async fn insert(&self, scope: &TenantScope, membership: &Membership) -> StoreResult<()>;
     async fn find_by_user(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<Option<Membership>>;
-    /// Saves role, status and `updated_at`; `NotFound` when the row is not in scope.
-    async fn update(&self, scope: &TenantScope, membership: &Membership) -> StoreResult<()>;
+    /// Saves role, status and `updated_at` only if the row still holds the role and
+    /// status of `expected` (what the change was based on); `Stale` when another
+    /// request changed them meanwhile, `NotFound` when the row is not in scope.
+    async fn update(&self, scope: &TenantScope, expected: &Membership, membership: &Membership) -> StoreResult<()>;
+    /// The active members holding `role_id`, locked until the transaction ends (on
+    /// Postgres `FOR UPDATE`; SQLite runs one writer at a time): two owners leaving or
+    /// demoting each other at once see each other's change, never both succeed.
+    async fn lock_active_holders(&self, scope: &TenantScope, role_id: RoleId) -> StoreResult<Vec<UserId>>;
     /// Keyset page over `(created_at, id)`, filtered.
     async fn list(
         &self,
@@ -172,8 +182,10 @@ pub trait RoleRepository: Send + Sync {
     /// Keyset page over `(created_at, id)`.
     async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Role>>;
     async fn count(&self, scope: &TenantScope) -> StoreResult<u64>;
-    /// Saves the name and replaces the permission set; `NotFound` when not in scope.
-    async fn update(&self, scope: &TenantScope, role: &Role) -> StoreResult<()>;
+    /// Saves the name and the permission set of `role` if the stored role still has
+    /// `expected`'s (what the change was based on), writing only what differs; `Stale`
+    /// when another request changed it meanwhile.
+    async fn update(&self, scope: &TenantScope, expected: &Role, role: &Role) -> StoreResult<()>;
     async fn delete(&self, scope: &TenantScope, id: RoleId) -> StoreResult<()>;
     /// Memberships (not removed) and workspace memberships that hold the role.
     async fn count_holders(&self, scope: &TenantScope, id: RoleId) -> StoreResult<u64>;
@@ -275,7 +287,9 @@ pub trait InvitationRepository: Send + Sync {
     async fn insert(&self, scope: &TenantScope, invitation: &Invitation) -> StoreResult<()>;
     async fn find_by_id(&self, scope: &TenantScope, id: InvitationId) -> StoreResult<Option<Invitation>>;
     async fn find_by_token_digest(&self, scope: &TenantScope, digest: &str) -> StoreResult<Option<Invitation>>;
-    /// Saves status and `accepted_at`; `NotFound` when not in scope.
+    /// Saves status and `accepted_at` of an invitation that is still pending (accepting
+    /// and revoking both start there); `Stale` when it no longer is, `NotFound` when
+    /// not in scope.
     async fn update(&self, scope: &TenantScope, invitation: &Invitation) -> StoreResult<()>;
     /// Revokes every pending invitation to `email` (a new one replaces them).
     async fn revoke_pending_for(&self, scope: &TenantScope, email: &Email) -> StoreResult<()>;
@@ -295,8 +309,10 @@ pub struct MemberAccess {
     pub plan: tessera_domain::Plan,
 }
 
-/// An API key that authenticated, with its tenant's plan: what the next request with
-/// the same key needs, without a database round trip.
+/// An API key whose secret was verified, with its tenant's plan: what the next request
+/// with the same key needs, without a database round trip. A usable key's permissions
+/// are already cut down to what its creator holds; a revoked or expired key is kept
+/// too, so presenting it again costs no database work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedApiKey {
     pub key: tessera_domain::ApiKey,
@@ -375,8 +391,29 @@ pub trait ApiKeyRepository: Send + Sync {
     /// Keyset page over `(created_at, id)`.
     async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<ApiKey>>;
     async fn count(&self, scope: &TenantScope) -> StoreResult<u64>;
-    /// Saves `revoked_at` and `last_used_at`; `NotFound` when not in scope.
-    async fn update(&self, scope: &TenantScope, key: &ApiKey) -> StoreResult<()>;
+    /// Revokes the key at `at`; `false` when it was already revoked. Touches nothing else.
+    async fn revoke(&self, scope: &TenantScope, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Notes the key's use at `at`, and nothing else (a revocation committed meanwhile stands).
+    async fn record_use(&self, scope: &TenantScope, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Narrows a live key's permissions from `from` to `to`; `false` when the key was
+    /// revoked or its permissions changed meanwhile.
+    async fn restrict(
+        &self,
+        scope: &TenantScope,
+        id: ApiKeyId,
+        from: &PermissionSet,
+        to: &PermissionSet,
+    ) -> StoreResult<bool>;
+    /// The keys not yet revoked that these people created, oldest first.
+    async fn live_created_by(&self, scope: &TenantScope, creators: &KeyCreators) -> StoreResult<Vec<ApiKey>>;
+}
+
+/// Whose API keys: one person's, or those of everyone whose tenant membership (not
+/// removed) holds a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCreators {
+    Person(UserId),
+    HoldersOf(RoleId),
 }
 
 /// Counts failed attempts per key in a fixed window (log-in throttling).

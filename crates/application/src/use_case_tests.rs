@@ -441,7 +441,7 @@ async fn batch_reads_behind_the_loaders_stay_in_the_callers_tenant_and_rules() {
     let (app, _store) = fakes::application();
     let (_, owner) = signed_up(&app, "ada@example.com", "acme").await;
     let (_, other) = signed_up(&app, "grace@example.com", "globex").await;
-    let (ada, grace) = (owner.user_id(), other.user_id());
+    let (ada, grace) = (owner.person().expect("a person"), other.person().expect("a person"));
 
     // Users, memberships and roles of another tenant read as absent, not as found.
     let users = app.users_by_ids(&owner, &[ada, grace]).await.expect("users");
@@ -488,7 +488,9 @@ async fn batch_reads_behind_the_loaders_stay_in_the_callers_tenant_and_rules() {
         owner.role_id().expect("a person holds a role"),
         [Permission::WorkspacesCreate].into_iter().collect(),
     );
-    let own = app.memberships_of_users(&outsider, &[outsider.user_id()]).await;
+    let own = app
+        .memberships_of_users(&outsider, &[outsider.person().expect("a person")])
+        .await;
     assert!(own.is_ok(), "{own:?}");
     let refused = app.memberships_of_users(&outsider, &[ada]).await;
     assert!(matches!(refused, Err(AppError::Forbidden { .. })), "{refused:?}");

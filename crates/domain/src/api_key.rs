@@ -1,5 +1,6 @@
 //! A tenant API key: acts in its own tenant only, with at most the permissions it was
-//! given. Only a digest of its secret is stored; the secret is shown once.
+//! given, and never beyond what its creator still holds there. Only a digest of its
+//! secret is stored; the secret is shown once.
 
 use chrono::{DateTime, Utc};
 
@@ -22,6 +23,22 @@ pub struct ApiKey {
 impl ApiKey {
     pub fn is_usable(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|expiry| now < expiry)
+    }
+
+    /// The permissions this key keeps when its creator holds only `held`: `None` when
+    /// nothing is taken away, else what remains (possibly nothing).
+    pub fn confined_to(&self, held: &PermissionSet) -> Option<PermissionSet> {
+        let kept: PermissionSet = self.permissions.iter().filter(|p| held.contains(*p)).collect();
+        (kept != self.permissions).then_some(kept)
+    }
+
+    /// Revokes the key; `false` when it was already revoked (nothing changes).
+    pub fn revoke(&mut self, now: DateTime<Utc>) -> bool {
+        if self.revoked_at.is_some() {
+            return false;
+        }
+        self.revoked_at = Some(now);
+        true
     }
 }
 
@@ -50,7 +67,38 @@ mod tests {
         assert!(!key.is_usable(now + Duration::days(2)));
         key.expires_at = None;
         assert!(key.is_usable(now + Duration::days(400)));
-        key.revoked_at = Some(now);
+        assert!(key.revoke(now));
         assert!(!key.is_usable(now));
+        assert!(!key.revoke(now + Duration::days(1)), "revoked once");
+        assert_eq!(key.revoked_at, Some(now));
+    }
+
+    #[test]
+    fn a_key_is_confined_to_what_its_creator_still_holds() {
+        use crate::Permission;
+        let key = ApiKey {
+            id: ApiKeyId::from_uuid(Uuid::nil()),
+            tenant_id: TenantId::from_uuid(Uuid::nil()),
+            name: Name::parse("CI").expect("name"),
+            permissions: [Permission::MembersRead, Permission::WorkspacesCreate]
+                .into_iter()
+                .collect(),
+            secret_digest: "digest".into(),
+            created_by: UserId::from_uuid(Uuid::nil()),
+            created_at: Utc::now(),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        assert_eq!(key.confined_to(&PermissionSet::all()), None, "nothing taken away");
+        assert_eq!(
+            key.confined_to(&[Permission::MembersRead, Permission::AuditRead].into_iter().collect()),
+            Some([Permission::MembersRead].into_iter().collect())
+        );
+        assert_eq!(
+            key.confined_to(&PermissionSet::default()),
+            Some(PermissionSet::default()),
+            "a creator who holds nothing leaves the key nothing"
+        );
     }
 }

@@ -29,6 +29,7 @@ pub const DOMAIN_EVENT_TYPES: &[&str] = &[
     "role.deleted",
     "api_key.created",
     "api_key.revoked",
+    "api_key.permissions_reduced",
     "domain.added",
     "domain.verified",
     "domain.removed",
@@ -58,6 +59,7 @@ pub fn changes_access(event_type: &str) -> bool {
             | "role.updated"
             | "role.deleted"
             | "api_key.revoked"
+            | "api_key.permissions_reduced"
             | "onboarding.completed"
     )
 }

@@ -2,9 +2,11 @@
 //! its own database; the `*_postgres` variants need `TEST_DATABASE_URL`.
 
 mod access_rules;
+mod api_key_authority;
 mod api_keys;
 mod architecture;
 mod audit;
+mod concurrent_writes;
 mod custom_domains;
 mod database_faults;
 mod faults;

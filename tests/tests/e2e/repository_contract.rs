@@ -321,7 +321,10 @@ async fn roles_keep_their_permissions_and_own_memberships_span_tenants(backend: 
         status: MembershipStatus::Removed,
         ..memberships[0].clone()
     };
-    tx.memberships().update(first_scope, &removed).await.expect("remove");
+    tx.memberships()
+        .update(first_scope, &memberships[0], &removed)
+        .await
+        .expect("remove");
     tx.commit().await.expect("commit");
     let (second, second_scope) = &tenants[1];
     let tx = begin(&f.store).await;

@@ -208,7 +208,7 @@ pub fn check(access: Access, caller: Option<&Caller>) -> Result<(), AppError> {
         Access::Member => member()?.ensure_onboarded(),
         Access::Identity => member().map(|_| ()),
         Access::Permission(permission) => member()?.authorize(permission).map(|_| ()),
-        Access::Person => member()?.require_person(),
+        Access::Person => member()?.require_person().map(|_| ()),
     }
 }
 

@@ -134,7 +134,7 @@ impl InvitationMutation {
     async fn accept_invitation(&self, ctx: &Context<'_>, input: AcceptInvitationInput) -> Result<AuthPayload> {
         let request = member(ctx)?;
         application(ctx)
-            .accept_invitation(request.user_id(), &input.token, client_info(ctx))
+            .accept_invitation(request.require_person().gql()?, &input.token, client_info(ctx))
             .await
             .gql()
             .map(|session| cookies::issue(ctx, session))

@@ -1,12 +1,16 @@
 //! Tenant API keys for partner integrations: created by a person with
 //! `api_keys:manage`, never with more rights than that person holds, shown once,
 //! stored as a digest, usable until revoked or expired, confined to their tenant.
+//! A key is a machine principal: it acts with exactly its own permissions, inherits
+//! no role or workspace role of its creator, and never outlives or outranks them (a
+//! creator who leaves or is removed takes their keys along; one whose role shrinks
+//! takes their keys down with it).
 
 use chrono::{DateTime, Utc};
-use tessera_domain::{ApiKey, ApiKeyId, AuditActor, Name, NewAuditEvent, Permission, TenantId};
+use tessera_domain::{ApiKey, ApiKeyId, AuditActor, Name, NewAuditEvent, Permission, PermissionSet, TenantId};
 use uuid::Uuid;
 
-use crate::ports::CachedApiKey;
+use crate::ports::{CachedApiKey, KeyCreators, Transaction};
 use crate::roles::permission_list;
 use crate::{AppError, Application, FieldErrors, Page, PageRequest, RequestContext, TenantScope};
 
@@ -46,7 +50,7 @@ fn same_digest(a: &str, b: &str) -> bool {
 impl Application {
     #[tracing::instrument(name = "create_api_key", skip_all)]
     pub async fn create_api_key(&self, ctx: &RequestContext, input: CreateApiKey) -> Result<CreatedApiKey, AppError> {
-        ctx.require_person()?;
+        let creator = ctx.require_person()?;
         let scope = ctx.authorize(Permission::ApiKeysManage)?.scope().clone();
         let now = self.ports.clock.now();
         let mut errors = FieldErrors::new();
@@ -79,7 +83,7 @@ impl Application {
             name,
             permissions,
             secret_digest: self.ports.secrets.digest(&secret),
-            created_by: ctx.user_id(),
+            created_by: creator,
             created_at: now,
             expires_at: input.expires_at,
             revoked_at: None,
@@ -122,11 +126,10 @@ impl Application {
             .find_by_id(&scope, id)
             .await?
             .ok_or(AppError::NotFound("API key"))?;
-        // Revoking a revoked key changes nothing and records nothing.
-        if key.revoked_at.is_none() {
-            let now = self.ports.clock.now();
-            key.revoked_at = Some(now);
-            tx.api_keys().update(&scope, &key).await?;
+        let now = self.ports.clock.now();
+        // Revoking a revoked key (also one revoked by a request racing this one)
+        // changes nothing and records nothing.
+        if key.revoke(now) && tx.api_keys().revoke(&scope, id, now).await? {
             let event = ctx.audit("api_key.revoked", "api_key", key.id, now).change(
                 "revoked_at",
                 None::<String>,
@@ -140,7 +143,57 @@ impl Application {
         Ok(key)
     }
 
-    /// Turns an API key secret into a request context for the key's own tenant.
+    /// Keeps API keys within their creators' authority, inside the caller's
+    /// transaction: with `held = None` (the creator left or was removed) every live key
+    /// they made is revoked; otherwise each is cut down to `held`. One audit event per
+    /// key changed, by the caller, naming `reason`. The caller drops the tenant's
+    /// cached access after its commit (every caller changes access anyway).
+    pub(crate) async fn confine_api_keys(
+        &self,
+        tx: &dyn Transaction,
+        ctx: &RequestContext,
+        creators: KeyCreators,
+        held: Option<&PermissionSet>,
+        reason: &'static str,
+    ) -> Result<usize, AppError> {
+        let scope = ctx.own_scope();
+        let now = self.ports.clock.now();
+        let mut changed = 0;
+        for mut key in tx.api_keys().live_created_by(scope, &creators).await? {
+            let event = match held {
+                None => {
+                    if !(key.revoke(now) && tx.api_keys().revoke(scope, key.id, now).await?) {
+                        continue;
+                    }
+                    ctx.audit("api_key.revoked", "api_key", key.id, now)
+                        .change("revoked_at", None::<String>, Some(now.to_rfc3339()))
+                        .change("reason", None::<&str>, Some(reason))
+                }
+                Some(held) => {
+                    let Some(kept) = key.confined_to(held) else {
+                        continue;
+                    };
+                    if !tx.api_keys().restrict(scope, key.id, &key.permissions, &kept).await? {
+                        continue;
+                    }
+                    ctx.audit("api_key.permissions_reduced", "api_key", key.id, now)
+                        .change(
+                            "permissions",
+                            Some(permission_list(&key.permissions)),
+                            Some(permission_list(&kept)),
+                        )
+                        .change("reason", None::<&str>, Some(reason))
+                }
+            };
+            self.journal(tx, &event).await?;
+            changed += 1;
+        }
+        Ok(changed)
+    }
+
+    /// Turns an API key secret into a request context for the key's own tenant, with
+    /// the key's permissions cut down to what its creator, still an active member,
+    /// holds now.
     #[tracing::instrument(name = "authenticate_api_key", skip_all)]
     pub async fn authenticate_api_key(&self, secret: &str) -> Result<RequestContext, AppError> {
         let (tenant_id, key_id) = parse(secret).ok_or_else(|| AppError::Unauthenticated(REFUSED.into()))?;
@@ -150,17 +203,22 @@ impl Application {
         let now = self.ports.clock.now();
         let digest = self.ports.secrets.digest(secret.trim());
         // A key verified within the last minute is answered from the cache: same digest,
-        // still usable, and its use already recorded (so `lastUsedAt` stays at most a
-        // minute behind). Revocation and suspension invalidate the tenant's entries.
+        // and its use already recorded (so `lastUsedAt` stays at most a minute behind).
+        // A revoked or expired key is answered from the cache too. Revocation, role and
+        // membership changes and suspension drop the tenant's entries.
         if let Some(cached) = self.ports.access_cache.get_api_key(tenant_id, key_id).await
             && same_digest(&cached.key.secret_digest, &digest)
-            && cached.key.is_usable(now)
-            && cached
+        {
+            if !cached.key.is_usable(now) {
+                return Err(self.refuse_unusable_key(&cached.key, now).await);
+            }
+            if cached
                 .key
                 .last_used_at
                 .is_some_and(|at| (now - at).num_seconds() < USE_RECORD_INTERVAL_SECONDS)
-        {
-            return Ok(RequestContext::for_api_key(&cached.key).with_plan(cached.plan));
+            {
+                return Ok(RequestContext::for_api_key(&cached.key).with_plan(cached.plan));
+            }
         }
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(&scope).await?;
@@ -170,42 +228,47 @@ impl Application {
             .await?
             .filter(|key| same_digest(&key.secret_digest, &digest))
             .ok_or_else(|| AppError::Unauthenticated(REFUSED.into()))?;
-        if !key.is_usable(now) {
-            drop(tx);
-            if key.revoked_at.is_some() {
-                tracing::warn!(api_key_id = %key.id, "a revoked API key was used");
-                // The secret matched: whoever holds it is, as far as anyone can tell, the key.
-                self.record_security_event(NewAuditEvent::new(
-                    Some(key.tenant_id),
-                    AuditActor::ApiKey(key.id),
-                    "api_key.used_after_revocation",
-                    "api_key",
-                    Some(key.id.to_string()),
-                    now,
-                ))
-                .await;
-            }
-            return Err(AppError::Unauthenticated(
-                "the API key has been revoked or has expired".into(),
-            ));
-        }
         let tenant = tx
             .tenants()
             .find_by_id(tenant_id)
             .await?
             .ok_or_else(|| AppError::Unauthenticated(REFUSED.into()))?;
+        if !key.is_usable(now) {
+            drop(tx);
+            self.ports
+                .access_cache
+                .put_api_key(&CachedApiKey {
+                    key: key.clone(),
+                    plan: tenant.plan,
+                })
+                .await;
+            return Err(self.refuse_unusable_key(&key, now).await);
+        }
         if !tenant.is_active() {
             return Err(AppError::Forbidden {
                 reason: "TENANT_SUSPENDED",
                 message: "this tenant is suspended".into(),
             });
         }
+        // Never more than its creator holds now, and nothing once they are gone (the
+        // use cases that change a member's access also revoke or cut down their keys;
+        // this holds even for a change that slipped past them).
+        let creator = tx
+            .memberships()
+            .find_by_user(&scope, key.created_by)
+            .await?
+            .filter(|membership| membership.is_active())
+            .ok_or_else(|| AppError::Unauthenticated("the API key's creator is no longer a member".into()))?;
+        let held = tx.roles().permissions_of(&scope, creator.role_id).await?;
+        if let Some(kept) = key.confined_to(&held) {
+            key.permissions = kept;
+        }
         if key
             .last_used_at
             .is_none_or(|at| (now - at).num_seconds() >= USE_RECORD_INTERVAL_SECONDS)
         {
             key.last_used_at = Some(now);
-            tx.api_keys().update(&scope, &key).await?;
+            tx.api_keys().record_use(&scope, key.id, now).await?;
             tx.commit().await?;
         }
         let context = RequestContext::for_api_key(&key).with_plan(tenant.plan);
@@ -214,6 +277,28 @@ impl Application {
             .put_api_key(&CachedApiKey { key, plan: tenant.plan })
             .await;
         Ok(context)
+    }
+
+    /// The refusal for a key that is revoked or expired. The secret matched, so
+    /// whoever holds it is, as far as anyone can tell, the key: a revoked key's use is
+    /// recorded, at most once a minute per key across replicas.
+    async fn refuse_unusable_key(&self, key: &ApiKey, now: DateTime<Utc>) -> AppError {
+        if key.revoked_at.is_some() {
+            tracing::warn!(api_key_id = %key.id, "a revoked API key was used");
+            self.record_security_event_at_most_once_a_minute(
+                format!("api-key-revoked:{}:{}", key.tenant_id, key.id),
+                NewAuditEvent::new(
+                    Some(key.tenant_id),
+                    AuditActor::ApiKey(key.id),
+                    "api_key.used_after_revocation",
+                    "api_key",
+                    Some(key.id.to_string()),
+                    now,
+                ),
+            )
+            .await;
+        }
+        AppError::Unauthenticated("the API key has been revoked or has expired".into())
     }
 }
 

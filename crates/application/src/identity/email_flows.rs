@@ -15,13 +15,9 @@ impl Application {
     /// Mails the caller a link-token that proves they own their address.
     #[tracing::instrument(name = "request_email_verification", skip_all)]
     pub async fn request_email_verification(&self, ctx: &RequestContext) -> Result<(), AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
-        let user = tx
-            .users()
-            .find_by_id(ctx.user_id())
-            .await?
-            .ok_or(AppError::NotFound("user"))?;
+        let user = tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))?;
         if user.email_verified_at.is_some() {
             return Ok(());
         }

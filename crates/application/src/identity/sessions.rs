@@ -122,12 +122,12 @@ impl Application {
     /// Ends every session of the caller, on every device.
     #[tracing::instrument(name = "log_out_everywhere", skip_all)]
     pub async fn log_out_everywhere(&self, ctx: &RequestContext) -> Result<u64, AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         let now = self.ports.clock.now();
         let tx = self.ports.store.begin().await?;
-        let ended = tx.sessions().revoke_all_for_user(ctx.user_id(), now).await?;
+        let ended = tx.sessions().revoke_all_for_user(me, now).await?;
         tx.enter_tenant(ctx.own_scope()).await?;
-        let event = ctx.audit("session.logged_out_everywhere", "user", ctx.user_id(), now);
+        let event = ctx.audit("session.logged_out_everywhere", "user", me, now);
         self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         for id in &ended {
@@ -139,10 +139,10 @@ impl Application {
     /// Ends one of the caller's own sessions; another user's session is not found.
     #[tracing::instrument(name = "revoke_session", skip_all, fields(session_id = %id))]
     pub async fn revoke_session(&self, ctx: &RequestContext, id: SessionId) -> Result<(), AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
         let session = tx.sessions().find_by_id(id).await?;
-        if !session.is_some_and(|s| s.user_id == ctx.user_id() && s.revoked_at.is_none()) {
+        if !session.is_some_and(|s| s.user_id == me && s.revoked_at.is_none()) {
             return Err(AppError::NotFound("session"));
         }
         drop(tx);
@@ -156,20 +156,18 @@ impl Application {
         ctx: &RequestContext,
         page: &PageRequest,
     ) -> Result<Page<SessionRecord>, AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
         Ok(tx
             .sessions()
-            .list_live_for_user(ctx.user_id(), self.ports.clock.now(), page)
+            .list_live_for_user(me, self.ports.clock.now(), page)
             .await?)
     }
 
     pub async fn count_sessions(&self, ctx: &RequestContext) -> Result<u64, AppError> {
+        let me = ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
-        Ok(tx
-            .sessions()
-            .count_live_for_user(ctx.user_id(), self.ports.clock.now())
-            .await?)
+        Ok(tx.sessions().count_live_for_user(me, self.ports.clock.now()).await?)
     }
 
     /// Ends one session and records `event` (in the caller's tenant) with it.

@@ -83,11 +83,13 @@ impl Application {
                     message: "you are already a member of this tenant".into(),
                 });
             }
-            Some(mut existing) => {
-                existing.status = MembershipStatus::Active;
-                existing.role_id = invitation.role_id;
-                existing.updated_at = now;
-                tx.memberships().update(&scope, &existing).await?;
+            Some(existing) => {
+                let mut membership = existing.clone();
+                membership.reactivate(invitation.role_id, now);
+                tx.memberships()
+                    .update(&scope, &existing, &membership)
+                    .await
+                    .map_err(used_meanwhile)?;
             }
             None => {
                 let membership = Membership {
@@ -102,7 +104,19 @@ impl Application {
                 tx.memberships().insert(&scope, &membership).await?;
             }
         }
-        tx.invitations().update(&scope, &invitation).await?;
+        tx.invitations()
+            .update(&scope, &invitation)
+            .await
+            .map_err(used_meanwhile)?;
         Ok((tenant, invitation))
+    }
+}
+
+/// The invitation (or the membership it reopens) was changed by a request racing this
+/// one, e.g. revoked or accepted twice at once: the token no longer works.
+fn used_meanwhile(error: crate::ports::StoreError) -> AppError {
+    match error {
+        crate::ports::StoreError::Stale => AppError::validation("token", UNKNOWN),
+        other => other.into(),
     }
 }

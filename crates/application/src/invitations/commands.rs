@@ -42,7 +42,7 @@ impl Application {
             tenant_id: scope.tenant_id(),
             email: email.clone(),
             role_id: role.id,
-            invited_by: ctx.user_id(),
+            invited_by: ctx.accountable_person(),
             token_digest: self.ports.secrets.digest(&token),
             status: InvitationStatus::Pending,
             created_at: now,

@@ -11,7 +11,9 @@ use tessera_domain::{Membership, MembershipStatus, Role, SystemRole};
 use crate::ports::Transaction;
 use crate::{AppError, TenantScope};
 
-/// Refuses when `membership` is the tenant's last active owner.
+/// Refuses when `membership` is the tenant's last active owner. The owner set stays
+/// locked until the caller's transaction ends, so two owners leaving or demoting each
+/// other at the same moment cannot both pass: the second waits, then counts again.
 async fn ensure_not_last_owner(
     tx: &dyn Transaction,
     scope: &TenantScope,
@@ -21,18 +23,9 @@ async fn ensure_not_last_owner(
     if !role.is_owner() || membership.status != MembershipStatus::Active {
         return Ok(());
     }
-    let owners = tx
-        .memberships()
-        .count(
-            scope,
-            &crate::ports::MemberFilter {
-                role_id: Some(role.id),
-                status: Some(MembershipStatus::Active),
-                search: None,
-            },
-        )
-        .await?;
-    if owners <= 1 {
+    let owners = tx.memberships().lock_active_holders(scope, role.id).await?;
+    let others = owners.iter().filter(|owner| **owner != membership.user_id).count();
+    if others == 0 {
         return Err(AppError::Forbidden {
             reason: "LAST_OWNER",
             message: "the tenant's last owner cannot be removed, demoted or leave; transfer ownership first".into(),

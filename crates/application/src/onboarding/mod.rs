@@ -54,7 +54,7 @@ impl Application {
         draft: StageDraft,
         expected_version: Option<i64>,
     ) -> Result<OnboardingRecord, AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         check_draft_size(&draft)?;
         let tx = self.ports.store.begin().await?;
         let (mut record, stored) = self.load(tx.as_ref(), ctx).await?;
@@ -78,7 +78,7 @@ impl Application {
         record.progress.updated_at = now;
         self.store_progress(tx.as_ref(), &record, stored).await?;
         // What the draft holds is the person's own unvalidated typing: it stays out.
-        let event = ctx.audit("onboarding.draft_saved", "user", ctx.user_id(), now).change(
+        let event = ctx.audit("onboarding.draft_saved", "user", me, now).change(
             "stage",
             None::<&str>,
             Some(record.progress.stage.as_str()),
@@ -96,7 +96,7 @@ impl Application {
         submission: StageSubmission,
         expected_version: Option<i64>,
     ) -> Result<OnboardingRecord, AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         let now = self.ports.clock.now();
         let data = match &submission {
             StageSubmission::Started => StageData::Started,
@@ -125,9 +125,7 @@ impl Application {
         let mut applied = OrganizationApplied::default();
         match &data {
             StageData::PersonalInfo(info) => {
-                tx.users()
-                    .update_display_name(ctx.user_id(), &info.display_name, now)
-                    .await?;
+                tx.users().update_display_name(me, &info.display_name, now).await?;
             }
             StageData::Organization(organization) => {
                 applied = self.apply_organization(tx.as_ref(), ctx, organization).await?;
@@ -146,7 +144,7 @@ impl Application {
         record.progress.advance(data, now).map_err(refused)?;
         record.draft = None;
         self.store_progress(tx.as_ref(), &record, stored).await?;
-        let mut event = ctx.audit("onboarding.advanced", "user", ctx.user_id(), now).change(
+        let mut event = ctx.audit("onboarding.advanced", "user", me, now).change(
             "stage",
             Some(from.as_str()),
             Some(record.progress.stage.as_str()),
@@ -175,7 +173,7 @@ impl Application {
         stage: OnboardingStage,
         expected_version: Option<i64>,
     ) -> Result<OnboardingRecord, AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
         let (mut record, stored) = self.load(tx.as_ref(), ctx).await?;
         record.progress.check_version(expected_version).map_err(refused)?;
@@ -184,7 +182,7 @@ impl Application {
         record.progress.go_back(stage, now).map_err(refused)?;
         record.draft = None;
         self.store_progress(tx.as_ref(), &record, stored).await?;
-        let event = ctx.audit("onboarding.returned", "user", ctx.user_id(), now).change(
+        let event = ctx.audit("onboarding.returned", "user", me, now).change(
             "stage",
             Some(from.as_str()),
             Some(record.progress.stage.as_str()),
@@ -202,7 +200,7 @@ impl Application {
         terms: TermsInput,
         expected_version: Option<i64>,
     ) -> Result<OnboardingRecord, AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         let now = self.ports.clock.now();
         let terms = terms.validate(now).map_err(invalid)?;
         let tx = self.ports.store.begin().await?;
@@ -216,14 +214,14 @@ impl Application {
         let scope = ctx.own_scope();
         tx.enter_tenant(scope).await?;
         let event = ctx
-            .audit("onboarding.completed", "user", ctx.user_id(), now)
+            .audit("onboarding.completed", "user", me, now)
             .change("stage", Some(from.as_str()), Some(record.progress.stage.as_str()))
             .change("terms_version", None::<&str>, Some(version.as_str()));
         self.journal(tx.as_ref(), &event).await?;
-        tx.enter_user(ctx.user_id()).await?;
+        tx.enter_user(me).await?;
         let tenants: Vec<_> = tx
             .memberships()
-            .list_own(ctx.user_id())
+            .list_own(me)
             .await?
             .into_iter()
             .map(|m| m.tenant_id)
@@ -251,14 +249,15 @@ impl Application {
         tx: &dyn Transaction,
         ctx: &RequestContext,
     ) -> Result<(OnboardingRecord, Option<i64>), AppError> {
-        Ok(match tx.onboarding().find(ctx.user_id()).await? {
+        let me = ctx.require_person()?;
+        Ok(match tx.onboarding().find(me).await? {
             Some(record) => {
                 let version = record.progress.version;
                 (record, Some(version))
             }
             None => (
                 OnboardingRecord {
-                    progress: tessera_domain::Onboarding::start(ctx.user_id(), self.ports.clock.now()),
+                    progress: tessera_domain::Onboarding::start(me, self.ports.clock.now()),
                     draft: None,
                 },
                 None,
@@ -295,6 +294,7 @@ impl Application {
         ctx: &RequestContext,
         organization: &Organization,
     ) -> Result<OrganizationApplied, AppError> {
+        let me = ctx.require_person()?;
         let now = self.ports.clock.now();
         match organization {
             Organization::Create {
@@ -332,21 +332,17 @@ impl Application {
             Organization::JoinInvited { invitation_token } => {
                 let tenant_id = crate::invitations::tenant_of(invitation_token)
                     .ok_or_else(|| AppError::validation("invitationToken", "is not an invitation token"))?;
-                tx.enter_user(ctx.user_id()).await?;
+                tx.enter_user(me).await?;
                 let already = tx
                     .memberships()
-                    .list_own(ctx.user_id())
+                    .list_own(me)
                     .await?
                     .into_iter()
                     .any(|m| m.tenant_id == tenant_id && m.is_active());
                 if already {
                     return Ok(OrganizationApplied::default());
                 }
-                let user: User = tx
-                    .users()
-                    .find_by_id(ctx.user_id())
-                    .await?
-                    .ok_or(AppError::NotFound("user"))?;
+                let user: User = tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))?;
                 let (tenant, _) = self
                     .accept_into(tx, &user, invitation_token)
                     .await

@@ -16,13 +16,9 @@ pub struct PlatformScope {
 impl Application {
     /// The platform scope, for a signed-in platform administrator only.
     pub async fn platform_scope(&self, ctx: &RequestContext) -> Result<PlatformScope, AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
-        let user = tx
-            .users()
-            .find_by_id(ctx.user_id())
-            .await?
-            .ok_or(AppError::NotFound("user"))?;
+        let user = tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))?;
         if user.is_platform_admin {
             Ok(PlatformScope {
                 admin_id: user.id,

@@ -1,7 +1,7 @@
 use tessera_domain::{Name, Permission, Role, RoleId};
 
 use super::{parse_permissions, permission_list, role_rule};
-use crate::ports::StoreError;
+use crate::ports::{KeyCreators, StoreError};
 use crate::{AppError, Application, FieldErrors, RequestContext};
 
 #[derive(Debug, Clone)]
@@ -97,7 +97,7 @@ impl Application {
         }
         let before = role.clone();
         role.edit(name, permissions).map_err(role_rule)?;
-        tx.roles().update(scope, &role).await.map_err(name_taken)?;
+        tx.roles().update(scope, &before, &role).await.map_err(name_taken)?;
         let event = ctx
             .audit("role.updated", "role", role.id, self.ports.clock.now())
             .change("name", Some(before.name.as_str()), Some(role.name.as_str()))
@@ -107,6 +107,17 @@ impl Application {
                 Some(permission_list(&role.permissions)),
             );
         self.journal(tx.as_ref(), &event).await?;
+        if !before.permissions.is_subset(&role.permissions) {
+            // Its holders hold less now, and so do the API keys they created.
+            self.confine_api_keys(
+                tx.as_ref(),
+                ctx,
+                KeyCreators::HoldersOf(role.id),
+                Some(&role.permissions),
+                "creator_role_changed",
+            )
+            .await?;
+        }
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(role)
@@ -148,6 +159,15 @@ impl Application {
                 .ok_or(AppError::NotFound("replacement role"))?;
             // Moving people onto a role grants them its permissions.
             ctx.ensure_can_grant(&replacement.permissions)?;
+            // Their API keys keep only what the replacement role grants.
+            self.confine_api_keys(
+                tx.as_ref(),
+                ctx,
+                KeyCreators::HoldersOf(role.id),
+                Some(&replacement.permissions),
+                "creator_role_changed",
+            )
+            .await?;
             tx.roles().reassign_holders(scope, role.id, replacement.id).await?;
             event = event.change("holders_moved_to_role_id", None::<String>, Some(replacement.id));
         }

@@ -21,11 +21,9 @@ pub struct MyTenant {
 impl Application {
     #[tracing::instrument(name = "me", skip_all)]
     pub async fn me(&self, ctx: &RequestContext) -> Result<User, AppError> {
+        let me = ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
-        tx.users()
-            .find_by_id(ctx.user_id())
-            .await?
-            .ok_or(AppError::NotFound("user"))
+        tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))
     }
 
     #[tracing::instrument(name = "current_tenant", skip_all)]
@@ -48,14 +46,14 @@ impl Application {
     /// tenants themselves are read by [`Application::my_tenants_by_ids`].
     #[tracing::instrument(name = "my_tenants", skip_all)]
     pub async fn my_tenants(&self, ctx: &RequestContext, page: &PageRequest) -> Result<Page<MyTenant>, AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
-        tx.enter_user(ctx.user_id()).await?;
-        let page = tx.memberships().list_own_active(ctx.user_id(), page).await?;
+        tx.enter_user(me).await?;
+        let page = tx.memberships().list_own_active(me, page).await?;
         let ids: Vec<TenantId> = page.items.iter().map(|m| m.tenant_id).collect();
         let roles: HashMap<TenantId, HeldRole> = tx
             .roles()
-            .held_by(ctx.user_id(), &ids)
+            .held_by(me, &ids)
             .await?
             .into_iter()
             .map(|r| (r.tenant_id, r))
@@ -72,20 +70,20 @@ impl Application {
 
     #[tracing::instrument(name = "count_my_tenants", skip_all)]
     pub async fn count_my_tenants(&self, ctx: &RequestContext) -> Result<u64, AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
-        tx.enter_user(ctx.user_id()).await?;
-        Ok(tx.memberships().count_own_active(ctx.user_id()).await?)
+        tx.enter_user(me).await?;
+        Ok(tx.memberships().count_own_active(me).await?)
     }
 
     /// Those of these tenants where the caller holds a membership, in one statement
     /// (the batch behind the tenant of each of my memberships).
     #[tracing::instrument(name = "my_tenants_by_ids", skip_all, fields(tenants = ids.len()))]
     pub async fn my_tenants_by_ids(&self, ctx: &RequestContext, ids: &[TenantId]) -> Result<Vec<Tenant>, AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
-        tx.enter_user(ctx.user_id()).await?;
-        Ok(tx.tenants().find_joined_by(ctx.user_id(), ids).await?)
+        tx.enter_user(me).await?;
+        Ok(tx.tenants().find_joined_by(me, ids).await?)
     }
 
     /// A new token pair for another tenant where the caller is an active member.
@@ -96,12 +94,12 @@ impl Application {
         tenant_id: TenantId,
         client: ClientInfo,
     ) -> Result<AuthSession, AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
-        tx.enter_user(ctx.user_id()).await?;
+        tx.enter_user(me).await?;
         let member = tx
             .memberships()
-            .list_own(ctx.user_id())
+            .list_own(me)
             .await?
             .into_iter()
             .any(|m| m.tenant_id == tenant_id && m.is_active());
@@ -122,11 +120,7 @@ impl Application {
                 });
             }
         };
-        let user = tx
-            .users()
-            .find_by_id(ctx.user_id())
-            .await?
-            .ok_or(AppError::NotFound("user"))?;
+        let user = tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))?;
         // The caller is an active member of the tenant switched to (checked above), whose
         // chain keeps the event.
         tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
@@ -150,7 +144,7 @@ impl Application {
         slug: Option<&str>,
         client: ClientInfo,
     ) -> Result<AuthSession, AppError> {
-        ctx.require_person()?;
+        let me = ctx.require_person()?;
         let mut errors = FieldErrors::new();
         let name = errors.check("name", Name::parse(name));
         let slug = match slug {
@@ -162,11 +156,7 @@ impl Application {
         };
         let now = self.ports.clock.now();
         let tx = self.ports.store.begin().await?;
-        let user = tx
-            .users()
-            .find_by_id(ctx.user_id())
-            .await?
-            .ok_or(AppError::NotFound("user"))?;
+        let user = tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))?;
         let tenant = self
             .provision_tenant(tx.as_ref(), user.id, name, slug.as_ref(), now)
             .await

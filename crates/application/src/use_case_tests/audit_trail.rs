@@ -200,7 +200,7 @@ async fn renaming_a_workspace_records_its_old_and_new_name() {
         "workspace.renamed",
         ("workspace", Some(workspace.id.to_string())),
         Some(owner.tenant_id()),
-        AuditActor::User(owner.user_id()),
+        AuditActor::User(owner.person().expect("a person")),
     );
     assert_eq!(event.changes, vec![change("name", Some("Design"), Some("Studio"))]);
     assert_eq!(event.origin.request_id.as_deref(), Some("req-rename"));
@@ -224,7 +224,7 @@ async fn changing_a_members_role_records_the_role_before_and_after() {
         "member.role_changed",
         ("user", Some(grace.user.id.to_string())),
         Some(acme.tenant.id),
-        AuditActor::User(owner.user_id()),
+        AuditActor::User(owner.person().expect("a person")),
     );
     assert_eq!(
         event.changes,
@@ -359,7 +359,7 @@ async fn revoking_an_api_key_is_recorded_once_and_its_later_use_is_a_security_ev
         "api_key.revoked",
         ("api_key", Some(created.key.id.to_string())),
         Some(owner.tenant_id()),
-        AuditActor::User(owner.user_id()),
+        AuditActor::User(owner.person().expect("a person")),
     );
     assert_eq!(event.changes.len(), 1);
     assert_eq!(event.changes[0].field, "revoked_at");
@@ -888,7 +888,7 @@ async fn onboarding_steps_are_recorded_with_the_stage_they_move_between() {
         ]
     );
     assert!(events.iter().all(|e| e.target_type == "user"
-        && e.target_id == Some(ctx.user_id().to_string())
+        && e.target_id == Some(ctx.person().expect("a person").to_string())
         && e.tenant_id == Some(ctx.tenant_id())));
     assert_eq!(
         events[3].changes,

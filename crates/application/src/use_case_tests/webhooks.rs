@@ -263,7 +263,7 @@ async fn endpoints_are_validated_and_need_the_permission() {
     );
 
     let viewer = RequestContext::new(
-        ctx.user_id(),
+        ctx.person().expect("a person"),
         crate::TenantScope::new(ctx.tenant_id()),
         tessera_domain::RoleId::from_uuid(uuid::Uuid::nil()),
         tessera_domain::SystemRole::Viewer.default_permissions(),
@@ -294,7 +294,10 @@ async fn an_access_changing_event_drops_cached_access_even_if_its_use_case_could
     let (app, store, _, _, ctx, _) = owner_with_endpoint(settings(3, 5), &["*"]).await;
     let cache = app.ports.access_cache.clone();
     assert!(
-        cache.get(ctx.tenant_id(), ctx.user_id()).await.is_some(),
+        cache
+            .get(ctx.tenant_id(), ctx.person().expect("a person"))
+            .await
+            .is_some(),
         "authentication cached the owner's access"
     );
     // As if a role change committed and its process died before dropping the cache.
@@ -314,7 +317,10 @@ async fn an_access_changing_event_drops_cached_access_even_if_its_use_case_could
         });
     app.run_outbox(0, 1).await.expect("outbox pass");
     assert!(
-        cache.get(ctx.tenant_id(), ctx.user_id()).await.is_none(),
+        cache
+            .get(ctx.tenant_id(), ctx.person().expect("a person"))
+            .await
+            .is_none(),
         "the outbox dropped it"
     );
 }

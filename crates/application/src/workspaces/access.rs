@@ -1,9 +1,11 @@
 //! What a caller may do in one workspace: tenant-level permissions apply to every
 //! workspace; a workspace role adds its permissions inside that workspace only.
-//! Without tenant-level `workspaces:manage`, a caller sees only the workspaces they
-//! belong to; the others answer as if they did not exist.
+//! Without tenant-level `workspaces:manage`, a person sees only the workspaces they
+//! belong to; the others answer as if they did not exist. An API key belongs to no
+//! workspace: it reaches workspaces only through the `workspaces:*` permissions
+//! written on it (with `workspaces:manage`, every workspace; without, none).
 
-use tessera_domain::{Permission, PermissionSet, Workspace, WorkspaceId};
+use tessera_domain::{Permission, PermissionSet, UserId, Workspace, WorkspaceId};
 
 use crate::ports::Transaction;
 use crate::{AppError, RequestContext};
@@ -31,6 +33,39 @@ pub(crate) fn sees_every_workspace(ctx: &RequestContext) -> bool {
     ctx.permissions().contains(Permission::WorkspacesManage)
 }
 
+/// Which workspaces a caller can see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Visibility {
+    /// Every workspace of the tenant (tenant-level `workspaces:manage`).
+    All,
+    /// Those this person belongs to.
+    MemberOf(UserId),
+    /// None: an API key without `workspaces:manage`.
+    Nothing,
+}
+
+impl Visibility {
+    pub(crate) fn of(ctx: &RequestContext) -> Self {
+        if sees_every_workspace(ctx) {
+            return Self::All;
+        }
+        match ctx.person() {
+            Some(user_id) => Self::MemberOf(user_id),
+            None => Self::Nothing,
+        }
+    }
+
+    /// The repository filter: `None` for every workspace, `Some(user)` for a person's
+    /// own; `Err(())` when nothing is visible (no statement needed).
+    pub(crate) fn member_filter(self) -> Result<Option<UserId>, ()> {
+        match self {
+            Self::All => Ok(None),
+            Self::MemberOf(user_id) => Ok(Some(user_id)),
+            Self::Nothing => Err(()),
+        }
+    }
+}
+
 /// `Ok(None)` when the workspace does not exist or is not visible to the caller.
 pub(crate) async fn grant_for(
     tx: &dyn Transaction,
@@ -41,7 +76,11 @@ pub(crate) async fn grant_for(
     let Some(workspace) = tx.workspaces().find_by_id(scope, id).await? else {
         return Ok(None);
     };
-    let membership = tx.workspaces().find_member(scope, id, ctx.user_id()).await?;
+    // Only a person holds workspace roles; a key acts with its own permissions alone.
+    let membership = match ctx.person() {
+        Some(user_id) => tx.workspaces().find_member(scope, id, user_id).await?,
+        None => None,
+    };
     let local = match &membership {
         Some(member) => tx.roles().permissions_of(scope, member.role_id).await?,
         None if sees_every_workspace(ctx) => PermissionSet::default(),

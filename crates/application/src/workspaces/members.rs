@@ -6,7 +6,7 @@ use tessera_domain::{
     Permission, Role, RoleId, UserId, Workspace, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId,
 };
 
-use super::access::grant_for;
+use super::access::{Visibility, grant_for};
 use crate::ports::StoreError;
 use crate::{AppError, Application, Page, PageRequest, RequestContext};
 
@@ -77,14 +77,18 @@ impl Application {
         user_ids: &[UserId],
         first: u32,
     ) -> Result<HashMap<UserId, Page<WorkspaceMembership>>, AppError> {
-        let (scope, visible_to) = member_workspaces_access(ctx, user_ids)?;
+        let (scope, visibility) = member_workspaces_access(ctx, user_ids)?;
         let request = PageRequest::parse(Some(i32::try_from(first).unwrap_or(i32::MAX)), None, None, None)?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
-        let rows = tx
-            .workspaces()
-            .first_workspaces_of(scope, user_ids, visible_to, u64::from(request.limit) + 1)
-            .await?;
+        let rows = match visibility.member_filter() {
+            Ok(visible_to) => {
+                let tx = self.ports.store.begin().await?;
+                tx.enter_tenant(scope).await?;
+                tx.workspaces()
+                    .first_workspaces_of(scope, user_ids, visible_to, u64::from(request.limit) + 1)
+                    .await?
+            }
+            Err(()) => Vec::new(),
+        };
         let mut grouped: HashMap<UserId, Vec<WorkspaceMembership>> =
             user_ids.iter().map(|id| (*id, Vec::new())).collect();
         for row in rows {
@@ -106,7 +110,10 @@ impl Application {
         user_id: UserId,
         page: &PageRequest,
     ) -> Result<Page<WorkspaceMembership>, AppError> {
-        let (scope, visible_to) = member_workspaces_access(ctx, &[user_id])?;
+        let (scope, visibility) = member_workspaces_access(ctx, &[user_id])?;
+        let Ok(visible_to) = visibility.member_filter() else {
+            return Ok(Page::empty());
+        };
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
         Ok(tx.workspaces().list_of_member(scope, user_id, visible_to, page).await?)
@@ -120,7 +127,10 @@ impl Application {
         ctx: &RequestContext,
         user_ids: &[UserId],
     ) -> Result<HashMap<UserId, u64>, AppError> {
-        let (scope, visible_to) = member_workspaces_access(ctx, user_ids)?;
+        let (scope, visibility) = member_workspaces_access(ctx, user_ids)?;
+        let Ok(visible_to) = visibility.member_filter() else {
+            return Ok(with_zeros(user_ids, Vec::new()));
+        };
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
         let counted = tx.workspaces().count_of_members(scope, user_ids, visible_to).await?;
@@ -274,7 +284,8 @@ impl Application {
         let grant = grant_for(tx.as_ref(), ctx, workspace_id)
             .await?
             .ok_or(AppError::NotFound("workspace"))?;
-        if user_id != ctx.user_id() {
+        let leaving_myself = ctx.person() == Some(user_id);
+        if !leaving_myself {
             grant.require(Permission::WorkspacesManage)?;
         }
         let member = tx
@@ -282,7 +293,7 @@ impl Application {
             .find_member(scope, workspace_id, user_id)
             .await?
             .ok_or(AppError::NotFound("workspace member"))?;
-        if user_id != ctx.user_id() {
+        if !leaving_myself {
             let role = tx
                 .roles()
                 .find_by_id(scope, member.role_id)
@@ -331,37 +342,38 @@ fn ensure_within(held: &tessera_domain::PermissionSet, role: &Role) -> Result<()
 }
 
 /// Who may look at members' workspaces: a person at their own, `members:read` for
-/// others' ([`RequestContext::authorize_member_read`]). Callers without
-/// `workspaces:manage` see only workspaces they belong to.
+/// others' ([`RequestContext::authorize_member_read`]). A person without
+/// `workspaces:manage` sees only workspaces they belong to; such an API key, none.
 fn member_workspaces_access<'a>(
     ctx: &'a RequestContext,
     user_ids: &[UserId],
-) -> Result<(&'a crate::TenantScope, Option<UserId>), AppError> {
+) -> Result<(&'a crate::TenantScope, Visibility), AppError> {
     let scope = ctx.member_scope()?;
     for user_id in user_ids {
         ctx.authorize_member_read(*user_id)?;
     }
-    let visible_to = (!super::access::sees_every_workspace(ctx)).then(|| ctx.user_id());
-    Ok((scope, visible_to))
+    Ok((scope, Visibility::of(ctx)))
 }
 
 /// Those of these workspaces the caller can see: all of them for holders of
-/// `workspaces:manage`, otherwise those they belong to (one statement).
+/// `workspaces:manage`, otherwise those a person belongs to (one statement), and none
+/// for an API key without it.
 async fn visible_among(
     tx: &dyn crate::ports::Transaction,
     ctx: &RequestContext,
     ids: &[WorkspaceId],
 ) -> Result<Vec<WorkspaceId>, AppError> {
-    if super::access::sees_every_workspace(ctx) {
-        return Ok(ids.to_vec());
+    match Visibility::of(ctx) {
+        Visibility::All => Ok(ids.to_vec()),
+        Visibility::Nothing => Ok(Vec::new()),
+        Visibility::MemberOf(user_id) => Ok(tx
+            .workspaces()
+            .memberships_of_user(ctx.member_scope()?, user_id, ids)
+            .await?
+            .into_iter()
+            .map(|m| m.workspace_id)
+            .collect()),
     }
-    Ok(tx
-        .workspaces()
-        .memberships_of_user(ctx.member_scope()?, ctx.user_id(), ids)
-        .await?
-        .into_iter()
-        .map(|m| m.workspace_id)
-        .collect())
 }
 
 /// Every key with its count, zero where the grouped count had no row.

@@ -1,14 +1,17 @@
 use tessera_domain::{Workspace, WorkspaceId};
 
-use super::access::{grant_for, sees_every_workspace};
+use super::access::{Visibility, grant_for};
 use crate::{AppError, Application, Page, PageRequest, RequestContext};
 
 impl Application {
-    /// Every workspace for holders of `workspaces:manage`; otherwise the caller's own.
+    /// Every workspace for holders of `workspaces:manage`; otherwise the person's own
+    /// (none for an API key).
     #[tracing::instrument(name = "list_workspaces", skip_all)]
     pub async fn list_workspaces(&self, ctx: &RequestContext, page: &PageRequest) -> Result<Page<Workspace>, AppError> {
         let scope = ctx.member_scope()?;
-        let member_of = (!sees_every_workspace(ctx)).then(|| ctx.user_id());
+        let Ok(member_of) = Visibility::of(ctx).member_filter() else {
+            return Ok(Page::empty());
+        };
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
         Ok(tx.workspaces().list(scope, member_of, page).await?)
@@ -17,7 +20,9 @@ impl Application {
     #[tracing::instrument(name = "count_workspaces", skip_all)]
     pub async fn count_workspaces(&self, ctx: &RequestContext) -> Result<u64, AppError> {
         let scope = ctx.member_scope()?;
-        let member_of = (!sees_every_workspace(ctx)).then(|| ctx.user_id());
+        let Ok(member_of) = Visibility::of(ctx).member_filter() else {
+            return Ok(0);
+        };
         let tx = self.ports.store.begin().await?;
         tx.enter_tenant(scope).await?;
         Ok(tx.workspaces().count(scope, member_of).await?)

@@ -191,6 +191,16 @@ pub(crate) fn found(rows_affected: u64) -> StoreResult<()> {
     }
 }
 
+/// A conditional update (on the values the change was based on) that touched no row:
+/// the row was changed (or deleted) by another transaction since it was read.
+pub(crate) fn unchanged(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        Err(StoreError::Stale)
+    } else {
+        Ok(())
+    }
+}
+
 /// Maps a unique-constraint violation to `Duplicate(field)`, anything else to a failure.
 pub(crate) fn unique_as(field: &'static str) -> impl Fn(DbErr) -> StoreError {
     move |error| match error.sql_err() {

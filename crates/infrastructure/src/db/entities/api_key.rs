@@ -56,7 +56,7 @@ impl Model {
             tenant_id: key.tenant_id.as_uuid(),
             id: key.id.as_uuid(),
             name: key.name.as_str().to_owned(),
-            permissions: key.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
+            permissions: permission_text(&key.permissions),
             secret_digest: key.secret_digest.clone(),
             created_by: key.created_by.as_uuid(),
             created_at: key.created_at,
@@ -65,4 +65,10 @@ impl Model {
             last_used_at: key.last_used_at,
         }
     }
+}
+
+/// How a key's permissions are stored: their names, comma-separated, in the catalogue's
+/// order (so two equal sets are stored as equal text).
+pub fn permission_text(permissions: &PermissionSet) -> String {
+    permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",")
 }

@@ -6,7 +6,7 @@ use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::{Email, Invitation, InvitationId, InvitationStatus};
 
 use crate::db::entities::invitation;
-use crate::db::{SeaTransaction, db_failure, found, keyset, scoped, unique_as};
+use crate::db::{SeaTransaction, db_failure, keyset, scoped, unchanged, unique_as};
 
 #[async_trait]
 impl InvitationRepository for SeaTransaction {
@@ -47,10 +47,12 @@ impl InvitationRepository for SeaTransaction {
             .col_expr(invitation::Column::Status, Expr::value(invitation.status.as_str()))
             .col_expr(invitation::Column::AcceptedAt, Expr::value(invitation.accepted_at))
             .filter(invitation::Column::Id.eq(invitation.id.as_uuid()))
+            // Accepting and revoking both leave `pending`: of two racing, one lands.
+            .filter(invitation::Column::Status.eq(InvitationStatus::Pending.as_str()))
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        found(result.rows_affected)
+        unchanged(result.rows_affected)
     }
 
     async fn revoke_pending_for(&self, scope: &TenantScope, email: &Email) -> StoreResult<()> {

@@ -1,15 +1,15 @@
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LockType, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Select,
 };
 use tessera_application::ports::{MemberFilter, MembershipRepository, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
-use tessera_domain::{Membership, MembershipStatus, UserId};
+use tessera_domain::{Membership, MembershipStatus, RoleId, UserId};
 
 use crate::db::entities::{membership, tenant, user};
-use crate::db::{SeaTransaction, db_failure, found, keyset, scoped, unique_as};
+use crate::db::{SeaTransaction, db_failure, keyset, scoped, unchanged, unique_as};
 
 /// The tenant's memberships narrowed by the filter. The search runs as a sub-select on
 /// users (emails are stored lower-case; names are compared lower-cased).
@@ -76,17 +76,35 @@ impl MembershipRepository for SeaTransaction {
             .transpose()
     }
 
-    async fn update(&self, scope: &TenantScope, membership: &Membership) -> StoreResult<()> {
+    async fn update(&self, scope: &TenantScope, expected: &Membership, membership: &Membership) -> StoreResult<()> {
         scoped::ensure_owned(scope, membership.tenant_id)?;
         let result = scoped::update::<membership::Entity>(scope)
             .col_expr(membership::Column::RoleId, Expr::value(membership.role_id.as_uuid()))
             .col_expr(membership::Column::Status, Expr::value(membership.status.as_str()))
             .col_expr(membership::Column::UpdatedAt, Expr::value(membership.updated_at))
             .filter(membership::Column::Id.eq(membership.id.as_uuid()))
+            // Only over what the change was based on: a removal and a role change
+            // racing each other cannot both land.
+            .filter(membership::Column::RoleId.eq(expected.role_id.as_uuid()))
+            .filter(membership::Column::Status.eq(expected.status.as_str()))
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        found(result.rows_affected)
+        unchanged(result.rows_affected)
+    }
+
+    async fn lock_active_holders(&self, scope: &TenantScope, role_id: RoleId) -> StoreResult<Vec<UserId>> {
+        let holders: Vec<uuid::Uuid> = scoped::select::<membership::Entity>(scope)
+            .select_only()
+            .column(membership::Column::UserId)
+            .filter(membership::Column::RoleId.eq(role_id.as_uuid()))
+            .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
+            .lock(LockType::Update)
+            .into_tuple()
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok(holders.into_iter().map(UserId::from_uuid).collect())
     }
 
     async fn list(

@@ -9,7 +9,7 @@ use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::{MembershipStatus, Name, Permission, PermissionSet, Role, RoleId, SystemRole, TenantId, UserId};
 
 use crate::db::entities::{corrupt, membership, role, role_permission, workspace_member};
-use crate::db::{SeaTransaction, db_failure, found, keyset, scoped, unique_as};
+use crate::db::{SeaTransaction, db_failure, found, keyset, scoped, unchanged, unique_as};
 
 /// A role row with its permissions as one comma-separated list.
 #[derive(Debug, FromQueryResult)]
@@ -207,16 +207,26 @@ impl RoleRepository for SeaTransaction {
             .map_err(db_failure)
     }
 
-    async fn update(&self, scope: &TenantScope, role: &Role) -> StoreResult<()> {
+    async fn update(&self, scope: &TenantScope, expected: &Role, role: &Role) -> StoreResult<()> {
         scoped::ensure_owned(scope, role.tenant_id)?;
+        // Writing the row first (even when only the permissions change) holds its lock
+        // to the end of the transaction, so two edits of one role run one after the
+        // other; each then checks it starts from what its caller read.
         let result = scoped::update::<role::Entity>(scope)
             .col_expr(role::Column::Name, Expr::value(role.name.as_str()))
             .col_expr(role::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
             .filter(role::Column::Id.eq(role.id.as_uuid()))
+            .filter(role::Column::Name.eq(expected.name.as_str()))
             .exec(&self.txn)
             .await
             .map_err(unique_as("name"))?;
-        found(result.rows_affected)?;
+        unchanged(result.rows_affected)?;
+        if role.permissions == expected.permissions {
+            return Ok(());
+        }
+        if self.permissions_of(scope, role.id).await? != expected.permissions {
+            return Err(tessera_application::ports::StoreError::Stale);
+        }
         scoped::delete::<role_permission::Entity>(scope)
             .filter(role_permission::Column::RoleId.eq(role.id.as_uuid()))
             .exec(&self.txn)
