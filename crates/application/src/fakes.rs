@@ -1550,14 +1550,34 @@ impl crate::ports::TenantSettingsRepository for FakeTransaction {
             .find(|s| in_scope(scope, s.tenant_id))
             .cloned())
     }
-    async fn upsert(&self, scope: &TenantScope, settings: &tessera_domain::TenantSettings) -> StoreResult<()> {
+    async fn upsert(
+        &self,
+        scope: &TenantScope,
+        previous: &tessera_domain::TenantSettings,
+        settings: &tessera_domain::TenantSettings,
+    ) -> StoreResult<()> {
         assert!(
             in_scope(scope, settings.tenant_id),
             "settings written outside their scope"
         );
         let mut state = self.state();
+        let mut stored = state
+            .tenant_settings
+            .iter()
+            .find(|s| s.tenant_id == settings.tenant_id)
+            .cloned()
+            .unwrap_or_else(|| previous.clone());
+        macro_rules! changed {
+            ($($field:ident),*) => {$(
+                if settings.$field != previous.$field {
+                    stored.$field = settings.$field.clone();
+                }
+            )*};
+        }
+        changed!(logo_url, primary_colour, locale, time_zone, company_size, industry);
+        stored.updated_at = settings.updated_at;
         state.tenant_settings.retain(|s| s.tenant_id != settings.tenant_id);
-        state.tenant_settings.push(settings.clone());
+        state.tenant_settings.push(stored);
         Ok(())
     }
 }
@@ -1695,6 +1715,7 @@ impl crate::ports::WebhookRepository for FakeTransaction {
     async fn update_endpoint(
         &self,
         scope: &TenantScope,
+        expected: &tessera_domain::WebhookEndpoint,
         endpoint: &tessera_domain::WebhookEndpoint,
     ) -> StoreResult<()> {
         let mut state = self.state();
@@ -1703,6 +1724,9 @@ impl crate::ports::WebhookRepository for FakeTransaction {
             .iter_mut()
             .find(|(e, _)| e.id == endpoint.id && in_scope(scope, e.tenant_id))
             .ok_or(StoreError::NotFound)?;
+        if (stored.updated_at, stored.enabled) != (expected.updated_at, expected.enabled) {
+            return Err(StoreError::Stale);
+        }
         let failures = stored.failed_deliveries_in_a_row;
         *stored = endpoint.clone();
         stored.failed_deliveries_in_a_row = failures;

@@ -522,7 +522,15 @@ pub trait OnboardingRepository: Send + Sync {
 #[async_trait]
 pub trait TenantSettingsRepository: Send + Sync {
     async fn find(&self, scope: &TenantScope) -> StoreResult<Option<TenantSettings>>;
-    async fn upsert(&self, scope: &TenantScope, settings: &TenantSettings) -> StoreResult<()>;
+    /// Stores `settings`, writing only the fields that differ from `previous` (what the
+    /// change was based on) and `updated_at`: two people changing different settings
+    /// at once both keep their change. Creates the row on the first save.
+    async fn upsert(
+        &self,
+        scope: &TenantScope,
+        previous: &TenantSettings,
+        settings: &TenantSettings,
+    ) -> StoreResult<()>;
 }
 
 /// A domain event, recorded in the same transaction as the change it reports, for
@@ -583,8 +591,15 @@ pub trait WebhookRepository: Send + Sync {
     async fn count_endpoints(&self, scope: &TenantScope) -> StoreResult<u64>;
     /// Every enabled endpoint of the tenant (a tenant has a bounded number).
     async fn enabled_endpoints(&self, scope: &TenantScope) -> StoreResult<Vec<WebhookEndpoint>>;
-    /// Writes url, description, events, enabled, disabled reason and `updated_at`.
-    async fn update_endpoint(&self, scope: &TenantScope, endpoint: &WebhookEndpoint) -> StoreResult<()>;
+    /// Writes url, description, events, enabled, disabled reason and `updated_at` if
+    /// the stored endpoint is still as `expected` (same `updated_at` and enabled
+    /// flag); `Stale` when another request or the delivery worker changed it meanwhile.
+    async fn update_endpoint(
+        &self,
+        scope: &TenantScope,
+        expected: &WebhookEndpoint,
+        endpoint: &WebhookEndpoint,
+    ) -> StoreResult<()>;
     async fn delete_endpoint(&self, scope: &TenantScope, id: WebhookEndpointId) -> StoreResult<()>;
     async fn secrets(&self, scope: &TenantScope, id: WebhookEndpointId) -> StoreResult<Option<SigningSecrets>>;
     async fn set_secrets(

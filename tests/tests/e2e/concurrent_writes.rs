@@ -19,6 +19,8 @@ on_both_backends!(
     recording_a_keys_use_never_undoes_its_revocation,
     a_membership_change_based_on_an_old_read_is_refused_not_applied,
     a_role_edit_based_on_an_old_read_is_refused_not_applied,
+    two_people_changing_different_settings_at_once_both_keep_their_change,
+    an_endpoint_edit_based_on_an_old_read_does_not_undo_a_disable,
     two_owners_leaving_or_demoting_each_other_at_once_leave_one_owner,
 );
 
@@ -268,6 +270,125 @@ async fn a_role_edit_based_on_an_old_read_is_refused_not_applied(backend: Backen
         .expect("role");
     assert_eq!(stored.name.as_str(), "Reviewers");
     assert_eq!(stored.permissions, narrowed.permissions);
+}
+
+async fn two_people_changing_different_settings_at_once_both_keep_their_change(backend: Backend) {
+    use tessera_domain::{Locale, LogoUrl, TenantSettings};
+    let Some(f) = fixture(backend).await else {
+        return;
+    };
+    let empty = TenantSettings::empty(f.tenant, now());
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&f.scope).await.expect("enter");
+    tx.tenant_settings()
+        .upsert(&f.scope, &empty, &empty)
+        .await
+        .expect("first save");
+    tx.commit().await.expect("commit");
+    // Both read the same settings; one sets the logo, the other the locale.
+    let read = {
+        let tx = begin(&f.store).await;
+        tx.enter_tenant(&f.scope).await.expect("enter");
+        tx.tenant_settings()
+            .find(&f.scope)
+            .await
+            .expect("query")
+            .expect("settings")
+    };
+    let mut with_logo = read.clone();
+    with_logo.logo_url = Some(LogoUrl::parse("https://cdn.acme.example/logo.png").expect("url"));
+    let mut with_locale = read.clone();
+    with_locale.locale = Some(Locale::parse("fr-FR").expect("locale"));
+    for changed in [&with_logo, &with_locale] {
+        let tx = begin(&f.store).await;
+        tx.enter_tenant(&f.scope).await.expect("enter");
+        tx.tenant_settings()
+            .upsert(&f.scope, &read, changed)
+            .await
+            .expect("save");
+        tx.commit().await.expect("commit");
+    }
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&f.scope).await.expect("enter");
+    let stored = tx
+        .tenant_settings()
+        .find(&f.scope)
+        .await
+        .expect("query")
+        .expect("settings");
+    assert_eq!(stored.logo_url, with_logo.logo_url, "the first change stands");
+    assert_eq!(stored.locale, with_locale.locale, "and so does the second");
+}
+
+async fn an_endpoint_edit_based_on_an_old_read_does_not_undo_a_disable(backend: Backend) {
+    use tessera_domain::{EventSelection, SigningSecrets, WebhookEndpoint, WebhookEndpointId, WebhookUrl};
+    let Some(f) = fixture(backend).await else {
+        return;
+    };
+    let endpoint = WebhookEndpoint {
+        id: WebhookEndpointId::from_uuid(Uuid::now_v7()),
+        tenant_id: f.tenant,
+        url: WebhookUrl::parse("https://hooks.acme.example/in", false).expect("url"),
+        description: String::new(),
+        events: EventSelection::parse(&["*"]).expect("events"),
+        enabled: true,
+        disabled_reason: None,
+        failed_deliveries_in_a_row: 0,
+        created_at: now(),
+        updated_at: now(),
+    };
+    let secrets = SigningSecrets {
+        current: "whsec_test".into(),
+        previous: None,
+    };
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&f.scope).await.expect("enter");
+    tx.webhooks()
+        .insert_endpoint(&f.scope, &endpoint, &secrets)
+        .await
+        .expect("insert");
+    tx.commit().await.expect("commit");
+    let read = {
+        let tx = begin(&f.store).await;
+        tx.enter_tenant(&f.scope).await.expect("enter");
+        tx.webhooks()
+            .find_endpoint(&f.scope, endpoint.id)
+            .await
+            .expect("query")
+            .expect("endpoint")
+    };
+    // The delivery worker disables it ...
+    let mut disabled = read.clone();
+    disabled.disable(
+        "5 deliveries in a row failed".into(),
+        now() + chrono::Duration::seconds(1),
+    );
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&f.scope).await.expect("enter");
+    tx.webhooks()
+        .update_endpoint(&f.scope, &read, &disabled)
+        .await
+        .expect("disable");
+    tx.commit().await.expect("commit");
+    // ... and a person's edit of the description, based on the enabled endpoint, is refused.
+    let mut described = read.clone();
+    described.description = "orders".into();
+    described.updated_at = now() + chrono::Duration::seconds(2);
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&f.scope).await.expect("enter");
+    let outcome = tx.webhooks().update_endpoint(&f.scope, &read, &described).await;
+    assert!(matches!(outcome, Err(StoreError::Stale)), "{outcome:?}");
+    drop(tx);
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&f.scope).await.expect("enter");
+    let stored = tx
+        .webhooks()
+        .find_endpoint(&f.scope, endpoint.id)
+        .await
+        .expect("query")
+        .expect("endpoint");
+    assert!(!stored.enabled, "the disable stands");
+    assert_eq!(stored.description, "");
 }
 
 /// Owners of the tenant, by their email, as one of them reads the member list.

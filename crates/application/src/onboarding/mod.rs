@@ -391,15 +391,16 @@ impl Application {
                 other => other.into(),
             })?;
         tx.enter_tenant(scope).await?;
-        let mut settings = tx
+        let previous = tx
             .tenant_settings()
             .find(scope)
             .await?
             .unwrap_or_else(|| TenantSettings::empty(scope.tenant_id(), now));
+        let mut settings = previous.clone();
         settings.company_size = Some(size);
         settings.industry = industry;
         settings.updated_at = now;
-        tx.tenant_settings().upsert(scope, &settings).await?;
+        tx.tenant_settings().upsert(scope, &previous, &settings).await?;
         Ok((before, tenant))
     }
 }

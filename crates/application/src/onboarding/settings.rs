@@ -108,7 +108,7 @@ impl Application {
             settings.time_zone = value;
         }
         settings.updated_at = now;
-        tx.tenant_settings().upsert(&scope, &settings).await?;
+        tx.tenant_settings().upsert(&scope, &previous, &settings).await?;
         let event = ctx
             .audit("tenant.settings_updated", "tenant", scope.tenant_id(), now)
             .change("name", Some(previous_name.as_str()), Some(tenant.name.as_str()))

@@ -227,7 +227,7 @@ impl Application {
             return Ok(endpoint);
         }
         endpoint.updated_at = now;
-        tx.webhooks().update_endpoint(&scope, &endpoint).await?;
+        tx.webhooks().update_endpoint(&scope, &before, &endpoint).await?;
         if endpoint.enabled && !before.enabled {
             // A fresh start: earlier give-ups no longer count towards disabling it.
             tx.webhooks().note_outcome(&scope, id, false).await?;
@@ -485,10 +485,11 @@ impl Application {
             let failures = tx.webhooks().note_outcome(scope, endpoint.id, gave_up).await?;
             if gave_up && failures >= self.webhooks.disable_after_failed_deliveries.max(1) {
                 let current = tx.webhooks().find_endpoint(scope, endpoint.id).await?;
-                if let Some(mut current) = current.filter(|e| e.enabled) {
+                if let Some(read) = current.filter(|e| e.enabled) {
                     let reason = format!("{failures} deliveries in a row failed");
+                    let mut current = read.clone();
                     current.disable(reason.clone(), now);
-                    tx.webhooks().update_endpoint(scope, &current).await?;
+                    tx.webhooks().update_endpoint(scope, &read, &current).await?;
                     tx.webhooks()
                         .fail_pending(scope, endpoint.id, "the endpoint was disabled", now)
                         .await?;

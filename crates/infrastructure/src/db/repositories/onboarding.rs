@@ -145,26 +145,34 @@ impl TenantSettingsRepository for SeaTransaction {
             .transpose()
     }
 
-    async fn upsert(&self, scope: &TenantScope, settings: &TenantSettings) -> StoreResult<()> {
+    async fn upsert(
+        &self,
+        scope: &TenantScope,
+        previous: &TenantSettings,
+        settings: &TenantSettings,
+    ) -> StoreResult<()> {
         scoped::ensure_owned(scope, settings.tenant_id)?;
         let row = tenant_setting::Model::from_domain(settings);
-        let updated = scoped::update::<tenant_setting::Entity>(scope)
-            .col_expr(tenant_setting::Column::LogoUrl, Expr::value(row.logo_url.clone()))
-            .col_expr(
-                tenant_setting::Column::PrimaryColour,
-                Expr::value(row.primary_colour.clone()),
-            )
-            .col_expr(tenant_setting::Column::Locale, Expr::value(row.locale.clone()))
-            .col_expr(tenant_setting::Column::TimeZone, Expr::value(row.time_zone.clone()))
-            .col_expr(
-                tenant_setting::Column::CompanySize,
-                Expr::value(row.company_size.clone()),
-            )
-            .col_expr(tenant_setting::Column::Industry, Expr::value(row.industry.clone()))
-            .col_expr(tenant_setting::Column::UpdatedAt, Expr::value(row.updated_at))
-            .exec(&self.txn)
-            .await
-            .map_err(db_failure)?;
+        let before = tenant_setting::Model::from_domain(previous);
+        let mut update = scoped::update::<tenant_setting::Entity>(scope)
+            .col_expr(tenant_setting::Column::UpdatedAt, Expr::value(row.updated_at));
+        // Only what this change changed: a concurrent change of another field stands.
+        macro_rules! changed {
+            ($($field:ident => $column:ident),*) => {$(
+                if row.$field != before.$field {
+                    update = update.col_expr(tenant_setting::Column::$column, Expr::value(row.$field.clone()));
+                }
+            )*};
+        }
+        changed!(
+            logo_url => LogoUrl,
+            primary_colour => PrimaryColour,
+            locale => Locale,
+            time_zone => TimeZone,
+            company_size => CompanySize,
+            industry => Industry
+        );
+        let updated = update.exec(&self.txn).await.map_err(db_failure)?;
         if updated.rows_affected == 0 {
             // Two first saves at once: the loser finds the row and is told to retry.
             row.into_active_model()

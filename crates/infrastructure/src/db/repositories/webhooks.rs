@@ -13,7 +13,7 @@ use tessera_domain::{
 use uuid::Uuid;
 
 use crate::db::entities::{webhook_delivery, webhook_endpoint};
-use crate::db::{SeaTransaction, db_failure, found, keyset, scoped};
+use crate::db::{SeaTransaction, db_failure, found, keyset, scoped, unchanged};
 
 type Endpoints = webhook_endpoint::Entity;
 type Deliveries = webhook_delivery::Entity;
@@ -88,7 +88,12 @@ impl WebhookRepository for SeaTransaction {
             .collect()
     }
 
-    async fn update_endpoint(&self, scope: &TenantScope, endpoint: &WebhookEndpoint) -> StoreResult<()> {
+    async fn update_endpoint(
+        &self,
+        scope: &TenantScope,
+        expected: &WebhookEndpoint,
+        endpoint: &WebhookEndpoint,
+    ) -> StoreResult<()> {
         scoped::ensure_owned(scope, endpoint.tenant_id)?;
         let result = scoped::update::<Endpoints>(scope)
             .col_expr(webhook_endpoint::Column::Url, Expr::value(endpoint.url.as_str()))
@@ -107,10 +112,14 @@ impl WebhookRepository for SeaTransaction {
             )
             .col_expr(webhook_endpoint::Column::UpdatedAt, Expr::value(endpoint.updated_at))
             .filter(webhook_endpoint::Column::Id.eq(endpoint.id.as_uuid()))
+            // A disable by the delivery worker and an edit by a person must not undo
+            // each other: only over the state the change was based on.
+            .filter(webhook_endpoint::Column::UpdatedAt.eq(expected.updated_at))
+            .filter(webhook_endpoint::Column::Enabled.eq(expected.enabled))
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        found(result.rows_affected)
+        unchanged(result.rows_affected)
     }
 
     async fn delete_endpoint(&self, scope: &TenantScope, id: WebhookEndpointId) -> StoreResult<()> {
