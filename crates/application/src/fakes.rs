@@ -2052,6 +2052,12 @@ pub struct FakeRateLimiter {
 
 #[async_trait]
 impl crate::ports::RateLimiter for FakeRateLimiter {
+    async fn known_refusal(&self, key: &str, quota: crate::rate_limits::Quota) -> Option<std::time::Duration> {
+        let buckets = self.buckets.lock().expect("fake rate limiter lock");
+        let (decision, _) = crate::rate_limits::gcra(0, Some(*buckets.get(key)?), quota);
+        decision.retry_after.filter(|_| !decision.allowed)
+    }
+
     async fn acquire(&self, key: &str, quota: crate::rate_limits::Quota) -> crate::rate_limits::RateDecision {
         let mut buckets = self.buckets.lock().expect("fake rate limiter lock");
         let (decision, store) = crate::rate_limits::gcra(0, buckets.get(key).copied(), quota);

@@ -333,6 +333,11 @@ pub trait PersistedQueryStore: Send + Sync {
 pub trait RateLimiter: Send + Sync {
     async fn acquire(&self, key: &str, quota: crate::rate_limits::Quota) -> crate::rate_limits::RateDecision;
 
+    /// Whether the bucket refuses right now, as far as this process knows without a
+    /// round trip or spending anything: `Some(retry after)` when it does. In process
+    /// this is exact; a shared store answers with the refusals this process saw lately.
+    async fn known_refusal(&self, key: &str, quota: crate::rate_limits::Quota) -> Option<std::time::Duration>;
+
     /// Takes one request from each bucket in order and stops at the first that refuses
     /// (the buckets after it are not spent): one decision per bucket looked at. An
     /// adapter may do it in one round trip.

@@ -129,6 +129,25 @@ impl RateLimitSettings {
     }
 }
 
+/// The part of a client address that per-address limits count by: an IPv4 address
+/// whole, an IPv6 address by its /64 network (one subscriber is routinely handed a
+/// whole /64, so counting single addresses would hand out 2^64 budgets). An IPv6
+/// address that maps an IPv4 one counts as that IPv4 address. Text that is not an
+/// address is counted as given.
+pub fn address_bucket(ip: &str) -> String {
+    match ip.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(network))
+            }
+        },
+        Err(_) => ip.to_owned(),
+    }
+}
+
 /// Who is asking, as far as rate limits care.
 #[derive(Debug, Clone, Copy)]
 pub struct Admission<'a> {
@@ -152,6 +171,32 @@ impl Admitted {
 }
 
 impl Application {
+    /// The first check of a request, before its credential is looked up or its document
+    /// fetched from a store: an address whose budget is spent (by requests without a
+    /// credential and by failed authentications) is refused here, from what this
+    /// process knows, with no database or Redis work. `None` lets the request on.
+    pub async fn refuse_spent_address(&self, client_ip: Option<&str>) -> Option<Admitted> {
+        let settings = &self.rate_limits;
+        if !settings.enabled {
+            return None;
+        }
+        let key = format!("ip:{}", address_bucket(client_ip?));
+        let wait = self.ports.rate_limiter.known_refusal(&key, settings.anonymous).await?;
+        tracing::info!(bucket = "address", "refused before authentication");
+        Some(Admitted {
+            tightest: Some((
+                "address",
+                RateDecision {
+                    allowed: false,
+                    limit: settings.anonymous.capacity(),
+                    remaining: 0,
+                    reset_after: wait,
+                    retry_after: Some(wait),
+                },
+            )),
+        })
+    }
+
     /// Draws one request from each bucket that applies: the tenant (sized by plan) and
     /// the principal for a member or key; the client address otherwise; and the strict
     /// authentication bucket for log-in, sign-up and reset requests. Stops at the first
@@ -162,10 +207,11 @@ impl Application {
             return Admitted { tightest: None };
         }
         let mut buckets: Vec<(&'static str, String, Quota)> = Vec::with_capacity(3);
+        let address = request.client_ip.map(address_bucket);
         if request.authentication
-            && let Some(ip) = request.client_ip
+            && let Some(address) = &address
         {
-            buckets.push(("authentication", format!("auth:{ip}"), settings.authentication));
+            buckets.push(("authentication", format!("auth:{address}"), settings.authentication));
         }
         match request.member {
             Some(member) => {
@@ -183,8 +229,9 @@ impl Application {
                 ));
             }
             None => {
-                if let Some(ip) = request.client_ip {
-                    buckets.push(("anonymous", format!("ip:{ip}"), settings.anonymous));
+                // Without a credential, or with one that failed: the address pays.
+                if let Some(address) = &address {
+                    buckets.push(("anonymous", format!("ip:{address}"), settings.anonymous));
                 }
             }
         }
@@ -271,6 +318,20 @@ mod tests {
         }
         assert!(admitted <= 7_000 + quota.capacity(), "{admitted}");
         assert!(quota.capacity() <= 7_000);
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_network_and_ipv4_by_address() {
+        assert_eq!(address_bucket("203.0.113.7"), "203.0.113.7");
+        assert_eq!(address_bucket("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            address_bucket("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            address_bucket("2001:db8:1:2::9"),
+            "one /64, one budget"
+        );
+        assert_ne!(address_bucket("2001:db8:1:3::1"), address_bucket("2001:db8:1:2::1"));
+        assert_eq!(address_bucket("::ffff:198.51.100.4"), "198.51.100.4", "mapped IPv4");
+        assert_eq!(address_bucket("not an address"), "not an address");
     }
 
     #[test]

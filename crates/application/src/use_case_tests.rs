@@ -536,3 +536,50 @@ async fn batch_reads_behind_the_loaders_stay_in_the_callers_tenant_and_rules() {
         1
     );
 }
+
+#[tokio::test]
+async fn an_address_that_spent_its_budget_is_refused_before_authentication_and_members_do_not_spend_it() {
+    use crate::rate_limits::{Admission, Quota, RateLimitSettings};
+    let (app, _) = fakes::application();
+    let app = app.with_rate_limits(RateLimitSettings {
+        anonymous: Quota::per_minute(3),
+        ..RateLimitSettings::default()
+    });
+    let (_, member) = signed_up(&app, "ada@example.com", "acme").await;
+    let anonymous = |ip: &'static str| Admission {
+        member: None,
+        client_ip: Some(ip),
+        authentication: false,
+    };
+    // A member's requests draw from their own buckets, never from the address's.
+    for _ in 0..5 {
+        let admitted = app
+            .admit(Admission {
+                member: Some(&member),
+                ..anonymous("2001:db8::1")
+            })
+            .await;
+        assert!(admitted.allowed());
+    }
+    assert!(app.refuse_spent_address(Some("2001:db8::1")).await.is_none());
+    // Requests without a credential (or with one that failed) spend it; the whole
+    // /64 shares one budget.
+    for ip in ["2001:db8::1", "2001:db8::2", "2001:db8::3"] {
+        assert!(app.admit(anonymous(ip)).await.allowed());
+    }
+    assert!(!app.admit(anonymous("2001:db8::4")).await.allowed());
+    let refused = app
+        .refuse_spent_address(Some("2001:db8::ffff"))
+        .await
+        .expect("refused before anything else runs");
+    assert!(!refused.allowed());
+    assert_eq!(refused.tightest.map(|(bucket, _)| bucket), Some("address"));
+    assert!(
+        app.refuse_spent_address(Some("2001:db8:0:1::1")).await.is_none(),
+        "another /64"
+    );
+    assert!(
+        app.refuse_spent_address(None).await.is_none(),
+        "no address, nothing to count"
+    );
+}

@@ -70,6 +70,12 @@ impl InProcessRateLimiter {
 
 #[async_trait]
 impl RateLimiter for InProcessRateLimiter {
+    async fn known_refusal(&self, key: &str, quota: Quota) -> Option<Duration> {
+        let stored = self.buckets.get(key).await?;
+        let (decision, _) = gcra(now_ms(), Some(stored), quota);
+        decision.retry_after.filter(|_| !decision.allowed)
+    }
+
     async fn acquire(&self, key: &str, quota: Quota) -> RateDecision {
         let now = now_ms();
         let mut decision = None;
@@ -86,12 +92,15 @@ impl RateLimiter for InProcessRateLimiter {
     }
 }
 
-/// Buckets in Redis, shared by every replica.
+/// Buckets in Redis, shared by every replica. Refusals Redis gave are remembered here
+/// until they lapse, so a bucket known to refuse is answered without a round trip.
 pub struct RedisRateLimiter {
     pool: Pool,
     script: deadpool_redis::redis::Script,
     fallback: InProcessRateLimiter,
     degraded: AtomicBool,
+    /// Bucket → until when (ms since the epoch) Redis said it refuses.
+    refusing: Cache<String, i64>,
 }
 
 impl RedisRateLimiter {
@@ -101,6 +110,10 @@ impl RedisRateLimiter {
             script: deadpool_redis::redis::Script::new(GCRA_SCRIPT),
             fallback: InProcessRateLimiter::new(100_000),
             degraded: AtomicBool::new(false),
+            refusing: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(3600))
+                .build(),
         })
     }
 
@@ -152,6 +165,15 @@ impl RedisRateLimiter {
 
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
+    async fn known_refusal(&self, key: &str, quota: Quota) -> Option<Duration> {
+        if self.degraded.load(Ordering::Relaxed) {
+            return self.fallback.known_refusal(key, quota).await;
+        }
+        let until = self.refusing.get(key).await?;
+        let left = until - now_ms();
+        (left > 0).then(|| Duration::from_millis(left as u64))
+    }
+
     async fn acquire(&self, key: &str, quota: Quota) -> RateDecision {
         let mut decisions = self.acquire_in_order(&[(key.to_owned(), quota)]).await;
         decisions.pop().unwrap_or_else(|| gcra(now_ms(), None, quota).0)
@@ -161,6 +183,13 @@ impl RateLimiter for RedisRateLimiter {
         match self.in_redis(buckets).await {
             Ok(decisions) => {
                 self.note_answer(true, None);
+                for ((key, _), decision) in buckets.iter().zip(&decisions) {
+                    if let Some(wait) = decision.retry_after.filter(|_| !decision.allowed) {
+                        self.refusing
+                            .insert(key.clone(), now_ms() + wait.as_millis() as i64)
+                            .await;
+                    }
+                }
                 decisions
             }
             Err(error) => {
@@ -185,6 +214,13 @@ mod tests {
         assert!(!refused.allowed);
         assert!(refused.retry_after.is_some_and(|d| d > Duration::from_secs(25)));
         assert!(limiter.acquire("b", quota).await.allowed, "another bucket is untouched");
+        assert!(limiter.known_refusal("a", quota).await.is_some(), "known to refuse");
+        assert_eq!(limiter.known_refusal("b", quota).await, None);
+        assert_eq!(limiter.known_refusal("never-used", quota).await, None);
+        assert!(
+            limiter.acquire("b", quota).await.allowed,
+            "looking spent nothing: b still had its second request"
+        );
     }
 
     #[tokio::test]
@@ -220,5 +256,8 @@ mod tests {
         // The wide bucket was not spent by the refused request.
         let wide_now = limiter.acquire(&wide, Quota::per_minute(10)).await;
         assert_eq!(wide_now.remaining, 8);
+        // The refusal is remembered here: asked again, no round trip is needed.
+        assert!(limiter.known_refusal(&narrow, Quota::per_minute(1)).await.is_some());
+        assert_eq!(limiter.known_refusal(&wide, Quota::per_minute(10)).await, None);
     }
 }

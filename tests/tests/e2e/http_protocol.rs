@@ -84,6 +84,27 @@ async fn requests_that_cannot_execute_get_4xx_without_data() {
         .send()
         .await;
     assert_eq!(broken_json.expect("answered").status(), StatusCode::BAD_REQUEST);
+    // JSON nested 10,000 deep is refused with a plain answer, not the parser's words.
+    let nested = format!(
+        "{{\"query\": \"{{ __typename }}\", \"variables\": {{\"x\": {}{}}}}}",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let nested = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(nested)
+        .send()
+        .await;
+    let nested = TestApp::read(nested.expect("answered")).await;
+    assert_eq!(nested.status, StatusCode::BAD_REQUEST);
+    assert_eq!(nested.error_code(), Some("BAD_REQUEST"));
+    let message = nested.body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.contains("recursion") && !message.contains("line") && !message.contains("column"),
+        "{message}"
+    );
 
     let batch = app
         .client

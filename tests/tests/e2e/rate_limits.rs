@@ -134,6 +134,15 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_bucket_and_otherwise_the
         200,
         "another client behind the proxy"
     );
+    // An IPv6 client is counted by its /64: every address of it shares one budget.
+    assert_eq!(log_in_from(&app, "2001:db8:5:6::1").await, 200);
+    assert_eq!(log_in_from(&app, "2001:db8:5:6:ffff::2").await, 200);
+    assert_eq!(
+        log_in_from(&app, "2001:db8:5:6:1234:5678:9abc:def0").await,
+        429,
+        "a new address in the same /64 buys no new bucket"
+    );
+    assert_eq!(log_in_from(&app, "2001:db8:5:7::1").await, 200, "another /64");
     app.stop().await;
 
     let Some(direct) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
@@ -151,4 +160,68 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_bucket_and_otherwise_the
         "a forged header does not buy a new bucket"
     );
     direct.stop().await;
+}
+
+tessera_tests::on_both_backends!(bogus_api_keys_from_one_address_cost_no_database_work_once_its_budget_is_spent);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bogus_api_keys_are_refused_by_address_first_with_redis_too() {
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    flood_of_bogus_keys(Backend::Sqlite, Some(redis)).await;
+}
+
+async fn bogus_api_keys_from_one_address_cost_no_database_work_once_its_budget_is_spent(backend: Backend) {
+    flood_of_bogus_keys(backend, None).await;
+}
+
+/// Well-formed keys of a real tenant with random ids: each would cost a database
+/// lookup. Failed authentications spend the address's budget, and once it is spent the
+/// address is refused before any credential is looked up.
+async fn flood_of_bogus_keys(backend: Backend, redis: Option<String>) {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| {
+        config.redis_url = redis;
+        config.rate_limit_anonymous_per_minute = 10;
+    })
+    .await
+    else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let tenant = owner.tenant_id.replace('-', "");
+    let before = app.statements();
+    let (mut unauthenticated, mut limited) = (0, 0);
+    for _ in 0..60 {
+        let key = format!(
+            "tsk_{tenant}_{}_{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let answer = app
+            .graphql("{ members(first: 1) { totalCount } }", json!({}), Some(&key))
+            .await;
+        match answer.error_code() {
+            Some("UNAUTHENTICATED") => unauthenticated += 1,
+            Some("RATE_LIMITED") => {
+                assert_eq!(answer.status, 429);
+                limited += 1;
+            }
+            other => panic!("unexpected answer {other:?}: {}", answer.body),
+        }
+    }
+    let statements = app.statements() - before;
+    // The sign-up spent one request of the ten; the other nine were failed look-ups.
+    assert!(unauthenticated <= 10, "{unauthenticated} keys were looked up");
+    assert!(limited >= 50, "{limited} refused by address");
+    assert!(
+        statements <= 12,
+        "{statements} statements for 60 bogus keys: each refused one must cost none"
+    );
+    // The owner's own requests, from the same address, still go through: a member
+    // draws from their own buckets.
+    app.graphql("{ members(first: 1) { totalCount } }", json!({}), Some(&owner.token))
+        .await
+        .assert_ok();
+    app.stop().await;
 }

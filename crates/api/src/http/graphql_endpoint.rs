@@ -29,7 +29,7 @@ const JSON: &str = "application/json";
 
 /// Which media type the response uses, from the `Accept` header.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum MediaType {
+pub(crate) enum MediaType {
     GraphqlResponse,
     LegacyJson,
 }
@@ -149,11 +149,12 @@ pub async fn post(State(state): State<AppState>, request: Request) -> Response {
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
-        Err(error) => {
+        // The parser's own words (its recursion limit, its positions) stay here.
+        Err(_) => {
             return request_error(
                 StatusCode::BAD_REQUEST,
                 media,
-                &format!("the body is not valid JSON: {error}"),
+                "the body is not valid JSON (or nests too deep)",
                 "BAD_REQUEST",
             );
         }
@@ -282,6 +283,15 @@ async fn execute(
     mut request: async_graphql::Request,
     method: Method,
 ) -> Response {
+    // An address that spent its budget (requests without a credential, failed
+    // authentications) is refused before anything is looked up for it: no persisted
+    // document, no API key, no database work. A signed-in person's access token is let
+    // on: its signature is checked without any lookup, and the person draws from their
+    // own buckets.
+    let access_token = matches!(credential(headers), Ok(Some(Credential::AccessToken(_))));
+    if !access_token && let Some(refused) = state.app.refuse_spent_address(client.ip.as_deref()).await {
+        return too_many_requests(media, &refused, "unknown");
+    }
     let register = match resolve_persisted(state, media, headers, &mut request).await {
         Ok(register) => register,
         Err(refusal) => return refusal,
@@ -363,29 +373,10 @@ async fn execute(
         })
         .await;
     if !admitted.allowed() {
-        let retry = admitted
-            .tightest
-            .and_then(|(_, d)| d.retry_after)
-            .map_or(1, |d| d.as_secs_f64().ceil() as u64)
-            .max(1);
-        let body = json!({ "errors": [{
-            "message": "too many requests; slow down",
-            "extensions": { "code": "RATE_LIMITED", "retryAfterSeconds": retry }
-        }] });
-        let bucket = admitted.tightest.map_or("unknown", |(kind, _)| kind);
-        metrics::counter!("tessera_rate_limit_rejections_total", "bucket" => bucket).increment(1);
-        metrics::counter!("tessera_graphql_requests_total", "operation" => operation, "outcome" => "rate_limited")
-            .increment(1);
-        metrics::counter!("tessera_graphql_errors_total", "code" => "RATE_LIMITED").increment(1);
         if let Caller::Member(context) = &caller {
             state.app.note_rate_limited(context, operation).await;
         }
-        let mut http = respond(StatusCode::TOO_MANY_REQUESTS, media, &body);
-        add_rate_limit_headers(&mut http, &admitted);
-        if let Ok(value) = HeaderValue::from_str(&retry.to_string()) {
-            http.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return http;
+        return too_many_requests(media, &admitted, operation);
     }
     // Only a document that passed the shape limits and the rate limits is remembered.
     if let Some(hash) = register {
@@ -462,6 +453,31 @@ async fn execute(
         http.headers_mut().append(name, value.clone());
     }
     add_rate_limit_headers(&mut http, &admitted);
+    http
+}
+
+/// `429` with `Retry-After`, the `RateLimit-*` headers and a `RATE_LIMITED` error
+/// carrying `retryAfterSeconds`; counted by the bucket that refused.
+pub(crate) fn too_many_requests(media: MediaType, admitted: &Admitted, operation: &'static str) -> Response {
+    let retry = admitted
+        .tightest
+        .and_then(|(_, d)| d.retry_after)
+        .map_or(1, |d| d.as_secs_f64().ceil() as u64)
+        .max(1);
+    let body = json!({ "errors": [{
+        "message": "too many requests; slow down",
+        "extensions": { "code": "RATE_LIMITED", "retryAfterSeconds": retry }
+    }] });
+    let bucket = admitted.tightest.map_or("unknown", |(kind, _)| kind);
+    metrics::counter!("tessera_rate_limit_rejections_total", "bucket" => bucket).increment(1);
+    metrics::counter!("tessera_graphql_requests_total", "operation" => operation, "outcome" => "rate_limited")
+        .increment(1);
+    metrics::counter!("tessera_graphql_errors_total", "code" => "RATE_LIMITED").increment(1);
+    let mut http = respond(StatusCode::TOO_MANY_REQUESTS, media, &body);
+    add_rate_limit_headers(&mut http, admitted);
+    if let Ok(value) = HeaderValue::from_str(&retry.to_string()) {
+        http.headers_mut().insert(header::RETRY_AFTER, value);
+    }
     http
 }
 

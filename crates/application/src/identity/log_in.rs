@@ -42,7 +42,10 @@ impl Application {
         // Throttle before any password work: per account and per client address. The
         // answer does not say which one tripped.
         let account_key = format!("login:account:{email}");
-        let ip_key = client.ip.as_deref().map(|ip| format!("login:ip:{ip}"));
+        let ip_key = client
+            .ip
+            .as_deref()
+            .map(|ip| format!("login:ip:{}", crate::rate_limits::address_bucket(ip)));
         let account_wait = self
             .ports
             .attempts
