@@ -676,6 +676,11 @@ impl TestApp {
         self.server = Some(server);
     }
 
+    /// Where the running server serves `/metrics` apart from the API, if it does.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.as_ref().and_then(|server| server.metrics_addr)
+    }
+
     /// The address of the running server.
     pub fn addr(&self) -> Option<std::net::SocketAddr> {
         self.server.as_ref().map(|server| server.addr)

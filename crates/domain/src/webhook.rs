@@ -11,7 +11,10 @@ use crate::{InvalidValue, TenantId};
 pub use crate::ids::{WebhookDeliveryId, WebhookEndpointId};
 
 /// Whether an address belongs to the public internet: loopback, private, link-local,
-/// shared, documentation and multicast addresses do not.
+/// shared, documentation and multicast addresses do not, nor do IPv6 addresses that
+/// carry an IPv4 address inside them and can be routed to it by a translator (NAT64
+/// `64:ff9b::/96` and `64:ff9b:1::/48`, 6to4 `2002::/16`, Teredo `2001::/32`, the old
+/// IPv4-compatible `::/96`): one of those may lead to `127.0.0.1` or `10.0.0.1`.
 pub fn is_public_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -31,13 +34,20 @@ pub fn is_public_ip(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public_ip(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let segments = v6.segments();
+            let first = segments[0];
+            let embeds_ipv4 = (segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0])
+                || (first == 0x64 && segments[1] == 0xff9b && segments[2] == 0x0001)
+                || first == 0x2002
+                || (first == 0x2001 && segments[1] == 0)
+                || segments[..6] == [0; 6];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                || embeds_ipv4
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+                || first == 0x2001 && segments[1] == 0x0db8)
         }
     }
 }
@@ -404,6 +414,11 @@ mod tests {
             "https://10.1.2.3/in",
             "https://192.168.0.4/in",
             "https://[::1]/in",
+            "https://[64:ff9b::7f00:1]/in",
+            "https://[64:ff9b:1::a00:1]/in",
+            "https://[2002:7f00:1::1]/in",
+            "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/in",
+            "https://[::7f00:1]/in",
             "https://169.254.169.254/latest",
             "https://intranet/in",
             "https://user:pw@hooks.example.com/in",
@@ -414,6 +429,23 @@ mod tests {
         }
         assert!(WebhookUrl::parse("http://127.0.0.1:9000/in", true).is_ok());
         assert!(WebhookUrl::parse("ftp://127.0.0.1/in", true).is_err());
+    }
+
+    #[test]
+    fn addresses_that_lead_to_ipv4_through_a_translator_are_not_public() {
+        for hidden in [
+            "64:ff9b::7f00:1",
+            "64:ff9b::5db8:d822",
+            "64:ff9b:1:2::1",
+            "2002:c0a8:101::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "::7f00:1",
+        ] {
+            assert!(!is_public_ip(hidden.parse().expect("an address")), "{hidden}");
+        }
+        for public in ["2001:4860:4860::8888", "2606:4700:4700::1111", "2a00:1450:4001::1"] {
+            assert!(is_public_ip(public.parse().expect("an address")), "{public}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use auth::jwt::{JwtConfig, JwtTokenIssuer};
 pub use auth::password::Argon2PasswordHasher;
 pub use auth::secrets::RandomSecrets;
 pub use cache::{InProcessAccessCache, RedisAccessCache};
-pub use db::repositories::audit::{ArchiveReport, ChainReport, archive_audit_events, verify_audit_chains};
+pub use db::repositories::audit::{ArchiveReport, ArchiveSink, ChainReport, archive_audit_events, verify_audit_chains};
 pub use db::{DatabaseSettings, SeaStore, SeaTransaction, as_background};
 pub use domains::HttpDomainVerifier;
 pub use events::{InProcessEventBus, RedisEventBus};

@@ -128,9 +128,14 @@ pub struct Config {
     #[arg(long, env = "BASE_DOMAIN", global = true)]
     pub base_domain: Option<String>,
 
-    /// When set, `/metrics` wants `Authorization: Bearer <token>`.
+    /// When set, `/metrics` wants `Authorization: Bearer <token>`. In production
+    /// `/metrics` is refused on the main address unless this is set.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
+
+    /// Serve `/metrics` on this separate (admin) address instead of the main one.
+    #[arg(long, env = "METRICS_BIND_ADDR", global = true)]
+    pub metrics_bind_addr: Option<SocketAddr>,
 
     /// Turn every rate limit off (they are on by default).
     #[arg(long, env = "RATE_LIMITS_ENABLED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
@@ -492,6 +497,30 @@ impl Config {
         self.database_migration_url.as_deref().unwrap_or(&self.database_url)
     }
 
+    /// Who may read `/metrics` on the main address: with `METRICS_BIND_ADDR` nobody
+    /// (it is served there); else the holders of `METRICS_TOKEN`; without one, anyone
+    /// in development and nobody in production.
+    pub fn metrics_on_main_address(&self) -> tessera_api::http::prometheus::MetricsAccess {
+        use tessera_api::http::prometheus::MetricsAccess;
+        match (self.metrics_bind_addr, self.metrics_token()) {
+            (Some(_), _) => MetricsAccess::Refused,
+            (None, Some(token)) => MetricsAccess::Bearer(token),
+            (None, None) if self.is_production() => MetricsAccess::Refused,
+            (None, None) => MetricsAccess::Open,
+        }
+    }
+
+    /// Who may read `/metrics` on `METRICS_BIND_ADDR`: the token's holders if one is
+    /// set, else anyone who can reach that address.
+    pub fn metrics_on_admin_address(&self) -> tessera_api::http::prometheus::MetricsAccess {
+        use tessera_api::http::prometheus::MetricsAccess;
+        self.metrics_token().map_or(MetricsAccess::Open, MetricsAccess::Bearer)
+    }
+
+    fn metrics_token(&self) -> Option<String> {
+        self.metrics_token.clone().filter(|t| !t.trim().is_empty())
+    }
+
     pub fn introspection_enabled(&self) -> bool {
         self.introspection.unwrap_or(!self.is_production())
     }
@@ -586,6 +615,7 @@ impl Config {
             session_cookies: false,
             onboarding_gate: true,
             metrics_token: None,
+            metrics_bind_addr: None,
             rate_limits_enabled: true,
             rate_limit_free_per_minute: 600,
             rate_limit_team_per_minute: 3000,

@@ -69,22 +69,48 @@ pub async fn verify_audit(
 }
 
 /// `tessera audit archive`: events older than `days` go to `out` (JSON lines, appended
-/// and flushed first), then out of the database.
+/// and `fsync`ed first), then out of the database.
 pub async fn archive_audit(
     config: &Config,
     days: u32,
     out: &std::path::Path,
 ) -> anyhow::Result<tessera_infrastructure::ArchiveReport> {
+    let db = connect_for_migrations(config).await?;
+    let mut file = open_archive(out)?;
+    archive_audit_into(&db, days, &mut file).await
+}
+
+/// Archives into any sink (the command's file, or a test's).
+pub async fn archive_audit_into(
+    db: &DatabaseConnection,
+    days: u32,
+    sink: &mut dyn tessera_infrastructure::ArchiveSink,
+) -> anyhow::Result<tessera_infrastructure::ArchiveReport> {
     let before = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-    let mut file = std::fs::OpenOptions::new()
+    tessera_infrastructure::archive_audit_events(db, before, sink)
+        .await
+        .map_err(|e| anyhow::anyhow!("archiving the audit trail: {e}"))
+}
+
+/// Opens (or creates) the archive for appending; a new file's directory entry is made
+/// durable at once, so the file a later `fsync` persists cannot vanish in a crash.
+fn open_archive(out: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let existed = out.exists();
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(out)
         .with_context(|| format!("opening {}", out.display()))?;
-    let db = connect_for_migrations(config).await?;
-    tessera_infrastructure::archive_audit_events(&db, before, &mut file)
-        .await
-        .map_err(|e| anyhow::anyhow!("archiving the audit trail: {e}"))
+    if !existed {
+        let directory = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        std::fs::File::open(directory)
+            .and_then(|dir| dir.sync_all())
+            .with_context(|| format!("making {} durable", out.display()))?;
+    }
+    Ok(file)
 }
 
 /// `tessera admin grant|revoke <email>`: the only way to make a platform administrator.
@@ -324,7 +350,7 @@ pub fn api_config(config: &Config) -> ApiConfig {
         cors_allowed_origins: config.cors_origins(),
         hsts_max_age_seconds: config.hsts_max_age_seconds,
         request_timeout: std::time::Duration::from_secs(config.request_timeout_seconds.clamp(1, 600)),
-        metrics_token: config.metrics_token.clone().filter(|t| !t.is_empty()),
+        metrics: config.metrics_on_main_address(),
         session_cookie_max_age_seconds: AuthSettings::default().refresh_token_ttl.num_seconds(),
         ..ApiConfig::default()
     }
@@ -333,6 +359,9 @@ pub fn api_config(config: &Config) -> ApiConfig {
 /// A server bound to its port and running in the background.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served apart from the API (`METRICS_BIND_ADDR`), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
+    metrics_server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub store: SeaStore,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -359,6 +388,9 @@ impl RunningServer {
 
     fn abort_all(&self) {
         self.pool_gauges.abort();
+        if let Some(metrics) = &self.metrics_server {
+            metrics.abort();
+        }
         for worker in &self.workers {
             worker.abort();
         }
@@ -418,6 +450,20 @@ pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<Ru
     };
     let workers = spawn_workers(&app, config);
     let router = tessera_api::router(app, api);
+    let (metrics_addr, metrics_server) = match config.metrics_bind_addr {
+        Some(bind) => {
+            let listener = TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("binding the metrics address {bind}"))?;
+            let addr = listener.local_addr()?;
+            let admin = tessera_api::http::prometheus::admin_router(config.metrics_on_admin_address());
+            (
+                Some(addr),
+                Some(tokio::spawn(async move { axum::serve(listener, admin).await })),
+            )
+        }
+        None => (None, None),
+    };
     let listener = TcpListener::bind(config.bind_addr)
         .await
         .with_context(|| format!("binding {}", config.bind_addr))?;
@@ -449,6 +495,8 @@ pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<Ru
     });
     Ok(RunningServer {
         addr,
+        metrics_addr,
+        metrics_server,
         store,
         shutdown: Some(tx),
         handle,

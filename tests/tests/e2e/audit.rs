@@ -850,7 +850,77 @@ async fn a_mutation_that_fails_after_its_write_leaves_no_write_event_or_audit_ro
     app.stop().await;
 }
 
-on_both_backends!(retention_archives_before_it_deletes_and_the_chain_stays_verifiable);
+on_both_backends!(
+    retention_archives_before_it_deletes_and_the_chain_stays_verifiable,
+    retention_deletes_nothing_the_archive_could_not_make_durable,
+);
+
+/// An archive in memory that reports how much of it was made durable, and can be told
+/// to fail doing so (a full disk, say).
+struct RecordingSink {
+    written: Vec<u8>,
+    persisted: usize,
+    fail_persisting: bool,
+}
+
+impl std::io::Write for RecordingSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.written.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl tessera_infrastructure::ArchiveSink for RecordingSink {
+    fn persist(&mut self) -> std::io::Result<()> {
+        if self.fail_persisting {
+            return Err(std::io::Error::other("no space left on device"));
+        }
+        self.persisted = self.written.len();
+        Ok(())
+    }
+}
+
+async fn retention_deletes_nothing_the_archive_could_not_make_durable(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ada = app.sign_up("ada@example.com", "acme").await;
+    app.create_workspace(&ada, "Team", "team").await;
+    let before = app.db.count("audit_events").await;
+    let db = tessera_server::connect_for_migrations(app.config())
+        .await
+        .expect("owner");
+    let mut failing = RecordingSink {
+        written: Vec::new(),
+        persisted: 0,
+        fail_persisting: true,
+    };
+    let refused = tessera_server::archive_audit_into(&db, 0, &mut failing).await;
+    assert!(refused.is_err(), "a failed fsync stops the archive");
+    assert_eq!(app.db.count("audit_events").await, before, "and nothing was deleted");
+
+    let mut sink = RecordingSink {
+        written: Vec::new(),
+        persisted: 0,
+        fail_persisting: false,
+    };
+    let report = tessera_server::archive_audit_into(&db, 0, &mut sink)
+        .await
+        .expect("archive");
+    assert_eq!(report.archived as i64, before);
+    assert_eq!(app.db.count("audit_events").await, 0);
+    assert!(!sink.written.is_empty());
+    assert_eq!(
+        sink.persisted,
+        sink.written.len(),
+        "everything deleted was made durable first"
+    );
+    db.close().await.ok();
+    app.stop().await;
+}
 
 async fn retention_archives_before_it_deletes_and_the_chain_stays_verifiable(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {

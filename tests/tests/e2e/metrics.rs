@@ -113,3 +113,38 @@ async fn metrics_can_require_a_bearer_token() {
     assert_eq!(right.status(), 200);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_serves_metrics_only_with_a_token_or_on_a_separate_address() {
+    let production = |config: &mut tessera_server::Config| {
+        config.environment = tessera_server::Environment::Production;
+        config.jwt_secret = Some("a-production-secret-of-at-least-32-bytes".into());
+    };
+    let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| production(config)).await else {
+        return;
+    };
+    let refused = app.get("/metrics").await;
+    assert_eq!(refused.status(), 404, "no token, no separate address: not served");
+    app.stop().await;
+
+    let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
+        production(config);
+        config.metrics_bind_addr = Some("127.0.0.1:0".parse().expect("address"));
+    })
+    .await
+    else {
+        return;
+    };
+    assert_eq!(app.get("/metrics").await.status(), 404, "not on the API's address");
+    let admin = app.metrics_addr().expect("a metrics address");
+    let scraped = app
+        .client
+        .get(format!("http://{admin}/metrics"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.expect("text");
+    assert!(prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).is_ok());
+    app.stop().await;
+}

@@ -60,8 +60,8 @@ pub struct ApiConfig {
     pub hsts_max_age_seconds: Option<u64>,
     /// Requests whose headers take more bytes than this are answered 431.
     pub max_header_bytes: usize,
-    /// When set, `/metrics` wants `Authorization: Bearer <token>`.
-    pub metrics_token: Option<String>,
+    /// Who may read `/metrics` on this listener.
+    pub metrics: prometheus::MetricsAccess,
     /// Trusted documents by SHA-256 (hex), loaded at start.
     pub trusted_documents: Arc<std::collections::HashMap<String, String>>,
     /// Who must send trusted documents only.
@@ -86,7 +86,7 @@ impl Default for ApiConfig {
             cors_allowed_origins: Vec::new(),
             hsts_max_age_seconds: None,
             max_header_bytes: 16 * 1024,
-            metrics_token: None,
+            metrics: prometheus::MetricsAccess::Open,
             trusted_documents: Arc::default(),
             trusted_documents_required: TrustedDocuments::Off,
             readiness_checks: Vec::new(),

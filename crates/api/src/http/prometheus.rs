@@ -67,15 +67,53 @@ pub fn tenant_label(tenant: String) -> String {
     }
 }
 
+/// Who may read `/metrics` on a listener.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// Anyone who can reach the listener (development, or a separate admin address).
+    #[default]
+    Open,
+    /// Callers presenting `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// Nobody here: production without a token, or metrics served on another address.
+    Refused,
+}
+
 pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(expected) = state.config.metrics_token.as_deref() {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")]).into_response();
+    render_for(&state.config.metrics, &headers)
+}
+
+/// `/metrics` on the separate admin listener (`METRICS_BIND_ADDR`).
+pub fn admin_router(access: MetricsAccess) -> axum::Router {
+    handle();
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move |headers: HeaderMap| {
+            let access = access.clone();
+            async move { render_for(&access, &headers) }
+        }),
+    )
+}
+
+fn render_for(access: &MetricsAccess, headers: &HeaderMap) -> Response {
+    match access {
+        MetricsAccess::Open => {}
+        MetricsAccess::Refused => {
+            return (
+                StatusCode::NOT_FOUND,
+                "metrics are not served here: set METRICS_TOKEN, or METRICS_BIND_ADDR for a separate address",
+            )
+                .into_response();
+        }
+        MetricsAccess::Bearer(expected) => {
+            let given = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+                return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")]).into_response();
+            }
         }
     }
     let Some(handle) = handle() else {

@@ -114,6 +114,9 @@ impl JwtTokenIssuer {
             validation.set_issuer(&[&config.issuer]);
             validation.set_audience(&[&config.audience]);
             validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+            // A token that says it is not valid yet is not (Tessera issues none; a
+            // forged or foreign one might carry it).
+            validation.validate_nbf = true;
             validation.leeway = 5;
             verifiers.insert(kid.clone(), (decoding, validation));
         }
@@ -404,6 +407,15 @@ mod tests {
                 ),
                 TokenError::Invalid,
             ),
+            (
+                "not valid before an hour from now",
+                forge(
+                    Header::new(Algorithm::HS256),
+                    &with("nbf", serde_json::json!(now + 3600)),
+                    secret.as_bytes(),
+                ),
+                TokenError::Invalid,
+            ),
             ("10 KB of junk", "x".repeat(10 * 1024), TokenError::Invalid),
             ("empty", String::new(), TokenError::Invalid),
         ];
@@ -411,5 +423,11 @@ mod tests {
             assert_eq!(jwt.verify(&token), Err(expected), "{name}");
         }
         assert!(jwt.verify(&good).is_ok(), "the untouched token still verifies");
+        let past_nbf = forge(
+            Header::new(Algorithm::HS256),
+            &with("nbf", serde_json::json!(now - 60)),
+            secret.as_bytes(),
+        );
+        assert!(jwt.verify(&past_nbf).is_ok(), "an nbf in the past is fine");
     }
 }

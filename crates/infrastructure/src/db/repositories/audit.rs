@@ -273,6 +273,20 @@ pub struct ArchiveReport {
     pub chains: u64,
 }
 
+/// Where archived events go. What was written must survive a crash before the events
+/// are deleted from the database: [`ArchiveSink::persist`] is called first.
+pub trait ArchiveSink: std::io::Write + Send {
+    /// Makes everything written so far durable (for a file: flushed, then `fsync`ed).
+    fn persist(&mut self) -> std::io::Result<()>;
+}
+
+impl ArchiveSink for std::fs::File {
+    fn persist(&mut self) -> std::io::Result<()> {
+        std::io::Write::flush(self)?;
+        self.sync_data()
+    }
+}
+
 /// Retention: for every chain, the oldest events that happened before `before` (a
 /// prefix of the chain, so it stays verifiable) are written to `out` as JSON lines,
 /// every field and both hashes, and only then deleted, in one transaction per chain
@@ -281,7 +295,7 @@ pub struct ArchiveReport {
 pub async fn archive_audit_events(
     db: &DatabaseConnection,
     before: chrono::DateTime<chrono::Utc>,
-    out: &mut (dyn std::io::Write + Send),
+    out: &mut dyn ArchiveSink,
 ) -> Result<ArchiveReport, String> {
     use sea_orm::TransactionTrait;
     let backend = db.get_database_backend();
@@ -314,8 +328,9 @@ pub async fn archive_audit_events(
                 });
                 writeln!(out, "{line}").map_err(|e| format!("writing the archive: {e}"))?;
             }
-            // Written (and flushed) before anything is deleted.
-            out.flush().map_err(|e| format!("writing the archive: {e}"))?;
+            // Written and on disk before anything is deleted: a crash right after the
+            // deletion must not lose events that only the page cache held.
+            out.persist().map_err(|e| format!("writing the archive: {e}"))?;
 
             let txn = db.begin().await.map_err(text)?;
             let mark = match backend {
