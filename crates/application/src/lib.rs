@@ -90,6 +90,7 @@ pub struct Application {
     auth: AuthSettings,
     rate_limits: rate_limits::RateLimitSettings,
     webhooks: webhooks::WebhookSettings,
+    persisted: persisted::PersistedQuerySettings,
 }
 
 impl Application {
@@ -99,7 +100,14 @@ impl Application {
             auth,
             rate_limits: rate_limits::RateLimitSettings::default(),
             webhooks: webhooks::WebhookSettings::default(),
+            persisted: persisted::PersistedQuerySettings::default(),
         }
+    }
+
+    /// Replaces the default budget for registering persisted documents.
+    pub fn with_persisted_queries(mut self, settings: persisted::PersistedQuerySettings) -> Self {
+        self.persisted = settings;
+        self
     }
 
     /// Replaces the default webhook rules (retries, disabling, local URLs).

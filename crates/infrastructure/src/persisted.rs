@@ -1,6 +1,7 @@
-//! Persisted-query stores: an in-process LRU, or Redis (shared by replicas, entries
-//! expire after a day of disuse). A store that cannot answer is a miss: the client
-//! then sends the document again.
+//! Persisted-query stores: an in-process cache bounded in bytes, or Redis (shared by
+//! replicas, entries expire after a day of disuse; what one caller may add is bounded
+//! by the application's registration budget). A store that cannot answer is a miss:
+//! the client then sends the document again.
 
 use std::time::Duration;
 
@@ -17,10 +18,23 @@ pub struct InProcessPersistedQueries {
 }
 
 impl InProcessPersistedQueries {
-    pub fn new(capacity: u64) -> Self {
+    /// At most `capacity_bytes` of hashes and documents are kept; the least used go first.
+    pub fn new(capacity_bytes: u64) -> Self {
         Self {
-            documents: Cache::builder().max_capacity(capacity).time_to_idle(REDIS_TTL).build(),
+            documents: Cache::builder()
+                .max_capacity(capacity_bytes)
+                .weigher(|hash: &String, document: &String| {
+                    u32::try_from(hash.len() + document.len()).unwrap_or(u32::MAX)
+                })
+                .time_to_idle(REDIS_TTL)
+                .build(),
         }
+    }
+
+    /// Bytes held now (after pending evictions are applied).
+    pub async fn bytes_held(&self) -> u64 {
+        self.documents.run_pending_tasks().await;
+        self.documents.weighted_size()
     }
 }
 
@@ -72,5 +86,27 @@ impl PersistedQueryStore for RedisPersistedQueries {
         if let Err(error) = result {
             tracing::warn!(%error, "persisted query not stored in Redis");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_in_process_store_holds_at_most_its_capacity_in_bytes() {
+        let store = InProcessPersistedQueries::new(1024 * 1024);
+        let document = "x".repeat(32 * 1024);
+        for n in 0..100 {
+            store.put(&format!("{n:064}"), &document).await;
+        }
+        let held = store.bytes_held().await;
+        assert!(held <= 1024 * 1024, "{held} bytes held for a 1 MiB store");
+        let mut kept = 0;
+        for n in 0..100 {
+            kept += usize::from(store.get(&format!("{n:064}")).await.is_some());
+        }
+        assert!(kept * document.len() <= 1024 * 1024, "{kept} documents of 32 KiB kept");
+        assert!(kept > 0, "the store still works");
     }
 }

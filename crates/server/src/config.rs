@@ -289,6 +289,20 @@ pub struct Config {
     #[arg(long, env = "MAX_DOCUMENT_BYTES", default_value_t = 32768, global = true)]
     pub max_document_bytes: usize,
 
+    /// New persisted documents one tenant (or one client address without a
+    /// credential) may register per day; past it documents are not stored.
+    #[arg(
+        long,
+        env = "PERSISTED_QUERY_REGISTRATIONS_PER_DAY",
+        default_value_t = 500,
+        global = true
+    )]
+    pub persisted_query_registrations_per_day: u32,
+
+    /// Bytes of persisted documents kept in process (without Redis).
+    #[arg(long, env = "PERSISTED_QUERY_CACHE_BYTES", default_value_t = 64 * 1024 * 1024, global = true)]
+    pub persisted_query_cache_bytes: u64,
+
     /// The trusted-documents manifest (hash → document), loaded at start.
     #[arg(
         long,
@@ -634,6 +648,8 @@ impl Config {
             max_document_bytes: 32768,
             max_batch_operations: 0,
             loader_delay_ms: 1,
+            persisted_query_registrations_per_day: 500,
+            persisted_query_cache_bytes: 64 * 1024 * 1024,
             trusted_documents_file: "trusted-documents.json".into(),
             trusted_documents_required: TrustedDocumentsRequired::Off,
             introspection: None,

@@ -256,7 +256,7 @@ async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> 
     };
     let persisted_queries: Arc<dyn PersistedQueryStore> = match &config.redis_url {
         Some(url) => Arc::new(RedisPersistedQueries::connect(url).context("setting up Redis")?),
-        None => Arc::new(InProcessPersistedQueries::new(64 * 1024 * 1024)),
+        None => Arc::new(InProcessPersistedQueries::new(config.persisted_query_cache_bytes)),
     };
     let event_bus: Arc<dyn tessera_application::ports::EventBus> = match &config.redis_url {
         Some(url) => Arc::new(RedisEventBus::connect(url).context("setting up Redis")?),
@@ -296,7 +296,10 @@ async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> 
         app: Arc::new(
             Application::new(ports, auth)
                 .with_rate_limits(config.rate_limits())
-                .with_webhooks(config.webhooks()),
+                .with_webhooks(config.webhooks())
+                .with_persisted_queries(tessera_application::persisted::PersistedQuerySettings {
+                    registrations_per_day: config.persisted_query_registrations_per_day.max(1),
+                }),
         ),
         store,
         checks,

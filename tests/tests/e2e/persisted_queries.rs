@@ -118,3 +118,96 @@ async fn api_keys_may_be_held_to_trusted_documents() {
     app.stop().await;
     let _ = std::fs::remove_file(manifest);
 }
+
+tessera_tests::on_both_backends!(junk_is_never_registered_and_each_caller_registers_a_bounded_number_a_day);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_store_in_redis_is_bounded_the_same_way() {
+    let Some(redis) = tessera_tests::redis_url() else {
+        return;
+    };
+    registration_bounds(Backend::Sqlite, Some(redis)).await;
+}
+
+async fn junk_is_never_registered_and_each_caller_registers_a_bounded_number_a_day(backend: Backend) {
+    registration_bounds(backend, None).await;
+}
+
+async fn registration_bounds(backend: Backend, redis: Option<String>) {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| {
+        config.persisted_query_registrations_per_day = 3;
+        config.redis_url = redis;
+        // Its own address (through a trusted proxy): a Redis budget outlives the test.
+        config.trusted_proxies = Some("127.0.0.1".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let id = uuid::Uuid::new_v4().as_u128();
+    let client = format!("2001:db8:{:x}:{:x}::7", (id >> 16) as u16, id as u16);
+    let from = [("x-forwarded-for", client.as_str())];
+    // Not GraphQL, or GraphQL the schema does not have: refused, and not remembered.
+    for junk in ["{ this is not graphql", "{ noSuchField }", &"x".repeat(5000)] {
+        let hash = sha256_hex(junk);
+        let sent = send(&app, json!({ "query": junk, "extensions": persisted(&hash) }), &from).await;
+        assert!(sent.body.get("errors").is_some(), "{}", sent.body);
+        let again = send(&app, json!({ "extensions": persisted(&hash) }), &from).await;
+        assert_eq!(
+            again.error_code(),
+            Some("PERSISTED_QUERY_NOT_FOUND"),
+            "{junk:.20}: {}",
+            again.body
+        );
+    }
+    // Three new documents a day from this address are kept; the fourth is answered
+    // but not stored.
+    // (Each run its own documents: a Redis store outlives the test's database.)
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let documents: Vec<String> = (0..4)
+        .map(|n| format!("query Q{n}_{run} {{ permissions {{ name }} }}"))
+        .collect();
+    for document in &documents {
+        let hash = sha256_hex(document);
+        send(
+            &app,
+            json!({ "query": document, "extensions": persisted(&hash) }),
+            &from,
+        )
+        .await
+        .assert_ok();
+    }
+    for (n, document) in documents.iter().enumerate() {
+        let by_hash = send(&app, json!({ "extensions": persisted(&sha256_hex(document)) }), &from).await;
+        if n < 3 {
+            by_hash.assert_ok();
+        } else {
+            assert_eq!(
+                by_hash.error_code(),
+                Some("PERSISTED_QUERY_NOT_FOUND"),
+                "{}",
+                by_hash.body
+            );
+        }
+    }
+    // A tenant's members register from the tenant's own budget.
+    let ada = app.sign_up("ada@example.com", "acme").await;
+    let document = format!("query Mine_{run} {{ me {{ email }} }}");
+    let hash = sha256_hex(&document);
+    let bearer = format!("Bearer {}", ada.token);
+    send(
+        &app,
+        json!({ "query": document, "extensions": persisted(&hash) }),
+        &[("authorization", bearer.as_str())],
+    )
+    .await
+    .assert_ok();
+    send(
+        &app,
+        json!({ "extensions": persisted(&hash) }),
+        &[("authorization", bearer.as_str())],
+    )
+    .await
+    .assert_ok();
+    app.stop().await;
+}

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_application::identity::ClientInfo;
+use tessera_application::persisted::Registrant;
 use tessera_application::rate_limits::{Admission, Admitted};
 use tessera_application::tenants::TenantSelector;
 use tessera_domain::Slug;
@@ -378,10 +379,10 @@ async fn execute(
         }
         return too_many_requests(media, &admitted, operation);
     }
-    // Only a document that passed the shape limits and the rate limits is remembered.
-    if let Some(hash) = register {
-        state.app.remember_document(&hash, &request.query).await;
-    }
+    // Remembered below only if it passed the shape limits, the rate limits, and the
+    // engine's parsing and validation: junk is never stored.
+    let to_register = register.map(|hash| (hash, request.query.clone()));
+    let client_ip = client.ip.clone();
     let cookies = CookieSession::from_headers(
         state.config.session_cookies,
         state.config.session_cookie_max_age_seconds,
@@ -418,6 +419,15 @@ async fn execute(
     let is_request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
+    if let Some((hash, document)) = to_register.filter(|_| !is_request_error) {
+        let registrant = match &member {
+            Some(context) => Some(Registrant::Tenant(context.tenant_id())),
+            None => client_ip.as_deref().map(Registrant::Address),
+        };
+        if let Some(registrant) = registrant {
+            state.app.remember_document(&hash, &document, registrant).await;
+        }
+    }
     let mut body =
         serde_json::to_value(&response).unwrap_or_else(|_| json!({ "errors": [{ "message": "internal error" }] }));
     if let Some(object) = body.as_object_mut() {
