@@ -3,6 +3,8 @@
 //! small GraphQL client. A Postgres test without `TEST_DATABASE_URL` is skipped loudly,
 //! and fails when `CI=true`.
 
+pub mod live;
+
 use std::path::PathBuf;
 
 use reqwest::StatusCode;

@@ -19,4 +19,6 @@ pub struct AppState {
     pub app: Arc<Application>,
     pub schema: TesseraSchema,
     pub config: Arc<ApiConfig>,
+    /// Open WebSocket connections by principal and tenant (this process).
+    pub connections: Arc<http::OpenConnections>,
 }

@@ -199,7 +199,7 @@ impl Application {
         Ok(TenantEvents {
             tenant_id: scope.tenant_id(),
             wanted,
-            inner: self.ports.event_bus.subscribe(),
+            inner: self.ports.event_bus.subscribe(scope.tenant_id()),
         })
     }
 }
@@ -214,6 +214,7 @@ pub struct TenantEvents {
 
 impl TenantEvents {
     /// The next event of this tenant (of the wanted types); `None` when the bus closed.
+    /// (The bus hands over this tenant's events only; the check stays as a second lock.)
     pub async fn next(&mut self) -> Option<OutboxEvent> {
         loop {
             let event = self.inner.next().await?;

@@ -1929,10 +1929,11 @@ impl crate::ports::EventBus for FakeEventBus {
     async fn publish(&self, event: &crate::ports::OutboxEvent) {
         self.published.lock().expect("bus lock").push(event.clone());
     }
-    fn subscribe(&self) -> Box<dyn crate::ports::EventSubscription> {
+    fn subscribe(&self, tenant_id: TenantId) -> Box<dyn crate::ports::EventSubscription> {
         let seen = self.published.lock().expect("bus lock").len();
         Box::new(FakeSubscription {
             published: self.published.clone(),
+            tenant_id,
             seen,
         })
     }
@@ -1940,6 +1941,7 @@ impl crate::ports::EventBus for FakeEventBus {
 
 struct FakeSubscription {
     published: Arc<Mutex<Vec<crate::ports::OutboxEvent>>>,
+    tenant_id: TenantId,
     seen: usize,
 }
 
@@ -1947,9 +1949,13 @@ struct FakeSubscription {
 impl crate::ports::EventSubscription for FakeSubscription {
     async fn next(&mut self) -> Option<crate::ports::OutboxEvent> {
         let published = self.published.lock().expect("bus lock");
-        let event = published.get(self.seen).cloned();
-        self.seen += usize::from(event.is_some());
-        event
+        while let Some(event) = published.get(self.seen) {
+            self.seen += 1;
+            if event.tenant_id == self.tenant_id {
+                return Some(event.clone());
+            }
+        }
+        None
     }
 }
 

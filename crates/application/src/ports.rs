@@ -657,12 +657,14 @@ pub trait WebhookRepository: Send + Sync {
 #[async_trait]
 pub trait EventBus: Send + Sync {
     async fn publish(&self, event: &OutboxEvent);
-    fn subscribe(&self) -> Box<dyn EventSubscription>;
+    /// The events of one tenant from now on: an event of another tenant never wakes
+    /// this subscription.
+    fn subscribe(&self, tenant_id: TenantId) -> Box<dyn EventSubscription>;
 }
 
 #[async_trait]
 pub trait EventSubscription: Send {
-    /// The next event announced (of any tenant); `None` when the bus is gone.
+    /// The next event of the subscribed tenant; `None` when the bus is gone.
     async fn next(&mut self) -> Option<OutboxEvent>;
 }
 

@@ -280,6 +280,31 @@ pub struct Config {
     #[arg(long, env = "MAX_BATCH_OPERATIONS", default_value_t = 0, global = true)]
     pub max_batch_operations: usize,
 
+    /// Seconds a WebSocket has to complete `connection_init` before it is closed.
+    #[arg(long, env = "WS_INIT_TIMEOUT_SECONDS", default_value_t = 5, global = true)]
+    pub ws_init_timeout_seconds: u64,
+
+    /// Largest WebSocket message (and frame) a client may send, in bytes.
+    #[arg(long, env = "WS_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024, global = true)]
+    pub ws_max_message_bytes: usize,
+
+    /// Open WebSocket connections per person or API key, per server process.
+    #[arg(long, env = "WS_MAX_CONNECTIONS_PER_PRINCIPAL", default_value_t = 8, global = true)]
+    pub ws_max_connections_per_principal: usize,
+
+    /// Open WebSocket connections per tenant, per server process.
+    #[arg(long, env = "WS_MAX_CONNECTIONS_PER_TENANT", default_value_t = 200, global = true)]
+    pub ws_max_connections_per_tenant: usize,
+
+    /// Subscriptions one WebSocket connection runs at once.
+    #[arg(
+        long,
+        env = "WS_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 16,
+        global = true
+    )]
+    pub ws_max_subscriptions_per_connection: usize,
+
     /// How long a relation's loader collects keys before it reads them all at once
     /// (milliseconds, at most 100). Longer batches more under load, at that latency.
     #[arg(long, env = "LOADER_DELAY_MS", default_value_t = 1, global = true)]
@@ -535,6 +560,17 @@ impl Config {
         self.metrics_token.clone().filter(|t| !t.trim().is_empty())
     }
 
+    /// The WebSocket bounds, each kept within a sane range.
+    pub fn websocket_limits(&self) -> tessera_api::http::WebSocketLimits {
+        tessera_api::http::WebSocketLimits {
+            init_timeout: std::time::Duration::from_secs(self.ws_init_timeout_seconds.clamp(1, 60)),
+            max_message_bytes: self.ws_max_message_bytes.clamp(1024, 1024 * 1024),
+            max_connections_per_principal: self.ws_max_connections_per_principal.max(1),
+            max_connections_per_tenant: self.ws_max_connections_per_tenant.max(1),
+            max_subscriptions_per_connection: self.ws_max_subscriptions_per_connection.max(1),
+        }
+    }
+
     pub fn introspection_enabled(&self) -> bool {
         self.introspection.unwrap_or(!self.is_production())
     }
@@ -648,6 +684,11 @@ impl Config {
             max_document_bytes: 32768,
             max_batch_operations: 0,
             loader_delay_ms: 1,
+            ws_init_timeout_seconds: 5,
+            ws_max_message_bytes: 16 * 1024,
+            ws_max_connections_per_principal: 8,
+            ws_max_connections_per_tenant: 200,
+            ws_max_subscriptions_per_connection: 16,
             persisted_query_registrations_per_day: 500,
             persisted_query_cache_bytes: 64 * 1024 * 1024,
             trusted_documents_file: "trusted-documents.json".into(),

@@ -354,6 +354,7 @@ pub fn api_config(config: &Config) -> ApiConfig {
         hsts_max_age_seconds: config.hsts_max_age_seconds,
         request_timeout: std::time::Duration::from_secs(config.request_timeout_seconds.clamp(1, 600)),
         metrics: config.metrics_on_main_address(),
+        websocket: config.websocket_limits(),
         session_cookie_max_age_seconds: AuthSettings::default().refresh_token_ttl.num_seconds(),
         ..ApiConfig::default()
     }

@@ -30,3 +30,4 @@ mod sessions;
 mod sign_up_and_log_in;
 mod tenancy;
 mod webhooks;
+mod websocket_limits;

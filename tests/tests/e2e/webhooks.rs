@@ -7,14 +7,12 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tessera_infrastructure::webhooks::verify_signature;
 use tessera_server::Config;
+use tessera_tests::live::LiveClient;
 use tessera_tests::{Backend, Member, RoleChoice, TestApp, on_both_backends, redis_url};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 on_both_backends!(
     old_events_and_ended_deliveries_go_at_the_tenants_next_hand_over,
@@ -394,57 +392,6 @@ async fn a_delivery_cut_off_by_a_crash_is_sent_after_the_restart(backend: Backen
     app.stop().await;
 }
 
-/// A graphql-transport-ws client.
-struct LiveClient {
-    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-}
-
-impl LiveClient {
-    async fn connect(addr: std::net::SocketAddr, init: Value) -> Result<Self, String> {
-        let mut request = format!("ws://{addr}/graphql/ws")
-            .into_client_request()
-            .expect("a request");
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            "graphql-transport-ws".parse().expect("header"),
-        );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        socket
-            .send(Message::text(
-                json!({ "type": "connection_init", "payload": init }).to_string(),
-            ))
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut client = Self { socket };
-        match client.next_message(Duration::from_secs(5)).await {
-            Some(message) if message["type"] == "connection_ack" => Ok(client),
-            other => Err(format!("not acknowledged: {other:?}")),
-        }
-    }
-
-    async fn subscribe(&mut self, query: &str) {
-        self.socket
-            .send(Message::text(
-                json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }).to_string(),
-            ))
-            .await
-            .expect("subscribed");
-    }
-
-    /// The next JSON message, or `None` when nothing came in time or the socket closed.
-    async fn next_message(&mut self, wait: Duration) -> Option<Value> {
-        loop {
-            match tokio::time::timeout(wait, self.socket.next()).await {
-                Ok(Some(Ok(Message::Text(text)))) => return serde_json::from_str(&text).ok(),
-                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
-                _ => return None,
-            }
-        }
-    }
-}
-
 const LIVE: &str =
     "subscription { tenantEvents(types: [\"workspace.created\", \"workspace.renamed\"]) { id type payload } }";
 
@@ -524,13 +471,11 @@ async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
     }
 
     // Only subscriptions run over the socket: a mutation is refused, and runs nothing.
-    live.socket
-        .send(Message::text(
-            json!({ "id": "2", "type": "subscribe", "payload": { "query": "mutation { createWorkspace(input: { name: \"Sneaky\", slug: \"sneaky\" }) { id } }" } })
-                .to_string(),
-        ))
-        .await
-        .expect("sent");
+    live.subscribe_as(
+        "2",
+        "mutation { createWorkspace(input: { name: \"Sneaky\", slug: \"sneaky\" }) { id } }",
+    )
+    .await;
     let refused = next_real(&mut live).await;
     assert_eq!(refused["id"], "2", "{refused}");
     assert_eq!(refused["payload"]["data"], Value::Null, "{refused}");

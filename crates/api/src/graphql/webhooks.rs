@@ -335,22 +335,29 @@ impl Subscription {
         types: Option<Vec<String>>,
     ) -> Result<impl Stream<Item = Result<TenantEvent>> + use<>> {
         let request = member(ctx)?;
+        // A connection runs a bounded number of subscriptions; the slot is held by the
+        // stream and given back when it ends.
+        let slot = ctx
+            .data_opt::<crate::http::SubscriptionSlots>()
+            .map(crate::http::SubscriptionSlots::take)
+            .transpose()
+            .gql()?;
         let events = application(ctx)
             .subscribe_tenant_events(request, types.unwrap_or_default())
             .gql()?;
         let recheck = ctx.data_opt::<LiveCredential>().cloned();
         // Ends after the error that says why, once the credential no longer grants it.
-        Ok(futures_util::stream::unfold(Some(events), move |events| {
+        Ok(futures_util::stream::unfold(Some((events, slot)), move |state| {
             let recheck = recheck.clone();
             async move {
-                let mut events = events?;
+                let (mut events, slot) = state?;
                 let event = events.next().await?;
                 let allowed = match recheck {
                     Some(recheck) => recheck.0().await.and_then(|caller| events.still_allowed(&caller)),
                     None => Ok(()),
                 };
                 Some(match allowed {
-                    Ok(()) => (Ok(TenantEvent::from(event)), Some(events)),
+                    Ok(()) => (Ok(TenantEvent::from(event)), Some((events, slot))),
                     Err(error) => (Err(to_graphql_error(&error.clone_for_caller())), None),
                 })
             }

@@ -9,6 +9,7 @@ mod subscriptions;
 
 pub use graphql_endpoint::sha256_hex;
 pub use health::DependencyCheck;
+pub use subscriptions::{OpenConnections, SubscriptionSlots, WebSocketLimits};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +69,8 @@ pub struct ApiConfig {
     pub trusted_documents_required: TrustedDocuments,
     /// Dependencies `/health/ready` reports next to the database.
     pub readiness_checks: Vec<Arc<dyn DependencyCheck>>,
+    /// Bounds on `/graphql/ws`.
+    pub websocket: WebSocketLimits,
 }
 
 impl Default for ApiConfig {
@@ -90,6 +93,7 @@ impl Default for ApiConfig {
             trusted_documents: Arc::default(),
             trusted_documents_required: TrustedDocuments::Off,
             readiness_checks: Vec::new(),
+            websocket: WebSocketLimits::default(),
         }
     }
 }
@@ -109,6 +113,7 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
         app,
         schema,
         config: Arc::new(config.clone()),
+        connections: Arc::default(),
     };
 
     let mut routes = Router::new()
