@@ -1858,14 +1858,22 @@ impl crate::ports::WebhookRepository for FakeTransaction {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u64,
+        skip: &[tessera_domain::WebhookEndpointId],
     ) -> StoreResult<Vec<tessera_domain::WebhookDelivery>> {
         let mut state = self.state();
         let mut claimed = Vec::new();
-        for delivery in state.webhook_deliveries.iter_mut().filter(|d| {
-            in_scope(scope, d.tenant_id)
-                && d.status == tessera_domain::DeliveryStatus::Pending
-                && d.next_attempt_at <= now
-        }) {
+        let mut due: Vec<&mut tessera_domain::WebhookDelivery> = state
+            .webhook_deliveries
+            .iter_mut()
+            .filter(|d| {
+                in_scope(scope, d.tenant_id)
+                    && d.status == tessera_domain::DeliveryStatus::Pending
+                    && d.next_attempt_at <= now
+                    && !skip.contains(&d.endpoint_id)
+            })
+            .collect();
+        due.sort_by_key(|d| d.next_attempt_at);
+        for delivery in due {
             if claimed.len() as u64 == limit {
                 break;
             }
@@ -1965,12 +1973,23 @@ impl crate::ports::EventSubscription for FakeSubscription {
 pub struct FakeWebhookSender {
     pub script: Arc<Mutex<std::collections::VecDeque<u16>>>,
     pub sent: Arc<Mutex<Vec<crate::ports::OutgoingWebhook>>>,
+    /// A receiver that never answers: sends to URLs containing this hang for good.
+    pub black_hole: Arc<Mutex<Option<String>>>,
 }
 
 #[async_trait]
 impl crate::ports::WebhookSender for FakeWebhookSender {
     async fn send(&self, webhook: &crate::ports::OutgoingWebhook) -> crate::ports::WebhookOutcome {
         self.sent.lock().expect("sender lock").push(webhook.clone());
+        let hangs = self
+            .black_hole
+            .lock()
+            .expect("sender lock")
+            .as_deref()
+            .is_some_and(|hole| webhook.url.contains(hole));
+        if hangs {
+            std::future::pending::<()>().await;
+        }
         let status = self.script.lock().expect("sender lock").pop_front().unwrap_or(200);
         crate::ports::WebhookOutcome {
             status: Some(status),

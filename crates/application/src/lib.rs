@@ -91,6 +91,8 @@ pub struct Application {
     rate_limits: rate_limits::RateLimitSettings,
     webhooks: webhooks::WebhookSettings,
     persisted: persisted::PersistedQuerySettings,
+    /// Webhook sends in flight in this process (shared by its delivery workers).
+    deliveries_in_flight: Arc<std::sync::Mutex<webhooks::InFlight>>,
 }
 
 impl Application {
@@ -101,6 +103,7 @@ impl Application {
             rate_limits: rate_limits::RateLimitSettings::default(),
             webhooks: webhooks::WebhookSettings::default(),
             persisted: persisted::PersistedQuerySettings::default(),
+            deliveries_in_flight: Arc::default(),
         }
     }
 

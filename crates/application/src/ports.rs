@@ -629,14 +629,16 @@ pub trait WebhookRepository: Send + Sync {
     /// Tenants with pending deliveries that are due (ids only, like
     /// [`OutboxRepository::due_tenants`]).
     async fn due_tenants(&self, now: DateTime<Utc>, limit: u64) -> StoreResult<Vec<TenantId>>;
-    /// Due pending deliveries, locked (`FOR UPDATE SKIP LOCKED`) and leased until
-    /// `lease_until`: a worker that dies mid-delivery leaves them to be retried then.
+    /// Due pending deliveries, oldest first, locked (`FOR UPDATE SKIP LOCKED`) and
+    /// leased until `lease_until`: a worker that dies mid-delivery leaves them to be
+    /// retried then. Deliveries to the endpoints in `skip` (already busy) are left.
     async fn claim_due(
         &self,
         scope: &TenantScope,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u64,
+        skip: &[WebhookEndpointId],
     ) -> StoreResult<Vec<WebhookDelivery>>;
     /// Writes status, attempts, schedule, response and completion.
     async fn update_delivery(&self, scope: &TenantScope, delivery: &WebhookDelivery) -> StoreResult<()>;

@@ -83,7 +83,9 @@ impl HttpWebhookSender {
     /// `allow_local_addresses` (development only) lets deliveries reach loopback and
     /// private addresses; otherwise names resolve to public addresses only, checked at
     /// every delivery (a name that later points inside the network is refused).
-    pub fn new(timeout: Duration, allow_local_addresses: bool) -> Result<Self, String> {
+    /// `https` receivers are verified against the built-in roots (Mozilla's, carried
+    /// in the binary) plus the CA certificates in `extra_roots_pem`, if given.
+    pub fn new(timeout: Duration, allow_local_addresses: bool, extra_roots_pem: Option<&[u8]>) -> Result<Self, String> {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -93,6 +95,16 @@ impl HttpWebhookSender {
             .user_agent(concat!("tessera-webhooks/", env!("CARGO_PKG_VERSION")));
         if !allow_local_addresses {
             builder = builder.dns_resolver(Arc::new(PublicAddressesOnly));
+        }
+        if let Some(pem) = extra_roots_pem {
+            let roots = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("the webhook CA file is not PEM certificates: {e}"))?;
+            if roots.is_empty() {
+                return Err("the webhook CA file holds no certificate".into());
+            }
+            for root in roots {
+                builder = builder.add_root_certificate(root);
+            }
         }
         Ok(Self {
             client: builder.build().map_err(|e| format!("no HTTP client: {e}"))?,
@@ -191,7 +203,7 @@ mod tests {
 
     #[tokio::test]
     async fn outside_development_local_addresses_are_refused_without_a_request() {
-        let sender = HttpWebhookSender::new(Duration::from_secs(1), false).expect("a client");
+        let sender = HttpWebhookSender::new(Duration::from_secs(1), false, None).expect("a client");
         for url in [
             "https://127.0.0.1:1/in",
             "https://[::ffff:10.0.0.1]/in",

@@ -184,9 +184,31 @@ pub struct Config {
     #[arg(long, env = "OUTBOX_POLL_MS", default_value_t = 250, global = true)]
     pub outbox_poll_ms: u64,
 
-    /// Webhook delivery workers in this process (0: this replica sends none).
-    #[arg(long, env = "WEBHOOK_WORKERS", default_value_t = 2, global = true)]
+    /// Webhook delivery loops in this process (0: this replica sends none). They share
+    /// the process's WEBHOOK_CONCURRENCY.
+    #[arg(long, env = "WEBHOOK_WORKERS", default_value_t = 1, global = true)]
     pub webhook_workers: u16,
+
+    /// Deliveries this process sends at once.
+    #[arg(long, env = "WEBHOOK_CONCURRENCY", default_value_t = 16, global = true)]
+    pub webhook_concurrency: usize,
+
+    /// Of those, at most this many for one tenant (a slow tenant holds only these).
+    #[arg(long, env = "WEBHOOK_CONCURRENCY_PER_TENANT", default_value_t = 4, global = true)]
+    pub webhook_concurrency_per_tenant: usize,
+
+    /// And at most this many to one endpoint.
+    #[arg(long, env = "WEBHOOK_CONCURRENCY_PER_ENDPOINT", default_value_t = 2, global = true)]
+    pub webhook_concurrency_per_endpoint: usize,
+
+    /// Redeliveries one tenant may ask for per hour (`redeliverWebhook`).
+    #[arg(long, env = "WEBHOOK_REDELIVERIES_PER_HOUR", default_value_t = 100, global = true)]
+    pub webhook_redeliveries_per_hour: u32,
+
+    /// Extra CA certificates (PEM) that webhook deliveries trust besides the built-in
+    /// roots: for receivers behind a private CA. Verification is never turned off.
+    #[arg(long, env = "WEBHOOK_CA_FILE", global = true)]
+    pub webhook_ca_file: Option<std::path::PathBuf>,
 
     /// How long a webhook receiver has to answer, in seconds. A delivery in flight is
     /// reserved for twice this (plus a second); a replica that dies mid-delivery leaves
@@ -477,6 +499,12 @@ impl Config {
             lease: timeout * 2 + Duration::seconds(1),
             outbox_retention: Duration::days(i64::from(self.outbox_retention_days.clamp(1, 3650))),
             delivery_retention: Duration::days(i64::from(self.webhook_delivery_retention_days.clamp(1, 3650))),
+            concurrency: tessera_application::webhooks::DeliveryConcurrency {
+                total: self.webhook_concurrency.clamp(1, 1024),
+                per_tenant: self.webhook_concurrency_per_tenant.max(1),
+                per_endpoint: self.webhook_concurrency_per_endpoint.max(1),
+            },
+            redeliveries_per_hour: self.webhook_redeliveries_per_hour.max(1),
             ..tessera_application::webhooks::WebhookSettings::default()
         }
     }
@@ -702,13 +730,18 @@ impl Config {
             audit_retention_days: 365,
             outbox_workers: 1,
             outbox_poll_ms: 250,
-            webhook_workers: 2,
+            webhook_workers: 1,
             webhook_timeout_seconds: 10,
             webhook_max_attempts: 12,
             webhook_retry_base_ms: 30_000,
             webhook_retry_max_delay_seconds: 21_600,
             webhook_retry_max_age_hours: 72,
             webhook_disable_after: 5,
+            webhook_concurrency: 16,
+            webhook_concurrency_per_tenant: 4,
+            webhook_concurrency_per_endpoint: 2,
+            webhook_redeliveries_per_hour: 100,
+            webhook_ca_file: None,
             outbox_retention_days: 7,
             webhook_delivery_retention_days: 30,
         }

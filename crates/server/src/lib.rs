@@ -262,8 +262,16 @@ async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> 
         Some(url) => Arc::new(RedisEventBus::connect(url).context("setting up Redis")?),
         None => Arc::new(InProcessEventBus::default()),
     };
-    let webhook_sender = HttpWebhookSender::new(config.webhook_timeout(), config.webhooks_may_reach_local_addresses())
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let extra_roots = match &config.webhook_ca_file {
+        Some(path) => Some(std::fs::read(path).with_context(|| format!("reading WEBHOOK_CA_FILE {}", path.display()))?),
+        None => None,
+    };
+    let webhook_sender = HttpWebhookSender::new(
+        config.webhook_timeout(),
+        config.webhooks_may_reach_local_addresses(),
+        extra_roots.as_deref(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let ports = Ports {
         event_bus,
         webhook_sender: Arc::new(webhook_sender),
@@ -425,16 +433,14 @@ fn spawn_workers(app: &Arc<Application>, config: &Config) -> Vec<tokio::task::Jo
     for _ in 0..config.webhook_workers {
         let app = app.clone();
         workers.push(tokio::spawn(tessera_infrastructure::as_background(async move {
-            loop {
-                match app.run_webhook_deliveries().await {
-                    Ok(0) => tokio::time::sleep(poll).await,
-                    Ok(_) => tokio::task::yield_now().await,
-                    Err(error) => {
-                        tracing::warn!(%error, "a webhook delivery pass failed");
-                        tokio::time::sleep(poll).await;
-                    }
-                }
-            }
+            // Each send is a task of its own, in the background like the worker.
+            app.run_webhook_sender(
+                || tokio::time::sleep(poll),
+                |send| {
+                    tokio::spawn(tessera_infrastructure::as_background(send));
+                },
+            )
+            .await;
         })));
     }
     workers

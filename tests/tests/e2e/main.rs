@@ -29,5 +29,6 @@ mod session_cookies;
 mod sessions;
 mod sign_up_and_log_in;
 mod tenancy;
+mod webhook_delivery;
 mod webhooks;
 mod websocket_limits;

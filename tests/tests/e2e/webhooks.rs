@@ -24,13 +24,13 @@ on_both_backends!(
 
 /// One request as the receiver saw it.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     headers: Vec<(String, String)>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -42,15 +42,19 @@ impl Received {
 }
 
 /// A webhook receiver: answers each request with the next scripted status (200 once
-/// the script is spent; 0 means hang without answering) and remembers every request.
+/// the script is spent; 0 means hang without answering) and remembers every request,
+/// how many it held open at most at once, and (over TLS) how many handshakes failed.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     script: Arc<Mutex<VecDeque<u16>>>,
     received: Arc<Mutex<Vec<Received>>>,
+    open: Arc<std::sync::atomic::AtomicUsize>,
+    most_open: Arc<std::sync::atomic::AtomicUsize>,
+    failed_handshakes: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Receiver {
-    async fn start() -> (Self, String) {
+    pub(crate) async fn start() -> (Self, String) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
         let url = format!("http://{}/hooks", listener.local_addr().expect("address"));
         let receiver = Self::default();
@@ -64,7 +68,52 @@ impl Receiver {
         (receiver, url)
     }
 
-    async fn answer(&self, mut socket: tokio::net::TcpStream) {
+    /// An `https` receiver at `https://localhost:<port>/hooks` with `tls`'s certificate.
+    pub(crate) async fn start_tls(tls: Arc<tokio_rustls::rustls::ServerConfig>) -> (Self, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let url = format!(
+            "https://localhost:{}/hooks",
+            listener.local_addr().expect("address").port()
+        );
+        let receiver = Self::default();
+        let shared = receiver.clone();
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (receiver, acceptor) = (shared.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    match acceptor.accept(socket).await {
+                        Ok(stream) => receiver.answer(stream).await,
+                        Err(_) => {
+                            receiver
+                                .failed_handshakes
+                                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+        });
+        (receiver, url)
+    }
+
+    pub(crate) fn failed_handshakes(&self) -> usize {
+        self.failed_handshakes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The most requests it held open at the same moment.
+    pub(crate) fn most_open(&self) -> usize {
+        self.most_open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(&self, mut socket: S) {
+        use std::sync::atomic::Ordering;
+        let open = self.open.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_open.fetch_max(open, Ordering::SeqCst);
+        self.answer_one(&mut socket).await;
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    async fn answer_one<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(&self, socket: &mut S) {
         let mut buffer = Vec::new();
         let mut chunk = [0u8; 8192];
         let (head_end, length) = loop {
@@ -113,15 +162,15 @@ impl Receiver {
         let _ = socket.write_all(answer.as_bytes()).await;
     }
 
-    fn script(&self, statuses: &[u16]) {
+    pub(crate) fn script(&self, statuses: &[u16]) {
         self.script.lock().expect("lock").extend(statuses.iter().copied());
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().expect("lock").clone()
     }
 
-    async fn wait_for(&self, count: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, count: usize) -> Vec<Received> {
         for _ in 0..200 {
             let received = self.received();
             if received.len() >= count {
@@ -134,7 +183,7 @@ impl Receiver {
 }
 
 /// Quick retries, few attempts, disabling after one delivery that gave up.
-fn fast_webhooks(config: &mut Config) {
+pub(crate) fn fast_webhooks(config: &mut Config) {
     config.outbox_poll_ms = 25;
     config.webhook_retry_base_ms = 100;
     config.webhook_retry_max_delay_seconds = 1;
@@ -147,7 +196,7 @@ const DELIVERIES: &str = "query($id: ID!) { webhookDeliveries(endpointId: $id, f
 const ENDPOINTS: &str =
     "query { webhookEndpoints(first: 10) { nodes { id enabled disabledReason failedDeliveriesInARow } } }";
 
-async fn create_endpoint(app: &TestApp, owner: &Member, url: &str, events: &[&str]) -> (String, String) {
+pub(crate) async fn create_endpoint(app: &TestApp, owner: &Member, url: &str, events: &[&str]) -> (String, String) {
     let response = app
         .graphql(
             "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id events enabled } secret } }",
@@ -162,7 +211,7 @@ async fn create_endpoint(app: &TestApp, owner: &Member, url: &str, events: &[&st
     )
 }
 
-async fn deliveries(app: &TestApp, owner: &Member, endpoint: &str) -> Vec<Value> {
+pub(crate) async fn deliveries(app: &TestApp, owner: &Member, endpoint: &str) -> Vec<Value> {
     let response = app
         .graphql(DELIVERIES, json!({ "id": endpoint }), Some(&owner.token))
         .await;
@@ -173,7 +222,7 @@ async fn deliveries(app: &TestApp, owner: &Member, endpoint: &str) -> Vec<Value>
 }
 
 /// Waits until the endpoint has `count` deliveries, none of them pending.
-async fn settled(app: &TestApp, owner: &Member, endpoint: &str, count: usize) -> Vec<Value> {
+pub(crate) async fn settled(app: &TestApp, owner: &Member, endpoint: &str, count: usize) -> Vec<Value> {
     for _ in 0..200 {
         let list = deliveries(app, owner, endpoint).await;
         if list.len() >= count && list.iter().all(|d| d["status"] != "PENDING") {
@@ -187,7 +236,7 @@ async fn settled(app: &TestApp, owner: &Member, endpoint: &str, count: usize) ->
     );
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 

@@ -358,3 +358,109 @@ async fn a_hand_over_prunes_the_tenants_long_handed_over_events_and_ended_delive
     );
     assert_eq!(after.webhook_deliveries[0].status, DeliveryStatus::Pending);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_whose_receiver_never_answers_holds_only_its_share_of_the_senders() {
+    use crate::webhooks::DeliveryConcurrency;
+    let concurrency = DeliveryConcurrency {
+        total: 4,
+        per_tenant: 2,
+        per_endpoint: 1,
+    };
+    let (app, store, _, sender) = fakes::application_with_webhooks(WebhookSettings {
+        concurrency,
+        ..settings(3, 5)
+    });
+    *sender.black_hole.lock().expect("lock") = Some("black-hole".into());
+    // Tenant A: two endpoints that never answer, and a pile of events.
+    let (_, slow) = signed_up(&app, "slow@example.com", "slow").await;
+    for n in 0..2 {
+        app.create_webhook_endpoint(
+            &slow,
+            WebhookEndpointInput {
+                url: format!("https://black-hole-{n}.example.com/in"),
+                events: vec!["workspace.created".into()],
+                description: None,
+            },
+        )
+        .await
+        .expect("endpoint");
+    }
+    for n in 0..5 {
+        create_workspace(&app, &slow, &format!("slow-{n}")).await;
+    }
+    // Tenant B: one endpoint that answers.
+    let (_, fast) = signed_up(&app, "fast@example.com", "fast").await;
+    app.create_webhook_endpoint(
+        &fast,
+        WebhookEndpointInput {
+            url: "https://hooks.fast.example.com/in".into(),
+            events: vec!["workspace.created".into()],
+            description: None,
+        },
+    )
+    .await
+    .expect("endpoint");
+    create_workspace(&app, &fast, "fast-1").await;
+    create_workspace(&app, &fast, "fast-2").await;
+    while app.run_outbox(0, 1).await.expect("outbox pass") > 0 {}
+
+    let worker = app.clone();
+    let running = tokio::spawn(async move {
+        worker
+            .run_webhook_sender(
+                || tokio::time::sleep(std::time::Duration::from_millis(5)),
+                |send| {
+                    tokio::spawn(send);
+                },
+            )
+            .await;
+    });
+    let fast_done = |store: &FakeStore| {
+        store
+            .snapshot()
+            .webhook_deliveries
+            .iter()
+            .filter(|d| d.tenant_id == fast.tenant_id() && d.status == DeliveryStatus::Succeeded)
+            .count()
+    };
+    for _ in 0..200 {
+        if fast_done(&store) == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    running.abort();
+    assert_eq!(fast_done(&store), 2, "B's deliveries went out while A's hang");
+    let sent = sender.sent.lock().expect("lock").clone();
+    let to_hole = sent.iter().filter(|w| w.url.contains("black-hole")).count();
+    assert_eq!(to_hole, 2, "A holds its two slots (one per endpoint), no more");
+}
+
+#[tokio::test]
+async fn each_tenant_has_an_hourly_budget_of_redeliveries() {
+    let (app, store, _, _, ctx, _) = owner_with_endpoint(
+        WebhookSettings {
+            redeliveries_per_hour: 2,
+            ..settings(3, 5)
+        },
+        &["workspace.created"],
+    )
+    .await;
+    create_workspace(&app, &ctx, "design").await;
+    app.run_outbox(0, 1).await.expect("outbox pass");
+    let first = store.snapshot().webhook_deliveries[0].clone();
+    app.run_webhook_deliveries().await.expect("delivery pass");
+    let again = app.redeliver_webhook(&ctx, first.id).await.expect("redelivered");
+    app.run_webhook_deliveries().await.expect("delivery pass");
+    // The second redelivery of the budget, then the budget is spent.
+    app.redeliver_webhook(&ctx, again.id).await.expect("redelivered");
+    app.run_webhook_deliveries().await.expect("delivery pass");
+    let spent = app.redeliver_webhook(&ctx, again.id).await;
+    assert!(matches!(spent, Err(AppError::RateLimited { .. })), "{spent:?}");
+    assert_eq!(
+        store.snapshot().webhook_deliveries.len(),
+        3,
+        "the refused one made nothing"
+    );
+}

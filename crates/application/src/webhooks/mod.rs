@@ -2,20 +2,22 @@
 //! deliveries of its domain events to them, retried with backoff for a bounded time,
 //! and the disabling of an endpoint that keeps failing (announced as an event).
 
+mod dispatch;
+
+pub use dispatch::DeliveryConcurrency;
+pub(crate) use dispatch::InFlight;
+
 use chrono::Duration;
 use tessera_domain::{
-    AttemptEnd, AuditActor, EventSelection, NewAuditEvent, Permission, RetryPolicy, SigningSecrets, WebhookDelivery,
-    WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, WebhookUrl,
+    EventSelection, Permission, RetryPolicy, SigningSecrets, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint,
+    WebhookEndpointId, WebhookUrl,
 };
 
-use crate::events::jitter;
-use crate::ports::{OutgoingWebhook, Transaction};
+use crate::ports::Transaction;
+use crate::rate_limits::Quota;
 use crate::{AppError, Application, FieldErrors, Page, PageRequest, RequestContext, TenantScope};
 
 const SECRET_PREFIX: &str = "whsec_";
-/// Deliveries sent per tenant per pass (then the next tenant's turn).
-const DELIVERIES_PER_TENANT: usize = 20;
-const TENANTS_PER_PASS: u64 = 200;
 
 /// The rules deliveries follow; the defaults suit production.
 #[derive(Debug, Clone)]
@@ -35,6 +37,11 @@ pub struct WebhookSettings {
     pub outbox_retention: Duration,
     /// Ended deliveries (the log `webhookDeliveries` shows) are kept this long.
     pub delivery_retention: Duration,
+    /// How many deliveries this process sends at once, and each tenant's and
+    /// endpoint's share of them.
+    pub concurrency: DeliveryConcurrency,
+    /// Redeliveries one tenant may ask for per hour.
+    pub redeliveries_per_hour: u32,
 }
 
 impl Default for WebhookSettings {
@@ -48,6 +55,8 @@ impl Default for WebhookSettings {
             max_endpoints_per_tenant: 20,
             outbox_retention: Duration::days(7),
             delivery_retention: Duration::days(30),
+            concurrency: DeliveryConcurrency::default(),
+            redeliveries_per_hour: 100,
         }
     }
 }
@@ -331,6 +340,8 @@ impl Application {
     }
 
     /// Sends a delivery's event again, as a new delivery with a fresh retry budget.
+    /// Bounded: at most `redeliveries_per_hour` per tenant (`RATE_LIMITED` past it),
+    /// and sent within the endpoint's share of the senders like any delivery.
     #[tracing::instrument(name = "redeliver_webhook", skip_all, fields(delivery_id = %id))]
     pub async fn redeliver_webhook(
         &self,
@@ -353,6 +364,23 @@ impl Application {
                 message: "the endpoint is disabled; enable it first".into(),
             });
         }
+        // Only a redelivery that is made spends from the tenant's budget.
+        let budget = self
+            .ports
+            .rate_limiter
+            .acquire(
+                &format!("redeliver:{}", scope.tenant_id()),
+                Quota {
+                    limit: self.webhooks.redeliveries_per_hour.max(1),
+                    period: std::time::Duration::from_secs(3600),
+                },
+            )
+            .await;
+        if !budget.allowed {
+            return Err(AppError::RateLimited {
+                retry_after_seconds: budget.retry_after.map_or(1, |wait| wait.as_secs().max(1)),
+            });
+        }
         let delivery = WebhookDelivery::new(
             WebhookDeliveryId::from_uuid(self.ports.ids.new_id()),
             &endpoint,
@@ -371,144 +399,5 @@ impl Application {
         self.journal(tx.as_ref(), &event).await?;
         tx.commit().await?;
         Ok(delivery)
-    }
-
-    /// One pass of a delivery worker: sends every due delivery it can claim, records
-    /// each outcome, and disables endpoints that keep failing. Returns how many it sent.
-    pub async fn run_webhook_deliveries(&self) -> Result<usize, AppError> {
-        let now = self.ports.clock.now();
-        let tenants = {
-            let tx = self.ports.store.begin().await?;
-            tx.webhooks().due_tenants(now, TENANTS_PER_PASS).await?
-        };
-        let mut sent = 0;
-        for tenant in tenants {
-            let scope = TenantScope::new(tenant);
-            // One delivery per claim: its reservation covers exactly one send, however
-            // slow the receivers before it were.
-            for _ in 0..DELIVERIES_PER_TENANT {
-                match self.claim_one(&scope).await {
-                    Ok(Some(delivery)) => {
-                        if let Err(error) = self.send_delivery(&scope, delivery).await {
-                            tracing::warn!(%error, tenant_id = %tenant, "a webhook delivery could not be recorded");
-                        }
-                        sent += 1;
-                    }
-                    Ok(None) => break,
-                    // One tenant's trouble does not hold up the others.
-                    Err(error) => {
-                        tracing::warn!(%error, tenant_id = %tenant, "claiming a webhook delivery failed");
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(sent)
-    }
-
-    /// The tenant's next due delivery, reserved for this worker for one lease.
-    async fn claim_one(&self, scope: &TenantScope) -> Result<Option<WebhookDelivery>, AppError> {
-        let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
-        let claimed = tx
-            .webhooks()
-            .claim_due(scope, now, now + self.webhooks.lease, 1)
-            .await?;
-        tx.commit().await?;
-        Ok(claimed.into_iter().next())
-    }
-
-    async fn send_delivery(&self, scope: &TenantScope, mut delivery: WebhookDelivery) -> Result<(), AppError> {
-        let (endpoint, secrets) = {
-            let tx = self.ports.store.begin().await?;
-            tx.enter_tenant(scope).await?;
-            let endpoint = tx.webhooks().find_endpoint(scope, delivery.endpoint_id).await?;
-            let secrets = tx.webhooks().secrets(scope, delivery.endpoint_id).await?;
-            (endpoint, secrets)
-        };
-        let (Some(endpoint), Some(secrets)) = (endpoint, secrets) else {
-            return Ok(()); // deleted meanwhile: its deliveries went with it
-        };
-        let now = self.ports.clock.now();
-        if !endpoint.enabled {
-            delivery.abandon("the endpoint is disabled", now);
-            return self.record_delivery(scope, &delivery, &endpoint, None).await;
-        }
-        let outcome = self
-            .ports
-            .webhook_sender
-            .send(&OutgoingWebhook {
-                url: endpoint.url.as_str().to_owned(),
-                delivery_id: delivery.id,
-                event_id: delivery.event_id,
-                event_type: delivery.event_type.clone(),
-                body: delivery.payload.clone(),
-                secrets: secrets.active(now).into_iter().map(str::to_owned).collect(),
-                sent_at: now,
-            })
-            .await;
-        let error = if outcome.succeeded() {
-            None
-        } else {
-            Some(outcome.error.unwrap_or_else(|| "the endpoint did not succeed".into()))
-        };
-        let end = delivery.record_attempt(
-            outcome.status,
-            error,
-            &self.webhooks.retry,
-            self.ports.clock.now(),
-            jitter(self.ports.ids.new_id()),
-        );
-        let gave_up = match end {
-            AttemptEnd::Succeeded => Some(false),
-            AttemptEnd::Retrying => None,
-            AttemptEnd::GaveUp => Some(true),
-        };
-        self.record_delivery(scope, &delivery, &endpoint, gave_up).await
-    }
-
-    /// Stores a delivery's outcome; when it ended (`gave_up` is known), updates the
-    /// endpoint's failure count and disables it at the bound.
-    async fn record_delivery(
-        &self,
-        scope: &TenantScope,
-        delivery: &WebhookDelivery,
-        endpoint: &WebhookEndpoint,
-        gave_up: Option<bool>,
-    ) -> Result<(), AppError> {
-        let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
-        tx.webhooks().update_delivery(scope, delivery).await?;
-        if let Some(gave_up) = gave_up {
-            let failures = tx.webhooks().note_outcome(scope, endpoint.id, gave_up).await?;
-            if gave_up && failures >= self.webhooks.disable_after_failed_deliveries.max(1) {
-                let current = tx.webhooks().find_endpoint(scope, endpoint.id).await?;
-                if let Some(read) = current.filter(|e| e.enabled) {
-                    let reason = format!("{failures} deliveries in a row failed");
-                    let mut current = read.clone();
-                    current.disable(reason.clone(), now);
-                    tx.webhooks().update_endpoint(scope, &read, &current).await?;
-                    tx.webhooks()
-                        .fail_pending(scope, endpoint.id, "the endpoint was disabled", now)
-                        .await?;
-                    let event = NewAuditEvent::new(
-                        Some(scope.tenant_id()),
-                        AuditActor::System,
-                        "webhook_endpoint.disabled",
-                        "webhook_endpoint",
-                        Some(endpoint.id.to_string()),
-                        now,
-                    )
-                    .change("enabled", Some(true), Some(false))
-                    .change("disabled_reason", None::<&str>, Some(reason.as_str()));
-                    self.journal(tx.as_ref(), &event).await?;
-                    tracing::warn!(endpoint_id = %endpoint.id, tenant_id = %scope.tenant_id(), %reason, "webhook endpoint disabled");
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(())
     }
 }

@@ -253,10 +253,15 @@ impl WebhookRepository for SeaTransaction {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u64,
+        skip: &[WebhookEndpointId],
     ) -> StoreResult<Vec<WebhookDelivery>> {
-        let rows = scoped::select::<Deliveries>(scope)
+        let mut query = scoped::select::<Deliveries>(scope)
             .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
-            .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
+            .filter(webhook_delivery::Column::NextAttemptAt.lte(now));
+        if !skip.is_empty() {
+            query = query.filter(webhook_delivery::Column::EndpointId.is_not_in(skip.iter().map(|id| id.as_uuid())));
+        }
+        let rows = query
             .order_by_asc(webhook_delivery::Column::NextAttemptAt)
             .limit(limit)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
