@@ -10,6 +10,7 @@ mod concurrent_writes;
 mod custom_domains;
 mod database_faults;
 mod faults;
+mod hostile_load;
 mod http_protocol;
 mod invitations;
 mod isolation;
