@@ -824,3 +824,31 @@ mod tests {
         assert!(matches!(config.validate_database(), Err(ConfigError::DatabaseUrl)));
     }
 }
+
+#[cfg(test)]
+mod documentation {
+    use clap::{Args, Command};
+
+    /// Every setting is documented for operators: in the README's table and in the
+    /// example environment file.
+    #[test]
+    fn every_setting_is_in_the_readme_and_the_example_environment() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+        let example = std::fs::read_to_string(root.join("deploy/tessera.env.example")).expect("the example");
+        let command = super::Config::augment_args(Command::new("tessera"));
+        let mut missing = Vec::new();
+        for argument in command.get_arguments() {
+            let Some(name) = argument.get_env().and_then(|name| name.to_str()) else {
+                continue;
+            };
+            if !readme.contains(&format!("`{name}`")) {
+                missing.push(format!("{name} (README)"));
+            }
+            if !example.contains(&format!("#{name}=")) && !example.contains(&format!("\n{name}=")) {
+                missing.push(format!("{name} (deploy/tessera.env.example)"));
+            }
+        }
+        assert!(missing.is_empty(), "undocumented settings: {missing:?}");
+    }
+}
