@@ -614,6 +614,17 @@ impl TestApp {
         )
     }
 
+    /// Revokes the key `key_id` as `member`.
+    pub async fn revoke_api_key(&self, member: &Member, key_id: &str) {
+        self.graphql(
+            "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }",
+            json!({ "id": key_id }),
+            Some(&member.token),
+        )
+        .await
+        .assert_ok();
+    }
+
     /// How many audit events of `action` the whole database holds (read as the owner).
     pub async fn audit_count(&self, action: &str) -> usize {
         self.db

@@ -174,7 +174,7 @@ async fn a_key_is_revoked_with_its_creator_and_cut_down_with_their_role(backend:
     app.graphql("mutation { leaveTenant }", json!({}), Some(&leaver.token))
         .await
         .assert_ok();
-    let refused = as_key(&app, &left_secret, "{ members(first: 1) { totalCount } }", json!({})).await;
+    let refused = as_key(&app, &left_secret, MEMBERS, json!({})).await;
     assert_eq!(refused.error_code(), Some("UNAUTHENTICATED"), "{}", refused.body);
     assert!(key_state(&app, &owner, &left_key).await.1);
 
@@ -199,7 +199,7 @@ async fn a_key_is_revoked_with_its_creator_and_cut_down_with_their_role(backend:
     );
     let invited = as_key(&app, &cut_secret, INVITE, invite("second@acme.example")).await;
     assert_eq!(invited.error_code(), Some("FORBIDDEN"), "{}", invited.body);
-    let read = as_key(&app, &cut_secret, "{ members(first: 1) { totalCount } }", json!({})).await;
+    let read = as_key(&app, &cut_secret, MEMBERS, json!({})).await;
     read.assert_ok();
 
     // A role edited down takes its holders' keys down with it.
@@ -302,31 +302,33 @@ async fn a_key_whose_creator_is_gone_behind_the_use_cases_back_is_refused(backen
         .await;
     app.change_membership_directly(&owner, &demoted.user_id, |m| m.change_role(viewer_role, now))
         .await;
-    let refused = as_key(&app, &secret, "{ members(first: 1) { totalCount } }", json!({})).await;
+    let refused = as_key(&app, &secret, MEMBERS, json!({})).await;
     assert_eq!(refused.error_code(), Some("UNAUTHENTICATED"), "{}", refused.body);
     let outranked = as_key(&app, &cut, "{ auditEvents(first: 1) { totalCount } }", json!({})).await;
     assert_eq!(outranked.error_code(), Some("FORBIDDEN"), "{}", outranked.body);
     app.stop().await;
 }
 
+/// The secret of a key its tenant's owner has revoked.
+async fn revoked_key(app: &TestApp) -> String {
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let (key_id, secret) = app.create_api_key(&owner, "Old", &["members:read"]).await;
+    app.revoke_api_key(&owner, &key_id).await;
+    secret
+}
+
+const MEMBERS: &str = "{ members(first: 1) { totalCount } }";
+
 async fn a_revoked_key_presented_fifty_times_is_recorded_once(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let owner = app.sign_up("owner@acme.example", "acme").await;
-    let (key_id, secret) = app.create_api_key(&owner, "Old", &["members:read"]).await;
-    app.graphql(
-        "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }",
-        json!({ "id": key_id }),
-        Some(&owner.token),
-    )
-    .await
-    .assert_ok();
-    let first = as_key(&app, &secret, "{ members(first: 1) { totalCount } }", json!({})).await;
+    let secret = revoked_key(&app).await;
+    let first = as_key(&app, &secret, MEMBERS, json!({})).await;
     assert_eq!(first.error_code(), Some("UNAUTHENTICATED"));
     let before = app.statements();
     for _ in 0..49 {
-        let again = as_key(&app, &secret, "{ members(first: 1) { totalCount } }", json!({})).await;
+        let again = as_key(&app, &secret, MEMBERS, json!({})).await;
         assert_eq!(again.error_code(), Some("UNAUTHENTICATED"));
     }
     assert_eq!(
@@ -346,22 +348,12 @@ async fn a_revoked_key_is_recorded_once_a_minute_across_replicas(backend: Backen
     let Some(app) = TestApp::spawn_with_redis(backend).await else {
         return;
     };
-    let owner = app.sign_up("owner@acme.example", "acme").await;
-    let (key_id, secret) = app.create_api_key(&owner, "Old", &["members:read"]).await;
-    app.graphql(
-        "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }",
-        json!({ "id": key_id }),
-        Some(&owner.token),
-    )
-    .await
-    .assert_ok();
+    let secret = revoked_key(&app).await;
     let replica = app.replica().await;
     for _ in 0..25 {
-        let here = as_key(&app, &secret, "{ members(first: 1) { totalCount } }", json!({})).await;
+        let here = as_key(&app, &secret, MEMBERS, json!({})).await;
         assert_eq!(here.error_code(), Some("UNAUTHENTICATED"));
-        let there = app
-            .graphql_at(&replica, "{ members(first: 1) { totalCount } }", json!({}), &secret)
-            .await;
+        let there = app.graphql_at(&replica, MEMBERS, json!({}), &secret).await;
         assert_eq!(there.error_code(), Some("UNAUTHENTICATED"));
     }
     assert_eq!(app.audit_count("api_key.used_after_revocation").await, 1);

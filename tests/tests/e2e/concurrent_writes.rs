@@ -99,9 +99,15 @@ async fn member(f: &Fixture, email: &str, role: RoleId) -> Membership {
     membership
 }
 
-async fn stored_membership(f: &Fixture, user: UserId) -> Membership {
+/// A transaction entered in the fixture's tenant.
+async fn in_tenant(f: &Fixture) -> Box<dyn Transaction> {
     let tx = begin(&f.store).await;
     tx.enter_tenant(&f.scope).await.expect("enter");
+    tx
+}
+
+async fn stored_membership(f: &Fixture, user: UserId) -> Membership {
+    let tx = in_tenant(f).await;
     tx.memberships()
         .find_by_user(&f.scope, user)
         .await
@@ -126,15 +132,13 @@ async fn recording_a_keys_use_never_undoes_its_revocation(backend: Backend) {
         revoked_at: None,
         last_used_at: None,
     };
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     tx.api_keys().insert(&f.scope, &key).await.expect("insert");
     tx.commit().await.expect("commit");
 
     // The authentication path read the key (live) ...
     let read = {
-        let tx = begin(&f.store).await;
-        tx.enter_tenant(&f.scope).await.expect("enter");
+        let tx = in_tenant(&f).await;
         tx.api_keys()
             .find_by_id(&f.scope, key.id)
             .await
@@ -143,8 +147,7 @@ async fn recording_a_keys_use_never_undoes_its_revocation(backend: Backend) {
     };
     assert!(read.revoked_at.is_none());
     // ... an owner revokes it ...
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     assert!(tx.api_keys().revoke(&f.scope, key.id, now()).await.expect("revoke"));
     assert!(
         !tx.api_keys().revoke(&f.scope, key.id, now()).await.expect("again"),
@@ -152,8 +155,7 @@ async fn recording_a_keys_use_never_undoes_its_revocation(backend: Backend) {
     );
     tx.commit().await.expect("commit");
     // ... and then the use the authentication path saw is recorded.
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     tx.api_keys().record_use(&f.scope, key.id, now()).await.expect("record");
     // A cut based on the permissions it read no longer applies to a revoked key.
     let narrowed: PermissionSet = [Permission::MembersRead].into_iter().collect();
@@ -165,8 +167,7 @@ async fn recording_a_keys_use_never_undoes_its_revocation(backend: Backend) {
     assert!(!restricted, "a revoked key is not narrowed");
     tx.commit().await.expect("commit");
 
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     let stored = tx
         .api_keys()
         .find_by_id(&f.scope, key.id)
@@ -194,8 +195,7 @@ async fn a_membership_change_based_on_an_old_read_is_refused_not_applied(backend
     // One request reads the membership to change its role ...
     let read = stored_membership(&f, target.user_id).await;
     // ... another removes the member meanwhile ...
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     let mut removed = read.clone();
     removed.remove(now());
     tx.memberships()
@@ -204,8 +204,7 @@ async fn a_membership_change_based_on_an_old_read_is_refused_not_applied(backend
         .expect("remove");
     tx.commit().await.expect("commit");
     // ... so the role change, based on the old read, is refused.
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     let mut promoted = read.clone();
     promoted.change_role(f.owner_role, now());
     let outcome = tx.memberships().update(&f.scope, &read, &promoted).await;
@@ -228,28 +227,24 @@ async fn a_role_edit_based_on_an_old_read_is_refused_not_applied(backend: Backen
         permissions: [Permission::MembersRead, Permission::AuditRead].into_iter().collect(),
         created_at: now(),
     };
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     tx.roles().insert(&f.scope, &role).await.expect("insert");
     tx.commit().await.expect("commit");
 
     // Two people read the role; one renames it, the other then drops a permission.
     let mut renamed = role.clone();
     renamed.name = Name::parse("Reviewers").expect("name");
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     tx.roles().update(&f.scope, &role, &renamed).await.expect("rename");
     tx.commit().await.expect("commit");
     let mut narrowed = role.clone();
     narrowed.permissions = [Permission::MembersRead].into_iter().collect();
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     let outcome = tx.roles().update(&f.scope, &role, &narrowed).await;
     assert!(matches!(outcome, Err(StoreError::Stale)), "{outcome:?}");
     drop(tx);
     // Based on what is stored now, the same edit goes through and keeps the new name.
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     let current = tx
         .roles()
         .find_by_id(&f.scope, role.id)
@@ -260,8 +255,7 @@ async fn a_role_edit_based_on_an_old_read_is_refused_not_applied(backend: Backen
     narrowed.permissions = [Permission::MembersRead].into_iter().collect();
     tx.roles().update(&f.scope, &current, &narrowed).await.expect("edit");
     tx.commit().await.expect("commit");
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     let stored = tx
         .roles()
         .find_by_id(&f.scope, role.id)
@@ -278,8 +272,7 @@ async fn two_people_changing_different_settings_at_once_both_keep_their_change(b
         return;
     };
     let empty = TenantSettings::empty(f.tenant, now());
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     tx.tenant_settings()
         .upsert(&f.scope, &empty, &empty)
         .await
@@ -287,8 +280,7 @@ async fn two_people_changing_different_settings_at_once_both_keep_their_change(b
     tx.commit().await.expect("commit");
     // Both read the same settings; one sets the logo, the other the locale.
     let read = {
-        let tx = begin(&f.store).await;
-        tx.enter_tenant(&f.scope).await.expect("enter");
+        let tx = in_tenant(&f).await;
         tx.tenant_settings()
             .find(&f.scope)
             .await
@@ -300,16 +292,14 @@ async fn two_people_changing_different_settings_at_once_both_keep_their_change(b
     let mut with_locale = read.clone();
     with_locale.locale = Some(Locale::parse("fr-FR").expect("locale"));
     for changed in [&with_logo, &with_locale] {
-        let tx = begin(&f.store).await;
-        tx.enter_tenant(&f.scope).await.expect("enter");
+        let tx = in_tenant(&f).await;
         tx.tenant_settings()
             .upsert(&f.scope, &read, changed)
             .await
             .expect("save");
         tx.commit().await.expect("commit");
     }
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     let stored = tx
         .tenant_settings()
         .find(&f.scope)
@@ -341,16 +331,14 @@ async fn an_endpoint_edit_based_on_an_old_read_does_not_undo_a_disable(backend: 
         current: "whsec_test".into(),
         previous: None,
     };
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     tx.webhooks()
         .insert_endpoint(&f.scope, &endpoint, &secrets)
         .await
         .expect("insert");
     tx.commit().await.expect("commit");
     let read = {
-        let tx = begin(&f.store).await;
-        tx.enter_tenant(&f.scope).await.expect("enter");
+        let tx = in_tenant(&f).await;
         tx.webhooks()
             .find_endpoint(&f.scope, endpoint.id)
             .await
@@ -363,8 +351,7 @@ async fn an_endpoint_edit_based_on_an_old_read_does_not_undo_a_disable(backend: 
         "5 deliveries in a row failed".into(),
         now() + chrono::Duration::seconds(1),
     );
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     tx.webhooks()
         .update_endpoint(&f.scope, &read, &disabled)
         .await
@@ -374,13 +361,11 @@ async fn an_endpoint_edit_based_on_an_old_read_does_not_undo_a_disable(backend: 
     let mut described = read.clone();
     described.description = "orders".into();
     described.updated_at = now() + chrono::Duration::seconds(2);
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     let outcome = tx.webhooks().update_endpoint(&f.scope, &read, &described).await;
     assert!(matches!(outcome, Err(StoreError::Stale)), "{outcome:?}");
     drop(tx);
-    let tx = begin(&f.store).await;
-    tx.enter_tenant(&f.scope).await.expect("enter");
+    let tx = in_tenant(&f).await;
     let stored = tx
         .webhooks()
         .find_endpoint(&f.scope, endpoint.id)

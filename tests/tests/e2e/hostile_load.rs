@@ -44,13 +44,7 @@ async fn junk_from_one_address_costs_a_bounded_amount_of_work(backend: Backend) 
     };
     let owner = app.sign_up("owner@victim.example", "victim").await;
     let (key_id, revoked) = app.create_api_key(&owner, "Old", &["members:read"]).await;
-    app.graphql(
-        "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
-        json!({ "id": key_id }),
-        Some(&owner.token),
-    )
-    .await
-    .assert_ok();
+    app.revoke_api_key(&owner, &key_id).await;
     let tenant = owner.tenant_id.replace('-', "");
     let audit_before = app.db.count("audit_events").await;
     let statements_before = app.statements();

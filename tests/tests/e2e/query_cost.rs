@@ -324,32 +324,12 @@ async fn a_batched_relation_is_refused_per_row_and_an_api_key_is_not_its_creator
 
     // An API key acts with its own permissions, not as the person who made it: it
     // holds none of its creator's workspace roles, so their workspace is not its to see.
-    let created = app
-        .graphql(
-            "mutation { createApiKey(input: { name: \"CI\", permissions: [\"workspaces:create\"] }) { secret } }",
-            json!({}),
-            Some(&builder.token),
-        )
-        .await;
-    let secret = created.assert_ok()["createApiKey"]["secret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
+    let (_, secret) = app.create_api_key(&builder, "CI", &["workspaces:create"]).await;
     let as_key = app.graphql(query, json!({ "w": team }), Some(&secret)).await;
     assert!(as_key.assert_ok()["workspace"].is_null(), "{}", as_key.body);
     // A key that reaches the workspace through `workspaces:manage` still needs
     // `members:read` to read any membership, its creator's included.
-    let created = app
-        .graphql(
-            "mutation { createApiKey(input: { name: \"Ops\", permissions: [\"workspaces:manage\"] }) { secret } }",
-            json!({}),
-            Some(&owner.token),
-        )
-        .await;
-    let secret = created.assert_ok()["createApiKey"]["secret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
+    let (_, secret) = app.create_api_key(&owner, "Ops", &["workspaces:manage"]).await;
     let as_key = app.graphql(query, json!({ "w": team }), Some(&secret)).await;
     let errors = as_key.body["errors"].as_array().expect("refusals").clone();
     assert_eq!(errors.len(), 2, "both rows refused: {}", as_key.body);
