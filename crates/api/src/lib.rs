@@ -3,8 +3,11 @@
 //! the request context and call one application use case. This crate never names a
 //! storage adapter; it receives the [`Application`] with its ports already wired.
 
+mod error_reference;
 pub mod graphql;
 pub mod http;
+
+pub use error_reference::{BEGIN_MARKER as ERRORS_BEGIN, END_MARKER as ERRORS_END, error_reference};
 
 pub use graphql::{TesseraSchema, build_schema, schema_sdl};
 pub use http::{ApiConfig, router};

@@ -8,6 +8,7 @@ use tessera_domain::{
 };
 
 use crate::AppError;
+use crate::ForbiddenReason;
 
 /// Proof that the current operation runs inside one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +121,7 @@ impl RequestContext {
     /// memberships, onboarding, and minting keys); API keys are refused.
     pub fn require_person(&self) -> Result<UserId, AppError> {
         self.person().ok_or_else(|| AppError::Forbidden {
-            reason: "API_KEY_NOT_ALLOWED",
+            reason: ForbiddenReason::ApiKeyNotAllowed,
             message: "this operation needs a signed-in person, not an API key".into(),
         })
     }
@@ -186,7 +187,7 @@ impl RequestContext {
     pub fn ensure_onboarded(&self) -> Result<(), AppError> {
         if self.onboarding_pending {
             Err(AppError::Forbidden {
-                reason: "ONBOARDING_INCOMPLETE",
+                reason: ForbiddenReason::OnboardingIncomplete,
                 message: "finish onboarding first (see the onboarding query)".into(),
             })
         } else {
@@ -238,7 +239,7 @@ impl RequestContext {
             })
         } else {
             Err(AppError::Forbidden {
-                reason: "MISSING_PERMISSION",
+                reason: ForbiddenReason::MissingPermission,
                 message: format!("this operation needs the `{permission}` permission"),
             })
         }
@@ -263,7 +264,7 @@ impl RequestContext {
             Ok(())
         } else {
             Err(AppError::Forbidden {
-                reason: "PERMISSION_ESCALATION",
+                reason: ForbiddenReason::PermissionEscalation,
                 message: format!("you cannot grant permissions you do not hold: {missing}"),
             })
         }
@@ -298,7 +299,7 @@ mod tests {
         assert!(matches!(
             refused,
             AppError::Forbidden {
-                reason: "MISSING_PERMISSION",
+                reason: ForbiddenReason::MissingPermission,
                 ..
             }
         ));

@@ -29,7 +29,7 @@ mod use_case_tests;
 use std::sync::Arc;
 
 pub use context::{Actor, Authorized, RequestContext, TenantScope};
-pub use error::{AppError, FieldErrors};
+pub use error::{AppError, FieldErrors, ForbiddenReason};
 pub use pagination::{Cursor, Page, PageRequest};
 pub use people::{PageWithPeople, WithPeople};
 

@@ -7,6 +7,7 @@ use tessera_domain::{
     MembershipStatus, OrganizationInput, Permission, SystemRole, TenantStatus, TermsInput, WorkspaceId,
 };
 
+use crate::ForbiddenReason;
 use crate::fakes::{self, FakeStore};
 use crate::identity::{AuthSession, ClientInfo, LogIn, SignUp};
 use crate::onboarding::StageSubmission;
@@ -167,7 +168,7 @@ async fn authentication_fails_closed() {
         matches!(
             suspended,
             Err(AppError::Forbidden {
-                reason: "TENANT_SUSPENDED",
+                reason: ForbiddenReason::TenantSuspended,
                 ..
             })
         ),
@@ -242,7 +243,7 @@ async fn workspace_writes_need_permissions_and_stay_in_the_callers_tenant() {
         matches!(
             refused,
             Err(AppError::Forbidden {
-                reason: "MISSING_PERMISSION",
+                reason: ForbiddenReason::MissingPermission,
                 ..
             })
         ),
@@ -389,7 +390,7 @@ async fn tenant_work_waits_for_onboarding_and_completion_records_one_event() {
         matches!(
             result,
             Err(AppError::Forbidden {
-                reason: "ONBOARDING_INCOMPLETE",
+                reason: ForbiddenReason::OnboardingIncomplete,
                 ..
             })
         )

@@ -35,6 +35,8 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
     Schema,
+    /// Print the error reference (Markdown); the README's error tables are this output.
+    Errors,
     /// Manage the trusted-documents manifest (`TRUSTED_DOCUMENTS_FILE`).
     Persisted {
         #[command(subcommand)]
@@ -107,6 +109,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => tessera_server::serve(&cli.config).await,
         Command::Schema => {
             print!("{}", tessera_api::schema_sdl());
+            Ok(())
+        }
+        Command::Errors => {
+            print!("{}", tessera_api::error_reference());
             Ok(())
         }
         Command::Migrate { action } => migrate(&cli.config, action).await,

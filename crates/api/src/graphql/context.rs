@@ -58,7 +58,7 @@ impl CloneForCaller for AppError {
         match self {
             AppError::Unauthenticated(message) => AppError::Unauthenticated(message.clone()),
             AppError::Forbidden { reason, message } => AppError::Forbidden {
-                reason,
+                reason: *reason,
                 message: message.clone(),
             },
             AppError::NotFound(what) => AppError::NotFound(what),

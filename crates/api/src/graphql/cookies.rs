@@ -13,6 +13,7 @@ use tessera_application::AppError;
 use tessera_application::identity::AuthSession;
 
 use super::identity::AuthPayload;
+use tessera_application::ForbiddenReason;
 
 pub const REFRESH_COOKIE: &str = "tessera_refresh";
 pub const CSRF_COOKIE: &str = "tessera_csrf";
@@ -78,7 +79,7 @@ impl CookieSession {
         };
         if !matches {
             return Err(AppError::Forbidden {
-                reason: "CSRF",
+                reason: ForbiddenReason::Csrf,
                 message: format!("send the {CSRF_COOKIE} cookie's value in the X-CSRF-Token header"),
             });
         }
@@ -158,7 +159,13 @@ mod tests {
         ] {
             let refused = sent(cookie, header).refresh_token().expect_err("refused");
             assert!(
-                matches!(refused, AppError::Forbidden { reason: "CSRF", .. }),
+                matches!(
+                    refused,
+                    AppError::Forbidden {
+                        reason: ForbiddenReason::Csrf,
+                        ..
+                    }
+                ),
                 "{cookie} {header:?}"
             );
         }

@@ -1,21 +1,61 @@
-//! The one place an application error becomes a GraphQL error with `extensions.code`.
-//! Internal errors are logged with their cause and shown to the client as nothing more
-//! than "internal error".
+//! The one place an application error becomes a GraphQL error with `extensions.code`,
+//! and the table of those codes. Internal errors are logged with their cause and
+//! shown to the client as nothing more than "internal error".
 
 use async_graphql::{Error, ErrorExtensions, Value};
 use tessera_application::AppError;
 
+/// Declares the `extensions.code` values of errors inside a GraphQL response, each
+/// with what it means, in one table.
+macro_rules! error_codes {
+    ($($variant:ident => ($wire:literal, $meaning:literal),)*) => {
+        /// The `extensions.code` of an error in a GraphQL response (HTTP 200 with
+        /// `data`), a closed set. Requests refused before they run have their own
+        /// table ([`crate::http::RequestRefusal`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub const fn code(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $wire,)*
+                }
+            }
+
+            pub const fn meaning(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $meaning,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    Unauthenticated => ("UNAUTHENTICATED", "no credential, or one that is not (or no longer) valid"),
+    Forbidden => ("FORBIDDEN", "the caller may not do this; `extensions.reason` says why (table below)"),
+    NotFound => ("NOT_FOUND", "no such thing in the caller's tenant (another tenant's ids answer the same)"),
+    BadUserInput => ("BAD_USER_INPUT", "the input is invalid; `extensions.fields` holds a message per input field"),
+    Conflict => ("CONFLICT", "the change clashes with what is stored (a taken slug, a stale version, a row changed meanwhile); `extensions.fields` names the field"),
+    RateLimited => ("RATE_LIMITED", "past a rate limit or budget; `extensions.retryAfterSeconds` says when to try again"),
+    InternalServerError => ("INTERNAL_SERVER_ERROR", "something failed on the server; nothing more is shown (the cause is logged with the request id)"),
+}
+
 pub fn to_graphql_error(error: &AppError) -> Error {
     match error {
-        AppError::Unauthenticated(message) => coded(message, "UNAUTHENTICATED"),
+        AppError::Unauthenticated(message) => coded(message, ErrorCode::Unauthenticated),
         AppError::Forbidden { reason, message } => {
-            coded(message, "FORBIDDEN").extend_with(|_, ext| ext.set("reason", *reason))
+            coded(message, ErrorCode::Forbidden).extend_with(|_, ext| ext.set("reason", reason.code()))
         }
-        AppError::NotFound(what) => coded(&format!("{what} not found"), "NOT_FOUND"),
+        AppError::NotFound(what) => coded(&format!("{what} not found"), ErrorCode::NotFound),
         AppError::Conflict { field, message } => {
             let mut fields = async_graphql::indexmap::IndexMap::new();
             fields.insert(async_graphql::Name::new(field), Value::from(message.as_str()));
-            coded(message, "CONFLICT").extend_with(|_, ext| ext.set("fields", Value::Object(fields)))
+            coded(message, ErrorCode::Conflict).extend_with(|_, ext| ext.set("fields", Value::Object(fields)))
         }
         AppError::Validation(field_errors) => {
             let mut fields = async_graphql::indexmap::IndexMap::new();
@@ -29,20 +69,20 @@ pub fn to_graphql_error(error: &AppError) -> Error {
                 .map(|(field, message)| format!("{field} {message}"))
                 .collect::<Vec<_>>()
                 .join("; ");
-            coded(&format!("invalid input: {summary}"), "BAD_USER_INPUT")
+            coded(&format!("invalid input: {summary}"), ErrorCode::BadUserInput)
                 .extend_with(|_, ext| ext.set("fields", Value::Object(fields)))
         }
-        AppError::RateLimited { retry_after_seconds } => coded("too many requests", "RATE_LIMITED")
+        AppError::RateLimited { retry_after_seconds } => coded("too many requests", ErrorCode::RateLimited)
             .extend_with(|_, ext| ext.set("retryAfterSeconds", *retry_after_seconds)),
         AppError::Internal(cause) => {
             tracing::error!(error = %cause, "internal error");
-            coded("internal error", "INTERNAL_SERVER_ERROR")
+            coded("internal error", ErrorCode::InternalServerError)
         }
     }
 }
 
-fn coded(message: &str, code: &'static str) -> Error {
-    Error::new(message).extend_with(|_, ext| ext.set("code", code))
+fn coded(message: &str, code: ErrorCode) -> Error {
+    Error::new(message).extend_with(|_, ext| ext.set("code", code.code()))
 }
 
 /// `result.gql()?` in resolvers.

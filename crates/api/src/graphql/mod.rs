@@ -27,7 +27,7 @@ use tessera_application::Application;
 
 pub(crate) use context::CloneForCaller;
 pub use context::{Caller, ClientOrigin, LiveCredential};
-pub use errors::to_graphql_error;
+pub use errors::{ErrorCode, to_graphql_error};
 
 #[derive(MergedObject, Default)]
 pub struct Query(

@@ -2,12 +2,12 @@
 //! security headers, body-size and time limits.
 
 mod graphiql;
-mod graphql_endpoint;
+mod graphql;
 mod health;
 pub mod prometheus;
 mod subscriptions;
 
-pub use graphql_endpoint::sha256_hex;
+pub use graphql::{RequestRefusal, sha256_hex};
 pub use health::DependencyCheck;
 pub use subscriptions::{OpenConnections, SubscriptionSlots, WebSocketLimits};
 
@@ -117,7 +117,7 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
     };
 
     let mut routes = Router::new()
-        .route("/graphql", get(graphql_endpoint::get).post(graphql_endpoint::post))
+        .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))

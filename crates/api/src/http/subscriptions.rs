@@ -32,9 +32,10 @@ use tessera_application::identity::ClientInfo;
 use tessera_application::rate_limits::Admission;
 use tessera_application::{AppError, RequestContext};
 
-use super::graphql_endpoint::{caller_from, client_of};
+use super::graphql::{MediaType, Refused, client_of, identify as caller_from};
 use crate::AppState;
 use crate::graphql::{Caller, CloneForCaller, LiveCredential, to_graphql_error};
+use tessera_application::ForbiddenReason;
 
 /// Headers a `connection_init` payload may set, by lower-case name.
 const INIT_HEADERS: &[&str] = &["authorization", "x-api-key", "x-tenant-id", "x-tenant-slug"];
@@ -152,7 +153,7 @@ impl SubscriptionSlots {
         match taken {
             Ok(_) => Ok(SubscriptionSlot(self.running.clone())),
             Err(_) => Err(AppError::Forbidden {
-                reason: "TOO_MANY_SUBSCRIPTIONS",
+                reason: ForbiddenReason::TooManySubscriptions,
                 message: format!(
                     "a connection runs at most {} subscriptions at once; complete one first",
                     self.max
@@ -211,11 +212,7 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
     // is spent is refused, and every upgrade spends from it.
     let ip = client.ip.as_deref();
     if let Some(refused) = state.app.refuse_spent_address(ip).await {
-        return super::graphql_endpoint::too_many_requests(
-            super::graphql_endpoint::MediaType::LegacyJson,
-            &refused,
-            "unknown",
-        );
+        return Refused::rate_limited(refused).answer(MediaType::LegacyJson, "unknown");
     }
     let admitted = state
         .app
@@ -226,11 +223,7 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
         })
         .await;
     if !admitted.allowed() {
-        return super::graphql_endpoint::too_many_requests(
-            super::graphql_endpoint::MediaType::LegacyJson,
-            &admitted,
-            "unknown",
-        );
+        return Refused::rate_limited(admitted).answer(MediaType::LegacyJson, "unknown");
     }
     let upgrade_headers = request.headers().clone();
     let (mut parts, _) = request.into_parts();
@@ -378,7 +371,7 @@ fn take_connection_slot(state: &AppState, context: &RequestContext) -> Result<Co
             (tenant, limits.max_connections_per_tenant),
         ])
         .map_err(|full| AppError::Forbidden {
-            reason: "TOO_MANY_CONNECTIONS",
+            reason: ForbiddenReason::TooManyConnections,
             message: if full == principal {
                 format!(
                     "at most {} open connections per person or API key; close one first",
@@ -443,7 +436,7 @@ mod tests {
         assert!(matches!(
             slots.take(),
             Err(AppError::Forbidden {
-                reason: "TOO_MANY_SUBSCRIPTIONS",
+                reason: ForbiddenReason::TooManySubscriptions,
                 ..
             })
         ));

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use tessera_domain::{ApiKey, ApiKeyId, AuditActor, Name, NewAuditEvent, Permission, PermissionSet, TenantId};
 use uuid::Uuid;
 
+use crate::ForbiddenReason;
 use crate::ports::{CachedApiKey, KeyCreators, Transaction};
 use crate::roles::permission_list;
 use crate::{AppError, Application, FieldErrors, Page, PageRequest, RequestContext, TenantScope};
@@ -246,7 +247,7 @@ impl Application {
         }
         if !tenant.is_active() {
             return Err(AppError::Forbidden {
-                reason: "TENANT_SUSPENDED",
+                reason: ForbiddenReason::TenantSuspended,
                 message: "this tenant is suspended".into(),
             });
         }

@@ -4,6 +4,7 @@
 
 use tessera_domain::TenantStatus;
 
+use crate::ForbiddenReason;
 use crate::ports::{MemberAccess, TokenError};
 use crate::{AppError, Application, RequestContext, TenantScope};
 
@@ -57,7 +58,7 @@ impl Application {
             TenantStatus::Active => {}
             TenantStatus::Suspended => {
                 return Err(AppError::Forbidden {
-                    reason: "TENANT_SUSPENDED",
+                    reason: ForbiddenReason::TenantSuspended,
                     message: "this tenant is suspended".into(),
                 });
             }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use tessera_domain::{AuditActor, Email, NewAuditEvent, Password, Slug, TenantStatus, UserId};
 
 use super::{AuthSession, ClientInfo};
+use crate::ForbiddenReason;
 use crate::rate_limits::Quota;
 use crate::{AppError, Application, TenantScope};
 
@@ -135,17 +136,17 @@ impl Application {
         let Some(tenant) = chosen else {
             return Err(if suspended {
                 AppError::Forbidden {
-                    reason: "TENANT_SUSPENDED",
+                    reason: ForbiddenReason::TenantSuspended,
                     message: "this tenant is suspended".into(),
                 }
             } else if tenant_slug.is_some() {
                 AppError::Forbidden {
-                    reason: "NOT_A_MEMBER",
+                    reason: ForbiddenReason::NotAMember,
                     message: "you are not an active member of this tenant".into(),
                 }
             } else {
                 AppError::Forbidden {
-                    reason: "NO_ACTIVE_MEMBERSHIP",
+                    reason: ForbiddenReason::NoActiveMembership,
                     message: "you are not an active member of any tenant".into(),
                 }
             });

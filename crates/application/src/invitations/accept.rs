@@ -3,6 +3,7 @@ use tessera_domain::{
 };
 
 use super::{invitation_refused, tenant_of};
+use crate::ForbiddenReason;
 use crate::identity::{AuthSession, ClientInfo};
 use crate::ports::Transaction;
 use crate::{AppError, Application, TenantScope};
@@ -72,7 +73,7 @@ impl Application {
             .ok_or(AppError::NotFound("tenant"))?;
         if !tenant.is_active() {
             return Err(AppError::Forbidden {
-                reason: "TENANT_SUSPENDED",
+                reason: ForbiddenReason::TenantSuspended,
                 message: "this tenant is suspended".into(),
             });
         }

@@ -12,6 +12,7 @@ use tessera_domain::{InvitationError, TenantId};
 use uuid::Uuid;
 
 use crate::AppError;
+use crate::ForbiddenReason;
 
 const TOKEN_PREFIX: &str = "inv_";
 
@@ -32,10 +33,10 @@ pub(crate) fn tenant_of(token: &str) -> Option<TenantId> {
 
 fn invitation_refused(error: InvitationError) -> AppError {
     let reason = match error {
-        InvitationError::AlreadyAccepted => "INVITATION_USED",
-        InvitationError::Revoked => "INVITATION_REVOKED",
-        InvitationError::Expired => "INVITATION_EXPIRED",
-        InvitationError::WrongRecipient => "INVITATION_EMAIL_MISMATCH",
+        InvitationError::AlreadyAccepted => ForbiddenReason::InvitationUsed,
+        InvitationError::Revoked => ForbiddenReason::InvitationRevoked,
+        InvitationError::Expired => ForbiddenReason::InvitationExpired,
+        InvitationError::WrongRecipient => ForbiddenReason::InvitationEmailMismatch,
     };
     AppError::Forbidden {
         reason,

@@ -1,6 +1,7 @@
 use tessera_domain::{MembershipStatus, Permission, RoleId, SystemRole, UserId};
 
 use super::{ensure_not_last_owner, system_role};
+use crate::ForbiddenReason;
 use crate::ports::KeyCreators;
 use crate::{AppError, Application, RequestContext};
 
@@ -175,7 +176,7 @@ impl Application {
             .ok_or(AppError::NotFound("member"))?;
         if !owners.contains(&me) || mine.role_id != owner.id {
             return Err(AppError::Forbidden {
-                reason: "NOT_OWNER",
+                reason: ForbiddenReason::NotOwner,
                 message: "only an owner can transfer ownership".into(),
             });
         }
@@ -220,7 +221,7 @@ impl Application {
 fn outranked(error: AppError) -> AppError {
     match error {
         AppError::Forbidden { .. } => AppError::Forbidden {
-            reason: "TARGET_OUTRANKS",
+            reason: ForbiddenReason::TargetOutranks,
             message: "this member holds permissions you do not have".into(),
         },
         other => other,

@@ -8,6 +8,7 @@ pub use queries::MemberListFilter;
 
 use tessera_domain::{Membership, MembershipStatus, Role, SystemRole};
 
+use crate::ForbiddenReason;
 use crate::ports::Transaction;
 use crate::{AppError, TenantScope};
 
@@ -27,7 +28,7 @@ async fn ensure_not_last_owner(
     let others = owners.iter().filter(|owner| **owner != membership.user_id).count();
     if others == 0 {
         return Err(AppError::Forbidden {
-            reason: "LAST_OWNER",
+            reason: ForbiddenReason::LastOwner,
             message: "the tenant's last owner cannot be removed, demoted or leave; transfer ownership first".into(),
         });
     }

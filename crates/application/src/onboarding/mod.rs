@@ -13,6 +13,7 @@ use tessera_domain::{
 
 pub use settings::{SetupChecklist, SetupItem, TenantSettingsChange};
 
+use crate::ForbiddenReason;
 use crate::ports::{OnboardingFunnel, OnboardingRecord, StageDraft, StoreError, Transaction};
 use crate::{AppError, Application, FieldErrors, RequestContext};
 
@@ -317,7 +318,7 @@ impl Application {
                 };
                 if !owner {
                     return Err(AppError::Forbidden {
-                        reason: "OWNER_ONLY",
+                        reason: ForbiddenReason::OwnerOnly,
                         message: "only the tenant's owner sets it up here; join with an invitation instead".into(),
                     });
                 }

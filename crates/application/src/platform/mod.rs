@@ -4,6 +4,7 @@
 
 use tessera_domain::{AuditActor, AuditOrigin, Email, NewAuditEvent, Tenant, TenantId, TenantStatus, UserId};
 
+use crate::ForbiddenReason;
 use crate::{AppError, Application, Page, PageRequest, RequestContext, TenantScope};
 
 /// Proof that the caller is a platform administrator; names them for the audit trail.
@@ -26,7 +27,7 @@ impl Application {
             })
         } else {
             Err(AppError::Forbidden {
-                reason: "NOT_PLATFORM_ADMIN",
+                reason: ForbiddenReason::NotPlatformAdmin,
                 message: "this needs a platform administrator".into(),
             })
         }

@@ -8,6 +8,7 @@ pub use commands::{CreateRole, DeleteRole, UpdateRole};
 use tessera_domain::{Permission, PermissionSet, RoleRuleError};
 
 use crate::AppError;
+use crate::ForbiddenReason;
 
 /// The message names the unknown permissions.
 fn parse_permissions(names: &[String]) -> Result<PermissionSet, String> {
@@ -22,8 +23,8 @@ pub(crate) fn permission_list(permissions: &PermissionSet) -> String {
 
 fn role_rule(error: RoleRuleError) -> AppError {
     let reason = match error {
-        RoleRuleError::OwnerIsFixed => "OWNER_ROLE_FIXED",
-        RoleRuleError::SystemRoleCannotBeDeleted => "SYSTEM_ROLE",
+        RoleRuleError::OwnerIsFixed => ForbiddenReason::OwnerRoleFixed,
+        RoleRuleError::SystemRoleCannotBeDeleted => ForbiddenReason::SystemRole,
     };
     AppError::Forbidden {
         reason,

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use tessera_domain::{Membership, Name, NewAuditEvent, Slug, Tenant, TenantId, User};
 
+use crate::ForbiddenReason;
 use crate::identity::{AuthSession, ClientInfo};
 use crate::ports::HeldRole;
 use crate::{AppError, Application, FieldErrors, Page, PageRequest, RequestContext, TenantScope};
@@ -108,14 +109,14 @@ impl Application {
             Some(tenant) if member && tenant.is_active() => tenant,
             Some(tenant) if member && tenant.status == tessera_domain::TenantStatus::Suspended => {
                 return Err(AppError::Forbidden {
-                    reason: "TENANT_SUSPENDED",
+                    reason: ForbiddenReason::TenantSuspended,
                     message: "this tenant is suspended".into(),
                 });
             }
             // Not a member (or no such tenant): the same answer, so ids reveal nothing.
             _ => {
                 return Err(AppError::Forbidden {
-                    reason: "NOT_A_MEMBER",
+                    reason: ForbiddenReason::NotAMember,
                     message: "you are not an active member of this tenant".into(),
                 });
             }
@@ -247,7 +248,7 @@ impl Application {
 
 fn tenant_mismatch() -> AppError {
     AppError::Forbidden {
-        reason: "TENANT_MISMATCH",
+        reason: ForbiddenReason::TenantMismatch,
         message: "the requested tenant is not the one this credential belongs to; switch tenants first".into(),
     }
 }

@@ -8,6 +8,7 @@ use tessera_domain::{
 };
 
 use super::{accept_terms, acme_ltd, sign_up_input, signed_up};
+use crate::ForbiddenReason;
 use crate::api_keys::CreateApiKey;
 use crate::fakes::{self, FakeStore};
 use crate::identity::{AuthSession, ClientInfo, LogIn, SignUp};
@@ -448,7 +449,7 @@ async fn refused_mutations_append_nothing() {
         matches!(
             last_owner,
             Err(AppError::Forbidden {
-                reason: "LAST_OWNER",
+                reason: ForbiddenReason::LastOwner,
                 ..
             })
         ),

@@ -7,6 +7,7 @@
 
 use tessera_domain::{Permission, PermissionSet, UserId, Workspace, WorkspaceId};
 
+use crate::ForbiddenReason;
 use crate::ports::Transaction;
 use crate::{AppError, RequestContext};
 
@@ -22,7 +23,7 @@ impl WorkspaceGrant {
             Ok(())
         } else {
             Err(AppError::Forbidden {
-                reason: "MISSING_PERMISSION",
+                reason: ForbiddenReason::MissingPermission,
                 message: format!("this operation needs the `{permission}` permission in this workspace"),
             })
         }

@@ -7,6 +7,7 @@ use tessera_domain::{
 };
 
 use super::access::{Visibility, grant_for};
+use crate::ForbiddenReason;
 use crate::ports::StoreError;
 use crate::{AppError, Application, Page, PageRequest, RequestContext};
 
@@ -335,7 +336,7 @@ fn ensure_within(held: &tessera_domain::PermissionSet, role: &Role) -> Result<()
         Ok(())
     } else {
         Err(AppError::Forbidden {
-            reason: "PERMISSION_ESCALATION",
+            reason: ForbiddenReason::PermissionEscalation,
             message: format!("you cannot grant permissions you do not hold: {missing}"),
         })
     }

@@ -1,0 +1,53 @@
+//! Admission by rate limits, in two places of the pipeline. First, before anything is
+//! looked up: an address whose budget is spent (requests without a credential and
+//! failed authentications draw from it) is refused from what this process knows, with
+//! no database or Redis work (a person's access token is let on: it costs no lookup).
+//! Then, once the caller is known: the person's or key's bucket and the tenant's, or
+//! the address's for a caller without a valid credential, and the strict bucket of
+//! log-ins and sign-ups.
+
+use tessera_application::Application;
+use tessera_application::rate_limits::{Admission, Admitted};
+
+use super::document_limits::Shape;
+use super::refusal::Refused;
+use crate::graphql::Caller;
+
+/// The first check of every request.
+pub async fn address_first(app: &Application, client_ip: Option<&str>, access_token: bool) -> Result<(), Refused> {
+    if access_token {
+        return Ok(());
+    }
+    match app.refuse_spent_address(client_ip).await {
+        Some(refused) => Err(Refused::rate_limited(refused)),
+        None => Ok(()),
+    }
+}
+
+/// Draws the request from its buckets; a member past a limit is noted in the audit
+/// trail (at most once a minute).
+pub async fn admit(
+    app: &Application,
+    caller: &Caller,
+    client_ip: Option<&str>,
+    shape: &Shape,
+) -> Result<Admitted, Refused> {
+    let member = match caller {
+        Caller::Member(context) => Some(context),
+        _ => None,
+    };
+    let admitted = app
+        .admit(Admission {
+            member,
+            client_ip,
+            authentication: shape.authentication(),
+        })
+        .await;
+    if admitted.allowed() {
+        return Ok(admitted);
+    }
+    if let Some(context) = member {
+        app.note_rate_limited(context, shape.label()).await;
+    }
+    Err(Refused::rate_limited(admitted))
+}

@@ -1,0 +1,321 @@
+//! Stage 4, document limits: the shape of a document (its size, aliases, root fields and
+//! depth, through fragments) is measured from the text alone and refused past the
+//! configured limits, before the caller is even identified. The engine's own validation
+//! (complexity, depth of introspection) runs later, in the run stage.
+
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+
+use super::refusal::{Refused, RequestRefusal};
+use crate::graphql::SchemaLimits;
+
+/// How the request came: a GET may only read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// Measures the document and refuses it past `limits`; a mutation sent with GET is
+/// refused too (also when a persisted hash stood for it).
+pub fn check(limits: &SchemaLimits, request: &async_graphql::Request, method: Method) -> Result<Shape, Refused> {
+    if request.query.len() > limits.max_document_bytes {
+        return Err(Refused::new(
+            RequestRefusal::DocumentTooLarge,
+            format!("the document is larger than {} bytes", limits.max_document_bytes),
+        ));
+    }
+    let shape = Shape::of(request);
+    if method == Method::Get && shape.runs_mutation {
+        return Err(Refused::new(
+            RequestRefusal::MutationOverGet,
+            "mutations must be sent with POST",
+        ));
+    }
+    if shape.aliases > limits.max_aliases {
+        return Err(Refused::new(
+            RequestRefusal::TooManyAliases,
+            format!(
+                "the document has {} aliases; at most {} are allowed",
+                shape.aliases, limits.max_aliases
+            ),
+        ));
+    }
+    if shape.most_root_fields > limits.max_root_fields {
+        return Err(Refused::new(
+            RequestRefusal::TooManyRootFields,
+            format!(
+                "an operation selects {} root fields; at most {} are allowed",
+                shape.most_root_fields, limits.max_root_fields
+            ),
+        ));
+    }
+    if shape.depth > limits.max_depth {
+        return Err(Refused::new(
+            RequestRefusal::QueryTooDeep,
+            format!(
+                "the document is nested too deep ({} levels of fields; at most {} are allowed)",
+                shape.depth, limits.max_depth
+            ),
+        ));
+    }
+    Ok(shape)
+}
+
+/// Root fields that get the strict per-address bucket.
+const AUTHENTICATION_FIELDS: &[&str] = &[
+    "logIn",
+    "signUp",
+    "requestPasswordReset",
+    "resetPassword",
+    "refreshSession",
+];
+
+/// Nesting beyond this is not counted further (any configured limit is far below it).
+const DEPTH_COUNTED: usize = 256;
+
+/// The root fields of the operations in a document, whether any is a mutation, and
+/// the largest number of root fields in one operation and of aliases in the document.
+pub struct Shape {
+    names: Vec<String>,
+    mutation: bool,
+    /// The operation that would run (by `operationName`) is a mutation.
+    pub runs_mutation: bool,
+    most_root_fields: usize,
+    aliases: usize,
+    /// The deepest field nesting of any operation, through fragments.
+    depth: usize,
+}
+
+/// Aliases in a selection set, all the way down (fragments are counted where defined).
+fn count_aliases(set: &async_graphql::parser::types::SelectionSet) -> usize {
+    use async_graphql::parser::types::Selection;
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some()) + count_aliases(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => count_aliases(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+/// How deeply fields nest in a document's selection sets (`{ me { email } }` is 2;
+/// introspection fields are not counted), following fragment spreads. Each fragment's
+/// depth is worked out once and remembered, so a fragment spread many times (or a
+/// chain of fragments each spreading the next twice) costs no more than one spread; a
+/// fragment met again on its own path counts as nothing (cycles are the validator's to
+/// report). Nesting past `DEPTH_COUNTED` is not followed further.
+struct Depths<'d> {
+    document: &'d async_graphql::parser::types::ExecutableDocument,
+    fragments: std::collections::HashMap<&'d str, usize>,
+    in_progress: std::collections::HashSet<&'d str>,
+}
+
+impl<'d> Depths<'d> {
+    fn new(document: &'d async_graphql::parser::types::ExecutableDocument) -> Self {
+        Self {
+            document,
+            fragments: std::collections::HashMap::new(),
+            in_progress: std::collections::HashSet::new(),
+        }
+    }
+
+    fn of(&mut self, set: &'d async_graphql::parser::types::SelectionSet, level: usize) -> usize {
+        use async_graphql::parser::types::Selection;
+        if level > DEPTH_COUNTED {
+            return 0;
+        }
+        let mut deepest = 0;
+        for item in &set.items {
+            let depth = match &item.node {
+                // Introspection is bounded by the schema; the engine's own limit covers it.
+                Selection::Field(field) if field.node.name.node.starts_with("__") => 0,
+                Selection::Field(field) => 1 + self.of(&field.node.selection_set.node, level + 1),
+                Selection::InlineFragment(fragment) => self.of(&fragment.node.selection_set.node, level),
+                Selection::FragmentSpread(spread) => self.fragment(spread.node.fragment_name.node.as_str(), level),
+            };
+            deepest = deepest.max(depth);
+        }
+        deepest
+    }
+
+    fn fragment(&mut self, name: &'d str, level: usize) -> usize {
+        if let Some(depth) = self.fragments.get(name) {
+            return *depth;
+        }
+        let Some(fragment) = self.document.fragments.get(name) else {
+            return 0;
+        };
+        if !self.in_progress.insert(name) {
+            return 0;
+        }
+        let depth = self.of(&fragment.node.selection_set.node, level);
+        self.in_progress.remove(name);
+        self.fragments.insert(name, depth);
+        depth
+    }
+}
+
+/// The root fields of a selection set, looking through inline fragments and
+/// fragment spreads (each fragment once).
+fn root_field_names(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    set: &async_graphql::parser::types::SelectionSet,
+    visited: &mut Vec<String>,
+    names: &mut Vec<String>,
+) {
+    use async_graphql::parser::types::Selection;
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(field) => names.push(field.node.name.node.to_string()),
+            Selection::InlineFragment(fragment) => {
+                root_field_names(document, &fragment.node.selection_set.node, visited, names);
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.to_string();
+                if visited.contains(&name) {
+                    continue;
+                }
+                visited.push(name);
+                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
+                    root_field_names(document, &fragment.node.selection_set.node, visited, names);
+                }
+            }
+        }
+    }
+}
+
+impl Shape {
+    /// What the document asks for (an unparsable one asks for nothing: the engine
+    /// reports its syntax error).
+    pub fn of(request: &async_graphql::Request) -> Self {
+        let mut fields = Self {
+            names: Vec::new(),
+            mutation: false,
+            runs_mutation: false,
+            most_root_fields: 0,
+            aliases: 0,
+            depth: 0,
+        };
+        let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+            return fields; // execution reports the syntax error
+        };
+        let selected = match (&document.operations, request.operation_name.as_deref()) {
+            (DocumentOperations::Single(op), _) => Some(op),
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+            (DocumentOperations::Multiple(_), None) => None,
+        };
+        fields.runs_mutation = selected.is_some_and(|op| op.node.ty == OperationType::Mutation);
+        let mut depths = Depths::new(&document);
+        for (_, operation) in document.operations.iter() {
+            fields.mutation |= operation.node.ty == OperationType::Mutation;
+            let mut roots = Vec::new();
+            let mut visited = Vec::new();
+            root_field_names(&document, &operation.node.selection_set.node, &mut visited, &mut roots);
+            fields.most_root_fields = fields.most_root_fields.max(roots.len());
+            fields.aliases += count_aliases(&operation.node.selection_set.node);
+            fields.names.extend(roots);
+            fields.depth = fields.depth.max(depths.of(&operation.node.selection_set.node, 0));
+        }
+        for fragment in document.fragments.values() {
+            fields.aliases += count_aliases(&fragment.node.selection_set.node);
+        }
+        fields
+    }
+
+    /// Log-in, sign-up and reset requests get the strict per-address bucket.
+    pub fn authentication(&self) -> bool {
+        self.mutation && self.names.iter().any(|n| AUTHENTICATION_FIELDS.contains(&n.as_str()))
+    }
+
+    /// A bounded label: the first root field if the schema has it, else `unknown`.
+    pub fn label(&self) -> &'static str {
+        let root = if self.mutation { "Mutation" } else { "Query" };
+        self.names
+            .first()
+            .and_then(|name| {
+                crate::graphql::access::RULES
+                    .iter()
+                    .find(|(t, f, _)| *t == root && *f == name.as_str())
+                    .map(|(_, f, _)| *f)
+            })
+            .unwrap_or("unknown")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> SchemaLimits {
+        SchemaLimits {
+            max_depth: 4,
+            max_aliases: 2,
+            max_root_fields: 2,
+            max_document_bytes: 400,
+            ..SchemaLimits::default()
+        }
+    }
+
+    fn refusal(query: &str, method: Method) -> Option<RequestRefusal> {
+        check(&limits(), &async_graphql::Request::new(query), method)
+            .err()
+            .map(|refused| refused.refusal)
+    }
+
+    #[test]
+    fn each_limit_refuses_its_own_excess() {
+        assert_eq!(refusal("{ me { email } }", Method::Get), None);
+        assert_eq!(
+            refusal(&format!("{{ me {{ {} }} }}", "email ".repeat(80)), Method::Post),
+            Some(RequestRefusal::DocumentTooLarge)
+        );
+        assert_eq!(
+            refusal("{ a: me { email } b: me { email } c: me { email } }", Method::Post),
+            Some(RequestRefusal::TooManyAliases)
+        );
+        assert_eq!(
+            refusal(
+                "{ me { email } currentTenant { name } permissions { name } }",
+                Method::Post
+            ),
+            Some(RequestRefusal::TooManyRootFields)
+        );
+        assert_eq!(
+            refusal("{ a { b { c { d { e } } } } }", Method::Post),
+            Some(RequestRefusal::QueryTooDeep)
+        );
+        assert_eq!(
+            refusal("mutation { logOut }", Method::Get),
+            Some(RequestRefusal::MutationOverGet)
+        );
+        assert_eq!(refusal("mutation { logOut }", Method::Post), None);
+    }
+
+    #[test]
+    fn fragments_count_once_however_often_they_are_spread() {
+        // Each fragment spreads the next twice: 2^30 paths, one measurement each.
+        let mut document = String::from("query { me { ...F0 } }");
+        for n in 0..30 {
+            document.push_str(&format!(" fragment F{n} on User {{ ...F{} ...F{} }}", n + 1, n + 1));
+        }
+        document.push_str(" fragment F30 on User { email }");
+        let shape = Shape::of(&async_graphql::Request::new(document));
+        assert_eq!(shape.depth, 2);
+    }
+
+    #[test]
+    fn a_log_in_is_an_authentication_and_labels_name_only_known_fields() {
+        let log_in = Shape::of(&async_graphql::Request::new(
+            "mutation { logIn(input: {}) { accessToken } }",
+        ));
+        assert!(log_in.authentication());
+        assert_eq!(log_in.label(), "logIn");
+        let unknown = Shape::of(&async_graphql::Request::new("{ whatever }"));
+        assert!(!unknown.authentication());
+        assert_eq!(unknown.label(), "unknown");
+    }
+}

@@ -1,0 +1,128 @@
+//! Stage 7, running: the engine parses and validates the document (complexity, depth,
+//! the access table) and resolves it with the caller, its cookies, its origin and a
+//! loader per request. After it: a denial is noted in the audit trail, and a persisted
+//! document is registered only if the engine accepted it.
+
+use axum::http::HeaderMap;
+use tessera_application::identity::ClientInfo;
+use tessera_application::persisted::Registrant;
+
+use super::document_limits::Shape;
+use crate::AppState;
+use crate::graphql::cookies::CookieSession;
+use crate::graphql::{Caller, ClientOrigin, ErrorCode};
+
+/// What the engine answered, and whether it was a request error (no `data`: the
+/// document did not parse or validate).
+pub struct Ran {
+    pub response: async_graphql::Response,
+    pub is_request_error: bool,
+}
+
+pub async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+    caller: Caller,
+    client: ClientInfo,
+    shape: &Shape,
+    register: Option<String>,
+) -> Ran {
+    let to_register = register.map(|hash| (hash, request.query.clone()));
+    let client_ip = client.ip.clone();
+    let cookies = CookieSession::from_headers(
+        state.config.session_cookies,
+        state.config.session_cookie_max_age_seconds,
+        headers,
+    );
+    let mut request = request.data(ClientOrigin(client)).data(cookies);
+    let member = match &caller {
+        Caller::Member(context) => Some(context.clone()),
+        _ => None,
+    };
+    if let Some(context) = &member {
+        // A mutation's loaders remember nothing: what it read before a write is not
+        // what it shows after it.
+        request = request.data(crate::graphql::loaders::for_request(
+            state.app.clone(),
+            context.clone(),
+            state.config.loader_delay,
+            !shape.runs_mutation,
+        ));
+    }
+    let response = state.schema.execute(request.data(caller)).await;
+    if let Some(context) = &member
+        && denied(&response)
+    {
+        state.app.note_access_denied(context, shape.label()).await;
+    }
+    let is_request_error = is_request_error(&response);
+    if let Some((hash, document)) = to_register.filter(|_| !is_request_error) {
+        let registrant = match &member {
+            Some(context) => Some(Registrant::Tenant(context.tenant_id())),
+            None => client_ip.as_deref().map(Registrant::Address),
+        };
+        if let Some(registrant) = registrant {
+            state.app.remember_document(&hash, &document, registrant).await;
+        }
+    }
+    Ran {
+        response,
+        is_request_error,
+    }
+}
+
+/// Some field was refused `FORBIDDEN`.
+fn denied(response: &async_graphql::Response) -> bool {
+    let forbidden = async_graphql::Value::from(ErrorCode::Forbidden.code());
+    response.errors.iter().any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .is_some_and(|code| *code == forbidden)
+    })
+}
+
+/// No `data` at all, and errors that belong to no field: the document could not be
+/// parsed or validated.
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{ErrorExtensionValues, PathSegment, ServerError};
+
+    use super::*;
+
+    fn error(code: Option<&str>, field: bool) -> ServerError {
+        let mut error = ServerError::new("refused", None);
+        if let Some(code) = code {
+            let mut extensions = ErrorExtensionValues::default();
+            extensions.set("code", code);
+            error.extensions = Some(extensions);
+        }
+        if field {
+            error.path = vec![PathSegment::Field("members".into())];
+        }
+        error
+    }
+
+    #[test]
+    fn a_denial_is_a_forbidden_code_and_a_request_error_has_no_data_and_no_field() {
+        let denied_field = async_graphql::Response::from_errors(vec![error(Some("FORBIDDEN"), true)]);
+        assert!(denied(&denied_field));
+        assert!(
+            !is_request_error(&denied_field),
+            "a field's error is not a request error"
+        );
+        let syntax = async_graphql::Response::from_errors(vec![error(None, false)]);
+        assert!(!denied(&syntax));
+        assert!(is_request_error(&syntax));
+        let fine = async_graphql::Response::new(async_graphql::Value::from(1));
+        assert!(!denied(&fine) && !is_request_error(&fine));
+    }
+}
