@@ -20,8 +20,9 @@ use crate::ports::{
     Store, StoreError, StoreResult, TenantRepository, TokenError, TokenIssuer, Transaction, UserRepository,
     WorkspaceRepository,
 };
-use crate::ports::{ApiKeyRepository, CachedApiKey, HeldRole, OutgoingMail, SessionRecord};
+use crate::ports::{ApiKeyRepository, CachedApiKey, HeldRole, OutgoingMail};
 use crate::{Application, AuthSettings, Page, PageRequest, Ports, TenantScope};
+use tessera_domain::Session;
 
 #[derive(Clone, Default)]
 pub struct State {
@@ -35,9 +36,9 @@ pub struct State {
     pub invitations: Vec<Invitation>,
     pub used_refresh_digests: Vec<(String, SessionId)>,
     pub api_keys: Vec<ApiKey>,
-    pub user_tokens: Vec<crate::ports::UserToken>,
+    pub user_tokens: Vec<tessera_domain::UserToken>,
     pub custom_domains: Vec<tessera_domain::CustomDomain>,
-    pub onboarding: Vec<crate::ports::OnboardingRecord>,
+    pub onboarding: Vec<tessera_domain::OnboardingRecord>,
     pub tenant_settings: Vec<tessera_domain::TenantSettings>,
     pub outbox: Vec<crate::ports::OutboxEvent>,
     /// Outbox events handed over, and when.
@@ -859,8 +860,8 @@ pub struct FakeSession {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-fn record(session: &FakeSession) -> SessionRecord {
-    SessionRecord {
+fn record(session: &FakeSession) -> Session {
+    Session {
         id: session.id,
         user_id: session.user_id,
         current_tenant_id: session.current_tenant_id,
@@ -890,10 +891,10 @@ impl SessionRepository for FakeTransaction {
         });
         Ok(())
     }
-    async fn find_by_id(&self, id: SessionId) -> StoreResult<Option<SessionRecord>> {
+    async fn find_by_id(&self, id: SessionId) -> StoreResult<Option<Session>> {
         Ok(self.state().sessions.iter().find(|s| s.id == id).map(record))
     }
-    async fn find_by_refresh_digest(&self, digest: &str) -> StoreResult<Option<SessionRecord>> {
+    async fn find_by_refresh_digest(&self, digest: &str) -> StoreResult<Option<Session>> {
         Ok(self
             .state()
             .sessions
@@ -975,8 +976,8 @@ impl SessionRepository for FakeTransaction {
         user_id: UserId,
         now: DateTime<Utc>,
         page: &PageRequest,
-    ) -> StoreResult<Page<SessionRecord>> {
-        let mut rows: Vec<SessionRecord> = self
+    ) -> StoreResult<Page<Session>> {
+        let mut rows: Vec<Session> = self
             .state()
             .sessions
             .iter()
@@ -1226,11 +1227,11 @@ impl ApiKeyRepository for FakeTransaction {
 
 #[async_trait]
 impl crate::ports::UserTokenRepository for FakeTransaction {
-    async fn insert(&self, token: &crate::ports::UserToken) -> StoreResult<()> {
+    async fn insert(&self, token: &tessera_domain::UserToken) -> StoreResult<()> {
         self.state().user_tokens.push(token.clone());
         Ok(())
     }
-    async fn find_by_digest(&self, digest: &str) -> StoreResult<Option<crate::ports::UserToken>> {
+    async fn find_by_digest(&self, digest: &str) -> StoreResult<Option<tessera_domain::UserToken>> {
         Ok(self.state().user_tokens.iter().find(|t| t.digest == digest).cloned())
     }
     async fn mark_used(&self, digest: &str, at: DateTime<Utc>) -> StoreResult<()> {
@@ -1246,7 +1247,7 @@ impl crate::ports::UserTokenRepository for FakeTransaction {
     async fn retire_all(
         &self,
         user_id: UserId,
-        purpose: crate::ports::TokenPurpose,
+        purpose: tessera_domain::TokenPurpose,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         for token in self
@@ -1467,7 +1468,7 @@ impl crate::ports::CustomDomainRepository for FakeTransaction {
 
 #[async_trait]
 impl crate::ports::OnboardingRepository for FakeTransaction {
-    async fn find(&self, user_id: UserId) -> StoreResult<Option<crate::ports::OnboardingRecord>> {
+    async fn find(&self, user_id: UserId) -> StoreResult<Option<tessera_domain::OnboardingRecord>> {
         Ok(self
             .state()
             .onboarding
@@ -1475,7 +1476,7 @@ impl crate::ports::OnboardingRepository for FakeTransaction {
             .find(|r| r.progress.user_id == user_id)
             .cloned())
     }
-    async fn insert(&self, record: &crate::ports::OnboardingRecord) -> StoreResult<()> {
+    async fn insert(&self, record: &tessera_domain::OnboardingRecord) -> StoreResult<()> {
         let mut state = self.state();
         if state
             .onboarding
@@ -1487,7 +1488,7 @@ impl crate::ports::OnboardingRepository for FakeTransaction {
         state.onboarding.push(record.clone());
         Ok(())
     }
-    async fn save(&self, record: &crate::ports::OnboardingRecord, expected_version: i64) -> StoreResult<()> {
+    async fn save(&self, record: &tessera_domain::OnboardingRecord, expected_version: i64) -> StoreResult<()> {
         let mut state = self.state();
         let stored = state
             .onboarding

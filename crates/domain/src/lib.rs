@@ -11,10 +11,13 @@ pub mod invitation;
 pub mod membership;
 pub mod onboarding;
 pub mod permission;
+pub mod rate_limit;
 pub mod role;
+pub mod session;
 pub mod tenant;
 pub mod tenant_settings;
 pub mod user;
+pub mod user_token;
 pub mod values;
 pub mod webhook;
 pub mod workspace;
@@ -29,14 +32,17 @@ pub use ids::{
 pub use invitation::{Invitation, InvitationError, InvitationStatus};
 pub use membership::{Membership, MembershipStatus, WorkspaceMembership};
 pub use onboarding::{
-    CompanySize, Locale, Onboarding, OnboardingError, OnboardingStage, Organization, OrganizationInput, PersonalInfo,
-    PersonalInfoInput, StageData, StageDataError, TermsAcceptance, TermsInput, TimeZone, Transition, TransitionRefusal,
+    CompanySize, Locale, Onboarding, OnboardingError, OnboardingRecord, OnboardingStage, Organization,
+    OrganizationInput, PersonalInfo, PersonalInfoInput, StageData, StageDataError, StageDraft, TermsAcceptance,
+    TermsInput, TimeZone, Transition, TransitionRefusal,
 };
 pub use permission::{Permission, PermissionSet};
 pub use role::{Role, RoleRuleError, SystemRole};
+pub use session::Session;
 pub use tenant::{Plan, Tenant, TenantStatus};
 pub use tenant_settings::{Colour, LogoUrl, TenantSettings};
 pub use user::{PasswordHash, User};
+pub use user_token::{TokenPurpose, UserToken};
 pub use values::{DisplayName, Email, InvalidValue, Name, Password, Slug};
 pub use webhook::{
     AttemptEnd, DeliveryStatus, EventSelection, RetryPolicy, SigningSecrets, WebhookDelivery, WebhookDeliveryId,

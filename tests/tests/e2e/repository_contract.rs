@@ -387,7 +387,7 @@ async fn onboarded_member(
         let mut onboarding = tessera_domain::Onboarding::start(person.id, started);
         onboarding.stage = stage;
         onboarding.completed_at = seconds.map(|s| started + Duration::seconds(s));
-        let record = tessera_application::ports::OnboardingRecord {
+        let record = tessera_domain::OnboardingRecord {
             progress: onboarding,
             draft: None,
         };

@@ -5,7 +5,8 @@ use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, Result, 
 use chrono::{DateTime, Utc};
 use tessera_application::AppError;
 use tessera_application::onboarding::{SetupChecklist, SetupItem, StageSubmission, TenantSettingsChange};
-use tessera_application::ports::{OnboardingFunnel, OnboardingRecord, StageDraft};
+use tessera_application::ports::OnboardingFunnel;
+use tessera_domain::{OnboardingRecord, StageDraft};
 use tessera_domain::{
     OnboardingStage as DomainStage, Organization, OrganizationInput as DomainOrganizationInput,
     PersonalInfoInput as DomainPersonalInput, Tenant, TenantSettings as DomainSettings, TermsInput as DomainTermsInput,

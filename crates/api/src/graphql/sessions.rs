@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use tessera_application::PageRequest;
-use tessera_application::ports::SessionRecord;
+use tessera_domain::Session as SessionRecord;
 use tessera_domain::SessionId;
 
 use super::context::{application, client_info, member};

@@ -4,8 +4,9 @@
 
 use tessera_domain::{AuditActor, Email, NewAuditEvent, Password};
 
-use crate::ports::{MailMessage, OutgoingMail, TokenPurpose, UserToken};
+use crate::ports::{MailMessage, OutgoingMail};
 use crate::{AppError, Application, RequestContext};
+use tessera_domain::{TokenPurpose, UserToken};
 
 const INVALID: &str = "is invalid, used or expired";
 const VERIFY_EMAIL_TTL: chrono::Duration = chrono::Duration::hours(24);
@@ -193,7 +194,7 @@ impl Application {
         tx.user_tokens()
             .find_by_digest(&digest)
             .await?
-            .filter(|t| t.purpose == purpose && t.used_at.is_none() && self.ports.clock.now() < t.expires_at)
+            .filter(|t| t.is_usable_for(purpose, self.ports.clock.now()))
             .ok_or_else(|| AppError::validation("token", INVALID))
     }
 

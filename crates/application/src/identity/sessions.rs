@@ -5,7 +5,7 @@
 use tessera_domain::{AuditActor, NewAuditEvent, SessionId};
 
 use super::{AuthSession, ClientInfo};
-use crate::ports::{AccessClaims, SessionRecord};
+use crate::ports::AccessClaims;
 use crate::{AppError, Application, Page, PageRequest, RequestContext, TenantScope};
 
 const REFRESH_REFUSED: &str = "the refresh token is not valid";
@@ -155,7 +155,7 @@ impl Application {
         &self,
         ctx: &RequestContext,
         page: &PageRequest,
-    ) -> Result<Page<SessionRecord>, AppError> {
+    ) -> Result<Page<tessera_domain::Session>, AppError> {
         let me = ctx.require_person()?;
         let tx = self.ports.store.begin().await?;
         Ok(tx

@@ -14,8 +14,9 @@ use tessera_domain::{
 pub use settings::{SetupChecklist, SetupItem, TenantSettingsChange};
 
 use crate::ForbiddenReason;
-use crate::ports::{OnboardingFunnel, OnboardingRecord, StageDraft, StoreError, Transaction};
+use crate::ports::{OnboardingFunnel, StoreError, Transaction};
 use crate::{AppError, Application, FieldErrors, RequestContext};
+use tessera_domain::{OnboardingRecord, StageDraft};
 
 /// The longest text a draft field may hold (drafts are not validated otherwise).
 const DRAFT_FIELD_MAX: usize = 2_000;

@@ -14,10 +14,10 @@ use crate::fakes::{self, FakeStore};
 use crate::identity::{AuthSession, ClientInfo, LogIn, SignUp};
 use crate::invitations::InviteMember;
 use crate::onboarding::{StageSubmission, TenantSettingsChange};
-use crate::ports::{StageDraft, TokenPurpose};
 use crate::roles::{CreateRole, DeleteRole, UpdateRole};
 use crate::workspaces::{CreateWorkspace, RenameWorkspace, WorkspaceMemberChange};
 use crate::{AppError, Application, RequestContext};
+use tessera_domain::{StageDraft, TokenPurpose};
 
 fn events(store: &FakeStore) -> Vec<NewAuditEvent> {
     store.snapshot().audit

@@ -4,6 +4,7 @@
 //! [`transition`].
 
 mod data;
+mod draft;
 mod locale;
 mod stage;
 
@@ -11,6 +12,7 @@ pub use data::{
     CompanySize, Organization, OrganizationInput, PersonalInfo, PersonalInfoInput, StageDataError, TermsAcceptance,
     TermsInput,
 };
+pub use draft::{OnboardingRecord, StageDraft};
 pub use locale::{Locale, TimeZone};
 pub use stage::{OnboardingStage, Transition, TransitionRefusal, transition};
 

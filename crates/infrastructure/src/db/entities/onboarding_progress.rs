@@ -3,11 +3,12 @@
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
-use tessera_application::ports::{OnboardingRecord, StageDraft, StoreError};
+use tessera_application::ports::StoreError;
 use tessera_domain::{
     Onboarding, OnboardingStage, Organization, OrganizationInput, PersonalInfo, PersonalInfoInput, TermsAcceptance,
     UserId,
 };
+use tessera_domain::{OnboardingRecord, StageDraft};
 
 use super::corrupt;
 

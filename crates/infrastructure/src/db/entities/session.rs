@@ -22,8 +22,8 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
-    pub fn into_record(self) -> tessera_application::ports::SessionRecord {
-        tessera_application::ports::SessionRecord {
+    pub fn into_record(self) -> tessera_domain::Session {
+        tessera_domain::Session {
             id: tessera_domain::SessionId::from_uuid(self.id),
             user_id: tessera_domain::UserId::from_uuid(self.user_id),
             current_tenant_id: tessera_domain::TenantId::from_uuid(self.current_tenant_id),

@@ -6,8 +6,9 @@ use sea_orm::{
 };
 use tessera_application::TenantScope;
 use tessera_application::ports::{
-    OnboardingFunnel, OnboardingRecord, OnboardingRepository, StoreError, StoreResult, TenantSettingsRepository,
+    OnboardingFunnel, OnboardingRepository, StoreError, StoreResult, TenantSettingsRepository,
 };
+use tessera_domain::OnboardingRecord;
 use tessera_domain::{MembershipStatus, OnboardingStage, TenantSettings, UserId};
 
 use crate::db::entities::{membership, onboarding_progress, tenant_setting};

@@ -3,8 +3,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
 use tessera_application::identity::ClientInfo;
-use tessera_application::ports::{NewSession, SessionRecord, SessionRepository, StoreResult};
+use tessera_application::ports::{NewSession, SessionRepository, StoreResult};
 use tessera_application::{Page, PageRequest};
+use tessera_domain::Session;
 use tessera_domain::{SessionId, TenantId, UserId};
 
 use crate::db::entities::{session, used_refresh_token};
@@ -33,7 +34,7 @@ impl SessionRepository for SeaTransaction {
         Ok(())
     }
 
-    async fn find_by_id(&self, id: SessionId) -> StoreResult<Option<SessionRecord>> {
+    async fn find_by_id(&self, id: SessionId) -> StoreResult<Option<Session>> {
         Ok(session::Entity::find_by_id(id.as_uuid())
             .one(&self.txn)
             .await
@@ -41,7 +42,7 @@ impl SessionRepository for SeaTransaction {
             .map(session::Model::into_record))
     }
 
-    async fn find_by_refresh_digest(&self, digest: &str) -> StoreResult<Option<SessionRecord>> {
+    async fn find_by_refresh_digest(&self, digest: &str) -> StoreResult<Option<Session>> {
         Ok(session::Entity::find()
             .filter(session::Column::RefreshTokenHash.eq(digest))
             .one(&self.txn)
@@ -144,7 +145,7 @@ impl SessionRepository for SeaTransaction {
         user_id: UserId,
         now: DateTime<Utc>,
         page: &PageRequest,
-    ) -> StoreResult<Page<SessionRecord>> {
+    ) -> StoreResult<Page<Session>> {
         let query = session::Entity::find()
             .filter(session::Column::UserId.eq(user_id.as_uuid()))
             .filter(session::Column::RevokedAt.is_null())

@@ -2,8 +2,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
-use tessera_application::ports::{StoreResult, TokenPurpose, UserToken, UserTokenRepository};
+use tessera_application::ports::{StoreResult, UserTokenRepository};
 use tessera_domain::UserId;
+use tessera_domain::{TokenPurpose, UserToken};
 
 use crate::db::entities::{corrupt, user_token};
 use crate::db::{SeaTransaction, db_failure, found};

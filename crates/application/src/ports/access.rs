@@ -1,0 +1,102 @@
+//! What authentication and admission keep between requests: cached access, verified API keys, rate-limit buckets and failed-attempt counts.
+
+use async_trait::async_trait;
+use tessera_domain::{PermissionSet, RoleId, SessionId, TenantId, UserId};
+
+/// What the authentication path needs to know about a member of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberAccess {
+    pub role_id: RoleId,
+    pub permissions: PermissionSet,
+    /// The user finished onboarding (until then, tenant work may be gated).
+    pub onboarded: bool,
+    /// The tenant's plan (sizes its rate limit).
+    pub plan: tessera_domain::Plan,
+}
+
+/// An API key whose secret was verified, with its tenant's plan: what the next request
+/// with the same key needs, without a database round trip. A usable key's permissions
+/// are already cut down to what its creator holds; a revoked or expired key is kept
+/// too, so presenting it again costs no database work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedApiKey {
+    pub key: tessera_domain::ApiKey,
+    pub plan: tessera_domain::Plan,
+}
+
+/// Counts requests per bucket (GCRA, see [`tessera_domain::rate_limit::gcra`]). Never fails:
+/// an adapter that loses its backend falls back to counting in process.
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    async fn acquire(
+        &self,
+        key: &str,
+        quota: tessera_domain::rate_limit::Quota,
+    ) -> tessera_domain::rate_limit::RateDecision;
+
+    /// Whether the bucket refuses right now, as far as this process knows without a
+    /// round trip or spending anything: `Some(retry after)` when it does. In process
+    /// this is exact; a shared store answers with the refusals this process saw lately.
+    async fn known_refusal(&self, key: &str, quota: tessera_domain::rate_limit::Quota) -> Option<std::time::Duration>;
+
+    /// Takes one request from each bucket in order and stops at the first that refuses
+    /// (the buckets after it are not spent): one decision per bucket looked at. An
+    /// adapter may do it in one round trip.
+    async fn acquire_in_order(
+        &self,
+        buckets: &[(String, tessera_domain::rate_limit::Quota)],
+    ) -> Vec<tessera_domain::rate_limit::RateDecision> {
+        let mut decisions = Vec::with_capacity(buckets.len());
+        for (key, quota) in buckets {
+            let decision = self.acquire(key, *quota).await;
+            let refused = !decision.allowed;
+            decisions.push(decision);
+            if refused {
+                break;
+            }
+        }
+        decisions
+    }
+}
+
+/// Remembers [`MemberAccess`] between requests. Every use case that changes roles or
+/// memberships invalidates the tenant, so a change applies on the member's next
+/// request. Adapters never fail the request: a cache that cannot answer is a miss.
+#[async_trait]
+pub trait AccessCache: Send + Sync {
+    async fn get(&self, tenant_id: TenantId, user_id: UserId) -> Option<MemberAccess>;
+    async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess);
+    /// A verified API key of the tenant, as stored by `put_api_key`.
+    async fn get_api_key(&self, tenant_id: TenantId, key_id: tessera_domain::ApiKeyId) -> Option<CachedApiKey>;
+    async fn put_api_key(&self, key: &CachedApiKey);
+    /// Forgets every member and every API key of the tenant.
+    async fn invalidate_tenant(&self, tenant_id: TenantId);
+    /// Marks a session revoked, so its access tokens stop working before they expire
+    /// (kept at least as long as an access token lives).
+    async fn revoke_session(&self, session_id: SessionId);
+    async fn is_session_revoked(&self, session_id: SessionId) -> bool;
+    /// Both checks of an authentication: is the session revoked, and the member's
+    /// cached access (one round trip where the backend allows it).
+    async fn lookup(
+        &self,
+        tenant_id: TenantId,
+        user_id: UserId,
+        session_id: SessionId,
+    ) -> (bool, Option<MemberAccess>) {
+        if self.is_session_revoked(session_id).await {
+            return (true, None);
+        }
+        (false, self.get(tenant_id, user_id).await)
+    }
+}
+
+/// Counts failed attempts per key in a fixed window (log-in throttling).
+#[async_trait]
+pub trait AttemptLimiter: Send + Sync {
+    /// Seconds until the key may try again, when it has used up `max` failures.
+    async fn blocked_for(&self, key: &str, max: u32) -> Option<u64>;
+    /// Records one failure for the key.
+    async fn record_failure(&self, key: &str);
+    /// Forgets the key's failures (after a success).
+    async fn reset(&self, key: &str);
+}

@@ -1,0 +1,110 @@
+//! Ports: what the use cases need from storage, crypto, time and randomness, one module
+//! per aggregate or concern. Adapters live in the infrastructure crate; tests may
+//! supply fakes.
+//!
+//! Every read and write goes through a [`Transaction`]. Tenant data is reachable only
+//! after [`Transaction::enter_tenant`] with a [`TenantScope`], and every tenant-scoped
+//! repository method takes that scope again, so the adapter can filter by it.
+
+mod access;
+mod api_keys;
+mod audit;
+mod events;
+mod mail;
+mod members;
+mod onboarding;
+mod persisted;
+mod roles;
+mod sessions;
+mod system;
+mod tenants;
+mod tokens;
+mod users;
+mod webhooks;
+mod workspaces;
+
+pub use access::{AccessCache, AttemptLimiter, CachedApiKey, MemberAccess, RateLimiter};
+pub use api_keys::{ApiKeyRepository, KeyCreators};
+pub use audit::{AuditFilter, AuditRepository};
+pub use events::{EventBus, EventSubscription, OutboxEvent, OutboxRepository};
+pub use mail::{MailMessage, Mailer, OutgoingMail};
+pub use members::{HeldRole, InvitationRepository, MemberFilter, MembershipRepository};
+pub use onboarding::{OnboardingFunnel, OnboardingRepository};
+pub use persisted::PersistedQueryStore;
+pub use roles::RoleRepository;
+pub use sessions::{NewSession, SessionRepository};
+pub use system::{Clock, IdGenerator, IssuedSecret, SecretGenerator};
+pub use tenants::{CustomDomainRepository, DomainVerifier, TenantRepository, TenantSettingsRepository};
+pub use tokens::{AccessClaims, TokenError, TokenIssuer};
+pub use users::{PasswordHasher, UserRepository, UserTokenRepository};
+pub use webhooks::{OutgoingWebhook, WebhookOutcome, WebhookRepository, WebhookSender};
+pub use workspaces::WorkspaceRepository;
+
+use std::error::Error as StdError;
+
+use async_trait::async_trait;
+use tessera_domain::UserId;
+
+use crate::TenantScope;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique rule was broken; carries the input field it concerns.
+    #[error("duplicate value for {0}")]
+    Duplicate(&'static str),
+    /// The row to change does not exist (or is not visible in this scope).
+    #[error("row not found")]
+    NotFound,
+    /// The row no longer holds what the change was based on: another request changed
+    /// it since it was read (a conditional update matched nothing).
+    #[error("row changed meanwhile")]
+    Stale,
+    /// The store could not answer (connection, constraint, corrupt row…).
+    #[error("store failure: {0}")]
+    Failure(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn failure(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self::Failure(error.into())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Opens units of work.
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>>;
+    /// A cheap round trip, for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// One database transaction. Dropping it without `commit` rolls everything back.
+/// After any error the transaction must be abandoned: some stores (Postgres) refuse
+/// every later statement in it, and `commit` would silently roll back.
+#[async_trait]
+pub trait Transaction: Send + Sync {
+    /// Binds the transaction to one tenant (on Postgres: the row-level-security setting).
+    async fn enter_tenant(&self, scope: &TenantScope) -> StoreResult<()>;
+    /// Lets the transaction read the given user's own memberships across tenants.
+    async fn enter_user(&self, user_id: UserId) -> StoreResult<()>;
+
+    fn users(&self) -> &dyn UserRepository;
+    fn tenants(&self) -> &dyn TenantRepository;
+    fn memberships(&self) -> &dyn MembershipRepository;
+    fn roles(&self) -> &dyn RoleRepository;
+    fn workspaces(&self) -> &dyn WorkspaceRepository;
+    fn sessions(&self) -> &dyn SessionRepository;
+    fn invitations(&self) -> &dyn InvitationRepository;
+    fn api_keys(&self) -> &dyn ApiKeyRepository;
+    fn user_tokens(&self) -> &dyn UserTokenRepository;
+    fn custom_domains(&self) -> &dyn CustomDomainRepository;
+    fn onboarding(&self) -> &dyn OnboardingRepository;
+    fn tenant_settings(&self) -> &dyn TenantSettingsRepository;
+    fn outbox(&self) -> &dyn OutboxRepository;
+    fn webhooks(&self) -> &dyn WebhookRepository;
+    fn audit(&self) -> &dyn AuditRepository;
+
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}

@@ -1,0 +1,96 @@
+//! Workspaces and who belongs to each.
+
+use async_trait::async_trait;
+use tessera_domain::{UserId, Workspace, WorkspaceId, WorkspaceMembership};
+
+use super::StoreResult;
+use crate::{Page, PageRequest, TenantScope};
+
+#[async_trait]
+pub trait WorkspaceRepository: Send + Sync {
+    async fn insert(&self, scope: &TenantScope, workspace: &Workspace) -> StoreResult<()>;
+    async fn find_by_id(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<Option<Workspace>>;
+    /// One statement for any number of ids (ids outside the scope are absent).
+    async fn find_by_ids(&self, scope: &TenantScope, ids: &[WorkspaceId]) -> StoreResult<Vec<Workspace>>;
+    /// Saves name and `updated_at`; `NotFound` when the row is not in scope.
+    async fn update(&self, scope: &TenantScope, workspace: &Workspace) -> StoreResult<()>;
+    /// `NotFound` when the row is not in scope.
+    async fn delete(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<()>;
+    /// The tenant's workspaces; with `member_of`, only those that user belongs to.
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        member_of: Option<UserId>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Workspace>>;
+    async fn count(&self, scope: &TenantScope, member_of: Option<UserId>) -> StoreResult<u64>;
+    /// `Duplicate("userId")` when the user is already a member of the workspace.
+    async fn add_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()>;
+    async fn find_member(
+        &self,
+        scope: &TenantScope,
+        workspace_id: WorkspaceId,
+        user_id: UserId,
+    ) -> StoreResult<Option<WorkspaceMembership>>;
+    /// The user's own memberships among these workspaces.
+    async fn memberships_of_user(
+        &self,
+        scope: &TenantScope,
+        user_id: UserId,
+        workspace_ids: &[WorkspaceId],
+    ) -> StoreResult<Vec<WorkspaceMembership>>;
+    /// The first `per_workspace` members of each workspace by `(created_at, id)`, in one
+    /// statement (a window over the workspaces), ordered by workspace then that key.
+    async fn first_members_of(
+        &self,
+        scope: &TenantScope,
+        workspace_ids: &[WorkspaceId],
+        per_workspace: u64,
+    ) -> StoreResult<Vec<WorkspaceMembership>>;
+    /// Keyset page over the workspace's members `(created_at, id)`.
+    async fn list_members(
+        &self,
+        scope: &TenantScope,
+        workspace_id: WorkspaceId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WorkspaceMembership>>;
+    /// How many members each of these workspaces has, in one statement (a workspace
+    /// without members, or outside the scope, is absent).
+    async fn count_members_of(
+        &self,
+        scope: &TenantScope,
+        workspace_ids: &[WorkspaceId],
+    ) -> StoreResult<Vec<(WorkspaceId, u64)>>;
+    /// The first `per_user` workspace memberships of each user by `(created_at, id)`,
+    /// in one statement; with `visible_to`, only workspaces that user also belongs to.
+    async fn first_workspaces_of(
+        &self,
+        scope: &TenantScope,
+        user_ids: &[UserId],
+        visible_to: Option<UserId>,
+        per_user: u64,
+    ) -> StoreResult<Vec<WorkspaceMembership>>;
+    /// Keyset page over a user's workspace memberships `(created_at, id)`; with
+    /// `visible_to`, only workspaces that user also belongs to.
+    async fn list_of_member(
+        &self,
+        scope: &TenantScope,
+        user_id: UserId,
+        visible_to: Option<UserId>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WorkspaceMembership>>;
+    /// How many workspaces each of these users belongs to (as `visible_to` sees them),
+    /// in one statement; a user in none is absent.
+    async fn count_of_members(
+        &self,
+        scope: &TenantScope,
+        user_ids: &[UserId],
+        visible_to: Option<UserId>,
+    ) -> StoreResult<Vec<(UserId, u64)>>;
+    /// Saves the member's workspace role; `NotFound` when not in scope.
+    async fn update_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()>;
+    /// `NotFound` when the user is not a member of the workspace.
+    async fn remove_member(&self, scope: &TenantScope, workspace_id: WorkspaceId, user_id: UserId) -> StoreResult<()>;
+    /// Takes a user out of every workspace of the tenant.
+    async fn remove_member_everywhere(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<()>;
+}
