@@ -23,15 +23,13 @@ impl Application {
     ) -> Result<Page<AuditEvent>, AppError> {
         let scope = ctx.authorize(Permission::AuditRead)?.scope().clone();
         check_period(filter)?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         Ok(tx.audit().list(&scope, filter, page).await?)
     }
 
     pub async fn count_audit_events(&self, ctx: &RequestContext, filter: &AuditFilter) -> Result<u64, AppError> {
         let scope = ctx.authorize(Permission::AuditRead)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         Ok(tx.audit().count(&scope, filter).await?)
     }
 
@@ -48,8 +46,7 @@ impl Application {
     ) -> Result<Page<AuditEvent>, AppError> {
         check_period(filter)?;
         let chain = chain_scope(tenant);
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&chain).await?;
+        let tx = self.tenant_tx(&chain).await?;
         Ok(tx.audit().list(&chain, filter, page).await?)
     }
 
@@ -60,8 +57,7 @@ impl Application {
         filter: &AuditFilter,
     ) -> Result<u64, AppError> {
         let chain = chain_scope(tenant);
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&chain).await?;
+        let tx = self.tenant_tx(&chain).await?;
         Ok(tx.audit().count(&chain, filter).await?)
     }
 

@@ -83,7 +83,7 @@ impl Application {
     pub async fn run_outbox(&self, worker: usize, workers: usize) -> Result<usize, AppError> {
         let now = self.ports.clock.now();
         let tenants = {
-            let tx = self.ports.store.begin().await?;
+            let tx = self.global_tx().await?;
             tx.outbox().due_tenants(now, TENANTS_PER_PASS).await?
         };
         let mut handed = 0;
@@ -111,8 +111,7 @@ impl Application {
 
     async fn try_hand_over(&self, scope: &TenantScope) -> Result<usize, AppError> {
         let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         let Some(events) = tx.outbox().claim(scope, OUTBOX_BATCH).await? else {
             return Ok(0);
         };
@@ -166,8 +165,7 @@ impl Application {
 
     async fn postpone_oldest(&self, scope: &TenantScope) -> Result<(), AppError> {
         let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         // Through the claim, like a hand-over: never while another worker holds the queue.
         let oldest = tx
             .outbox()

@@ -18,6 +18,7 @@ pub mod ports;
 pub mod rate_limits;
 pub mod roles;
 pub mod tenants;
+mod unit_of_work;
 pub mod webhooks;
 pub mod workspaces;
 
@@ -135,7 +136,7 @@ impl Application {
     /// Never fails the request it describes; a failure to record is logged.
     pub(crate) async fn record_security_event(&self, event: tessera_domain::NewAuditEvent) {
         let result: Result<(), AppError> = async {
-            let tx = self.ports.store.begin().await?;
+            let tx = self.global_tx().await?;
             if let Some(tenant_id) = event.tenant_id {
                 tx.enter_tenant(&TenantScope::new(tenant_id)).await?;
             }

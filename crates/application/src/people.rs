@@ -55,8 +55,7 @@ impl Application {
     #[tracing::instrument(name = "users_by_ids", skip_all, fields(users = ids.len()))]
     pub async fn users_by_ids(&self, ctx: &RequestContext, ids: &[UserId]) -> Result<Vec<User>, AppError> {
         let scope = ctx.member_scope()?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         Ok(tx.users().find_members_by_ids(scope, ids).await?)
     }
 
@@ -65,8 +64,7 @@ impl Application {
     #[tracing::instrument(name = "roles_by_ids", skip_all, fields(roles = ids.len()))]
     pub async fn roles_by_ids(&self, ctx: &RequestContext, ids: &[RoleId]) -> Result<Vec<Role>, AppError> {
         let scope = ctx.member_scope()?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         Ok(tx.roles().find_by_ids(scope, ids).await?)
     }
 }

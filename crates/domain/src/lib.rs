@@ -32,15 +32,15 @@ pub use ids::{
 pub use invitation::{Invitation, InvitationError, InvitationStatus};
 pub use membership::{Membership, MembershipStatus, WorkspaceMembership};
 pub use onboarding::{
-    CompanySize, Locale, Onboarding, OnboardingError, OnboardingRecord, OnboardingStage, Organization,
+    CompanySize, DraftRefusal, Locale, Onboarding, OnboardingError, OnboardingRecord, OnboardingStage, Organization,
     OrganizationInput, PersonalInfo, PersonalInfoInput, StageData, StageDataError, StageDraft, TermsAcceptance,
     TermsInput, TimeZone, Transition, TransitionRefusal,
 };
 pub use permission::{Permission, PermissionSet};
 pub use role::{Role, RoleRuleError, SystemRole};
 pub use session::Session;
-pub use tenant::{Plan, Tenant, TenantStatus};
-pub use tenant_settings::{Colour, LogoUrl, TenantSettings};
+pub use tenant::{Plan, Tenant, TenantStatus, TenantStatusError};
+pub use tenant_settings::{Colour, LogoUrl, SettingsChange, TenantSettings};
 pub use user::{PasswordHash, User};
 pub use user_token::{TokenPurpose, UserToken};
 pub use values::{DisplayName, Email, InvalidValue, Name, Password, Slug};

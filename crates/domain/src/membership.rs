@@ -76,6 +76,15 @@ pub struct WorkspaceMembership {
     pub created_at: DateTime<Utc>,
 }
 
+impl WorkspaceMembership {
+    /// The member now holds `role_id` in this workspace; `false` when they already did.
+    pub fn change_role(&mut self, role_id: RoleId) -> bool {
+        let changed = self.role_id != role_id;
+        self.role_id = role_id;
+        changed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,6 +81,46 @@ impl Tenant {
     pub fn is_active(&self) -> bool {
         self.status == TenantStatus::Active
     }
+
+    /// Suspends an active tenant (its members are locked out) or reactivates a
+    /// suspended one. `Ok(false)` when it already has that status (nothing changes);
+    /// a deleted tenant changes no more, and deletion is not done here.
+    pub fn change_status(&mut self, to: TenantStatus, now: DateTime<Utc>) -> Result<bool, TenantStatusError> {
+        if self.status == TenantStatus::Deleted {
+            return Err(TenantStatusError::Deleted);
+        }
+        if to == TenantStatus::Deleted {
+            return Err(TenantStatusError::NotASuspension);
+        }
+        if self.status == to {
+            return Ok(false);
+        }
+        self.status = to;
+        self.updated_at = now;
+        Ok(true)
+    }
+
+    /// A new display name.
+    pub fn rename(&mut self, name: Name, now: DateTime<Utc>) {
+        self.name = name;
+        self.updated_at = now;
+    }
+
+    /// A new name and address (slug), as its owner sets it up.
+    pub fn set_up(&mut self, name: Name, slug: Slug, now: DateTime<Utc>) {
+        self.name = name;
+        self.slug = slug;
+        self.updated_at = now;
+    }
+}
+
+/// Why a tenant's status cannot change that way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TenantStatusError {
+    #[error("this tenant has been deleted")]
+    Deleted,
+    #[error("a tenant is suspended or reactivated here")]
+    NotASuspension,
 }
 
 #[cfg(test)]
@@ -96,5 +136,42 @@ mod tests {
             assert_eq!(Plan::parse(plan.as_str()), Some(plan));
         }
         assert_eq!(TenantStatus::parse("gone"), None);
+    }
+
+    #[test]
+    fn a_tenant_is_suspended_and_reactivated_but_a_deleted_one_stays_deleted() {
+        let start = Utc::now();
+        let later = start + chrono::Duration::seconds(1);
+        let mut tenant = Tenant::new(
+            TenantId::from_uuid(uuid::Uuid::nil()),
+            Slug::parse("acme").expect("slug"),
+            Name::parse("Acme").expect("name"),
+            start,
+        );
+        assert_eq!(
+            tenant.change_status(TenantStatus::Active, later),
+            Ok(false),
+            "already active"
+        );
+        assert_eq!(tenant.updated_at, start, "nothing changed");
+        assert_eq!(tenant.change_status(TenantStatus::Suspended, later), Ok(true));
+        assert!(!tenant.is_active());
+        assert_eq!(tenant.updated_at, later);
+        assert_eq!(
+            tenant.change_status(TenantStatus::Deleted, later),
+            Err(TenantStatusError::NotASuspension)
+        );
+        assert_eq!(tenant.change_status(TenantStatus::Active, later), Ok(true));
+        tenant.status = TenantStatus::Deleted;
+        assert_eq!(
+            tenant.change_status(TenantStatus::Active, later),
+            Err(TenantStatusError::Deleted)
+        );
+        tenant.set_up(
+            Name::parse("Acme Ltd").expect("name"),
+            Slug::parse("acme-ltd").expect("slug"),
+            later,
+        );
+        assert_eq!((tenant.name.as_str(), tenant.slug.as_str()), ("Acme Ltd", "acme-ltd"));
     }
 }

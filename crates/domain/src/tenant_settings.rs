@@ -97,11 +97,72 @@ impl TenantSettings {
     pub fn has_branding(&self) -> bool {
         self.logo_url.is_some() || self.primary_colour.is_some()
     }
+
+    /// Applies a change of branding and regional defaults: `None` keeps a field,
+    /// `Some(None)` clears it, `Some(Some(v))` sets it.
+    pub fn change(&mut self, change: SettingsChange, now: DateTime<Utc>) {
+        if let Some(logo_url) = change.logo_url {
+            self.logo_url = logo_url;
+        }
+        if let Some(primary_colour) = change.primary_colour {
+            self.primary_colour = primary_colour;
+        }
+        if let Some(locale) = change.locale {
+            self.locale = locale;
+        }
+        if let Some(time_zone) = change.time_zone {
+            self.time_zone = time_zone;
+        }
+        self.updated_at = now;
+    }
+
+    /// What onboarding learned about the organization.
+    pub fn describe_organization(&mut self, size: CompanySize, industry: Option<String>, now: DateTime<Utc>) {
+        self.company_size = Some(size);
+        self.industry = industry;
+        self.updated_at = now;
+    }
+}
+
+/// A change of settings, field by field: `None` keeps, `Some(None)` clears.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsChange {
+    pub logo_url: Option<Option<LogoUrl>>,
+    pub primary_colour: Option<Option<Colour>>,
+    pub locale: Option<Option<Locale>>,
+    pub time_zone: Option<Option<TimeZone>>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_keeps_what_it_leaves_out_and_clears_what_it_nulls() {
+        let start = Utc::now();
+        let mut settings = TenantSettings::empty(TenantId::from_uuid(uuid::Uuid::nil()), start);
+        settings.change(
+            SettingsChange {
+                logo_url: Some(Some(LogoUrl::parse("https://cdn.acme.com/logo.png").expect("url"))),
+                locale: Some(Some(Locale::parse("fr-FR").expect("locale"))),
+                ..SettingsChange::default()
+            },
+            start,
+        );
+        let later = start + chrono::Duration::seconds(1);
+        settings.change(
+            SettingsChange {
+                logo_url: Some(None),
+                ..SettingsChange::default()
+            },
+            later,
+        );
+        assert_eq!(settings.logo_url, None, "cleared");
+        assert!(settings.locale.is_some(), "kept");
+        assert_eq!(settings.updated_at, later);
+        settings.describe_organization(CompanySize::parse("1").expect("size"), Some("Retail".into()), later);
+        assert_eq!(settings.industry.as_deref(), Some("Retail"));
+    }
 
     #[test]
     fn logo_urls_must_be_plain_https() {

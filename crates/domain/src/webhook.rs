@@ -187,10 +187,31 @@ impl WebhookEndpoint {
         self.enabled && self.events.includes(event_type)
     }
 
-    /// On again (by a person): the reason it was turned off goes.
+    /// On again (by a person): the reason it was turned off goes, and so does the count
+    /// of deliveries that failed in a row.
     pub fn enable(&mut self) {
         self.enabled = true;
         self.disabled_reason = None;
+        self.failed_deliveries_in_a_row = 0;
+    }
+
+    /// Off, by a person (no reason recorded).
+    pub fn turn_off(&mut self) {
+        self.enabled = false;
+    }
+
+    /// Changes what a person may edit: where deliveries go, which events, and the
+    /// description. `None` keeps a field.
+    pub fn edit(&mut self, url: Option<WebhookUrl>, events: Option<EventSelection>, description: Option<String>) {
+        if let Some(url) = url {
+            self.url = url;
+        }
+        if let Some(events) = events {
+            self.events = events;
+        }
+        if let Some(description) = description {
+            self.description = description;
+        }
     }
 
     /// Off (deliveries kept failing), saying why.
@@ -402,6 +423,34 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endpoint_is_edited_turned_off_and_on_by_a_person() {
+        let now = Utc::now();
+        let mut endpoint = WebhookEndpoint {
+            id: WebhookEndpointId::from_uuid(uuid::Uuid::nil()),
+            tenant_id: TenantId::from_uuid(uuid::Uuid::nil()),
+            url: WebhookUrl::parse("https://hooks.example.com/in", false).expect("url"),
+            description: String::new(),
+            events: EventSelection::parse(&["*"]).expect("events"),
+            enabled: true,
+            disabled_reason: None,
+            failed_deliveries_in_a_row: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        endpoint.edit(None, None, Some("orders".into()));
+        assert_eq!(endpoint.description, "orders");
+        assert_eq!(endpoint.url.as_str(), "https://hooks.example.com/in", "kept");
+        endpoint.failed_deliveries_in_a_row = 5;
+        endpoint.disable("5 deliveries in a row failed".into(), now);
+        assert!(!endpoint.wants("workspace.created"));
+        endpoint.enable();
+        assert!(endpoint.enabled && endpoint.disabled_reason.is_none());
+        assert_eq!(endpoint.failed_deliveries_in_a_row, 0, "a fresh start");
+        endpoint.turn_off();
+        assert!(!endpoint.enabled);
+    }
 
     #[test]
     fn urls_outside_development_must_be_public_https() {

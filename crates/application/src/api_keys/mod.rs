@@ -17,8 +17,6 @@ use crate::{AppError, Application, FieldErrors, Page, PageRequest, RequestContex
 
 const PREFIX: &str = "tsk_";
 const REFUSED: &str = "the API key is not valid";
-/// `last_used_at` is written at most this often per key.
-const USE_RECORD_INTERVAL_SECONDS: i64 = 60;
 
 #[derive(Debug, Clone)]
 pub struct CreateApiKey {
@@ -90,38 +88,33 @@ impl Application {
             revoked_at: None,
             last_used_at: None,
         };
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         tx.api_keys().insert(&scope, &key).await?;
         let event = ctx
             .audit("api_key.created", "api_key", key.id, now)
             .change("name", None::<&str>, Some(key.name.as_str()))
             .change("permissions", None::<String>, Some(permission_list(&key.permissions)))
             .change("expires_at", None::<String>, key.expires_at.map(|at| at.to_rfc3339()));
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(CreatedApiKey { key, secret })
     }
 
     pub async fn list_api_keys(&self, ctx: &RequestContext, page: &PageRequest) -> Result<Page<ApiKey>, AppError> {
         let scope = ctx.authorize(Permission::ApiKeysManage)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         Ok(tx.api_keys().list(&scope, page).await?)
     }
 
     pub async fn count_api_keys(&self, ctx: &RequestContext) -> Result<u64, AppError> {
         let scope = ctx.authorize(Permission::ApiKeysManage)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         Ok(tx.api_keys().count(&scope).await?)
     }
 
     #[tracing::instrument(name = "revoke_api_key", skip_all, fields(api_key_id = %id))]
     pub async fn revoke_api_key(&self, ctx: &RequestContext, id: ApiKeyId) -> Result<ApiKey, AppError> {
         let scope = ctx.authorize(Permission::ApiKeysManage)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let mut key = tx
             .api_keys()
             .find_by_id(&scope, id)
@@ -136,8 +129,7 @@ impl Application {
                 None::<String>,
                 Some(now.to_rfc3339()),
             );
-            self.journal(tx.as_ref(), &event).await?;
-            tx.commit().await?;
+            self.commit_with(tx, &event).await?;
             // Cached keys of the tenant are dropped on every replica.
             self.access_changed(scope.tenant_id()).await;
         }
@@ -213,16 +205,11 @@ impl Application {
             if !cached.key.is_usable(now) {
                 return Err(self.refuse_unusable_key(&cached.key, now).await);
             }
-            if cached
-                .key
-                .last_used_at
-                .is_some_and(|at| (now - at).num_seconds() < USE_RECORD_INTERVAL_SECONDS)
-            {
+            if cached.key.use_recorded_lately(now) {
                 return Ok(RequestContext::for_api_key(&cached.key).with_plan(cached.plan));
             }
         }
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let mut key = tx
             .api_keys()
             .find_by_id(&scope, key_id)
@@ -261,14 +248,8 @@ impl Application {
             .filter(|membership| membership.is_active())
             .ok_or_else(|| AppError::Unauthenticated("the API key's creator is no longer a member".into()))?;
         let held = tx.roles().permissions_of(&scope, creator.role_id).await?;
-        if let Some(kept) = key.confined_to(&held) {
-            key.permissions = kept;
-        }
-        if key
-            .last_used_at
-            .is_none_or(|at| (now - at).num_seconds() >= USE_RECORD_INTERVAL_SECONDS)
-        {
-            key.last_used_at = Some(now);
+        key.restrict_to(&held);
+        if key.note_use(now) {
             tx.api_keys().record_use(&scope, key.id, now).await?;
             tx.commit().await?;
         }

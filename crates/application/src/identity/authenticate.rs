@@ -37,7 +37,7 @@ impl Application {
                 .with_plan(access.plan)
                 .with_onboarding_pending(self.auth.onboarding_gate && !access.onboarded));
         }
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let session = tx.sessions().find_by_id(claims.session_id).await?;
         if !session.is_some_and(|s| s.user_id == claims.user_id && s.is_live(self.ports.clock.now())) {
             return Err(AppError::Unauthenticated("this session has been ended".into()));

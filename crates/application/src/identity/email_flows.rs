@@ -17,7 +17,7 @@ impl Application {
     #[tracing::instrument(name = "request_email_verification", skip_all)]
     pub async fn request_email_verification(&self, ctx: &RequestContext) -> Result<(), AppError> {
         let me = ctx.require_person()?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let user = tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))?;
         if user.email_verified_at.is_some() {
             return Ok(());
@@ -35,8 +35,7 @@ impl Application {
                 self.ports.clock.now(),
             )
             .change("email", None::<&str>, Some(user.email.as_str()));
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         self.send(OutgoingMail {
             to: user.email,
             message: MailMessage::VerifyEmail {
@@ -51,7 +50,7 @@ impl Application {
     #[tracing::instrument(name = "verify_email", skip_all)]
     pub async fn verify_email(&self, token: &str) -> Result<(), AppError> {
         let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let found = self.usable_token(tx.as_ref(), token, TokenPurpose::VerifyEmail).await?;
         tx.user_tokens()
             .mark_used(&found.digest, now)
@@ -67,8 +66,7 @@ impl Application {
             Some(found.user_id.to_string()),
             now,
         );
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(())
     }
 
@@ -79,7 +77,7 @@ impl Application {
     pub async fn request_password_reset(&self, email: &str) -> Result<(), AppError> {
         let now = self.ports.clock.now();
         let email = Email::parse(email).ok();
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let user = match &email {
             Some(email) => tx.users().find_by_email(email).await?,
             None => None,
@@ -123,7 +121,7 @@ impl Application {
             .await
             .map_err(AppError::Internal)?;
         let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let found = self
             .usable_token(tx.as_ref(), token, TokenPurpose::ResetPassword)
             .await?;
@@ -143,8 +141,7 @@ impl Application {
             Some(found.user_id.to_string()),
             now,
         );
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         for session in ended {
             self.ports.access_cache.revoke_session(session).await;
         }

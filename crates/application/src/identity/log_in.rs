@@ -87,7 +87,7 @@ impl Application {
         };
 
         // Read the account, then check the password outside any transaction.
-        let lookup = self.ports.store.begin().await?;
+        let lookup = self.global_tx().await?;
         let user = lookup.users().find_by_email(&email).await?;
         drop(lookup);
         // Both refusals record one event, so they still take the same time.
@@ -110,7 +110,7 @@ impl Application {
         }
         self.ports.attempts.reset(&account_key).await;
 
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         tx.enter_user(user.id).await?;
         let memberships = tx.memberships().list_own(user.id).await?;
         let mut chosen = None;
@@ -164,8 +164,7 @@ impl Application {
             now,
         )
         .with_origin(client.clone());
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(session)
     }
 }

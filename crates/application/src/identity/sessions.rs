@@ -17,7 +17,7 @@ impl Application {
     pub async fn refresh_session(&self, refresh_token: &str, client: ClientInfo) -> Result<AuthSession, AppError> {
         let now = self.ports.clock.now();
         let digest = self.ports.secrets.digest(refresh_token.trim());
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let Some(session) = tx.sessions().find_by_refresh_digest(&digest).await? else {
             if let Some(stolen) = tx.sessions().find_by_used_refresh_digest(&digest).await? {
                 tracing::warn!(session_id = %stolen, "a refresh token was replayed; ending its session");
@@ -88,8 +88,7 @@ impl Application {
             now,
         )
         .with_origin(client.clone());
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         let claims = AccessClaims {
             user_id: user.id,
             tenant_id: tenant.id,
@@ -124,12 +123,11 @@ impl Application {
     pub async fn log_out_everywhere(&self, ctx: &RequestContext) -> Result<u64, AppError> {
         let me = ctx.require_person()?;
         let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let ended = tx.sessions().revoke_all_for_user(me, now).await?;
         tx.enter_tenant(ctx.own_scope()).await?;
         let event = ctx.audit("session.logged_out_everywhere", "user", me, now);
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         for id in &ended {
             self.ports.access_cache.revoke_session(*id).await;
         }
@@ -140,7 +138,7 @@ impl Application {
     #[tracing::instrument(name = "revoke_session", skip_all, fields(session_id = %id))]
     pub async fn revoke_session(&self, ctx: &RequestContext, id: SessionId) -> Result<(), AppError> {
         let me = ctx.require_person()?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let session = tx.sessions().find_by_id(id).await?;
         if !session.is_some_and(|s| s.user_id == me && s.revoked_at.is_none()) {
             return Err(AppError::NotFound("session"));
@@ -157,7 +155,7 @@ impl Application {
         page: &PageRequest,
     ) -> Result<Page<tessera_domain::Session>, AppError> {
         let me = ctx.require_person()?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         Ok(tx
             .sessions()
             .list_live_for_user(me, self.ports.clock.now(), page)
@@ -166,17 +164,16 @@ impl Application {
 
     pub async fn count_sessions(&self, ctx: &RequestContext) -> Result<u64, AppError> {
         let me = ctx.require_person()?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         Ok(tx.sessions().count_live_for_user(me, self.ports.clock.now()).await?)
     }
 
     /// Ends one session and records `event` (in the caller's tenant) with it.
     async fn end_session(&self, ctx: &RequestContext, id: SessionId, event: NewAuditEvent) -> Result<(), AppError> {
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         tx.sessions().revoke(id, self.ports.clock.now()).await?;
         tx.enter_tenant(ctx.own_scope()).await?;
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         self.ports.access_cache.revoke_session(id).await;
         Ok(())
     }

@@ -98,7 +98,7 @@ impl Application {
             .map_err(AppError::Internal)?;
         let now = self.ports.clock.now();
 
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         if tx.users().find_by_email(&input.email).await?.is_some() {
             return Err(AppError::Conflict {
                 field: "email".into(),

@@ -20,7 +20,7 @@ impl Application {
         token: &str,
         client: ClientInfo,
     ) -> Result<AuthSession, AppError> {
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let user = tx
             .users()
             .find_by_id(user_id)

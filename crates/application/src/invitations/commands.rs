@@ -17,8 +17,7 @@ impl Application {
     pub async fn invite_member(&self, ctx: &RequestContext, input: InviteMember) -> Result<Invitation, AppError> {
         let scope = ctx.authorize(Permission::MembersInvite)?.scope().clone();
         let email = Email::parse(&input.email).map_err(|e| AppError::validation("email", e.to_string()))?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let role = tx
             .roles()
             .find_by_id(&scope, input.role_id)
@@ -60,8 +59,7 @@ impl Application {
             .audit("invitation.created", "invitation", invitation.id, now)
             .change("email", None::<&str>, Some(email.as_str()))
             .change("role_id", None::<String>, Some(role.id));
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
 
         // After commit: a mail is never sent for an invitation that does not exist.
         let mail = OutgoingMail {
@@ -87,23 +85,20 @@ impl Application {
         page: &PageRequest,
     ) -> Result<Page<Invitation>, AppError> {
         let scope = ctx.authorize(Permission::MembersInvite)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         Ok(tx.invitations().list(&scope, page).await?)
     }
 
     pub async fn count_invitations(&self, ctx: &RequestContext) -> Result<u64, AppError> {
         let scope = ctx.authorize(Permission::MembersInvite)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         Ok(tx.invitations().count(&scope).await?)
     }
 
     #[tracing::instrument(name = "revoke_invitation", skip_all, fields(invitation_id = %id))]
     pub async fn revoke_invitation(&self, ctx: &RequestContext, id: InvitationId) -> Result<Invitation, AppError> {
         let scope = ctx.authorize(Permission::MembersInvite)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let mut invitation = tx
             .invitations()
             .find_by_id(&scope, id)
@@ -120,8 +115,7 @@ impl Application {
                 self.ports.clock.now(),
             )
             .change("status", Some(before.as_str()), Some(invitation.status.as_str()));
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(invitation)
     }
 }

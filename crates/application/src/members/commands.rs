@@ -17,8 +17,7 @@ impl Application {
         role_id: RoleId,
     ) -> Result<(), AppError> {
         let scope = ctx.authorize(Permission::MembersManage)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let before = tx
             .memberships()
             .find_by_user(&scope, user_id)
@@ -78,8 +77,7 @@ impl Application {
                 "use leaveTenant to leave a tenant yourself",
             ));
         }
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let before = tx
             .memberships()
             .find_by_user(&scope, user_id)
@@ -119,8 +117,7 @@ impl Application {
     pub async fn leave_tenant(&self, ctx: &RequestContext) -> Result<(), AppError> {
         let me = ctx.require_person()?;
         let scope = ctx.member_scope()?.clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let before = tx
             .memberships()
             .find_by_user(&scope, me)
@@ -162,8 +159,7 @@ impl Application {
         if user_id == me {
             return Err(AppError::validation("userId", "choose another member than yourself"));
         }
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let owner = system_role(tx.as_ref(), &scope, SystemRole::Owner).await?;
         let admin = system_role(tx.as_ref(), &scope, SystemRole::Admin).await?;
         // The owner set is locked first: an owner being demoted by another owner at the

@@ -53,8 +53,7 @@ impl Application {
     ) -> Result<PageWithPeople<Membership>, AppError> {
         let scope = ctx.authorize(Permission::MembersRead)?.scope().clone();
         let filter = filter.validate()?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let page = tx.memberships().list(&scope, &filter, page).await?;
         PageWithPeople::read(tx.as_ref(), &scope, page, with, |m| (m.user_id, m.role_id)).await
     }
@@ -62,8 +61,7 @@ impl Application {
     pub async fn count_members(&self, ctx: &RequestContext, filter: &MemberListFilter) -> Result<u64, AppError> {
         let scope = ctx.authorize(Permission::MembersRead)?.scope().clone();
         let filter = filter.validate()?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         Ok(tx.memberships().count(&scope, &filter).await?)
     }
 
@@ -71,8 +69,7 @@ impl Application {
     #[tracing::instrument(name = "get_member", skip_all, fields(user_id = %user_id))]
     pub async fn get_member(&self, ctx: &RequestContext, user_id: UserId) -> Result<Option<Membership>, AppError> {
         let scope = ctx.authorize(Permission::MembersRead)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         Ok(tx.memberships().find_by_user(&scope, user_id).await?)
     }
 
@@ -90,8 +87,7 @@ impl Application {
         for user_id in user_ids {
             ctx.authorize_member_read(*user_id)?;
         }
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         Ok(tx.memberships().find_by_users(scope, user_ids).await?)
     }
 }

@@ -16,7 +16,7 @@ pub use settings::{SetupChecklist, SetupItem, TenantSettingsChange};
 use crate::ForbiddenReason;
 use crate::ports::{OnboardingFunnel, StoreError, Transaction};
 use crate::{AppError, Application, FieldErrors, RequestContext};
-use tessera_domain::{OnboardingRecord, StageDraft};
+use tessera_domain::{DraftRefusal, OnboardingRecord, StageDraft};
 
 /// The longest text a draft field may hold (drafts are not validated otherwise).
 const DRAFT_FIELD_MAX: usize = 2_000;
@@ -44,7 +44,7 @@ impl Application {
     #[tracing::instrument(name = "onboarding", skip_all)]
     pub async fn onboarding(&self, ctx: &RequestContext) -> Result<OnboardingRecord, AppError> {
         ctx.require_person()?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         Ok(self.load(tx.as_ref(), ctx).await?.0)
     }
 
@@ -58,26 +58,16 @@ impl Application {
     ) -> Result<OnboardingRecord, AppError> {
         let me = ctx.require_person()?;
         check_draft_size(&draft)?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let (mut record, stored) = self.load(tx.as_ref(), ctx).await?;
         record.progress.check_version(expected_version).map_err(refused)?;
-        if record.progress.is_completed() {
-            return Err(refused(OnboardingError::Refused {
-                from: OnboardingStage::Completed,
-                to: draft.stage(),
-                reason: tessera_domain::TransitionRefusal::Final,
-            }));
-        }
-        if draft.stage() != record.progress.stage {
-            return Err(AppError::validation(
-                "stage",
-                format!("drafts are kept for the current step, {}", record.progress.stage),
-            ));
-        }
         let now = self.ports.clock.now();
-        record.draft = Some(draft);
-        record.progress.version += 1;
-        record.progress.updated_at = now;
+        record.keep_draft(draft, now).map_err(|refusal| match refusal {
+            DraftRefusal::Finished(error) => refused(error),
+            DraftRefusal::NotTheCurrentStep(current) => {
+                AppError::validation("stage", format!("drafts are kept for the current step, {current}"))
+            }
+        })?;
         self.store_progress(tx.as_ref(), &record, stored).await?;
         // What the draft holds is the person's own unvalidated typing: it stays out.
         let event = ctx.audit("onboarding.draft_saved", "user", me, now).change(
@@ -105,7 +95,7 @@ impl Application {
             StageSubmission::PersonalInfo(input) => StageData::PersonalInfo(input.validate().map_err(invalid)?),
             StageSubmission::Organization(input) => StageData::Organization(input.validate().map_err(invalid)?),
         };
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let (mut record, stored) = self.load(tx.as_ref(), ctx).await?;
         record.progress.check_version(expected_version).map_err(refused)?;
         if record.progress.stage != submission.stage() {
@@ -143,8 +133,7 @@ impl Application {
             }
             other => other,
         };
-        record.progress.advance(data, now).map_err(refused)?;
-        record.draft = None;
+        record.advance(data, now).map_err(refused)?;
         self.store_progress(tx.as_ref(), &record, stored).await?;
         let mut event = ctx.audit("onboarding.advanced", "user", me, now).change(
             "stage",
@@ -176,13 +165,12 @@ impl Application {
         expected_version: Option<i64>,
     ) -> Result<OnboardingRecord, AppError> {
         let me = ctx.require_person()?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let (mut record, stored) = self.load(tx.as_ref(), ctx).await?;
         record.progress.check_version(expected_version).map_err(refused)?;
         let now = self.ports.clock.now();
         let from = record.progress.stage;
-        record.progress.go_back(stage, now).map_err(refused)?;
-        record.draft = None;
+        record.go_back(stage, now).map_err(refused)?;
         self.store_progress(tx.as_ref(), &record, stored).await?;
         let event = ctx.audit("onboarding.returned", "user", me, now).change(
             "stage",
@@ -205,13 +193,12 @@ impl Application {
         let me = ctx.require_person()?;
         let now = self.ports.clock.now();
         let terms = terms.validate(now).map_err(invalid)?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let (mut record, stored) = self.load(tx.as_ref(), ctx).await?;
         record.progress.check_version(expected_version).map_err(refused)?;
         let version = terms.version.clone();
         let from = record.progress.stage;
-        record.progress.complete(Some(terms), now).map_err(refused)?;
-        record.draft = None;
+        record.complete(Some(terms), now).map_err(refused)?;
         self.store_progress(tx.as_ref(), &record, stored).await?;
         let scope = ctx.own_scope();
         tx.enter_tenant(scope).await?;
@@ -240,8 +227,7 @@ impl Application {
     #[tracing::instrument(name = "onboarding_funnel", skip_all)]
     pub async fn onboarding_funnel(&self, ctx: &RequestContext) -> Result<OnboardingFunnel, AppError> {
         let scope = ctx.authorize(Permission::TenantUpdate)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         Ok(tx.onboarding().funnel(&scope).await?)
     }
 
@@ -379,9 +365,7 @@ impl Application {
             .await?
             .ok_or(AppError::NotFound("tenant"))?;
         let mut tenant = before.clone();
-        tenant.name = name.clone();
-        tenant.slug = slug.clone();
-        tenant.updated_at = now;
+        tenant.set_up(name.clone(), slug.clone(), now);
         tx.tenants()
             .update_profile(&tenant)
             .await
@@ -399,9 +383,7 @@ impl Application {
             .await?
             .unwrap_or_else(|| TenantSettings::empty(scope.tenant_id(), now));
         let mut settings = previous.clone();
-        settings.company_size = Some(size);
-        settings.industry = industry;
-        settings.updated_at = now;
+        settings.describe_organization(size, industry, now);
         tx.tenant_settings().upsert(scope, &previous, &settings).await?;
         Ok((before, tenant))
     }

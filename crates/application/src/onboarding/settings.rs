@@ -1,7 +1,7 @@
 //! Tenant setup: settings (name, branding, regional defaults) and a checklist derived
 //! from what the tenant really has, never from stored flags.
 
-use tessera_domain::{Colour, Locale, LogoUrl, Name, Permission, Tenant, TenantSettings, TimeZone};
+use tessera_domain::{Colour, Locale, LogoUrl, Name, Permission, SettingsChange, Tenant, TenantSettings, TimeZone};
 
 use crate::{AppError, Application, FieldErrors, RequestContext};
 
@@ -41,8 +41,7 @@ impl Application {
     #[tracing::instrument(name = "tenant_settings", skip_all)]
     pub async fn tenant_settings(&self, ctx: &RequestContext) -> Result<(Tenant, TenantSettings), AppError> {
         let scope = ctx.member_scope()?.clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let tenant = tx
             .tenants()
             .find_by_id(scope.tenant_id())
@@ -76,8 +75,7 @@ impl Application {
             return Err(AppError::Validation(errors));
         }
         let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let mut tenant = tx
             .tenants()
             .find_by_id(scope.tenant_id())
@@ -85,8 +83,7 @@ impl Application {
             .ok_or(AppError::NotFound("tenant"))?;
         let previous_name = tenant.name.clone();
         if let Some(name) = name {
-            tenant.name = name;
-            tenant.updated_at = now;
+            tenant.rename(name, now);
             tx.tenants().update_profile(&tenant).await?;
         }
         let mut settings = tx
@@ -95,19 +92,15 @@ impl Application {
             .await?
             .unwrap_or_else(|| TenantSettings::empty(scope.tenant_id(), now));
         let previous = settings.clone();
-        if let Some(value) = logo_url {
-            settings.logo_url = value;
-        }
-        if let Some(value) = primary_colour {
-            settings.primary_colour = value;
-        }
-        if let Some(value) = locale {
-            settings.locale = value;
-        }
-        if let Some(value) = time_zone {
-            settings.time_zone = value;
-        }
-        settings.updated_at = now;
+        settings.change(
+            SettingsChange {
+                logo_url,
+                primary_colour,
+                locale,
+                time_zone,
+            },
+            now,
+        );
         tx.tenant_settings().upsert(&scope, &previous, &settings).await?;
         let event = ctx
             .audit("tenant.settings_updated", "tenant", scope.tenant_id(), now)
@@ -132,8 +125,7 @@ impl Application {
                 previous.time_zone.as_ref().map(TimeZone::as_str),
                 settings.time_zone.as_ref().map(TimeZone::as_str),
             );
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok((tenant, settings))
     }
 
@@ -141,8 +133,7 @@ impl Application {
     #[tracing::instrument(name = "setup_checklist", skip_all)]
     pub async fn setup_checklist(&self, ctx: &RequestContext) -> Result<SetupChecklist, AppError> {
         let scope = ctx.authorize(Permission::TenantUpdate)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let settings = tx.tenant_settings().find(&scope).await?;
         let branded = settings.as_ref().is_some_and(TenantSettings::has_branding);
         let regional = settings

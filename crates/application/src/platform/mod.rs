@@ -2,7 +2,9 @@
 //! [`PlatformScope`], which only a platform administrator's request can obtain; no
 //! tenant role ever implies it.
 
-use tessera_domain::{AuditActor, AuditOrigin, Email, NewAuditEvent, Tenant, TenantId, TenantStatus, UserId};
+use tessera_domain::{
+    AuditActor, AuditOrigin, Email, NewAuditEvent, Tenant, TenantId, TenantStatus, TenantStatusError, UserId,
+};
 
 use crate::ForbiddenReason;
 use crate::{AppError, Application, Page, PageRequest, RequestContext, TenantScope};
@@ -18,7 +20,7 @@ impl Application {
     /// The platform scope, for a signed-in platform administrator only.
     pub async fn platform_scope(&self, ctx: &RequestContext) -> Result<PlatformScope, AppError> {
         let me = ctx.require_person()?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let user = tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))?;
         if user.is_platform_admin {
             Ok(PlatformScope {
@@ -44,13 +46,13 @@ impl Application {
         if search.as_ref().is_some_and(|s| s.chars().count() > 100) {
             return Err(AppError::validation("search", "must be at most 100 characters"));
         }
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         Ok(tx.tenants().list_all(search.as_deref(), page).await?)
     }
 
     pub async fn count_all_tenants(&self, _scope: &PlatformScope, search: Option<&str>) -> Result<u64, AppError> {
         let search = search.map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase);
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         Ok(tx.tenants().count_all(search.as_deref()).await?)
     }
 
@@ -63,34 +65,30 @@ impl Application {
         tenant_id: TenantId,
         status: TenantStatus,
     ) -> Result<Tenant, AppError> {
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let mut tenant = tx
             .tenants()
             .find_by_id(tenant_id)
             .await?
             .ok_or(AppError::NotFound("tenant"))?;
-        if tenant.status == TenantStatus::Deleted {
-            return Err(AppError::Conflict {
+        let before = tenant.status;
+        let now = self.ports.clock.now();
+        let changed = tenant.change_status(status, now).map_err(|refusal| match refusal {
+            TenantStatusError::Deleted => AppError::Conflict {
                 field: "id".into(),
-                message: "this tenant has been deleted".into(),
-            });
-        }
-        let action = match status {
-            TenantStatus::Suspended => "tenant.suspended",
-            TenantStatus::Active => "tenant.reactivated",
-            // Not a suspension or a reactivation; no caller asks for it.
-            TenantStatus::Deleted => {
-                return Err(AppError::validation(
-                    "status",
-                    "a tenant is suspended or reactivated here",
-                ));
-            }
-        };
-        if tenant.status == status {
+                message: refusal.to_string(),
+            },
+            TenantStatusError::NotASuspension => AppError::validation("status", refusal.to_string()),
+        })?;
+        if !changed {
             // Already so: nothing changes, nothing is recorded or announced.
             return Ok(tenant);
         }
-        let now = self.ports.clock.now();
+        let action = if status == TenantStatus::Suspended {
+            "tenant.suspended"
+        } else {
+            "tenant.reactivated"
+        };
         let event = NewAuditEvent::new(
             Some(tenant.id),
             AuditActor::PlatformAdmin(scope.admin_id),
@@ -99,16 +97,13 @@ impl Application {
             Some(tenant.id.to_string()),
             now,
         )
-        .change("status", Some(tenant.status.as_str()), Some(status.as_str()))
+        .change("status", Some(before.as_str()), Some(status.as_str()))
         .with_origin(scope.origin.clone());
-        tenant.status = status;
-        tenant.updated_at = now;
         tx.tenants().update_status(&tenant).await?;
         // A platform administrator may act in any tenant: the event goes to the target
         // tenant's chain, which the transaction enters for it.
         tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         self.access_changed(tenant.id).await;
         tracing::info!(
             status = status.as_str(),
@@ -120,7 +115,7 @@ impl Application {
     /// Grants or removes platform administration (the command line's `tessera admin`).
     pub async fn set_platform_admin(&self, email: &str, admin: bool) -> Result<(), AppError> {
         let email = Email::parse(email).map_err(|e| AppError::validation("email", e.to_string()))?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let user = tx
             .users()
             .find_by_email(&email)

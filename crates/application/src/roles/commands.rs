@@ -54,15 +54,13 @@ impl Application {
             permissions,
             now,
         );
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         tx.roles().insert(scope, &role).await.map_err(name_taken)?;
         let event = ctx
             .audit("role.created", "role", role.id, now)
             .change("name", None::<&str>, Some(role.name.as_str()))
             .change("permissions", None::<String>, Some(permission_list(&role.permissions)));
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(role)
     }
 
@@ -82,8 +80,7 @@ impl Application {
             return Err(AppError::Validation(errors));
         };
         let scope = granted.scope();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         let mut role = tx
             .roles()
             .find_by_id(scope, input.id)
@@ -131,8 +128,7 @@ impl Application {
             return Err(AppError::validation("replacementRoleId", "must be a different role"));
         }
         let scope = granted.scope();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         let role = tx
             .roles()
             .find_by_id(scope, input.id)
@@ -172,8 +168,7 @@ impl Application {
             event = event.change("holders_moved_to_role_id", None::<String>, Some(replacement.id));
         }
         tx.roles().delete(scope, role.id).await?;
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(role.id)
     }

@@ -14,8 +14,7 @@ impl Application {
     pub async fn custom_domains(&self, ctx: &RequestContext) -> Result<Vec<CustomDomain>, AppError> {
         // Tokens are shown here, so only those who may change the tenant see them.
         let scope = ctx.authorize(Permission::TenantUpdate)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         Ok(tx.custom_domains().list(&scope).await?)
     }
 
@@ -40,8 +39,7 @@ impl Application {
             created_at: now,
             verified_at: None,
         };
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         if tx.custom_domains().list(&scope).await?.len() >= MAX_CUSTOM_DOMAINS {
             return Err(AppError::validation(
                 "domain",
@@ -56,8 +54,7 @@ impl Application {
             other => other.into(),
         })?;
         let event = ctx.audit("domain.added", "domain", &claim.domain, now);
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(claim)
     }
 
@@ -67,8 +64,7 @@ impl Application {
         let scope = ctx.authorize(Permission::TenantUpdate)?.scope().clone();
         let domain = DomainName::parse(domain).map_err(|e| AppError::validation("domain", e.0))?;
         let claim = {
-            let tx = self.ports.store.begin().await?;
-            tx.enter_tenant(&scope).await?;
+            let tx = self.tenant_tx(&scope).await?;
             tx.custom_domains()
                 .find(&scope, &domain)
                 .await?
@@ -84,8 +80,7 @@ impl Application {
             .await
             .map_err(|reason| AppError::validation("domain", format!("could not be verified: {reason}")))?;
         let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         tx.custom_domains()
             .mark_verified(&scope, &domain, now)
             .await
@@ -98,8 +93,7 @@ impl Application {
                 other => other.into(),
             })?;
         let event = ctx.audit("domain.verified", "domain", &domain, now);
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(CustomDomain {
             verified_at: Some(now),
             verification_token: String::new(),
@@ -111,15 +105,13 @@ impl Application {
     pub async fn remove_custom_domain(&self, ctx: &RequestContext, domain: &str) -> Result<(), AppError> {
         let scope = ctx.authorize(Permission::TenantUpdate)?.scope().clone();
         let domain = DomainName::parse(domain).map_err(|e| AppError::validation("domain", e.0))?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         tx.custom_domains().delete(&scope, &domain).await.map_err(|e| match e {
             StoreError::NotFound => AppError::NotFound("custom domain"),
             other => other.into(),
         })?;
         let event = ctx.audit("domain.removed", "domain", &domain, self.ports.clock.now());
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(())
     }
 
@@ -128,7 +120,7 @@ impl Application {
         let Ok(domain) = DomainName::parse(host) else {
             return Ok(None);
         };
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         Ok(tx.custom_domains().find_verified_owner(&domain).await?)
     }
 }

@@ -23,13 +23,13 @@ impl Application {
     #[tracing::instrument(name = "me", skip_all)]
     pub async fn me(&self, ctx: &RequestContext) -> Result<User, AppError> {
         let me = ctx.require_person()?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))
     }
 
     #[tracing::instrument(name = "current_tenant", skip_all)]
     pub async fn current_tenant(&self, ctx: &RequestContext) -> Result<Tenant, AppError> {
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         tx.tenants()
             .find_by_id(ctx.tenant_id())
             .await?
@@ -38,7 +38,7 @@ impl Application {
 
     /// Whether any account exists (used to refuse seeding a non-empty database).
     pub async fn has_any_user(&self) -> Result<bool, AppError> {
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         Ok(tx.users().exists_any().await?)
     }
 
@@ -48,7 +48,7 @@ impl Application {
     #[tracing::instrument(name = "my_tenants", skip_all)]
     pub async fn my_tenants(&self, ctx: &RequestContext, page: &PageRequest) -> Result<Page<MyTenant>, AppError> {
         let me = ctx.require_person()?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         tx.enter_user(me).await?;
         let page = tx.memberships().list_own_active(me, page).await?;
         let ids: Vec<TenantId> = page.items.iter().map(|m| m.tenant_id).collect();
@@ -72,7 +72,7 @@ impl Application {
     #[tracing::instrument(name = "count_my_tenants", skip_all)]
     pub async fn count_my_tenants(&self, ctx: &RequestContext) -> Result<u64, AppError> {
         let me = ctx.require_person()?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         tx.enter_user(me).await?;
         Ok(tx.memberships().count_own_active(me).await?)
     }
@@ -82,7 +82,7 @@ impl Application {
     #[tracing::instrument(name = "my_tenants_by_ids", skip_all, fields(tenants = ids.len()))]
     pub async fn my_tenants_by_ids(&self, ctx: &RequestContext, ids: &[TenantId]) -> Result<Vec<Tenant>, AppError> {
         let me = ctx.require_person()?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         tx.enter_user(me).await?;
         Ok(tx.tenants().find_joined_by(me, ids).await?)
     }
@@ -96,7 +96,7 @@ impl Application {
         client: ClientInfo,
     ) -> Result<AuthSession, AppError> {
         let me = ctx.require_person()?;
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         tx.enter_user(me).await?;
         let member = tx
             .memberships()
@@ -156,7 +156,7 @@ impl Application {
             return Err(AppError::Validation(errors));
         };
         let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
+        let tx = self.global_tx().await?;
         let user = tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))?;
         let tenant = self
             .provision_tenant(tx.as_ref(), user.id, name, slug.as_ref(), now)
@@ -222,12 +222,12 @@ impl Application {
                 if id == ctx.tenant_id() {
                     return Ok(());
                 }
-                let tx = self.ports.store.begin().await?;
+                let tx = self.global_tx().await?;
                 tx.tenants().find_by_id(id).await?
             }
             TenantSelector::Slug(raw) => {
                 let slug = Slug::parse(raw).map_err(|e| AppError::validation("X-Tenant-Slug", e.to_string()))?;
-                let tx = self.ports.store.begin().await?;
+                let tx = self.global_tx().await?;
                 tx.tenants().find_by_slug(&slug).await?
             }
             TenantSelector::Host(host) => {

@@ -152,7 +152,7 @@ impl Application {
         let caps = self.webhooks.concurrency;
         let now = self.ports.clock.now();
         let tenants = {
-            let tx = self.ports.store.begin().await?;
+            let tx = self.global_tx().await?;
             tx.webhooks().due_tenants(now, TENANTS_PER_PASS).await?
         };
         let mut started = 0;
@@ -200,8 +200,7 @@ impl Application {
         busy: &[WebhookEndpointId],
     ) -> Result<Option<WebhookDelivery>, AppError> {
         let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         let claimed = tx
             .webhooks()
             .claim_due(scope, now, now + self.webhooks.lease, 1, busy)
@@ -212,8 +211,7 @@ impl Application {
 
     async fn send_delivery(&self, scope: &TenantScope, mut delivery: WebhookDelivery) -> Result<(), AppError> {
         let (endpoint, secrets) = {
-            let tx = self.ports.store.begin().await?;
-            tx.enter_tenant(scope).await?;
+            let tx = self.tenant_tx(scope).await?;
             let endpoint = tx.webhooks().find_endpoint(scope, delivery.endpoint_id).await?;
             let secrets = tx.webhooks().secrets(scope, delivery.endpoint_id).await?;
             (endpoint, secrets)
@@ -269,8 +267,7 @@ impl Application {
         gave_up: Option<bool>,
     ) -> Result<(), AppError> {
         let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         tx.webhooks().update_delivery(scope, delivery).await?;
         if let Some(gave_up) = gave_up {
             let failures = tx.webhooks().note_outcome(scope, endpoint.id, gave_up).await?;

@@ -141,8 +141,7 @@ impl Application {
             updated_at: now,
         };
         let secret = self.new_signing_secret();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         if tx.webhooks().count_endpoints(&scope).await? >= self.webhooks.max_endpoints_per_tenant {
             return Err(AppError::Conflict {
                 field: "url".into(),
@@ -166,8 +165,7 @@ impl Application {
                 None::<&str>,
                 Some(endpoint.description.as_str()).filter(|d| !d.is_empty()),
             );
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(EndpointWithSecret { endpoint, secret })
     }
 
@@ -177,15 +175,13 @@ impl Application {
         page: &PageRequest,
     ) -> Result<Page<WebhookEndpoint>, AppError> {
         let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         Ok(tx.webhooks().list_endpoints(&scope, page).await?)
     }
 
     pub async fn count_webhook_endpoints(&self, ctx: &RequestContext) -> Result<u64, AppError> {
         let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         Ok(tx.webhooks().count_endpoints(&scope).await?)
     }
 
@@ -212,25 +208,14 @@ impl Application {
             .map(|raw| errors.check("description", WebhookEndpoint::check_description(raw).map_err(|e| e.0)));
         errors.into_result()?;
         let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let before = endpoint_in(tx.as_ref(), &scope, id).await?;
         let mut endpoint = before.clone();
-        if let Some(Some(url)) = url {
-            endpoint.url = url;
-        }
-        if let Some(Some(events)) = events {
-            endpoint.events = events;
-        }
-        if let Some(Some(description)) = description {
-            endpoint.description = description;
-        }
-        if let Some(enabled) = changes.enabled {
-            if enabled {
-                endpoint.enable();
-            } else {
-                endpoint.enabled = false;
-            }
+        endpoint.edit(url.flatten(), events.flatten(), description.flatten());
+        match changes.enabled {
+            Some(true) if !before.enabled => endpoint.enable(),
+            Some(false) => endpoint.turn_off(),
+            _ => {}
         }
         if endpoint == before {
             return Ok(endpoint);
@@ -240,7 +225,6 @@ impl Application {
         if endpoint.enabled && !before.enabled {
             // A fresh start: earlier give-ups no longer count towards disabling it.
             tx.webhooks().note_outcome(&scope, id, false).await?;
-            endpoint.failed_deliveries_in_a_row = 0;
         }
         let event = ctx
             .audit("webhook_endpoint.updated", "webhook_endpoint", id, now)
@@ -256,16 +240,14 @@ impl Application {
                 Some(endpoint.description.as_str()),
             )
             .change("enabled", Some(before.enabled), Some(endpoint.enabled));
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(endpoint)
     }
 
     #[tracing::instrument(name = "delete_webhook_endpoint", skip_all, fields(endpoint_id = %id))]
     pub async fn delete_webhook_endpoint(&self, ctx: &RequestContext, id: WebhookEndpointId) -> Result<(), AppError> {
         let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let endpoint = endpoint_in(tx.as_ref(), &scope, id).await?;
         tx.webhooks().delete_endpoint(&scope, id).await?;
         let event = ctx
@@ -277,8 +259,7 @@ impl Application {
             )
             .change("url", Some(endpoint.url.as_str()), None::<&str>)
             .change("events", Some(events_text(&endpoint.events)), None::<&str>);
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(())
     }
 
@@ -292,8 +273,7 @@ impl Application {
     ) -> Result<EndpointWithSecret, AppError> {
         let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
         let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let endpoint = endpoint_in(tx.as_ref(), &scope, id).await?;
         let old = tx
             .webhooks()
@@ -310,8 +290,7 @@ impl Application {
         let event = ctx
             .audit("webhook_endpoint.secret_rotated", "webhook_endpoint", id, now)
             .change("previous_secret_valid_until", None::<&str>, Some(until.to_rfc3339()));
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(EndpointWithSecret { endpoint, secret })
     }
 
@@ -322,8 +301,7 @@ impl Application {
         page: &PageRequest,
     ) -> Result<Page<WebhookDelivery>, AppError> {
         let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         endpoint_in(tx.as_ref(), &scope, endpoint).await?;
         Ok(tx.webhooks().list_deliveries(&scope, endpoint, page).await?)
     }
@@ -334,8 +312,7 @@ impl Application {
         endpoint: WebhookEndpointId,
     ) -> Result<u64, AppError> {
         let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         Ok(tx.webhooks().count_deliveries(&scope, endpoint).await?)
     }
 
@@ -350,8 +327,7 @@ impl Application {
     ) -> Result<WebhookDelivery, AppError> {
         let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
         let now = self.ports.clock.now();
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(&scope).await?;
+        let tx = self.tenant_tx(&scope).await?;
         let original = tx
             .webhooks()
             .find_delivery(&scope, id)
@@ -396,8 +372,7 @@ impl Application {
             .audit("webhook.redelivery_requested", "webhook_delivery", delivery.id, now)
             .change("redelivery_of", None::<&str>, Some(id.to_string()))
             .change("event_id", None::<&str>, Some(delivery.event_id.to_string()));
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(delivery)
     }
 }

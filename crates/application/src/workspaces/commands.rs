@@ -36,8 +36,7 @@ impl Application {
             name,
             now,
         );
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         tx.workspaces()
             .insert(scope, &workspace)
             .await
@@ -68,8 +67,7 @@ impl Application {
             .audit("workspace.created", "workspace", workspace.id, now)
             .change("name", None::<&str>, Some(workspace.name.as_str()))
             .change("slug", None::<&str>, Some(workspace.slug.as_str()));
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(workspace)
     }
 
@@ -78,8 +76,7 @@ impl Application {
     pub async fn rename_workspace(&self, ctx: &RequestContext, input: RenameWorkspace) -> Result<Workspace, AppError> {
         let name = Name::parse(&input.name).map_err(|e| AppError::validation("name", e.to_string()))?;
         let scope = ctx.member_scope()?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         let grant = grant_for(tx.as_ref(), ctx, input.id)
             .await?
             .ok_or(AppError::NotFound("workspace"))?;
@@ -97,8 +94,7 @@ impl Application {
             Some(previous.as_str()),
             Some(workspace.name.as_str()),
         );
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(workspace)
     }
 
@@ -106,8 +102,7 @@ impl Application {
     #[tracing::instrument(name = "delete_workspace", skip_all, fields(workspace_id = %id))]
     pub async fn delete_workspace(&self, ctx: &RequestContext, id: WorkspaceId) -> Result<WorkspaceId, AppError> {
         let scope = ctx.member_scope()?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         let grant = grant_for(tx.as_ref(), ctx, id)
             .await?
             .ok_or(AppError::NotFound("workspace"))?;
@@ -120,8 +115,7 @@ impl Application {
             .audit("workspace.deleted", "workspace", id, self.ports.clock.now())
             .change("name", Some(grant.workspace.name.as_str()), None::<&str>)
             .change("slug", Some(grant.workspace.slug.as_str()), None::<&str>);
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(id)
     }
 }

@@ -31,8 +31,7 @@ impl Application {
     ) -> Result<HashMap<WorkspaceId, Page<WorkspaceMembership>>, AppError> {
         let scope = ctx.member_scope()?;
         let request = PageRequest::parse(Some(i32::try_from(first).unwrap_or(i32::MAX)), None, None, None)?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         let visible = visible_among(tx.as_ref(), ctx, workspace_ids).await?;
         let rows = tx
             .workspaces()
@@ -60,8 +59,7 @@ impl Application {
         page: &PageRequest,
     ) -> Result<Page<WorkspaceMembership>, AppError> {
         let scope = ctx.member_scope()?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         grant_for(tx.as_ref(), ctx, workspace_id)
             .await?
             .ok_or(AppError::NotFound("workspace"))?;
@@ -82,8 +80,7 @@ impl Application {
         let request = PageRequest::parse(Some(i32::try_from(first).unwrap_or(i32::MAX)), None, None, None)?;
         let rows = match visibility.member_filter() {
             Ok(visible_to) => {
-                let tx = self.ports.store.begin().await?;
-                tx.enter_tenant(scope).await?;
+                let tx = self.tenant_tx(scope).await?;
                 tx.workspaces()
                     .first_workspaces_of(scope, user_ids, visible_to, u64::from(request.limit) + 1)
                     .await?
@@ -115,8 +112,7 @@ impl Application {
         let Ok(visible_to) = visibility.member_filter() else {
             return Ok(Page::empty());
         };
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         Ok(tx.workspaces().list_of_member(scope, user_id, visible_to, page).await?)
     }
 
@@ -132,8 +128,7 @@ impl Application {
         let Ok(visible_to) = visibility.member_filter() else {
             return Ok(with_zeros(user_ids, Vec::new()));
         };
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         let counted = tx.workspaces().count_of_members(scope, user_ids, visible_to).await?;
         Ok(with_zeros(user_ids, counted))
     }
@@ -147,8 +142,7 @@ impl Application {
         ids: &[WorkspaceId],
     ) -> Result<Vec<Workspace>, AppError> {
         let scope = ctx.member_scope()?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         let visible = visible_among(tx.as_ref(), ctx, ids).await?;
         Ok(tx.workspaces().find_by_ids(scope, &visible).await?)
     }
@@ -163,8 +157,7 @@ impl Application {
         ids: &[WorkspaceId],
     ) -> Result<HashMap<WorkspaceId, u64>, AppError> {
         let scope = ctx.member_scope()?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         let visible = visible_among(tx.as_ref(), ctx, ids).await?;
         let counted = tx.workspaces().count_members_of(scope, &visible).await?;
         Ok(with_zeros(&visible, counted))
@@ -179,8 +172,7 @@ impl Application {
         change: WorkspaceMemberChange,
     ) -> Result<(), AppError> {
         let scope = ctx.member_scope()?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         let grant = grant_for(tx.as_ref(), ctx, change.workspace_id)
             .await?
             .ok_or(AppError::NotFound("workspace"))?;
@@ -222,8 +214,7 @@ impl Application {
                 member.created_at,
             )
             .change(&member_role_field(change.user_id), None::<String>, Some(role.id));
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(())
     }
 
@@ -234,8 +225,7 @@ impl Application {
         change: WorkspaceMemberChange,
     ) -> Result<(), AppError> {
         let scope = ctx.member_scope()?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         let grant = grant_for(tx.as_ref(), ctx, change.workspace_id)
             .await?
             .ok_or(AppError::NotFound("workspace"))?;
@@ -257,7 +247,7 @@ impl Application {
             .ok_or(AppError::NotFound("role"))?;
         ensure_within(&grant.permissions, &current)?;
         ensure_within(&grant.permissions, &role)?;
-        member.role_id = role.id;
+        member.change_role(role.id);
         tx.workspaces().update_member(scope, &member).await?;
         let event = ctx
             .audit(
@@ -267,8 +257,7 @@ impl Application {
                 self.ports.clock.now(),
             )
             .change(&member_role_field(change.user_id), Some(current.id), Some(role.id));
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(())
     }
 
@@ -280,8 +269,7 @@ impl Application {
         user_id: UserId,
     ) -> Result<(), AppError> {
         let scope = ctx.member_scope()?;
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         let grant = grant_for(tx.as_ref(), ctx, workspace_id)
             .await?
             .ok_or(AppError::NotFound("workspace"))?;
@@ -317,8 +305,7 @@ impl Application {
                 self.ports.clock.now(),
             )
             .change(&member_role_field(user_id), Some(member.role_id), None::<String>);
-        self.journal(tx.as_ref(), &event).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &event).await?;
         Ok(())
     }
 }

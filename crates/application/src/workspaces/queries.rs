@@ -12,8 +12,7 @@ impl Application {
         let Ok(member_of) = Visibility::of(ctx).member_filter() else {
             return Ok(Page::empty());
         };
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         Ok(tx.workspaces().list(scope, member_of, page).await?)
     }
 
@@ -23,16 +22,14 @@ impl Application {
         let Ok(member_of) = Visibility::of(ctx).member_filter() else {
             return Ok(0);
         };
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(scope).await?;
+        let tx = self.tenant_tx(scope).await?;
         Ok(tx.workspaces().count(scope, member_of).await?)
     }
 
     /// `None` when the workspace does not exist in the caller's tenant or is not visible to them.
     #[tracing::instrument(name = "get_workspace", skip_all, fields(workspace_id = %id))]
     pub async fn get_workspace(&self, ctx: &RequestContext, id: WorkspaceId) -> Result<Option<Workspace>, AppError> {
-        let tx = self.ports.store.begin().await?;
-        tx.enter_tenant(ctx.member_scope()?).await?;
+        let tx = self.tenant_tx(ctx.member_scope()?).await?;
         Ok(grant_for(tx.as_ref(), ctx, id).await?.map(|grant| grant.workspace))
     }
 }

@@ -12,7 +12,7 @@ pub use data::{
     CompanySize, Organization, OrganizationInput, PersonalInfo, PersonalInfoInput, StageDataError, TermsAcceptance,
     TermsInput,
 };
-pub use draft::{OnboardingRecord, StageDraft};
+pub use draft::{DraftRefusal, OnboardingRecord, StageDraft};
 pub use locale::{Locale, TimeZone};
 pub use stage::{OnboardingStage, Transition, TransitionRefusal, transition};
 
