@@ -1,9 +1,11 @@
-//! Edge authorization: one table says what every field of the schema requires, and one
-//! schema extension enforces it before any resolver runs. A field missing from the table
+//! Edge authorization: every module of the schema says what each of its fields requires
+//! (its `RULES`), this module gathers them into one table, and one schema extension
+//! enforces it before any resolver runs. A field missing from the table
 //! cannot be resolved (fail closed), and a test walks the live schema so that such a
 //! field cannot land. Use cases re-check whatever depends on the target.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
 use async_graphql::{PathSegment, ServerError, ServerResult, Value};
@@ -32,166 +34,47 @@ pub enum Access {
     Inherited,
 }
 
-/// Every field, by `(type, field)`; `"*"` covers all fields of a type.
-#[rustfmt::skip]
-pub const RULES: &[(&str, &str, Access)] = &[
-    // identity
-    ("Mutation", "signUp", Access::Public),
-    ("Mutation", "logIn", Access::Public),
-    ("Query", "me", Access::Identity),
-    ("Mutation", "refreshSession", Access::Public),
-    ("Mutation", "requestEmailVerification", Access::Person),
-    ("Mutation", "verifyEmail", Access::Public),
-    ("Mutation", "requestPasswordReset", Access::Public),
-    ("Mutation", "resetPassword", Access::Public),
-    ("Mutation", "logOut", Access::Person),
-    ("Mutation", "logOutEverywhere", Access::Person),
-    ("Mutation", "revokeSession", Access::Person),
-    ("Query", "sessions", Access::Person),
-    ("Session", "*", Access::Inherited),
-    ("SessionConnection", "*", Access::Inherited),
-    ("SessionEdge", "*", Access::Inherited),
-    ("AuthPayload", "*", Access::Inherited),
-    ("User", "*", Access::Inherited),
-    // tenants
-    ("Query", "currentTenant", Access::Identity),
-    ("Query", "myTenants", Access::Person),
-    ("Mutation", "switchTenant", Access::Person),
-    ("Mutation", "createTenant", Access::Person),
-    ("MyTenant", "*", Access::Inherited),
-    ("MyTenantConnection", "*", Access::Inherited),
-    ("MyTenantEdge", "*", Access::Inherited),
-    ("Tenant", "*", Access::Inherited),
-    // onboarding (a person's own, never gated) and tenant setup
-    ("Query", "onboarding", Access::Person),
-    ("Mutation", "saveOnboardingDraft", Access::Person),
-    ("Mutation", "advanceOnboarding", Access::Person),
-    ("Mutation", "returnToOnboardingStage", Access::Person),
-    ("Mutation", "completeOnboarding", Access::Person),
-    ("Onboarding", "*", Access::Inherited),
-    ("OnboardingDraft", "*", Access::Inherited),
-    ("PersonalInfo", "*", Access::Inherited),
-    ("OrganizationInfo", "*", Access::Inherited),
-    ("OrganizationDraft", "*", Access::Inherited),
-    ("TermsInfo", "*", Access::Inherited),
-    ("Query", "onboardingFunnel", Access::Permission(Permission::TenantUpdate)),
-    ("OnboardingFunnelStats", "*", Access::Inherited),
-    ("StageCount", "*", Access::Inherited),
-    ("Query", "tenantSettings", Access::Member),
-    ("Mutation", "updateTenantSettings", Access::Permission(Permission::TenantUpdate)),
-    ("TenantSettings", "*", Access::Inherited),
-    ("Query", "setupChecklist", Access::Permission(Permission::TenantUpdate)),
-    ("SetupChecklistView", "*", Access::Inherited),
-    ("SetupChecklistItem", "*", Access::Inherited),
-    ("Query", "customDomains", Access::Permission(Permission::TenantUpdate)),
-    ("Mutation", "addCustomDomain", Access::Permission(Permission::TenantUpdate)),
-    ("Mutation", "verifyCustomDomain", Access::Permission(Permission::TenantUpdate)),
-    ("Mutation", "removeCustomDomain", Access::Permission(Permission::TenantUpdate)),
-    ("CustomDomain", "*", Access::Inherited),
-    // permissions and roles
-    ("Query", "permissions", Access::Public),
-    ("PermissionInfo", "*", Access::Inherited),
-    ("Query", "roles", Access::Member),
-    ("Query", "role", Access::Member),
-    ("Query", "myRole", Access::Member),
-    ("Mutation", "createRole", Access::Permission(Permission::RolesManage)),
-    ("Mutation", "updateRole", Access::Permission(Permission::RolesManage)),
-    ("Mutation", "deleteRole", Access::Permission(Permission::RolesManage)),
-    ("Role", "*", Access::Inherited),
-    ("RoleConnection", "*", Access::Inherited),
-    ("RoleEdge", "*", Access::Inherited),
-    // members
-    ("Query", "members", Access::Permission(Permission::MembersRead)),
-    ("Query", "member", Access::Permission(Permission::MembersRead)),
-    ("Mutation", "updateMemberRole", Access::Permission(Permission::MembersManage)),
-    ("Mutation", "removeMember", Access::Permission(Permission::MembersManage)),
-    ("Mutation", "leaveTenant", Access::Person),
-    ("Mutation", "transferOwnership", Access::Person),
-    ("Member", "*", Access::Inherited),
-    ("MemberConnection", "*", Access::Inherited),
-    ("MemberEdge", "*", Access::Inherited),
-    // invitations
-    ("Query", "invitations", Access::Permission(Permission::MembersInvite)),
-    // API keys are made by people; a key cannot mint keys
-    ("Query", "apiKeys", Access::Permission(Permission::ApiKeysManage)),
-    // webhooks and live events
-    ("Query", "webhookEventTypes", Access::Member),
-    ("Query", "webhookEndpoints", Access::Permission(Permission::WebhooksManage)),
-    ("Query", "webhookDeliveries", Access::Permission(Permission::WebhooksManage)),
-    ("Mutation", "createWebhookEndpoint", Access::Permission(Permission::WebhooksManage)),
-    ("Mutation", "updateWebhookEndpoint", Access::Permission(Permission::WebhooksManage)),
-    ("Mutation", "deleteWebhookEndpoint", Access::Permission(Permission::WebhooksManage)),
-    ("Mutation", "rotateWebhookSecret", Access::Permission(Permission::WebhooksManage)),
-    ("Mutation", "redeliverWebhook", Access::Permission(Permission::WebhooksManage)),
-    ("WebhookEndpoint", "*", Access::Inherited),
-    ("WebhookEndpointConnection", "*", Access::Inherited),
-    ("WebhookEndpointEdge", "*", Access::Inherited),
-    ("WebhookEndpointWithSecret", "*", Access::Inherited),
-    ("WebhookDelivery", "*", Access::Inherited),
-    ("WebhookDeliveryConnection", "*", Access::Inherited),
-    ("WebhookDeliveryEdge", "*", Access::Inherited),
-    ("Subscription", "tenantEvents", Access::Permission(Permission::AuditRead)),
-    ("TenantEvent", "*", Access::Inherited),
-    // the audit trail
-    ("Query", "auditEvents", Access::Permission(Permission::AuditRead)),
-    // platform administrators (checked by the use case; no tenant role implies it)
-    ("Query", "platformAuditEvents", Access::Person),
-    ("PlatformAuditEventConnection", "*", Access::Inherited),
-    ("PlatformAuditEventEdge", "*", Access::Inherited),
-    ("AuditEvent", "*", Access::Inherited),
-    ("AuditChange", "*", Access::Inherited),
-    ("AuditEventConnection", "*", Access::Inherited),
-    ("AuditEventEdge", "*", Access::Inherited),
-    ("Mutation", "createApiKey", Access::Person),
-    ("Mutation", "revokeApiKey", Access::Permission(Permission::ApiKeysManage)),
-    ("ApiKey", "*", Access::Inherited),
-    ("ApiKeyConnection", "*", Access::Inherited),
-    ("ApiKeyEdge", "*", Access::Inherited),
-    ("CreatedApiKey", "*", Access::Inherited),
-    ("Mutation", "inviteMember", Access::Permission(Permission::MembersInvite)),
-    ("Mutation", "revokeInvitation", Access::Permission(Permission::MembersInvite)),
-    ("Mutation", "acceptInvitation", Access::Person),
-    ("Invitation", "*", Access::Inherited),
-    ("InvitationConnection", "*", Access::Inherited),
-    ("InvitationEdge", "*", Access::Inherited),
-    // workspaces: writes on one workspace are decided by the use case, from tenant-level
-    // `workspaces:manage` or the same permission through a workspace role there
-    ("Query", "workspaces", Access::Member),
-    ("Query", "workspace", Access::Member),
-    ("Mutation", "createWorkspace", Access::Permission(Permission::WorkspacesCreate)),
-    ("Mutation", "renameWorkspace", Access::Member),
-    ("Mutation", "deleteWorkspace", Access::Member),
-    ("Mutation", "addWorkspaceMember", Access::Member),
-    ("Mutation", "updateWorkspaceMember", Access::Member),
-    ("Mutation", "removeWorkspaceMember", Access::Member),
-    ("Workspace", "members", Access::Member),
-    ("Workspace", "*", Access::Inherited),
-    ("WorkspaceConnection", "*", Access::Inherited),
-    ("WorkspaceEdge", "*", Access::Inherited),
-    ("WorkspaceMember", "*", Access::Inherited),
-    ("MemberWorkspace", "*", Access::Inherited),
-    ("MemberWorkspaceConnection", "*", Access::Inherited),
-    ("MemberWorkspaceEdge", "*", Access::Inherited),
-    ("WorkspaceMemberConnection", "*", Access::Inherited),
-    ("WorkspaceMemberEdge", "*", Access::Inherited),
-    // platform administration: the use cases demand a PlatformScope, which only a
-    // platform administrator's request can obtain
-    ("Query", "tenants", Access::Person),
-    ("Mutation", "suspendTenant", Access::Person),
-    ("Mutation", "reactivateTenant", Access::Person),
-    ("TenantConnection", "*", Access::Inherited),
-    ("TenantEdge", "*", Access::Inherited),
-    // shared
-    ("PageInfo", "*", Access::Inherited),
+/// One rule: a type, a field (`"*"`: every field of the type), and what it needs.
+pub type Rule = (&'static str, &'static str, Access);
+
+/// Every module's rules, each module listing its own types' fields. A type with a
+/// field that exposes anything sensitive lists every field (a new field then needs a
+/// rule of its own); plain carriers (connections, edges) use `"*"`.
+const MODULE_RULES: &[&[Rule]] = &[
+    super::api_keys::RULES,
+    super::audit::RULES,
+    super::domains::RULES,
+    super::identity::RULES,
+    super::invitations::RULES,
+    super::members::RULES,
+    super::onboarding::RULES,
+    super::pagination::RULES,
+    super::platform::RULES,
+    super::roles::RULES,
+    super::sessions::RULES,
+    super::tenants::RULES,
+    super::webhooks::RULES,
+    super::workspaces::RULES,
 ];
 
-/// The rule for one field, if the table has one.
+/// Every rule of the schema.
+pub fn rules() -> impl Iterator<Item = &'static Rule> {
+    MODULE_RULES.iter().flat_map(|rules| rules.iter())
+}
+
+/// The rules by `(type, field)`, built once.
+fn table() -> &'static HashMap<(&'static str, &'static str), Access> {
+    static TABLE: OnceLock<HashMap<(&'static str, &'static str), Access>> = OnceLock::new();
+    TABLE.get_or_init(|| rules().map(|(t, f, access)| ((*t, *f), *access)).collect())
+}
+
+/// The rule for one field, if the table has one (a field's own, else its type's `"*"`).
 pub fn rule_for(type_name: &str, field: &str) -> Option<Access> {
-    RULES
-        .iter()
-        .find(|(t, f, _)| *t == type_name && *f == field)
-        .or_else(|| RULES.iter().find(|(t, f, _)| *t == type_name && *f == "*"))
-        .map(|(_, _, access)| *access)
+    let table = table();
+    table
+        .get(&(type_name, field))
+        .or_else(|| table.get(&(type_name, "*")))
+        .copied()
 }
 
 /// Decides one rule for the caller.
@@ -212,7 +95,7 @@ pub fn check(access: Access, caller: Option<&Caller>) -> Result<(), AppError> {
     }
 }
 
-/// The schema extension that applies [`RULES`] to every field resolution.
+/// The schema extension that applies [`rules`] to every field resolution.
 pub struct AccessControl;
 
 impl ExtensionFactory for AccessControl {

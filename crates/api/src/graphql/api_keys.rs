@@ -6,9 +6,26 @@ use tessera_application::PageRequest;
 use tessera_application::api_keys::CreateApiKey;
 use tessera_domain::{ApiKey as DomainApiKey, ApiKeyId};
 
+use super::access::{Access, Rule};
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
 use super::pagination::{page_cost, relay_connection};
+use tessera_domain::Permission;
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("Query", "apiKeys", Access::Permission(Permission::ApiKeysManage)),
+    ("Mutation", "createApiKey", Access::Person),
+    ("Mutation", "revokeApiKey", Access::Permission(Permission::ApiKeysManage)),
+    ("ApiKey", "*", Access::Inherited),
+    ("ApiKeyConnection", "*", Access::Inherited),
+    ("ApiKeyEdge", "*", Access::Inherited),
+    // CreatedApiKey: the key's secret, shown once to its creator; every field listed
+    ("CreatedApiKey", "apiKey", Access::Inherited),
+    ("CreatedApiKey", "secret", Access::Inherited),
+];
 
 /// An API key (never its secret).
 #[derive(SimpleObject, Clone)]

@@ -6,9 +6,38 @@ use tessera_application::PageRequest;
 use tessera_application::ports::AuditFilter;
 use tessera_domain::{AuditEvent as DomainAuditEvent, TenantId};
 
+use super::access::{Access, Rule};
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
 use super::pagination::{page_cost, relay_connection};
+use tessera_domain::Permission;
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("Query", "auditEvents", Access::Permission(Permission::AuditRead)),
+    ("Query", "platformAuditEvents", Access::Person),
+    ("PlatformAuditEventConnection", "*", Access::Inherited),
+    ("PlatformAuditEventEdge", "*", Access::Inherited),
+    // AuditEvent: who did what, from which address; every field listed
+    ("AuditEvent", "id", Access::Inherited),
+    ("AuditEvent", "sequence", Access::Inherited),
+    ("AuditEvent", "action", Access::Inherited),
+    ("AuditEvent", "actorType", Access::Inherited),
+    ("AuditEvent", "actorId", Access::Inherited),
+    ("AuditEvent", "targetType", Access::Inherited),
+    ("AuditEvent", "targetId", Access::Inherited),
+    ("AuditEvent", "changes", Access::Inherited),
+    ("AuditEvent", "ip", Access::Inherited),
+    ("AuditEvent", "userAgent", Access::Inherited),
+    ("AuditEvent", "requestId", Access::Inherited),
+    ("AuditEvent", "occurredAt", Access::Inherited),
+    ("AuditEvent", "hash", Access::Inherited),
+    ("AuditChange", "*", Access::Inherited),
+    ("AuditEventConnection", "*", Access::Inherited),
+    ("AuditEventEdge", "*", Access::Inherited),
+];
 
 /// One field a change touched (text; secrets are never recorded).
 #[derive(SimpleObject, Clone)]

@@ -4,8 +4,21 @@ use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use tessera_domain::CustomDomain as DomainCustomDomain;
 
+use super::access::{Access, Rule};
 use super::context::{application, member};
 use super::errors::GqlResult;
+use tessera_domain::Permission;
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("Query", "customDomains", Access::Permission(Permission::TenantUpdate)),
+    ("Mutation", "addCustomDomain", Access::Permission(Permission::TenantUpdate)),
+    ("Mutation", "verifyCustomDomain", Access::Permission(Permission::TenantUpdate)),
+    ("Mutation", "removeCustomDomain", Access::Permission(Permission::TenantUpdate)),
+    ("CustomDomain", "*", Access::Inherited),
+];
 
 /// A host name that names this tenant once verified.
 #[derive(SimpleObject, Clone)]

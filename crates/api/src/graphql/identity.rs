@@ -5,12 +5,39 @@ use chrono::{DateTime, Utc};
 use tessera_application::identity::{AuthSession, LogIn, SignUp};
 use tessera_domain::User as DomainUser;
 
+use super::access::{Access, Rule};
 use super::context::{Caller, application, client_info, member};
 use super::cookies;
 use super::errors::{GqlResult, parse_id};
 use super::loaders::{MembershipOf, load};
 use super::members::Member;
 use super::tenants::Tenant;
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("Mutation", "signUp", Access::Public),
+    ("Mutation", "logIn", Access::Public),
+    ("Query", "me", Access::Identity),
+    ("Mutation", "requestEmailVerification", Access::Person),
+    ("Mutation", "verifyEmail", Access::Public),
+    ("Mutation", "requestPasswordReset", Access::Public),
+    ("Mutation", "resetPassword", Access::Public),
+    // AuthPayload: credentials, shown once to whoever just proved who they are; every field listed
+    ("AuthPayload", "accessToken", Access::Inherited),
+    ("AuthPayload", "refreshToken", Access::Inherited),
+    ("AuthPayload", "expiresAt", Access::Inherited),
+    ("AuthPayload", "user", Access::Inherited),
+    ("AuthPayload", "tenant", Access::Inherited),
+    // User: a person: their email, and their membership of the caller's tenant; every field listed
+    ("User", "id", Access::Inherited),
+    ("User", "email", Access::Inherited),
+    ("User", "displayName", Access::Inherited),
+    ("User", "emailVerified", Access::Inherited),
+    ("User", "createdAt", Access::Inherited),
+    ("User", "membership", Access::Inherited),
+];
 
 /// A person. One user can belong to several tenants.
 #[derive(SimpleObject, Clone)]

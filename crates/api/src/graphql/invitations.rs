@@ -6,11 +6,34 @@ use tessera_application::PageRequest;
 use tessera_application::invitations::InviteMember;
 use tessera_domain::{Invitation as DomainInvitation, InvitationId, InvitationStatus as DomainStatus, RoleId};
 
+use super::access::{Access, Rule};
 use super::context::{application, client_info, member};
 use super::cookies;
 use super::errors::{GqlResult, parse_id};
 use super::identity::AuthPayload;
 use super::pagination::{page_cost, relay_connection};
+use tessera_domain::Permission;
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("Query", "invitations", Access::Permission(Permission::MembersInvite)),
+    ("Mutation", "inviteMember", Access::Permission(Permission::MembersInvite)),
+    ("Mutation", "revokeInvitation", Access::Permission(Permission::MembersInvite)),
+    ("Mutation", "acceptInvitation", Access::Person),
+    // Invitation: the invited address; every field listed
+    ("Invitation", "id", Access::Inherited),
+    ("Invitation", "email", Access::Inherited),
+    ("Invitation", "roleId", Access::Inherited),
+    ("Invitation", "invitedBy", Access::Inherited),
+    ("Invitation", "status", Access::Inherited),
+    ("Invitation", "createdAt", Access::Inherited),
+    ("Invitation", "expiresAt", Access::Inherited),
+    ("Invitation", "acceptedAt", Access::Inherited),
+    ("InvitationConnection", "*", Access::Inherited),
+    ("InvitationEdge", "*", Access::Inherited),
+];
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum InvitationStatus {

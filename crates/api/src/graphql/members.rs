@@ -6,6 +6,7 @@ use tessera_application::members::MemberListFilter;
 use tessera_application::{PageRequest, WithPeople};
 use tessera_domain::{Membership, MembershipStatus as DomainStatus, RoleId, UserId};
 
+use super::access::{Access, Rule};
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
 use super::identity::User;
@@ -13,6 +14,27 @@ use super::loaders::{FirstWorkspacesOf, MembershipOf, load_required, prefetch, r
 use super::pagination::{page_cost, relay_connection};
 use super::roles::Role;
 use super::workspaces::MemberWorkspaceConnection;
+use tessera_domain::Permission;
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("Query", "members", Access::Permission(Permission::MembersRead)),
+    ("Query", "member", Access::Permission(Permission::MembersRead)),
+    ("Mutation", "updateMemberRole", Access::Permission(Permission::MembersManage)),
+    ("Mutation", "removeMember", Access::Permission(Permission::MembersManage)),
+    ("Mutation", "leaveTenant", Access::Person),
+    ("Mutation", "transferOwnership", Access::Person),
+    // Member: a member of the tenant, behind `members:read`; every field listed
+    ("Member", "user", Access::Inherited),
+    ("Member", "role", Access::Inherited),
+    ("Member", "status", Access::Inherited),
+    ("Member", "joinedAt", Access::Inherited),
+    ("Member", "workspaces", Access::Inherited),
+    ("MemberConnection", "*", Access::Inherited),
+    ("MemberEdge", "*", Access::Inherited),
+];
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum MembershipStatus {

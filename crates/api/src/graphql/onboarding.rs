@@ -12,8 +12,36 @@ use tessera_domain::{
     PersonalInfoInput as DomainPersonalInput, Tenant, TenantSettings as DomainSettings, TermsInput as DomainTermsInput,
 };
 
+use super::access::{Access, Rule};
 use super::context::{application, member};
 use super::errors::GqlResult;
+use tessera_domain::Permission;
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("Query", "onboarding", Access::Person),
+    ("Mutation", "saveOnboardingDraft", Access::Person),
+    ("Mutation", "advanceOnboarding", Access::Person),
+    ("Mutation", "returnToOnboardingStage", Access::Person),
+    ("Mutation", "completeOnboarding", Access::Person),
+    ("Onboarding", "*", Access::Inherited),
+    ("OnboardingDraft", "*", Access::Inherited),
+    ("PersonalInfo", "*", Access::Inherited),
+    ("OrganizationInfo", "*", Access::Inherited),
+    ("OrganizationDraft", "*", Access::Inherited),
+    ("TermsInfo", "*", Access::Inherited),
+    ("Query", "onboardingFunnel", Access::Permission(Permission::TenantUpdate)),
+    ("OnboardingFunnelStats", "*", Access::Inherited),
+    ("StageCount", "*", Access::Inherited),
+    ("Query", "tenantSettings", Access::Member),
+    ("Mutation", "updateTenantSettings", Access::Permission(Permission::TenantUpdate)),
+    ("TenantSettings", "*", Access::Inherited),
+    ("Query", "setupChecklist", Access::Permission(Permission::TenantUpdate)),
+    ("SetupChecklistView", "*", Access::Inherited),
+    ("SetupChecklistItem", "*", Access::Inherited),
+];
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum OnboardingStage {

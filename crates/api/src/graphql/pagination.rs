@@ -1,10 +1,18 @@
 //! Relay connections: page info, cursors, and a macro that declares a connection and
 //! its edge type for one node type, so every list pages the same way.
 
+use super::access::{Access, Rule};
 use async_graphql::SimpleObject;
 use tessera_application::Cursor;
 use tessera_application::tenants::MyTenant;
 use tessera_domain::{Membership, Role, Workspace, WorkspaceMembership};
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("PageInfo", "*", Access::Inherited),
+];
 
 #[derive(SimpleObject, Debug, Clone)]
 pub struct PageInfo {

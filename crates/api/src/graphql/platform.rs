@@ -5,10 +5,22 @@ use async_graphql::{Context, ID, Object, Result};
 use tessera_application::PageRequest;
 use tessera_domain::{Tenant as DomainTenant, TenantId, TenantStatus};
 
+use super::access::{Access, Rule};
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
 use super::pagination::{page_cost, relay_connection};
 use super::tenants::Tenant;
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("Query", "tenants", Access::Person),
+    ("Mutation", "suspendTenant", Access::Person),
+    ("Mutation", "reactivateTenant", Access::Person),
+    ("TenantConnection", "*", Access::Inherited),
+    ("TenantEdge", "*", Access::Inherited),
+];
 
 impl super::pagination::Cursored for DomainTenant {
     fn cursor(&self) -> String {

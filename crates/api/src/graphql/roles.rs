@@ -6,9 +6,27 @@ use tessera_application::PageRequest;
 use tessera_application::roles::{CreateRole, DeleteRole, UpdateRole};
 use tessera_domain::{Permission, Role as DomainRole, RoleId};
 
+use super::access::{Access, Rule};
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
 use super::pagination::{page_cost, relay_connection};
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("Query", "permissions", Access::Public),
+    ("PermissionInfo", "*", Access::Inherited),
+    ("Query", "roles", Access::Member),
+    ("Query", "role", Access::Member),
+    ("Query", "myRole", Access::Member),
+    ("Mutation", "createRole", Access::Permission(Permission::RolesManage)),
+    ("Mutation", "updateRole", Access::Permission(Permission::RolesManage)),
+    ("Mutation", "deleteRole", Access::Permission(Permission::RolesManage)),
+    ("Role", "*", Access::Inherited),
+    ("RoleConnection", "*", Access::Inherited),
+    ("RoleEdge", "*", Access::Inherited),
+];
 
 /// One entry of the closed permission catalogue, for role editors.
 #[derive(SimpleObject, Clone)]

@@ -6,11 +6,33 @@ use tessera_application::PageRequest;
 use tessera_domain::Session as SessionRecord;
 use tessera_domain::SessionId;
 
+use super::access::{Access, Rule};
 use super::context::{application, client_info, member};
 use super::cookies;
 use super::errors::{GqlResult, parse_id};
 use super::identity::AuthPayload;
 use super::pagination::{page_cost, relay_connection};
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("Mutation", "refreshSession", Access::Public),
+    ("Mutation", "logOut", Access::Person),
+    ("Mutation", "logOutEverywhere", Access::Person),
+    ("Mutation", "revokeSession", Access::Person),
+    ("Query", "sessions", Access::Person),
+    // Session: where a person signed in from; every field listed
+    ("Session", "id", Access::Inherited),
+    ("Session", "current", Access::Inherited),
+    ("Session", "userAgent", Access::Inherited),
+    ("Session", "ip", Access::Inherited),
+    ("Session", "createdAt", Access::Inherited),
+    ("Session", "lastUsedAt", Access::Inherited),
+    ("Session", "expiresAt", Access::Inherited),
+    ("SessionConnection", "*", Access::Inherited),
+    ("SessionEdge", "*", Access::Inherited),
+];
 
 /// One signed-in device or browser.
 #[derive(SimpleObject, Clone)]

@@ -6,12 +6,27 @@ use tessera_application::PageRequest;
 use tessera_application::tenants::MyTenant as MyTenantRow;
 use tessera_domain::{Plan as DomainPlan, Tenant as DomainTenant, TenantId, TenantStatus as DomainStatus};
 
+use super::access::{Access, Rule};
 use super::context::{application, client_info, member};
 use super::cookies;
 use super::errors::{GqlResult, parse_id};
 use super::identity::AuthPayload;
 use super::loaders::{load_required, prefetch};
 use super::pagination::{page_cost, relay_connection};
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("Query", "currentTenant", Access::Identity),
+    ("Query", "myTenants", Access::Person),
+    ("Mutation", "switchTenant", Access::Person),
+    ("Mutation", "createTenant", Access::Person),
+    ("MyTenant", "*", Access::Inherited),
+    ("MyTenantConnection", "*", Access::Inherited),
+    ("MyTenantEdge", "*", Access::Inherited),
+    ("Tenant", "*", Access::Inherited),
+];
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum TenantStatus {

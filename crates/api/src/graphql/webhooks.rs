@@ -12,9 +12,36 @@ use tessera_domain::{
     WebhookEndpoint as DomainEndpoint, WebhookEndpointId,
 };
 
+use super::access::{Access, Rule};
 use super::context::{CloneForCaller, LiveCredential, application, member};
 use super::errors::{GqlResult, parse_id, to_graphql_error};
 use super::pagination::{page_cost, relay_connection};
+use tessera_domain::Permission;
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("Query", "webhookEventTypes", Access::Member),
+    ("Query", "webhookEndpoints", Access::Permission(Permission::WebhooksManage)),
+    ("Query", "webhookDeliveries", Access::Permission(Permission::WebhooksManage)),
+    ("Mutation", "createWebhookEndpoint", Access::Permission(Permission::WebhooksManage)),
+    ("Mutation", "updateWebhookEndpoint", Access::Permission(Permission::WebhooksManage)),
+    ("Mutation", "deleteWebhookEndpoint", Access::Permission(Permission::WebhooksManage)),
+    ("Mutation", "rotateWebhookSecret", Access::Permission(Permission::WebhooksManage)),
+    ("Mutation", "redeliverWebhook", Access::Permission(Permission::WebhooksManage)),
+    ("WebhookEndpoint", "*", Access::Inherited),
+    ("WebhookEndpointConnection", "*", Access::Inherited),
+    ("WebhookEndpointEdge", "*", Access::Inherited),
+    // WebhookEndpointWithSecret: the signing secret, shown at creation and rotation only; every field listed
+    ("WebhookEndpointWithSecret", "endpoint", Access::Inherited),
+    ("WebhookEndpointWithSecret", "secret", Access::Inherited),
+    ("WebhookDelivery", "*", Access::Inherited),
+    ("WebhookDeliveryConnection", "*", Access::Inherited),
+    ("WebhookDeliveryEdge", "*", Access::Inherited),
+    ("Subscription", "tenantEvents", Access::Permission(Permission::AuditRead)),
+    ("TenantEvent", "*", Access::Inherited),
+];
 
 fn document(payload: &str) -> Json<serde_json::Value> {
     Json(serde_json::from_str(payload).unwrap_or(serde_json::Value::Null))

@@ -6,12 +6,38 @@ use tessera_application::workspaces::{CreateWorkspace, RenameWorkspace, Workspac
 use tessera_application::{AppError, PageRequest};
 use tessera_domain::{RoleId, UserId, Workspace as DomainWorkspace, WorkspaceId, WorkspaceMembership};
 
+use super::access::{Access, Rule};
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id, to_graphql_error};
 use super::identity::User;
 use super::loaders::{FirstMembersOf, MemberCountOf, WorkspaceCountOf, load, load_or_refuse, load_required, prefetch};
 use super::pagination::{page_cost, relay_connection};
 use super::roles::Role;
+use tessera_domain::Permission;
+
+/// What each field of this module's types needs from the caller, gathered by
+/// [`super::access`] (a field without a rule is refused).
+#[rustfmt::skip]
+pub(super) const RULES: &[Rule] = &[
+    ("Query", "workspaces", Access::Member),
+    ("Query", "workspace", Access::Member),
+    ("Mutation", "createWorkspace", Access::Permission(Permission::WorkspacesCreate)),
+    ("Mutation", "renameWorkspace", Access::Member),
+    ("Mutation", "deleteWorkspace", Access::Member),
+    ("Mutation", "addWorkspaceMember", Access::Member),
+    ("Mutation", "updateWorkspaceMember", Access::Member),
+    ("Mutation", "removeWorkspaceMember", Access::Member),
+    ("Workspace", "members", Access::Member),
+    ("Workspace", "*", Access::Inherited),
+    ("WorkspaceConnection", "*", Access::Inherited),
+    ("WorkspaceEdge", "*", Access::Inherited),
+    ("WorkspaceMember", "*", Access::Inherited),
+    ("MemberWorkspace", "*", Access::Inherited),
+    ("MemberWorkspaceConnection", "*", Access::Inherited),
+    ("MemberWorkspaceEdge", "*", Access::Inherited),
+    ("WorkspaceMemberConnection", "*", Access::Inherited),
+    ("WorkspaceMemberEdge", "*", Access::Inherited),
+];
 
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]

@@ -237,8 +237,7 @@ impl Shape {
         self.names
             .first()
             .and_then(|name| {
-                crate::graphql::access::RULES
-                    .iter()
+                crate::graphql::access::rules()
                     .find(|(t, f, _)| *t == root && *f == name.as_str())
                     .map(|(_, f, _)| *f)
             })
