@@ -142,8 +142,10 @@ impl TestDatabase {
 
     pub async fn migrate(&self) {
         let mut config = Config::for_database(self.owner_url.clone());
-        config.migrate_on_start = true;
-        tessera_server::migrate_up(&config).await.expect("migrations apply");
+        config.database.migrate_on_start = true;
+        tessera_server::migrate_up(&config.database)
+            .await
+            .expect("migrations apply");
     }
 
     /// The store as the server uses it: on Postgres switched to the application role.
@@ -329,16 +331,16 @@ impl TestApp {
         configure: impl FnOnce(&mut Config, &mut BuildOptions),
     ) -> Self {
         let mut config = Config::for_database(db.owner_url.clone());
-        config.redis_url = redis_url;
+        config.redis.url = redis_url.map(Into::into);
         // Tests of other capabilities start from signed-up users and do not walk through
         // onboarding; the onboarding tests turn the gate (on by default) back on.
-        config.onboarding_gate = false;
+        config.auth.onboarding_gate = false;
         // Every test client shares 127.0.0.1: per-address limits would trip across
         // unrelated tests. The rate-limit tests set small quotas themselves.
-        config.rate_limit_authentication_per_minute = 100_000;
-        config.rate_limit_anonymous_per_minute = 100_000;
-        config.rate_limit_free_per_minute = 100_000;
-        config.rate_limit_principal_per_minute = 100_000;
+        config.limits.rate_limit_authentication_per_minute = 100_000;
+        config.limits.rate_limit_anonymous_per_minute = 100_000;
+        config.limits.rate_limit_free_per_minute = 100_000;
+        config.limits.rate_limit_principal_per_minute = 100_000;
         let mailer = tessera_infrastructure::MemoryMailer::default();
         let mut options = BuildOptions {
             fast_password_hashing: true,

@@ -56,9 +56,11 @@ pub struct RedisAttempts {
 }
 
 impl RedisAttempts {
-    pub fn connect(url: &str, window: Duration) -> Result<Self, crate::cache::RedisSetupError> {
-        let pool = crate::cache::redis_pool(url)?;
-        Ok(Self { pool, window })
+    pub fn new(redis: &crate::Redis, window: Duration) -> Self {
+        Self {
+            pool: redis.pool().clone(),
+            window,
+        }
     }
 
     fn key(key: &str) -> String {

@@ -6,11 +6,13 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use deadpool_redis::Pool;
 use deadpool_redis::redis::AsyncCommands;
-use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use moka::future::Cache;
 use tessera_application::ports::{AccessCache, CachedApiKey, MemberAccess};
 use tessera_domain::{ApiKeyId, PermissionSet, Plan, RoleId, SessionId, TenantId, UserId};
+
+use crate::redis_pool::Redis;
 
 /// In-process: for a single server (development, tests, one replica).
 pub struct InProcessAccessCache {
@@ -113,15 +115,12 @@ impl Drop for RedisAccessCache {
 /// reconnects with back-off. Correctness does not depend on it (the generation
 /// check does): it keeps local entries from outliving their use.
 async fn listen(
-    url: String,
+    client: deadpool_redis::redis::Client,
     local: Cache<(TenantId, UserId), (MemberAccess, i64)>,
     api_keys: Cache<(TenantId, ApiKeyId), (CachedApiKey, i64)>,
     generations: Cache<TenantId, i64>,
 ) {
     use futures_util::StreamExt;
-    let Ok(client) = deadpool_redis::redis::Client::open(url) else {
-        return;
-    };
     let mut delay = Duration::from_millis(250);
     loop {
         if let Ok(mut pubsub) = client.get_async_pubsub().await
@@ -145,13 +144,9 @@ async fn listen(
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("cannot set up the Redis pool: {0}")]
-pub struct RedisSetupError(String);
-
 impl RedisAccessCache {
     /// `revocation_ttl` must be at least the access-token lifetime.
-    pub fn connect(url: &str, ttl: Duration, revocation_ttl: Duration) -> Result<Self, RedisSetupError> {
+    pub fn new(redis: &Redis, ttl: Duration, revocation_ttl: Duration) -> Self {
         let local = Cache::builder()
             .time_to_live(ttl)
             .max_capacity(100_000)
@@ -165,21 +160,21 @@ impl RedisAccessCache {
         let generations = Cache::builder().time_to_live(ttl).max_capacity(100_000).build();
         let listener = tokio::runtime::Handle::try_current().ok().map(|runtime| {
             runtime.spawn(listen(
-                url.to_owned(),
+                redis.client().clone(),
                 local.clone(),
                 api_keys.clone(),
                 generations.clone(),
             ))
         });
-        Ok(Self {
-            pool: redis_pool(url)?,
+        Self {
+            pool: redis.pool().clone(),
             ttl,
             revocation_ttl,
             local,
             api_keys,
             generations,
             listener,
-        })
+        }
     }
 
     fn key(tenant_id: TenantId) -> String {
@@ -193,33 +188,6 @@ impl RedisAccessCache {
     fn revoked_key(session_id: SessionId) -> String {
         format!("tessera:revoked-session:{session_id}")
     }
-
-    /// `PING`, for readiness checks.
-    pub async fn ping(&self) -> Result<(), String> {
-        let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
-        deadpool_redis::redis::cmd("PING")
-            .query_async::<String>(&mut connection)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// A Redis pool that gives up quickly: a slow or absent Redis must not stall requests.
-pub(crate) fn redis_pool(url: &str) -> Result<Pool, RedisSetupError> {
-    let mut config = Config::from_url(url);
-    config.pool = Some(PoolConfig {
-        max_size: 16,
-        timeouts: Timeouts {
-            wait: Some(Duration::from_millis(500)),
-            create: Some(Duration::from_millis(500)),
-            recycle: Some(Duration::from_millis(500)),
-        },
-        ..PoolConfig::default()
-    });
-    config
-        .create_pool(Some(Runtime::Tokio1))
-        .map_err(|e| RedisSetupError(e.to_string()))
 }
 
 const MEMBER_ACCESS: &str = "member_access";
@@ -502,8 +470,9 @@ pub(crate) mod tests {
             return;
         };
         let ttl = Duration::from_secs(60);
-        let a = RedisAccessCache::connect(&url, ttl, ttl).expect("pool");
-        let b = RedisAccessCache::connect(&url, ttl, ttl).expect("pool");
+        // Two replicas: two processes' pools.
+        let a = RedisAccessCache::new(&Redis::connect(&url).expect("pool"), ttl, ttl);
+        let b = RedisAccessCache::new(&Redis::connect(&url).expect("pool"), ttl, ttl);
         let tenant = TenantId::from_uuid(uuid::Uuid::now_v7());
         let user = UserId::from_uuid(uuid::Uuid::now_v7());
         let session = SessionId::from_uuid(uuid::Uuid::now_v7());

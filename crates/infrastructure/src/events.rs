@@ -17,8 +17,6 @@ use tessera_application::ports::{EventBus, EventSubscription, OutboxEvent};
 use tessera_domain::TenantId;
 use tokio::sync::broadcast;
 
-use crate::cache::{RedisSetupError, redis_pool};
-
 const CHANNEL: &str = "tessera:domain-events";
 /// Events a tenant's channel holds for its slowest subscriber.
 const BUFFER: usize = 256;
@@ -148,21 +146,20 @@ fn decode(text: &str) -> Option<OutboxEvent> {
 
 impl RedisEventBus {
     /// Must be called inside a Tokio runtime (it starts the listener).
-    pub fn connect(url: &str) -> Result<Self, RedisSetupError> {
-        let pool = redis_pool(url)?;
+    pub fn new(redis: &crate::Redis) -> Self {
         let local = InProcessEventBus::default();
-        let listener = tokio::spawn(listen(url.to_owned(), local.clone()));
-        Ok(Self { pool, local, listener })
+        let listener = tokio::spawn(listen(redis.client().clone(), local.clone()));
+        Self {
+            pool: redis.pool().clone(),
+            local,
+            listener,
+        }
     }
 }
 
 /// Forwards the channel to local subscribers; reconnects with back-off.
-async fn listen(url: String, local: InProcessEventBus) {
+async fn listen(client: deadpool_redis::redis::Client, local: InProcessEventBus) {
     use futures_util::StreamExt;
-    let Ok(client) = deadpool_redis::redis::Client::open(url) else {
-        tracing::error!("the Redis URL is not valid: live events stay on this replica");
-        return;
-    };
     let mut delay = Duration::from_millis(250);
     loop {
         if let Ok(mut pubsub) = client.get_async_pubsub().await

@@ -11,6 +11,7 @@ pub mod events;
 pub mod mail;
 pub mod persisted;
 pub mod rate_limits;
+pub mod redis_pool;
 pub mod system;
 pub mod webhooks;
 
@@ -26,5 +27,6 @@ pub use events::{InProcessEventBus, RedisEventBus};
 pub use mail::{LogMailer, MailRenderer, MemoryMailer, RenderedMail, SmtpMailer, SmtpSettings};
 pub use persisted::{InProcessPersistedQueries, RedisPersistedQueries};
 pub use rate_limits::{InProcessRateLimiter, RedisRateLimiter};
+pub use redis_pool::{Redis, RedisSetupError};
 pub use system::{SystemClock, UuidV7Ids};
 pub use webhooks::HttpWebhookSender;

@@ -54,10 +54,10 @@ pub struct RedisPersistedQueries {
 }
 
 impl RedisPersistedQueries {
-    pub fn connect(url: &str) -> Result<Self, crate::cache::RedisSetupError> {
-        Ok(Self {
-            pool: crate::cache::redis_pool(url)?,
-        })
+    pub fn new(redis: &crate::Redis) -> Self {
+        Self {
+            pool: redis.pool().clone(),
+        }
     }
 
     fn key(hash: &str) -> String {

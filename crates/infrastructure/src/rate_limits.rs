@@ -104,9 +104,9 @@ pub struct RedisRateLimiter {
 }
 
 impl RedisRateLimiter {
-    pub fn connect(url: &str) -> Result<Self, crate::cache::RedisSetupError> {
-        Ok(Self {
-            pool: crate::cache::redis_pool(url)?,
+    pub fn new(redis: &crate::Redis) -> Self {
+        Self {
+            pool: redis.pool().clone(),
             script: deadpool_redis::redis::Script::new(GCRA_SCRIPT),
             fallback: InProcessRateLimiter::new(100_000),
             degraded: AtomicBool::new(false),
@@ -114,7 +114,7 @@ impl RedisRateLimiter {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
-        })
+        }
     }
 
     async fn in_redis(&self, buckets: &[(String, Quota)]) -> Result<Vec<RateDecision>, String> {
@@ -226,7 +226,8 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_redis_falls_back_to_counting_in_process() {
         // Nothing listens on port 1.
-        let limiter = RedisRateLimiter::connect("redis://127.0.0.1:1").expect("a pool is built lazily");
+        let limiter =
+            RedisRateLimiter::new(&crate::Redis::connect("redis://127.0.0.1:1").expect("a pool is built lazily"));
         let quota = Quota::per_minute(1);
         assert!(limiter.acquire("x", quota).await.allowed);
         assert!(!limiter.acquire("x", quota).await.allowed, "still limited, in process");
@@ -238,7 +239,7 @@ mod tests {
         let Some(url) = crate::cache::tests::redis_for_tests() else {
             return;
         };
-        let limiter = RedisRateLimiter::connect(&url).expect("pool");
+        let limiter = RedisRateLimiter::new(&crate::Redis::connect(&url).expect("pool"));
         let run = uuid::Uuid::now_v7().simple().to_string();
         let (narrow, wide) = (format!("narrow-{run}"), format!("wide-{run}"));
         let buckets = [

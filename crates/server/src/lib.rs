@@ -10,39 +10,41 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
-use tessera_api::ApiConfig;
-use tessera_api::graphql::SchemaLimits;
 use tessera_api::http::DependencyCheck;
 use tessera_application::ports::{
-    AccessCache, AttemptLimiter, DomainVerifier, Mailer, PersistedQueryStore, RateLimiter,
+    AccessCache, AttemptLimiter, DomainVerifier, EventBus, Mailer, PersistedQueryStore, RateLimiter,
 };
 use tessera_application::{Application, AuthSettings, Ports};
 use tessera_infrastructure::{
-    Argon2PasswordHasher, DatabaseSettings, HttpDomainVerifier, InProcessAccessCache, InProcessAttempts,
-    InProcessPersistedQueries, InProcessRateLimiter, JwtTokenIssuer, LogMailer, MailRenderer, RandomSecrets,
-    RedisAccessCache, RedisAttempts, RedisPersistedQueries, RedisRateLimiter, SeaStore, SmtpMailer, SmtpSettings,
-    SystemClock, UuidV7Ids,
+    Argon2PasswordHasher, HttpDomainVerifier, InProcessAccessCache, InProcessAttempts, InProcessPersistedQueries,
+    InProcessRateLimiter, JwtTokenIssuer, LogMailer, MailRenderer, RandomSecrets, Redis, RedisAccessCache,
+    RedisAttempts, RedisPersistedQueries, RedisRateLimiter, SeaStore, SmtpMailer, SmtpSettings, SystemClock, UuidV7Ids,
 };
 use tessera_infrastructure::{HttpWebhookSender, InProcessEventBus, RedisEventBus};
 use tessera_migration::{Migrator, MigratorTrait};
 
 use tokio::net::TcpListener;
 
-pub use config::{Config, Environment, LogFormat};
+pub use config::{Config, DatabaseSection, Environment, LogFormat};
 
 /// Applies every pending migration using the migration (owner) connection.
-pub async fn migrate_up(config: &Config) -> anyhow::Result<()> {
-    let db = connect_for_migrations(config).await?;
+pub async fn migrate_up(database: &DatabaseSection) -> anyhow::Result<()> {
+    let db = connect_for_migrations(database).await?;
     Migrator::up(&db, None).await.context("applying migrations")?;
     db.close().await.ok();
     Ok(())
 }
 
-pub async fn connect_for_migrations(config: &Config) -> anyhow::Result<DatabaseConnection> {
-    config.validate_database()?;
-    let db = Database::connect(config.migration_url())
+pub async fn connect_for_migrations(database: &DatabaseSection) -> anyhow::Result<DatabaseConnection> {
+    database.validate()?;
+    let url = database.migration_url();
+    let mut options = sea_orm::ConnectOptions::new(url.expose());
+    options
+        .acquire_timeout(std::time::Duration::from_secs(database.acquire_timeout_seconds))
+        .sqlx_logging(false);
+    let db = Database::connect(options)
         .await
-        .context("connecting to the migration database")?;
+        .with_context(|| format!("connecting to the migration database {url}"))?;
     // SQLite enforces foreign keys per connection; migrations must see them too.
     if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
         db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
@@ -53,7 +55,7 @@ pub async fn connect_for_migrations(config: &Config) -> anyhow::Result<DatabaseC
 /// `tessera audit verify [--tenant <id>]`: recomputes every audit chain (or one
 /// tenant's) over the migration (owner) connection, which reads every tenant.
 pub async fn verify_audit(
-    config: &Config,
+    database: &DatabaseSection,
     tenant: Option<&str>,
 ) -> anyhow::Result<Vec<tessera_infrastructure::ChainReport>> {
     let tenant = match tenant {
@@ -62,7 +64,7 @@ pub async fn verify_audit(
         }
         None => None,
     };
-    let db = connect_for_migrations(config).await?;
+    let db = connect_for_migrations(database).await?;
     tessera_infrastructure::verify_audit_chains(&db, tenant)
         .await
         .map_err(|e| anyhow::anyhow!("reading the audit trail: {e}"))
@@ -71,11 +73,11 @@ pub async fn verify_audit(
 /// `tessera audit archive`: events older than `days` go to `out` (JSON lines, appended
 /// and `fsync`ed first), then out of the database.
 pub async fn archive_audit(
-    config: &Config,
+    database: &DatabaseSection,
     days: u32,
     out: &std::path::Path,
 ) -> anyhow::Result<tessera_infrastructure::ArchiveReport> {
-    let db = connect_for_migrations(config).await?;
+    let db = connect_for_migrations(database).await?;
     let mut file = open_archive(out)?;
     archive_audit_into(&db, days, &mut file).await
 }
@@ -118,8 +120,8 @@ pub async fn set_platform_admin(config: &Config, email: &str, grant: bool) -> an
     let options = BuildOptions::default();
     let mut config = config.clone();
     // An administrative command must not fail for want of a production JWT secret.
-    if config.jwt_secret.is_none() && config.is_production() {
-        config.jwt_secret = Some("x".repeat(32));
+    if config.auth.jwt_secret.is_none() && config.is_production() {
+        config.auth.jwt_secret = Some("x".repeat(32).into());
     }
     let (app, _) = build_application(&config, &options).await?;
     app.set_platform_admin(email, grant)
@@ -187,7 +189,7 @@ impl DependencyCheck for MigrationsApplied {
 }
 
 /// Readiness: Redis answers `PING` (optional: without it requests still work).
-struct RedisAnswers(Arc<RedisAccessCache>);
+struct RedisAnswers(Redis);
 
 impl std::fmt::Debug for RedisAnswers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -209,18 +211,13 @@ impl DependencyCheck for RedisAnswers {
 }
 
 async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> {
-    config.validate_for_serving()?;
-    if config.migrate_on_start {
-        migrate_up(config).await?;
+    config.validate()?;
+    if config.database.migrate_on_start {
+        migrate_up(&config.database).await?;
     }
-    let store = SeaStore::connect(&DatabaseSettings {
-        url: config.database_url.clone(),
-        max_connections: config.database_max_connections,
-        postgres_role: Some(config.database_app_role.clone()),
-        acquire_timeout: std::time::Duration::from_secs(config.database_acquire_timeout_seconds.clamp(1, 120)),
-    })
-    .await
-    .context("connecting to the database")?;
+    let store = SeaStore::connect(&config.database.settings())
+        .await
+        .context("connecting to the database")?;
     // Fail closed: a role that bypasses RLS would silently turn off lock 3.
     store
         .verify_runtime_role()
@@ -232,48 +229,25 @@ async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> 
     } else {
         Argon2PasswordHasher::new()
     };
-    let cache_ttl = std::time::Duration::from_secs(config.access_cache_ttl_seconds);
-    // Revocation marks must outlive every access token issued before the revocation.
-    let revocation_ttl = std::time::Duration::from_secs(u64::from(config.access_token_ttl_seconds) + 60);
     let mut checks: Vec<Arc<dyn DependencyCheck>> = vec![Arc::new(MigrationsApplied(store.clone()))];
-    let access_cache: Arc<dyn AccessCache> = match &config.redis_url {
+    let redis = match &config.redis.url {
         Some(url) => {
-            let redis =
-                Arc::new(RedisAccessCache::connect(url, cache_ttl, revocation_ttl).context("setting up Redis")?);
+            let redis = Redis::connect(url.expose()).context("setting up Redis")?;
             checks.push(Arc::new(RedisAnswers(redis.clone())));
-            redis
+            Some(redis)
         }
-        None => Arc::new(InProcessAccessCache::new(cache_ttl, 100_000, revocation_ttl)),
-    };
-    let attempt_window = std::time::Duration::from_secs(15 * 60);
-    let attempts: Arc<dyn AttemptLimiter> = match &config.redis_url {
-        Some(url) => Arc::new(RedisAttempts::connect(url, attempt_window).context("setting up Redis")?),
-        None => Arc::new(InProcessAttempts::new(attempt_window)),
-    };
-    let rate_limiter: Arc<dyn RateLimiter> = match &config.redis_url {
-        Some(url) => Arc::new(RedisRateLimiter::connect(url).context("setting up Redis")?),
-        None => Arc::new(InProcessRateLimiter::new(1_000_000)),
-    };
-    let persisted_queries: Arc<dyn PersistedQueryStore> = match &config.redis_url {
-        Some(url) => Arc::new(RedisPersistedQueries::connect(url).context("setting up Redis")?),
-        None => Arc::new(InProcessPersistedQueries::new(config.persisted_query_cache_bytes)),
-    };
-    let event_bus: Arc<dyn tessera_application::ports::EventBus> = match &config.redis_url {
-        Some(url) => Arc::new(RedisEventBus::connect(url).context("setting up Redis")?),
-        None => Arc::new(InProcessEventBus::default()),
-    };
-    let extra_roots = match &config.webhook_ca_file {
-        Some(path) => Some(std::fs::read(path).with_context(|| format!("reading WEBHOOK_CA_FILE {}", path.display()))?),
         None => None,
     };
+    let shared = redis_or_in_process(redis.as_ref(), config);
+    let extra_roots = config.webhooks.extra_roots()?;
     let webhook_sender = HttpWebhookSender::new(
-        config.webhook_timeout(),
+        config.webhooks.timeout(),
         config.webhooks_may_reach_local_addresses(),
         extra_roots.as_deref(),
     )
     .map_err(|e| anyhow::anyhow!(e))?;
     let ports = Ports {
-        event_bus,
+        event_bus: shared.event_bus,
         webhook_sender: Arc::new(webhook_sender),
         store: Arc::new(store.clone()),
         password_hasher: Arc::new(hasher),
@@ -285,43 +259,76 @@ async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Result<Wired> 
             Some(mailer) => mailer,
             None => mailer(config)?,
         },
-        access_cache,
-        attempts,
+        access_cache: shared.access_cache,
+        attempts: shared.attempts,
         domain_verifier: options
             .domain_verifier
             .clone()
             .unwrap_or_else(|| Arc::new(HttpDomainVerifier::new(std::time::Duration::from_secs(10)))),
-        rate_limiter,
-        persisted_queries,
+        rate_limiter: shared.rate_limiter,
+        persisted_queries: shared.persisted_queries,
     };
     let auth = AuthSettings {
-        access_token_ttl: chrono_seconds(config.access_token_ttl_seconds),
-        base_domain: config.base_domain.clone(),
-        onboarding_gate: config.onboarding_gate,
+        access_token_ttl: config.auth.access_token_ttl(),
+        base_domain: config.http.base_domain.clone(),
+        onboarding_gate: config.auth.onboarding_gate,
         ..AuthSettings::default()
     };
     Ok(Wired {
         app: Arc::new(
             Application::new(ports, auth)
-                .with_rate_limits(config.rate_limits())
-                .with_webhooks(config.webhooks())
-                .with_persisted_queries(tessera_application::persisted::PersistedQuerySettings {
-                    registrations_per_day: config.persisted_query_registrations_per_day.max(1),
-                }),
+                .with_rate_limits(config.limits.rate_limits())
+                .with_webhooks(config.webhooks.settings(config.webhooks_may_reach_local_addresses()))
+                .with_persisted_queries(config.limits.persisted_queries()),
         ),
         store,
         checks,
     })
 }
 
+/// The adapters every replica must share: on the one Redis pool when `REDIS_URL` is
+/// set, else in this process.
+struct SharedState {
+    access_cache: Arc<dyn AccessCache>,
+    attempts: Arc<dyn AttemptLimiter>,
+    rate_limiter: Arc<dyn RateLimiter>,
+    persisted_queries: Arc<dyn PersistedQueryStore>,
+    event_bus: Arc<dyn EventBus>,
+}
+
+fn redis_or_in_process(redis: Option<&Redis>, config: &Config) -> SharedState {
+    let cache_ttl = config.redis.access_cache_ttl();
+    // Revocation marks must outlive every access token issued before the revocation.
+    let revocation_ttl = std::time::Duration::from_secs(u64::from(config.auth.access_token_ttl_seconds) + 60);
+    let attempt_window = std::time::Duration::from_secs(15 * 60);
+    match redis {
+        Some(redis) => SharedState {
+            access_cache: Arc::new(RedisAccessCache::new(redis, cache_ttl, revocation_ttl)),
+            attempts: Arc::new(RedisAttempts::new(redis, attempt_window)),
+            rate_limiter: Arc::new(RedisRateLimiter::new(redis)),
+            persisted_queries: Arc::new(RedisPersistedQueries::new(redis)),
+            event_bus: Arc::new(RedisEventBus::new(redis)),
+        },
+        None => SharedState {
+            access_cache: Arc::new(InProcessAccessCache::new(cache_ttl, 100_000, revocation_ttl)),
+            attempts: Arc::new(InProcessAttempts::new(attempt_window)),
+            rate_limiter: Arc::new(InProcessRateLimiter::new(1_000_000)),
+            persisted_queries: Arc::new(InProcessPersistedQueries::new(
+                config.limits.persisted_query_cache_bytes,
+            )),
+            event_bus: Arc::new(InProcessEventBus::default()),
+        },
+    }
+}
+
 /// SMTP when `SMTP_URL` is set, else the development log mailer.
 fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
-    let renderer = MailRenderer::new(config.app_url.as_deref());
-    match &config.smtp_url {
+    let renderer = MailRenderer::new(config.mail.app_url.as_deref());
+    match &config.mail.smtp_url {
         Some(url) => {
             let settings = SmtpSettings {
-                url: url.clone(),
-                from: config.mail_from.clone(),
+                url: url.expose().to_owned(),
+                from: config.mail.mail_from.clone(),
                 timeout: std::time::Duration::from_secs(10),
             };
             Ok(Arc::new(
@@ -336,35 +343,6 @@ fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
             }
             Ok(Arc::new(LogMailer::new(renderer)))
         }
-    }
-}
-
-fn chrono_seconds(seconds: u32) -> chrono::Duration {
-    chrono::Duration::seconds(i64::from(seconds))
-}
-
-pub fn api_config(config: &Config) -> ApiConfig {
-    ApiConfig {
-        schema: SchemaLimits {
-            introspection: config.introspection_enabled(),
-            max_depth: config.max_query_depth.max(1),
-            max_complexity: config.max_query_complexity.max(1),
-            max_aliases: config.max_query_aliases,
-            max_root_fields: config.max_root_fields.max(1),
-            max_document_bytes: config.max_document_bytes.max(64),
-        },
-        graphiql: config.graphiql,
-        max_batch_operations: config.max_batch_operations.min(100),
-        loader_delay: std::time::Duration::from_millis(config.loader_delay_ms.min(100)),
-        base_domain: config.base_domain.clone(),
-        session_cookies: config.session_cookies,
-        cors_allowed_origins: config.cors_origins(),
-        hsts_max_age_seconds: config.hsts_max_age_seconds,
-        request_timeout: std::time::Duration::from_secs(config.request_timeout_seconds.clamp(1, 600)),
-        metrics: config.metrics_on_main_address(),
-        websocket: config.websocket_limits(),
-        session_cookie_max_age_seconds: AuthSettings::default().refresh_token_ttl.num_seconds(),
-        ..ApiConfig::default()
     }
 }
 
@@ -412,8 +390,8 @@ impl RunningServer {
 /// The outbox and webhook workers: each loops, resting `poll` when it found nothing.
 /// Their statements count as background work, not as any request's.
 fn spawn_workers(app: &Arc<Application>, config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
-    let poll = std::time::Duration::from_millis(config.outbox_poll_ms.clamp(10, 60_000));
-    let outbox_workers = usize::from(config.outbox_workers);
+    let poll = config.webhooks.poll();
+    let outbox_workers = usize::from(config.webhooks.outbox_workers);
     let mut workers = Vec::new();
     for worker in 0..outbox_workers {
         let app = app.clone();
@@ -430,7 +408,7 @@ fn spawn_workers(app: &Arc<Application>, config: &Config) -> Vec<tokio::task::Jo
             }
         })));
     }
-    for _ in 0..config.webhook_workers {
+    for _ in 0..config.webhooks.webhook_workers {
         let app = app.clone();
         workers.push(tokio::spawn(tessera_infrastructure::as_background(async move {
             // Each send is a task of its own, in the background like the worker.
@@ -449,24 +427,18 @@ fn spawn_workers(app: &Arc<Application>, config: &Config) -> Vec<tokio::task::Jo
 /// Builds everything and serves on `config.bind_addr` (port 0 picks a free port).
 pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<RunningServer> {
     let Wired { app, store, checks } = wire(config, options).await?;
-    let mut api = api_config(config);
+    let mut api = config.api()?;
     api.readiness_checks = checks;
-    api.trusted_proxies = config.trusted_proxy_addresses()?;
-    api.trusted_documents = Arc::new(trusted::load(&config.trusted_documents_file)?);
-    api.trusted_documents_required = match config.trusted_documents_required {
-        config::TrustedDocumentsRequired::Off => tessera_api::http::TrustedDocuments::Off,
-        config::TrustedDocumentsRequired::ApiKeys => tessera_api::http::TrustedDocuments::ApiKeys,
-        config::TrustedDocumentsRequired::Everyone => tessera_api::http::TrustedDocuments::Everyone,
-    };
+    api.trusted_documents = Arc::new(trusted::load(&config.trusted_documents.file)?);
     let workers = spawn_workers(&app, config);
     let router = tessera_api::router(app, api);
-    let (metrics_addr, metrics_server) = match config.metrics_bind_addr {
+    let (metrics_addr, metrics_server) = match config.http.metrics_bind_addr {
         Some(bind) => {
             let listener = TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("binding the metrics address {bind}"))?;
             let addr = listener.local_addr()?;
-            let admin = tessera_api::http::prometheus::admin_router(config.metrics_on_admin_address());
+            let admin = tessera_api::http::prometheus::admin_router(config.http.metrics_on_admin_address());
             (
                 Some(addr),
                 Some(tokio::spawn(async move { axum::serve(listener, admin).await })),
@@ -474,9 +446,9 @@ pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<Ru
         }
         None => (None, None),
     };
-    let listener = TcpListener::bind(config.bind_addr)
+    let listener = TcpListener::bind(config.http.bind_addr)
         .await
-        .with_context(|| format!("binding {}", config.bind_addr))?;
+        .with_context(|| format!("binding {}", config.http.bind_addr))?;
     let addr = listener.local_addr()?;
     let pool_gauges = {
         let store = store.clone();
@@ -521,7 +493,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     tracing::info!(
         addr = %server.addr,
         graphiql = %format!("http://{}/graphiql", server.addr),
-        environment = ?config.environment,
+        environment = ?config.runtime.environment,
         "Tessera is listening"
     );
     shutdown_signal().await;

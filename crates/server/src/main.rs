@@ -2,14 +2,19 @@
 
 use clap::{Parser, Subcommand};
 use tessera_migration::{Migrator, MigratorTrait};
-use tessera_server::config::{Config, LogFormat};
+use tessera_server::config::{
+    Config, DatabaseSection, LogFormat, RedisSection, RuntimeSection, TrustedDocumentsSection,
+};
 use tessera_server::{BuildOptions, build_application, connect_for_migrations, seed};
 
+/// Without a command, `tessera` serves: the settings below are `serve`'s. Each command
+/// takes only the settings it uses (`tessera migrate --help` lists the database's).
 #[derive(Parser)]
 #[command(
     name = "tessera",
     version,
-    about = "Tessera: a multi-tenant SaaS core behind one GraphQL API"
+    about = "Tessera: a multi-tenant SaaS core behind one GraphQL API",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -21,17 +26,26 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server (the default).
-    Serve,
+    Serve {
+        #[command(flatten)]
+        config: Box<Config>,
+    },
     /// Apply, roll back or list schema migrations.
     Migrate {
         #[command(subcommand)]
         action: MigrateAction,
+        #[command(flatten)]
+        runtime: RuntimeSection,
+        #[command(flatten)]
+        database: DatabaseSection,
     },
     /// Fill an empty development database with demo data.
     Seed {
         /// Create the demo tenant and print how to log in.
         #[arg(long)]
         demo: bool,
+        #[command(flatten)]
+        config: Box<Config>,
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
     Schema,
@@ -41,16 +55,29 @@ enum Command {
     Persisted {
         #[command(subcommand)]
         action: PersistedAction,
+        #[command(flatten)]
+        documents: TrustedDocumentsSection,
     },
     /// Check the audit trail's hash chains.
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+        #[command(flatten)]
+        runtime: RuntimeSection,
+        #[command(flatten)]
+        database: DatabaseSection,
     },
     /// Grant or revoke platform administration (cross-tenant operations).
     Admin {
         #[command(subcommand)]
         action: AdminAction,
+        #[command(flatten)]
+        runtime: RuntimeSection,
+        #[command(flatten)]
+        database: DatabaseSection,
+        /// Granting or revoking drops cached access on every replica.
+        #[command(flatten)]
+        redis: RedisSection,
     },
 }
 
@@ -104,9 +131,18 @@ enum MigrateAction {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing(&cli.config);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => tessera_server::serve(&cli.config).await,
+    let command = cli.command.unwrap_or(Command::Serve {
+        config: Box::new(cli.config),
+    });
+    init_tracing(match &command {
+        Command::Serve { config } | Command::Seed { config, .. } => Some(&config.runtime),
+        Command::Migrate { runtime, .. } | Command::Audit { runtime, .. } | Command::Admin { runtime, .. } => {
+            Some(runtime)
+        }
+        Command::Schema | Command::Errors | Command::Persisted { .. } => None,
+    });
+    match command {
+        Command::Serve { config } => tessera_server::serve(&config).await,
         Command::Schema => {
             print!("{}", tessera_api::schema_sdl());
             Ok(())
@@ -115,20 +151,71 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", tessera_api::error_reference());
             Ok(())
         }
-        Command::Migrate { action } => migrate(&cli.config, action).await,
+        Command::Migrate { action, database, .. } => migrate(&database, action).await,
         Command::Persisted {
             action: PersistedAction::Add { file },
+            documents,
         } => {
             let document = std::fs::read_to_string(&file)?;
-            let hash = tessera_server::trusted::add(&cli.config.trusted_documents_file, &document)?;
-            println!("{hash}  added to {}", cli.config.trusted_documents_file.display());
+            let hash = tessera_server::trusted::add(&documents.file, &document)?;
+            println!("{hash}  added to {}", documents.file.display());
             Ok(())
         }
-        Command::Audit {
-            action: AuditAction::Archive { older_than_days, out },
+        Command::Audit { action, database, .. } => audit(&database, action).await,
+        Command::Admin {
+            action,
+            runtime,
+            database,
+            redis,
         } => {
-            let days = older_than_days.unwrap_or(cli.config.audit_retention_days);
-            let report = tessera_server::archive_audit(&cli.config, days, &out).await?;
+            let (email, grant) = match action {
+                AdminAction::Grant { email } => (email, true),
+                AdminAction::Revoke { email } => (email, false),
+            };
+            let config = Config {
+                runtime,
+                database,
+                redis,
+                ..Config::defaults()
+            };
+            tessera_server::set_platform_admin(&config, &email, grant).await?;
+            println!(
+                "{email} {} a platform administrator",
+                if grant { "is now" } else { "is no longer" }
+            );
+            Ok(())
+        }
+        Command::Seed { demo, config } => {
+            if !demo {
+                anyhow::bail!("nothing to seed: pass --demo");
+            }
+            if config.is_production() {
+                anyhow::bail!("the demo seed is for development mode only");
+            }
+            let (app, _) = build_application(&config, &BuildOptions::default()).await?;
+            let seeded = seed::seed_demo(&app).await?;
+            println!("Demo tenant `{}` created.\n", seeded.tenant_slug);
+            println!("Log in:    email {}  password {}", seeded.email, seeded.password);
+            println!(
+                "Then run `cargo run` and open http://{}/graphiql",
+                config.http.bind_addr
+            );
+            println!("Add this header in GraphiQL's Headers tab:\n");
+            println!("  {{\"Authorization\": \"Bearer {}\"}}\n", seeded.access_token);
+            println!("and paste this first query:\n");
+            println!(
+                "  query {{ me {{ email displayName }} currentTenant {{ name slug }} workspaces(first: 10) {{ totalCount nodes {{ id name slug }} }} }}"
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn audit(database: &DatabaseSection, action: AuditAction) -> anyhow::Result<()> {
+    match action {
+        AuditAction::Archive { older_than_days, out } => {
+            let days = older_than_days.unwrap_or(database.audit_retention_days);
+            let report = tessera_server::archive_audit(database, days, &out).await?;
             println!(
                 "{} events older than {days} days from {} chains appended to {} and deleted",
                 report.archived,
@@ -137,10 +224,8 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Audit {
-            action: AuditAction::Verify { tenant },
-        } => {
-            let reports = tessera_server::verify_audit(&cli.config, tenant.as_deref()).await?;
+        AuditAction::Verify { tenant } => {
+            let reports = tessera_server::verify_audit(database, tenant.as_deref()).await?;
             let mut broken = 0;
             for report in &reports {
                 let chain = report
@@ -162,43 +247,11 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Admin { action } => {
-            let (email, grant) = match action {
-                AdminAction::Grant { email } => (email, true),
-                AdminAction::Revoke { email } => (email, false),
-            };
-            tessera_server::set_platform_admin(&cli.config, &email, grant).await?;
-            println!(
-                "{email} {} a platform administrator",
-                if grant { "is now" } else { "is no longer" }
-            );
-            Ok(())
-        }
-        Command::Seed { demo } => {
-            if !demo {
-                anyhow::bail!("nothing to seed: pass --demo");
-            }
-            if cli.config.is_production() {
-                anyhow::bail!("the demo seed is for development mode only");
-            }
-            let (app, _) = build_application(&cli.config, &BuildOptions::default()).await?;
-            let seeded = seed::seed_demo(&app).await?;
-            println!("Demo tenant `{}` created.\n", seeded.tenant_slug);
-            println!("Log in:    email {}  password {}", seeded.email, seeded.password);
-            println!("Then run `cargo run` and open http://{}/graphiql", cli.config.bind_addr);
-            println!("Add this header in GraphiQL's Headers tab:\n");
-            println!("  {{\"Authorization\": \"Bearer {}\"}}\n", seeded.access_token);
-            println!("and paste this first query:\n");
-            println!(
-                "  query {{ me {{ email displayName }} currentTenant {{ name slug }} workspaces(first: 10) {{ totalCount nodes {{ id name slug }} }} }}"
-            );
-            Ok(())
-        }
     }
 }
 
-async fn migrate(config: &Config, action: MigrateAction) -> anyhow::Result<()> {
-    let db = connect_for_migrations(config).await?;
+async fn migrate(database: &DatabaseSection, action: MigrateAction) -> anyhow::Result<()> {
+    let db = connect_for_migrations(database).await?;
     match action {
         MigrateAction::Up => {
             Migrator::up(&db, None).await?;
@@ -217,13 +270,14 @@ async fn migrate(config: &Config, action: MigrateAction) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_tracing(config: &Config) {
+/// Logs as `runtime` says; commands without one log in the development format.
+fn init_tracing(runtime: Option<&RuntimeSection>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match config.log_format() {
+    match runtime.map_or(LogFormat::Pretty, RuntimeSection::log_format) {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
     }

@@ -717,7 +717,7 @@ async fn audit_verify_detects_an_edited_and_a_removed_event(backend: Backend) {
         app.create_workspace(&ada, &format!("Team {n}"), &format!("team-{n}"))
             .await;
     }
-    let reports = tessera_server::verify_audit(app.config(), Some(&ada.tenant_id))
+    let reports = tessera_server::verify_audit(&app.config().database, Some(&ada.tenant_id))
         .await
         .expect("verify");
     assert_eq!(reports.len(), 1);
@@ -754,7 +754,7 @@ async fn audit_verify_detects_an_edited_and_a_removed_event(backend: Backend) {
     app.db
         .execute_as_owner("DELETE FROM audit_events WHERE sequence = 4")
         .await;
-    let reports = tessera_server::verify_audit(app.config(), Some(&ada.tenant_id))
+    let reports = tessera_server::verify_audit(&app.config().database, Some(&ada.tenant_id))
         .await
         .expect("verify");
     let problems = reports[0].problems.join("\n");
@@ -765,7 +765,9 @@ async fn audit_verify_detects_an_edited_and_a_removed_event(backend: Backend) {
     app.db
         .execute_as_owner("DELETE FROM audit_events WHERE sequence = 5")
         .await;
-    let reports = tessera_server::verify_audit(app.config(), None).await.expect("verify");
+    let reports = tessera_server::verify_audit(&app.config().database, None)
+        .await
+        .expect("verify");
     let ours = reports
         .iter()
         .find(|r| r.tenant_id.map(|t| t.to_string()) == Some(ada.tenant_id.clone()))
@@ -890,7 +892,7 @@ async fn retention_deletes_nothing_the_archive_could_not_make_durable(backend: B
     let ada = app.sign_up("ada@example.com", "acme").await;
     app.create_workspace(&ada, "Team", "team").await;
     let before = app.db.count("audit_events").await;
-    let db = tessera_server::connect_for_migrations(app.config())
+    let db = tessera_server::connect_for_migrations(&app.config().database)
         .await
         .expect("owner");
     let mut failing = RecordingSink {
@@ -933,14 +935,14 @@ async fn retention_archives_before_it_deletes_and_the_chain_stays_verifiable(bac
     }
     let archive = std::env::temp_dir().join(format!("tessera-audit-{}.jsonl", uuid::Uuid::new_v4()));
     // Nothing is older than a day yet: nothing moves.
-    let none = tessera_server::archive_audit(app.config(), 1, &archive)
+    let none = tessera_server::archive_audit(&app.config().database, 1, &archive)
         .await
         .expect("archive");
     assert_eq!(none.archived, 0);
     let before = app.db.count("audit_events").await;
 
     // With a retention of 0 days everything so far is archived, then deleted.
-    let report = tessera_server::archive_audit(app.config(), 0, &archive)
+    let report = tessera_server::archive_audit(&app.config().database, 0, &archive)
         .await
         .expect("archive");
     assert_eq!(report.archived as i64, before);
@@ -967,7 +969,7 @@ async fn retention_archives_before_it_deletes_and_the_chain_stays_verifiable(bac
 
     // New events continue the chain from the archived hash; verify holds.
     app.create_workspace(&ada, "Later", "later").await;
-    let reports = tessera_server::verify_audit(app.config(), Some(&ada.tenant_id))
+    let reports = tessera_server::verify_audit(&app.config().database, Some(&ada.tenant_id))
         .await
         .expect("verify");
     assert_eq!(reports[0].events, 1);

@@ -33,7 +33,7 @@ async fn at_host(app: &TestApp, host: &str, member: &Member) -> GqlResponse {
 async fn a_verified_custom_domain_names_its_tenant_and_refuses_other_credentials(backend: Backend) {
     let (addr, served) = domain_server().await;
     let Some(app) = TestApp::spawn_configured(backend, |config, options| {
-        config.base_domain = Some("tessera.example.net".into());
+        config.http.base_domain = Some("tessera.example.net".into());
         options.domain_verifier = Some(Arc::new(HttpDomainVerifier::resolving_every_domain_to(
             addr,
             Duration::from_secs(5),

@@ -122,8 +122,8 @@ async fn a_database_outage_fails_fast_leaves_no_half_write_and_recovers_by_itsel
         return;
     };
     let mut config = tessera_server::Config::for_database(postgres.url());
-    config.onboarding_gate = false;
-    config.database_acquire_timeout_seconds = 2;
+    config.auth.onboarding_gate = false;
+    config.database.acquire_timeout_seconds = 2;
     let options = tessera_server::BuildOptions {
         fast_password_hashing: true,
         ..tessera_server::BuildOptions::default()

@@ -86,7 +86,7 @@ async fn without_redis_requests_keep_working_readiness_degrades_and_recovery_is_
     };
     redis.wait_until_up().await;
     let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
-        config.redis_url = Some(format!("redis://127.0.0.1:{port}"));
+        config.redis.url = Some(format!("redis://127.0.0.1:{port}").into());
     })
     .await
     else {

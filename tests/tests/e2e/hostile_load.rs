@@ -34,9 +34,9 @@ async fn junk_from_one_address_costs_a_bounded_amount_of_work(backend: Backend) 
     let Some(app) = TestApp::spawn_configured(backend, |config, _| {
         // The production default for requests without a credential, and the test's
         // own address through a trusted proxy.
-        config.rate_limit_anonymous_per_minute = 120;
-        config.trusted_proxies = Some("127.0.0.1".into());
-        config.ws_init_timeout_seconds = 1;
+        config.limits.rate_limit_anonymous_per_minute = 120;
+        config.http.trusted_proxies = Some("127.0.0.1".into());
+        config.limits.ws_init_timeout_seconds = 1;
     })
     .await
     else {

@@ -279,8 +279,8 @@ async fn health_endpoints_report_the_process_and_the_database() {
 #[tokio::test]
 async fn cors_allows_listed_origins_only_and_hsts_and_header_limits_apply() {
     let app = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
-        config.cors_allowed_origins = Some("https://app.example.com, https://admin.example.com/".into());
-        config.hsts_max_age_seconds = Some(31_536_000);
+        config.http.cors_allowed_origins = Some("https://app.example.com, https://admin.example.com/".into());
+        config.http.hsts_max_age_seconds = Some(31_536_000);
     })
     .await
     .expect("SQLite is always available");
@@ -359,9 +359,9 @@ async fn without_an_allowlist_no_cors_headers_are_sent() {
 #[tokio::test]
 async fn small_batches_run_when_allowed_and_larger_ones_are_refused() {
     let app = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
-        config.max_batch_operations = 3;
+        config.limits.max_batch_operations = 3;
         // Refills one request every 6 s: the test sees exactly what each request spends.
-        config.rate_limit_principal_per_minute = 10;
+        config.limits.rate_limit_principal_per_minute = 10;
     })
     .await
     .expect("SQLite is always available");

@@ -88,7 +88,7 @@ async fn metrics_parse_and_count_requests_errors_and_cache_lookups() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_can_require_a_bearer_token() {
     let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
-        config.metrics_token = Some("scrape-secret".into());
+        config.http.metrics_token = Some("scrape-secret".into());
     })
     .await
     else {
@@ -117,8 +117,8 @@ async fn metrics_can_require_a_bearer_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_serves_metrics_only_with_a_token_or_on_a_separate_address() {
     let production = |config: &mut tessera_server::Config| {
-        config.environment = tessera_server::Environment::Production;
-        config.jwt_secret = Some("a-production-secret-of-at-least-32-bytes".into());
+        config.runtime.environment = tessera_server::Environment::Production;
+        config.auth.jwt_secret = Some("a-production-secret-of-at-least-32-bytes".into());
     };
     let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| production(config)).await else {
         return;
@@ -129,7 +129,7 @@ async fn production_serves_metrics_only_with_a_token_or_on_a_separate_address() 
 
     let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
         production(config);
-        config.metrics_bind_addr = Some("127.0.0.1:0".parse().expect("address"));
+        config.http.metrics_bind_addr = Some("127.0.0.1:0".parse().expect("address"));
     })
     .await
     else {

@@ -62,7 +62,7 @@ async fn finish_onboarding(app: &TestApp, member: &Member, organization: Value) 
 }
 
 async fn drafts_survive_a_new_session_stale_saves_conflict_and_work_is_gated_until_completion(backend: Backend) {
-    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.onboarding_gate = true).await else {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.auth.onboarding_gate = true).await else {
         return;
     };
     let ada = app.sign_up("ada@example.com", "acme").await;
@@ -293,7 +293,7 @@ async fn done_items(app: &TestApp, token: &str) -> Vec<String> {
 }
 
 async fn tenant_setup_and_funnels_stay_within_each_tenant(backend: Backend) {
-    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.onboarding_gate = true).await else {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.auth.onboarding_gate = true).await else {
         return;
     };
     let ada = app.sign_up("ada@example.com", "acme").await;

@@ -79,8 +79,8 @@ async fn api_keys_may_be_held_to_trusted_documents() {
     tessera_server::trusted::add(&manifest, trusted).expect("manifest written");
     let path = manifest.clone();
     let app = TestApp::spawn_configured(Backend::Sqlite, move |config, _| {
-        config.trusted_documents_file = path;
-        config.trusted_documents_required = tessera_server::config::TrustedDocumentsRequired::ApiKeys;
+        config.trusted_documents.file = path;
+        config.trusted_documents.required = tessera_server::config::TrustedDocumentsRequired::ApiKeys;
     })
     .await
     .expect("SQLite is always available");
@@ -135,10 +135,10 @@ async fn junk_is_never_registered_and_each_caller_registers_a_bounded_number_a_d
 
 async fn registration_bounds(backend: Backend, redis: Option<String>) {
     let Some(app) = TestApp::spawn_configured(backend, |config, _| {
-        config.persisted_query_registrations_per_day = 3;
-        config.redis_url = redis;
+        config.limits.persisted_query_registrations_per_day = 3;
+        config.redis.url = redis.map(Into::into);
         // Its own address (through a trusted proxy): a Redis budget outlives the test.
-        config.trusted_proxies = Some("127.0.0.1".into());
+        config.http.trusted_proxies = Some("127.0.0.1".into());
     })
     .await
     else {

@@ -311,8 +311,8 @@ async fn an_ordinary_schema_owner_runs_migrations_workers_and_audit_commands() {
     let owner_url = url.to_string();
 
     let Some(app) = TestApp::spawn_configured(Backend::Postgres, |config, _| {
-        config.database_url = owner_url.clone();
-        config.outbox_poll_ms = 25;
+        config.database.url = owner_url.clone().into();
+        config.webhooks.outbox_poll_ms = 25;
     })
     .await
     else {
@@ -359,16 +359,20 @@ async fn an_ordinary_schema_owner_runs_migrations_workers_and_audit_commands() {
 
     // The audit commands run as the owner, through its own policies.
     let mut config = app.config().clone();
-    config.database_url = owner_url.clone();
-    let reports = tessera_server::verify_audit(&config, None).await.expect("verify");
+    config.database.url = owner_url.clone().into();
+    let reports = tessera_server::verify_audit(&config.database, None)
+        .await
+        .expect("verify");
     assert!(reports.iter().any(|r| r.events >= 3), "{reports:?}");
     assert!(reports.iter().all(|r| r.problems.is_empty()), "{reports:?}");
     let archive = std::env::temp_dir().join(format!("tessera-owner-{suffix}.jsonl"));
-    let report = tessera_server::archive_audit(&config, 0, &archive)
+    let report = tessera_server::archive_audit(&config.database, 0, &archive)
         .await
         .expect("archive");
     assert!(report.archived >= 3, "{report:?}");
-    let reports = tessera_server::verify_audit(&config, None).await.expect("verify");
+    let reports = tessera_server::verify_audit(&config.database, None)
+        .await
+        .expect("verify");
     assert!(reports.iter().all(|r| r.problems.is_empty()), "{reports:?}");
     let _ = std::fs::remove_file(&archive);
 

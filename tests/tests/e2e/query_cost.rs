@@ -23,7 +23,7 @@ async fn a_page_costs_the_same_statements_for_5_rows_as_for_100(backend: Backend
     // test build on a busy machine takes longer than the default millisecond to walk a
     // page, so the counts here would depend on timing; the benchmark measures the
     // release build at the default.
-    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.loader_delay_ms = 50).await else {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.limits.loader_delay_ms = 50).await else {
         return;
     };
     let owner = app.sign_up("owner@example.com", "acme").await;
@@ -276,7 +276,7 @@ async fn a_mutation_shows_what_its_writes_left_not_what_it_read_before(backend: 
 async fn a_batched_relation_is_refused_per_row_and_an_api_key_is_not_its_creator(backend: Backend) {
     // A long delay puts every membership of the page into one batch, which is what this
     // test is about: one row's refusal must not fail the others'.
-    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.loader_delay_ms = 50).await else {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.limits.loader_delay_ms = 50).await else {
         return;
     };
     let owner = app.sign_up("owner@example.com", "acme").await;

@@ -31,8 +31,8 @@ async fn a_tenant_past_its_quota_is_refused_while_others_carry_on_and_replicas_s
         return;
     };
     let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
-        config.redis_url = Some(redis);
-        config.rate_limit_free_per_minute = 5;
+        config.redis.url = Some(redis.into());
+        config.limits.rate_limit_free_per_minute = 5;
     })
     .await
     else {
@@ -78,7 +78,7 @@ async fn a_tenant_past_its_quota_is_refused_while_others_carry_on_and_replicas_s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_attempts_have_a_strict_bucket_per_address() {
     let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
-        config.rate_limit_authentication_per_minute = 3;
+        config.limits.rate_limit_authentication_per_minute = 3;
     })
     .await
     else {
@@ -115,8 +115,8 @@ async fn log_in_from(app: &TestApp, forwarded_for: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_trusted_proxy_each_client_has_its_own_bucket_and_otherwise_the_header_is_ignored() {
     let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
-        config.rate_limit_authentication_per_minute = 2;
-        config.trusted_proxies = Some("127.0.0.1".into());
+        config.limits.rate_limit_authentication_per_minute = 2;
+        config.http.trusted_proxies = Some("127.0.0.1".into());
     })
     .await
     else {
@@ -146,7 +146,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_bucket_and_otherwise_the
     app.stop().await;
 
     let Some(direct) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
-        config.rate_limit_authentication_per_minute = 2;
+        config.limits.rate_limit_authentication_per_minute = 2;
     })
     .await
     else {
@@ -181,11 +181,11 @@ async fn bogus_api_keys_from_one_address_cost_no_database_work_once_its_budget_i
 /// address is refused before any credential is looked up.
 async fn flood_of_bogus_keys(backend: Backend, redis: Option<String>) {
     let Some(app) = TestApp::spawn_configured(backend, |config, _| {
-        config.redis_url = redis;
-        config.rate_limit_anonymous_per_minute = 10;
+        config.redis.url = redis.map(Into::into);
+        config.limits.rate_limit_anonymous_per_minute = 10;
         // Each run comes from an address of its own (through a trusted proxy): a
         // Redis bucket outlives the test, and other tests share 127.0.0.1.
-        config.trusted_proxies = Some("127.0.0.1".into());
+        config.http.trusted_proxies = Some("127.0.0.1".into());
     })
     .await
     else {

@@ -47,7 +47,7 @@ fn value(set_cookie: &[(String, String)], name: &str) -> String {
 }
 
 async fn cookie_mode_keeps_the_refresh_token_in_an_http_only_cookie_guarded_against_csrf(backend: Backend) {
-    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.session_cookies = true).await else {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.auth.session_cookies = true).await else {
         return;
     };
     app.sign_up("ada@example.com", "acme").await;

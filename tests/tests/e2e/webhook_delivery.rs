@@ -59,7 +59,7 @@ async fn deliveries_reach_an_https_receiver_whose_ca_is_trusted_through_configur
 
     let Some(app) = TestApp::spawn_configured(backend, |config, _| {
         fast_webhooks(config);
-        config.webhook_ca_file = Some(ca_file.clone());
+        config.webhooks.webhook_ca_file = Some(ca_file.clone());
     })
     .await
     else {
@@ -104,12 +104,12 @@ async fn deliveries_reach_an_https_receiver_whose_ca_is_trusted_through_configur
 async fn a_tenant_whose_endpoints_never_answer_does_not_delay_another_tenants_deliveries(backend: Backend) {
     let Some(app) = TestApp::spawn_configured(backend, |config, _| {
         fast_webhooks(config);
-        config.webhook_timeout_seconds = 4;
-        config.webhook_max_attempts = 1;
-        config.webhook_disable_after = 100;
-        config.webhook_concurrency = 4;
-        config.webhook_concurrency_per_tenant = 2;
-        config.webhook_concurrency_per_endpoint = 1;
+        config.webhooks.webhook_timeout_seconds = 4;
+        config.webhooks.webhook_max_attempts = 1;
+        config.webhooks.webhook_disable_after = 100;
+        config.webhooks.webhook_concurrency = 4;
+        config.webhooks.webhook_concurrency_per_tenant = 2;
+        config.webhooks.webhook_concurrency_per_endpoint = 1;
     })
     .await
     else {

@@ -184,12 +184,12 @@ impl Receiver {
 
 /// Quick retries, few attempts, disabling after one delivery that gave up.
 pub(crate) fn fast_webhooks(config: &mut Config) {
-    config.outbox_poll_ms = 25;
-    config.webhook_retry_base_ms = 100;
-    config.webhook_retry_max_delay_seconds = 1;
-    config.webhook_max_attempts = 3;
-    config.webhook_disable_after = 1;
-    config.webhook_timeout_seconds = 1;
+    config.webhooks.outbox_poll_ms = 25;
+    config.webhooks.webhook_retry_base_ms = 100;
+    config.webhooks.webhook_retry_max_delay_seconds = 1;
+    config.webhooks.webhook_max_attempts = 3;
+    config.webhooks.webhook_disable_after = 1;
+    config.webhooks.webhook_timeout_seconds = 1;
 }
 
 const DELIVERIES: &str = "query($id: ID!) { webhookDeliveries(endpointId: $id, first: 50) { totalCount nodes { id eventId eventType status attempts responseStatus lastError payload } } }";
@@ -480,9 +480,9 @@ async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
         return;
     }
     let Some(app) = TestApp::spawn_configured(backend, |config, _| {
-        config.outbox_poll_ms = 25;
+        config.webhooks.outbox_poll_ms = 25;
         if with_redis {
-            config.redis_url = redis_url();
+            config.redis.url = redis_url().map(Into::into);
         }
     })
     .await
@@ -610,8 +610,8 @@ async fn two_replicas_hand_over_each_event_once_and_in_order(backend: Backend) {
     // over, then the workers of two replicas (one on SQLite) race for the backlog.
     let Some(app) = TestApp::spawn_configured(backend, |config, _| {
         fast_webhooks(config);
-        config.outbox_workers = 0;
-        config.webhook_workers = 0;
+        config.webhooks.outbox_workers = 0;
+        config.webhooks.webhook_workers = 0;
     })
     .await
     else {
@@ -632,8 +632,8 @@ async fn two_replicas_hand_over_each_event_once_and_in_order(backend: Backend) {
         "nothing handed over yet"
     );
     let with_workers = |config: &mut Config| {
-        config.outbox_workers = 3;
-        config.webhook_workers = 3;
+        config.webhooks.outbox_workers = 3;
+        config.webhooks.webhook_workers = 3;
     };
     let mut replicas = vec![app.replica_configured(with_workers).await];
     if backend == Backend::Postgres {

@@ -25,7 +25,8 @@ fn bearer(member: &Member) -> Value {
 }
 
 async fn a_socket_that_does_not_initialise_in_time_is_closed(backend: Backend) {
-    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.ws_init_timeout_seconds = 1).await else {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.limits.ws_init_timeout_seconds = 1).await
+    else {
         return;
     };
     let addr = app.addr().expect("running");
@@ -44,7 +45,8 @@ async fn a_socket_that_does_not_initialise_in_time_is_closed(backend: Backend) {
 }
 
 async fn a_message_over_the_size_limit_ends_the_socket(backend: Backend) {
-    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.ws_max_message_bytes = 4096).await else {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| config.limits.ws_max_message_bytes = 4096).await
+    else {
         return;
     };
     let addr = app.addr().expect("running");
@@ -63,8 +65,8 @@ async fn a_message_over_the_size_limit_ends_the_socket(backend: Backend) {
 
 async fn connections_are_capped_per_person_and_per_tenant(backend: Backend) {
     let Some(app) = TestApp::spawn_configured(backend, |config, _| {
-        config.ws_max_connections_per_principal = 2;
-        config.ws_max_connections_per_tenant = 3;
+        config.limits.ws_max_connections_per_principal = 2;
+        config.limits.ws_max_connections_per_tenant = 3;
     })
     .await
     else {
@@ -118,8 +120,10 @@ async fn connections_are_capped_per_person_and_per_tenant(backend: Backend) {
 }
 
 async fn a_connection_runs_a_bounded_number_of_subscriptions(backend: Backend) {
-    let Some(app) =
-        TestApp::spawn_configured(backend, |config, _| config.ws_max_subscriptions_per_connection = 2).await
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| {
+        config.limits.ws_max_subscriptions_per_connection = 2
+    })
+    .await
     else {
         return;
     };
@@ -162,10 +166,10 @@ async fn a_connection_runs_a_bounded_number_of_subscriptions(backend: Backend) {
 
 async fn connection_init_spends_the_principals_budget_and_a_failed_one_the_addresss(backend: Backend) {
     let Some(app) = TestApp::spawn_configured(backend, |config, _| {
-        config.rate_limit_principal_per_minute = 3;
-        config.rate_limit_anonymous_per_minute = 6;
-        config.ws_max_connections_per_principal = 100;
-        config.trusted_proxies = Some("127.0.0.1".into());
+        config.limits.rate_limit_principal_per_minute = 3;
+        config.limits.rate_limit_anonymous_per_minute = 6;
+        config.limits.ws_max_connections_per_principal = 100;
+        config.http.trusted_proxies = Some("127.0.0.1".into());
     })
     .await
     else {

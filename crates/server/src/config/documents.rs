@@ -1,0 +1,47 @@
+//! Trusted-documents settings: the manifest of documents a deployment vouches for, and
+//! who may run only those. `tessera persisted add` uses this section alone.
+
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrustedDocumentsRequired {
+    Off,
+    ApiKeys,
+    Everyone,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Trusted documents")]
+pub struct TrustedDocumentsSection {
+    /// The trusted-documents manifest (hash → document), loaded at start.
+    #[arg(
+        id = "trusted_documents_file",
+        value_name = "TRUSTED_DOCUMENTS_FILE",
+        long = "trusted-documents-file",
+        env = "TRUSTED_DOCUMENTS_FILE",
+        default_value = "trusted-documents.json"
+    )]
+    pub file: std::path::PathBuf,
+
+    /// Who may run trusted documents only: off, api-keys or everyone.
+    #[arg(
+        id = "trusted_documents_required",
+        value_name = "TRUSTED_DOCUMENTS_REQUIRED",
+        long = "trusted-documents-required",
+        env = "TRUSTED_DOCUMENTS_REQUIRED",
+        value_enum,
+        default_value = "off"
+    )]
+    pub required: TrustedDocumentsRequired,
+}
+
+impl TrustedDocumentsSection {
+    pub fn policy(&self) -> tessera_api::http::TrustedDocuments {
+        use tessera_api::http::TrustedDocuments;
+        match self.required {
+            TrustedDocumentsRequired::Off => TrustedDocuments::Off,
+            TrustedDocumentsRequired::ApiKeys => TrustedDocuments::ApiKeys,
+            TrustedDocumentsRequired::Everyone => TrustedDocuments::Everyone,
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Configuration: sections (database, Redis, sign-in, HTTP, trusted documents, limits,
+//! events and webhooks, mail) flattened into one command line, each read from
+//! environment variables with matching flags. Each default is written once, on its
+//! flag; each section checks its own values at start and refuses one out of range
+//! with a message that names the variable. Secrets and connection URLs are types
+//! that never print their secret part.
+
+mod auth;
+mod database;
+mod documents;
+mod http;
+mod limits;
+mod mail;
+mod redis;
+mod values;
+mod webhooks;
+
+use clap::{Args, FromArgMatches, ValueEnum};
+
+pub use auth::{AuthSection, DEV_JWT_SECRET, JwtAlgorithm};
+pub use database::DatabaseSection;
+pub use documents::{TrustedDocumentsRequired, TrustedDocumentsSection};
+pub use http::HttpSection;
+pub use limits::LimitsSection;
+pub use mail::MailSection;
+pub use redis::RedisSection;
+pub use values::{ConnectionUrl, Secret};
+pub use webhooks::WebhookSection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// What every command uses: the environment it runs in and how it logs.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Runtime")]
+pub struct RuntimeSection {
+    /// development or production.
+    #[arg(long = "env", env = "TESSERA_ENV", value_enum, default_value = "development")]
+    pub environment: Environment,
+
+    /// pretty or json (json by default in production).
+    #[arg(long, env = "LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl RuntimeSection {
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+
+    /// JSON in production unless asked otherwise; pretty in development.
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format.unwrap_or(if self.is_production() {
+            LogFormat::Json
+        } else {
+            LogFormat::Pretty
+        })
+    }
+}
+
+/// Everything `tessera serve` reads.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    #[command(flatten)]
+    pub runtime: RuntimeSection,
+    #[command(flatten)]
+    pub database: DatabaseSection,
+    #[command(flatten)]
+    pub redis: RedisSection,
+    #[command(flatten)]
+    pub auth: AuthSection,
+    #[command(flatten)]
+    pub http: HttpSection,
+    #[command(flatten)]
+    pub trusted_documents: TrustedDocumentsSection,
+    #[command(flatten)]
+    pub limits: LimitsSection,
+    #[command(flatten)]
+    pub webhooks: WebhookSection,
+    #[command(flatten)]
+    pub mail: MailSection,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("JWT_SECRET must be set in production (at least 32 bytes, e.g. `openssl rand -hex 32`)")]
+    MissingJwtSecret,
+    #[error("JWT_SECRET must be at least 32 bytes long")]
+    WeakJwtSecret,
+    #[error("JWT_SECRET must not be the development default in production")]
+    DevelopmentJwtSecret,
+    #[error("JWT_PRIVATE_KEY_FILE is required for rs256 and eddsa")]
+    JwtPrivateKeyMissing,
+    #[error("cannot read JWT key file {0}: {1}")]
+    JwtKeyFile(String, String),
+    #[error("cannot read WEBHOOK_CA_FILE {0}: {1}")]
+    WebhookCaFile(String, String),
+    #[error("{0} must start with postgres://, postgresql:// or sqlite:")]
+    DatabaseUrl(&'static str),
+    #[error("REDIS_URL must start with redis:// or rediss://")]
+    RedisUrl,
+    #[error("TRUSTED_PROXIES: `{0}` is not an IP address")]
+    TrustedProxy(String),
+    #[error("{variable} is {value}; it must be between {min} and {max}")]
+    OutOfRange {
+        variable: &'static str,
+        value: String,
+        min: String,
+        max: String,
+    },
+}
+
+impl Config {
+    /// Every setting at its default, as `tessera serve` would read it from an empty
+    /// environment: the defaults are those written on the flags, nowhere else.
+    pub fn defaults() -> Self {
+        let command = Self::augment_args(clap::Command::new("defaults")).mut_args(|arg| arg.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(["defaults"])
+            .expect("every setting has a default or is optional");
+        Self::from_arg_matches(&matches).expect("the matches come from this very command")
+    }
+
+    /// A configuration for tests and embedding: the defaults, the given database, a
+    /// free local port and a small pool.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        let mut config = Self::defaults();
+        config.database.url = ConnectionUrl::from(database_url.into());
+        config.database.max_connections = 5;
+        config.http.bind_addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        config
+    }
+
+    /// Everything `serve` needs, checked before anything starts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.database.validate()?;
+        self.redis.validate()?;
+        self.auth.validate(self.runtime.environment)?;
+        self.http.validate()?;
+        self.limits.validate()?;
+        self.webhooks.validate()
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.runtime.is_production()
+    }
+
+    /// The key that signs tokens (see [`AuthSection::jwt_secret`]).
+    pub fn jwt_secret(&self) -> Result<String, ConfigError> {
+        self.auth.jwt_secret(self.runtime.environment)
+    }
+
+    /// The token keys (files are read here).
+    pub fn jwt_keys(&self) -> Result<tessera_infrastructure::JwtConfig, ConfigError> {
+        self.auth.jwt_keys(self.runtime.environment)
+    }
+
+    /// Development lets webhooks reach `http` and local addresses.
+    pub fn webhooks_may_reach_local_addresses(&self) -> bool {
+        !self.is_production()
+    }
+
+    pub fn introspection_enabled(&self) -> bool {
+        self.http.introspection_enabled(self.runtime.environment)
+    }
+
+    /// The API's settings; the caller adds what is loaded or built at start
+    /// (readiness checks, trusted documents).
+    pub fn api(&self) -> Result<tessera_api::ApiConfig, ConfigError> {
+        Ok(tessera_api::ApiConfig {
+            schema: self.limits.schema(self.introspection_enabled()),
+            graphiql: self.http.graphiql,
+            max_batch_operations: self.limits.max_batch_operations,
+            loader_delay: self.limits.loader_delay(),
+            base_domain: self.http.base_domain.clone(),
+            session_cookies: self.auth.session_cookies,
+            cors_allowed_origins: self.http.cors_origins(),
+            hsts_max_age_seconds: self.http.hsts_max_age_seconds,
+            request_timeout: self.http.request_timeout(),
+            metrics: self.http.metrics_on_main_address(self.runtime.environment),
+            websocket: self.limits.websocket(),
+            trusted_proxies: self.http.trusted_proxy_addresses()?,
+            trusted_documents_required: self.trusted_documents.policy(),
+            session_cookie_max_age_seconds: tessera_application::AuthSettings::default()
+                .refresh_token_ttl
+                .num_seconds(),
+            ..tessera_api::ApiConfig::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
