@@ -39,6 +39,70 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Where a repository contract runs: the real store on either database, or the
+/// application's in-memory fakes (which unit tests use, so they must keep the same
+/// contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+    Fakes,
+}
+
+/// A store for one contract test, and the database behind it (none for the fakes).
+pub struct ContractStore {
+    pub store: std::sync::Arc<dyn tessera_application::ports::Store>,
+    _db: Option<TestDatabase>,
+}
+
+impl ContractStore {
+    /// A fresh, migrated store of that kind, connected as the application role; `None`
+    /// when that database is not available here.
+    pub async fn open(kind: StoreKind, max_connections: u32) -> Option<Self> {
+        let backend = match kind {
+            StoreKind::Fakes => {
+                return Some(Self {
+                    store: std::sync::Arc::new(tessera_application::testing::FakeStore::default()),
+                    _db: None,
+                });
+            }
+            StoreKind::Sqlite => Backend::Sqlite,
+            StoreKind::Postgres => Backend::Postgres,
+        };
+        let db = TestDatabase::create(backend).await?;
+        db.migrate().await;
+        let store = db.app_store(max_connections).await;
+        Some(Self {
+            store: std::sync::Arc::new(store),
+            _db: Some(db),
+        })
+    }
+}
+
+/// Generates one test per store (SQLite, Postgres, the in-memory fakes) from an
+/// `async fn(StoreKind)`.
+#[macro_export]
+macro_rules! on_every_store {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::StoreKind::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::StoreKind::Postgres).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn fakes() {
+                    super::$name($crate::StoreKind::Fakes).await
+                }
+            }
+        )*
+    };
+}
+
 /// The Postgres server to create test databases on, or `None` (announced) when absent.
 pub fn postgres_admin_url() -> Option<String> {
     match std::env::var("TEST_DATABASE_URL") {

@@ -22,8 +22,8 @@ mod unit_of_work;
 pub mod webhooks;
 pub mod workspaces;
 
-#[cfg(test)]
-mod fakes;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 #[cfg(test)]
 mod use_case_tests;
 

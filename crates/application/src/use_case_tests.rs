@@ -8,9 +8,9 @@ use tessera_domain::{
 };
 
 use crate::ForbiddenReason;
-use crate::fakes::{self, FakeStore};
 use crate::identity::{AuthSession, ClientInfo, LogIn, SignUp};
 use crate::onboarding::StageSubmission;
+use crate::testing::{self, FakeStore};
 use crate::workspaces::{CreateWorkspace, RenameWorkspace};
 use crate::{AppError, Application, PageRequest, RequestContext};
 
@@ -66,7 +66,7 @@ fn set_membership_status(store: &FakeStore, status: MembershipStatus) {
 
 #[tokio::test]
 async fn sign_up_creates_tenant_roles_workspace_and_owner_membership() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (session, ctx) = signed_up(&app, "ada@example.com", "acme").await;
     let state = store.snapshot();
     assert_eq!(state.users.len(), 1);
@@ -94,7 +94,7 @@ async fn sign_up_creates_tenant_roles_workspace_and_owner_membership() {
 
 #[tokio::test]
 async fn sign_up_conflicts_write_nothing() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     signed_up(&app, "ada@example.com", "acme").await;
     let before = store.snapshot();
     let same_email = app
@@ -117,7 +117,7 @@ async fn sign_up_conflicts_write_nothing() {
 
 #[tokio::test]
 async fn log_in_gives_the_same_answer_for_unknown_email_and_wrong_password() {
-    let (app, _) = fakes::application();
+    let (app, _) = testing::application();
     signed_up(&app, "ada@example.com", "acme").await;
     let attempt = |email: &str, password: &str| LogIn {
         email: email.into(),
@@ -148,7 +148,7 @@ async fn log_in_gives_the_same_answer_for_unknown_email_and_wrong_password() {
 
 #[tokio::test]
 async fn authentication_fails_closed() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (session, _) = signed_up(&app, "ada@example.com", "acme").await;
 
     assert!(matches!(
@@ -186,7 +186,7 @@ async fn authentication_fails_closed() {
 
 #[tokio::test]
 async fn workspace_writes_need_permissions_and_stay_in_the_callers_tenant() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (_, owner) = signed_up(&app, "ada@example.com", "acme").await;
     let (_, other) = signed_up(&app, "grace@example.com", "globex").await;
     let created = app
@@ -275,7 +275,7 @@ async fn workspace_writes_need_permissions_and_stay_in_the_callers_tenant() {
 
 #[tokio::test]
 async fn a_changed_role_applies_on_the_next_authentication_despite_the_cache() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (session, owner) = signed_up(&app, "ada@example.com", "acme").await;
     let admin_role = store
         .snapshot()
@@ -329,7 +329,7 @@ async fn a_changed_role_applies_on_the_next_authentication_despite_the_cache() {
 
 #[tokio::test]
 async fn repeated_failed_log_ins_are_throttled_even_with_the_right_password() {
-    let (app, _) = fakes::application();
+    let (app, _) = testing::application();
     signed_up(&app, "ada@example.com", "acme").await;
     let attempt = |password: &str| LogIn {
         email: "ada@example.com".into(),
@@ -356,7 +356,7 @@ async fn repeated_failed_log_ins_are_throttled_even_with_the_right_password() {
 
 #[tokio::test]
 async fn a_successful_log_in_clears_the_accounts_failures() {
-    let (app, _) = fakes::application();
+    let (app, _) = testing::application();
     signed_up(&app, "ada@example.com", "acme").await;
     let attempt = |password: &str| LogIn {
         email: "ada@example.com".into(),
@@ -384,7 +384,7 @@ async fn a_successful_log_in_clears_the_accounts_failures() {
 async fn tenant_work_waits_for_onboarding_and_completion_records_one_event() {
     use tessera_domain::{OnboardingStage, PersonalInfoInput};
 
-    let (app, store) = fakes::application_with(crate::AuthSettings::default());
+    let (app, store) = testing::application_with(crate::AuthSettings::default());
     let (session, ctx) = signed_up(&app, "ada@example.com", "acme").await;
     let gated = |result: Result<_, AppError>| {
         matches!(
@@ -439,7 +439,7 @@ async fn tenant_work_waits_for_onboarding_and_completion_records_one_event() {
 
 #[tokio::test]
 async fn batch_reads_behind_the_loaders_stay_in_the_callers_tenant_and_rules() {
-    let (app, _store) = fakes::application();
+    let (app, _store) = testing::application();
     let (_, owner) = signed_up(&app, "ada@example.com", "acme").await;
     let (_, other) = signed_up(&app, "grace@example.com", "globex").await;
     let (ada, grace) = (owner.person().expect("a person"), other.person().expect("a person"));
@@ -541,7 +541,7 @@ async fn batch_reads_behind_the_loaders_stay_in_the_callers_tenant_and_rules() {
 #[tokio::test]
 async fn an_address_that_spent_its_budget_is_refused_before_authentication_and_members_do_not_spend_it() {
     use crate::rate_limits::{Admission, Quota, RateLimitSettings};
-    let (app, _) = fakes::application();
+    let (app, _) = testing::application();
     let app = app.with_rate_limits(RateLimitSettings {
         anonymous: Quota::per_minute(3),
         ..RateLimitSettings::default()

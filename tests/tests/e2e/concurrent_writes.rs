@@ -5,28 +5,31 @@
 
 use chrono::{SubsecRound, Utc};
 use serde_json::json;
+use std::sync::Arc;
 use tessera_application::TenantScope;
-use tessera_application::ports::{StoreError, Transaction};
+use tessera_application::ports::{Store, StoreError, Transaction};
 use tessera_domain::{
     ApiKey, ApiKeyId, DisplayName, Email, Membership, MembershipId, MembershipStatus, Name, PasswordHash, Permission,
     PermissionSet, Role, RoleId, Slug, SystemRole, Tenant, TenantId, User, UserId,
 };
-use tessera_infrastructure::SeaStore;
-use tessera_tests::{Backend, RoleChoice, TestApp, TestDatabase, on_both_backends};
+use tessera_tests::{Backend, ContractStore, RoleChoice, StoreKind, TestApp, on_both_backends, on_every_store};
 use uuid::Uuid;
 
-on_both_backends!(
+// Repository-level: the fakes keep this contract too.
+on_every_store!(
     recording_a_keys_use_never_undoes_its_revocation,
     a_membership_change_based_on_an_old_read_is_refused_not_applied,
     a_role_edit_based_on_an_old_read_is_refused_not_applied,
     two_people_changing_different_settings_at_once_both_keep_their_change,
     an_endpoint_edit_based_on_an_old_read_does_not_undo_a_disable,
-    two_owners_leaving_or_demoting_each_other_at_once_leave_one_owner,
 );
 
+// Through the server, with requests that really run at once.
+on_both_backends!(two_owners_leaving_or_demoting_each_other_at_once_leave_one_owner);
+
 struct Fixture {
-    _db: TestDatabase,
-    store: SeaStore,
+    _store: ContractStore,
+    store: Arc<dyn Store>,
     scope: TenantScope,
     tenant: TenantId,
     owner_role: RoleId,
@@ -37,14 +40,13 @@ fn now() -> chrono::DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-async fn begin(store: &SeaStore) -> Box<dyn Transaction> {
-    tessera_application::ports::Store::begin(store).await.expect("begin")
+async fn begin(store: &Arc<dyn Store>) -> Box<dyn Transaction> {
+    store.begin().await.expect("begin")
 }
 
-async fn fixture(backend: Backend) -> Option<Fixture> {
-    let db = TestDatabase::create(backend).await?;
-    db.migrate().await;
-    let store = db.app_store(3).await;
+async fn fixture(kind: StoreKind) -> Option<Fixture> {
+    let opened = ContractStore::open(kind, 3).await?;
+    let store = opened.store.clone();
     let tenant = Tenant::new(
         TenantId::from_uuid(Uuid::now_v7()),
         Slug::parse("acme").expect("slug"),
@@ -61,7 +63,7 @@ async fn fixture(backend: Backend) -> Option<Fixture> {
     tx.roles().insert(&scope, &member_role).await.expect("member role");
     tx.commit().await.expect("commit");
     Some(Fixture {
-        _db: db,
+        _store: opened,
         store,
         scope,
         tenant: tenant.id,
@@ -115,8 +117,8 @@ async fn stored_membership(f: &Fixture, user: UserId) -> Membership {
         .expect("membership")
 }
 
-async fn recording_a_keys_use_never_undoes_its_revocation(backend: Backend) {
-    let Some(f) = fixture(backend).await else {
+async fn recording_a_keys_use_never_undoes_its_revocation(kind: StoreKind) {
+    let Some(f) = fixture(kind).await else {
         return;
     };
     let creator = member(&f, "creator@acme.example", f.owner_role).await;
@@ -187,8 +189,8 @@ async fn recording_a_keys_use_never_undoes_its_revocation(backend: Backend) {
     assert!(live.is_empty(), "a revoked key is not live");
 }
 
-async fn a_membership_change_based_on_an_old_read_is_refused_not_applied(backend: Backend) {
-    let Some(f) = fixture(backend).await else {
+async fn a_membership_change_based_on_an_old_read_is_refused_not_applied(kind: StoreKind) {
+    let Some(f) = fixture(kind).await else {
         return;
     };
     let target = member(&f, "target@acme.example", f.member_role).await;
@@ -215,8 +217,8 @@ async fn a_membership_change_based_on_an_old_read_is_refused_not_applied(backend
     assert_eq!(stored.role_id, f.member_role, "and no role was written");
 }
 
-async fn a_role_edit_based_on_an_old_read_is_refused_not_applied(backend: Backend) {
-    let Some(f) = fixture(backend).await else {
+async fn a_role_edit_based_on_an_old_read_is_refused_not_applied(kind: StoreKind) {
+    let Some(f) = fixture(kind).await else {
         return;
     };
     let role = Role {
@@ -266,9 +268,9 @@ async fn a_role_edit_based_on_an_old_read_is_refused_not_applied(backend: Backen
     assert_eq!(stored.permissions, narrowed.permissions);
 }
 
-async fn two_people_changing_different_settings_at_once_both_keep_their_change(backend: Backend) {
+async fn two_people_changing_different_settings_at_once_both_keep_their_change(kind: StoreKind) {
     use tessera_domain::{Locale, LogoUrl, TenantSettings};
-    let Some(f) = fixture(backend).await else {
+    let Some(f) = fixture(kind).await else {
         return;
     };
     let empty = TenantSettings::empty(f.tenant, now());
@@ -310,9 +312,9 @@ async fn two_people_changing_different_settings_at_once_both_keep_their_change(b
     assert_eq!(stored.locale, with_locale.locale, "and so does the second");
 }
 
-async fn an_endpoint_edit_based_on_an_old_read_does_not_undo_a_disable(backend: Backend) {
+async fn an_endpoint_edit_based_on_an_old_read_does_not_undo_a_disable(kind: StoreKind) {
     use tessera_domain::{EventSelection, SigningSecrets, WebhookEndpoint, WebhookEndpointId, WebhookUrl};
-    let Some(f) = fixture(backend).await else {
+    let Some(f) = fixture(kind).await else {
         return;
     };
     let endpoint = WebhookEndpoint {

@@ -14,6 +14,7 @@ mod hostile_load;
 mod http_protocol;
 mod invitations;
 mod isolation;
+mod list_contract;
 mod metrics;
 mod migrations;
 mod onboarding;

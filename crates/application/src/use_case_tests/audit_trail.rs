@@ -10,11 +10,11 @@ use tessera_domain::{
 use super::{accept_terms, acme_ltd, sign_up_input, signed_up};
 use crate::ForbiddenReason;
 use crate::api_keys::CreateApiKey;
-use crate::fakes::{self, FakeStore};
 use crate::identity::{AuthSession, ClientInfo, LogIn, SignUp};
 use crate::invitations::InviteMember;
 use crate::onboarding::{StageSubmission, TenantSettingsChange};
 use crate::roles::{CreateRole, DeleteRole, UpdateRole};
+use crate::testing::{self, FakeStore};
 use crate::workspaces::{CreateWorkspace, RenameWorkspace, WorkspaceMemberChange};
 use crate::{AppError, Application, RequestContext};
 use tessera_domain::{StageDraft, TokenPurpose};
@@ -128,7 +128,7 @@ async fn log_in(app: &Application, email: &str, password: &str, client: ClientIn
 
 #[tokio::test]
 async fn sign_up_records_the_new_user_in_the_new_tenants_trail() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let session = app
         .sign_up(sign_up_input("ada@example.com", Some("acme")), client("req-sign-up"))
         .await
@@ -157,7 +157,7 @@ async fn sign_up_records_the_new_user_in_the_new_tenants_trail() {
 
 #[tokio::test]
 async fn renaming_a_workspace_records_its_old_and_new_name() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (_, owner) = signed_up(&app, "ada@example.com", "acme").await;
     let owner = owner.with_origin(AuditOrigin {
         request_id: Some("req-rename".into()),
@@ -209,7 +209,7 @@ async fn renaming_a_workspace_records_its_old_and_new_name() {
 
 #[tokio::test]
 async fn changing_a_members_role_records_the_role_before_and_after() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (acme, owner) = signed_up(&app, "ada@example.com", "acme").await;
     let (grace, _) = signed_up(&app, "grace@example.com", "globex").await;
     let viewer = system_role(&store, acme.tenant.id, SystemRole::Viewer);
@@ -245,7 +245,7 @@ async fn changing_a_members_role_records_the_role_before_and_after() {
 
 #[tokio::test]
 async fn failed_log_ins_are_recorded_as_platform_security_events() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (ada, _) = signed_up(&app, "ada@example.com", "acme").await;
     let before = events(&store).len();
 
@@ -303,7 +303,7 @@ async fn failed_log_ins_are_recorded_as_platform_security_events() {
 
 #[tokio::test]
 async fn a_log_in_records_the_session_it_opens_in_its_tenant() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (ada, _) = signed_up(&app, "ada@example.com", "acme").await;
     let session = log_in(&app, "ada@example.com", "a long enough password", client("req-log-in"))
         .await
@@ -320,7 +320,7 @@ async fn a_log_in_records_the_session_it_opens_in_its_tenant() {
 
 #[tokio::test]
 async fn revoking_an_api_key_is_recorded_once_and_its_later_use_is_a_security_event() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (_, owner) = signed_up(&app, "ada@example.com", "acme").await;
     let created = app
         .create_api_key(
@@ -385,7 +385,7 @@ async fn revoking_an_api_key_is_recorded_once_and_its_later_use_is_a_security_ev
 
 #[tokio::test]
 async fn refused_mutations_append_nothing() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (session, owner) = signed_up(&app, "ada@example.com", "acme").await;
     let before = events(&store);
 
@@ -461,7 +461,7 @@ async fn refused_mutations_append_nothing() {
 
 #[tokio::test]
 async fn each_tenant_mutation_appends_exactly_one_event_in_the_callers_tenant() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (acme, owner) = signed_up(&app, "ada@example.com", "acme").await;
     let (grace, _) = signed_up(&app, "grace@example.com", "globex").await;
     let viewer = system_role(&store, acme.tenant.id, SystemRole::Viewer);
@@ -649,7 +649,7 @@ async fn each_tenant_mutation_appends_exactly_one_event_in_the_callers_tenant() 
 
 #[tokio::test]
 async fn tenant_creation_and_switching_are_recorded_in_the_tenant_concerned() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (acme, owner) = signed_up(&app, "ada@example.com", "acme").await;
     let created = app
         .create_tenant(&owner, "Second Co", Some("second"), ClientInfo::default())
@@ -690,7 +690,7 @@ async fn tenant_creation_and_switching_are_recorded_in_the_tenant_concerned() {
 
 #[tokio::test]
 async fn refreshing_records_the_session_and_a_replayed_token_is_a_security_event() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (ada, _) = signed_up(&app, "ada@example.com", "acme").await;
     let refreshed = app
         .refresh_session(&ada.refresh_token, client("req-refresh"))
@@ -723,7 +723,7 @@ async fn refreshing_records_the_session_and_a_replayed_token_is_a_security_event
 
 #[tokio::test]
 async fn mailed_token_flows_are_platform_events_and_a_reset_request_is_recorded_either_way() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (ada, owner) = signed_up(&app, "ada@example.com", "acme").await;
 
     app.request_email_verification(&owner).await.expect("request");
@@ -766,7 +766,7 @@ async fn mailed_token_flows_are_platform_events_and_a_reset_request_is_recorded_
 
 #[tokio::test]
 async fn accepting_an_invitation_is_recorded_in_the_inviting_tenant() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (acme, owner) = signed_up(&app, "ada@example.com", "acme").await;
     let viewer = system_role(&store, acme.tenant.id, SystemRole::Viewer);
     let invite = |email: &str| InviteMember {
@@ -840,7 +840,7 @@ async fn accepting_an_invitation_is_recorded_in_the_inviting_tenant() {
 
 #[tokio::test]
 async fn onboarding_steps_are_recorded_with_the_stage_they_move_between() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (_, ctx) = signed_up(&app, "ada@example.com", "acme").await;
     let start = events(&store).len();
     let personal = PersonalInfoInput {
@@ -913,7 +913,7 @@ async fn onboarding_steps_are_recorded_with_the_stage_they_move_between() {
 
 #[tokio::test]
 async fn suspending_and_reactivating_a_tenant_are_recorded_in_its_trail_by_the_administrator() {
-    let (app, store) = fakes::application();
+    let (app, store) = testing::application();
     let (ada, owner) = signed_up(&app, "ada@example.com", "acme").await;
     let (grace, _) = signed_up(&app, "grace@example.com", "globex").await;
     app.set_platform_admin("ada@example.com", true).await.expect("grant");

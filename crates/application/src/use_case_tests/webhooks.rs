@@ -5,7 +5,7 @@
 use tessera_domain::{DeliveryStatus, RetryPolicy, WebhookEndpointId};
 
 use super::signed_up;
-use crate::fakes::{self, FakeEventBus, FakeStore, FakeWebhookSender};
+use crate::testing::{self, FakeEventBus, FakeStore, FakeWebhookSender};
 use crate::webhooks::{WebhookEndpointChanges, WebhookEndpointInput, WebhookSettings};
 use crate::workspaces::CreateWorkspace;
 use crate::{AppError, Application, PageRequest, RequestContext};
@@ -33,7 +33,7 @@ async fn owner_with_endpoint(
     RequestContext,
     WebhookEndpointId,
 ) {
-    let (app, store, bus, sender) = fakes::application_with_webhooks(settings);
+    let (app, store, bus, sender) = testing::application_with_webhooks(settings);
     let (_, ctx) = signed_up(&app, "owner@example.com", "acme").await;
     let created = app
         .create_webhook_endpoint(
@@ -331,7 +331,7 @@ async fn a_hand_over_prunes_the_tenants_long_handed_over_events_and_ended_delive
     create_workspace(&app, &ctx, "design").await;
     app.run_outbox(0, 1).await.expect("outbox pass");
     app.run_webhook_deliveries().await.expect("delivery pass");
-    let long_ago = fakes::fixed_now() - chrono::Duration::days(60);
+    let long_ago = testing::fixed_now() - chrono::Duration::days(60);
     {
         // Age what was handed over and delivered, as if two months had passed.
         let mut state = store.state.lock().expect("lock");
@@ -367,7 +367,7 @@ async fn a_tenant_whose_receiver_never_answers_holds_only_its_share_of_the_sende
         per_tenant: 2,
         per_endpoint: 1,
     };
-    let (app, store, _, sender) = fakes::application_with_webhooks(WebhookSettings {
+    let (app, store, _, sender) = testing::application_with_webhooks(WebhookSettings {
         concurrency,
         ..settings(3, 5)
     });

@@ -1,0 +1,69 @@
+//! In-memory fakes of every port, for unit-testing use cases without a database.
+//! They are held to the same repository contract as the real store: the contract
+//! suite in `tests/tests/e2e/repository_contract.rs` and `concurrent_writes.rs` runs
+//! on SQLite, on PostgreSQL and on these fakes. Built for this crate's tests and,
+//! with the `test-support` feature, for the test crate that runs that suite.
+
+mod credentials;
+mod events;
+mod people;
+mod services;
+mod store;
+mod tenant_setup;
+mod workspaces;
+
+use std::sync::{Arc, Mutex};
+
+pub use credentials::FakeSession;
+pub use events::{FakeEventBus, FakeWebhookSender};
+pub use services::*;
+pub use store::{FakeStore, FakeTransaction, State};
+
+use crate::{Application, AuthSettings, Ports};
+
+/// An application over fresh fakes, and the store to inspect. Onboarding does not
+/// gate here (see [`application_with`]).
+pub fn application() -> (Application, FakeStore) {
+    application_with(AuthSettings {
+        onboarding_gate: false,
+        ..AuthSettings::default()
+    })
+}
+
+pub fn application_with(auth: AuthSettings) -> (Application, FakeStore) {
+    let store = FakeStore::default();
+    let ports = Ports {
+        store: Arc::new(store.clone()),
+        password_hasher: Arc::new(PlainHasher),
+        token_issuer: Arc::new(ReadableTokens),
+        clock: Arc::new(FixedClock),
+        ids: Arc::new(SequentialIds(Mutex::new(0))),
+        secrets: Arc::new(CountingSecrets(Mutex::new(0))),
+        mailer: Arc::new(FakeMailer::default()),
+        access_cache: Arc::new(FakeAccessCache::default()),
+        attempts: Arc::new(FakeAttempts::default()),
+        domain_verifier: Arc::new(FakeDomainVerifier),
+        rate_limiter: Arc::new(FakeRateLimiter::default()),
+        persisted_queries: Arc::new(FakePersistedQueries::default()),
+        event_bus: Arc::new(FakeEventBus::default()),
+        webhook_sender: Arc::new(FakeWebhookSender::default()),
+    };
+    (Application::new(ports, auth), store)
+}
+
+/// An application whose event bus and webhook sender the test can see.
+pub fn application_with_webhooks(
+    settings: crate::webhooks::WebhookSettings,
+) -> (Application, FakeStore, FakeEventBus, FakeWebhookSender) {
+    let (app, store) = application_with(AuthSettings {
+        onboarding_gate: false,
+        ..AuthSettings::default()
+    });
+    let bus = FakeEventBus::default();
+    let sender = FakeWebhookSender::default();
+    let mut ports = app.ports.clone();
+    ports.event_bus = Arc::new(bus.clone());
+    ports.webhook_sender = Arc::new(sender.clone());
+    let app = Application::new(ports, app.auth.clone()).with_webhooks(settings);
+    (app, store, bus, sender)
+}
