@@ -108,3 +108,141 @@ fn the_checked_in_schema_matches_the_code() {
         "schema.graphql is out of date: run `cargo run -- schema > schema.graphql` (or `just schema`)"
     );
 }
+
+/// The workspace's Rust sources outside tests: every `.rs` under `crates/*/src` and
+/// `migration/src`, without test modules in files of their own (`tests.rs`,
+/// `use_case_tests`).
+fn sources() -> Vec<(std::path::PathBuf, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("readable directory").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for crate_dir in std::fs::read_dir(root.join("crates")).expect("crates/").flatten() {
+        walk(&crate_dir.path().join("src"), &mut files);
+    }
+    walk(&root.join("migration/src"), &mut files);
+    files
+        .into_iter()
+        .filter(|path| {
+            let text = path.to_string_lossy();
+            !text.ends_with("/tests.rs") && !text.contains("use_case_tests")
+        })
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("readable source");
+            (path, text)
+        })
+        .collect()
+}
+
+fn relative(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy().into_owned();
+    text.split_once("/../")
+        .map_or(text.clone(), |(_, rest)| rest.to_owned())
+}
+
+/// A file past ~500 lines is usually two files; one that is not says why in its
+/// opening comment.
+#[test]
+fn no_source_file_passes_500_lines_without_saying_why() {
+    let mut long = Vec::new();
+    for (path, text) in sources() {
+        let lines = text.lines().count();
+        let opening: String = text
+            .lines()
+            .take_while(|line| line.starts_with("//!"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if lines > 500 && !opening.contains("longer than 500 lines because") {
+            long.push(format!("{} ({lines} lines)", relative(&path)));
+        }
+    }
+    assert!(long.is_empty(), "split these, or say why not: {long:?}");
+}
+
+/// Module rules the crate graph cannot see: the ports name only the domain and the
+/// application's shared vocabulary (never a use case, so no import loop runs through
+/// them), and the in-memory fakes are reached only from tests.
+#[test]
+fn ports_name_no_use_case_and_only_tests_reach_the_fakes() {
+    const SHARED: &[&str] = &["Page", "PageRequest", "TenantScope", "Cursor", "pagination", "context"];
+    let mut broken = Vec::new();
+    for (path, text) in sources() {
+        let name = relative(&path);
+        if name.starts_with("crates/application/src/ports/") {
+            for (at, _) in text.match_indices("crate::") {
+                let rest = &text[at + "crate::".len()..];
+                let names: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+                    group
+                        .split('}')
+                        .next()
+                        .unwrap_or_default()
+                        .split(',')
+                        .map(str::trim)
+                        .collect()
+                } else {
+                    vec![
+                        rest.split(|c: char| !c.is_alphanumeric() && c != '_')
+                            .next()
+                            .unwrap_or_default(),
+                    ]
+                };
+                for used in names.into_iter().filter(|n| !n.is_empty()) {
+                    if !SHARED.contains(&used) && used != "ports" {
+                        broken.push(format!("{name} names crate::{used}"));
+                    }
+                }
+            }
+        }
+        let fakes_allowed =
+            name.starts_with("crates/application/src/testing/") || name == "crates/application/src/lib.rs";
+        if !fakes_allowed && (text.contains("crate::testing") || text.contains("tessera_application::testing")) {
+            broken.push(format!("{name} reaches the fakes outside a test"));
+        }
+    }
+    assert!(broken.is_empty(), "{broken:?}");
+}
+
+/// The GraphQL endpoint's order is its security model: the stages before `caller`
+/// (negotiate, decode, client, persisted, document_limits) get neither the
+/// application nor the server's state, so they cannot reach a credential or the
+/// database.
+#[test]
+fn the_graphql_stages_before_the_caller_cannot_reach_the_application() {
+    let stages = ["negotiate", "decode", "client", "persisted", "document_limits"];
+    let mut found = 0;
+    for (path, text) in sources() {
+        let name = relative(&path);
+        let Some(stage) = name
+            .strip_prefix("crates/api/src/http/graphql/")
+            .and_then(|file| file.strip_suffix(".rs"))
+        else {
+            continue;
+        };
+        if !stages.contains(&stage) {
+            continue;
+        }
+        found += 1;
+        // Plain data types from the application (a client's address, a tenant
+        // selector) are fine; the application itself, a store or a transaction is not.
+        for reach in [
+            "AppState",
+            "state.app",
+            "&Application",
+            "Arc<Application>",
+            "Store",
+            "Transaction",
+            "tessera_infrastructure",
+        ] {
+            assert!(!text.contains(reach), "{name} names {reach}");
+        }
+    }
+    assert_eq!(found, stages.len(), "every stage before `caller` has its module");
+}

@@ -48,6 +48,7 @@ const MODULE_RULES: &[&[Rule]] = &[
     super::invitations::RULES,
     super::members::RULES,
     super::onboarding::RULES,
+    super::tenant_setup::RULES,
     super::pagination::RULES,
     super::platform::RULES,
     super::roles::RULES,

@@ -16,6 +16,7 @@ mod pagination;
 mod platform;
 mod roles;
 mod sessions;
+mod tenant_setup;
 mod tenants;
 mod webhooks;
 mod workspaces;
@@ -35,6 +36,7 @@ pub struct Query(
     tenants::TenantQuery,
     domains::DomainQuery,
     onboarding::OnboardingQuery,
+    tenant_setup::TenantSetupQuery,
     roles::RoleQuery,
     members::MemberQuery,
     invitations::InvitationQuery,
@@ -57,6 +59,7 @@ pub struct Mutation(
     tenants::TenantMutation,
     domains::DomainMutation,
     onboarding::OnboardingMutation,
+    tenant_setup::TenantSetupMutation,
     api_keys::ApiKeyMutation,
     platform::PlatformMutation,
     webhooks::WebhookMutation,

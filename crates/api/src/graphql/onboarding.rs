@@ -1,21 +1,19 @@
-//! Onboarding (my own progress, drafts that survive closing the tab) and tenant setup
-//! (settings, a checklist derived from real state, and the funnel for admins).
+//! My own onboarding: progress through the steps, and drafts that survive closing the
+//! tab. Setting the tenant up (settings, checklist, funnel) is in `tenant_setup.rs`.
 
-use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use tessera_application::AppError;
-use tessera_application::onboarding::{SetupChecklist, SetupItem, StageSubmission, TenantSettingsChange};
-use tessera_application::ports::OnboardingFunnel;
+use tessera_application::onboarding::StageSubmission;
 use tessera_domain::{OnboardingRecord, StageDraft};
 use tessera_domain::{
     OnboardingStage as DomainStage, Organization, OrganizationInput as DomainOrganizationInput,
-    PersonalInfoInput as DomainPersonalInput, Tenant, TenantSettings as DomainSettings, TermsInput as DomainTermsInput,
+    PersonalInfoInput as DomainPersonalInput, TermsInput as DomainTermsInput,
 };
 
 use super::access::{Access, Rule};
 use super::context::{application, member};
 use super::errors::GqlResult;
-use tessera_domain::Permission;
 
 /// What each field of this module's types needs from the caller, gathered by
 /// [`super::access`] (a field without a rule is refused).
@@ -32,15 +30,6 @@ pub(super) const RULES: &[Rule] = &[
     ("OrganizationInfo", "*", Access::Inherited),
     ("OrganizationDraft", "*", Access::Inherited),
     ("TermsInfo", "*", Access::Inherited),
-    ("Query", "onboardingFunnel", Access::Permission(Permission::TenantUpdate)),
-    ("OnboardingFunnelStats", "*", Access::Inherited),
-    ("StageCount", "*", Access::Inherited),
-    ("Query", "tenantSettings", Access::Member),
-    ("Mutation", "updateTenantSettings", Access::Permission(Permission::TenantUpdate)),
-    ("TenantSettings", "*", Access::Inherited),
-    ("Query", "setupChecklist", Access::Permission(Permission::TenantUpdate)),
-    ("SetupChecklistView", "*", Access::Inherited),
-    ("SetupChecklistItem", "*", Access::Inherited),
 ];
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -314,143 +303,6 @@ fn missing(part: &str) -> async_graphql::Error {
     super::errors::to_graphql_error(&AppError::validation(part, "is required for this step"))
 }
 
-#[derive(SimpleObject)]
-pub struct StageCount {
-    pub stage: OnboardingStage,
-    pub members: u64,
-}
-
-/// How the tenant's members are getting on with onboarding.
-#[derive(SimpleObject)]
-pub struct OnboardingFunnelStats {
-    pub stages: Vec<StageCount>,
-    pub members: u64,
-    pub completed: u64,
-    /// Completed members / members (0 with no members).
-    pub completion_rate: f64,
-    pub median_seconds_to_complete: Option<f64>,
-}
-
-impl From<OnboardingFunnel> for OnboardingFunnelStats {
-    fn from(funnel: OnboardingFunnel) -> Self {
-        Self {
-            completion_rate: if funnel.members == 0 {
-                0.0
-            } else {
-                funnel.completed as f64 / funnel.members as f64
-            },
-            stages: funnel
-                .by_stage
-                .into_iter()
-                .map(|(stage, members)| StageCount {
-                    stage: stage.into(),
-                    members,
-                })
-                .collect(),
-            members: funnel.members,
-            completed: funnel.completed,
-            median_seconds_to_complete: funnel.median_seconds_to_complete,
-        }
-    }
-}
-
-#[derive(SimpleObject)]
-pub struct TenantSettings {
-    pub name: String,
-    pub slug: String,
-    pub logo_url: Option<String>,
-    /// `#rrggbb`.
-    pub primary_color: Option<String>,
-    pub locale: Option<String>,
-    pub time_zone: Option<String>,
-    pub company_size: Option<String>,
-    pub industry: Option<String>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<(Tenant, DomainSettings)> for TenantSettings {
-    fn from((tenant, settings): (Tenant, DomainSettings)) -> Self {
-        Self {
-            name: tenant.name.as_str().to_owned(),
-            slug: tenant.slug.as_str().to_owned(),
-            logo_url: settings.logo_url.map(|v| v.as_str().to_owned()),
-            primary_color: settings.primary_colour.map(|v| v.as_str().to_owned()),
-            locale: settings.locale.map(|v| v.as_str().to_owned()),
-            time_zone: settings.time_zone.map(|v| v.as_str().to_owned()),
-            company_size: settings.company_size.map(|v| v.as_str().to_owned()),
-            industry: settings.industry,
-            updated_at: settings.updated_at,
-        }
-    }
-}
-
-/// Leave a field out to keep it; send null (or "") to clear it.
-#[derive(InputObject, Default)]
-pub struct UpdateTenantSettingsInput {
-    pub name: Option<String>,
-    pub logo_url: MaybeUndefined<String>,
-    pub primary_color: MaybeUndefined<String>,
-    pub locale: MaybeUndefined<String>,
-    pub time_zone: MaybeUndefined<String>,
-}
-
-fn change(value: MaybeUndefined<String>) -> Option<Option<String>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum SetupItemKey {
-    BrandingSet,
-    RegionalDefaultsSet,
-    WorkspaceCreated,
-    MemberInvited,
-    ApiKeyCreated,
-}
-
-#[derive(SimpleObject)]
-pub struct SetupChecklistItem {
-    pub key: SetupItemKey,
-    pub done: bool,
-}
-
-#[derive(SimpleObject)]
-pub struct SetupChecklistView {
-    pub items: Vec<SetupChecklistItem>,
-    pub done: u32,
-    pub total: u32,
-    pub complete: bool,
-}
-
-impl From<SetupChecklist> for SetupChecklistView {
-    fn from(list: SetupChecklist) -> Self {
-        let done = list.done() as u32;
-        let total = list.items.len() as u32;
-        Self {
-            items: list
-                .items
-                .into_iter()
-                .map(|(item, done)| SetupChecklistItem {
-                    key: match item {
-                        SetupItem::BrandingSet => SetupItemKey::BrandingSet,
-                        SetupItem::RegionalDefaultsSet => SetupItemKey::RegionalDefaultsSet,
-                        SetupItem::WorkspaceCreated => SetupItemKey::WorkspaceCreated,
-                        SetupItem::MemberInvited => SetupItemKey::MemberInvited,
-                        SetupItem::ApiKeyCreated => SetupItemKey::ApiKeyCreated,
-                    },
-                    done,
-                })
-                .collect(),
-            done,
-            total,
-            complete: done == total,
-        }
-    }
-}
-
 #[derive(Default)]
 pub struct OnboardingQuery;
 
@@ -460,35 +312,6 @@ impl OnboardingQuery {
     async fn onboarding(&self, ctx: &Context<'_>) -> Result<Onboarding> {
         let request = member(ctx)?;
         application(ctx).onboarding(request).await.gql().map(Onboarding::from)
-    }
-
-    /// Members of this tenant per onboarding step (for those who may change the tenant).
-    async fn onboarding_funnel(&self, ctx: &Context<'_>) -> Result<OnboardingFunnelStats> {
-        let request = member(ctx)?;
-        application(ctx)
-            .onboarding_funnel(request)
-            .await
-            .gql()
-            .map(OnboardingFunnelStats::from)
-    }
-
-    async fn tenant_settings(&self, ctx: &Context<'_>) -> Result<TenantSettings> {
-        let request = member(ctx)?;
-        application(ctx)
-            .tenant_settings(request)
-            .await
-            .gql()
-            .map(TenantSettings::from)
-    }
-
-    /// What is left to set this tenant up, from its real state.
-    async fn setup_checklist(&self, ctx: &Context<'_>) -> Result<SetupChecklistView> {
-        let request = member(ctx)?;
-        application(ctx)
-            .setup_checklist(request)
-            .await
-            .gql()
-            .map(SetupChecklistView::from)
     }
 }
 
@@ -570,26 +393,5 @@ impl OnboardingMutation {
             .await
             .gql()
             .map(Onboarding::from)
-    }
-
-    /// Name, branding and regional defaults of this tenant.
-    async fn update_tenant_settings(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateTenantSettingsInput,
-    ) -> Result<TenantSettings> {
-        let request = member(ctx)?;
-        let change = TenantSettingsChange {
-            name: input.name,
-            logo_url: change(input.logo_url),
-            primary_colour: change(input.primary_color),
-            locale: change(input.locale),
-            time_zone: change(input.time_zone),
-        };
-        application(ctx)
-            .update_tenant_settings(request, change)
-            .await
-            .gql()
-            .map(TenantSettings::from)
     }
 }

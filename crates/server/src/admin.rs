@@ -1,0 +1,111 @@
+//! The operator's commands that work on the database as its owner: migrations, the
+//! audit trail's verification and archive, and platform administration.
+
+use anyhow::Context as _;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use tessera_migration::{Migrator, MigratorTrait};
+
+use crate::config::{Config, DatabaseSection};
+use crate::wiring::{BuildOptions, build_application};
+
+/// Applies every pending migration using the migration (owner) connection.
+pub async fn migrate_up(database: &DatabaseSection) -> anyhow::Result<()> {
+    let db = connect_for_migrations(database).await?;
+    Migrator::up(&db, None).await.context("applying migrations")?;
+    db.close().await.ok();
+    Ok(())
+}
+
+pub async fn connect_for_migrations(database: &DatabaseSection) -> anyhow::Result<DatabaseConnection> {
+    database.validate()?;
+    let url = database.migration_url();
+    let mut options = sea_orm::ConnectOptions::new(url.expose());
+    options
+        .acquire_timeout(std::time::Duration::from_secs(database.acquire_timeout_seconds))
+        .sqlx_logging(false);
+    let db = Database::connect(options)
+        .await
+        .with_context(|| format!("connecting to the migration database {url}"))?;
+    // SQLite enforces foreign keys per connection; migrations must see them too.
+    if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
+    }
+    Ok(db)
+}
+
+/// `tessera audit verify [--tenant <id>]`: recomputes every audit chain (or one
+/// tenant's) over the migration (owner) connection, which reads every tenant.
+pub async fn verify_audit(
+    database: &DatabaseSection,
+    tenant: Option<&str>,
+) -> anyhow::Result<Vec<tessera_infrastructure::ChainReport>> {
+    let tenant = match tenant {
+        Some(raw) => {
+            Some(tessera_domain::TenantId::parse(raw).map_err(|_| anyhow::anyhow!("`{raw}` is not a tenant id"))?)
+        }
+        None => None,
+    };
+    let db = connect_for_migrations(database).await?;
+    tessera_infrastructure::verify_audit_chains(&db, tenant)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the audit trail: {e}"))
+}
+
+/// `tessera audit archive`: events older than `days` go to `out` (JSON lines, appended
+/// and `fsync`ed first), then out of the database.
+pub async fn archive_audit(
+    database: &DatabaseSection,
+    days: u32,
+    out: &std::path::Path,
+) -> anyhow::Result<tessera_infrastructure::ArchiveReport> {
+    let db = connect_for_migrations(database).await?;
+    let mut file = open_archive(out)?;
+    archive_audit_into(&db, days, &mut file).await
+}
+
+/// Archives into any sink (the command's file, or a test's).
+pub async fn archive_audit_into(
+    db: &DatabaseConnection,
+    days: u32,
+    sink: &mut dyn tessera_infrastructure::ArchiveSink,
+) -> anyhow::Result<tessera_infrastructure::ArchiveReport> {
+    let before = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    tessera_infrastructure::archive_audit_events(db, before, sink)
+        .await
+        .map_err(|e| anyhow::anyhow!("archiving the audit trail: {e}"))
+}
+
+/// Opens (or creates) the archive for appending; a new file's directory entry is made
+/// durable at once, so the file a later `fsync` persists cannot vanish in a crash.
+fn open_archive(out: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let existed = out.exists();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out)
+        .with_context(|| format!("opening {}", out.display()))?;
+    if !existed {
+        let directory = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        std::fs::File::open(directory)
+            .and_then(|dir| dir.sync_all())
+            .with_context(|| format!("making {} durable", out.display()))?;
+    }
+    Ok(file)
+}
+
+/// `tessera admin grant|revoke <email>`: the only way to make a platform administrator.
+pub async fn set_platform_admin(config: &Config, email: &str, grant: bool) -> anyhow::Result<()> {
+    let options = BuildOptions::default();
+    let mut config = config.clone();
+    // An administrative command must not fail for want of a production JWT secret.
+    if config.auth.jwt_secret.is_none() && config.is_production() {
+        config.auth.jwt_secret = Some("x".repeat(32).into());
+    }
+    let (app, _) = build_application(&config, &options).await?;
+    app.set_platform_admin(email, grant)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
