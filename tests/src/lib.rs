@@ -340,6 +340,11 @@ impl GqlResponse {
     pub fn field_error(&self, field: &str) -> Option<&str> {
         self.body["errors"][0]["extensions"]["fields"][field].as_str()
     }
+    /// Asserts the first error's `extensions.reason`, showing the whole answer if not.
+    #[track_caller]
+    pub fn assert_reason(&self, reason: &str) {
+        assert_eq!(self.body["errors"][0]["extensions"]["reason"], reason, "{}", self.body);
+    }
     pub fn assert_ok(&self) -> &Value {
         assert!(self.body.get("errors").is_none(), "unexpected errors: {}", self.body);
         assert_eq!(self.status, StatusCode::OK);
@@ -496,6 +501,11 @@ impl TestApp {
         }
         let response = request.send().await.expect("the request is answered");
         Self::read(response).await
+    }
+
+    /// Runs a document without variables as the holder of `token`.
+    pub async fn query(&self, query: &str, token: &str) -> GqlResponse {
+        self.graphql(query, json!({}), Some(token)).await
     }
 
     pub async fn read(response: reqwest::Response) -> GqlResponse {

@@ -1,6 +1,7 @@
 //! The small, closed set of failures the outside world sees. The API maps each variant
 //! to one `extensions.code`, in one place.
 
+use crate::wire_table;
 use std::error::Error as StdError;
 use std::fmt;
 
@@ -48,61 +49,46 @@ impl FieldErrors {
     }
 }
 
-/// Declares the closed set of refusal reasons: each variant with its wire name (what
-/// `extensions.reason` carries) and what it tells the caller, in one table.
-macro_rules! forbidden_reasons {
-    ($($variant:ident => ($wire:literal, $meaning:literal),)*) => {
-        /// Why an operation answered `FORBIDDEN`: the closed set behind
-        /// `extensions.reason`. The README's error table is generated from it.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum ForbiddenReason {
-            $($variant,)*
-        }
-
-        impl ForbiddenReason {
-            /// Every reason, in the table's order.
-            pub const ALL: &'static [ForbiddenReason] = &[$(ForbiddenReason::$variant,)*];
-
-            /// The wire name, e.g. `MISSING_PERMISSION`.
-            pub const fn code(self) -> &'static str {
-                match self {
-                    $(ForbiddenReason::$variant => $wire,)*
-                }
-            }
-
-            /// What it means, for the documentation.
-            pub const fn meaning(self) -> &'static str {
-                match self {
-                    $(ForbiddenReason::$variant => $meaning,)*
-                }
-            }
-        }
-    };
+wire_table! {
+    /// Why an operation answered `FORBIDDEN`: the closed set behind `extensions.reason`,
+    /// each with its wire name and what it tells the caller. The README's error table is
+    /// generated from it.
+    pub enum ForbiddenReason: (&'static str, &'static str) {
+        MissingPermission => ("MISSING_PERMISSION", "the caller lacks a permission the operation needs"),
+        PermissionEscalation => ("PERMISSION_ESCALATION", "the change would grant permissions the caller does not hold"),
+        TargetOutranks => ("TARGET_OUTRANKS", "the member concerned holds permissions the caller does not"),
+        ApiKeyNotAllowed => ("API_KEY_NOT_ALLOWED", "only a signed-in person may do this, not an API key"),
+        OnboardingIncomplete => ("ONBOARDING_INCOMPLETE", "the person has not finished onboarding yet"),
+        TenantSuspended => ("TENANT_SUSPENDED", "the tenant is suspended"),
+        NotAMember => ("NOT_A_MEMBER", "the person is not an active member of that tenant"),
+        NoActiveMembership => ("NO_ACTIVE_MEMBERSHIP", "the person belongs to no active tenant to log in to"),
+        TenantMismatch => ("TENANT_MISMATCH", "the tenant the request names is not the credential's"),
+        LastOwner => ("LAST_OWNER", "the tenant's last owner cannot be removed, demoted or leave"),
+        NotOwner => ("NOT_OWNER", "only an owner may do this"),
+        OwnerOnly => ("OWNER_ONLY", "only the tenant's owner sets it up during onboarding"),
+        NotPlatformAdmin => ("NOT_PLATFORM_ADMIN", "this needs a platform administrator"),
+        OwnerRoleFixed => ("OWNER_ROLE_FIXED", "the owner role cannot be edited or deleted"),
+        SystemRole => ("SYSTEM_ROLE", "a system role cannot be deleted"),
+        InvitationUsed => ("INVITATION_USED", "the invitation was already accepted"),
+        InvitationRevoked => ("INVITATION_REVOKED", "the invitation was revoked"),
+        InvitationExpired => ("INVITATION_EXPIRED", "the invitation has expired"),
+        InvitationEmailMismatch => ("INVITATION_EMAIL_MISMATCH", "the invitation is addressed to another email"),
+        Csrf => ("CSRF", "cookie mode: the X-CSRF-Token header does not match the tessera_csrf cookie"),
+        TooManySubscriptions => ("TOO_MANY_SUBSCRIPTIONS", "the WebSocket connection runs as many subscriptions as it may"),
+        TooManyConnections => ("TOO_MANY_CONNECTIONS", "the person, key or tenant has as many WebSocket connections open as it may"),
+    }
 }
 
-forbidden_reasons! {
-    MissingPermission => ("MISSING_PERMISSION", "the caller lacks a permission the operation needs"),
-    PermissionEscalation => ("PERMISSION_ESCALATION", "the change would grant permissions the caller does not hold"),
-    TargetOutranks => ("TARGET_OUTRANKS", "the member concerned holds permissions the caller does not"),
-    ApiKeyNotAllowed => ("API_KEY_NOT_ALLOWED", "only a signed-in person may do this, not an API key"),
-    OnboardingIncomplete => ("ONBOARDING_INCOMPLETE", "the person has not finished onboarding yet"),
-    TenantSuspended => ("TENANT_SUSPENDED", "the tenant is suspended"),
-    NotAMember => ("NOT_A_MEMBER", "the person is not an active member of that tenant"),
-    NoActiveMembership => ("NO_ACTIVE_MEMBERSHIP", "the person belongs to no active tenant to log in to"),
-    TenantMismatch => ("TENANT_MISMATCH", "the tenant the request names is not the credential's"),
-    LastOwner => ("LAST_OWNER", "the tenant's last owner cannot be removed, demoted or leave"),
-    NotOwner => ("NOT_OWNER", "only an owner may do this"),
-    OwnerOnly => ("OWNER_ONLY", "only the tenant's owner sets it up during onboarding"),
-    NotPlatformAdmin => ("NOT_PLATFORM_ADMIN", "this needs a platform administrator"),
-    OwnerRoleFixed => ("OWNER_ROLE_FIXED", "the owner role cannot be edited or deleted"),
-    SystemRole => ("SYSTEM_ROLE", "a system role cannot be deleted"),
-    InvitationUsed => ("INVITATION_USED", "the invitation was already accepted"),
-    InvitationRevoked => ("INVITATION_REVOKED", "the invitation was revoked"),
-    InvitationExpired => ("INVITATION_EXPIRED", "the invitation has expired"),
-    InvitationEmailMismatch => ("INVITATION_EMAIL_MISMATCH", "the invitation is addressed to another email"),
-    Csrf => ("CSRF", "cookie mode: the X-CSRF-Token header does not match the tessera_csrf cookie"),
-    TooManySubscriptions => ("TOO_MANY_SUBSCRIPTIONS", "the WebSocket connection runs as many subscriptions as it may"),
-    TooManyConnections => ("TOO_MANY_CONNECTIONS", "the person, key or tenant has as many WebSocket connections open as it may"),
+impl ForbiddenReason {
+    /// The wire name, e.g. `MISSING_PERMISSION`.
+    pub const fn code(self) -> &'static str {
+        self.row().0
+    }
+
+    /// What it means, for the documentation.
+    pub const fn meaning(self) -> &'static str {
+        self.row().1
+    }
 }
 
 impl std::fmt::Display for ForbiddenReason {

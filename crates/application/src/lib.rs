@@ -20,6 +20,7 @@ pub mod roles;
 pub mod tenants;
 mod unit_of_work;
 pub mod webhooks;
+mod wire_table;
 pub mod workspaces;
 
 #[cfg(any(test, feature = "test-support"))]

@@ -2,10 +2,10 @@
 //! log-in and a first query printed for GraphiQL.
 
 use anyhow::{Context as _, bail};
-use tessera_application::Application;
 use tessera_application::identity::{ClientInfo, SignUp};
 use tessera_application::onboarding::StageSubmission;
 use tessera_application::workspaces::CreateWorkspace;
+use tessera_application::{Application, RequestContext};
 use tessera_domain::{OrganizationInput, PersonalInfoInput, TermsInput};
 
 pub const DEMO_EMAIL: &str = "demo@tessera.dev";
@@ -41,10 +41,7 @@ pub async fn seed_demo(app: &Application) -> anyhow::Result<DemoSeed> {
         )
         .await
         .map_err(|e| anyhow::anyhow!("demo sign-up failed: {e}"))?;
-    let ctx = app
-        .authenticate(&session.access_token)
-        .await
-        .map_err(|e| anyhow::anyhow!("demo authentication failed: {e}"))?;
+    let ctx = signed_in(app, &session.access_token).await?;
     // The demo owner has walked through onboarding, as a real owner would have.
     let steps = [
         StageSubmission::Started,
@@ -74,10 +71,7 @@ pub async fn seed_demo(app: &Application) -> anyhow::Result<DemoSeed> {
     app.complete_onboarding(&ctx, terms, None)
         .await
         .map_err(|e| anyhow::anyhow!("demo onboarding failed: {e}"))?;
-    let ctx = app
-        .authenticate(&session.access_token)
-        .await
-        .map_err(|e| anyhow::anyhow!("demo authentication failed: {e}"))?;
+    let ctx = signed_in(app, &session.access_token).await?;
     for (name, slug) in [("Marketing", "marketing"), ("Engineering", "engineering")] {
         app.create_workspace(
             &ctx,
@@ -95,4 +89,12 @@ pub async fn seed_demo(app: &Application) -> anyhow::Result<DemoSeed> {
         tenant_slug: session.tenant.slug.as_str().to_owned(),
         access_token: session.access_token,
     })
+}
+
+/// The demo owner's request context for `access_token` (read again after onboarding,
+/// which changes what the owner may do).
+async fn signed_in(app: &Application, access_token: &str) -> anyhow::Result<RequestContext> {
+    app.authenticate(access_token)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo authentication failed: {e}"))
 }

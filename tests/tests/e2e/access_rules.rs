@@ -53,10 +53,10 @@ async fn every_field_of_the_live_schema_declares_its_access() {
     for (ty, field, _) in rules() {
         assert!(live_types.contains(ty), "rule for unknown type {ty}");
         assert!(
-            *field == "*" || live.contains(&(ty.to_string(), field.to_string())),
+            field == "*" || live.contains(&(ty.to_string(), field.to_string())),
             "rule for unknown field {ty}.{field}"
         );
-        assert!(seen.insert((*ty, *field)), "two rules for {ty}.{field}");
+        assert!(seen.insert((ty, field)), "two rules for {ty}.{field}");
     }
     // Types that expose people, credentials or addresses list every field: a field
     // added to one of them needs a rule of its own, never a wildcard's.
@@ -71,12 +71,12 @@ async fn every_field_of_the_live_schema_declares_its_access() {
         "Member",
     ] {
         assert!(
-            !rules().any(|(ty, field, _)| *ty == sensitive && *field == "*"),
+            !rules().any(|(ty, field, _)| ty == sensitive && field == "*"),
             "{sensitive} must list its fields, not use `*`"
         );
         for (_, field) in live.iter().filter(|(ty, _)| ty == sensitive) {
             assert!(
-                rules().any(|(ty, f, _)| *ty == sensitive && f == field),
+                rules().any(|(ty, f, _)| ty == sensitive && f == field),
                 "{sensitive}.{field} has no rule of its own"
             );
         }

@@ -26,11 +26,7 @@ async fn as_key(app: &TestApp, secret: &str, query: &str, variables: serde_json:
 /// The names of the tenant's workspaces, read by its owner.
 async fn workspace_names(app: &TestApp, owner: &Member) -> Vec<String> {
     let listed = app
-        .graphql(
-            "{ workspaces(first: 10) { nodes { name } } }",
-            json!({}),
-            Some(&owner.token),
-        )
+        .query("{ workspaces(first: 10) { nodes { name } } }", &owner.token)
         .await;
     listed.assert_ok()["workspaces"]["nodes"]
         .as_array()
@@ -61,7 +57,7 @@ async fn an_api_key_holds_none_of_its_creators_workspace_roles(backend: Backend)
     )
     .await
     .assert_ok();
-    let mine = app.graphql(WORKSPACES, json!({}), Some(&keeper.token)).await;
+    let mine = app.query(WORKSPACES, &keeper.token).await;
     assert_eq!(mine.assert_ok()["workspaces"]["totalCount"], 1, "the person sees it");
 
     // A key the keeper made with no permissions sees no workspace and renames nothing.
@@ -110,10 +106,9 @@ async fn an_api_key_holds_none_of_its_creators_workspace_roles(backend: Backend)
 /// The key's permissions as `apiKeys` lists them, and whether it is revoked.
 async fn key_state(app: &TestApp, owner: &Member, key_id: &str) -> (Vec<String>, bool) {
     let listed = app
-        .graphql(
+        .query(
             "{ apiKeys(first: 50) { nodes { id permissions revokedAt } } }",
-            json!({}),
-            Some(&owner.token),
+            &owner.token,
         )
         .await;
     let key = listed.assert_ok()["apiKeys"]["nodes"]
@@ -171,9 +166,7 @@ async fn a_key_is_revoked_with_its_creator_and_cut_down_with_their_role(backend:
         .join(&owner, "leaver@acme.example", RoleChoice::System(SystemRole::Admin))
         .await;
     let (left_key, left_secret) = app.create_api_key(&leaver, "Leaver", &["members:read"]).await;
-    app.graphql("mutation { leaveTenant }", json!({}), Some(&leaver.token))
-        .await
-        .assert_ok();
+    app.query("mutation { leaveTenant }", &leaver.token).await.assert_ok();
     let refused = as_key(&app, &left_secret, MEMBERS, json!({})).await;
     assert_eq!(refused.error_code(), Some("UNAUTHENTICATED"), "{}", refused.body);
     assert!(key_state(&app, &owner, &left_key).await.1);
@@ -267,11 +260,7 @@ async fn a_key_is_revoked_with_its_creator_and_cut_down_with_their_role(backend:
     assert_eq!(app.audit_count("api_key.revoked").await, 2);
     assert_eq!(app.audit_count("api_key.permissions_reduced").await, 2);
     let reasons = app
-        .graphql(
-            "{ auditEvents(last: 50, filter: { targetType: \"api_key\" }) { nodes { action actorId changes { field after } } } }",
-            json!({}),
-            Some(&owner.token),
-        )
+        .query("{ auditEvents(last: 50, filter: { targetType: \"api_key\" }) { nodes { action actorId changes { field after } } } }", &owner.token)
         .await;
     let text = reasons.assert_ok().to_string();
     for reason in ["creator_removed", "creator_left", "creator_role_changed"] {

@@ -43,11 +43,7 @@ async fn an_api_key_acts_in_its_tenant_within_its_permissions_until_revoked(back
     let key_id = data["createApiKey"]["apiKey"]["id"].clone();
     assert!(secret.starts_with("tsk_"));
     let listed = app
-        .graphql(
-            "{ apiKeys { totalCount nodes { id name lastUsedAt } } }",
-            json!({}),
-            Some(&owner.token),
-        )
+        .query("{ apiKeys { totalCount nodes { id name lastUsedAt } } }", &owner.token)
         .await;
     assert!(
         !listed.body.to_string().contains(&secret),
@@ -136,10 +132,7 @@ async fn an_api_key_acts_in_its_tenant_within_its_permissions_until_revoked(back
             Some(&keeper.token),
         )
         .await;
-    assert_eq!(
-        escalate.body["errors"][0]["extensions"]["reason"],
-        "PERMISSION_ESCALATION"
-    );
+    escalate.assert_reason("PERMISSION_ESCALATION");
     let past = app
         .graphql(
             CREATE,
@@ -155,21 +148,13 @@ async fn an_api_key_acts_in_its_tenant_within_its_permissions_until_revoked(back
     tampered.push(if secret.ends_with('A') { 'B' } else { 'A' });
     let response = with_key(&app, &tampered, "{ currentTenant { slug } }", json!({}), false).await;
     assert_eq!(response.error_code(), Some("UNAUTHENTICATED"));
-    let used = app
-        .graphql("{ apiKeys { nodes { lastUsedAt } } }", json!({}), Some(&owner.token))
-        .await;
+    let used = app.query("{ apiKeys { nodes { lastUsedAt } } }", &owner.token).await;
     assert!(
         used.assert_ok()["apiKeys"]["nodes"][0]["lastUsedAt"].is_string(),
         "use is recorded"
     );
 
-    app.graphql(
-        "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }",
-        json!({ "id": key_id }),
-        Some(&owner.token),
-    )
-    .await
-    .assert_ok();
+    app.revoke_api_key(&owner, key_id.as_str().expect("key id")).await;
     let revoked = with_key(&app, &secret, "{ currentTenant { slug } }", json!({}), false).await;
     assert_eq!(revoked.error_code(), Some("UNAUTHENTICATED"));
 
@@ -247,13 +232,7 @@ async fn a_verified_key_is_answered_from_the_cache_until_revoked_on_any_replica(
     app.graphql_at(&replica, "{ __typename }", json!({}), &secret)
         .await
         .assert_ok();
-    app.graphql(
-        "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }",
-        json!({ "id": key_id }),
-        Some(&owner.token),
-    )
-    .await
-    .assert_ok();
+    app.revoke_api_key(&owner, key_id.as_str().expect("key id")).await;
     // (`__typename` needs no caller; a field of the tenant does.)
     let on_replica = app
         .graphql_at(&replica, "{ currentTenant { slug } }", json!({}), &secret)

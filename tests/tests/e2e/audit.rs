@@ -503,11 +503,7 @@ async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: B
     // A second session, on another device, for revokeSession below.
     log_in(&mut walk, "owner@acme.example", PASSWORD, "acme").await;
     let sessions = app
-        .graphql(
-            "{ sessions(first: 10) { nodes { id current } } }",
-            json!({}),
-            Some(&access),
-        )
+        .query("{ sessions(first: 10) { nodes { id current } } }", &access)
         .await;
     let other = sessions.assert_ok()["sessions"]["nodes"]
         .as_array()
@@ -825,13 +821,11 @@ async fn a_mutation_that_fails_after_its_write_leaves_no_write_event_or_audit_ro
     let outbox_before = app.db.count("outbox_events").await;
     const COMPLETE: &str =
         "mutation { completeOnboarding(input: { terms: { version: \"2026-01\", accepted: true } }) { stage } }";
-    let failed = app.graphql(COMPLETE, json!({}), Some(&dana.token)).await;
+    let failed = app.query(COMPLETE, &dana.token).await;
     assert_eq!(failed.error_code(), Some("INTERNAL_SERVER_ERROR"), "{}", failed.body);
     assert_eq!(app.db.count("audit_events").await, events_before, "no audit row");
     assert_eq!(app.db.count("outbox_events").await, outbox_before, "no outbox event");
-    let still = app
-        .graphql("{ onboarding { stage } }", json!({}), Some(&dana.token))
-        .await;
+    let still = app.query("{ onboarding { stage } }", &dana.token).await;
     assert_eq!(
         still.assert_ok()["onboarding"]["stage"],
         "TERMS",
@@ -845,7 +839,7 @@ async fn a_mutation_that_fails_after_its_write_leaves_no_write_event_or_audit_ro
             Backend::Sqlite => "DROP TRIGGER refuse_completion",
         })
         .await;
-    let done = app.graphql(COMPLETE, json!({}), Some(&dana.token)).await;
+    let done = app.query(COMPLETE, &dana.token).await;
     assert_eq!(done.assert_ok()["completeOnboarding"]["stage"], "COMPLETED");
     assert_eq!(app.db.count("audit_events").await, events_before + 1);
     assert_eq!(app.db.count("outbox_events").await, outbox_before + 1);

@@ -381,10 +381,9 @@ async fn an_endpoint_edit_based_on_an_old_read_does_not_undo_a_disable(kind: Sto
 /// Owners of the tenant, by their email, as one of them reads the member list.
 async fn owners(app: &TestApp, token: &str) -> usize {
     let listed = app
-        .graphql(
+        .query(
             "{ members(first: 50, filter: { status: ACTIVE }) { nodes { role { systemKey } } } }",
-            json!({}),
-            Some(token),
+            token,
         )
         .await;
     listed.assert_ok()["members"]["nodes"]
@@ -416,10 +415,7 @@ async fn two_owners_leaving_or_demoting_each_other_at_once_leave_one_owner(backe
             .await;
         let admin_role = app.role_id(&first.token, "admin").await;
         let (left, right) = if round % 2 == 0 {
-            tokio::join!(
-                app.graphql(LEAVE, json!({}), Some(&first.token)),
-                app.graphql(LEAVE, json!({}), Some(&second.token)),
-            )
+            tokio::join!(app.query(LEAVE, &first.token), app.query(LEAVE, &second.token),)
         } else {
             tokio::join!(
                 app.graphql(

@@ -101,7 +101,7 @@ async fn a_verified_custom_domain_names_its_tenant_and_refuses_other_credentials
     assert_eq!(own.assert_ok()["currentTenant"]["slug"], "acme");
     let foreign = at_host(&app, "app.acme.com", &bob).await;
     assert_eq!(foreign.error_code(), Some("FORBIDDEN"), "{}", foreign.body);
-    assert_eq!(foreign.body["errors"][0]["extensions"]["reason"], "TENANT_MISMATCH");
+    foreign.assert_reason("TENANT_MISMATCH");
     at_host(&app, "unknown.example.org", &bob).await.assert_ok();
 
     // Globex may claim the name, but cannot take it over once Acme holds it verified,
@@ -118,16 +118,12 @@ async fn a_verified_custom_domain_names_its_tenant_and_refuses_other_credentials
     assert_eq!(takeover.error_code(), Some("CONFLICT"), "{}", takeover.body);
 
     // Each tenant sees its own claims only.
-    let listed = app
-        .graphql("{ customDomains { domain verified } }", json!({}), Some(&ada.token))
-        .await;
+    let listed = app.query("{ customDomains { domain verified } }", &ada.token).await;
     assert_eq!(
         listed.assert_ok()["customDomains"],
         json!([{ "domain": "app.acme.com", "verified": true }])
     );
-    let listed = app
-        .graphql("{ customDomains { domain verified } }", json!({}), Some(&bob.token))
-        .await;
+    let listed = app.query("{ customDomains { domain verified } }", &bob.token).await;
     assert_eq!(
         listed.assert_ok()["customDomains"],
         json!([{ "domain": "app.acme.com", "verified": false }])

@@ -105,11 +105,7 @@ async fn without_redis_requests_keep_working_readiness_degrades_and_recovery_is_
     for _ in 0..5 {
         let started = std::time::Instant::now();
         let me = app
-            .graphql(
-                "{ me { email } workspaces(first: 1) { totalCount } }",
-                json!({}),
-                Some(&ada.token),
-            )
+            .query("{ me { email } workspaces(first: 1) { totalCount } }", &ada.token)
             .await;
         assert_eq!(me.assert_ok()["me"]["email"], "ada@example.com");
         assert!(
@@ -137,8 +133,6 @@ async fn without_redis_requests_keep_working_readiness_degrades_and_recovery_is_
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(recovered, "readiness recovers once Redis is back");
-    app.graphql("{ me { email } }", json!({}), Some(&ada.token))
-        .await
-        .assert_ok();
+    app.query("{ me { email } }", &ada.token).await.assert_ok();
     app.stop().await;
 }

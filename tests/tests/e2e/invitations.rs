@@ -51,19 +51,14 @@ async fn a_new_person_signs_up_through_an_invitation(backend: Backend) {
     assert_eq!(app.db.count("tenants").await, 1);
     let new_token = data["signUp"]["accessToken"].as_str().expect("token");
     let create = app
-        .graphql(
+        .query(
             "mutation { createWorkspace(input: { name: \"Mine\", slug: \"mine\" }) { id } }",
-            json!({}),
-            Some(new_token),
+            new_token,
         )
         .await;
     create.assert_ok();
     let list = app
-        .graphql(
-            "{ invitations { nodes { status acceptedAt } } }",
-            json!({}),
-            Some(&owner.token),
-        )
+        .query("{ invitations { nodes { status acceptedAt } } }", &owner.token)
         .await;
     assert_eq!(list.assert_ok()["invitations"]["nodes"][0]["status"], "ACCEPTED");
     app.stop().await;
@@ -88,14 +83,10 @@ async fn an_existing_user_accepts_and_switches_into_the_tenant(backend: Backend)
     let data = accepted.assert_ok();
     assert_eq!(data["acceptInvitation"]["tenant"]["slug"], "acme");
     let in_acme = data["acceptInvitation"]["accessToken"].as_str().expect("token");
-    let tenant = app
-        .graphql("{ currentTenant { slug } }", json!({}), Some(in_acme))
-        .await;
+    let tenant = app.query("{ currentTenant { slug } }", in_acme).await;
     assert_eq!(tenant.assert_ok()["currentTenant"]["slug"], "acme");
     // Her own tenant is untouched and still hers.
-    let home = app
-        .graphql("{ currentTenant { slug } }", json!({}), Some(&grace.token))
-        .await;
+    let home = app.query("{ currentTenant { slug } }", &grace.token).await;
     assert_eq!(home.assert_ok()["currentTenant"]["slug"], "globex");
     app.stop().await;
 }
@@ -126,9 +117,7 @@ async fn misused_invitations_are_refused_and_change_nothing(backend: Backend) {
         .join(&owner, "admin@acme.example", RoleChoice::System(SystemRole::Admin))
         .await;
     let owner_role = {
-        let roles = app
-            .graphql("{ roles { nodes { id systemKey } } }", json!({}), Some(&owner.token))
-            .await;
+        let roles = app.query("{ roles { nodes { id systemKey } } }", &owner.token).await;
         roles.assert_ok()["roles"]["nodes"]
             .as_array()
             .expect("roles")

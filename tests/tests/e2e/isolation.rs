@@ -20,11 +20,7 @@ async fn tenant_a_never_sees_or_touches_tenant_b_workspaces(backend: Backend) {
 
     // Listing: only A's own (its default workspace and the one it created).
     let list = app
-        .graphql(
-            "{ workspaces(first: 100) { totalCount nodes { id name } } }",
-            json!({}),
-            Some(&a.token),
-        )
+        .query("{ workspaces(first: 100) { totalCount nodes { id name } } }", &a.token)
         .await;
     let data = list.assert_ok();
     let names: Vec<&str> = data["workspaces"]["nodes"]
@@ -78,9 +74,7 @@ async fn tenant_a_never_sees_or_touches_tenant_b_workspaces(backend: Backend) {
     app.create_workspace(&a, "A plans", "plans").await;
 
     // me / currentTenant answer with A's own identity.
-    let me = app
-        .graphql("{ me { email } currentTenant { id slug } }", json!({}), Some(&a.token))
-        .await;
+    let me = app.query("{ me { email } currentTenant { id slug } }", &a.token).await;
     let data = me.assert_ok();
     assert_eq!(data["me"]["email"], "alice@a.example");
     assert_eq!(data["currentTenant"]["id"], a.tenant_id.as_str());
@@ -114,9 +108,7 @@ async fn a_token_for_a_tenant_the_user_does_not_belong_to_is_refused(backend: Ba
             expires_at: now + tessera_application::AuthSettings::default().access_token_ttl,
         })
         .expect("sign");
-    let response = app
-        .graphql("{ workspaces { nodes { name } } }", json!({}), Some(&forged))
-        .await;
+    let response = app.query("{ workspaces { nodes { name } } }", &forged).await;
     assert_eq!(response.error_code(), Some("UNAUTHENTICATED"), "{}", response.body);
     assert_eq!(response.data()["workspaces"], serde_json::Value::Null);
     app.stop().await;

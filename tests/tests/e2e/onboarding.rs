@@ -26,16 +26,12 @@ fn personal() -> Value {
 }
 
 async fn gated(app: &TestApp, member: &Member) -> GqlResponse {
-    app.graphql(WORKSPACES, json!({}), Some(&member.token)).await
+    app.query(WORKSPACES, &member.token).await
 }
 
 fn assert_gated(response: &GqlResponse) {
     assert_eq!(response.error_code(), Some("FORBIDDEN"), "{}", response.body);
-    assert_eq!(
-        response.body["errors"][0]["extensions"]["reason"], "ONBOARDING_INCOMPLETE",
-        "{}",
-        response.body
-    );
+    response.assert_reason("ONBOARDING_INCOMPLETE");
 }
 
 /// Walks a person through every step with valid data.
@@ -69,10 +65,9 @@ async fn drafts_survive_a_new_session_stale_saves_conflict_and_work_is_gated_unt
     assert_gated(&gated(&app, &ada).await);
     // Who and where I am stays readable, and so does onboarding itself.
     let me = app
-        .graphql(
+        .query(
             "{ me { email membership { status } } currentTenant { slug } }",
-            json!({}),
-            Some(&ada.token),
+            &ada.token,
         )
         .await;
     assert!(
@@ -80,7 +75,7 @@ async fn drafts_survive_a_new_session_stale_saves_conflict_and_work_is_gated_unt
         "no membership to show before onboarding: {}",
         me.body
     );
-    let start = app.graphql(ONBOARDING, json!({}), Some(&ada.token)).await;
+    let start = app.query(ONBOARDING, &ada.token).await;
     assert_eq!(start.assert_ok()["onboarding"]["stage"], "STARTED");
     assert_eq!(start.assert_ok()["onboarding"]["version"], 1);
 
@@ -134,7 +129,7 @@ async fn drafts_survive_a_new_session_stale_saves_conflict_and_work_is_gated_unt
             .to_owned(),
         ..ada
     };
-    let resumed = app.graphql(ONBOARDING, json!({}), Some(&ada.token)).await;
+    let resumed = app.query(ONBOARDING, &ada.token).await;
     let resumed = &resumed.assert_ok()["onboarding"];
     assert_eq!(resumed["stage"], "PERSONAL_INFO");
     assert_eq!(resumed["version"], saved_version);
@@ -148,7 +143,7 @@ async fn drafts_survive_a_new_session_stale_saves_conflict_and_work_is_gated_unt
         "personalInfo": { "displayName": "Overwritten" } } });
     let refused = app.graphql(DRAFT, stale, Some(&ada.token)).await;
     assert_eq!(refused.error_code(), Some("CONFLICT"), "{}", refused.body);
-    let kept = app.graphql(ONBOARDING, json!({}), Some(&ada.token)).await;
+    let kept = app.query(ONBOARDING, &ada.token).await;
     assert_eq!(
         kept.assert_ok()["onboarding"]["draft"]["personalInfo"]["displayName"],
         "Ada L"
@@ -177,7 +172,7 @@ async fn drafts_survive_a_new_session_stale_saves_conflict_and_work_is_gated_unt
     for field in ["displayName", "timeZone", "locale"] {
         assert!(invalid.field_error(field).is_some(), "{field}: {}", invalid.body);
     }
-    let unchanged = app.graphql(ONBOARDING, json!({}), Some(&ada.token)).await;
+    let unchanged = app.query(ONBOARDING, &ada.token).await;
     assert_eq!(unchanged.assert_ok()["onboarding"]["stage"], "PERSONAL_INFO");
     assert!(
         unchanged.assert_ok()["onboarding"]["draft"].is_object(),
@@ -193,7 +188,7 @@ async fn drafts_survive_a_new_session_stale_saves_conflict_and_work_is_gated_unt
         )
         .await;
     assert_eq!(personal_step.assert_ok()["advanceOnboarding"]["stage"], "ORGANIZATION");
-    let me = app.graphql("{ me { displayName } }", json!({}), Some(&ada.token)).await;
+    let me = app.query("{ me { displayName } }", &ada.token).await;
     assert_eq!(me.assert_ok()["me"]["displayName"], "Ada Lovelace");
 
     let organization =
@@ -206,9 +201,7 @@ async fn drafts_survive_a_new_session_stale_saves_conflict_and_work_is_gated_unt
         )
         .await;
     assert_eq!(org_step.assert_ok()["advanceOnboarding"]["stage"], "TERMS");
-    let tenant = app
-        .graphql("{ currentTenant { name slug } }", json!({}), Some(&ada.token))
-        .await;
+    let tenant = app.query("{ currentTenant { name slug } }", &ada.token).await;
     assert_eq!(
         tenant.assert_ok()["currentTenant"],
         json!({ "name": "Acme Corporation", "slug": "acme-corp" })
@@ -264,7 +257,7 @@ async fn drafts_survive_a_new_session_stale_saves_conflict_and_work_is_gated_unt
     );
     // The gate lifts on the very next request (the cached "not onboarded" is dropped).
     assert!(gated(&app, &ada).await.assert_ok()["workspaces"]["totalCount"].is_number());
-    let final_state = app.graphql(ONBOARDING, json!({}), Some(&ada.token)).await;
+    let final_state = app.query(ONBOARDING, &ada.token).await;
     let final_state = &final_state.assert_ok()["onboarding"];
     assert_eq!(final_state["terms"], json!({ "version": "2026-01", "accepted": true }));
     assert_eq!(final_state["organization"]["slug"], "acme-corp");
@@ -280,9 +273,7 @@ async fn drafts_survive_a_new_session_stale_saves_conflict_and_work_is_gated_unt
 
 /// The keys of the checklist items that are done.
 async fn done_items(app: &TestApp, token: &str) -> Vec<String> {
-    let list = app
-        .graphql("{ setupChecklist { items { key done } } }", json!({}), Some(token))
-        .await;
+    let list = app.query("{ setupChecklist { items { key done } } }", token).await;
     list.assert_ok()["setupChecklist"]["items"]
         .as_array()
         .expect("items")
@@ -304,10 +295,9 @@ async fn tenant_setup_and_funnels_stay_within_each_tenant(backend: Backend) {
         .await;
     assert_gated(&gated(&app, &bob).await);
     let second = app
-        .graphql(
+        .query(
             "mutation { createTenant(input: { name: \"Beta\", slug: \"beta\" }) { accessToken } }",
-            json!({}),
-            Some(&ada.token),
+            &ada.token,
         )
         .await;
     let beta_token = second.assert_ok()["createTenant"]["accessToken"]
@@ -359,7 +349,7 @@ async fn tenant_setup_and_funnels_stay_within_each_tenant(backend: Backend) {
             "MEMBER_INVITED"
         ]
     );
-    let full = app.graphql(CHECKLIST, json!({}), Some(&ada.token)).await;
+    let full = app.query(CHECKLIST, &ada.token).await;
     assert_eq!(full.assert_ok()["setupChecklist"]["total"], 5);
     assert_eq!(full.assert_ok()["setupChecklist"]["complete"], false);
     assert_eq!(done_items(&app, &beta_token).await, ["WORKSPACE_CREATED"]);
@@ -367,7 +357,7 @@ async fn tenant_setup_and_funnels_stay_within_each_tenant(backend: Backend) {
     // Funnels: Acme counts Ada (done) and Bob (not started); Beta counts Ada only.
     const FUNNEL: &str =
         "{ onboardingFunnel { members completed completionRate medianSecondsToComplete stages { stage members } } }";
-    let acme_funnel = app.graphql(FUNNEL, json!({}), Some(&ada.token)).await;
+    let acme_funnel = app.query(FUNNEL, &ada.token).await;
     let acme_funnel = &acme_funnel.assert_ok()["onboardingFunnel"];
     assert_eq!(acme_funnel["members"], 2);
     assert_eq!(acme_funnel["completed"], 1);
@@ -380,10 +370,10 @@ async fn tenant_setup_and_funnels_stay_within_each_tenant(backend: Backend) {
     );
     assert_eq!(acme_funnel["stages"][0], json!({ "stage": "STARTED", "members": 1 }));
     assert_eq!(acme_funnel["stages"][4], json!({ "stage": "COMPLETED", "members": 1 }));
-    let beta_funnel = app.graphql(FUNNEL, json!({}), Some(&beta_token)).await;
+    let beta_funnel = app.query(FUNNEL, &beta_token).await;
     assert_eq!(beta_funnel.assert_ok()["onboardingFunnel"]["members"], 1);
     // Bob cannot read any funnel: not an admin, and not onboarded.
-    let bobs = app.graphql(FUNNEL, json!({}), Some(&bob.token)).await;
+    let bobs = app.query(FUNNEL, &bob.token).await;
     assert_eq!(bobs.error_code(), Some("FORBIDDEN"), "{}", bobs.body);
 
     // An admin who is not the owner cannot rename the tenant through onboarding.
@@ -408,20 +398,14 @@ async fn tenant_setup_and_funnels_stay_within_each_tenant(backend: Backend) {
         )
         .await;
     assert_eq!(takeover.error_code(), Some("FORBIDDEN"), "{}", takeover.body);
-    assert_eq!(takeover.body["errors"][0]["extensions"]["reason"], "OWNER_ONLY");
-    let still = app
-        .graphql("{ currentTenant { slug } }", json!({}), Some(&ada.token))
-        .await;
+    takeover.assert_reason("OWNER_ONLY");
+    let still = app.query("{ currentTenant { slug } }", &ada.token).await;
     assert_eq!(still.assert_ok()["currentTenant"]["slug"], "acme");
 
     // Bob's organization step joins Beta through an invitation (an unknown token is a
     // field error; the step does not move).
     let roles = app
-        .graphql(
-            "{ roles(first: 10) { nodes { id systemKey } } }",
-            json!({}),
-            Some(&beta_token),
-        )
+        .query("{ roles(first: 10) { nodes { id systemKey } } }", &beta_token)
         .await;
     let member_role = roles.assert_ok()["roles"]["nodes"]
         .as_array()
@@ -468,11 +452,7 @@ async fn tenant_setup_and_funnels_stay_within_each_tenant(backend: Backend) {
         .await;
     assert_eq!(joined.assert_ok()["advanceOnboarding"]["stage"], "TERMS");
     let tenants = app
-        .graphql(
-            "{ myTenants { nodes { tenant { slug } } } }",
-            json!({}),
-            Some(&bob.token),
-        )
+        .query("{ myTenants { nodes { tenant { slug } } } }", &bob.token)
         .await;
     let slugs: Vec<String> = tenants.assert_ok()["myTenants"]["nodes"]
         .as_array()
@@ -484,7 +464,7 @@ async fn tenant_setup_and_funnels_stay_within_each_tenant(backend: Backend) {
         slugs.contains(&"beta".to_owned()) && slugs.contains(&"acme".to_owned()),
         "{slugs:?}"
     );
-    let info = app.graphql(ONBOARDING, json!({}), Some(&bob.token)).await;
+    let info = app.query(ONBOARDING, &bob.token).await;
     assert_eq!(
         info.assert_ok()["onboarding"]["organization"],
         json!({ "joinedByInvitation": true, "name": null, "slug": null, "size": null, "industry": null })

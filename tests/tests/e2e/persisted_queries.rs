@@ -85,17 +85,7 @@ async fn api_keys_may_be_held_to_trusted_documents() {
     .await
     .expect("SQLite is always available");
     let owner = app.sign_up("owner@example.com", "acme").await;
-    let created = app
-        .graphql(
-            "mutation { createApiKey(input: { name: \"ci\", permissions: [] }) { secret } }",
-            json!({}),
-            Some(&owner.token),
-        )
-        .await;
-    let secret = created.assert_ok()["createApiKey"]["secret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
+    let (_, secret) = app.create_api_key(&owner, "ci", &[]).await;
     let key = [("x-api-key", secret.as_str())];
 
     let plain = send(&app, json!({ "query": trusted }), &key).await;
@@ -114,7 +104,7 @@ async fn api_keys_may_be_held_to_trusted_documents() {
     assert_eq!(untrusted.error_code(), Some("PERSISTED_QUERY_NOT_TRUSTED"));
 
     // People (access tokens) are not held to the manifest in this mode.
-    app.graphql(other, json!({}), Some(&owner.token)).await.assert_ok();
+    app.query(other, &owner.token).await.assert_ok();
     app.stop().await;
     let _ = std::fs::remove_file(manifest);
 }

@@ -19,17 +19,13 @@ async fn a_suspended_tenant_is_locked_out_while_another_keeps_working(backend: B
     let list = "query($s: String) { tenants(search: $s) { totalCount nodes { slug status } } }";
 
     // Owning a tenant does not make anyone a platform administrator.
-    let refused = app.graphql(list, json!({}), Some(&admin.token)).await;
-    assert_eq!(
-        refused.body["errors"][0]["extensions"]["reason"], "NOT_PLATFORM_ADMIN",
-        "{}",
-        refused.body
-    );
+    let refused = app.query(list, &admin.token).await;
+    refused.assert_reason("NOT_PLATFORM_ADMIN");
     tessera_server::set_platform_admin(app.config(), "admin@platform.example", true)
         .await
         .expect("granted");
 
-    let all = app.graphql(list, json!({}), Some(&admin.token)).await;
+    let all = app.query(list, &admin.token).await;
     assert_eq!(all.assert_ok()["tenants"]["totalCount"], 3);
     let found = app.graphql(list, json!({ "s": "GLOB" }), Some(&admin.token)).await;
     assert_eq!(
@@ -38,7 +34,7 @@ async fn a_suspended_tenant_is_locked_out_while_another_keeps_working(backend: B
     );
 
     // Grace has been seen (her access is cached); the suspension still applies at once.
-    app.graphql("{ workspaces { totalCount } }", json!({}), Some(&grace.token))
+    app.query("{ workspaces { totalCount } }", &grace.token)
         .await
         .assert_ok();
     let suspend = app
@@ -49,17 +45,9 @@ async fn a_suspended_tenant_is_locked_out_while_another_keeps_working(backend: B
         )
         .await;
     assert_eq!(suspend.assert_ok()["suspendTenant"]["status"], "SUSPENDED");
-    let locked = app
-        .graphql("{ workspaces { totalCount } }", json!({}), Some(&grace.token))
-        .await;
-    assert_eq!(
-        locked.body["errors"][0]["extensions"]["reason"], "TENANT_SUSPENDED",
-        "{}",
-        locked.body
-    );
-    app.graphql("{ workspaces { totalCount } }", json!({}), Some(&ada.token))
-        .await
-        .assert_ok();
+    let locked = app.query("{ workspaces { totalCount } }", &grace.token).await;
+    locked.assert_reason("TENANT_SUSPENDED");
+    app.query("{ workspaces { totalCount } }", &ada.token).await.assert_ok();
 
     let reactivate = app
         .graphql(
@@ -69,15 +57,15 @@ async fn a_suspended_tenant_is_locked_out_while_another_keeps_working(backend: B
         )
         .await;
     assert_eq!(reactivate.assert_ok()["reactivateTenant"]["status"], "ACTIVE");
-    app.graphql("{ workspaces { totalCount } }", json!({}), Some(&grace.token))
+    app.query("{ workspaces { totalCount } }", &grace.token)
         .await
         .assert_ok();
 
     tessera_server::set_platform_admin(app.config(), "admin@platform.example", false)
         .await
         .expect("revoked");
-    let again = app.graphql(list, json!({}), Some(&admin.token)).await;
-    assert_eq!(again.body["errors"][0]["extensions"]["reason"], "NOT_PLATFORM_ADMIN");
+    let again = app.query(list, &admin.token).await;
+    again.assert_reason("NOT_PLATFORM_ADMIN");
     app.stop().await;
 }
 
@@ -99,17 +87,13 @@ async fn platform_administrators_read_the_platform_chain_and_any_tenants(backend
     let query = "query($t: ID, $f: AuditEventFilterInput) { platformAuditEvents(tenantId: $t, first: 50, filter: $f) { totalCount nodes { action targetType } } }";
 
     // Owning a tenant, even with audit:read, does not open the platform's trail.
-    let refused = app.graphql(query, json!({}), Some(&ada.token)).await;
-    assert_eq!(
-        refused.body["errors"][0]["extensions"]["reason"], "NOT_PLATFORM_ADMIN",
-        "{}",
-        refused.body
-    );
+    let refused = app.query(query, &ada.token).await;
+    refused.assert_reason("NOT_PLATFORM_ADMIN");
     tessera_server::set_platform_admin(app.config(), "admin@platform.example", true)
         .await
         .expect("granted");
 
-    let platform = app.graphql(query, json!({}), Some(&admin.token)).await;
+    let platform = app.query(query, &admin.token).await;
     let platform = &platform.assert_ok()["platformAuditEvents"];
     let actions: Vec<&str> = platform["nodes"]
         .as_array()

@@ -323,11 +323,7 @@ async fn an_ordinary_schema_owner_runs_migrations_workers_and_audit_commands() {
 
     // The outbox worker finds the tenant through the owner's function, as the runtime role.
     let created = app
-        .graphql(
-            "mutation { createWebhookEndpoint(input: { url: \"http://127.0.0.1:9/in\", events: [\"workspace.renamed\"] }) { endpoint { id } } }",
-            json!({}),
-            Some(&ada.token),
-        )
+        .query("mutation { createWebhookEndpoint(input: { url: \"http://127.0.0.1:9/in\", events: [\"workspace.renamed\"] }) { endpoint { id } } }", &ada.token)
         .await;
     let endpoint = created.assert_ok()["createWebhookEndpoint"]["endpoint"]["id"]
         .as_str()

@@ -14,7 +14,7 @@ on_both_backends!(a_mutation_shows_what_its_writes_left_not_what_it_read_before)
 /// Statements the server runs for one request.
 async fn statements_for(app: &TestApp, query: &str, token: &str) -> u64 {
     let before = app.statements();
-    app.graphql(query, json!({}), Some(token)).await.assert_ok();
+    app.query(query, token).await.assert_ok();
     app.statements() - before
 }
 
@@ -39,9 +39,7 @@ async fn a_page_costs_the_same_statements_for_5_rows_as_for_100(backend: Backend
         );
     }
     // Warm the access cache, as every request after the first finds it.
-    app.graphql("{ me { email } }", json!({}), Some(&owner.token))
-        .await
-        .assert_ok();
+    app.query("{ me { email } }", &owner.token).await.assert_ok();
 
     let me = statements_for(&app, "{ me { email displayName } }", &owner.token).await;
     assert!(me <= 3, "me: {me} statements");
@@ -104,11 +102,7 @@ async fn a_page_costs_the_same_statements_for_5_rows_as_for_100(backend: Backend
     // page smaller than the membership says there is more.
     let research = app.create_workspace(&owner, "Research", "research").await;
     let listed = app
-        .graphql(
-            "{ workspaces(first: 10) { nodes { slug members(first: 1) { pageInfo { hasNextPage } nodes { user { email } } } } } }",
-            json!({}),
-            Some(&owner.token),
-        )
+        .query("{ workspaces(first: 10) { nodes { slug members(first: 1) { pageInfo { hasNextPage } nodes { user { email } } } } } }", &owner.token)
         .await;
     for workspace in listed.assert_ok()["workspaces"]["nodes"].as_array().expect("nodes") {
         let members = workspace["members"]["nodes"].as_array().expect("members");
@@ -341,10 +335,9 @@ async fn a_batched_relation_is_refused_per_row_and_an_api_key_is_not_its_creator
 
     // The user of a token pair just issued is not this request's caller: no membership.
     let issued = app
-        .graphql(
+        .query(
             "mutation { createTenant(input: { name: \"Beta\" }) { user { email membership { status } } } }",
-            json!({}),
-            Some(&owner.token),
+            &owner.token,
         )
         .await;
     let user = &issued.assert_ok()["createTenant"]["user"];
@@ -359,9 +352,7 @@ async fn hostile_documents_are_refused_before_any_database_work() {
         .await
         .expect("SQLite is always available");
     let owner = app.sign_up("owner@example.com", "acme").await;
-    app.graphql("{ me { email } }", json!({}), Some(&owner.token))
-        .await
-        .assert_ok();
+    app.query("{ me { email } }", &owner.token).await.assert_ok();
 
     let deep = format!("{{ {}__typename{} }}", "me { ".repeat(50), " }".repeat(50));
     // 5 fragments of 10 levels each, spread inside one another.
@@ -431,7 +422,7 @@ async fn hostile_documents_are_refused_before_any_database_work() {
         ("pages of pages", costly, "GRAPHQL_VALIDATION_FAILED"),
     ] {
         let before = app.statements();
-        let response = app.graphql(query, json!({}), Some(&owner.token)).await;
+        let response = app.query(query, &owner.token).await;
         assert_eq!(response.status, 400, "{what}: {}", response.body);
         assert_eq!(response.error_code(), Some(code), "{what}: {}", response.body);
         assert!(response.body.get("data").is_none(), "{what}: nothing ran");
@@ -446,12 +437,9 @@ async fn hostile_documents_are_refused_before_any_database_work() {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let answered = tokio::time::timeout(
-        std::time::Duration::from_secs(20),
-        app.graphql(&doubling, json!({}), Some(&owner.token)),
-    )
-    .await
-    .expect("a doubling fragment chain is answered, not walked path by path");
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(20), app.query(&doubling, &owner.token))
+        .await
+        .expect("a doubling fragment chain is answered, not walked path by path");
     assert!(answered.status == 200 || answered.status == 400, "{}", answered.body);
     // (Bodies over 1 MiB, e.g. a 5 MB document, are cut off by the body limit: see http_protocol.)
     // A batch (an array of operations) is refused outright.

@@ -148,11 +148,7 @@ async fn every_role_may_do_exactly_what_its_permissions_say(backend: Backend) {
     }
     // Refused writes left their targets alone: every refused rename/delete target still exists.
     let owner_view = app
-        .graphql(
-            "{ workspaces(first: 100) { nodes { name } } }",
-            json!({}),
-            Some(&owner.token),
-        )
+        .query("{ workspaces(first: 100) { nodes { name } } }", &owner.token)
         .await;
     let renamed = owner_view.assert_ok()["workspaces"]["nodes"]
         .as_array()
@@ -195,17 +191,13 @@ async fn privilege_escalation_attempts_are_refused_and_change_nothing(backend: B
 
     // A role editor cannot create a role with permissions they lack…
     let create = app
-        .graphql(
+        .query(
             "mutation { createRole(input: { name: \"Sneaky\", permissions: [\"members:manage\"] }) { id } }",
-            json!({}),
-            Some(&editor.token),
+            &editor.token,
         )
         .await;
     assert_eq!(create.error_code(), Some("FORBIDDEN"), "{}", create.body);
-    assert_eq!(
-        create.body["errors"][0]["extensions"]["reason"],
-        "PERMISSION_ESCALATION"
-    );
+    create.assert_reason("PERMISSION_ESCALATION");
     // …nor widen their own role.
     let widen = app
         .graphql(
@@ -225,11 +217,7 @@ async fn privilege_escalation_attempts_are_refused_and_change_nothing(backend: B
     let by_owner = app
         .graphql(edit_owner, json!({ "id": owner_role }), Some(&owner.token))
         .await;
-    assert_eq!(
-        by_owner.body["errors"][0]["extensions"]["reason"], "OWNER_ROLE_FIXED",
-        "{}",
-        by_owner.body
-    );
+    by_owner.assert_reason("OWNER_ROLE_FIXED");
 
     // An admin cannot make anyone an owner, nor touch the owner.
     let promote = app
@@ -239,11 +227,7 @@ async fn privilege_escalation_attempts_are_refused_and_change_nothing(backend: B
             Some(&admin.token),
         )
         .await;
-    assert_eq!(
-        promote.body["errors"][0]["extensions"]["reason"], "PERMISSION_ESCALATION",
-        "{}",
-        promote.body
-    );
+    promote.assert_reason("PERMISSION_ESCALATION");
     let remove_owner = app
         .graphql(
             "mutation($u: ID!) { removeMember(userId: $u) }",
@@ -251,11 +235,7 @@ async fn privilege_escalation_attempts_are_refused_and_change_nothing(backend: B
             Some(&admin.token),
         )
         .await;
-    assert_eq!(
-        remove_owner.body["errors"][0]["extensions"]["reason"], "TARGET_OUTRANKS",
-        "{}",
-        remove_owner.body
-    );
+    remove_owner.assert_reason("TARGET_OUTRANKS");
 
     // Another tenant's member, by id: not found here, untouched there.
     let remove_stranger = app
@@ -271,7 +251,7 @@ async fn privilege_escalation_attempts_are_refused_and_change_nothing(backend: B
         "{}",
         remove_stranger.body
     );
-    let still_there = app.graphql("{ me { email } }", json!({}), Some(&stranger.token)).await;
+    let still_there = app.query("{ me { email } }", &stranger.token).await;
     still_there.assert_ok();
 
     // Nothing changed: same roles, same grants, the viewer is still a viewer.
@@ -305,19 +285,9 @@ async fn the_last_owner_is_protected_and_ownership_can_be_transferred(backend: B
             Some(&owner.token),
         )
         .await;
-    assert_eq!(
-        demote.body["errors"][0]["extensions"]["reason"], "LAST_OWNER",
-        "{}",
-        demote.body
-    );
-    let leave = app
-        .graphql("mutation { leaveTenant }", json!({}), Some(&owner.token))
-        .await;
-    assert_eq!(
-        leave.body["errors"][0]["extensions"]["reason"], "LAST_OWNER",
-        "{}",
-        leave.body
-    );
+    demote.assert_reason("LAST_OWNER");
+    let leave = app.query("mutation { leaveTenant }", &owner.token).await;
+    leave.assert_reason("LAST_OWNER");
 
     let by_admin = app
         .graphql(
@@ -326,11 +296,7 @@ async fn the_last_owner_is_protected_and_ownership_can_be_transferred(backend: B
             Some(&admin.token),
         )
         .await;
-    assert_eq!(
-        by_admin.body["errors"][0]["extensions"]["reason"], "NOT_OWNER",
-        "{}",
-        by_admin.body
-    );
+    by_admin.assert_reason("NOT_OWNER");
 
     let transfer = app
         .graphql(
@@ -341,20 +307,16 @@ async fn the_last_owner_is_protected_and_ownership_can_be_transferred(backend: B
         .await;
     assert_eq!(transfer.assert_ok()["transferOwnership"]["role"]["systemKey"], "owner");
     // The former owner is now an admin and may leave; the new owner may not.
-    let left = app
-        .graphql("mutation { leaveTenant }", json!({}), Some(&owner.token))
-        .await;
+    let left = app.query("mutation { leaveTenant }", &owner.token).await;
     assert_eq!(left.assert_ok()["leaveTenant"], true);
-    let gone = app.graphql("{ me { email } }", json!({}), Some(&owner.token)).await;
+    let gone = app.query("{ me { email } }", &owner.token).await;
     assert_eq!(
         gone.error_code(),
         Some("UNAUTHENTICATED"),
         "a member who left loses access"
     );
-    let new_owner_leaves = app
-        .graphql("mutation { leaveTenant }", json!({}), Some(&admin.token))
-        .await;
-    assert_eq!(new_owner_leaves.body["errors"][0]["extensions"]["reason"], "LAST_OWNER");
+    let new_owner_leaves = app.query("mutation { leaveTenant }", &admin.token).await;
+    new_owner_leaves.assert_reason("LAST_OWNER");
     app.stop().await;
 }
 
@@ -393,10 +355,9 @@ async fn roles_are_managed_and_a_changed_role_applies_on_the_next_request(backen
 
     // Bad input and conflicts on roles.
     let unknown = app
-        .graphql(
+        .query(
             "mutation { createRole(input: { name: \"X\", permissions: [\"root:all\"] }) { id } }",
-            json!({}),
-            Some(&owner.token),
+            &owner.token,
         )
         .await;
     assert_eq!(unknown.error_code(), Some("BAD_USER_INPUT"));
@@ -406,10 +367,9 @@ async fn roles_are_managed_and_a_changed_role_applies_on_the_next_request(backen
             .is_some_and(|m| m.contains("root:all"))
     );
     let duplicate = app
-        .graphql(
+        .query(
             "mutation { createRole(input: { name: \"Viewer\", permissions: [] }) { id } }",
-            json!({}),
-            Some(&owner.token),
+            &owner.token,
         )
         .await;
     assert_eq!(duplicate.error_code(), Some("CONFLICT"));
@@ -429,7 +389,7 @@ async fn roles_are_managed_and_a_changed_role_applies_on_the_next_request(backen
     let system = app
         .graphql(delete, json!({ "id": viewer_role, "r": null }), Some(&owner.token))
         .await;
-    assert_eq!(system.body["errors"][0]["extensions"]["reason"], "SYSTEM_ROLE");
+    system.assert_reason("SYSTEM_ROLE");
     let moved = app
         .graphql(delete, json!({ "id": auditors, "r": viewer_role }), Some(&owner.token))
         .await;
@@ -526,7 +486,7 @@ async fn a_workspace_role_grants_inside_that_workspace_only(backend: Backend) {
     let list = "{ workspaces(first: 50) { totalCount nodes { name } } }";
 
     // A viewer sees no workspace until added to one.
-    let before = app.graphql(list, json!({}), Some(&viewer.token)).await;
+    let before = app.query(list, &viewer.token).await;
     assert_eq!(before.assert_ok()["workspaces"]["totalCount"], 0);
     let add = "mutation($input: WorkspaceMemberInput!) { addWorkspaceMember(input: $input) { name members { totalCount nodes { user { email } role { systemKey } } } } }";
     let added = app
@@ -550,7 +510,7 @@ async fn a_workspace_role_grants_inside_that_workspace_only(backend: Backend) {
         .await;
     assert_eq!(again.error_code(), Some("CONFLICT"), "{}", again.body);
 
-    let after = app.graphql(list, json!({}), Some(&viewer.token)).await;
+    let after = app.query(list, &viewer.token).await;
     assert_eq!(after.assert_ok()["workspaces"]["nodes"], json!([{ "name": "Design" }]));
 
     // The workspace admin role lets the viewer rename Design, and nothing else.
@@ -565,10 +525,9 @@ async fn a_workspace_role_grants_inside_that_workspace_only(backend: Backend) {
         other.body
     );
     let create = app
-        .graphql(
+        .query(
             "mutation { createWorkspace(input: { name: \"Mine\", slug: \"mine\" }) { id } }",
-            json!({}),
-            Some(&viewer.token),
+            &viewer.token,
         )
         .await;
     assert_eq!(
@@ -588,11 +547,7 @@ async fn a_workspace_role_grants_inside_that_workspace_only(backend: Backend) {
             Some(&viewer.token),
         )
         .await;
-    assert_eq!(
-        escalate.body["errors"][0]["extensions"]["reason"], "PERMISSION_ESCALATION",
-        "{}",
-        escalate.body
-    );
+    escalate.assert_reason("PERMISSION_ESCALATION");
 
     // Someone from another tenant cannot be added.
     let outsider = app.sign_up("outsider@globex.example", "globex").await;
@@ -614,7 +569,7 @@ async fn a_workspace_role_grants_inside_that_workspace_only(backend: Backend) {
         )
         .await;
     leave.assert_ok();
-    let gone = app.graphql(list, json!({}), Some(&viewer.token)).await;
+    let gone = app.query(list, &viewer.token).await;
     assert_eq!(gone.assert_ok()["workspaces"]["totalCount"], 0);
     app.stop().await;
 }

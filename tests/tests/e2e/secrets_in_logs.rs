@@ -65,17 +65,7 @@ async fn a_full_identity_flow_logs_no_secret() {
     )
     .await
     .assert_ok();
-    let key = app
-        .graphql(
-            "mutation { createApiKey(input: { name: \"CI\", permissions: [] }) { secret } }",
-            json!({}),
-            Some(&owner.token),
-        )
-        .await;
-    let api_secret = key.assert_ok()["createApiKey"]["secret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
+    let (_, api_secret) = app.create_api_key(&owner, "CI", &[]).await;
     app.graphql(
         "mutation($e: String!) { requestPasswordReset(input: { email: $e }) }",
         json!({ "e": "owner@acme.example" }),
@@ -100,7 +90,7 @@ async fn a_full_identity_flow_logs_no_secret() {
     )
     .await
     .assert_ok();
-    app.graphql("{ me { email } }", json!({}), Some("garbage-token")).await;
+    app.query("{ me { email } }", "garbage-token").await;
     app.stop().await;
 
     let text = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();

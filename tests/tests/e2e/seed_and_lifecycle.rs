@@ -17,11 +17,9 @@ async fn a_suspended_tenant_is_forbidden_with_a_reason(backend: Backend) {
     };
     let ada = app.sign_up("ada@example.com", "acme").await;
     app.db.execute_as_owner("UPDATE tenants SET status = 'suspended'").await;
-    let response = app
-        .graphql("{ workspaces { totalCount } }", json!({}), Some(&ada.token))
-        .await;
+    let response = app.query("{ workspaces { totalCount } }", &ada.token).await;
     assert_eq!(response.error_code(), Some("FORBIDDEN"), "{}", response.body);
-    assert_eq!(response.body["errors"][0]["extensions"]["reason"], "TENANT_SUSPENDED");
+    response.assert_reason("TENANT_SUSPENDED");
     app.stop().await;
 }
 
@@ -33,7 +31,7 @@ async fn a_removed_member_loses_access_on_the_next_request(backend: Backend) {
     let ada = app
         .join(&owner, "ada@acme.example", RoleChoice::System(SystemRole::Member))
         .await;
-    let before = app.graphql("{ me { email } }", json!({}), Some(&ada.token)).await;
+    let before = app.query("{ me { email } }", &ada.token).await;
     before.assert_ok();
     let removed = app
         .graphql(
@@ -43,7 +41,7 @@ async fn a_removed_member_loses_access_on_the_next_request(backend: Backend) {
         )
         .await;
     removed.assert_ok();
-    let after = app.graphql("{ me { email } }", json!({}), Some(&ada.token)).await;
+    let after = app.query("{ me { email } }", &ada.token).await;
     assert_eq!(after.error_code(), Some("UNAUTHENTICATED"), "{}", after.body);
     app.stop().await;
 }
@@ -68,9 +66,7 @@ async fn with_redis_a_role_change_on_one_replica_applies_on_the_other(backend: B
         .assert_ok();
 
     // The owner narrows the member role on the first instance…
-    let roles = app
-        .graphql("{ roles { nodes { id systemKey } } }", json!({}), Some(&owner.token))
-        .await;
+    let roles = app.query("{ roles { nodes { id systemKey } } }", &owner.token).await;
     let member_role = roles.assert_ok()["roles"]["nodes"]
         .as_array()
         .expect("roles")

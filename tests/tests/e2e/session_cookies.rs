@@ -89,7 +89,7 @@ async fn cookie_mode_keeps_the_refresh_token_in_an_http_only_cookie_guarded_agai
     ] {
         let (refused, set) = post(&app, REFRESH, json!({}), &headers).await;
         assert_eq!(refused.error_code(), Some("FORBIDDEN"), "{}", refused.body);
-        assert_eq!(refused.body["errors"][0]["extensions"]["reason"], "CSRF");
+        refused.assert_reason("CSRF");
         assert!(set.is_empty(), "a refused refresh sets no cookie");
     }
 

@@ -39,15 +39,13 @@ async fn refresh_rotates_and_a_replayed_token_ends_the_whole_session(backend: Ba
     let third = app.graphql(REFRESH, json!({ "t": second_refresh }), None).await;
     let (third_access, third_refresh) = pair(&third, "refreshSession");
     assert_ne!(second_refresh, third_refresh);
-    app.graphql("{ me { email } }", json!({}), Some(&third_access))
-        .await
-        .assert_ok();
+    app.query("{ me { email } }", &third_access).await.assert_ok();
 
     // The first token again: someone holds a copy. The whole session ends…
     let replay = app.graphql(REFRESH, json!({ "t": first_refresh }), None).await;
     assert_eq!(replay.error_code(), Some("UNAUTHENTICATED"), "{}", replay.body);
     // …so the newest tokens of that session die too, at once.
-    let access = app.graphql("{ me { email } }", json!({}), Some(&third_access)).await;
+    let access = app.query("{ me { email } }", &third_access).await;
     assert_eq!(access.error_code(), Some("UNAUTHENTICATED"), "{}", access.body);
     let refresh = app.graphql(REFRESH, json!({ "t": third_refresh }), None).await;
     assert_eq!(refresh.error_code(), Some("UNAUTHENTICATED"));
@@ -78,11 +76,7 @@ async fn logging_out_ends_access_at_once_here_or_everywhere(backend: Backend) {
     let (phone_access, phone_refresh) = pair(&phone, "logIn");
 
     let list = app
-        .graphql(
-            "{ sessions { totalCount nodes { id current } } }",
-            json!({}),
-            Some(&laptop_access),
-        )
+        .query("{ sessions { totalCount nodes { id current } } }", &laptop_access)
         .await;
     let data = list.assert_ok();
     assert_eq!(data["sessions"]["totalCount"], 3, "sign-up, laptop and phone");
@@ -95,21 +89,15 @@ async fn logging_out_ends_access_at_once_here_or_everywhere(backend: Backend) {
     assert_eq!(current.len(), 1);
 
     // Logging out on the laptop ends the laptop only.
-    app.graphql("mutation { logOut }", json!({}), Some(&laptop_access))
-        .await
-        .assert_ok();
-    let dead = app.graphql("{ me { email } }", json!({}), Some(&laptop_access)).await;
+    app.query("mutation { logOut }", &laptop_access).await.assert_ok();
+    let dead = app.query("{ me { email } }", &laptop_access).await;
     assert_eq!(dead.error_code(), Some("UNAUTHENTICATED"));
-    app.graphql("{ me { email } }", json!({}), Some(&phone_access))
-        .await
-        .assert_ok();
+    app.query("{ me { email } }", &phone_access).await.assert_ok();
 
     // Another person's session cannot be ended by id.
     let grace = app.sign_up("grace@example.com", "globex").await;
     let phone_id = {
-        let list = app
-            .graphql("{ sessions { nodes { id current } } }", json!({}), Some(&phone_access))
-            .await;
+        let list = app.query("{ sessions { nodes { id current } } }", &phone_access).await;
         list.assert_ok()["sessions"]["nodes"]
             .as_array()
             .expect("nodes")
@@ -126,17 +114,13 @@ async fn logging_out_ends_access_at_once_here_or_everywhere(backend: Backend) {
         )
         .await;
     assert_eq!(foreign.error_code(), Some("NOT_FOUND"));
-    app.graphql("{ me { email } }", json!({}), Some(&phone_access))
-        .await
-        .assert_ok();
+    app.query("{ me { email } }", &phone_access).await.assert_ok();
 
     // Everywhere: the sign-up session and the phone end too.
-    let everywhere = app
-        .graphql("mutation { logOutEverywhere }", json!({}), Some(&ada.token))
-        .await;
+    let everywhere = app.query("mutation { logOutEverywhere }", &ada.token).await;
     assert_eq!(everywhere.assert_ok()["logOutEverywhere"], 2);
     for token in [&ada.token, &phone_access] {
-        let response = app.graphql("{ me { email } }", json!({}), Some(token)).await;
+        let response = app.query("{ me { email } }", token).await;
         assert_eq!(response.error_code(), Some("UNAUTHENTICATED"));
     }
     let refresh = app.graphql(REFRESH, json!({ "t": phone_refresh }), None).await;
@@ -151,18 +135,18 @@ async fn email_verification_and_password_reset_work_once_and_a_reset_ends_every_
     let ada = app.sign_up("ada@example.com", "acme").await;
     let verified = "{ me { emailVerified } }";
     assert_eq!(
-        app.graphql(verified, json!({}), Some(&ada.token)).await.assert_ok()["me"]["emailVerified"],
+        app.query(verified, &ada.token).await.assert_ok()["me"]["emailVerified"],
         false
     );
 
-    app.graphql("mutation { requestEmailVerification }", json!({}), Some(&ada.token))
+    app.query("mutation { requestEmailVerification }", &ada.token)
         .await
         .assert_ok();
     let token = app.mailed_token("ada@example.com", "ev_").expect("a verification mail");
     let verify = "mutation($t: String!) { verifyEmail(input: { token: $t }) }";
     app.graphql(verify, json!({ "t": token }), None).await.assert_ok();
     assert_eq!(
-        app.graphql(verified, json!({}), Some(&ada.token)).await.assert_ok()["me"]["emailVerified"],
+        app.query(verified, &ada.token).await.assert_ok()["me"]["emailVerified"],
         true
     );
     let again = app.graphql(verify, json!({ "t": token }), None).await;
@@ -190,7 +174,7 @@ async fn email_verification_and_password_reset_work_once_and_a_reset_ends_every_
     assert_eq!(reused.error_code(), Some("BAD_USER_INPUT"));
 
     // Every session ended; the old password is gone, the new one works.
-    let old_access = app.graphql("{ me { email } }", json!({}), Some(&ada.token)).await;
+    let old_access = app.query("{ me { email } }", &ada.token).await;
     assert_eq!(old_access.error_code(), Some("UNAUTHENTICATED"));
     let old_password = app
         .graphql(LOG_IN, json!({ "e": "ada@example.com", "p": PASSWORD }), None)

@@ -179,7 +179,7 @@ async fn log_in_checks_credentials_and_chooses_the_tenant(backend: Backend) {
             .is_some_and(|t| t.starts_with("rt_"))
     );
     let token = data["logIn"]["accessToken"].as_str().expect("token");
-    let me = app.graphql("{ me { email } }", json!({}), Some(token)).await;
+    let me = app.query("{ me { email } }", token).await;
     assert_eq!(me.assert_ok()["me"]["email"], "ada@example.com");
 
     let wrong_password = app
@@ -261,9 +261,7 @@ async fn bad_workspace_input_is_refused(backend: Backend) {
         assert_eq!(response.error_code(), Some("BAD_USER_INPUT"), "{}", response.body);
         assert!(response.field_error("id").is_some());
     }
-    let page = app
-        .graphql("{ workspaces(first: 101) { totalCount } }", json!({}), Some(&ada.token))
-        .await;
+    let page = app.query("{ workspaces(first: 101) { totalCount } }", &ada.token).await;
     assert_eq!(page.error_code(), Some("BAD_USER_INPUT"));
     assert_eq!(page.field_error("first"), Some("must be at most 100"));
     assert_eq!(app.db.count("workspaces").await, 1, "only the default workspace exists");

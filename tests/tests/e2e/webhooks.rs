@@ -295,17 +295,13 @@ async fn deliveries_are_signed_retried_given_up_disabled_and_redelivered(backend
     assert_eq!(failed["attempts"], 3);
     assert_eq!(failed["responseStatus"], 500);
     assert!(failed["lastError"].as_str().is_some_and(|e| e.contains("500")));
-    let endpoints = app.graphql(ENDPOINTS, json!({}), Some(&owner.token)).await;
+    let endpoints = app.query(ENDPOINTS, &owner.token).await;
     let listed = &endpoints.assert_ok()["webhookEndpoints"]["nodes"][0];
     assert_eq!(listed["enabled"], false);
     assert_eq!(listed["failedDeliveriesInARow"], 1);
     assert!(listed["disabledReason"].as_str().is_some_and(|r| r.contains("failed")));
     let events = app
-        .graphql(
-            "query { auditEvents(first: 5, filter: { action: \"webhook_endpoint.disabled\" }) { nodes { actorType targetId } } }",
-            json!({}),
-            Some(&owner.token),
-        )
+        .query("query { auditEvents(first: 5, filter: { action: \"webhook_endpoint.disabled\" }) { nodes { actorType targetId } } }", &owner.token)
         .await;
     let disabled = &events.assert_ok()["auditEvents"]["nodes"];
     assert_eq!(
@@ -374,10 +370,9 @@ async fn deliveries_are_signed_retried_given_up_disabled_and_redelivered(backend
 
     // Bad input gets per-field errors; another tenant sees none of it.
     let bad = app
-        .graphql(
+        .query(
             "mutation { createWebhookEndpoint(input: { url: \"ftp://x\", events: [\"nope\"] }) { secret } }",
-            json!({}),
-            Some(&owner.token),
+            &owner.token,
         )
         .await;
     assert_eq!(bad.error_code(), Some("BAD_USER_INPUT"), "{}", bad.body);
@@ -391,7 +386,7 @@ async fn deliveries_are_signed_retried_given_up_disabled_and_redelivered(backend
         .graphql(DELIVERIES, json!({ "id": endpoint }), Some(&stranger.token))
         .await;
     assert_eq!(foreign.error_code(), Some("NOT_FOUND"), "{}", foreign.body);
-    let theirs = app.graphql(ENDPOINTS, json!({}), Some(&stranger.token)).await;
+    let theirs = app.query(ENDPOINTS, &stranger.token).await;
     assert_eq!(theirs.assert_ok()["webhookEndpoints"]["nodes"], json!([]));
     let viewer = app
         .join(
@@ -400,7 +395,7 @@ async fn deliveries_are_signed_retried_given_up_disabled_and_redelivered(backend
             RoleChoice::System(tessera_domain::SystemRole::Viewer),
         )
         .await;
-    let denied = app.graphql(ENDPOINTS, json!({}), Some(&viewer.token)).await;
+    let denied = app.query(ENDPOINTS, &viewer.token).await;
     assert_eq!(denied.error_code(), Some("FORBIDDEN"), "{}", denied.body);
     app.stop().await;
 }
@@ -533,11 +528,7 @@ async fn subscribers_hear_their_own_tenants_events_only(backend: Backend) {
         "{refused}"
     );
     let listed = app
-        .graphql(
-            "{ workspaces(first: 50) { nodes { slug } } }",
-            json!({}),
-            Some(&ada.token),
-        )
+        .query("{ workspaces(first: 50) { nodes { slug } } }", &ada.token)
         .await;
     assert!(
         !listed.assert_ok().to_string().contains("sneaky"),

@@ -34,8 +34,9 @@ pub enum Access {
     Inherited,
 }
 
-/// One rule: a type, a field (`"*"`: every field of the type), and what it needs.
-pub type Rule = (&'static str, &'static str, Access);
+/// One rule: a type, the fields it covers (`"*"`: every field of the type), and what
+/// they need.
+pub type Rule = (&'static str, &'static [&'static str], Access);
 
 /// Every module's rules, each module listing its own types' fields. A type with a
 /// field that exposes anything sensitive lists every field (a new field then needs a
@@ -58,15 +59,18 @@ const MODULE_RULES: &[&[Rule]] = &[
     super::workspaces::RULES,
 ];
 
-/// Every rule of the schema.
-pub fn rules() -> impl Iterator<Item = &'static Rule> {
-    MODULE_RULES.iter().flat_map(|rules| rules.iter())
+/// Every rule of the schema, one `(type, field, access)` per field.
+pub fn rules() -> impl Iterator<Item = (&'static str, &'static str, Access)> {
+    MODULE_RULES
+        .iter()
+        .flat_map(|rules| rules.iter())
+        .flat_map(|(ty, fields, access)| fields.iter().map(move |field| (*ty, *field, *access)))
 }
 
 /// The rules by `(type, field)`, built once.
 fn table() -> &'static HashMap<(&'static str, &'static str), Access> {
     static TABLE: OnceLock<HashMap<(&'static str, &'static str), Access>> = OnceLock::new();
-    TABLE.get_or_init(|| rules().map(|(t, f, access)| ((*t, *f), *access)).collect())
+    TABLE.get_or_init(|| rules().map(|(t, f, access)| ((t, f), access)).collect())
 }
 
 /// The rule for one field, if the table has one (a field's own, else its type's `"*"`).

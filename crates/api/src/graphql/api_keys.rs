@@ -16,15 +16,14 @@ use tessera_domain::Permission;
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", "apiKeys", Access::Permission(Permission::ApiKeysManage)),
-    ("Mutation", "createApiKey", Access::Person),
-    ("Mutation", "revokeApiKey", Access::Permission(Permission::ApiKeysManage)),
-    ("ApiKey", "*", Access::Inherited),
-    ("ApiKeyConnection", "*", Access::Inherited),
-    ("ApiKeyEdge", "*", Access::Inherited),
+    ("Query", &["apiKeys"], Access::Permission(Permission::ApiKeysManage)),
+    ("Mutation", &["createApiKey"], Access::Person),
+    ("Mutation", &["revokeApiKey"], Access::Permission(Permission::ApiKeysManage)),
+    ("ApiKey", &["*"], Access::Inherited),
+    ("ApiKeyConnection", &["*"], Access::Inherited),
+    ("ApiKeyEdge", &["*"], Access::Inherited),
     // CreatedApiKey: the key's secret, shown once to its creator; every field listed
-    ("CreatedApiKey", "apiKey", Access::Inherited),
-    ("CreatedApiKey", "secret", Access::Inherited),
+    ("CreatedApiKey", &["apiKey", "secret"], Access::Inherited),
 ];
 
 /// An API key (never its secret).

@@ -16,27 +16,15 @@ use tessera_domain::Permission;
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", "auditEvents", Access::Permission(Permission::AuditRead)),
-    ("Query", "platformAuditEvents", Access::Person),
-    ("PlatformAuditEventConnection", "*", Access::Inherited),
-    ("PlatformAuditEventEdge", "*", Access::Inherited),
+    ("Query", &["auditEvents"], Access::Permission(Permission::AuditRead)),
+    ("Query", &["platformAuditEvents"], Access::Person),
+    ("PlatformAuditEventConnection", &["*"], Access::Inherited),
+    ("PlatformAuditEventEdge", &["*"], Access::Inherited),
     // AuditEvent: who did what, from which address; every field listed
-    ("AuditEvent", "id", Access::Inherited),
-    ("AuditEvent", "sequence", Access::Inherited),
-    ("AuditEvent", "action", Access::Inherited),
-    ("AuditEvent", "actorType", Access::Inherited),
-    ("AuditEvent", "actorId", Access::Inherited),
-    ("AuditEvent", "targetType", Access::Inherited),
-    ("AuditEvent", "targetId", Access::Inherited),
-    ("AuditEvent", "changes", Access::Inherited),
-    ("AuditEvent", "ip", Access::Inherited),
-    ("AuditEvent", "userAgent", Access::Inherited),
-    ("AuditEvent", "requestId", Access::Inherited),
-    ("AuditEvent", "occurredAt", Access::Inherited),
-    ("AuditEvent", "hash", Access::Inherited),
-    ("AuditChange", "*", Access::Inherited),
-    ("AuditEventConnection", "*", Access::Inherited),
-    ("AuditEventEdge", "*", Access::Inherited),
+    ("AuditEvent", &["id", "sequence", "action", "actorType", "actorId", "targetType", "targetId", "changes", "ip", "userAgent", "requestId", "occurredAt", "hash"], Access::Inherited),
+    ("AuditChange", &["*"], Access::Inherited),
+    ("AuditEventConnection", &["*"], Access::Inherited),
+    ("AuditEventEdge", &["*"], Access::Inherited),
 ];
 
 /// One field a change touched (text; secrets are never recorded).

@@ -13,11 +13,9 @@ use tessera_domain::Permission;
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", "customDomains", Access::Permission(Permission::TenantUpdate)),
-    ("Mutation", "addCustomDomain", Access::Permission(Permission::TenantUpdate)),
-    ("Mutation", "verifyCustomDomain", Access::Permission(Permission::TenantUpdate)),
-    ("Mutation", "removeCustomDomain", Access::Permission(Permission::TenantUpdate)),
-    ("CustomDomain", "*", Access::Inherited),
+    ("Query", &["customDomains"], Access::Permission(Permission::TenantUpdate)),
+    ("Mutation", &["addCustomDomain", "verifyCustomDomain", "removeCustomDomain"], Access::Permission(Permission::TenantUpdate)),
+    ("CustomDomain", &["*"], Access::Inherited),
 ];
 
 /// A host name that names this tenant once verified.

@@ -4,45 +4,31 @@
 
 use async_graphql::{Error, ErrorExtensions, Value};
 use tessera_application::AppError;
+use tessera_application::wire_table;
 
-/// Declares the `extensions.code` values of errors inside a GraphQL response, each
-/// with what it means, in one table.
-macro_rules! error_codes {
-    ($($variant:ident => ($wire:literal, $meaning:literal),)*) => {
-        /// The `extensions.code` of an error in a GraphQL response (HTTP 200 with
-        /// `data`), a closed set. Requests refused before they run have their own
-        /// table ([`crate::http::RequestRefusal`]).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum ErrorCode {
-            $($variant,)*
-        }
-
-        impl ErrorCode {
-            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
-
-            pub const fn code(self) -> &'static str {
-                match self {
-                    $(ErrorCode::$variant => $wire,)*
-                }
-            }
-
-            pub const fn meaning(self) -> &'static str {
-                match self {
-                    $(ErrorCode::$variant => $meaning,)*
-                }
-            }
-        }
-    };
+wire_table! {
+    /// The `extensions.code` of an error in a GraphQL response (HTTP 200 with `data`), a
+    /// closed set, each with what it means. Requests refused before they run have their
+    /// own table ([`crate::http::RequestRefusal`]).
+    pub enum ErrorCode: (&'static str, &'static str) {
+        Unauthenticated => ("UNAUTHENTICATED", "no credential, or one that is not (or no longer) valid"),
+        Forbidden => ("FORBIDDEN", "the caller may not do this; `extensions.reason` says why (table below)"),
+        NotFound => ("NOT_FOUND", "no such thing in the caller's tenant (another tenant's ids answer the same)"),
+        BadUserInput => ("BAD_USER_INPUT", "the input is invalid; `extensions.fields` holds a message per input field"),
+        Conflict => ("CONFLICT", "the change clashes with what is stored (a taken slug, a stale version, a row changed meanwhile); `extensions.fields` names the field"),
+        RateLimited => ("RATE_LIMITED", "past a rate limit or budget; `extensions.retryAfterSeconds` says when to try again"),
+        InternalServerError => ("INTERNAL_SERVER_ERROR", "something failed on the server; nothing more is shown (the cause is logged with the request id)"),
+    }
 }
 
-error_codes! {
-    Unauthenticated => ("UNAUTHENTICATED", "no credential, or one that is not (or no longer) valid"),
-    Forbidden => ("FORBIDDEN", "the caller may not do this; `extensions.reason` says why (table below)"),
-    NotFound => ("NOT_FOUND", "no such thing in the caller's tenant (another tenant's ids answer the same)"),
-    BadUserInput => ("BAD_USER_INPUT", "the input is invalid; `extensions.fields` holds a message per input field"),
-    Conflict => ("CONFLICT", "the change clashes with what is stored (a taken slug, a stale version, a row changed meanwhile); `extensions.fields` names the field"),
-    RateLimited => ("RATE_LIMITED", "past a rate limit or budget; `extensions.retryAfterSeconds` says when to try again"),
-    InternalServerError => ("INTERNAL_SERVER_ERROR", "something failed on the server; nothing more is shown (the cause is logged with the request id)"),
+impl ErrorCode {
+    pub const fn code(self) -> &'static str {
+        self.row().0
+    }
+
+    pub const fn meaning(self) -> &'static str {
+        self.row().1
+    }
 }
 
 pub fn to_graphql_error(error: &AppError) -> Error {

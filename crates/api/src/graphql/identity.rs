@@ -17,26 +17,14 @@ use super::tenants::Tenant;
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Mutation", "signUp", Access::Public),
-    ("Mutation", "logIn", Access::Public),
-    ("Query", "me", Access::Identity),
-    ("Mutation", "requestEmailVerification", Access::Person),
-    ("Mutation", "verifyEmail", Access::Public),
-    ("Mutation", "requestPasswordReset", Access::Public),
-    ("Mutation", "resetPassword", Access::Public),
+    ("Mutation", &["signUp", "logIn"], Access::Public),
+    ("Query", &["me"], Access::Identity),
+    ("Mutation", &["requestEmailVerification"], Access::Person),
+    ("Mutation", &["verifyEmail", "requestPasswordReset", "resetPassword"], Access::Public),
     // AuthPayload: credentials, shown once to whoever just proved who they are; every field listed
-    ("AuthPayload", "accessToken", Access::Inherited),
-    ("AuthPayload", "refreshToken", Access::Inherited),
-    ("AuthPayload", "expiresAt", Access::Inherited),
-    ("AuthPayload", "user", Access::Inherited),
-    ("AuthPayload", "tenant", Access::Inherited),
+    ("AuthPayload", &["accessToken", "refreshToken", "expiresAt", "user", "tenant"], Access::Inherited),
     // User: a person: their email, and their membership of the caller's tenant; every field listed
-    ("User", "id", Access::Inherited),
-    ("User", "email", Access::Inherited),
-    ("User", "displayName", Access::Inherited),
-    ("User", "emailVerified", Access::Inherited),
-    ("User", "createdAt", Access::Inherited),
-    ("User", "membership", Access::Inherited),
+    ("User", &["id", "email", "displayName", "emailVerified", "createdAt", "membership"], Access::Inherited),
 ];
 
 /// A person. One user can belong to several tenants.

@@ -18,21 +18,13 @@ use tessera_domain::Permission;
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", "invitations", Access::Permission(Permission::MembersInvite)),
-    ("Mutation", "inviteMember", Access::Permission(Permission::MembersInvite)),
-    ("Mutation", "revokeInvitation", Access::Permission(Permission::MembersInvite)),
-    ("Mutation", "acceptInvitation", Access::Person),
+    ("Query", &["invitations"], Access::Permission(Permission::MembersInvite)),
+    ("Mutation", &["inviteMember", "revokeInvitation"], Access::Permission(Permission::MembersInvite)),
+    ("Mutation", &["acceptInvitation"], Access::Person),
     // Invitation: the invited address; every field listed
-    ("Invitation", "id", Access::Inherited),
-    ("Invitation", "email", Access::Inherited),
-    ("Invitation", "roleId", Access::Inherited),
-    ("Invitation", "invitedBy", Access::Inherited),
-    ("Invitation", "status", Access::Inherited),
-    ("Invitation", "createdAt", Access::Inherited),
-    ("Invitation", "expiresAt", Access::Inherited),
-    ("Invitation", "acceptedAt", Access::Inherited),
-    ("InvitationConnection", "*", Access::Inherited),
-    ("InvitationEdge", "*", Access::Inherited),
+    ("Invitation", &["id", "email", "roleId", "invitedBy", "status", "createdAt", "expiresAt", "acceptedAt"], Access::Inherited),
+    ("InvitationConnection", &["*"], Access::Inherited),
+    ("InvitationEdge", &["*"], Access::Inherited),
 ];
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

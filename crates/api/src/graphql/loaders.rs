@@ -87,44 +87,26 @@ fn by_page_size<I: Copy, K>(keys: &[K], split: impl Fn(&K) -> (I, u32)) -> HashM
     grouped
 }
 
-impl Loader<UserId> for RequestLoader {
-    type Value = User;
-    type Error = Arc<AppError>;
+/// Loaders of records by their own id: one use-case call for the whole batch.
+macro_rules! by_id {
+    ($($id:ty => $record:ty: $use_case:ident,)*) => {$(
+        impl Loader<$id> for RequestLoader {
+            type Value = $record;
+            type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[UserId]) -> Loaded<UserId, User> {
-        let users = self.app.users_by_ids(&self.request, keys).await.map_err(shared)?;
-        Ok(keyed(users, |user| user.id))
-    }
+            async fn load(&self, keys: &[$id]) -> Loaded<$id, $record> {
+                let records = self.app.$use_case(&self.request, keys).await.map_err(shared)?;
+                Ok(keyed(records, |record| record.id))
+            }
+        }
+    )*};
 }
 
-impl Loader<RoleId> for RequestLoader {
-    type Value = Role;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[RoleId]) -> Loaded<RoleId, Role> {
-        let roles = self.app.roles_by_ids(&self.request, keys).await.map_err(shared)?;
-        Ok(keyed(roles, |role| role.id))
-    }
-}
-
-impl Loader<WorkspaceId> for RequestLoader {
-    type Value = Workspace;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[WorkspaceId]) -> Loaded<WorkspaceId, Workspace> {
-        let workspaces = self.app.workspaces_by_ids(&self.request, keys).await.map_err(shared)?;
-        Ok(keyed(workspaces, |workspace| workspace.id))
-    }
-}
-
-impl Loader<TenantId> for RequestLoader {
-    type Value = Tenant;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[TenantId]) -> Loaded<TenantId, Tenant> {
-        let tenants = self.app.my_tenants_by_ids(&self.request, keys).await.map_err(shared)?;
-        Ok(keyed(tenants, |tenant| tenant.id))
-    }
+by_id! {
+    UserId => User: users_by_ids,
+    RoleId => Role: roles_by_ids,
+    WorkspaceId => Workspace: workspaces_by_ids,
+    TenantId => Tenant: my_tenants_by_ids,
 }
 
 impl Loader<MembershipOf> for RequestLoader {

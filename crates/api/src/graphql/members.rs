@@ -20,20 +20,13 @@ use tessera_domain::Permission;
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", "members", Access::Permission(Permission::MembersRead)),
-    ("Query", "member", Access::Permission(Permission::MembersRead)),
-    ("Mutation", "updateMemberRole", Access::Permission(Permission::MembersManage)),
-    ("Mutation", "removeMember", Access::Permission(Permission::MembersManage)),
-    ("Mutation", "leaveTenant", Access::Person),
-    ("Mutation", "transferOwnership", Access::Person),
+    ("Query", &["members", "member"], Access::Permission(Permission::MembersRead)),
+    ("Mutation", &["updateMemberRole", "removeMember"], Access::Permission(Permission::MembersManage)),
+    ("Mutation", &["leaveTenant", "transferOwnership"], Access::Person),
     // Member: a member of the tenant, behind `members:read`; every field listed
-    ("Member", "user", Access::Inherited),
-    ("Member", "role", Access::Inherited),
-    ("Member", "status", Access::Inherited),
-    ("Member", "joinedAt", Access::Inherited),
-    ("Member", "workspaces", Access::Inherited),
-    ("MemberConnection", "*", Access::Inherited),
-    ("MemberEdge", "*", Access::Inherited),
+    ("Member", &["user", "role", "status", "joinedAt", "workspaces"], Access::Inherited),
+    ("MemberConnection", &["*"], Access::Inherited),
+    ("MemberEdge", &["*"], Access::Inherited),
 ];
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

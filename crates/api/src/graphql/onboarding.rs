@@ -19,17 +19,14 @@ use super::errors::GqlResult;
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", "onboarding", Access::Person),
-    ("Mutation", "saveOnboardingDraft", Access::Person),
-    ("Mutation", "advanceOnboarding", Access::Person),
-    ("Mutation", "returnToOnboardingStage", Access::Person),
-    ("Mutation", "completeOnboarding", Access::Person),
-    ("Onboarding", "*", Access::Inherited),
-    ("OnboardingDraft", "*", Access::Inherited),
-    ("PersonalInfo", "*", Access::Inherited),
-    ("OrganizationInfo", "*", Access::Inherited),
-    ("OrganizationDraft", "*", Access::Inherited),
-    ("TermsInfo", "*", Access::Inherited),
+    ("Query", &["onboarding"], Access::Person),
+    ("Mutation", &["saveOnboardingDraft", "advanceOnboarding", "returnToOnboardingStage", "completeOnboarding"], Access::Person),
+    ("Onboarding", &["*"], Access::Inherited),
+    ("OnboardingDraft", &["*"], Access::Inherited),
+    ("PersonalInfo", &["*"], Access::Inherited),
+    ("OrganizationInfo", &["*"], Access::Inherited),
+    ("OrganizationDraft", &["*"], Access::Inherited),
+    ("TermsInfo", &["*"], Access::Inherited),
 ];
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

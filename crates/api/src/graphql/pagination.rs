@@ -11,7 +11,7 @@ use tessera_domain::{Membership, Role, Workspace, WorkspaceMembership};
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("PageInfo", "*", Access::Inherited),
+    ("PageInfo", &["*"], Access::Inherited),
 ];
 
 #[derive(SimpleObject, Debug, Clone)]
@@ -27,35 +27,23 @@ pub trait Cursored {
     fn cursor(&self) -> String;
 }
 
-impl Cursored for Workspace {
-    fn cursor(&self) -> String {
-        Cursor::new(self.created_at, self.id.as_uuid()).encode()
-    }
+/// Records listed oldest first: the cursor is their creation time and id.
+macro_rules! cursored_by_creation {
+    ($($record:ty),*) => {$(
+        impl Cursored for $record {
+            fn cursor(&self) -> String {
+                Cursor::new(self.created_at, self.id.as_uuid()).encode()
+            }
+        }
+    )*};
 }
-
-impl Cursored for tessera_domain::Invitation {
-    fn cursor(&self) -> String {
-        Cursor::new(self.created_at, self.id.as_uuid()).encode()
-    }
-}
-
-impl Cursored for Role {
-    fn cursor(&self) -> String {
-        Cursor::new(self.created_at, self.id.as_uuid()).encode()
-    }
-}
-
-impl Cursored for WorkspaceMembership {
-    fn cursor(&self) -> String {
-        Cursor::new(self.created_at, self.id.as_uuid()).encode()
-    }
-}
-
-impl Cursored for Membership {
-    fn cursor(&self) -> String {
-        Cursor::new(self.created_at, self.id.as_uuid()).encode()
-    }
-}
+cursored_by_creation!(
+    Workspace,
+    tessera_domain::Invitation,
+    Role,
+    WorkspaceMembership,
+    Membership
+);
 
 impl Cursored for MyTenant {
     fn cursor(&self) -> String {

@@ -15,11 +15,10 @@ use super::tenants::Tenant;
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", "tenants", Access::Person),
-    ("Mutation", "suspendTenant", Access::Person),
-    ("Mutation", "reactivateTenant", Access::Person),
-    ("TenantConnection", "*", Access::Inherited),
-    ("TenantEdge", "*", Access::Inherited),
+    ("Query", &["tenants"], Access::Person),
+    ("Mutation", &["suspendTenant", "reactivateTenant"], Access::Person),
+    ("TenantConnection", &["*"], Access::Inherited),
+    ("TenantEdge", &["*"], Access::Inherited),
 ];
 
 impl super::pagination::Cursored for DomainTenant {

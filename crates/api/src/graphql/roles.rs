@@ -15,17 +15,13 @@ use super::pagination::{page_cost, relay_connection};
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", "permissions", Access::Public),
-    ("PermissionInfo", "*", Access::Inherited),
-    ("Query", "roles", Access::Member),
-    ("Query", "role", Access::Member),
-    ("Query", "myRole", Access::Member),
-    ("Mutation", "createRole", Access::Permission(Permission::RolesManage)),
-    ("Mutation", "updateRole", Access::Permission(Permission::RolesManage)),
-    ("Mutation", "deleteRole", Access::Permission(Permission::RolesManage)),
-    ("Role", "*", Access::Inherited),
-    ("RoleConnection", "*", Access::Inherited),
-    ("RoleEdge", "*", Access::Inherited),
+    ("Query", &["permissions"], Access::Public),
+    ("PermissionInfo", &["*"], Access::Inherited),
+    ("Query", &["roles", "role", "myRole"], Access::Member),
+    ("Mutation", &["createRole", "updateRole", "deleteRole"], Access::Permission(Permission::RolesManage)),
+    ("Role", &["*"], Access::Inherited),
+    ("RoleConnection", &["*"], Access::Inherited),
+    ("RoleEdge", &["*"], Access::Inherited),
 ];
 
 /// One entry of the closed permission catalogue, for role editors.

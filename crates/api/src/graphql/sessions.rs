@@ -17,21 +17,13 @@ use super::pagination::{page_cost, relay_connection};
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Mutation", "refreshSession", Access::Public),
-    ("Mutation", "logOut", Access::Person),
-    ("Mutation", "logOutEverywhere", Access::Person),
-    ("Mutation", "revokeSession", Access::Person),
-    ("Query", "sessions", Access::Person),
+    ("Mutation", &["refreshSession"], Access::Public),
+    ("Mutation", &["logOut", "logOutEverywhere", "revokeSession"], Access::Person),
+    ("Query", &["sessions"], Access::Person),
     // Session: where a person signed in from; every field listed
-    ("Session", "id", Access::Inherited),
-    ("Session", "current", Access::Inherited),
-    ("Session", "userAgent", Access::Inherited),
-    ("Session", "ip", Access::Inherited),
-    ("Session", "createdAt", Access::Inherited),
-    ("Session", "lastUsedAt", Access::Inherited),
-    ("Session", "expiresAt", Access::Inherited),
-    ("SessionConnection", "*", Access::Inherited),
-    ("SessionEdge", "*", Access::Inherited),
+    ("Session", &["id", "current", "userAgent", "ip", "createdAt", "lastUsedAt", "expiresAt"], Access::Inherited),
+    ("SessionConnection", &["*"], Access::Inherited),
+    ("SessionEdge", &["*"], Access::Inherited),
 ];
 
 /// One signed-in device or browser.

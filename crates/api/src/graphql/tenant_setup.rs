@@ -16,15 +16,15 @@ use super::onboarding::OnboardingStage;
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", "onboardingFunnel", Access::Permission(Permission::TenantUpdate)),
-    ("OnboardingFunnelStats", "*", Access::Inherited),
-    ("StageCount", "*", Access::Inherited),
-    ("Query", "tenantSettings", Access::Member),
-    ("Mutation", "updateTenantSettings", Access::Permission(Permission::TenantUpdate)),
-    ("TenantSettings", "*", Access::Inherited),
-    ("Query", "setupChecklist", Access::Permission(Permission::TenantUpdate)),
-    ("SetupChecklistView", "*", Access::Inherited),
-    ("SetupChecklistItem", "*", Access::Inherited),
+    ("Query", &["onboardingFunnel"], Access::Permission(Permission::TenantUpdate)),
+    ("OnboardingFunnelStats", &["*"], Access::Inherited),
+    ("StageCount", &["*"], Access::Inherited),
+    ("Query", &["tenantSettings"], Access::Member),
+    ("Mutation", &["updateTenantSettings"], Access::Permission(Permission::TenantUpdate)),
+    ("TenantSettings", &["*"], Access::Inherited),
+    ("Query", &["setupChecklist"], Access::Permission(Permission::TenantUpdate)),
+    ("SetupChecklistView", &["*"], Access::Inherited),
+    ("SetupChecklistItem", &["*"], Access::Inherited),
 ];
 
 #[derive(SimpleObject)]

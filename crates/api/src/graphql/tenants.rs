@@ -18,14 +18,13 @@ use super::pagination::{page_cost, relay_connection};
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", "currentTenant", Access::Identity),
-    ("Query", "myTenants", Access::Person),
-    ("Mutation", "switchTenant", Access::Person),
-    ("Mutation", "createTenant", Access::Person),
-    ("MyTenant", "*", Access::Inherited),
-    ("MyTenantConnection", "*", Access::Inherited),
-    ("MyTenantEdge", "*", Access::Inherited),
-    ("Tenant", "*", Access::Inherited),
+    ("Query", &["currentTenant"], Access::Identity),
+    ("Query", &["myTenants"], Access::Person),
+    ("Mutation", &["switchTenant", "createTenant"], Access::Person),
+    ("MyTenant", &["*"], Access::Inherited),
+    ("MyTenantConnection", &["*"], Access::Inherited),
+    ("MyTenantEdge", &["*"], Access::Inherited),
+    ("Tenant", &["*"], Access::Inherited),
 ];
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

@@ -22,25 +22,19 @@ use tessera_domain::Permission;
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", "webhookEventTypes", Access::Member),
-    ("Query", "webhookEndpoints", Access::Permission(Permission::WebhooksManage)),
-    ("Query", "webhookDeliveries", Access::Permission(Permission::WebhooksManage)),
-    ("Mutation", "createWebhookEndpoint", Access::Permission(Permission::WebhooksManage)),
-    ("Mutation", "updateWebhookEndpoint", Access::Permission(Permission::WebhooksManage)),
-    ("Mutation", "deleteWebhookEndpoint", Access::Permission(Permission::WebhooksManage)),
-    ("Mutation", "rotateWebhookSecret", Access::Permission(Permission::WebhooksManage)),
-    ("Mutation", "redeliverWebhook", Access::Permission(Permission::WebhooksManage)),
-    ("WebhookEndpoint", "*", Access::Inherited),
-    ("WebhookEndpointConnection", "*", Access::Inherited),
-    ("WebhookEndpointEdge", "*", Access::Inherited),
+    ("Query", &["webhookEventTypes"], Access::Member),
+    ("Query", &["webhookEndpoints", "webhookDeliveries"], Access::Permission(Permission::WebhooksManage)),
+    ("Mutation", &["createWebhookEndpoint", "updateWebhookEndpoint", "deleteWebhookEndpoint", "rotateWebhookSecret", "redeliverWebhook"], Access::Permission(Permission::WebhooksManage)),
+    ("WebhookEndpoint", &["*"], Access::Inherited),
+    ("WebhookEndpointConnection", &["*"], Access::Inherited),
+    ("WebhookEndpointEdge", &["*"], Access::Inherited),
     // WebhookEndpointWithSecret: the signing secret, shown at creation and rotation only; every field listed
-    ("WebhookEndpointWithSecret", "endpoint", Access::Inherited),
-    ("WebhookEndpointWithSecret", "secret", Access::Inherited),
-    ("WebhookDelivery", "*", Access::Inherited),
-    ("WebhookDeliveryConnection", "*", Access::Inherited),
-    ("WebhookDeliveryEdge", "*", Access::Inherited),
-    ("Subscription", "tenantEvents", Access::Permission(Permission::AuditRead)),
-    ("TenantEvent", "*", Access::Inherited),
+    ("WebhookEndpointWithSecret", &["endpoint", "secret"], Access::Inherited),
+    ("WebhookDelivery", &["*"], Access::Inherited),
+    ("WebhookDeliveryConnection", &["*"], Access::Inherited),
+    ("WebhookDeliveryEdge", &["*"], Access::Inherited),
+    ("Subscription", &["tenantEvents"], Access::Permission(Permission::AuditRead)),
+    ("TenantEvent", &["*"], Access::Inherited),
 ];
 
 fn document(payload: &str) -> Json<serde_json::Value> {

@@ -19,24 +19,19 @@ use tessera_domain::Permission;
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", "workspaces", Access::Member),
-    ("Query", "workspace", Access::Member),
-    ("Mutation", "createWorkspace", Access::Permission(Permission::WorkspacesCreate)),
-    ("Mutation", "renameWorkspace", Access::Member),
-    ("Mutation", "deleteWorkspace", Access::Member),
-    ("Mutation", "addWorkspaceMember", Access::Member),
-    ("Mutation", "updateWorkspaceMember", Access::Member),
-    ("Mutation", "removeWorkspaceMember", Access::Member),
-    ("Workspace", "members", Access::Member),
-    ("Workspace", "*", Access::Inherited),
-    ("WorkspaceConnection", "*", Access::Inherited),
-    ("WorkspaceEdge", "*", Access::Inherited),
-    ("WorkspaceMember", "*", Access::Inherited),
-    ("MemberWorkspace", "*", Access::Inherited),
-    ("MemberWorkspaceConnection", "*", Access::Inherited),
-    ("MemberWorkspaceEdge", "*", Access::Inherited),
-    ("WorkspaceMemberConnection", "*", Access::Inherited),
-    ("WorkspaceMemberEdge", "*", Access::Inherited),
+    ("Query", &["workspaces", "workspace"], Access::Member),
+    ("Mutation", &["createWorkspace"], Access::Permission(Permission::WorkspacesCreate)),
+    ("Mutation", &["renameWorkspace", "deleteWorkspace", "addWorkspaceMember", "updateWorkspaceMember", "removeWorkspaceMember"], Access::Member),
+    ("Workspace", &["members"], Access::Member),
+    ("Workspace", &["*"], Access::Inherited),
+    ("WorkspaceConnection", &["*"], Access::Inherited),
+    ("WorkspaceEdge", &["*"], Access::Inherited),
+    ("WorkspaceMember", &["*"], Access::Inherited),
+    ("MemberWorkspace", &["*"], Access::Inherited),
+    ("MemberWorkspaceConnection", &["*"], Access::Inherited),
+    ("MemberWorkspaceEdge", &["*"], Access::Inherited),
+    ("WorkspaceMemberConnection", &["*"], Access::Inherited),
+    ("WorkspaceMemberEdge", &["*"], Access::Inherited),
 ];
 
 #[derive(SimpleObject, Clone)]

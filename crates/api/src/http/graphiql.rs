@@ -12,32 +12,25 @@ struct Asset {
     body: &'static [u8],
 }
 
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// One embedded file of `assets/graphiql/`.
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            body: include_bytes!(concat!("../../assets/graphiql/", $name)),
+        }
+    };
+}
+
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "graphiql.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/graphiql/graphiql.min.js"),
-    },
-    Asset {
-        name: "graphiql.min.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../assets/graphiql/graphiql.min.css"),
-    },
-    Asset {
-        name: "react.production.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/graphiql/react.production.min.js"),
-    },
-    Asset {
-        name: "react-dom.production.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
-    },
-    Asset {
-        name: "init.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/graphiql/init.js"),
-    },
+    asset!("graphiql.min.js", JS),
+    asset!("graphiql.min.css", "text/css; charset=utf-8"),
+    asset!("react.production.min.js", JS),
+    asset!("react-dom.production.min.js", JS),
+    asset!("init.js", JS),
 ];
 
 pub async fn page() -> Response {

@@ -166,28 +166,14 @@ impl InvitationRepository for FakeTransaction {
         Ok(())
     }
     async fn find_by_id(&self, scope: &TenantScope, id: InvitationId) -> StoreResult<Option<Invitation>> {
-        Ok(self
-            .state()
-            .invitations
-            .iter()
-            .find(|i| in_scope(scope, i.tenant_id) && i.id == id)
-            .cloned())
+        Ok(find_in(&self.state().invitations, scope, |i| i.id == id))
     }
     async fn find_by_token_digest(&self, scope: &TenantScope, digest: &str) -> StoreResult<Option<Invitation>> {
-        Ok(self
-            .state()
-            .invitations
-            .iter()
-            .find(|i| in_scope(scope, i.tenant_id) && i.token_digest == digest)
-            .cloned())
+        Ok(find_in(&self.state().invitations, scope, |i| i.token_digest == digest))
     }
     async fn update(&self, scope: &TenantScope, invitation: &Invitation) -> StoreResult<()> {
         let mut state = self.state();
-        let stored = state
-            .invitations
-            .iter_mut()
-            .find(|i| in_scope(scope, i.tenant_id) && i.id == invitation.id)
-            .ok_or(StoreError::NotFound)?;
+        let stored = find_mut(&mut state.invitations, scope, |i| i.id == invitation.id).ok_or(StoreError::NotFound)?;
         if stored.status != tessera_domain::InvitationStatus::Pending {
             return Err(StoreError::Stale);
         }
@@ -206,22 +192,12 @@ impl InvitationRepository for FakeTransaction {
         Ok(())
     }
     async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Invitation>> {
-        let rows: Vec<Invitation> = self
-            .state()
-            .invitations
-            .iter()
-            .filter(|i| in_scope(scope, i.tenant_id))
-            .cloned()
-            .collect();
-        Ok(keyset_page(rows, page, |i| (i.created_at, i.id.as_uuid())))
+        Ok(page_in(&self.state().invitations, scope, page, |i| {
+            (i.created_at, i.id.as_uuid())
+        }))
     }
     async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {
-        Ok(self
-            .state()
-            .invitations
-            .iter()
-            .filter(|i| in_scope(scope, i.tenant_id))
-            .count() as u64)
+        Ok(count_in(&self.state().invitations, scope))
     }
 }
 
@@ -233,39 +209,20 @@ impl ApiKeyRepository for FakeTransaction {
         Ok(())
     }
     async fn find_by_id(&self, scope: &TenantScope, id: ApiKeyId) -> StoreResult<Option<ApiKey>> {
-        Ok(self
-            .state()
-            .api_keys
-            .iter()
-            .find(|k| in_scope(scope, k.tenant_id) && k.id == id)
-            .cloned())
+        Ok(find_in(&self.state().api_keys, scope, |k| k.id == id))
     }
     async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<ApiKey>> {
-        let rows: Vec<ApiKey> = self
-            .state()
-            .api_keys
-            .iter()
-            .filter(|k| in_scope(scope, k.tenant_id))
-            .cloned()
-            .collect();
-        Ok(keyset_page(rows, page, |k| (k.created_at, k.id.as_uuid())))
+        Ok(page_in(&self.state().api_keys, scope, page, |k| {
+            (k.created_at, k.id.as_uuid())
+        }))
     }
     async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {
-        Ok(self
-            .state()
-            .api_keys
-            .iter()
-            .filter(|k| in_scope(scope, k.tenant_id))
-            .count() as u64)
+        Ok(count_in(&self.state().api_keys, scope))
     }
     async fn revoke(&self, scope: &TenantScope, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<bool> {
         let mut state = self.state();
         Ok(
-            match state
-                .api_keys
-                .iter_mut()
-                .find(|k| in_scope(scope, k.tenant_id) && k.id == id && k.revoked_at.is_none())
-            {
+            match find_mut(&mut state.api_keys, scope, |k| k.id == id && k.revoked_at.is_none()) {
                 Some(key) => {
                     key.revoked_at = Some(at);
                     true
@@ -275,12 +232,7 @@ impl ApiKeyRepository for FakeTransaction {
         )
     }
     async fn record_use(&self, scope: &TenantScope, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<()> {
-        if let Some(key) = self
-            .state()
-            .api_keys
-            .iter_mut()
-            .find(|k| in_scope(scope, k.tenant_id) && k.id == id)
-        {
+        if let Some(key) = find_mut(&mut self.state().api_keys, scope, |k| k.id == id) {
             key.last_used_at = Some(at);
         }
         Ok(())

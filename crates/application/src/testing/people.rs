@@ -181,20 +181,11 @@ impl MembershipRepository for FakeTransaction {
         Ok(())
     }
     async fn find_by_user(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<Option<Membership>> {
-        Ok(self
-            .state()
-            .memberships
-            .iter()
-            .find(|m| in_scope(scope, m.tenant_id) && m.user_id == user_id)
-            .cloned())
+        Ok(find_in(&self.state().memberships, scope, |m| m.user_id == user_id))
     }
     async fn update(&self, scope: &TenantScope, expected: &Membership, membership: &Membership) -> StoreResult<()> {
         let mut state = self.state();
-        let stored = state
-            .memberships
-            .iter_mut()
-            .find(|m| in_scope(scope, m.tenant_id) && m.id == membership.id)
-            .ok_or(StoreError::NotFound)?;
+        let stored = find_mut(&mut state.memberships, scope, |m| m.id == membership.id).ok_or(StoreError::NotFound)?;
         if (stored.role_id, stored.status) != (expected.role_id, expected.status) {
             return Err(StoreError::Stale);
         }
@@ -250,13 +241,9 @@ impl MembershipRepository for FakeTransaction {
         Ok(own_active(&self.state(), user_id).len() as u64)
     }
     async fn find_by_users(&self, scope: &TenantScope, user_ids: &[UserId]) -> StoreResult<Vec<Membership>> {
-        Ok(self
-            .state()
-            .memberships
-            .iter()
-            .filter(|m| in_scope(scope, m.tenant_id) && user_ids.contains(&m.user_id))
-            .cloned()
-            .collect())
+        Ok(pick(&self.state().memberships, scope, |m| {
+            user_ids.contains(&m.user_id)
+        }))
     }
 }
 
@@ -283,21 +270,10 @@ impl RoleRepository for FakeTransaction {
         Ok(())
     }
     async fn find_by_id(&self, scope: &TenantScope, id: RoleId) -> StoreResult<Option<Role>> {
-        Ok(self
-            .state()
-            .roles
-            .iter()
-            .find(|r| in_scope(scope, r.tenant_id) && r.id == id)
-            .cloned())
+        Ok(find_in(&self.state().roles, scope, |r| r.id == id))
     }
     async fn find_by_ids(&self, scope: &TenantScope, ids: &[RoleId]) -> StoreResult<Vec<Role>> {
-        Ok(self
-            .state()
-            .roles
-            .iter()
-            .filter(|r| in_scope(scope, r.tenant_id) && ids.contains(&r.id))
-            .cloned()
-            .collect())
+        Ok(pick(&self.state().roles, scope, |r| ids.contains(&r.id)))
     }
     async fn held_by(&self, user_id: UserId, tenant_ids: &[TenantId]) -> StoreResult<Vec<HeldRole>> {
         let state = self.state();
@@ -320,38 +296,19 @@ impl RoleRepository for FakeTransaction {
             .collect())
     }
     async fn find_system(&self, scope: &TenantScope, system: SystemRole) -> StoreResult<Option<Role>> {
-        Ok(self
-            .state()
-            .roles
-            .iter()
-            .find(|r| in_scope(scope, r.tenant_id) && r.system == Some(system))
-            .cloned())
+        Ok(find_in(&self.state().roles, scope, |r| r.system == Some(system)))
     }
     async fn list(&self, scope: &TenantScope, page: &PageRequest) -> StoreResult<Page<Role>> {
-        let rows: Vec<Role> = self
-            .state()
-            .roles
-            .iter()
-            .filter(|r| in_scope(scope, r.tenant_id))
-            .cloned()
-            .collect();
-        Ok(keyset_page(rows, page, |r| (r.created_at, r.id.as_uuid())))
+        Ok(page_in(&self.state().roles, scope, page, |r| {
+            (r.created_at, r.id.as_uuid())
+        }))
     }
     async fn count(&self, scope: &TenantScope) -> StoreResult<u64> {
-        Ok(self
-            .state()
-            .roles
-            .iter()
-            .filter(|r| in_scope(scope, r.tenant_id))
-            .count() as u64)
+        Ok(count_in(&self.state().roles, scope))
     }
     async fn update(&self, scope: &TenantScope, expected: &Role, role: &Role) -> StoreResult<()> {
         let mut state = self.state();
-        let stored = state
-            .roles
-            .iter_mut()
-            .find(|r| in_scope(scope, r.tenant_id) && r.id == role.id)
-            .ok_or(StoreError::NotFound)?;
+        let stored = find_mut(&mut state.roles, scope, |r| r.id == role.id).ok_or(StoreError::NotFound)?;
         if (&stored.name, &stored.permissions) != (&expected.name, &expected.permissions) {
             return Err(StoreError::Stale);
         }

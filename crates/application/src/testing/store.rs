@@ -119,6 +119,75 @@ pub(super) fn in_scope(scope: &TenantScope, tenant: TenantId) -> bool {
     scope.tenant_id() == tenant
 }
 
+/// A row the fakes keep for one tenant.
+pub(super) trait TenantRow: Clone {
+    fn tenant(&self) -> TenantId;
+}
+
+macro_rules! tenant_rows {
+    ($($row:ty),*) => {$(
+        impl TenantRow for $row {
+            fn tenant(&self) -> TenantId {
+                self.tenant_id
+            }
+        }
+    )*};
+}
+tenant_rows!(
+    ApiKey,
+    Invitation,
+    Membership,
+    Role,
+    Workspace,
+    WorkspaceMembership,
+    tessera_domain::CustomDomain
+);
+
+/// The first of `scope`'s tenant's rows that `matches`.
+pub(super) fn find_in<T: TenantRow>(rows: &[T], scope: &TenantScope, matches: impl Fn(&T) -> bool) -> Option<T> {
+    rows.iter()
+        .find(|row| in_scope(scope, row.tenant()) && matches(row))
+        .cloned()
+}
+
+/// The first of `scope`'s tenant's rows that `matches`, to change in place.
+pub(super) fn find_mut<'a, T: TenantRow>(
+    rows: &'a mut [T],
+    scope: &TenantScope,
+    matches: impl Fn(&T) -> bool,
+) -> Option<&'a mut T> {
+    rows.iter_mut()
+        .find(|row| in_scope(scope, row.tenant()) && matches(row))
+}
+
+/// Every one of `scope`'s tenant's rows that `matches`.
+pub(super) fn pick<T: TenantRow>(rows: &[T], scope: &TenantScope, matches: impl Fn(&T) -> bool) -> Vec<T> {
+    rows.iter()
+        .filter(|row| in_scope(scope, row.tenant()) && matches(row))
+        .cloned()
+        .collect()
+}
+
+/// How many rows `scope`'s tenant has.
+pub(super) fn count_in<T: TenantRow>(rows: &[T], scope: &TenantScope) -> u64 {
+    rows.iter().filter(|row| in_scope(scope, row.tenant())).count() as u64
+}
+
+/// One page of `scope`'s tenant's rows, in the order `key` gives.
+pub(super) fn page_in<T: TenantRow>(
+    rows: &[T],
+    scope: &TenantScope,
+    page: &PageRequest,
+    key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
+) -> Page<T> {
+    let mine = rows
+        .iter()
+        .filter(|row| in_scope(scope, row.tenant()))
+        .cloned()
+        .collect();
+    keyset_page(mine, page, key)
+}
+
 pub(super) fn belongs(state: &State, workspace: WorkspaceId, member_of: Option<UserId>) -> bool {
     member_of.is_none_or(|user| {
         state

@@ -27,12 +27,7 @@ impl crate::ports::CustomDomainRepository for FakeTransaction {
         scope: &TenantScope,
         domain: &tessera_domain::DomainName,
     ) -> StoreResult<Option<tessera_domain::CustomDomain>> {
-        Ok(self
-            .state()
-            .custom_domains
-            .iter()
-            .find(|d| in_scope(scope, d.tenant_id) && &d.domain == domain)
-            .cloned())
+        Ok(find_in(&self.state().custom_domains, scope, |d| &d.domain == domain))
     }
     async fn insert(&self, scope: &TenantScope, claim: &tessera_domain::CustomDomain) -> StoreResult<()> {
         owned(scope, claim.tenant_id)?;
@@ -61,11 +56,7 @@ impl crate::ports::CustomDomainRepository for FakeTransaction {
         {
             return Err(StoreError::Duplicate("domain"));
         }
-        let claim = state
-            .custom_domains
-            .iter_mut()
-            .find(|d| in_scope(scope, d.tenant_id) && &d.domain == domain)
-            .ok_or(StoreError::NotFound)?;
+        let claim = find_mut(&mut state.custom_domains, scope, |d| &d.domain == domain).ok_or(StoreError::NotFound)?;
         claim.verified_at = Some(at);
         claim.verification_token.clear();
         Ok(())

@@ -24,29 +24,14 @@ impl WorkspaceRepository for FakeTransaction {
         Ok(())
     }
     async fn find_by_ids(&self, scope: &TenantScope, ids: &[WorkspaceId]) -> StoreResult<Vec<Workspace>> {
-        Ok(self
-            .state()
-            .workspaces
-            .iter()
-            .filter(|w| in_scope(scope, w.tenant_id) && ids.contains(&w.id))
-            .cloned()
-            .collect())
+        Ok(pick(&self.state().workspaces, scope, |w| ids.contains(&w.id)))
     }
     async fn find_by_id(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<Option<Workspace>> {
-        Ok(self
-            .state()
-            .workspaces
-            .iter()
-            .find(|w| in_scope(scope, w.tenant_id) && w.id == id)
-            .cloned())
+        Ok(find_in(&self.state().workspaces, scope, |w| w.id == id))
     }
     async fn update(&self, scope: &TenantScope, workspace: &Workspace) -> StoreResult<()> {
         let mut state = self.state();
-        let stored = state
-            .workspaces
-            .iter_mut()
-            .find(|w| in_scope(scope, w.tenant_id) && w.id == workspace.id)
-            .ok_or(StoreError::NotFound)?;
+        let stored = find_mut(&mut state.workspaces, scope, |w| w.id == workspace.id).ok_or(StoreError::NotFound)?;
         *stored = workspace.clone();
         Ok(())
     }
@@ -91,12 +76,9 @@ impl WorkspaceRepository for FakeTransaction {
         workspace_id: WorkspaceId,
         user_id: UserId,
     ) -> StoreResult<Option<WorkspaceMembership>> {
-        Ok(self
-            .state()
-            .workspace_members
-            .iter()
-            .find(|m| in_scope(scope, m.tenant_id) && m.workspace_id == workspace_id && m.user_id == user_id)
-            .cloned())
+        Ok(find_in(&self.state().workspace_members, scope, |m| {
+            m.workspace_id == workspace_id && m.user_id == user_id
+        }))
     }
     async fn memberships_of_user(
         &self,
@@ -104,13 +86,9 @@ impl WorkspaceRepository for FakeTransaction {
         user_id: UserId,
         workspace_ids: &[WorkspaceId],
     ) -> StoreResult<Vec<WorkspaceMembership>> {
-        Ok(self
-            .state()
-            .workspace_members
-            .iter()
-            .filter(|m| in_scope(scope, m.tenant_id) && m.user_id == user_id && workspace_ids.contains(&m.workspace_id))
-            .cloned()
-            .collect())
+        Ok(pick(&self.state().workspace_members, scope, |m| {
+            m.user_id == user_id && workspace_ids.contains(&m.workspace_id)
+        }))
     }
     async fn first_members_of(
         &self,
@@ -211,11 +189,8 @@ impl WorkspaceRepository for FakeTransaction {
     }
     async fn update_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()> {
         let mut state = self.state();
-        let stored = state
-            .workspace_members
-            .iter_mut()
-            .find(|m| in_scope(scope, m.tenant_id) && m.id == member.id)
-            .ok_or(StoreError::NotFound)?;
+        let stored =
+            find_mut(&mut state.workspace_members, scope, |m| m.id == member.id).ok_or(StoreError::NotFound)?;
         *stored = member.clone();
         Ok(())
     }

@@ -3,12 +3,15 @@
 //! transaction and never reaches the next borrower of the pooled connection.
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, Statement,
+};
 use tessera_application::TenantScope;
 use tessera_application::ports::{
     ApiKeyRepository, CustomDomainRepository, InvitationRepository, MembershipRepository, OnboardingRepository,
-    OutboxRepository, RoleRepository, SessionRepository, StoreResult, TenantRepository, TenantSettingsRepository,
-    Transaction, UserRepository, UserTokenRepository, WorkspaceRepository,
+    OutboxRepository, RoleRepository, SessionRepository, StoreError, StoreResult, TenantRepository,
+    TenantSettingsRepository, Transaction, UserRepository, UserTokenRepository, WorkspaceRepository,
 };
 use tessera_domain::UserId;
 
@@ -22,6 +25,25 @@ pub struct SeaTransaction {
 impl SeaTransaction {
     pub(crate) fn new(txn: DatabaseTransaction, backend: DbBackend) -> Self {
         Self { txn, backend }
+    }
+
+    /// Inserts one row with every column as given (none left to a database default);
+    /// `failed` says what a refused insert means (a duplicate of which field, or a fault).
+    pub(crate) async fn insert_row<A>(
+        &self,
+        row: impl IntoActiveModel<A>,
+        failed: impl FnOnce(DbErr) -> StoreError,
+    ) -> StoreResult<()>
+    where
+        A: ActiveModelTrait + ActiveModelBehavior + Send,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        row.into_active_model()
+            .reset_all()
+            .insert(&self.txn)
+            .await
+            .map_err(failed)?;
+        Ok(())
     }
 
     async fn set_local(&self, name: &str, value: String) -> StoreResult<()> {

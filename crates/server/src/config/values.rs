@@ -35,25 +35,6 @@ impl fmt::Display for Secret {
     }
 }
 
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        Ok(Self(raw.to_owned()))
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(raw: &str) -> Self {
-        Self(raw.to_owned())
-    }
-}
-
-impl From<String> for Secret {
-    fn from(raw: String) -> Self {
-        Self(raw)
-    }
-}
-
 /// A database or Redis URL. It prints with its password replaced by `***`; the
 /// whole URL is reached only through [`ConnectionUrl::expose`].
 #[derive(Clone, PartialEq, Eq)]
@@ -97,24 +78,30 @@ impl fmt::Display for ConnectionUrl {
     }
 }
 
-impl std::str::FromStr for ConnectionUrl {
-    type Err = std::convert::Infallible;
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        Ok(Self(raw.to_owned()))
-    }
-}
+/// Both wrappers are read from the command line or the environment as they are.
+macro_rules! from_text {
+    ($($wrapper:ty),*) => {$(
+        impl std::str::FromStr for $wrapper {
+            type Err = std::convert::Infallible;
+            fn from_str(raw: &str) -> Result<Self, Self::Err> {
+                Ok(Self(raw.to_owned()))
+            }
+        }
 
-impl From<&str> for ConnectionUrl {
-    fn from(raw: &str) -> Self {
-        Self(raw.to_owned())
-    }
-}
+        impl From<&str> for $wrapper {
+            fn from(raw: &str) -> Self {
+                Self(raw.to_owned())
+            }
+        }
 
-impl From<String> for ConnectionUrl {
-    fn from(raw: String) -> Self {
-        Self(raw)
-    }
+        impl From<String> for $wrapper {
+            fn from(raw: String) -> Self {
+                Self(raw)
+            }
+        }
+    )*};
 }
+from_text!(Secret, ConnectionUrl);
 
 /// Refuses a value outside `allowed`, naming the variable that set it.
 pub(super) fn within<T>(variable: &'static str, value: T, allowed: RangeInclusive<T>) -> Result<(), ConfigError>

@@ -31,32 +31,28 @@ pub fn check(limits: &SchemaLimits, request: &async_graphql::Request, method: Me
             "mutations must be sent with POST",
         ));
     }
-    if shape.aliases > limits.max_aliases {
-        return Err(Refused::new(
-            RequestRefusal::TooManyAliases,
-            format!(
-                "the document has {} aliases; at most {} are allowed",
-                shape.aliases, limits.max_aliases
-            ),
-        ));
-    }
-    if shape.most_root_fields > limits.max_root_fields {
-        return Err(Refused::new(
+    type Says = fn(usize) -> String;
+    let measured: [(usize, usize, RequestRefusal, Says); 3] = [
+        (shape.aliases, limits.max_aliases, RequestRefusal::TooManyAliases, |n| {
+            format!("the document has {n} aliases")
+        }),
+        (
+            shape.most_root_fields,
+            limits.max_root_fields,
             RequestRefusal::TooManyRootFields,
-            format!(
-                "an operation selects {} root fields; at most {} are allowed",
-                shape.most_root_fields, limits.max_root_fields
-            ),
-        ));
-    }
-    if shape.depth > limits.max_depth {
-        return Err(Refused::new(
-            RequestRefusal::QueryTooDeep,
-            format!(
-                "the document is nested too deep ({} levels of fields; at most {} are allowed)",
-                shape.depth, limits.max_depth
-            ),
-        ));
+            |n| format!("an operation selects {n} root fields"),
+        ),
+        (shape.depth, limits.max_depth, RequestRefusal::QueryTooDeep, |n| {
+            format!("the document is nested too deep ({n} levels of fields)")
+        }),
+    ];
+    for (found, most, refusal, says) in measured {
+        if found > most {
+            return Err(Refused::new(
+                refusal,
+                format!("{}; at most {most} are allowed", says(found)),
+            ));
+        }
     }
     Ok(shape)
 }
@@ -239,7 +235,7 @@ impl Shape {
             .and_then(|name| {
                 crate::graphql::access::rules()
                     .find(|(t, f, _)| *t == root && *f == name.as_str())
-                    .map(|(_, f, _)| *f)
+                    .map(|(_, f, _)| f)
             })
             .unwrap_or("unknown")
     }

@@ -6,66 +6,52 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_application::rate_limits::Admitted;
+use tessera_application::wire_table;
 
 use super::negotiate::{MediaType, respond};
 
-/// Declares the refusals: variant => (wire code, HTTP status, meaning).
-macro_rules! request_refusals {
-    ($($variant:ident => ($wire:literal, $status:literal, $meaning:literal),)*) => {
-        /// Why a request was answered without running: the closed set of request
-        /// refusals. The README's error table is generated from it.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum RequestRefusal {
-            $($variant,)*
-        }
-
-        impl RequestRefusal {
-            pub const ALL: &'static [RequestRefusal] = &[$(RequestRefusal::$variant,)*];
-
-            /// `extensions.code` of the one error in the answer.
-            pub const fn code(self) -> &'static str {
-                match self {
-                    $(RequestRefusal::$variant => $wire,)*
-                }
-            }
-
-            /// The HTTP status (under `application/json` a request error answers 200
-            /// or its own status as the GraphQL-over-HTTP specification says; see
-            /// [`RequestRefusal::status_for`]).
-            pub const fn status(self) -> u16 {
-                match self {
-                    $(RequestRefusal::$variant => $status,)*
-                }
-            }
-
-            pub const fn meaning(self) -> &'static str {
-                match self {
-                    $(RequestRefusal::$variant => $meaning,)*
-                }
-            }
-        }
-    };
+wire_table! {
+    /// Why a request was answered without running: the closed set of request refusals,
+    /// each with its wire code, HTTP status and meaning. The README's error table is
+    /// generated from it.
+    pub enum RequestRefusal: (&'static str, u16, &'static str) {
+        NotJsonMediaType => ("BAD_REQUEST", 415, "a POST body that is not `application/json`"),
+        BodyTooLarge => ("BAD_REQUEST", 413, "a body over the size limit (1 MiB)"),
+        BodyNotJson => ("BAD_REQUEST", 400, "a body that is not valid JSON, or nests too deep"),
+        NotAGraphqlRequest => ("BAD_REQUEST", 400, "JSON that is not a GraphQL request, or a GET query string that is not one"),
+        BatchesRefused => ("BAD_REQUEST", 400, "a batch (JSON array) while `MAX_BATCH_OPERATIONS` is 0"),
+        BatchTooLarge => ("BATCH_TOO_LARGE", 400, "an empty batch, or one with more than `MAX_BATCH_OPERATIONS` operations"),
+        BadPersistedQuery => ("BAD_REQUEST", 400, "`extensions.persistedQuery` that is not an object with a 64-hex-digit `sha256Hash`"),
+        PersistedQueryNotFound => ("PERSISTED_QUERY_NOT_FOUND", 200, "a hash without its document that nobody registered (message `PersistedQueryNotFound`: send the document once)"),
+        PersistedQueryHashMismatch => ("PERSISTED_QUERY_HASH_MISMATCH", 400, "a document whose SHA-256 is not the hash sent with it"),
+        PersistedQueryRequired => ("PERSISTED_QUERY_REQUIRED", 403, "a document sent as text by a caller held to trusted documents"),
+        PersistedQueryNotTrusted => ("PERSISTED_QUERY_NOT_TRUSTED", 403, "a hash that is not in the trusted-documents manifest, from a caller held to it"),
+        DocumentTooLarge => ("DOCUMENT_TOO_LARGE", 400, "a document over `MAX_DOCUMENT_BYTES`"),
+        MutationOverGet => ("METHOD_NOT_ALLOWED", 405, "a mutation sent with GET (`Allow: POST`)"),
+        TooManyAliases => ("TOO_MANY_ALIASES", 400, "more than `MAX_QUERY_ALIASES` aliases in the document"),
+        TooManyRootFields => ("TOO_MANY_ROOT_FIELDS", 400, "an operation with more than `MAX_ROOT_FIELDS` root fields"),
+        QueryTooDeep => ("QUERY_TOO_DEEP", 400, "fields nested deeper than `MAX_QUERY_DEPTH`"),
+        RateLimited => ("RATE_LIMITED", 429, "past a rate limit; `Retry-After` and `extensions.retryAfterSeconds` say when to try again"),
+        ValidationFailed => ("GRAPHQL_VALIDATION_FAILED", 400, "a document that does not parse, does not validate against the schema, or is more complex than `MAX_QUERY_COMPLEXITY` (no `data`; 200 under `application/json`)"),
+    }
 }
 
-request_refusals! {
-    NotJsonMediaType => ("BAD_REQUEST", 415, "a POST body that is not `application/json`"),
-    BodyTooLarge => ("BAD_REQUEST", 413, "a body over the size limit (1 MiB)"),
-    BodyNotJson => ("BAD_REQUEST", 400, "a body that is not valid JSON, or nests too deep"),
-    NotAGraphqlRequest => ("BAD_REQUEST", 400, "JSON that is not a GraphQL request, or a GET query string that is not one"),
-    BatchesRefused => ("BAD_REQUEST", 400, "a batch (JSON array) while `MAX_BATCH_OPERATIONS` is 0"),
-    BatchTooLarge => ("BATCH_TOO_LARGE", 400, "an empty batch, or one with more than `MAX_BATCH_OPERATIONS` operations"),
-    BadPersistedQuery => ("BAD_REQUEST", 400, "`extensions.persistedQuery` that is not an object with a 64-hex-digit `sha256Hash`"),
-    PersistedQueryNotFound => ("PERSISTED_QUERY_NOT_FOUND", 200, "a hash without its document that nobody registered (message `PersistedQueryNotFound`: send the document once)"),
-    PersistedQueryHashMismatch => ("PERSISTED_QUERY_HASH_MISMATCH", 400, "a document whose SHA-256 is not the hash sent with it"),
-    PersistedQueryRequired => ("PERSISTED_QUERY_REQUIRED", 403, "a document sent as text by a caller held to trusted documents"),
-    PersistedQueryNotTrusted => ("PERSISTED_QUERY_NOT_TRUSTED", 403, "a hash that is not in the trusted-documents manifest, from a caller held to it"),
-    DocumentTooLarge => ("DOCUMENT_TOO_LARGE", 400, "a document over `MAX_DOCUMENT_BYTES`"),
-    MutationOverGet => ("METHOD_NOT_ALLOWED", 405, "a mutation sent with GET (`Allow: POST`)"),
-    TooManyAliases => ("TOO_MANY_ALIASES", 400, "more than `MAX_QUERY_ALIASES` aliases in the document"),
-    TooManyRootFields => ("TOO_MANY_ROOT_FIELDS", 400, "an operation with more than `MAX_ROOT_FIELDS` root fields"),
-    QueryTooDeep => ("QUERY_TOO_DEEP", 400, "fields nested deeper than `MAX_QUERY_DEPTH`"),
-    RateLimited => ("RATE_LIMITED", 429, "past a rate limit; `Retry-After` and `extensions.retryAfterSeconds` say when to try again"),
-    ValidationFailed => ("GRAPHQL_VALIDATION_FAILED", 400, "a document that does not parse, does not validate against the schema, or is more complex than `MAX_QUERY_COMPLEXITY` (no `data`; 200 under `application/json`)"),
+impl RequestRefusal {
+    /// `extensions.code` of the one error in the answer.
+    pub const fn code(self) -> &'static str {
+        self.row().0
+    }
+
+    /// The HTTP status (under `application/json` a request error answers 200 or its
+    /// own status as the GraphQL-over-HTTP specification says; see
+    /// [`RequestRefusal::status_for`]).
+    pub const fn status(self) -> u16 {
+        self.row().1
+    }
+
+    pub const fn meaning(self) -> &'static str {
+        self.row().2
+    }
 }
 
 /// A request refused before it ran, ready to be written in the negotiated media type.

@@ -27,16 +27,7 @@ pub struct Model {
     pub hash: String,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
-
-impl crate::db::scoped::TenantOwned for Entity {
-    fn tenant_column() -> Column {
-        Column::TenantId
-    }
-}
+super::table!(tenant);
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredChange {

@@ -1,6 +1,28 @@
 //! SeaORM entities: the table layout. They never leave this crate; each module maps
 //! its row to the domain type next to the definition.
 
+/// What every entity declares besides its model: no SeaORM relations (joins are
+/// written in the repositories) and the default write behaviour. `table!(tenant)` also
+/// names the column the scoped helpers filter every statement on.
+macro_rules! table {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+    (tenant) => {
+        table!();
+
+        impl crate::db::scoped::TenantOwned for Entity {
+            fn tenant_column() -> Column {
+                Column::TenantId
+            }
+        }
+    };
+}
+use table;
+
 pub mod api_key;
 pub mod audit_event;
 pub mod invitation;

@@ -28,10 +28,7 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+super::table!();
 
 #[derive(Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

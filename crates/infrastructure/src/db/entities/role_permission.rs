@@ -11,13 +11,4 @@ pub struct Model {
     pub permission: String,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
-
-impl crate::db::scoped::TenantOwned for Entity {
-    fn tenant_column() -> Column {
-        Column::TenantId
-    }
-}
+super::table!(tenant);

@@ -16,10 +16,7 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+super::table!();
 
 impl Model {
     pub fn into_record(self) -> tessera_domain::Session {

@@ -18,10 +18,7 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+super::table!();
 
 impl Model {
     pub fn into_domain(self) -> Result<User, StoreError> {

@@ -23,16 +23,7 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
-
-impl crate::db::scoped::TenantOwned for Entity {
-    fn tenant_column() -> Column {
-        Column::TenantId
-    }
-}
+super::table!(tenant);
 
 impl Model {
     pub fn into_domain(self) -> Result<WebhookEndpoint, StoreError> {

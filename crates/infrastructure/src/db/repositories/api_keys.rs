@@ -1,9 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-};
+use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
 use tessera_application::ports::{ApiKeyRepository, KeyCreators, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::{ApiKey, ApiKeyId, MembershipStatus, PermissionSet};
@@ -15,13 +13,7 @@ use crate::db::{SeaTransaction, db_failure, keyset, scoped};
 impl ApiKeyRepository for SeaTransaction {
     async fn insert(&self, scope: &TenantScope, key: &ApiKey) -> StoreResult<()> {
         scoped::ensure_owned(scope, key.tenant_id)?;
-        api_key::Model::from_domain(key)
-            .into_active_model()
-            .reset_all()
-            .insert(&self.txn)
-            .await
-            .map_err(db_failure)?;
-        Ok(())
+        self.insert_row(api_key::Model::from_domain(key), db_failure).await
     }
 
     async fn find_by_id(&self, scope: &TenantScope, id: ApiKeyId) -> StoreResult<Option<ApiKey>> {

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tessera_application::TenantScope;
 use tessera_application::ports::{CustomDomainRepository, StoreResult};
 use tessera_domain::{CustomDomain, DomainName, TenantId};
@@ -36,13 +36,8 @@ impl CustomDomainRepository for SeaTransaction {
 
     async fn insert(&self, scope: &TenantScope, claim: &CustomDomain) -> StoreResult<()> {
         scoped::ensure_owned(scope, claim.tenant_id)?;
-        tenant_domain::Model::from_domain(claim)
-            .into_active_model()
-            .reset_all()
-            .insert(&self.txn)
+        self.insert_row(tenant_domain::Model::from_domain(claim), unique_as("domain"))
             .await
-            .map_err(unique_as("domain"))?;
-        Ok(())
     }
 
     async fn mark_verified(

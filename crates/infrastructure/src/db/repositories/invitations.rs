@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
 use tessera_application::ports::{InvitationRepository, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::{Email, Invitation, InvitationId, InvitationStatus};
@@ -12,13 +12,8 @@ use crate::db::{SeaTransaction, db_failure, keyset, scoped, unchanged, unique_as
 impl InvitationRepository for SeaTransaction {
     async fn insert(&self, scope: &TenantScope, invitation: &Invitation) -> StoreResult<()> {
         scoped::ensure_owned(scope, invitation.tenant_id)?;
-        invitation::Model::from_domain(invitation)
-            .into_active_model()
-            .reset_all()
-            .insert(&self.txn)
+        self.insert_row(invitation::Model::from_domain(invitation), unique_as("token"))
             .await
-            .map_err(unique_as("token"))?;
-        Ok(())
     }
 
     async fn find_by_id(&self, scope: &TenantScope, id: InvitationId) -> StoreResult<Option<Invitation>> {

@@ -1,8 +1,7 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockType, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 use tessera_application::ports::{MemberFilter, MembershipRepository, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
@@ -57,13 +56,8 @@ pub(super) fn own_active(user_id: UserId) -> Select<membership::Entity> {
 impl MembershipRepository for SeaTransaction {
     async fn insert(&self, scope: &TenantScope, membership: &Membership) -> StoreResult<()> {
         scoped::ensure_owned(scope, membership.tenant_id)?;
-        membership::Model::from_domain(membership)
-            .into_active_model()
-            .reset_all()
-            .insert(&self.txn)
+        self.insert_row(membership::Model::from_domain(membership), unique_as("userId"))
             .await
-            .map_err(unique_as("userId"))?;
-        Ok(())
     }
 
     async fn find_by_user(&self, scope: &TenantScope, user_id: UserId) -> StoreResult<Option<Membership>> {

@@ -34,13 +34,8 @@ impl OnboardingRepository for SeaTransaction {
     }
 
     async fn insert(&self, record: &OnboardingRecord) -> StoreResult<()> {
-        onboarding_progress::Model::from_record(record)
-            .into_active_model()
-            .reset_all()
-            .insert(&self.txn)
+        self.insert_row(onboarding_progress::Model::from_record(record), unique_as("onboarding"))
             .await
-            .map_err(unique_as("onboarding"))?;
-        Ok(())
     }
 
     async fn save(&self, record: &OnboardingRecord, expected_version: i64) -> StoreResult<()> {

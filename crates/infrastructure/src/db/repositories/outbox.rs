@@ -2,8 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use tessera_application::TenantScope;
 use tessera_application::ports::{OutboxEvent, OutboxRepository, StoreResult};
@@ -48,13 +47,8 @@ impl SeaTransaction {
 impl OutboxRepository for SeaTransaction {
     async fn record(&self, scope: &TenantScope, event: &OutboxEvent) -> StoreResult<()> {
         scoped::ensure_owned(scope, event.tenant_id)?;
-        outbox_event::Model::from_domain(event)
-            .into_active_model()
-            .reset_all()
-            .insert(&self.txn)
+        self.insert_row(outbox_event::Model::from_domain(event), db_failure)
             .await
-            .map_err(db_failure)?;
-        Ok(())
     }
 
     async fn pending(&self, scope: &TenantScope, limit: u64) -> StoreResult<Vec<OutboxEvent>> {

@@ -94,19 +94,18 @@ impl SeaTransaction {
 impl RoleRepository for SeaTransaction {
     async fn insert(&self, scope: &TenantScope, role: &Role) -> StoreResult<()> {
         scoped::ensure_owned(scope, role.tenant_id)?;
-        role::Model {
-            tenant_id: role.tenant_id.as_uuid(),
-            id: role.id.as_uuid(),
-            name: role.name.as_str().to_owned(),
-            system_key: role.system.map(|s| s.key().to_owned()),
-            created_at: role.created_at,
-            updated_at: role.created_at,
-        }
-        .into_active_model()
-        .reset_all()
-        .insert(&self.txn)
-        .await
-        .map_err(unique_as("name"))?;
+        self.insert_row(
+            role::Model {
+                tenant_id: role.tenant_id.as_uuid(),
+                id: role.id.as_uuid(),
+                name: role.name.as_str().to_owned(),
+                system_key: role.system.map(|s| s.key().to_owned()),
+                created_at: role.created_at,
+                updated_at: role.created_at,
+            },
+            unique_as("name"),
+        )
+        .await?;
         self.insert_permissions(role).await
     }
 

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use tessera_application::identity::ClientInfo;
 use tessera_application::ports::{NewSession, SessionRepository, StoreResult};
 use tessera_application::{Page, PageRequest};
@@ -14,24 +14,22 @@ use crate::db::{SeaTransaction, db_failure, found, keyset, unique_as};
 #[async_trait]
 impl SessionRepository for SeaTransaction {
     async fn insert(&self, new: &NewSession) -> StoreResult<()> {
-        session::Model {
-            id: new.id.as_uuid(),
-            user_id: new.user_id.as_uuid(),
-            current_tenant_id: new.current_tenant_id.as_uuid(),
-            refresh_token_hash: new.refresh_token_hash.clone(),
-            user_agent: new.user_agent.clone(),
-            ip: new.ip.clone(),
-            created_at: new.created_at,
-            last_used_at: None,
-            expires_at: new.expires_at,
-            revoked_at: None,
-        }
-        .into_active_model()
-        .reset_all()
-        .insert(&self.txn)
+        self.insert_row(
+            session::Model {
+                id: new.id.as_uuid(),
+                user_id: new.user_id.as_uuid(),
+                current_tenant_id: new.current_tenant_id.as_uuid(),
+                refresh_token_hash: new.refresh_token_hash.clone(),
+                user_agent: new.user_agent.clone(),
+                ip: new.ip.clone(),
+                created_at: new.created_at,
+                last_used_at: None,
+                expires_at: new.expires_at,
+                revoked_at: None,
+            },
+            unique_as("refreshToken"),
+        )
         .await
-        .map_err(unique_as("refreshToken"))?;
-        Ok(())
     }
 
     async fn find_by_id(&self, id: SessionId) -> StoreResult<Option<Session>> {
@@ -86,17 +84,15 @@ impl SessionRepository for SeaTransaction {
             .await
             .map_err(db_failure)?;
         found(result.rows_affected)?;
-        used_refresh_token::Model {
-            token_digest: old_digest.to_owned(),
-            session_id: id.as_uuid(),
-            used_at: now,
-        }
-        .into_active_model()
-        .reset_all()
-        .insert(&self.txn)
+        self.insert_row(
+            used_refresh_token::Model {
+                token_digest: old_digest.to_owned(),
+                session_id: id.as_uuid(),
+                used_at: now,
+            },
+            db_failure,
+        )
         .await
-        .map_err(db_failure)?;
-        Ok(())
     }
 
     async fn revoke(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()> {

@@ -1,9 +1,6 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect,
-    QueryTrait, Select,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select};
 use tessera_application::ports::{StoreResult, TenantRepository};
 use tessera_application::{Page, PageRequest};
 use tessera_domain::{Slug, Tenant, TenantId, UserId};
@@ -26,13 +23,8 @@ fn searched(search: Option<&str>) -> Select<tenant::Entity> {
 #[async_trait]
 impl TenantRepository for SeaTransaction {
     async fn insert(&self, tenant: &Tenant) -> StoreResult<()> {
-        tenant::Model::from_domain(tenant)
-            .into_active_model()
-            .reset_all()
-            .insert(&self.txn)
+        self.insert_row(tenant::Model::from_domain(tenant), unique_as("slug"))
             .await
-            .map_err(unique_as("slug"))?;
-        Ok(())
     }
 
     async fn find_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tessera_application::ports::{StoreResult, UserTokenRepository};
 use tessera_domain::UserId;
 use tessera_domain::{TokenPurpose, UserToken};
@@ -12,20 +12,18 @@ use crate::db::{SeaTransaction, db_failure, found};
 #[async_trait]
 impl UserTokenRepository for SeaTransaction {
     async fn insert(&self, token: &UserToken) -> StoreResult<()> {
-        user_token::Model {
-            token_digest: token.digest.clone(),
-            user_id: token.user_id.as_uuid(),
-            purpose: token.purpose.as_str().to_owned(),
-            created_at: token.created_at,
-            expires_at: token.expires_at,
-            used_at: token.used_at,
-        }
-        .into_active_model()
-        .reset_all()
-        .insert(&self.txn)
+        self.insert_row(
+            user_token::Model {
+                token_digest: token.digest.clone(),
+                user_id: token.user_id.as_uuid(),
+                purpose: token.purpose.as_str().to_owned(),
+                created_at: token.created_at,
+                expires_at: token.expires_at,
+                used_at: token.used_at,
+            },
+            db_failure,
+        )
         .await
-        .map_err(db_failure)?;
-        Ok(())
     }
 
     async fn find_by_digest(&self, digest: &str) -> StoreResult<Option<UserToken>> {

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use sea_orm::{QuerySelect, QueryTrait};
 use tessera_application::TenantScope;
 use tessera_application::ports::{StoreResult, UserRepository};
@@ -12,13 +12,8 @@ use crate::db::{SeaTransaction, db_failure, found, scoped, unique_as};
 #[async_trait]
 impl UserRepository for SeaTransaction {
     async fn insert(&self, user: &User) -> StoreResult<()> {
-        user::Model::from_domain(user)
-            .into_active_model()
-            .reset_all()
-            .insert(&self.txn)
+        self.insert_row(user::Model::from_domain(user), unique_as("email"))
             .await
-            .map_err(unique_as("email"))?;
-        Ok(())
     }
 
     async fn find_by_id(&self, id: UserId) -> StoreResult<Option<User>> {

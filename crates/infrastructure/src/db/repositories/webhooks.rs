@@ -2,8 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tessera_application::ports::{StoreError, StoreResult, WebhookRepository};
 use tessera_application::{Page, PageRequest, TenantScope};
@@ -41,13 +40,8 @@ impl WebhookRepository for SeaTransaction {
         secrets: &SigningSecrets,
     ) -> StoreResult<()> {
         scoped::ensure_owned(scope, endpoint.tenant_id)?;
-        webhook_endpoint::Model::from_domain(endpoint, secrets)
-            .into_active_model()
-            .reset_all()
-            .insert(&self.txn)
+        self.insert_row(webhook_endpoint::Model::from_domain(endpoint, secrets), db_failure)
             .await
-            .map_err(db_failure)?;
-        Ok(())
     }
 
     async fn find_endpoint(&self, scope: &TenantScope, id: WebhookEndpointId) -> StoreResult<Option<WebhookEndpoint>> {

@@ -1,8 +1,6 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
-};
+use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select};
 use tessera_application::ports::{StoreResult, WorkspaceRepository};
 use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::{UserId, Workspace, WorkspaceId, WorkspaceMembership};
@@ -133,13 +131,8 @@ impl SeaTransaction {
 impl WorkspaceRepository for SeaTransaction {
     async fn insert(&self, scope: &TenantScope, ws: &Workspace) -> StoreResult<()> {
         scoped::ensure_owned(scope, ws.tenant_id)?;
-        workspace::Model::from_domain(ws)
-            .into_active_model()
-            .reset_all()
-            .insert(&self.txn)
+        self.insert_row(workspace::Model::from_domain(ws), unique_as("slug"))
             .await
-            .map_err(unique_as("slug"))?;
-        Ok(())
     }
 
     async fn find_by_id(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<Option<Workspace>> {
@@ -355,19 +348,17 @@ impl WorkspaceRepository for SeaTransaction {
 
     async fn add_member(&self, scope: &TenantScope, member: &WorkspaceMembership) -> StoreResult<()> {
         scoped::ensure_owned(scope, member.tenant_id)?;
-        workspace_member::Model {
-            tenant_id: member.tenant_id.as_uuid(),
-            id: member.id.as_uuid(),
-            workspace_id: member.workspace_id.as_uuid(),
-            user_id: member.user_id.as_uuid(),
-            role_id: member.role_id.as_uuid(),
-            created_at: member.created_at,
-        }
-        .into_active_model()
-        .reset_all()
-        .insert(&self.txn)
+        self.insert_row(
+            workspace_member::Model {
+                tenant_id: member.tenant_id.as_uuid(),
+                id: member.id.as_uuid(),
+                workspace_id: member.workspace_id.as_uuid(),
+                user_id: member.user_id.as_uuid(),
+                role_id: member.role_id.as_uuid(),
+                created_at: member.created_at,
+            },
+            unique_as("userId"),
+        )
         .await
-        .map_err(unique_as("userId"))?;
-        Ok(())
     }
 }
