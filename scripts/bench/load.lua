@@ -3,7 +3,7 @@
 -- that is not 200, or whose body carries GraphQL errors, counts as an error.
 
 local queries = {
-  q1 = 'query Q1 { me { id email displayName } currentTenant { id name plan } myRole { name permissions } }',
+  q1 = 'query Q1 { me { id email displayName } currentTenant { id name plan { key } } myRole { name permissions } }',
   q2 = 'query Q2 { members(first: 50) { nodes { user { email displayName } role { name permissions } } } }',
   q3 = 'query Q3 { workspaces(first: 5) { nodes { name members(first: 20) { nodes { user { email displayName } } } } } }',
   q4 = 'mutation Q4($id: ID!, $name: String!) { renameWorkspace(input: { id: $id, name: $name }) { id name } }',

@@ -318,6 +318,7 @@ pub struct TestApp {
     pub mailer: tessera_infrastructure::MemoryMailer,
     config: Config,
     domain_verifier: Option<std::sync::Arc<dyn tessera_application::ports::DomainVerifier>>,
+    plans: Option<tessera_domain::PlanCatalogue>,
     server: Option<RunningServer>,
 }
 
@@ -350,6 +351,18 @@ impl GqlResponse {
         assert_eq!(self.status, StatusCode::OK);
         &self.body["data"]
     }
+}
+
+/// The built-in plans with every plan's tenant-wide requests per minute set to
+/// `per_minute`, new tenants starting on `default`.
+pub fn test_plans(default: &str, per_minute: u64) -> tessera_domain::PlanCatalogue {
+    use tessera_domain::{Allowance, Limit, PlanCatalogue, PlanKey};
+    let mut plans = PlanCatalogue::built_in().plans().to_vec();
+    for plan in &mut plans {
+        plan.limits
+            .insert(Limit::RequestsPerMinute, Allowance::AtMost(per_minute));
+    }
+    PlanCatalogue::new(plans, PlanKey::parse(default).expect("a plan key")).expect("a valid catalogue")
 }
 
 /// A signed-up user with their tenant and access token.
@@ -408,11 +421,13 @@ impl TestApp {
         // unrelated tests. The rate-limit tests set small quotas themselves.
         config.limits.rate_limit_authentication_per_minute = 100_000;
         config.limits.rate_limit_anonymous_per_minute = 100_000;
-        config.limits.rate_limit_free_per_minute = 100_000;
         config.limits.rate_limit_principal_per_minute = 100_000;
         let mailer = tessera_infrastructure::MemoryMailer::default();
+        // Tests of other capabilities are not about plans: their tenants start on a
+        // plan that lets them create what they need. The plan tests pick their own.
         let mut options = BuildOptions {
             fast_password_hashing: true,
+            plans: Some(test_plans("enterprise", 100_000)),
             ..BuildOptions::default()
         };
         configure(&mut config, &mut options);
@@ -428,6 +443,7 @@ impl TestApp {
             mailer,
             config,
             domain_verifier: options.domain_verifier,
+            plans: options.plans,
             server: Some(server),
         }
     }
@@ -737,6 +753,7 @@ impl TestApp {
             fast_password_hashing: true,
             mailer: Some(std::sync::Arc::new(self.mailer.clone())),
             domain_verifier: self.domain_verifier.clone(),
+            plans: self.plans.clone(),
         }
     }
 

@@ -3,7 +3,7 @@
 //! was checked; repository methods for tenant data require one.
 
 use tessera_domain::{
-    ApiKey, ApiKeyId, AuditActor, AuditOrigin, NewAuditEvent, Permission, PermissionSet, Plan, RoleId, SessionId,
+    ApiKey, ApiKeyId, AuditActor, AuditOrigin, NewAuditEvent, Permission, PermissionSet, PlanKey, RoleId, SessionId,
     TenantId, UserId,
 };
 
@@ -58,7 +58,7 @@ pub struct RequestContext {
     /// The person has not finished onboarding and the deployment gates tenant work on it.
     onboarding_pending: bool,
     /// The tenant's plan (sizes its rate limit).
-    plan: Plan,
+    plan: PlanKey,
     /// Where the request came from (for the audit trail).
     origin: AuditOrigin,
 }
@@ -89,7 +89,7 @@ impl RequestContext {
             permissions,
             session_id: None,
             onboarding_pending: false,
-            plan: Plan::Free,
+            plan: PlanKey::parse("free").expect("a plan key"),
             origin: AuditOrigin::default(),
         }
     }
@@ -104,7 +104,7 @@ impl RequestContext {
             permissions: key.permissions.clone(),
             session_id: None,
             onboarding_pending: false,
-            plan: Plan::Free,
+            plan: PlanKey::parse("free").expect("a plan key"),
             origin: AuditOrigin::default(),
         }
     }
@@ -169,13 +169,13 @@ impl RequestContext {
         .with_origin(self.origin.clone())
     }
 
-    pub(crate) fn with_plan(mut self, plan: Plan) -> Self {
+    pub(crate) fn with_plan(mut self, plan: PlanKey) -> Self {
         self.plan = plan;
         self
     }
 
-    pub fn plan(&self) -> Plan {
-        self.plan
+    pub fn plan(&self) -> &PlanKey {
+        &self.plan
     }
 
     pub(crate) fn with_onboarding_pending(mut self, pending: bool) -> Self {

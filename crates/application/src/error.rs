@@ -75,6 +75,8 @@ wire_table! {
         InvitationEmailMismatch => ("INVITATION_EMAIL_MISMATCH", "the invitation is addressed to another email"),
         Csrf => ("CSRF", "cookie mode: the X-CSRF-Token header does not match the tessera_csrf cookie"),
         TooManySubscriptions => ("TOO_MANY_SUBSCRIPTIONS", "the WebSocket connection runs as many subscriptions as it may"),
+        QuotaExceeded => ("QUOTA_EXCEEDED", "the tenant holds as many as its plan allows; `extensions.quota`, `extensions.limit` and `extensions.used` say which and how many"),
+        FeatureNotInPlan => ("FEATURE_NOT_IN_PLAN", "the tenant's plan does not include this; `extensions.feature` names the feature"),
         TooManyConnections => ("TOO_MANY_CONNECTIONS", "the person, key or tenant has as many WebSocket connections open as it may"),
     }
 }
@@ -103,6 +105,9 @@ pub enum AppError {
     Unauthenticated(String),
     #[error("forbidden ({reason}): {message}")]
     Forbidden { reason: ForbiddenReason, message: String },
+    /// The tenant's plan refuses the creation (`FORBIDDEN` with the quota or feature).
+    #[error("refused by the plan: {0:?}")]
+    OverPlan(tessera_domain::Refusal),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("conflict on {field}: {message}")]

@@ -13,6 +13,7 @@ pub mod onboarding;
 pub mod pagination;
 mod people;
 pub mod persisted;
+pub mod plans;
 pub mod platform;
 pub mod ports;
 pub mod rate_limits;
@@ -93,6 +94,7 @@ pub struct Application {
     rate_limits: rate_limits::RateLimitSettings,
     webhooks: webhooks::WebhookSettings,
     persisted: persisted::PersistedQuerySettings,
+    plans: Arc<tessera_domain::PlanCatalogue>,
     /// Webhook sends in flight in this process (shared by its delivery workers).
     deliveries_in_flight: Arc<std::sync::Mutex<webhooks::InFlight>>,
 }
@@ -105,6 +107,7 @@ impl Application {
             rate_limits: rate_limits::RateLimitSettings::default(),
             webhooks: webhooks::WebhookSettings::default(),
             persisted: persisted::PersistedQuerySettings::default(),
+            plans: Arc::new(tessera_domain::PlanCatalogue::built_in()),
             deliveries_in_flight: Arc::default(),
         }
     }

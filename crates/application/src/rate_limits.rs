@@ -1,19 +1,17 @@
 //! Rate limits: which buckets a request draws from, and how full each may get. The
 //! arithmetic (GCRA) is the domain's ([`tessera_domain::rate_limit`]).
 
-use tessera_domain::Plan;
 pub use tessera_domain::rate_limit::{Quota, RateDecision, gcra};
+use tessera_domain::{Allowance, Limit, PlanKey};
 
 use crate::ports::RateLimiter;
 use crate::{Application, RequestContext};
 
-/// Quotas by bucket kind; configuration, per plan.
+/// Quotas by bucket kind (a whole tenant's comes from its plan's
+/// `requests_per_minute`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitSettings {
     pub enabled: bool,
-    pub free: Quota,
-    pub team: Quota,
-    pub enterprise: Quota,
     /// Per user or API key, in any tenant.
     pub principal: Quota,
     /// Per client address, for requests without a credential.
@@ -26,9 +24,6 @@ impl Default for RateLimitSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            free: Quota::per_minute(600),
-            team: Quota::per_minute(3_000),
-            enterprise: Quota::per_minute(12_000),
             principal: Quota::per_minute(600),
             anonymous: Quota::per_minute(120),
             authentication: Quota::per_minute(10),
@@ -36,12 +31,17 @@ impl Default for RateLimitSettings {
     }
 }
 
-impl RateLimitSettings {
-    pub fn for_plan(&self, plan: Plan) -> Quota {
-        match plan {
-            Plan::Free => self.free,
-            Plan::Team => self.team,
-            Plan::Enterprise => self.enterprise,
+impl Application {
+    /// A whole tenant's requests per minute: its plan's (`None`: unlimited). A key the
+    /// catalogue no longer holds gets the default plan's.
+    fn tenant_quota(&self, plan: &PlanKey) -> Option<Quota> {
+        let plan = self
+            .plans
+            .get(plan)
+            .or_else(|| self.plans.get(self.plans.default_key()))?;
+        match plan.allowance(Limit::RequestsPerMinute) {
+            Allowance::AtMost(limit) => Some(Quota::per_minute(u32::try_from(limit).unwrap_or(u32::MAX))),
+            Allowance::Unlimited => None,
         }
     }
 }
@@ -139,11 +139,9 @@ impl Application {
                     crate::context::Actor::ApiKey(key) => format!("key:{key}"),
                 };
                 buckets.push(("principal", principal, settings.principal));
-                buckets.push((
-                    "tenant",
-                    format!("tenant:{}", member.tenant_id()),
-                    settings.for_plan(member.plan()),
-                ));
+                if let Some(quota) = self.tenant_quota(member.plan()) {
+                    buckets.push(("tenant", format!("tenant:{}", member.tenant_id()), quota));
+                }
             }
             None => {
                 // Without a credential, or with one that failed: the address pays.
@@ -191,12 +189,5 @@ mod tests {
         assert_ne!(address_bucket("2001:db8:1:3::1"), address_bucket("2001:db8:1:2::1"));
         assert_eq!(address_bucket("::ffff:198.51.100.4"), "198.51.100.4", "mapped IPv4");
         assert_eq!(address_bucket("not an address"), "not an address");
-    }
-
-    #[test]
-    fn plans_pick_their_quota() {
-        let settings = RateLimitSettings::default();
-        assert!(settings.for_plan(Plan::Free).limit < settings.for_plan(Plan::Team).limit);
-        assert!(settings.for_plan(Plan::Team).limit < settings.for_plan(Plan::Enterprise).limit);
     }
 }

@@ -11,6 +11,7 @@ pub mod invitation;
 pub mod membership;
 pub mod onboarding;
 pub mod permission;
+pub mod plan;
 pub mod rate_limit;
 pub mod role;
 pub mod session;
@@ -37,9 +38,13 @@ pub use onboarding::{
     TermsInput, TimeZone, Transition, TransitionRefusal,
 };
 pub use permission::{Permission, PermissionSet};
+pub use plan::{
+    Allowance, CatalogueError, Entitlements, Feature, Limit, OverrideTarget, Plan, PlanCatalogue, PlanKey,
+    PlanOverride, Price, Refusal,
+};
 pub use role::{Role, RoleRuleError, SystemRole};
 pub use session::Session;
-pub use tenant::{Plan, Tenant, TenantStatus, TenantStatusError};
+pub use tenant::{Tenant, TenantStatus, TenantStatusError};
 pub use tenant_settings::{Colour, LogoUrl, SettingsChange, TenantSettings};
 pub use user::{PasswordHash, User};
 pub use user_token::{TokenPurpose, UserToken};

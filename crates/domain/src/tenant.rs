@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{Name, Slug, TenantId};
+use crate::{Name, OverrideTarget, PlanKey, PlanOverride, Slug, TenantId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantStatus {
@@ -29,50 +29,28 @@ impl TenantStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plan {
-    Free,
-    Team,
-    Enterprise,
-}
-
-impl Plan {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Free => "free",
-            Self::Team => "team",
-            Self::Enterprise => "enterprise",
-        }
-    }
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "free" => Some(Self::Free),
-            "team" => Some(Self::Team),
-            "enterprise" => Some(Self::Enterprise),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub id: TenantId,
     pub slug: Slug,
     pub name: Name,
     pub status: TenantStatus,
-    pub plan: Plan,
+    pub plan: PlanKey,
+    /// Limits and features granted or withheld for this tenant alone.
+    pub plan_overrides: Vec<PlanOverride>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl Tenant {
-    pub fn new(id: TenantId, slug: Slug, name: Name, now: DateTime<Utc>) -> Self {
+    pub fn new(id: TenantId, slug: Slug, name: Name, plan: PlanKey, now: DateTime<Utc>) -> Self {
         Self {
             id,
             slug,
             name,
             status: TenantStatus::Active,
-            plan: Plan::Free,
+            plan,
+            plan_overrides: Vec::new(),
             created_at: now,
             updated_at: now,
         }
@@ -98,6 +76,39 @@ impl Tenant {
         self.status = to;
         self.updated_at = now;
         Ok(true)
+    }
+
+    /// Moves the tenant to another plan; `false` when it is on that plan already.
+    pub fn change_plan(&mut self, plan: PlanKey, now: DateTime<Utc>) -> bool {
+        if self.plan == plan {
+            return false;
+        }
+        self.plan = plan;
+        self.updated_at = now;
+        true
+    }
+
+    /// Sets one override, replacing any earlier one for the same limit or feature.
+    pub fn set_override(&mut self, target: OverrideTarget, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) {
+        self.plan_overrides.retain(|o| o.target.slot() != target.slot());
+        self.plan_overrides.push(PlanOverride {
+            target,
+            expires_at,
+            set_at: now,
+        });
+        self.updated_at = now;
+    }
+
+    /// Clears the override of one limit or feature (`slot` as [`OverrideTarget::slot`]
+    /// names it); `false` when there was none.
+    pub fn clear_override(&mut self, slot: &str, now: DateTime<Utc>) -> bool {
+        let before = self.plan_overrides.len();
+        self.plan_overrides.retain(|o| o.target.slot() != slot);
+        let cleared = self.plan_overrides.len() != before;
+        if cleared {
+            self.updated_at = now;
+        }
+        cleared
     }
 
     /// A new display name.
@@ -128,12 +139,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_and_plan_names_round_trip() {
+    fn status_names_round_trip() {
         for status in [TenantStatus::Active, TenantStatus::Suspended, TenantStatus::Deleted] {
             assert_eq!(TenantStatus::parse(status.as_str()), Some(status));
-        }
-        for plan in [Plan::Free, Plan::Team, Plan::Enterprise] {
-            assert_eq!(Plan::parse(plan.as_str()), Some(plan));
         }
         assert_eq!(TenantStatus::parse("gone"), None);
     }
@@ -146,6 +154,7 @@ mod tests {
             TenantId::from_uuid(uuid::Uuid::nil()),
             Slug::parse("acme").expect("slug"),
             Name::parse("Acme").expect("name"),
+            PlanKey::parse("free").expect("plan"),
             start,
         );
         assert_eq!(

@@ -10,6 +10,7 @@ pub mod domains;
 pub mod events;
 pub mod mail;
 pub mod persisted;
+pub mod plan_file;
 pub mod rate_limits;
 pub mod redis_pool;
 pub mod system;

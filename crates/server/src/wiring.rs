@@ -29,6 +29,8 @@ pub struct BuildOptions {
     pub mailer: Option<Arc<dyn Mailer>>,
     /// How custom domains prove control; HTTP on port 80 when `None`.
     pub domain_verifier: Option<Arc<dyn DomainVerifier>>,
+    /// The plan catalogue instead of the configured one (tests only).
+    pub plans: Option<tessera_domain::PlanCatalogue>,
 }
 
 /// Connects, migrates (when configured), checks the run-time role and wires the application.
@@ -170,7 +172,11 @@ pub(crate) async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Res
             Application::new(ports, auth)
                 .with_rate_limits(config.limits.rate_limits())
                 .with_webhooks(config.webhooks.settings(config.webhooks_may_reach_local_addresses()))
-                .with_persisted_queries(config.limits.persisted_queries()),
+                .with_persisted_queries(config.limits.persisted_queries())
+                .with_plans(match options.plans.clone() {
+                    Some(plans) => plans,
+                    None => config.plans.catalogue()?,
+                }),
         ),
         store,
         checks,

@@ -566,6 +566,20 @@ async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: B
         )
         .await;
     }
+    for (mutation, input) in [
+        ("changePlan", "plan: \"team\""),
+        ("setTenantOverride", "limit: SEATS, value: 80"),
+        ("clearTenantOverride", "limit: SEATS"),
+    ] {
+        walk.run(
+            mutation,
+            "tenant.plan_changed",
+            &format!("mutation($id: ID!) {{ {mutation}(input: {{ tenantId: $id, {input} }}) {{ id }} }}"),
+            json!({ "id": owner.tenant_id }),
+            Some(&admin.token),
+        )
+        .await;
+    }
 
     // The password flows last: a reset ends every session.
     let (access, _) = log_in(&mut walk, "bob@acme.example", PASSWORD, "acme").await;

@@ -51,6 +51,7 @@ async fn fixture(kind: StoreKind) -> Option<Fixture> {
         TenantId::from_uuid(Uuid::now_v7()),
         Slug::parse("acme").expect("slug"),
         Name::parse("Acme").expect("name"),
+        tessera_domain::PlanKey::parse("free").expect("plan"),
         now(),
     );
     let scope = TenantScope::for_tests(tenant.id);

@@ -53,6 +53,7 @@ async fn fixture(kind: StoreKind) -> Option<Fixture> {
         TenantId::from_uuid(Uuid::now_v7()),
         Slug::parse("lists").expect("slug"),
         Name::parse("Lists").expect("name"),
+        tessera_domain::PlanKey::parse("free").expect("plan"),
         base,
     );
     let scope = TenantScope::for_tests(tenant.id);

@@ -19,6 +19,7 @@ mod metrics;
 mod migrations;
 mod onboarding;
 mod persisted_queries;
+mod plans;
 mod platform;
 mod postgres_rls;
 mod query_cost;

@@ -44,7 +44,7 @@ async fn a_page_costs_the_same_statements_for_5_rows_as_for_100(backend: Backend
     let me = statements_for(&app, "{ me { email displayName } }", &owner.token).await;
     assert!(me <= 3, "me: {me} statements");
     // The benchmark's Q1: my user, my tenant, my role and its permissions.
-    let q1 = "{ me { id email displayName } currentTenant { id name plan } myRole { name permissions } }";
+    let q1 = "{ me { id email displayName } currentTenant { id name plan { key } } myRole { name permissions } }";
     let mine = app.graphql(q1, json!({}), Some(&owner.token)).await;
     assert_eq!(mine.assert_ok()["myRole"]["name"], "Owner");
     assert!(

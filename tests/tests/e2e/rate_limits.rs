@@ -30,9 +30,9 @@ async fn a_tenant_past_its_quota_is_refused_while_others_carry_on_and_replicas_s
     let Some(redis) = redis_url() else {
         return;
     };
-    let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
+    let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, options| {
         config.redis.url = Some(redis.into());
-        config.limits.rate_limit_free_per_minute = 5;
+        options.plans = Some(tessera_tests::test_plans("free", 5));
     })
     .await
     else {

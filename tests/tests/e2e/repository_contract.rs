@@ -45,6 +45,7 @@ fn tenant(slug: &str) -> Tenant {
         TenantId::from_uuid(Uuid::now_v7()),
         Slug::parse(slug).expect("slug"),
         Name::parse(slug).expect("name"),
+        tessera_domain::PlanKey::parse("free").expect("plan"),
         now(),
     )
 }

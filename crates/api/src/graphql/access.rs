@@ -51,6 +51,7 @@ const MODULE_RULES: &[&[Rule]] = &[
     super::onboarding::RULES,
     super::tenant_setup::RULES,
     super::pagination::RULES,
+    super::plans::RULES,
     super::platform::RULES,
     super::roles::RULES,
     super::sessions::RULES,

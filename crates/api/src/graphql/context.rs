@@ -62,6 +62,7 @@ impl CloneForCaller for AppError {
                 message: message.clone(),
             },
             AppError::NotFound(what) => AppError::NotFound(what),
+            AppError::OverPlan(refusal) => AppError::OverPlan(*refusal),
             AppError::Validation(fields) => AppError::Validation(fields.clone()),
             AppError::RateLimited { retry_after_seconds } => AppError::RateLimited {
                 retry_after_seconds: *retry_after_seconds,

@@ -3,8 +3,9 @@
 //! shown to the client as nothing more than "internal error".
 
 use async_graphql::{Error, ErrorExtensions, Value};
-use tessera_application::AppError;
 use tessera_application::wire_table;
+use tessera_application::{AppError, ForbiddenReason};
+use tessera_domain::Refusal;
 
 wire_table! {
     /// The `extensions.code` of an error in a GraphQL response (HTTP 200 with `data`), a
@@ -37,6 +38,7 @@ pub fn to_graphql_error(error: &AppError) -> Error {
         AppError::Forbidden { reason, message } => {
             coded(message, ErrorCode::Forbidden).extend_with(|_, ext| ext.set("reason", reason.code()))
         }
+        AppError::OverPlan(refusal) => over_plan(*refusal),
         AppError::NotFound(what) => coded(&format!("{what} not found"), ErrorCode::NotFound),
         AppError::Conflict { field, message } => {
             let mut fields = async_graphql::indexmap::IndexMap::new();
@@ -64,6 +66,34 @@ pub fn to_graphql_error(error: &AppError) -> Error {
             tracing::error!(error = %cause, "internal error");
             coded("internal error", ErrorCode::InternalServerError)
         }
+    }
+}
+
+/// `FORBIDDEN` with the plan's reason and what the client needs to explain it.
+fn over_plan(refusal: Refusal) -> Error {
+    let reason = |reason: ForbiddenReason| {
+        move |_: &_, ext: &mut async_graphql::ErrorExtensionValues| ext.set("reason", reason.code())
+    };
+    match refusal {
+        Refusal::QuotaExceeded { quota, limit, used } => coded(
+            &format!(
+                "the plan allows {limit} {}; the tenant has {used}",
+                quota.as_str().replace('_', " ")
+            ),
+            ErrorCode::Forbidden,
+        )
+        .extend_with(reason(ForbiddenReason::QuotaExceeded))
+        .extend_with(|_, ext| {
+            ext.set("quota", quota.as_str());
+            ext.set("limit", limit);
+            ext.set("used", used);
+        }),
+        Refusal::FeatureNotInPlan(feature) => coded(
+            &format!("the tenant's plan does not include `{feature}`"),
+            ErrorCode::Forbidden,
+        )
+        .extend_with(reason(ForbiddenReason::FeatureNotInPlan))
+        .extend_with(|_, ext| ext.set("feature", feature.as_str())),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod loaders;
 mod members;
 mod onboarding;
 mod pagination;
+mod plans;
 mod platform;
 mod roles;
 mod sessions;
@@ -44,6 +45,7 @@ pub struct Query(
     api_keys::ApiKeyQuery,
     audit::AuditQuery,
     platform::PlatformQuery,
+    plans::PlanQuery,
     webhooks::WebhookQuery,
     workspaces::WorkspaceQuery,
 );
@@ -62,6 +64,7 @@ pub struct Mutation(
     tenant_setup::TenantSetupMutation,
     api_keys::ApiKeyMutation,
     platform::PlatformMutation,
+    plans::PlanMutation,
     webhooks::WebhookMutation,
     workspaces::WorkspaceMutation,
 );

@@ -1,10 +1,10 @@
 //! The caller's current tenant.
 
-use async_graphql::{Context, Enum, ID, InputObject, Lookahead, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Lookahead, Object, Result};
 use chrono::{DateTime, Utc};
 use tessera_application::PageRequest;
 use tessera_application::tenants::MyTenant as MyTenantRow;
-use tessera_domain::{Plan as DomainPlan, Tenant as DomainTenant, TenantId, TenantStatus as DomainStatus};
+use tessera_domain::{Permission, Tenant as DomainTenant, TenantId, TenantStatus as DomainStatus};
 
 use super::access::{Access, Rule};
 use super::context::{application, client_info, member};
@@ -13,6 +13,7 @@ use super::errors::{GqlResult, parse_id};
 use super::identity::AuthPayload;
 use super::loaders::{load_required, prefetch};
 use super::pagination::{page_cost, relay_connection};
+use super::plans::{Plan, TenantUsage};
 
 /// What each field of this module's types needs from the caller, gathered by
 /// [`super::access`] (a field without a rule is refused).
@@ -24,7 +25,8 @@ pub(super) const RULES: &[Rule] = &[
     ("MyTenant", &["*"], Access::Inherited),
     ("MyTenantConnection", &["*"], Access::Inherited),
     ("MyTenantEdge", &["*"], Access::Inherited),
-    ("Tenant", &["*"], Access::Inherited),
+    ("Tenant", &["id", "slug", "name", "status", "plan", "createdAt"], Access::Inherited),
+    ("Tenant", &["usage"], Access::Permission(Permission::BillingManage)),
 ];
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -34,42 +36,58 @@ pub enum TenantStatus {
     Deleted,
 }
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum Plan {
-    Free,
-    Team,
-    Enterprise,
-}
-
 /// An organization: the unit of isolation.
-#[derive(SimpleObject, Clone)]
-pub struct Tenant {
-    pub id: ID,
-    pub slug: String,
-    pub name: String,
-    pub status: TenantStatus,
-    pub plan: Plan,
-    pub created_at: DateTime<Utc>,
-}
+#[derive(Clone)]
+pub struct Tenant(DomainTenant);
 
 impl From<DomainTenant> for Tenant {
     fn from(tenant: DomainTenant) -> Self {
-        Self {
-            id: ID(tenant.id.to_string()),
-            slug: tenant.slug.as_str().to_owned(),
-            name: tenant.name.as_str().to_owned(),
-            status: match tenant.status {
-                DomainStatus::Active => TenantStatus::Active,
-                DomainStatus::Suspended => TenantStatus::Suspended,
-                DomainStatus::Deleted => TenantStatus::Deleted,
-            },
-            plan: match tenant.plan {
-                DomainPlan::Free => Plan::Free,
-                DomainPlan::Team => Plan::Team,
-                DomainPlan::Enterprise => Plan::Enterprise,
-            },
-            created_at: tenant.created_at,
+        Self(tenant)
+    }
+}
+
+#[Object]
+impl Tenant {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn slug(&self) -> &str {
+        self.0.slug.as_str()
+    }
+
+    async fn name(&self) -> &str {
+        self.0.name.as_str()
+    }
+
+    async fn status(&self) -> TenantStatus {
+        match self.0.status {
+            DomainStatus::Active => TenantStatus::Active,
+            DomainStatus::Suspended => TenantStatus::Suspended,
+            DomainStatus::Deleted => TenantStatus::Deleted,
         }
+    }
+
+    /// The tenant's plan, with the limits and features granted or withheld for it
+    /// alone already applied.
+    async fn plan(&self, ctx: &Context<'_>) -> Plan {
+        Plan::from(&application(ctx).current_entitlements(&self.0))
+    }
+
+    /// How much of each quota the tenant holds against its plan: what to remove
+    /// after a downgrade. Your current tenant only (`null` for another); needs
+    /// `billing:manage`.
+    async fn usage(&self, ctx: &Context<'_>) -> Result<Option<TenantUsage>> {
+        let request = member(ctx)?;
+        if request.tenant_id() != self.0.id {
+            return Ok(None);
+        }
+        let usage = application(ctx).tenant_usage(request).await.gql()?;
+        Ok(Some(TenantUsage::from(&usage)))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
     }
 }
 

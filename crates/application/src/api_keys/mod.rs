@@ -7,7 +7,7 @@
 //! takes their keys down with it).
 
 use chrono::{DateTime, Utc};
-use tessera_domain::{ApiKey, ApiKeyId, AuditActor, Name, NewAuditEvent, Permission, PermissionSet, TenantId};
+use tessera_domain::{ApiKey, ApiKeyId, AuditActor, Limit, Name, NewAuditEvent, Permission, PermissionSet, TenantId};
 use uuid::Uuid;
 
 use crate::ForbiddenReason;
@@ -89,6 +89,7 @@ impl Application {
             last_used_at: None,
         };
         let tx = self.tenant_tx(&scope).await?;
+        self.entitle(tx.as_ref(), &scope, Limit::ApiKeys).await?;
         tx.api_keys().insert(&scope, &key).await?;
         let event = ctx
             .audit("api_key.created", "api_key", key.id, now)
@@ -253,7 +254,7 @@ impl Application {
             tx.api_keys().record_use(&scope, key.id, now).await?;
             tx.commit().await?;
         }
-        let context = RequestContext::for_api_key(&key).with_plan(tenant.plan);
+        let context = RequestContext::for_api_key(&key).with_plan(tenant.plan.clone());
         self.ports
             .access_cache
             .put_api_key(&CachedApiKey { key, plan: tenant.plan })

@@ -77,7 +77,7 @@ impl Application {
             role_id: membership.role_id,
             permissions: permissions.clone(),
             onboarded,
-            plan: tenant.plan,
+            plan: tenant.plan.clone(),
         };
         self.ports
             .access_cache

@@ -159,7 +159,13 @@ impl Application {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Tenant, AppError> {
         let slug = self.choose_tenant_slug(tx, &tenant_name, tenant_slug).await?;
-        let tenant = Tenant::new(TenantId::from_uuid(self.ports.ids.new_id()), slug, tenant_name, now);
+        let tenant = Tenant::new(
+            TenantId::from_uuid(self.ports.ids.new_id()),
+            slug,
+            tenant_name,
+            self.plans.default_key().clone(),
+            now,
+        );
         tx.tenants()
             .insert(&tenant)
             .await

@@ -1,4 +1,4 @@
-use tessera_domain::{Email, Invitation, InvitationId, InvitationStatus, Permission, RoleId};
+use tessera_domain::{Email, Invitation, InvitationId, InvitationStatus, Limit, Permission, RoleId};
 
 use super::{invitation_refused, token_for};
 use crate::ports::{MailMessage, OutgoingMail};
@@ -48,7 +48,10 @@ impl Application {
             expires_at: now + self.auth.invitation_ttl,
             accepted_at: None,
         };
+        // A new invitation replaces a pending one to the same address: it takes no
+        // second seat.
         tx.invitations().revoke_pending_for(&scope, &email).await?;
+        self.entitle(tx.as_ref(), &scope, Limit::Seats).await?;
         tx.invitations().insert(&scope, &invitation).await?;
         let tenant = tx
             .tenants()

@@ -12,8 +12,8 @@ use crate::{AppError, Application, Page, PageRequest, RequestContext, TenantScop
 /// Proof that the caller is a platform administrator; names them for the audit trail.
 #[derive(Debug)]
 pub struct PlatformScope {
-    admin_id: UserId,
-    origin: AuditOrigin,
+    pub(crate) admin_id: UserId,
+    pub(crate) origin: AuditOrigin,
 }
 
 impl Application {

@@ -11,7 +11,7 @@ pub struct MemberAccess {
     /// The user finished onboarding (until then, tenant work may be gated).
     pub onboarded: bool,
     /// The tenant's plan (sizes its rate limit).
-    pub plan: tessera_domain::Plan,
+    pub plan: tessera_domain::PlanKey,
 }
 
 /// An API key whose secret was verified, with its tenant's plan: what the next request
@@ -21,7 +21,7 @@ pub struct MemberAccess {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedApiKey {
     pub key: tessera_domain::ApiKey,
-    pub plan: tessera_domain::Plan,
+    pub plan: tessera_domain::PlanKey,
 }
 
 /// Counts requests per bucket (GCRA, see [`tessera_domain::rate_limit::gcra`]). Never fails:

@@ -1,4 +1,4 @@
-use tessera_domain::{Name, Permission, Role, RoleId};
+use tessera_domain::{Limit, Name, Permission, Role, RoleId};
 
 use super::{parse_permissions, permission_list, role_rule};
 use crate::ports::{KeyCreators, StoreError};
@@ -55,6 +55,7 @@ impl Application {
             now,
         );
         let tx = self.tenant_tx(scope).await?;
+        self.entitle(tx.as_ref(), scope, Limit::CustomRoles).await?;
         tx.roles().insert(scope, &role).await.map_err(name_taken)?;
         let event = ctx
             .audit("role.created", "role", role.id, now)

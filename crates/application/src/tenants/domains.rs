@@ -1,7 +1,7 @@
 //! Custom domains: a tenant claims a host name, proves control of it by serving a
 //! token there, and from then on a request to that host names the tenant.
 
-use tessera_domain::{CustomDomain, DomainName, Permission, TenantId};
+use tessera_domain::{CustomDomain, DomainName, Limit, Permission, TenantId};
 
 use crate::ports::StoreError;
 use crate::{AppError, Application, RequestContext};
@@ -40,6 +40,7 @@ impl Application {
             verified_at: None,
         };
         let tx = self.tenant_tx(&scope).await?;
+        self.entitle(tx.as_ref(), &scope, Limit::CustomDomains).await?;
         if tx.custom_domains().list(&scope).await?.len() >= MAX_CUSTOM_DOMAINS {
             return Err(AppError::validation(
                 "domain",

@@ -48,7 +48,15 @@ pub fn application_with(auth: AuthSettings) -> (Application, FakeStore) {
         event_bus: Arc::new(FakeEventBus::default()),
         webhook_sender: Arc::new(FakeWebhookSender::default()),
     };
-    (Application::new(ports, auth), store)
+    (Application::new(ports, auth).with_plans(unlimited_plans()), store)
+}
+
+/// The built-in plans with new tenants on `enterprise`: tests of other capabilities
+/// are not about plans (the plan tests pick theirs with [`Application::with_plans`]).
+pub fn unlimited_plans() -> tessera_domain::PlanCatalogue {
+    tessera_domain::PlanCatalogue::built_in()
+        .with_default(tessera_domain::PlanKey::parse("enterprise").expect("a plan key"))
+        .expect("enterprise is a built-in plan")
 }
 
 /// An application whose event bus and webhook sender the test can see.
@@ -64,6 +72,8 @@ pub fn application_with_webhooks(
     let mut ports = app.ports.clone();
     ports.event_bus = Arc::new(bus.clone());
     ports.webhook_sender = Arc::new(sender.clone());
-    let app = Application::new(ports, app.auth.clone()).with_webhooks(settings);
+    let app = Application::new(ports, app.auth.clone())
+        .with_webhooks(settings)
+        .with_plans(unlimited_plans());
     (app, store, bus, sender)
 }

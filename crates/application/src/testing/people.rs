@@ -1,10 +1,12 @@
 //! Users, tenants, memberships and roles in memory.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_domain::{
-    Email, Membership, MembershipStatus, PasswordHash, PermissionSet, Role, RoleId, Slug, SystemRole, Tenant, TenantId,
-    User, UserId,
+    Email, InvitationStatus, Limit, Membership, MembershipStatus, PasswordHash, PermissionSet, Role, RoleId, Slug,
+    SystemRole, Tenant, TenantId, User, UserId,
 };
 
 use crate::ports::HeldRole;
@@ -146,6 +148,86 @@ impl TenantRepository for FakeTransaction {
         stored.slug = tenant.slug.clone();
         stored.updated_at = tenant.updated_at;
         Ok(())
+    }
+    async fn update_plan(&self, tenant: &Tenant) -> StoreResult<()> {
+        let mut state = self.state();
+        let stored = state
+            .tenants
+            .iter_mut()
+            .find(|t| t.id == tenant.id)
+            .ok_or(StoreError::NotFound)?;
+        stored.plan = tenant.plan.clone();
+        stored.plan_overrides = tenant.plan_overrides.clone();
+        stored.updated_at = tenant.updated_at;
+        Ok(())
+    }
+    async fn lock_for_quota(
+        &self,
+        scope: &TenantScope,
+        quota: Limit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Tenant, u64)> {
+        // The fake store's transactions already run one at a time.
+        let (tenant, held) = self.usage(scope, now).await?;
+        Ok((tenant, held.get(&quota).copied().unwrap_or(0)))
+    }
+    async fn usage(&self, scope: &TenantScope, now: DateTime<Utc>) -> StoreResult<(Tenant, BTreeMap<Limit, u64>)> {
+        let state = self.state();
+        let tenant = state
+            .tenants
+            .iter()
+            .find(|t| in_scope(scope, t.id))
+            .cloned()
+            .ok_or(StoreError::NotFound)?;
+        let count = |quota: Limit| -> u64 {
+            let n = match quota {
+                Limit::Seats => {
+                    state
+                        .memberships
+                        .iter()
+                        .filter(|m| in_scope(scope, m.tenant_id) && m.is_active())
+                        .count()
+                        + state
+                            .invitations
+                            .iter()
+                            .filter(|i| {
+                                in_scope(scope, i.tenant_id)
+                                    && i.status == InvitationStatus::Pending
+                                    && i.expires_at > now
+                            })
+                            .count()
+                }
+                Limit::Workspaces => state.workspaces.iter().filter(|w| in_scope(scope, w.tenant_id)).count(),
+                Limit::CustomRoles => state
+                    .roles
+                    .iter()
+                    .filter(|r| in_scope(scope, r.tenant_id) && r.system.is_none())
+                    .count(),
+                Limit::ApiKeys => state
+                    .api_keys
+                    .iter()
+                    .filter(|k| {
+                        in_scope(scope, k.tenant_id)
+                            && k.revoked_at.is_none()
+                            && k.expires_at.is_none_or(|expiry| expiry > now)
+                    })
+                    .count(),
+                Limit::WebhookEndpoints => state
+                    .webhook_endpoints
+                    .iter()
+                    .filter(|(e, _)| in_scope(scope, e.tenant_id))
+                    .count(),
+                Limit::CustomDomains => state
+                    .custom_domains
+                    .iter()
+                    .filter(|d| in_scope(scope, d.tenant_id))
+                    .count(),
+                _ => 0,
+            };
+            n as u64
+        };
+        let held = Limit::QUOTAS.iter().map(|quota| (*quota, count(*quota))).collect();
+        Ok((tenant, held))
     }
     async fn update_status(&self, tenant: &Tenant) -> StoreResult<()> {
         let mut state = self.state();

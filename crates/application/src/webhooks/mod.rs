@@ -9,8 +9,8 @@ pub(crate) use dispatch::InFlight;
 
 use chrono::Duration;
 use tessera_domain::{
-    EventSelection, Permission, RetryPolicy, SigningSecrets, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint,
-    WebhookEndpointId, WebhookUrl,
+    EventSelection, Limit, Permission, RetryPolicy, SigningSecrets, WebhookDelivery, WebhookDeliveryId,
+    WebhookEndpoint, WebhookEndpointId, WebhookUrl,
 };
 
 use crate::ports::Transaction;
@@ -142,6 +142,7 @@ impl Application {
         };
         let secret = self.new_signing_secret();
         let tx = self.tenant_tx(&scope).await?;
+        self.entitle(tx.as_ref(), &scope, Limit::WebhookEndpoints).await?;
         if tx.webhooks().count_endpoints(&scope).await? >= self.webhooks.max_endpoints_per_tenant {
             return Err(AppError::Conflict {
                 field: "url".into(),

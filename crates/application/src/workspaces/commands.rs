@@ -1,4 +1,6 @@
-use tessera_domain::{Name, Permission, Slug, Workspace, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId};
+use tessera_domain::{
+    Limit, Name, Permission, Slug, Workspace, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId,
+};
 
 use super::access::grant_for;
 use crate::ports::StoreError;
@@ -37,6 +39,7 @@ impl Application {
             now,
         );
         let tx = self.tenant_tx(scope).await?;
+        self.entitle(tx.as_ref(), scope, Limit::Workspaces).await?;
         tx.workspaces()
             .insert(scope, &workspace)
             .await

@@ -10,7 +10,7 @@ use deadpool_redis::Pool;
 use deadpool_redis::redis::AsyncCommands;
 use moka::future::Cache;
 use tessera_application::ports::{AccessCache, CachedApiKey, MemberAccess};
-use tessera_domain::{ApiKeyId, PermissionSet, Plan, RoleId, SessionId, TenantId, UserId};
+use tessera_domain::{ApiKeyId, PermissionSet, PlanKey, RoleId, SessionId, TenantId, UserId};
 
 use crate::redis_pool::Redis;
 
@@ -223,7 +223,7 @@ fn decode(raw: &str) -> Option<MemberAccess> {
         "0" => false,
         _ => return None,
     };
-    let plan = Plan::parse(parts.next()?)?;
+    let plan = PlanKey::parse(parts.next()?).ok()?;
     if parts.next().is_some() {
         return None;
     }

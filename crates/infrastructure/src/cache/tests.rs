@@ -7,14 +7,14 @@ fn cached_access_round_trips_through_its_text_form() {
         role_id: RoleId::from_uuid(uuid::Uuid::now_v7()),
         permissions: [Permission::MembersRead, Permission::RolesManage].into_iter().collect(),
         onboarded: true,
-        plan: Plan::Team,
+        plan: PlanKey::parse("team").expect("plan"),
     };
     assert_eq!(decode(&encode(&access)), Some(access));
     let empty = MemberAccess {
         role_id: RoleId::from_uuid(uuid::Uuid::nil()),
         permissions: PermissionSet::default(),
         onboarded: false,
-        plan: Plan::Free,
+        plan: PlanKey::parse("free").expect("plan"),
     };
     assert_eq!(decode(&encode(&empty)), Some(empty));
     assert_eq!(decode("garbage"), None);
@@ -57,7 +57,7 @@ async fn an_invalidation_on_one_replica_outdates_every_local_layer_at_once() {
         role_id: RoleId::from_uuid(uuid::Uuid::now_v7()),
         permissions: PermissionSet::all(),
         onboarded: true,
-        plan: Plan::Free,
+        plan: PlanKey::parse("free").expect("plan"),
     };
     assert_eq!(a.lookup(tenant, user, session).await, (false, None));
     a.put(tenant, user, &access).await;
@@ -102,7 +102,7 @@ async fn in_process_invalidation_drops_only_the_tenant() {
         role_id: RoleId::from_uuid(uuid::Uuid::nil()),
         permissions: PermissionSet::all(),
         onboarded: true,
-        plan: Plan::Team,
+        plan: PlanKey::parse("team").expect("plan"),
     };
     cache.put(a, user, &access).await;
     cache.put(b, user, &access).await;

@@ -15,18 +15,6 @@ pub struct LimitsSection {
     #[arg(long, env = "RATE_LIMITS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub rate_limits_enabled: bool,
 
-    /// Requests per minute for a whole tenant on the free plan.
-    #[arg(long, env = "RATE_LIMIT_FREE_PER_MINUTE", default_value_t = 600)]
-    pub rate_limit_free_per_minute: u32,
-
-    /// Requests per minute for a whole tenant on the team plan.
-    #[arg(long, env = "RATE_LIMIT_TEAM_PER_MINUTE", default_value_t = 3000)]
-    pub rate_limit_team_per_minute: u32,
-
-    /// Requests per minute for a whole tenant on the enterprise plan.
-    #[arg(long, env = "RATE_LIMIT_ENTERPRISE_PER_MINUTE", default_value_t = 12000)]
-    pub rate_limit_enterprise_per_minute: u32,
-
     /// Requests per minute for one user or API key.
     #[arg(long, env = "RATE_LIMIT_PRINCIPAL_PER_MINUTE", default_value_t = 600)]
     pub rate_limit_principal_per_minute: u32,
@@ -105,12 +93,6 @@ const MAX_PER_MINUTE: u32 = 10_000_000;
 impl LimitsSection {
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (variable, per_minute) in [
-            ("RATE_LIMIT_FREE_PER_MINUTE", self.rate_limit_free_per_minute),
-            ("RATE_LIMIT_TEAM_PER_MINUTE", self.rate_limit_team_per_minute),
-            (
-                "RATE_LIMIT_ENTERPRISE_PER_MINUTE",
-                self.rate_limit_enterprise_per_minute,
-            ),
             ("RATE_LIMIT_PRINCIPAL_PER_MINUTE", self.rate_limit_principal_per_minute),
             ("RATE_LIMIT_ANONYMOUS_PER_MINUTE", self.rate_limit_anonymous_per_minute),
             (
@@ -161,9 +143,6 @@ impl LimitsSection {
         use tessera_application::rate_limits::{Quota, RateLimitSettings};
         RateLimitSettings {
             enabled: self.rate_limits_enabled,
-            free: Quota::per_minute(self.rate_limit_free_per_minute),
-            team: Quota::per_minute(self.rate_limit_team_per_minute),
-            enterprise: Quota::per_minute(self.rate_limit_enterprise_per_minute),
             principal: Quota::per_minute(self.rate_limit_principal_per_minute),
             anonymous: Quota::per_minute(self.rate_limit_anonymous_per_minute),
             authentication: Quota::per_minute(self.rate_limit_authentication_per_minute),

@@ -11,6 +11,7 @@ mod documents;
 mod http;
 mod limits;
 mod mail;
+mod plans;
 mod redis;
 mod values;
 mod webhooks;
@@ -23,6 +24,7 @@ pub use documents::{TrustedDocumentsRequired, TrustedDocumentsSection};
 pub use http::HttpSection;
 pub use limits::LimitsSection;
 pub use mail::MailSection;
+pub use plans::PlansSection;
 pub use redis::RedisSection;
 pub use values::{ConnectionUrl, Secret};
 pub use webhooks::WebhookSection;
@@ -85,6 +87,8 @@ pub struct Config {
     #[command(flatten)]
     pub limits: LimitsSection,
     #[command(flatten)]
+    pub plans: PlansSection,
+    #[command(flatten)]
     pub webhooks: WebhookSection,
     #[command(flatten)]
     pub mail: MailSection,
@@ -106,6 +110,8 @@ pub enum ConfigError {
     WebhookCaFile(String, String),
     #[error("{0} must start with postgres://, postgresql:// or sqlite:")]
     DatabaseUrl(&'static str),
+    #[error("plan catalogue: {0}")]
+    Plans(String),
     #[error("REDIS_URL must start with redis:// or rediss://")]
     RedisUrl,
     #[error("TRUSTED_PROXIES: `{0}` is not an IP address")]
@@ -147,6 +153,7 @@ impl Config {
         self.auth.validate(self.runtime.environment)?;
         self.http.validate()?;
         self.limits.validate()?;
+        self.plans.catalogue()?;
         self.webhooks.validate()
     }
 

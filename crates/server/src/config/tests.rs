@@ -21,7 +21,7 @@ fn the_defaults_are_the_flags_defaults_and_they_are_valid() {
     assert!(defaults.auth.onboarding_gate);
     assert_eq!(defaults.http.bind_addr.to_string(), "127.0.0.1:8080");
     assert_eq!(defaults.database.url.expose(), "sqlite://tessera.db?mode=rwc");
-    assert_eq!(defaults.limits.rate_limit_free_per_minute, 600);
+    assert_eq!(defaults.limits.rate_limit_principal_per_minute, 600);
     assert_eq!(defaults.webhooks.webhook_timeout_seconds, 10);
     assert!(defaults.validate().is_ok(), "{:?}", defaults.validate());
     let for_tests = Config::for_database("sqlite::memory:");
@@ -54,8 +54,8 @@ fn out_of_range_values_are_refused_with_their_variable_named() {
     let cases: Vec<(&str, Break)> = vec![
         ("WEBHOOK_TIMEOUT_SECONDS", |c| c.webhooks.webhook_timeout_seconds = 0),
         ("OUTBOX_POLL_MS", |c| c.webhooks.outbox_poll_ms = 1),
-        ("RATE_LIMIT_FREE_PER_MINUTE", |c| {
-            c.limits.rate_limit_free_per_minute = 0
+        ("RATE_LIMIT_PRINCIPAL_PER_MINUTE", |c| {
+            c.limits.rate_limit_principal_per_minute = 0
         }),
         ("MAX_BATCH_OPERATIONS", |c| c.limits.max_batch_operations = 101),
         ("LOADER_DELAY_MS", |c| c.limits.loader_delay_ms = 500),

@@ -1,13 +1,122 @@
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select};
-use tessera_application::ports::{StoreResult, TenantRepository};
-use tessera_application::{Page, PageRequest};
-use tessera_domain::{Slug, Tenant, TenantId, UserId};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LockType, Query, QueryStatementBuilder, SelectStatement};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QuerySelect, QueryTrait, Select,
+};
+use tessera_application::ports::{StoreError, StoreResult, TenantRepository};
+use tessera_application::{Page, PageRequest, TenantScope};
+use tessera_domain::{Limit, Slug, Tenant, TenantId, UserId};
+use uuid::Uuid;
 
 use super::memberships::own_active;
-use crate::db::entities::{membership, tenant};
+use crate::db::entities::{api_key, invitation, membership, role, tenant, tenant_domain, webhook_endpoint, workspace};
 use crate::db::{SeaTransaction, db_failure, found, keyset, unique_as};
+
+/// `(SELECT COUNT(*) FROM … WHERE tenant_id = … AND …)` for one table.
+fn count_in<E: EntityTrait>(tenant_column: E::Column, tenant_id: Uuid, also: Condition) -> Expr {
+    let query = E::find()
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .filter(tenant_column.eq(tenant_id))
+        .filter(also)
+        .into_query();
+    Expr::SubQuery(None, Box::new(query.into_sub_query_statement()))
+}
+
+/// How many of `quota`'s things the tenant holds at `now`, as an expression.
+fn held(quota: Limit, tenant_id: Uuid, now: DateTime<Utc>) -> Expr {
+    let all = Condition::all();
+    match quota {
+        // Active members, and invitations still waiting for an answer.
+        Limit::Seats => count_in::<membership::Entity>(
+            membership::Column::TenantId,
+            tenant_id,
+            Condition::all().add(membership::Column::Status.eq("active")),
+        )
+        .add(count_in::<invitation::Entity>(
+            invitation::Column::TenantId,
+            tenant_id,
+            Condition::all()
+                .add(invitation::Column::Status.eq("pending"))
+                .add(invitation::Column::ExpiresAt.gt(now)),
+        )),
+        Limit::Workspaces => count_in::<workspace::Entity>(workspace::Column::TenantId, tenant_id, all),
+        Limit::CustomRoles => count_in::<role::Entity>(
+            role::Column::TenantId,
+            tenant_id,
+            Condition::all().add(role::Column::SystemKey.is_null()),
+        ),
+        // Keys that still work.
+        Limit::ApiKeys => count_in::<api_key::Entity>(
+            api_key::Column::TenantId,
+            tenant_id,
+            Condition::all().add(api_key::Column::RevokedAt.is_null()).add(
+                Condition::any()
+                    .add(api_key::Column::ExpiresAt.is_null())
+                    .add(api_key::Column::ExpiresAt.gt(now)),
+            ),
+        ),
+        Limit::WebhookEndpoints => {
+            count_in::<webhook_endpoint::Entity>(webhook_endpoint::Column::TenantId, tenant_id, all)
+        }
+        Limit::CustomDomains => count_in::<tenant_domain::Entity>(tenant_domain::Column::TenantId, tenant_id, all),
+        // Not a count of rows: nothing is held.
+        _ => Expr::value(0i64),
+    }
+}
+
+impl SeaTransaction {
+    /// Runs `select` (the tenant's columns plus named counts) and reads the tenant and
+    /// each count.
+    async fn tenant_with_counts(
+        &self,
+        select: &SelectStatement,
+        counts: &[Limit],
+    ) -> StoreResult<(Tenant, BTreeMap<Limit, u64>)> {
+        let row = self
+            .txn
+            .query_one_raw(self.backend.build(select))
+            .await
+            .map_err(db_failure)?
+            .ok_or(StoreError::NotFound)?;
+        let tenant = tenant::Model::from_query_result(&row, "")
+            .map_err(db_failure)?
+            .into_domain()?;
+        let mut held = BTreeMap::new();
+        for quota in counts {
+            let count: i64 = row.try_get("", quota.as_str()).map_err(db_failure)?;
+            held.insert(*quota, u64::try_from(count).unwrap_or(0));
+        }
+        Ok((tenant, held))
+    }
+
+    /// The scope's tenant row with a count column per quota in `counts`.
+    fn tenant_counting(scope: &TenantScope, counts: &[Limit], now: DateTime<Utc>) -> SelectStatement {
+        let tenant_id = scope.tenant_id().as_uuid();
+        let mut select = Query::select();
+        select
+            .columns([
+                tenant::Column::Id,
+                tenant::Column::Slug,
+                tenant::Column::Name,
+                tenant::Column::Status,
+                tenant::Column::Plan,
+                tenant::Column::PlanOverrides,
+                tenant::Column::CreatedAt,
+                tenant::Column::UpdatedAt,
+            ])
+            .from(tenant::Entity)
+            .and_where(tenant::Column::Id.eq(tenant_id));
+        for quota in counts {
+            select.expr_as(held(*quota, tenant_id, now), Alias::new(quota.as_str()));
+        }
+        select
+    }
+}
 
 /// Every tenant, or those whose slug or (lower-cased) name contains `search` literally.
 fn searched(search: Option<&str>) -> Select<tenant::Entity> {
@@ -62,6 +171,46 @@ impl TenantRepository for SeaTransaction {
             .await
             .map_err(db_failure)?;
         found(result.rows_affected)
+    }
+
+    async fn update_plan(&self, tenant: &Tenant) -> StoreResult<()> {
+        let result = tenant::Entity::update_many()
+            .col_expr(tenant::Column::Plan, Expr::value(tenant.plan.as_str()))
+            .col_expr(
+                tenant::Column::PlanOverrides,
+                Expr::value(tenant::Model::overrides_of(tenant)),
+            )
+            .col_expr(tenant::Column::UpdatedAt, Expr::value(tenant.updated_at))
+            .filter(tenant::Column::Id.eq(tenant.id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        found(result.rows_affected)
+    }
+
+    async fn lock_for_quota(
+        &self,
+        scope: &TenantScope,
+        quota: Limit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Tenant, u64)> {
+        if self.backend == DbBackend::Postgres {
+            // The lock is a statement of its own: a statement that waited for it would
+            // still count with the snapshot it started with, missing what the holder
+            // committed. (SQLite has one writer at a time: its transactions already
+            // take turns.)
+            let mut lock = Self::tenant_counting(scope, &[], now);
+            lock.lock(LockType::Update);
+            self.tenant_with_counts(&lock, &[]).await?;
+        }
+        let select = Self::tenant_counting(scope, &[quota], now);
+        let (tenant, held) = self.tenant_with_counts(&select, &[quota]).await?;
+        Ok((tenant, held.get(&quota).copied().unwrap_or(0)))
+    }
+
+    async fn usage(&self, scope: &TenantScope, now: DateTime<Utc>) -> StoreResult<(Tenant, BTreeMap<Limit, u64>)> {
+        let select = Self::tenant_counting(scope, Limit::QUOTAS, now);
+        self.tenant_with_counts(&select, Limit::QUOTAS).await
     }
 
     async fn update_profile(&self, tenant: &Tenant) -> StoreResult<()> {

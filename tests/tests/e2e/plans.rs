@@ -1,0 +1,265 @@
+//! Plans: quotas refused at their edge (also under concurrent creation), features a
+//! plan lacks, overrides granted and expired, downgrades that delete nothing, and who
+//! may change a plan.
+
+use serde_json::{Value, json};
+use tessera_domain::SystemRole;
+use tessera_tests::{Backend, GqlResponse, Member, RoleChoice, TestApp, on_both_backends, test_plans};
+
+on_both_backends!(
+    a_quota_refuses_the_creation_past_its_limit_and_usage_shows_it,
+    concurrent_creations_at_the_limit_create_exactly_the_limit,
+    a_feature_outside_the_plan_is_refused_until_an_override_grants_it_on_every_replica,
+    a_downgrade_deletes_nothing_and_an_expired_override_stops_counting,
+    only_platform_administrators_change_plans_and_the_catalogue_is_public,
+);
+
+const CREATE_WORKSPACE: &str = "mutation($s: String!) { createWorkspace(input: { name: $s, slug: $s }) { id } }";
+const USAGE: &str = "{ currentTenant { plan { key limits { workspaces seats } features } \
+                     usage { workspaces { used limit over } seats { used limit over } } } }";
+
+async fn on_free_plan(backend: Backend) -> Option<TestApp> {
+    TestApp::spawn_configured(backend, |_, options| {
+        options.plans = Some(test_plans("free", 100_000));
+    })
+    .await
+}
+
+async fn create_workspace(app: &TestApp, member: &Member, slug: &str) -> GqlResponse {
+    app.graphql(CREATE_WORKSPACE, json!({ "s": slug }), Some(&member.token))
+        .await
+}
+
+/// Makes `member` a platform administrator (their token stays valid: the flag is read per request).
+async fn platform_admin(app: &TestApp, member: &Member) {
+    tessera_server::set_platform_admin(app.config(), &member.email, true)
+        .await
+        .expect("granted");
+}
+
+async fn usage(app: &TestApp, member: &Member) -> Value {
+    app.query(USAGE, &member.token).await.assert_ok()["currentTenant"].clone()
+}
+
+async fn a_quota_refuses_the_creation_past_its_limit_and_usage_shows_it(backend: Backend) {
+    let Some(app) = on_free_plan(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    // Sign-up made the first workspace; the free plan allows three.
+    create_workspace(&app, &owner, "second").await.assert_ok();
+    create_workspace(&app, &owner, "third").await.assert_ok();
+    let refused = create_workspace(&app, &owner, "fourth").await;
+    refused.assert_reason("QUOTA_EXCEEDED");
+    let extensions = &refused.body["errors"][0]["extensions"];
+    assert_eq!(extensions["code"], "FORBIDDEN");
+    assert_eq!(extensions["quota"], "workspaces");
+    assert_eq!(extensions["limit"], 3);
+    assert_eq!(extensions["used"], 3);
+
+    let tenant = usage(&app, &owner).await;
+    assert_eq!(tenant["plan"]["key"], "free");
+    assert_eq!(tenant["plan"]["limits"]["workspaces"], 3);
+    assert_eq!(
+        tenant["usage"]["workspaces"],
+        json!({ "used": 3, "limit": 3, "over": false })
+    );
+
+    // Seats: the owner and pending invitations, five on the free plan.
+    let invite = "mutation($e: String!, $r: ID!) { inviteMember(input: { email: $e, roleId: $r }) { id } }";
+    let role = app.role_id(&owner.token, "member").await;
+    for n in 1..=4 {
+        let email = format!("guest{n}@acme.example");
+        app.graphql(invite, json!({ "e": email, "r": role }), Some(&owner.token))
+            .await
+            .assert_ok();
+    }
+    // Inviting a pending address again replaces its invitation: no second seat.
+    app.graphql(
+        invite,
+        json!({ "e": "guest1@acme.example", "r": role }),
+        Some(&owner.token),
+    )
+    .await
+    .assert_ok();
+    let sixth = app
+        .graphql(
+            invite,
+            json!({ "e": "guest5@acme.example", "r": role }),
+            Some(&owner.token),
+        )
+        .await;
+    sixth.assert_reason("QUOTA_EXCEEDED");
+    assert_eq!(sixth.body["errors"][0]["extensions"]["quota"], "seats");
+    assert_eq!(
+        usage(&app, &owner).await["usage"]["seats"],
+        json!({ "used": 5, "limit": 5, "over": false })
+    );
+
+    // Usage is billing information: a plain member may not read it.
+    let member = app
+        .join(&owner, "member@acme.example", RoleChoice::System(SystemRole::Member))
+        .await;
+    let refused = app
+        .query("{ currentTenant { usage { seats { used } } } }", &member.token)
+        .await;
+    assert_eq!(refused.error_code(), Some("FORBIDDEN"), "{}", refused.body);
+    app.stop().await;
+}
+
+async fn concurrent_creations_at_the_limit_create_exactly_the_limit(backend: Backend) {
+    let Some(app) = on_free_plan(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let attempts = (0..20).map(|n| {
+        let (app, owner) = (&app, &owner);
+        async move { create_workspace(app, owner, &format!("race-{n}")).await }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let created = answers.iter().filter(|a| a.body.get("errors").is_none()).count();
+    let refused: Vec<&GqlResponse> = answers.iter().filter(|a| a.body.get("errors").is_some()).collect();
+    assert_eq!(created, 2, "two more fit next to the first workspace");
+    assert_eq!(refused.len(), 18);
+    for answer in refused {
+        answer.assert_reason("QUOTA_EXCEEDED");
+    }
+    assert_eq!(usage(&app, &owner).await["usage"]["workspaces"]["used"], 3);
+    app.stop().await;
+}
+
+async fn a_feature_outside_the_plan_is_refused_until_an_override_grants_it_on_every_replica(backend: Backend) {
+    let Some(app) = on_free_plan(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let create_role = "mutation($n: String!) { createRole(input: { name: $n, permissions: [] }) { id } }";
+    let refused = app
+        .graphql(create_role, json!({ "n": "Auditors" }), Some(&owner.token))
+        .await;
+    refused.assert_reason("FEATURE_NOT_IN_PLAN");
+    assert_eq!(refused.body["errors"][0]["extensions"]["feature"], "custom_roles");
+
+    platform_admin(&app, &owner).await;
+    let set = "mutation($t: ID!) { setTenantOverride(input: { tenantId: $t, feature: CUSTOM_ROLES, enabled: true }) \
+               { plan { features } } }";
+    let granted = app
+        .graphql(set, json!({ "t": owner.tenant_id }), Some(&owner.token))
+        .await;
+    assert!(
+        granted.assert_ok()["setTenantOverride"]["plan"]["features"]
+            .as_array()
+            .expect("features")
+            .contains(&json!("CUSTOM_ROLES"))
+    );
+    // The other instance reads the tenant's plan where it creates: no stale copy.
+    let replica = app.replica().await;
+    let on_replica = app
+        .graphql_at(&replica, create_role, json!({ "n": "Auditors" }), &owner.token)
+        .await;
+    on_replica.assert_ok();
+    assert_eq!(app.audit_count("tenant.plan_changed").await, 1);
+
+    let clear = "mutation($t: ID!) { clearTenantOverride(input: { tenantId: $t, feature: CUSTOM_ROLES }) { id } }";
+    app.graphql(clear, json!({ "t": owner.tenant_id }), Some(&owner.token))
+        .await
+        .assert_ok();
+    let again = app
+        .graphql(create_role, json!({ "n": "Others" }), Some(&owner.token))
+        .await;
+    again.assert_reason("FEATURE_NOT_IN_PLAN");
+    app.stop().await;
+}
+
+async fn a_downgrade_deletes_nothing_and_an_expired_override_stops_counting(backend: Backend) {
+    let Some(app) = on_free_plan(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    platform_admin(&app, &owner).await;
+    let change = "mutation($t: ID!, $p: String!) { changePlan(input: { tenantId: $t, plan: $p }) { plan { key } } }";
+    let upgraded = app
+        .graphql(change, json!({ "t": owner.tenant_id, "p": "team" }), Some(&owner.token))
+        .await;
+    assert_eq!(upgraded.assert_ok()["changePlan"]["plan"]["key"], "team");
+    for slug in ["bbb", "ccc", "ddd"] {
+        create_workspace(&app, &owner, slug).await.assert_ok();
+    }
+    app.graphql(change, json!({ "t": owner.tenant_id, "p": "free" }), Some(&owner.token))
+        .await
+        .assert_ok();
+    assert_eq!(
+        usage(&app, &owner).await["usage"]["workspaces"],
+        json!({ "used": 4, "limit": 3, "over": true }),
+        "over quota, nothing removed"
+    );
+    create_workspace(&app, &owner, "eee")
+        .await
+        .assert_reason("QUOTA_EXCEEDED");
+
+    // An override with an expiry lifts the limit until then.
+    let expires = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+    let set = "mutation($t: ID!, $x: DateTime!) { setTenantOverride(input: { tenantId: $t, limit: WORKSPACES, \
+               value: 5, expiresAt: $x }) { plan { limits { workspaces } } } }";
+    let granted = app
+        .graphql(set, json!({ "t": owner.tenant_id, "x": expires }), Some(&owner.token))
+        .await;
+    assert_eq!(
+        granted.assert_ok()["setTenantOverride"]["plan"]["limits"]["workspaces"],
+        5
+    );
+    create_workspace(&app, &owner, "eee").await.assert_ok();
+    tokio::time::sleep(std::time::Duration::from_millis(3_200)).await;
+    create_workspace(&app, &owner, "fff")
+        .await
+        .assert_reason("QUOTA_EXCEEDED");
+    assert_eq!(usage(&app, &owner).await["plan"]["limits"]["workspaces"], 3);
+    // Two plan changes and one override, each recorded and announced.
+    assert_eq!(app.audit_count("tenant.plan_changed").await, 3);
+    app.stop().await;
+}
+
+async fn only_platform_administrators_change_plans_and_the_catalogue_is_public(backend: Backend) {
+    let Some(app) = on_free_plan(backend).await else {
+        return;
+    };
+    let catalogue = app
+        .graphql(
+            "{ plans { key name price { amount currency } limits { seats } features } }",
+            json!({}),
+            None,
+        )
+        .await;
+    let plans = catalogue.assert_ok()["plans"].as_array().expect("plans").clone();
+    let keys: Vec<&str> = plans.iter().map(|p| p["key"].as_str().expect("key")).collect();
+    assert_eq!(keys, ["free", "team", "enterprise"]);
+    assert_eq!(plans[2]["limits"]["seats"], Value::Null, "unlimited");
+    assert_eq!(plans[2]["price"], Value::Null, "no list price");
+
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let change = "mutation($t: ID!, $p: String!) { changePlan(input: { tenantId: $t, plan: $p }) { id } }";
+    let refused = app
+        .graphql(
+            change,
+            json!({ "t": owner.tenant_id, "p": "enterprise" }),
+            Some(&owner.token),
+        )
+        .await;
+    refused.assert_reason("NOT_PLATFORM_ADMIN");
+    platform_admin(&app, &owner).await;
+    let unknown = app
+        .graphql(change, json!({ "t": owner.tenant_id, "p": "gold" }), Some(&owner.token))
+        .await;
+    assert_eq!(unknown.error_code(), Some("BAD_USER_INPUT"));
+    assert!(unknown.field_error("plan").is_some(), "{}", unknown.body);
+    let both = app
+        .graphql(
+            "mutation($t: ID!) { setTenantOverride(input: { tenantId: $t, limit: SEATS, feature: SSO }) { id } }",
+            json!({ "t": owner.tenant_id }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(both.error_code(), Some("BAD_USER_INPUT"), "{}", both.body);
+    assert_eq!(app.audit_count("tenant.plan_changed").await, 0, "nothing changed");
+    app.stop().await;
+}
