@@ -23,6 +23,7 @@ mod m20261123_000012_keyset_indexes;
 mod m20261123_000013_webhooks;
 mod m20261123_000014_audit_head_grants;
 mod m20261206_000015_plan_overrides;
+mod m20261206_000016_status_reason;
 
 pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
@@ -94,6 +95,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000013_webhooks::Migration),
             Box::new(m20261123_000014_audit_head_grants::Migration),
             Box::new(m20261206_000015_plan_overrides::Migration),
+            Box::new(m20261206_000016_status_reason::Migration),
         ]
     }
 }

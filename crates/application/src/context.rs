@@ -43,6 +43,18 @@ pub enum Actor {
     ApiKey(ApiKeyId),
 }
 
+/// What the caller's tenant's status leaves the caller free to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// An active tenant: everything the caller's rights allow.
+    Full,
+    /// A past-due tenant: reads, and the caller's own session operations.
+    ReadOnly,
+    /// A suspended tenant, for one of its owners: the tenant's status and billing,
+    /// export, and the owner's own session operations.
+    OwnerOnly,
+}
+
 /// The authenticated caller of one request: built once by [`crate::Application::authenticate`].
 #[derive(Debug, Clone)]
 pub struct RequestContext {
@@ -59,6 +71,8 @@ pub struct RequestContext {
     onboarding_pending: bool,
     /// The tenant's plan (sizes its rate limit).
     plan: PlanKey,
+    /// What the tenant's status leaves the caller free to do.
+    standing: Standing,
     /// Where the request came from (for the audit trail).
     origin: AuditOrigin,
 }
@@ -90,6 +104,7 @@ impl RequestContext {
             session_id: None,
             onboarding_pending: false,
             plan: PlanKey::parse("free").expect("a plan key"),
+            standing: Standing::Full,
             origin: AuditOrigin::default(),
         }
     }
@@ -105,6 +120,7 @@ impl RequestContext {
             session_id: None,
             onboarding_pending: false,
             plan: PlanKey::parse("free").expect("a plan key"),
+            standing: Standing::Full,
             origin: AuditOrigin::default(),
         }
     }
@@ -176,6 +192,17 @@ impl RequestContext {
 
     pub fn plan(&self) -> &PlanKey {
         &self.plan
+    }
+
+    pub(crate) fn with_standing(mut self, standing: Standing) -> Self {
+        self.standing = standing;
+        self
+    }
+
+    /// What the tenant's status leaves the caller free to do; the API layer refuses
+    /// the rest before it runs.
+    pub fn standing(&self) -> Standing {
+        self.standing
     }
 
     pub(crate) fn with_onboarding_pending(mut self, pending: bool) -> Self {

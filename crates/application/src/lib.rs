@@ -31,7 +31,7 @@ mod use_case_tests;
 
 use std::sync::Arc;
 
-pub use context::{Actor, Authorized, RequestContext, TenantScope};
+pub use context::{Actor, Authorized, RequestContext, Standing, TenantScope};
 pub use error::{AppError, FieldErrors, ForbiddenReason};
 pub use pagination::{Cursor, Page, PageRequest};
 pub use people::{PageWithPeople, WithPeople};

@@ -161,19 +161,34 @@ async fn authentication_fails_closed() {
     ));
 
     // Whatever changes a tenant's access (here: a suspension) drops its cached entries.
+    // Ada owns the tenant: she keeps a way in, to its status and billing only.
     store.state.lock().expect("lock").tenants[0].status = TenantStatus::Suspended;
     app.access_changed(session.tenant.id).await;
-    let suspended = app.authenticate(&session.access_token).await;
+    let suspended = app.authenticate(&session.access_token).await.expect("an owner");
+    assert_eq!(suspended.standing(), crate::Standing::OwnerOnly);
+    // Another role is locked out.
+    let viewer = store
+        .snapshot()
+        .roles
+        .iter()
+        .find(|r| r.system == Some(tessera_domain::SystemRole::Viewer))
+        .map(|r| r.id)
+        .expect("viewer role");
+    store.state.lock().expect("lock").memberships[0].role_id = viewer;
+    let locked = app.authenticate(&session.access_token).await;
     assert!(
         matches!(
-            suspended,
+            locked,
             Err(AppError::Forbidden {
                 reason: ForbiddenReason::TenantSuspended,
                 ..
             })
         ),
-        "{suspended:?}"
+        "{locked:?}"
     );
+    store.state.lock().expect("lock").tenants[0].status = TenantStatus::PastDue;
+    let past_due = app.authenticate(&session.access_token).await.expect("a member");
+    assert_eq!(past_due.standing(), crate::Standing::ReadOnly);
     store.state.lock().expect("lock").tenants[0].status = TenantStatus::Active;
 
     set_membership_status(&store, MembershipStatus::Removed);

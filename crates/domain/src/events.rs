@@ -11,6 +11,7 @@ pub const DOMAIN_EVENT_TYPES: &[&str] = &[
     "tenant.settings_updated",
     "tenant.suspended",
     "tenant.reactivated",
+    "tenant.past_due",
     "tenant.plan_changed",
     "tenant.ownership_transferred",
     "workspace.created",
@@ -52,6 +53,7 @@ pub fn changes_access(event_type: &str) -> bool {
         event_type,
         "tenant.suspended"
             | "tenant.reactivated"
+            | "tenant.past_due"
             | "tenant.plan_changed"
             | "tenant.ownership_transferred"
             | "member.role_changed"

@@ -44,7 +44,7 @@ pub use plan::{
 };
 pub use role::{Role, RoleRuleError, SystemRole};
 pub use session::Session;
-pub use tenant::{Tenant, TenantStatus, TenantStatusError};
+pub use tenant::{StatusReason, Tenant, TenantStatus, TenantStatusError};
 pub use tenant_settings::{Colour, LogoUrl, SettingsChange, TenantSettings};
 pub use user::{PasswordHash, User};
 pub use user_token::{TokenPurpose, UserToken};

@@ -4,9 +4,12 @@ use chrono::{DateTime, Utc};
 
 use crate::{Name, OverrideTarget, PlanKey, PlanOverride, Slug, TenantId};
 
+/// Where a tenant stands: `PastDue` is read-only (a payment failed), `Suspended` is
+/// locked except for its owners' billing and export, `Deleted` is gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantStatus {
     Active,
+    PastDue,
     Suspended,
     Deleted,
 }
@@ -15,6 +18,7 @@ impl TenantStatus {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
+            Self::PastDue => "past_due",
             Self::Suspended => "suspended",
             Self::Deleted => "deleted",
         }
@@ -22,8 +26,35 @@ impl TenantStatus {
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
             "active" => Some(Self::Active),
+            "past_due" => Some(Self::PastDue),
             "suspended" => Some(Self::Suspended),
             "deleted" => Some(Self::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// Why a tenant is past due or suspended, recorded with the status and shown to its owners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusReason {
+    Billing,
+    Abuse,
+    Requested,
+}
+
+impl StatusReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Billing => "billing",
+            Self::Abuse => "abuse",
+            Self::Requested => "requested",
+        }
+    }
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "billing" => Some(Self::Billing),
+            "abuse" => Some(Self::Abuse),
+            "requested" => Some(Self::Requested),
             _ => None,
         }
     }
@@ -35,6 +66,8 @@ pub struct Tenant {
     pub slug: Slug,
     pub name: Name,
     pub status: TenantStatus,
+    /// Why it is past due or suspended; `None` while active.
+    pub status_reason: Option<StatusReason>,
     pub plan: PlanKey,
     /// Limits and features granted or withheld for this tenant alone.
     pub plan_overrides: Vec<PlanOverride>,
@@ -49,6 +82,7 @@ impl Tenant {
             slug,
             name,
             status: TenantStatus::Active,
+            status_reason: None,
             plan,
             plan_overrides: Vec::new(),
             created_at: now,
@@ -60,20 +94,27 @@ impl Tenant {
         self.status == TenantStatus::Active
     }
 
-    /// Suspends an active tenant (its members are locked out) or reactivates a
-    /// suspended one. `Ok(false)` when it already has that status (nothing changes);
-    /// a deleted tenant changes no more, and deletion is not done here.
-    pub fn change_status(&mut self, to: TenantStatus, now: DateTime<Utc>) -> Result<bool, TenantStatusError> {
+    /// Marks the tenant past due or suspended (with `reason`), or reactivates it (the
+    /// reason is then cleared). `Ok(false)` when it already stands so for that reason
+    /// (nothing changes); a deleted tenant changes no more, and deletion is not done here.
+    pub fn change_status(
+        &mut self,
+        to: TenantStatus,
+        reason: StatusReason,
+        now: DateTime<Utc>,
+    ) -> Result<bool, TenantStatusError> {
         if self.status == TenantStatus::Deleted {
             return Err(TenantStatusError::Deleted);
         }
         if to == TenantStatus::Deleted {
             return Err(TenantStatusError::NotASuspension);
         }
-        if self.status == to {
+        let reason = (to != TenantStatus::Active).then_some(reason);
+        if self.status == to && self.status_reason == reason {
             return Ok(false);
         }
         self.status = to;
+        self.status_reason = reason;
         self.updated_at = now;
         Ok(true)
     }
@@ -140,8 +181,16 @@ mod tests {
 
     #[test]
     fn status_names_round_trip() {
-        for status in [TenantStatus::Active, TenantStatus::Suspended, TenantStatus::Deleted] {
+        for status in [
+            TenantStatus::Active,
+            TenantStatus::PastDue,
+            TenantStatus::Suspended,
+            TenantStatus::Deleted,
+        ] {
             assert_eq!(TenantStatus::parse(status.as_str()), Some(status));
+        }
+        for reason in [StatusReason::Billing, StatusReason::Abuse, StatusReason::Requested] {
+            assert_eq!(StatusReason::parse(reason.as_str()), Some(reason));
         }
         assert_eq!(TenantStatus::parse("gone"), None);
     }
@@ -157,23 +206,34 @@ mod tests {
             PlanKey::parse("free").expect("plan"),
             start,
         );
+        let requested = StatusReason::Requested;
         assert_eq!(
-            tenant.change_status(TenantStatus::Active, later),
+            tenant.change_status(TenantStatus::Active, requested, later),
             Ok(false),
             "already active"
         );
         assert_eq!(tenant.updated_at, start, "nothing changed");
-        assert_eq!(tenant.change_status(TenantStatus::Suspended, later), Ok(true));
+        assert_eq!(
+            tenant.change_status(TenantStatus::PastDue, StatusReason::Billing, later),
+            Ok(true)
+        );
+        assert_eq!(tenant.status_reason, Some(StatusReason::Billing));
+        assert_eq!(
+            tenant.change_status(TenantStatus::Suspended, StatusReason::Abuse, later),
+            Ok(true)
+        );
         assert!(!tenant.is_active());
+        assert_eq!(tenant.status_reason, Some(StatusReason::Abuse));
         assert_eq!(tenant.updated_at, later);
         assert_eq!(
-            tenant.change_status(TenantStatus::Deleted, later),
+            tenant.change_status(TenantStatus::Deleted, requested, later),
             Err(TenantStatusError::NotASuspension)
         );
-        assert_eq!(tenant.change_status(TenantStatus::Active, later), Ok(true));
+        assert_eq!(tenant.change_status(TenantStatus::Active, requested, later), Ok(true));
+        assert_eq!(tenant.status_reason, None, "reactivation clears the reason");
         tenant.status = TenantStatus::Deleted;
         assert_eq!(
-            tenant.change_status(TenantStatus::Active, later),
+            tenant.change_status(TenantStatus::Active, requested, later),
             Err(TenantStatusError::Deleted)
         );
         tenant.set_up(

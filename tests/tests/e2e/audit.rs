@@ -556,6 +556,8 @@ async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: B
     for (mutation, action) in [
         ("suspendTenant", "tenant.suspended"),
         ("reactivateTenant", "tenant.reactivated"),
+        ("markTenantPastDue", "tenant.past_due"),
+        ("reactivateTenant", "tenant.reactivated"),
     ] {
         walk.run(
             mutation,

@@ -32,6 +32,7 @@ mod session_cookies;
 mod sessions;
 mod sign_up_and_log_in;
 mod tenancy;
+mod tenant_standing;
 mod webhook_delivery;
 mod webhooks;
 mod websocket_limits;

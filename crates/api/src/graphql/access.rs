@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
 use async_graphql::{PathSegment, ServerError, ServerResult, Value};
-use tessera_application::AppError;
+use tessera_application::{AppError, ForbiddenReason, Standing};
 use tessera_domain::Permission;
 
 use super::context::{Caller, CloneForCaller};
@@ -101,6 +101,67 @@ pub fn check(access: Access, caller: Option<&Caller>) -> Result<(), AppError> {
     }
 }
 
+/// Root fields a caller whose tenant is past due or suspended may still use: signing
+/// in and out, their own sessions, other tenants, and platform administration.
+const ANY_STANDING: &[&str] = &[
+    "signUp",
+    "logIn",
+    "logOut",
+    "logOutEverywhere",
+    "verifyEmail",
+    "requestPasswordReset",
+    "resetPassword",
+    "refreshSession",
+    "revokeSession",
+    "switchTenant",
+    "createTenant",
+    "suspendTenant",
+    "markTenantPastDue",
+    "reactivateTenant",
+    "changePlan",
+    "setTenantOverride",
+    "clearTenantOverride",
+    "tenants",
+    "platformAuditEvents",
+];
+
+/// What a suspended tenant's owner may still read: who they are, the tenant's status,
+/// plan and usage, their tenants and sessions, and the catalogue of plans.
+const OWNER_WHILE_SUSPENDED: &[&str] = &[
+    "me",
+    "currentTenant",
+    "myTenants",
+    "myRole",
+    "permissions",
+    "sessions",
+    "plans",
+];
+
+/// Refuses a root field that the caller's tenant's status rules out: every change while
+/// it is past due (`TENANT_READ_ONLY`), everything but status, billing and the owner's
+/// own sessions while it is suspended (`TENANT_SUSPENDED`).
+pub fn check_standing(parent: &str, field: &str, caller: Option<&Caller>) -> Result<(), AppError> {
+    let Some(Caller::Member(request)) = caller else {
+        return Ok(());
+    };
+    if (parent != "Query" && parent != "Mutation") || ANY_STANDING.contains(&field) {
+        return Ok(());
+    }
+    match request.standing() {
+        Standing::Full => Ok(()),
+        Standing::ReadOnly if parent == "Query" => Ok(()),
+        Standing::ReadOnly => Err(AppError::Forbidden {
+            reason: ForbiddenReason::TenantReadOnly,
+            message: "the tenant is past due: it is read-only until it is active again".into(),
+        }),
+        Standing::OwnerOnly if parent == "Query" && OWNER_WHILE_SUSPENDED.contains(&field) => Ok(()),
+        Standing::OwnerOnly => Err(AppError::Forbidden {
+            reason: ForbiddenReason::TenantSuspended,
+            message: "the tenant is suspended: its owners may see its status and billing, and export".into(),
+        }),
+    }
+}
+
 /// The schema extension that applies [`rules`] to every field resolution.
 pub struct AccessControl;
 
@@ -156,8 +217,9 @@ impl Extension for AccessControlExtension {
         {
             return next.run(ctx, info).await;
         }
+        let caller = ctx.data_opt::<Caller>();
         let decision = match rule_for(info.parent_type, info.name) {
-            Some(access) => check(access, ctx.data_opt::<Caller>()),
+            Some(access) => check(access, caller).and_then(|()| check_standing(info.parent_type, info.name, caller)),
             None => {
                 tracing::error!(
                     r#type = info.parent_type,

@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Lookahead, Object, Result};
 use chrono::{DateTime, Utc};
 use tessera_application::PageRequest;
 use tessera_application::tenants::MyTenant as MyTenantRow;
-use tessera_domain::{Permission, Tenant as DomainTenant, TenantId, TenantStatus as DomainStatus};
+use tessera_domain::{Permission, StatusReason, Tenant as DomainTenant, TenantId, TenantStatus as DomainStatus};
 
 use super::access::{Access, Rule};
 use super::context::{application, client_info, member};
@@ -26,14 +26,35 @@ pub(super) const RULES: &[Rule] = &[
     ("MyTenantConnection", &["*"], Access::Inherited),
     ("MyTenantEdge", &["*"], Access::Inherited),
     ("Tenant", &["id", "slug", "name", "status", "plan", "createdAt"], Access::Inherited),
-    ("Tenant", &["usage"], Access::Permission(Permission::BillingManage)),
+    ("Tenant", &["usage", "statusReason"], Access::Permission(Permission::BillingManage)),
 ];
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum TenantStatus {
     Active,
+    /// A payment is overdue: the tenant reads, and changes wait.
+    PastDue,
+    /// Locked: only its owners sign in, to see its status and billing, and export.
     Suspended,
     Deleted,
+}
+
+/// Why a tenant is past due or suspended.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum TenantStatusReason {
+    Billing,
+    Abuse,
+    Requested,
+}
+
+impl From<TenantStatusReason> for StatusReason {
+    fn from(reason: TenantStatusReason) -> Self {
+        match reason {
+            TenantStatusReason::Billing => Self::Billing,
+            TenantStatusReason::Abuse => Self::Abuse,
+            TenantStatusReason::Requested => Self::Requested,
+        }
+    }
 }
 
 /// An organization: the unit of isolation.
@@ -63,9 +84,20 @@ impl Tenant {
     async fn status(&self) -> TenantStatus {
         match self.0.status {
             DomainStatus::Active => TenantStatus::Active,
+            DomainStatus::PastDue => TenantStatus::PastDue,
             DomainStatus::Suspended => TenantStatus::Suspended,
             DomainStatus::Deleted => TenantStatus::Deleted,
         }
+    }
+
+    /// Why the tenant is past due or suspended (`null` while active). Needs
+    /// `billing:manage`.
+    async fn status_reason(&self) -> Option<TenantStatusReason> {
+        self.0.status_reason.map(|reason| match reason {
+            StatusReason::Billing => TenantStatusReason::Billing,
+            StatusReason::Abuse => TenantStatusReason::Abuse,
+            StatusReason::Requested => TenantStatusReason::Requested,
+        })
     }
 
     /// The tenant's plan, with the limits and features granted or withheld for it

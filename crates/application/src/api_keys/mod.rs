@@ -233,12 +233,18 @@ impl Application {
                 .await;
             return Err(self.refuse_unusable_key(&key, now).await);
         }
-        if !tenant.is_active() {
-            return Err(AppError::Forbidden {
-                reason: ForbiddenReason::TenantSuspended,
-                message: "this tenant is suspended".into(),
-            });
-        }
+        // A past-due tenant's keys read; a suspended tenant's keys do nothing (only its
+        // owners keep a way in, and a key is no owner).
+        let standing = match tenant.status {
+            tessera_domain::TenantStatus::Active => crate::Standing::Full,
+            tessera_domain::TenantStatus::PastDue => crate::Standing::ReadOnly,
+            _ => {
+                return Err(AppError::Forbidden {
+                    reason: ForbiddenReason::TenantSuspended,
+                    message: "this tenant is suspended".into(),
+                });
+            }
+        };
         // Never more than its creator holds now, and nothing once they are gone (the
         // use cases that change a member's access also revoke or cut down their keys;
         // this holds even for a change that slipped past them).
@@ -254,11 +260,16 @@ impl Application {
             tx.api_keys().record_use(&scope, key.id, now).await?;
             tx.commit().await?;
         }
-        let context = RequestContext::for_api_key(&key).with_plan(tenant.plan.clone());
-        self.ports
-            .access_cache
-            .put_api_key(&CachedApiKey { key, plan: tenant.plan })
-            .await;
+        let context = RequestContext::for_api_key(&key)
+            .with_plan(tenant.plan.clone())
+            .with_standing(standing);
+        // Only an active tenant's keys are cached as usable.
+        if standing == crate::Standing::Full {
+            self.ports
+                .access_cache
+                .put_api_key(&CachedApiKey { key, plan: tenant.plan })
+                .await;
+        }
         Ok(context)
     }
 

@@ -1,12 +1,44 @@
 //! Turns a bearer access token into a [`RequestContext`]: the token must verify, the
-//! membership must still be active and the tenant active. This is the only place
-//! request scopes are minted.
+//! membership must still be active and the tenant not suspended or deleted (a
+//! suspended tenant's owners excepted). This is the only place request scopes are
+//! minted.
 
-use tessera_domain::TenantStatus;
+use tessera_domain::{Membership, SystemRole, Tenant, TenantStatus};
 
 use crate::ForbiddenReason;
-use crate::ports::{MemberAccess, TokenError};
-use crate::{AppError, Application, RequestContext, TenantScope};
+use crate::ports::{MemberAccess, TokenError, Transaction};
+use crate::{AppError, Application, RequestContext, Standing, TenantScope};
+
+/// What `membership`'s holder may do in `tenant` given its status: everything, reads
+/// only (past due), the owners' billing and export (suspended), or nothing at all.
+/// `tx` must be entered in the tenant (the owner check reads its roles).
+pub(crate) async fn standing_in(
+    tx: &dyn Transaction,
+    tenant: &Tenant,
+    membership: &Membership,
+) -> Result<Standing, AppError> {
+    match tenant.status {
+        TenantStatus::Active => Ok(Standing::Full),
+        TenantStatus::PastDue => Ok(Standing::ReadOnly),
+        TenantStatus::Suspended => {
+            let role = tx
+                .roles()
+                .find_by_id(&TenantScope::new(tenant.id), membership.role_id)
+                .await?;
+            if role.is_some_and(|role| role.system == Some(SystemRole::Owner)) {
+                Ok(Standing::OwnerOnly)
+            } else {
+                Err(AppError::Forbidden {
+                    reason: ForbiddenReason::TenantSuspended,
+                    message: "this tenant is suspended".into(),
+                })
+            }
+        }
+        TenantStatus::Deleted => Err(AppError::Unauthenticated(
+            "the access token is no longer valid for this tenant".into(),
+        )),
+    }
+}
 
 impl Application {
     #[tracing::instrument(name = "authenticate", skip_all)]
@@ -54,39 +86,31 @@ impl Application {
             tx.tenants().find_by_id(claims.tenant_id).await?.ok_or_else(|| {
                 AppError::Unauthenticated("the access token is no longer valid for this tenant".into())
             })?;
-        match tenant.status {
-            TenantStatus::Active => {}
-            TenantStatus::Suspended => {
-                return Err(AppError::Forbidden {
-                    reason: ForbiddenReason::TenantSuspended,
-                    message: "this tenant is suspended".into(),
-                });
-            }
-            TenantStatus::Deleted => {
-                return Err(AppError::Unauthenticated(
-                    "the access token is no longer valid for this tenant".into(),
-                ));
-            }
-        }
         let scope = TenantScope::new(tenant.id);
         tx.enter_tenant(&scope).await?;
+        let standing = standing_in(tx.as_ref(), &tenant, &membership).await?;
         let permissions = tx.roles().permissions_of(&scope, membership.role_id).await?;
         let onboarded = tx.onboarding().is_completed(claims.user_id).await?;
         tx.commit().await?;
-        let access = MemberAccess {
-            role_id: membership.role_id,
-            permissions: permissions.clone(),
-            onboarded,
-            plan: tenant.plan.clone(),
-        };
-        self.ports
-            .access_cache
-            .put(claims.tenant_id, claims.user_id, &access)
-            .await;
+        // Only an active tenant's members are cached: a tenant that is past due or
+        // suspended is read afresh on every request until it is active again.
+        if standing == Standing::Full {
+            let access = MemberAccess {
+                role_id: membership.role_id,
+                permissions: permissions.clone(),
+                onboarded,
+                plan: tenant.plan.clone(),
+            };
+            self.ports
+                .access_cache
+                .put(claims.tenant_id, claims.user_id, &access)
+                .await;
+        }
         Ok(
             RequestContext::new(claims.user_id, scope, membership.role_id, permissions)
                 .with_session(claims.session_id)
                 .with_plan(tenant.plan)
+                .with_standing(standing)
                 .with_onboarding_pending(self.auth.onboarding_gate && !onboarded),
         )
     }

@@ -114,6 +114,9 @@ impl Application {
         tx.enter_user(user.id).await?;
         let memberships = tx.memberships().list_own(user.id).await?;
         let mut chosen = None;
+        // A tenant the person may enter with less than full standing (past due, or
+        // suspended and theirs to own): taken when no active one is found.
+        let mut fallback = None;
         let mut suspended = false;
         for membership in memberships.into_iter().filter(|m| m.is_active()) {
             let Some(tenant) = tx.tenants().find_by_id(membership.tenant_id).await? else {
@@ -129,11 +132,19 @@ impl Application {
                     chosen = Some(tenant);
                     break;
                 }
-                TenantStatus::Suspended => suspended = true,
+                TenantStatus::PastDue | TenantStatus::Suspended => {
+                    tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
+                    match super::standing_in(tx.as_ref(), &tenant, &membership).await {
+                        Ok(_) => {
+                            fallback.get_or_insert(tenant);
+                        }
+                        Err(_) => suspended = true,
+                    }
+                }
                 TenantStatus::Deleted => {}
             }
         }
-        let Some(tenant) = chosen else {
+        let Some(tenant) = chosen.or(fallback) else {
             return Err(if suspended {
                 AppError::Forbidden {
                     reason: ForbiddenReason::TenantSuspended,

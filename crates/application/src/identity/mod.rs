@@ -1,6 +1,7 @@
 //! Identity: signing up, logging in, and turning an access token into a request context.
 
 mod authenticate;
+pub(crate) use authenticate::standing_in;
 mod email_flows;
 mod log_in;
 mod sessions;

@@ -60,18 +60,25 @@ impl Application {
             .await?
             .ok_or_else(|| AppError::Unauthenticated(REFRESH_REFUSED.into()))?;
         tx.enter_user(user.id).await?;
-        let active = tx
+        let membership = tx
             .memberships()
             .list_own(user.id)
             .await?
             .into_iter()
-            .any(|m| m.tenant_id == session.current_tenant_id && m.is_active());
+            .find(|m| m.tenant_id == session.current_tenant_id && m.is_active());
         let tenant = tx.tenants().find_by_id(session.current_tenant_id).await?;
-        let Some(tenant) = tenant.filter(|t| t.is_active() && active) else {
-            return Err(AppError::Unauthenticated(
-                "the session's tenant is no longer available; log in again".into(),
-            ));
+        let unavailable =
+            || AppError::Unauthenticated("the session's tenant is no longer available; log in again".into());
+        let (Some(tenant), Some(membership)) = (tenant, membership) else {
+            return Err(unavailable());
         };
+        if !tenant.is_active() {
+            // A past-due tenant's members, and a suspended tenant's owners, stay signed in.
+            tx.enter_tenant(&crate::TenantScope::new(tenant.id)).await?;
+            super::standing_in(tx.as_ref(), &tenant, &membership)
+                .await
+                .map_err(|_| unavailable())?;
+        }
         let next = self.ports.secrets.generate("rt_");
         tx.sessions()
             .rotate(session.id, &digest, &next.digest, tenant.id, &client, now)

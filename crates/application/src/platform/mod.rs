@@ -3,7 +3,8 @@
 //! tenant role ever implies it.
 
 use tessera_domain::{
-    AuditActor, AuditOrigin, Email, NewAuditEvent, Tenant, TenantId, TenantStatus, TenantStatusError, UserId,
+    AuditActor, AuditOrigin, Email, NewAuditEvent, StatusReason, Tenant, TenantId, TenantStatus, TenantStatusError,
+    UserId,
 };
 
 use crate::ForbiddenReason;
@@ -64,6 +65,27 @@ impl Application {
         scope: &PlatformScope,
         tenant_id: TenantId,
         status: TenantStatus,
+        reason: StatusReason,
+    ) -> Result<Tenant, AppError> {
+        self.change_tenant_status(
+            tenant_id,
+            status,
+            reason,
+            AuditActor::PlatformAdmin(scope.admin_id),
+            Some(scope.origin.clone()),
+        )
+        .await
+    }
+
+    /// Changes a tenant's status for `actor` (a platform administrator, or the billing
+    /// integration), records and announces it, and drops the tenant's cached access.
+    pub(crate) async fn change_tenant_status(
+        &self,
+        tenant_id: TenantId,
+        status: TenantStatus,
+        reason: StatusReason,
+        actor: AuditActor,
+        origin: Option<tessera_domain::AuditOrigin>,
     ) -> Result<Tenant, AppError> {
         let tx = self.global_tx().await?;
         let mut tenant = tx
@@ -71,34 +93,43 @@ impl Application {
             .find_by_id(tenant_id)
             .await?
             .ok_or(AppError::NotFound("tenant"))?;
-        let before = tenant.status;
+        let before = (tenant.status, tenant.status_reason);
         let now = self.ports.clock.now();
-        let changed = tenant.change_status(status, now).map_err(|refusal| match refusal {
-            TenantStatusError::Deleted => AppError::Conflict {
-                field: "id".into(),
-                message: refusal.to_string(),
-            },
-            TenantStatusError::NotASuspension => AppError::validation("status", refusal.to_string()),
-        })?;
+        let changed = tenant
+            .change_status(status, reason, now)
+            .map_err(|refusal| match refusal {
+                TenantStatusError::Deleted => AppError::Conflict {
+                    field: "id".into(),
+                    message: refusal.to_string(),
+                },
+                TenantStatusError::NotASuspension => AppError::validation("status", refusal.to_string()),
+            })?;
         if !changed {
             // Already so: nothing changes, nothing is recorded or announced.
             return Ok(tenant);
         }
-        let action = if status == TenantStatus::Suspended {
-            "tenant.suspended"
-        } else {
-            "tenant.reactivated"
+        let action = match status {
+            TenantStatus::Suspended => "tenant.suspended",
+            TenantStatus::PastDue => "tenant.past_due",
+            _ => "tenant.reactivated",
         };
-        let event = NewAuditEvent::new(
+        let mut event = NewAuditEvent::new(
             Some(tenant.id),
-            AuditActor::PlatformAdmin(scope.admin_id),
+            actor,
             action,
             "tenant",
             Some(tenant.id.to_string()),
             now,
         )
-        .change("status", Some(before.as_str()), Some(status.as_str()))
-        .with_origin(scope.origin.clone());
+        .change("status", Some(before.0.as_str()), Some(status.as_str()))
+        .change(
+            "reason",
+            before.1.map(|r| r.as_str()),
+            tenant.status_reason.map(|r| r.as_str()),
+        );
+        if let Some(origin) = origin {
+            event = event.with_origin(origin);
+        }
         tx.tenants().update_status(&tenant).await?;
         // A platform administrator may act in any tenant: the event goes to the target
         // tenant's chain, which the transaction enters for it.

@@ -98,20 +98,20 @@ impl Application {
         let me = ctx.require_person()?;
         let tx = self.global_tx().await?;
         tx.enter_user(me).await?;
-        let member = tx
+        let membership = tx
             .memberships()
             .list_own(me)
             .await?
             .into_iter()
-            .any(|m| m.tenant_id == tenant_id && m.is_active());
+            .find(|m| m.tenant_id == tenant_id && m.is_active());
         let tenant = tx.tenants().find_by_id(tenant_id).await?;
-        let tenant = match tenant {
-            Some(tenant) if member && tenant.is_active() => tenant,
-            Some(tenant) if member && tenant.status == tessera_domain::TenantStatus::Suspended => {
-                return Err(AppError::Forbidden {
-                    reason: ForbiddenReason::TenantSuspended,
-                    message: "this tenant is suspended".into(),
-                });
+        let tenant = match (tenant, membership) {
+            (Some(tenant), Some(_)) if tenant.is_active() => tenant,
+            (Some(tenant), Some(membership)) if tenant.status != tessera_domain::TenantStatus::Deleted => {
+                // Past due, or suspended and the caller one of its owners.
+                tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
+                crate::identity::standing_in(tx.as_ref(), &tenant, &membership).await?;
+                tenant
             }
             // Not a member (or no such tenant): the same answer, so ids reveal nothing.
             _ => {

@@ -237,6 +237,7 @@ impl TenantRepository for FakeTransaction {
             .find(|t| t.id == tenant.id)
             .ok_or(StoreError::NotFound)?;
         stored.status = tenant.status;
+        stored.status_reason = tenant.status_reason;
         stored.updated_at = tenant.updated_at;
         Ok(())
     }

@@ -924,7 +924,12 @@ async fn suspending_and_reactivating_a_tenant_are_recorded_in_its_trail_by_the_a
     let scope = app.platform_scope(&owner).await.expect("an administrator");
 
     let suspended = app
-        .set_tenant_status(&scope, grace.tenant.id, TenantStatus::Suspended)
+        .set_tenant_status(
+            &scope,
+            grace.tenant.id,
+            TenantStatus::Suspended,
+            tessera_domain::StatusReason::Abuse,
+        )
         .await
         .expect("suspend");
     assert_eq!(suspended.status, TenantStatus::Suspended);
@@ -936,14 +941,31 @@ async fn suspending_and_reactivating_a_tenant_are_recorded_in_its_trail_by_the_a
         Some(grace.tenant.id),
         AuditActor::PlatformAdmin(ada.user.id),
     );
-    assert_eq!(event.changes, vec![change("status", Some("active"), Some("suspended"))]);
+    assert_eq!(
+        event.changes,
+        vec![
+            change("status", Some("active"), Some("suspended")),
+            change("reason", None, Some("abuse")),
+        ]
+    );
     assert_eq!(event.origin.request_id.as_deref(), Some("req-suspend"));
 
-    app.set_tenant_status(&scope, grace.tenant.id, TenantStatus::Active)
-        .await
-        .expect("reactivate");
+    app.set_tenant_status(
+        &scope,
+        grace.tenant.id,
+        TenantStatus::Active,
+        tessera_domain::StatusReason::Requested,
+    )
+    .await
+    .expect("reactivate");
     let event = last_event(&store);
     assert_eq!(event.action, "tenant.reactivated");
     assert_eq!(event.actor, AuditActor::PlatformAdmin(ada.user.id));
-    assert_eq!(event.changes, vec![change("status", Some("suspended"), Some("active"))]);
+    assert_eq!(
+        event.changes,
+        vec![
+            change("status", Some("suspended"), Some("active")),
+            change("reason", Some("abuse"), None),
+        ]
+    );
 }

@@ -3,7 +3,8 @@ use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_application::ports::StoreError;
 use tessera_domain::{
-    Allowance, Feature, Limit, Name, OverrideTarget, PlanKey, PlanOverride, Slug, Tenant, TenantId, TenantStatus,
+    Allowance, Feature, Limit, Name, OverrideTarget, PlanKey, PlanOverride, Slug, StatusReason, Tenant, TenantId,
+    TenantStatus,
 };
 
 use super::corrupt;
@@ -16,6 +17,7 @@ pub struct Model {
     pub slug: String,
     pub name: String,
     pub status: String,
+    pub status_reason: Option<String>,
     pub plan: String,
     /// The tenant's plan overrides, a JSON list of [`StoredOverride`].
     pub plan_overrides: String,
@@ -92,6 +94,11 @@ impl Model {
             slug: Slug::parse(&self.slug).map_err(|e| corrupt("tenants", "slug", e))?,
             name: Name::parse(&self.name).map_err(|e| corrupt("tenants", "name", e))?,
             status: TenantStatus::parse(&self.status).ok_or_else(|| corrupt("tenants", "status", &self.status))?,
+            status_reason: self
+                .status_reason
+                .as_deref()
+                .map(|raw| StatusReason::parse(raw).ok_or_else(|| corrupt("tenants", "status_reason", raw)))
+                .transpose()?,
             plan: PlanKey::parse(&self.plan).map_err(|e| corrupt("tenants", "plan", e))?,
             plan_overrides: decode_overrides(&self.plan_overrides)?,
             created_at: self.created_at,
@@ -105,6 +112,7 @@ impl Model {
             slug: tenant.slug.as_str().to_owned(),
             name: tenant.name.as_str().to_owned(),
             status: tenant.status.as_str().to_owned(),
+            status_reason: tenant.status_reason.map(|r| r.as_str().to_owned()),
             plan: tenant.plan.as_str().to_owned(),
             plan_overrides: encode_overrides(&tenant.plan_overrides),
             created_at: tenant.created_at,

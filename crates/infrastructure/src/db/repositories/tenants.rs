@@ -104,6 +104,7 @@ impl SeaTransaction {
                 tenant::Column::Slug,
                 tenant::Column::Name,
                 tenant::Column::Status,
+                tenant::Column::StatusReason,
                 tenant::Column::Plan,
                 tenant::Column::PlanOverrides,
                 tenant::Column::CreatedAt,
@@ -165,6 +166,10 @@ impl TenantRepository for SeaTransaction {
     async fn update_status(&self, tenant: &Tenant) -> StoreResult<()> {
         let result = tenant::Entity::update_many()
             .col_expr(tenant::Column::Status, Expr::value(tenant.status.as_str()))
+            .col_expr(
+                tenant::Column::StatusReason,
+                Expr::value(tenant.status_reason.map(|r| r.as_str().to_owned())),
+            )
             .col_expr(tenant::Column::UpdatedAt, Expr::value(tenant.updated_at))
             .filter(tenant::Column::Id.eq(tenant.id.as_uuid()))
             .exec(&self.txn)
