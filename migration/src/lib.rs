@@ -24,6 +24,7 @@ mod m20261123_000013_webhooks;
 mod m20261123_000014_audit_head_grants;
 mod m20261206_000015_plan_overrides;
 mod m20261206_000016_status_reason;
+mod m20261206_000017_billing_events;
 
 pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
@@ -45,6 +46,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "audit_events",
     "webhook_endpoints",
     "webhook_deliveries",
+    "billing_events",
 ];
 
 /// The transaction-local tenant, read once per statement (the sub-select becomes an
@@ -96,6 +98,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000014_audit_head_grants::Migration),
             Box::new(m20261206_000015_plan_overrides::Migration),
             Box::new(m20261206_000016_status_reason::Migration),
+            Box::new(m20261206_000017_billing_events::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod billing;
 pub mod context;
 pub mod error;
 pub mod events;
@@ -95,6 +96,7 @@ pub struct Application {
     webhooks: webhooks::WebhookSettings,
     persisted: persisted::PersistedQuerySettings,
     plans: Arc<tessera_domain::PlanCatalogue>,
+    billing: billing::BillingSettings,
     /// Webhook sends in flight in this process (shared by its delivery workers).
     deliveries_in_flight: Arc<std::sync::Mutex<webhooks::InFlight>>,
 }
@@ -108,6 +110,7 @@ impl Application {
             webhooks: webhooks::WebhookSettings::default(),
             persisted: persisted::PersistedQuerySettings::default(),
             plans: Arc::new(tessera_domain::PlanCatalogue::built_in()),
+            billing: billing::BillingSettings::default(),
             deliveries_in_flight: Arc::default(),
         }
     }

@@ -18,6 +18,8 @@ pub enum AuditActor {
     PlatformAdmin(UserId),
     /// Tessera itself (jobs, workers).
     System,
+    /// The billing provider, through its signed events.
+    Billing,
     /// Nobody known yet (a failed log-in, a request for a password reset).
     Anonymous,
 }
@@ -29,6 +31,7 @@ impl AuditActor {
             Self::ApiKey(_) => "api_key",
             Self::PlatformAdmin(_) => "platform_admin",
             Self::System => "system",
+            Self::Billing => "billing",
             Self::Anonymous => "anonymous",
         }
     }
@@ -38,7 +41,7 @@ impl AuditActor {
         match self {
             Self::User(id) | Self::PlatformAdmin(id) => Some(id.as_uuid()),
             Self::ApiKey(id) => Some(id.as_uuid()),
-            Self::System | Self::Anonymous => None,
+            Self::System | Self::Billing | Self::Anonymous => None,
         }
     }
 
@@ -49,6 +52,7 @@ impl AuditActor {
             ("api_key", Some(id)) => Self::ApiKey(ApiKeyId::from_uuid(id)),
             ("platform_admin", Some(id)) => Self::PlatformAdmin(UserId::from_uuid(id)),
             ("system", None) => Self::System,
+            ("billing", None) => Self::Billing,
             ("anonymous", None) => Self::Anonymous,
             _ => return None,
         })

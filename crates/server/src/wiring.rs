@@ -167,16 +167,18 @@ pub(crate) async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Res
         onboarding_gate: config.auth.onboarding_gate,
         ..AuthSettings::default()
     };
+    let plans = match options.plans.clone() {
+        Some(plans) => plans,
+        None => config.plans.catalogue()?,
+    };
     Ok(Wired {
         app: Arc::new(
             Application::new(ports, auth)
                 .with_rate_limits(config.limits.rate_limits())
                 .with_webhooks(config.webhooks.settings(config.webhooks_may_reach_local_addresses()))
                 .with_persisted_queries(config.limits.persisted_queries())
-                .with_plans(match options.plans.clone() {
-                    Some(plans) => plans,
-                    None => config.plans.catalogue()?,
-                }),
+                .with_billing(config.billing.settings(&plans)?)
+                .with_plans(plans),
         ),
         store,
         checks,

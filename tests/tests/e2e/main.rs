@@ -6,6 +6,7 @@ mod api_key_authority;
 mod api_keys;
 mod architecture;
 mod audit;
+mod billing;
 mod concurrent_writes;
 mod custom_domains;
 mod database_faults;

@@ -1,6 +1,7 @@
 //! HTTP routes and the middleware every response passes through: request id,
 //! security headers, body-size and time limits.
 
+pub mod billing;
 mod graphiql;
 mod graphql;
 mod health;
@@ -71,6 +72,8 @@ pub struct ApiConfig {
     pub readiness_checks: Vec<Arc<dyn DependencyCheck>>,
     /// Bounds on `/graphql/ws`.
     pub websocket: WebSocketLimits,
+    /// The billing provider's signed events (`/billing/stripe`).
+    pub billing: billing::BillingWebhook,
 }
 
 impl Default for ApiConfig {
@@ -94,6 +97,7 @@ impl Default for ApiConfig {
             trusted_documents_required: TrustedDocuments::Off,
             readiness_checks: Vec::new(),
             websocket: WebSocketLimits::default(),
+            billing: billing::BillingWebhook::default(),
         }
     }
 }
@@ -121,7 +125,8 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
         .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .route("/metrics", get(prometheus::render));
+        .route("/metrics", get(prometheus::render))
+        .route("/billing/stripe", axum::routing::post(billing::stripe));
     if config.graphiql {
         routes = routes
             .route("/graphiql", get(graphiql::page))

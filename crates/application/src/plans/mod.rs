@@ -99,6 +99,27 @@ impl Application {
         .await
     }
 
+    /// Moves a tenant to `plan` for the billing provider (its subscription changed).
+    pub(crate) async fn change_plan_for_billing(
+        &self,
+        tenant_id: TenantId,
+        plan: &PlanKey,
+    ) -> Result<Tenant, AppError> {
+        if self.plans.get(plan).is_none() {
+            return Err(AppError::validation(
+                "plan",
+                format!("`{plan}` is not a plan of the catalogue"),
+            ));
+        }
+        self.change_tenant_plan(tenant_id, AuditActor::Billing, None, |tenant, now| {
+            let before = tenant.plan.clone();
+            tenant
+                .change_plan(plan.clone(), now)
+                .then(|| ("plan", Some(before.to_string()), Some(plan.to_string())))
+        })
+        .await
+    }
+
     /// Grants or withholds one limit or feature for one tenant, until `expires_at`.
     pub async fn set_tenant_override(
         &self,

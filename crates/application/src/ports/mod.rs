@@ -9,6 +9,7 @@
 mod access;
 mod api_keys;
 mod audit;
+mod billing;
 mod events;
 mod mail;
 mod members;
@@ -26,6 +27,7 @@ mod workspaces;
 pub use access::{AccessCache, AttemptLimiter, CachedApiKey, MemberAccess, RateLimiter};
 pub use api_keys::{ApiKeyRepository, KeyCreators};
 pub use audit::{AuditFilter, AuditRepository};
+pub use billing::{BillingEventRecord, BillingEventRepository};
 pub use events::{EventBus, EventSubscription, OutboxEvent, OutboxRepository};
 pub use mail::{MailMessage, Mailer, OutgoingMail};
 pub use members::{HeldRole, InvitationRepository, MemberFilter, MembershipRepository};
@@ -92,6 +94,7 @@ pub trait Transaction: Send + Sync {
 
     fn users(&self) -> &dyn UserRepository;
     fn tenants(&self) -> &dyn TenantRepository;
+    fn billing_events(&self) -> &dyn BillingEventRepository;
     fn memberships(&self) -> &dyn MembershipRepository;
     fn roles(&self) -> &dyn RoleRepository;
     fn workspaces(&self) -> &dyn WorkspaceRepository;

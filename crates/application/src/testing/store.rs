@@ -40,6 +40,7 @@ pub struct State {
     pub delivered: Vec<(Uuid, DateTime<Utc>)>,
     pub webhook_endpoints: Vec<(tessera_domain::WebhookEndpoint, tessera_domain::SigningSecrets)>,
     pub webhook_deliveries: Vec<tessera_domain::WebhookDelivery>,
+    pub billing_events: Vec<crate::ports::BillingEventRecord>,
     /// Appended audit events, in order (committed with the rest of the transaction).
     pub audit: Vec<tessera_domain::NewAuditEvent>,
 }
@@ -242,6 +243,9 @@ impl Transaction for FakeTransaction {
         self
     }
     fn tenants(&self) -> &dyn TenantRepository {
+        self
+    }
+    fn billing_events(&self) -> &dyn crate::ports::BillingEventRepository {
         self
     }
     fn memberships(&self) -> &dyn MembershipRepository {

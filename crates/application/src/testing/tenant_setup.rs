@@ -196,3 +196,36 @@ impl crate::ports::TenantSettingsRepository for FakeTransaction {
         Ok(())
     }
 }
+
+#[async_trait]
+impl crate::ports::BillingEventRepository for FakeTransaction {
+    async fn seen(&self, scope: &TenantScope, id: &str) -> StoreResult<bool> {
+        Ok(self
+            .state()
+            .billing_events
+            .iter()
+            .any(|e| in_scope(scope, e.tenant_id) && e.id == id))
+    }
+    async fn record(&self, scope: &TenantScope, record: &crate::ports::BillingEventRecord) -> StoreResult<()> {
+        owned(scope, record.tenant_id)?;
+        let mut state = self.state();
+        if state
+            .billing_events
+            .iter()
+            .any(|e| e.tenant_id == record.tenant_id && e.id == record.id)
+        {
+            return Err(StoreError::Duplicate("id"));
+        }
+        state.billing_events.push(record.clone());
+        Ok(())
+    }
+    async fn latest_applied(&self, scope: &TenantScope) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(self
+            .state()
+            .billing_events
+            .iter()
+            .filter(|e| in_scope(scope, e.tenant_id) && e.applied)
+            .map(|e| e.occurred_at)
+            .max())
+    }
+}

@@ -85,6 +85,9 @@ impl Transaction for SeaTransaction {
     fn tenants(&self) -> &dyn TenantRepository {
         self
     }
+    fn billing_events(&self) -> &dyn tessera_application::ports::BillingEventRepository {
+        self
+    }
     fn memberships(&self) -> &dyn MembershipRepository {
         self
     }

@@ -6,6 +6,7 @@
 //! that never print their secret part.
 
 mod auth;
+mod billing;
 mod database;
 mod documents;
 mod http;
@@ -19,6 +20,7 @@ mod webhooks;
 use clap::{Args, FromArgMatches, ValueEnum};
 
 pub use auth::{AuthSection, DEV_JWT_SECRET, JwtAlgorithm};
+pub use billing::BillingSection;
 pub use database::DatabaseSection;
 pub use documents::{TrustedDocumentsRequired, TrustedDocumentsSection};
 pub use http::HttpSection;
@@ -89,6 +91,8 @@ pub struct Config {
     #[command(flatten)]
     pub plans: PlansSection,
     #[command(flatten)]
+    pub billing: BillingSection,
+    #[command(flatten)]
     pub webhooks: WebhookSection,
     #[command(flatten)]
     pub mail: MailSection,
@@ -110,6 +114,8 @@ pub enum ConfigError {
     WebhookCaFile(String, String),
     #[error("{0} must start with postgres://, postgresql:// or sqlite:")]
     DatabaseUrl(&'static str),
+    #[error("{0}")]
+    Billing(String),
     #[error("plan catalogue: {0}")]
     Plans(String),
     #[error("REDIS_URL must start with redis:// or rediss://")]
@@ -153,7 +159,7 @@ impl Config {
         self.auth.validate(self.runtime.environment)?;
         self.http.validate()?;
         self.limits.validate()?;
-        self.plans.catalogue()?;
+        self.billing.validate(&self.plans.catalogue()?)?;
         self.webhooks.validate()
     }
 
@@ -195,6 +201,7 @@ impl Config {
             request_timeout: self.http.request_timeout(),
             metrics: self.http.metrics_on_main_address(self.runtime.environment),
             websocket: self.limits.websocket(),
+            billing: self.billing.webhook(),
             trusted_proxies: self.http.trusted_proxy_addresses()?,
             trusted_documents_required: self.trusted_documents.policy(),
             session_cookie_max_age_seconds: tessera_application::AuthSettings::default()

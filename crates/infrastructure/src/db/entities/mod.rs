@@ -25,6 +25,7 @@ use table;
 
 pub mod api_key;
 pub mod audit_event;
+pub mod billing_event;
 pub mod invitation;
 pub mod membership;
 pub mod onboarding_progress;

@@ -3,6 +3,7 @@
 
 mod api_keys;
 pub mod audit;
+mod billing;
 mod custom_domains;
 mod invitations;
 mod memberships;
