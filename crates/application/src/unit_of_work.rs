@@ -21,6 +21,14 @@ impl Application {
         Ok(tx)
     }
 
+    /// A transaction entered in `scope`'s tenant that holds the tenant's row locked until
+    /// it ends: for a creation whose quota [`Application::entitle`] checks.
+    pub(crate) async fn quota_tx(&self, scope: &TenantScope) -> Result<Box<dyn Transaction>, AppError> {
+        let tx = self.ports.store.begin().await?;
+        tx.enter_tenant_exclusively(scope).await?;
+        Ok(tx)
+    }
+
     /// Records `event` (its audit event, and its outbox event when it is a domain
     /// event) in `tx` and commits: the change and its events land together or not at
     /// all.

@@ -88,7 +88,7 @@ impl Application {
             revoked_at: None,
             last_used_at: None,
         };
-        let tx = self.tenant_tx(&scope).await?;
+        let tx = self.quota_tx(&scope).await?;
         self.entitle(tx.as_ref(), &scope, Limit::ApiKeys).await?;
         tx.api_keys().insert(&scope, &key).await?;
         let event = ctx

@@ -17,7 +17,7 @@ impl Application {
     pub async fn invite_member(&self, ctx: &RequestContext, input: InviteMember) -> Result<Invitation, AppError> {
         let scope = ctx.authorize(Permission::MembersInvite)?.scope().clone();
         let email = Email::parse(&input.email).map_err(|e| AppError::validation("email", e.to_string()))?;
-        let tx = self.tenant_tx(&scope).await?;
+        let tx = self.quota_tx(&scope).await?;
         let role = tx
             .roles()
             .find_by_id(&scope, input.role_id)

@@ -50,10 +50,9 @@ impl Application {
         self.entitlements_of(tenant, self.ports.clock.now())
     }
 
-    /// The quota check of a creation, inside its transaction: locks the tenant's row
-    /// (creations under one tenant's quotas take turns until `tx` ends), counts what the
-    /// tenant holds, and refuses one more when its plan does not allow it (one statement
-    /// on SQLite; on PostgreSQL two: the lock, then the count).
+    /// The quota check of a creation, inside its transaction (opened with
+    /// [`Application::quota_tx`], which holds the tenant's row locked): counts what the
+    /// tenant holds and refuses one more when its plan does not allow it. One statement.
     pub(crate) async fn entitle(
         &self,
         tx: &dyn Transaction,
@@ -61,7 +60,7 @@ impl Application {
         quota: Limit,
     ) -> Result<(), AppError> {
         let now = self.ports.clock.now();
-        let (tenant, used) = tx.tenants().lock_for_quota(scope, quota, now).await?;
+        let (tenant, used) = tx.tenants().quota_use(scope, quota, now).await?;
         self.entitlements_of(&tenant, now)
             .admit_one_more(quota, used)
             .map_err(AppError::OverPlan)

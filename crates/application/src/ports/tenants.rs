@@ -27,12 +27,11 @@ pub trait TenantRepository: Send + Sync {
     async fn update_profile(&self, tenant: &Tenant) -> StoreResult<()>;
     /// Saves plan, plan overrides and `updated_at`; `NotFound` when there is no such tenant.
     async fn update_plan(&self, tenant: &Tenant) -> StoreResult<()>;
-    /// Locks the scope's tenant row until the transaction ends (so creations under one
-    /// tenant's quotas take turns), then reads the tenant with how many of `quota`'s
-    /// things it holds at `now`, counted after the lock is held. `NotFound` without
-    /// the tenant.
-    async fn lock_for_quota(&self, scope: &TenantScope, quota: Limit, now: DateTime<Utc>)
-    -> StoreResult<(Tenant, u64)>;
+    /// In one statement: the scope's tenant with how many of `quota`'s things it holds
+    /// at `now` (in a transaction entered with
+    /// [`Transaction::enter_tenant_exclusively`](super::Transaction::enter_tenant_exclusively),
+    /// the count sees every creation committed before). `NotFound` without the tenant.
+    async fn quota_use(&self, scope: &TenantScope, quota: Limit, now: DateTime<Utc>) -> StoreResult<(Tenant, u64)>;
     /// In one statement: the scope's tenant and how much of every quota it holds at `now`.
     async fn usage(&self, scope: &TenantScope, now: DateTime<Utc>) -> StoreResult<(Tenant, BTreeMap<Limit, u64>)>;
 }

@@ -54,7 +54,7 @@ impl Application {
             permissions,
             now,
         );
-        let tx = self.tenant_tx(scope).await?;
+        let tx = self.quota_tx(scope).await?;
         self.entitle(tx.as_ref(), scope, Limit::CustomRoles).await?;
         tx.roles().insert(scope, &role).await.map_err(name_taken)?;
         let event = ctx

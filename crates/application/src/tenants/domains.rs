@@ -39,7 +39,7 @@ impl Application {
             created_at: now,
             verified_at: None,
         };
-        let tx = self.tenant_tx(&scope).await?;
+        let tx = self.quota_tx(&scope).await?;
         self.entitle(tx.as_ref(), &scope, Limit::CustomDomains).await?;
         if tx.custom_domains().list(&scope).await?.len() >= MAX_CUSTOM_DOMAINS {
             return Err(AppError::validation(

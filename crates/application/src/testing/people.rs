@@ -161,13 +161,7 @@ impl TenantRepository for FakeTransaction {
         stored.updated_at = tenant.updated_at;
         Ok(())
     }
-    async fn lock_for_quota(
-        &self,
-        scope: &TenantScope,
-        quota: Limit,
-        now: DateTime<Utc>,
-    ) -> StoreResult<(Tenant, u64)> {
-        // The fake store's transactions already run one at a time.
+    async fn quota_use(&self, scope: &TenantScope, quota: Limit, now: DateTime<Utc>) -> StoreResult<(Tenant, u64)> {
         let (tenant, held) = self.usage(scope, now).await?;
         Ok((tenant, held.get(&quota).copied().unwrap_or(0)))
     }

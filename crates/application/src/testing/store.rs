@@ -232,6 +232,10 @@ pub(super) fn matches(state: &State, filter: &MemberFilter, membership: &Members
 
 #[async_trait]
 impl Transaction for FakeTransaction {
+    async fn enter_tenant_exclusively(&self, scope: &TenantScope) -> StoreResult<()> {
+        // The fake store's transactions already run one at a time.
+        self.enter_tenant(scope).await
+    }
     async fn enter_tenant(&self, scope: &TenantScope) -> StoreResult<()> {
         *self.entered.lock().expect("fake transaction lock") = Some(scope.tenant_id());
         Ok(())

@@ -141,7 +141,7 @@ impl Application {
             updated_at: now,
         };
         let secret = self.new_signing_secret();
-        let tx = self.tenant_tx(&scope).await?;
+        let tx = self.quota_tx(&scope).await?;
         self.entitle(tx.as_ref(), &scope, Limit::WebhookEndpoints).await?;
         if tx.webhooks().count_endpoints(&scope).await? >= self.webhooks.max_endpoints_per_tenant {
             return Err(AppError::Conflict {

@@ -38,7 +38,7 @@ impl Application {
             name,
             now,
         );
-        let tx = self.tenant_tx(scope).await?;
+        let tx = self.quota_tx(scope).await?;
         self.entitle(tx.as_ref(), scope, Limit::Workspaces).await?;
         tx.workspaces()
             .insert(scope, &workspace)

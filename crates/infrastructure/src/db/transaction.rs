@@ -71,6 +71,26 @@ impl SeaTransaction {
 
 #[async_trait]
 impl Transaction for SeaTransaction {
+    async fn enter_tenant_exclusively(&self, scope: &TenantScope) -> StoreResult<()> {
+        if self.backend != DbBackend::Postgres {
+            // SQLite has one writer at a time: its transactions already take turns.
+            return self.enter_tenant(scope).await;
+        }
+        // One round trip: the setting, and the lock on the tenant's row. Statements
+        // after it start after the lock is held, so they count what the holder before
+        // committed (a statement that waited for the lock itself would not).
+        self.txn
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('app.tenant_id', $1, true), \
+                 (SELECT 1 FROM tenants WHERE id = $2 FOR UPDATE) AS locked",
+                [scope.tenant_id().to_string().into(), scope.tenant_id().as_uuid().into()],
+            ))
+            .await
+            .map_err(db_failure)?;
+        Ok(())
+    }
+
     async fn enter_tenant(&self, scope: &TenantScope) -> StoreResult<()> {
         self.set_local("app.tenant_id", scope.tenant_id().to_string()).await
     }

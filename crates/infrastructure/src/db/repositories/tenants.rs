@@ -2,10 +2,10 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LockType, Query, QueryStatementBuilder, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query, QueryStatementBuilder, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QuerySelect,
+    QueryTrait, Select,
 };
 use tessera_application::ports::{StoreError, StoreResult, TenantRepository};
 use tessera_application::{Page, PageRequest, TenantScope};
@@ -193,21 +193,7 @@ impl TenantRepository for SeaTransaction {
         found(result.rows_affected)
     }
 
-    async fn lock_for_quota(
-        &self,
-        scope: &TenantScope,
-        quota: Limit,
-        now: DateTime<Utc>,
-    ) -> StoreResult<(Tenant, u64)> {
-        if self.backend == DbBackend::Postgres {
-            // The lock is a statement of its own: a statement that waited for it would
-            // still count with the snapshot it started with, missing what the holder
-            // committed. (SQLite has one writer at a time: its transactions already
-            // take turns.)
-            let mut lock = Self::tenant_counting(scope, &[], now);
-            lock.lock(LockType::Update);
-            self.tenant_with_counts(&lock, &[]).await?;
-        }
+    async fn quota_use(&self, scope: &TenantScope, quota: Limit, now: DateTime<Utc>) -> StoreResult<(Tenant, u64)> {
         let select = Self::tenant_counting(scope, &[quota], now);
         let (tenant, held) = self.tenant_with_counts(&select, &[quota]).await?;
         Ok((tenant, held.get(&quota).copied().unwrap_or(0)))
