@@ -3,8 +3,8 @@
 //! was checked; repository methods for tenant data require one.
 
 use tessera_domain::{
-    ApiKey, ApiKeyId, AuditActor, AuditOrigin, NewAuditEvent, Permission, PermissionSet, PlanKey, RoleId, SessionId,
-    TenantId, UserId,
+    ApiKey, ApiKeyId, AuditActor, AuditOrigin, NewAuditEvent, Permission, PermissionSet, RequestLimits, RoleId,
+    SessionId, TenantId, UserId,
 };
 
 use crate::AppError;
@@ -69,8 +69,8 @@ pub struct RequestContext {
     session_id: Option<SessionId>,
     /// The person has not finished onboarding and the deployment gates tenant work on it.
     onboarding_pending: bool,
-    /// The tenant's plan (sizes its rate limit).
-    plan: PlanKey,
+    /// What the tenant's plan bounds on every request.
+    limits: RequestLimits,
     /// What the tenant's status leaves the caller free to do.
     standing: Standing,
     /// Where the request came from (for the audit trail).
@@ -103,7 +103,7 @@ impl RequestContext {
             permissions,
             session_id: None,
             onboarding_pending: false,
-            plan: PlanKey::parse("free").expect("a plan key"),
+            limits: RequestLimits::UNBOUNDED,
             standing: Standing::Full,
             origin: AuditOrigin::default(),
         }
@@ -119,7 +119,7 @@ impl RequestContext {
             permissions: key.permissions.clone(),
             session_id: None,
             onboarding_pending: false,
-            plan: PlanKey::parse("free").expect("a plan key"),
+            limits: RequestLimits::UNBOUNDED,
             standing: Standing::Full,
             origin: AuditOrigin::default(),
         }
@@ -185,13 +185,14 @@ impl RequestContext {
         .with_origin(self.origin.clone())
     }
 
-    pub(crate) fn with_plan(mut self, plan: PlanKey) -> Self {
-        self.plan = plan;
+    pub(crate) fn with_limits(mut self, limits: RequestLimits) -> Self {
+        self.limits = limits;
         self
     }
 
-    pub fn plan(&self) -> &PlanKey {
-        &self.plan
+    /// What the tenant's plan (with its overrides) bounds on this request.
+    pub fn limits(&self) -> &RequestLimits {
+        &self.limits
     }
 
     pub(crate) fn with_standing(mut self, standing: Standing) -> Self {

@@ -2,7 +2,7 @@
 //! arithmetic (GCRA) is the domain's ([`tessera_domain::rate_limit`]).
 
 pub use tessera_domain::rate_limit::{Quota, RateDecision, gcra};
-use tessera_domain::{Allowance, Limit, PlanKey};
+use tessera_domain::{Allowance, RequestLimits};
 
 use crate::ports::RateLimiter;
 use crate::{Application, RequestContext};
@@ -31,18 +31,11 @@ impl Default for RateLimitSettings {
     }
 }
 
-impl Application {
-    /// A whole tenant's requests per minute: its plan's (`None`: unlimited). A key the
-    /// catalogue no longer holds gets the default plan's.
-    fn tenant_quota(&self, plan: &PlanKey) -> Option<Quota> {
-        let plan = self
-            .plans
-            .get(plan)
-            .or_else(|| self.plans.get(self.plans.default_key()))?;
-        match plan.allowance(Limit::RequestsPerMinute) {
-            Allowance::AtMost(limit) => Some(Quota::per_minute(u32::try_from(limit).unwrap_or(u32::MAX))),
-            Allowance::Unlimited => None,
-        }
+/// A whole tenant's requests per minute, from its plan (`None`: unlimited).
+fn tenant_quota(limits: &RequestLimits) -> Option<Quota> {
+    match limits.requests_per_minute {
+        Allowance::AtMost(limit) => Some(Quota::per_minute(u32::try_from(limit).unwrap_or(u32::MAX))),
+        Allowance::Unlimited => None,
     }
 }
 
@@ -139,7 +132,7 @@ impl Application {
                     crate::context::Actor::ApiKey(key) => format!("key:{key}"),
                 };
                 buckets.push(("principal", principal, settings.principal));
-                if let Some(quota) = self.tenant_quota(member.plan()) {
+                if let Some(quota) = tenant_quota(member.limits()) {
                     buckets.push(("tenant", format!("tenant:{}", member.tenant_id()), quota));
                 }
             }

@@ -40,7 +40,7 @@ pub use onboarding::{
 pub use permission::{Permission, PermissionSet};
 pub use plan::{
     Allowance, CatalogueError, Entitlements, Feature, Limit, OverrideTarget, Plan, PlanCatalogue, PlanKey,
-    PlanOverride, Price, Refusal,
+    PlanOverride, Price, Refusal, RequestLimits,
 };
 pub use role::{Role, RoleRuleError, SystemRole};
 pub use session::Session;

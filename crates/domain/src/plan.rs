@@ -260,7 +260,9 @@ impl PlanCatalogue {
         // In the order of `Limit::ALL`: seats, workspaces, custom roles, API keys,
         // webhook endpoints, custom domains, requests per minute, API calls per month,
         // query complexity, query depth. A quota behind a feature the plan lacks still
-        // has a number: it applies when an override grants the feature.
+        // has a number: it applies when an override grants the feature. The query
+        // limits equal the server's own defaults (`MAX_QUERY_*`): a catalogue may
+        // tighten them per plan, the built-in one does not.
         let plans = vec![
             plan(
                 "free",
@@ -275,7 +277,7 @@ impl PlanCatalogue {
                     AtMost(1),
                     AtMost(600),
                     AtMost(100_000),
-                    AtMost(500),
+                    AtMost(5_000),
                     AtMost(12),
                 ],
                 &[Feature::ApiKeys],
@@ -293,7 +295,7 @@ impl PlanCatalogue {
                     AtMost(2),
                     AtMost(3_000),
                     AtMost(2_000_000),
-                    AtMost(1_000),
+                    AtMost(5_000),
                     AtMost(12),
                 ],
                 &[
@@ -317,7 +319,7 @@ impl PlanCatalogue {
                     AtMost(20),
                     AtMost(12_000),
                     Unlimited,
-                    AtMost(1_000),
+                    AtMost(5_000),
                     AtMost(12),
                 ],
                 Feature::ALL,
@@ -440,6 +442,38 @@ impl Entitlements {
                 limit: allowance.as_number().unwrap_or(u64::MAX),
                 used,
             })
+        }
+    }
+}
+
+/// What a plan bounds on every request, resolved with the tenant's overrides: carried
+/// with the caller's cached access, so a request needs no catalogue lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    pub requests_per_minute: Allowance,
+    pub max_query_complexity: Allowance,
+    pub max_query_depth: Allowance,
+    /// The tenant's API keys may only run trusted documents.
+    pub trusted_documents_required: bool,
+}
+
+impl RequestLimits {
+    /// No bound at all (a context built before its tenant is known).
+    pub const UNBOUNDED: RequestLimits = RequestLimits {
+        requests_per_minute: Allowance::Unlimited,
+        max_query_complexity: Allowance::Unlimited,
+        max_query_depth: Allowance::Unlimited,
+        trusted_documents_required: false,
+    };
+}
+
+impl Entitlements {
+    pub fn request_limits(&self) -> RequestLimits {
+        RequestLimits {
+            requests_per_minute: self.allowance(Limit::RequestsPerMinute),
+            max_query_complexity: self.allowance(Limit::MaxQueryComplexity),
+            max_query_depth: self.allowance(Limit::MaxQueryDepth),
+            trusted_documents_required: self.plan.trusted_documents_required,
         }
     }
 }

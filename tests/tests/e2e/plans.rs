@@ -288,3 +288,82 @@ async fn the_quota_check_costs_one_statement_per_creation(backend: Backend) {
     assert_eq!(spent, CREATE_WORKSPACE_STATEMENTS + 1, "on {backend:?}");
     app.stop().await;
 }
+
+on_both_backends!(a_plans_request_limits_apply_at_once_and_follow_its_overrides);
+
+/// The free plan with tight request limits: queries at most 3 deep and 40 complex, and
+/// API keys held to trusted documents.
+fn strict_free_plan() -> tessera_domain::PlanCatalogue {
+    use tessera_domain::{Allowance, Limit, PlanCatalogue, PlanKey};
+    let mut plans = test_plans("free", 100_000).plans().to_vec();
+    plans[0].limits.insert(Limit::MaxQueryDepth, Allowance::AtMost(3));
+    plans[0].limits.insert(Limit::MaxQueryComplexity, Allowance::AtMost(40));
+    plans[0].trusted_documents_required = true;
+    PlanCatalogue::new(plans, PlanKey::parse("free").expect("key")).expect("valid")
+}
+
+async fn a_plans_request_limits_apply_at_once_and_follow_its_overrides(backend: Backend) {
+    let trusted = "{ currentTenant { slug } }";
+    let manifest = std::env::temp_dir().join(format!("tessera-plan-trusted-{}.json", uuid::Uuid::new_v4().simple()));
+    tessera_server::trusted::add(&manifest, trusted).expect("manifest written");
+    let path = manifest.clone();
+    let Some(app) = TestApp::spawn_configured(backend, move |config, options| {
+        config.trusted_documents.file = path;
+        options.plans = Some(strict_free_plan());
+    })
+    .await
+    else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let deep = "{ currentTenant { plan { limits { seats } } } }";
+    let refused = app.query(deep, &owner.token).await;
+    assert_eq!(
+        refused.error_code(),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.to_string().contains("max_query_depth"), "{}", refused.body);
+    let wide = "{ workspaces(first: 50) { nodes { id name } } }";
+    let refused = app.query(wide, &owner.token).await;
+    assert!(
+        refused.body.to_string().contains("max_query_complexity"),
+        "{}",
+        refused.body
+    );
+
+    // The tenant's API keys run trusted documents only; its people are not held to it.
+    let (_, secret) = app.create_api_key(&owner, "ci", &[]).await;
+    let with_key = |body: Value| {
+        let (app, secret) = (&app, secret.clone());
+        async move {
+            let response = app
+                .client
+                .post(format!("{}/graphql", app.base_url))
+                .header("x-api-key", secret)
+                .json(&body)
+                .send()
+                .await
+                .expect("answered");
+            TestApp::read(response).await
+        }
+    };
+    let plain = with_key(json!({ "query": trusted })).await;
+    assert_eq!(plain.error_code(), Some("PERSISTED_QUERY_REQUIRED"), "{}", plain.body);
+    let hash = tessera_api::http::sha256_hex(trusted);
+    let by_hash = with_key(json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } })).await;
+    assert_eq!(by_hash.assert_ok()["currentTenant"]["slug"], "acme");
+    app.query(trusted, &owner.token).await.assert_ok();
+
+    // An override lifts the depth limit from the next request on.
+    platform_admin(&app, &owner).await;
+    let set =
+        "mutation($t: ID!) { setTenantOverride(input: { tenantId: $t, limit: MAX_QUERY_DEPTH, value: 10 }) { id } }";
+    app.graphql(set, json!({ "t": owner.tenant_id }), Some(&owner.token))
+        .await
+        .assert_ok();
+    app.query(deep, &owner.token).await.assert_ok();
+    app.stop().await;
+    let _ = std::fs::remove_file(manifest);
+}

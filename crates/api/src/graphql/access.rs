@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
 use async_graphql::{PathSegment, ServerError, ServerResult, Value};
 use tessera_application::{AppError, ForbiddenReason, Standing};
-use tessera_domain::Permission;
+use tessera_domain::{Allowance, Permission};
 
 use super::context::{Caller, CloneForCaller};
 use super::errors::to_graphql_error;
@@ -201,6 +201,40 @@ impl Extension for AccessControlExtension {
             return Err(refusal);
         }
         Ok(document)
+    }
+
+    /// The tenant's plan may bound a document more tightly than the server does: its
+    /// `max_query_complexity` and `max_query_depth`, checked once the engine has
+    /// measured the document and before anything runs.
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: async_graphql::extensions::NextValidation<'_>,
+    ) -> Result<async_graphql::ValidationResult, Vec<ServerError>> {
+        let measured = next.run(ctx).await?;
+        let Some(Caller::Member(request)) = ctx.data_opt::<Caller>() else {
+            return Ok(measured);
+        };
+        let limits = request.limits();
+        for (found, allowance, what, setting) in [
+            (
+                measured.complexity,
+                limits.max_query_complexity,
+                "complexity",
+                "max_query_complexity",
+            ),
+            (measured.depth, limits.max_query_depth, "depth", "max_query_depth"),
+        ] {
+            if let Allowance::AtMost(most) = allowance
+                && u64::try_from(found).unwrap_or(u64::MAX) > most
+            {
+                return Err(vec![ServerError::new(
+                    format!("the query's {what} is {found}; the tenant's plan allows at most {most} ({setting})"),
+                    None,
+                )]);
+            }
+        }
+        Ok(measured)
     }
 
     async fn resolve(

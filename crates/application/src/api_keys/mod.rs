@@ -207,7 +207,7 @@ impl Application {
                 return Err(self.refuse_unusable_key(&cached.key, now).await);
             }
             if cached.key.use_recorded_lately(now) {
-                return Ok(RequestContext::for_api_key(&cached.key).with_plan(cached.plan));
+                return Ok(RequestContext::for_api_key(&cached.key).with_limits(cached.limits));
             }
         }
         let tx = self.tenant_tx(&scope).await?;
@@ -228,13 +228,14 @@ impl Application {
                 .access_cache
                 .put_api_key(&CachedApiKey {
                     key: key.clone(),
-                    plan: tenant.plan,
+                    limits: self.current_entitlements(&tenant).request_limits(),
                 })
                 .await;
             return Err(self.refuse_unusable_key(&key, now).await);
         }
         // A past-due tenant's keys read; a suspended tenant's keys do nothing (only its
         // owners keep a way in, and a key is no owner).
+        let limits = self.current_entitlements(&tenant).request_limits();
         let standing = match tenant.status {
             tessera_domain::TenantStatus::Active => crate::Standing::Full,
             tessera_domain::TenantStatus::PastDue => crate::Standing::ReadOnly,
@@ -261,14 +262,11 @@ impl Application {
             tx.commit().await?;
         }
         let context = RequestContext::for_api_key(&key)
-            .with_plan(tenant.plan.clone())
+            .with_limits(limits)
             .with_standing(standing);
         // Only an active tenant's keys are cached as usable.
         if standing == crate::Standing::Full {
-            self.ports
-                .access_cache
-                .put_api_key(&CachedApiKey { key, plan: tenant.plan })
-                .await;
+            self.ports.access_cache.put_api_key(&CachedApiKey { key, limits }).await;
         }
         Ok(context)
     }

@@ -66,7 +66,7 @@ impl Application {
             let context = RequestContext::new(claims.user_id, scope, access.role_id, access.permissions);
             return Ok(context
                 .with_session(claims.session_id)
-                .with_plan(access.plan)
+                .with_limits(access.limits)
                 .with_onboarding_pending(self.auth.onboarding_gate && !access.onboarded));
         }
         let tx = self.global_tx().await?;
@@ -89,6 +89,7 @@ impl Application {
         let scope = TenantScope::new(tenant.id);
         tx.enter_tenant(&scope).await?;
         let standing = standing_in(tx.as_ref(), &tenant, &membership).await?;
+        let limits = self.current_entitlements(&tenant).request_limits();
         let permissions = tx.roles().permissions_of(&scope, membership.role_id).await?;
         let onboarded = tx.onboarding().is_completed(claims.user_id).await?;
         tx.commit().await?;
@@ -99,7 +100,7 @@ impl Application {
                 role_id: membership.role_id,
                 permissions: permissions.clone(),
                 onboarded,
-                plan: tenant.plan.clone(),
+                limits,
             };
             self.ports
                 .access_cache
@@ -109,7 +110,7 @@ impl Application {
         Ok(
             RequestContext::new(claims.user_id, scope, membership.role_id, permissions)
                 .with_session(claims.session_id)
-                .with_plan(tenant.plan)
+                .with_limits(limits)
                 .with_standing(standing)
                 .with_onboarding_pending(self.auth.onboarding_gate && !onboarded),
         )

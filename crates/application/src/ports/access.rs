@@ -10,8 +10,8 @@ pub struct MemberAccess {
     pub permissions: PermissionSet,
     /// The user finished onboarding (until then, tenant work may be gated).
     pub onboarded: bool,
-    /// The tenant's plan (sizes its rate limit).
-    pub plan: tessera_domain::PlanKey,
+    /// What the tenant's plan bounds on every request (rate, query size, documents).
+    pub limits: tessera_domain::RequestLimits,
 }
 
 /// An API key whose secret was verified, with its tenant's plan: what the next request
@@ -21,7 +21,7 @@ pub struct MemberAccess {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedApiKey {
     pub key: tessera_domain::ApiKey,
-    pub plan: tessera_domain::PlanKey,
+    pub limits: tessera_domain::RequestLimits,
 }
 
 /// Counts requests per bucket (GCRA, see [`tessera_domain::rate_limit::gcra`]). Never fails:

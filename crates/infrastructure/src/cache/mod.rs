@@ -10,7 +10,7 @@ use deadpool_redis::Pool;
 use deadpool_redis::redis::AsyncCommands;
 use moka::future::Cache;
 use tessera_application::ports::{AccessCache, CachedApiKey, MemberAccess};
-use tessera_domain::{ApiKeyId, PermissionSet, PlanKey, RoleId, SessionId, TenantId, UserId};
+use tessera_domain::{Allowance, ApiKeyId, PermissionSet, RequestLimits, RoleId, SessionId, TenantId, UserId};
 
 use crate::redis_pool::Redis;
 
@@ -201,29 +201,45 @@ fn count<T>(found: Option<T>, kind: &'static str, layer: &'static str) -> Option
     found
 }
 
-/// `role-id|perm,perm,…|onboarded|plan` (onboarded `1` or `0`).
+/// `role-id|perm,perm,…|onboarded|per-minute|complexity|depth|trusted` (onboarded and
+/// trusted `1` or `0`; a limit is a number, or `-` for unlimited).
 fn encode(access: &MemberAccess) -> String {
     let permissions: Vec<&str> = access.permissions.iter().map(|p| p.as_str()).collect();
+    let limit = |allowance: Allowance| allowance.as_number().map_or_else(|| "-".to_owned(), |n| n.to_string());
+    let limits = &access.limits;
     format!(
-        "{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}|{}|{}",
         access.role_id,
         permissions.join(","),
         u8::from(access.onboarded),
-        access.plan.as_str()
+        limit(limits.requests_per_minute),
+        limit(limits.max_query_complexity),
+        limit(limits.max_query_depth),
+        u8::from(limits.trusted_documents_required),
     )
 }
 
 fn decode(raw: &str) -> Option<MemberAccess> {
+    let flag = |part: &str| match part {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => None,
+    };
+    let limit = |part: &str| match part {
+        "-" => Some(Allowance::Unlimited),
+        number => number.parse().ok().map(Allowance::AtMost),
+    };
     let mut parts = raw.split('|');
     let role_id = RoleId::parse(parts.next()?).ok()?;
     let names = parts.next()?.split(',').filter(|p| !p.is_empty());
     let permissions = PermissionSet::parse_names(names).ok()?;
-    let onboarded = match parts.next()? {
-        "1" => true,
-        "0" => false,
-        _ => return None,
+    let onboarded = flag(parts.next()?)?;
+    let limits = RequestLimits {
+        requests_per_minute: limit(parts.next()?)?,
+        max_query_complexity: limit(parts.next()?)?,
+        max_query_depth: limit(parts.next()?)?,
+        trusted_documents_required: flag(parts.next()?)?,
     };
-    let plan = PlanKey::parse(parts.next()?).ok()?;
     if parts.next().is_some() {
         return None;
     }
@@ -231,7 +247,7 @@ fn decode(raw: &str) -> Option<MemberAccess> {
         role_id,
         permissions,
         onboarded,
-        plan,
+        limits,
     })
 }
 

@@ -7,14 +7,19 @@ fn cached_access_round_trips_through_its_text_form() {
         role_id: RoleId::from_uuid(uuid::Uuid::now_v7()),
         permissions: [Permission::MembersRead, Permission::RolesManage].into_iter().collect(),
         onboarded: true,
-        plan: PlanKey::parse("team").expect("plan"),
+        limits: RequestLimits {
+            requests_per_minute: Allowance::AtMost(3_000),
+            max_query_complexity: Allowance::Unlimited,
+            max_query_depth: Allowance::AtMost(12),
+            trusted_documents_required: true,
+        },
     };
     assert_eq!(decode(&encode(&access)), Some(access));
     let empty = MemberAccess {
         role_id: RoleId::from_uuid(uuid::Uuid::nil()),
         permissions: PermissionSet::default(),
         onboarded: false,
-        plan: PlanKey::parse("free").expect("plan"),
+        limits: RequestLimits::UNBOUNDED,
     };
     assert_eq!(decode(&encode(&empty)), Some(empty));
     assert_eq!(decode("garbage"), None);
@@ -23,6 +28,16 @@ fn cached_access_round_trips_through_its_text_form() {
         decode(&format!("{}|members:read", uuid::Uuid::nil())),
         None,
         "the old two-part form"
+    );
+    assert_eq!(
+        decode(&format!("{}|members:read|1|team", uuid::Uuid::nil())),
+        None,
+        "the form that named the plan: read afresh"
+    );
+    assert_eq!(
+        decode(&format!("{}||1|many|-|-|0", uuid::Uuid::nil())),
+        None,
+        "a limit that is not a number"
     );
 }
 
@@ -57,7 +72,7 @@ async fn an_invalidation_on_one_replica_outdates_every_local_layer_at_once() {
         role_id: RoleId::from_uuid(uuid::Uuid::now_v7()),
         permissions: PermissionSet::all(),
         onboarded: true,
-        plan: PlanKey::parse("free").expect("plan"),
+        limits: RequestLimits::UNBOUNDED,
     };
     assert_eq!(a.lookup(tenant, user, session).await, (false, None));
     a.put(tenant, user, &access).await;
@@ -102,7 +117,12 @@ async fn in_process_invalidation_drops_only_the_tenant() {
         role_id: RoleId::from_uuid(uuid::Uuid::nil()),
         permissions: PermissionSet::all(),
         onboarded: true,
-        plan: PlanKey::parse("team").expect("plan"),
+        limits: RequestLimits {
+            requests_per_minute: Allowance::AtMost(3_000),
+            max_query_complexity: Allowance::Unlimited,
+            max_query_depth: Allowance::AtMost(12),
+            trusted_documents_required: true,
+        },
     };
     cache.put(a, user, &access).await;
     cache.put(b, user, &access).await;

@@ -10,7 +10,7 @@ use tessera_application::Application;
 use tessera_application::rate_limits::{Admission, Admitted};
 
 use super::document_limits::Shape;
-use super::refusal::Refused;
+use super::refusal::{Refused, RequestRefusal};
 use crate::graphql::Caller;
 
 /// The first check of every request.
@@ -21,6 +21,23 @@ pub async fn address_first(app: &Application, client_ip: Option<&str>, access_to
     match app.refuse_spent_address(client_ip).await {
         Some(refused) => Err(Refused::rate_limited(refused)),
         None => Ok(()),
+    }
+}
+
+/// A tenant whose plan holds its API keys to trusted documents: a key that sent a
+/// document of its own is refused (people of the tenant are not held to it).
+pub fn documents_for_plan(caller: &Caller, runs_trusted_document: bool) -> Result<(), Refused> {
+    match caller {
+        Caller::Member(request)
+            if request.limits().trusted_documents_required && request.person().is_none() && !runs_trusted_document =>
+        {
+            Err(Refused::new(
+                RequestRefusal::PersistedQueryRequired,
+                "the tenant's plan lets its API keys run trusted documents only: \
+                 send extensions.persistedQuery.sha256Hash of a trusted document",
+            ))
+        }
+        _ => Ok(()),
     }
 }
 

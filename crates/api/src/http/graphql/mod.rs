@@ -118,6 +118,10 @@ async fn execute(
     };
     let caller = caller::identify(state, headers, &client).await;
     caller::record(&caller, shape.label());
+    let trusted = persisted::is_trusted(&state.config.trusted_documents, &request);
+    if let Err(refused) = admission::documents_for_plan(&caller, trusted) {
+        return refused.answer(media, shape.label());
+    }
     let admitted = match admission::admit(&state.app, &caller, ip.as_deref(), &shape).await {
         Ok(admitted) => admitted,
         Err(refused) => return refused.answer(media, shape.label()),

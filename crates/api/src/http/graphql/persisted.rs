@@ -99,6 +99,18 @@ where
     }
 }
 
+/// Whether the request (already through [`resolve`]) runs a document of the trusted
+/// manifest.
+pub fn is_trusted(trusted: &HashMap<String, String>, request: &async_graphql::Request) -> bool {
+    match request.extensions.get("persistedQuery") {
+        Some(async_graphql::Value::Object(persisted)) => match persisted.get("sha256Hash") {
+            Some(async_graphql::Value::String(hash)) => trusted.contains_key(&hash.to_ascii_lowercase()),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 pub fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
     format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
