@@ -293,6 +293,16 @@ on_both_backends!(a_plans_request_limits_apply_at_once_and_follow_its_overrides)
 
 /// The free plan with tight request limits: queries at most 3 deep and 40 complex, and
 /// API keys held to trusted documents.
+/// Makes `owner` a platform administrator and lifts its tenant's depth limit to 10.
+async fn allow_depth_ten(app: &TestApp, owner: &Member) {
+    platform_admin(app, owner).await;
+    let set =
+        "mutation($t: ID!) { setTenantOverride(input: { tenantId: $t, limit: MAX_QUERY_DEPTH, value: 10 }) { id } }";
+    app.graphql(set, json!({ "t": owner.tenant_id }), Some(&owner.token))
+        .await
+        .assert_ok();
+}
+
 fn strict_free_plan() -> tessera_domain::PlanCatalogue {
     use tessera_domain::{Allowance, Limit, PlanCatalogue, PlanKey};
     let mut plans = test_plans("free", 100_000).plans().to_vec();
@@ -357,13 +367,41 @@ async fn a_plans_request_limits_apply_at_once_and_follow_its_overrides(backend: 
     app.query(trusted, &owner.token).await.assert_ok();
 
     // An override lifts the depth limit from the next request on.
-    platform_admin(&app, &owner).await;
-    let set =
-        "mutation($t: ID!) { setTenantOverride(input: { tenantId: $t, limit: MAX_QUERY_DEPTH, value: 10 }) { id } }";
-    app.graphql(set, json!({ "t": owner.tenant_id }), Some(&owner.token))
-        .await
-        .assert_ok();
+    allow_depth_ten(&app, &owner).await;
     app.query(deep, &owner.token).await.assert_ok();
     app.stop().await;
     let _ = std::fs::remove_file(manifest);
+}
+
+/// Two instances sharing one Redis: a plan change made through one reaches the other's
+/// cached request limits on its next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_override_reaches_every_replica_through_redis() {
+    let Some(redis) = tessera_tests::redis_url() else {
+        return;
+    };
+    let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, options| {
+        config.redis.url = Some(redis.into());
+        options.plans = Some(strict_free_plan());
+    })
+    .await
+    else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let replica = app.replica().await;
+    let deep = "{ currentTenant { plan { limits { seats } } } }";
+    // The replica has read (and cached) the owner's limits: the deep query is refused.
+    let before = app.graphql_at(&replica, deep, json!({}), &owner.token).await;
+    assert_eq!(
+        before.error_code(),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{}",
+        before.body
+    );
+    allow_depth_ten(&app, &owner).await;
+    app.graphql_at(&replica, deep, json!({}), &owner.token)
+        .await
+        .assert_ok();
+    app.stop().await;
 }

@@ -17,6 +17,21 @@ use crate::{Page, PageRequest, TenantScope};
 
 use super::store::*;
 
+impl FakeTransaction {
+    /// Applies `change` to the stored copy of `tenant` and saves its `updated_at`.
+    fn update_tenant(&self, tenant: &Tenant, change: impl FnOnce(&mut Tenant)) -> StoreResult<()> {
+        let mut state = self.state();
+        let stored = state
+            .tenants
+            .iter_mut()
+            .find(|t| t.id == tenant.id)
+            .ok_or(StoreError::NotFound)?;
+        change(stored);
+        stored.updated_at = tenant.updated_at;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl UserRepository for FakeTransaction {
     async fn insert(&self, user: &User) -> StoreResult<()> {
@@ -150,16 +165,10 @@ impl TenantRepository for FakeTransaction {
         Ok(())
     }
     async fn update_plan(&self, tenant: &Tenant) -> StoreResult<()> {
-        let mut state = self.state();
-        let stored = state
-            .tenants
-            .iter_mut()
-            .find(|t| t.id == tenant.id)
-            .ok_or(StoreError::NotFound)?;
-        stored.plan = tenant.plan.clone();
-        stored.plan_overrides = tenant.plan_overrides.clone();
-        stored.updated_at = tenant.updated_at;
-        Ok(())
+        self.update_tenant(tenant, |stored| {
+            stored.plan = tenant.plan.clone();
+            stored.plan_overrides = tenant.plan_overrides.clone();
+        })
     }
     async fn quota_use(&self, scope: &TenantScope, quota: Limit, now: DateTime<Utc>) -> StoreResult<(Tenant, u64)> {
         let (tenant, held) = self.usage(scope, now).await?;
@@ -224,16 +233,10 @@ impl TenantRepository for FakeTransaction {
         Ok((tenant, held))
     }
     async fn update_status(&self, tenant: &Tenant) -> StoreResult<()> {
-        let mut state = self.state();
-        let stored = state
-            .tenants
-            .iter_mut()
-            .find(|t| t.id == tenant.id)
-            .ok_or(StoreError::NotFound)?;
-        stored.status = tenant.status;
-        stored.status_reason = tenant.status_reason;
-        stored.updated_at = tenant.updated_at;
-        Ok(())
+        self.update_tenant(tenant, |stored| {
+            stored.status = tenant.status;
+            stored.status_reason = tenant.status_reason;
+        })
     }
     async fn find_joined_by(&self, user_id: UserId, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
         let state = self.state();

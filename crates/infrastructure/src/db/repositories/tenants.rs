@@ -94,6 +94,18 @@ impl SeaTransaction {
         Ok((tenant, held))
     }
 
+    /// Saves `columns` and `updated_at` of `tenant`; `NotFound` when there is no such tenant.
+    async fn update_tenant(&self, tenant: &Tenant, columns: [(tenant::Column, Expr); 2]) -> StoreResult<()> {
+        let mut update = tenant::Entity::update_many()
+            .col_expr(tenant::Column::UpdatedAt, Expr::value(tenant.updated_at))
+            .filter(tenant::Column::Id.eq(tenant.id.as_uuid()));
+        for (column, value) in columns {
+            update = update.col_expr(column, value);
+        }
+        let result = update.exec(&self.txn).await.map_err(db_failure)?;
+        found(result.rows_affected)
+    }
+
     /// The scope's tenant row with a count column per quota in `counts`.
     fn tenant_counting(scope: &TenantScope, counts: &[Limit], now: DateTime<Utc>) -> SelectStatement {
         let tenant_id = scope.tenant_id().as_uuid();
@@ -164,33 +176,29 @@ impl TenantRepository for SeaTransaction {
     }
 
     async fn update_status(&self, tenant: &Tenant) -> StoreResult<()> {
-        let result = tenant::Entity::update_many()
-            .col_expr(tenant::Column::Status, Expr::value(tenant.status.as_str()))
-            .col_expr(
-                tenant::Column::StatusReason,
-                Expr::value(tenant.status_reason.map(|r| r.as_str().to_owned())),
-            )
-            .col_expr(tenant::Column::UpdatedAt, Expr::value(tenant.updated_at))
-            .filter(tenant::Column::Id.eq(tenant.id.as_uuid()))
-            .exec(&self.txn)
-            .await
-            .map_err(db_failure)?;
-        found(result.rows_affected)
+        let reason = tenant.status_reason.map(|r| r.as_str().to_owned());
+        self.update_tenant(
+            tenant,
+            [
+                (tenant::Column::Status, Expr::value(tenant.status.as_str())),
+                (tenant::Column::StatusReason, Expr::value(reason)),
+            ],
+        )
+        .await
     }
 
     async fn update_plan(&self, tenant: &Tenant) -> StoreResult<()> {
-        let result = tenant::Entity::update_many()
-            .col_expr(tenant::Column::Plan, Expr::value(tenant.plan.as_str()))
-            .col_expr(
-                tenant::Column::PlanOverrides,
-                Expr::value(tenant::Model::overrides_of(tenant)),
-            )
-            .col_expr(tenant::Column::UpdatedAt, Expr::value(tenant.updated_at))
-            .filter(tenant::Column::Id.eq(tenant.id.as_uuid()))
-            .exec(&self.txn)
-            .await
-            .map_err(db_failure)?;
-        found(result.rows_affected)
+        self.update_tenant(
+            tenant,
+            [
+                (tenant::Column::Plan, Expr::value(tenant.plan.as_str())),
+                (
+                    tenant::Column::PlanOverrides,
+                    Expr::value(tenant::Model::overrides_of(tenant)),
+                ),
+            ],
+        )
+        .await
     }
 
     async fn quota_use(&self, scope: &TenantScope, quota: Limit, now: DateTime<Utc>) -> StoreResult<(Tenant, u64)> {
