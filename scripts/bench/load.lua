@@ -1,4 +1,4 @@
--- wrk script: `wrk -s load.lua <url> -- <q1|q2|q3|q4|mix> <tokens file>`.
+-- wrk script: `wrk -s load.lua <url> -- <q1|q2|q3|q4|q5|mix> <tokens file>`.
 -- Every request acts as a random principal (token, user, tenant, role). A response
 -- that is not 200, or whose body carries GraphQL errors, counts as an error.
 
@@ -7,6 +7,7 @@ local queries = {
   q2 = 'query Q2 { members(first: 50) { nodes { user { email displayName } role { name permissions } } } }',
   q3 = 'query Q3 { workspaces(first: 5) { nodes { name members(first: 20) { nodes { user { email displayName } } } } } }',
   q4 = 'mutation Q4($id: ID!, $name: String!) { renameWorkspace(input: { id: $id, name: $name }) { id name } }',
+  q5 = 'mutation Q5($slug: String!) { createWorkspace(input: { name: \\"Bench\\", slug: $slug }) { id } }',
 }
 -- The mixed (soak) load: seven reads for every write.
 local mix = { "q1", "q1", "q1", "q2", "q2", "q3", "q3", "q4" }
@@ -49,6 +50,11 @@ local function body_for(which, principal)
     local workspace = string.format("%08x", 20 + math.random(0, 4)) .. principal.tenant:sub(9)
     return string.format('{"query":"%s","variables":{"id":"%s","name":"Workspace %d"}}',
       queries.q4, workspace, math.random(1, 1000000))
+  end
+  if which == "q5" then
+    -- A new workspace with a random slug: the plan's workspace quota is checked first.
+    return string.format('{"query":"%s","variables":{"slug":"w-%d-%d"}}',
+      queries.q5, math.random(1, 1000000000), math.random(1, 1000000000))
   end
   return string.format('{"query":"%s"}', queries[which])
 end

@@ -4,11 +4,16 @@
 # Redis), drives it with wrk, and writes a Markdown report to target/bench/.
 #
 # Knobs (environment): BENCH_TENANTS (1000), BENCH_USERS (100000), BENCH_PRINCIPALS
-# (2000 sessions to act as), BENCH_QUERIES ("q1 q2 q3 q4"; "mix" is the soak load),
+# (2000 sessions to act as), BENCH_QUERIES ("q1 q2 q3 q4 q5"; "mix" is the soak load),
 # BENCH_CONCURRENCY ("16 64"), BENCH_SECONDS (15), BENCH_REPEAT (3 runs of each, medians
 # reported), BENCH_DB (tessera_bench),
 # BENCH_REUSE_SEED (1 keeps an already seeded database), BENCH_PGBENCH (1), BENCH_HOSTILE (1),
-# BENCH_LABEL (report name), BENCH_SKIP_BUILD (1 runs the release binary as built), PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL.
+# BENCH_LABEL (report name), BENCH_SKIP_BUILD (1 runs the release binary as built),
+# BENCH_SERVER (another server binary to run; implies no build), BENCH_BASELINE_SERVER (a
+# second binary run side by side, every run alternating between the two),
+# PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL.
+# Q5 creates workspaces: the server runs with scripts/bench/plans.toml, the built-in
+# catalogue with workspace quotas high enough that the check runs and never refuses.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -17,7 +22,7 @@ here="$root/scripts/bench"
 tenants=${BENCH_TENANTS:-1000}
 users=${BENCH_USERS:-100000}
 principals=${BENCH_PRINCIPALS:-2000}
-queries=${BENCH_QUERIES:-q1 q2 q3 q4}
+queries=${BENCH_QUERIES:-q1 q2 q3 q4 q5}
 concurrency=${BENCH_CONCURRENCY:-16 64}
 seconds=${BENCH_SECONDS:-15}
 repeat=${BENCH_REPEAT:-3}
@@ -34,6 +39,8 @@ work="$out/$label"
 mkdir -p "$work"
 base="http://127.0.0.1:$port"
 secret="bench-secret-$(date +%s)-at-least-thirty-two-bytes"
+# Production serves /metrics only to a bearer of this token.
+metrics_token="bench-metrics-$(date +%s)"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -45,11 +52,15 @@ fi
 pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -n1)
 [ -x "$pgbench" ] || { echo "pgbench not found (it ships with the PostgreSQL server packages)" >&2; exit 1; }
 
-if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-    log "release build"
-    cargo build --release --locked -p tessera-server -q
+if [ -n "${BENCH_SERVER:-}" ]; then
+    server=$BENCH_SERVER
+else
+    if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+        log "release build"
+        cargo build --release --locked -p tessera-server -q
+    fi
+    server="$root/target/release/tessera"
 fi
-server="$root/target/release/tessera"
 
 seeded=$(psql "$pg/postgres" -Atc "select 1 from pg_database where datname = '$db'" || true)
 if [ "${BENCH_REUSE_SEED:-0}" = 1 ] && [ "$seeded" = 1 ]; then
@@ -70,32 +81,56 @@ psql "$pg/$db" -q -v principals="$principals" -v out="$work/principals.txt" -f "
 python3 "$here/mint_tokens.py" "$secret" "$work/principals.txt" "$work/tokens.txt" >&2
 redis-cli -u "$redis" flushdb >/dev/null
 
-log "starting the server"
 # A long access-cache TTL (invalidation is explicit), so that statement counts show each
 # request's own SQL rather than the periodic refresh of 2,000 principals' access.
-TESSERA_ENV=production DATABASE_URL="$pg/$db" MIGRATE_ON_START=false DATABASE_MAX_CONNECTIONS=16 \
-    ACCESS_CACHE_TTL_SECONDS=${BENCH_ACCESS_CACHE_TTL:-600} \
-    JWT_SECRET="$secret" REDIS_URL="$redis" BIND_ADDR="127.0.0.1:$port" RUST_LOG=warn LOG_FORMAT=json \
-    "$server" serve > "$work/server.log" 2>&1 &
+start_server() { # binary port log
+    TESSERA_ENV=production DATABASE_URL="$pg/$db" MIGRATE_ON_START=false DATABASE_MAX_CONNECTIONS=16 \
+        ACCESS_CACHE_TTL_SECONDS=${BENCH_ACCESS_CACHE_TTL:-600} PLANS_FILE="$here/plans.toml" \
+        JWT_SECRET="$secret" REDIS_URL="$redis" BIND_ADDR="127.0.0.1:$2" RUST_LOG=warn LOG_FORMAT=json \
+        METRICS_TOKEN="$metrics_token" \
+        "$1" serve > "$3" 2>&1 &
+}
+wait_ready() { # url
+    for _ in $(seq 1 100); do
+        curl -fsS "$1/health/ready" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    curl -fsS "$1/health/ready" >/dev/null
+}
+log "starting the server"
+start_server "$server" "$port" "$work/server.log"
 pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-    curl -fsS "$base/health/ready" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fsS "$base/health/ready" >/dev/null
+pid_b=""
+trap 'kill $pid $pid_b 2>/dev/null || true; wait $pid $pid_b 2>/dev/null || true' EXIT
+wait_ready "$base"
+# BENCH_BASELINE_SERVER: a second binary (say, the same commit with one change undone)
+# runs next to the first on the next port; every run of a query alternates between the
+# two, so both see the same database and the same minute of the machine.
+urls=("$base")
+names=("")
+if [ -n "${BENCH_BASELINE_SERVER:-}" ]; then
+    base_b="http://127.0.0.1:$((port + 1))"
+    start_server "$BENCH_BASELINE_SERVER" "$((port + 1))" "$work/server-baseline.log"
+    pid_b=$!
+    wait_ready "$base_b"
+    urls+=("$base_b")
+    names+=(" (baseline)")
+fi
 
-statements() { curl -fsS "$base/metrics" | awk '$1 == "tessera_db_statements_total" { print $2 }'; }
+statements_at() { curl -fsS -H "Authorization: Bearer $metrics_token" "$1/metrics" | awk '$1 == "tessera_db_statements_total" { print $2 }'; }
+statements() { statements_at "$base"; }
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
 hwm_kib() { awk '/^VmHWM/ { print $2 }' "/proc/$pid/status"; }
 
 log "warming up (caches and connection pool)"
-wrk -t2 -c16 -d10s -s "$here/load.lua" "$base" -- mix "$work/tokens.txt" > /dev/null
+for url in "${urls[@]}"; do
+    wrk -t2 -c16 -d10s -s "$here/load.lua" "$url" -- mix "$work/tokens.txt" > /dev/null
+done
 
 {
     echo "# $label"
     echo
-    echo "- date: $(date -u +%FT%TZ); commit $(git rev-parse --short HEAD); $(nproc) cores"
+    echo "- date: $(date -u +%FT%TZ); commit $(git rev-parse --short HEAD); $(nproc) cores; server $server${BENCH_BASELINE_SERVER:+; baseline $BENCH_BASELINE_SERVER}"
     echo "- seed: $tenants tenants, $users users, $(psql "$pg/$db" -Atc 'select count(*) from memberships') memberships, $(psql "$pg/$db" -Atc 'select count(*) from workspace_members') workspace members${seed_seconds:+ (seeded in ${seed_seconds}s)}"
     echo "- load: wrk, 2 threads, $repeat runs of ${seconds}s for each line (medians; requests and errors summed) after a 10 s warm-up, $principals principals (random user of a random tenant per request), access cache TTL ${BENCH_ACCESS_CACHE_TTL:-600} s"
     echo
@@ -107,32 +142,36 @@ declare -A q2_rps
 for q in $queries; do
     for c in $concurrency; do
         log "$q at concurrency $c for ${seconds}s"
-        before=$(statements)
+        declare -a before=()
+        for i in "${!urls[@]}"; do before[$i]=$(statements_at "${urls[$i]}"); : > "$work/wrk-$q-$c-$i.txt"; done
         if [ "$q" = mix ]; then
             # Memory over the run, every 30 s, to show it stays flat.
             ( while kill -0 $pid 2>/dev/null; do echo "$(date +%s) $(rss_kib)"; sleep 30; done ) > "$work/rss-$c.txt" &
             sampler=$!
         fi
-        : > "$work/wrk-$q-$c.txt"
         for _ in $(seq 1 "$repeat"); do
-            wrk -t2 -c"$c" -d"${seconds}s" --timeout 10s -s "$here/load.lua" "$base" -- "$q" "$work/tokens.txt" \
-                >> "$work/wrk-$q-$c.txt"
+            for i in "${!urls[@]}"; do
+                wrk -t2 -c"$c" -d"${seconds}s" --timeout 10s -s "$here/load.lua" "${urls[$i]}" -- "$q" "$work/tokens.txt" \
+                    >> "$work/wrk-$q-$c-$i.txt"
+            done
         done
         [ "$q" = mix ] && kill "$sampler" 2>/dev/null || true
-        after=$(statements)
-        grep '^FIRST_ERROR' "$work/wrk-$q-$c.txt" >&2 || true
+        for i in "${!urls[@]}"; do
+        after=$(statements_at "${urls[$i]}")
+        grep '^FIRST_ERROR' "$work/wrk-$q-$c-$i.txt" >&2 || true
         # The median of each figure over the repeats; requests and errors are totals.
-        result=$(grep '^RESULT' "$work/wrk-$q-$c.txt" | python3 -c '
+        result=$(grep '^RESULT' "$work/wrk-$q-$c-$i.txt" | python3 -c '
 import statistics, sys
 runs = [dict(f.split("=") for f in line.split()[1:]) for line in sys.stdin]
 total = {"requests", "errors", "errors_5xx", "transport_errors"}
 print(" ".join(f"{k}={sum(int(r[k]) for r in runs) if k in total else statistics.median(float(r[k]) for r in runs):g}"
                for k in runs[0]))')
         eval "$(echo "$result" | tr ' ' '\n' | sed 's/^/r_/')"
-        per_request=$(echo "scale=2; ($after - $before) / $r_requests" | bc)
+        per_request=$(echo "scale=2; ($after - ${before[$i]}) / $r_requests" | bc)
         ratio=$(echo "scale=2; $r_p99_ms / $r_p50_ms" | bc)
-        [ "$q" = q2 ] && q2_rps[$c]=$r_rps
-        echo "| $q | $c | $r_rps | $r_p50_ms | $r_p90_ms | $r_p99_ms | $ratio | $r_errors | $r_errors_5xx | $per_request |" >> "$report"
+        [ "$q" = q2 ] && [ "$i" = 0 ] && q2_rps[$c]=$r_rps
+        echo "| $q${names[$i]} | $c | $r_rps | $r_p50_ms | $r_p90_ms | $r_p99_ms | $ratio | $r_errors | $r_errors_5xx | $per_request |" >> "$report"
+        done
     done
 done
 

@@ -21,7 +21,7 @@ impl Application {
         Ok(tx)
     }
 
-    /// A transaction entered in `scope`'s tenant that holds the tenant's row locked until
+    /// A transaction entered in `scope`'s tenant that holds the tenant's quota lock until
     /// it ends: for a creation whose quota [`Application::entitle`] checks.
     pub(crate) async fn quota_tx(&self, scope: &TenantScope) -> Result<Box<dyn Transaction>, AppError> {
         let tx = self.ports.store.begin().await?;

@@ -106,6 +106,25 @@ mod tests {
 
     const EXAMPLE: &str = include_str!("../../../deploy/plans.example.toml");
 
+    /// The README's example plan, and the bench's catalogue, are valid catalogues.
+    #[test]
+    fn the_readme_example_and_the_bench_catalogue_are_read() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("```toml\ndefault = \"starter\"")
+            .expect("the README's example catalogue")
+            + 8;
+        let example = &readme[start..][..readme[start..].find("```").expect("its end")];
+        let catalogue = parse_catalogue(example).expect("the README's example");
+        let starter = catalogue
+            .get(&PlanKey::parse("starter").expect("key"))
+            .expect("starter");
+        assert!(starter.trusted_documents_required);
+        assert_eq!(starter.limits[&Limit::MaxQueryDepth], Allowance::AtMost(10));
+        let bench = parse_catalogue(include_str!("../../../scripts/bench/plans.toml")).expect("the bench's");
+        assert_eq!(bench.plans().len(), 3);
+    }
+
     #[test]
     fn the_example_file_is_the_built_in_catalogue() {
         assert_eq!(parse_catalogue(EXAMPLE), Ok(PlanCatalogue::built_in()));

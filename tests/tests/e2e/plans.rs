@@ -270,8 +270,8 @@ async fn only_platform_administrators_change_plans_and_the_catalogue_is_public(b
 on_both_backends!(the_quota_check_costs_one_statement_per_creation);
 
 /// What a `createWorkspace` costs, statement by statement, for the plan test above and
-/// for the README: the quota check adds one count (the lock on the tenant's row goes
-/// with the statement that enters the tenant).
+/// for the README: the quota check adds one count (the tenant's quota lock goes with
+/// the statement that enters the tenant).
 async fn the_quota_check_costs_one_statement_per_creation(backend: Backend) {
     let Some(app) = on_free_plan(backend).await else {
         return;

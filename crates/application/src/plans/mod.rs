@@ -51,7 +51,7 @@ impl Application {
     }
 
     /// The quota check of a creation, inside its transaction (opened with
-    /// [`Application::quota_tx`], which holds the tenant's row locked): counts what the
+    /// [`Application::quota_tx`], which holds the tenant's quota lock): counts what the
     /// tenant holds and refuses one more when its plan does not allow it. One statement.
     pub(crate) async fn entitle(
         &self,

@@ -89,7 +89,7 @@ pub trait Store: Send + Sync {
 pub trait Transaction: Send + Sync {
     /// Binds the transaction to one tenant (on Postgres: the row-level-security setting).
     async fn enter_tenant(&self, scope: &TenantScope) -> StoreResult<()>;
-    /// Binds the transaction to one tenant and holds the tenant's row locked until it
+    /// Binds the transaction to one tenant and holds the tenant's quota lock until it
     /// ends, in the same round trip: creations under one tenant's quotas take turns, so
     /// each counts what the one before it committed.
     async fn enter_tenant_exclusively(&self, scope: &TenantScope) -> StoreResult<()>;

@@ -17,6 +17,10 @@ use tessera_domain::UserId;
 
 use super::db_failure;
 
+/// The advisory-lock class of per-tenant quota checks (the second key is the tenant's
+/// hash; tenants that share a hash take turns, which is harmless).
+const QUOTA_LOCK_CLASS: i32 = 7_002;
+
 pub struct SeaTransaction {
     pub(crate) txn: DatabaseTransaction,
     pub(crate) backend: DbBackend,
@@ -76,15 +80,18 @@ impl Transaction for SeaTransaction {
             // SQLite has one writer at a time: its transactions already take turns.
             return self.enter_tenant(scope).await;
         }
-        // One round trip: the setting, and the lock on the tenant's row. Statements
-        // after it start after the lock is held, so they count what the holder before
+        // One round trip: the setting, and the tenant's quota lock (a transaction-level
+        // advisory lock: unlike a row lock it writes nothing to the tenant's row and
+        // does not wait for inserts that merely reference the tenant). Statements after
+        // it start after the lock is held, so they count what the holder before
         // committed (a statement that waited for the lock itself would not).
+        let tenant = scope.tenant_id().to_string();
         self.txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT set_config('app.tenant_id', $1, true), \
-                 (SELECT 1 FROM tenants WHERE id = $2 FOR UPDATE) AS locked",
-                [scope.tenant_id().to_string().into(), scope.tenant_id().as_uuid().into()],
+                 (SELECT true FROM pg_advisory_xact_lock($2, hashtext($1))) AS locked",
+                [tenant.into(), QUOTA_LOCK_CLASS.into()],
             ))
             .await
             .map_err(db_failure)?;
