@@ -25,6 +25,7 @@ mod m20261123_000014_audit_head_grants;
 mod m20261206_000015_plan_overrides;
 mod m20261206_000016_status_reason;
 mod m20261206_000017_billing_events;
+mod m20261206_000018_usage_daily;
 
 pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
@@ -47,6 +48,8 @@ pub const TENANT_TABLES: &[&str] = &[
     "webhook_endpoints",
     "webhook_deliveries",
     "billing_events",
+    "usage_daily",
+    "usage_tenant_daily",
 ];
 
 /// The transaction-local tenant, read once per statement (the sub-select becomes an
@@ -99,6 +102,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000015_plan_overrides::Migration),
             Box::new(m20261206_000016_status_reason::Migration),
             Box::new(m20261206_000017_billing_events::Migration),
+            Box::new(m20261206_000018_usage_daily::Migration),
         ]
     }
 }

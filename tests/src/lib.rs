@@ -224,6 +224,32 @@ impl TestDatabase {
         .expect("connect the application store")
     }
 
+    /// The sums of `columns` (comma-separated) over the rows of `table` that match
+    /// `filter`, read as the owner (every tenant).
+    pub async fn sum(&self, table: &str, columns: &str, filter: &str) -> Vec<i64> {
+        let owner = self.owner().await;
+        let backend = owner.get_database_backend();
+        let names: Vec<&str> = columns.split(',').map(str::trim).collect();
+        let sums: Vec<String> = names
+            .iter()
+            .map(|column| format!("CAST(coalesce(sum({column}), 0) AS bigint) AS {column}"))
+            .collect();
+        let row = owner
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT {} FROM {table} WHERE {filter}", sums.join(", ")),
+            ))
+            .await
+            .expect("sum rows")
+            .expect("one row");
+        let values = names
+            .iter()
+            .map(|column| row.try_get::<i64>("", column).expect("a sum"))
+            .collect();
+        owner.close().await.ok();
+        values
+    }
+
     /// Counts rows as the owner (sees every tenant).
     pub async fn count(&self, table: &str) -> i64 {
         let owner = self.owner().await;
@@ -453,6 +479,12 @@ impl TestApp {
         self.server
             .as_ref()
             .map_or(0, |server| server.store.statements_executed())
+    }
+
+    /// Flushes the running server's usage counts to the daily rollups now.
+    pub async fn flush_usage(&self) -> usize {
+        let server = self.server.as_ref().expect("a running server");
+        server.app.flush_usage().await.expect("the usage flush")
     }
 
     /// The configuration the server was started with.

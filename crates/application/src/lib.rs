@@ -21,6 +21,7 @@ pub mod rate_limits;
 pub mod roles;
 pub mod tenants;
 mod unit_of_work;
+pub mod usage;
 pub mod webhooks;
 mod wire_table;
 pub mod workspaces;
@@ -97,6 +98,9 @@ pub struct Application {
     persisted: persisted::PersistedQuerySettings,
     plans: Arc<tessera_domain::PlanCatalogue>,
     billing: billing::BillingSettings,
+    metering: usage::MeteringSettings,
+    /// This process's usage counts not yet flushed.
+    meter: Arc<usage::Meter>,
     /// Webhook sends in flight in this process (shared by its delivery workers).
     deliveries_in_flight: Arc<std::sync::Mutex<webhooks::InFlight>>,
 }
@@ -111,6 +115,8 @@ impl Application {
             persisted: persisted::PersistedQuerySettings::default(),
             plans: Arc::new(tessera_domain::PlanCatalogue::built_in()),
             billing: billing::BillingSettings::default(),
+            metering: usage::MeteringSettings::default(),
+            meter: Arc::default(),
             deliveries_in_flight: Arc::default(),
         }
     }

@@ -49,6 +49,7 @@ permissions! {
     AuditRead => "audit:read", "Security", "Read the audit trail";
     WebhooksManage => "webhooks:manage", "Integrations", "Configure webhooks";
     BillingManage => "billing:manage", "Billing", "Change the plan and billing details";
+    AnalyticsRead => "analytics:read", "Analytics", "See the tenant's usage and analytics";
 }
 
 impl fmt::Display for Permission {

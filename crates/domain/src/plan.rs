@@ -453,6 +453,8 @@ pub struct RequestLimits {
     pub requests_per_minute: Allowance,
     pub max_query_complexity: Allowance,
     pub max_query_depth: Allowance,
+    /// Requests that may run in a calendar month (UTC), counted by the meter.
+    pub api_calls_per_month: Allowance,
     /// The tenant's API keys may only run trusted documents.
     pub trusted_documents_required: bool,
 }
@@ -463,6 +465,7 @@ impl RequestLimits {
         requests_per_minute: Allowance::Unlimited,
         max_query_complexity: Allowance::Unlimited,
         max_query_depth: Allowance::Unlimited,
+        api_calls_per_month: Allowance::Unlimited,
         trusted_documents_required: false,
     };
 }
@@ -473,6 +476,7 @@ impl Entitlements {
             requests_per_minute: self.allowance(Limit::RequestsPerMinute),
             max_query_complexity: self.allowance(Limit::MaxQueryComplexity),
             max_query_depth: self.allowance(Limit::MaxQueryDepth),
+            api_calls_per_month: self.allowance(Limit::ApiCallsPerMonth),
             trusted_documents_required: self.plan.trusted_documents_required,
         }
     }

@@ -116,7 +116,24 @@ impl HttpWebhookSender {
 
 #[async_trait]
 impl WebhookSender for HttpWebhookSender {
+    /// Sends one delivery, counted in `tessera_webhook_deliveries_total` by outcome and
+    /// timed in `tessera_webhook_delivery_duration_seconds`.
     async fn send(&self, webhook: &OutgoingWebhook) -> WebhookOutcome {
+        let started = std::time::Instant::now();
+        let outcome = self.post(webhook).await;
+        let label = match outcome.status {
+            Some(status) if (200..300).contains(&status) => "delivered",
+            Some(_) => "refused_by_endpoint",
+            None => "unreachable",
+        };
+        metrics::counter!("tessera_webhook_deliveries_total", "outcome" => label).increment(1);
+        metrics::histogram!("tessera_webhook_delivery_duration_seconds").record(started.elapsed().as_secs_f64());
+        outcome
+    }
+}
+
+impl HttpWebhookSender {
+    async fn post(&self, webhook: &OutgoingWebhook) -> WebhookOutcome {
         // The rules the URL met when it was saved, checked again (literal addresses
         // never reach the resolver's public-address check).
         if let Err(reason) = tessera_domain::WebhookUrl::parse(&webhook.url, self.local) {

@@ -29,6 +29,8 @@ pub struct RunningServer {
     pub metrics_addr: Option<SocketAddr>,
     metrics_server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub store: SeaStore,
+    /// The application the server runs (its meter is flushed on a clean stop).
+    pub app: Arc<Application>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<std::io::Result<()>>,
     pool_gauges: tokio::task::JoinHandle<()>,
@@ -37,16 +39,21 @@ pub struct RunningServer {
 
 impl RunningServer {
     /// Stops accepting, drains in-flight requests, and waits; then stops the workers
-    /// (a delivery they were sending is sent again once its reservation runs out).
+    /// (a delivery they were sending is sent again once its reservation runs out) and
+    /// flushes the usage counted since the last flush.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let _ = (&mut self.handle).await;
         self.abort_all();
+        if let Err(error) = self.app.flush_usage().await {
+            tracing::warn!(%error, "the last usage flush failed: its counts are lost");
+        }
     }
 
-    /// Stops everything at once, mid-request and mid-delivery, like a crash.
+    /// Stops everything at once, mid-request and mid-delivery, like a crash (the usage
+    /// counted since the last flush is lost).
     pub fn kill(self) {
         self.handle.abort();
         self.abort_all();
@@ -63,7 +70,8 @@ impl RunningServer {
     }
 }
 
-/// The outbox and webhook workers: each loops, resting `poll` when it found nothing.
+/// The outbox and webhook workers: each loops, resting `poll` when it found nothing;
+/// and the meter's flush, every flush interval.
 /// Their statements count as background work, not as any request's.
 fn spawn_workers(app: &Arc<Application>, config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
     let poll = config.webhooks.poll();
@@ -97,6 +105,20 @@ fn spawn_workers(app: &Arc<Application>, config: &Config) -> Vec<tokio::task::Jo
             .await;
         })));
     }
+    let metering = app.metering();
+    if metering.enabled {
+        let app = app.clone();
+        workers.push(tokio::spawn(tessera_infrastructure::as_background(async move {
+            let mut every = tokio::time::interval(metering.flush_interval);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(error) = app.flush_usage().await {
+                    tracing::warn!(%error, "a usage flush failed; its counts wait for the next one");
+                }
+            }
+        })));
+    }
     workers
 }
 
@@ -107,14 +129,15 @@ pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<Ru
     api.readiness_checks = checks;
     api.trusted_documents = Arc::new(trusted::load(&config.trusted_documents.file)?);
     let workers = spawn_workers(&app, config);
-    let router = tessera_api::router(app, api);
+    let router = tessera_api::router(app.clone(), api);
     let (metrics_addr, metrics_server) = match config.http.metrics_bind_addr {
         Some(bind) => {
             let listener = TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("binding the metrics address {bind}"))?;
             let addr = listener.local_addr()?;
-            let admin = tessera_api::http::prometheus::admin_router(config.http.metrics_on_admin_address());
+            let admin =
+                tessera_api::http::prometheus::admin_router(config.http.metrics_on_admin_address(), app.clone());
             (
                 Some(addr),
                 Some(tokio::spawn(async move { axum::serve(listener, admin).await })),
@@ -156,6 +179,7 @@ pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<Ru
         metrics_addr,
         metrics_server,
         store,
+        app,
         shutdown: Some(tx),
         handle,
         pool_gauges,

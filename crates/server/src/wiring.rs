@@ -175,6 +175,7 @@ pub(crate) async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Res
         app: Arc::new(
             Application::new(ports, auth)
                 .with_rate_limits(config.limits.rate_limits())
+                .with_metering(config.limits.metering())
                 .with_webhooks(config.webhooks.settings(config.webhooks_may_reach_local_addresses()))
                 .with_persisted_queries(config.limits.persisted_queries())
                 .with_billing(config.billing.settings(&plans)?)

@@ -34,6 +34,7 @@ mod sessions;
 mod sign_up_and_log_in;
 mod tenancy;
 mod tenant_standing;
+mod usage;
 mod webhook_delivery;
 mod webhooks;
 mod websocket_limits;

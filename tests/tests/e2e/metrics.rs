@@ -146,3 +146,46 @@ async fn production_serves_metrics_only_with_a_token_or_on_a_separate_address() 
     assert!(prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).is_ok());
     app.stop().await;
 }
+
+/// The per-tenant series are bounded: only the busiest `METRICS_TOP_TENANTS` tenants of
+/// the last metering window are named, the rest are summed as `other`; the build is
+/// named too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_tenant_series_name_only_the_busiest_tenants() {
+    let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {
+        config.limits.metrics_top_tenants = 2;
+        config.limits.metering_flush_seconds = 300;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut tenants = Vec::new();
+    for (n, calls) in [(1, 4), (2, 3), (3, 2), (4, 1)] {
+        let owner = app
+            .sign_up(&format!("owner{n}@example.com"), &format!("tenant-{n}"))
+            .await;
+        for _ in 0..calls {
+            app.query("{ me { id } }", &owner.token).await.assert_ok();
+        }
+        tenants.push(owner);
+    }
+    app.flush_usage().await;
+    let scrape = parse(&app.get("/metrics").await.text().await.expect("text"));
+    let window: Vec<_> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "tessera_tenant_requests_window")
+        .collect();
+    assert_eq!(window.len(), 3, "two tenants and `other`");
+    let series = |tenant: &str| value(&scrape, "tessera_tenant_requests_window", &[("tenant", tenant)]);
+    assert_eq!(series(&tenants[0].tenant_id), 4.0);
+    assert_eq!(series(&tenants[1].tenant_id), 3.0);
+    assert_eq!(series("other"), 3.0, "the other two tenants together");
+    assert_eq!(series(&tenants[2].tenant_id), 0.0, "not named");
+    assert_eq!(
+        value(&scrape, "tessera_build_info", &[("version", env!("CARGO_PKG_VERSION"))]),
+        1.0
+    );
+    app.stop().await;
+}

@@ -42,6 +42,7 @@ pub type Rule = (&'static str, &'static [&'static str], Access);
 /// field that exposes anything sensitive lists every field (a new field then needs a
 /// rule of its own); plain carriers (connections, edges) use `"*"`.
 const MODULE_RULES: &[&[Rule]] = &[
+    super::analytics::RULES,
     super::api_keys::RULES,
     super::audit::RULES,
     super::domains::RULES,

@@ -9,6 +9,9 @@ use tessera_application::{AppError, Application, RequestContext};
 use super::errors::to_graphql_error;
 
 /// Who is calling: nobody, somebody whose credentials failed, or an authenticated member.
+/// One is made per request and moved along the pipeline, never kept in bulk, so the
+/// member's context stays inline rather than behind a pointer.
+#[allow(clippy::large_enum_variant)]
 pub enum Caller {
     Anonymous,
     Refused(AppError),

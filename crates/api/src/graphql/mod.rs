@@ -1,6 +1,7 @@
 //! The GraphQL schema: one `XQuery`/`XMutation` pair per aggregate, merged here.
 
 pub mod access;
+mod analytics;
 mod api_keys;
 mod audit;
 mod context;
@@ -48,6 +49,7 @@ pub struct Query(
     plans::PlanQuery,
     webhooks::WebhookQuery,
     workspaces::WorkspaceQuery,
+    analytics::AnalyticsQuery,
 );
 
 #[derive(MergedObject, Default)]

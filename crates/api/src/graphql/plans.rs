@@ -94,6 +94,23 @@ impl From<PlanLimit> for Limit {
     }
 }
 
+impl From<Limit> for PlanLimit {
+    fn from(limit: Limit) -> Self {
+        match limit {
+            Limit::Seats => Self::Seats,
+            Limit::Workspaces => Self::Workspaces,
+            Limit::CustomRoles => Self::CustomRoles,
+            Limit::ApiKeys => Self::ApiKeys,
+            Limit::WebhookEndpoints => Self::WebhookEndpoints,
+            Limit::CustomDomains => Self::CustomDomains,
+            Limit::RequestsPerMinute => Self::RequestsPerMinute,
+            Limit::ApiCallsPerMonth => Self::ApiCallsPerMonth,
+            Limit::MaxQueryComplexity => Self::MaxQueryComplexity,
+            Limit::MaxQueryDepth => Self::MaxQueryDepth,
+        }
+    }
+}
+
 /// A number for GraphQL's 32-bit `Int`; `null` for unlimited.
 fn int(allowance: Allowance) -> Option<i32> {
     allowance.as_number().map(|n| i32::try_from(n).unwrap_or(i32::MAX))

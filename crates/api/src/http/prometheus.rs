@@ -1,11 +1,13 @@
 //! Prometheus metrics at `/metrics` (optionally behind a bearer token): GraphQL
 //! requests by operation and outcome with latency histograms, errors by code,
-//! rate-limit refusals, requests per tenant for a bounded set of tenants; the cache
-//! and pool adapters add their own series. Labels never carry user input: an
-//! operation is named by a root field the schema knows, or `unknown`.
+//! rate-limit refusals; the requests of the busiest tenants in the last metering
+//! window (at most `METRICS_TOP_TENANTS` of them, the rest as `other`), and the
+//! build's version; the cache, pool, outbox and webhook adapters add their own series.
+//! Labels never carry user input: an operation is named by a root field the schema
+//! knows, or `unknown`.
 
-use std::collections::HashSet;
-use std::sync::{Mutex, OnceLock};
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -13,10 +15,9 @@ use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use subtle::ConstantTimeEq;
 
-use crate::AppState;
+use tessera_application::Application;
 
-/// Tenants that get their own label; the rest are counted as `other`.
-const MAX_TENANT_LABELS: usize = 100;
+use crate::AppState;
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -50,23 +51,6 @@ pub fn upkeep() {
     }
 }
 
-/// The label for a tenant: its id for the first tenants seen, `other` past the bound.
-pub fn tenant_label(tenant: String) -> String {
-    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    let Ok(mut seen) = SEEN.get_or_init(|| Mutex::new(HashSet::new())).lock() else {
-        return "other".into();
-    };
-    if seen.contains(&tenant) {
-        return tenant;
-    }
-    if seen.len() < MAX_TENANT_LABELS {
-        seen.insert(tenant.clone());
-        tenant
-    } else {
-        "other".into()
-    }
-}
-
 /// Who may read `/metrics` on a listener.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum MetricsAccess {
@@ -80,22 +64,49 @@ pub enum MetricsAccess {
 }
 
 pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    render_for(&state.config.metrics, &headers)
+    render_for(&state.config.metrics, &headers, &state.app)
 }
 
 /// `/metrics` on the separate admin listener (`METRICS_BIND_ADDR`).
-pub fn admin_router(access: MetricsAccess) -> axum::Router {
+pub fn admin_router(access: MetricsAccess, app: Arc<Application>) -> axum::Router {
     handle();
     axum::Router::new().route(
         "/metrics",
         axum::routing::get(move |headers: HeaderMap| {
             let access = access.clone();
-            async move { render_for(&access, &headers) }
+            let app = app.clone();
+            async move { render_for(&access, &headers, &app) }
         }),
     )
 }
 
-fn render_for(access: &MetricsAccess, headers: &HeaderMap) -> Response {
+/// This server's own series, written next to the recorder's: the busiest tenants of
+/// the last metering window and the build.
+fn server_series(app: &Application) -> String {
+    let traffic = app.tenant_traffic();
+    let mut text = String::from(
+        "# HELP tessera_tenant_requests_window Requests that ran in the last metering window, \
+         for the busiest tenants (the rest as \"other\").\n\
+         # TYPE tessera_tenant_requests_window gauge\n",
+    );
+    for (tenant, calls) in &traffic.busiest {
+        let _ = writeln!(text, "tessera_tenant_requests_window{{tenant=\"{tenant}\"}} {calls}");
+    }
+    let _ = writeln!(
+        text,
+        "tessera_tenant_requests_window{{tenant=\"other\"}} {}",
+        traffic.others
+    );
+    let _ = write!(
+        text,
+        "# HELP tessera_build_info The running build.\n# TYPE tessera_build_info gauge\n\
+         tessera_build_info{{version=\"{}\"}} 1\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    text
+}
+
+fn render_for(access: &MetricsAccess, headers: &HeaderMap, app: &Application) -> Response {
     match access {
         MetricsAccess::Open => {}
         MetricsAccess::Refused => {
@@ -126,7 +137,7 @@ fn render_for(access: &MetricsAccess, headers: &HeaderMap) -> Response {
     handle.run_upkeep();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        handle.render(),
+        handle.render() + &server_series(app),
     )
         .into_response()
 }

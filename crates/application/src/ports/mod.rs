@@ -20,6 +20,7 @@ mod sessions;
 mod system;
 mod tenants;
 mod tokens;
+mod usage;
 mod users;
 mod webhooks;
 mod workspaces;
@@ -38,6 +39,7 @@ pub use sessions::{NewSession, SessionRepository};
 pub use system::{Clock, IdGenerator, IssuedSecret, SecretGenerator};
 pub use tenants::{CustomDomainRepository, DomainVerifier, TenantRepository, TenantSettingsRepository};
 pub use tokens::{AccessClaims, TokenError, TokenIssuer};
+pub use usage::{Busiest, TenantCalls, UsageRepository};
 pub use users::{PasswordHasher, UserRepository, UserTokenRepository};
 pub use webhooks::{OutgoingWebhook, WebhookOutcome, WebhookRepository, WebhookSender};
 pub use workspaces::WorkspaceRepository;
@@ -112,6 +114,7 @@ pub trait Transaction: Send + Sync {
     fn outbox(&self) -> &dyn OutboxRepository;
     fn webhooks(&self) -> &dyn WebhookRepository;
     fn audit(&self) -> &dyn AuditRepository;
+    fn usage(&self) -> &dyn UsageRepository;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

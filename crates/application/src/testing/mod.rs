@@ -10,6 +10,7 @@ mod people;
 mod services;
 mod store;
 mod tenant_setup;
+mod usage;
 mod workspaces;
 
 use std::sync::{Arc, Mutex};

@@ -41,6 +41,8 @@ pub struct State {
     pub webhook_endpoints: Vec<(tessera_domain::WebhookEndpoint, tessera_domain::SigningSecrets)>,
     pub webhook_deliveries: Vec<tessera_domain::WebhookDelivery>,
     pub billing_events: Vec<crate::ports::BillingEventRecord>,
+    /// The daily usage rollups.
+    pub usage: std::collections::BTreeMap<tessera_domain::UsageKey, tessera_domain::UsageCounts>,
     /// Appended audit events, in order (committed with the rest of the transaction).
     pub audit: Vec<tessera_domain::NewAuditEvent>,
 }
@@ -250,6 +252,9 @@ impl Transaction for FakeTransaction {
         self
     }
     fn billing_events(&self) -> &dyn crate::ports::BillingEventRepository {
+        self
+    }
+    fn usage(&self) -> &dyn crate::ports::UsageRepository {
         self
     }
     fn memberships(&self) -> &dyn MembershipRepository {

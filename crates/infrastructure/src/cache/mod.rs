@@ -201,20 +201,21 @@ fn count<T>(found: Option<T>, kind: &'static str, layer: &'static str) -> Option
     found
 }
 
-/// `role-id|perm,perm,…|onboarded|per-minute|complexity|depth|trusted` (onboarded and
+/// `role-id|perm,perm,…|onboarded|per-minute|complexity|depth|per-month|trusted` (onboarded and
 /// trusted `1` or `0`; a limit is a number, or `-` for unlimited).
 fn encode(access: &MemberAccess) -> String {
     let permissions: Vec<&str> = access.permissions.iter().map(|p| p.as_str()).collect();
     let limit = |allowance: Allowance| allowance.as_number().map_or_else(|| "-".to_owned(), |n| n.to_string());
     let limits = &access.limits;
     format!(
-        "{}|{}|{}|{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}|{}|{}|{}",
         access.role_id,
         permissions.join(","),
         u8::from(access.onboarded),
         limit(limits.requests_per_minute),
         limit(limits.max_query_complexity),
         limit(limits.max_query_depth),
+        limit(limits.api_calls_per_month),
         u8::from(limits.trusted_documents_required),
     )
 }
@@ -238,6 +239,7 @@ fn decode(raw: &str) -> Option<MemberAccess> {
         requests_per_minute: limit(parts.next()?)?,
         max_query_complexity: limit(parts.next()?)?,
         max_query_depth: limit(parts.next()?)?,
+        api_calls_per_month: limit(parts.next()?)?,
         trusted_documents_required: flag(parts.next()?)?,
     };
     if parts.next().is_some() {

@@ -11,6 +11,7 @@ fn cached_access_round_trips_through_its_text_form() {
             requests_per_minute: Allowance::AtMost(3_000),
             max_query_complexity: Allowance::Unlimited,
             max_query_depth: Allowance::AtMost(12),
+            api_calls_per_month: Allowance::AtMost(100_000),
             trusted_documents_required: true,
         },
     };
@@ -121,6 +122,7 @@ async fn in_process_invalidation_drops_only_the_tenant() {
             requests_per_minute: Allowance::AtMost(3_000),
             max_query_complexity: Allowance::Unlimited,
             max_query_depth: Allowance::AtMost(12),
+            api_calls_per_month: Allowance::AtMost(100_000),
             trusted_documents_required: true,
         },
     };

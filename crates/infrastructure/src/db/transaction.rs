@@ -112,6 +112,9 @@ impl Transaction for SeaTransaction {
     fn tenants(&self) -> &dyn TenantRepository {
         self
     }
+    fn usage(&self) -> &dyn tessera_application::ports::UsageRepository {
+        self
+    }
     fn billing_events(&self) -> &dyn tessera_application::ports::BillingEventRepository {
         self
     }

@@ -85,6 +85,21 @@ pub struct LimitsSection {
     /// Subscriptions one WebSocket connection runs at once.
     #[arg(long, env = "WS_MAX_SUBSCRIPTIONS_PER_CONNECTION", default_value_t = 16)]
     pub ws_max_subscriptions_per_connection: usize,
+
+    /// Count every signed-in request per tenant, principal and day (usage reports and
+    /// the monthly API-call quota need it; on by default).
+    #[arg(long, env = "METERING_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub metering_enabled: bool,
+
+    /// Seconds between flushes of the usage counts to the database: what a crash can
+    /// lose, and how late another replica's calls reach the monthly quota.
+    #[arg(long, env = "METERING_FLUSH_SECONDS", default_value_t = 5)]
+    pub metering_flush_seconds: u64,
+
+    /// Tenants `/metrics` names in its per-tenant series (the busiest of the last
+    /// metering window; the rest are summed as `other`).
+    #[arg(long, env = "METRICS_TOP_TENANTS", default_value_t = 20)]
+    pub metrics_top_tenants: usize,
 }
 
 /// The most requests per minute any rate limit may allow (about 167,000 a second).
@@ -121,6 +136,8 @@ impl LimitsSection {
             64 * 1024..=64 * 1024 * 1024 * 1024,
         )?;
         within("WS_INIT_TIMEOUT_SECONDS", self.ws_init_timeout_seconds, 1..=60)?;
+        within("METERING_FLUSH_SECONDS", self.metering_flush_seconds, 1..=300)?;
+        within("METRICS_TOP_TENANTS", self.metrics_top_tenants, 0..=1_000)?;
         within("WS_MAX_MESSAGE_BYTES", self.ws_max_message_bytes, 1024..=1024 * 1024)?;
         within(
             "WS_MAX_CONNECTIONS_PER_PRINCIPAL",
@@ -157,6 +174,14 @@ impl LimitsSection {
             max_aliases: self.max_query_aliases,
             max_root_fields: self.max_root_fields,
             max_document_bytes: self.max_document_bytes,
+        }
+    }
+
+    pub fn metering(&self) -> tessera_application::usage::MeteringSettings {
+        tessera_application::usage::MeteringSettings {
+            enabled: self.metering_enabled,
+            flush_interval: std::time::Duration::from_secs(self.metering_flush_seconds),
+            top_tenants: self.metrics_top_tenants,
         }
     }
 

@@ -4,10 +4,13 @@
 //! no database or Redis work (a person's access token is let on: it costs no lookup).
 //! Then, once the caller is known: the person's or key's bucket and the tenant's, or
 //! the address's for a caller without a valid credential, and the strict bucket of
-//! log-ins and sign-ups.
+//! log-ins and sign-ups. Between the two, a tenant whose plan's API calls for the
+//! month are spent is refused. Every refusal of a known caller is metered.
 
 use tessera_application::Application;
 use tessera_application::rate_limits::{Admission, Admitted};
+use tessera_application::usage::Metered;
+use tessera_domain::Refusal;
 
 use super::document_limits::Shape;
 use super::refusal::{Refused, RequestRefusal};
@@ -41,6 +44,21 @@ pub fn documents_for_plan(caller: &Caller, runs_trusted_document: bool) -> Resul
     }
 }
 
+/// A member whose tenant has spent its plan's API calls for this month (counted by
+/// the meter, in memory: no database or Redis work).
+pub fn monthly_calls(app: &Application, caller: &Caller) -> Result<(), Refused> {
+    let Caller::Member(context) = caller else {
+        return Ok(());
+    };
+    match app.monthly_calls_refusal(context) {
+        Some(Refusal::QuotaExceeded { limit, used, .. }) => {
+            app.meter(context, Metered::Refused);
+            Err(Refused::monthly_calls_spent(limit, used))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Draws the request from its buckets; a member past a limit is noted in the audit
 /// trail (at most once a minute).
 pub async fn admit(
@@ -64,6 +82,7 @@ pub async fn admit(
         return Ok(admitted);
     }
     if let Some(context) = member {
+        app.meter(context, Metered::Refused);
         app.note_rate_limited(context, shape.label()).await;
     }
     Err(Refused::rate_limited(admitted))

@@ -10,7 +10,6 @@ use tessera_application::identity::ClientInfo;
 use super::client::{Credential, credential, requested_tenant};
 use crate::AppState;
 use crate::graphql::Caller;
-use crate::http::prometheus;
 
 /// Who the headers say is calling: the credential checked, the requested tenant
 /// checked against it, and the client's origin attached for the audit trail.
@@ -50,8 +49,7 @@ fn refused(error: tessera_application::AppError) -> Caller {
     Caller::Refused(error)
 }
 
-/// Names the operation, tenant and actor on the request's span, and counts the
-/// request for its tenant.
+/// Names the operation, tenant and actor on the request's span.
 pub fn record(caller: &Caller, operation: &'static str) {
     let span = tracing::Span::current();
     span.record("operation", operation);
@@ -62,8 +60,6 @@ pub fn record(caller: &Caller, operation: &'static str) {
             tessera_application::Actor::ApiKey(key) => format!("api_key:{key}"),
         };
         span.record("actor", actor.as_str());
-        metrics::counter!("tessera_tenant_requests_total", "tenant" => prometheus::tenant_label(context.tenant_id().to_string()))
-            .increment(1);
     }
 }
 

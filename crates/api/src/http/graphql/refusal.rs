@@ -31,6 +31,7 @@ wire_table! {
         TooManyAliases => ("TOO_MANY_ALIASES", 400, "more than `MAX_QUERY_ALIASES` aliases in the document"),
         TooManyRootFields => ("TOO_MANY_ROOT_FIELDS", 400, "an operation with more than `MAX_ROOT_FIELDS` root fields"),
         QueryTooDeep => ("QUERY_TOO_DEEP", 400, "fields nested deeper than `MAX_QUERY_DEPTH`"),
+        MonthlyCallsSpent => ("FORBIDDEN", 403, "the API calls of the tenant's plan for this month are spent: `reason: QUOTA_EXCEEDED`, `quota: api_calls_per_month`, `limit`, `used`"),
         RateLimited => ("RATE_LIMITED", 429, "past a rate limit; `Retry-After` and `extensions.retryAfterSeconds` say when to try again"),
         ValidationFailed => ("GRAPHQL_VALIDATION_FAILED", 400, "a document that does not parse, does not validate against the schema, or is more complex than `MAX_QUERY_COMPLEXITY` (no `data`; 200 under `application/json`)"),
     }
@@ -61,6 +62,8 @@ pub struct Refused {
     pub message: String,
     /// For `RATE_LIMITED`: the decision behind it, for the `RateLimit-*` headers.
     pub admitted: Option<Admitted>,
+    /// More of `extensions`, next to `code`.
+    pub extensions: serde_json::Map<String, Value>,
 }
 
 impl Refused {
@@ -69,7 +72,24 @@ impl Refused {
             refusal,
             message: message.into(),
             admitted: None,
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    /// `403` for a tenant whose plan's API calls this month are spent.
+    pub fn monthly_calls_spent(limit: u64, used: u64) -> Self {
+        let mut refused = Self::new(
+            RequestRefusal::MonthlyCallsSpent,
+            format!("the plan allows {limit} API calls a month; the tenant has made {used}"),
+        );
+        refused.extensions.insert(
+            "reason".into(),
+            json!(tessera_application::ForbiddenReason::QuotaExceeded.code()),
+        );
+        refused.extensions.insert("quota".into(), json!("api_calls_per_month"));
+        refused.extensions.insert("limit".into(), json!(limit));
+        refused.extensions.insert("used".into(), json!(used));
+        refused
     }
 
     /// `429` with `Retry-After`, the `RateLimit-*` headers and `retryAfterSeconds`.
@@ -78,6 +98,7 @@ impl Refused {
             refusal: RequestRefusal::RateLimited,
             message: "too many requests; slow down".into(),
             admitted: Some(admitted),
+            extensions: serde_json::Map::new(),
         }
     }
 
@@ -86,6 +107,9 @@ impl Refused {
     pub fn answer(self, media: MediaType, operation: &'static str) -> Response {
         let status = StatusCode::from_u16(self.refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
         let mut extensions = json!({ "code": self.refusal.code() });
+        if let Value::Object(map) = &mut extensions {
+            map.extend(self.extensions);
+        }
         let mut retry = None;
         if let Some(admitted) = &self.admitted {
             let seconds = admitted

@@ -1,11 +1,12 @@
 //! Stage 7, running: the engine parses and validates the document (complexity, depth,
 //! the access table) and resolves it with the caller, its cookies, its origin and a
-//! loader per request. After it: a denial is noted in the audit trail, and a persisted
+//! loader per request. After it: a member's request is metered, a denial is noted in the audit trail, and a persisted
 //! document is registered only if the engine accepted it.
 
 use axum::http::HeaderMap;
 use tessera_application::identity::ClientInfo;
 use tessera_application::persisted::Registrant;
+use tessera_application::usage::Metered;
 
 use super::document_limits::Shape;
 use crate::AppState;
@@ -51,6 +52,10 @@ pub async fn run(
         ));
     }
     let response = state.schema.execute(request.data(caller)).await;
+    if let Some(context) = &member {
+        let failed = !response.errors.is_empty();
+        state.app.meter(context, Metered::Ran { failed });
+    }
     if let Some(context) = &member
         && denied(&response)
     {

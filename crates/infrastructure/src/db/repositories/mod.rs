@@ -12,6 +12,7 @@ mod outbox;
 mod roles;
 mod sessions;
 mod tenants;
+mod usage;
 mod user_tokens;
 mod users;
 mod webhooks;

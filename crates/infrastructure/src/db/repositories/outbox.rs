@@ -114,6 +114,13 @@ impl OutboxRepository for SeaTransaction {
             .all(&self.txn)
             .await
             .map_err(db_failure)?;
+        // How long the oldest event handed over now has waited: the outbox's lag.
+        let lag = events
+            .iter()
+            .map(|event| event.created_at)
+            .min()
+            .map_or(0.0, |oldest| (chrono::Utc::now() - oldest).as_seconds_f64().max(0.0));
+        metrics::gauge!("tessera_outbox_lag_seconds").set(lag);
         Ok(Some(events.into_iter().map(outbox_event::Model::into_domain).collect()))
     }
 

@@ -1,0 +1,195 @@
+//! The daily usage rollups in memory.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use tessera_domain::{ApiKeyId, Bucket, Principal, Tenant, TenantId, UsageCounts, UsageKey, UsagePoint};
+
+use crate::TenantScope;
+use crate::ports::{Busiest, StoreResult, TenantCalls, UsageRepository};
+
+/// Each tenant's calls, errors and last day with calls from `since` up to `until`.
+fn totals(state: &State, since: NaiveDate, until: NaiveDate) -> BTreeMap<TenantId, (u64, u64, NaiveDate)> {
+    let mut totals: BTreeMap<TenantId, (u64, u64, NaiveDate)> = BTreeMap::new();
+    for (key, counts) in &state.usage {
+        if key.day >= since && key.day < until {
+            let entry = totals.entry(key.tenant_id).or_insert((0, 0, key.day));
+            entry.0 += counts.api_calls;
+            entry.1 += counts.errors;
+            entry.2 = entry.2.max(key.day);
+        }
+    }
+    totals
+}
+
+use super::store::*;
+
+#[async_trait]
+impl UsageRepository for FakeTransaction {
+    async fn add(&self, rows: &[(UsageKey, UsageCounts)]) -> StoreResult<()> {
+        let mut state = self.state();
+        for (key, counts) in rows {
+            if state.tenants.iter().any(|t| t.id == key.tenant_id) {
+                state.usage.entry(*key).or_default().add(*counts);
+            }
+        }
+        Ok(())
+    }
+
+    async fn calls_since(&self, tenants: &[TenantId], since: NaiveDate) -> StoreResult<Vec<(TenantId, u64)>> {
+        let state = self.state();
+        let mut totals: BTreeMap<TenantId, u64> = BTreeMap::new();
+        for (key, counts) in &state.usage {
+            if key.day >= since && tenants.contains(&key.tenant_id) {
+                *totals.entry(key.tenant_id).or_default() += counts.api_calls;
+            }
+        }
+        Ok(totals.into_iter().collect())
+    }
+
+    async fn series(&self, scope: &TenantScope, buckets: &[Bucket]) -> StoreResult<Vec<UsagePoint>> {
+        let state = self.state();
+        Ok(buckets
+            .iter()
+            .map(|bucket| {
+                let mut point = UsagePoint {
+                    bucket: *bucket,
+                    api_calls: 0,
+                    api_key_calls: 0,
+                    errors: 0,
+                    refused: 0,
+                    active_users: 0,
+                };
+                let mut people = BTreeSet::new();
+                let rows = state.usage.iter().filter(|(key, _)| {
+                    in_scope(scope, key.tenant_id) && key.day >= bucket.start && key.day < bucket.end
+                });
+                for (key, counts) in rows {
+                    point.api_calls += counts.api_calls;
+                    point.errors += counts.errors;
+                    point.refused += counts.refused;
+                    match key.principal {
+                        Principal::ApiKey(_) => point.api_key_calls += counts.api_calls,
+                        Principal::Person(user) => {
+                            people.insert(user);
+                        }
+                    }
+                }
+                point.active_users = people.len() as u64;
+                point
+            })
+            .collect())
+    }
+
+    async fn top_api_keys(
+        &self,
+        scope: &TenantScope,
+        from: NaiveDate,
+        to: NaiveDate,
+        limit: u64,
+    ) -> StoreResult<Vec<(ApiKeyId, u64)>> {
+        let state = self.state();
+        let mut calls: BTreeMap<ApiKeyId, u64> = BTreeMap::new();
+        for (key, counts) in &state.usage {
+            if let Principal::ApiKey(id) = key.principal
+                && in_scope(scope, key.tenant_id)
+                && key.day >= from
+                && key.day < to
+                && counts.api_calls > 0
+            {
+                *calls.entry(id).or_default() += counts.api_calls;
+            }
+        }
+        let mut ranked: Vec<_> = calls.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(ranked)
+    }
+
+    async fn tenant_tallies(&self) -> StoreResult<Vec<(String, String, u64)>> {
+        let state = self.state();
+        let mut tallies: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for tenant in &state.tenants {
+            *tallies
+                .entry((tenant.plan.to_string(), tenant.status.as_str().to_owned()))
+                .or_default() += 1;
+        }
+        Ok(tallies
+            .into_iter()
+            .map(|((plan, status), n)| (plan, status, n))
+            .collect())
+    }
+
+    async fn sign_ups(&self, buckets: &[Bucket]) -> StoreResult<Vec<(u64, u64)>> {
+        let state = self.state();
+        let within = |at: chrono::DateTime<chrono::Utc>, bucket: &Bucket| {
+            at.date_naive() >= bucket.start && at.date_naive() < bucket.end
+        };
+        Ok(buckets
+            .iter()
+            .map(|bucket| {
+                let sign_ups = state.users.iter().filter(|u| within(u.created_at, bucket)).count();
+                let activations = state
+                    .onboarding
+                    .iter()
+                    .filter(|o| o.progress.completed_at.is_some_and(|at| within(at, bucket)))
+                    .count();
+                (sign_ups as u64, activations as u64)
+            })
+            .collect())
+    }
+
+    async fn active_tenants(&self, since: NaiveDate, recent: NaiveDate, until: NaiveDate) -> StoreResult<(u64, u64)> {
+        let state = self.state();
+        let active: Vec<_> = totals(&state, since, until)
+            .into_values()
+            .filter(|(calls, _, _)| *calls > 0)
+            .collect();
+        let recently = active.iter().filter(|(_, _, last)| *last >= recent).count();
+        Ok((active.len() as u64, recently as u64))
+    }
+
+    async fn busiest_tenants(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        order: Busiest,
+        limit: u64,
+    ) -> StoreResult<Vec<TenantCalls>> {
+        let state = self.state();
+        let mut ranked: Vec<TenantCalls> = totals(&state, from, to)
+            .into_iter()
+            .filter_map(|(tenant_id, (calls, errors, _))| {
+                let tenant = state.tenants.iter().find(|t| t.id == tenant_id)?;
+                Some(TenantCalls {
+                    tenant_id,
+                    slug: tenant.slug.to_string(),
+                    name: tenant.name.as_str().to_owned(),
+                    calls,
+                    errors,
+                })
+            })
+            .collect();
+        let measure = |t: &TenantCalls| match order {
+            Busiest::ByCalls => t.calls,
+            Busiest::ByErrors => t.errors,
+        };
+        ranked.retain(|t| measure(t) > 0);
+        ranked.sort_by(|a, b| measure(b).cmp(&measure(a)).then(a.tenant_id.cmp(&b.tenant_id)));
+        ranked.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(ranked)
+    }
+
+    async fn calls_by_tenant(&self, since: NaiveDate, until: NaiveDate) -> StoreResult<Vec<(Tenant, u64)>> {
+        let state = self.state();
+        Ok(totals(&state, since, until)
+            .into_iter()
+            .filter(|(_, (calls, _, _))| *calls > 0)
+            .filter_map(|(tenant_id, (calls, _, _))| {
+                let tenant = state.tenants.iter().find(|t| t.id == tenant_id)?;
+                Some((tenant.clone(), calls))
+            })
+            .collect())
+    }
+}

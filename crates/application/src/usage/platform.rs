@@ -1,0 +1,128 @@
+//! The platform's view of its tenants, for platform administrators: how many are on
+//! each plan and in each status, sign-ups and activations per day, how many are
+//! active, the busiest ones and those with the most errors, and those near or over
+//! their monthly API-call quota. A constant number of statements, however many tenants.
+
+use chrono::{Days, NaiveDate};
+use tessera_domain::usage::first_of_month;
+use tessera_domain::{Bucket, Granularity, Limit, Tenant};
+
+use super::range_error;
+use crate::platform::PlatformScope;
+use crate::ports::{Busiest, TenantCalls};
+use crate::{AppError, Application};
+
+/// Named tenants in each ranking.
+const RANKED: u64 = 10;
+/// A tenant is near its quota from this share of it on (percent).
+const NEAR_QUOTA_PERCENT: u64 = 80;
+
+/// A tenant's use of a quota it is near or over.
+#[derive(Debug, Clone)]
+pub struct QuotaStanding {
+    pub tenant: Tenant,
+    pub quota: Limit,
+    pub used: u64,
+    pub limit: u64,
+}
+
+impl QuotaStanding {
+    pub fn over(&self) -> bool {
+        self.used >= self.limit
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PlatformAnalytics {
+    /// `(plan, tenants)`, by plan key.
+    pub tenants_by_plan: Vec<(String, u64)>,
+    /// `(status, tenants)`, by status.
+    pub tenants_by_status: Vec<(String, u64)>,
+    /// Per day of the range: people who signed up, people who finished onboarding.
+    pub sign_ups: Vec<(Bucket, u64, u64)>,
+    pub active_last_7_days: u64,
+    pub active_last_30_days: u64,
+    /// Over the range, most first.
+    pub busiest: Vec<TenantCalls>,
+    pub most_errors: Vec<TenantCalls>,
+    /// This month's API calls against each tenant's plan, most used first.
+    pub near_quota: Vec<QuotaStanding>,
+}
+
+impl Application {
+    /// The platform's analytics for the days `from` to `to` (both included, at most
+    /// 400); activity and quotas are as of today. Six statements.
+    pub async fn platform_analytics(
+        &self,
+        _scope: &PlatformScope,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<PlatformAnalytics, AppError> {
+        let buckets = Granularity::Day.buckets(from, to).map_err(range_error)?;
+        let today = self.ports.clock.now().date_naive();
+        let tomorrow = today + Days::new(1);
+        let end = buckets.last().map_or(tomorrow, |bucket| bucket.end);
+        let tx = self.ports.store.begin().await?;
+        let usage = tx.usage();
+        let tallies = usage.tenant_tallies().await?;
+        let sign_ups = usage.sign_ups(&buckets).await?;
+        let (active_30, active_7) = usage
+            .active_tenants(today - Days::new(29), today - Days::new(6), tomorrow)
+            .await?;
+        let busiest = usage.busiest_tenants(from, end, Busiest::ByCalls, RANKED).await?;
+        let most_errors = usage.busiest_tenants(from, end, Busiest::ByErrors, RANKED).await?;
+        let monthly = usage.calls_by_tenant(first_of_month(today), tomorrow).await?;
+        drop(tx);
+
+        let mut tenants_by_plan: Vec<(String, u64)> = Vec::new();
+        let mut tenants_by_status: Vec<(String, u64)> = Vec::new();
+        for (plan, status, count) in tallies {
+            add_to(&mut tenants_by_plan, plan, count);
+            add_to(&mut tenants_by_status, status, count);
+        }
+        let now = self.ports.clock.now();
+        let mut near_quota: Vec<QuotaStanding> = monthly
+            .into_iter()
+            .filter_map(|(tenant, used)| {
+                let limit = self
+                    .entitlements_of(&tenant, now)
+                    .allowance(Limit::ApiCallsPerMonth)
+                    .as_number()?;
+                (used.saturating_mul(100) >= limit.saturating_mul(NEAR_QUOTA_PERCENT)).then_some(QuotaStanding {
+                    tenant,
+                    quota: Limit::ApiCallsPerMonth,
+                    used,
+                    limit,
+                })
+            })
+            .collect();
+        near_quota.sort_by(|a, b| {
+            let share = |s: &QuotaStanding| s.used as f64 / s.limit.max(1) as f64;
+            share(b).total_cmp(&share(a)).then(a.tenant.id.cmp(&b.tenant.id))
+        });
+        Ok(PlatformAnalytics {
+            tenants_by_plan,
+            tenants_by_status,
+            sign_ups: buckets
+                .into_iter()
+                .zip(sign_ups)
+                .map(|(bucket, (people, activated))| (bucket, people, activated))
+                .collect(),
+            active_last_7_days: active_7,
+            active_last_30_days: active_30,
+            busiest,
+            most_errors,
+            near_quota,
+        })
+    }
+}
+
+fn add_to(tally: &mut Vec<(String, u64)>, key: String, count: u64) {
+    match tally.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, n)) => *n += count,
+        None => {
+            tally.push((key, count));
+            tally.sort();
+        }
+    }
+}

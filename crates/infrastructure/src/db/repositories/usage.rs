@@ -1,0 +1,413 @@
+//! The daily usage rollups, in plain SQL: a flush is one multi-row upsert (on Postgres,
+//! the `usage_add` function, which spans tenants), and a report is one grouped
+//! statement over a list of buckets, however many buckets it has.
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use sea_orm::FromQueryResult;
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
+use serde_json::json;
+use tessera_application::TenantScope;
+use tessera_application::ports::{Busiest, StoreError, StoreResult, TenantCalls, UsageRepository};
+use tessera_domain::{ApiKeyId, Bucket, Tenant, TenantId, UsageCounts, UsageKey, UsagePoint};
+use uuid::Uuid;
+
+use crate::db::entities::tenant;
+use crate::db::{SeaTransaction, db_failure};
+
+/// Rows per statement on SQLite (seven parameters each).
+const SQLITE_CHUNK: usize = 500;
+
+/// Placeholders in the backend's dialect (`$n` on Postgres, `?` on SQLite, where they
+/// are positional: bind in the order they appear in the text).
+struct Params {
+    backend: DbBackend,
+    values: Vec<Value>,
+}
+
+impl Params {
+    fn new(backend: DbBackend) -> Self {
+        Self {
+            backend,
+            values: Vec::new(),
+        }
+    }
+
+    /// Binds `value`, cast to `cast` on Postgres (`""` for none).
+    fn bind(&mut self, value: impl Into<Value>, cast: &str) -> String {
+        self.values.push(value.into());
+        match self.backend {
+            DbBackend::Postgres if cast.is_empty() => format!("${}", self.values.len()),
+            DbBackend::Postgres => format!("${}::{cast}", self.values.len()),
+            _ => "?".to_owned(),
+        }
+    }
+
+    fn day(&mut self, day: NaiveDate) -> String {
+        self.bind(day.format("%Y-%m-%d").to_string(), "date")
+    }
+
+    /// Midnight (UTC) at the start of `day`, to compare with a timestamp column (SQLite
+    /// keeps timestamps as ISO text, which sorts after the bare date).
+    fn midnight(&mut self, day: NaiveDate) -> String {
+        match self.backend {
+            DbBackend::Postgres => self.bind(day.and_time(chrono::NaiveTime::MIN).and_utc(), "timestamptz"),
+            _ => self.bind(day.format("%Y-%m-%d").to_string(), ""),
+        }
+    }
+
+    fn statement(self, sql: String) -> Statement {
+        Statement::from_sql_and_values(self.backend, sql, self.values)
+    }
+}
+
+fn count(row: &QueryResult, column: &str) -> StoreResult<u64> {
+    let value: i64 = row.try_get("", column).map_err(db_failure)?;
+    Ok(u64::try_from(value).unwrap_or(0))
+}
+
+fn signed(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl SeaTransaction {
+    async fn add_on_sqlite(&self, rows: &[(UsageKey, UsageCounts)]) -> StoreResult<()> {
+        for chunk in rows.chunks(SQLITE_CHUNK) {
+            let mut params = Params::new(self.backend);
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|(key, counts)| {
+                    let fields = [
+                        params.bind(key.tenant_id.as_uuid(), ""),
+                        params.day(key.day),
+                        params.bind(key.principal.kind(), ""),
+                        params.bind(key.principal.id(), ""),
+                        params.bind(signed(counts.api_calls), ""),
+                        params.bind(signed(counts.errors), ""),
+                        params.bind(signed(counts.refused), ""),
+                    ];
+                    format!("({})", fields.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO usage_daily (tenant_id, day, principal_kind, principal_id, api_calls, errors, refused) \
+                 SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 \
+                 FROM (VALUES {}) AS v \
+                 WHERE EXISTS (SELECT 1 FROM tenants AS t WHERE t.id = v.column1) \
+                 ON CONFLICT (tenant_id, day, principal_kind, principal_id) DO UPDATE \
+                 SET api_calls = api_calls + excluded.api_calls, errors = errors + excluded.errors, \
+                 refused = refused + excluded.refused",
+                values.join(", ")
+            );
+            self.txn.execute_raw(params.statement(sql)).await.map_err(db_failure)?;
+        }
+        // The same, summed per tenant and day.
+        let mut by_day: std::collections::BTreeMap<(TenantId, NaiveDate), UsageCounts> = Default::default();
+        for (key, counts) in rows {
+            by_day.entry((key.tenant_id, key.day)).or_default().add(*counts);
+        }
+        let by_day: Vec<_> = by_day.into_iter().collect();
+        for chunk in by_day.chunks(SQLITE_CHUNK) {
+            let mut params = Params::new(self.backend);
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|((tenant, day), counts)| {
+                    let fields = [
+                        params.bind(tenant.as_uuid(), ""),
+                        params.day(*day),
+                        params.bind(signed(counts.api_calls), ""),
+                        params.bind(signed(counts.errors), ""),
+                        params.bind(signed(counts.refused), ""),
+                    ];
+                    format!("({})", fields.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO usage_tenant_daily (tenant_id, day, api_calls, errors, refused) \
+                 SELECT v.column1, v.column2, v.column3, v.column4, v.column5 \
+                 FROM (VALUES {}) AS v \
+                 WHERE EXISTS (SELECT 1 FROM tenants AS t WHERE t.id = v.column1) \
+                 ON CONFLICT (tenant_id, day) DO UPDATE \
+                 SET api_calls = api_calls + excluded.api_calls, errors = errors + excluded.errors, \
+                 refused = refused + excluded.refused",
+                values.join(", ")
+            );
+            self.txn.execute_raw(params.statement(sql)).await.map_err(db_failure)?;
+        }
+        Ok(())
+    }
+
+    /// Each tenant's calls, errors and last active day from `since` up to, not
+    /// including, `until`: a function over every tenant on Postgres (which runs as the
+    /// schema owner), the plain query on SQLite. Used as a sub-query.
+    fn tenant_totals(&self, params: &mut Params, since: NaiveDate, until: NaiveDate) -> String {
+        let (since, until) = (params.day(since), params.day(until));
+        if self.backend == DbBackend::Postgres {
+            format!("usage_tenant_totals({since}, {until})")
+        } else {
+            format!(
+                "(SELECT tenant_id, sum(api_calls) AS calls, sum(errors) AS errors, max(day) AS last_day \
+                 FROM usage_tenant_daily WHERE day >= {since} AND day < {until} GROUP BY tenant_id)"
+            )
+        }
+    }
+
+    async fn rows(&self, params: Params, sql: String) -> StoreResult<Vec<QueryResult>> {
+        self.txn.query_all_raw(params.statement(sql)).await.map_err(db_failure)
+    }
+}
+
+#[async_trait]
+impl UsageRepository for SeaTransaction {
+    async fn add(&self, rows: &[(UsageKey, UsageCounts)]) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if self.backend != DbBackend::Postgres {
+            return self.add_on_sqlite(rows).await;
+        }
+        let counts: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(key, counts)| {
+                json!({
+                    "tenant_id": key.tenant_id.as_uuid(),
+                    "day": key.day.to_string(),
+                    "principal_kind": key.principal.kind(),
+                    "principal_id": key.principal.id(),
+                    "api_calls": counts.api_calls,
+                    "errors": counts.errors,
+                    "refused": counts.refused,
+                })
+            })
+            .collect();
+        let mut params = Params::new(self.backend);
+        let sql = format!(
+            "SELECT usage_add({})",
+            params.bind(serde_json::Value::Array(counts), "jsonb")
+        );
+        self.txn.execute_raw(params.statement(sql)).await.map_err(db_failure)?;
+        Ok(())
+    }
+
+    async fn calls_since(&self, tenants: &[TenantId], since: NaiveDate) -> StoreResult<Vec<(TenantId, u64)>> {
+        let mut totals = Vec::new();
+        let chunk_size = if self.backend == DbBackend::Postgres {
+            tenants.len().max(1)
+        } else {
+            SQLITE_CHUNK
+        };
+        for chunk in tenants.chunks(chunk_size) {
+            let mut params = Params::new(self.backend);
+            let sql = if self.backend == DbBackend::Postgres {
+                let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+                format!(
+                    "SELECT tenant_id, calls FROM usage_calls_since(string_to_array({}, ',')::uuid[], {})",
+                    params.bind(ids.join(","), "text"),
+                    params.day(since)
+                )
+            } else {
+                let since = params.day(since);
+                let ids: Vec<String> = chunk.iter().map(|id| params.bind(id.as_uuid(), "")).collect();
+                format!(
+                    "SELECT tenant_id, CAST(sum(api_calls) AS bigint) AS calls FROM usage_tenant_daily \
+                     WHERE day >= {since} AND tenant_id IN ({}) GROUP BY tenant_id",
+                    ids.join(", ")
+                )
+            };
+            let rows = self
+                .txn
+                .query_all_raw(params.statement(sql))
+                .await
+                .map_err(db_failure)?;
+            for row in rows {
+                let tenant: Uuid = row.try_get("", "tenant_id").map_err(db_failure)?;
+                totals.push((TenantId::from_uuid(tenant), count(&row, "calls")?));
+            }
+        }
+        Ok(totals)
+    }
+
+    async fn series(&self, scope: &TenantScope, buckets: &[Bucket]) -> StoreResult<Vec<UsagePoint>> {
+        if buckets.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Bound in the order the placeholders appear (SQLite's are positional).
+        let mut params = Params::new(self.backend);
+        let values: Vec<String> = buckets
+            .iter()
+            .map(|bucket| format!("({}, {})", params.day(bucket.start), params.day(bucket.end)))
+            .collect();
+        let tenant = params.bind(scope.tenant_id().as_uuid(), "");
+        let sql = format!(
+            "WITH b (start_day, end_day) AS (VALUES {}) \
+             SELECT CAST(coalesce(sum(u.api_calls), 0) AS bigint) AS api_calls, \
+             CAST(coalesce(sum(CASE WHEN u.principal_kind = 'api_key' THEN u.api_calls ELSE 0 END), 0) AS bigint) \
+             AS api_key_calls, \
+             CAST(coalesce(sum(u.errors), 0) AS bigint) AS errors, \
+             CAST(coalesce(sum(u.refused), 0) AS bigint) AS refused, \
+             count(DISTINCT CASE WHEN u.principal_kind = 'person' THEN u.principal_id END) AS active_users \
+             FROM b LEFT JOIN usage_daily AS u \
+             ON u.tenant_id = {tenant} AND u.day >= b.start_day AND u.day < b.end_day \
+             GROUP BY b.start_day ORDER BY b.start_day",
+            values.join(", ")
+        );
+        let rows = self
+            .txn
+            .query_all_raw(params.statement(sql))
+            .await
+            .map_err(db_failure)?;
+        buckets
+            .iter()
+            .zip(rows)
+            .map(|(bucket, row)| {
+                Ok(UsagePoint {
+                    bucket: *bucket,
+                    api_calls: count(&row, "api_calls")?,
+                    api_key_calls: count(&row, "api_key_calls")?,
+                    errors: count(&row, "errors")?,
+                    refused: count(&row, "refused")?,
+                    active_users: count(&row, "active_users")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn top_api_keys(
+        &self,
+        scope: &TenantScope,
+        from: NaiveDate,
+        to: NaiveDate,
+        limit: u64,
+    ) -> StoreResult<Vec<(ApiKeyId, u64)>> {
+        let mut params = Params::new(self.backend);
+        let sql = format!(
+            "SELECT principal_id, CAST(sum(api_calls) AS bigint) AS calls FROM usage_daily \
+             WHERE tenant_id = {} AND principal_kind = 'api_key' AND day >= {} AND day < {} \
+             GROUP BY principal_id HAVING sum(api_calls) > 0 \
+             ORDER BY calls DESC, principal_id LIMIT {}",
+            params.bind(scope.tenant_id().as_uuid(), ""),
+            params.day(from),
+            params.day(to),
+            params.bind(signed(limit), "")
+        );
+        let rows = self
+            .txn
+            .query_all_raw(params.statement(sql))
+            .await
+            .map_err(db_failure)?;
+        rows.iter()
+            .map(|row| {
+                let id: Uuid = row.try_get("", "principal_id").map_err(db_failure)?;
+                Ok((ApiKeyId::from_uuid(id), count(row, "calls")?))
+            })
+            .collect()
+    }
+
+    async fn tenant_tallies(&self) -> StoreResult<Vec<(String, String, u64)>> {
+        let sql = "SELECT plan, status, count(*) AS tenants FROM tenants GROUP BY plan, status ORDER BY plan, status";
+        let rows = self.rows(Params::new(self.backend), sql.to_owned()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("", "plan").map_err(db_failure)?,
+                    row.try_get("", "status").map_err(db_failure)?,
+                    count(row, "tenants")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn sign_ups(&self, buckets: &[Bucket]) -> StoreResult<Vec<(u64, u64)>> {
+        if buckets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params = Params::new(self.backend);
+        let values: Vec<String> = buckets
+            .iter()
+            .map(|bucket| format!("({}, {})", params.midnight(bucket.start), params.midnight(bucket.end)))
+            .collect();
+        let sql = format!(
+            "WITH b (start_at, end_at) AS (VALUES {}) \
+             SELECT (SELECT count(*) FROM users AS u WHERE u.created_at >= b.start_at AND u.created_at < b.end_at) \
+             AS sign_ups, \
+             (SELECT count(*) FROM onboarding_progress AS o \
+              WHERE o.completed_at >= b.start_at AND o.completed_at < b.end_at) AS activations \
+             FROM b ORDER BY b.start_at",
+            values.join(", ")
+        );
+        let rows = self.rows(params, sql).await?;
+        rows.iter()
+            .map(|row| Ok((count(row, "sign_ups")?, count(row, "activations")?)))
+            .collect()
+    }
+
+    async fn active_tenants(&self, since: NaiveDate, recent: NaiveDate, until: NaiveDate) -> StoreResult<(u64, u64)> {
+        // Bound in the order the placeholders appear (SQLite's are positional).
+        let mut params = Params::new(self.backend);
+        let recent = params.day(recent);
+        let totals = self.tenant_totals(&mut params, since, until);
+        let sql = format!(
+            "SELECT count(*) AS active, \
+             CAST(coalesce(sum(CASE WHEN t.last_day >= {recent} THEN 1 ELSE 0 END), 0) AS bigint) AS recent \
+             FROM {totals} AS t WHERE t.calls > 0"
+        );
+        let rows = self.rows(params, sql).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::failure("the count answered no row"))?;
+        Ok((count(row, "active")?, count(row, "recent")?))
+    }
+
+    async fn busiest_tenants(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        order: Busiest,
+        limit: u64,
+    ) -> StoreResult<Vec<TenantCalls>> {
+        let mut params = Params::new(self.backend);
+        let totals = self.tenant_totals(&mut params, from, to);
+        let column = match order {
+            Busiest::ByCalls => "calls",
+            Busiest::ByErrors => "errors",
+        };
+        let sql = format!(
+            "SELECT t.id, t.slug, t.name, CAST(u.calls AS bigint) AS calls, CAST(u.errors AS bigint) AS errors \
+             FROM {totals} AS u JOIN tenants AS t ON t.id = u.tenant_id \
+             WHERE u.{column} > 0 ORDER BY u.{column} DESC, t.id LIMIT {}",
+            params.bind(signed(limit), "")
+        );
+        let rows = self.rows(params, sql).await?;
+        rows.iter()
+            .map(|row| {
+                let id: Uuid = row.try_get("", "id").map_err(db_failure)?;
+                Ok(TenantCalls {
+                    tenant_id: TenantId::from_uuid(id),
+                    slug: row.try_get("", "slug").map_err(db_failure)?,
+                    name: row.try_get("", "name").map_err(db_failure)?,
+                    calls: count(row, "calls")?,
+                    errors: count(row, "errors")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn calls_by_tenant(&self, since: NaiveDate, until: NaiveDate) -> StoreResult<Vec<(Tenant, u64)>> {
+        let mut params = Params::new(self.backend);
+        let totals = self.tenant_totals(&mut params, since, until);
+        let sql = format!(
+            "SELECT t.id, t.slug, t.name, t.status, t.status_reason, t.plan, t.plan_overrides, t.created_at, \
+             t.updated_at, CAST(u.calls AS bigint) AS calls \
+             FROM {totals} AS u JOIN tenants AS t ON t.id = u.tenant_id WHERE u.calls > 0"
+        );
+        let rows = self.rows(params, sql).await?;
+        rows.iter()
+            .map(|row| {
+                let tenant = tenant::Model::from_query_result(row, "")
+                    .map_err(db_failure)?
+                    .into_domain()?;
+                Ok((tenant, count(row, "calls")?))
+            })
+            .collect()
+    }
+}

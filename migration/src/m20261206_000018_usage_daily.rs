@@ -1,0 +1,135 @@
+//! The daily usage rollups: one row per tenant, day (UTC) and principal (a person or
+//! an API key) with its API calls, its calls that answered with errors and its refused
+//! requests (`usage_daily`), and the same summed per tenant and day
+//! (`usage_tenant_daily`, what platform-wide questions scan: a row per tenant and day,
+//! however many people and keys it has). The meter of each replica adds to both; on
+//! Postgres through functions that run as the schema owner, because a flush and the
+//! platform's questions span tenants: one adds counts (and nothing else) for tenants
+//! that still exist, one sums a month's calls per tenant, one sums each tenant's usage
+//! over a range of days. Existing owner and admin roles are given `analytics:read`, as
+//! new ones are.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::{APP_ROLE, protect_tenant_table, run_script, unprotect_tenant_table};
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261206_000018_usage_daily"
+    }
+}
+
+fn table(id: &str, day: &str, count: &str) -> String {
+    format!(
+        "CREATE TABLE usage_daily (\n\
+           tenant_id {id} NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,\n\
+           day {day} NOT NULL,\n\
+           principal_kind text NOT NULL CHECK (principal_kind IN ('person', 'api_key')),\n\
+           principal_id {id} NOT NULL,\n\
+           api_calls {count} NOT NULL DEFAULT 0,\n\
+           errors {count} NOT NULL DEFAULT 0,\n\
+           refused {count} NOT NULL DEFAULT 0,\n\
+           PRIMARY KEY (tenant_id, day, principal_kind, principal_id)\n\
+         );\n\
+         CREATE TABLE usage_tenant_daily (\n\
+           tenant_id {id} NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,\n\
+           day {day} NOT NULL,\n\
+           api_calls {count} NOT NULL DEFAULT 0,\n\
+           errors {count} NOT NULL DEFAULT 0,\n\
+           refused {count} NOT NULL DEFAULT 0,\n\
+           PRIMARY KEY (tenant_id, day)\n\
+         );\n\
+         CREATE INDEX ix_usage_tenant_daily_day ON usage_tenant_daily (day, tenant_id);\n\
+         INSERT INTO role_permissions (tenant_id, role_id, permission)\n\
+           SELECT tenant_id, id, 'analytics:read' FROM roles WHERE system_key IN ('owner', 'admin')\n\
+           ON CONFLICT DO NOTHING;\n"
+    )
+}
+
+fn postgres_functions() -> String {
+    format!(
+        "CREATE POLICY owner_maintenance ON usage_daily TO CURRENT_USER USING (true) WITH CHECK (true);\n\
+CREATE POLICY owner_maintenance ON usage_tenant_daily TO CURRENT_USER USING (true) WITH CHECK (true);
+CREATE FUNCTION usage_add(counts jsonb) RETURNS void
+  LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    INSERT INTO public.usage_daily AS u (tenant_id, day, principal_kind, principal_id, api_calls, errors, refused)
+    SELECT r.tenant_id, r.day, r.principal_kind, r.principal_id, r.api_calls, r.errors, r.refused
+    FROM jsonb_to_recordset(counts) AS r(tenant_id uuid, day date, principal_kind text, principal_id uuid,
+                                         api_calls bigint, errors bigint, refused bigint)
+    WHERE EXISTS (SELECT 1 FROM public.tenants AS t WHERE t.id = r.tenant_id)
+    ON CONFLICT (tenant_id, day, principal_kind, principal_id) DO UPDATE
+    SET api_calls = u.api_calls + excluded.api_calls,
+        errors = u.errors + excluded.errors,
+        refused = u.refused + excluded.refused;
+    INSERT INTO public.usage_tenant_daily AS u (tenant_id, day, api_calls, errors, refused)
+    SELECT r.tenant_id, r.day, sum(r.api_calls), sum(r.errors), sum(r.refused)
+    FROM jsonb_to_recordset(counts) AS r(tenant_id uuid, day date, api_calls bigint, errors bigint, refused bigint)
+    WHERE EXISTS (SELECT 1 FROM public.tenants AS t WHERE t.id = r.tenant_id)
+    GROUP BY r.tenant_id, r.day
+    ON CONFLICT (tenant_id, day) DO UPDATE
+    SET api_calls = u.api_calls + excluded.api_calls,
+        errors = u.errors + excluded.errors,
+        refused = u.refused + excluded.refused
+  $$;
+CREATE FUNCTION usage_tenant_totals(since date, until date)
+  RETURNS TABLE (tenant_id uuid, calls bigint, errors bigint, last_day date)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT u.tenant_id, sum(u.api_calls)::bigint, sum(u.errors)::bigint, max(u.day) FROM public.usage_tenant_daily AS u
+    WHERE u.day >= since AND u.day < until
+    GROUP BY u.tenant_id
+  $$;
+CREATE FUNCTION usage_calls_since(tenant_ids uuid[], since date) RETURNS TABLE (tenant_id uuid, calls bigint)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT u.tenant_id, sum(u.api_calls)::bigint FROM public.usage_tenant_daily AS u
+    WHERE u.tenant_id = ANY (tenant_ids) AND u.day >= since
+    GROUP BY u.tenant_id
+  $$;
+REVOKE ALL ON FUNCTION usage_add(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION usage_calls_since(uuid[], date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION usage_tenant_totals(date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION usage_tenant_totals(date, date) TO {APP_ROLE};
+GRANT EXECUTE ON FUNCTION usage_add(jsonb) TO {APP_ROLE};
+GRANT EXECUTE ON FUNCTION usage_calls_since(uuid[], date) TO {APP_ROLE};
+"
+    )
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        match manager.get_database_backend() {
+            DbBackend::Postgres => {
+                run_script(manager, &table("uuid", "date", "bigint")).await?;
+                run_script(manager, &protect_tenant_table("usage_daily")).await?;
+                run_script(manager, &protect_tenant_table("usage_tenant_daily")).await?;
+                run_script(manager, &postgres_functions()).await
+            }
+            DbBackend::Sqlite => run_script(manager, &table("BLOB", "TEXT", "INTEGER")).await,
+            other => Err(DbErr::Migration(format!("unsupported database backend {other:?}"))),
+        }
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == DbBackend::Postgres {
+            run_script(
+                manager,
+                "DROP FUNCTION usage_tenant_totals(date, date);\n\
+                 DROP FUNCTION usage_calls_since(uuid[], date);\n\
+                 DROP FUNCTION usage_add(jsonb);\n\
+                 DROP POLICY owner_maintenance ON usage_tenant_daily;\n\
+                 DROP POLICY owner_maintenance ON usage_daily;\n",
+            )
+            .await?;
+            run_script(manager, &unprotect_tenant_table("usage_tenant_daily")).await?;
+            run_script(manager, &unprotect_tenant_table("usage_daily")).await?;
+        }
+        run_script(
+            manager,
+            "DROP TABLE usage_tenant_daily;\nDROP TABLE usage_daily;\nDELETE FROM role_permissions WHERE permission = 'analytics:read';\n",
+        )
+        .await
+    }
+}
