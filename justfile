@@ -40,6 +40,15 @@ bench:
 bench-large:
     BENCH_TENANTS=10000 BENCH_USERS=1000000 BENCH_DB=tessera_bench_large BENCH_QUERIES="q1 q2" BENCH_CONCURRENCY=16 BENCH_PGBENCH=0 BENCH_HOSTILE=0 bash scripts/bench/run.sh
 
+# Metering on against metering off (METERING_ENABLED=false), side by side: Q1 and Q2 at
+# concurrency 16.
+bench-metering:
+    BENCH_QUERIES="q1 q2" BENCH_CONCURRENCY=16 BENCH_BASELINE_ENV=METERING_ENABLED=false BENCH_PGBENCH=0 BENCH_HOSTILE=0 BENCH_REUSE_SEED=1 BENCH_LABEL=metering bash scripts/bench/run.sh
+
+# The platform's analytics (Q6) at 10,000 tenants with 30 days of usage each.
+bench-platform:
+    BENCH_TENANTS=10000 BENCH_USERS=100000 BENCH_DB=tessera_bench_platform BENCH_QUERIES=q6 BENCH_CONCURRENCY=2 BENCH_PGBENCH=0 BENCH_HOSTILE=0 BENCH_REUSE_SEED=1 BENCH_LABEL=platform bash scripts/bench/run.sh
+
 # Ten minutes of mixed reads and writes at concurrency 16: zero 5xx, memory sampled every 30 s.
 soak:
     BENCH_QUERIES=mix BENCH_CONCURRENCY=16 BENCH_SECONDS=600 BENCH_REPEAT=1 BENCH_PGBENCH=0 BENCH_HOSTILE=0 BENCH_REUSE_SEED=1 BENCH_LABEL=soak bash scripts/bench/run.sh

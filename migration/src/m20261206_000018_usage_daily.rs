@@ -6,8 +6,9 @@
 //! Postgres through functions that run as the schema owner, because a flush and the
 //! platform's questions span tenants: one adds counts (and nothing else) for tenants
 //! that still exist, one sums a month's calls per tenant, one sums each tenant's usage
-//! over a range of days. Existing owner and admin roles are given `analytics:read`, as
-//! new ones are.
+//! over a range of days. Sign-ups and finished onboardings are counted per day through
+//! two new indexes. Existing owner and admin roles are given `analytics:read`, as new
+//! ones are.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -43,6 +44,9 @@ fn table(id: &str, day: &str, count: &str) -> String {
            PRIMARY KEY (tenant_id, day)\n\
          );\n\
          CREATE INDEX ix_usage_tenant_daily_day ON usage_tenant_daily (day, tenant_id);\n\
+         CREATE INDEX ix_users_created_at ON users (created_at);\n\
+         CREATE INDEX ix_onboarding_completed_at ON onboarding_progress (completed_at) \
+           WHERE completed_at IS NOT NULL;\n\
          INSERT INTO role_permissions (tenant_id, role_id, permission)\n\
            SELECT tenant_id, id, 'analytics:read' FROM roles WHERE system_key IN ('owner', 'admin')\n\
            ON CONFLICT DO NOTHING;\n"
@@ -128,7 +132,8 @@ impl MigrationTrait for Migration {
         }
         run_script(
             manager,
-            "DROP TABLE usage_tenant_daily;\nDROP TABLE usage_daily;\nDELETE FROM role_permissions WHERE permission = 'analytics:read';\n",
+            "DROP INDEX ix_onboarding_completed_at;\nDROP INDEX ix_users_created_at;\n\
+             DROP TABLE usage_tenant_daily;\nDROP TABLE usage_daily;\nDELETE FROM role_permissions WHERE permission = 'analytics:read';\n",
         )
         .await
     }

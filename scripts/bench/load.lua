@@ -1,4 +1,4 @@
--- wrk script: `wrk -s load.lua <url> -- <q1|q2|q3|q4|q5|mix> <tokens file>`.
+-- wrk script: `wrk -s load.lua <url> -- <q1|q2|q3|q4|q5|q6|mix> <tokens file>`.
 -- Every request acts as a random principal (token, user, tenant, role). A response
 -- that is not 200, or whose body carries GraphQL errors, counts as an error.
 
@@ -8,6 +8,9 @@ local queries = {
   q3 = 'query Q3 { workspaces(first: 5) { nodes { name members(first: 20) { nodes { user { email displayName } } } } } }',
   q4 = 'mutation Q4($id: ID!, $name: String!) { renameWorkspace(input: { id: $id, name: $name }) { id name } }',
   q5 = 'mutation Q5($slug: String!) { createWorkspace(input: { name: \\"Bench\\", slug: $slug }) { id } }',
+  q6 = 'query Q6($from: Date!, $to: Date!) { platformAnalytics(from: $from, to: $to) { tenantsByPlan { key tenants } ' ..
+       'tenantsByStatus { key tenants } signUps { day signUps activations } activeTenants { last7Days last30Days } ' ..
+       'busiestTenants { slug calls } mostErrors { slug errors } tenantsNearQuota { slug used limit } } }',
 }
 -- The mixed (soak) load: seven reads for every write.
 local mix = { "q1", "q1", "q1", "q2", "q2", "q3", "q3", "q4" }
@@ -50,6 +53,12 @@ local function body_for(which, principal)
     local workspace = string.format("%08x", 20 + math.random(0, 4)) .. principal.tenant:sub(9)
     return string.format('{"query":"%s","variables":{"id":"%s","name":"Workspace %d"}}',
       queries.q4, workspace, math.random(1, 1000000))
+  end
+  if which == "q6" then
+    -- The platform over the last 30 days (the bench's principals are platform admins).
+    local day = 86400
+    return string.format('{"query":"%s","variables":{"from":"%s","to":"%s"}}',
+      queries.q6, os.date("!%Y-%m-%d", os.time() - 29 * day), os.date("!%Y-%m-%d", os.time()))
   end
   if which == "q5" then
     -- A new workspace with a random slug: the plan's workspace quota is checked first.

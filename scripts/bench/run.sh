@@ -10,7 +10,8 @@
 # BENCH_REUSE_SEED (1 keeps an already seeded database), BENCH_PGBENCH (1), BENCH_HOSTILE (1),
 # BENCH_LABEL (report name), BENCH_SKIP_BUILD (1 runs the release binary as built),
 # BENCH_SERVER (another server binary to run; implies no build), BENCH_BASELINE_SERVER (a
-# second binary run side by side, every run alternating between the two),
+# second binary run side by side, every run alternating between the two), BENCH_BASELINE_ENV
+# (settings for the baseline only, e.g. METERING_ENABLED=false),
 # PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL.
 # Q5 creates workspaces: the server runs with scripts/bench/plans.toml, the built-in
 # catalogue with workspace quotas high enough that the check runs and never refuses.
@@ -79,12 +80,16 @@ else
 fi
 psql "$pg/$db" -q -v principals="$principals" -v out="$work/principals.txt" -f "$here/principals.sql"
 python3 "$here/mint_tokens.py" "$secret" "$work/principals.txt" "$work/tokens.txt" >&2
+if [[ " $queries " == *" q6 "* ]]; then
+    log "usage rollups for the platform's analytics (Q6)"
+    psql "$pg/$db" -q -f "$here/usage.sql"
+fi
 redis-cli -u "$redis" flushdb >/dev/null
 
 # A long access-cache TTL (invalidation is explicit), so that statement counts show each
 # request's own SQL rather than the periodic refresh of 2,000 principals' access.
-start_server() { # binary port log
-    TESSERA_ENV=production DATABASE_URL="$pg/$db" MIGRATE_ON_START=false DATABASE_MAX_CONNECTIONS=16 \
+start_server() { # binary port log [extra VAR=value settings]
+    env ${4:-} TESSERA_ENV=production DATABASE_URL="$pg/$db" MIGRATE_ON_START=false DATABASE_MAX_CONNECTIONS=16 \
         ACCESS_CACHE_TTL_SECONDS=${BENCH_ACCESS_CACHE_TTL:-600} PLANS_FILE="$here/plans.toml" \
         JWT_SECRET="$secret" REDIS_URL="$redis" BIND_ADDR="127.0.0.1:$2" RUST_LOG=warn LOG_FORMAT=json \
         METRICS_TOKEN="$metrics_token" \
@@ -108,9 +113,14 @@ wait_ready "$base"
 # two, so both see the same database and the same minute of the machine.
 urls=("$base")
 names=("")
+# BENCH_BASELINE_ENV: settings only the baseline gets (`METERING_ENABLED=false`); with
+# it alone the baseline is the same binary.
+if [ -n "${BENCH_BASELINE_ENV:-}" ] && [ -z "${BENCH_BASELINE_SERVER:-}" ]; then
+    BENCH_BASELINE_SERVER=$server
+fi
 if [ -n "${BENCH_BASELINE_SERVER:-}" ]; then
     base_b="http://127.0.0.1:$((port + 1))"
-    start_server "$BENCH_BASELINE_SERVER" "$((port + 1))" "$work/server-baseline.log"
+    start_server "$BENCH_BASELINE_SERVER" "$((port + 1))" "$work/server-baseline.log" "${BENCH_BASELINE_ENV:-}"
     pid_b=$!
     wait_ready "$base_b"
     urls+=("$base_b")
@@ -130,7 +140,7 @@ done
 {
     echo "# $label"
     echo
-    echo "- date: $(date -u +%FT%TZ); commit $(git rev-parse --short HEAD); $(nproc) cores; server $server${BENCH_BASELINE_SERVER:+; baseline $BENCH_BASELINE_SERVER}"
+    echo "- date: $(date -u +%FT%TZ); commit $(git rev-parse --short HEAD); $(nproc) cores; server $server${BENCH_BASELINE_SERVER:+; baseline $BENCH_BASELINE_SERVER ${BENCH_BASELINE_ENV:-}}"
     echo "- seed: $tenants tenants, $users users, $(psql "$pg/$db" -Atc 'select count(*) from memberships') memberships, $(psql "$pg/$db" -Atc 'select count(*) from workspace_members') workspace members${seed_seconds:+ (seeded in ${seed_seconds}s)}"
     echo "- load: wrk, 2 threads, $repeat runs of ${seconds}s for each line (medians; requests and errors summed) after a 10 s warm-up, $principals principals (random user of a random tenant per request), access cache TTL ${BENCH_ACCESS_CACHE_TTL:-600} s"
     echo

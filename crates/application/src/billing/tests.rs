@@ -4,25 +4,13 @@ use chrono::Duration;
 use tessera_domain::{PlanKey, TenantStatus};
 
 use super::*;
-use crate::identity::{ClientInfo, SignUp};
 use crate::testing;
 
 async fn tenant(app: &Application) -> TenantId {
-    let session = app
-        .sign_up(
-            SignUp {
-                email: "owner@acme.example".into(),
-                password: "a long enough password".into(),
-                display_name: "Owner".into(),
-                tenant_name: Some("Acme".into()),
-                tenant_slug: Some("acme".into()),
-                invitation_token: None,
-            },
-            ClientInfo::default(),
-        )
+    testing::sign_up_owner(app, "owner@acme.example", "acme")
         .await
-        .expect("sign up");
-    session.tenant.id
+        .0
+        .tenant_id()
 }
 
 fn billed() -> (Application, testing::FakeStore) {

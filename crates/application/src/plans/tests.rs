@@ -1,6 +1,5 @@
 use tessera_domain::{Allowance, Feature, Limit, OverrideTarget, Refusal, TenantId};
 
-use crate::identity::{ClientInfo, SignUp};
 use crate::testing;
 use crate::workspaces::CreateWorkspace;
 use crate::{AppError, Application, RequestContext};
@@ -12,21 +11,7 @@ fn on_free_plan() -> (Application, testing::FakeStore) {
 }
 
 async fn owner(app: &Application, email: &str, slug: &str) -> RequestContext {
-    let session = app
-        .sign_up(
-            SignUp {
-                email: email.into(),
-                password: "a long enough password".into(),
-                display_name: "Owner".into(),
-                tenant_name: Some("Acme".into()),
-                tenant_slug: Some(slug.into()),
-                invitation_token: None,
-            },
-            ClientInfo::default(),
-        )
-        .await
-        .expect("sign up");
-    app.authenticate(&session.access_token).await.expect("authenticate")
+    testing::sign_up_owner(app, email, slug).await.0
 }
 
 async fn create(app: &Application, ctx: &RequestContext, slug: &str) -> Result<(), AppError> {

@@ -52,6 +52,26 @@ pub fn application_with(auth: AuthSettings) -> (Application, FakeStore) {
     (Application::new(ports, auth).with_plans(unlimited_plans()), store)
 }
 
+/// Signs up `email` as the owner of a new tenant `slug`: their context and access token.
+pub async fn sign_up_owner(app: &Application, email: &str, slug: &str) -> (crate::RequestContext, String) {
+    let session = app
+        .sign_up(
+            crate::identity::SignUp {
+                email: email.into(),
+                password: "a long enough password".into(),
+                display_name: "Owner".into(),
+                tenant_name: Some(format!("Tenant {slug}")),
+                tenant_slug: Some(slug.into()),
+                invitation_token: None,
+            },
+            crate::identity::ClientInfo::default(),
+        )
+        .await
+        .expect("sign up");
+    let ctx = app.authenticate(&session.access_token).await.expect("authenticate");
+    (ctx, session.access_token)
+}
+
 /// The built-in plans with new tenants on `enterprise`: tests of other capabilities
 /// are not about plans (the plan tests pick theirs with [`Application::with_plans`]).
 pub fn unlimited_plans() -> tessera_domain::PlanCatalogue {

@@ -2,27 +2,11 @@ use chrono::NaiveDate;
 use tessera_domain::{Allowance, Granularity, Limit, OverrideTarget, Refusal};
 
 use super::Metered;
-use crate::identity::{ClientInfo, SignUp};
 use crate::testing;
 use crate::{AppError, Application, RequestContext};
 
 async fn owner(app: &Application, email: &str, slug: &str) -> (RequestContext, String) {
-    let session = app
-        .sign_up(
-            SignUp {
-                email: email.into(),
-                password: "a long enough password".into(),
-                display_name: "Owner".into(),
-                tenant_name: Some("Acme".into()),
-                tenant_slug: Some(slug.into()),
-                invitation_token: None,
-            },
-            ClientInfo::default(),
-        )
-        .await
-        .expect("sign up");
-    let ctx = app.authenticate(&session.access_token).await.expect("authenticate");
-    (ctx, session.access_token)
+    testing::sign_up_owner(app, email, slug).await
 }
 
 fn today() -> NaiveDate {

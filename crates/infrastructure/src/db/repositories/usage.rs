@@ -56,6 +56,21 @@ impl Params {
         }
     }
 
+    /// `(start, end), …` for a `VALUES` list of buckets, as dates or as timestamps.
+    fn buckets(&mut self, buckets: &[Bucket], as_timestamps: bool) -> String {
+        let values: Vec<String> = buckets
+            .iter()
+            .map(|bucket| {
+                let [start, end] = [bucket.start, bucket.end].map(|day| match as_timestamps {
+                    true => self.midnight(day),
+                    false => self.day(day),
+                });
+                format!("({start}, {end})")
+            })
+            .collect();
+        values.join(", ")
+    }
+
     fn statement(self, sql: String) -> Statement {
         Statement::from_sql_and_values(self.backend, sql, self.values)
     }
@@ -233,13 +248,10 @@ impl UsageRepository for SeaTransaction {
         }
         // Bound in the order the placeholders appear (SQLite's are positional).
         let mut params = Params::new(self.backend);
-        let values: Vec<String> = buckets
-            .iter()
-            .map(|bucket| format!("({}, {})", params.day(bucket.start), params.day(bucket.end)))
-            .collect();
+        let values = params.buckets(buckets, false);
         let tenant = params.bind(scope.tenant_id().as_uuid(), "");
         let sql = format!(
-            "WITH b (start_day, end_day) AS (VALUES {}) \
+            "WITH b (start_day, end_day) AS (VALUES {values}) \
              SELECT CAST(coalesce(sum(u.api_calls), 0) AS bigint) AS api_calls, \
              CAST(coalesce(sum(CASE WHEN u.principal_kind = 'api_key' THEN u.api_calls ELSE 0 END), 0) AS bigint) \
              AS api_key_calls, \
@@ -248,8 +260,7 @@ impl UsageRepository for SeaTransaction {
              count(DISTINCT CASE WHEN u.principal_kind = 'person' THEN u.principal_id END) AS active_users \
              FROM b LEFT JOIN usage_daily AS u \
              ON u.tenant_id = {tenant} AND u.day >= b.start_day AND u.day < b.end_day \
-             GROUP BY b.start_day ORDER BY b.start_day",
-            values.join(", ")
+             GROUP BY b.start_day ORDER BY b.start_day"
         );
         let rows = self
             .txn
@@ -322,18 +333,14 @@ impl UsageRepository for SeaTransaction {
             return Ok(Vec::new());
         }
         let mut params = Params::new(self.backend);
-        let values: Vec<String> = buckets
-            .iter()
-            .map(|bucket| format!("({}, {})", params.midnight(bucket.start), params.midnight(bucket.end)))
-            .collect();
+        let values = params.buckets(buckets, true);
         let sql = format!(
-            "WITH b (start_at, end_at) AS (VALUES {}) \
+            "WITH b (start_at, end_at) AS (VALUES {values}) \
              SELECT (SELECT count(*) FROM users AS u WHERE u.created_at >= b.start_at AND u.created_at < b.end_at) \
              AS sign_ups, \
              (SELECT count(*) FROM onboarding_progress AS o \
               WHERE o.completed_at >= b.start_at AND o.completed_at < b.end_at) AS activations \
-             FROM b ORDER BY b.start_at",
-            values.join(", ")
+             FROM b ORDER BY b.start_at"
         );
         let rows = self.rows(params, sql).await?;
         rows.iter()
