@@ -4,7 +4,8 @@
 //! monthly API-call quota refuses on every replica once it is spent.
 
 use serde_json::{Value, json};
-use tessera_tests::{Backend, Member, TestApp, on_both_backends};
+use tessera_domain::SystemRole;
+use tessera_tests::{Backend, Member, RoleChoice, TestApp, on_both_backends};
 
 on_both_backends!(
     the_report_matches_a_known_sequence_of_requests_after_a_flush,
@@ -13,6 +14,7 @@ on_both_backends!(
     two_replicas_add_to_the_same_rollups_without_counting_twice,
     the_monthly_quota_refuses_on_every_replica_once_spent,
     platform_analytics_cost_the_same_statements_for_any_number_of_tenants,
+    members_and_invitations_are_counted_for_the_tenant_only,
 );
 
 const ME: &str = "{ me { id } }";
@@ -259,5 +261,48 @@ async fn platform_analytics_cost_the_same_statements_for_any_number_of_tenants(b
     let owner = app.sign_up("someone@example.com", "someone").await;
     let refused = app.graphql(PLATFORM, variables, Some(&owner.token)).await;
     assert_eq!(refused.error_code(), Some("FORBIDDEN"), "{}", refused.body);
+    app.stop().await;
+}
+
+async fn members_and_invitations_are_counted_for_the_tenant_only(backend: Backend) {
+    let Some(app) = metered(backend).await else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let other = app.sign_up("owner@globex.example", "globex").await;
+    app.join(&owner, "admin@acme.example", RoleChoice::System(SystemRole::Admin))
+        .await;
+    app.join(&other, "member@globex.example", RoleChoice::System(SystemRole::Member))
+        .await;
+    let member_role = app.role_id(&owner.token, "member").await;
+    for email in ["one@acme.example", "two@acme.example"] {
+        app.graphql(
+            "mutation($input: InviteMemberInput!) { inviteMember(input: $input) { id } }",
+            json!({ "input": { "email": email, "roleId": member_role } }),
+            Some(&owner.token),
+        )
+        .await
+        .assert_ok();
+    }
+    let answer = app
+        .graphql(
+            "query($from: Date!, $to: Date!) { memberTallies { roleName status members } \
+             invitationTallies(from: $from, to: $to) { sent accepted pending revoked } }",
+            json!({ "from": today(), "to": today() }),
+            Some(&owner.token),
+        )
+        .await;
+    let data = answer.assert_ok();
+    assert_eq!(
+        data["memberTallies"],
+        json!([
+            { "roleName": "Admin", "status": "active", "members": 1 },
+            { "roleName": "Owner", "status": "active", "members": 1 },
+        ])
+    );
+    assert_eq!(
+        data["invitationTallies"],
+        json!({ "sent": 2, "accepted": 0, "pending": 2, "revoked": 0 })
+    );
     app.stop().await;
 }

@@ -79,6 +79,22 @@ async fn deliveries_reach_an_https_receiver_whose_ca_is_trusted_through_configur
     let list = settled(&app, &owner, &endpoint, 1).await;
     assert_eq!(list[0]["status"], "SUCCEEDED", "{list:?}");
     assert_eq!(receiver.failed_handshakes(), 0);
+    // The delivery and the outbox show in the metrics (the recorder is the process's,
+    // shared with other tests: present, and at least this one).
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    let sample = |prefix: &str| {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(prefix))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse::<f64>().ok())
+    };
+    assert!(
+        sample("tessera_webhook_deliveries_total{outcome=\"delivered\"}").is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+    assert!(sample("tessera_webhook_delivery_duration_seconds_count").is_some_and(|n| n >= 1.0));
+    assert!(sample("tessera_outbox_lag_seconds").is_some_and(|lag| lag >= 0.0));
     app.stop().await;
 
     // A sender that does not trust the CA refuses the receiver's certificate: the

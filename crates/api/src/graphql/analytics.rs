@@ -19,7 +19,9 @@ use tessera_application::usage::PlatformAnalytics as Analytics;
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", &["usage", "topApiKeys"], Access::Permission(Permission::AnalyticsRead)),
+    ("Query", &["usage", "topApiKeys", "memberTallies", "invitationTallies"], Access::Permission(Permission::AnalyticsRead)),
+    ("MemberTally", &["*"], Access::Inherited),
+    ("InvitationTallies", &["*"], Access::Inherited),
     ("Query", &["platformAnalytics"], Access::Person),
     ("UsagePoint", &["*"], Access::Inherited),
     ("ApiKeyCalls", &["*"], Access::Inherited),
@@ -119,6 +121,25 @@ impl From<DomainPoint> for UsagePoint {
 pub struct ApiKeyCalls {
     api_key_id: ID,
     calls: u64,
+}
+
+/// Members with one role in one status.
+#[derive(SimpleObject)]
+pub struct MemberTally {
+    role_id: ID,
+    role_name: String,
+    /// `active`, `invited` or `removed`.
+    status: String,
+    members: u64,
+}
+
+/// Invitations sent over a range of days, by what became of them.
+#[derive(SimpleObject, Default)]
+pub struct InvitationTallies {
+    sent: u64,
+    accepted: u64,
+    pending: u64,
+    revoked: u64,
 }
 
 /// A count of tenants sharing one value (a plan key, a status).
@@ -292,5 +313,44 @@ impl AnalyticsQuery {
         let scope = app.platform_scope(member(ctx)?).await.gql()?;
         let analytics = app.platform_analytics(&scope, from.0, to.0).await.gql()?;
         Ok(analytics.into())
+    }
+
+    /// The tenant's members by role and status. Needs `analytics:read`.
+    async fn member_tallies(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<MemberTally>> {
+        let tallies = application(ctx).member_tallies(member(ctx)?).await.gql()?;
+        Ok(tallies
+            .into_iter()
+            .map(|(role, role_name, status, members)| MemberTally {
+                role_id: ID(role.to_string()),
+                role_name,
+                status,
+                members,
+            })
+            .collect())
+    }
+
+    /// The invitations the tenant sent from `from` to `to` (both included, at most 400
+    /// days), and how many of them were accepted. Needs `analytics:read`.
+    async fn invitation_tallies(
+        &self,
+        ctx: &Context<'_>,
+        from: Date,
+        to: Date,
+    ) -> async_graphql::Result<InvitationTallies> {
+        let tallies = application(ctx)
+            .invitation_tallies(member(ctx)?, from.0, to.0)
+            .await
+            .gql()?;
+        let mut answer = InvitationTallies::default();
+        for (status, count) in tallies {
+            answer.sent += count;
+            match status.as_str() {
+                "accepted" => answer.accepted += count,
+                "pending" => answer.pending += count,
+                "revoked" => answer.revoked += count,
+                _ => {}
+            }
+        }
+        Ok(answer)
     }
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use tessera_domain::{ApiKeyId, Bucket, Tenant, TenantId, UsageCounts, UsageKey, UsagePoint};
+use tessera_domain::{ApiKeyId, Bucket, RoleId, Tenant, TenantId, UsageCounts, UsageKey, UsagePoint};
 
 use super::StoreResult;
 use crate::TenantScope;
@@ -45,6 +45,17 @@ pub trait UsageRepository: Send + Sync {
         to: NaiveDate,
         limit: u64,
     ) -> StoreResult<Vec<(ApiKeyId, u64)>>;
+
+    /// The scope's members by role and status: `(role, role name, status, members)`.
+    async fn member_tallies(&self, scope: &TenantScope) -> StoreResult<Vec<(RoleId, String, String, u64)>>;
+    /// The scope's invitations sent from `from` up to, not including, `to`: how many
+    /// by their status now (`pending`, `accepted`, `revoked`).
+    async fn invitation_tallies(
+        &self,
+        scope: &TenantScope,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<(String, u64)>>;
 
     // Across every tenant, for platform administrators (each one statement).
 

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use tessera_domain::{ApiKeyId, Bucket, Principal, Tenant, TenantId, UsageCounts, UsageKey, UsagePoint};
+use tessera_domain::{ApiKeyId, Bucket, Principal, RoleId, Tenant, TenantId, UsageCounts, UsageKey, UsagePoint};
 
 use crate::TenantScope;
 use crate::ports::{Busiest, StoreResult, TenantCalls, UsageRepository};
@@ -105,6 +105,46 @@ impl UsageRepository for FakeTransaction {
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok(ranked)
+    }
+
+    async fn member_tallies(&self, scope: &TenantScope) -> StoreResult<Vec<(RoleId, String, String, u64)>> {
+        let state = self.state();
+        let mut tallies: BTreeMap<(String, String, RoleId), u64> = BTreeMap::new();
+        for membership in state.memberships.iter().filter(|m| in_scope(scope, m.tenant_id)) {
+            let Some(role) = state
+                .roles
+                .iter()
+                .find(|r| r.tenant_id == membership.tenant_id && r.id == membership.role_id)
+            else {
+                continue;
+            };
+            let key = (
+                role.name.as_str().to_owned(),
+                membership.status.as_str().to_owned(),
+                role.id,
+            );
+            *tallies.entry(key).or_default() += 1;
+        }
+        Ok(tallies
+            .into_iter()
+            .map(|((name, status, role), n)| (role, name, status, n))
+            .collect())
+    }
+
+    async fn invitation_tallies(
+        &self,
+        scope: &TenantScope,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<(String, u64)>> {
+        let state = self.state();
+        let mut tallies: BTreeMap<String, u64> = BTreeMap::new();
+        for invitation in state.invitations.iter().filter(|i| {
+            in_scope(scope, i.tenant_id) && i.created_at.date_naive() >= from && i.created_at.date_naive() < to
+        }) {
+            *tallies.entry(invitation.status.as_str().to_owned()).or_default() += 1;
+        }
+        Ok(tallies.into_iter().collect())
     }
 
     async fn tenant_tallies(&self) -> StoreResult<Vec<(String, String, u64)>> {

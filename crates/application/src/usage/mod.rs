@@ -335,6 +335,36 @@ impl Application {
     }
 }
 
+impl Application {
+    /// The caller's tenant's members by role and status: `(role, role name, status,
+    /// members)`. Needs `analytics:read`.
+    pub async fn member_tallies(
+        &self,
+        ctx: &RequestContext,
+    ) -> Result<Vec<(tessera_domain::RoleId, String, String, u64)>, AppError> {
+        let granted = ctx.authorize(Permission::AnalyticsRead)?;
+        let scope = granted.scope();
+        let tx = self.tenant_tx(scope).await?;
+        Ok(tx.usage().member_tallies(scope).await?)
+    }
+
+    /// The caller's tenant's invitations sent from `from` to `to` (both included), by
+    /// their status now. Needs `analytics:read`.
+    pub async fn invitation_tallies(
+        &self,
+        ctx: &RequestContext,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(String, u64)>, AppError> {
+        let granted = ctx.authorize(Permission::AnalyticsRead)?;
+        let scope = granted.scope();
+        let buckets = Granularity::Day.buckets(from, to).map_err(range_error)?;
+        let end = buckets.last().map_or(to, |bucket| bucket.end);
+        let tx = self.tenant_tx(scope).await?;
+        Ok(tx.usage().invitation_tallies(scope, from, end).await?)
+    }
+}
+
 pub(crate) fn range_error(error: RangeError) -> AppError {
     let field = match error {
         RangeError::Reversed => "to",

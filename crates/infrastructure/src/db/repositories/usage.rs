@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 use serde_json::json;
 use tessera_application::TenantScope;
 use tessera_application::ports::{Busiest, StoreError, StoreResult, TenantCalls, UsageRepository};
-use tessera_domain::{ApiKeyId, Bucket, Tenant, TenantId, UsageCounts, UsageKey, UsagePoint};
+use tessera_domain::{ApiKeyId, Bucket, RoleId, Tenant, TenantId, UsageCounts, UsageKey, UsagePoint};
 use uuid::Uuid;
 
 use crate::db::entities::tenant;
@@ -310,6 +310,53 @@ impl UsageRepository for SeaTransaction {
             .map(|row| {
                 let id: Uuid = row.try_get("", "principal_id").map_err(db_failure)?;
                 Ok((ApiKeyId::from_uuid(id), count(row, "calls")?))
+            })
+            .collect()
+    }
+
+    async fn member_tallies(&self, scope: &TenantScope) -> StoreResult<Vec<(RoleId, String, String, u64)>> {
+        let mut params = Params::new(self.backend);
+        let sql = format!(
+            "SELECT m.role_id, r.name, m.status, count(*) AS members FROM memberships AS m \
+             JOIN roles AS r ON r.tenant_id = m.tenant_id AND r.id = m.role_id \
+             WHERE m.tenant_id = {} GROUP BY m.role_id, r.name, m.status ORDER BY r.name, m.status",
+            params.bind(scope.tenant_id().as_uuid(), "")
+        );
+        let rows = self.rows(params, sql).await?;
+        rows.iter()
+            .map(|row| {
+                let role: Uuid = row.try_get("", "role_id").map_err(db_failure)?;
+                Ok((
+                    RoleId::from_uuid(role),
+                    row.try_get("", "name").map_err(db_failure)?,
+                    row.try_get("", "status").map_err(db_failure)?,
+                    count(row, "members")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn invitation_tallies(
+        &self,
+        scope: &TenantScope,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<(String, u64)>> {
+        let mut params = Params::new(self.backend);
+        let sql = format!(
+            "SELECT status, count(*) AS invitations FROM invitations \
+             WHERE tenant_id = {} AND created_at >= {} AND created_at < {} GROUP BY status ORDER BY status",
+            params.bind(scope.tenant_id().as_uuid(), ""),
+            params.midnight(from),
+            params.midnight(to)
+        );
+        let rows = self.rows(params, sql).await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("", "status").map_err(db_failure)?,
+                    count(row, "invitations")?,
+                ))
             })
             .collect()
     }
