@@ -5,8 +5,8 @@
 //! however many people and keys it has). The meter of each replica adds to both; on
 //! Postgres through functions that run as the schema owner, because a flush and the
 //! platform's questions span tenants: one adds counts (and nothing else) for tenants
-//! that still exist, one sums a month's calls per tenant, one sums each tenant's usage
-//! over a range of days. Sign-ups and finished onboardings are counted per day through
+//! that still exist, one sums a month's calls per tenant, one sums each tenant's activity
+//! over a range of days in one pass. Sign-ups and finished onboardings are counted per day through
 //! two new indexes. Existing owner and admin roles are given `analytics:read`, as new
 //! ones are.
 
@@ -78,10 +78,15 @@ CREATE FUNCTION usage_add(counts jsonb) RETURNS void
         errors = u.errors + excluded.errors,
         refused = u.refused + excluded.refused
   $$;
-CREATE FUNCTION usage_tenant_totals(since date, until date)
-  RETURNS TABLE (tenant_id uuid, calls bigint, errors bigint, last_day date)
+CREATE FUNCTION usage_tenant_activity(since date, until date, from_day date, to_day date, month date)
+  RETURNS TABLE (tenant_id uuid, calls bigint, errors bigint, month_calls bigint, last_day date)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT u.tenant_id, sum(u.api_calls)::bigint, sum(u.errors)::bigint, max(u.day) FROM public.usage_tenant_daily AS u
+    SELECT u.tenant_id,
+           sum(CASE WHEN u.day >= from_day AND u.day < to_day THEN u.api_calls ELSE 0 END)::bigint,
+           sum(CASE WHEN u.day >= from_day AND u.day < to_day THEN u.errors ELSE 0 END)::bigint,
+           sum(CASE WHEN u.day >= month THEN u.api_calls ELSE 0 END)::bigint,
+           max(CASE WHEN u.api_calls > 0 THEN u.day END)
+    FROM public.usage_tenant_daily AS u
     WHERE u.day >= since AND u.day < until
     GROUP BY u.tenant_id
   $$;
@@ -93,8 +98,8 @@ CREATE FUNCTION usage_calls_since(tenant_ids uuid[], since date) RETURNS TABLE (
   $$;
 REVOKE ALL ON FUNCTION usage_add(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION usage_calls_since(uuid[], date) FROM PUBLIC;
-REVOKE ALL ON FUNCTION usage_tenant_totals(date, date) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION usage_tenant_totals(date, date) TO {APP_ROLE};
+REVOKE ALL ON FUNCTION usage_tenant_activity(date, date, date, date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION usage_tenant_activity(date, date, date, date, date) TO {APP_ROLE};
 GRANT EXECUTE ON FUNCTION usage_add(jsonb) TO {APP_ROLE};
 GRANT EXECUTE ON FUNCTION usage_calls_since(uuid[], date) TO {APP_ROLE};
 "
@@ -120,7 +125,7 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() == DbBackend::Postgres {
             run_script(
                 manager,
-                "DROP FUNCTION usage_tenant_totals(date, date);\n\
+                "DROP FUNCTION usage_tenant_activity(date, date, date, date, date);\n\
                  DROP FUNCTION usage_calls_since(uuid[], date);\n\
                  DROP FUNCTION usage_add(jsonb);\n\
                  DROP POLICY owner_maintenance ON usage_tenant_daily;\n\

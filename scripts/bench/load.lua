@@ -82,7 +82,8 @@ function request()
 end
 
 function response(status, headers, body)
-  if status ~= 200 or body:find('"errors"', 1, true) then
+  -- A GraphQL error list (a field named `errors`, as in Q6, is not one).
+  if status ~= 200 or body:find('"errors":[', 1, true) then
     errors = errors + 1
     if status >= 500 then
       server_errors = server_errors + 1

@@ -53,6 +53,10 @@ pub enum Standing {
     /// A suspended tenant, for one of its owners: the tenant's status and billing,
     /// export, and the owner's own session operations.
     OwnerOnly,
+    /// A person of a tenant whose plan's API calls for the month are spent: who they
+    /// are, the tenant's status, plan and usage (to change the plan), and their own
+    /// session operations; the rest is refused as over quota.
+    CallsSpent { limit: u64, used: u64 },
 }
 
 /// The authenticated caller of one request: built once by [`crate::Application::authenticate`].
@@ -204,6 +208,15 @@ impl RequestContext {
     /// the rest before it runs.
     pub fn standing(&self) -> Standing {
         self.standing
+    }
+
+    /// The same caller, held to what a person may do once the tenant's monthly API
+    /// calls are spent (a suspended owner stays held to the narrower rules).
+    pub fn with_calls_spent(mut self, limit: u64, used: u64) -> Self {
+        if self.standing != Standing::OwnerOnly {
+            self.standing = Standing::CallsSpent { limit, used };
+        }
+        self
     }
 
     pub(crate) fn with_onboarding_pending(mut self, pending: bool) -> Self {

@@ -18,6 +18,7 @@ on_both_backends!(
 );
 
 const ME: &str = "{ me { id } }";
+const KEY_QUERY: &str = "{ members(first: 1) { nodes { status } } }";
 const REPORT: &str = "query($from: Date!, $to: Date!) { usage(from: $from, to: $to) { from to apiCalls apiKeyCalls errors refused activeUsers } \
                       topApiKeys(from: $from, to: $to) { apiKeyId calls } }";
 
@@ -167,7 +168,7 @@ async fn the_monthly_quota_refuses_on_every_replica_once_spent(backend: Backend)
     tessera_server::set_platform_admin(app.config(), &owner.email, true)
         .await
         .expect("granted");
-    // Call 1: the override itself (before it applies).
+    // Call 1: the override itself (before it applies); call 2: the key's creation.
     app.graphql(
         "mutation($t: ID!) { setTenantOverride(input: { tenantId: $t, limit: API_CALLS_PER_MONTH, value: 4 }) { id } }",
         json!({ "t": owner.tenant_id }),
@@ -175,18 +176,19 @@ async fn the_monthly_quota_refuses_on_every_replica_once_spent(backend: Backend)
     )
     .await
     .assert_ok();
+    let (_, key) = app.create_api_key(&owner, "ci", &["members:read"]).await;
     let replica = app.replica().await;
-    // Calls 2 and 3 here, call 4 on the replica.
-    app.query(ME, &owner.token).await.assert_ok();
-    app.query(ME, &owner.token).await.assert_ok();
+    // Call 3 here, call 4 on the replica.
+    app.query(KEY_QUERY, &key).await.assert_ok();
     app.flush_usage().await;
-    app.graphql_at(&replica, ME, json!({}), &owner.token).await.assert_ok();
+    app.graphql_at(&replica, KEY_QUERY, json!({}), &key).await.assert_ok();
     replica.app.flush_usage().await.expect("the replica's flush");
     app.flush_usage().await;
 
+    // The key is refused on both replicas before anything runs.
     for answer in [
-        app.query(ME, &owner.token).await,
-        app.graphql_at(&replica, ME, json!({}), &owner.token).await,
+        app.query(KEY_QUERY, &key).await,
+        app.graphql_at(&replica, KEY_QUERY, json!({}), &key).await,
     ] {
         assert_eq!(answer.status, 403, "{}", answer.body);
         answer.assert_reason("QUOTA_EXCEEDED");
@@ -196,14 +198,31 @@ async fn the_monthly_quota_refuses_on_every_replica_once_spent(backend: Backend)
         assert_eq!(extensions["limit"], 4);
         assert_eq!(extensions["used"], 4);
     }
-    // Refusals are counted, not as calls.
+    // A person of the tenant still sees who they are and the tenant's plan and usage
+    // (to change the plan), and nothing else.
+    let person = app
+        .query(
+            "{ me { id } currentTenant { plan { key } } members(first: 1) { nodes { status } } }",
+            &owner.token,
+        )
+        .await;
+    assert_eq!(person.status, 200, "{}", person.body);
+    assert!(person.body["data"]["me"]["id"].is_string(), "{}", person.body);
+    assert!(
+        person.body["data"]["currentTenant"]["plan"]["key"].is_string(),
+        "{}",
+        person.body
+    );
+    person.assert_reason("QUOTA_EXCEEDED");
+    assert_eq!(person.body["errors"][0]["path"], json!(["members"]));
+    assert_eq!(person.body["errors"].as_array().map(Vec::len), Some(1));
+
+    // Refusals are counted, not as calls; the person's request ran.
     app.flush_usage().await;
     replica.app.flush_usage().await.expect("flush");
     assert_eq!(
-        app.db
-            .sum("usage_daily", "api_calls, refused", "principal_kind = 'person'")
-            .await,
-        vec![4, 2]
+        app.db.sum("usage_daily", "api_calls, refused", "true").await,
+        vec![5, 2]
     );
     replica.stop().await;
     app.stop().await;

@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
 use async_graphql::{PathSegment, ServerError, ServerResult, Value};
 use tessera_application::{AppError, ForbiddenReason, Standing};
-use tessera_domain::{Allowance, Permission};
+use tessera_domain::{Allowance, Limit, Permission, Refusal};
 
 use super::context::{Caller, CloneForCaller};
 use super::errors::to_graphql_error;
@@ -126,8 +126,9 @@ const ANY_STANDING: &[&str] = &[
     "platformAuditEvents",
 ];
 
-/// What a suspended tenant's owner may still read: who they are, the tenant's status,
-/// plan and usage, their tenants and sessions, and the catalogue of plans.
+/// What a suspended tenant's owner (or a person of a tenant whose monthly API calls are
+/// spent) may still read: who they are, the tenant's status, plan and usage, their
+/// tenants and sessions, and the catalogue of plans.
 const OWNER_WHILE_SUSPENDED: &[&str] = &[
     "me",
     "currentTenant",
@@ -140,7 +141,8 @@ const OWNER_WHILE_SUSPENDED: &[&str] = &[
 
 /// Refuses a root field that the caller's tenant's status rules out: every change while
 /// it is past due (`TENANT_READ_ONLY`), everything but status, billing and the owner's
-/// own sessions while it is suspended (`TENANT_SUSPENDED`).
+/// own sessions while it is suspended (`TENANT_SUSPENDED`), and the same for a person
+/// once the tenant's monthly API calls are spent (`QUOTA_EXCEEDED`).
 pub fn check_standing(parent: &str, field: &str, caller: Option<&Caller>) -> Result<(), AppError> {
     let Some(Caller::Member(request)) = caller else {
         return Ok(());
@@ -160,6 +162,12 @@ pub fn check_standing(parent: &str, field: &str, caller: Option<&Caller>) -> Res
             reason: ForbiddenReason::TenantSuspended,
             message: "the tenant is suspended: its owners may see its status and billing, and export".into(),
         }),
+        Standing::CallsSpent { .. } if parent == "Query" && OWNER_WHILE_SUSPENDED.contains(&field) => Ok(()),
+        Standing::CallsSpent { limit, used } => Err(AppError::OverPlan(Refusal::QuotaExceeded {
+            quota: Limit::ApiCallsPerMonth,
+            limit,
+            used,
+        })),
     }
 }
 

@@ -39,7 +39,7 @@ pub use sessions::{NewSession, SessionRepository};
 pub use system::{Clock, IdGenerator, IssuedSecret, SecretGenerator};
 pub use tenants::{CustomDomainRepository, DomainVerifier, TenantRepository, TenantSettingsRepository};
 pub use tokens::{AccessClaims, TokenError, TokenIssuer};
-pub use usage::{Busiest, TenantCalls, UsageRepository};
+pub use usage::{ActivityWindow, TenantActivity, TenantCalls, UsageRepository};
 pub use users::{PasswordHasher, UserRepository, UserTokenRepository};
 pub use webhooks::{OutgoingWebhook, WebhookOutcome, WebhookRepository, WebhookSender};
 pub use workspaces::WorkspaceRepository;

@@ -17,11 +17,32 @@ pub struct TenantCalls {
     pub errors: u64,
 }
 
-/// Which tenants come first in [`UsageRepository::busiest_tenants`].
+/// The days [`UsageRepository::tenant_activity`] looks at (each range from a day up to,
+/// not including, another).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Busiest {
-    ByCalls,
-    ByErrors,
+pub struct ActivityWindow {
+    /// The range the rankings cover.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Active since (30 days) and recently (7 days), up to `until` (tomorrow).
+    pub since: NaiveDate,
+    pub recent: NaiveDate,
+    pub until: NaiveDate,
+    /// The first day of this month, for the monthly quota.
+    pub month: NaiveDate,
+    /// A tenant is near its quota from this share of it on (percent).
+    pub near_percent: u64,
+}
+
+/// What [`UsageRepository::tenant_activity`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantActivity {
+    pub active_since: u64,
+    pub active_recently: u64,
+    pub busiest: Vec<TenantCalls>,
+    pub most_errors: Vec<TenantCalls>,
+    /// Candidates near their monthly quota, with this month's calls.
+    pub month_calls: Vec<(Tenant, u64)>,
 }
 
 #[async_trait]
@@ -63,19 +84,17 @@ pub trait UsageRepository: Send + Sync {
     async fn tenant_tallies(&self) -> StoreResult<Vec<(String, String, u64)>>;
     /// For each bucket: people who signed up, and people who finished onboarding.
     async fn sign_ups(&self, buckets: &[Bucket]) -> StoreResult<Vec<(u64, u64)>>;
-    /// Tenants that made calls from `since` up to, not including, `until`, and of those
-    /// the ones that made calls from `recent` on.
-    async fn active_tenants(&self, since: NaiveDate, recent: NaiveDate, until: NaiveDate) -> StoreResult<(u64, u64)>;
-    /// The tenants with the most calls (or errors) from `from` up to, not including,
-    /// `to`, most first.
-    async fn busiest_tenants(
+    /// Every tenant's activity, in one pass over the daily rollups (see
+    /// [`ActivityWindow`]): how many were active, the busiest and the most failing over
+    /// the range (`ranked` each), and the tenants this month near their monthly quota
+    /// (`candidates` at most, the fullest first; tenants with overrides are always
+    /// candidates, the caller decides with their entitlements). `monthly_limits` is each
+    /// plan's finite monthly quota.
+    async fn tenant_activity(
         &self,
-        from: NaiveDate,
-        to: NaiveDate,
-        order: Busiest,
-        limit: u64,
-    ) -> StoreResult<Vec<TenantCalls>>;
-    /// Every tenant that made calls from `since` up to, not including, `until`, with its
-    /// calls (to hold against its plan's monthly quota).
-    async fn calls_by_tenant(&self, since: NaiveDate, until: NaiveDate) -> StoreResult<Vec<(Tenant, u64)>>;
+        window: &ActivityWindow,
+        monthly_limits: &[(String, u64)],
+        ranked: u64,
+        candidates: u64,
+    ) -> StoreResult<TenantActivity>;
 }

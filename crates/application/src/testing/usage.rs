@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use tessera_domain::{ApiKeyId, Bucket, Principal, RoleId, Tenant, TenantId, UsageCounts, UsageKey, UsagePoint};
 
 use crate::TenantScope;
-use crate::ports::{Busiest, StoreResult, TenantCalls, UsageRepository};
+use crate::ports::{ActivityWindow, StoreResult, TenantActivity, TenantCalls, UsageRepository};
 
 /// Each tenant's calls, errors and last day with calls from `since` up to `until`.
 fn totals(state: &State, since: NaiveDate, until: NaiveDate) -> BTreeMap<TenantId, (u64, u64, NaiveDate)> {
@@ -180,56 +180,55 @@ impl UsageRepository for FakeTransaction {
             .collect())
     }
 
-    async fn active_tenants(&self, since: NaiveDate, recent: NaiveDate, until: NaiveDate) -> StoreResult<(u64, u64)> {
-        let state = self.state();
-        let active: Vec<_> = totals(&state, since, until)
-            .into_values()
-            .filter(|(calls, _, _)| *calls > 0)
-            .collect();
-        let recently = active.iter().filter(|(_, _, last)| *last >= recent).count();
-        Ok((active.len() as u64, recently as u64))
-    }
-
-    async fn busiest_tenants(
+    async fn tenant_activity(
         &self,
-        from: NaiveDate,
-        to: NaiveDate,
-        order: Busiest,
-        limit: u64,
-    ) -> StoreResult<Vec<TenantCalls>> {
+        window: &ActivityWindow,
+        monthly_limits: &[(String, u64)],
+        ranked: u64,
+        candidates: u64,
+    ) -> StoreResult<TenantActivity> {
         let state = self.state();
-        let mut ranked: Vec<TenantCalls> = totals(&state, from, to)
-            .into_iter()
-            .filter_map(|(tenant_id, (calls, errors, _))| {
-                let tenant = state.tenants.iter().find(|t| t.id == tenant_id)?;
-                Some(TenantCalls {
-                    tenant_id,
-                    slug: tenant.slug.to_string(),
-                    name: tenant.name.as_str().to_owned(),
-                    calls,
-                    errors,
-                })
+        let mut active = totals(&state, window.since, window.until);
+        active.retain(|_, (calls, _, _)| *calls > 0);
+        let recently = active.values().filter(|(_, _, last)| *last >= window.recent).count();
+        let named = |tenant_id: TenantId, calls: u64, errors: u64| {
+            let tenant = state.tenants.iter().find(|t| t.id == tenant_id)?;
+            Some(TenantCalls {
+                tenant_id,
+                slug: tenant.slug.to_string(),
+                name: tenant.name.as_str().to_owned(),
+                calls,
+                errors,
             })
-            .collect();
-        let measure = |t: &TenantCalls| match order {
-            Busiest::ByCalls => t.calls,
-            Busiest::ByErrors => t.errors,
         };
-        ranked.retain(|t| measure(t) > 0);
-        ranked.sort_by(|a, b| measure(b).cmp(&measure(a)).then(a.tenant_id.cmp(&b.tenant_id)));
-        ranked.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        Ok(ranked)
-    }
-
-    async fn calls_by_tenant(&self, since: NaiveDate, until: NaiveDate) -> StoreResult<Vec<(Tenant, u64)>> {
-        let state = self.state();
-        Ok(totals(&state, since, until)
+        let in_range: Vec<TenantCalls> = totals(&state, window.from, window.to)
+            .into_iter()
+            .filter_map(|(tenant_id, (calls, errors, _))| named(tenant_id, calls, errors))
+            .collect();
+        let ranking = |measure: fn(&TenantCalls) -> u64| {
+            let mut ranked_list: Vec<TenantCalls> = in_range.iter().filter(|t| measure(t) > 0).cloned().collect();
+            ranked_list.sort_by(|a, b| measure(b).cmp(&measure(a)).then(a.tenant_id.cmp(&b.tenant_id)));
+            ranked_list.truncate(usize::try_from(ranked).unwrap_or(usize::MAX));
+            ranked_list
+        };
+        let mut month_calls: Vec<(Tenant, u64)> = totals(&state, window.month, window.until)
             .into_iter()
             .filter(|(_, (calls, _, _))| *calls > 0)
             .filter_map(|(tenant_id, (calls, _, _))| {
                 let tenant = state.tenants.iter().find(|t| t.id == tenant_id)?;
-                Some((tenant.clone(), calls))
+                let limit = monthly_limits.iter().find(|(plan, _)| *plan == tenant.plan.to_string());
+                let near = limit.is_some_and(|(_, limit)| calls * 100 >= limit * window.near_percent);
+                (near || !tenant.plan_overrides.is_empty()).then(|| (tenant.clone(), calls))
             })
-            .collect())
+            .collect();
+        month_calls.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.id.cmp(&b.0.id)));
+        month_calls.truncate(usize::try_from(candidates).unwrap_or(usize::MAX));
+        Ok(TenantActivity {
+            active_since: active.len() as u64,
+            active_recently: recently as u64,
+            busiest: ranking(|t| t.calls),
+            most_errors: ranking(|t| t.errors),
+            month_calls,
+        })
     }
 }

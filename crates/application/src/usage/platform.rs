@@ -9,13 +9,15 @@ use tessera_domain::{Bucket, Granularity, Limit, Tenant};
 
 use super::range_error;
 use crate::platform::PlatformScope;
-use crate::ports::{Busiest, TenantCalls};
+use crate::ports::{ActivityWindow, TenantCalls};
 use crate::{AppError, Application};
 
 /// Named tenants in each ranking.
 const RANKED: u64 = 10;
 /// A tenant is near its quota from this share of it on (percent).
 const NEAR_QUOTA_PERCENT: u64 = 80;
+/// Tenants near their quota listed at most, the fullest first.
+const NEAR_QUOTA_LISTED: u64 = 50;
 
 /// A tenant's use of a quota it is near or over.
 #[derive(Debug, Clone)]
@@ -45,13 +47,15 @@ pub struct PlatformAnalytics {
     /// Over the range, most first.
     pub busiest: Vec<TenantCalls>,
     pub most_errors: Vec<TenantCalls>,
-    /// This month's API calls against each tenant's plan, most used first.
+    /// This month's API calls against each tenant's plan, the fullest first (50 at
+    /// most).
     pub near_quota: Vec<QuotaStanding>,
 }
 
 impl Application {
     /// The platform's analytics for the days `from` to `to` (both included, at most
-    /// 400); activity and quotas are as of today. Six statements.
+    /// 400); activity and quotas are as of today. Four statements, one pass over the
+    /// rollups.
     pub async fn platform_analytics(
         &self,
         _scope: &PlatformScope,
@@ -62,16 +66,33 @@ impl Application {
         let today = self.ports.clock.now().date_naive();
         let tomorrow = today + Days::new(1);
         let end = buckets.last().map_or(tomorrow, |bucket| bucket.end);
+        let window = ActivityWindow {
+            from,
+            to: end,
+            since: today - Days::new(29),
+            recent: today - Days::new(6),
+            until: tomorrow,
+            month: first_of_month(today),
+            near_percent: NEAR_QUOTA_PERCENT,
+        };
+        let monthly_limits: Vec<(String, u64)> = self
+            .plan_catalogue()
+            .plans()
+            .iter()
+            .filter_map(|plan| {
+                Some((
+                    plan.key.to_string(),
+                    plan.allowance(Limit::ApiCallsPerMonth).as_number()?,
+                ))
+            })
+            .collect();
         let tx = self.ports.store.begin().await?;
         let usage = tx.usage();
         let tallies = usage.tenant_tallies().await?;
         let sign_ups = usage.sign_ups(&buckets).await?;
-        let (active_30, active_7) = usage
-            .active_tenants(today - Days::new(29), today - Days::new(6), tomorrow)
+        let activity = usage
+            .tenant_activity(&window, &monthly_limits, RANKED, NEAR_QUOTA_LISTED)
             .await?;
-        let busiest = usage.busiest_tenants(from, end, Busiest::ByCalls, RANKED).await?;
-        let most_errors = usage.busiest_tenants(from, end, Busiest::ByErrors, RANKED).await?;
-        let monthly = usage.calls_by_tenant(first_of_month(today), tomorrow).await?;
         drop(tx);
 
         let mut tenants_by_plan: Vec<(String, u64)> = Vec::new();
@@ -81,7 +102,8 @@ impl Application {
             add_to(&mut tenants_by_status, status, count);
         }
         let now = self.ports.clock.now();
-        let mut near_quota: Vec<QuotaStanding> = monthly
+        let mut near_quota: Vec<QuotaStanding> = activity
+            .month_calls
             .into_iter()
             .filter_map(|(tenant, used)| {
                 let limit = self
@@ -100,6 +122,7 @@ impl Application {
             let share = |s: &QuotaStanding| s.used as f64 / s.limit.max(1) as f64;
             share(b).total_cmp(&share(a)).then(a.tenant.id.cmp(&b.tenant.id))
         });
+        near_quota.truncate(NEAR_QUOTA_LISTED as usize);
         Ok(PlatformAnalytics {
             tenants_by_plan,
             tenants_by_status,
@@ -108,10 +131,10 @@ impl Application {
                 .zip(sign_ups)
                 .map(|(bucket, (people, activated))| (bucket, people, activated))
                 .collect(),
-            active_last_7_days: active_7,
-            active_last_30_days: active_30,
-            busiest,
-            most_errors,
+            active_last_7_days: activity.active_recently,
+            active_last_30_days: activity.active_since,
+            busiest: activity.busiest,
+            most_errors: activity.most_errors,
             near_quota,
         })
     }

@@ -44,18 +44,21 @@ pub fn documents_for_plan(caller: &Caller, runs_trusted_document: bool) -> Resul
     }
 }
 
-/// A member whose tenant has spent its plan's API calls for this month (counted by
-/// the meter, in memory: no database or Redis work).
-pub fn monthly_calls(app: &Application, caller: &Caller) -> Result<(), Refused> {
+/// A tenant whose plan's API calls for this month are spent (counted by the meter, in
+/// memory: no database or Redis work): its API keys are refused here; its people go on,
+/// held to what lets them see the tenant's plan and usage and change the plan (the
+/// access rules refuse the rest as over quota).
+pub fn monthly_calls(app: &Application, caller: Caller) -> Result<Caller, Refused> {
     let Caller::Member(context) = caller else {
-        return Ok(());
+        return Ok(caller);
     };
-    match app.monthly_calls_refusal(context) {
-        Some(Refusal::QuotaExceeded { limit, used, .. }) => {
-            app.meter(context, Metered::Refused);
+    match app.monthly_calls_refusal(&context) {
+        Some(Refusal::QuotaExceeded { limit, used, .. }) if context.person().is_none() => {
+            app.meter(&context, Metered::Refused);
             Err(Refused::monthly_calls_spent(limit, used))
         }
-        _ => Ok(()),
+        Some(Refusal::QuotaExceeded { limit, used, .. }) => Ok(Caller::Member(context.with_calls_spent(limit, used))),
+        _ => Ok(Caller::Member(context)),
     }
 }
 

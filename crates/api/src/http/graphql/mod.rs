@@ -122,9 +122,10 @@ async fn execute(
     if let Err(refused) = admission::documents_for_plan(&caller, trusted) {
         return refused.answer(media, shape.label());
     }
-    if let Err(refused) = admission::monthly_calls(&state.app, &caller) {
-        return refused.answer(media, shape.label());
-    }
+    let caller = match admission::monthly_calls(&state.app, caller) {
+        Ok(caller) => caller,
+        Err(refused) => return refused.answer(media, shape.label()),
+    };
     let admitted = match admission::admit(&state.app, &caller, ip.as_deref(), &shape).await {
         Ok(admitted) => admitted,
         Err(refused) => return refused.answer(media, shape.label()),

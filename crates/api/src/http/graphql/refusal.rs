@@ -31,7 +31,7 @@ wire_table! {
         TooManyAliases => ("TOO_MANY_ALIASES", 400, "more than `MAX_QUERY_ALIASES` aliases in the document"),
         TooManyRootFields => ("TOO_MANY_ROOT_FIELDS", 400, "an operation with more than `MAX_ROOT_FIELDS` root fields"),
         QueryTooDeep => ("QUERY_TOO_DEEP", 400, "fields nested deeper than `MAX_QUERY_DEPTH`"),
-        MonthlyCallsSpent => ("FORBIDDEN", 403, "the API calls of the tenant's plan for this month are spent: `reason: QUOTA_EXCEEDED`, `quota: api_calls_per_month`, `limit`, `used`"),
+        MonthlyCallsSpent => ("FORBIDDEN", 403, "an API key's request once the API calls of the tenant's plan for this month are spent: `reason: QUOTA_EXCEEDED`, `quota: api_calls_per_month`, `limit`, `used`"),
         RateLimited => ("RATE_LIMITED", 429, "past a rate limit; `Retry-After` and `extensions.retryAfterSeconds` say when to try again"),
         ValidationFailed => ("GRAPHQL_VALIDATION_FAILED", 400, "a document that does not parse, does not validate against the schema, or is more complex than `MAX_QUERY_COMPLEXITY` (no `data`; 200 under `application/json`)"),
     }

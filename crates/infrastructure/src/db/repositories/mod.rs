@@ -13,6 +13,7 @@ mod roles;
 mod sessions;
 mod tenants;
 mod usage;
+mod usage_activity;
 mod user_tokens;
 mod users;
 mod webhooks;

@@ -4,15 +4,13 @@
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use sea_orm::FromQueryResult;
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 use serde_json::json;
 use tessera_application::TenantScope;
-use tessera_application::ports::{Busiest, StoreError, StoreResult, TenantCalls, UsageRepository};
-use tessera_domain::{ApiKeyId, Bucket, RoleId, Tenant, TenantId, UsageCounts, UsageKey, UsagePoint};
+use tessera_application::ports::{ActivityWindow, StoreResult, TenantActivity, UsageRepository};
+use tessera_domain::{ApiKeyId, Bucket, RoleId, TenantId, UsageCounts, UsageKey, UsagePoint};
 use uuid::Uuid;
 
-use crate::db::entities::tenant;
 use crate::db::{SeaTransaction, db_failure};
 
 /// Rows per statement on SQLite (seven parameters each).
@@ -20,13 +18,13 @@ const SQLITE_CHUNK: usize = 500;
 
 /// Placeholders in the backend's dialect (`$n` on Postgres, `?` on SQLite, where they
 /// are positional: bind in the order they appear in the text).
-struct Params {
+pub(super) struct Params {
     backend: DbBackend,
     values: Vec<Value>,
 }
 
 impl Params {
-    fn new(backend: DbBackend) -> Self {
+    pub(super) fn new(backend: DbBackend) -> Self {
         Self {
             backend,
             values: Vec::new(),
@@ -34,7 +32,7 @@ impl Params {
     }
 
     /// Binds `value`, cast to `cast` on Postgres (`""` for none).
-    fn bind(&mut self, value: impl Into<Value>, cast: &str) -> String {
+    pub(super) fn bind(&mut self, value: impl Into<Value>, cast: &str) -> String {
         self.values.push(value.into());
         match self.backend {
             DbBackend::Postgres if cast.is_empty() => format!("${}", self.values.len()),
@@ -43,7 +41,7 @@ impl Params {
         }
     }
 
-    fn day(&mut self, day: NaiveDate) -> String {
+    pub(super) fn day(&mut self, day: NaiveDate) -> String {
         self.bind(day.format("%Y-%m-%d").to_string(), "date")
     }
 
@@ -76,12 +74,12 @@ impl Params {
     }
 }
 
-fn count(row: &QueryResult, column: &str) -> StoreResult<u64> {
+pub(super) fn count(row: &QueryResult, column: &str) -> StoreResult<u64> {
     let value: i64 = row.try_get("", column).map_err(db_failure)?;
     Ok(u64::try_from(value).unwrap_or(0))
 }
 
-fn signed(value: u64) -> i64 {
+pub(super) fn signed(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
@@ -152,22 +150,7 @@ impl SeaTransaction {
         Ok(())
     }
 
-    /// Each tenant's calls, errors and last active day from `since` up to, not
-    /// including, `until`: a function over every tenant on Postgres (which runs as the
-    /// schema owner), the plain query on SQLite. Used as a sub-query.
-    fn tenant_totals(&self, params: &mut Params, since: NaiveDate, until: NaiveDate) -> String {
-        let (since, until) = (params.day(since), params.day(until));
-        if self.backend == DbBackend::Postgres {
-            format!("usage_tenant_totals({since}, {until})")
-        } else {
-            format!(
-                "(SELECT tenant_id, sum(api_calls) AS calls, sum(errors) AS errors, max(day) AS last_day \
-                 FROM usage_tenant_daily WHERE day >= {since} AND day < {until} GROUP BY tenant_id)"
-            )
-        }
-    }
-
-    async fn rows(&self, params: Params, sql: String) -> StoreResult<Vec<QueryResult>> {
+    pub(super) async fn rows(&self, params: Params, sql: String) -> StoreResult<Vec<QueryResult>> {
         self.txn.query_all_raw(params.statement(sql)).await.map_err(db_failure)
     }
 }
@@ -395,73 +378,14 @@ impl UsageRepository for SeaTransaction {
             .collect()
     }
 
-    async fn active_tenants(&self, since: NaiveDate, recent: NaiveDate, until: NaiveDate) -> StoreResult<(u64, u64)> {
-        // Bound in the order the placeholders appear (SQLite's are positional).
-        let mut params = Params::new(self.backend);
-        let recent = params.day(recent);
-        let totals = self.tenant_totals(&mut params, since, until);
-        let sql = format!(
-            "SELECT count(*) AS active, \
-             CAST(coalesce(sum(CASE WHEN t.last_day >= {recent} THEN 1 ELSE 0 END), 0) AS bigint) AS recent \
-             FROM {totals} AS t WHERE t.calls > 0"
-        );
-        let rows = self.rows(params, sql).await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| StoreError::failure("the count answered no row"))?;
-        Ok((count(row, "active")?, count(row, "recent")?))
-    }
-
-    async fn busiest_tenants(
+    async fn tenant_activity(
         &self,
-        from: NaiveDate,
-        to: NaiveDate,
-        order: Busiest,
-        limit: u64,
-    ) -> StoreResult<Vec<TenantCalls>> {
-        let mut params = Params::new(self.backend);
-        let totals = self.tenant_totals(&mut params, from, to);
-        let column = match order {
-            Busiest::ByCalls => "calls",
-            Busiest::ByErrors => "errors",
-        };
-        let sql = format!(
-            "SELECT t.id, t.slug, t.name, CAST(u.calls AS bigint) AS calls, CAST(u.errors AS bigint) AS errors \
-             FROM {totals} AS u JOIN tenants AS t ON t.id = u.tenant_id \
-             WHERE u.{column} > 0 ORDER BY u.{column} DESC, t.id LIMIT {}",
-            params.bind(signed(limit), "")
-        );
-        let rows = self.rows(params, sql).await?;
-        rows.iter()
-            .map(|row| {
-                let id: Uuid = row.try_get("", "id").map_err(db_failure)?;
-                Ok(TenantCalls {
-                    tenant_id: TenantId::from_uuid(id),
-                    slug: row.try_get("", "slug").map_err(db_failure)?,
-                    name: row.try_get("", "name").map_err(db_failure)?,
-                    calls: count(row, "calls")?,
-                    errors: count(row, "errors")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn calls_by_tenant(&self, since: NaiveDate, until: NaiveDate) -> StoreResult<Vec<(Tenant, u64)>> {
-        let mut params = Params::new(self.backend);
-        let totals = self.tenant_totals(&mut params, since, until);
-        let sql = format!(
-            "SELECT t.id, t.slug, t.name, t.status, t.status_reason, t.plan, t.plan_overrides, t.created_at, \
-             t.updated_at, CAST(u.calls AS bigint) AS calls \
-             FROM {totals} AS u JOIN tenants AS t ON t.id = u.tenant_id WHERE u.calls > 0"
-        );
-        let rows = self.rows(params, sql).await?;
-        rows.iter()
-            .map(|row| {
-                let tenant = tenant::Model::from_query_result(row, "")
-                    .map_err(db_failure)?
-                    .into_domain()?;
-                Ok((tenant, count(row, "calls")?))
-            })
-            .collect()
+        window: &ActivityWindow,
+        monthly_limits: &[(String, u64)],
+        ranked: u64,
+        candidates: u64,
+    ) -> StoreResult<TenantActivity> {
+        self.activity_of_every_tenant(window, monthly_limits, ranked, candidates)
+            .await
     }
 }
