@@ -142,7 +142,7 @@ done
     echo
     echo "- date: $(date -u +%FT%TZ); commit $(git rev-parse --short HEAD); $(nproc) cores; server $server${BENCH_BASELINE_SERVER:+; baseline $BENCH_BASELINE_SERVER ${BENCH_BASELINE_ENV:-}}"
     echo "- seed: $tenants tenants, $users users, $(psql "$pg/$db" -Atc 'select count(*) from memberships') memberships, $(psql "$pg/$db" -Atc 'select count(*) from workspace_members') workspace members${seed_seconds:+ (seeded in ${seed_seconds}s)}"
-    echo "- load: wrk, 2 threads, $repeat runs of ${seconds}s for each line (medians; requests and errors summed) after a 10 s warm-up, $principals principals (random user of a random tenant per request), access cache TTL ${BENCH_ACCESS_CACHE_TTL:-600} s"
+    echo "- load: wrk, 2 threads (1 at concurrency 1), $repeat runs of ${seconds}s for each line (medians; requests and errors summed) after a 10 s warm-up, $principals principals (random user of a random tenant per request), access cache TTL ${BENCH_ACCESS_CACHE_TTL:-600} s"
     echo
     echo "| query | concurrency | requests/s | p50 ms | p90 ms | p99 ms | p99/p50 | errors | 5xx | SQL statements/request |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -161,7 +161,7 @@ for q in $queries; do
         fi
         for _ in $(seq 1 "$repeat"); do
             for i in "${!urls[@]}"; do
-                wrk -t2 -c"$c" -d"${seconds}s" --timeout 10s -s "$here/load.lua" "${urls[$i]}" -- "$q" "$work/tokens.txt" \
+                wrk -t"$(( c < 2 ? c : 2 ))" -c"$c" -d"${seconds}s" --timeout 10s -s "$here/load.lua" "${urls[$i]}" -- "$q" "$work/tokens.txt" \
                     >> "$work/wrk-$q-$c-$i.txt"
             done
         done

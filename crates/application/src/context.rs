@@ -311,7 +311,7 @@ impl RequestContext {
         }
     }
 
-    #[cfg(feature = "test-support")]
+    #[cfg(any(test, feature = "test-support"))]
     pub fn for_tests(user_id: UserId, tenant_id: TenantId, role_id: RoleId, permissions: PermissionSet) -> Self {
         Self::new(user_id, TenantScope::new(tenant_id), role_id, permissions)
     }
