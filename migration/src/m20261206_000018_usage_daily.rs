@@ -80,7 +80,10 @@ CREATE FUNCTION usage_add(counts jsonb) RETURNS void
   $$;
 CREATE FUNCTION usage_tenant_activity(since date, until date, from_day date, to_day date, month date)
   RETURNS TABLE (tenant_id uuid, calls bigint, errors bigint, month_calls bigint, last_day date)
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+  BEGIN
+    -- PL/pgSQL's RETURN QUERY may scan in parallel; a SQL function's body may not.
+    RETURN QUERY
     SELECT u.tenant_id,
            sum(CASE WHEN u.day >= from_day AND u.day < to_day THEN u.api_calls ELSE 0 END)::bigint,
            sum(CASE WHEN u.day >= from_day AND u.day < to_day THEN u.errors ELSE 0 END)::bigint,
@@ -88,7 +91,8 @@ CREATE FUNCTION usage_tenant_activity(since date, until date, from_day date, to_
            max(CASE WHEN u.api_calls > 0 THEN u.day END)
     FROM public.usage_tenant_daily AS u
     WHERE u.day >= since AND u.day < until
-    GROUP BY u.tenant_id
+    GROUP BY u.tenant_id;
+  END
   $$;
 CREATE FUNCTION usage_calls_since(tenant_ids uuid[], since date) RETURNS TABLE (tenant_id uuid, calls bigint)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
