@@ -50,6 +50,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "billing_events",
     "usage_daily",
     "usage_tenant_daily",
+    "usage_tenant_monthly",
 ];
 
 /// The transaction-local tenant, read once per statement (the sub-select becomes an

@@ -1,12 +1,13 @@
 //! The daily usage rollups: one row per tenant, day (UTC) and principal (a person or
 //! an API key) with its API calls, its calls that answered with errors and its refused
 //! requests (`usage_daily`), and the same summed per tenant and day
-//! (`usage_tenant_daily`, what platform-wide questions scan: a row per tenant and day,
-//! however many people and keys it has). The meter of each replica adds to both; on
+//! (`usage_tenant_daily`) and per tenant and month with its last active day
+//! (`usage_tenant_monthly`, what platform-wide questions read: a row per tenant, however
+//! many days, people and keys it has). The meter of each replica adds to both; on
 //! Postgres through functions that run as the schema owner, because a flush and the
 //! platform's questions span tenants: one adds counts (and nothing else) for tenants
-//! that still exist, one sums a month's calls per tenant, one sums each tenant's activity
-//! over a range of days in one pass. Sign-ups and finished onboardings are counted per day through
+//! that still exist, one sums a month's calls per tenant, one sums each tenant's activity this
+//! month and its last active day. Sign-ups and finished onboardings are counted per day through
 //! two new indexes. Existing owner and admin roles are given `analytics:read`, as new
 //! ones are.
 
@@ -44,6 +45,16 @@ fn table(id: &str, day: &str, count: &str) -> String {
            PRIMARY KEY (tenant_id, day)\n\
          );\n\
          CREATE INDEX ix_usage_tenant_daily_day ON usage_tenant_daily (day, tenant_id);\n\
+         CREATE TABLE usage_tenant_monthly (\n\
+           tenant_id {id} NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,\n\
+           month {day} NOT NULL,\n\
+           api_calls {count} NOT NULL DEFAULT 0,\n\
+           errors {count} NOT NULL DEFAULT 0,\n\
+           refused {count} NOT NULL DEFAULT 0,\n\
+           last_day {day},\n\
+           PRIMARY KEY (tenant_id, month)\n\
+         );\n\
+         CREATE INDEX ix_usage_tenant_monthly_month ON usage_tenant_monthly (month, tenant_id);\n\
          CREATE INDEX ix_users_created_at ON users (created_at);\n\
          CREATE INDEX ix_onboarding_completed_at ON onboarding_progress (completed_at) \
            WHERE completed_at IS NOT NULL;\n\
@@ -57,6 +68,7 @@ fn postgres_functions() -> String {
     format!(
         "CREATE POLICY owner_maintenance ON usage_daily TO CURRENT_USER USING (true) WITH CHECK (true);\n\
 CREATE POLICY owner_maintenance ON usage_tenant_daily TO CURRENT_USER USING (true) WITH CHECK (true);
+CREATE POLICY owner_maintenance ON usage_tenant_monthly TO CURRENT_USER USING (true) WITH CHECK (true);
 CREATE FUNCTION usage_add(counts jsonb) RETURNS void
   LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     INSERT INTO public.usage_daily AS u (tenant_id, day, principal_kind, principal_id, api_calls, errors, refused)
@@ -76,23 +88,30 @@ CREATE FUNCTION usage_add(counts jsonb) RETURNS void
     ON CONFLICT (tenant_id, day) DO UPDATE
     SET api_calls = u.api_calls + excluded.api_calls,
         errors = u.errors + excluded.errors,
-        refused = u.refused + excluded.refused
+        refused = u.refused + excluded.refused;
+    INSERT INTO public.usage_tenant_monthly AS u (tenant_id, month, api_calls, errors, refused, last_day)
+    SELECT r.tenant_id, date_trunc('month', r.day)::date, sum(r.api_calls), sum(r.errors), sum(r.refused),
+           max(CASE WHEN r.api_calls > 0 THEN r.day END)
+    FROM jsonb_to_recordset(counts) AS r(tenant_id uuid, day date, api_calls bigint, errors bigint, refused bigint)
+    WHERE EXISTS (SELECT 1 FROM public.tenants AS t WHERE t.id = r.tenant_id)
+    GROUP BY r.tenant_id, date_trunc('month', r.day)
+    ON CONFLICT (tenant_id, month) DO UPDATE
+    SET api_calls = u.api_calls + excluded.api_calls,
+        errors = u.errors + excluded.errors,
+        refused = u.refused + excluded.refused,
+        last_day = greatest(u.last_day, excluded.last_day)
   $$;
-CREATE FUNCTION usage_tenant_activity(since date, until date, from_day date, to_day date, month date)
+CREATE FUNCTION usage_tenant_activity(since_month date, this_month date)
   RETURNS TABLE (tenant_id uuid, calls bigint, errors bigint, month_calls bigint, last_day date)
-  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-  BEGIN
-    -- PL/pgSQL's RETURN QUERY may scan in parallel; a SQL function's body may not.
-    RETURN QUERY
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT u.tenant_id,
-           sum(CASE WHEN u.day >= from_day AND u.day < to_day THEN u.api_calls ELSE 0 END)::bigint,
-           sum(CASE WHEN u.day >= from_day AND u.day < to_day THEN u.errors ELSE 0 END)::bigint,
-           sum(CASE WHEN u.day >= month THEN u.api_calls ELSE 0 END)::bigint,
-           max(CASE WHEN u.api_calls > 0 THEN u.day END)
-    FROM public.usage_tenant_daily AS u
-    WHERE u.day >= since AND u.day < until
-    GROUP BY u.tenant_id;
-  END
+           sum(CASE WHEN u.month = this_month THEN u.api_calls ELSE 0 END)::bigint,
+           sum(CASE WHEN u.month = this_month THEN u.errors ELSE 0 END)::bigint,
+           sum(CASE WHEN u.month = this_month THEN u.api_calls ELSE 0 END)::bigint,
+           max(u.last_day)
+    FROM public.usage_tenant_monthly AS u
+    WHERE u.month >= since_month
+    GROUP BY u.tenant_id
   $$;
 CREATE FUNCTION usage_calls_since(tenant_ids uuid[], since date) RETURNS TABLE (tenant_id uuid, calls bigint)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
@@ -102,8 +121,8 @@ CREATE FUNCTION usage_calls_since(tenant_ids uuid[], since date) RETURNS TABLE (
   $$;
 REVOKE ALL ON FUNCTION usage_add(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION usage_calls_since(uuid[], date) FROM PUBLIC;
-REVOKE ALL ON FUNCTION usage_tenant_activity(date, date, date, date, date) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION usage_tenant_activity(date, date, date, date, date) TO {APP_ROLE};
+REVOKE ALL ON FUNCTION usage_tenant_activity(date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION usage_tenant_activity(date, date) TO {APP_ROLE};
 GRANT EXECUTE ON FUNCTION usage_add(jsonb) TO {APP_ROLE};
 GRANT EXECUTE ON FUNCTION usage_calls_since(uuid[], date) TO {APP_ROLE};
 "
@@ -118,6 +137,7 @@ impl MigrationTrait for Migration {
                 run_script(manager, &table("uuid", "date", "bigint")).await?;
                 run_script(manager, &protect_tenant_table("usage_daily")).await?;
                 run_script(manager, &protect_tenant_table("usage_tenant_daily")).await?;
+                run_script(manager, &protect_tenant_table("usage_tenant_monthly")).await?;
                 run_script(manager, &postgres_functions()).await
             }
             DbBackend::Sqlite => run_script(manager, &table("BLOB", "TEXT", "INTEGER")).await,
@@ -129,20 +149,22 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() == DbBackend::Postgres {
             run_script(
                 manager,
-                "DROP FUNCTION usage_tenant_activity(date, date, date, date, date);\n\
+                "DROP FUNCTION usage_tenant_activity(date, date);\n\
                  DROP FUNCTION usage_calls_since(uuid[], date);\n\
                  DROP FUNCTION usage_add(jsonb);\n\
+                 DROP POLICY owner_maintenance ON usage_tenant_monthly;\n\
                  DROP POLICY owner_maintenance ON usage_tenant_daily;\n\
                  DROP POLICY owner_maintenance ON usage_daily;\n",
             )
             .await?;
+            run_script(manager, &unprotect_tenant_table("usage_tenant_monthly")).await?;
             run_script(manager, &unprotect_tenant_table("usage_tenant_daily")).await?;
             run_script(manager, &unprotect_tenant_table("usage_daily")).await?;
         }
         run_script(
             manager,
             "DROP INDEX ix_onboarding_completed_at;\nDROP INDEX ix_users_created_at;\n\
-             DROP TABLE usage_tenant_daily;\nDROP TABLE usage_daily;\nDELETE FROM role_permissions WHERE permission = 'analytics:read';\n",
+             DROP TABLE usage_tenant_monthly;\nDROP TABLE usage_tenant_daily;\nDROP TABLE usage_daily;\nDELETE FROM role_permissions WHERE permission = 'analytics:read';\n",
         )
         .await
     }

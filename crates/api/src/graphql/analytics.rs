@@ -166,7 +166,7 @@ pub struct ActiveTenants {
     last_30_days: u64,
 }
 
-/// A tenant's requests over the range.
+/// A tenant's requests this month.
 #[derive(SimpleObject)]
 pub struct TenantCalls {
     tenant_id: ID,
@@ -209,9 +209,9 @@ pub struct PlatformAnalytics {
     /// Every day of the range, oldest first.
     sign_ups: Vec<SignUpDay>,
     active_tenants: ActiveTenants,
-    /// The ten tenants with the most requests over the range.
+    /// The ten tenants with the most requests this month (UTC).
     busiest_tenants: Vec<TenantCalls>,
-    /// The ten tenants with the most errors over the range.
+    /// The ten tenants with the most errors this month (UTC).
     most_errors: Vec<TenantCalls>,
     /// Tenants near (80%) or over their monthly API-call quota, the fullest first.
     tenants_near_quota: Vec<TenantQuotaStanding>,
@@ -299,10 +299,10 @@ impl AnalyticsQuery {
             .collect())
     }
 
-    /// The platform's tenants from `from` to `to` (both included, at most 400 days):
-    /// tenants by plan and status, sign-ups and activations per day, active tenants,
-    /// the busiest and the most failing tenants, and tenants near their monthly quota.
-    /// Platform administrators only.
+    /// The platform's tenants: by plan and status, sign-ups and activations per day from
+    /// `from` to `to` (both included, at most 400 days), tenants active in the last 7
+    /// and 30 days, the busiest and the most failing tenants this month, and tenants
+    /// near their monthly quota. Platform administrators only.
     async fn platform_analytics(
         &self,
         ctx: &Context<'_>,

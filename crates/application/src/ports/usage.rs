@@ -18,12 +18,9 @@ pub struct TenantCalls {
 }
 
 /// The days [`UsageRepository::tenant_activity`] looks at (each range from a day up to,
-/// not including, another).
+/// not including, another). The rankings cover this month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ActivityWindow {
-    /// The range the rankings cover.
-    pub from: NaiveDate,
-    pub to: NaiveDate,
     /// Active since (30 days) and recently (7 days), up to `until` (tomorrow).
     pub since: NaiveDate,
     pub recent: NaiveDate,
@@ -84,9 +81,9 @@ pub trait UsageRepository: Send + Sync {
     async fn tenant_tallies(&self) -> StoreResult<Vec<(String, String, u64)>>;
     /// For each bucket: people who signed up, and people who finished onboarding.
     async fn sign_ups(&self, buckets: &[Bucket]) -> StoreResult<Vec<(u64, u64)>>;
-    /// Every tenant's activity, in one pass over the daily rollups (see
-    /// [`ActivityWindow`]): how many were active, the busiest and the most failing over
-    /// the range (`ranked` each), and the tenants this month near their monthly quota
+    /// Every tenant's activity, in one pass over the monthly rollups (see
+    /// [`ActivityWindow`]): how many were active, the busiest and the most failing this
+    /// month (`ranked` each), and the tenants this month near their monthly quota
     /// (`candidates` at most, the fullest first; tenants with overrides are always
     /// candidates, the caller decides with their entitlements). `monthly_limits` is each
     /// plan's finite monthly quota.

@@ -201,7 +201,7 @@ impl UsageRepository for FakeTransaction {
                 errors,
             })
         };
-        let in_range: Vec<TenantCalls> = totals(&state, window.from, window.to)
+        let in_range: Vec<TenantCalls> = totals(&state, window.month, window.until)
             .into_iter()
             .filter_map(|(tenant_id, (calls, errors, _))| named(tenant_id, calls, errors))
             .collect();

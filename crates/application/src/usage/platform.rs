@@ -44,7 +44,7 @@ pub struct PlatformAnalytics {
     pub sign_ups: Vec<(Bucket, u64, u64)>,
     pub active_last_7_days: u64,
     pub active_last_30_days: u64,
-    /// Over the range, most first.
+    /// This month (UTC), most first.
     pub busiest: Vec<TenantCalls>,
     pub most_errors: Vec<TenantCalls>,
     /// This month's API calls against each tenant's plan, the fullest first (50 at
@@ -65,10 +65,7 @@ impl Application {
         let buckets = Granularity::Day.buckets(from, to).map_err(range_error)?;
         let today = self.ports.clock.now().date_naive();
         let tomorrow = today + Days::new(1);
-        let end = buckets.last().map_or(tomorrow, |bucket| bucket.end);
         let window = ActivityWindow {
-            from,
-            to: end,
             since: today - Days::new(29),
             recent: today - Days::new(6),
             until: tomorrow,

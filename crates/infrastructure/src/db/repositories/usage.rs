@@ -147,6 +147,53 @@ impl SeaTransaction {
             );
             self.txn.execute_raw(params.statement(sql)).await.map_err(db_failure)?;
         }
+        // And per tenant and month, with the last day that had calls.
+        let mut by_month: std::collections::BTreeMap<(TenantId, NaiveDate), (UsageCounts, Option<NaiveDate>)> =
+            Default::default();
+        for (key, counts) in rows {
+            let entry = by_month
+                .entry((key.tenant_id, tessera_domain::usage::first_of_month(key.day)))
+                .or_default();
+            entry.0.add(*counts);
+            if counts.api_calls > 0 {
+                entry.1 = entry.1.max(Some(key.day));
+            }
+        }
+        let by_month: Vec<_> = by_month.into_iter().collect();
+        for chunk in by_month.chunks(SQLITE_CHUNK) {
+            let mut params = Params::new(self.backend);
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|((tenant, month), (counts, last_day))| {
+                    // Bound in the order the placeholders appear (SQLite's are positional).
+                    let fields = [
+                        params.bind(tenant.as_uuid(), ""),
+                        params.day(*month),
+                        params.bind(signed(counts.api_calls), ""),
+                        params.bind(signed(counts.errors), ""),
+                        params.bind(signed(counts.refused), ""),
+                    ];
+                    let last_day = match last_day {
+                        Some(day) => params.day(*day),
+                        None => "NULL".to_owned(),
+                    };
+                    format!("({}, {last_day})", fields.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO usage_tenant_monthly (tenant_id, month, api_calls, errors, refused, last_day) \
+                 SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 \
+                 FROM (VALUES {}) AS v \
+                 WHERE EXISTS (SELECT 1 FROM tenants AS t WHERE t.id = v.column1) \
+                 ON CONFLICT (tenant_id, month) DO UPDATE \
+                 SET api_calls = api_calls + excluded.api_calls, errors = errors + excluded.errors, \
+                 refused = refused + excluded.refused, \
+                 last_day = CASE WHEN last_day IS NULL OR excluded.last_day > last_day \
+                 THEN coalesce(excluded.last_day, last_day) ELSE last_day END",
+                values.join(", ")
+            );
+            self.txn.execute_raw(params.statement(sql)).await.map_err(db_failure)?;
+        }
         Ok(())
     }
 

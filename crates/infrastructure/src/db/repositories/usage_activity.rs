@@ -1,5 +1,6 @@
-//! The platform's one pass over every tenant's daily rollups: how many tenants were
-//! active, the busiest and the most failing, and those near their monthly quota.
+//! The platform's one pass over every tenant's monthly rollups (a row per tenant and
+//! month): how many tenants were active, the busiest and the most failing this month,
+//! and those near their monthly quota.
 
 use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter};
 use tessera_application::ports::{ActivityWindow, StoreResult, TenantActivity, TenantCalls};
@@ -11,9 +12,9 @@ use crate::db::entities::tenant;
 use crate::db::{SeaTransaction, db_failure};
 
 impl SeaTransaction {
-    /// [`UsageRepository::tenant_activity`]: one statement over every tenant's rollups
-    /// (the `usage_tenant_activity` function on Postgres, which runs as the schema
-    /// owner), then one for the tenants it names.
+    /// [`UsageRepository::tenant_activity`]: one statement over every tenant's monthly
+    /// rollups (the `usage_tenant_activity` function on Postgres, which runs as the
+    /// schema owner), then one for the tenants it names.
     pub(super) async fn activity_of_every_tenant(
         &self,
         window: &ActivityWindow,
@@ -23,30 +24,22 @@ impl SeaTransaction {
     ) -> StoreResult<TenantActivity> {
         // Bound in the order the placeholders appear (SQLite's are positional).
         let mut params = Params::new(self.backend);
-        let since = window.since.min(window.from).min(window.month);
-        let until = window.until.max(window.to);
+        // A row per tenant and month: this month's, and the last month's for the
+        // tenants last active then (within the 30 days looked at).
+        let since_month = tessera_domain::usage::first_of_month(window.since.min(window.month));
         let activity = if self.backend == DbBackend::Postgres {
-            let [since, until, from, to, month] =
-                [since, until, window.from, window.to, window.month].map(|day| params.day(day));
-            format!("usage_tenant_activity({since}, {until}, {from}, {to}, {month})")
+            let [since_month, month] = [since_month, window.month].map(|day| params.day(day));
+            format!("usage_tenant_activity({since_month}, {month})")
         } else {
-            let [from, to, from_2, to_2, month, since, until] = [
-                window.from,
-                window.to,
-                window.from,
-                window.to,
-                window.month,
-                since,
-                until,
-            ]
-            .map(|day| params.day(day));
+            let [month, month_2, month_3, since_month] =
+                [window.month, window.month, window.month, since_month].map(|day| params.day(day));
             format!(
                 "(SELECT tenant_id, \
-                 sum(CASE WHEN day >= {from} AND day < {to} THEN api_calls ELSE 0 END) AS calls, \
-                 sum(CASE WHEN day >= {from_2} AND day < {to_2} THEN errors ELSE 0 END) AS errors, \
-                 sum(CASE WHEN day >= {month} THEN api_calls ELSE 0 END) AS month_calls, \
-                 max(CASE WHEN api_calls > 0 THEN day END) AS last_day \
-                 FROM usage_tenant_daily WHERE day >= {since} AND day < {until} GROUP BY tenant_id)"
+                 sum(CASE WHEN month = {month} THEN api_calls ELSE 0 END) AS calls, \
+                 sum(CASE WHEN month = {month_2} THEN errors ELSE 0 END) AS errors, \
+                 sum(CASE WHEN month = {month_3} THEN api_calls ELSE 0 END) AS month_calls, \
+                 max(last_day) AS last_day \
+                 FROM usage_tenant_monthly WHERE month >= {since_month} GROUP BY tenant_id)"
             )
         };
         // Each plan's finite monthly quota (a row that matches no plan when none has one).
