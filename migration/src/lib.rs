@@ -49,7 +49,6 @@ pub const TENANT_TABLES: &[&str] = &[
     "webhook_deliveries",
     "billing_events",
     "usage_daily",
-    "usage_tenant_daily",
     "usage_tenant_monthly",
 ];
 

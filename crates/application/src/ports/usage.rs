@@ -48,9 +48,10 @@ pub trait UsageRepository: Send + Sync {
     /// tenants, in one statement: the meter's flush. Rows of a tenant that no longer
     /// exists are dropped.
     async fn add(&self, rows: &[(UsageKey, UsageCounts)]) -> StoreResult<()>;
-    /// Each tenant's API calls from `since` on (tenants without any are left out), across
-    /// tenants, in one statement: what the monthly quota is checked against.
-    async fn calls_since(&self, tenants: &[TenantId], since: NaiveDate) -> StoreResult<Vec<(TenantId, u64)>>;
+    /// Each tenant's API calls in the month that starts on `month` (tenants without any
+    /// are left out), across tenants, in one statement: what the monthly quota is
+    /// checked against.
+    async fn month_calls(&self, tenants: &[TenantId], month: NaiveDate) -> StoreResult<Vec<(TenantId, u64)>>;
     /// The scope's usage in each bucket (buckets without any usage answer zeros), in one
     /// statement whatever the number of buckets.
     async fn series(&self, scope: &TenantScope, buckets: &[Bucket]) -> StoreResult<Vec<UsagePoint>>;

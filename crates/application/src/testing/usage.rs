@@ -37,11 +37,11 @@ impl UsageRepository for FakeTransaction {
         Ok(())
     }
 
-    async fn calls_since(&self, tenants: &[TenantId], since: NaiveDate) -> StoreResult<Vec<(TenantId, u64)>> {
+    async fn month_calls(&self, tenants: &[TenantId], month: NaiveDate) -> StoreResult<Vec<(TenantId, u64)>> {
         let state = self.state();
         let mut totals: BTreeMap<TenantId, u64> = BTreeMap::new();
         for (key, counts) in &state.usage {
-            if key.day >= since && tenants.contains(&key.tenant_id) {
+            if tessera_domain::usage::first_of_month(key.day) == month && tenants.contains(&key.tenant_id) {
                 *totals.entry(key.tenant_id).or_default() += counts.api_calls;
             }
         }

@@ -284,7 +284,7 @@ impl Application {
         let written = async {
             let tx = self.ports.store.begin().await?;
             tx.usage().add(&rows).await?;
-            let totals = tx.usage().calls_since(&tenants, month).await?;
+            let totals = tx.usage().month_calls(&tenants, month).await?;
             tx.commit().await?;
             Ok::<_, crate::ports::StoreError>(totals)
         }

@@ -114,40 +114,7 @@ impl SeaTransaction {
             );
             self.txn.execute_raw(params.statement(sql)).await.map_err(db_failure)?;
         }
-        // The same, summed per tenant and day.
-        let mut by_day: std::collections::BTreeMap<(TenantId, NaiveDate), UsageCounts> = Default::default();
-        for (key, counts) in rows {
-            by_day.entry((key.tenant_id, key.day)).or_default().add(*counts);
-        }
-        let by_day: Vec<_> = by_day.into_iter().collect();
-        for chunk in by_day.chunks(SQLITE_CHUNK) {
-            let mut params = Params::new(self.backend);
-            let values: Vec<String> = chunk
-                .iter()
-                .map(|((tenant, day), counts)| {
-                    let fields = [
-                        params.bind(tenant.as_uuid(), ""),
-                        params.day(*day),
-                        params.bind(signed(counts.api_calls), ""),
-                        params.bind(signed(counts.errors), ""),
-                        params.bind(signed(counts.refused), ""),
-                    ];
-                    format!("({})", fields.join(", "))
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO usage_tenant_daily (tenant_id, day, api_calls, errors, refused) \
-                 SELECT v.column1, v.column2, v.column3, v.column4, v.column5 \
-                 FROM (VALUES {}) AS v \
-                 WHERE EXISTS (SELECT 1 FROM tenants AS t WHERE t.id = v.column1) \
-                 ON CONFLICT (tenant_id, day) DO UPDATE \
-                 SET api_calls = api_calls + excluded.api_calls, errors = errors + excluded.errors, \
-                 refused = refused + excluded.refused",
-                values.join(", ")
-            );
-            self.txn.execute_raw(params.statement(sql)).await.map_err(db_failure)?;
-        }
-        // And per tenant and month, with the last day that had calls.
+        // The same summed per tenant and month, with the last day that had calls.
         let mut by_month: std::collections::BTreeMap<(TenantId, NaiveDate), (UsageCounts, Option<NaiveDate>)> =
             Default::default();
         for (key, counts) in rows {
@@ -234,7 +201,7 @@ impl UsageRepository for SeaTransaction {
         Ok(())
     }
 
-    async fn calls_since(&self, tenants: &[TenantId], since: NaiveDate) -> StoreResult<Vec<(TenantId, u64)>> {
+    async fn month_calls(&self, tenants: &[TenantId], month: NaiveDate) -> StoreResult<Vec<(TenantId, u64)>> {
         let mut totals = Vec::new();
         let chunk_size = if self.backend == DbBackend::Postgres {
             tenants.len().max(1)
@@ -246,16 +213,16 @@ impl UsageRepository for SeaTransaction {
             let sql = if self.backend == DbBackend::Postgres {
                 let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
                 format!(
-                    "SELECT tenant_id, calls FROM usage_calls_since(string_to_array({}, ',')::uuid[], {})",
+                    "SELECT tenant_id, calls FROM usage_month_calls(string_to_array({}, ',')::uuid[], {})",
                     params.bind(ids.join(","), "text"),
-                    params.day(since)
+                    params.day(month)
                 )
             } else {
-                let since = params.day(since);
+                let month = params.day(month);
                 let ids: Vec<String> = chunk.iter().map(|id| params.bind(id.as_uuid(), "")).collect();
                 format!(
-                    "SELECT tenant_id, CAST(sum(api_calls) AS bigint) AS calls FROM usage_tenant_daily \
-                     WHERE day >= {since} AND tenant_id IN ({}) GROUP BY tenant_id",
+                    "SELECT tenant_id, api_calls AS calls FROM usage_tenant_monthly \
+                     WHERE month = {month} AND tenant_id IN ({})",
                     ids.join(", ")
                 )
             };
