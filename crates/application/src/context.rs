@@ -212,7 +212,7 @@ impl RequestContext {
 
     /// The same caller, held to what a person may do once the tenant's monthly API
     /// calls are spent (a suspended owner stays held to the narrower rules).
-    pub fn with_calls_spent(mut self, limit: u64, used: u64) -> Self {
+    pub(crate) fn with_calls_spent(mut self, limit: u64, used: u64) -> Self {
         if self.standing != Standing::OwnerOnly {
             self.standing = Standing::CallsSpent { limit, used };
         }

@@ -70,6 +70,14 @@ impl TenantTraffic {
     }
 }
 
+/// An API key's request refused because its tenant's plan's API calls for the month
+/// are spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallsSpent {
+    pub limit: u64,
+    pub used: u64,
+}
+
 /// How a metered request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metered {
@@ -268,6 +276,21 @@ impl Application {
             limit,
             used,
         })
+    }
+
+    /// The caller as the monthly API-call quota leaves it: unchanged while calls remain;
+    /// once they are spent, an API key is refused (and the refusal metered), and a
+    /// person goes on held to what lets them see the tenant's plan and usage and change
+    /// the plan ([`crate::Standing::CallsSpent`]).
+    pub fn hold_to_monthly_calls(&self, ctx: RequestContext) -> Result<RequestContext, CallsSpent> {
+        let Some(Refusal::QuotaExceeded { limit, used, .. }) = self.monthly_calls_refusal(&ctx) else {
+            return Ok(ctx);
+        };
+        if ctx.person().is_none() {
+            self.meter(&ctx, Metered::Refused);
+            return Err(CallsSpent { limit, used });
+        }
+        Ok(ctx.with_calls_spent(limit, used))
     }
 
     /// Adds what this process counted to the daily rollups, and learns what the

@@ -105,6 +105,9 @@ async fn the_monthly_quota_counts_flushed_and_unflushed_calls() {
     app.meter(&ctx, Metered::Refused);
     app.flush_usage().await.expect("flush");
     assert!(app.monthly_calls_refusal(&ctx).is_some(), "and still after the flush");
+    // A person goes on, held to what lets them change the plan.
+    let held = app.hold_to_monthly_calls(ctx).expect("a person is not refused");
+    assert_eq!(held.standing(), crate::Standing::CallsSpent { limit: 3, used: 3 });
 }
 
 #[tokio::test]

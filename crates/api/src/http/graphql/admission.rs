@@ -10,7 +10,6 @@
 use tessera_application::Application;
 use tessera_application::rate_limits::{Admission, Admitted};
 use tessera_application::usage::Metered;
-use tessera_domain::Refusal;
 
 use super::document_limits::Shape;
 use super::refusal::{Refused, RequestRefusal};
@@ -46,20 +45,14 @@ pub fn documents_for_plan(caller: &Caller, runs_trusted_document: bool) -> Resul
 
 /// A tenant whose plan's API calls for this month are spent (counted by the meter, in
 /// memory: no database or Redis work): its API keys are refused here; its people go on,
-/// held to what lets them see the tenant's plan and usage and change the plan (the
-/// access rules refuse the rest as over quota).
+/// held by the access rules to what lets them change the plan.
 pub fn monthly_calls(app: &Application, caller: Caller) -> Result<Caller, Refused> {
     let Caller::Member(context) = caller else {
         return Ok(caller);
     };
-    match app.monthly_calls_refusal(&context) {
-        Some(Refusal::QuotaExceeded { limit, used, .. }) if context.person().is_none() => {
-            app.meter(&context, Metered::Refused);
-            Err(Refused::monthly_calls_spent(limit, used))
-        }
-        Some(Refusal::QuotaExceeded { limit, used, .. }) => Ok(Caller::Member(context.with_calls_spent(limit, used))),
-        _ => Ok(Caller::Member(context)),
-    }
+    app.hold_to_monthly_calls(context)
+        .map(Caller::Member)
+        .map_err(|spent| Refused::monthly_calls_spent(spent.limit, spent.used))
 }
 
 /// Draws the request from its buckets; a member past a limit is noted in the audit
