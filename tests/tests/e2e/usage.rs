@@ -276,6 +276,39 @@ async fn platform_analytics_cost_the_same_statements_for_any_number_of_tenants(b
     assert_eq!(costs[0], costs[1], "statements with 2 and with 7 tenants: {costs:?}");
     assert!(costs[0] <= 8, "{costs:?}");
 
+    // The most failing tenant, and a tenant near its monthly quota (5 calls of 6), as
+    // the database ranks them.
+    let near = app
+        .graphql(
+            "{ tenants(first: 1, search: \"t1-4\") { nodes { id } } }",
+            json!({}),
+            Some(&admin.token),
+        )
+        .await;
+    let near_id = near.assert_ok()["tenants"]["nodes"][0]["id"].clone();
+    app.graphql(
+        "mutation($t: ID!) { setTenantOverride(input: { tenantId: $t, limit: API_CALLS_PER_MONTH, value: 6 }) { id } }",
+        json!({ "t": near_id }),
+        Some(&admin.token),
+    )
+    .await
+    .assert_ok();
+    let failed = app.query("{ noSuchField }", &admin.token).await;
+    assert!(failed.error_code().is_some());
+    app.flush_usage().await;
+    let seen = app.graphql(PLATFORM, variables.clone(), Some(&admin.token)).await;
+    let seen = &seen.assert_ok()["platformAnalytics"];
+    assert_eq!(
+        seen["mostErrors"],
+        json!([{ "slug": "platform", "errors": 1 }]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["tenantsNearQuota"],
+        json!([{ "slug": "t1-4", "quota": "API_CALLS_PER_MONTH", "used": 5, "limit": 6, "over": false }]),
+        "{seen}"
+    );
+
     // Only platform administrators.
     let owner = app.sign_up("someone@example.com", "someone").await;
     let refused = app.graphql(PLATFORM, variables, Some(&owner.token)).await;
