@@ -77,18 +77,22 @@ impl Refused {
     }
 
     /// `403` for a tenant whose plan's API calls this month are spent.
+    /// The message and extensions are the ones a field refused by the plan carries.
     pub fn monthly_calls_spent(limit: u64, used: u64) -> Self {
-        let mut refused = Self::new(
-            RequestRefusal::MonthlyCallsSpent,
-            format!("the plan allows {limit} API calls a month; the tenant has made {used}"),
-        );
-        refused.extensions.insert(
-            "reason".into(),
-            json!(tessera_application::ForbiddenReason::QuotaExceeded.code()),
-        );
-        refused.extensions.insert("quota".into(), json!("api_calls_per_month"));
-        refused.extensions.insert("limit".into(), json!(limit));
-        refused.extensions.insert("used".into(), json!(used));
+        let refusal = tessera_domain::Refusal::QuotaExceeded {
+            quota: tessera_domain::Limit::ApiCallsPerMonth,
+            limit,
+            used,
+        };
+        let error = crate::graphql::to_graphql_error(&tessera_application::AppError::OverPlan(refusal));
+        let mut refused = Self::new(RequestRefusal::MonthlyCallsSpent, error.message);
+        if let Some(extensions) = error.extensions
+            && let Ok(Value::Object(extensions)) = serde_json::to_value(extensions)
+        {
+            refused.extensions = extensions;
+            // The table's own code is written over it.
+            refused.extensions.remove("code");
+        }
         refused
     }
 
