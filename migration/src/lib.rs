@@ -26,6 +26,7 @@ mod m20261206_000015_plan_overrides;
 mod m20261206_000016_status_reason;
 mod m20261206_000017_billing_events;
 mod m20261206_000018_usage_daily;
+mod m20261206_000019_offboarding;
 
 pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
@@ -50,6 +51,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "billing_events",
     "usage_daily",
     "usage_tenant_monthly",
+    "tenant_exports",
 ];
 
 /// The transaction-local tenant, read once per statement (the sub-select becomes an
@@ -103,6 +105,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_status_reason::Migration),
             Box::new(m20261206_000017_billing_events::Migration),
             Box::new(m20261206_000018_usage_daily::Migration),
+            Box::new(m20261206_000019_offboarding::Migration),
         ]
     }
 }

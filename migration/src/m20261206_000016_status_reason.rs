@@ -20,7 +20,7 @@ const NEW_CHECK: &str = "CHECK (status IN ('active', 'past_due', 'suspended', 'd
 
 /// SQLite cannot alter a constraint: its documented way to widen one is to rewrite the
 /// table's stored definition and bump the schema version, which every row already meets.
-async fn rewrite_sqlite_check(manager: &SchemaManager<'_>, from: &str, to: &str) -> Result<(), DbErr> {
+pub(crate) async fn rewrite_sqlite_check(manager: &SchemaManager<'_>, from: &str, to: &str) -> Result<(), DbErr> {
     let connection = manager.get_connection();
     let version: i64 = connection
         .query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA schema_version"))

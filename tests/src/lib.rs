@@ -448,6 +448,10 @@ impl TestApp {
         config.limits.rate_limit_authentication_per_minute = 100_000;
         config.limits.rate_limit_anonymous_per_minute = 100_000;
         config.limits.rate_limit_principal_per_minute = 100_000;
+        // Each test keeps its export archives apart, and offboarding work is picked up fast.
+        config.offboarding.export_dir =
+            std::env::temp_dir().join(format!("tessera-exports-{}", Uuid::new_v4().simple()));
+        config.offboarding.offboarding_poll_ms = 100;
         let mailer = tessera_infrastructure::MemoryMailer::default();
         // Tests of other capabilities are not about plans: their tenants start on a
         // plan that lets them create what they need. The plan tests pick their own.
@@ -817,6 +821,11 @@ impl TestApp {
     /// Where the running server serves `/metrics` apart from the API, if it does.
     pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
         self.server.as_ref().and_then(|server| server.metrics_addr)
+    }
+
+    /// The running server's application (for what an operator's command does).
+    pub fn application(&self) -> std::sync::Arc<tessera_application::Application> {
+        self.server.as_ref().expect("the server runs").app.clone()
     }
 
     /// The address of the running server.

@@ -53,6 +53,9 @@ pub enum Standing {
     /// A suspended tenant, for one of its owners: the tenant's status and billing,
     /// export, and the owner's own session operations.
     OwnerOnly,
+    /// A tenant pending deletion, for one of its owners: its status, export, cancelling
+    /// the deletion, and the owner's own session operations.
+    PendingDeletion,
     /// A person of a tenant whose plan's API calls for the month are spent: who they
     /// are, the tenant's status, plan and usage (to change the plan), and their own
     /// session operations; the rest is refused as over quota.
@@ -213,7 +216,7 @@ impl RequestContext {
     /// The same caller, held to what a person may do once the tenant's monthly API
     /// calls are spent (a suspended owner stays held to the narrower rules).
     pub(crate) fn with_calls_spent(mut self, limit: u64, used: u64) -> Self {
-        if self.standing != Standing::OwnerOnly {
+        if !matches!(self.standing, Standing::OwnerOnly | Standing::PendingDeletion) {
             self.standing = Standing::CallsSpent { limit, used };
         }
         self

@@ -10,6 +10,7 @@ pub mod events;
 pub mod identity;
 pub mod invitations;
 pub mod members;
+pub mod offboarding;
 pub mod onboarding;
 pub mod pagination;
 mod people;
@@ -103,6 +104,8 @@ pub struct Application {
     meter: Arc<usage::Meter>,
     /// Webhook sends in flight in this process (shared by its delivery workers).
     deliveries_in_flight: Arc<std::sync::Mutex<webhooks::InFlight>>,
+    /// Exports and deletions, once their adapters are handed in.
+    offboarding: Option<Arc<offboarding::Offboarding>>,
 }
 
 impl Application {
@@ -118,6 +121,7 @@ impl Application {
             metering: usage::MeteringSettings::default(),
             meter: Arc::default(),
             deliveries_in_flight: Arc::default(),
+            offboarding: None,
         }
     }
 

@@ -56,6 +56,8 @@ typed_id!(/// One event sent (or to be sent) to one webhook endpoint.
     WebhookDeliveryId);
 typed_id!(/// A tenant (organization).
     TenantId);
+typed_id!(/// One export of a tenant's data.
+    TenantExportId);
 typed_id!(/// A global user identity.
     UserId);
 typed_id!(/// A workspace inside one tenant.

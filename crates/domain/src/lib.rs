@@ -9,6 +9,7 @@ pub mod events;
 pub mod ids;
 pub mod invitation;
 pub mod membership;
+pub mod offboarding;
 pub mod onboarding;
 pub mod permission;
 pub mod plan;
@@ -29,10 +30,12 @@ pub use audit::{AuditActor, AuditEvent, AuditOrigin, FieldChange, NewAuditEvent}
 pub use custom_domain::{CustomDomain, DomainName};
 pub use events::{DOMAIN_EVENT_TYPES, is_domain_event_type};
 pub use ids::{
-    ApiKeyId, InvitationId, MembershipId, RoleId, SessionId, TenantId, UserId, WorkspaceId, WorkspaceMembershipId,
+    ApiKeyId, InvitationId, MembershipId, RoleId, SessionId, TenantExportId, TenantId, UserId, WorkspaceId,
+    WorkspaceMembershipId,
 };
 pub use invitation::{Invitation, InvitationError, InvitationStatus};
 pub use membership::{Membership, MembershipStatus, WorkspaceMembership};
+pub use offboarding::{ExportStatus, TenantExport};
 pub use onboarding::{
     CompanySize, DraftRefusal, Locale, Onboarding, OnboardingError, OnboardingRecord, OnboardingStage, Organization,
     OrganizationInput, PersonalInfo, PersonalInfoInput, StageData, StageDataError, StageDraft, TermsAcceptance,
@@ -45,7 +48,7 @@ pub use plan::{
 };
 pub use role::{Role, RoleRuleError, SystemRole};
 pub use session::Session;
-pub use tenant::{StatusReason, Tenant, TenantStatus, TenantStatusError};
+pub use tenant::{ScheduledDeletion, StatusReason, Tenant, TenantStatus, TenantStatusError};
 pub use tenant_settings::{Colour, LogoUrl, SettingsChange, TenantSettings};
 pub use usage::{Bucket, Granularity, Principal, RangeError, UsageCounts, UsageKey, UsagePoint};
 pub use user::{PasswordHash, User};

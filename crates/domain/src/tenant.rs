@@ -5,12 +5,14 @@ use chrono::{DateTime, Utc};
 use crate::{Name, OverrideTarget, PlanKey, PlanOverride, Slug, TenantId};
 
 /// Where a tenant stands: `PastDue` is read-only (a payment failed), `Suspended` is
-/// locked except for its owners' billing and export, `Deleted` is gone.
+/// locked except for its owners' billing and export, `PendingDeletion` waits out its
+/// grace period (its owners may cancel and export), `Deleted` is gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantStatus {
     Active,
     PastDue,
     Suspended,
+    PendingDeletion,
     Deleted,
 }
 
@@ -20,6 +22,7 @@ impl TenantStatus {
             Self::Active => "active",
             Self::PastDue => "past_due",
             Self::Suspended => "suspended",
+            Self::PendingDeletion => "pending_deletion",
             Self::Deleted => "deleted",
         }
     }
@@ -28,6 +31,7 @@ impl TenantStatus {
             "active" => Some(Self::Active),
             "past_due" => Some(Self::PastDue),
             "suspended" => Some(Self::Suspended),
+            "pending_deletion" => Some(Self::PendingDeletion),
             "deleted" => Some(Self::Deleted),
             _ => None,
         }
@@ -60,6 +64,15 @@ impl StatusReason {
     }
 }
 
+/// A deletion waiting out its grace period: when it was asked for, when the purge may
+/// start, and the status the tenant returns to if it is cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduledDeletion {
+    pub requested_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub restore_to: TenantStatus,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub id: TenantId,
@@ -71,6 +84,8 @@ pub struct Tenant {
     pub plan: PlanKey,
     /// Limits and features granted or withheld for this tenant alone.
     pub plan_overrides: Vec<PlanOverride>,
+    /// Set while the tenant is pending deletion.
+    pub deletion: Option<ScheduledDeletion>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -85,6 +100,7 @@ impl Tenant {
             status_reason: None,
             plan,
             plan_overrides: Vec::new(),
+            deletion: None,
             created_at: now,
             updated_at: now,
         }
@@ -106,7 +122,10 @@ impl Tenant {
         if self.status == TenantStatus::Deleted {
             return Err(TenantStatusError::Deleted);
         }
-        if to == TenantStatus::Deleted {
+        if self.status == TenantStatus::PendingDeletion {
+            return Err(TenantStatusError::PendingDeletion);
+        }
+        if matches!(to, TenantStatus::Deleted | TenantStatus::PendingDeletion) {
             return Err(TenantStatusError::NotASuspension);
         }
         let reason = (to != TenantStatus::Active).then_some(reason);
@@ -117,6 +136,42 @@ impl Tenant {
         self.status_reason = reason;
         self.updated_at = now;
         Ok(true)
+    }
+
+    /// Starts the grace period before the tenant is purged (`due_at`); `false` when a
+    /// deletion is already scheduled (nothing changes). The status it had comes back if
+    /// the deletion is cancelled.
+    pub fn schedule_deletion(&mut self, due_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, TenantStatusError> {
+        match self.status {
+            TenantStatus::Deleted => Err(TenantStatusError::Deleted),
+            TenantStatus::PendingDeletion => Ok(false),
+            previous => {
+                self.deletion = Some(ScheduledDeletion {
+                    requested_at: now,
+                    due_at,
+                    restore_to: previous,
+                });
+                self.status = TenantStatus::PendingDeletion;
+                self.updated_at = now;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Cancels a scheduled deletion: the tenant returns to the status it had (its
+    /// reason kept). `false` when no deletion is scheduled.
+    pub fn cancel_deletion(&mut self, now: DateTime<Utc>) -> bool {
+        let Some(deletion) = self.deletion.take() else {
+            return false;
+        };
+        self.status = deletion.restore_to;
+        self.updated_at = now;
+        true
+    }
+
+    /// Whether the purge may start: a deletion is scheduled and its grace period is over.
+    pub fn is_due_for_purge(&self, now: DateTime<Utc>) -> bool {
+        self.status == TenantStatus::PendingDeletion && self.deletion.is_some_and(|d| d.due_at <= now)
     }
 
     /// Moves the tenant to another plan; `false` when it is on that plan already.
@@ -173,6 +228,8 @@ pub enum TenantStatusError {
     Deleted,
     #[error("a tenant is suspended or reactivated here")]
     NotASuspension,
+    #[error("this tenant is pending deletion: cancel the deletion first")]
+    PendingDeletion,
 }
 
 #[cfg(test)]
@@ -185,6 +242,7 @@ mod tests {
             TenantStatus::Active,
             TenantStatus::PastDue,
             TenantStatus::Suspended,
+            TenantStatus::PendingDeletion,
             TenantStatus::Deleted,
         ] {
             assert_eq!(TenantStatus::parse(status.as_str()), Some(status));
@@ -242,5 +300,39 @@ mod tests {
             later,
         );
         assert_eq!((tenant.name.as_str(), tenant.slug.as_str()), ("Acme Ltd", "acme-ltd"));
+    }
+
+    #[test]
+    fn a_scheduled_deletion_waits_its_grace_period_and_cancelling_restores_the_status() {
+        let start = Utc::now();
+        let due = start + chrono::Duration::days(30);
+        let mut tenant = Tenant::new(
+            TenantId::from_uuid(uuid::Uuid::nil()),
+            Slug::parse("acme").expect("slug"),
+            Name::parse("Acme").expect("name"),
+            PlanKey::parse("free").expect("plan"),
+            start,
+        );
+        assert_eq!(
+            tenant.change_status(TenantStatus::Suspended, StatusReason::Billing, start),
+            Ok(true)
+        );
+        assert!(!tenant.cancel_deletion(start), "nothing to cancel");
+        assert_eq!(tenant.schedule_deletion(due, start), Ok(true));
+        assert_eq!(tenant.schedule_deletion(due, start), Ok(false), "already scheduled");
+        assert_eq!(tenant.status, TenantStatus::PendingDeletion);
+        assert!(!tenant.is_due_for_purge(due - chrono::Duration::seconds(1)));
+        assert!(tenant.is_due_for_purge(due));
+        assert_eq!(
+            tenant.change_status(TenantStatus::Active, StatusReason::Requested, start),
+            Err(TenantStatusError::PendingDeletion),
+            "a pending deletion is cancelled, not reactivated"
+        );
+        assert!(tenant.cancel_deletion(start));
+        assert_eq!(tenant.status, TenantStatus::Suspended, "back to where it was");
+        assert_eq!(tenant.status_reason, Some(StatusReason::Billing));
+        assert!(!tenant.is_due_for_purge(due));
+        tenant.status = TenantStatus::Deleted;
+        assert_eq!(tenant.schedule_deletion(due, start), Err(TenantStatusError::Deleted));
     }
 }

@@ -9,6 +9,7 @@ pub mod db;
 pub mod domains;
 pub mod events;
 pub mod mail;
+pub mod offboarding;
 pub mod persisted;
 pub mod plan_file;
 pub mod rate_limits;

@@ -109,3 +109,50 @@ pub async fn set_platform_admin(config: &Config, email: &str, grant: bool) -> an
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
+
+/// `tessera tenant export <slug> <file>`: queues an export of the tenant, writes it now
+/// (or waits for a running server's worker that took it first), and copies the
+/// archive to `file`.
+pub async fn export_tenant(
+    app: &tessera_application::Application,
+    slug: &str,
+    file: &std::path::Path,
+) -> anyhow::Result<tessera_domain::TenantExport> {
+    use futures_util::StreamExt as _;
+    use tokio::io::AsyncWriteExt as _;
+
+    let queued = app
+        .queue_export_for_operator(slug)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut export = app
+        .write_export_now(queued.tenant_id, queued.id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3_600);
+    while export.is_in_progress() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        export = app
+            .write_export_now(queued.tenant_id, queued.id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    if export.status != tessera_domain::ExportStatus::Completed {
+        anyhow::bail!(
+            "the export did not complete: {}",
+            export.error.as_deref().unwrap_or(export.status.as_str())
+        );
+    }
+    let (_, mut bytes) = app
+        .open_export(export.tenant_id, export.id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut out = tokio::fs::File::create(file)
+        .await
+        .with_context(|| format!("creating {}", file.display()))?;
+    while let Some(chunk) = bytes.next().await {
+        out.write_all(&chunk?).await?;
+    }
+    out.sync_all().await?;
+    Ok(export)
+}

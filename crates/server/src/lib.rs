@@ -16,7 +16,8 @@ use tessera_infrastructure::SeaStore;
 use tokio::net::TcpListener;
 
 pub use admin::{
-    archive_audit, archive_audit_into, connect_for_migrations, migrate_up, set_platform_admin, verify_audit,
+    archive_audit, archive_audit_into, connect_for_migrations, export_tenant, migrate_up, set_platform_admin,
+    verify_audit,
 };
 pub use config::{Config, DatabaseSection, Environment, LogFormat};
 pub use wiring::{BuildOptions, build_application};
@@ -103,6 +104,24 @@ fn spawn_workers(app: &Arc<Application>, config: &Config) -> Vec<tokio::task::Jo
                 },
             )
             .await;
+        })));
+    }
+    {
+        // Exports to write or expire, and tenants to purge (a purge that stopped midway
+        // is taken up again here).
+        let app = app.clone();
+        let poll = config.offboarding.poll();
+        workers.push(tokio::spawn(tessera_infrastructure::as_background(async move {
+            loop {
+                let exports = app.run_exports().await;
+                let purges = app.run_purges().await;
+                for error in [exports.as_ref().err(), purges.as_ref().err()].into_iter().flatten() {
+                    tracing::warn!(%error, "an offboarding pass failed");
+                }
+                if matches!((exports, purges), (Ok(0) | Err(_), Ok(0) | Err(_))) {
+                    tokio::time::sleep(poll).await;
+                }
+            }
         })));
     }
     let metering = app.metering();

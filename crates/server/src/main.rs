@@ -67,6 +67,11 @@ enum Command {
         #[command(flatten)]
         database: DatabaseSection,
     },
+    /// Export a tenant's data, or check an export archive offline.
+    Tenant {
+        #[command(subcommand)]
+        action: TenantAction,
+    },
     /// Grant or revoke platform administration (cross-tenant operations).
     Admin {
         #[command(subcommand)]
@@ -108,6 +113,23 @@ enum AuditAction {
 }
 
 #[derive(Subcommand)]
+enum TenantAction {
+    /// Write the archive of every row the tenant holds (as `requestTenantExport` does) to FILE.
+    Export {
+        /// The tenant's slug.
+        slug: String,
+        /// Where to write the `.tar.gz` archive.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
+    /// Check an export archive with nothing but the file: every table file against the
+    /// manifest's row count and SHA-256, and the exported audit trail's hash chain.
+    /// Exits 1 when anything is wrong.
+    VerifyExport { file: std::path::PathBuf },
+}
+
+#[derive(Subcommand)]
 enum AdminAction {
     /// Make the user with this email a platform administrator.
     Grant { email: String },
@@ -139,7 +161,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate { runtime, .. } | Command::Audit { runtime, .. } | Command::Admin { runtime, .. } => {
             Some(runtime)
         }
-        Command::Schema | Command::Errors | Command::Persisted { .. } => None,
+        Command::Tenant {
+            action: TenantAction::Export { config, .. },
+        } => Some(&config.runtime),
+        Command::Schema | Command::Errors | Command::Persisted { .. } | Command::Tenant { .. } => None,
     });
     match command {
         Command::Serve { config } => tessera_server::serve(&config).await,
@@ -185,6 +210,7 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Tenant { action } => tenant(action).await,
         Command::Seed { demo, config } => {
             if !demo {
                 anyhow::bail!("nothing to seed: pass --demo");
@@ -207,6 +233,40 @@ async fn main() -> anyhow::Result<()> {
                 "  query {{ me {{ email displayName }} currentTenant {{ name slug }} workspaces(first: 10) {{ totalCount nodes {{ id name slug }} }} }}"
             );
             Ok(())
+        }
+    }
+}
+
+async fn tenant(action: TenantAction) -> anyhow::Result<()> {
+    match action {
+        TenantAction::Export { slug, file, config } => {
+            let (app, _) = build_application(&config, &BuildOptions::default()).await?;
+            let export = tessera_server::export_tenant(&app, &slug, &file).await?;
+            println!(
+                "tenant `{slug}`: {} rows from {} tables written to {} ({} bytes, SHA-256 {})",
+                export.rows_written,
+                export.tables_total,
+                file.display(),
+                export.bytes,
+                export.sha256.unwrap_or_default()
+            );
+            Ok(())
+        }
+        TenantAction::VerifyExport { file } => {
+            let check = tessera_infrastructure::offboarding::verify_export(&file)?;
+            println!(
+                "tenant {}: {} tables, {} rows, {} audit events",
+                check.tenant_id, check.tables, check.rows, check.audit_events
+            );
+            if check.is_intact() {
+                println!("intact: every file matches the manifest and the audit chain holds");
+                Ok(())
+            } else {
+                for problem in &check.problems {
+                    println!("  - {problem}");
+                }
+                std::process::exit(1);
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use tessera_api::http::DependencyCheck;
+use tessera_application::offboarding::OffboardingPorts;
 use tessera_application::ports::{
     AccessCache, AttemptLimiter, DomainVerifier, EventBus, Mailer, PersistedQueryStore, RateLimiter,
 };
@@ -179,11 +180,25 @@ pub(crate) async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Res
                 .with_webhooks(config.webhooks.settings(config.webhooks_may_reach_local_addresses()))
                 .with_persisted_queries(config.limits.persisted_queries())
                 .with_billing(config.billing.settings(&plans)?)
+                .with_offboarding(offboarding_ports(&store, config), config.offboarding.settings())
                 .with_plans(plans),
         ),
         store,
         checks,
     })
+}
+
+/// Exports and purges: written from the server's database, kept in `EXPORT_DIR`.
+pub(crate) fn offboarding_ports(store: &SeaStore, config: &Config) -> OffboardingPorts {
+    use tessera_infrastructure::offboarding::{
+        HmacLinkSigner, LocalArchiveStorage, SeaTenantArchiver, SeaTenantPurger,
+    };
+    OffboardingPorts {
+        archiver: Arc::new(SeaTenantArchiver::new(store.connection().clone())),
+        storage: Arc::new(LocalArchiveStorage::new(config.offboarding.export_dir.clone())),
+        purger: Arc::new(SeaTenantPurger::new(store.connection().clone())),
+        signer: Arc::new(HmacLinkSigner::new(config.offboarding.link_key())),
+    }
 }
 
 /// The adapters every replica must share: on the one Redis pool when `REDIS_URL` is

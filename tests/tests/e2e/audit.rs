@@ -117,11 +117,13 @@ async fn first_delivery(app: &TestApp, token: &str, endpoint: &str) -> String {
 
 async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: Backend) {
     let (addr, served) = domain_server().await;
-    let Some(app) = TestApp::spawn_configured(backend, |_, options| {
+    let Some(app) = TestApp::spawn_configured(backend, |config, options| {
         options.domain_verifier = Some(Arc::new(HttpDomainVerifier::resolving_every_domain_to(
             addr,
             Duration::from_secs(5),
         )));
+        // The export and purge worker stays idle: its events would come at any time.
+        config.offboarding.offboarding_poll_ms = 3_600_000;
     })
     .await
     else {
@@ -581,6 +583,51 @@ async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: B
             Some(&admin.token),
         )
         .await;
+    }
+
+    // Offboarding: an export asked for (the worker, idle in this test, never writes it),
+    // and deletions scheduled and cancelled, each recorded in the platform's chain and
+    // in the tenant's, by its owner now (bob).
+    let (owner_access, _) = log_in(&mut walk, "bob@acme.example", PASSWORD, "acme").await;
+    walk.run(
+        "requestTenantExport",
+        "tenant.export_requested",
+        "mutation { requestTenantExport { id } }",
+        json!({}),
+        Some(&owner_access),
+    )
+    .await;
+    for (mutation, action, document, token) in [
+        (
+            "requestTenantDeletion",
+            "tenant.deletion_requested",
+            "mutation { requestTenantDeletion(confirmSlug: \"acme\", password: \"a long enough password\") { id } }",
+            &owner_access,
+        ),
+        (
+            "cancelTenantDeletion",
+            "tenant.deletion_cancelled",
+            "mutation { cancelTenantDeletion { id } }",
+            &owner_access,
+        ),
+        (
+            "scheduleTenantDeletion",
+            "tenant.deletion_requested",
+            "mutation($id: ID!) { scheduleTenantDeletion(tenantId: $id) { id } }",
+            &admin.token,
+        ),
+        (
+            "cancelScheduledTenantDeletion",
+            "tenant.deletion_cancelled",
+            "mutation($id: ID!) { cancelScheduledTenantDeletion(tenantId: $id) { id } }",
+            &admin.token,
+        ),
+    ] {
+        let answer = app
+            .graphql(document, json!({ "id": owner.tenant_id }), Some(token))
+            .await;
+        answer.assert_ok();
+        walk.expect_in_order(&[(mutation, action), (mutation, action)]).await;
     }
 
     // The password flows last: a reset ends every session.

@@ -18,6 +18,7 @@ mod isolation;
 mod list_contract;
 mod metrics;
 mod migrations;
+mod offboarding;
 mod onboarding;
 mod persisted_queries;
 mod plans;

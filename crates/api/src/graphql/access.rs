@@ -49,6 +49,7 @@ const MODULE_RULES: &[&[Rule]] = &[
     super::identity::RULES,
     super::invitations::RULES,
     super::members::RULES,
+    super::offboarding::RULES,
     super::onboarding::RULES,
     super::tenant_setup::RULES,
     super::pagination::RULES,
@@ -122,6 +123,8 @@ const ANY_STANDING: &[&str] = &[
     "changePlan",
     "setTenantOverride",
     "clearTenantOverride",
+    "scheduleTenantDeletion",
+    "cancelScheduledTenantDeletion",
     "tenants",
     "platformAuditEvents",
 ];
@@ -137,7 +140,15 @@ const OWNER_WHILE_SUSPENDED: &[&str] = &[
     "permissions",
     "sessions",
     "plans",
+    "tenantExports",
 ];
+
+/// What an owner may still change while the tenant is past due or suspended: export
+/// it, and delete it.
+const OFFBOARDING_WHILE_LOCKED: &[&str] = &["requestTenantExport", "requestTenantDeletion"];
+
+/// What an owner may still change while the tenant is pending deletion.
+const WHILE_PENDING_DELETION: &[&str] = &["requestTenantExport", "cancelTenantDeletion"];
 
 /// Refuses a root field that the caller's tenant's status rules out: every change while
 /// it is past due (`TENANT_READ_ONLY`), everything but status, billing and the owner's
@@ -152,12 +163,20 @@ pub fn check_standing(parent: &str, field: &str, caller: Option<&Caller>) -> Res
     }
     match request.standing() {
         Standing::Full => Ok(()),
-        Standing::ReadOnly if parent == "Query" => Ok(()),
+        Standing::ReadOnly if parent == "Query" || OFFBOARDING_WHILE_LOCKED.contains(&field) => Ok(()),
         Standing::ReadOnly => Err(AppError::Forbidden {
             reason: ForbiddenReason::TenantReadOnly,
             message: "the tenant is past due: it is read-only until it is active again".into(),
         }),
         Standing::OwnerOnly if parent == "Query" && OWNER_WHILE_SUSPENDED.contains(&field) => Ok(()),
+        Standing::OwnerOnly if OFFBOARDING_WHILE_LOCKED.contains(&field) => Ok(()),
+        Standing::PendingDeletion if parent == "Query" && OWNER_WHILE_SUSPENDED.contains(&field) => Ok(()),
+        Standing::PendingDeletion if WHILE_PENDING_DELETION.contains(&field) => Ok(()),
+        Standing::PendingDeletion => Err(AppError::Forbidden {
+            reason: ForbiddenReason::TenantPendingDeletion,
+            message: "the tenant is being deleted: its owners may cancel the deletion, see its status and export"
+                .into(),
+        }),
         Standing::OwnerOnly => Err(AppError::Forbidden {
             reason: ForbiddenReason::TenantSuspended,
             message: "the tenant is suspended: its owners may see its status and billing, and export".into(),

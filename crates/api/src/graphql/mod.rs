@@ -12,6 +12,7 @@ mod identity;
 mod invitations;
 pub mod loaders;
 mod members;
+mod offboarding;
 mod onboarding;
 mod pagination;
 mod plans;
@@ -50,6 +51,7 @@ pub struct Query(
     webhooks::WebhookQuery,
     workspaces::WorkspaceQuery,
     analytics::AnalyticsQuery,
+    offboarding::OffboardingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -69,6 +71,7 @@ pub struct Mutation(
     plans::PlanMutation,
     webhooks::WebhookMutation,
     workspaces::WorkspaceMutation,
+    offboarding::OffboardingMutation,
 );
 
 pub use webhooks::Subscription;

@@ -25,7 +25,7 @@ pub(super) const RULES: &[Rule] = &[
     ("MyTenant", &["*"], Access::Inherited),
     ("MyTenantConnection", &["*"], Access::Inherited),
     ("MyTenantEdge", &["*"], Access::Inherited),
-    ("Tenant", &["id", "slug", "name", "status", "plan", "createdAt"], Access::Inherited),
+    ("Tenant", &["id", "slug", "name", "status", "plan", "createdAt", "deletionScheduledFor"], Access::Inherited),
     ("Tenant", &["usage", "statusReason"], Access::Permission(Permission::BillingManage)),
 ];
 
@@ -36,6 +36,9 @@ pub enum TenantStatus {
     PastDue,
     /// Locked: only its owners sign in, to see its status and billing, and export.
     Suspended,
+    /// Scheduled for deletion: only its owners sign in, to cancel it or export, until
+    /// `deletionScheduledFor`.
+    PendingDeletion,
     Deleted,
 }
 
@@ -86,6 +89,7 @@ impl Tenant {
             DomainStatus::Active => TenantStatus::Active,
             DomainStatus::PastDue => TenantStatus::PastDue,
             DomainStatus::Suspended => TenantStatus::Suspended,
+            DomainStatus::PendingDeletion => TenantStatus::PendingDeletion,
             DomainStatus::Deleted => TenantStatus::Deleted,
         }
     }
@@ -120,6 +124,11 @@ impl Tenant {
 
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+
+    /// When the tenant's data is purged, while it is pending deletion.
+    async fn deletion_scheduled_for(&self) -> Option<DateTime<Utc>> {
+        self.0.deletion.map(|d| d.due_at)
     }
 }
 

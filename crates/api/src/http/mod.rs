@@ -2,6 +2,7 @@
 //! security headers, body-size and time limits.
 
 pub mod billing;
+mod exports;
 mod graphiql;
 mod graphql;
 mod health;
@@ -126,7 +127,8 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(prometheus::render))
-        .route("/billing/stripe", axum::routing::post(billing::stripe));
+        .route("/billing/stripe", axum::routing::post(billing::stripe))
+        .route("/exports/{tenant}/{export}", get(exports::download));
     if config.graphiql {
         routes = routes
             .route("/graphiql", get(graphiql::page))

@@ -239,7 +239,13 @@ impl Application {
         let standing = match tenant.status {
             tessera_domain::TenantStatus::Active => crate::Standing::Full,
             tessera_domain::TenantStatus::PastDue => crate::Standing::ReadOnly,
-            _ => {
+            tessera_domain::TenantStatus::PendingDeletion | tessera_domain::TenantStatus::Deleted => {
+                return Err(AppError::Forbidden {
+                    reason: ForbiddenReason::TenantPendingDeletion,
+                    message: "this tenant is being deleted".into(),
+                });
+            }
+            tessera_domain::TenantStatus::Suspended => {
                 return Err(AppError::Forbidden {
                     reason: ForbiddenReason::TenantSuspended,
                     message: "this tenant is suspended".into(),

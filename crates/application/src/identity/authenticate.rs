@@ -20,18 +20,23 @@ pub(crate) async fn standing_in(
     match tenant.status {
         TenantStatus::Active => Ok(Standing::Full),
         TenantStatus::PastDue => Ok(Standing::ReadOnly),
-        TenantStatus::Suspended => {
+        TenantStatus::Suspended | TenantStatus::PendingDeletion => {
             let role = tx
                 .roles()
                 .find_by_id(&TenantScope::new(tenant.id), membership.role_id)
                 .await?;
-            if role.is_some_and(|role| role.system == Some(SystemRole::Owner)) {
-                Ok(Standing::OwnerOnly)
-            } else {
-                Err(AppError::Forbidden {
+            let owner = role.is_some_and(|role| role.system == Some(SystemRole::Owner));
+            match (owner, tenant.status) {
+                (true, TenantStatus::Suspended) => Ok(Standing::OwnerOnly),
+                (true, _) => Ok(Standing::PendingDeletion),
+                (false, TenantStatus::Suspended) => Err(AppError::Forbidden {
                     reason: ForbiddenReason::TenantSuspended,
                     message: "this tenant is suspended".into(),
-                })
+                }),
+                (false, _) => Err(AppError::Forbidden {
+                    reason: ForbiddenReason::TenantPendingDeletion,
+                    message: "this tenant is being deleted".into(),
+                }),
             }
         }
         TenantStatus::Deleted => Err(AppError::Unauthenticated(

@@ -132,7 +132,7 @@ impl Application {
                     chosen = Some(tenant);
                     break;
                 }
-                TenantStatus::PastDue | TenantStatus::Suspended => {
+                TenantStatus::PastDue | TenantStatus::Suspended | TenantStatus::PendingDeletion => {
                     tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
                     match super::standing_in(tx.as_ref(), &tenant, &membership).await {
                         Ok(_) => {

@@ -98,7 +98,7 @@ impl Application {
         let changed = tenant
             .change_status(status, reason, now)
             .map_err(|refusal| match refusal {
-                TenantStatusError::Deleted => AppError::Conflict {
+                TenantStatusError::Deleted | TenantStatusError::PendingDeletion => AppError::Conflict {
                     field: "id".into(),
                     message: refusal.to_string(),
                 },

@@ -13,6 +13,7 @@ mod billing;
 mod events;
 mod mail;
 mod members;
+mod offboarding;
 mod onboarding;
 mod persisted;
 mod roles;
@@ -32,6 +33,10 @@ pub use billing::{BillingEventRecord, BillingEventRepository};
 pub use events::{EventBus, EventSubscription, OutboxEvent, OutboxRepository};
 pub use mail::{MailMessage, Mailer, OutgoingMail};
 pub use members::{HeldRole, InvitationRepository, MemberFilter, MembershipRepository};
+pub use offboarding::{
+    ArchiveProgress, ArchiveStorage, ArchiveSummary, ByteStream, LinkSigner, ProgressSink, PurgeStep, TenantArchiver,
+    TenantExportRepository, TenantPurger,
+};
 pub use onboarding::{OnboardingFunnel, OnboardingRepository};
 pub use persisted::PersistedQueryStore;
 pub use roles::RoleRepository;
@@ -115,6 +120,7 @@ pub trait Transaction: Send + Sync {
     fn webhooks(&self) -> &dyn WebhookRepository;
     fn audit(&self) -> &dyn AuditRepository;
     fn usage(&self) -> &dyn UsageRepository;
+    fn exports(&self) -> &dyn TenantExportRepository;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

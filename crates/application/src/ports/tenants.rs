@@ -23,6 +23,11 @@ pub trait TenantRepository: Send + Sync {
     async fn count_all(&self, search: Option<&str>) -> StoreResult<u64>;
     /// Saves status and `updated_at`; `NotFound` when there is no such tenant.
     async fn update_status(&self, tenant: &Tenant) -> StoreResult<()>;
+    /// Tenants whose purge may run at `now`: pending deletion past their grace period,
+    /// or already marked deleted with rows left (a purge that stopped midway).
+    async fn due_for_purge(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Tenant>>;
+    /// Removes the tenant's own row (once its purge left nothing that refers to it).
+    async fn delete(&self, id: TenantId) -> StoreResult<()>;
     /// Saves name, slug and `updated_at`; `Duplicate("slug")` when the slug is taken.
     async fn update_profile(&self, tenant: &Tenant) -> StoreResult<()>;
     /// Saves plan, plan overrides and `updated_at`; `NotFound` when there is no such tenant.

@@ -6,6 +6,7 @@
 
 mod credentials;
 mod events;
+mod offboarding;
 mod people;
 mod services;
 mod store;

@@ -236,7 +236,29 @@ impl TenantRepository for FakeTransaction {
         self.update_tenant(tenant, |stored| {
             stored.status = tenant.status;
             stored.status_reason = tenant.status_reason;
+            stored.deletion = tenant.deletion;
         })
+    }
+    async fn due_for_purge(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Tenant>> {
+        let mut due: Vec<Tenant> = self
+            .state()
+            .tenants
+            .iter()
+            .filter(|t| t.status == tessera_domain::TenantStatus::Deleted || t.is_due_for_purge(now))
+            .cloned()
+            .collect();
+        due.sort_by_key(|t| t.deletion.map(|d| d.due_at));
+        due.truncate(limit as usize);
+        Ok(due)
+    }
+    async fn delete(&self, id: TenantId) -> StoreResult<()> {
+        let mut state = self.state();
+        let before = state.tenants.len();
+        state.tenants.retain(|t| t.id != id);
+        if state.tenants.len() == before {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
     async fn find_joined_by(&self, user_id: UserId, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
         let state = self.state();

@@ -43,6 +43,8 @@ pub struct State {
     pub billing_events: Vec<crate::ports::BillingEventRecord>,
     /// The daily usage rollups.
     pub usage: std::collections::BTreeMap<tessera_domain::UsageKey, tessera_domain::UsageCounts>,
+    /// Tenant exports, each with its writer's lease.
+    pub exports: Vec<(tessera_domain::TenantExport, Option<DateTime<Utc>>)>,
     /// Appended audit events, in order (committed with the rest of the transaction).
     pub audit: Vec<tessera_domain::NewAuditEvent>,
 }
@@ -291,6 +293,9 @@ impl Transaction for FakeTransaction {
         self
     }
     fn webhooks(&self) -> &dyn crate::ports::WebhookRepository {
+        self
+    }
+    fn exports(&self) -> &dyn crate::ports::TenantExportRepository {
         self
     }
     fn audit(&self) -> &dyn crate::ports::AuditRepository {

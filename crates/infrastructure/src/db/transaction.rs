@@ -157,6 +157,9 @@ impl Transaction for SeaTransaction {
     fn audit(&self) -> &dyn tessera_application::ports::AuditRepository {
         self
     }
+    fn exports(&self) -> &dyn tessera_application::ports::TenantExportRepository {
+        self
+    }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.txn.commit().await.map_err(db_failure)

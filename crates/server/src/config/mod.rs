@@ -12,6 +12,7 @@ mod documents;
 mod http;
 mod limits;
 mod mail;
+mod offboarding;
 mod plans;
 mod redis;
 mod values;
@@ -26,6 +27,7 @@ pub use documents::{TrustedDocumentsRequired, TrustedDocumentsSection};
 pub use http::HttpSection;
 pub use limits::LimitsSection;
 pub use mail::MailSection;
+pub use offboarding::OffboardingSection;
 pub use plans::PlansSection;
 pub use redis::RedisSection;
 pub use values::{ConnectionUrl, Secret};
@@ -96,6 +98,8 @@ pub struct Config {
     pub webhooks: WebhookSection,
     #[command(flatten)]
     pub mail: MailSection,
+    #[command(flatten)]
+    pub offboarding: OffboardingSection,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +164,7 @@ impl Config {
         self.http.validate()?;
         self.limits.validate()?;
         self.billing.validate(&self.plans.catalogue()?)?;
+        self.offboarding.validate()?;
         self.webhooks.validate()
     }
 

@@ -17,7 +17,7 @@
 
 mod admission;
 mod caller;
-mod client;
+pub(crate) mod client;
 mod decode;
 mod document_limits;
 mod negotiate;

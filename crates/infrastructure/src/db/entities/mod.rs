@@ -35,6 +35,7 @@ pub mod role_permission;
 pub mod session;
 pub mod tenant;
 pub mod tenant_domain;
+pub mod tenant_export;
 pub mod tenant_setting;
 pub mod used_refresh_token;
 pub mod user;

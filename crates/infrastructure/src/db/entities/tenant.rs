@@ -3,8 +3,8 @@ use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_application::ports::StoreError;
 use tessera_domain::{
-    Allowance, Feature, Limit, Name, OverrideTarget, PlanKey, PlanOverride, Slug, StatusReason, Tenant, TenantId,
-    TenantStatus,
+    Allowance, Feature, Limit, Name, OverrideTarget, PlanKey, PlanOverride, ScheduledDeletion, Slug, StatusReason,
+    Tenant, TenantId, TenantStatus,
 };
 
 use super::corrupt;
@@ -21,6 +21,9 @@ pub struct Model {
     pub plan: String,
     /// The tenant's plan overrides, a JSON list of [`StoredOverride`].
     pub plan_overrides: String,
+    pub deletion_requested_at: Option<DateTimeUtc>,
+    pub deletion_due_at: Option<DateTimeUtc>,
+    pub status_before_deletion: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -101,6 +104,26 @@ impl Model {
                 .transpose()?,
             plan: PlanKey::parse(&self.plan).map_err(|e| corrupt("tenants", "plan", e))?,
             plan_overrides: decode_overrides(&self.plan_overrides)?,
+            deletion: match (
+                self.deletion_requested_at,
+                self.deletion_due_at,
+                self.status_before_deletion,
+            ) {
+                (Some(requested_at), Some(due_at), Some(before)) => Some(ScheduledDeletion {
+                    requested_at,
+                    due_at,
+                    restore_to: TenantStatus::parse(&before)
+                        .ok_or_else(|| corrupt("tenants", "status_before_deletion", &before))?,
+                }),
+                (None, None, None) => None,
+                _ => {
+                    return Err(corrupt(
+                        "tenants",
+                        "deletion_due_at",
+                        "a deletion is only partly recorded",
+                    ));
+                }
+            },
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -115,6 +138,9 @@ impl Model {
             status_reason: tenant.status_reason.map(|r| r.as_str().to_owned()),
             plan: tenant.plan.as_str().to_owned(),
             plan_overrides: encode_overrides(&tenant.plan_overrides),
+            deletion_requested_at: tenant.deletion.map(|d| d.requested_at),
+            deletion_due_at: tenant.deletion.map(|d| d.due_at),
+            status_before_deletion: tenant.deletion.map(|d| d.restore_to.as_str().to_owned()),
             created_at: tenant.created_at,
             updated_at: tenant.updated_at,
         }

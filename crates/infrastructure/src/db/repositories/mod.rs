@@ -5,6 +5,7 @@ mod api_keys;
 pub mod audit;
 mod billing;
 mod custom_domains;
+mod exports;
 mod invitations;
 mod memberships;
 mod onboarding;

@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query, QueryStatementBuilder, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QuerySelect,
-    QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select,
 };
 use tessera_application::ports::{StoreError, StoreResult, TenantRepository};
 use tessera_application::{Page, PageRequest, TenantScope};
-use tessera_domain::{Limit, Slug, Tenant, TenantId, UserId};
+use tessera_domain::{Limit, Slug, Tenant, TenantId, TenantStatus, UserId};
 use uuid::Uuid;
 
 use super::memberships::own_active;
@@ -95,7 +95,11 @@ impl SeaTransaction {
     }
 
     /// Saves `columns` and `updated_at` of `tenant`; `NotFound` when there is no such tenant.
-    async fn update_tenant(&self, tenant: &Tenant, columns: [(tenant::Column, Expr); 2]) -> StoreResult<()> {
+    async fn update_tenant<const N: usize>(
+        &self,
+        tenant: &Tenant,
+        columns: [(tenant::Column, Expr); N],
+    ) -> StoreResult<()> {
         let mut update = tenant::Entity::update_many()
             .col_expr(tenant::Column::UpdatedAt, Expr::value(tenant.updated_at))
             .filter(tenant::Column::Id.eq(tenant.id.as_uuid()));
@@ -119,6 +123,9 @@ impl SeaTransaction {
                 tenant::Column::StatusReason,
                 tenant::Column::Plan,
                 tenant::Column::PlanOverrides,
+                tenant::Column::DeletionRequestedAt,
+                tenant::Column::DeletionDueAt,
+                tenant::Column::StatusBeforeDeletion,
                 tenant::Column::CreatedAt,
                 tenant::Column::UpdatedAt,
             ])
@@ -158,6 +165,35 @@ impl TenantRepository for SeaTransaction {
             .transpose()
     }
 
+    async fn due_for_purge(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Tenant>> {
+        tenant::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
+                    .add(
+                        Condition::all()
+                            .add(tenant::Column::Status.eq(TenantStatus::PendingDeletion.as_str()))
+                            .add(tenant::Column::DeletionDueAt.lte(now)),
+                    ),
+            )
+            .order_by_asc(tenant::Column::DeletionDueAt)
+            .limit(u64::from(limit))
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .into_iter()
+            .map(tenant::Model::into_domain)
+            .collect()
+    }
+
+    async fn delete(&self, id: TenantId) -> StoreResult<()> {
+        let result = tenant::Entity::delete_by_id(id.as_uuid())
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        found(result.rows_affected)
+    }
+
     async fn list_all(&self, search: Option<&str>, page: &PageRequest) -> StoreResult<Page<Tenant>> {
         let query = searched(search);
         keyset::fetch(
@@ -182,6 +218,18 @@ impl TenantRepository for SeaTransaction {
             [
                 (tenant::Column::Status, Expr::value(tenant.status.as_str())),
                 (tenant::Column::StatusReason, Expr::value(reason)),
+                (
+                    tenant::Column::DeletionRequestedAt,
+                    Expr::value(tenant.deletion.map(|d| d.requested_at)),
+                ),
+                (
+                    tenant::Column::DeletionDueAt,
+                    Expr::value(tenant.deletion.map(|d| d.due_at)),
+                ),
+                (
+                    tenant::Column::StatusBeforeDeletion,
+                    Expr::value(tenant.deletion.map(|d| d.restore_to.as_str().to_owned())),
+                ),
             ],
         )
         .await
