@@ -4,7 +4,8 @@
 //! On Postgres two functions run as the schema owner: one lists the exports a worker
 //! should pick up (across tenants), one removes a tenant's audit trail, in batches,
 //! and only once the tenant is pending deletion and its grace period is over: the
-//! application role can never delete audit events itself.
+//! application role can never delete audit events itself. A third reads the events a
+//! person did in any tenant, for that person's own data export (indexed by actor).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -49,7 +50,9 @@ fn tables(id: &str, time: &str, count: &str) -> String {
          );\n\
          CREATE INDEX ix_tenant_exports_created ON tenant_exports (tenant_id, created_at, id);\n\
          CREATE INDEX ix_tenant_exports_open ON tenant_exports (created_at) \
-           WHERE status IN ('queued', 'running', 'completed');\n"
+           WHERE status IN ('queued', 'running', 'completed');\n\
+         CREATE INDEX ix_audit_events_actor ON audit_events (actor_id, tenant_id, sequence) \
+           WHERE actor_id IS NOT NULL;\n"
     )
 }
 
@@ -82,6 +85,16 @@ CREATE FUNCTION purge_tenant_audit(target uuid, max integer) RETURNS integer
     END IF;
     RETURN removed;
   END $$;
+CREATE FUNCTION audit_events_of_actor(actor uuid, after_tenant uuid, after_sequence bigint, max integer)
+  RETURNS SETOF audit_events
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT * FROM audit_events a
+    WHERE a.actor_id = actor AND a.actor_kind IN ('user', 'platform_admin')
+      AND (a.tenant_id, a.sequence) > (after_tenant, after_sequence)
+    ORDER BY a.tenant_id, a.sequence LIMIT max
+  $$;
+REVOKE ALL ON FUNCTION audit_events_of_actor(uuid, uuid, bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION audit_events_of_actor(uuid, uuid, bigint, integer) TO {APP_ROLE};
 REVOKE ALL ON FUNCTION tenant_exports_due(timestamptz, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION purge_tenant_audit(uuid, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenant_exports_due(timestamptz, integer) TO {APP_ROLE};
@@ -120,7 +133,8 @@ impl MigrationTrait for Migration {
         if postgres {
             run_script(
                 manager,
-                "DROP FUNCTION purge_tenant_audit(uuid, integer);\n\
+                "DROP FUNCTION audit_events_of_actor(uuid, uuid, bigint, integer);\n\
+                 DROP FUNCTION purge_tenant_audit(uuid, integer);\n\
                  DROP FUNCTION tenant_exports_due(timestamptz, integer);\n\
                  DROP POLICY owner_maintenance ON tenant_exports;\n",
             )
@@ -129,7 +143,8 @@ impl MigrationTrait for Migration {
         }
         run_script(
             manager,
-            "DROP TABLE tenant_exports;\n\
+            "DROP INDEX ix_audit_events_actor;\n\
+             DROP TABLE tenant_exports;\n\
              DROP INDEX ix_tenants_deletion_due;\n\
              UPDATE tenants SET status = coalesce(status_before_deletion, 'active') WHERE status = 'pending_deletion';\n\
              ALTER TABLE tenants DROP COLUMN status_before_deletion;\n\

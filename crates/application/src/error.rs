@@ -112,6 +112,9 @@ pub enum AppError {
     /// The tenant's plan refuses the creation (`FORBIDDEN` with the quota or feature).
     #[error("refused by the plan: {0:?}")]
     OverPlan(tessera_domain::Refusal),
+    /// The person is the only owner of these tenants (slugs): `FORBIDDEN`, `SOLE_OWNER`.
+    #[error("the only owner of {}", tenants.join(", "))]
+    SoleOwner { tenants: Vec<String> },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("conflict on {field}: {message}")]

@@ -630,6 +630,43 @@ async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: B
         walk.expect_in_order(&[(mutation, action), (mutation, action)]).await;
     }
 
+    // A person's own data: an export link, and the deletion of an account whose own
+    // tenant is being deleted (recorded in the platform's chain and the tenant's).
+    let erin = app.sign_up("erin@erin.example", "erin-co").await;
+    walk.expect("signUp", "user.signed_up").await;
+    walk.run(
+        "exportMyData",
+        "user.data_exported",
+        "mutation { exportMyData { url } }",
+        json!({}),
+        Some(&erin.token),
+    )
+    .await;
+    app.graphql(
+        "mutation { requestTenantDeletion(confirmSlug: \"erin-co\", password: \"a long enough password\") { id } }",
+        json!({}),
+        Some(&erin.token),
+    )
+    .await
+    .assert_ok();
+    walk.expect_in_order(&[
+        ("requestTenantDeletion", "tenant.deletion_requested"),
+        ("requestTenantDeletion", "tenant.deletion_requested"),
+    ])
+    .await;
+    app.graphql(
+        "mutation { deleteMyAccount(password: \"a long enough password\") }",
+        json!({}),
+        Some(&erin.token),
+    )
+    .await
+    .assert_ok();
+    walk.expect_in_order(&[
+        ("deleteMyAccount", "user.account_deleted"),
+        ("deleteMyAccount", "member.account_deleted"),
+    ])
+    .await;
+
     // The password flows last: a reset ends every session.
     let (access, _) = log_in(&mut walk, "bob@acme.example", PASSWORD, "acme").await;
     walk.run(

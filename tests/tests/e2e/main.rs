@@ -9,6 +9,7 @@ mod audit;
 mod billing;
 mod concurrent_writes;
 mod custom_domains;
+mod data_rights;
 mod database_faults;
 mod faults;
 mod hostile_load;

@@ -125,6 +125,8 @@ const ANY_STANDING: &[&str] = &[
     "clearTenantOverride",
     "scheduleTenantDeletion",
     "cancelScheduledTenantDeletion",
+    "exportMyData",
+    "deleteMyAccount",
     "tenants",
     "platformAuditEvents",
 ];

@@ -65,6 +65,9 @@ impl CloneForCaller for AppError {
                 message: message.clone(),
             },
             AppError::NotFound(what) => AppError::NotFound(what),
+            AppError::SoleOwner { tenants } => AppError::SoleOwner {
+                tenants: tenants.clone(),
+            },
             AppError::OverPlan(refusal) => AppError::OverPlan(*refusal),
             AppError::Validation(fields) => AppError::Validation(fields.clone()),
             AppError::RateLimited { retry_after_seconds } => AppError::RateLimited {

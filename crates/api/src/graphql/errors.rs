@@ -39,6 +39,17 @@ pub fn to_graphql_error(error: &AppError) -> Error {
             coded(message, ErrorCode::Forbidden).extend_with(|_, ext| ext.set("reason", reason.code()))
         }
         AppError::OverPlan(refusal) => over_plan(*refusal),
+        AppError::SoleOwner { tenants } => coded(
+            &format!(
+                "you are the only owner of {}: hand ownership over or delete them first",
+                tenants.join(", ")
+            ),
+            ErrorCode::Forbidden,
+        )
+        .extend_with(|_, ext| {
+            ext.set("reason", ForbiddenReason::SoleOwner.code());
+            ext.set("tenants", tenants.clone());
+        }),
         AppError::NotFound(what) => coded(&format!("{what} not found"), ErrorCode::NotFound),
         AppError::Conflict { field, message } => {
             let mut fields = async_graphql::indexmap::IndexMap::new();

@@ -18,6 +18,7 @@ pub(super) const RULES: &[Rule] = &[
     ("Query", &["tenantExports"], Access::Person),
     ("Mutation", &["requestTenantExport", "requestTenantDeletion", "cancelTenantDeletion"], Access::Person),
     ("Mutation", &["scheduleTenantDeletion", "cancelScheduledTenantDeletion"], Access::Person),
+    ("Mutation", &["exportMyData", "deleteMyAccount"], Access::Person),
     ("TenantExport", &["*"], Access::Inherited),
     ("ExportDownloadLink", &["*"], Access::Inherited),
 ];
@@ -173,6 +174,30 @@ impl OffboardingMutation {
             .await
             .gql()
             .map(Tenant::from)
+    }
+
+    /// A signed link to download everything Tessera holds about you across tenants
+    /// (profile, memberships, sessions, the audit events you did) as NDJSON.
+    async fn export_my_data(&self, ctx: &Context<'_>) -> Result<ExportDownloadLink> {
+        let request = member(ctx)?;
+        let link = application(ctx).export_my_data(request).await.gql()?;
+        Ok(ExportDownloadLink {
+            url: link.path,
+            expires_at: link.expires_at,
+        })
+    }
+
+    /// Deletes your account: every membership removed, sessions ended, the API keys you
+    /// created revoked, your email and name erased. Confirm with your password (or sign
+    /// in again just before). Refused (`SOLE_OWNER`, with `extensions.tenants`) while you
+    /// are the only owner of a tenant: hand it over or delete it first.
+    async fn delete_my_account(&self, ctx: &Context<'_>, password: Option<String>) -> Result<bool> {
+        let request = member(ctx)?;
+        application(ctx)
+            .delete_my_account(request, password.as_deref())
+            .await
+            .gql()?;
+        Ok(true)
     }
 
     /// Schedules a tenant's deletion after the grace period. Platform administrators only.

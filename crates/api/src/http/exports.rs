@@ -28,6 +28,44 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "error": message }))).into_response()
 }
 
+#[derive(Deserialize)]
+pub struct PersonQuery {
+    user: Option<String>,
+    expires: Option<i64>,
+    signature: Option<String>,
+}
+
+/// `GET /exports/me?user=…&expires=…&signature=…`: everything about one person, as
+/// NDJSON, through the signed link `exportMyData` hands them.
+pub async fn personal(State(state): State<AppState>, Query(query): Query<PersonQuery>) -> Response {
+    let (Some(user), Some(expires), Some(signature)) = (
+        query.user.as_deref().and_then(|u| UserId::parse(u).ok()),
+        query.expires,
+        query.signature,
+    ) else {
+        return refuse(StatusCode::BAD_REQUEST, "this is not a download link");
+    };
+    match state.app.open_personal_export(user, expires, &signature).await {
+        Ok(lines) => (
+            [
+                (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"tessera-my-data-{user}.ndjson\""),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            Body::from_stream(lines),
+        )
+            .into_response(),
+        Err(AppError::Forbidden { message, .. }) => refuse(StatusCode::FORBIDDEN, &message),
+        Err(error) => {
+            tracing::error!(%error, "a personal export failed");
+            refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
 pub async fn download(
     State(state): State<AppState>,
     Path((tenant, export)): Path<(String, String)>,

@@ -128,6 +128,7 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(prometheus::render))
         .route("/billing/stripe", axum::routing::post(billing::stripe))
+        .route("/exports/me", get(exports::personal))
         .route("/exports/{tenant}/{export}", get(exports::download));
     if config.graphiql {
         routes = routes

@@ -5,6 +5,7 @@
 
 mod deletion;
 mod exports;
+mod person;
 
 use std::sync::Arc;
 

@@ -34,4 +34,13 @@ pub trait AuditRepository: Send + Sync {
         page: &PageRequest,
     ) -> StoreResult<Page<tessera_domain::AuditEvent>>;
     async fn count(&self, scope: &TenantScope, filter: &AuditFilter) -> StoreResult<u64>;
+    /// Across every chain: the events the person did (as a user or a platform
+    /// administrator), in chain and sequence order after `after`, for that person's own
+    /// data export.
+    async fn by_actor(
+        &self,
+        actor: tessera_domain::UserId,
+        after: Option<(Uuid, i64)>,
+        limit: u32,
+    ) -> StoreResult<Vec<tessera_domain::AuditEvent>>;
 }

@@ -25,6 +25,11 @@ pub trait UserRepository: Send + Sync {
     /// `NotFound` without such a user.
     async fn update_display_name(&self, id: UserId, name: &DisplayName, at: DateTime<Utc>) -> StoreResult<()>;
     async fn exists_any(&self) -> StoreResult<bool>;
+    /// Erases the person from the user row (email and name replaced with these, password
+    /// hash cleared, verification and platform flag dropped) and from what hangs off it:
+    /// their sessions' addresses and user agents, their onboarding answers, their mailed
+    /// tokens. The id stays, so audit chains that name it still verify.
+    async fn anonymise(&self, id: UserId, email: &Email, name: &DisplayName, at: DateTime<Utc>) -> StoreResult<()>;
 }
 
 #[async_trait]

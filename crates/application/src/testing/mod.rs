@@ -4,6 +4,7 @@
 //! on SQLite, on PostgreSQL and on these fakes. Built for this crate's tests and,
 //! with the `test-support` feature, for the test crate that runs that suite.
 
+mod audit;
 mod credentials;
 mod events;
 mod offboarding;

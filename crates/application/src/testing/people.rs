@@ -68,6 +68,33 @@ impl UserRepository for FakeTransaction {
         user.password_hash = hash.clone();
         Ok(())
     }
+    async fn anonymise(
+        &self,
+        id: UserId,
+        email: &tessera_domain::Email,
+        name: &tessera_domain::DisplayName,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut state = self.state();
+        let user = state
+            .users
+            .iter_mut()
+            .find(|u| u.id == id)
+            .ok_or(StoreError::NotFound)?;
+        user.email = email.clone();
+        user.display_name = name.clone();
+        user.password_hash = tessera_domain::PasswordHash::new(String::new());
+        user.email_verified_at = None;
+        user.is_platform_admin = false;
+        user.updated_at = at;
+        for session in state.sessions.iter_mut().filter(|s| s.user_id == id) {
+            session.ip = None;
+            session.user_agent = None;
+        }
+        state.onboarding.retain(|o| o.progress.user_id != id);
+        state.user_tokens.retain(|t| t.user_id != id);
+        Ok(())
+    }
     async fn update_display_name(
         &self,
         id: UserId,

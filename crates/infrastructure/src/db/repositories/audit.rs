@@ -7,13 +7,13 @@ use async_trait::async_trait;
 use chrono::SubsecRound;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use tessera_application::ports::{AuditFilter, AuditRepository, StoreError, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::audit::chain_input;
-use tessera_domain::{AuditEvent, NewAuditEvent, TenantId};
+use tessera_domain::{AuditEvent, NewAuditEvent, TenantId, UserId};
 use uuid::Uuid;
 
 use crate::auth::secrets::sha256_hex;
@@ -118,6 +118,44 @@ impl AuditRepository for SeaTransaction {
 
     async fn count(&self, scope: &TenantScope, filter: &AuditFilter) -> StoreResult<u64> {
         filtered(scope, filter).count(&self.txn).await.map_err(db_failure)
+    }
+
+    async fn by_actor(&self, actor: UserId, after: Option<(Uuid, i64)>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        let (after_chain, after_sequence) = after.unwrap_or((Uuid::nil(), -1));
+        let rows = if self.backend == DbBackend::Postgres {
+            // Across tenants, through the schema owner's function (the person's own events only).
+            audit_event::Entity::find()
+                .from_raw_sql(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT * FROM audit_events_of_actor($1, $2, $3, $4)",
+                    [
+                        actor.as_uuid().into(),
+                        after_chain.into(),
+                        after_sequence.into(),
+                        i32::try_from(limit).unwrap_or(i32::MAX).into(),
+                    ],
+                ))
+                .all(&self.txn)
+                .await
+        } else {
+            audit_event::Entity::find()
+                .filter(audit_event::Column::ActorId.eq(actor.as_uuid()))
+                .filter(audit_event::Column::ActorKind.is_in(["user", "platform_admin"]))
+                .filter(
+                    Condition::any().add(audit_event::Column::TenantId.gt(after_chain)).add(
+                        Condition::all()
+                            .add(audit_event::Column::TenantId.eq(after_chain))
+                            .add(audit_event::Column::Sequence.gt(after_sequence)),
+                    ),
+                )
+                .order_by_asc(audit_event::Column::TenantId)
+                .order_by_asc(audit_event::Column::Sequence)
+                .limit(u64::from(limit))
+                .all(&self.txn)
+                .await
+        }
+        .map_err(db_failure)?;
+        rows.into_iter().map(audit_event::Model::into_domain).collect()
     }
 }
 

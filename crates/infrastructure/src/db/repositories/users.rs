@@ -6,7 +6,7 @@ use tessera_application::TenantScope;
 use tessera_application::ports::{StoreResult, UserRepository};
 use tessera_domain::{DisplayName, Email, User, UserId};
 
-use crate::db::entities::{membership, user};
+use crate::db::entities::{membership, onboarding_progress, session, user, user_token};
 use crate::db::{SeaTransaction, db_failure, found, scoped, unique_as};
 
 #[async_trait]
@@ -73,6 +73,40 @@ impl UserRepository for SeaTransaction {
             .await
             .map_err(db_failure)?;
         found(result.rows_affected)
+    }
+
+    async fn anonymise(&self, id: UserId, email: &Email, name: &DisplayName, at: DateTime<Utc>) -> StoreResult<()> {
+        use sea_orm::sea_query::Expr;
+        let result = user::Entity::update_many()
+            .col_expr(user::Column::Email, Expr::value(email.as_str()))
+            .col_expr(user::Column::DisplayName, Expr::value(name.as_str()))
+            .col_expr(user::Column::PasswordHash, Expr::value(""))
+            .col_expr(user::Column::EmailVerifiedAt, Expr::value(None::<DateTime<Utc>>))
+            .col_expr(user::Column::IsPlatformAdmin, Expr::value(false))
+            .col_expr(user::Column::UpdatedAt, Expr::value(at))
+            .filter(user::Column::Id.eq(id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        found(result.rows_affected)?;
+        session::Entity::update_many()
+            .col_expr(session::Column::Ip, Expr::value(None::<String>))
+            .col_expr(session::Column::UserAgent, Expr::value(None::<String>))
+            .filter(session::Column::UserId.eq(id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        onboarding_progress::Entity::delete_many()
+            .filter(onboarding_progress::Column::UserId.eq(id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        user_token::Entity::delete_many()
+            .filter(user_token::Column::UserId.eq(id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok(())
     }
 
     async fn update_display_name(&self, id: UserId, name: &DisplayName, at: DateTime<Utc>) -> StoreResult<()> {
