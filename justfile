@@ -45,6 +45,10 @@ bench-large:
 bench-metering:
     BENCH_QUERIES="q1 q2" BENCH_CONCURRENCY=16 BENCH_BASELINE_ENV=METERING_ENABLED=false BENCH_PGBENCH=0 BENCH_HOSTILE=0 BENCH_REUSE_SEED=1 BENCH_LABEL=metering bash scripts/bench/run.sh
 
+# Tenant export of 1,000 and 100,000 rows: seconds and peak memory (target/bench/export.md).
+bench-export:
+    bash scripts/bench/export.sh
+
 # The platform's analytics (Q6) at 10,000 tenants with 30 days of usage each.
 bench-platform:
     BENCH_TENANTS=10000 BENCH_USERS=100000 BENCH_DB=tessera_bench_platform BENCH_QUERIES=q6 BENCH_CONCURRENCY="1 2" BENCH_PGBENCH=0 BENCH_HOSTILE=0 BENCH_REUSE_SEED=1 BENCH_LABEL=platform bash scripts/bench/run.sh
