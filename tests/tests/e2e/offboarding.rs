@@ -455,6 +455,8 @@ async fn after_the_grace_period_every_row_of_the_tenant_is_purged_and_no_other(b
     };
     let (owner, admin, secret) = busy_tenant(&app, "owner@acme.example", "acme").await;
     let (other, _, _) = busy_tenant(&app, "owner@globex.example", "globex").await;
+    // A tenant table added later, listed nowhere in Tessera's code, is purged too.
+    add_tenant_table(&app, &[&owner.tenant_id, &other.tenant_id]).await;
     // An export's archive goes with the tenant.
     app.graphql("mutation { requestTenantExport { id } }", json!({}), Some(&owner.token))
         .await
@@ -482,6 +484,8 @@ async fn after_the_grace_period_every_row_of_the_tenant_is_purged_and_no_other(b
 
     let left = rows_per_table(&app, &owner.tenant_id).await;
     assert!(left.values().all(|n| *n == 0), "rows left behind: {left:?}");
+    assert_eq!(left.get("notes"), Some(&0), "the table added later is covered");
+    assert_eq!(others_before.get("notes"), Some(&2));
     let mut others_after = rows_per_table(&app, &other.tenant_id).await;
     // Globex's own activity meanwhile is none: its counts are exactly as they were.
     others_after.retain(|table, _| others_before.contains_key(table));
@@ -531,6 +535,46 @@ async fn after_the_grace_period_every_row_of_the_tenant_is_purged_and_no_other(b
         .expect("verify")
     {
         assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+}
+
+/// Creates `notes`, a tenant table as a later migration would (on Postgres with row
+/// level security and the application role's grants), with two rows per tenant given.
+async fn add_tenant_table(app: &TestApp, tenants: &[&str]) {
+    let (ddl, id) = match app.db.backend {
+        Backend::Postgres => (
+            format!(
+                "CREATE TABLE notes (tenant_id uuid NOT NULL REFERENCES tenants (id), id uuid NOT NULL, \
+                 body text NOT NULL, PRIMARY KEY (tenant_id, id));\n{}",
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON notes TO tessera_app;\n\
+                 ALTER TABLE notes ENABLE ROW LEVEL SECURITY;\n\
+                 ALTER TABLE notes FORCE ROW LEVEL SECURITY;\n\
+                 CREATE POLICY tenant_isolation ON notes USING \
+                 (tenant_id = (select nullif(current_setting('app.tenant_id', true), ''))::uuid);"
+            ),
+            "gen_random_uuid()",
+        ),
+        Backend::Sqlite => (
+            "CREATE TABLE notes (tenant_id BLOB NOT NULL REFERENCES tenants (id), id BLOB NOT NULL, \
+             body TEXT NOT NULL, PRIMARY KEY (tenant_id, id));"
+                .to_owned(),
+            "randomblob(16)",
+        ),
+    };
+    for statement in ddl.split(";\n") {
+        app.db.execute_as_owner(statement.trim_end_matches(';')).await;
+    }
+    for tenant in tenants {
+        let tenant = uuid::Uuid::parse_str(tenant).expect("an id");
+        let tenant = match app.db.backend {
+            Backend::Postgres => format!("'{tenant}'"),
+            Backend::Sqlite => format!("X'{}'", tenant.simple()),
+        };
+        app.db
+            .execute_as_owner(&format!(
+                "INSERT INTO notes (tenant_id, id, body) VALUES ({tenant}, {id}, 'one'), ({tenant}, {id}, 'two')"
+            ))
+            .await;
     }
 }
 
