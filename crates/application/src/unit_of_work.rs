@@ -29,6 +29,17 @@ impl Application {
         Ok(tx)
     }
 
+    /// [`Application::quota_tx`], with the tenant's row read in the same round trip: for
+    /// a creation that counts and inserts in one statement against the tenant's limit.
+    pub(crate) async fn quota_tx_reading(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<(Box<dyn Transaction>, tessera_domain::Tenant), AppError> {
+        let tx = self.ports.store.begin().await?;
+        let tenant = tx.enter_tenant_for_quota(scope).await?;
+        Ok((tx, tenant))
+    }
+
     /// Records `event` (its audit event, and its outbox event when it is a domain
     /// event) in `tx` and commits: the change and its events land together or not at
     /// all.

@@ -20,6 +20,7 @@ on_every_store!(
     roles_keep_their_permissions_and_own_memberships_span_tenants,
     an_uncommitted_transaction_leaves_nothing_behind,
     the_onboarding_funnel_counts_only_the_tenants_active_members_with_the_exact_median,
+    a_workspace_is_inserted_within_the_tenants_limit_only,
 );
 
 async fn fixture(kind: StoreKind) -> Option<ContractStore> {
@@ -485,4 +486,64 @@ async fn the_onboarding_funnel_counts_only_the_tenants_active_members_with_the_e
     let other = funnel(globex).await;
     assert_eq!((other.members, other.completed), (1, 1));
     assert!(close(other.median_seconds_to_complete, 1000.0), "{other:?}");
+}
+
+/// The quota's insert: the tenant's row read with its quota lock, then a workspace
+/// inserted only while the tenant holds fewer than the limit (and a taken slug is still
+/// a duplicate); another tenant's workspaces do not count.
+async fn a_workspace_is_inserted_within_the_tenants_limit_only(kind: StoreKind) {
+    let Some(f) = fixture(kind).await else {
+        return;
+    };
+    let (acme, scope) = new_tenant(&f.store, "acme").await;
+    let (_, other) = new_tenant(&f.store, "globex").await;
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&other).await.expect("enter");
+    for slug in ["ws-g1", "ws-g2", "ws-g3"] {
+        tx.workspaces()
+            .insert(&other, &workspace(other.tenant_id(), slug, now()))
+            .await
+            .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+
+    let tx = begin(&f.store).await;
+    let read = tx.enter_tenant_for_quota(&scope).await.expect("enter for the quota");
+    assert_eq!(read.id, acme.id);
+    assert_eq!(read.plan, acme.plan);
+    let limit = Some(2);
+    for slug in ["ws-a1", "ws-a2"] {
+        let inserted = tx
+            .workspaces()
+            .insert_within(&scope, &workspace(acme.id, slug, now()), limit)
+            .await
+            .expect("insert");
+        assert!(inserted, "{slug} fits under the limit");
+    }
+    let third = tx
+        .workspaces()
+        .insert_within(&scope, &workspace(acme.id, "ws-a3", now()), limit)
+        .await
+        .expect("no error at the limit");
+    assert!(!third, "the limit holds");
+    let taken = tx
+        .workspaces()
+        .insert_within(&scope, &workspace(acme.id, "ws-a1", now()), Some(10))
+        .await;
+    assert!(matches!(taken, Err(StoreError::Duplicate("slug"))), "{taken:?}");
+    drop(tx);
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope).await.expect("enter");
+    let unlimited = tx
+        .workspaces()
+        .insert_within(&scope, &workspace(acme.id, "ws-b1", now()), None)
+        .await
+        .expect("insert");
+    assert!(unlimited);
+    tx.commit().await.expect("commit");
+    let missing = begin(&f.store)
+        .await
+        .enter_tenant_for_quota(&TenantScope::for_tests(TenantId::from_uuid(Uuid::now_v7())))
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 }

@@ -100,6 +100,10 @@ pub trait Transaction: Send + Sync {
     /// ends, in the same round trip: creations under one tenant's quotas take turns, so
     /// each counts what the one before it committed.
     async fn enter_tenant_exclusively(&self, scope: &TenantScope) -> StoreResult<()>;
+    /// [`Transaction::enter_tenant_exclusively`], reading the tenant's row in the same
+    /// round trip (its plan and overrides give the limit a creation is checked against,
+    /// see [`WorkspaceRepository::insert_within`]). `NotFound` without the tenant.
+    async fn enter_tenant_for_quota(&self, scope: &TenantScope) -> StoreResult<tessera_domain::Tenant>;
     /// Lets the transaction read the given user's own memberships across tenants.
     async fn enter_user(&self, user_id: UserId) -> StoreResult<()>;
 

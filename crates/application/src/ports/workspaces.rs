@@ -9,6 +9,12 @@ use crate::{Page, PageRequest, TenantScope};
 #[async_trait]
 pub trait WorkspaceRepository: Send + Sync {
     async fn insert(&self, scope: &TenantScope, workspace: &Workspace) -> StoreResult<()>;
+    /// Inserts the workspace only while the tenant holds fewer than `limit` (`None`: no
+    /// limit), counting and inserting in one statement; `false` when it was at the
+    /// limit (nothing inserted). Under the tenant's quota lock
+    /// ([`Transaction::enter_tenant_for_quota`](super::Transaction::enter_tenant_for_quota))
+    /// the count sees every creation committed before.
+    async fn insert_within(&self, scope: &TenantScope, workspace: &Workspace, limit: Option<u64>) -> StoreResult<bool>;
     async fn find_by_id(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<Option<Workspace>>;
     /// One statement for any number of ids (ids outside the scope are absent).
     async fn find_by_ids(&self, scope: &TenantScope, ids: &[WorkspaceId]) -> StoreResult<Vec<Workspace>>;

@@ -240,6 +240,15 @@ impl Transaction for FakeTransaction {
         // The fake store's transactions already run one at a time.
         self.enter_tenant(scope).await
     }
+    async fn enter_tenant_for_quota(&self, scope: &TenantScope) -> StoreResult<Tenant> {
+        self.enter_tenant(scope).await?;
+        self.state()
+            .tenants
+            .iter()
+            .find(|t| t.id == scope.tenant_id())
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
     async fn enter_tenant(&self, scope: &TenantScope) -> StoreResult<()> {
         *self.entered.lock().expect("fake transaction lock") = Some(scope.tenant_id());
         Ok(())

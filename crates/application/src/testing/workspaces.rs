@@ -23,6 +23,18 @@ impl WorkspaceRepository for FakeTransaction {
         state.workspaces.push(workspace.clone());
         Ok(())
     }
+    async fn insert_within(&self, scope: &TenantScope, workspace: &Workspace, limit: Option<u64>) -> StoreResult<bool> {
+        let held = self
+            .state()
+            .workspaces
+            .iter()
+            .filter(|w| w.tenant_id == workspace.tenant_id)
+            .count() as u64;
+        if limit.is_some_and(|limit| held >= limit) {
+            return Ok(false);
+        }
+        self.insert(scope, workspace).await.map(|()| true)
+    }
     async fn find_by_ids(&self, scope: &TenantScope, ids: &[WorkspaceId]) -> StoreResult<Vec<Workspace>> {
         Ok(pick(&self.state().workspaces, scope, |w| ids.contains(&w.id)))
     }

@@ -1,5 +1,5 @@
 use tessera_domain::{
-    Limit, Name, Permission, Slug, Workspace, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId,
+    Allowance, Limit, Name, Permission, Slug, Workspace, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId,
 };
 
 use super::access::grant_for;
@@ -38,10 +38,17 @@ impl Application {
             name,
             now,
         );
-        let tx = self.quota_tx(scope).await?;
-        self.entitle(tx.as_ref(), scope, Limit::Workspaces).await?;
-        tx.workspaces()
-            .insert(scope, &workspace)
+        // The quota is checked by the insert itself (one statement counts and inserts),
+        // under the tenant's quota lock taken with the read of its plan.
+        let (tx, tenant) = self.quota_tx_reading(scope).await?;
+        let entitlements = self.entitlements_of(&tenant, now);
+        let limit = match entitlements.allowance(Limit::Workspaces) {
+            Allowance::AtMost(limit) => Some(limit),
+            Allowance::Unlimited => None,
+        };
+        let inserted = tx
+            .workspaces()
+            .insert_within(scope, &workspace, limit)
             .await
             .map_err(|error| match error {
                 StoreError::Duplicate(_) => AppError::Conflict {
@@ -50,6 +57,14 @@ impl Application {
                 },
                 other => other.into(),
             })?;
+        if !inserted {
+            let (_, used) = tx.tenants().quota_use(scope, Limit::Workspaces, now).await?;
+            return Err(AppError::OverPlan(tessera_domain::Refusal::QuotaExceeded {
+                quota: Limit::Workspaces,
+                limit: limit.unwrap_or(used),
+                used,
+            }));
+        }
         // A person who creates a workspace belongs to it; an API key is nobody's member.
         if let (Actor::User(user_id), Some(role_id)) = (ctx.actor(), ctx.role_id()) {
             tx.workspaces()

@@ -98,6 +98,39 @@ impl Transaction for SeaTransaction {
         Ok(())
     }
 
+    async fn enter_tenant_for_quota(&self, scope: &TenantScope) -> StoreResult<tessera_domain::Tenant> {
+        use sea_orm::FromQueryResult as _;
+        let tenant = scope.tenant_id();
+        if self.backend != DbBackend::Postgres {
+            self.enter_tenant(scope).await?;
+            return tessera_application::ports::TenantRepository::find_by_id(self, tenant)
+                .await?
+                .ok_or(StoreError::NotFound);
+        }
+        // The tenant's row is read from the statement's snapshot, taken before the lock
+        // is granted: its plan may be a moment old, which is harmless; the counts that
+        // must see the creations committed before are made by later statements.
+        let row = self
+            .txn
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('app.tenant_id', $1, true) AS entered, \
+                 (SELECT true FROM pg_advisory_xact_lock($2, hashtext($1))) AS locked, t.* \
+                 FROM tenants t WHERE t.id = $3",
+                [
+                    tenant.to_string().into(),
+                    QUOTA_LOCK_CLASS.into(),
+                    tenant.as_uuid().into(),
+                ],
+            ))
+            .await
+            .map_err(db_failure)?
+            .ok_or(StoreError::NotFound)?;
+        crate::db::entities::tenant::Model::from_query_result(&row, "")
+            .map_err(db_failure)?
+            .into_domain()
+    }
+
     async fn enter_tenant(&self, scope: &TenantScope) -> StoreResult<()> {
         self.set_local("app.tenant_id", scope.tenant_id().to_string()).await
     }

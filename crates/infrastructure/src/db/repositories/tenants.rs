@@ -28,7 +28,7 @@ fn count_in<E: EntityTrait>(tenant_column: E::Column, tenant_id: Uuid, also: Con
 }
 
 /// How many of `quota`'s things the tenant holds at `now`, as an expression.
-fn held(quota: Limit, tenant_id: Uuid, now: DateTime<Utc>) -> Expr {
+pub(crate) fn held(quota: Limit, tenant_id: Uuid, now: DateTime<Utc>) -> Expr {
     let all = Condition::all();
     match quota {
         // Active members, and invitations still waiting for an answer.

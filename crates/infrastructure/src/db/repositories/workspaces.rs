@@ -1,7 +1,7 @@
 use async_trait::async_trait;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select};
-use tessera_application::ports::{StoreResult, WorkspaceRepository};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select};
+use tessera_application::ports::{StoreError, StoreResult, WorkspaceRepository};
 use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::{UserId, Workspace, WorkspaceId, WorkspaceMembership};
 
@@ -133,6 +133,44 @@ impl WorkspaceRepository for SeaTransaction {
         scoped::ensure_owned(scope, ws.tenant_id)?;
         self.insert_row(workspace::Model::from_domain(ws), unique_as("slug"))
             .await
+    }
+
+    async fn insert_within(&self, scope: &TenantScope, ws: &Workspace, limit: Option<u64>) -> StoreResult<bool> {
+        scoped::ensure_owned(scope, ws.tenant_id)?;
+        let Some(limit) = limit else {
+            return self.insert(scope, ws).await.map(|()| true);
+        };
+        let row = workspace::Model::from_domain(ws);
+        // `INSERT … SELECT <values> WHERE (<count>) < limit`: counted and inserted at once.
+        let held = super::tenants::held(tessera_domain::Limit::Workspaces, row.tenant_id, row.created_at);
+        let mut values = Query::select();
+        values
+            .exprs([
+                Expr::value(row.tenant_id),
+                Expr::value(row.id),
+                Expr::value(row.slug),
+                Expr::value(row.name),
+                Expr::value(row.created_at),
+                Expr::value(row.updated_at),
+            ])
+            .and_where(held.lt(i64::try_from(limit).unwrap_or(i64::MAX)));
+        let insert = Query::insert()
+            .into_table(workspace::Entity)
+            .columns([
+                workspace::Column::TenantId,
+                workspace::Column::Id,
+                workspace::Column::Slug,
+                workspace::Column::Name,
+                workspace::Column::CreatedAt,
+                workspace::Column::UpdatedAt,
+            ])
+            .select_from(values)
+            .map_err(StoreError::failure)?
+            .to_owned();
+        let result = ConnectionTrait::execute(&self.txn, &insert)
+            .await
+            .map_err(unique_as("slug"))?;
+        Ok(result.rows_affected() == 1)
     }
 
     async fn find_by_id(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<Option<Workspace>> {
