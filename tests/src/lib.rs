@@ -556,6 +556,29 @@ impl TestApp {
     }
 
     /// Runs a document without variables as the holder of `token`.
+    /// A GraphQL request made with an API key (`x-api-key`).
+    pub async fn graphql_with_key(&self, key: &str, query: &str, variables: Value) -> GqlResponse {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.base_url))
+            .header("x-api-key", key)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("the server answers");
+        Self::read(response).await
+    }
+
+    /// A platform administrator: signs up `ops@platform.example` (tenant
+    /// `platform-ops`) and grants the flag, as `tessera admin grant` does.
+    pub async fn platform_operator(&self) -> Member {
+        let ops = self.sign_up("ops@platform.example", "platform-ops").await;
+        tessera_server::set_platform_admin(self.config(), &ops.email, true)
+            .await
+            .expect("granted");
+        ops
+    }
+
     pub async fn query(&self, query: &str, token: &str) -> GqlResponse {
         self.graphql(query, json!({}), Some(token)).await
     }

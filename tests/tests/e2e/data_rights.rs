@@ -155,14 +155,9 @@ async fn deleting_an_account_erases_the_person_and_the_chains_still_verify(backe
     let answer = app.query("{ me { email } }", &bob.token).await;
     assert_eq!(answer.error_code(), Some("UNAUTHENTICATED"), "{}", answer.body);
     let by_key = app
-        .client
-        .post(format!("{}/graphql", app.base_url))
-        .header("x-api-key", &bob_key)
-        .json(&json!({ "query": "{ members { totalCount } }" }))
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(TestApp::read(by_key).await.error_code(), Some("UNAUTHENTICATED"));
+        .graphql_with_key(&bob_key, "{ members { totalCount } }", json!({}))
+        .await;
+    assert_eq!(by_key.error_code(), Some("UNAUTHENTICATED"));
     let log_in = app
         .graphql(
             "mutation($e: String!, $p: String!) { logIn(input: { email: $e, password: $p }) { accessToken } }",

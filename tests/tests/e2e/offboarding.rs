@@ -245,14 +245,6 @@ fn unpacked_text(archive: &[u8]) -> BTreeMap<String, String> {
     files
 }
 
-async fn operator(app: &TestApp) -> Member {
-    let ops = app.sign_up("ops@platform.example", "platform-ops").await;
-    tessera_server::set_platform_admin(app.config(), &ops.email, true)
-        .await
-        .expect("granted");
-    ops
-}
-
 async fn only_the_owner_exports_even_while_the_tenant_is_suspended(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -262,19 +254,11 @@ async fn only_the_owner_exports_even_while_the_tenant_is_suspended(backend: Back
     app.graphql(request, json!({}), Some(&admin.token))
         .await
         .assert_reason("NOT_OWNER");
-    let by_key = app
-        .client
-        .post(format!("{}/graphql", app.base_url))
-        .header("x-api-key", &secret)
-        .json(&json!({ "query": request }))
-        .send()
-        .await
-        .expect("answer");
-    let by_key = TestApp::read(by_key).await;
+    let by_key = app.graphql_with_key(&secret, request, json!({})).await;
     by_key.assert_reason("API_KEY_NOT_ALLOWED");
     app.query(EXPORTS, &admin.token).await.assert_reason("NOT_OWNER");
 
-    let ops = operator(&app).await;
+    let ops = app.platform_operator().await;
     app.graphql(
         "mutation($id: ID!) { suspendTenant(id: $id, reason: BILLING) { status } }",
         json!({ "id": owner.tenant_id }),
@@ -354,14 +338,9 @@ async fn a_pending_deletion_locks_members_out_and_the_owner_may_cancel_or_export
         .await
         .assert_reason("TENANT_PENDING_DELETION");
     let by_key = app
-        .client
-        .post(format!("{}/graphql", app.base_url))
-        .header("x-api-key", &secret)
-        .json(&json!({ "query": "{ members { totalCount } }" }))
-        .send()
-        .await
-        .expect("answer");
-    TestApp::read(by_key).await.assert_reason("TENANT_PENDING_DELETION");
+        .graphql_with_key(&secret, "{ members { totalCount } }", json!({}))
+        .await;
+    by_key.assert_reason("TENANT_PENDING_DELETION");
     app.query("{ currentTenant { status } }", &owner.token)
         .await
         .assert_ok();
@@ -391,7 +370,7 @@ async fn a_pending_deletion_locks_members_out_and_the_owner_may_cancel_or_export
         .assert_ok();
 
     // A platform administrator schedules and cancels too; the platform chain says so.
-    let ops = operator(&app).await;
+    let ops = app.platform_operator().await;
     let by_admin = app
         .graphql(
             "mutation($id: ID!) { scheduleTenantDeletion(tenantId: $id) { status } }",
@@ -508,14 +487,9 @@ async fn after_the_grace_period_every_row_of_the_tenant_is_purged_and_no_other(b
         assert_eq!(answer.error_code(), Some("UNAUTHENTICATED"), "{}", answer.body);
     }
     let by_key = app
-        .client
-        .post(format!("{}/graphql", app.base_url))
-        .header("x-api-key", &secret)
-        .json(&json!({ "query": "{ members { totalCount } }" }))
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(TestApp::read(by_key).await.error_code(), Some("UNAUTHENTICATED"));
+        .graphql_with_key(&secret, "{ members { totalCount } }", json!({}))
+        .await;
+    assert_eq!(by_key.error_code(), Some("UNAUTHENTICATED"));
     app.query("{ workspaces { totalCount } }", &other.token)
         .await
         .assert_ok();

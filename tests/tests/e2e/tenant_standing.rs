@@ -12,15 +12,6 @@ on_both_backends!(
 
 const CREATE_WORKSPACE: &str = "mutation($s: String!) { createWorkspace(input: { name: $s, slug: $s }) { id } }";
 
-/// A platform administrator of another tenant, and a function that sets a tenant's status.
-async fn operator(app: &TestApp) -> Member {
-    let ops = app.sign_up("ops@platform.example", "platform-ops").await;
-    tessera_server::set_platform_admin(app.config(), &ops.email, true)
-        .await
-        .expect("granted");
-    ops
-}
-
 async fn set_status(app: &TestApp, ops: &Member, mutation: &str, tenant: &str) -> serde_json::Value {
     let query = format!("mutation($id: ID!) {{ {mutation} {{ status }} }}");
     app.graphql(&query, json!({ "id": tenant }), Some(&ops.token))
@@ -51,7 +42,7 @@ async fn a_past_due_tenant_reads_but_refuses_changes_until_reactivated(backend: 
     let (_, secret) = app
         .create_api_key(&owner, "CI", &["workspaces:create", "members:read"])
         .await;
-    let ops = operator(&app).await;
+    let ops = app.platform_operator().await;
     // Seen once, so the owner's access is cached: the change still applies at once.
     app.query("{ workspaces { totalCount } }", &owner.token)
         .await
@@ -124,7 +115,7 @@ async fn a_suspended_tenant_lets_only_its_owners_in_to_see_status_and_billing(ba
     let admin = app
         .join(&owner, "admin@acme.example", RoleChoice::System(SystemRole::Admin))
         .await;
-    let ops = operator(&app).await;
+    let ops = app.platform_operator().await;
     let suspended = app
         .graphql(
             "mutation($id: ID!) { suspendTenant(id: $id, reason: BILLING) { status } }",

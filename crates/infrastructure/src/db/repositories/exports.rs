@@ -12,6 +12,17 @@ use uuid::Uuid;
 use crate::db::entities::tenant_export;
 use crate::db::{SeaTransaction, db_failure, found, scoped, unique_as};
 
+/// Exports a writer may take at `now`: queued, or running with their writer's lease over.
+fn writable(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(tenant_export::Column::Status.eq(ExportStatus::Queued.as_str()))
+        .add(
+            Condition::all()
+                .add(tenant_export::Column::Status.eq(ExportStatus::Running.as_str()))
+                .add(tenant_export::Column::LeaseUntil.lt(now)),
+        )
+}
+
 #[async_trait]
 impl TenantExportRepository for SeaTransaction {
     async fn insert(&self, scope: &TenantScope, export: &TenantExport) -> StoreResult<()> {
@@ -58,15 +69,7 @@ impl TenantExportRepository for SeaTransaction {
             .col_expr(tenant_export::Column::LeaseUntil, Expr::value(lease_until))
             .col_expr(tenant_export::Column::StartedAt, Expr::value(now))
             .filter(tenant_export::Column::Id.eq(id.as_uuid()))
-            .filter(
-                Condition::any()
-                    .add(tenant_export::Column::Status.eq(ExportStatus::Queued.as_str()))
-                    .add(
-                        Condition::all()
-                            .add(tenant_export::Column::Status.eq(ExportStatus::Running.as_str()))
-                            .add(tenant_export::Column::LeaseUntil.lt(now)),
-                    ),
-            )
+            .filter(writable(now))
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
@@ -130,18 +133,11 @@ impl TenantExportRepository for SeaTransaction {
             .column(tenant_export::Column::TenantId)
             .column(tenant_export::Column::Id)
             .filter(
-                Condition::any()
-                    .add(tenant_export::Column::Status.eq(ExportStatus::Queued.as_str()))
-                    .add(
-                        Condition::all()
-                            .add(tenant_export::Column::Status.eq(ExportStatus::Running.as_str()))
-                            .add(tenant_export::Column::LeaseUntil.lt(now)),
-                    )
-                    .add(
-                        Condition::all()
-                            .add(tenant_export::Column::Status.eq(ExportStatus::Completed.as_str()))
-                            .add(tenant_export::Column::ExpiresAt.lte(now)),
-                    ),
+                writable(now).add(
+                    Condition::all()
+                        .add(tenant_export::Column::Status.eq(ExportStatus::Completed.as_str()))
+                        .add(tenant_export::Column::ExpiresAt.lte(now)),
+                ),
             )
             .order_by_asc(tenant_export::Column::CreatedAt)
             .limit(u64::from(limit))
