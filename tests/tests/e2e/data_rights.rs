@@ -33,12 +33,7 @@ async fn a_person_downloads_everything_about_them_and_nothing_else(backend: Back
         .as_str()
         .expect("a link")
         .to_owned();
-    let response = app
-        .client
-        .get(format!("{}{url}", app.base_url))
-        .send()
-        .await
-        .expect("download");
+    let response = app.get(&url).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/x-ndjson");
     let text = response.text().await.expect("text");
@@ -69,20 +64,10 @@ async fn a_person_downloads_everything_about_them_and_nothing_else(backend: Back
     assert!(!text.contains("owner@acme.example"), "nothing about anyone else");
 
     let forged = url.replace("expires=", "expires=1");
-    let refused = app
-        .client
-        .get(format!("{}{forged}", app.base_url))
-        .send()
-        .await
-        .expect("answer");
+    let refused = app.get(&forged).await;
     assert_eq!(refused.status(), 403);
     let someone_else = url.replace(&bob.user_id, &acme.user_id);
-    let refused = app
-        .client
-        .get(format!("{}{someone_else}", app.base_url))
-        .send()
-        .await
-        .expect("answer");
+    let refused = app.get(&someone_else).await;
     assert_eq!(refused.status(), 403);
     let platform = app.db.audit_trail().await;
     assert!(

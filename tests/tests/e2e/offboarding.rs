@@ -137,12 +137,7 @@ async fn an_owner_exports_the_tenant_and_the_archive_matches_the_database(backen
     // Downloaded through its signed link, the archive holds up offline and matches the
     // database table by table; nothing of the other tenant is in it.
     let url = export["downloadLink"]["url"].as_str().expect("a link");
-    let response = app
-        .client
-        .get(format!("{}{url}", app.base_url))
-        .send()
-        .await
-        .expect("download");
+    let response = app.get(url).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/gzip");
     let archive = response.bytes().await.expect("the archive").to_vec();
@@ -197,20 +192,10 @@ async fn an_owner_exports_the_tenant_and_the_archive_matches_the_database(backen
 
     // A link changed in any part, or signed for someone else, opens nothing.
     let forged = url.replace("expires=", "expires=9");
-    let refused = app
-        .client
-        .get(format!("{}{forged}", app.base_url))
-        .send()
-        .await
-        .expect("answer");
+    let refused = app.get(&forged).await;
     assert_eq!(refused.status(), 403);
     let foreign = url.replace(&owner.user_id, &other.user_id);
-    let refused = app
-        .client
-        .get(format!("{}{foreign}", app.base_url))
-        .send()
-        .await
-        .expect("answer");
+    let refused = app.get(&foreign).await;
     assert_eq!(refused.status(), 403);
     let other_exports = app.query(EXPORTS, &other.token).await;
     assert_eq!(
