@@ -3,9 +3,10 @@
 //! tenant's exports are kept with their progress (`tenant_exports`, a tenant table).
 //! On Postgres two functions run as the schema owner: one lists the exports a worker
 //! should pick up (across tenants), one removes a tenant's audit trail, in batches,
-//! and only once the tenant is pending deletion and its grace period is over: the
-//! application role can never delete audit events itself. A third reads the events a
-//! person did in any tenant, for that person's own data export (indexed by actor).
+//! and only once the tenant is pending deletion (or being purged) past its grace period:
+//! the application role cannot delete audit events itself, nor any of an active tenant.
+//! A third reads the events a person did in any tenant, for that person's own data
+//! export (indexed by actor), and only the person the transaction is entered for.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -90,6 +91,7 @@ CREATE FUNCTION audit_events_of_actor(actor uuid, after_tenant uuid, after_seque
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT * FROM audit_events a
     WHERE a.actor_id = actor AND a.actor_kind IN ('user', 'platform_admin')
+      AND actor = (SELECT nullif(current_setting('app.user_id', true), ''))::uuid
       AND (a.tenant_id, a.sequence) > (after_tenant, after_sequence)
     ORDER BY a.tenant_id, a.sequence LIMIT max
   $$;

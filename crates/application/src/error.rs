@@ -61,7 +61,7 @@ wire_table! {
         OnboardingIncomplete => ("ONBOARDING_INCOMPLETE", "the person has not finished onboarding yet"),
         TenantSuspended => ("TENANT_SUSPENDED", "the tenant is suspended: only its owners may sign in, and then only to see its status and billing, export, and end their sessions"),
         TenantPendingDeletion => ("TENANT_PENDING_DELETION", "the tenant is being deleted: only its owners may sign in, and then only to cancel the deletion, see its status and export"),
-        ReauthenticationFailed => ("REAUTHENTICATION_FAILED", "the operation needs the caller's password, or a session opened in the last few minutes"),
+        ReauthenticationFailed => ("REAUTHENTICATION_FAILED", "the operation needs the caller's password, and the one given does not match"),
         SoleOwner => ("SOLE_OWNER", "the person is the only owner of tenants (listed in `extensions.tenants`) that must be handed over or deleted first"),
         TenantReadOnly => ("TENANT_READ_ONLY", "the tenant is past due: it may read, but changes wait until it is active again (billing, export and session operations excepted)"),
         NotAMember => ("NOT_A_MEMBER", "the person is not an active member of that tenant"),

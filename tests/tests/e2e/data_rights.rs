@@ -77,7 +77,7 @@ async fn a_person_downloads_everything_about_them_and_nothing_else(backend: Back
     );
 }
 
-const DELETE_ME: &str = "mutation($p: String) { deleteMyAccount(password: $p) }";
+const DELETE_ME: &str = "mutation($p: String!) { deleteMyAccount(password: $p) }";
 
 async fn deleting_an_account_erases_the_person_and_the_chains_still_verify(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
@@ -127,14 +127,26 @@ async fn deleting_an_account_erases_the_person_and_the_chains_still_verify(backe
         .expect("token")
         .to_owned();
     app.graphql(
-        "mutation($s: String!, $p: String) { requestTenantDeletion(confirmSlug: $s, password: $p) { status } }",
+        "mutation($s: String!, $p: String!) { requestTenantDeletion(confirmSlug: $s, password: $p) { status } }",
         json!({ "s": home, "p": PASSWORD }),
         Some(&home_token),
     )
     .await
     .assert_ok();
+    let link = app
+        .graphql("mutation { exportMyData { url } }", json!({}), Some(&bob.token))
+        .await;
+    let link = link.assert_ok()["exportMyData"]["url"]
+        .as_str()
+        .expect("a link")
+        .to_owned();
     let deleted = app.graphql(DELETE_ME, json!({ "p": PASSWORD }), Some(&bob.token)).await;
     assert_eq!(deleted.assert_ok()["deleteMyAccount"], true);
+    assert_eq!(
+        app.get(&link).await.status(),
+        403,
+        "a deleted account's data link opens nothing"
+    );
 
     // Bob's token, key and password are gone; so is Bob from the tenant.
     let answer = app.query("{ me { email } }", &bob.token).await;

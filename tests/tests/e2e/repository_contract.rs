@@ -21,6 +21,7 @@ on_every_store!(
     an_uncommitted_transaction_leaves_nothing_behind,
     the_onboarding_funnel_counts_only_the_tenants_active_members_with_the_exact_median,
     a_workspace_is_inserted_within_the_tenants_limit_only,
+    status_changes_and_export_saves_apply_only_to_what_they_were_based_on,
 );
 
 async fn fixture(kind: StoreKind) -> Option<ContractStore> {
@@ -329,7 +330,10 @@ async fn roles_keep_their_permissions_and_own_memberships_span_tenants(kind: Sto
         status: TenantStatus::Deleted,
         ..second.clone()
     };
-    tx.tenants().update_status(&deleted).await.expect("delete");
+    tx.tenants()
+        .update_status(&deleted, TenantStatus::Active)
+        .await
+        .expect("delete");
     tx.commit().await.expect("commit");
     let tx = begin(&f.store).await;
     tx.enter_user(ada.id).await.expect("enter user");
@@ -546,4 +550,114 @@ async fn a_workspace_is_inserted_within_the_tenants_limit_only(kind: StoreKind) 
         .enter_tenant_for_quota(&TenantScope::for_tests(TenantId::from_uuid(Uuid::now_v7())))
         .await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+}
+
+/// A status change is written only while the stored status is the one it was based on
+/// (a cancelled deletion is never purged), and an export's save only by the attempt that
+/// holds it (a writer taken over changes nothing).
+async fn status_changes_and_export_saves_apply_only_to_what_they_were_based_on(kind: StoreKind) {
+    let Some(f) = fixture(kind).await else {
+        return;
+    };
+    let (mut acme, scope) = new_tenant(&f.store, "acme").await;
+    let due = now();
+    acme.schedule_deletion(due, now()).expect("scheduled");
+    let tx = begin(&f.store).await;
+    tx.tenants()
+        .update_status(&acme, TenantStatus::Active)
+        .await
+        .expect("from active");
+    tx.commit().await.expect("commit");
+    // A purge based on "pending deletion" and a cancellation: whichever comes second loses.
+    let mut cancelled = acme.clone();
+    cancelled.cancel_deletion(now());
+    let mut purging = acme.clone();
+    purging.status = TenantStatus::Deleted;
+    let tx = begin(&f.store).await;
+    tx.tenants()
+        .update_status(&cancelled, TenantStatus::PendingDeletion)
+        .await
+        .expect("the cancellation");
+    tx.commit().await.expect("commit");
+    let tx = begin(&f.store).await;
+    let late = tx
+        .tenants()
+        .update_status(&purging, TenantStatus::PendingDeletion)
+        .await;
+    assert!(matches!(late, Err(StoreError::Stale)), "{late:?}");
+    drop(tx);
+    let tx = begin(&f.store).await;
+    let stored = tx
+        .tenants()
+        .find_by_id(acme.id)
+        .await
+        .expect("read")
+        .expect("still there");
+    assert_eq!((stored.status, stored.deletion), (TenantStatus::Active, None));
+    let missing = tx
+        .tenants()
+        .update_status(&tenant("nobody"), TenantStatus::Active)
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    drop(tx);
+
+    // Exports: a writer whose lease ran out is taken over; its saves then change nothing.
+    let export = tessera_domain::TenantExport::queued(
+        tessera_domain::TenantExportId::from_uuid(Uuid::now_v7()),
+        acme.id,
+        None,
+        now(),
+    );
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope).await.expect("enter");
+    tx.exports().insert(&scope, &export).await.expect("insert");
+    let first = tx
+        .exports()
+        .claim(&scope, export.id, now(), now() + Duration::minutes(30))
+        .await
+        .expect("claim")
+        .expect("a queued export is taken");
+    let again = tx
+        .exports()
+        .claim(&scope, export.id, now(), now())
+        .await
+        .expect("claim");
+    assert!(
+        again.is_none(),
+        "a held export is not taken again before its lease runs out"
+    );
+    tx.commit().await.expect("commit");
+    // An hour later the first writer's lease has run out (it stopped): another takes over.
+    let later = now() + Duration::hours(1);
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope).await.expect("enter");
+    let second = tx
+        .exports()
+        .claim(&scope, export.id, later, later + Duration::minutes(30))
+        .await
+        .expect("claim")
+        .expect("taken over once the lease ran out");
+    assert_ne!(first.started_at, second.started_at);
+    let mut stale = first.clone();
+    stale.rows_written = 1;
+    let refused = tx.exports().save(&scope, &stale, None).await;
+    assert!(matches!(refused, Err(StoreError::Stale)), "{refused:?}");
+    tx.commit().await.expect("commit");
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope).await.expect("enter");
+    let mut done = second.clone();
+    done.status = tessera_domain::ExportStatus::Completed;
+    done.rows_written = 7;
+    tx.exports().save(&scope, &done, None).await.expect("the holder saves");
+    let stored = tx
+        .exports()
+        .find(&scope, export.id)
+        .await
+        .expect("find")
+        .expect("there");
+    assert_eq!(
+        (stored.status, stored.rows_written),
+        (tessera_domain::ExportStatus::Completed, 7)
+    );
+    tx.commit().await.expect("commit");
 }

@@ -150,17 +150,16 @@ impl OffboardingMutation {
 
     /// Schedules the tenant's deletion (owners only): members are locked out at once,
     /// owners may cancel and export until `deletionScheduledFor`, then every row of the
-    /// tenant is purged. Confirm with the tenant's slug and your password (or sign in
-    /// again just before).
+    /// tenant is purged. Confirm with the tenant's slug and your password.
     async fn request_tenant_deletion(
         &self,
         ctx: &Context<'_>,
         confirm_slug: String,
-        password: Option<String>,
+        password: String,
     ) -> Result<Tenant> {
         let request = member(ctx)?;
         application(ctx)
-            .request_tenant_deletion(request, &confirm_slug, password.as_deref())
+            .request_tenant_deletion(request, &confirm_slug, &password)
             .await
             .gql()
             .map(Tenant::from)
@@ -188,15 +187,11 @@ impl OffboardingMutation {
     }
 
     /// Deletes your account: every membership removed, sessions ended, the API keys you
-    /// created revoked, your email and name erased. Confirm with your password (or sign
-    /// in again just before). Refused (`SOLE_OWNER`, with `extensions.tenants`) while you
+    /// created revoked, your email and name erased. Confirm with your password. Refused (`SOLE_OWNER`, with `extensions.tenants`) while you
     /// are the only owner of a tenant: hand it over or delete it first.
-    async fn delete_my_account(&self, ctx: &Context<'_>, password: Option<String>) -> Result<bool> {
+    async fn delete_my_account(&self, ctx: &Context<'_>, password: String) -> Result<bool> {
         let request = member(ctx)?;
-        application(ctx)
-            .delete_my_account(request, password.as_deref())
-            .await
-            .gql()?;
+        application(ctx).delete_my_account(request, &password).await.gql()?;
         Ok(true)
     }
 

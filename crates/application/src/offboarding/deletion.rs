@@ -5,11 +5,13 @@
 //! chain records the request, the cancellation and the purge with its row counts,
 //! never the deleted data. A purge that stops midway is taken up again by the next pass.
 
-use tessera_domain::{AuditActor, AuditOrigin, NewAuditEvent, Tenant, TenantId, TenantStatus, TenantStatusError};
+use tessera_domain::{
+    AuditActor, AuditOrigin, NewAuditEvent, StatusReason, Tenant, TenantId, TenantStatus, TenantStatusError,
+};
 
 use crate::platform::PlatformScope;
 use crate::ports::PurgeStep;
-use crate::{AppError, Application, RequestContext, TenantScope};
+use crate::{AppError, Application, ForbiddenReason, RequestContext, TenantScope};
 
 /// Tenants purged per pass.
 const PURGES_PER_PASS: u32 = 2;
@@ -23,13 +25,13 @@ fn status_refusal(refusal: TenantStatusError) -> AppError {
 
 impl Application {
     /// Schedules the deletion of the caller's tenant: owners only, confirming with the
-    /// tenant's slug and their password (or a session opened minutes ago).
+    /// tenant's slug and their password.
     #[tracing::instrument(name = "request_tenant_deletion", skip_all, fields(tenant_id = %ctx.tenant_id()))]
     pub async fn request_tenant_deletion(
         &self,
         ctx: &RequestContext,
         confirm_slug: &str,
-        password: Option<&str>,
+        password: &str,
     ) -> Result<Tenant, AppError> {
         let tx = self.tenant_tx(ctx.own_scope()).await?;
         let me = self.require_owner(tx.as_ref(), ctx).await?;
@@ -90,10 +92,21 @@ impl Application {
         let mut tenant = tx.tenants().find_by_id(id).await?.ok_or(AppError::NotFound("tenant"))?;
         let now = self.ports.clock.now();
         let before = tenant.status;
+        // Deleting a tenant suspended for abuse would purge the evidence: only a platform
+        // administrator may.
+        if tenant.status == TenantStatus::Suspended
+            && tenant.status_reason == Some(StatusReason::Abuse)
+            && matches!(actor, AuditActor::User(_))
+        {
+            return Err(AppError::Forbidden {
+                reason: ForbiddenReason::TenantSuspended,
+                message: "a tenant suspended for abuse is deleted by the platform's administrators only".into(),
+            });
+        }
         if !tenant.schedule_deletion(now + grace, now).map_err(status_refusal)? {
             return Ok(tenant);
         }
-        tx.tenants().update_status(&tenant).await?;
+        tx.tenants().update_status(&tenant, before).await?;
         let due = tenant.deletion.map(|d| d.due_at.to_rfc3339());
         self.record_in_both_chains(tx, &tenant, "tenant.deletion_requested", actor, origin, |event| {
             event
@@ -125,7 +138,10 @@ impl Application {
         }
         let now = self.ports.clock.now();
         tenant.cancel_deletion(now);
-        tx.tenants().update_status(&tenant).await?;
+        // Only while still pending: once the purge has started, nothing brings it back.
+        tx.tenants()
+            .update_status(&tenant, TenantStatus::PendingDeletion)
+            .await?;
         let after = tenant.status;
         self.record_in_both_chains(tx, &tenant, "tenant.deletion_cancelled", actor, origin, |event| {
             event.change(
@@ -181,10 +197,25 @@ impl Application {
         };
         let mut finished = 0;
         for tenant in due {
+            let id = tenant.id;
+            // One tenant's failure (or another replica purging it) does not hold up the rest.
+            match self.purge_tenant(&offboarding, tenant).await {
+                Ok(true) => finished += 1,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, tenant = %id, "a purge pass failed; the next one carries on"),
+            }
+        }
+        Ok(finished)
+    }
+
+    /// Purges one tenant due for it; `false` when it was no longer due (its deletion was
+    /// cancelled meanwhile) or another replica finished it.
+    async fn purge_tenant(&self, offboarding: &super::Offboarding, tenant: Tenant) -> Result<bool, AppError> {
+        {
             // The tenant is due for purge: the purge may enter it.
             let scope = TenantScope::new(tenant.id);
-            if tenant.status == TenantStatus::PendingDeletion {
-                self.start_purge(&scope, tenant).await?;
+            if tenant.status == TenantStatus::PendingDeletion && !self.start_purge(&scope, tenant).await? {
+                return Ok(false);
             }
             let mut deleted: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
             let batch = offboarding.settings.purge_batch;
@@ -213,20 +244,24 @@ impl Application {
             tx.commit().await?;
             self.access_changed(scope.tenant_id()).await;
             tracing::info!(tenant = %scope.tenant_id(), tables = deleted.len(), "a tenant was purged");
-            finished += 1;
+            Ok(true)
         }
-        Ok(finished)
     }
 
     /// Marks the tenant deleted (nobody signs in to it again) and records, in the
     /// platform's chain, how many rows each of its tables holds as the purge starts.
-    async fn start_purge(&self, scope: &TenantScope, mut tenant: Tenant) -> Result<(), AppError> {
+    /// `false` when it is no longer pending deletion (cancelled meanwhile).
+    async fn start_purge(&self, scope: &TenantScope, mut tenant: Tenant) -> Result<bool, AppError> {
         let offboarding = self.offboarding()?;
         let counts = offboarding.ports.purger.count_rows(scope).await?;
         let tx = self.global_tx().await?;
         tenant.status = TenantStatus::Deleted;
         tenant.updated_at = self.ports.clock.now();
-        tx.tenants().update_status(&tenant).await?;
+        match tx.tenants().update_status(&tenant, TenantStatus::PendingDeletion).await {
+            Ok(()) => {}
+            Err(crate::ports::StoreError::Stale | crate::ports::StoreError::NotFound) => return Ok(false),
+            Err(error) => return Err(error.into()),
+        }
         let mut event = NewAuditEvent::new(
             None,
             AuditActor::System,
@@ -241,6 +276,6 @@ impl Application {
         tx.audit().append(&event).await?;
         tx.commit().await?;
         self.access_changed(tenant.id).await;
-        Ok(())
+        Ok(true)
     }
 }

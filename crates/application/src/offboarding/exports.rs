@@ -9,7 +9,7 @@ use tessera_domain::{
 };
 
 use super::archive_key_of;
-use crate::ports::{ArchiveProgress, ByteStream, ProgressSink};
+use crate::ports::{ArchiveProgress, ByteStream, ProgressSink, StoreError};
 use crate::{AppError, Application, ForbiddenReason, RequestContext, TenantScope};
 
 /// Most exports a tenant's list shows.
@@ -269,13 +269,28 @@ impl Application {
             return Ok(false);
         };
         tx.commit().await?;
-        let scratch = offboarding.ports.storage.scratch_path(&key);
+        // A scratch file of this attempt's own: a writer taking over never shares it.
+        let attempt = export.started_at.map_or(0, |at| at.timestamp_micros());
+        let scratch = offboarding.ports.storage.scratch_path(&format!("{key}.{attempt}"));
         let sink = SaveProgress {
             app: self,
             scope,
             export: export.clone(),
         };
         let written = offboarding.ports.archiver.write(scope, id, &scratch, &sink).await;
+        // Still this attempt's (its lease renewed, fenced by its start)? Only then may its
+        // archive replace what is stored under the export's key.
+        if written.is_ok() {
+            let lease = self.ports.clock.now() + settings.export_lease;
+            let tx = self.tenant_tx(scope).await?;
+            let kept = tx.exports().save(scope, &export, Some(lease)).await;
+            tx.commit().await?;
+            if let Err(StoreError::Stale | StoreError::NotFound) = kept {
+                let _ = std::fs::remove_file(&scratch);
+                return Ok(false);
+            }
+            kept?;
+        }
         let stored = match written {
             Ok(summary) => offboarding.ports.storage.put(&key, &scratch).await.map(|()| summary),
             Err(error) => Err(error),
@@ -302,7 +317,17 @@ impl Application {
             }
         };
         let tx = self.tenant_tx(scope).await?;
-        tx.exports().save(scope, &export, None).await?;
+        match tx.exports().save(scope, &export, None).await {
+            Ok(()) => {}
+            // Another writer took it over (its outcome stands), or the tenant was purged
+            // meanwhile: nothing of this attempt may outlive it.
+            Err(StoreError::NotFound) => {
+                offboarding.ports.storage.delete(&key).await?;
+                return Ok(false);
+            }
+            Err(StoreError::Stale) => return Ok(false),
+            Err(error) => return Err(error.into()),
+        }
         let event = NewAuditEvent::new(
             Some(scope.tenant_id()),
             AuditActor::System,

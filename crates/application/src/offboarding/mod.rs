@@ -27,11 +27,9 @@ pub struct OffboardingSettings {
     pub deletion_grace: chrono::Duration,
     /// Rows deleted per statement by the purge.
     pub purge_batch: u32,
-    /// How long an export writer holds an export without reporting progress before
-    /// another may take it over.
+    /// How long an export writer holds an export without reporting progress (after each
+    /// table) before another may take it over: longer than any table and the packing take.
     pub export_lease: chrono::Duration,
-    /// How old a session may be to stand in for the password when deleting.
-    pub fresh_session: chrono::Duration,
 }
 
 impl Default for OffboardingSettings {
@@ -41,8 +39,7 @@ impl Default for OffboardingSettings {
             export_retention: chrono::Duration::days(7),
             deletion_grace: chrono::Duration::days(30),
             purge_batch: 1_000,
-            export_lease: chrono::Duration::minutes(2),
-            fresh_session: chrono::Duration::minutes(10),
+            export_lease: chrono::Duration::minutes(30),
         }
     }
 }
@@ -94,43 +91,26 @@ impl Application {
         }
     }
 
-    /// Re-authentication for an irreversible step: the caller's password, or else a
-    /// session opened within the last few minutes. `REAUTHENTICATION_FAILED` otherwise.
+    /// Re-authentication for an irreversible step: the caller's password, checked again
+    /// (a token alone is not enough: a stolen one must not delete anything).
+    /// `REAUTHENTICATION_FAILED` otherwise.
     pub(crate) async fn reauthenticate(
         &self,
         tx: &dyn Transaction,
         ctx: &RequestContext,
-        password: Option<&str>,
+        password: &str,
     ) -> Result<(), AppError> {
         let me = ctx.require_person()?;
         let refused = || AppError::Forbidden {
             reason: ForbiddenReason::ReauthenticationFailed,
-            message: "confirm with your password (or sign in again first)".into(),
+            message: "confirm with your password".into(),
         };
-        match password {
-            Some(raw) => {
-                let password = Password::parse(raw).map_err(|_| refused())?;
-                let user = tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))?;
-                if self.ports.password_hasher.verify(&password, &user.password_hash).await {
-                    Ok(())
-                } else {
-                    Err(refused())
-                }
-            }
-            None => {
-                let settings = &self.offboarding()?.settings;
-                let session = match ctx.session_id() {
-                    Some(id) => tx.sessions().find_by_id(id).await?,
-                    None => None,
-                };
-                let now = self.ports.clock.now();
-                match session {
-                    Some(session) if session.user_id == me && now - session.created_at <= settings.fresh_session => {
-                        Ok(())
-                    }
-                    _ => Err(refused()),
-                }
-            }
+        let password = Password::parse(password).map_err(|_| refused())?;
+        let user = tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))?;
+        if self.ports.password_hasher.verify(&password, &user.password_hash).await {
+            Ok(())
+        } else {
+            Err(refused())
         }
     }
 }

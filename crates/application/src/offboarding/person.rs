@@ -88,11 +88,23 @@ impl Application {
     ) -> Result<ByteStream, AppError> {
         let offboarding = self.offboarding()?;
         let now = self.ports.clock.now();
+        let refused = || AppError::Forbidden {
+            reason: ForbiddenReason::MissingPermission,
+            message: "this download link is not valid or has expired; ask for a new one".into(),
+        };
         if !offboarding.ports.signer.verify(&link_message(user, expires), signature) || expires < now.timestamp() {
-            return Err(AppError::Forbidden {
-                reason: ForbiddenReason::MissingPermission,
-                message: "this download link is not valid or has expired; ask for a new one".into(),
-            });
+            return Err(refused());
+        }
+        // A deleted (anonymised) account's link opens nothing.
+        let tx = self.global_tx().await?;
+        let live = tx
+            .users()
+            .find_by_id(user)
+            .await?
+            .is_some_and(|u| !u.password_hash.as_str().is_empty());
+        drop(tx);
+        if !live {
+            return Err(refused());
         }
         let app = self.clone();
         let lines = futures_util::stream::unfold(Part::Profile, move |part| {
@@ -185,6 +197,8 @@ impl Application {
                 Ok((lines, next))
             }
             Part::Audit(after) => {
+                // Postgres reads another person's events for nobody: the transaction names whose.
+                tx.enter_user(me).await?;
                 let events = tx.audit().by_actor(me, after, EVENTS_PER_STEP).await?;
                 let next = match events.last() {
                     Some(last) if events.len() == EVENTS_PER_STEP as usize => Part::Audit(Some((
@@ -205,7 +219,7 @@ impl Application {
     /// memberships, and the API keys the person created revoked), every session ended,
     /// and the user row anonymised.
     #[tracing::instrument(name = "delete_my_account", skip_all)]
-    pub async fn delete_my_account(&self, ctx: &RequestContext, password: Option<&str>) -> Result<(), AppError> {
+    pub async fn delete_my_account(&self, ctx: &RequestContext, password: &str) -> Result<(), AppError> {
         let me = ctx.require_person()?;
         let tx = self.global_tx().await?;
         self.reauthenticate(tx.as_ref(), ctx, password).await?;

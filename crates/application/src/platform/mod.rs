@@ -130,7 +130,7 @@ impl Application {
         if let Some(origin) = origin {
             event = event.with_origin(origin);
         }
-        tx.tenants().update_status(&tenant).await?;
+        tx.tenants().update_status(&tenant, before.0).await?;
         // A platform administrator may act in any tenant: the event goes to the target
         // tenant's chain, which the transaction enters for it.
         tx.enter_tenant(&TenantScope::new(tenant.id)).await?;

@@ -36,7 +36,8 @@ pub trait AuditRepository: Send + Sync {
     async fn count(&self, scope: &TenantScope, filter: &AuditFilter) -> StoreResult<u64>;
     /// Across every chain: the events the person did (as a user or a platform
     /// administrator), in chain and sequence order after `after`, for that person's own
-    /// data export.
+    /// data export; the transaction must be entered for that person
+    /// ([`Transaction::enter_user`](super::Transaction::enter_user)).
     async fn by_actor(
         &self,
         actor: tessera_domain::UserId,

@@ -26,7 +26,9 @@ pub trait TenantExportRepository: Send + Sync {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Option<TenantExport>>;
-    /// Saves the export's progress or outcome, and the writer's lease (`None` once it ends).
+    /// Saves the export's progress or outcome, and the writer's lease (`None` once it ends),
+    /// only while the stored attempt is the one `export.started_at` names: `Stale` once
+    /// another writer has taken it over, `NotFound` once it is gone.
     async fn save(
         &self,
         scope: &TenantScope,

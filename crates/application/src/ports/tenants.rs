@@ -21,8 +21,11 @@ pub trait TenantRepository: Send + Sync {
     /// Every tenant (platform administration), keyset-paged; `search` matches slug or name.
     async fn list_all(&self, search: Option<&str>, page: &PageRequest) -> StoreResult<Page<Tenant>>;
     async fn count_all(&self, search: Option<&str>) -> StoreResult<u64>;
-    /// Saves status and `updated_at`; `NotFound` when there is no such tenant.
-    async fn update_status(&self, tenant: &Tenant) -> StoreResult<()>;
+    /// Saves status (with its reason and scheduled deletion) and `updated_at`, only while
+    /// the stored status is still `expected`: `Stale` when another change came first (a
+    /// cancelled deletion is never purged, a deletion never lost to a suspension),
+    /// `NotFound` when there is no such tenant.
+    async fn update_status(&self, tenant: &Tenant, expected: tessera_domain::TenantStatus) -> StoreResult<()>;
     /// Tenants whose purge may run at `now`: pending deletion past their grace period,
     /// or already marked deleted with rows left (a purge that stopped midway).
     async fn due_for_purge(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Tenant>>;

@@ -1,4 +1,4 @@
-//! The fake store's tenant exports.
+//! The fake store's tenant exports, and a person's erasure.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -81,6 +81,9 @@ impl TenantExportRepository for FakeTransaction {
             .iter_mut()
             .find(|(e, _)| e.tenant_id == export.tenant_id && e.id == export.id)
             .ok_or(StoreError::NotFound)?;
+        if stored.0.started_at != export.started_at {
+            return Err(StoreError::Stale);
+        }
         *stored = (export.clone(), lease_until);
         Ok(())
     }
@@ -105,4 +108,32 @@ impl TenantExportRepository for FakeTransaction {
             .map(|e| (e.tenant_id, e.id))
             .collect())
     }
+}
+
+/// The fake store's `UserRepository::anonymise`.
+pub(super) fn anonymise(
+    state: &mut super::store::State,
+    id: tessera_domain::UserId,
+    email: &tessera_domain::Email,
+    name: &tessera_domain::DisplayName,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let user = state
+        .users
+        .iter_mut()
+        .find(|u| u.id == id)
+        .ok_or(StoreError::NotFound)?;
+    user.email = email.clone();
+    user.display_name = name.clone();
+    user.password_hash = tessera_domain::PasswordHash::new(String::new());
+    user.email_verified_at = None;
+    user.is_platform_admin = false;
+    user.updated_at = at;
+    for session in state.sessions.iter_mut().filter(|s| s.user_id == id) {
+        session.ip = None;
+        session.user_agent = None;
+    }
+    state.onboarding.retain(|o| o.progress.user_id != id);
+    state.user_tokens.retain(|t| t.user_id != id);
+    Ok(())
 }

@@ -75,25 +75,7 @@ impl UserRepository for FakeTransaction {
         name: &tessera_domain::DisplayName,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut state = self.state();
-        let user = state
-            .users
-            .iter_mut()
-            .find(|u| u.id == id)
-            .ok_or(StoreError::NotFound)?;
-        user.email = email.clone();
-        user.display_name = name.clone();
-        user.password_hash = tessera_domain::PasswordHash::new(String::new());
-        user.email_verified_at = None;
-        user.is_platform_admin = false;
-        user.updated_at = at;
-        for session in state.sessions.iter_mut().filter(|s| s.user_id == id) {
-            session.ip = None;
-            session.user_agent = None;
-        }
-        state.onboarding.retain(|o| o.progress.user_id != id);
-        state.user_tokens.retain(|t| t.user_id != id);
-        Ok(())
+        super::offboarding::anonymise(&mut self.state(), id, email, name, at)
     }
     async fn update_display_name(
         &self,
@@ -259,7 +241,15 @@ impl TenantRepository for FakeTransaction {
         let held = Limit::QUOTAS.iter().map(|quota| (*quota, count(*quota))).collect();
         Ok((tenant, held))
     }
-    async fn update_status(&self, tenant: &Tenant) -> StoreResult<()> {
+    async fn update_status(&self, tenant: &Tenant, expected: tessera_domain::TenantStatus) -> StoreResult<()> {
+        if self
+            .state()
+            .tenants
+            .iter()
+            .any(|t| t.id == tenant.id && t.status != expected)
+        {
+            return Err(StoreError::Stale);
+        }
         self.update_tenant(tenant, |stored| {
             stored.status = tenant.status;
             stored.status_reason = tenant.status_reason;
@@ -271,7 +261,9 @@ impl TenantRepository for FakeTransaction {
             .state()
             .tenants
             .iter()
-            .filter(|t| t.status == tessera_domain::TenantStatus::Deleted || t.is_due_for_purge(now))
+            .filter(|t| {
+                t.deletion.is_some() && (t.status == tessera_domain::TenantStatus::Deleted || t.is_due_for_purge(now))
+            })
             .cloned()
             .collect();
         due.sort_by_key(|t| t.deletion.map(|d| d.due_at));

@@ -262,7 +262,7 @@ impl TenantArchiver for SeaTenantArchiver {
         let backend = self.db.get_database_backend();
         let tables = tenant_tables(&self.db).await.map_err(db_failure)?;
         let schema_version = schema_version(&self.db).await?;
-        let parts: PathBuf = out.with_extension("parts");
+        let parts = PathBuf::from(format!("{}.parts", out.display()));
         if let Some(parent) = out.parent() {
             tokio::fs::create_dir_all(parent).await.map_err(io_failure)?;
         }

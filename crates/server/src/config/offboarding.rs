@@ -18,7 +18,7 @@ pub struct OffboardingSection {
     #[arg(long, env = "EXPORT_DIR", default_value = "exports")]
     pub export_dir: PathBuf,
 
-    /// The key that signs export download links (any length; 32 random bytes advised).
+    /// The key that signs export download links (at least 32 bytes, e.g. `openssl rand -hex 32`).
     /// Unset: a random key per process, so a link works only on the replica that made it.
     #[arg(long, env = "EXPORT_LINK_SECRET", hide_env_values = true)]
     pub export_link_secret: Option<Secret>,
@@ -50,7 +50,16 @@ impl OffboardingSection {
         within("EXPORT_RETENTION_HOURS", self.export_retention_hours, 1..=8_760)?;
         within("TENANT_DELETION_GRACE_DAYS", self.tenant_deletion_grace_days, 0..=365)?;
         within("PURGE_BATCH_ROWS", self.purge_batch_rows, 10..=100_000)?;
-        within("OFFBOARDING_POLL_MS", self.offboarding_poll_ms, 50..=3_600_000)
+        within("OFFBOARDING_POLL_MS", self.offboarding_poll_ms, 50..=3_600_000)?;
+        match &self.export_link_secret {
+            Some(secret) if !secret.is_blank() && secret.expose().len() < 32 => Err(ConfigError::OutOfRange {
+                variable: "EXPORT_LINK_SECRET",
+                value: format!("{} bytes long", secret.expose().len()),
+                min: "32 bytes".into(),
+                max: "any length".into(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     pub fn settings(&self) -> OffboardingSettings {

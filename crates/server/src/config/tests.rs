@@ -66,6 +66,11 @@ fn out_of_range_values_are_refused_with_their_variable_named() {
         ("REQUEST_TIMEOUT_SECONDS", |c| c.http.request_timeout_seconds = 3_600),
         ("ACCESS_TOKEN_TTL_SECONDS", |c| c.auth.access_token_ttl_seconds = 5),
         ("ACCESS_CACHE_TTL_SECONDS", |c| c.redis.access_cache_ttl_seconds = 0),
+        ("EXPORT_LINK_TTL_SECONDS", |c| c.offboarding.export_link_ttl_seconds = 5),
+        ("TENANT_DELETION_GRACE_DAYS", |c| {
+            c.offboarding.tenant_deletion_grace_days = 400
+        }),
+        ("PURGE_BATCH_ROWS", |c| c.offboarding.purge_batch_rows = 1),
     ];
     for (variable, break_it) in cases {
         let mut config = Config::for_database("sqlite::memory:");
@@ -196,4 +201,17 @@ fn every_setting_is_in_the_readme_and_the_example_environment() {
         }
     }
     assert!(missing.is_empty(), "undocumented settings: {missing:?}");
+}
+
+#[test]
+fn a_short_export_link_secret_is_refused() {
+    let mut config = Config::for_database("sqlite::memory:");
+    config.offboarding.export_link_secret = Some("too-short".into());
+    let message = config.validate().expect_err("a short key").to_string();
+    assert!(message.starts_with("EXPORT_LINK_SECRET is 9 bytes long"), "{message}");
+    config.offboarding.export_link_secret = Some("x".repeat(32).into());
+    config.validate().expect("32 bytes are enough");
+    assert_eq!(config.offboarding.link_key(), "x".repeat(32).into_bytes());
+    config.offboarding.export_link_secret = None;
+    assert_eq!(config.offboarding.link_key().len(), 32, "a random key per process");
 }

@@ -123,7 +123,8 @@ impl AuditRepository for SeaTransaction {
     async fn by_actor(&self, actor: UserId, after: Option<(Uuid, i64)>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
         let (after_chain, after_sequence) = after.unwrap_or((Uuid::nil(), -1));
         let rows = if self.backend == DbBackend::Postgres {
-            // Across tenants, through the schema owner's function (the person's own events only).
+            // Across tenants, through the schema owner's function: only the events of the
+            // person the transaction was entered for (`Transaction::enter_user`).
             audit_event::Entity::find()
                 .from_raw_sql(Statement::from_sql_and_values(
                     DbBackend::Postgres,

@@ -5,12 +5,12 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use tessera_application::TenantScope;
-use tessera_application::ports::{StoreResult, TenantExportRepository};
+use tessera_application::ports::{StoreError, StoreResult, TenantExportRepository};
 use tessera_domain::{ExportStatus, TenantExport, TenantExportId, TenantId};
 use uuid::Uuid;
 
 use crate::db::entities::tenant_export;
-use crate::db::{SeaTransaction, db_failure, found, scoped, unique_as};
+use crate::db::{SeaTransaction, db_failure, scoped, unique_as};
 
 /// Exports a writer may take at `now`: queued, or running with their writer's lease over.
 fn writable(now: DateTime<Utc>) -> Condition {
@@ -100,10 +100,29 @@ impl TenantExportRepository for SeaTransaction {
             .col_expr(tenant_export::Column::ExpiresAt, Expr::value(row.expires_at))
             .col_expr(tenant_export::Column::LeaseUntil, Expr::value(row.lease_until))
             .filter(tenant_export::Column::Id.eq(row.id))
+            // The attempt's start fences its writer: once another writer has taken the
+            // export over (a new start), the first one's saves change nothing.
+            .filter(match row.started_at {
+                Some(started) => tenant_export::Column::StartedAt.eq(started),
+                None => tenant_export::Column::StartedAt.is_null(),
+            })
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        found(result.rows_affected)
+        if result.rows_affected == 1 {
+            return Ok(());
+        }
+        let exists = scoped::select::<tenant_export::Entity>(scope)
+            .filter(tenant_export::Column::Id.eq(row.id))
+            .one(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .is_some();
+        Err(if exists {
+            StoreError::Stale
+        } else {
+            StoreError::NotFound
+        })
     }
 
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<(TenantId, TenantExportId)>> {

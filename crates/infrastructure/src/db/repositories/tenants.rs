@@ -167,6 +167,8 @@ impl TenantRepository for SeaTransaction {
 
     async fn due_for_purge(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Tenant>> {
         tenant::Entity::find()
+            // Only a tenant whose deletion was scheduled (a grace period recorded) is purged.
+            .filter(tenant::Column::DeletionDueAt.is_not_null())
             .filter(
                 Condition::any()
                     .add(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
@@ -211,28 +213,40 @@ impl TenantRepository for SeaTransaction {
         searched(search).count(&self.txn).await.map_err(db_failure)
     }
 
-    async fn update_status(&self, tenant: &Tenant) -> StoreResult<()> {
-        let reason = tenant.status_reason.map(|r| r.as_str().to_owned());
-        self.update_tenant(
-            tenant,
-            [
-                (tenant::Column::Status, Expr::value(tenant.status.as_str())),
-                (tenant::Column::StatusReason, Expr::value(reason)),
-                (
-                    tenant::Column::DeletionRequestedAt,
-                    Expr::value(tenant.deletion.map(|d| d.requested_at)),
-                ),
-                (
-                    tenant::Column::DeletionDueAt,
-                    Expr::value(tenant.deletion.map(|d| d.due_at)),
-                ),
-                (
-                    tenant::Column::StatusBeforeDeletion,
-                    Expr::value(tenant.deletion.map(|d| d.restore_to.as_str().to_owned())),
-                ),
-            ],
-        )
-        .await
+    async fn update_status(&self, tenant: &Tenant, expected: TenantStatus) -> StoreResult<()> {
+        let deletion = tenant.deletion;
+        let result = tenant::Entity::update_many()
+            .col_expr(tenant::Column::UpdatedAt, Expr::value(tenant.updated_at))
+            .col_expr(tenant::Column::Status, Expr::value(tenant.status.as_str()))
+            .col_expr(
+                tenant::Column::StatusReason,
+                Expr::value(tenant.status_reason.map(|r| r.as_str().to_owned())),
+            )
+            .col_expr(
+                tenant::Column::DeletionRequestedAt,
+                Expr::value(deletion.map(|d| d.requested_at)),
+            )
+            .col_expr(tenant::Column::DeletionDueAt, Expr::value(deletion.map(|d| d.due_at)))
+            .col_expr(
+                tenant::Column::StatusBeforeDeletion,
+                Expr::value(deletion.map(|d| d.restore_to.as_str().to_owned())),
+            )
+            .filter(tenant::Column::Id.eq(tenant.id.as_uuid()))
+            .filter(tenant::Column::Status.eq(expected.as_str()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        if result.rows_affected == 1 {
+            return Ok(());
+        }
+        match tenant::Entity::find_by_id(tenant.id.as_uuid())
+            .one(&self.txn)
+            .await
+            .map_err(db_failure)?
+        {
+            Some(_) => Err(StoreError::Stale),
+            None => Err(StoreError::NotFound),
+        }
     }
 
     async fn update_plan(&self, tenant: &Tenant) -> StoreResult<()> {
