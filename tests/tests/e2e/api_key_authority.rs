@@ -313,6 +313,29 @@ async fn a_revoked_key_presented_fifty_times_is_recorded_once(backend: Backend) 
         return;
     };
     let secret = revoked_key(&app).await;
+    // The outbox hands the revocation over and drops the tenant's cached access once
+    // more; counting starts after that second drop, or it would land mid-count.
+    let owner = app.db.owner().await;
+    for _ in 0..100 {
+        use sea_orm::ConnectionTrait as _;
+        let pending: i64 = owner
+            .query_one_raw(sea_orm::Statement::from_string(
+                owner.get_database_backend(),
+                "SELECT count(*) AS n FROM outbox_events WHERE delivered_at IS NULL",
+            ))
+            .await
+            .expect("count")
+            .expect("a row")
+            .try_get("", "n")
+            .expect("a count");
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    owner.close().await.ok();
+    // The drop follows the hand-over's commit: give it a moment to land.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let first = as_key(&app, &secret, MEMBERS, json!({})).await;
     assert_eq!(first.error_code(), Some("UNAUTHENTICATED"));
     let before = app.statements();
