@@ -152,6 +152,33 @@ async fn an_owner_exports_the_tenant_and_the_archive_matches_the_database(backen
     assert_eq!(check.tenant_id, owner.tenant_id);
     assert!(check.audit_events > 3, "the audit trail is in it");
     let text = unpacked_text(&archive);
+    // The offline check would notice: an audit event edited, or a file changed.
+    let edited = repacked(&text, "tables/audit_events.ndjson", |t| {
+        t.replacen("user.signed_up", "user.signed_in", 1)
+    });
+    let check = verify_export_from(edited.as_slice()).expect("readable");
+    assert!(
+        check
+            .problems
+            .iter()
+            .any(|p| p.contains("altered after it was written")),
+        "{:?}",
+        check.problems
+    );
+    assert!(
+        check.problems.iter().any(|p| p.contains("does not match its SHA-256")),
+        "{:?}",
+        check.problems
+    );
+    let dropped = repacked(&text, "tables/workspaces.ndjson", |t| {
+        t.lines().skip(1).map(|l| format!("{l}\n")).collect()
+    });
+    let check = verify_export_from(dropped.as_slice()).expect("readable");
+    assert!(
+        check.problems.iter().any(|p| p.contains("rows; the manifest says")),
+        "{:?}",
+        check.problems
+    );
     let manifest: Value = serde_json::from_str(&text["manifest.json"]).expect("a manifest");
     let in_database = rows_per_table(&app, &owner.tenant_id).await;
     let listed: BTreeMap<String, i64> = manifest["tables"]
@@ -213,6 +240,20 @@ async fn an_owner_exports_the_tenant_and_the_archive_matches_the_database(backen
     assert!(check.is_intact(), "{:?}", check.problems);
     assert_eq!(check.rows, written.rows_written);
     let _ = std::fs::remove_file(file);
+}
+
+/// The files packed again as a `.tar.gz`, one of them changed by `edit`.
+fn repacked(files: &BTreeMap<String, String>, name: &str, edit: impl Fn(&str) -> String) -> Vec<u8> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (file, text) in files {
+        let text = if file == name { edit(text) } else { text.clone() };
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, file, text.as_bytes()).expect("append");
+    }
+    tar.into_inner().expect("tar").finish().expect("gzip")
 }
 
 /// Every file of a `.tar.gz`, as text.

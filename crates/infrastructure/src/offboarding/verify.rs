@@ -10,9 +10,10 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
-use tessera_domain::{AuditActor, AuditOrigin, FieldChange, NewAuditEvent, TenantId, audit::chain_input};
 
 use super::archive::{ARCHIVE_FORMAT, MANIFEST, Manifest};
+use crate::db::entities::audit_event;
+use crate::db::repositories::audit::event_hash;
 
 /// What the check found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,10 +32,10 @@ impl ExportCheck {
     }
 }
 
-/// One exported audit event, as the archive's NDJSON holds it.
+/// One exported audit event, as the archive's NDJSON holds it: the stored row.
 #[derive(Deserialize)]
 struct ExportedEvent {
-    tenant_id: String,
+    tenant_id: uuid::Uuid,
     sequence: i64,
     id: uuid::Uuid,
     actor_kind: String,
@@ -51,13 +52,6 @@ struct ExportedEvent {
     hash: String,
 }
 
-#[derive(Deserialize)]
-struct StoredChange {
-    field: String,
-    before: Option<String>,
-    after: Option<String>,
-}
-
 /// Timestamps as either backend writes them (`T` or a space between date and time).
 fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw)
@@ -66,35 +60,30 @@ fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The event's sequence, its recorded previous hash and hash, and the hash recomputed
+/// as the live chain computes it (the row read back through the audit entity).
 fn event_of(row: ExportedEvent) -> Result<(i64, String, String, String), String> {
-    let changes: Vec<StoredChange> = serde_json::from_str(&row.changes).map_err(|e| e.to_string())?;
-    let tenant = TenantId::parse(&row.tenant_id).map_err(|e| e.to_string())?;
-    let event = NewAuditEvent {
-        tenant_id: Some(tenant),
-        actor: AuditActor::from_parts(&row.actor_kind, row.actor_id).ok_or("unknown actor")?,
+    let stored = audit_event::Model {
+        tenant_id: row.tenant_id,
+        sequence: row.sequence,
+        id: row.id,
+        actor_kind: row.actor_kind,
+        actor_id: row.actor_id,
         action: row.action,
         target_type: row.target_type,
         target_id: row.target_id,
-        changes: changes
-            .into_iter()
-            .map(|c| FieldChange {
-                field: c.field,
-                before: c.before,
-                after: c.after,
-            })
-            .collect(),
-        origin: AuditOrigin {
-            ip: row.ip,
-            user_agent: row.user_agent,
-            request_id: row.request_id,
-        },
+        changes: row.changes,
+        ip: row.ip,
+        user_agent: row.user_agent,
+        request_id: row.request_id,
         occurred_at: parse_time(&row.occurred_at).ok_or("unreadable time")?,
+        previous_hash: row.previous_hash,
+        hash: row.hash,
     };
-    let computed = format!(
-        "{:x}",
-        Sha256::digest(chain_input(row.id, row.sequence, &event, &row.previous_hash).as_bytes())
-    );
-    Ok((row.sequence, row.previous_hash, row.hash, computed))
+    let (sequence, previous, recorded) = (stored.sequence, stored.previous_hash.clone(), stored.hash.clone());
+    let event = stored.into_domain().map_err(|e| e.to_string())?;
+    let computed = event_hash(event.id, event.sequence, &event.event, &event.previous_hash);
+    Ok((sequence, previous, recorded, computed))
 }
 
 /// Reads the archive at `path` and checks it.

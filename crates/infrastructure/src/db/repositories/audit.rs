@@ -23,7 +23,7 @@ use crate::db::{SeaTransaction, db_failure, keyset, scoped};
 const HEADS: &str = "audit_chain_heads";
 
 /// SHA-256 (hex) of the event's chain input.
-fn event_hash(id: Uuid, sequence: i64, event: &NewAuditEvent, previous_hash: &str) -> String {
+pub(crate) fn event_hash(id: Uuid, sequence: i64, event: &NewAuditEvent, previous_hash: &str) -> String {
     sha256_hex(&chain_input(id, sequence, event, previous_hash))
 }
 
