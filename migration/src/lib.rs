@@ -27,6 +27,7 @@ mod m20261206_000016_status_reason;
 mod m20261206_000017_billing_events;
 mod m20261206_000018_usage_daily;
 mod m20261206_000019_offboarding;
+mod m20261206_000020_schema_read;
 
 pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
@@ -106,6 +107,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000017_billing_events::Migration),
             Box::new(m20261206_000018_usage_daily::Migration),
             Box::new(m20261206_000019_offboarding::Migration),
+            Box::new(m20261206_000020_schema_read::Migration),
         ]
     }
 }

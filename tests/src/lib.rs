@@ -381,6 +381,21 @@ impl GqlResponse {
 
 /// The built-in plans with every plan's tenant-wide requests per minute set to
 /// `per_minute`, new tenants starting on `default`.
+/// An HTTP client that asks for `application/graphql-response+json`, as current GraphQL
+/// clients do (a client that names no type is answered `application/json`, whose request
+/// errors are `200`); a request that sets its own `Accept` overrides it.
+pub fn modern_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static("application/graphql-response+json, application/json;q=0.9"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
+}
+
 pub fn test_plans(default: &str, per_minute: u64) -> tessera_domain::PlanCatalogue {
     use tessera_domain::{Allowance, Limit, PlanCatalogue, PlanKey};
     let mut plans = PlanCatalogue::built_in().plans().to_vec();
@@ -469,7 +484,7 @@ impl TestApp {
         Self {
             db,
             base_url,
-            client: reqwest::Client::new(),
+            client: modern_client(),
             mailer,
             config,
             domain_verifier: options.domain_verifier,

@@ -50,6 +50,7 @@ permissions! {
     WebhooksManage => "webhooks:manage", "Integrations", "Configure webhooks";
     BillingManage => "billing:manage", "Billing", "Change the plan and billing details";
     AnalyticsRead => "analytics:read", "Analytics", "See the tenant's usage and analytics";
+    SchemaRead => "schema:read", "Integrations", "Read the API's schema (introspection, GraphiQL's documentation) where the deployment does not show it to everyone";
 }
 
 impl fmt::Display for Permission {

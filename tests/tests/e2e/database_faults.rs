@@ -132,7 +132,7 @@ async fn a_database_outage_fails_fast_leaves_no_half_write_and_recovers_by_itsel
         .await
         .expect("the server starts");
     let base = format!("http://{}", server.addr);
-    let client = reqwest::Client::new();
+    let client = tessera_tests::modern_client();
 
     let (_, signed_up) = post(
         &client,

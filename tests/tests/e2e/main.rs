@@ -14,6 +14,7 @@ mod database_faults;
 mod faults;
 mod hostile_load;
 mod http_protocol;
+mod introspection;
 mod invitations;
 mod isolation;
 mod list_contract;

@@ -52,7 +52,14 @@
     '',
   ].join('\n');
 
-  var fetcher = window.GraphiQL.createFetcher({ url: '/graphql' });
+  // Queries and mutations over HTTP; subscriptions over the WebSocket endpoint, whose
+  // `connection_init` carries the headers set in the Headers tab (the Authorization
+  // header signs the socket in).
+  var socketScheme = window.location.protocol === 'https:' ? 'wss://' : 'ws://';
+  var fetcher = window.GraphiQL.createFetcher({
+    url: '/graphql',
+    subscriptionUrl: socketScheme + window.location.host + '/graphql/ws',
+  });
 
   window.ReactDOM.createRoot(root).render(
     window.React.createElement(window.GraphiQL, {

@@ -234,8 +234,9 @@ impl Extension for AccessControlExtension {
     }
 
     /// The tenant's plan may bound a document more tightly than the server does: its
-    /// `max_query_complexity` and `max_query_depth`, checked once the engine has
-    /// measured the document and before anything runs.
+    /// `max_query_complexity`, checked once the engine has measured the document and
+    /// before anything runs (its `max_query_depth` is checked with the server's, see
+    /// [`super::document_depth`]).
     async fn validation(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -245,24 +246,16 @@ impl Extension for AccessControlExtension {
         let Some(Caller::Member(request)) = ctx.data_opt::<Caller>() else {
             return Ok(measured);
         };
-        let limits = request.limits();
-        for (found, allowance, what, setting) in [
-            (
-                measured.complexity,
-                limits.max_query_complexity,
-                "complexity",
-                "max_query_complexity",
-            ),
-            (measured.depth, limits.max_query_depth, "depth", "max_query_depth"),
-        ] {
-            if let Allowance::AtMost(most) = allowance
-                && u64::try_from(found).unwrap_or(u64::MAX) > most
-            {
-                return Err(vec![ServerError::new(
-                    format!("the query's {what} is {found}; the tenant's plan allows at most {most} ({setting})"),
-                    None,
-                )]);
-            }
+        if let Allowance::AtMost(most) = request.limits().max_query_complexity
+            && u64::try_from(measured.complexity).unwrap_or(u64::MAX) > most
+        {
+            return Err(vec![ServerError::new(
+                format!(
+                    "the query's complexity is {}; the tenant's plan allows at most {most} (max_query_complexity)",
+                    measured.complexity
+                ),
+                None,
+            )]);
         }
         Ok(measured)
     }

@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod context;
 pub mod cookies;
+pub mod document_depth;
 mod domains;
 mod errors;
 mod identity;
@@ -84,6 +85,7 @@ pub struct SchemaLimits {
     pub max_depth: usize,
     /// List fields weigh their page size times their items' cost.
     pub max_complexity: usize,
+    /// Introspection for everyone; when off, only for members holding `schema:read`.
     pub introspection: bool,
     /// Aliases in one document.
     pub max_aliases: usize,
@@ -107,15 +109,14 @@ impl Default for SchemaLimits {
 }
 
 pub fn build_schema(app: Arc<Application>, limits: &SchemaLimits) -> TesseraSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
+    // Introspection stays available to the engine: whether a request may use it is
+    // decided per request (the setting, or the caller's `schema:read`).
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(app)
         .extension(access::AccessControl)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity);
-    if !limits.introspection {
-        builder = builder.disable_introspection();
-    }
-    builder.finish()
+        .extension(document_depth::DepthLimit::new(limits.max_depth))
+        .limit_complexity(limits.max_complexity)
+        .finish()
 }
 
 /// The SDL of the schema, as written to `schema.graphql`.

@@ -10,6 +10,7 @@
 use tessera_application::Application;
 use tessera_application::rate_limits::{Admission, Admitted};
 use tessera_application::usage::Metered;
+use tessera_domain::Permission;
 
 use super::document_limits::Shape;
 use super::refusal::{Refused, RequestRefusal};
@@ -41,6 +42,24 @@ pub fn documents_for_plan(caller: &Caller, runs_trusted_document: bool) -> Resul
         }
         _ => Ok(()),
     }
+}
+
+/// Whether the caller may introspect the schema: anyone where `INTROSPECTION` is on
+/// (development's default), else a member (a person or an API key) holding
+/// `schema:read`, so internal tools keep their documentation in production.
+pub fn may_introspect(caller: &Caller, open_to_all: bool) -> bool {
+    open_to_all || matches!(caller, Caller::Member(context) if context.permissions().contains(Permission::SchemaRead))
+}
+
+/// A document that introspects (`__schema`, `__type`) from a caller who may not.
+pub fn introspection(caller: &Caller, open_to_all: bool, shape: &Shape) -> Result<(), Refused> {
+    if !shape.introspects() || may_introspect(caller, open_to_all) {
+        return Ok(());
+    }
+    Err(Refused::new(
+        RequestRefusal::IntrospectionNotAllowed,
+        "introspection needs a signed-in member holding `schema:read` on this deployment",
+    ))
 }
 
 /// A tenant whose plan's API calls for this month are spent (counted by the meter, in

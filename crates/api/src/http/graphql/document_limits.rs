@@ -1,12 +1,15 @@
 //! Stage 4, document limits: the shape of a document (its size, aliases, root fields and
 //! depth, through fragments) is measured from the text alone and refused past the
-//! configured limits, before the caller is even identified. The engine's own validation
-//! (complexity, depth of introspection) runs later, in the run stage.
+//! configured limits, before the caller is even identified (introspection by its own
+//! rule, see [`crate::graphql::document_depth`]). The engine's own validation
+//! (complexity, and the same depth rules for what arrives over WebSocket) runs later,
+//! in the run stage.
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 
 use super::refusal::{Refused, RequestRefusal};
 use crate::graphql::SchemaLimits;
+use crate::graphql::document_depth::Depth;
 
 /// How the request came: a GET may only read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +35,7 @@ pub fn check(limits: &SchemaLimits, request: &async_graphql::Request, method: Me
         ));
     }
     type Says = fn(usize) -> String;
-    let measured: [(usize, usize, RequestRefusal, Says); 3] = [
+    let measured: [(usize, usize, RequestRefusal, Says); 2] = [
         (shape.aliases, limits.max_aliases, RequestRefusal::TooManyAliases, |n| {
             format!("the document has {n} aliases")
         }),
@@ -42,9 +45,6 @@ pub fn check(limits: &SchemaLimits, request: &async_graphql::Request, method: Me
             RequestRefusal::TooManyRootFields,
             |n| format!("an operation selects {n} root fields"),
         ),
-        (shape.depth, limits.max_depth, RequestRefusal::QueryTooDeep, |n| {
-            format!("the document is nested too deep ({n} levels of fields)")
-        }),
     ];
     for (found, most, refusal, says) in measured {
         if found > most {
@@ -53,6 +53,9 @@ pub fn check(limits: &SchemaLimits, request: &async_graphql::Request, method: Me
                 format!("{}; at most {most} are allowed", says(found)),
             ));
         }
+    }
+    if let Some(message) = shape.depth.refusal(limits.max_depth) {
+        return Err(Refused::new(RequestRefusal::QueryTooDeep, message));
     }
     Ok(shape)
 }
@@ -66,9 +69,6 @@ const AUTHENTICATION_FIELDS: &[&str] = &[
     "refreshSession",
 ];
 
-/// Nesting beyond this is not counted further (any configured limit is far below it).
-const DEPTH_COUNTED: usize = 256;
-
 /// The root fields of the operations in a document, whether any is a mutation, and
 /// the largest number of root fields in one operation and of aliases in the document.
 pub struct Shape {
@@ -78,8 +78,8 @@ pub struct Shape {
     pub runs_mutation: bool,
     most_root_fields: usize,
     aliases: usize,
-    /// The deepest field nesting of any operation, through fragments.
-    depth: usize,
+    /// The deepest nesting of any operation, through fragments.
+    depth: Depth,
 }
 
 /// Aliases in a selection set, all the way down (fragments are counted where defined).
@@ -95,63 +95,6 @@ fn count_aliases(set: &async_graphql::parser::types::SelectionSet) -> usize {
             Selection::FragmentSpread(_) => 0,
         })
         .sum()
-}
-
-/// How deeply fields nest in a document's selection sets (`{ me { email } }` is 2;
-/// introspection fields are not counted), following fragment spreads. Each fragment's
-/// depth is worked out once and remembered, so a fragment spread many times (or a
-/// chain of fragments each spreading the next twice) costs no more than one spread; a
-/// fragment met again on its own path counts as nothing (cycles are the validator's to
-/// report). Nesting past `DEPTH_COUNTED` is not followed further.
-struct Depths<'d> {
-    document: &'d async_graphql::parser::types::ExecutableDocument,
-    fragments: std::collections::HashMap<&'d str, usize>,
-    in_progress: std::collections::HashSet<&'d str>,
-}
-
-impl<'d> Depths<'d> {
-    fn new(document: &'d async_graphql::parser::types::ExecutableDocument) -> Self {
-        Self {
-            document,
-            fragments: std::collections::HashMap::new(),
-            in_progress: std::collections::HashSet::new(),
-        }
-    }
-
-    fn of(&mut self, set: &'d async_graphql::parser::types::SelectionSet, level: usize) -> usize {
-        use async_graphql::parser::types::Selection;
-        if level > DEPTH_COUNTED {
-            return 0;
-        }
-        let mut deepest = 0;
-        for item in &set.items {
-            let depth = match &item.node {
-                // Introspection is bounded by the schema; the engine's own limit covers it.
-                Selection::Field(field) if field.node.name.node.starts_with("__") => 0,
-                Selection::Field(field) => 1 + self.of(&field.node.selection_set.node, level + 1),
-                Selection::InlineFragment(fragment) => self.of(&fragment.node.selection_set.node, level),
-                Selection::FragmentSpread(spread) => self.fragment(spread.node.fragment_name.node.as_str(), level),
-            };
-            deepest = deepest.max(depth);
-        }
-        deepest
-    }
-
-    fn fragment(&mut self, name: &'d str, level: usize) -> usize {
-        if let Some(depth) = self.fragments.get(name) {
-            return *depth;
-        }
-        let Some(fragment) = self.document.fragments.get(name) else {
-            return 0;
-        };
-        if !self.in_progress.insert(name) {
-            return 0;
-        }
-        let depth = self.of(&fragment.node.selection_set.node, level);
-        self.in_progress.remove(name);
-        self.fragments.insert(name, depth);
-        depth
-    }
 }
 
 /// The root fields of a selection set, looking through inline fragments and
@@ -193,7 +136,7 @@ impl Shape {
             runs_mutation: false,
             most_root_fields: 0,
             aliases: 0,
-            depth: 0,
+            depth: Depth::default(),
         };
         let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
             return fields; // execution reports the syntax error
@@ -205,7 +148,6 @@ impl Shape {
             (DocumentOperations::Multiple(_), None) => None,
         };
         fields.runs_mutation = selected.is_some_and(|op| op.node.ty == OperationType::Mutation);
-        let mut depths = Depths::new(&document);
         for (_, operation) in document.operations.iter() {
             fields.mutation |= operation.node.ty == OperationType::Mutation;
             let mut roots = Vec::new();
@@ -214,12 +156,17 @@ impl Shape {
             fields.most_root_fields = fields.most_root_fields.max(roots.len());
             fields.aliases += count_aliases(&operation.node.selection_set.node);
             fields.names.extend(roots);
-            fields.depth = fields.depth.max(depths.of(&operation.node.selection_set.node, 0));
         }
         for fragment in document.fragments.values() {
             fields.aliases += count_aliases(&fragment.node.selection_set.node);
         }
+        fields.depth = Depth::of(&document);
         fields
+    }
+
+    /// Some operation reads the schema itself (`__schema` or `__type` at its root).
+    pub fn introspects(&self) -> bool {
+        self.names.iter().any(|n| n == "__schema" || n == "__type")
     }
 
     /// Log-in, sign-up and reset requests get the strict per-address bucket.
@@ -288,18 +235,6 @@ mod tests {
             Some(RequestRefusal::MutationOverGet)
         );
         assert_eq!(refusal("mutation { logOut }", Method::Post), None);
-    }
-
-    #[test]
-    fn fragments_count_once_however_often_they_are_spread() {
-        // Each fragment spreads the next twice: 2^30 paths, one measurement each.
-        let mut document = String::from("query { me { ...F0 } }");
-        for n in 0..30 {
-            document.push_str(&format!(" fragment F{n} on User {{ ...F{} ...F{} }}", n + 1, n + 1));
-        }
-        document.push_str(" fragment F30 on User { email }");
-        let shape = Shape::of(&async_graphql::Request::new(document));
-        assert_eq!(shape.depth, 2);
     }
 
     #[test]

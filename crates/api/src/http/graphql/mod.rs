@@ -118,6 +118,9 @@ async fn execute(
     };
     let caller = caller::identify(state, headers, &client).await;
     caller::record(&caller, shape.label());
+    if let Err(refused) = admission::introspection(&caller, state.config.schema.introspection, &shape) {
+        return refused.answer(media, shape.label());
+    }
     let trusted = persisted::is_trusted(&state.config.trusted_documents, &request);
     if let Err(refused) = admission::documents_for_plan(&caller, trusted) {
         return refused.answer(media, shape.label());

@@ -1,6 +1,6 @@
 //! Stage 1, negotiation: which media type the answer uses, from `Accept`
-//! (`application/graphql-response+json`, or legacy `application/json` when that is all
-//! the client accepts), and how any answer is written in it.
+//! (`application/graphql-response+json` when the client names it, else
+//! `application/json`), and how any answer is written in it.
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,21 +16,24 @@ pub enum MediaType {
     LegacyJson,
 }
 
-/// `None` when the client accepts none of them (`406`).
+/// `None` when the client accepts none of them (`406`). A client that names
+/// `application/graphql-response+json` gets it; one that sends no `Accept`, or accepts
+/// anything (`*/*`, `application/*`), gets `application/json`, as the GraphQL-over-HTTP
+/// specification recommends while clients that predate the new type are about.
 pub fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Some(MediaType::GraphqlResponse);
+        return Some(MediaType::LegacyJson);
     };
     let types: Vec<&str> = accept
         .split(',')
         .map(|part| part.split(';').next().unwrap_or("").trim())
         .collect();
-    if types
-        .iter()
-        .any(|t| *t == GRAPHQL_RESPONSE || *t == "*/*" || *t == "application/*")
-    {
+    if types.iter().any(|t| t.eq_ignore_ascii_case(GRAPHQL_RESPONSE)) {
         Some(MediaType::GraphqlResponse)
-    } else if types.contains(&JSON) {
+    } else if types
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(JSON) || *t == "*/*" || t.eq_ignore_ascii_case("application/*"))
+    {
         Some(MediaType::LegacyJson)
     } else {
         None
@@ -71,15 +74,19 @@ mod tests {
     }
 
     #[test]
-    fn the_graphql_media_type_wins_and_plain_json_is_served_to_those_who_ask_only_for_it() {
-        assert_eq!(negotiate(&accepting(None)), Some(MediaType::GraphqlResponse));
+    fn the_graphql_media_type_goes_to_those_who_name_it_and_plain_json_to_everyone_else() {
+        assert_eq!(negotiate(&accepting(None)), Some(MediaType::LegacyJson));
         assert_eq!(
             negotiate(&accepting(Some(
                 "application/graphql-response+json, application/json;q=0.9"
             ))),
             Some(MediaType::GraphqlResponse)
         );
-        assert_eq!(negotiate(&accepting(Some("*/*"))), Some(MediaType::GraphqlResponse));
+        assert_eq!(negotiate(&accepting(Some("*/*"))), Some(MediaType::LegacyJson));
+        assert_eq!(
+            negotiate(&accepting(Some("text/html, application/*;q=0.8"))),
+            Some(MediaType::LegacyJson)
+        );
         assert_eq!(
             negotiate(&accepting(Some("application/json; charset=utf-8"))),
             Some(MediaType::LegacyJson)

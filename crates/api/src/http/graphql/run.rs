@@ -37,6 +37,10 @@ pub async fn run(
         headers,
     );
     let mut request = request.data(ClientOrigin(client)).data(cookies);
+    if !super::admission::may_introspect(&caller, state.config.schema.introspection) {
+        // Refused already when the document asks for it; closed here all the same.
+        request = request.disable_introspection();
+    }
     let member = match &caller {
         Caller::Member(context) => Some(context.clone()),
         _ => None,

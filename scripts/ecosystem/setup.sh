@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the ecosystem tests (crates/server/tests/ecosystem.rs) need, once: the
+# npm packages of tests/ecosystem into a cache folder named after their lock file
+# (TESSERA_TOOLS_CACHE, else ~/.cache/tessera), and with `browser` Chromium from
+# Debian's package when the machine has none. Prints the node_modules folder.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+lock="$root/tests/ecosystem/package-lock.json"
+cache_root="${TESSERA_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tessera}"
+cache="$cache_root/node-$(sha256sum "$lock" | cut -c1-16)"
+mkdir -p "$cache_root"
+
+exec 9>"$cache_root/.setup.lock"
+flock 9
+
+if [ ! -f "$cache/.installed" ]; then
+    command -v npm >/dev/null 2>&1 || { echo "npm is needed (Node.js 18 or later)" >&2; exit 1; }
+    rm -rf "$cache" && mkdir -p "$cache"
+    cp "$root/tests/ecosystem/package.json" "$lock" "$cache/"
+    (cd "$cache" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) >&2
+    touch "$cache/.installed"
+fi
+
+if [ "${1:-}" = browser ] && ! command -v chromium >/dev/null 2>&1; then
+    echo "installing Chromium (Debian's package)" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+fi
+
+echo "$cache/node_modules"
