@@ -28,6 +28,7 @@ mod m20261206_000017_billing_events;
 mod m20261206_000018_usage_daily;
 mod m20261206_000019_offboarding;
 mod m20261206_000020_schema_read;
+mod m20261206_000021_tenant_counts;
 
 pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
@@ -53,6 +54,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "usage_daily",
     "usage_tenant_monthly",
     "tenant_exports",
+    "tenant_counts",
 ];
 
 /// The transaction-local tenant, read once per statement (the sub-select becomes an
@@ -108,6 +110,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000018_usage_daily::Migration),
             Box::new(m20261206_000019_offboarding::Migration),
             Box::new(m20261206_000020_schema_read::Migration),
+            Box::new(m20261206_000021_tenant_counts::Migration),
         ]
     }
 }

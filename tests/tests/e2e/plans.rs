@@ -267,7 +267,10 @@ async fn only_platform_administrators_change_plans_and_the_catalogue_is_public(b
     app.stop().await;
 }
 
-on_both_backends!(the_quota_check_costs_one_statement_per_creation);
+on_both_backends!(
+    the_quota_check_costs_one_statement_per_creation,
+    the_counts_the_database_keeps_follow_every_creation_and_deletion,
+);
 
 /// What a `createWorkspace` costs, statement by statement, for the plan test above and
 /// for the README. On Postgres the quota check adds no round trip: the tenant's quota
@@ -407,5 +410,66 @@ async fn a_plan_override_reaches_every_replica_through_redis() {
     app.graphql_at(&replica, deep, json!({}), &owner.token)
         .await
         .assert_ok();
+    app.stop().await;
+}
+
+/// Workspaces, custom roles, webhook endpoints and custom domains are counted by the
+/// database (`tenant_counts`, kept by triggers), so a quota check reads one row however
+/// many the tenant holds. The counts follow the use cases, and rows removed another way
+/// (here, by hand as the schema owner) just the same.
+async fn the_counts_the_database_keeps_follow_every_creation_and_deletion(backend: Backend) {
+    let Some(app) = TestApp::spawn_configured(backend, |_, options| {
+        options.plans = Some(test_plans("team", 100_000));
+    })
+    .await
+    else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let kept = |resource: &'static str| {
+        let app = &app;
+        async move {
+            app.db
+                .sum("tenant_counts", "held", &format!("resource = '{resource}'"))
+                .await[0]
+        }
+    };
+    let used = |app_usage: &Value, quota: &str| app_usage["usage"][quota]["used"].as_i64().expect("used");
+    const USED: &str = "{ currentTenant { usage { workspaces { used } customRoles { used } } } }";
+
+    // Sign-up made one workspace; two more, one deleted.
+    create_workspace(&app, &owner, "second").await.assert_ok();
+    let third = create_workspace(&app, &owner, "third").await.assert_ok()["createWorkspace"]["id"].clone();
+    app.graphql(
+        "mutation($id: ID!) { deleteWorkspace(id: $id) }",
+        json!({ "id": third }),
+        Some(&owner.token),
+    )
+    .await
+    .assert_ok();
+    assert_eq!(kept("workspaces").await, 2);
+    assert_eq!(app.db.count("workspaces").await, 2);
+
+    // Two custom roles, one deleted; the seeded roles do not count.
+    let editors = app.create_role(&owner, "Editors", &["members:read"]).await;
+    app.create_role(&owner, "Auditors", &["audit:read"]).await;
+    app.graphql(
+        "mutation($id: ID!) { deleteRole(input: { id: $id }) }",
+        json!({ "id": editors }),
+        Some(&owner.token),
+    )
+    .await
+    .assert_ok();
+    assert_eq!(kept("custom_roles").await, 1);
+    let shown = app.query(USED, &owner.token).await.assert_ok()["currentTenant"].clone();
+    assert_eq!((used(&shown, "workspaces"), used(&shown, "customRoles")), (2, 1));
+
+    // A row removed behind the use cases' back is counted out all the same.
+    app.db
+        .execute_as_owner("DELETE FROM workspaces WHERE slug = 'second'")
+        .await;
+    assert_eq!(kept("workspaces").await, 1);
+    let shown = app.query(USED, &owner.token).await.assert_ok()["currentTenant"].clone();
+    assert_eq!(used(&shown, "workspaces"), 1);
     app.stop().await;
 }

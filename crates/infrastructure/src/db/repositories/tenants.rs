@@ -13,7 +13,7 @@ use tessera_domain::{Limit, Slug, Tenant, TenantId, TenantStatus, UserId};
 use uuid::Uuid;
 
 use super::memberships::own_active;
-use crate::db::entities::{api_key, invitation, membership, role, tenant, tenant_domain, webhook_endpoint, workspace};
+use crate::db::entities::{api_key, invitation, membership, tenant};
 use crate::db::{SeaTransaction, db_failure, found, keyset, unique_as};
 
 /// `(SELECT COUNT(*) FROM … WHERE tenant_id = … AND …)` for one table.
@@ -27,9 +27,24 @@ fn count_in<E: EntityTrait>(tenant_column: E::Column, tenant_id: Uuid, also: Con
     Expr::SubQuery(None, Box::new(query.into_sub_query_statement()))
 }
 
+/// What the database keeps of a plain count of rows (`tenant_counts`, maintained by
+/// triggers on the counted tables): one row read, however many the tenant holds.
+fn kept(resource: &str, tenant_id: Uuid) -> Expr {
+    let count = Query::select()
+        .column(Alias::new("held"))
+        .from(Alias::new("tenant_counts"))
+        .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant_id))
+        .and_where(Expr::col(Alias::new("resource")).eq(resource))
+        .to_owned();
+    Func::coalesce([
+        Expr::SubQuery(None, Box::new(count.into_sub_query_statement())),
+        Expr::value(0i64),
+    ])
+    .into()
+}
+
 /// How many of `quota`'s things the tenant holds at `now`, as an expression.
 pub(crate) fn held(quota: Limit, tenant_id: Uuid, now: DateTime<Utc>) -> Expr {
-    let all = Condition::all();
     match quota {
         // Active members, and invitations still waiting for an answer.
         Limit::Seats => count_in::<membership::Entity>(
@@ -44,12 +59,8 @@ pub(crate) fn held(quota: Limit, tenant_id: Uuid, now: DateTime<Utc>) -> Expr {
                 .add(invitation::Column::Status.eq("pending"))
                 .add(invitation::Column::ExpiresAt.gt(now)),
         )),
-        Limit::Workspaces => count_in::<workspace::Entity>(workspace::Column::TenantId, tenant_id, all),
-        Limit::CustomRoles => count_in::<role::Entity>(
-            role::Column::TenantId,
-            tenant_id,
-            Condition::all().add(role::Column::SystemKey.is_null()),
-        ),
+        Limit::Workspaces => kept("workspaces", tenant_id),
+        Limit::CustomRoles => kept("custom_roles", tenant_id),
         // Keys that still work.
         Limit::ApiKeys => count_in::<api_key::Entity>(
             api_key::Column::TenantId,
@@ -60,10 +71,8 @@ pub(crate) fn held(quota: Limit, tenant_id: Uuid, now: DateTime<Utc>) -> Expr {
                     .add(api_key::Column::ExpiresAt.gt(now)),
             ),
         ),
-        Limit::WebhookEndpoints => {
-            count_in::<webhook_endpoint::Entity>(webhook_endpoint::Column::TenantId, tenant_id, all)
-        }
-        Limit::CustomDomains => count_in::<tenant_domain::Entity>(tenant_domain::Column::TenantId, tenant_id, all),
+        Limit::WebhookEndpoints => kept("webhook_endpoints", tenant_id),
+        Limit::CustomDomains => kept("custom_domains", tenant_id),
         // Not a count of rows: nothing is held.
         _ => Expr::value(0i64),
     }

@@ -141,7 +141,8 @@ impl WorkspaceRepository for SeaTransaction {
             return self.insert(scope, ws).await.map(|()| true);
         };
         let row = workspace::Model::from_domain(ws);
-        // `INSERT … SELECT <values> WHERE (<count>) < limit`: counted and inserted at once.
+        // `INSERT … SELECT <values> WHERE <held> < limit`: checked and inserted at once,
+        // `held` being the tenant's count the database keeps (one row, whatever it holds).
         let held = super::tenants::held(tessera_domain::Limit::Workspaces, row.tenant_id, row.created_at);
         let mut values = Query::select();
         values
