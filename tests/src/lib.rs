@@ -4,6 +4,7 @@
 //! and fails when `CI=true`.
 
 pub mod live;
+pub mod node;
 
 use std::path::PathBuf;
 

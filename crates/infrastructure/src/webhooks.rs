@@ -1,11 +1,19 @@
-//! Sends webhook deliveries over HTTP, signed with HMAC-SHA256.
+//! Sends webhook deliveries over HTTP, signed with HMAC-SHA256 as the Standard Webhooks
+//! specification says, so a receiver can verify them with any of its libraries.
 //!
-//! Each request carries `Tessera-Signature: t=<unix seconds>,v1=<hex>` where the hex is
-//! `HMAC-SHA256(secret, "<t>.<body>")`; after a secret rotation a second `v1=` signs
-//! with the previous secret until it expires. A receiver recomputes the HMAC over the
-//! raw body, compares in constant time with any `v1`, and rejects a `t` older than
-//! its tolerance (five minutes is usual) to refuse replays; `Tessera-Event-Id` is the
-//! key to deduplicate on, since delivery is at least once.
+//! Each request carries `webhook-id` (the event's id: the key to deduplicate on, the
+//! same for every attempt, since delivery is at least once), `webhook-timestamp` (unix
+//! seconds) and `webhook-signature: v1,<base64>`, where the base64 is
+//! `HMAC-SHA256(key, "<id>.<timestamp>.<body>")` and the key is what the endpoint's
+//! `whsec_<base64>` secret encodes; after a secret rotation a second `v1,` signature
+//! (space-separated) signs with the previous secret until it expires. A receiver
+//! recomputes the HMAC over the raw body, compares in constant time with any `v1`, and
+//! rejects a timestamp outside its tolerance (five minutes is usual) to refuse replays.
+//!
+//! For receivers written against earlier releases, `Tessera-Signature: t=<unix
+//! seconds>,v1=<hex>` (`HMAC-SHA256(secret, "<t>.<body>")`, the secret's text as the
+//! key) is sent too unless `WEBHOOK_TESSERA_SIGNATURE` is off, with `Tessera-Event-Id`,
+//! `Tessera-Event-Type` and `Tessera-Delivery-Id`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +26,42 @@ use tessera_application::ports::{OutgoingWebhook, WebhookOutcome, WebhookSender}
 use crate::domains::PublicAddressesOnly;
 
 const SIGNATURE_HEADER: &str = "Tessera-Signature";
+
+/// The key a `whsec_` secret stands for: the bytes its base64 encodes. Secrets issued
+/// in standard base64 (every one since Standard Webhooks signing) and the URL-safe ones
+/// issued before decode alike; text that is neither is its own key.
+fn standard_key(secret: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
+    STANDARD
+        .decode(encoded)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(encoded))
+        .unwrap_or_else(|_| secret.as_bytes().to_vec())
+}
+
+/// `webhook-signature`: `v1,<base64 of HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`
+/// for every secret given, space-separated.
+fn standard_signatures(secrets: &[String], id: &str, timestamp: i64, body: &str) -> String {
+    use base64::Engine as _;
+    secrets
+        .iter()
+        .map(|secret| {
+            let mut mac =
+                <Hmac<Sha256> as Mac>::new_from_slice(&standard_key(secret)).expect("HMAC takes keys of any length");
+            mac.update(id.as_bytes());
+            mac.update(b".");
+            mac.update(timestamp.to_string().as_bytes());
+            mac.update(b".");
+            mac.update(body.as_bytes());
+            format!(
+                "v1,{}",
+                base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 fn mac(secret: &str, timestamp: i64, body: &str) -> Hmac<Sha256> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
@@ -77,6 +121,8 @@ pub struct HttpWebhookSender {
     client: reqwest::Client,
     timeout: Duration,
     local: bool,
+    /// Also send the `Tessera-*` headers of earlier releases.
+    tessera_signature: bool,
 }
 
 impl HttpWebhookSender {
@@ -85,7 +131,14 @@ impl HttpWebhookSender {
     /// every delivery (a name that later points inside the network is refused).
     /// `https` receivers are verified against the built-in roots (Mozilla's, carried
     /// in the binary) plus the CA certificates in `extra_roots_pem`, if given.
-    pub fn new(timeout: Duration, allow_local_addresses: bool, extra_roots_pem: Option<&[u8]>) -> Result<Self, String> {
+    /// With `tessera_signature`, the `Tessera-Signature` header of earlier releases goes
+    /// with the Standard Webhooks ones.
+    pub fn new(
+        timeout: Duration,
+        allow_local_addresses: bool,
+        extra_roots_pem: Option<&[u8]>,
+        tessera_signature: bool,
+    ) -> Result<Self, String> {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -110,6 +163,7 @@ impl HttpWebhookSender {
             client: builder.build().map_err(|e| format!("no HTTP client: {e}"))?,
             timeout,
             local: allow_local_addresses,
+            tessera_signature,
         })
     }
 }
@@ -143,20 +197,28 @@ impl HttpWebhookSender {
             };
         }
         let timestamp = webhook.sent_at.timestamp();
-        let sent = self
+        let id = webhook.event_id.to_string();
+        let mut request = self
             .client
             .post(&webhook.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string())
             .header(
-                SIGNATURE_HEADER,
-                signature_header(&webhook.secrets, timestamp, &webhook.body),
-            )
-            .header("Tessera-Event-Id", webhook.event_id.to_string())
-            .header("Tessera-Event-Type", webhook.event_type.as_str())
-            .header("Tessera-Delivery-Id", webhook.delivery_id.to_string())
-            .body(webhook.body.clone())
-            .send()
-            .await;
+                "webhook-signature",
+                standard_signatures(&webhook.secrets, &id, timestamp, &webhook.body),
+            );
+        if self.tessera_signature {
+            request = request
+                .header(
+                    SIGNATURE_HEADER,
+                    signature_header(&webhook.secrets, timestamp, &webhook.body),
+                )
+                .header("Tessera-Event-Id", &id)
+                .header("Tessera-Event-Type", webhook.event_type.as_str())
+                .header("Tessera-Delivery-Id", webhook.delivery_id.to_string());
+        }
+        let sent = request.body(webhook.body.clone()).send().await;
         match sent {
             Ok(response) => {
                 // Only the status counts; the body is never read (a receiver could send
@@ -218,9 +280,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_standard_signature_is_hmac_sha256_of_id_dot_timestamp_dot_body_under_the_decoded_key() {
+        // Worked out apart from this code (Python's hmac and base64) for a key given in
+        // standard base64, as the Standard Webhooks specification writes secrets.
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned();
+        assert_eq!(
+            standard_signatures(
+                std::slice::from_ref(&secret),
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1_614_265_330,
+                r#"{"test": 2432232314}"#
+            ),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+        // Two secrets (a rotation's overlap): two signatures, space-separated.
+        let both = standard_signatures(&[secret.clone(), "whsec_AAAA".into()], "m", 1, "{}");
+        assert_eq!(both.split(' ').count(), 2, "{both}");
+        // A secret issued before (URL-safe base64 without padding) is decoded the same way.
+        assert_eq!(standard_key("whsec_-_8"), vec![0xfb, 0xff]);
+    }
+
     #[tokio::test]
     async fn outside_development_local_addresses_are_refused_without_a_request() {
-        let sender = HttpWebhookSender::new(Duration::from_secs(1), false, None).expect("a client");
+        let sender = HttpWebhookSender::new(Duration::from_secs(1), false, None, true).expect("a client");
         for url in [
             "https://127.0.0.1:1/in",
             "https://[::ffff:10.0.0.1]/in",

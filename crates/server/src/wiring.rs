@@ -138,6 +138,7 @@ pub(crate) async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Res
         config.webhooks.timeout(),
         config.webhooks_may_reach_local_addresses(),
         extra_roots.as_deref(),
+        config.webhooks.webhook_tessera_signature,
     )
     .map_err(|e| anyhow::anyhow!(e))?;
     let ports = Ports {

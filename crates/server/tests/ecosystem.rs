@@ -6,27 +6,13 @@
 //! machine has none, by `scripts/ecosystem/setup.sh`.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Runs the setup script (`browser` also installs Chromium) and answers the folder of
-/// the installed npm packages.
-fn node_modules(with_browser: bool) -> String {
-    let mut command = Command::new("bash");
-    command.arg(root().join("scripts/ecosystem/setup.sh"));
-    if with_browser {
-        command.arg("browser");
-    }
-    let output = command.stderr(Stdio::inherit()).output().expect("bash runs");
-    assert!(output.status.success(), "scripts/ecosystem/setup.sh failed");
-    String::from_utf8(output.stdout).expect("a path").trim().to_owned()
-}
+#[path = "../../../tests/src/node.rs"]
+mod node;
 
 /// A `tessera serve` process on a free loopback port, stopped when dropped.
 struct Server {
@@ -93,29 +79,10 @@ impl Drop for Server {
     }
 }
 
-/// Runs one of `tests/ecosystem/`'s scripts with Node; panics with its output unless it
-/// succeeds.
-fn node(script: &str, modules: &str, arg: &str) -> String {
-    let output = Command::new("node")
-        .arg(root().join("tests/ecosystem").join(script))
-        .arg(arg)
-        .env("NODE_PATH", modules)
-        .output()
-        .expect("node runs (Node.js is needed by the ecosystem tests)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{script} failed:\n{text}");
-    text
-}
-
 #[test]
 fn the_graphql_over_http_audit_passes_every_must_and_should() {
-    let modules = node_modules(false);
     let server = Server::start("audit", &[]);
-    let report = node("graphql-http-audit.cjs", &modules, &format!("{}/graphql", server.base));
+    let report = node::run("graphql-http-audit.cjs", &[&format!("{}/graphql", server.base)], false);
     assert!(!report.contains("FAIL"), "{report}");
     assert!(
         report.contains("SHOULD accept */* and use application/json"),
@@ -125,9 +92,8 @@ fn the_graphql_over_http_audit_passes_every_must_and_should() {
 
 #[test]
 fn graphiql_shows_the_docs_runs_a_query_and_a_subscription_in_a_real_browser() {
-    let modules = node_modules(true);
     let server = Server::start("graphiql", &[]);
-    let report = node("graphiql-browser.cjs", &modules, &server.base);
+    let report = node::run("graphiql-browser.cjs", &[&server.base], true);
     for step in [
         "the documentation explorer lists the fields of Query … ok",
         "a query runs with the access token and shows its result … ok",

@@ -1,4 +1,5 @@
-//! Webhooks against a receiver started by the test: signed deliveries, retries after
+//! Webhooks against a receiver started by the test: signed deliveries (verified by the
+//! Standard Webhooks library, and by the earlier `Tessera-Signature`), retries after
 //! 500s, giving up and disabling at the bound, redelivery, secret rotation, and a
 //! delivery cut off by a crash sent after the restart. Live subscriptions: a client of
 //! tenant A hears A's events (committed on either replica) and never B's.
@@ -15,6 +16,7 @@ use tessera_tests::{Backend, Member, RoleChoice, TestApp, on_both_backends, redi
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 on_both_backends!(
+    deliveries_verify_with_the_standard_webhooks_library,
     old_events_and_ended_deliveries_go_at_the_tenants_next_hand_over,
     two_replicas_hand_over_each_event_once_and_in_order,
     deliveries_are_signed_retried_given_up_disabled_and_redelivered,
@@ -700,5 +702,78 @@ async fn old_events_and_ended_deliveries_go_at_the_tenants_next_hand_over(backen
         outbox_before,
         "ada's old event went, her new one came, bob's stayed"
     );
+    app.stop().await;
+}
+
+/// Deliveries are checked by the Standard Webhooks reference library from npm, not by
+/// Tessera's code: a delivery verifies with its endpoint's secret and with nothing
+/// else, a changed body or id does not, and after a rotation both secrets verify the
+/// next delivery. With `WEBHOOK_TESSERA_SIGNATURE` on (the default) the earlier header
+/// comes too.
+async fn deliveries_verify_with_the_standard_webhooks_library(backend: Backend) {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| fast_webhooks(config)).await else {
+        return;
+    };
+    let (receiver, url) = Receiver::start().await;
+    let owner = app.sign_up("owner@standard.example", "standard").await;
+    let (endpoint, secret) = create_endpoint(&app, &owner, &url, &["workspace.created"]).await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    app.create_workspace(&owner, "First", "first").await;
+    let list = settled(&app, &owner, &endpoint, 1).await;
+    let first = receiver.received().last().cloned().expect("a delivery");
+    assert_eq!(first.header("webhook-id"), list[0]["eventId"].as_str());
+    assert!(verify_signature(
+        &secret,
+        first.header("Tessera-Signature").expect("the earlier header too"),
+        &first.body,
+        now(),
+        300
+    ));
+
+    let rotated = app
+        .graphql(
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+            json!({ "id": endpoint }),
+            Some(&owner.token),
+        )
+        .await;
+    let new_secret = rotated.assert_ok()["rotateWebhookSecret"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    app.create_workspace(&owner, "Second", "second").await;
+    settled(&app, &owner, &endpoint, 2).await;
+    let second = receiver.received().last().cloned().expect("a delivery");
+
+    let standard = |request: &Received| {
+        json!({
+            "webhook-id": request.header("webhook-id"),
+            "webhook-timestamp": request.header("webhook-timestamp"),
+            "webhook-signature": request.header("webhook-signature"),
+        })
+    };
+    let mut other_id = standard(&first);
+    other_id["webhook-id"] = json!("00000000-0000-0000-0000-000000000000");
+    let cases = json!([
+        { "name": "a delivery, its endpoint's secret", "secret": secret, "headers": standard(&first),
+          "body": first.body, "valid": true },
+        { "name": "the body changed", "secret": secret, "headers": standard(&first),
+          "body": first.body.replace("First", "Evil"), "valid": false },
+        { "name": "another id", "secret": secret, "headers": other_id, "body": first.body, "valid": false },
+        { "name": "a secret issued later", "secret": new_secret, "headers": standard(&first),
+          "body": first.body, "valid": false },
+        { "name": "after a rotation, the new secret", "secret": new_secret, "headers": standard(&second),
+          "body": second.body, "valid": true },
+        { "name": "after a rotation, the previous secret", "secret": secret, "headers": standard(&second),
+          "body": second.body, "valid": true },
+    ]);
+    let file = std::env::temp_dir().join(format!(
+        "tessera-standard-webhooks-{}.json",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&file, cases.to_string()).expect("cases written");
+    let report = tessera_tests::node::run("verify-standard-webhooks.cjs", &[file.to_str().expect("a path")], false);
+    let _ = std::fs::remove_file(&file);
+    assert!(report.contains("6 cases, 0 wrong"), "{report}");
     app.stop().await;
 }

@@ -31,4 +31,7 @@ pub trait SecretGenerator: Send + Sync {
     fn generate(&self, prefix: &str) -> IssuedSecret;
     /// The digest stored for a presented secret.
     fn digest(&self, plain: &str) -> String;
+    /// A new random signing key shown as `prefix` and the standard base64 of its 256
+    /// bits (`whsec_…`, the form Standard Webhooks libraries decode into the key).
+    fn signing_key(&self, prefix: &str) -> String;
 }

@@ -188,6 +188,11 @@ impl SecretGenerator for CountingSecrets {
     fn digest(&self, plain: &str) -> String {
         format!("digest:{plain}")
     }
+    fn signing_key(&self, prefix: &str) -> String {
+        let mut n = self.0.lock().expect("secret lock");
+        *n += 1;
+        format!("{prefix}key{n:05}")
+    }
 }
 
 #[derive(Default)]

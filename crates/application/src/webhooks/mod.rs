@@ -107,7 +107,7 @@ impl Application {
     }
 
     fn new_signing_secret(&self) -> String {
-        self.ports.secrets.generate(SECRET_PREFIX).plain
+        self.ports.secrets.signing_key(SECRET_PREFIX)
     }
 
     #[tracing::instrument(name = "create_webhook_endpoint", skip_all)]

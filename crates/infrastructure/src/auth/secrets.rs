@@ -1,7 +1,8 @@
-//! Opaque secrets (refresh tokens and the like): 256 random bits, stored as SHA-256.
+//! Opaque secrets (refresh tokens and the like): 256 random bits, stored as SHA-256;
+//! and signing keys (webhooks), 256 random bits shown in standard base64.
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tessera_application::ports::{IssuedSecret, SecretGenerator};
@@ -20,6 +21,12 @@ impl SecretGenerator for RandomSecrets {
 
     fn digest(&self, plain: &str) -> String {
         sha256_hex(plain)
+    }
+
+    fn signing_key(&self, prefix: &str) -> String {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        format!("{prefix}{}", STANDARD.encode(bytes))
     }
 }
 

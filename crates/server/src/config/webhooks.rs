@@ -49,6 +49,12 @@ pub struct WebhookSection {
     #[arg(long, env = "WEBHOOK_CA_FILE")]
     pub webhook_ca_file: Option<std::path::PathBuf>,
 
+    /// Also sign deliveries with the `Tessera-Signature` header (and send the
+    /// `Tessera-Event-*` headers) of earlier releases, next to the Standard Webhooks
+    /// `webhook-*` headers, for receivers written before.
+    #[arg(long, env = "WEBHOOK_TESSERA_SIGNATURE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhook_tessera_signature: bool,
+
     /// How long a webhook receiver has to answer, in seconds. A delivery in flight is
     /// reserved for twice this (plus a second); a replica that dies mid-delivery leaves
     /// it to be sent again after that.
