@@ -1,10 +1,24 @@
 //! `schema:read` lets a member introspect the API where the deployment does not show
 //! its schema to everyone (production): existing owner and admin roles are given it, as
-//! new ones are.
+//! new ones are (and `analytics:read`, which 000018 could not give where the schema
+//! owner is bound by row level security).
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::run_script;
+
+/// Gives the owner and admin roles of the tenants `filter` selects `schema:read`, and
+/// `analytics:read`, which migration 000018 meant to give them but could not see them
+/// to give it where the schema owner is bound by row level security.
+fn grant(filter: &str) -> String {
+    format!(
+        "INSERT INTO role_permissions (tenant_id, role_id, permission) \
+         SELECT tenant_id, id, permission FROM roles, \
+         (SELECT 'schema:read' AS permission UNION ALL SELECT 'analytics:read') AS granted \
+         WHERE {filter} AND system_key IN ('owner', 'admin') ON CONFLICT DO NOTHING"
+    )
+}
 
 pub struct Migration;
 
@@ -17,19 +31,43 @@ impl MigrationName for Migration {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() != DbBackend::Postgres {
+            return run_script(manager, &format!("{};\n", grant("true"))).await;
+        }
+        // The schema owner is bound by row level security (no superuser in production):
+        // each tenant is entered in turn.
         run_script(
             manager,
-            "INSERT INTO role_permissions (tenant_id, role_id, permission)\n\
-               SELECT tenant_id, id, 'schema:read' FROM roles WHERE system_key IN ('owner', 'admin')\n\
-               ON CONFLICT DO NOTHING;\n",
+            &format!(
+                "DO $$\nDECLARE t uuid;\nBEGIN\n\
+                 FOR t IN SELECT id FROM tenants LOOP\n\
+                 PERFORM set_config('app.tenant_id', t::text, true);\n\
+                 {};\n\
+                 END LOOP;\n\
+                 PERFORM set_config('app.tenant_id', '', true);\n\
+                 END\n$$;\n",
+                grant("tenant_id = t")
+            ),
         )
         .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        const DELETE: &str = "DELETE FROM role_permissions WHERE permission = 'schema:read'";
+        if manager.get_database_backend() != DbBackend::Postgres {
+            return run_script(manager, &format!("{DELETE};\n")).await;
+        }
         run_script(
             manager,
-            "DELETE FROM role_permissions WHERE permission = 'schema:read';\n",
+            &format!(
+                "DO $$\nDECLARE t uuid;\nBEGIN\n\
+                 FOR t IN SELECT id FROM tenants LOOP\n\
+                 PERFORM set_config('app.tenant_id', t::text, true);\n\
+                 {DELETE} AND tenant_id = t;\n\
+                 END LOOP;\n\
+                 PERFORM set_config('app.tenant_id', '', true);\n\
+                 END\n$$;\n"
+            ),
         )
         .await
     }

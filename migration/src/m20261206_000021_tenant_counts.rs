@@ -31,17 +31,37 @@ pub const COUNTED: &[(&str, &str, Option<&str>)] = &[
     ("custom_domains", "tenant_domains", None),
 ];
 
-fn backfill() -> String {
+/// One `INSERT` per counted table, for the rows `filter` selects.
+fn count_rows(filter: &str) -> String {
     COUNTED
         .iter()
         .map(|(resource, table, rows)| {
             format!(
-                "INSERT INTO tenant_counts (tenant_id, resource, held)\n\
-                   SELECT tenant_id, '{resource}', COUNT(*) FROM {table}{} GROUP BY tenant_id;\n",
-                rows.map(|rows| format!(" WHERE {rows}")).unwrap_or_default()
+                "INSERT INTO tenant_counts (tenant_id, resource, held) \
+                 SELECT tenant_id, '{resource}', COUNT(*) FROM {table} WHERE {filter}{} GROUP BY tenant_id;\n",
+                rows.map(|rows| format!(" AND {rows}")).unwrap_or_default()
             )
         })
         .collect()
+}
+
+/// Counts what every tenant holds already. On Postgres the schema owner is bound by the
+/// tables' row level security like anyone (it is no superuser in production), so each
+/// tenant is entered in turn; the tenant list itself is not a tenant table.
+fn backfill(postgres: bool) -> String {
+    if !postgres {
+        return count_rows("true");
+    }
+    format!(
+        "DO $$\nDECLARE t uuid;\nBEGIN\n\
+         FOR t IN SELECT id FROM tenants LOOP\n\
+         PERFORM set_config('app.tenant_id', t::text, true);\n\
+         {}\
+         END LOOP;\n\
+         PERFORM set_config('app.tenant_id', '', true);\n\
+         END\n$$;\n",
+        count_rows("tenant_id = t")
+    )
 }
 
 fn postgres() -> String {
@@ -109,12 +129,10 @@ fn sqlite() -> String {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let schema = match manager.get_database_backend() {
-            DbBackend::Postgres => postgres(),
-            _ => sqlite(),
-        };
+        let postgres_backend = manager.get_database_backend() == DbBackend::Postgres;
+        let schema = if postgres_backend { postgres() } else { sqlite() };
         run_script(manager, &schema).await?;
-        run_script(manager, &backfill()).await
+        run_script(manager, &backfill(postgres_backend)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -372,6 +372,51 @@ async fn an_ordinary_schema_owner_runs_migrations_workers_and_audit_commands() {
     assert!(reports.iter().all(|r| r.problems.is_empty()), "{reports:?}");
     let _ = std::fs::remove_file(&archive);
 
+    // Migrations that fill in what existing tenants hold see every tenant's rows (the
+    // owner enters each tenant in turn), a verified domain included (its policy lets
+    // anyone read it, and the count of it is written inside its own tenant).
+    let owner_db = sea_orm::Database::connect(&owner_url)
+        .await
+        .expect("connect as the owner");
+    owner_db
+        .execute_unprepared(&format!(
+            "DO $$ BEGIN PERFORM set_config('app.tenant_id', '{tenant}', true); \
+             INSERT INTO tenant_domains (tenant_id, domain, verification_token, created_at, verified_at) \
+             VALUES ('{tenant}', 'owner-test.example', 'token', now(), now()); END $$",
+            tenant = ada.tenant_id
+        ))
+        .await
+        .expect("a verified domain");
+    use tessera_migration::MigratorTrait as _;
+    tessera_migration::Migrator::down(&owner_db, Some(2))
+        .await
+        .expect("the last two migrations roll back as the owner");
+    tessera_migration::Migrator::up(&owner_db, None)
+        .await
+        .expect("and apply again over existing tenants");
+    owner_db.close().await.ok();
+    let held = app
+        .query(
+            "{ currentTenant { usage { workspaces { used } customDomains { used } } } roles(first: 10) { nodes { systemKey permissions } } }",
+            &ada.token,
+        )
+        .await;
+    let held = held.assert_ok();
+    assert_eq!(held["currentTenant"]["usage"]["workspaces"]["used"], 2, "{held}");
+    assert_eq!(held["currentTenant"]["usage"]["customDomains"]["used"], 1, "{held}");
+    let owner_role = held["roles"]["nodes"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .find(|role| role["systemKey"] == "owner")
+        .expect("the owner role");
+    assert!(
+        owner_role["permissions"]
+            .as_array()
+            .is_some_and(|permissions| permissions.iter().any(|p| p == "schema:read")),
+        "{owner_role}"
+    );
+
     app.stop().await;
     admin
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))

@@ -25,7 +25,7 @@ async fn create(app: &Application, ctx: &RequestContext, slug: &str) -> Result<(
 #[tokio::test]
 async fn creation_stops_at_the_plans_quota_and_an_override_moves_it() {
     let (app, _store) = on_free_plan();
-    let ctx = owner(&app, "owner@acme.example", "acme").await;
+    let (ctx, token) = testing::sign_up_owner(&app, "owner@acme.example", "acme").await;
     // Sign-up made the first workspace; the free plan allows three.
     create(&app, &ctx, "second").await.expect("second");
     create(&app, &ctx, "third").await.expect("third");
@@ -53,6 +53,8 @@ async fn creation_stops_at_the_plans_quota_and_an_override_moves_it() {
     )
     .await
     .expect("override");
+    // The next request's context carries the override (each request authenticates anew).
+    let ctx = app.authenticate(&token).await.expect("authenticate");
     create(&app, &ctx, "fourth").await.expect("allowed by the override");
     let usage = app.tenant_usage(&ctx).await.expect("usage");
     assert_eq!(usage.held[&Limit::Workspaces], 4);

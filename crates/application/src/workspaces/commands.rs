@@ -38,11 +38,18 @@ impl Application {
             name,
             now,
         );
-        // The quota is checked by the insert itself (one statement counts and inserts),
-        // under the tenant's quota lock taken with the read of its plan.
-        let (tx, tenant) = self.quota_tx_reading(scope).await?;
-        let entitlements = self.entitlements_of(&tenant, now);
-        let limit = match entitlements.allowance(Limit::Workspaces) {
+        // The quota is checked by the insert itself (one statement checks and inserts),
+        // under the tenant's quota lock. The quota comes with the caller's cached access
+        // (dropped on every replica when the plan or an override changes) while it
+        // vouches for it; else the tenant's plan is read with the lock.
+        let (tx, allowance) = match ctx.limits().workspaces_at(now) {
+            Some(allowance) => (self.quota_tx(scope).await?, allowance),
+            None => {
+                let (tx, tenant) = self.quota_tx_reading(scope).await?;
+                (tx, self.entitlements_of(&tenant, now).allowance(Limit::Workspaces))
+            }
+        };
+        let limit = match allowance {
             Allowance::AtMost(limit) => Some(limit),
             Allowance::Unlimited => None,
         };

@@ -99,9 +99,19 @@ pub struct RedisAccessCache {
     api_keys: Cache<(TenantId, ApiKeyId), (CachedApiKey, i64)>,
     generations: Cache<TenantId, i64>,
     listener: Option<tokio::task::JoinHandle<()>>,
+    put_if_current: deadpool_redis::redis::Script,
 }
 
 const INVALIDATIONS: &str = "tessera:access-invalidations";
+
+/// Writes a member's access into the tenant's hash only while the tenant's generation
+/// (KEYS[2]) is still the one the lookup saw (ARGV[1]).
+const PUT_IF_CURRENT: &str = r"
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+";
 
 impl Drop for RedisAccessCache {
     fn drop(&mut self) {
@@ -173,6 +183,7 @@ impl RedisAccessCache {
             local,
             api_keys,
             generations,
+            put_if_current: deadpool_redis::redis::Script::new(PUT_IF_CURRENT),
             listener,
         }
     }
@@ -201,14 +212,15 @@ fn count<T>(found: Option<T>, kind: &'static str, layer: &'static str) -> Option
     found
 }
 
-/// `role-id|perm,perm,…|onboarded|per-minute|complexity|depth|per-month|trusted` (onboarded and
-/// trusted `1` or `0`; a limit is a number, or `-` for unlimited).
+/// `role-id|perm,perm,…|onboarded|per-minute|complexity|depth|per-month|trusted|workspaces|valid-until`
+/// (onboarded and trusted `1` or `0`; a limit is a number, or `-` for unlimited; the
+/// workspace quota and the limits' expiry (unix milliseconds) are empty when unknown).
 fn encode(access: &MemberAccess) -> String {
     let permissions: Vec<&str> = access.permissions.iter().map(|p| p.as_str()).collect();
     let limit = |allowance: Allowance| allowance.as_number().map_or_else(|| "-".to_owned(), |n| n.to_string());
     let limits = &access.limits;
     format!(
-        "{}|{}|{}|{}|{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
         access.role_id,
         permissions.join(","),
         u8::from(access.onboarded),
@@ -217,6 +229,11 @@ fn encode(access: &MemberAccess) -> String {
         limit(limits.max_query_depth),
         limit(limits.api_calls_per_month),
         u8::from(limits.trusted_documents_required),
+        limits.workspaces.map(limit).unwrap_or_default(),
+        limits
+            .valid_until
+            .map(|until| until.timestamp_millis().to_string())
+            .unwrap_or_default(),
     )
 }
 
@@ -241,6 +258,14 @@ fn decode(raw: &str) -> Option<MemberAccess> {
         max_query_depth: limit(parts.next()?)?,
         api_calls_per_month: limit(parts.next()?)?,
         trusted_documents_required: flag(parts.next()?)?,
+        workspaces: match parts.next()? {
+            "" => None,
+            known => Some(limit(known)?),
+        },
+        valid_until: match parts.next()? {
+            "" => None,
+            millis => Some(chrono::DateTime::from_timestamp_millis(millis.parse().ok()?)?),
+        },
     };
     if parts.next().is_some() {
         return None;
@@ -330,23 +355,27 @@ impl AccessCache for RedisAccessCache {
     }
 
     async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess) {
-        // Stored locally under the generation the lookup saw; a later bump outdates it.
-        if let Some(generation) = self.generations.get(&tenant_id).await {
-            self.local
-                .insert((tenant_id, user_id), (access.clone(), generation))
-                .await;
-        }
+        // Stored under the generation the lookup saw, locally and in Redis alike: when an
+        // invalidation has landed since (a change committed while this request read the
+        // database), the access read before it is not stored at all.
+        let Some(generation) = self.generations.get(&tenant_id).await else {
+            return;
+        };
+        self.local
+            .insert((tenant_id, user_id), (access.clone(), generation))
+            .await;
         let Ok(mut connection) = self.pool.get().await else {
             return;
         };
-        let key = Self::key(tenant_id);
-        let result: Result<(), _> = deadpool_redis::redis::pipe()
-            .atomic()
-            .hset(&key, user_id.to_string(), encode(access))
-            .ignore()
-            .expire(&key, self.ttl.as_secs().max(1) as i64)
-            .ignore()
-            .query_async(&mut connection)
+        let result: Result<i64, _> = self
+            .put_if_current
+            .key(Self::key(tenant_id))
+            .key(Self::generation_key(tenant_id))
+            .arg(generation)
+            .arg(user_id.to_string())
+            .arg(encode(access))
+            .arg(self.ttl.as_secs().max(1))
+            .invoke_async(&mut connection)
             .await;
         if let Err(error) = result {
             tracing::warn!(%error, "access cache write failed");

@@ -13,6 +13,8 @@ fn cached_access_round_trips_through_its_text_form() {
             max_query_depth: Allowance::AtMost(12),
             api_calls_per_month: Allowance::AtMost(100_000),
             trusted_documents_required: true,
+            workspaces: Some(Allowance::AtMost(25)),
+            valid_until: chrono::DateTime::from_timestamp_millis(1_800_000_000_123),
         },
     };
     assert_eq!(decode(&encode(&access)), Some(access));
@@ -106,6 +108,37 @@ async fn an_invalidation_on_one_replica_outdates_every_local_layer_at_once() {
     );
 }
 
+/// A request that read a member's access before a change committed (and the tenant was
+/// invalidated) must not store it after: no replica may find it then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_read_before_an_invalidation_is_not_stored_after_it() {
+    let Some(url) = redis_for_tests() else {
+        return;
+    };
+    let ttl = Duration::from_secs(60);
+    let a = RedisAccessCache::new(&Redis::connect(&url).expect("pool"), ttl, ttl);
+    let b = RedisAccessCache::new(&Redis::connect(&url).expect("pool"), ttl, ttl);
+    let tenant = TenantId::from_uuid(uuid::Uuid::now_v7());
+    let user = UserId::from_uuid(uuid::Uuid::now_v7());
+    let session = SessionId::from_uuid(uuid::Uuid::now_v7());
+    let access = MemberAccess {
+        role_id: RoleId::from_uuid(uuid::Uuid::now_v7()),
+        permissions: PermissionSet::all(),
+        onboarded: true,
+        limits: RequestLimits::UNBOUNDED,
+    };
+    // A's request misses and reads the database; meanwhile a change commits on B.
+    assert_eq!(a.lookup(tenant, user, session).await, (false, None));
+    b.invalidate_tenant(tenant).await;
+    a.put(tenant, user, &access).await;
+    let fresh = RedisAccessCache::new(&Redis::connect(&url).expect("pool"), ttl, ttl);
+    assert_eq!(fresh.lookup(tenant, user, session).await, (false, None), "not in Redis");
+    assert_eq!(a.lookup(tenant, user, session).await, (false, None), "nor on A");
+    // A request that starts after the change stores what it reads.
+    a.put(tenant, user, &access).await;
+    assert_eq!(fresh.lookup(tenant, user, session).await, (false, Some(access)));
+}
+
 #[tokio::test]
 async fn in_process_invalidation_drops_only_the_tenant() {
     let cache = InProcessAccessCache::new(Duration::from_secs(60), 100, Duration::from_secs(60));
@@ -124,6 +157,8 @@ async fn in_process_invalidation_drops_only_the_tenant() {
             max_query_depth: Allowance::AtMost(12),
             api_calls_per_month: Allowance::AtMost(100_000),
             trusted_documents_required: true,
+            workspaces: Some(Allowance::Unlimited),
+            valid_until: None,
         },
     };
     cache.put(a, user, &access).await;
