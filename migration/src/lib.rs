@@ -75,6 +75,22 @@ pub(crate) fn protect_tenant_table(table: &str) -> String {
     )
 }
 
+/// A PostgreSQL script that runs `body` (statements that may use the tenant's id `t`)
+/// inside each tenant in turn: the schema owner is no superuser in production, so row
+/// level security binds it like anyone, and a migration that reads or writes existing
+/// tenants' rows must enter each tenant. The tenant list is not a tenant table.
+pub(crate) fn in_each_tenant(body: &str) -> String {
+    format!(
+        "DO $$\nDECLARE t uuid;\nBEGIN\n\
+         FOR t IN SELECT id FROM tenants LOOP\n\
+         PERFORM set_config('app.tenant_id', t::text, true);\n\
+         {body}\n\
+         END LOOP;\n\
+         PERFORM set_config('app.tenant_id', '', true);\n\
+         END\n$$;\n"
+    )
+}
+
 pub(crate) fn unprotect_tenant_table(table: &str) -> String {
     format!(
         "DROP POLICY tenant_isolation ON {table};\n\

@@ -6,7 +6,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::run_script;
+use crate::{in_each_tenant, run_script};
 
 /// Gives the owner and admin roles of the tenants `filter` selects `schema:read`, and
 /// `analytics:read`, which migration 000018 meant to give them but could not see them
@@ -34,22 +34,8 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != DbBackend::Postgres {
             return run_script(manager, &format!("{};\n", grant("true"))).await;
         }
-        // The schema owner is bound by row level security (no superuser in production):
-        // each tenant is entered in turn.
-        run_script(
-            manager,
-            &format!(
-                "DO $$\nDECLARE t uuid;\nBEGIN\n\
-                 FOR t IN SELECT id FROM tenants LOOP\n\
-                 PERFORM set_config('app.tenant_id', t::text, true);\n\
-                 {};\n\
-                 END LOOP;\n\
-                 PERFORM set_config('app.tenant_id', '', true);\n\
-                 END\n$$;\n",
-                grant("tenant_id = t")
-            ),
-        )
-        .await
+        // The schema owner is bound by row level security (no superuser in production).
+        run_script(manager, &in_each_tenant(&format!("{};", grant("tenant_id = t")))).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -57,18 +43,6 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != DbBackend::Postgres {
             return run_script(manager, &format!("{DELETE};\n")).await;
         }
-        run_script(
-            manager,
-            &format!(
-                "DO $$\nDECLARE t uuid;\nBEGIN\n\
-                 FOR t IN SELECT id FROM tenants LOOP\n\
-                 PERFORM set_config('app.tenant_id', t::text, true);\n\
-                 {DELETE} AND tenant_id = t;\n\
-                 END LOOP;\n\
-                 PERFORM set_config('app.tenant_id', '', true);\n\
-                 END\n$$;\n"
-            ),
-        )
-        .await
+        run_script(manager, &in_each_tenant(&format!("{DELETE} AND tenant_id = t;"))).await
     }
 }

@@ -13,7 +13,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::{protect_tenant_table, run_script, unprotect_tenant_table};
+use crate::{in_each_tenant, protect_tenant_table, run_script, unprotect_tenant_table};
 
 pub struct Migration;
 
@@ -45,23 +45,12 @@ fn count_rows(filter: &str) -> String {
         .collect()
 }
 
-/// Counts what every tenant holds already. On Postgres the schema owner is bound by the
-/// tables' row level security like anyone (it is no superuser in production), so each
-/// tenant is entered in turn; the tenant list itself is not a tenant table.
+/// Counts what every tenant holds already (on Postgres inside each tenant in turn).
 fn backfill(postgres: bool) -> String {
     if !postgres {
         return count_rows("true");
     }
-    format!(
-        "DO $$\nDECLARE t uuid;\nBEGIN\n\
-         FOR t IN SELECT id FROM tenants LOOP\n\
-         PERFORM set_config('app.tenant_id', t::text, true);\n\
-         {}\
-         END LOOP;\n\
-         PERFORM set_config('app.tenant_id', '', true);\n\
-         END\n$$;\n",
-        count_rows("tenant_id = t")
-    )
+    in_each_tenant(&count_rows("tenant_id = t"))
 }
 
 fn postgres() -> String {

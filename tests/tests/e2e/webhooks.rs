@@ -238,6 +238,21 @@ pub(crate) async fn settled(app: &TestApp, owner: &Member, endpoint: &str, count
     );
 }
 
+/// Rotates the endpoint's signing secret: the new one.
+async fn rotate_secret(app: &TestApp, owner: &Member, endpoint: &str) -> String {
+    let rotated = app
+        .graphql(
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+            json!({ "id": endpoint }),
+            Some(&owner.token),
+        )
+        .await;
+    rotated.assert_ok()["rotateWebhookSecret"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned()
+}
+
 pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -338,17 +353,7 @@ async fn deliveries_are_signed_retried_given_up_disabled_and_redelivered(backend
         enabled.assert_ok()["updateWebhookEndpoint"],
         json!({ "enabled": true, "failedDeliveriesInARow": 0, "disabledReason": null })
     );
-    let rotated = app
-        .graphql(
-            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
-            json!({ "id": endpoint }),
-            Some(&owner.token),
-        )
-        .await;
-    let new_secret = rotated.assert_ok()["rotateWebhookSecret"]["secret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
+    let new_secret = rotate_secret(&app, &owner, &endpoint).await;
     assert_ne!(new_secret, secret);
     let again = app
         .graphql(redeliver, json!({ "id": failed_id }), Some(&owner.token))
@@ -730,17 +735,7 @@ async fn deliveries_verify_with_the_standard_webhooks_library(backend: Backend) 
         300
     ));
 
-    let rotated = app
-        .graphql(
-            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
-            json!({ "id": endpoint }),
-            Some(&owner.token),
-        )
-        .await;
-    let new_secret = rotated.assert_ok()["rotateWebhookSecret"]["secret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
+    let new_secret = rotate_secret(&app, &owner, &endpoint).await;
     app.create_workspace(&owner, "Second", "second").await;
     settled(&app, &owner, &endpoint, 2).await;
     let second = receiver.received().last().cloned().expect("a delivery");

@@ -59,24 +59,34 @@ pub(crate) fn redis_for_tests() -> Option<String> {
     }
 }
 
+/// One replica's cache (its own pool) on the test Redis.
+fn replica(url: &str) -> RedisAccessCache {
+    let ttl = Duration::from_secs(60);
+    RedisAccessCache::new(&Redis::connect(url).expect("pool"), ttl, ttl)
+}
+
+/// A new tenant, person and session, and the person's access.
+fn member() -> (TenantId, UserId, SessionId, MemberAccess) {
+    (
+        TenantId::from_uuid(uuid::Uuid::now_v7()),
+        UserId::from_uuid(uuid::Uuid::now_v7()),
+        SessionId::from_uuid(uuid::Uuid::now_v7()),
+        MemberAccess {
+            role_id: RoleId::from_uuid(uuid::Uuid::now_v7()),
+            permissions: PermissionSet::all(),
+            onboarded: true,
+            limits: RequestLimits::UNBOUNDED,
+        },
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalidation_on_one_replica_outdates_every_local_layer_at_once() {
     let Some(url) = redis_for_tests() else {
         return;
     };
-    let ttl = Duration::from_secs(60);
-    // Two replicas: two processes' pools.
-    let a = RedisAccessCache::new(&Redis::connect(&url).expect("pool"), ttl, ttl);
-    let b = RedisAccessCache::new(&Redis::connect(&url).expect("pool"), ttl, ttl);
-    let tenant = TenantId::from_uuid(uuid::Uuid::now_v7());
-    let user = UserId::from_uuid(uuid::Uuid::now_v7());
-    let session = SessionId::from_uuid(uuid::Uuid::now_v7());
-    let access = MemberAccess {
-        role_id: RoleId::from_uuid(uuid::Uuid::now_v7()),
-        permissions: PermissionSet::all(),
-        onboarded: true,
-        limits: RequestLimits::UNBOUNDED,
-    };
+    let (a, b) = (replica(&url), replica(&url));
+    let (tenant, user, session, access) = member();
     assert_eq!(a.lookup(tenant, user, session).await, (false, None));
     a.put(tenant, user, &access).await;
     assert_eq!(a.lookup(tenant, user, session).await, (false, Some(access.clone())));
@@ -115,23 +125,13 @@ async fn access_read_before_an_invalidation_is_not_stored_after_it() {
     let Some(url) = redis_for_tests() else {
         return;
     };
-    let ttl = Duration::from_secs(60);
-    let a = RedisAccessCache::new(&Redis::connect(&url).expect("pool"), ttl, ttl);
-    let b = RedisAccessCache::new(&Redis::connect(&url).expect("pool"), ttl, ttl);
-    let tenant = TenantId::from_uuid(uuid::Uuid::now_v7());
-    let user = UserId::from_uuid(uuid::Uuid::now_v7());
-    let session = SessionId::from_uuid(uuid::Uuid::now_v7());
-    let access = MemberAccess {
-        role_id: RoleId::from_uuid(uuid::Uuid::now_v7()),
-        permissions: PermissionSet::all(),
-        onboarded: true,
-        limits: RequestLimits::UNBOUNDED,
-    };
+    let (a, b) = (replica(&url), replica(&url));
+    let (tenant, user, session, access) = member();
     // A's request misses and reads the database; meanwhile a change commits on B.
     assert_eq!(a.lookup(tenant, user, session).await, (false, None));
     b.invalidate_tenant(tenant).await;
     a.put(tenant, user, &access).await;
-    let fresh = RedisAccessCache::new(&Redis::connect(&url).expect("pool"), ttl, ttl);
+    let fresh = replica(&url);
     assert_eq!(fresh.lookup(tenant, user, session).await, (false, None), "not in Redis");
     assert_eq!(a.lookup(tenant, user, session).await, (false, None), "nor on A");
     // A request that starts after the change stores what it reads.
