@@ -264,6 +264,12 @@ impl Application {
         let held = tx.roles().permissions_of(&scope, creator.role_id).await?;
         key.restrict_to(&held);
         if key.note_use(now) {
+            // Recorded in a transaction of its own that starts with the write: on SQLite a
+            // transaction that has read cannot start writing while another process has
+            // written since (it fails at once, "database is locked"), while one that
+            // starts with its write waits its turn.
+            drop(tx);
+            let tx = self.tenant_tx(&scope).await?;
             tx.api_keys().record_use(&scope, key.id, now).await?;
             tx.commit().await?;
         }
