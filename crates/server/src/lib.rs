@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod config;
+pub mod config_check;
 pub mod seed;
 pub mod trusted;
 mod wiring;

@@ -72,6 +72,12 @@ enum Command {
         #[command(subcommand)]
         action: TenantAction,
     },
+    /// Check the configuration: prints every setting (secrets hidden) and where it came
+    /// from, then checks the settings and the connections (database, Redis).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Grant or revoke platform administration (cross-tenant operations).
     Admin {
         #[command(subcommand)]
@@ -83,6 +89,15 @@ enum Command {
         /// Granting or revoking drops cached access on every replica.
         #[command(flatten)]
         redis: RedisSection,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// The settings `serve` would run with, and whether they and their connections work.
+    Check {
+        #[command(flatten)]
+        config: Box<Config>,
     },
 }
 
@@ -164,7 +179,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Tenant {
             action: TenantAction::Export { config, .. },
         } => Some(&config.runtime),
-        Command::Schema | Command::Errors | Command::Persisted { .. } | Command::Tenant { .. } => None,
+        Command::Schema
+        | Command::Errors
+        | Command::Persisted { .. }
+        | Command::Tenant { .. }
+        | Command::Config { .. } => None,
     });
     match command {
         Command::Serve { config } => tessera_server::serve(&config).await,
@@ -177,6 +196,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate { action, database, .. } => migrate(&database, action).await,
+        Command::Config {
+            action: ConfigAction::Check { config },
+        } => check_config(&config).await,
         Command::Persisted {
             action: PersistedAction::Add { file },
             documents,
@@ -341,4 +363,35 @@ fn init_tracing(runtime: Option<&RuntimeSection>) {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
     }
+}
+
+/// `tessera config check`: the settings as resolved (read again from the command line
+/// and the environment, to say where each came from), then the checks.
+async fn check_config(config: &Config) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    use tessera_server::config_check;
+    let command = Cli::command();
+    let matches = command.clone().get_matches();
+    let resolved = command
+        .find_subcommand("config")
+        .and_then(|config| config.find_subcommand("check"))
+        .zip(
+            matches
+                .subcommand_matches("config")
+                .and_then(|config| config.subcommand_matches("check")),
+        );
+    if let Some((check, matched)) = resolved {
+        for setting in config_check::effective(check, matched) {
+            println!("{}={}  ({})", setting.name, setting.value, setting.source);
+        }
+        println!();
+    }
+    let (lines, ok) = config_check::check(config).await;
+    for line in lines {
+        println!("{line}");
+    }
+    if !ok {
+        anyhow::bail!("the configuration has problems (above)");
+    }
+    Ok(())
 }

@@ -97,3 +97,39 @@ fn flags_before_a_command_are_refused() {
     let (text, ok) = tessera(&["--bind-addr", "127.0.0.1:9", "migrate", "status"]);
     assert!(!ok, "{text}");
 }
+
+#[test]
+fn config_check_prints_the_settings_without_secrets_and_fails_on_an_unreachable_dependency() {
+    let run = |redis: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        command
+            .args(["config", "check"])
+            .env_clear()
+            .env("DATABASE_URL", "sqlite::memory:")
+            .env("JWT_SECRET", "jwtvalue3x-jwtvalue3x-jwtvalue3x-jwtvalue3x")
+            .env("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1");
+        if let Some(redis) = redis {
+            command.env("REDIS_URL", redis);
+        }
+        let output = command.output().expect("the binary runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (text, output.status.success())
+    };
+    let (report, ok) = run(None);
+    assert!(ok, "{report}");
+    assert!(report.contains("JWT_SECRET=(hidden)  (environment)"), "{report}");
+    assert!(report.contains("MAX_QUERY_DEPTH=12  (default)"), "{report}");
+    assert!(report.contains("settings: valid"), "{report}");
+    assert!(report.contains("database: reachable"), "{report}");
+    assert!(report.contains("redis: not configured"), "{report}");
+    assert_no_secret(&report);
+
+    let (report, ok) = run(Some("redis://:redispass2x@127.0.0.1:1"));
+    assert!(!ok, "an unreachable Redis fails the check:\n{report}");
+    assert!(report.contains("redis (REDIS_URL):"), "{report}");
+    assert_no_secret(&report);
+}
