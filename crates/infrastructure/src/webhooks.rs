@@ -47,13 +47,7 @@ fn standard_signatures(secrets: &[String], id: &str, timestamp: i64, body: &str)
     secrets
         .iter()
         .map(|secret| {
-            let mut mac =
-                <Hmac<Sha256> as Mac>::new_from_slice(&standard_key(secret)).expect("HMAC takes keys of any length");
-            mac.update(id.as_bytes());
-            mac.update(b".");
-            mac.update(timestamp.to_string().as_bytes());
-            mac.update(b".");
-            mac.update(body.as_bytes());
+            let mac = hmac(&standard_key(secret), &[id, &timestamp.to_string(), body]);
             format!(
                 "v1,{}",
                 base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
@@ -63,12 +57,21 @@ fn standard_signatures(secrets: &[String], id: &str, timestamp: i64, body: &str)
         .join(" ")
 }
 
-fn mac(secret: &str, timestamp: i64, body: &str) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body.as_bytes());
+/// HMAC-SHA256 under `key` of `parts` joined by dots.
+fn hmac(key: &[u8], parts: &[&str]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    for (n, part) in parts.iter().enumerate() {
+        if n > 0 {
+            mac.update(b".");
+        }
+        mac.update(part.as_bytes());
+    }
     mac
+}
+
+/// The earlier scheme's HMAC: the secret's text as the key, over `"<timestamp>.<body>"`.
+fn mac(secret: &str, timestamp: i64, body: &str) -> Hmac<Sha256> {
+    hmac(secret.as_bytes(), &[&timestamp.to_string(), body])
 }
 
 /// `HMAC-SHA256(secret, "<timestamp>.<body>")` as lowercase hex.

@@ -22,7 +22,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(name: &str, settings: &[(&str, &str)]) -> Self {
+    fn start(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("tessera-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let database = format!("sqlite://{}?mode=rwc", dir.join("tessera.db").display());
@@ -39,7 +39,6 @@ impl Server {
             .env("RATE_LIMIT_ANONYMOUS_PER_MINUTE", "100000")
             .env("RATE_LIMIT_AUTHENTICATION_PER_MINUTE", "1000")
             .env("EXPORT_DIR", dir.join("exports"))
-            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -81,7 +80,7 @@ impl Drop for Server {
 
 #[test]
 fn the_graphql_over_http_audit_passes_every_must_and_should() {
-    let server = Server::start("audit", &[]);
+    let server = Server::start("audit");
     let report = node::run("graphql-http-audit.cjs", &[&format!("{}/graphql", server.base)], false);
     assert!(!report.contains("FAIL"), "{report}");
     assert!(
@@ -92,7 +91,7 @@ fn the_graphql_over_http_audit_passes_every_must_and_should() {
 
 #[test]
 fn graphiql_shows_the_docs_runs_a_query_and_a_subscription_in_a_real_browser() {
-    let server = Server::start("graphiql", &[]);
+    let server = Server::start("graphiql");
     let report = node::run("graphiql-browser.cjs", &[&server.base], true);
     for step in [
         "the documentation explorer lists the fields of Query … ok",

@@ -437,7 +437,7 @@ async fn the_counts_the_database_keeps_follow_every_creation_and_deletion(backen
 
     // Sign-up made one workspace; two more, one deleted.
     create_workspace(&app, &owner, "second").await.assert_ok();
-    let third = create_workspace(&app, &owner, "third").await.assert_ok()["createWorkspace"]["id"].clone();
+    let third = app.create_workspace(&owner, "third", "third").await;
     app.graphql(
         "mutation($id: ID!) { deleteWorkspace(id: $id) }",
         json!({ "id": third }),

@@ -20,6 +20,7 @@ use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Variables};
 use tessera_domain::Allowance;
 
 use super::context::Caller;
+use crate::http::RequestRefusal;
 
 /// Introspection fields whose items can hold the schema's types again.
 const INTROSPECTION_LISTS: &[&str] = &["fields", "interfaces", "possibleTypes", "inputFields"];
@@ -183,7 +184,7 @@ impl Extension for DepthCheck {
         let document = next.run(ctx, query, variables).await?;
         let depth = Depth::of(&document);
         if let Some(message) = depth.refusal(self.max_depth) {
-            return Err(refused(message, "QUERY_TOO_DEEP"));
+            return Err(refused(message, RequestRefusal::QueryTooDeep));
         }
         // The tenant's plan may bound it more tightly than the server does.
         if let Some(Caller::Member(request)) = ctx.data_opt::<Caller>()
@@ -195,17 +196,18 @@ impl Extension for DepthCheck {
                     "the query's depth is {}; the tenant's plan allows at most {most} (max_query_depth)",
                     depth.fields
                 ),
-                "GRAPHQL_VALIDATION_FAILED",
+                RequestRefusal::ValidationFailed,
             ));
         }
         Ok(document)
     }
 }
 
-fn refused(message: String, code: &str) -> ServerError {
+/// A document refused before it runs, with its code from the refusal table.
+fn refused(message: String, refusal: RequestRefusal) -> ServerError {
     let mut error = ServerError::new(message, None);
     let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", code);
+    extensions.set("code", refusal.code());
     error.extensions = Some(extensions);
     error
 }

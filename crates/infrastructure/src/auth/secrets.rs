@@ -12,9 +12,7 @@ pub struct RandomSecrets;
 
 impl SecretGenerator for RandomSecrets {
     fn generate(&self, prefix: &str) -> IssuedSecret {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let plain = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
+        let plain = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_256_bits()));
         let digest = self.digest(&plain);
         IssuedSecret { plain, digest }
     }
@@ -24,10 +22,14 @@ impl SecretGenerator for RandomSecrets {
     }
 
     fn signing_key(&self, prefix: &str) -> String {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        format!("{prefix}{}", STANDARD.encode(bytes))
+        format!("{prefix}{}", STANDARD.encode(random_256_bits()))
     }
+}
+
+fn random_256_bits() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
 }
 
 /// SHA-256 of the text, as 64 lowercase hexadecimal digits.
