@@ -20,6 +20,25 @@ test-pg:
 schema:
     cargo run -q -- schema > schema.graphql
 
+# Start the development stack of deploy/compose.yaml (profile `dev`, needs Docker):
+# PostgreSQL on 127.0.0.1:55432, Redis on 127.0.0.1:56379 and the server in development
+# mode on http://127.0.0.1:8081/graphiql. The production services' passwords are not
+# needed for it, so placeholders stand in for them (nothing uses them).
+up:
+    POSTGRES_PASSWORD=unused TESSERA_OWNER_PASSWORD=unused TESSERA_RUNTIME_PASSWORD=unused \
+        docker compose -f deploy/compose.yaml --profile dev up -d --build --wait postgres-dev redis-dev tessera-dev
+    @echo "GraphiQL: http://127.0.0.1:8081/graphiql"
+    @echo "cargo run against the same backends: DATABASE_URL=postgres://postgres@127.0.0.1:55432/tessera REDIS_URL=redis://127.0.0.1:56379 cargo run"
+
+# Stop the development stack and drop its data.
+down:
+    POSTGRES_PASSWORD=unused TESSERA_OWNER_PASSWORD=unused TESSERA_RUNTIME_PASSWORD=unused \
+        docker compose -f deploy/compose.yaml --profile dev down --volumes
+
+# Render the Kubernetes overlays and check them offline (schemas and Tessera's rules).
+k8s-check:
+    bash scripts/deploy/validate.sh
+
 # Fill an empty dev database with the demo tenant.
 seed:
     cargo run -q -- seed --demo

@@ -56,7 +56,7 @@ pub struct ApiConfig {
     /// How long the session cookies live (the refresh token's lifetime), in seconds.
     pub session_cookie_max_age_seconds: i64,
     /// Proxies whose `X-Forwarded-For` names the client (rate limits, sessions).
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Origins allowed to call the API from a browser (CORS); none by default.
     pub cors_allowed_origins: Vec<String>,
     /// `Strict-Transport-Security: max-age=…` when set.

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use clap::Args;
+use ipnet::IpNet;
 use tessera_api::http::prometheus::MetricsAccess;
 
 use super::values::{Secret, list, within};
@@ -29,8 +30,9 @@ pub struct HttpSection {
     #[arg(long, env = "CORS_ALLOWED_ORIGINS")]
     pub cors_allowed_origins: Option<String>,
 
-    /// Addresses of the proxies in front of the server (comma-separated); their
-    /// `X-Forwarded-For` names the client. Without it the header is ignored.
+    /// Addresses or networks (`10.0.0.10`, `10.42.0.0/16`) of the proxies in front of
+    /// the server, comma-separated; their `X-Forwarded-For` names the client. Without
+    /// it the header is ignored.
     #[arg(long, env = "TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
 
@@ -68,10 +70,16 @@ impl HttpSection {
         Ok(())
     }
 
-    /// The trusted proxy addresses; an entry that is not an address is an error.
-    pub fn trusted_proxy_addresses(&self) -> Result<Vec<IpAddr>, ConfigError> {
+    /// The trusted proxies: addresses (one host each) or networks in CIDR notation; an
+    /// entry that is neither is an error.
+    pub fn trusted_proxy_addresses(&self) -> Result<Vec<IpNet>, ConfigError> {
         list(self.trusted_proxies.as_deref())
-            .map(|entry| entry.parse().map_err(|_| ConfigError::TrustedProxy(entry.to_owned())))
+            .map(|entry| {
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| ConfigError::TrustedProxy(entry.to_owned()))
+            })
             .collect()
     }
 

@@ -124,7 +124,7 @@ pub enum ConfigError {
     Plans(String),
     #[error("REDIS_URL must start with redis:// or rediss://")]
     RedisUrl,
-    #[error("TRUSTED_PROXIES: `{0}` is not an IP address")]
+    #[error("TRUSTED_PROXIES: `{0}` is not an IP address or network")]
     TrustedProxy(String),
     #[error("{variable} is {value}; it must be between {min} and {max}")]
     OutOfRange {

@@ -101,8 +101,19 @@ fn a_bad_proxy_database_or_redis_url_is_refused() {
     config.http.trusted_proxies = Some("10.0.0.1, proxy.internal".into());
     assert_eq!(
         config.validate().expect_err("a name").to_string(),
-        "TRUSTED_PROXIES: `proxy.internal` is not an IP address"
+        "TRUSTED_PROXIES: `proxy.internal` is not an IP address or network"
     );
+    config.http.trusted_proxies = Some("10.0.0.1, 10.42.0.0/16, fd00::/8".into());
+    let proxies = config.http.trusted_proxy_addresses().expect("addresses and networks");
+    let trusted = |ip: &str| {
+        proxies
+            .iter()
+            .any(|net| net.contains(&ip.parse::<std::net::IpAddr>().expect("an IP")))
+    };
+    assert!(trusted("10.0.0.1") && trusted("10.42.7.9") && trusted("fd12::1"));
+    assert!(!trusted("10.0.0.2") && !trusted("10.43.0.1"));
+    config.http.trusted_proxies = Some("10.42.0.0/33".into());
+    assert!(config.validate().is_err(), "a prefix longer than the address");
 }
 
 #[test]

@@ -13,13 +13,14 @@ use tessera_domain::Slug;
 /// The client: its user agent and address. Behind trusted proxies the address is the
 /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy; otherwise
 /// the header is ignored (anyone can send it).
-pub fn client_of(request: &Request, trusted_proxies: &[std::net::IpAddr]) -> ClientInfo {
+pub fn client_of(request: &Request, trusted_proxies: &[ipnet::IpNet]) -> ClientInfo {
+    let trusted = |ip: &std::net::IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
     let ip = match peer {
-        Some(peer) if trusted_proxies.contains(&peer) => request
+        Some(peer) if trusted(&peer) => request
             .headers()
             .get_all("x-forwarded-for")
             .iter()
@@ -27,7 +28,7 @@ pub fn client_of(request: &Request, trusted_proxies: &[std::net::IpAddr]) -> Cli
             .flat_map(|v| v.split(','))
             .filter_map(|entry| entry.trim().parse::<std::net::IpAddr>().ok())
             .rev()
-            .find(|ip| !trusted_proxies.contains(ip))
+            .find(|ip| !trusted(ip))
             .or(Some(peer)),
         other => other,
     };
@@ -143,6 +144,38 @@ mod tests {
             TenantSelector::Slug(slug) => format!("slug:{slug}"),
             TenantSelector::Host(host) => format!("host:{host}"),
         })
+    }
+
+    fn client_ip(peer: &str, forwarded: &str, trusted: &[&str]) -> Option<String> {
+        let mut request = Request::new(axum::body::Body::empty());
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::new(peer.parse().expect("an IP"), 4000)));
+        request.headers_mut().insert(
+            "x-forwarded-for",
+            HeaderValue::from_str(forwarded).expect("header value"),
+        );
+        let trusted: Vec<ipnet::IpNet> = trusted.iter().map(|net| net.parse().expect("a network")).collect();
+        client_of(&request, &trusted).ip
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies_and_networks() {
+        // A proxy inside a trusted network: the right-most entry outside the networks.
+        assert_eq!(
+            client_ip("10.42.3.4", "198.51.100.7, 10.42.9.9", &["10.42.0.0/16"]),
+            Some("198.51.100.7".into())
+        );
+        // A single trusted address (a /32) still works.
+        assert_eq!(
+            client_ip("10.0.0.10", "203.0.113.5", &["10.0.0.10/32"]),
+            Some("203.0.113.5".into())
+        );
+        // A peer outside every trusted network is the client, whatever it forwards.
+        assert_eq!(
+            client_ip("10.43.0.1", "198.51.100.7", &["10.42.0.0/16"]),
+            Some("10.43.0.1".into())
+        );
     }
 
     #[test]
