@@ -39,12 +39,12 @@ pub fn error_reference() -> String {
     text
 }
 
-/// The generated part of `readme`, between the markers (`None` without them).
+/// The generated part of `readme` between two markers (`None` without them).
 #[cfg(test)]
-fn section_of(readme: &str) -> Option<&str> {
-    let start = readme.find(BEGIN_MARKER)? + BEGIN_MARKER.len();
-    let end = readme[start..].find(END_MARKER)? + start;
-    Some(readme[start..end].trim_matches('\n'))
+pub(crate) fn section_of<'a>(readme: &'a str, begin: &str, end: &str) -> Option<&'a str> {
+    let start = readme.find(begin)? + begin.len();
+    let stop = readme[start..].find(end)? + start;
+    Some(readme[start..stop].trim_matches('\n'))
 }
 
 #[cfg(test)]
@@ -55,7 +55,7 @@ mod tests {
     fn the_readme_holds_the_error_reference_as_the_tables_generate_it() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
         let readme = std::fs::read_to_string(path).expect("README.md");
-        let section = section_of(&readme).expect("the README has the error markers");
+        let section = section_of(&readme, BEGIN_MARKER, END_MARKER).expect("the README has the error markers");
         assert!(
             section == error_reference().trim_matches('\n'),
             "README.md's error reference is out of date; regenerate it with `cargo run -q -- errors` \

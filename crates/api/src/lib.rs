@@ -4,10 +4,12 @@
 //! storage adapter; it receives the [`Application`] with its ports already wired.
 
 mod error_reference;
+mod event_reference;
 pub mod graphql;
 pub mod http;
 
 pub use error_reference::{BEGIN_MARKER as ERRORS_BEGIN, END_MARKER as ERRORS_END, error_reference};
+pub use event_reference::{BEGIN_MARKER as EVENTS_BEGIN, END_MARKER as EVENTS_END, event_reference};
 
 pub use graphql::{TesseraSchema, build_schema, schema_sdl};
 pub use http::{ApiConfig, router};

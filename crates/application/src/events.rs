@@ -45,6 +45,29 @@ pub fn event_document(id: uuid::Uuid, event: &NewAuditEvent) -> String {
     .to_string()
 }
 
+/// An example of the document an event type's deliveries carry, from the catalogue's
+/// example changes (fixed ids and time), built by [`event_document`] itself so it has
+/// exactly the shape receivers get.
+pub fn example_event_document(entry: &tessera_domain::EventType) -> serde_json::Value {
+    let id = uuid::Uuid::from_u128(0x0193_9a4b_7c00_7d2e_8f10_2a3b_4c5d_6e7f);
+    let tenant = TenantId::from_uuid(uuid::Uuid::from_u128(0x0192_f0c4_8a2e_7c31_9d4e_5b6a_7c8d_9e00));
+    let actor = tessera_domain::AuditActor::User(tessera_domain::UserId::from_uuid(uuid::Uuid::from_u128(
+        0x0192_f0c4_8a2e_7c31_9d4e_5b6a_7c8d_9e10,
+    )));
+    let target = match entry.target {
+        "domain" => "app.acme.example".to_owned(),
+        "tenant" => tenant.to_string(),
+        _ => "0192f0c4-8a2e-7c31-9d4e-5b6a7c8d9e20".to_owned(),
+    };
+    // 2026-12-07T10:15:00Z
+    let at = chrono::DateTime::from_timestamp(1_796_638_500, 0).unwrap_or_default();
+    let event = entry.example_changes.iter().fold(
+        NewAuditEvent::new(Some(tenant), actor, entry.name, entry.target, Some(target), at),
+        |event, (field, before, after)| event.change(field, *before, *after),
+    );
+    serde_json::from_str(&event_document(id, &event)).unwrap_or_default()
+}
+
 /// A number in `[0, 1)` from the random bits of a fresh id (for retry jitter).
 pub(crate) fn jitter(random: uuid::Uuid) -> f64 {
     f64::from((random.as_u128() & 0xffff) as u16) / 65_536.0

@@ -28,7 +28,7 @@ pub mod workspace;
 pub use api_key::ApiKey;
 pub use audit::{AuditActor, AuditEvent, AuditOrigin, FieldChange, NewAuditEvent};
 pub use custom_domain::{CustomDomain, DomainName};
-pub use events::{DOMAIN_EVENT_TYPES, is_domain_event_type};
+pub use events::{EVENT_CATALOGUE, EventType, domain_event_types, is_domain_event_type};
 pub use ids::{
     ApiKeyId, InvitationId, MembershipId, RoleId, SessionId, TenantExportId, TenantId, UserId, WorkspaceId,
     WorkspaceMembershipId,

@@ -51,6 +51,8 @@ enum Command {
     Schema,
     /// Print the error reference (Markdown); the README's error tables are this output.
     Errors,
+    /// Print the event catalogue (Markdown); the README's event table is this output.
+    Events,
     /// Manage the trusted-documents manifest (`TRUSTED_DOCUMENTS_FILE`).
     Persisted {
         #[command(subcommand)]
@@ -181,6 +183,7 @@ async fn main() -> anyhow::Result<()> {
         } => Some(&config.runtime),
         Command::Schema
         | Command::Errors
+        | Command::Events
         | Command::Persisted { .. }
         | Command::Tenant { .. }
         | Command::Config { .. } => None,
@@ -193,6 +196,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Errors => {
             print!("{}", tessera_api::error_reference());
+            Ok(())
+        }
+        Command::Events => {
+            print!("{}", tessera_api::event_reference());
             Ok(())
         }
         Command::Migrate { action, database, .. } => migrate(&database, action).await,

@@ -22,6 +22,7 @@ on_both_backends!(
     deliveries_are_signed_retried_given_up_disabled_and_redelivered,
     a_delivery_cut_off_by_a_crash_is_sent_after_the_restart,
     subscribers_hear_their_own_tenants_events_only,
+    delivered_documents_have_the_shape_the_catalogue_shows,
 );
 
 /// One request as the receiver saw it.
@@ -771,4 +772,113 @@ async fn deliveries_verify_with_the_standard_webhooks_library(backend: Backend) 
     let _ = std::fs::remove_file(&file);
     assert!(report.contains("6 cases, 0 wrong"), "{report}");
     app.stop().await;
+}
+
+/// What real deliveries carry matches the catalogue's example of their type: the same
+/// keys and target type, and only fields the example changes (a person's id in a field
+/// name counts as any id).
+async fn delivered_documents_have_the_shape_the_catalogue_shows(backend: Backend) {
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| fast_webhooks(config)).await else {
+        return;
+    };
+    let (_receiver, url) = Receiver::start().await;
+    let owner = app.sign_up("owner@catalogue.example", "catalogue").await;
+    let (endpoint, _) = create_endpoint(&app, &owner, &url, &["*"]).await;
+    let workspace = app.create_workspace(&owner, "Design", "design").await;
+    app.graphql(
+        "mutation($id: ID!) { renameWorkspace(input: { id: $id, name: \"Product design\" }) { name } }",
+        json!({ "id": workspace }),
+        Some(&owner.token),
+    )
+    .await
+    .assert_ok();
+    app.create_role(&owner, "Support", &["members:read"]).await;
+    let (key, _) = app.create_api_key(&owner, "CI deploys", &["workspaces:create"]).await;
+    app.revoke_api_key(&owner, &key).await;
+    let role = app.create_role(&owner, "Guests", &["members:read"]).await;
+    let invited = app
+        .graphql(
+            "mutation($input: InviteMemberInput!) { inviteMember(input: $input) { id } }",
+            json!({ "input": { "email": "dana@catalogue.example", "roleId": role } }),
+            Some(&owner.token),
+        )
+        .await;
+    let invitation = invited.assert_ok()["inviteMember"]["id"].clone();
+    app.graphql(
+        "mutation($id: ID!) { revokeInvitation(id: $id) { id } }",
+        json!({ "id": invitation }),
+        Some(&owner.token),
+    )
+    .await
+    .assert_ok();
+
+    let catalogue = app
+        .graphql(
+            "{ eventTypes { name targetType examplePayload } }",
+            json!({}),
+            Some(&owner.token),
+        )
+        .await;
+    let catalogue = catalogue.assert_ok()["eventTypes"].as_array().cloned().expect("a list");
+    assert_eq!(catalogue.len(), tessera_domain::EVENT_CATALOGUE.len());
+    let uuid = uuid_mask;
+    let shape = |document: &Value| {
+        let mut keys: Vec<String> = document.as_object().expect("an object").keys().cloned().collect();
+        keys.sort();
+        let mut fields: Vec<String> = document["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .map(|change| uuid(change["field"].as_str().expect("a field")))
+            .collect();
+        fields.sort();
+        (keys, document["target"]["type"].clone(), fields)
+    };
+    let delivered = settled(&app, &owner, &endpoint, 8).await;
+    let mut seen: Vec<String> = Vec::new();
+    for delivery in &delivered {
+        let payload = &delivery["payload"];
+        let name = payload["type"].as_str().expect("a type");
+        let entry = catalogue
+            .iter()
+            .find(|entry| entry["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not in the catalogue"));
+        assert_eq!(entry["targetType"], payload["target"]["type"], "{name}");
+        let (example_keys, example_target, example_fields) = shape(&entry["examplePayload"]);
+        let (keys, target, fields) = shape(payload);
+        assert_eq!((example_keys, example_target), (keys, target), "{name}: {payload}");
+        // The example shows every field its type can change (an optional one may be absent).
+        assert!(
+            !fields.is_empty() && fields.iter().all(|field| example_fields.contains(field)),
+            "{name}: changed {fields:?}, the catalogue shows {example_fields:?}"
+        );
+        seen.push(name.to_owned());
+    }
+    for expected in [
+        "workspace.created",
+        "workspace.renamed",
+        "role.created",
+        "api_key.created",
+        "api_key.revoked",
+        "invitation.created",
+        "invitation.revoked",
+    ] {
+        assert!(seen.iter().any(|name| name == expected), "no {expected} among {seen:?}");
+    }
+    app.stop().await;
+}
+
+/// `member.<uuid>.role_id` → `member.<id>.role_id`.
+fn uuid_mask(field: &str) -> String {
+    field
+        .split('.')
+        .map(|part| {
+            if uuid::Uuid::parse_str(part).is_ok() {
+                "<id>"
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }

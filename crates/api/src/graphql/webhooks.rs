@@ -22,7 +22,8 @@ use tessera_domain::Permission;
 /// [`super::access`] (a field without a rule is refused).
 #[rustfmt::skip]
 pub(super) const RULES: &[Rule] = &[
-    ("Query", &["webhookEventTypes"], Access::Member),
+    ("Query", &["webhookEventTypes", "eventTypes"], Access::Member),
+    ("EventType", &["*"], Access::Inherited),
     ("Query", &["webhookEndpoints", "webhookDeliveries"], Access::Permission(Permission::WebhooksManage)),
     ("Mutation", &["createWebhookEndpoint", "updateWebhookEndpoint", "deleteWebhookEndpoint", "rotateWebhookSecret", "redeliverWebhook"], Access::Permission(Permission::WebhooksManage)),
     ("WebhookEndpoint", &["*"], Access::Inherited),
@@ -194,14 +195,49 @@ pub struct UpdateWebhookEndpointInput {
     pub enabled: Option<bool>,
 }
 
+/// One type of domain event, as webhooks and `tenantEvents` deliver it.
+pub struct EventType(tessera_domain::EventType);
+
+#[Object]
+impl EventType {
+    /// `workspace.renamed`, …: what endpoints and subscriptions select.
+    async fn name(&self) -> &'static str {
+        self.0.name
+    }
+
+    async fn description(&self) -> &'static str {
+        self.0.description
+    }
+
+    /// The `target.type` of its documents (`workspace`, `user`, `api_key`, …).
+    async fn target_type(&self) -> &'static str {
+        self.0.target
+    }
+
+    /// A document of this type, as delivered (made-up ids, a fixed time).
+    async fn example_payload(&self) -> Json<serde_json::Value> {
+        Json(tessera_application::events::example_event_document(&self.0))
+    }
+}
+
 #[derive(Default)]
 pub struct WebhookQuery;
 
 #[Object]
 impl WebhookQuery {
-    /// Every event type an endpoint or a subscription may ask for.
+    /// Every event type an endpoint or a subscription may ask for (the names of
+    /// `eventTypes`).
     async fn webhook_event_types(&self) -> Vec<&'static str> {
-        tessera_domain::DOMAIN_EVENT_TYPES.to_vec()
+        tessera_domain::domain_event_types().collect()
+    }
+
+    /// The event catalogue: each type with what it means, its target and an example of
+    /// the document its deliveries and subscription events carry.
+    async fn event_types(&self) -> Vec<EventType> {
+        tessera_domain::EVENT_CATALOGUE
+            .iter()
+            .map(|entry| EventType(*entry))
+            .collect()
     }
 
     /// The tenant's webhook endpoints, oldest first. Needs `webhooks:manage`.

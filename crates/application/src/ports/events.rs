@@ -14,7 +14,7 @@ use crate::TenantScope;
 pub struct OutboxEvent {
     pub id: Uuid,
     pub tenant_id: TenantId,
-    /// `workspace.renamed`, … (see [`tessera_domain::DOMAIN_EVENT_TYPES`]).
+    /// `workspace.renamed`, … (see [`tessera_domain::EVENT_CATALOGUE`]).
     pub event_type: String,
     /// The JSON document webhooks receive and subscriptions stream.
     pub payload: String,
