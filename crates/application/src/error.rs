@@ -11,6 +11,18 @@ use crate::ports::StoreError;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldErrors(Vec<(String, String)>);
 
+/// `field: message; other: message`, for logs and the command line.
+impl fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(field, message)| format!("{field}: {message}"))
+            .collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
 impl FieldErrors {
     pub fn new() -> Self {
         Self::default()
@@ -119,7 +131,7 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("conflict on {field}: {message}")]
     Conflict { field: String, message: String },
-    #[error("invalid input")]
+    #[error("invalid input: {0}")]
     Validation(FieldErrors),
     #[error("rate limited")]
     RateLimited { retry_after_seconds: u64 },

@@ -156,3 +156,62 @@ pub async fn export_tenant(
     out.sync_all().await?;
     Ok(export)
 }
+
+/// `tessera tenant show`: the tenant as an operator reads it.
+pub fn tenant_report_text(report: &tessera_application::platform::TenantReport) -> String {
+    use std::fmt::Write as _;
+    use tessera_domain::{Allowance, Limit, OverrideTarget};
+
+    let tenant = &report.tenant;
+    let entitlements = &report.usage.entitlements;
+    let mut text = String::new();
+    let _ = writeln!(text, "tenant   {} ({})", tenant.slug, tenant.name.as_str());
+    let _ = writeln!(text, "id       {}", tenant.id);
+    let reason = tenant
+        .status_reason
+        .map(|r| format!(" ({})", r.as_str()))
+        .unwrap_or_default();
+    let _ = writeln!(text, "status   {}{reason}", tenant.status.as_str());
+    if let Some(deletion) = &tenant.deletion {
+        let _ = writeln!(text, "deletion due {}", deletion.due_at.to_rfc3339());
+    }
+    let _ = writeln!(text, "plan     {} ({})", entitlements.plan.key, entitlements.plan.name);
+    let _ = writeln!(text, "created  {}", tenant.created_at.to_rfc3339());
+    let features: Vec<String> = entitlements.features().map(|f| f.to_string()).collect();
+    let _ = writeln!(
+        text,
+        "features {}",
+        if features.is_empty() {
+            "none".into()
+        } else {
+            features.join(", ")
+        }
+    );
+    for entry in &tenant.plan_overrides {
+        let what = match &entry.target {
+            OverrideTarget::Limit(limit, Allowance::AtMost(n)) => format!("{limit} = {n}"),
+            OverrideTarget::Limit(limit, Allowance::Unlimited) => format!("{limit} = unlimited"),
+            OverrideTarget::Feature(feature, on) => format!("{feature} {}", if *on { "on" } else { "off" }),
+        };
+        let until = entry
+            .expires_at
+            .map_or_else(|| "until cleared".to_owned(), |at| format!("until {}", at.to_rfc3339()));
+        let _ = writeln!(text, "override {what}, {until}");
+    }
+    let _ = writeln!(text, "limits");
+    for limit in Limit::ALL {
+        let allowance = match entitlements.allowance(*limit) {
+            Allowance::AtMost(n) => n.to_string(),
+            Allowance::Unlimited => "unlimited".to_owned(),
+        };
+        match report.held().get(limit) {
+            Some(used) => {
+                let _ = writeln!(text, "  {:<22} {used} of {allowance}", limit.as_str());
+            }
+            None => {
+                let _ = writeln!(text, "  {:<22} {allowance}", limit.as_str());
+            }
+        }
+    }
+    text
+}

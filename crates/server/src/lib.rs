@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 pub use admin::{
     archive_audit, archive_audit_into, connect_for_migrations, export_tenant, migrate_up, set_platform_admin,
-    verify_audit,
+    tenant_report_text, verify_audit,
 };
 pub use config::{Config, DatabaseSection, Environment, LogFormat};
 pub use wiring::{BuildOptions, build_application};

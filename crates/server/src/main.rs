@@ -144,6 +144,40 @@ enum TenantAction {
     /// manifest's row count and SHA-256, and the exported audit trail's hash chain.
     /// Exits 1 when anything is wrong.
     VerifyExport { file: std::path::PathBuf },
+    /// Print the tenant: status, plan, overrides and what it holds of each limit.
+    Show {
+        /// The tenant's slug.
+        slug: String,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
+    /// Move the tenant to another plan of the catalogue (as `changePlan`; audited).
+    SetPlan {
+        slug: String,
+        /// A plan key of the catalogue (`tessera config check` shows PLANS_FILE).
+        plan: String,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
+    /// Suspend the tenant (owners may still sign in, see billing and export), or with
+    /// `--past-due` make it read-only; audited, and every replica sees it at once.
+    Suspend {
+        slug: String,
+        /// Why: billing, abuse or requested.
+        #[arg(long, default_value = "requested")]
+        reason: String,
+        /// Past due (read-only) rather than suspended.
+        #[arg(long)]
+        past_due: bool,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
+    /// Make a suspended or past-due tenant active again.
+    Reactivate {
+        slug: String,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -179,7 +213,12 @@ async fn main() -> anyhow::Result<()> {
             Some(runtime)
         }
         Command::Tenant {
-            action: TenantAction::Export { config, .. },
+            action:
+                TenantAction::Export { config, .. }
+                | TenantAction::Show { config, .. }
+                | TenantAction::SetPlan { config, .. }
+                | TenantAction::Suspend { config, .. }
+                | TenantAction::Reactivate { config, .. },
         } => Some(&config.runtime),
         Command::Schema
         | Command::Errors
@@ -279,6 +318,58 @@ async fn tenant(action: TenantAction) -> anyhow::Result<()> {
                 export.bytes,
                 export.sha256.unwrap_or_default()
             );
+            Ok(())
+        }
+        TenantAction::Show { slug, config } => {
+            let (app, _) = build_application(&config, &BuildOptions::default()).await?;
+            let report = app
+                .operator_tenant_report(&slug)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print!("{}", tessera_server::tenant_report_text(&report));
+            Ok(())
+        }
+        TenantAction::SetPlan { slug, plan, config } => {
+            let (app, _) = build_application(&config, &BuildOptions::default()).await?;
+            let tenant = app
+                .operator_change_plan(&slug, &plan)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("tenant `{slug}` is on plan `{}`", tenant.plan);
+            Ok(())
+        }
+        TenantAction::Suspend {
+            slug,
+            reason,
+            past_due,
+            config,
+        } => {
+            let reason = tessera_domain::StatusReason::parse(&reason)
+                .ok_or_else(|| anyhow::anyhow!("--reason: `{reason}` is not billing, abuse or requested"))?;
+            let status = if past_due {
+                tessera_domain::TenantStatus::PastDue
+            } else {
+                tessera_domain::TenantStatus::Suspended
+            };
+            let (app, _) = build_application(&config, &BuildOptions::default()).await?;
+            let tenant = app
+                .operator_set_status(&slug, status, reason)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("tenant `{slug}` is {} ({})", tenant.status.as_str(), reason.as_str());
+            Ok(())
+        }
+        TenantAction::Reactivate { slug, config } => {
+            let (app, _) = build_application(&config, &BuildOptions::default()).await?;
+            let tenant = app
+                .operator_set_status(
+                    &slug,
+                    tessera_domain::TenantStatus::Active,
+                    tessera_domain::StatusReason::Requested,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("tenant `{slug}` is {}", tenant.status.as_str());
             Ok(())
         }
         TenantAction::VerifyExport { file } => {

@@ -133,3 +133,74 @@ fn config_check_prints_the_settings_without_secrets_and_fails_on_an_unreachable_
     assert!(report.contains("redis (REDIS_URL):"), "{report}");
     assert_no_secret(&report);
 }
+
+#[test]
+fn tenant_commands_show_change_the_plan_suspend_and_reactivate() {
+    let dir = std::env::temp_dir().join(format!("tessera-tenant-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let database = format!("sqlite://{}?mode=rwc", dir.join("tessera.db").display());
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .env_clear()
+            .env("DATABASE_URL", &database)
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("the binary runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (text, output.status.success())
+    };
+    let (seeded, ok) = run(&["seed", "--demo"]);
+    assert!(ok, "{seeded}");
+    let events = |report: &str| -> u64 {
+        let line = report
+            .lines()
+            .find(|line| line.contains(" events, "))
+            .expect("a chain line");
+        line.split_whitespace()
+            .find_map(|word| word.parse().ok())
+            .expect("a count")
+    };
+    let (before, ok) = run(&["audit", "verify"]);
+    assert!(ok, "{before}");
+
+    let (shown, ok) = run(&["tenant", "show", "demo"]);
+    assert!(ok, "{shown}");
+    assert!(shown.contains("status   active"), "{shown}");
+    assert!(shown.contains("plan     free (Free)"), "{shown}");
+    assert!(shown.contains("workspaces             3 of 3"), "{shown}");
+
+    let (changed, ok) = run(&["tenant", "set-plan", "demo", "team"]);
+    assert!(ok && changed.contains("is on plan `team`"), "{changed}");
+    let (refused, ok) = run(&["tenant", "set-plan", "demo", "gold"]);
+    assert!(
+        !ok && refused.contains("plan: `gold` is not a plan of the catalogue"),
+        "{refused}"
+    );
+
+    let (suspended, ok) = run(&["tenant", "suspend", "demo", "--reason", "billing", "--past-due"]);
+    assert!(ok && suspended.contains("is past_due (billing)"), "{suspended}");
+    let (shown, _) = run(&["tenant", "show", "demo"]);
+    assert!(shown.contains("status   past_due (billing)"), "{shown}");
+    assert!(shown.contains("plan     team (Team)"), "{shown}");
+    assert!(shown.contains("workspaces             3 of 25"), "{shown}");
+    let (refused, ok) = run(&["tenant", "suspend", "demo", "--reason", "boredom"]);
+    assert!(!ok && refused.contains("not billing, abuse or requested"), "{refused}");
+
+    let (reactivated, ok) = run(&["tenant", "reactivate", "demo"]);
+    assert!(ok && reactivated.contains("is active"), "{reactivated}");
+    let (missing, ok) = run(&["tenant", "show", "nobody"]);
+    assert!(!ok && missing.contains("tenant not found"), "{missing}");
+
+    // The three changes (plan, past due, active) are in the tenant's audit trail, whose
+    // chain still holds; the refused ones left nothing.
+    let (after, ok) = run(&["audit", "verify"]);
+    assert!(ok, "{after}");
+    assert_eq!(events(&after), events(&before) + 3, "{before}\n{after}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -87,9 +87,21 @@ impl Application {
         tenant_id: TenantId,
         plan: &str,
     ) -> Result<Tenant, AppError> {
-        let plan = self.plan_key(plan)?;
         let actor = AuditActor::PlatformAdmin(scope.admin_id);
-        self.change_tenant_plan(tenant_id, actor, Some(scope.origin.clone()), |tenant, now| {
+        self.change_plan_as(tenant_id, plan, actor, Some(scope.origin.clone()))
+            .await
+    }
+
+    /// [`Self::change_plan`] for any actor (an administrator, the command line).
+    pub(crate) async fn change_plan_as(
+        &self,
+        tenant_id: TenantId,
+        plan: &str,
+        actor: AuditActor,
+        origin: Option<tessera_domain::AuditOrigin>,
+    ) -> Result<Tenant, AppError> {
+        let plan = self.plan_key(plan)?;
+        self.change_tenant_plan(tenant_id, actor, origin, |tenant, now| {
             let before = tenant.plan.clone();
             tenant
                 .change_plan(plan.clone(), now)

@@ -7,6 +7,10 @@ use tessera_domain::{
     UserId,
 };
 
+mod operator;
+
+pub use operator::TenantReport;
+
 use crate::ForbiddenReason;
 use crate::{AppError, Application, Page, PageRequest, RequestContext, TenantScope};
 
@@ -136,10 +140,7 @@ impl Application {
         tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
         self.commit_with(tx, &event).await?;
         self.access_changed(tenant.id).await;
-        tracing::info!(
-            status = status.as_str(),
-            "tenant status changed by a platform administrator"
-        );
+        tracing::info!(status = status.as_str(), "tenant status changed");
         Ok(tenant)
     }
 
