@@ -5,6 +5,7 @@ mod admin;
 pub mod config;
 pub mod config_check;
 pub mod seed;
+pub mod tenant_cli;
 pub mod trusted;
 mod wiring;
 
@@ -147,8 +148,16 @@ pub async fn spawn(config: &Config, options: &BuildOptions) -> anyhow::Result<Ru
     let Wired { app, store, checks } = wire(config, options).await?;
     let mut api = config.api()?;
     api.readiness_checks = checks;
-    api.trusted_documents = Arc::new(trusted::load(&config.trusted_documents.file)?);
-    let workers = spawn_workers(&app, config);
+    let documents = Arc::new(tessera_api::http::TrustedManifest::new(trusted::load(
+        &config.trusted_documents.file,
+    )?));
+    api.trusted_documents = documents.clone();
+    let mut workers = spawn_workers(&app, config);
+    workers.push(trusted::watch(
+        config.trusted_documents.file.clone(),
+        documents,
+        std::time::Duration::from_secs(config.trusted_documents.reload_seconds),
+    ));
     let router = tessera_api::router(app.clone(), api);
     let (metrics_addr, metrics_server) = match config.http.metrics_bind_addr {
         Some(bind) => {

@@ -72,7 +72,7 @@ enum Command {
     /// Export a tenant's data, or check an export archive offline.
     Tenant {
         #[command(subcommand)]
-        action: TenantAction,
+        action: tessera_server::tenant_cli::TenantAction,
     },
     /// Check the configuration: prints every setting (secrets hidden) and where it came
     /// from, then checks the settings and the connections (database, Redis).
@@ -107,6 +107,11 @@ enum ConfigAction {
 enum PersistedAction {
     /// Add the GraphQL document in this file; prints its hash.
     Add { file: std::path::PathBuf },
+    /// Add every document of a manifest: GraphQL Code Generator's
+    /// `persisted-documents.json` (client preset), Tessera's own, or an Apollo persisted
+    /// query manifest. Ids must be SHA-256; one bad document imports nothing. Running
+    /// servers pick the new manifest up (TRUSTED_DOCUMENTS_RELOAD_SECONDS, or SIGHUP).
+    Import { file: std::path::PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -126,57 +131,6 @@ enum AuditAction {
         /// Only this tenant's chain.
         #[arg(long)]
         tenant: Option<String>,
-    },
-}
-
-#[derive(Subcommand)]
-enum TenantAction {
-    /// Write the archive of every row the tenant holds (as `requestTenantExport` does) to FILE.
-    Export {
-        /// The tenant's slug.
-        slug: String,
-        /// Where to write the `.tar.gz` archive.
-        file: std::path::PathBuf,
-        #[command(flatten)]
-        config: Box<Config>,
-    },
-    /// Check an export archive with nothing but the file: every table file against the
-    /// manifest's row count and SHA-256, and the exported audit trail's hash chain.
-    /// Exits 1 when anything is wrong.
-    VerifyExport { file: std::path::PathBuf },
-    /// Print the tenant: status, plan, overrides and what it holds of each limit.
-    Show {
-        /// The tenant's slug.
-        slug: String,
-        #[command(flatten)]
-        config: Box<Config>,
-    },
-    /// Move the tenant to another plan of the catalogue (as `changePlan`; audited).
-    SetPlan {
-        slug: String,
-        /// A plan key of the catalogue (`tessera config check` shows PLANS_FILE).
-        plan: String,
-        #[command(flatten)]
-        config: Box<Config>,
-    },
-    /// Suspend the tenant (owners may still sign in, see billing and export), or with
-    /// `--past-due` make it read-only; audited, and every replica sees it at once.
-    Suspend {
-        slug: String,
-        /// Why: billing, abuse or requested.
-        #[arg(long, default_value = "requested")]
-        reason: String,
-        /// Past due (read-only) rather than suspended.
-        #[arg(long)]
-        past_due: bool,
-        #[command(flatten)]
-        config: Box<Config>,
-    },
-    /// Make a suspended or past-due tenant active again.
-    Reactivate {
-        slug: String,
-        #[command(flatten)]
-        config: Box<Config>,
     },
 }
 
@@ -212,20 +166,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate { runtime, .. } | Command::Audit { runtime, .. } | Command::Admin { runtime, .. } => {
             Some(runtime)
         }
-        Command::Tenant {
-            action:
-                TenantAction::Export { config, .. }
-                | TenantAction::Show { config, .. }
-                | TenantAction::SetPlan { config, .. }
-                | TenantAction::Suspend { config, .. }
-                | TenantAction::Reactivate { config, .. },
-        } => Some(&config.runtime),
-        Command::Schema
-        | Command::Errors
-        | Command::Events
-        | Command::Persisted { .. }
-        | Command::Tenant { .. }
-        | Command::Config { .. } => None,
+        Command::Tenant { action } => action.runtime(),
+        Command::Schema | Command::Errors | Command::Events | Command::Persisted { .. } | Command::Config { .. } => {
+            None
+        }
     });
     match command {
         Command::Serve { config } => tessera_server::serve(&config).await,
@@ -254,6 +198,19 @@ async fn main() -> anyhow::Result<()> {
             println!("{hash}  added to {}", documents.file.display());
             Ok(())
         }
+        Command::Persisted {
+            action: PersistedAction::Import { file },
+            documents,
+        } => {
+            let imported = tessera_server::trusted::import(&documents.file, &file)?;
+            println!(
+                "{} documents added to {} ({} already there)",
+                imported.added,
+                documents.file.display(),
+                imported.already_present
+            );
+            Ok(())
+        }
         Command::Audit { action, database, .. } => audit(&database, action).await,
         Command::Admin {
             action,
@@ -278,7 +235,7 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Tenant { action } => tenant(action).await,
+        Command::Tenant { action } => tessera_server::tenant_cli::run(action).await,
         Command::Seed { demo, config } => {
             if !demo {
                 anyhow::bail!("nothing to seed: pass --demo");
@@ -301,92 +258,6 @@ async fn main() -> anyhow::Result<()> {
                 "  query {{ me {{ email displayName }} currentTenant {{ name slug }} workspaces(first: 10) {{ totalCount nodes {{ id name slug }} }} }}"
             );
             Ok(())
-        }
-    }
-}
-
-async fn tenant(action: TenantAction) -> anyhow::Result<()> {
-    match action {
-        TenantAction::Export { slug, file, config } => {
-            let (app, _) = build_application(&config, &BuildOptions::default()).await?;
-            let export = tessera_server::export_tenant(&app, &slug, &file).await?;
-            println!(
-                "tenant `{slug}`: {} rows from {} tables written to {} ({} bytes, SHA-256 {})",
-                export.rows_written,
-                export.tables_total,
-                file.display(),
-                export.bytes,
-                export.sha256.unwrap_or_default()
-            );
-            Ok(())
-        }
-        TenantAction::Show { slug, config } => {
-            let (app, _) = build_application(&config, &BuildOptions::default()).await?;
-            let report = app
-                .operator_tenant_report(&slug)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            print!("{}", tessera_server::tenant_report_text(&report));
-            Ok(())
-        }
-        TenantAction::SetPlan { slug, plan, config } => {
-            let (app, _) = build_application(&config, &BuildOptions::default()).await?;
-            let tenant = app
-                .operator_change_plan(&slug, &plan)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("tenant `{slug}` is on plan `{}`", tenant.plan);
-            Ok(())
-        }
-        TenantAction::Suspend {
-            slug,
-            reason,
-            past_due,
-            config,
-        } => {
-            let reason = tessera_domain::StatusReason::parse(&reason)
-                .ok_or_else(|| anyhow::anyhow!("--reason: `{reason}` is not billing, abuse or requested"))?;
-            let status = if past_due {
-                tessera_domain::TenantStatus::PastDue
-            } else {
-                tessera_domain::TenantStatus::Suspended
-            };
-            let (app, _) = build_application(&config, &BuildOptions::default()).await?;
-            let tenant = app
-                .operator_set_status(&slug, status, reason)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("tenant `{slug}` is {} ({})", tenant.status.as_str(), reason.as_str());
-            Ok(())
-        }
-        TenantAction::Reactivate { slug, config } => {
-            let (app, _) = build_application(&config, &BuildOptions::default()).await?;
-            let tenant = app
-                .operator_set_status(
-                    &slug,
-                    tessera_domain::TenantStatus::Active,
-                    tessera_domain::StatusReason::Requested,
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("tenant `{slug}` is {}", tenant.status.as_str());
-            Ok(())
-        }
-        TenantAction::VerifyExport { file } => {
-            let check = tessera_infrastructure::offboarding::verify_export(&file)?;
-            println!(
-                "tenant {}: {} tables, {} rows, {} audit events",
-                check.tenant_id, check.tables, check.rows, check.audit_events
-            );
-            if check.is_intact() {
-                println!("intact: every file matches the manifest and the audit chain holds");
-                Ok(())
-            } else {
-                for problem in &check.problems {
-                    println!("  - {problem}");
-                }
-                std::process::exit(1);
-            }
         }
     }
 }

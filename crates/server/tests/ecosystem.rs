@@ -1,9 +1,11 @@
 //! Tessera as tools nobody here wrote see it, each against a real server process (this
 //! crate's binary on a temporary SQLite file): the `graphql-http` audit of the
 //! GraphQL-over-HTTP specification (every MUST and SHOULD), and GraphiQL in a headless
-//! Chromium (documentation, a query with a token, a subscription). The npm packages are
-//! installed once into a cache folder, and Chromium from Debian's package when the
-//! machine has none, by `scripts/ecosystem/setup.sh`.
+//! Chromium (documentation, a query with a token, a subscription), and the example
+//! TypeScript client generated from the schema by GraphQL Code Generator, run by
+//! `documentId` once its manifest is imported. The npm packages are installed once into
+//! a cache folder, and Chromium from Debian's package when the machine has none, by
+//! `scripts/ecosystem/setup.sh`.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -23,7 +25,16 @@ struct Server {
 
 impl Server {
     fn start(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("tessera-{name}-{}", std::process::id()));
+        Self::start_with(name, &[])
+    }
+
+    /// The temp folder a server named `name` works in.
+    fn dir_of(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("tessera-{name}-{}", std::process::id()))
+    }
+
+    fn start_with(name: &str, settings: &[(&str, &str)]) -> Self {
+        let dir = Self::dir_of(name);
         std::fs::create_dir_all(&dir).expect("temp dir");
         let database = format!("sqlite://{}?mode=rwc", dir.join("tessera.db").display());
         let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
@@ -39,6 +50,7 @@ impl Server {
             .env("RATE_LIMIT_ANONYMOUS_PER_MINUTE", "100000")
             .env("RATE_LIMIT_AUTHENTICATION_PER_MINUTE", "1000")
             .env("EXPORT_DIR", dir.join("exports"))
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -100,4 +112,126 @@ fn graphiql_shows_the_docs_runs_a_query_and_a_subscription_in_a_real_browser() {
     ] {
         assert!(report.contains(step), "{report}");
     }
+}
+
+/// Runs `scripts/clients/generate.sh` on `schema` into `work`: the TypeScript client as a
+/// partner generates it (GraphQL Code Generator, then `tsc`).
+fn generate_client(schema: &std::path::Path, work: &std::path::Path) -> (bool, String) {
+    let output = Command::new("bash")
+        .arg(node::root().join("scripts/clients/generate.sh"))
+        .arg(schema)
+        .arg(work)
+        .output()
+        .expect("bash runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+fn run_example(work: &std::path::Path, server: &Server) -> (bool, String) {
+    let output = Command::new("node")
+        .arg(work.join("dist/example.js"))
+        .arg(format!("{}/graphql", server.base))
+        .output()
+        .expect("node runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// The client of `clients/typescript`, generated from the checked-in schema, runs
+/// against a server that accepts trusted documents only, once its manifest is imported
+/// (picked up without a restart); a schema that loses a field the client uses fails
+/// the generation.
+#[test]
+fn the_generated_client_runs_by_document_id_once_its_manifest_is_imported() {
+    let name = "client";
+    let dir = Server::dir_of(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let work = dir.join("client");
+    let (ok, output) = generate_client(&node::root().join("schema.graphql"), &work);
+    assert!(ok, "the client does not generate from schema.graphql:\n{output}");
+    let generated = work.join("src/gql/persisted-documents.json");
+    assert!(generated.is_file(), "{output}");
+
+    let manifest = dir.join("trusted.json");
+    let manifest_text = manifest.display().to_string();
+    let server = Server::start_with(
+        name,
+        &[
+            ("TRUSTED_DOCUMENTS_FILE", manifest_text.as_str()),
+            ("TRUSTED_DOCUMENTS_REQUIRED", "everyone"),
+            ("TRUSTED_DOCUMENTS_RELOAD_SECONDS", "1"),
+        ],
+    );
+    let (ok, refused) = run_example(&work, &server);
+    assert!(!ok && refused.contains("PERSISTED_QUERY_NOT_TRUSTED"), "{refused}");
+
+    let import = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["persisted", "import"])
+        .arg(&generated)
+        .env_clear()
+        .env("TRUSTED_DOCUMENTS_FILE", &manifest)
+        .output()
+        .expect("the binary runs");
+    let imported = String::from_utf8_lossy(&import.stdout).to_string();
+    assert!(
+        import.status.success(),
+        "{imported}{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    assert!(imported.starts_with("4 documents added"), "{imported}");
+
+    // The running server reloads the manifest within a second or so.
+    let mut last = String::new();
+    for _ in 0..40 {
+        let (ok, output) = run_example(&work, &server);
+        if ok {
+            last = output;
+            break;
+        }
+        last = output;
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let result: serde_json::Value = serde_json::from_str(last.trim())
+        .unwrap_or_else(|_| panic!("the example did not run after the import: {last}"));
+    assert_eq!(result["plan"], "free", "{result}");
+    assert_eq!(result["members"], 1, "{result}");
+    assert!(
+        result["workspace"]
+            .as_str()
+            .is_some_and(|slug| slug.starts_with("typed-")),
+        "{result}"
+    );
+    assert!(result["rateLimitRemaining"].is_number(), "{result}");
+
+    // A breaking change to the schema shows when the client is generated.
+    let schema = std::fs::read_to_string(node::root().join("schema.graphql")).expect("the schema");
+    let user = schema.find("type User {").expect("type User");
+    let field = schema[user..]
+        .find("\tdisplayName: String!\n")
+        .expect("User.displayName")
+        + user;
+    let broken = format!(
+        "{}{}",
+        &schema[..field],
+        &schema[field + "\tdisplayName: String!\n".len()..]
+    );
+    let broken_schema = dir.join("broken.graphql");
+    std::fs::write(&broken_schema, broken).expect("write");
+    let (ok, output) = generate_client(&broken_schema, &dir.join("broken-client"));
+    assert!(
+        !ok,
+        "a schema without User.displayName still generated the client:\n{output}"
+    );
+    assert!(
+        output.contains("Cannot query field \"displayName\" on type \"User\""),
+        "{output}"
+    );
 }

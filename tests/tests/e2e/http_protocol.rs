@@ -12,6 +12,80 @@ async fn app() -> TestApp {
         .expect("SQLite is always available")
 }
 
+/// `operationName` picks the operation of a GET request's document (the engine's own
+/// parser only knew `operation_name`, so a two-operation document was refused), and a
+/// `documentId` names a document like an APQ hash, over GET and POST.
+#[tokio::test]
+async fn get_takes_operation_name_and_both_methods_take_a_document_id() {
+    let app = app().await;
+    let ada = app.sign_up("ada@example.com", "acme").await;
+    let url = format!("{}/graphql", app.base_url);
+    let two = "query Mine { me { email } } query Tenant { currentTenant { slug } }";
+    let picked = app
+        .client
+        .get(&url)
+        .query(&[("query", two), ("operationName", "Tenant")])
+        .bearer_auth(&ada.token)
+        .send()
+        .await;
+    let picked = TestApp::read(picked.expect("answered")).await;
+    assert_eq!(picked.assert_ok()["currentTenant"]["slug"], "acme");
+
+    // Registered once with its text (automatic persisted queries), then named by id.
+    let document = "query Me { me { email } }";
+    let hash = tessera_api::http::sha256_hex(document);
+    let registered = app
+        .client
+        .post(&url)
+        .bearer_auth(&ada.token)
+        .json(&json!({ "query": document, "documentId": format!("sha256:{hash}") }))
+        .send()
+        .await;
+    let registered = TestApp::read(registered.expect("answered")).await;
+    assert_eq!(registered.assert_ok()["me"]["email"], "ada@example.com");
+    let by_post = app
+        .client
+        .post(&url)
+        .bearer_auth(&ada.token)
+        .json(&json!({ "documentId": format!("sha256:{hash}") }))
+        .send()
+        .await;
+    let by_post = TestApp::read(by_post.expect("answered")).await;
+    assert_eq!(by_post.assert_ok()["me"]["email"], "ada@example.com");
+    let by_get = app
+        .client
+        .get(&url)
+        .query(&[("documentId", hash.as_str())])
+        .bearer_auth(&ada.token)
+        .send()
+        .await;
+    let by_get = TestApp::read(by_get.expect("answered")).await;
+    assert_eq!(by_get.assert_ok()["me"]["email"], "ada@example.com");
+
+    let unknown = app
+        .client
+        .post(&url)
+        .bearer_auth(&ada.token)
+        .json(&json!({ "documentId": format!("sha256:{}", "0".repeat(64)) }))
+        .send()
+        .await;
+    let unknown = TestApp::read(unknown.expect("answered")).await;
+    assert_eq!(
+        unknown.body["errors"][0]["message"], "PersistedQueryNotFound",
+        "{}",
+        unknown.body
+    );
+    let malformed = app
+        .client
+        .post(&url)
+        .json(&json!({ "documentId": "sha1:abc" }))
+        .send()
+        .await;
+    let malformed = TestApp::read(malformed.expect("answered")).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST, "{}", malformed.body);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_query_over_get_runs_and_a_mutation_over_get_is_refused() {
     let app = app().await;

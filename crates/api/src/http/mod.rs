@@ -9,7 +9,7 @@ mod health;
 pub mod prometheus;
 mod subscriptions;
 
-pub use graphql::{RequestRefusal, sha256_hex};
+pub use graphql::{RequestRefusal, TrustedManifest, sha256_hex};
 pub use health::DependencyCheck;
 pub use subscriptions::{OpenConnections, SubscriptionSlots, WebSocketLimits};
 
@@ -65,8 +65,8 @@ pub struct ApiConfig {
     pub max_header_bytes: usize,
     /// Who may read `/metrics` on this listener.
     pub metrics: prometheus::MetricsAccess,
-    /// Trusted documents by SHA-256 (hex), loaded at start.
-    pub trusted_documents: Arc<std::collections::HashMap<String, String>>,
+    /// Trusted documents by SHA-256 (hex), loaded at start and replaced on a reload.
+    pub trusted_documents: Arc<TrustedManifest>,
     /// Who must send trusted documents only.
     pub trusted_documents_required: TrustedDocuments,
     /// Dependencies `/health/ready` reports next to the database.

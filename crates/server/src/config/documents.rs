@@ -1,5 +1,6 @@
-//! Trusted-documents settings: the manifest of documents a deployment vouches for, and
-//! who may run only those. `tessera persisted add` uses this section alone.
+//! Trusted-documents settings: the manifest of documents a deployment vouches for, who
+//! may run only those, and how often a running server reloads it. `tessera persisted
+//! add|import` use this section alone.
 
 use clap::{Args, ValueEnum};
 
@@ -33,6 +34,17 @@ pub struct TrustedDocumentsSection {
         default_value = "off"
     )]
     pub required: TrustedDocumentsRequired,
+
+    /// How often a running server looks at the manifest file and reloads it when it
+    /// changed (0: only on SIGHUP). A file that does not load keeps the previous manifest.
+    #[arg(
+        id = "trusted_documents_reload_seconds",
+        value_name = "TRUSTED_DOCUMENTS_RELOAD_SECONDS",
+        long = "trusted-documents-reload-seconds",
+        env = "TRUSTED_DOCUMENTS_RELOAD_SECONDS",
+        default_value_t = 10
+    )]
+    pub reload_seconds: u64,
 }
 
 impl TrustedDocumentsSection {

@@ -37,7 +37,7 @@ pub fn documents_for_plan(caller: &Caller, runs_trusted_document: bool) -> Resul
             Err(Refused::new(
                 RequestRefusal::PersistedQueryRequired,
                 "the tenant's plan lets its API keys run trusted documents only: \
-                 send extensions.persistedQuery.sha256Hash of a trusted document",
+                 send the documentId (or extensions.persistedQuery.sha256Hash) of a trusted document",
             ))
         }
         _ => Ok(()),

@@ -29,7 +29,7 @@ mod run;
 pub(crate) use caller::identify;
 pub(crate) use client::client_of;
 pub(crate) use negotiate::MediaType;
-pub use persisted::sha256_hex;
+pub use persisted::{TrustedManifest, sha256_hex};
 pub(crate) use refusal::Refused;
 pub use refusal::RequestRefusal;
 
@@ -100,8 +100,9 @@ async fn execute(
     }
     let app = state.app.clone();
     let stored = |hash: String| async move { app.persisted_document(&hash).await };
+    let trusted_documents = state.config.trusted_documents.current();
     let register = match persisted::resolve(
-        &state.config.trusted_documents,
+        &trusted_documents,
         state.config.trusted_documents_required,
         headers,
         &mut request,
@@ -121,7 +122,7 @@ async fn execute(
     if let Err(refused) = admission::introspection(&caller, state.config.schema.introspection, &shape) {
         return refused.answer(media, shape.label());
     }
-    let trusted = persisted::is_trusted(&state.config.trusted_documents, &request);
+    let trusted = persisted::is_trusted(&trusted_documents, &request);
     if let Err(refused) = admission::documents_for_plan(&caller, trusted) {
         return refused.answer(media, shape.label());
     }

@@ -4,12 +4,40 @@
 //! measured; only documents that later pass every limit and validate are registered.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use axum::http::HeaderMap;
 
 use super::client::{Credential, credential};
 use super::refusal::{Refused, RequestRefusal};
 use crate::http::TrustedDocuments;
+
+/// The trusted-documents manifest (SHA-256 hex → document) as the server holds it: read
+/// by every request, replaced whole when the file is reloaded (a request keeps the
+/// manifest it started with).
+#[derive(Debug, Default)]
+pub struct TrustedManifest(RwLock<Arc<HashMap<String, String>>>);
+
+impl TrustedManifest {
+    pub fn new(documents: HashMap<String, String>) -> Self {
+        Self(RwLock::new(Arc::new(documents)))
+    }
+
+    pub fn current(&self) -> Arc<HashMap<String, String>> {
+        match self.0.read() {
+            Ok(documents) => documents.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn replace(&self, documents: HashMap<String, String>) {
+        let documents = Arc::new(documents);
+        match self.0.write() {
+            Ok(mut current) => *current = documents,
+            Err(poisoned) => *poisoned.into_inner() = documents,
+        }
+    }
+}
 
 /// Automatic persisted queries and trusted documents. A request may send
 /// `extensions.persistedQuery.sha256Hash` without a query: the document comes from the
@@ -59,7 +87,7 @@ where
         if trusted_only {
             return Err(Refused::new(
                 RequestRefusal::PersistedQueryRequired,
-                "this caller may only run trusted documents: send extensions.persistedQuery.sha256Hash",
+                "this caller may only run trusted documents: send a documentId (or extensions.persistedQuery.sha256Hash)",
             ));
         }
         return Ok(None);

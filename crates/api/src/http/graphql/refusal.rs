@@ -21,7 +21,7 @@ wire_table! {
         NotAGraphqlRequest => ("BAD_REQUEST", 400, "JSON that is not a GraphQL request, or a GET query string that is not one"),
         BatchesRefused => ("BAD_REQUEST", 400, "a batch (JSON array) while `MAX_BATCH_OPERATIONS` is 0"),
         BatchTooLarge => ("BATCH_TOO_LARGE", 400, "an empty batch, or one with more than `MAX_BATCH_OPERATIONS` operations"),
-        BadPersistedQuery => ("BAD_REQUEST", 400, "`extensions.persistedQuery` that is not an object with a 64-hex-digit `sha256Hash`"),
+        BadPersistedQuery => ("BAD_REQUEST", 400, "`extensions.persistedQuery` that is not an object with a 64-hex-digit `sha256Hash`, or a `documentId` that is not `sha256:` and 64 hex digits (or names another document than the extension)"),
         PersistedQueryNotFound => ("PERSISTED_QUERY_NOT_FOUND", 200, "a hash without its document that nobody registered (message `PersistedQueryNotFound`: send the document once)"),
         PersistedQueryHashMismatch => ("PERSISTED_QUERY_HASH_MISMATCH", 400, "a document whose SHA-256 is not the hash sent with it"),
         PersistedQueryRequired => ("PERSISTED_QUERY_REQUIRED", 403, "a document sent as text by a caller held to trusted documents"),
