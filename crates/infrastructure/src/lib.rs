@@ -15,6 +15,7 @@ pub mod plan_file;
 pub mod rate_limits;
 pub mod redis_pool;
 pub mod system;
+pub mod telemetry;
 pub mod webhooks;
 
 pub use attempts::{InProcessAttempts, RedisAttempts};

@@ -70,7 +70,12 @@ impl PersistedQueryStore for RedisPersistedQueries {
     async fn get(&self, hash: &str) -> Option<String> {
         let mut connection = self.pool.get().await.ok()?;
         let key = Self::key(hash);
-        let document: Option<String> = connection.get(&key).await.ok()?;
+        let document: Option<String> = tracing::Instrument::instrument(
+            connection.get(&key),
+            crate::telemetry::redis_call("GET persisted document"),
+        )
+        .await
+        .ok()?;
         if document.is_some() {
             // Used documents stay; unused ones fade out.
             let _: Result<(), _> = connection.expire(&key, REDIS_TTL.as_secs() as i64).await;
@@ -82,7 +87,11 @@ impl PersistedQueryStore for RedisPersistedQueries {
         let Ok(mut connection) = self.pool.get().await else {
             return;
         };
-        let result: Result<(), _> = connection.set_ex(Self::key(hash), document, REDIS_TTL.as_secs()).await;
+        let result: Result<(), _> = tracing::Instrument::instrument(
+            connection.set_ex(Self::key(hash), document, REDIS_TTL.as_secs()),
+            crate::telemetry::redis_call("SET persisted document"),
+        )
+        .await;
         if let Err(error) = result {
             tracing::warn!(%error, "persisted query not stored in Redis");
         }

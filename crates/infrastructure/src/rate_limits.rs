@@ -126,10 +126,12 @@ impl RedisRateLimiter {
                 .arg(quota.emission_interval_ms())
                 .arg(quota.period_ms());
         }
-        let answers: Vec<i64> = invocation
-            .invoke_async(&mut *connection)
-            .await
-            .map_err(|e| e.to_string())?;
+        let answers: Vec<i64> = tracing::Instrument::instrument(
+            invocation.invoke_async(&mut *connection),
+            crate::telemetry::redis_call("EVALSHA rate limit"),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let decisions = answers
             .chunks_exact(3)
             .zip(buckets)

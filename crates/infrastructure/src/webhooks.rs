@@ -177,7 +177,18 @@ impl WebhookSender for HttpWebhookSender {
     /// timed in `tessera_webhook_delivery_duration_seconds`.
     async fn send(&self, webhook: &OutgoingWebhook) -> WebhookOutcome {
         let started = std::time::Instant::now();
-        let outcome = self.post(webhook).await;
+        let span = tracing::info_span!(
+            "webhook.delivery",
+            otel.name = "POST webhook",
+            otel.kind = "client",
+            webhook.event_type = %webhook.event_type,
+            webhook.event_id = %webhook.event_id,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let outcome = tracing::Instrument::instrument(self.post(webhook), span.clone()).await;
+        if let Some(status) = outcome.status {
+            span.record("http.response.status_code", status);
+        }
         let label = match outcome.status {
             Some(status) if (200..300).contains(&status) => "delivered",
             Some(_) => "refused_by_endpoint",
@@ -211,6 +222,10 @@ impl HttpWebhookSender {
                 "webhook-signature",
                 standard_signatures(&webhook.secrets, &id, timestamp, &webhook.body),
             );
+        // The receiver may continue the delivery's trace (W3C trace context).
+        for (name, value) in crate::telemetry::trace_headers() {
+            request = request.header(name, value);
+        }
         if self.tessera_signature {
             request = request
                 .header(

@@ -5,6 +5,7 @@ mod admin;
 pub mod config;
 pub mod config_check;
 pub mod seed;
+pub mod telemetry;
 pub mod tenant_cli;
 pub mod trusted;
 mod wiring;

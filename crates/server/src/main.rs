@@ -161,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve {
         config: Box::new(cli.config),
     });
-    init_tracing(match &command {
+    let provider = init_tracing(match &command {
         Command::Serve { config } | Command::Seed { config, .. } => Some(&config.runtime),
         Command::Migrate { runtime, .. } | Command::Audit { runtime, .. } | Command::Admin { runtime, .. } => {
             Some(runtime)
@@ -171,6 +171,12 @@ async fn main() -> anyhow::Result<()> {
             None
         }
     });
+    let result = run(command).await;
+    tessera_server::telemetry::shutdown(provider);
+    result
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve { config } => tessera_server::serve(&config).await,
         Command::Schema => {
@@ -322,16 +328,36 @@ async fn migrate(database: &DatabaseSection, action: MigrateAction) -> anyhow::R
 }
 
 /// Logs as `runtime` says; commands without one log in the development format.
-fn init_tracing(runtime: Option<&RuntimeSection>) {
+/// Logs on standard error (`RUST_LOG`, `LOG_FORMAT`), and OpenTelemetry traces when the
+/// `OTEL_*` variables ask for them (Tessera's own spans, INFO and up).
+fn init_tracing(runtime: Option<&RuntimeSection>) -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match runtime.map_or(LogFormat::Pretty, RuntimeSection::log_format) {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.init(),
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = match runtime.map_or(LogFormat::Pretty, RuntimeSection::log_format) {
+        LogFormat::Json => logs.json().boxed(),
+        LogFormat::Pretty => logs.boxed(),
+    };
+    let (provider, failed) = match tessera_server::telemetry::tracer_provider() {
+        Ok(provider) => (provider, None),
+        Err(error) => (None, Some(error)),
+    };
+    let traces = provider.as_ref().map(|provider| {
+        tessera_server::telemetry::layer(provider)
+            .with_filter(tracing_subscriber::filter::Targets::new().with_target("tessera", tracing::Level::INFO))
+    });
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(traces)
+        .init();
+    if let Some(error) = failed {
+        tracing::error!(error = %format!("{error:#}"), "traces are not exported");
     }
+    provider
 }
 
 /// `tessera config check`: the settings as resolved (read again from the command line

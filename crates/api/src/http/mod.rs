@@ -173,22 +173,10 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
             .layer(
-                TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-                    let request_id = request
-                        .headers()
-                        .get(&REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        request_id,
-                        operation = tracing::field::Empty,
-                        tenant_id = tracing::field::Empty,
-                        actor = tracing::field::Empty,
-                    )
-                }),
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_request(())
+                    .on_response(access_log),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
             .layer(security_headers)
@@ -199,6 +187,55 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
                 config.request_timeout,
             )),
     )
+}
+
+/// The span of one request: what the logs of its work carry, and its OpenTelemetry
+/// server span, the child of the caller's W3C `traceparent` when it sent one.
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
+        otel.kind = "server",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+        operation = tracing::field::Empty,
+        tenant_id = tracing::field::Empty,
+        actor = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(request.headers()))
+    });
+    let _ = span.set_parent(parent);
+    span
+}
+
+/// W3C trace context from request headers.
+struct HeaderExtractor<'a>(&'a axum::http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}
+
+/// One INFO line per request, inside its span (method, path, request id, operation,
+/// tenant and actor come from there): the status and how long it took.
+fn access_log<B>(response: &axum::http::Response<B>, latency: Duration, span: &tracing::Span) {
+    let status = response.status().as_u16();
+    span.record("http.response.status_code", status);
+    tracing::info!(status, duration_ms = latency.as_secs_f64() * 1000.0, "request served");
 }
 
 /// Requests with oversized headers are refused before anything else reads them.
@@ -243,6 +280,8 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
             HeaderName::from_static("x-tenant-slug"),
             HeaderName::from_static("x-csrf-token"),
             HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("traceparent"),
+            HeaderName::from_static("tracestate"),
         ])
         .expose_headers([
             HeaderName::from_static("x-request-id"),

@@ -11,8 +11,10 @@ use deadpool_redis::redis::AsyncCommands;
 use moka::future::Cache;
 use tessera_application::ports::{AccessCache, CachedApiKey, MemberAccess};
 use tessera_domain::{Allowance, ApiKeyId, PermissionSet, RequestLimits, RoleId, SessionId, TenantId, UserId};
+use tracing::Instrument as _;
 
 use crate::redis_pool::Redis;
+use crate::telemetry;
 
 /// In-process: for a single server (development, tests, one replica).
 pub struct InProcessAccessCache {
@@ -288,7 +290,11 @@ impl AccessCache for RedisAccessCache {
                 return None;
             }
         };
-        let raw: Option<String> = match connection.hget(Self::key(tenant_id), user_id.to_string()).await {
+        let raw: Option<String> = match connection
+            .hget(Self::key(tenant_id), user_id.to_string())
+            .instrument(telemetry::redis_call("HGET access"))
+            .await
+        {
             Ok(raw) => raw,
             Err(error) => {
                 tracing::warn!(%error, "access cache read failed; reading from the database");
@@ -316,6 +322,7 @@ impl AccessCache for RedisAccessCache {
             .arg(Self::revoked_key(session_id))
             .arg(Self::generation_key(tenant_id))
             .query_async(&mut connection)
+            .instrument(telemetry::redis_call("MGET session access"))
             .await;
         let (revoked, generation) = match marks {
             Ok(marks) => marks,
@@ -376,6 +383,7 @@ impl AccessCache for RedisAccessCache {
             .arg(encode(access))
             .arg(self.ttl.as_secs().max(1))
             .invoke_async(&mut connection)
+            .instrument(telemetry::redis_call("EVALSHA put access"))
             .await;
         if let Err(error) = result {
             tracing::warn!(%error, "access cache write failed");
@@ -385,7 +393,11 @@ impl AccessCache for RedisAccessCache {
     async fn get_api_key(&self, tenant_id: TenantId, key_id: ApiKeyId) -> Option<CachedApiKey> {
         // One round trip: the tenant's generation decides whether the local entry counts.
         let generation: Option<i64> = match self.pool.get().await {
-            Ok(mut connection) => match connection.get(Self::generation_key(tenant_id)).await {
+            Ok(mut connection) => match connection
+                .get(Self::generation_key(tenant_id))
+                .instrument(telemetry::redis_call("GET generation"))
+                .await
+            {
                 Ok(generation) => generation,
                 Err(error) => {
                     tracing::warn!(%error, "access cache read failed; reading from the database");
@@ -431,6 +443,7 @@ impl AccessCache for RedisAccessCache {
                 .publish(INVALIDATIONS, tenant_id.to_string())
                 .ignore()
                 .query_async::<()>(&mut connection)
+                .instrument(telemetry::redis_call("MULTI invalidate access"))
                 .await
                 .map_err(|e| e.to_string()),
             Err(error) => Err(error.to_string()),

@@ -82,7 +82,18 @@ impl SeaStore {
         let mut db = Database::connect(options).await?;
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
+        let system = if settings.url.starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgresql"
+        };
         db.set_metric_callback(move |info| {
+            if crate::telemetry::enabled() {
+                let start = std::time::SystemTime::now()
+                    .checked_sub(info.elapsed)
+                    .unwrap_or_else(std::time::SystemTime::now);
+                crate::telemetry::sql_statement(system, &info.statement.sql, start, info.failed);
+            }
             if BACKGROUND.try_with(|_| ()).is_ok() {
                 metrics::counter!("tessera_db_background_statements_total").increment(1);
             } else if !info.statement.sql.starts_with("SELECT set_config") {

@@ -130,10 +130,21 @@ async fn execute(
         Ok(caller) => caller,
         Err(refused) => return refused.answer(media, shape.label()),
     };
-    let admitted = match admission::admit(&state.app, &caller, ip.as_deref(), &shape).await {
-        Ok(admitted) => admitted,
-        Err(refused) => return refused.answer(media, shape.label()),
+    let tenant = match &caller {
+        crate::graphql::Caller::Member(context) => Some(context.tenant_id()),
+        _ => None,
     };
+    let admitting = run::for_tenant(
+        tracing::info_span!("rate limits", tenant.id = tracing::field::Empty),
+        tenant,
+    );
+    let admitted =
+        match tracing::Instrument::instrument(admission::admit(&state.app, &caller, ip.as_deref(), &shape), admitting)
+            .await
+        {
+            Ok(admitted) => admitted,
+            Err(refused) => return refused.answer(media, shape.label()),
+        };
     let ran = run::run(state, headers, request, caller, client, &shape, register).await;
     respond::answer(media, ran, &admitted, shape.label(), started)
 }

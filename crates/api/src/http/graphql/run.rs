@@ -13,6 +13,27 @@ use crate::AppState;
 use crate::graphql::cookies::CookieSession;
 use crate::graphql::{Caller, ClientOrigin, ErrorCode};
 
+/// The OpenTelemetry baggage entry naming the tenant an operation acts for (read by the
+/// adapters' spans).
+pub const TENANT_BAGGAGE: &str = "tenant.id";
+
+/// `span` (which declares a `tenant.id` field), under the current span, acting for
+/// `tenant`: the field is recorded, and the tenant goes into the baggage of the span's
+/// OpenTelemetry context, so the spans of the SQL statements and Redis calls made
+/// inside it carry the tenant too.
+pub fn for_tenant(span: tracing::Span, tenant: Option<tessera_domain::TenantId>) -> tracing::Span {
+    if let Some(tenant) = tenant {
+        use opentelemetry::baggage::BaggageExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        span.record("tenant.id", tracing::field::display(tenant));
+        let parent = tracing::Span::current()
+            .context()
+            .with_baggage([opentelemetry::KeyValue::new(TENANT_BAGGAGE, tenant.to_string())]);
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
 /// What the engine answered, and whether it was a request error (no `data`: the
 /// document did not parse or validate).
 pub struct Ran {
@@ -55,7 +76,15 @@ pub async fn run(
             !shape.runs_mutation,
         ));
     }
-    let response = state.schema.execute(request.data(caller)).await;
+    let span = tracing::info_span!(
+        "graphql.operation",
+        otel.name = shape.label(),
+        graphql.operation.name = shape.label(),
+        graphql.operation.type = if shape.runs_mutation { "mutation" } else { "query" },
+        tenant.id = tracing::field::Empty,
+    );
+    let span = for_tenant(span, member.as_ref().map(|context| context.tenant_id()));
+    let response = tracing::Instrument::instrument(state.schema.execute(request.data(caller)), span).await;
     if let Some(context) = &member {
         let failed = !response.errors.is_empty();
         state.app.meter(context, Metered::Ran { failed });
