@@ -39,12 +39,22 @@ pub fn error_reference() -> String {
     text
 }
 
-/// The generated part of `readme` between two markers (`None` without them).
+/// Fails unless the README holds `generated` between the markers `begin` and `end`;
+/// the message says which `tessera` command prints it.
 #[cfg(test)]
-pub(crate) fn section_of<'a>(readme: &'a str, begin: &str, end: &str) -> Option<&'a str> {
-    let start = readme.find(begin)? + begin.len();
-    let stop = readme[start..].find(end)? + start;
-    Some(readme[start..stop].trim_matches('\n'))
+pub(crate) fn assert_readme_holds(begin: &str, end: &str, generated: &str, command: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md");
+    let section = readme
+        .find(begin)
+        .map(|start| start + begin.len())
+        .and_then(|start| readme[start..].find(end).map(|stop| &readme[start..start + stop]))
+        .unwrap_or_else(|| panic!("the README has no {begin} … {end} section"));
+    assert!(
+        section.trim_matches('\n') == generated.trim_matches('\n'),
+        "README.md is out of date; regenerate the section with `cargo run -q -- {command}` \
+         and paste it between the markers:\n{generated}"
+    );
 }
 
 #[cfg(test)]
@@ -53,15 +63,7 @@ mod tests {
 
     #[test]
     fn the_readme_holds_the_error_reference_as_the_tables_generate_it() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
-        let readme = std::fs::read_to_string(path).expect("README.md");
-        let section = section_of(&readme, BEGIN_MARKER, END_MARKER).expect("the README has the error markers");
-        assert!(
-            section == error_reference().trim_matches('\n'),
-            "README.md's error reference is out of date; regenerate it with `cargo run -q -- errors` \
-             and paste it between the markers:\n{}",
-            error_reference()
-        );
+        assert_readme_holds(BEGIN_MARKER, END_MARKER, &error_reference(), "errors");
     }
 
     #[test]

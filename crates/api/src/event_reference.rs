@@ -50,19 +50,11 @@ fn shown(value: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error_reference::section_of;
+    use crate::error_reference::assert_readme_holds;
 
     #[test]
     fn the_readme_holds_the_event_catalogue_as_it_is_generated() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
-        let readme = std::fs::read_to_string(path).expect("README.md");
-        let section = section_of(&readme, BEGIN_MARKER, END_MARKER).expect("the README has the event markers");
-        assert!(
-            section == event_reference().trim_matches('\n'),
-            "README.md's event catalogue is out of date; regenerate it with `cargo run -q -- events` \
-             and paste it between the markers:\n{}",
-            event_reference()
-        );
+        assert_readme_holds(BEGIN_MARKER, END_MARKER, &event_reference(), "events");
     }
 
     #[test]

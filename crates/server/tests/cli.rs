@@ -3,23 +3,21 @@
 
 use std::process::Command;
 
+mod support;
+
+use support::output_of;
+
 fn tessera(args: &[&str]) -> (String, bool) {
-    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(args)
-        .env_clear()
-        .env("DATABASE_URL", "postgres://tessera:dbpass1x@127.0.0.1:1/tessera")
-        .env("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")
-        .env("REDIS_URL", "redis://:redispass2x@127.0.0.1:1")
-        .env("JWT_SECRET", "jwtvalue3x-jwtvalue3x-jwtvalue3x-jwtvalue3x")
-        .env("SMTP_URL", "smtps://mailer:smtppass4x@smtp.example.com")
-        .output()
-        .expect("the binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (text, output.status.success())
+    output_of(
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .env_clear()
+            .env("DATABASE_URL", "postgres://tessera:dbpass1x@127.0.0.1:1/tessera")
+            .env("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")
+            .env("REDIS_URL", "redis://:redispass2x@127.0.0.1:1")
+            .env("JWT_SECRET", "jwtvalue3x-jwtvalue3x-jwtvalue3x-jwtvalue3x")
+            .env("SMTP_URL", "smtps://mailer:smtppass4x@smtp.example.com"),
+    )
 }
 
 fn assert_no_secret(text: &str) {
@@ -111,13 +109,7 @@ fn config_check_prints_the_settings_without_secrets_and_fails_on_an_unreachable_
         if let Some(redis) = redis {
             command.env("REDIS_URL", redis);
         }
-        let output = command.output().expect("the binary runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (text, output.status.success())
+        output_of(&mut command)
     };
     let (report, ok) = run(None);
     assert!(ok, "{report}");
@@ -140,20 +132,14 @@ fn tenant_commands_show_change_the_plan_suspend_and_reactivate() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let database = format!("sqlite://{}?mode=rwc", dir.join("tessera.db").display());
     let run = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(args)
-            .env_clear()
-            .env("DATABASE_URL", &database)
-            .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "error")
-            .output()
-            .expect("the binary runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (text, output.status.success())
+        output_of(
+            Command::new(env!("CARGO_BIN_EXE_tessera"))
+                .args(args)
+                .env_clear()
+                .env("DATABASE_URL", &database)
+                .env("LOG_FORMAT", "json")
+                .env("RUST_LOG", "error"),
+        )
     };
     let (seeded, ok) = run(&["seed", "--demo"]);
     assert!(ok, "{seeded}");

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[path = "../../../tests/src/node.rs"]
-#[allow(dead_code)]
-mod node;
+mod support;
+
+use support::{node, output_of};
 
 fn validate(deploy: Option<&Path>) -> (bool, String) {
     let mut command = Command::new("bash");
@@ -15,13 +15,8 @@ fn validate(deploy: Option<&Path>) -> (bool, String) {
     if let Some(deploy) = deploy {
         command.arg(deploy);
     }
-    let output = command.output().expect("bash runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    let (text, ok) = output_of(&mut command);
+    (ok, text)
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 mod support;
 
-use support::{Server, node};
+use support::{Server, node, output_of};
 
 #[test]
 fn the_graphql_over_http_audit_passes_every_must_and_should() {
@@ -40,33 +40,21 @@ fn graphiql_shows_the_docs_runs_a_query_and_a_subscription_in_a_real_browser() {
 
 /// Runs `scripts/clients/generate.sh` on `schema` into `work`: the TypeScript client as a
 /// partner generates it (GraphQL Code Generator, then `tsc`).
-fn generate_client(schema: &std::path::Path, work: &std::path::Path) -> (bool, String) {
-    let output = Command::new("bash")
-        .arg(node::root().join("scripts/clients/generate.sh"))
-        .arg(schema)
-        .arg(work)
-        .output()
-        .expect("bash runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+fn generate_client(schema: &std::path::Path, work: &std::path::Path) -> (String, bool) {
+    output_of(
+        Command::new("bash")
+            .arg(node::root().join("scripts/clients/generate.sh"))
+            .arg(schema)
+            .arg(work),
+    )
 }
 
-fn run_example(work: &std::path::Path, server: &Server) -> (bool, String) {
-    let output = Command::new("node")
-        .arg(work.join("dist/example.js"))
-        .arg(format!("{}/graphql", server.base))
-        .output()
-        .expect("node runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+fn run_example(work: &std::path::Path, server: &Server) -> (String, bool) {
+    output_of(
+        Command::new("node")
+            .arg(work.join("dist/example.js"))
+            .arg(format!("{}/graphql", server.base)),
+    )
 }
 
 /// The client of `clients/typescript`, generated from the checked-in schema, runs
@@ -79,7 +67,7 @@ fn the_generated_client_runs_by_document_id_once_its_manifest_is_imported() {
     let dir = Server::dir_of(name);
     let _ = std::fs::remove_dir_all(&dir);
     let work = dir.join("client");
-    let (ok, output) = generate_client(&node::root().join("schema.graphql"), &work);
+    let (output, ok) = generate_client(&node::root().join("schema.graphql"), &work);
     assert!(ok, "the client does not generate from schema.graphql:\n{output}");
     let generated = work.join("src/gql/persisted-documents.json");
     assert!(generated.is_file(), "{output}");
@@ -94,28 +82,22 @@ fn the_generated_client_runs_by_document_id_once_its_manifest_is_imported() {
             ("TRUSTED_DOCUMENTS_RELOAD_SECONDS", "1"),
         ],
     );
-    let (ok, refused) = run_example(&work, &server);
+    let (refused, ok) = run_example(&work, &server);
     assert!(!ok && refused.contains("PERSISTED_QUERY_NOT_TRUSTED"), "{refused}");
 
-    let import = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["persisted", "import"])
-        .arg(&generated)
-        .env_clear()
-        .env("TRUSTED_DOCUMENTS_FILE", &manifest)
-        .output()
-        .expect("the binary runs");
-    let imported = String::from_utf8_lossy(&import.stdout).to_string();
-    assert!(
-        import.status.success(),
-        "{imported}{}",
-        String::from_utf8_lossy(&import.stderr)
+    let (imported, ok) = output_of(
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["persisted", "import"])
+            .arg(&generated)
+            .env_clear()
+            .env("TRUSTED_DOCUMENTS_FILE", &manifest),
     );
-    assert!(imported.starts_with("4 documents added"), "{imported}");
+    assert!(ok && imported.starts_with("4 documents added"), "{imported}");
 
     // The running server reloads the manifest within a second or so.
     let mut last = String::new();
     for _ in 0..40 {
-        let (ok, output) = run_example(&work, &server);
+        let (output, ok) = run_example(&work, &server);
         if ok {
             last = output;
             break;
@@ -149,7 +131,7 @@ fn the_generated_client_runs_by_document_id_once_its_manifest_is_imported() {
     );
     let broken_schema = dir.join("broken.graphql");
     std::fs::write(&broken_schema, broken).expect("write");
-    let (ok, output) = generate_client(&broken_schema, &dir.join("broken-client"));
+    let (output, ok) = generate_client(&broken_schema, &dir.join("broken-client"));
     assert!(
         !ok,
         "a schema without User.displayName still generated the client:\n{output}"

@@ -134,8 +134,8 @@ async fn traces_continue_the_callers_trace_down_to_sql_redis_and_webhooks() {
     if let Some(redis) = &redis {
         set_plan.env("REDIS_URL", redis);
     }
-    let moved = set_plan.output().expect("the binary runs");
-    assert!(moved.status.success(), "{}", String::from_utf8_lossy(&moved.stderr));
+    let (moved, ok) = support::output_of(&mut set_plan);
+    assert!(ok, "{moved}");
 
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller_span = "00f067aa0ba902b7";

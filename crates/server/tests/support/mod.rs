@@ -12,6 +12,18 @@ use std::time::Duration;
 #[allow(dead_code)]
 pub mod node;
 
+/// Runs `command` to its end: its standard output then standard error, and whether it
+/// succeeded.
+pub fn output_of(command: &mut Command) -> (String, bool) {
+    let output = command.output().expect("the program runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (text, output.status.success())
+}
+
 /// A `tessera serve` process on a free loopback port, stopped when dropped.
 pub struct Server {
     child: Child,
