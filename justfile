@@ -64,6 +64,11 @@ bench-large:
 bench-metering:
     BENCH_QUERIES="q1 q2" BENCH_CONCURRENCY=16 BENCH_BASELINE_ENV=METERING_ENABLED=false BENCH_PGBENCH=0 BENCH_HOSTILE=0 BENCH_REUSE_SEED=1 BENCH_LABEL=metering bash scripts/bench/run.sh
 
+# Where the server's CPU goes under one query (default Q2): perf + a flame graph in
+# target/bench/profile-<query>.svg, top symbols in profile-<query>.txt.
+profile query="q2":
+    PROFILE_QUERY={{query}} bash scripts/bench/profile.sh
+
 # Tenant export of 1,000 and 100,000 rows: seconds and peak memory (target/bench/export.md).
 bench-export:
     bash scripts/bench/export.sh

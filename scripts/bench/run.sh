@@ -12,7 +12,8 @@
 # BENCH_SERVER (another server binary to run; implies no build), BENCH_BASELINE_SERVER (a
 # second binary run side by side, every run alternating between the two), BENCH_BASELINE_ENV
 # (settings for the baseline only, e.g. METERING_ENABLED=false),
-# PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL.
+# PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL, BENCH_RUST_LOG (warn; info
+# adds the access line every request writes, as in production).
 # Q5 creates workspaces: the server runs with scripts/bench/plans.toml, the built-in
 # catalogue with workspace quotas high enough that the check runs and never refuses.
 set -euo pipefail
@@ -91,7 +92,7 @@ redis-cli -u "$redis" flushdb >/dev/null
 start_server() { # binary port log [extra VAR=value settings]
     env ${4:-} TESSERA_ENV=production DATABASE_URL="$pg/$db" MIGRATE_ON_START=false DATABASE_MAX_CONNECTIONS=16 \
         ACCESS_CACHE_TTL_SECONDS=${BENCH_ACCESS_CACHE_TTL:-600} PLANS_FILE="$here/plans.toml" \
-        JWT_SECRET="$secret" REDIS_URL="$redis" BIND_ADDR="127.0.0.1:$2" RUST_LOG=warn LOG_FORMAT=json \
+        JWT_SECRET="$secret" REDIS_URL="$redis" BIND_ADDR="127.0.0.1:$2" RUST_LOG="${BENCH_RUST_LOG:-warn}" LOG_FORMAT=json \
         METRICS_TOKEN="$metrics_token" \
         "$1" serve > "$3" 2>&1 &
 }

@@ -70,7 +70,7 @@ pub fn redis_call(operation: &'static str) -> tracing::Span {
     if !enabled() {
         return tracing::Span::none();
     }
-    let span = tracing::info_span!(
+    let span = tracing::debug_span!(
         "redis",
         otel.name = operation,
         otel.kind = "client",

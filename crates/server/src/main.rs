@@ -7,6 +7,12 @@ use tessera_server::config::{
 };
 use tessera_server::{BuildOptions, build_application, connect_for_migrations, seed};
 
+/// mimalloc instead of the system's allocator: a request allocates and frees many small
+/// objects (the parsed document, the answer's values, its JSON), where glibc's malloc
+/// spent about a fifth of the server's CPU under load (BENCHMARKS.md, "The allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Without a command, `tessera` serves: the settings below are `serve`'s. Each command
 /// takes only the settings it uses (`tessera migrate --help` lists the database's).
 #[derive(Parser)]
@@ -329,7 +335,8 @@ async fn migrate(database: &DatabaseSection, action: MigrateAction) -> anyhow::R
 
 /// Logs as `runtime` says; commands without one log in the development format.
 /// Logs on standard error (`RUST_LOG`, `LOG_FORMAT`), and OpenTelemetry traces when the
-/// `OTEL_*` variables ask for them (Tessera's own spans, INFO and up).
+/// `OTEL_*` variables ask for them (Tessera's own spans, DEBUG and up: the operation's,
+/// the rate limits' and the Redis calls' spans are DEBUG, so INFO logs never pay for them).
 fn init_tracing(runtime: Option<&RuntimeSection>) -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
@@ -348,7 +355,7 @@ fn init_tracing(runtime: Option<&RuntimeSection>) -> Option<opentelemetry_sdk::t
     };
     let traces = provider.as_ref().map(|provider| {
         tessera_server::telemetry::layer(provider)
-            .with_filter(tracing_subscriber::filter::Targets::new().with_target("tessera", tracing::Level::INFO))
+            .with_filter(tracing_subscriber::filter::Targets::new().with_target("tessera", tracing::Level::DEBUG))
     });
     tracing_subscriber::registry()
         .with(logs.with_filter(filter))

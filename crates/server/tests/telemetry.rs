@@ -252,3 +252,23 @@ async fn traces_continue_the_callers_trace_down_to_sql_redis_and_webhooks() {
         "{line}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_log_false_leaves_the_access_lines_out() {
+    let server = tokio::task::block_in_place(|| Server::start_with("quiet", &[("ACCESS_LOG", "false")]));
+    graphql(&server.base, "{ __typename }", json!({}), &[]).await;
+    let noisy = tokio::task::block_in_place(|| Server::start("noisy"));
+    graphql(&noisy.base, "{ __typename }", json!({}), &[]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let served = |server: &Server| {
+        server
+            .logs
+            .lock()
+            .expect("logs")
+            .iter()
+            .filter(|line| line.contains("request served"))
+            .count()
+    };
+    assert_eq!(served(&server), 0);
+    assert_eq!(served(&noisy), 1, "the default writes one line per request");
+}

@@ -47,6 +47,8 @@ pub struct ApiConfig {
     /// How long a relation's loader collects keys before it reads them.
     pub loader_delay: Duration,
     pub request_timeout: Duration,
+    /// One INFO line per request (`ACCESS_LOG`).
+    pub access_log: bool,
     pub schema: SchemaLimits,
     pub graphiql: bool,
     /// With `example.com`, a request to `acme.example.com` names the tenant `acme`.
@@ -84,6 +86,7 @@ impl Default for ApiConfig {
             max_batch_operations: 0,
             loader_delay: Duration::from_millis(1),
             request_timeout: Duration::from_secs(30),
+            access_log: true,
             schema: SchemaLimits::default(),
             graphiql: true,
             base_domain: None,
@@ -176,7 +179,7 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
                 TraceLayer::new_for_http()
                     .make_span_with(request_span)
                     .on_request(())
-                    .on_response(access_log),
+                    .on_response(AccessLog(config.access_log)),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
             .layer(security_headers)
@@ -230,12 +233,20 @@ impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
     }
 }
 
-/// One INFO line per request, inside its span (method, path, request id, operation,
-/// tenant and actor come from there): the status and how long it took.
-fn access_log<B>(response: &axum::http::Response<B>, latency: Duration, span: &tracing::Span) {
-    let status = response.status().as_u16();
-    span.record("http.response.status_code", status);
-    tracing::info!(status, duration_ms = latency.as_secs_f64() * 1000.0, "request served");
+/// One INFO line per request when on, inside its span (method, path, request id,
+/// operation, tenant and actor come from there): the status and how long it took. The
+/// status goes on the span (and its trace) either way.
+#[derive(Clone, Copy)]
+struct AccessLog(bool);
+
+impl<B> tower_http::trace::OnResponse<B> for AccessLog {
+    fn on_response(self, response: &axum::http::Response<B>, latency: Duration, span: &tracing::Span) {
+        let status = response.status().as_u16();
+        span.record("http.response.status_code", status);
+        if self.0 {
+            tracing::info!(status, duration_ms = latency.as_secs_f64() * 1000.0, "request served");
+        }
+    }
 }
 
 /// Requests with oversized headers are refused before anything else reads them.

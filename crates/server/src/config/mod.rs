@@ -204,6 +204,7 @@ impl Config {
             cors_allowed_origins: self.http.cors_origins(),
             hsts_max_age_seconds: self.http.hsts_max_age_seconds,
             request_timeout: self.http.request_timeout(),
+            access_log: self.http.access_log,
             metrics: self.http.metrics_on_main_address(self.runtime.environment),
             websocket: self.limits.websocket(),
             billing: self.billing.webhook(),

@@ -135,7 +135,7 @@ async fn execute(
         _ => None,
     };
     let admitting = run::for_tenant(
-        tracing::info_span!("rate limits", tenant.id = tracing::field::Empty),
+        tracing::debug_span!("rate limits", tenant.id = tracing::field::Empty),
         tenant,
     );
     let admitted =

@@ -21,7 +21,13 @@ pub const TENANT_BAGGAGE: &str = "tenant.id";
 /// `tenant`: the field is recorded, and the tenant goes into the baggage of the span's
 /// OpenTelemetry context, so the spans of the SQL statements and Redis calls made
 /// inside it carry the tenant too.
+///
+/// These spans are at DEBUG: logs at INFO skip them, and they cost nothing unless traces
+/// are exported (whose layer takes Tessera's DEBUG spans).
 pub fn for_tenant(span: tracing::Span, tenant: Option<tessera_domain::TenantId>) -> tracing::Span {
+    if span.is_disabled() {
+        return span;
+    }
     if let Some(tenant) = tenant {
         use opentelemetry::baggage::BaggageExt as _;
         use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -76,7 +82,7 @@ pub async fn run(
             !shape.runs_mutation,
         ));
     }
-    let span = tracing::info_span!(
+    let span = tracing::debug_span!(
         "graphql.operation",
         otel.name = shape.label(),
         graphql.operation.name = shape.label(),
