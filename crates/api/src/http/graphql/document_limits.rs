@@ -20,7 +20,7 @@ pub enum Method {
 
 /// Measures the document and refuses it past `limits`; a mutation sent with GET is
 /// refused too (also when a persisted hash stood for it).
-pub fn check(limits: &SchemaLimits, request: &async_graphql::Request, method: Method) -> Result<Shape, Refused> {
+pub fn check(limits: &SchemaLimits, request: &mut async_graphql::Request, method: Method) -> Result<Shape, Refused> {
     if request.query.len() > limits.max_document_bytes {
         return Err(Refused::new(
             RequestRefusal::DocumentTooLarge,
@@ -128,8 +128,9 @@ fn root_field_names(
 
 impl Shape {
     /// What the document asks for (an unparsable one asks for nothing: the engine
-    /// reports its syntax error).
-    pub fn of(request: &async_graphql::Request) -> Self {
+    /// reports its syntax error). The parsed document stays in the request, so the
+    /// engine does not parse it again.
+    pub fn of(request: &mut async_graphql::Request) -> Self {
         let mut fields = Self {
             names: Vec::new(),
             mutation: false,
@@ -138,10 +139,11 @@ impl Shape {
             aliases: 0,
             depth: Depth::default(),
         };
-        let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        let operation_name = request.operation_name.clone();
+        let Ok(document) = request.parsed_query() else {
             return fields; // execution reports the syntax error
         };
-        let selected = match (&document.operations, request.operation_name.as_deref()) {
+        let selected = match (&document.operations, operation_name.as_deref()) {
             (DocumentOperations::Single(op), _) => Some(op),
             (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
             (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
@@ -152,7 +154,7 @@ impl Shape {
             fields.mutation |= operation.node.ty == OperationType::Mutation;
             let mut roots = Vec::new();
             let mut visited = Vec::new();
-            root_field_names(&document, &operation.node.selection_set.node, &mut visited, &mut roots);
+            root_field_names(document, &operation.node.selection_set.node, &mut visited, &mut roots);
             fields.most_root_fields = fields.most_root_fields.max(roots.len());
             fields.aliases += count_aliases(&operation.node.selection_set.node);
             fields.names.extend(roots);
@@ -160,7 +162,7 @@ impl Shape {
         for fragment in document.fragments.values() {
             fields.aliases += count_aliases(&fragment.node.selection_set.node);
         }
-        fields.depth = Depth::of(&document);
+        fields.depth = Depth::of(document);
         fields
     }
 
@@ -203,7 +205,7 @@ mod tests {
     }
 
     fn refusal(query: &str, method: Method) -> Option<RequestRefusal> {
-        check(&limits(), &async_graphql::Request::new(query), method)
+        check(&limits(), &mut async_graphql::Request::new(query), method)
             .err()
             .map(|refused| refused.refusal)
     }
@@ -237,14 +239,24 @@ mod tests {
         assert_eq!(refusal("mutation { logOut }", Method::Post), None);
     }
 
+    /// The document measured here is the one the engine runs: it stays parsed in the
+    /// request (the engine takes a parsed document over the text).
+    #[test]
+    fn the_measured_document_stays_parsed_in_the_request() {
+        let mut request = async_graphql::Request::new("{ me { email } }");
+        Shape::of(&mut request);
+        request.query = "{ not graphql".into();
+        assert!(request.parsed_query().is_ok(), "the text was parsed again");
+    }
+
     #[test]
     fn a_log_in_is_an_authentication_and_labels_name_only_known_fields() {
-        let log_in = Shape::of(&async_graphql::Request::new(
+        let log_in = Shape::of(&mut async_graphql::Request::new(
             "mutation { logIn(input: {}) { accessToken } }",
         ));
         assert!(log_in.authentication());
         assert_eq!(log_in.label(), "logIn");
-        let unknown = Shape::of(&async_graphql::Request::new("{ whatever }"));
+        let unknown = Shape::of(&mut async_graphql::Request::new("{ whatever }"));
         assert!(!unknown.authentication());
         assert_eq!(unknown.label(), "unknown");
     }

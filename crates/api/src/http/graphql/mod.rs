@@ -113,7 +113,7 @@ async fn execute(
         Ok(register) => register,
         Err(refused) => return refused.answer(media, "unknown"),
     };
-    let shape = match document_limits::check(&state.config.schema, &request, method) {
+    let shape = match document_limits::check(&state.config.schema, &mut request, method) {
         Ok(shape) => shape,
         Err(refused) => return refused.answer(media, "unknown"),
     };
