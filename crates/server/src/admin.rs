@@ -164,6 +164,10 @@ pub fn tenant_report_text(report: &tessera_application::platform::TenantReport) 
 
     let tenant = &report.tenant;
     let entitlements = &report.usage.entitlements;
+    let shown = |allowance: Allowance| match allowance {
+        Allowance::AtMost(n) => n.to_string(),
+        Allowance::Unlimited => "unlimited".to_owned(),
+    };
     let mut text = String::new();
     let _ = writeln!(text, "tenant   {} ({})", tenant.slug, tenant.name.as_str());
     let _ = writeln!(text, "id       {}", tenant.id);
@@ -189,8 +193,7 @@ pub fn tenant_report_text(report: &tessera_application::platform::TenantReport) 
     );
     for entry in &tenant.plan_overrides {
         let what = match &entry.target {
-            OverrideTarget::Limit(limit, Allowance::AtMost(n)) => format!("{limit} = {n}"),
-            OverrideTarget::Limit(limit, Allowance::Unlimited) => format!("{limit} = unlimited"),
+            OverrideTarget::Limit(limit, allowance) => format!("{limit} = {}", shown(*allowance)),
             OverrideTarget::Feature(feature, on) => format!("{feature} {}", if *on { "on" } else { "off" }),
         };
         let until = entry
@@ -200,11 +203,8 @@ pub fn tenant_report_text(report: &tessera_application::platform::TenantReport) 
     }
     let _ = writeln!(text, "limits");
     for limit in Limit::ALL {
-        let allowance = match entitlements.allowance(*limit) {
-            Allowance::AtMost(n) => n.to_string(),
-            Allowance::Unlimited => "unlimited".to_owned(),
-        };
-        match report.held().get(limit) {
+        let allowance = shown(entitlements.allowance(*limit));
+        match report.usage.held.get(limit) {
             Some(used) => {
                 let _ = writeln!(text, "  {:<22} {used} of {allowance}", limit.as_str());
             }

@@ -213,15 +213,7 @@ impl Application {
     /// the system did).
     pub async fn queue_export_for_operator(&self, slug: &str) -> Result<TenantExport, AppError> {
         self.offboarding()?;
-        let slug = tessera_domain::Slug::parse(slug).map_err(|e| AppError::validation("slug", e.to_string()))?;
-        let tenant = {
-            let tx = self.global_tx().await?;
-            tx.tenants()
-                .find_by_slug(&slug)
-                .await?
-                .ok_or(AppError::NotFound("tenant"))?
-                .id
-        };
+        let tenant = self.operator_tenant_id(slug).await?;
         // The operator's command line holds the database's credentials: it may enter any tenant.
         let scope = TenantScope::new(tenant);
         let tx = self.tenant_tx(&scope).await?;

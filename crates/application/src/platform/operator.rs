@@ -3,9 +3,7 @@
 //! changes are the platform administrators' changes, recorded in the tenant's trail as
 //! the system's, with the command line as their origin.
 
-use std::collections::BTreeMap;
-
-use tessera_domain::{AuditActor, AuditOrigin, Limit, Slug, StatusReason, Tenant, TenantStatus};
+use tessera_domain::{AuditActor, AuditOrigin, Slug, StatusReason, Tenant, TenantStatus};
 
 use crate::plans::TenantUsage;
 use crate::{AppError, Application, TenantScope};
@@ -17,13 +15,6 @@ pub struct TenantReport {
     pub usage: TenantUsage,
 }
 
-impl TenantReport {
-    /// What the tenant holds of each counted limit.
-    pub fn held(&self) -> &BTreeMap<Limit, u64> {
-        &self.usage.held
-    }
-}
-
 fn command_line() -> Option<AuditOrigin> {
     Some(AuditOrigin {
         ip: None,
@@ -33,7 +24,8 @@ fn command_line() -> Option<AuditOrigin> {
 }
 
 impl Application {
-    async fn operator_tenant_id(&self, slug: &str) -> Result<tessera_domain::TenantId, AppError> {
+    /// The tenant an operator names by slug.
+    pub(crate) async fn operator_tenant_id(&self, slug: &str) -> Result<tessera_domain::TenantId, AppError> {
         let slug = Slug::parse(slug).map_err(|e| AppError::validation("slug", e.to_string()))?;
         let tx = self.global_tx().await?;
         Ok(tx

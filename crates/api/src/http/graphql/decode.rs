@@ -41,14 +41,12 @@ pub fn query_string(query: &str) -> Result<async_graphql::Request, Refused> {
 /// bare 64 hexadecimal digits of the SHA-256) becomes the `extensions.persistedQuery`
 /// it names, so the persisted stage treats a document id and an APQ hash alike.
 fn name_document(request: &mut async_graphql::Request, id: &str) -> Result<(), Refused> {
-    let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+    let Some(hex) = super::persisted::sha256_digits(id.strip_prefix("sha256:").unwrap_or(id)) else {
         return Err(Refused::new(
             RequestRefusal::BadPersistedQuery,
             "documentId must be `sha256:` followed by the document's SHA-256 in 64 hexadecimal digits",
         ));
-    }
-    let hex = hex.to_ascii_lowercase();
+    };
     if let Some(persisted) = request.extensions.get("persistedQuery") {
         let named = match persisted {
             async_graphql::Value::Object(persisted) => match persisted.get("sha256Hash") {

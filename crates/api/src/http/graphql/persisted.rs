@@ -58,18 +58,16 @@ where
     let hash = match request.extensions.get("persistedQuery") {
         None => None,
         Some(async_graphql::Value::Object(persisted)) => match persisted.get("sha256Hash") {
-            Some(async_graphql::Value::String(hash))
-                if hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()) =>
-            {
-                Some(hash.to_ascii_lowercase())
-            }
-            _ => {
-                return Err(Refused::new(
-                    RequestRefusal::BadPersistedQuery,
-                    "extensions.persistedQuery.sha256Hash must be 64 hexadecimal digits",
-                ));
-            }
-        },
+            Some(async_graphql::Value::String(hash)) => sha256_digits(hash),
+            _ => None,
+        }
+        .map(Some)
+        .ok_or_else(|| {
+            Refused::new(
+                RequestRefusal::BadPersistedQuery,
+                "extensions.persistedQuery.sha256Hash must be 64 hexadecimal digits",
+            )
+        })?,
         Some(_) => {
             return Err(Refused::new(
                 RequestRefusal::BadPersistedQuery,
@@ -137,6 +135,11 @@ pub fn is_trusted(trusted: &HashMap<String, String>, request: &async_graphql::Re
         },
         _ => false,
     }
+}
+
+/// `text` as a SHA-256 in 64 hexadecimal digits, in lower case; `None` when it is not one.
+pub fn sha256_digits(text: &str) -> Option<String> {
+    (text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit())).then(|| text.to_ascii_lowercase())
 }
 
 pub fn sha256_hex(text: &str) -> String {
