@@ -130,6 +130,18 @@ fi
 
 statements_at() { curl -fsS -H "Authorization: Bearer $metrics_token" "$1/metrics" | awk '$1 == "tessera_db_statements_total" { print $2 }'; }
 statements() { statements_at "$base"; }
+# CPU seconds (user + system) the process with this pid has used so far.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+# CPU seconds all PostgreSQL processes have used so far (its backends live as long as
+# the servers' pooled connections, so a difference over a run is that run's).
+postgres_cpu_seconds() {
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '
+        { name = $0; sub(/^[0-9]+ \(/, "", name); sub(/\).*/, "", name)
+          if (name == "postgres") { n = split($0, f, ") "); split(f[n], v, " "); total += v[12] + v[13] } }
+        END { printf "%.3f", total / hz }'
+}
+pids=("$pid")
+[ -n "$pid_b" ] && pids+=("$pid_b")
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
 hwm_kib() { awk '/^VmHWM/ { print $2 }' "/proc/$pid/status"; }
 
@@ -145,8 +157,8 @@ done
     echo "- seed: $tenants tenants, $users users, $(psql "$pg/$db" -Atc 'select count(*) from memberships') memberships, $(psql "$pg/$db" -Atc 'select count(*) from workspace_members') workspace members${seed_seconds:+ (seeded in ${seed_seconds}s)}"
     echo "- load: wrk, 2 threads (1 at concurrency 1), $repeat runs of ${seconds}s for each line (medians; requests and errors summed) after a 10 s warm-up, $principals principals (random user of a random tenant per request), access cache TTL ${BENCH_ACCESS_CACHE_TTL:-600} s"
     echo
-    echo "| query | concurrency | requests/s | p50 ms | p90 ms | p99 ms | p99/p50 | errors | 5xx | SQL statements/request |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| query | concurrency | requests/s | p50 ms | p90 ms | p99 ms | p99/p50 | errors | 5xx | SQL statements/request | server CPU ms/request | PostgreSQL CPU ms/request |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } > "$report"
 
 declare -A q2_rps
@@ -154,7 +166,13 @@ for q in $queries; do
     for c in $concurrency; do
         log "$q at concurrency $c for ${seconds}s"
         declare -a before=()
-        for i in "${!urls[@]}"; do before[$i]=$(statements_at "${urls[$i]}"); : > "$work/wrk-$q-$c-$i.txt"; done
+        declare -a cpu_before=() pg_cpu=()
+        for i in "${!urls[@]}"; do
+            before[$i]=$(statements_at "${urls[$i]}")
+            cpu_before[$i]=$(cpu_seconds "${pids[$i]}")
+            pg_cpu[$i]=0
+            : > "$work/wrk-$q-$c-$i.txt"
+        done
         if [ "$q" = mix ]; then
             # Memory over the run, every 30 s, to show it stays flat.
             ( while kill -0 $pid 2>/dev/null; do echo "$(date +%s) $(rss_kib)"; sleep 30; done ) > "$work/rss-$c.txt" &
@@ -162,13 +180,16 @@ for q in $queries; do
         fi
         for _ in $(seq 1 "$repeat"); do
             for i in "${!urls[@]}"; do
+                pg_before=$(postgres_cpu_seconds)
                 wrk -t"$(( c < 2 ? c : 2 ))" -c"$c" -d"${seconds}s" --timeout 10s -s "$here/load.lua" "${urls[$i]}" -- "$q" "$work/tokens.txt" \
                     >> "$work/wrk-$q-$c-$i.txt"
+                pg_cpu[$i]=$(echo "${pg_cpu[$i]} + $(postgres_cpu_seconds) - $pg_before" | bc)
             done
         done
         [ "$q" = mix ] && kill "$sampler" 2>/dev/null || true
         for i in "${!urls[@]}"; do
         after=$(statements_at "${urls[$i]}")
+        cpu_after=$(cpu_seconds "${pids[$i]}")
         grep '^FIRST_ERROR' "$work/wrk-$q-$c-$i.txt" >&2 || true
         # The median of each figure over the repeats; requests and errors are totals.
         result=$(grep '^RESULT' "$work/wrk-$q-$c-$i.txt" | python3 -c '
@@ -180,8 +201,11 @@ print(" ".join(f"{k}={sum(int(r[k]) for r in runs) if k in total else statistics
         eval "$(echo "$result" | tr ' ' '\n' | sed 's/^/r_/')"
         per_request=$(echo "scale=2; ($after - ${before[$i]}) / $r_requests" | bc)
         ratio=$(echo "scale=2; $r_p99_ms / $r_p50_ms" | bc)
+        # The server's CPU over its own runs (the other server idles meanwhile).
+        cpu_per_request=$(echo "scale=3; 1000 * ($cpu_after - ${cpu_before[$i]}) / $r_requests" | bc)
+        pg_per_request=$(echo "scale=3; 1000 * ${pg_cpu[$i]} / $r_requests" | bc)
         [ "$q" = q2 ] && [ "$i" = 0 ] && q2_rps[$c]=$r_rps
-        echo "| $q${names[$i]} | $c | $r_rps | $r_p50_ms | $r_p90_ms | $r_p99_ms | $ratio | $r_errors | $r_errors_5xx | $per_request |" >> "$report"
+        echo "| $q${names[$i]} | $c | $r_rps | $r_p50_ms | $r_p90_ms | $r_p99_ms | $ratio | $r_errors | $r_errors_5xx | $per_request | $cpu_per_request | $pg_per_request |" >> "$report"
         done
     done
 done

@@ -22,7 +22,14 @@ use tessera_application::Application;
 #[derive(Clone)]
 pub struct AppState {
     pub app: Arc<Application>,
+    /// The schema with the access table's per-field hook: subscriptions, and every
+    /// operation that reaches a field its caller may not resolve.
     pub schema: TesseraSchema,
+    /// The same schema without the per-field hook, for operations whose every field
+    /// was found allowed before they ran (see [`graphql::access_plan`]).
+    pub unguarded: TesseraSchema,
+    /// Parsed and measured documents, by their text.
+    pub documents: Arc<http::Documents>,
     pub config: Arc<ApiConfig>,
     /// Open WebSocket connections by principal and tenant (this process).
     pub connections: Arc<http::OpenConnections>,

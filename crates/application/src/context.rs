@@ -318,6 +318,12 @@ impl RequestContext {
     pub fn for_tests(user_id: UserId, tenant_id: TenantId, role_id: RoleId, permissions: PermissionSet) -> Self {
         Self::new(user_id, TenantScope::new(tenant_id), role_id, permissions)
     }
+
+    /// A test context bounded by `limits` (as if its tenant's plan set them).
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn limited_for_tests(self, limits: RequestLimits) -> Self {
+        self.with_limits(limits)
+    }
 }
 
 #[cfg(test)]

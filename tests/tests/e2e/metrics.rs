@@ -65,6 +65,19 @@ async fn metrics_parse_and_count_requests_errors_and_cache_lookups() {
             &[("kind", "member_access"), ("result", "hit")]
         ) >= 1.0
     );
+    // The same text four times: parsed once, then taken from the document cache.
+    assert!(
+        delta(
+            "tessera_cache_requests_total",
+            &[("kind", "document"), ("result", "hit")]
+        ) >= 3.0
+    );
+    assert!(
+        delta(
+            "tessera_cache_requests_total",
+            &[("kind", "document"), ("result", "miss")]
+        ) >= 1.0
+    );
     assert!(
         after
             .samples

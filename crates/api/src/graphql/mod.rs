@@ -1,6 +1,7 @@
 //! The GraphQL schema: one `XQuery`/`XMutation` pair per aggregate, merged here.
 
 pub mod access;
+pub mod access_plan;
 mod analytics;
 mod api_keys;
 mod audit;
@@ -115,6 +116,18 @@ pub fn build_schema(app: Arc<Application>, limits: &SchemaLimits) -> TesseraSche
         .data(app)
         .extension(access::AccessControl)
         .extension(document_depth::DepthLimit::new(limits.max_depth))
+        .limit_complexity(limits.max_complexity)
+        .finish()
+}
+
+/// The schema without extensions, so that no hook wraps each field's resolution: only
+/// for HTTP operations whose every field [`access_plan`] found allowed for the caller,
+/// whose depth the stage before measured and whose complexity the server's limit
+/// bounds as tightly as the tenant's plan (see `run`). Everything else, subscriptions
+/// included, runs on [`build_schema`]'s.
+pub fn build_unguarded_schema(app: Arc<Application>, limits: &SchemaLimits) -> TesseraSchema {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
+        .data(app)
         .limit_complexity(limits.max_complexity)
         .finish()
 }

@@ -9,6 +9,7 @@ mod health;
 pub mod prometheus;
 mod subscriptions;
 
+pub use graphql::documents::Documents;
 pub use graphql::{RequestRefusal, TrustedManifest, sha256_hex};
 pub use health::DependencyCheck;
 pub use subscriptions::{OpenConnections, SubscriptionSlots, WebSocketLimits};
@@ -28,7 +29,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::AppState;
-use crate::graphql::{SchemaLimits, build_schema};
+use crate::graphql::access_plan::FieldTypes;
+use crate::graphql::{SchemaLimits, build_schema, build_unguarded_schema};
 
 /// Who may run only documents from the trusted manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,6 +52,9 @@ pub struct ApiConfig {
     /// One INFO line per request (`ACCESS_LOG`).
     pub access_log: bool,
     pub schema: SchemaLimits,
+    /// About how many bytes of parsed documents are kept for documents sent again (0:
+    /// none).
+    pub document_cache_bytes: u64,
     pub graphiql: bool,
     /// With `example.com`, a request to `acme.example.com` names the tenant `acme`.
     pub base_domain: Option<String>,
@@ -88,6 +93,7 @@ impl Default for ApiConfig {
             request_timeout: Duration::from_secs(30),
             access_log: true,
             schema: SchemaLimits::default(),
+            document_cache_bytes: 8 * 1024 * 1024,
             graphiql: true,
             base_domain: None,
             session_cookies: false,
@@ -117,9 +123,12 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
     prometheus::handle();
     let schema = build_schema(app.clone(), &config.schema);
+    let documents = Documents::new(FieldTypes::from_sdl(&schema.sdl()), config.document_cache_bytes);
     let state = AppState {
+        unguarded: build_unguarded_schema(app.clone(), &config.schema),
         app,
         schema,
+        documents: Arc::new(documents),
         config: Arc::new(config.clone()),
         connections: Arc::default(),
     };

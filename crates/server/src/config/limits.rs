@@ -66,6 +66,11 @@ pub struct LimitsSection {
     #[arg(long, env = "PERSISTED_QUERY_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub persisted_query_cache_bytes: u64,
 
+    /// About how many bytes of parsed documents are kept, so that a document sent again
+    /// is neither parsed nor measured again; 0 keeps none.
+    #[arg(long, env = "DOCUMENT_CACHE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub document_cache_bytes: u64,
+
     /// Seconds a WebSocket has to complete `connection_init` before it is closed.
     #[arg(long, env = "WS_INIT_TIMEOUT_SECONDS", default_value_t = 5)]
     pub ws_init_timeout_seconds: u64,
@@ -134,6 +139,11 @@ impl LimitsSection {
             "PERSISTED_QUERY_CACHE_BYTES",
             self.persisted_query_cache_bytes,
             64 * 1024..=64 * 1024 * 1024 * 1024,
+        )?;
+        within(
+            "DOCUMENT_CACHE_BYTES",
+            self.document_cache_bytes,
+            0..=4 * 1024 * 1024 * 1024,
         )?;
         within("WS_INIT_TIMEOUT_SECONDS", self.ws_init_timeout_seconds, 1..=60)?;
         within("METERING_FLUSH_SECONDS", self.metering_flush_seconds, 1..=300)?;

@@ -198,6 +198,7 @@ impl Config {
             schema: self.limits.schema(self.introspection_enabled()),
             graphiql: self.http.graphiql,
             max_batch_operations: self.limits.max_batch_operations,
+            document_cache_bytes: self.limits.document_cache_bytes,
             loader_delay: self.limits.loader_delay(),
             base_domain: self.http.base_domain.clone(),
             session_cookies: self.auth.session_cookies,

@@ -59,6 +59,9 @@ fn out_of_range_values_are_refused_with_their_variable_named() {
         }),
         ("MAX_BATCH_OPERATIONS", |c| c.limits.max_batch_operations = 101),
         ("LOADER_DELAY_MS", |c| c.limits.loader_delay_ms = 500),
+        ("DOCUMENT_CACHE_BYTES", |c| {
+            c.limits.document_cache_bytes = 5 * 1024 * 1024 * 1024
+        }),
         ("WS_MAX_MESSAGE_BYTES", |c| c.limits.ws_max_message_bytes = 10),
         ("DATABASE_ACQUIRE_TIMEOUT_SECONDS", |c| {
             c.database.acquire_timeout_seconds = 0

@@ -12,7 +12,7 @@ use tessera_application::rate_limits::{Admission, Admitted};
 use tessera_application::usage::Metered;
 use tessera_domain::Permission;
 
-use super::document_limits::Shape;
+use super::documents::Shape;
 use super::refusal::{Refused, RequestRefusal};
 use crate::graphql::Caller;
 

@@ -20,6 +20,7 @@ mod caller;
 pub(crate) mod client;
 mod decode;
 mod document_limits;
+pub(crate) mod documents;
 mod negotiate;
 mod persisted;
 mod refusal;
@@ -113,7 +114,7 @@ async fn execute(
         Ok(register) => register,
         Err(refused) => return refused.answer(media, "unknown"),
     };
-    let shape = match document_limits::check(&state.config.schema, &mut request, method) {
+    let shape = match document_limits::check(&state.config.schema, &state.documents, &mut request, method) {
         Ok(shape) => shape,
         Err(refused) => return refused.answer(media, "unknown"),
     };

@@ -8,7 +8,9 @@ use tessera_application::identity::ClientInfo;
 use tessera_application::persisted::Registrant;
 use tessera_application::usage::Metered;
 
-use super::document_limits::Shape;
+use tessera_domain::Allowance;
+
+use super::documents::Shape;
 use crate::AppState;
 use crate::graphql::cookies::CookieSession;
 use crate::graphql::{Caller, ClientOrigin, ErrorCode};
@@ -82,15 +84,18 @@ pub async fn run(
             !shape.runs_mutation,
         ));
     }
+    let unguarded = may_run_unguarded(shape, &caller, &state.config.schema);
     let span = tracing::debug_span!(
         "graphql.operation",
         otel.name = shape.label(),
         graphql.operation.name = shape.label(),
         graphql.operation.type = if shape.runs_mutation { "mutation" } else { "query" },
+        tessera.fields_checked_before = unguarded,
         tenant.id = tracing::field::Empty,
     );
     let span = for_tenant(span, member.as_ref().map(|context| context.tenant_id()));
-    let response = tracing::Instrument::instrument(state.schema.execute(request.data(caller)), span).await;
+    let schema = if unguarded { &state.unguarded } else { &state.schema };
+    let response = tracing::Instrument::instrument(schema.execute(request.data(caller)), span).await;
     if let Some(context) = &member {
         let failed = !response.errors.is_empty();
         state.app.meter(context, Metered::Ran { failed });
@@ -116,6 +121,31 @@ pub async fn run(
     }
 }
 
+/// The operation may run on the schema without the per-field hook: every field it can
+/// resolve was found and its rule lets the caller resolve it, and nothing else the
+/// guarded schema's extensions check could refuse it (a plan's tighter depth or
+/// complexity limit). Anything unknown takes the guarded path.
+fn may_run_unguarded(shape: &Shape, caller: &Caller, limits: &crate::graphql::SchemaLimits) -> bool {
+    let Some(fields) = shape.fields() else {
+        return false;
+    };
+    if let Caller::Member(context) = caller {
+        let plan = context.limits();
+        let within = |allowance: Allowance, measured: usize| match allowance {
+            Allowance::Unlimited => true,
+            Allowance::AtMost(most) => u64::try_from(measured).is_ok_and(|measured| measured <= most),
+        };
+        // The server's complexity limit applies on both paths; the plan's only on the
+        // guarded one, so it must be no tighter than the server's.
+        if !within(plan.max_query_depth, shape.depth().fields)
+            || !within(plan.max_query_complexity, limits.max_complexity)
+        {
+            return false;
+        }
+    }
+    fields.all_allowed(Some(caller))
+}
+
 /// Some field was refused `FORBIDDEN`.
 fn denied(response: &async_graphql::Response) -> bool {
     let forbidden = async_graphql::Value::from(ErrorCode::Forbidden.code());
@@ -139,6 +169,9 @@ fn is_request_error(response: &async_graphql::Response) -> bool {
 #[cfg(test)]
 mod tests {
     use async_graphql::{ErrorExtensionValues, PathSegment, ServerError};
+    use tessera_application::RequestContext;
+    use tessera_domain::{Permission, RequestLimits, RoleId, TenantId, UserId};
+    use uuid::Uuid;
 
     use super::*;
 
@@ -153,6 +186,85 @@ mod tests {
             error.path = vec![PathSegment::Field("members".into())];
         }
         error
+    }
+
+    fn shape(query: &str) -> Shape {
+        let types = crate::graphql::access_plan::FieldTypes::from_sdl(&crate::graphql::schema_sdl());
+        super::super::documents::Documents::new(types, 0).shape(&mut async_graphql::Request::new(query))
+    }
+
+    fn member(permissions: &[Permission], limits: RequestLimits) -> Caller {
+        Caller::Member(
+            RequestContext::for_tests(
+                UserId::from_uuid(Uuid::now_v7()),
+                TenantId::from_uuid(Uuid::now_v7()),
+                RoleId::from_uuid(Uuid::now_v7()),
+                permissions.iter().copied().collect(),
+            )
+            .limited_for_tests(limits),
+        )
+    }
+
+    /// Only an operation whose every field is allowed, and that no tighter plan limit
+    /// could refuse, skips the per-field hook.
+    #[test]
+    fn only_an_operation_allowed_in_full_runs_without_the_per_field_hook() {
+        let limits = crate::graphql::SchemaLimits::default();
+        let page = shape("{ members(first: 5) { nodes { user { email } role { name } } } }");
+        let reader = member(&[Permission::MembersRead], RequestLimits::UNBOUNDED);
+        assert!(may_run_unguarded(&page, &reader, &limits));
+        assert!(!may_run_unguarded(
+            &page,
+            &member(&[], RequestLimits::UNBOUNDED),
+            &limits
+        ));
+        assert!(!may_run_unguarded(&page, &Caller::Anonymous, &limits));
+        let refused = Caller::Refused(tessera_application::AppError::Unauthenticated("expired".into()));
+        assert!(!may_run_unguarded(&page, &refused, &limits));
+        assert!(may_run_unguarded(
+            &shape("{ plans { key } }"),
+            &Caller::Anonymous,
+            &limits
+        ));
+
+        // A plan that bounds depth or complexity more tightly than the server.
+        let shallow = RequestLimits {
+            max_query_depth: Allowance::AtMost(3),
+            ..RequestLimits::UNBOUNDED
+        };
+        assert!(!may_run_unguarded(
+            &page,
+            &member(&[Permission::MembersRead], shallow),
+            &limits
+        ));
+        let deep_enough = RequestLimits {
+            max_query_depth: Allowance::AtMost(4),
+            max_query_complexity: Allowance::AtMost(limits.max_complexity as u64),
+            ..RequestLimits::UNBOUNDED
+        };
+        assert!(may_run_unguarded(
+            &page,
+            &member(&[Permission::MembersRead], deep_enough),
+            &limits
+        ));
+        let simpler = RequestLimits {
+            max_query_complexity: Allowance::AtMost(limits.max_complexity as u64 - 1),
+            ..RequestLimits::UNBOUNDED
+        };
+        assert!(!may_run_unguarded(
+            &page,
+            &member(&[Permission::MembersRead], simpler),
+            &limits
+        ));
+
+        // Unknown fields, and documents that do not parse or name no operation.
+        assert!(!may_run_unguarded(&shape("{ me { notAField } }"), &reader, &limits));
+        assert!(!may_run_unguarded(&shape("{ me "), &reader, &limits));
+        assert!(!may_run_unguarded(
+            &shape("query A { me { email } } query B { me { email } }"),
+            &reader,
+            &limits
+        ));
     }
 
     #[test]
