@@ -135,7 +135,8 @@ cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / h
 # CPU seconds all PostgreSQL processes have used so far (its backends live as long as
 # the servers' pooled connections, so a difference over a run is that run's).
 postgres_cpu_seconds() {
-    cat /proc/[0-9]*/stat 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '
+    # (a process may end between the listing and the read: cat's failure is harmless)
+    { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v hz="$(getconf CLK_TCK)" '
         { name = $0; sub(/^[0-9]+ \(/, "", name); sub(/\).*/, "", name)
           if (name == "postgres") { n = split($0, f, ") "); split(f[n], v, " "); total += v[12] + v[13] } }
         END { printf "%.3f", total / hz }'

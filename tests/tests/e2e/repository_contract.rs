@@ -22,6 +22,7 @@ on_every_store!(
     the_onboarding_funnel_counts_only_the_tenants_active_members_with_the_exact_median,
     a_workspace_is_inserted_within_the_tenants_limit_only,
     status_changes_and_export_saves_apply_only_to_what_they_were_based_on,
+    a_members_page_with_its_users_is_the_page_itself_in_both_directions,
 );
 
 async fn fixture(kind: StoreKind) -> Option<ContractStore> {
@@ -660,4 +661,117 @@ async fn status_changes_and_export_saves_apply_only_to_what_they_were_based_on(k
         (tessera_domain::ExportStatus::Completed, 7)
     );
     tx.commit().await.expect("commit");
+}
+
+/// The page of members read with their users holds exactly the memberships the plain
+/// page holds (filters, keyset cursors both ways, page flags), each beside its own
+/// user, and nothing of another tenant.
+async fn a_members_page_with_its_users_is_the_page_itself_in_both_directions(kind: StoreKind) {
+    use tessera_application::ports::MemberFilter;
+    let Some(f) = fixture(kind).await else {
+        return;
+    };
+    let (ours, scope) = new_tenant(&f.store, "joined-co").await;
+    let (theirs, their_scope) = new_tenant(&f.store, "other-co").await;
+    let people: Vec<User> = (0..5).map(|i| user(&format!("member{i}@example.com"))).collect();
+    let tx = begin(&f.store).await;
+    for person in &people {
+        tx.users().insert(person).await.expect("insert user");
+    }
+    tx.commit().await.expect("commit");
+    let start = now();
+    for (tenant, scope, members) in [(&ours, &scope, &people[..4]), (&theirs, &their_scope, &people[3..])] {
+        let tx = begin(&f.store).await;
+        tx.enter_tenant(scope).await.expect("enter");
+        let viewer = Role::seed(RoleId::from_uuid(Uuid::now_v7()), tenant.id, SystemRole::Viewer, now());
+        tx.roles().insert(scope, &viewer).await.expect("insert role");
+        for (i, person) in members.iter().enumerate() {
+            let at = start + Duration::seconds(i as i64);
+            let membership = Membership {
+                id: MembershipId::from_uuid(Uuid::now_v7()),
+                tenant_id: tenant.id,
+                user_id: person.id,
+                role_id: viewer.id,
+                status: if i == 1 {
+                    MembershipStatus::Invited
+                } else {
+                    MembershipStatus::Active
+                },
+                created_at: at,
+                updated_at: at,
+            };
+            tx.memberships()
+                .insert(scope, &membership)
+                .await
+                .expect("insert membership");
+        }
+        tx.commit().await.expect("commit");
+    }
+
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope).await.expect("enter");
+    let everyone = MemberFilter::default();
+    let active = MemberFilter {
+        status: Some(MembershipStatus::Active),
+        ..MemberFilter::default()
+    };
+    let first_two = PageRequest::first(2);
+    for (filter, page) in [
+        (&everyone, &first_two),
+        (&active, &first_two),
+        (&everyone, &PageRequest::first(10)),
+    ] {
+        let plain = tx.memberships().list(&scope, filter, page).await.expect("page");
+        let joined = tx
+            .memberships()
+            .list_with_users(&scope, filter, page)
+            .await
+            .expect("joined page");
+        assert_eq!(joined.has_next_page, plain.has_next_page);
+        assert_eq!(joined.has_previous_page, plain.has_previous_page);
+        let memberships: Vec<Membership> = joined.items.iter().map(|(m, _)| m.clone()).collect();
+        assert_eq!(memberships, plain.items);
+        for (membership, person) in &joined.items {
+            assert_eq!(membership.user_id, person.id);
+            assert_eq!(Some(person), people.iter().find(|p| p.id == person.id));
+        }
+    }
+    let all = tx
+        .memberships()
+        .list_with_users(&scope, &everyone, &PageRequest::first(10))
+        .await
+        .expect("page");
+    assert_eq!(all.items.len(), 4, "only this tenant's members");
+    assert!(all.items.iter().all(|(m, _)| m.tenant_id == ours.id));
+
+    // Past the second member, and back before the last one, by keyset.
+    let after = tessera_application::Cursor::new(all.items[1].0.created_at, all.items[1].0.id.as_uuid());
+    let next = PageRequest::parse(Some(2), Some(&after.encode()), None, None).expect("next page");
+    let plain = tx.memberships().list(&scope, &everyone, &next).await.expect("page");
+    let joined = tx
+        .memberships()
+        .list_with_users(&scope, &everyone, &next)
+        .await
+        .expect("joined");
+    assert_eq!(
+        joined.items.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>(),
+        plain.items
+    );
+    assert_eq!(
+        (joined.has_next_page, joined.has_previous_page),
+        (plain.has_next_page, plain.has_previous_page)
+    );
+    let before = tessera_application::Cursor::new(all.items[3].0.created_at, all.items[3].0.id.as_uuid());
+    let back = PageRequest::parse(None, None, Some(2), Some(&before.encode())).expect("previous page");
+    let plain = tx.memberships().list(&scope, &everyone, &back).await.expect("page");
+    let joined = tx
+        .memberships()
+        .list_with_users(&scope, &everyone, &back)
+        .await
+        .expect("joined");
+    assert_eq!(
+        joined.items.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>(),
+        plain.items
+    );
+    assert_eq!(plain.items.len(), 2);
 }

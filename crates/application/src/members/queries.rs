@@ -42,7 +42,7 @@ impl Application {
     }
 
     /// A page of members and, as `with` asks, their users and roles, all in one
-    /// transaction (one statement each).
+    /// transaction: the users joined to the page's statement, the roles in one more.
     #[tracing::instrument(name = "list_members", skip_all)]
     pub async fn list_members_with(
         &self,
@@ -54,8 +54,20 @@ impl Application {
         let scope = ctx.authorize(Permission::MembersRead)?.scope().clone();
         let filter = filter.validate()?;
         let tx = self.tenant_tx(&scope).await?;
-        let page = tx.memberships().list(&scope, &filter, page).await?;
-        PageWithPeople::read(tx.as_ref(), &scope, page, with, |m| (m.user_id, m.role_id)).await
+        if !with.users {
+            let page = tx.memberships().list(&scope, &filter, page).await?;
+            return PageWithPeople::read(tx.as_ref(), &scope, page, with, |m| (m.user_id, m.role_id)).await;
+        }
+        // The users come with the page, in its statement.
+        let joined = tx.memberships().list_with_users(&scope, &filter, page).await?;
+        let mut users = Vec::with_capacity(joined.items.len());
+        let page = joined.map(|(membership, user)| {
+            users.push(user);
+            membership
+        });
+        let with_roles = WithPeople { users: false, ..with };
+        let read = PageWithPeople::read(tx.as_ref(), &scope, page, with_roles, |m| (m.user_id, m.role_id)).await?;
+        Ok(PageWithPeople { users, ..read })
     }
 
     pub async fn count_members(&self, ctx: &RequestContext, filter: &MemberListFilter) -> Result<u64, AppError> {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use tessera_domain::{
-    Email, Invitation, InvitationId, Membership, MembershipStatus, RoleId, SystemRole, TenantId, UserId,
+    Email, Invitation, InvitationId, Membership, MembershipStatus, RoleId, SystemRole, TenantId, User, UserId,
 };
 
 use super::StoreResult;
@@ -45,6 +45,14 @@ pub trait MembershipRepository: Send + Sync {
         filter: &MemberFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Membership>>;
+    /// The page [`list`](Self::list) reads, each membership with its user, in one
+    /// statement (the users joined to the page).
+    async fn list_with_users(
+        &self,
+        scope: &TenantScope,
+        filter: &MemberFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<(Membership, User)>>;
     async fn count(&self, scope: &TenantScope, filter: &MemberFilter) -> StoreResult<u64>;
     /// The caller's own memberships in every tenant (needs [`Transaction::enter_user`]),
     /// oldest first. Used by the authentication path before any scope exists.

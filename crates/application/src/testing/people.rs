@@ -337,6 +337,24 @@ impl MembershipRepository for FakeTransaction {
             .collect();
         Ok(keyset_page(rows, page, |m| (m.created_at, m.id.as_uuid())))
     }
+    async fn list_with_users(
+        &self,
+        scope: &TenantScope,
+        filter: &MemberFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<(Membership, User)>> {
+        let memberships = MembershipRepository::list(self, scope, filter, page).await?;
+        let state = self.state();
+        memberships.try_map(|membership| {
+            let user = state
+                .users
+                .iter()
+                .find(|user| user.id == membership.user_id)
+                .cloned()
+                .ok_or(StoreError::NotFound)?;
+            Ok((membership, user))
+        })
+    }
     async fn count(&self, scope: &TenantScope, filter: &MemberFilter) -> StoreResult<u64> {
         let state = self.state();
         Ok(state

@@ -4,7 +4,6 @@
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 pub const JSON: &str = "application/json";
@@ -50,7 +49,7 @@ pub fn is_json_body(headers: &HeaderMap) -> bool {
 }
 
 /// `body` as the answer, in `media`.
-pub fn respond(status: StatusCode, media: MediaType, body: &Value) -> Response {
+pub fn respond(status: StatusCode, media: MediaType, body: &impl serde::Serialize) -> Response {
     let content_type = match media {
         MediaType::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
         MediaType::LegacyJson => "application/json; charset=utf-8",

@@ -3,11 +3,13 @@
 //! field errors are about the caller's input); the request is counted in the metrics;
 //! cookies set by resolvers and the `RateLimit-*` headers are added.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
+use async_graphql::ServerError;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde::Serialize;
 use tessera_application::rate_limits::Admitted;
 
 use super::negotiate::{MediaType, respond};
@@ -15,15 +17,38 @@ use super::refusal::{RequestRefusal, add_rate_limit_headers};
 use super::run::Ran;
 use crate::graphql::ErrorCode;
 
-pub fn answer(media: MediaType, ran: Ran, admitted: &Admitted, operation: &'static str, started: Instant) -> Response {
-    let body = body_of(&ran);
-    record(operation, started, &body);
+/// The answer's JSON, serialized straight from the engine's response (fields in the
+/// order the document asked for them): `data` unless the request failed as a whole,
+/// then `errors` and `extensions` when there are any.
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[ServerError]>::is_empty")]
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, async_graphql::Value>,
+}
+
+pub fn answer(
+    media: MediaType,
+    mut ran: Ran,
+    admitted: &Admitted,
+    operation: &'static str,
+    started: Instant,
+) -> Response {
+    give_every_error_a_code(&mut ran);
+    record(operation, started, &ran.response.errors);
     let status = match (media, ran.is_request_error) {
         (MediaType::GraphqlResponse, true) => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
+    let body = Body {
+        data: (!ran.is_request_error).then_some(&ran.response.data),
+        errors: &ran.response.errors,
+        extensions: &ran.response.extensions,
+    };
     let mut http = respond(status, media, &body);
-    // Headers set by resolvers (session cookies).
     for (name, value) in &ran.response.http_headers {
         http.headers_mut().append(name, value.clone());
     }
@@ -31,46 +56,36 @@ pub fn answer(media: MediaType, ran: Ran, admitted: &Admitted, operation: &'stat
     http
 }
 
-/// The response as JSON, with every error coded.
-fn body_of(ran: &Ran) -> Value {
-    let mut body =
-        serde_json::to_value(&ran.response).unwrap_or_else(|_| json!({ "errors": [{ "message": "internal error" }] }));
-    if let Some(object) = body.as_object_mut() {
-        if ran.is_request_error {
-            object.remove("data");
-        }
-        let default_code = if ran.is_request_error {
-            RequestRefusal::ValidationFailed.code()
-        } else {
-            ErrorCode::BadUserInput.code()
-        };
-        if let Some(Value::Array(errors)) = object.get_mut("errors") {
-            for error in errors {
-                let extensions = error
-                    .as_object_mut()
-                    .map(|e| e.entry("extensions").or_insert_with(|| json!({})));
-                if let Some(Value::Object(extensions)) = extensions {
-                    extensions.entry("code").or_insert_with(|| json!(default_code));
-                }
-            }
+/// An error without a code gets the one its kind implies: a request error failed
+/// validation; the engine's own field errors are about the caller's input.
+fn give_every_error_a_code(ran: &mut Ran) {
+    let default_code = if ran.is_request_error {
+        RequestRefusal::ValidationFailed.code()
+    } else {
+        ErrorCode::BadUserInput.code()
+    };
+    for error in &mut ran.response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", default_code);
         }
     }
-    body
 }
 
-fn record(operation: &'static str, started: Instant, body: &Value) {
-    let errors = body.get("errors").and_then(Value::as_array);
-    let outcome = if errors.is_some_and(|e| !e.is_empty()) {
-        "error"
-    } else {
-        "ok"
-    };
+fn code_of(error: &ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code),
+        _ => None,
+    }
+}
+
+fn record(operation: &'static str, started: Instant, errors: &[ServerError]) {
+    let outcome = if errors.is_empty() { "ok" } else { "error" };
     metrics::counter!("tessera_graphql_requests_total", "operation" => operation, "outcome" => outcome).increment(1);
     metrics::histogram!("tessera_graphql_request_duration_seconds", "operation" => operation)
         .record(started.elapsed().as_secs_f64());
-    for error in errors.into_iter().flatten() {
-        let code = error["extensions"]["code"].as_str().unwrap_or("UNKNOWN");
-        // Codes come from our own closed set; anything else is folded.
+    for error in errors {
+        let code = code_of(error).unwrap_or("UNKNOWN");
         let code = if code.chars().all(|c| c.is_ascii_uppercase() || c == '_') && code.len() <= 40 {
             code.to_owned()
         } else {
@@ -82,7 +97,7 @@ fn record(operation: &'static str, started: Instant, body: &Value) {
 
 #[cfg(test)]
 mod tests {
-    use async_graphql::ServerError;
+    use serde_json::Value;
 
     use super::*;
 
@@ -121,5 +136,38 @@ mod tests {
         let (status, body) = answered(ran, MediaType::GraphqlResponse).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert!(
+            body.get("data").is_some_and(Value::is_null),
+            "a field error keeps `data`"
+        );
+    }
+
+    /// The answer is written straight from the engine's response: the fields keep the
+    /// document's order, and a code an error already has is kept.
+    #[tokio::test]
+    async fn the_answer_keeps_the_documents_field_order_and_existing_codes() {
+        let mut data = async_graphql::indexmap::IndexMap::new();
+        data.insert(async_graphql::Name::new("zeta"), async_graphql::Value::from(1));
+        data.insert(async_graphql::Name::new("alpha"), async_graphql::Value::from("a\"b"));
+        let mut response = async_graphql::Response::new(async_graphql::Value::Object(data));
+        let mut refused = ServerError::new("no", None);
+        let mut extensions = async_graphql::ErrorExtensionValues::default();
+        extensions.set("code", "FORBIDDEN");
+        refused.extensions = Some(extensions);
+        response.errors = vec![refused];
+        let admitted = Admitted { tightest: None };
+        let ran = Ran {
+            response,
+            is_request_error: false,
+        };
+        let http = answer(MediaType::GraphqlResponse, ran, &admitted, "unknown", Instant::now());
+        let bytes = axum::body::to_bytes(http.into_body(), 1 << 20).await.expect("a body");
+        let text = std::str::from_utf8(&bytes).expect("UTF-8");
+        assert!(
+            text.starts_with(r#"{"data":{"zeta":1,"alpha":"a\"b"},"errors":[{"message":"no","#),
+            "{text}"
+        );
+        let body: Value = serde_json::from_str(text).expect("JSON");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
     }
 }

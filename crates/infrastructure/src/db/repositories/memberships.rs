@@ -1,11 +1,12 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockType, Query};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Select,
 };
 use tessera_application::ports::{MemberFilter, MembershipRepository, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
-use tessera_domain::{Membership, MembershipStatus, RoleId, UserId};
+use tessera_domain::{Membership, MembershipStatus, RoleId, User, UserId};
 
 use crate::db::entities::{membership, tenant, user};
 use crate::db::{SeaTransaction, db_failure, keyset, scoped, unchanged, unique_as};
@@ -117,6 +118,39 @@ impl MembershipRepository for SeaTransaction {
             membership::Model::into_domain,
         )
         .await
+    }
+
+    async fn list_with_users(
+        &self,
+        scope: &TenantScope,
+        filter: &MemberFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<(Membership, User)>> {
+        // Users are global rows: the page (of this scope's memberships only) decides
+        // which of them are read.
+        let to_user = membership::Entity::belongs_to(user::Entity)
+            .from(membership::Column::UserId)
+            .to(user::Column::Id)
+            .into();
+        let rows = keyset::paginate(
+            filtered(scope, filter),
+            membership::Column::CreatedAt,
+            membership::Column::Id,
+            page,
+        )
+        .join(JoinType::InnerJoin, to_user)
+        .select_also(user::Entity)
+        .all(&self.txn)
+        .await
+        .map_err(db_failure)?
+        .into_iter()
+        .map(|(membership, user)| {
+            let user =
+                user.ok_or_else(|| crate::db::entities::corrupt("memberships", "user_id", membership.user_id))?;
+            Ok((membership.into_domain()?, user.into_domain()?))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_scan(page, rows))
     }
 
     async fn count(&self, scope: &TenantScope, filter: &MemberFilter) -> StoreResult<u64> {
