@@ -340,20 +340,12 @@ impl MembershipRepository for FakeTransaction {
     async fn list_with_users(
         &self,
         scope: &TenantScope,
-        filter: &MemberFilter,
-        page: &PageRequest,
+        f: &MemberFilter,
+        p: &PageRequest,
     ) -> StoreResult<Page<(Membership, User)>> {
-        let memberships = MembershipRepository::list(self, scope, filter, page).await?;
-        let state = self.state();
-        memberships.try_map(|membership| {
-            let user = state
-                .users
-                .iter()
-                .find(|user| user.id == membership.user_id)
-                .cloned()
-                .ok_or(StoreError::NotFound)?;
-            Ok((membership, user))
-        })
+        let users = self.state().users.clone();
+        let user = |id: UserId| users.iter().find(|u| u.id == id).cloned().ok_or(StoreError::NotFound);
+        (MembershipRepository::list(self, scope, f, p).await?).try_map(|m| Ok((m.clone(), user(m.user_id)?)))
     }
     async fn count(&self, scope: &TenantScope, filter: &MemberFilter) -> StoreResult<u64> {
         let state = self.state();
