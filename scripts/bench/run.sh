@@ -132,13 +132,13 @@ statements_at() { curl -fsS -H "Authorization: Bearer $metrics_token" "$1/metric
 statements() { statements_at "$base"; }
 # CPU seconds (user + system) the process with this pid has used so far.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
-# CPU seconds all PostgreSQL processes have used so far (its backends live as long as
-# the servers' pooled connections, so a difference over a run is that run's).
+# CPU seconds all PostgreSQL processes have used so far: each live process's own, and
+# (through the postmaster's children's times) those of backends that have ended.
 postgres_cpu_seconds() {
     # (a process may end between the listing and the read: cat's failure is harmless)
     { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v hz="$(getconf CLK_TCK)" '
         { name = $0; sub(/^[0-9]+ \(/, "", name); sub(/\).*/, "", name)
-          if (name == "postgres") { n = split($0, f, ") "); split(f[n], v, " "); total += v[12] + v[13] } }
+          if (name == "postgres") { n = split($0, f, ") "); split(f[n], v, " "); total += v[12] + v[13] + v[14] + v[15] } }
         END { printf "%.3f", total / hz }'
 }
 pids=("$pid")
@@ -214,6 +214,11 @@ done
 {
     echo
     echo "Server memory: peak resident $(( $(hwm_kib) / 1024 )) MiB, now $(( $(rss_kib) / 1024 )) MiB (VmHWM/VmRSS of the server process)."
+    documents=$(curl -fsS -H "Authorization: Bearer $metrics_token" "$base/metrics" | awk '
+        $1 ~ /^tessera_cache_requests_total\{/ && $1 ~ /kind="document"/ {
+            if ($1 ~ /result="hit"/) hits += $2; else misses += $2 }
+        END { if (hits + misses > 0) printf "%d hits, %d misses (%.2f%% hits)", hits, misses, 100 * hits / (hits + misses) }')
+    if [ -n "$documents" ]; then echo; echo "Parsed-document cache of the server: $documents."; fi
     if ls "$work"/rss-*.txt >/dev/null 2>&1; then
         for f in "$work"/rss-*.txt; do
             echo

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LockType, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LockType, Order, Query};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 use tessera_application::ports::{MemberFilter, MembershipRepository, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
@@ -127,29 +127,54 @@ impl MembershipRepository for SeaTransaction {
         page: &PageRequest,
     ) -> StoreResult<Page<(Membership, User)>> {
         // Users are global rows: the page (of this scope's memberships only) decides
-        // which of them are read.
-        let to_user = membership::Entity::belongs_to(user::Entity)
-            .from(membership::Column::UserId)
-            .to(user::Column::Id)
-            .into();
-        let rows = keyset::paginate(
+        // which of them are read. They are joined to the page once it is cut to size
+        // (joined before the limit, a tenant's every member would be looked up).
+        let page_alias = Alias::new("page");
+        let order = match page.direction {
+            tessera_application::pagination::Direction::Forward => Order::Asc,
+            tessera_application::pagination::Direction::Backward => Order::Desc,
+        };
+        let cut = keyset::paginate(
             filtered(scope, filter),
             membership::Column::CreatedAt,
             membership::Column::Id,
             page,
         )
-        .join(JoinType::InnerJoin, to_user)
-        .select_also(user::Entity)
-        .all(&self.txn)
-        .await
-        .map_err(db_failure)?
-        .into_iter()
-        .map(|(membership, user)| {
-            let user =
-                user.ok_or_else(|| crate::db::entities::corrupt("memberships", "user_id", membership.user_id))?;
-            Ok((membership.into_domain()?, user.into_domain()?))
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
+        .into_query();
+        let mut joined = Query::select();
+        for column in membership::Column::iter() {
+            joined.expr_as(
+                Expr::col((page_alias.clone(), column)),
+                Alias::new(format!("m_{}", column.as_str())),
+            );
+        }
+        for column in user::Column::iter() {
+            joined.expr_as(
+                Expr::col((user::Entity, column)),
+                Alias::new(format!("u_{}", column.as_str())),
+            );
+        }
+        joined
+            .from_subquery(cut, page_alias.clone())
+            .inner_join(
+                user::Entity,
+                Expr::col((user::Entity, user::Column::Id)).equals((page_alias.clone(), membership::Column::UserId)),
+            )
+            .order_by((page_alias.clone(), membership::Column::CreatedAt), order.clone())
+            .order_by((page_alias, membership::Column::Id), order);
+        let statement = self.txn.get_database_backend().build(&joined);
+        let rows = self
+            .txn
+            .query_all_raw(statement)
+            .await
+            .map_err(db_failure)?
+            .iter()
+            .map(|row| {
+                let membership = membership::Model::from_query_result(row, "m_").map_err(db_failure)?;
+                let user = user::Model::from_query_result(row, "u_").map_err(db_failure)?;
+                Ok((membership.into_domain()?, user.into_domain()?))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_scan(page, rows))
     }
 
