@@ -52,7 +52,7 @@ impl<T> PageWithPeople<T> {
 impl Application {
     /// Those of these users who belong to the caller's tenant (any membership status);
     /// anyone else is absent, so ids from another tenant read nothing.
-    #[tracing::instrument(name = "users_by_ids", skip_all, fields(users = ids.len()))]
+    #[tracing::instrument(level = "debug", name = "users_by_ids", skip_all, fields(users = ids.len()))]
     pub async fn users_by_ids(&self, ctx: &RequestContext, ids: &[UserId]) -> Result<Vec<User>, AppError> {
         let scope = ctx.member_scope()?;
         let tx = self.tenant_tx(scope).await?;
@@ -61,7 +61,7 @@ impl Application {
 
     /// These roles of the caller's tenant with their permissions (one statement: the
     /// permissions are aggregated into the role rows).
-    #[tracing::instrument(name = "roles_by_ids", skip_all, fields(roles = ids.len()))]
+    #[tracing::instrument(level = "debug", name = "roles_by_ids", skip_all, fields(roles = ids.len()))]
     pub async fn roles_by_ids(&self, ctx: &RequestContext, ids: &[RoleId]) -> Result<Vec<Role>, AppError> {
         let scope = ctx.member_scope()?;
         let tx = self.tenant_tx(scope).await?;

@@ -47,7 +47,7 @@ fn same_digest(a: &str, b: &str) -> bool {
 }
 
 impl Application {
-    #[tracing::instrument(name = "create_api_key", skip_all)]
+    #[tracing::instrument(level = "debug", name = "create_api_key", skip_all)]
     pub async fn create_api_key(&self, ctx: &RequestContext, input: CreateApiKey) -> Result<CreatedApiKey, AppError> {
         let creator = ctx.require_person()?;
         let scope = ctx.authorize(Permission::ApiKeysManage)?.scope().clone();
@@ -112,7 +112,7 @@ impl Application {
         Ok(tx.api_keys().count(&scope).await?)
     }
 
-    #[tracing::instrument(name = "revoke_api_key", skip_all, fields(api_key_id = %id))]
+    #[tracing::instrument(level = "debug", name = "revoke_api_key", skip_all, fields(api_key_id = %id))]
     pub async fn revoke_api_key(&self, ctx: &RequestContext, id: ApiKeyId) -> Result<ApiKey, AppError> {
         let scope = ctx.authorize(Permission::ApiKeysManage)?.scope().clone();
         let tx = self.tenant_tx(&scope).await?;
@@ -188,7 +188,7 @@ impl Application {
     /// Turns an API key secret into a request context for the key's own tenant, with
     /// the key's permissions cut down to what its creator, still an active member,
     /// holds now.
-    #[tracing::instrument(name = "authenticate_api_key", skip_all)]
+    #[tracing::instrument(level = "debug", name = "authenticate_api_key", skip_all)]
     pub async fn authenticate_api_key(&self, secret: &str) -> Result<RequestContext, AppError> {
         let (tenant_id, key_id) = parse(secret).ok_or_else(|| AppError::Unauthenticated(REFUSED.into()))?;
         // The secret names its tenant; the digest check below proves it. This is the

@@ -46,7 +46,7 @@ pub(crate) async fn standing_in(
 }
 
 impl Application {
-    #[tracing::instrument(name = "authenticate", skip_all)]
+    #[tracing::instrument(level = "debug", name = "authenticate", skip_all)]
     pub async fn authenticate(&self, access_token: &str) -> Result<RequestContext, AppError> {
         let claims = self
             .ports

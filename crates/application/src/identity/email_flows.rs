@@ -14,7 +14,7 @@ const PASSWORD_RESET_TTL: chrono::Duration = chrono::Duration::hours(1);
 
 impl Application {
     /// Mails the caller a link-token that proves they own their address.
-    #[tracing::instrument(name = "request_email_verification", skip_all)]
+    #[tracing::instrument(level = "debug", name = "request_email_verification", skip_all)]
     pub async fn request_email_verification(&self, ctx: &RequestContext) -> Result<(), AppError> {
         let me = ctx.require_person()?;
         let tx = self.global_tx().await?;
@@ -47,7 +47,7 @@ impl Application {
         Ok(())
     }
 
-    #[tracing::instrument(name = "verify_email", skip_all)]
+    #[tracing::instrument(level = "debug", name = "verify_email", skip_all)]
     pub async fn verify_email(&self, token: &str) -> Result<(), AppError> {
         let now = self.ports.clock.now();
         let tx = self.global_tx().await?;
@@ -73,7 +73,7 @@ impl Application {
     /// Always succeeds; mails a reset token only when the address has an account. The
     /// request is recorded either way (naming the account when there is one), so the
     /// work done, and the time taken, do not tell the two apart.
-    #[tracing::instrument(name = "request_password_reset", skip_all)]
+    #[tracing::instrument(level = "debug", name = "request_password_reset", skip_all)]
     pub async fn request_password_reset(&self, email: &str) -> Result<(), AppError> {
         let now = self.ports.clock.now();
         let email = Email::parse(email).ok();
@@ -111,7 +111,7 @@ impl Application {
     }
 
     /// Sets a new password from a reset token, and ends every session of the account.
-    #[tracing::instrument(name = "reset_password", skip_all)]
+    #[tracing::instrument(level = "debug", name = "reset_password", skip_all)]
     pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<(), AppError> {
         let password = Password::parse(new_password).map_err(|e| AppError::validation("newPassword", e.to_string()))?;
         let hash = self

@@ -20,7 +20,7 @@ pub struct LogIn {
 const BAD_CREDENTIALS: &str = "the email or password is incorrect";
 
 impl Application {
-    #[tracing::instrument(name = "log_in", skip_all)]
+    #[tracing::instrument(level = "debug", name = "log_in", skip_all)]
     pub async fn log_in(&self, input: LogIn, client: ClientInfo) -> Result<AuthSession, AppError> {
         let tenant_slug = match input.tenant_slug.as_deref() {
             Some(raw) => Some(Slug::parse(raw).map_err(|e| AppError::validation("tenantSlug", e.to_string()))?),

@@ -13,7 +13,7 @@ const REFRESH_REFUSED: &str = "the refresh token is not valid";
 impl Application {
     /// Exchanges a refresh token for a new pair. The presented token dies; presenting
     /// an already-exchanged token ends the whole session (someone else has a copy).
-    #[tracing::instrument(name = "refresh_session", skip_all)]
+    #[tracing::instrument(level = "debug", name = "refresh_session", skip_all)]
     pub async fn refresh_session(&self, refresh_token: &str, client: ClientInfo) -> Result<AuthSession, AppError> {
         let now = self.ports.clock.now();
         let digest = self.ports.secrets.digest(refresh_token.trim());
@@ -115,7 +115,7 @@ impl Application {
     }
 
     /// Ends the session behind this request.
-    #[tracing::instrument(name = "log_out", skip_all)]
+    #[tracing::instrument(level = "debug", name = "log_out", skip_all)]
     pub async fn log_out(&self, ctx: &RequestContext) -> Result<(), AppError> {
         ctx.require_person()?;
         let session_id = ctx
@@ -126,7 +126,7 @@ impl Application {
     }
 
     /// Ends every session of the caller, on every device.
-    #[tracing::instrument(name = "log_out_everywhere", skip_all)]
+    #[tracing::instrument(level = "debug", name = "log_out_everywhere", skip_all)]
     pub async fn log_out_everywhere(&self, ctx: &RequestContext) -> Result<u64, AppError> {
         let me = ctx.require_person()?;
         let now = self.ports.clock.now();
@@ -142,7 +142,7 @@ impl Application {
     }
 
     /// Ends one of the caller's own sessions; another user's session is not found.
-    #[tracing::instrument(name = "revoke_session", skip_all, fields(session_id = %id))]
+    #[tracing::instrument(level = "debug", name = "revoke_session", skip_all, fields(session_id = %id))]
     pub async fn revoke_session(&self, ctx: &RequestContext, id: SessionId) -> Result<(), AppError> {
         let me = ctx.require_person()?;
         let tx = self.global_tx().await?;

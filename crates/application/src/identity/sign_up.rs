@@ -87,7 +87,7 @@ const DEFAULT_WORKSPACE_SLUG: &str = "general";
 const DEFAULT_WORKSPACE_NAME: &str = "General";
 
 impl Application {
-    #[tracing::instrument(name = "sign_up", skip_all)]
+    #[tracing::instrument(level = "debug", name = "sign_up", skip_all)]
     pub async fn sign_up(&self, input: SignUp, client: ClientInfo) -> Result<AuthSession, AppError> {
         let input = input.validate()?;
         let password_hash = self

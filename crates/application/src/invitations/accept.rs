@@ -13,7 +13,7 @@ const UNKNOWN: &str = "this invitation does not exist";
 impl Application {
     /// An existing user accepts an invitation: they become an active member of its
     /// tenant with its role, and get a token pair for that tenant.
-    #[tracing::instrument(name = "accept_invitation", skip_all)]
+    #[tracing::instrument(level = "debug", name = "accept_invitation", skip_all)]
     pub async fn accept_invitation(
         &self,
         user_id: UserId,

@@ -13,7 +13,7 @@ pub struct InviteMember {
 impl Application {
     /// Invites an email address with a role (replacing any pending invitation to it)
     /// and mails the token. Needs `members:invite` and every permission of the role.
-    #[tracing::instrument(name = "invite_member", skip_all, fields(role_id = %input.role_id))]
+    #[tracing::instrument(level = "debug", name = "invite_member", skip_all, fields(role_id = %input.role_id))]
     pub async fn invite_member(&self, ctx: &RequestContext, input: InviteMember) -> Result<Invitation, AppError> {
         let scope = ctx.authorize(Permission::MembersInvite)?.scope().clone();
         let email = Email::parse(&input.email).map_err(|e| AppError::validation("email", e.to_string()))?;
@@ -81,7 +81,7 @@ impl Application {
         Ok(invitation)
     }
 
-    #[tracing::instrument(name = "list_invitations", skip_all)]
+    #[tracing::instrument(level = "debug", name = "list_invitations", skip_all)]
     pub async fn list_invitations(
         &self,
         ctx: &RequestContext,
@@ -98,7 +98,7 @@ impl Application {
         Ok(tx.invitations().count(&scope).await?)
     }
 
-    #[tracing::instrument(name = "revoke_invitation", skip_all, fields(invitation_id = %id))]
+    #[tracing::instrument(level = "debug", name = "revoke_invitation", skip_all, fields(invitation_id = %id))]
     pub async fn revoke_invitation(&self, ctx: &RequestContext, id: InvitationId) -> Result<Invitation, AppError> {
         let scope = ctx.authorize(Permission::MembersInvite)?.scope().clone();
         let tx = self.tenant_tx(&scope).await?;

@@ -9,7 +9,7 @@ impl Application {
     /// Gives a member another role. The caller must hold every permission of both the
     /// member's current role and the new one. The member's API keys are cut down to
     /// the new role in the same transaction.
-    #[tracing::instrument(name = "update_member_role", skip_all, fields(user_id = %user_id, role_id = %role_id))]
+    #[tracing::instrument(level = "debug", name = "update_member_role", skip_all, fields(user_id = %user_id, role_id = %role_id))]
     pub async fn update_member_role(
         &self,
         ctx: &RequestContext,
@@ -68,7 +68,7 @@ impl Application {
 
     /// Removes another member from the tenant (and from all its workspaces); the API
     /// keys they created are revoked with them.
-    #[tracing::instrument(name = "remove_member", skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(level = "debug", name = "remove_member", skip_all, fields(user_id = %user_id))]
     pub async fn remove_member(&self, ctx: &RequestContext, user_id: UserId) -> Result<(), AppError> {
         let scope = ctx.authorize(Permission::MembersManage)?.scope().clone();
         if ctx.person() == Some(user_id) {
@@ -113,7 +113,7 @@ impl Application {
     }
 
     /// The caller leaves the tenant; the API keys they created are revoked.
-    #[tracing::instrument(name = "leave_tenant", skip_all)]
+    #[tracing::instrument(level = "debug", name = "leave_tenant", skip_all)]
     pub async fn leave_tenant(&self, ctx: &RequestContext) -> Result<(), AppError> {
         let me = ctx.require_person()?;
         let scope = ctx.member_scope()?.clone();
@@ -152,7 +152,7 @@ impl Application {
 
     /// An owner hands ownership to another active member and becomes an admin (their
     /// API keys are cut down to the admin role).
-    #[tracing::instrument(name = "transfer_ownership", skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(level = "debug", name = "transfer_ownership", skip_all, fields(user_id = %user_id))]
     pub async fn transfer_ownership(&self, ctx: &RequestContext, user_id: UserId) -> Result<(), AppError> {
         let me = ctx.require_person()?;
         let scope = ctx.member_scope()?.clone();

@@ -43,7 +43,7 @@ impl Application {
 
     /// A page of members and, as `with` asks, their users and roles, all in one
     /// transaction: the users joined to the page's statement, the roles in one more.
-    #[tracing::instrument(name = "list_members", skip_all)]
+    #[tracing::instrument(level = "debug", name = "list_members", skip_all)]
     pub async fn list_members_with(
         &self,
         ctx: &RequestContext,
@@ -78,7 +78,7 @@ impl Application {
     }
 
     /// `None` when the user is not a member of the caller's tenant.
-    #[tracing::instrument(name = "get_member", skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(level = "debug", name = "get_member", skip_all, fields(user_id = %user_id))]
     pub async fn get_member(&self, ctx: &RequestContext, user_id: UserId) -> Result<Option<Membership>, AppError> {
         let scope = ctx.authorize(Permission::MembersRead)?.scope().clone();
         let tx = self.tenant_tx(&scope).await?;
@@ -89,7 +89,7 @@ impl Application {
     /// batch behind a user's membership). A person may read their own; reading another
     /// person's, or reading as an API key, needs `members:read`
     /// ([`RequestContext::authorize_member_read`], which the resolver asks per key first).
-    #[tracing::instrument(name = "memberships_of_users", skip_all, fields(users = user_ids.len()))]
+    #[tracing::instrument(level = "debug", name = "memberships_of_users", skip_all, fields(users = user_ids.len()))]
     pub async fn memberships_of_users(
         &self,
         ctx: &RequestContext,

@@ -26,7 +26,7 @@ fn status_refusal(refusal: TenantStatusError) -> AppError {
 impl Application {
     /// Schedules the deletion of the caller's tenant: owners only, confirming with the
     /// tenant's slug and their password.
-    #[tracing::instrument(name = "request_tenant_deletion", skip_all, fields(tenant_id = %ctx.tenant_id()))]
+    #[tracing::instrument(level = "debug", name = "request_tenant_deletion", skip_all, fields(tenant_id = %ctx.tenant_id()))]
     pub async fn request_tenant_deletion(
         &self,
         ctx: &RequestContext,

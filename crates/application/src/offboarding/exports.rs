@@ -33,7 +33,7 @@ fn link_message(tenant: TenantId, export: TenantExportId, user: UserId, expires:
 impl Application {
     /// Starts an export of the caller's tenant (owners only, whatever the tenant's
     /// standing). While one is queued or running, that one is answered instead.
-    #[tracing::instrument(name = "request_tenant_export", skip_all, fields(tenant_id = %ctx.tenant_id()))]
+    #[tracing::instrument(level = "debug", name = "request_tenant_export", skip_all, fields(tenant_id = %ctx.tenant_id()))]
     pub async fn request_tenant_export(&self, ctx: &RequestContext) -> Result<TenantExport, AppError> {
         self.offboarding()?;
         let scope = ctx.own_scope();
@@ -105,7 +105,7 @@ impl Application {
     /// Opens the archive a signed link names: the signature must hold and the link must
     /// not have expired, the person must still own the tenant, and the export must still
     /// be kept. The download is recorded in the tenant's audit trail.
-    #[tracing::instrument(name = "download_tenant_export", skip_all)]
+    #[tracing::instrument(level = "debug", name = "download_tenant_export", skip_all)]
     pub async fn download_tenant_export(
         &self,
         link: &SignedDownload,

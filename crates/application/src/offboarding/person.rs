@@ -218,7 +218,7 @@ impl Application {
     /// otherwise, in one transaction, every membership is removed (with its workspace
     /// memberships, and the API keys the person created revoked), every session ended,
     /// and the user row anonymised.
-    #[tracing::instrument(name = "delete_my_account", skip_all)]
+    #[tracing::instrument(level = "debug", name = "delete_my_account", skip_all)]
     pub async fn delete_my_account(&self, ctx: &RequestContext, password: &str) -> Result<(), AppError> {
         let me = ctx.require_person()?;
         let tx = self.global_tx().await?;

@@ -41,7 +41,7 @@ impl StageSubmission {
 
 impl Application {
     /// My onboarding: the stage I am on, what I have submitted, and my draft.
-    #[tracing::instrument(name = "onboarding", skip_all)]
+    #[tracing::instrument(level = "debug", name = "onboarding", skip_all)]
     pub async fn onboarding(&self, ctx: &RequestContext) -> Result<OnboardingRecord, AppError> {
         ctx.require_person()?;
         let tx = self.global_tx().await?;
@@ -49,7 +49,7 @@ impl Application {
     }
 
     /// Keeps what I typed on my current stage without validating it.
-    #[tracing::instrument(name = "save_onboarding_draft", skip_all)]
+    #[tracing::instrument(level = "debug", name = "save_onboarding_draft", skip_all)]
     pub async fn save_onboarding_draft(
         &self,
         ctx: &RequestContext,
@@ -81,7 +81,7 @@ impl Application {
     }
 
     /// Validates my current stage's data, applies it, and moves me one step forward.
-    #[tracing::instrument(name = "advance_onboarding", skip_all)]
+    #[tracing::instrument(level = "debug", name = "advance_onboarding", skip_all)]
     pub async fn advance_onboarding(
         &self,
         ctx: &RequestContext,
@@ -157,7 +157,7 @@ impl Application {
     }
 
     /// Goes back to an earlier stage to edit it (what was submitted is kept).
-    #[tracing::instrument(name = "return_to_onboarding_stage", skip_all)]
+    #[tracing::instrument(level = "debug", name = "return_to_onboarding_stage", skip_all)]
     pub async fn return_to_onboarding_stage(
         &self,
         ctx: &RequestContext,
@@ -183,7 +183,7 @@ impl Application {
     }
 
     /// Accepts the terms and finishes; records `onboarding.completed` in the same transaction.
-    #[tracing::instrument(name = "complete_onboarding", skip_all)]
+    #[tracing::instrument(level = "debug", name = "complete_onboarding", skip_all)]
     pub async fn complete_onboarding(
         &self,
         ctx: &RequestContext,
@@ -224,7 +224,7 @@ impl Application {
     }
 
     /// Members of my tenant per stage, completion rate and median time to complete.
-    #[tracing::instrument(name = "onboarding_funnel", skip_all)]
+    #[tracing::instrument(level = "debug", name = "onboarding_funnel", skip_all)]
     pub async fn onboarding_funnel(&self, ctx: &RequestContext) -> Result<OnboardingFunnel, AppError> {
         let scope = ctx.authorize(Permission::TenantUpdate)?.scope().clone();
         let tx = self.tenant_tx(&scope).await?;

@@ -38,7 +38,7 @@ impl SetupChecklist {
 
 impl Application {
     /// The tenant and its settings (empty settings when none were ever saved).
-    #[tracing::instrument(name = "tenant_settings", skip_all)]
+    #[tracing::instrument(level = "debug", name = "tenant_settings", skip_all)]
     pub async fn tenant_settings(&self, ctx: &RequestContext) -> Result<(Tenant, TenantSettings), AppError> {
         let scope = ctx.member_scope()?.clone();
         let tx = self.tenant_tx(&scope).await?;
@@ -55,7 +55,7 @@ impl Application {
         Ok((tenant, settings))
     }
 
-    #[tracing::instrument(name = "update_tenant_settings", skip_all)]
+    #[tracing::instrument(level = "debug", name = "update_tenant_settings", skip_all)]
     pub async fn update_tenant_settings(
         &self,
         ctx: &RequestContext,
@@ -130,7 +130,7 @@ impl Application {
     }
 
     /// What is left to set the tenant up, from its real state.
-    #[tracing::instrument(name = "setup_checklist", skip_all)]
+    #[tracing::instrument(level = "debug", name = "setup_checklist", skip_all)]
     pub async fn setup_checklist(&self, ctx: &RequestContext) -> Result<SetupChecklist, AppError> {
         let scope = ctx.authorize(Permission::TenantUpdate)?.scope().clone();
         let tx = self.tenant_tx(&scope).await?;

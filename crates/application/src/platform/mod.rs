@@ -63,7 +63,7 @@ impl Application {
 
     /// Suspends or reactivates a tenant; its members' cached access is dropped at once.
     /// The change is recorded in the tenant's own audit trail, by the administrator.
-    #[tracing::instrument(name = "set_tenant_status", skip_all, fields(tenant_id = %tenant_id))]
+    #[tracing::instrument(level = "debug", name = "set_tenant_status", skip_all, fields(tenant_id = %tenant_id))]
     pub async fn set_tenant_status(
         &self,
         scope: &PlatformScope,

@@ -35,7 +35,7 @@ fn name_taken(error: StoreError) -> AppError {
 }
 
 impl Application {
-    #[tracing::instrument(name = "create_role", skip_all)]
+    #[tracing::instrument(level = "debug", name = "create_role", skip_all)]
     pub async fn create_role(&self, ctx: &RequestContext, input: CreateRole) -> Result<Role, AppError> {
         let granted = ctx.authorize(Permission::RolesManage)?;
         let mut errors = FieldErrors::new();
@@ -65,7 +65,7 @@ impl Application {
         Ok(role)
     }
 
-    #[tracing::instrument(name = "update_role", skip_all, fields(role_id = %input.id))]
+    #[tracing::instrument(level = "debug", name = "update_role", skip_all, fields(role_id = %input.id))]
     pub async fn update_role(&self, ctx: &RequestContext, input: UpdateRole) -> Result<Role, AppError> {
         let granted = ctx.authorize(Permission::RolesManage)?;
         let mut errors = FieldErrors::new();
@@ -122,7 +122,7 @@ impl Application {
     }
 
     /// Deletes a custom role; its holders move to the replacement role first.
-    #[tracing::instrument(name = "delete_role", skip_all, fields(role_id = %input.id))]
+    #[tracing::instrument(level = "debug", name = "delete_role", skip_all, fields(role_id = %input.id))]
     pub async fn delete_role(&self, ctx: &RequestContext, input: DeleteRole) -> Result<RoleId, AppError> {
         let granted = ctx.authorize(Permission::RolesManage)?;
         if input.replacement_role_id == Some(input.id) {

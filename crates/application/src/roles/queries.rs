@@ -3,7 +3,7 @@ use tessera_domain::{Role, RoleId};
 use crate::{AppError, Application, Page, PageRequest, RequestContext};
 
 impl Application {
-    #[tracing::instrument(name = "list_roles", skip_all)]
+    #[tracing::instrument(level = "debug", name = "list_roles", skip_all)]
     pub async fn list_roles(&self, ctx: &RequestContext, page: &PageRequest) -> Result<Page<Role>, AppError> {
         let scope = ctx.member_scope()?;
         let tx = self.tenant_tx(scope).await?;
@@ -16,7 +16,7 @@ impl Application {
         Ok(tx.roles().count(scope).await?)
     }
 
-    #[tracing::instrument(name = "get_role", skip_all, fields(role_id = %id))]
+    #[tracing::instrument(level = "debug", name = "get_role", skip_all, fields(role_id = %id))]
     pub async fn get_role(&self, ctx: &RequestContext, id: RoleId) -> Result<Option<Role>, AppError> {
         let scope = ctx.member_scope()?;
         let tx = self.tenant_tx(scope).await?;

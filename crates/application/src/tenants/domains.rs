@@ -10,7 +10,7 @@ use crate::{AppError, Application, RequestContext};
 pub const MAX_CUSTOM_DOMAINS: usize = 10;
 
 impl Application {
-    #[tracing::instrument(name = "custom_domains", skip_all)]
+    #[tracing::instrument(level = "debug", name = "custom_domains", skip_all)]
     pub async fn custom_domains(&self, ctx: &RequestContext) -> Result<Vec<CustomDomain>, AppError> {
         // Tokens are shown here, so only those who may change the tenant see them.
         let scope = ctx.authorize(Permission::TenantUpdate)?.scope().clone();
@@ -19,7 +19,7 @@ impl Application {
     }
 
     /// Claims a host name for the caller's tenant; it names the tenant once verified.
-    #[tracing::instrument(name = "add_custom_domain", skip_all)]
+    #[tracing::instrument(level = "debug", name = "add_custom_domain", skip_all)]
     pub async fn add_custom_domain(&self, ctx: &RequestContext, domain: &str) -> Result<CustomDomain, AppError> {
         let scope = ctx.authorize(Permission::TenantUpdate)?.scope().clone();
         let domain = DomainName::parse(domain).map_err(|e| AppError::validation("domain", e.0))?;
@@ -60,7 +60,7 @@ impl Application {
     }
 
     /// Fetches the token from the domain; on success the domain names this tenant.
-    #[tracing::instrument(name = "verify_custom_domain", skip_all)]
+    #[tracing::instrument(level = "debug", name = "verify_custom_domain", skip_all)]
     pub async fn verify_custom_domain(&self, ctx: &RequestContext, domain: &str) -> Result<CustomDomain, AppError> {
         let scope = ctx.authorize(Permission::TenantUpdate)?.scope().clone();
         let domain = DomainName::parse(domain).map_err(|e| AppError::validation("domain", e.0))?;
@@ -102,7 +102,7 @@ impl Application {
         })
     }
 
-    #[tracing::instrument(name = "remove_custom_domain", skip_all)]
+    #[tracing::instrument(level = "debug", name = "remove_custom_domain", skip_all)]
     pub async fn remove_custom_domain(&self, ctx: &RequestContext, domain: &str) -> Result<(), AppError> {
         let scope = ctx.authorize(Permission::TenantUpdate)?.scope().clone();
         let domain = DomainName::parse(domain).map_err(|e| AppError::validation("domain", e.0))?;

@@ -20,14 +20,14 @@ pub struct MyTenant {
 }
 
 impl Application {
-    #[tracing::instrument(name = "me", skip_all)]
+    #[tracing::instrument(level = "debug", name = "me", skip_all)]
     pub async fn me(&self, ctx: &RequestContext) -> Result<User, AppError> {
         let me = ctx.require_person()?;
         let tx = self.global_tx().await?;
         tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))
     }
 
-    #[tracing::instrument(name = "current_tenant", skip_all)]
+    #[tracing::instrument(level = "debug", name = "current_tenant", skip_all)]
     pub async fn current_tenant(&self, ctx: &RequestContext) -> Result<Tenant, AppError> {
         let tx = self.global_tx().await?;
         tx.tenants()
@@ -45,7 +45,7 @@ impl Application {
     /// The tenants where the caller is an active member, with their role there, oldest
     /// membership first (keyset-paged): two statements however long the page. The
     /// tenants themselves are read by [`Application::my_tenants_by_ids`].
-    #[tracing::instrument(name = "my_tenants", skip_all)]
+    #[tracing::instrument(level = "debug", name = "my_tenants", skip_all)]
     pub async fn my_tenants(&self, ctx: &RequestContext, page: &PageRequest) -> Result<Page<MyTenant>, AppError> {
         let me = ctx.require_person()?;
         let tx = self.global_tx().await?;
@@ -69,7 +69,7 @@ impl Application {
         })
     }
 
-    #[tracing::instrument(name = "count_my_tenants", skip_all)]
+    #[tracing::instrument(level = "debug", name = "count_my_tenants", skip_all)]
     pub async fn count_my_tenants(&self, ctx: &RequestContext) -> Result<u64, AppError> {
         let me = ctx.require_person()?;
         let tx = self.global_tx().await?;
@@ -79,7 +79,7 @@ impl Application {
 
     /// Those of these tenants where the caller holds a membership, in one statement
     /// (the batch behind the tenant of each of my memberships).
-    #[tracing::instrument(name = "my_tenants_by_ids", skip_all, fields(tenants = ids.len()))]
+    #[tracing::instrument(level = "debug", name = "my_tenants_by_ids", skip_all, fields(tenants = ids.len()))]
     pub async fn my_tenants_by_ids(&self, ctx: &RequestContext, ids: &[TenantId]) -> Result<Vec<Tenant>, AppError> {
         let me = ctx.require_person()?;
         let tx = self.global_tx().await?;
@@ -88,7 +88,7 @@ impl Application {
     }
 
     /// A new token pair for another tenant where the caller is an active member.
-    #[tracing::instrument(name = "switch_tenant", skip_all, fields(tenant_id = %tenant_id))]
+    #[tracing::instrument(level = "debug", name = "switch_tenant", skip_all, fields(tenant_id = %tenant_id))]
     pub async fn switch_tenant(
         &self,
         ctx: &RequestContext,
@@ -137,7 +137,7 @@ impl Application {
     }
 
     /// An existing user creates another tenant and becomes its owner.
-    #[tracing::instrument(name = "create_tenant", skip_all)]
+    #[tracing::instrument(level = "debug", name = "create_tenant", skip_all)]
     pub async fn create_tenant(
         &self,
         ctx: &RequestContext,

@@ -110,7 +110,7 @@ impl Application {
         self.ports.secrets.signing_key(SECRET_PREFIX)
     }
 
-    #[tracing::instrument(name = "create_webhook_endpoint", skip_all)]
+    #[tracing::instrument(level = "debug", name = "create_webhook_endpoint", skip_all)]
     pub async fn create_webhook_endpoint(
         &self,
         ctx: &RequestContext,
@@ -186,7 +186,7 @@ impl Application {
         Ok(tx.webhooks().count_endpoints(&scope).await?)
     }
 
-    #[tracing::instrument(name = "update_webhook_endpoint", skip_all, fields(endpoint_id = %id))]
+    #[tracing::instrument(level = "debug", name = "update_webhook_endpoint", skip_all, fields(endpoint_id = %id))]
     pub async fn update_webhook_endpoint(
         &self,
         ctx: &RequestContext,
@@ -245,7 +245,7 @@ impl Application {
         Ok(endpoint)
     }
 
-    #[tracing::instrument(name = "delete_webhook_endpoint", skip_all, fields(endpoint_id = %id))]
+    #[tracing::instrument(level = "debug", name = "delete_webhook_endpoint", skip_all, fields(endpoint_id = %id))]
     pub async fn delete_webhook_endpoint(&self, ctx: &RequestContext, id: WebhookEndpointId) -> Result<(), AppError> {
         let scope = ctx.authorize(Permission::WebhooksManage)?.scope().clone();
         let tx = self.tenant_tx(&scope).await?;
@@ -266,7 +266,7 @@ impl Application {
 
     /// A new signing secret; the old one keeps signing (as a second signature) for
     /// the configured overlap, so receivers can switch without rejecting deliveries.
-    #[tracing::instrument(name = "rotate_webhook_secret", skip_all, fields(endpoint_id = %id))]
+    #[tracing::instrument(level = "debug", name = "rotate_webhook_secret", skip_all, fields(endpoint_id = %id))]
     pub async fn rotate_webhook_secret(
         &self,
         ctx: &RequestContext,
@@ -320,7 +320,7 @@ impl Application {
     /// Sends a delivery's event again, as a new delivery with a fresh retry budget.
     /// Bounded: at most `redeliveries_per_hour` per tenant (`RATE_LIMITED` past it),
     /// and sent within the endpoint's share of the senders like any delivery.
-    #[tracing::instrument(name = "redeliver_webhook", skip_all, fields(delivery_id = %id))]
+    #[tracing::instrument(level = "debug", name = "redeliver_webhook", skip_all, fields(delivery_id = %id))]
     pub async fn redeliver_webhook(
         &self,
         ctx: &RequestContext,

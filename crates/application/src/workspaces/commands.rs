@@ -20,7 +20,7 @@ pub struct RenameWorkspace {
 
 impl Application {
     /// Creates a workspace; the creator becomes its first member.
-    #[tracing::instrument(name = "create_workspace", skip_all)]
+    #[tracing::instrument(level = "debug", name = "create_workspace", skip_all)]
     pub async fn create_workspace(&self, ctx: &RequestContext, input: CreateWorkspace) -> Result<Workspace, AppError> {
         let granted = ctx.authorize(Permission::WorkspacesCreate)?;
         let mut errors = FieldErrors::new();
@@ -97,7 +97,7 @@ impl Application {
     }
 
     /// Needs `workspaces:manage` in the tenant or through a workspace role.
-    #[tracing::instrument(name = "rename_workspace", skip_all, fields(workspace_id = %input.id))]
+    #[tracing::instrument(level = "debug", name = "rename_workspace", skip_all, fields(workspace_id = %input.id))]
     pub async fn rename_workspace(&self, ctx: &RequestContext, input: RenameWorkspace) -> Result<Workspace, AppError> {
         let name = Name::parse(&input.name).map_err(|e| AppError::validation("name", e.to_string()))?;
         let scope = ctx.member_scope()?;
@@ -124,7 +124,7 @@ impl Application {
     }
 
     /// Needs `workspaces:manage` in the tenant or through a workspace role.
-    #[tracing::instrument(name = "delete_workspace", skip_all, fields(workspace_id = %id))]
+    #[tracing::instrument(level = "debug", name = "delete_workspace", skip_all, fields(workspace_id = %id))]
     pub async fn delete_workspace(&self, ctx: &RequestContext, id: WorkspaceId) -> Result<WorkspaceId, AppError> {
         let scope = ctx.member_scope()?;
         let tx = self.tenant_tx(scope).await?;

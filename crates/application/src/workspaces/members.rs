@@ -22,7 +22,7 @@ impl Application {
     /// The first `first` members of each of these workspaces, for a list that shows
     /// workspaces with their members: a fixed number of statements however many
     /// workspaces there are. Workspaces the caller cannot see are left out.
-    #[tracing::instrument(name = "first_members_of_workspaces", skip_all, fields(workspaces = workspace_ids.len()))]
+    #[tracing::instrument(level = "debug", name = "first_members_of_workspaces", skip_all, fields(workspaces = workspace_ids.len()))]
     pub async fn first_members_of_workspaces(
         &self,
         ctx: &RequestContext,
@@ -51,7 +51,7 @@ impl Application {
     }
 
     /// Members of a workspace the caller can see.
-    #[tracing::instrument(name = "list_workspace_members", skip_all, fields(workspace_id = %workspace_id))]
+    #[tracing::instrument(level = "debug", name = "list_workspace_members", skip_all, fields(workspace_id = %workspace_id))]
     pub async fn list_workspace_members(
         &self,
         ctx: &RequestContext,
@@ -69,7 +69,7 @@ impl Application {
     /// The first `first` workspace memberships of each of these members, for a list of
     /// members that shows their workspaces: one statement however many members. Only
     /// workspaces the caller can see are included.
-    #[tracing::instrument(name = "first_workspaces_of_members", skip_all, fields(members = user_ids.len()))]
+    #[tracing::instrument(level = "debug", name = "first_workspaces_of_members", skip_all, fields(members = user_ids.len()))]
     pub async fn first_workspaces_of_members(
         &self,
         ctx: &RequestContext,
@@ -101,7 +101,7 @@ impl Application {
     }
 
     /// A member's workspace memberships (those the caller can see), keyset-paged.
-    #[tracing::instrument(name = "list_member_workspaces", skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(level = "debug", name = "list_member_workspaces", skip_all, fields(user_id = %user_id))]
     pub async fn list_member_workspaces(
         &self,
         ctx: &RequestContext,
@@ -118,7 +118,7 @@ impl Application {
 
     /// How many workspaces (that the caller can see) each of these members belongs
     /// to, in one statement: the batch behind a member's workspace count.
-    #[tracing::instrument(name = "count_workspaces_of_members", skip_all, fields(members = user_ids.len()))]
+    #[tracing::instrument(level = "debug", name = "count_workspaces_of_members", skip_all, fields(members = user_ids.len()))]
     pub async fn count_workspaces_of_members(
         &self,
         ctx: &RequestContext,
@@ -135,7 +135,7 @@ impl Application {
 
     /// These workspaces of the caller's tenant, as far as the caller can see them, in
     /// one statement (two for a caller who sees only their own workspaces).
-    #[tracing::instrument(name = "workspaces_by_ids", skip_all, fields(workspaces = ids.len()))]
+    #[tracing::instrument(level = "debug", name = "workspaces_by_ids", skip_all, fields(workspaces = ids.len()))]
     pub async fn workspaces_by_ids(
         &self,
         ctx: &RequestContext,
@@ -150,7 +150,7 @@ impl Application {
     /// How many members each of these workspaces has, in one statement (two for a
     /// caller who sees only their own workspaces): the batch behind a workspace's
     /// member count. Workspaces the caller cannot see are absent.
-    #[tracing::instrument(name = "count_members_of_workspaces", skip_all, fields(workspaces = ids.len()))]
+    #[tracing::instrument(level = "debug", name = "count_members_of_workspaces", skip_all, fields(workspaces = ids.len()))]
     pub async fn count_members_of_workspaces(
         &self,
         ctx: &RequestContext,
@@ -165,7 +165,7 @@ impl Application {
 
     /// Adds an active tenant member to a workspace with a workspace role. Needs
     /// `workspaces:manage` there, and every permission the role grants.
-    #[tracing::instrument(name = "add_workspace_member", skip_all, fields(workspace_id = %change.workspace_id))]
+    #[tracing::instrument(level = "debug", name = "add_workspace_member", skip_all, fields(workspace_id = %change.workspace_id))]
     pub async fn add_workspace_member(
         &self,
         ctx: &RequestContext,
@@ -218,7 +218,7 @@ impl Application {
         Ok(())
     }
 
-    #[tracing::instrument(name = "update_workspace_member", skip_all, fields(workspace_id = %change.workspace_id))]
+    #[tracing::instrument(level = "debug", name = "update_workspace_member", skip_all, fields(workspace_id = %change.workspace_id))]
     pub async fn update_workspace_member(
         &self,
         ctx: &RequestContext,
@@ -261,7 +261,7 @@ impl Application {
         Ok(())
     }
 
-    #[tracing::instrument(name = "remove_workspace_member", skip_all, fields(workspace_id = %workspace_id))]
+    #[tracing::instrument(level = "debug", name = "remove_workspace_member", skip_all, fields(workspace_id = %workspace_id))]
     pub async fn remove_workspace_member(
         &self,
         ctx: &RequestContext,

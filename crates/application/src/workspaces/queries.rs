@@ -6,7 +6,7 @@ use crate::{AppError, Application, Page, PageRequest, RequestContext};
 impl Application {
     /// Every workspace for holders of `workspaces:manage`; otherwise the person's own
     /// (none for an API key).
-    #[tracing::instrument(name = "list_workspaces", skip_all)]
+    #[tracing::instrument(level = "debug", name = "list_workspaces", skip_all)]
     pub async fn list_workspaces(&self, ctx: &RequestContext, page: &PageRequest) -> Result<Page<Workspace>, AppError> {
         let scope = ctx.member_scope()?;
         let Ok(member_of) = Visibility::of(ctx).member_filter() else {
@@ -16,7 +16,7 @@ impl Application {
         Ok(tx.workspaces().list(scope, member_of, page).await?)
     }
 
-    #[tracing::instrument(name = "count_workspaces", skip_all)]
+    #[tracing::instrument(level = "debug", name = "count_workspaces", skip_all)]
     pub async fn count_workspaces(&self, ctx: &RequestContext) -> Result<u64, AppError> {
         let scope = ctx.member_scope()?;
         let Ok(member_of) = Visibility::of(ctx).member_filter() else {
@@ -27,7 +27,7 @@ impl Application {
     }
 
     /// `None` when the workspace does not exist in the caller's tenant or is not visible to them.
-    #[tracing::instrument(name = "get_workspace", skip_all, fields(workspace_id = %id))]
+    #[tracing::instrument(level = "debug", name = "get_workspace", skip_all, fields(workspace_id = %id))]
     pub async fn get_workspace(&self, ctx: &RequestContext, id: WorkspaceId) -> Result<Option<Workspace>, AppError> {
         let tx = self.tenant_tx(ctx.member_scope()?).await?;
         Ok(grant_for(tx.as_ref(), ctx, id).await?.map(|grant| grant.workspace))
