@@ -107,6 +107,14 @@ impl Allowance {
         }
     }
 
+    /// Whether `amount` is within the allowance (at most its number).
+    pub fn allows(self, amount: u64) -> bool {
+        match self {
+            Allowance::AtMost(limit) => amount <= limit,
+            Allowance::Unlimited => true,
+        }
+    }
+
     pub fn as_number(self) -> Option<u64> {
         match self {
             Allowance::AtMost(limit) => Some(limit),

@@ -64,6 +64,7 @@ fn spans(received: &Received) -> Vec<(String, String, String, String, Value)> {
                         let value = value
                             .get("stringValue")
                             .or_else(|| value.get("intValue"))
+                            .or_else(|| value.get("boolValue"))
                             .cloned()
                             .unwrap_or_else(|| value.clone());
                         attributes.insert(attribute["key"].as_str().unwrap_or_default().to_owned(), value);
@@ -183,6 +184,14 @@ async fn traces_continue_the_callers_trace_down_to_sql_redis_and_webhooks() {
         .unwrap_or_else(|| panic!("no GraphQL operation span: {names:?}"));
     assert_eq!(operation.2, request.1, "the operation runs inside the request");
     assert_eq!(operation.4["graphql.operation.type"], "mutation");
+    // The owner may run every field of it: its rules were checked before it ran, and it
+    // ran without the per-field hook.
+    assert_eq!(
+        operation.4["tessera.fields_checked_before"],
+        json!(true),
+        "{:?}",
+        operation.4
+    );
     assert_eq!(operation.4["tenant.id"], json!(tenant));
     let statements: Vec<_> = in_trace
         .iter()

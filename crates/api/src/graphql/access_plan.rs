@@ -122,13 +122,9 @@ impl OperationFields {
     }
 
     /// How many distinct fields were found.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.fields.len()
-    }
-
-    /// Nothing was found (an empty or unparsable operation).
-    pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
     }
 }
 

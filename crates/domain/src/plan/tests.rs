@@ -147,3 +147,11 @@ fn the_built_in_catalogue_starts_tenants_on_free_and_grows_with_the_plan() {
     assert_eq!(moved.default_key().as_str(), "team");
     assert!(catalogue.with_default(PlanKey::parse("gold").expect("key")).is_err());
 }
+
+#[test]
+fn an_allowance_allows_up_to_its_number_and_an_unlimited_one_anything() {
+    assert!(Allowance::AtMost(12).allows(12));
+    assert!(!Allowance::AtMost(12).allows(13));
+    assert!(Allowance::AtMost(0).allows(0));
+    assert!(Allowance::Unlimited.allows(u64::MAX));
+}

@@ -1,12 +1,20 @@
 //! Keyset pagination over `(created_at, id)`: the page after (or before) a cursor, in
 //! index order, fetching one extra row to know whether more exist. No OFFSET.
 
-use sea_orm::sea_query::LikeExpr;
+use sea_orm::sea_query::{LikeExpr, Order};
 use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 use tessera_application::Page;
 use tessera_application::PageRequest;
 use tessera_application::pagination::Direction;
 use tessera_application::ports::StoreResult;
+
+/// The order a page is scanned in: ascending forward, descending backward.
+pub fn scan_order(page: &PageRequest) -> Order {
+    match page.direction {
+        Direction::Forward => Order::Asc,
+        Direction::Backward => Order::Desc,
+    }
+}
 
 pub fn paginate<E: EntityTrait>(
     mut query: Select<E>,
@@ -27,10 +35,9 @@ pub fn paginate<E: EntityTrait>(
             ),
         );
     }
-    query = match page.direction {
-        Direction::Forward => query.order_by_asc(created_at).order_by_asc(id),
-        Direction::Backward => query.order_by_desc(created_at).order_by_desc(id),
-    };
+    query = query
+        .order_by(created_at, scan_order(page))
+        .order_by(id, scan_order(page));
     query.limit(u64::from(page.limit) + 1)
 }
 

@@ -86,8 +86,9 @@ fn count(hit: bool) {
         .increment(1);
 }
 
-/// What one document holds, whichever operation runs.
-#[derive(Debug, Default)]
+/// What one document holds, whichever operation runs (nothing, for a document that
+/// does not parse).
+#[derive(Debug)]
 struct Measured {
     /// The root fields of every operation.
     names: Vec<String>,
@@ -99,6 +100,20 @@ struct Measured {
     label: &'static str,
     /// Each operation: its name, whether it is a mutation, and the fields it reaches.
     operations: Vec<(Option<String>, bool, OperationFields)>,
+}
+
+impl Default for Measured {
+    fn default() -> Self {
+        Self {
+            names: Vec::new(),
+            mutation: false,
+            most_root_fields: 0,
+            aliases: 0,
+            depth: Depth::default(),
+            label: "unknown",
+            operations: Vec::new(),
+        }
+    }
 }
 
 impl Measured {
@@ -254,11 +269,7 @@ impl Shape {
 
     /// A bounded label: the first root field if the schema has it, else `unknown`.
     pub fn label(&self) -> &'static str {
-        if self.measured.label.is_empty() {
-            "unknown"
-        } else {
-            self.measured.label
-        }
+        self.measured.label
     }
 }
 

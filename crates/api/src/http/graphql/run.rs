@@ -8,8 +8,6 @@ use tessera_application::identity::ClientInfo;
 use tessera_application::persisted::Registrant;
 use tessera_application::usage::Metered;
 
-use tessera_domain::Allowance;
-
 use super::documents::Shape;
 use crate::AppState;
 use crate::graphql::cookies::CookieSession;
@@ -131,14 +129,11 @@ fn may_run_unguarded(shape: &Shape, caller: &Caller, limits: &crate::graphql::Sc
     };
     if let Caller::Member(context) = caller {
         let plan = context.limits();
-        let within = |allowance: Allowance, measured: usize| match allowance {
-            Allowance::Unlimited => true,
-            Allowance::AtMost(most) => u64::try_from(measured).is_ok_and(|measured| measured <= most),
-        };
+        let amount = |measured: usize| u64::try_from(measured).unwrap_or(u64::MAX);
         // The server's complexity limit applies on both paths; the plan's only on the
         // guarded one, so it must be no tighter than the server's.
-        if !within(plan.max_query_depth, shape.depth().fields)
-            || !within(plan.max_query_complexity, limits.max_complexity)
+        if !plan.max_query_depth.allows(amount(shape.depth().fields))
+            || !plan.max_query_complexity.allows(amount(limits.max_complexity))
         {
             return false;
         }
@@ -170,7 +165,7 @@ fn is_request_error(response: &async_graphql::Response) -> bool {
 mod tests {
     use async_graphql::{ErrorExtensionValues, PathSegment, ServerError};
     use tessera_application::RequestContext;
-    use tessera_domain::{Permission, RequestLimits, RoleId, TenantId, UserId};
+    use tessera_domain::{Allowance, Permission, RequestLimits, RoleId, TenantId, UserId};
     use uuid::Uuid;
 
     use super::*;

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LockType, Order, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LockType, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
@@ -130,10 +130,7 @@ impl MembershipRepository for SeaTransaction {
         // which of them are read. They are joined to the page once it is cut to size
         // (joined before the limit, a tenant's every member would be looked up).
         let page_alias = Alias::new("page");
-        let order = match page.direction {
-            tessera_application::pagination::Direction::Forward => Order::Asc,
-            tessera_application::pagination::Direction::Backward => Order::Desc,
-        };
+        let order = keyset::scan_order(page);
         let cut = keyset::paginate(
             filtered(scope, filter),
             membership::Column::CreatedAt,
