@@ -22,7 +22,7 @@ pub use admin::{
     archive_audit, archive_audit_into, connect_for_migrations, export_tenant, migrate_up, set_platform_admin,
     tenant_report_text, verify_audit,
 };
-pub use config::{Config, DatabaseSection, Environment, LogFormat};
+pub use config::{Config, DatabaseSection, Environment, JwtAlgorithm, LogFormat};
 pub use wiring::{BuildOptions, build_application};
 use wiring::{Wired, wire};
 

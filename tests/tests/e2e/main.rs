@@ -26,6 +26,7 @@ mod persisted_queries;
 mod plans;
 mod platform;
 mod postgres_rls;
+mod published_keys;
 mod query_cost;
 mod rate_limits;
 mod rbac;

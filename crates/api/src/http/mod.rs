@@ -7,6 +7,7 @@ mod graphiql;
 mod graphql;
 mod health;
 pub mod prometheus;
+mod published_keys;
 mod subscriptions;
 
 pub use graphql::documents::Documents;
@@ -82,6 +83,8 @@ pub struct ApiConfig {
     pub websocket: WebSocketLimits,
     /// The billing provider's signed events (`/billing/stripe`).
     pub billing: billing::BillingWebhook,
+    /// The token-verifying public keys as a JWK Set, served at `/.well-known/jwks.json`.
+    pub published_keys: Arc<str>,
 }
 
 impl Default for ApiConfig {
@@ -108,6 +111,7 @@ impl Default for ApiConfig {
             readiness_checks: Vec::new(),
             websocket: WebSocketLimits::default(),
             billing: billing::BillingWebhook::default(),
+            published_keys: Arc::from(r#"{"keys":[]}"#),
         }
     }
 }
@@ -139,6 +143,7 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(prometheus::render))
+        .route("/.well-known/jwks.json", get(published_keys::render))
         .route("/billing/stripe", axum::routing::post(billing::stripe))
         .route("/exports/me", get(exports::personal))
         .route("/exports/{tenant}/{export}", get(exports::download));

@@ -114,6 +114,8 @@ pub enum ConfigError {
     JwtPrivateKeyMissing,
     #[error("cannot read JWT key file {0}: {1}")]
     JwtKeyFile(String, String),
+    #[error("cannot publish the JWT keys: {0}")]
+    JwtKeyUnusable(String),
     #[error("cannot read WEBHOOK_CA_FILE {0}: {1}")]
     WebhookCaFile(String, String),
     #[error("{0} must start with postgres://, postgresql:// or sqlite:")]
@@ -182,6 +184,17 @@ impl Config {
         self.auth.jwt_keys(self.runtime.environment)
     }
 
+    /// The verifying public keys as a JWK Set (`/.well-known/jwks.json`); empty with
+    /// HS256.
+    pub fn published_keys(&self) -> Result<std::sync::Arc<str>, ConfigError> {
+        let set = self
+            .jwt_keys()?
+            .published_keys()
+            .map_err(|e| ConfigError::JwtKeyUnusable(e.to_string()))?;
+        let json = serde_json::to_string(&set).map_err(|e| ConfigError::JwtKeyUnusable(e.to_string()))?;
+        Ok(std::sync::Arc::from(json))
+    }
+
     /// Development lets webhooks reach `http` and local addresses.
     pub fn webhooks_may_reach_local_addresses(&self) -> bool {
         !self.is_production()
@@ -209,6 +222,7 @@ impl Config {
             metrics: self.http.metrics_on_main_address(self.runtime.environment),
             websocket: self.limits.websocket(),
             billing: self.billing.webhook(),
+            published_keys: self.published_keys()?,
             trusted_proxies: self.http.trusted_proxy_addresses()?,
             trusted_documents_required: self.trusted_documents.policy(),
             session_cookie_max_age_seconds: tessera_application::AuthSettings::default()
