@@ -29,6 +29,7 @@ mod m20261206_000018_usage_daily;
 mod m20261206_000019_offboarding;
 mod m20261206_000020_schema_read;
 mod m20261206_000021_tenant_counts;
+mod m20261207_000022_second_factor;
 
 pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
@@ -127,6 +128,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_offboarding::Migration),
             Box::new(m20261206_000020_schema_read::Migration),
             Box::new(m20261206_000021_tenant_counts::Migration),
+            Box::new(m20261207_000022_second_factor::Migration),
         ]
     }
 }

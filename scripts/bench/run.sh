@@ -92,7 +92,7 @@ redis-cli -u "$redis" flushdb >/dev/null
 start_server() { # binary port log [extra VAR=value settings]
     env ${4:-} TESSERA_ENV=production DATABASE_URL="$pg/$db" MIGRATE_ON_START=false DATABASE_MAX_CONNECTIONS=16 \
         ACCESS_CACHE_TTL_SECONDS=${BENCH_ACCESS_CACHE_TTL:-600} PLANS_FILE="$here/plans.toml" \
-        JWT_SECRET="$secret" REDIS_URL="$redis" BIND_ADDR="127.0.0.1:$2" RUST_LOG="${BENCH_RUST_LOG:-warn}" LOG_FORMAT=json \
+        JWT_SECRET="$secret" SECRETS_KEY="$(openssl rand -hex 32)" REDIS_URL="$redis" BIND_ADDR="127.0.0.1:$2" RUST_LOG="${BENCH_RUST_LOG:-warn}" LOG_FORMAT=json \
         METRICS_TOKEN="$metrics_token" \
         "$1" serve > "$3" 2>&1 &
 }

@@ -76,6 +76,11 @@ pub struct RequestContext {
     session_id: Option<SessionId>,
     /// The person has not finished onboarding and the deployment gates tenant work on it.
     onboarding_pending: bool,
+    /// The session proved a second factor (its access token says so).
+    second_factor: bool,
+    /// The tenant requires a second factor and this session has none: only enrolling
+    /// one (and reading oneself) is open.
+    mfa_pending: bool,
     /// What the tenant's plan bounds on every request.
     limits: RequestLimits,
     /// What the tenant's status leaves the caller free to do.
@@ -110,6 +115,8 @@ impl RequestContext {
             permissions,
             session_id: None,
             onboarding_pending: false,
+            second_factor: false,
+            mfa_pending: false,
             limits: RequestLimits::UNBOUNDED,
             standing: Standing::Full,
             origin: AuditOrigin::default(),
@@ -126,6 +133,8 @@ impl RequestContext {
             permissions: key.permissions.clone(),
             session_id: None,
             onboarding_pending: false,
+            second_factor: false,
+            mfa_pending: false,
             limits: RequestLimits::UNBOUNDED,
             standing: Standing::Full,
             origin: AuditOrigin::default(),
@@ -227,8 +236,28 @@ impl RequestContext {
         self
     }
 
-    /// Tenant work waits until the person has finished onboarding (where gated).
+    pub(crate) fn with_second_factor(mut self, second_factor: bool, required: bool) -> Self {
+        self.second_factor = second_factor;
+        self.mfa_pending = required && !second_factor;
+        self
+    }
+
+    /// The session behind the request proved a second factor.
+    pub fn has_second_factor(&self) -> bool {
+        self.second_factor
+    }
+
+    /// Tenant work waits until the session has the second factor the tenant requires,
+    /// and until the person has finished onboarding (where gated).
     pub fn ensure_onboarded(&self) -> Result<(), AppError> {
+        if self.mfa_pending {
+            return Err(AppError::Forbidden {
+                reason: ForbiddenReason::MfaRequired,
+                message: "this tenant requires a second factor: enrol an authenticator (enrolTotp, confirmTotp), \
+                          or log in again with yours"
+                    .into(),
+            });
+        }
         if self.onboarding_pending {
             Err(AppError::Forbidden {
                 reason: ForbiddenReason::OnboardingIncomplete,

@@ -93,6 +93,7 @@ wire_table! {
         TooManySubscriptions => ("TOO_MANY_SUBSCRIPTIONS", "the WebSocket connection runs as many subscriptions as it may"),
         QuotaExceeded => ("QUOTA_EXCEEDED", "the tenant holds as many as its plan allows; `extensions.quota`, `extensions.limit` and `extensions.used` say which and how many"),
         FeatureNotInPlan => ("FEATURE_NOT_IN_PLAN", "the tenant's plan does not include this; `extensions.feature` names the feature"),
+        MfaRequired => ("MFA_REQUIRED", "a second factor is needed: after `logIn`, send `extensions.mfaChallenge` and a code to `verifyMfa`; in a tenant that requires one, a session signed in without it may only enrol an authenticator (`enrolTotp`, `confirmTotp`)"),
         TooManyConnections => ("TOO_MANY_CONNECTIONS", "the person, key or tenant has as many WebSocket connections open as it may"),
     }
 }
@@ -127,6 +128,13 @@ pub enum AppError {
     /// The person is the only owner of these tenants (slugs): `FORBIDDEN`, `SOLE_OWNER`.
     #[error("the only owner of {}", tenants.join(", "))]
     SoleOwner { tenants: Vec<String> },
+    /// The password was right and a second factor is needed: `FORBIDDEN`,
+    /// `MFA_REQUIRED`, with the challenge `verifyMfa` takes.
+    #[error("a second factor is needed")]
+    MfaChallenge {
+        challenge: String,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("conflict on {field}: {message}")]

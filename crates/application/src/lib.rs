@@ -86,6 +86,8 @@ pub struct Ports {
     pub persisted_queries: Arc<dyn ports::PersistedQueryStore>,
     pub event_bus: Arc<dyn ports::EventBus>,
     pub webhook_sender: Arc<dyn ports::WebhookSender>,
+    pub authenticators: Arc<dyn ports::Authenticators>,
+    pub secret_box: Arc<dyn ports::SecretBox>,
 }
 
 /// The application facade. Use cases are grouped by aggregate in their own modules

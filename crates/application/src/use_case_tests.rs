@@ -1,6 +1,7 @@
 //! Use-case tests over in-memory fakes: the rules the application layer owns.
 
 mod audit_trail;
+mod second_factor;
 mod webhooks;
 
 use tessera_domain::{

@@ -9,6 +9,7 @@ pub mod events;
 pub mod ids;
 pub mod invitation;
 pub mod membership;
+pub mod mfa;
 pub mod offboarding;
 pub mod onboarding;
 pub mod permission;
@@ -35,6 +36,7 @@ pub use ids::{
 };
 pub use invitation::{Invitation, InvitationError, InvitationStatus};
 pub use membership::{Membership, MembershipStatus, WorkspaceMembership};
+pub use mfa::{MfaChallenge, RECOVERY_CODES, TotpFactor, normalize_recovery_code};
 pub use offboarding::{ExportStatus, TenantExport};
 pub use onboarding::{
     CompanySize, DraftRefusal, Locale, Onboarding, OnboardingError, OnboardingRecord, OnboardingStage, Organization,

@@ -18,6 +18,9 @@ pub struct Session {
     pub last_used_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the person proved a second factor in this session (a TOTP or recovery code
+    /// at log-in, or confirming an authenticator in it); `None`: password only.
+    pub second_factor_at: Option<DateTime<Utc>>,
 }
 
 impl Session {
@@ -47,6 +50,7 @@ mod tests {
             last_used_at: None,
             expires_at: now + Duration::days(30),
             revoked_at: None,
+            second_factor_at: None,
         };
         assert!(session.is_live(now));
         assert!(!session.is_live(now + Duration::days(31)), "expired");

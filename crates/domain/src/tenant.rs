@@ -86,6 +86,9 @@ pub struct Tenant {
     pub plan_overrides: Vec<PlanOverride>,
     /// Set while the tenant is pending deletion.
     pub deletion: Option<ScheduledDeletion>,
+    /// Its members must sign in with a second factor: a session without one may only
+    /// enrol an authenticator (`MFA_REQUIRED` for the rest). Set by an owner.
+    pub mfa_required: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -101,6 +104,7 @@ impl Tenant {
             plan,
             plan_overrides: Vec::new(),
             deletion: None,
+            mfa_required: false,
             created_at: now,
             updated_at: now,
         }

@@ -14,7 +14,7 @@ use tessera_infrastructure::{
     Argon2PasswordHasher, HttpDomainVerifier, HttpWebhookSender, InProcessAccessCache, InProcessAttempts,
     InProcessEventBus, InProcessPersistedQueries, InProcessRateLimiter, JwtTokenIssuer, LogMailer, MailRenderer,
     RandomSecrets, Redis, RedisAccessCache, RedisAttempts, RedisEventBus, RedisPersistedQueries, RedisRateLimiter,
-    SeaStore, SmtpMailer, SmtpSettings, SystemClock, UuidV7Ids,
+    SeaStore, SealingBox, SmtpMailer, SmtpSettings, SystemClock, TotpAuthenticators, UuidV7Ids,
 };
 use tessera_migration::{Migrator, MigratorTrait};
 
@@ -162,6 +162,11 @@ pub(crate) async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Res
             .unwrap_or_else(|| Arc::new(HttpDomainVerifier::new(std::time::Duration::from_secs(10)))),
         rate_limiter: shared.rate_limiter,
         persisted_queries: shared.persisted_queries,
+        authenticators: Arc::new(TotpAuthenticators::new(config.auth.totp_issuer.clone())),
+        secret_box: {
+            let (current, earlier) = config.auth.secrets_keys(config.runtime.environment)?;
+            Arc::new(SealingBox::new(&current, &earlier))
+        },
     };
     let auth = AuthSettings {
         access_token_ttl: config.auth.access_token_ttl(),

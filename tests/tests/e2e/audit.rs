@@ -695,6 +695,95 @@ async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: B
     )
     .await;
 
+    // A second factor, from enrolling to disabling.
+    let mfa = app.sign_up("mfa@acme.example", "mfa-co").await;
+    walk.expect("signUp", "user.signed_up").await;
+    let enrolled = walk
+        .run(
+            "enrolTotp",
+            "user.totp_enrolment_started",
+            "mutation { enrolTotp(input: { password: \"a long enough password\" }) { secret } }",
+            json!({}),
+            Some(&mfa.token),
+        )
+        .await;
+    let secret = enrolled["enrolTotp"]["secret"].as_str().expect("secret").to_owned();
+    let code = |offset: i64| {
+        tessera_infrastructure::TotpAuthenticators::new("Tessera")
+            .code_at(&secret, chrono::Utc::now() + chrono::Duration::seconds(offset))
+            .expect("code")
+    };
+    let confirmed = walk
+        .run(
+            "confirmTotp",
+            "user.totp_enabled",
+            "mutation($c: String!) { confirmTotp(input: { code: $c }) { recoveryCodes accessToken } }",
+            json!({ "c": code(0) }),
+            Some(&mfa.token),
+        )
+        .await;
+    let verified = confirmed["confirmTotp"]["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let codes = walk
+        .run(
+            "regenerateRecoveryCodes",
+            "user.recovery_codes_regenerated",
+            "mutation($c: String!) { regenerateRecoveryCodes(input: { code: $c }) { recoveryCodes } }",
+            json!({ "c": code(30) }),
+            Some(&verified),
+        )
+        .await;
+    let recovery: Vec<String> =
+        serde_json::from_value(codes["regenerateRecoveryCodes"]["recoveryCodes"].clone()).expect("codes");
+    walk.run(
+        "setMfaRequired",
+        "tenant.mfa_requirement_changed",
+        "mutation { setMfaRequired(input: { required: true }) { mfaRequired } }",
+        json!({}),
+        Some(&verified),
+    )
+    .await;
+    let challenged = app
+        .graphql(
+            "mutation { logIn(input: { email: \"mfa@acme.example\", password: \"a long enough password\" }) { accessToken } }",
+            json!({}),
+            None,
+        )
+        .await;
+    challenged.assert_reason("MFA_REQUIRED");
+    walk.expect("logIn", "session.second_factor_requested").await;
+    let challenge = challenged.body["errors"][0]["extensions"]["mfaChallenge"]
+        .as_str()
+        .expect("challenge")
+        .to_owned();
+    let wrong = app
+        .graphql(
+            "mutation($c: String!) { verifyMfa(input: { challenge: $c, code: \"000000\" }) { accessToken } }",
+            json!({ "c": challenge }),
+            None,
+        )
+        .await;
+    assert_eq!(wrong.error_code(), Some("UNAUTHENTICATED"), "{}", wrong.body);
+    walk.expect("verifyMfa", "session.mfa_failed").await;
+    walk.run(
+        "verifyMfa",
+        "session.logged_in",
+        "mutation($c: String!, $code: String!) { verifyMfa(input: { challenge: $c, code: $code }) { accessToken } }",
+        json!({ "c": challenge, "code": recovery[0] }),
+        None,
+    )
+    .await;
+    walk.run(
+        "disableTotp",
+        "user.totp_disabled",
+        "mutation($c: String!) { disableTotp(input: { password: \"a long enough password\", code: $c }) }",
+        json!({ "c": recovery[1] }),
+        Some(&verified),
+    )
+    .await;
+
     // A refused log-in is a security event of its own.
     let refused = app
         .graphql(

@@ -106,6 +106,7 @@ async fn a_token_for_a_tenant_the_user_does_not_belong_to_is_refused(backend: Ba
             session_id: SessionId::from_uuid(uuid::Uuid::now_v7()),
             issued_at: now,
             expires_at: now + tessera_application::AuthSettings::default().access_token_ttl,
+            second_factor: false,
         })
         .expect("sign");
     let response = app.query("{ workspaces { nodes { name } } }", &forged).await;

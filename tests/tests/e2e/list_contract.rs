@@ -346,6 +346,7 @@ async fn every_list_pages_forward_and_backward_by_keyset(kind: StoreKind) {
                 ip: None,
                 created_at: at(&f, i),
                 expires_at: f.base + Duration::days(30),
+                second_factor_at: None,
             })
             .await
             .expect("session");

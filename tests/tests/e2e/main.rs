@@ -31,6 +31,7 @@ mod query_cost;
 mod rate_limits;
 mod rbac;
 mod repository_contract;
+mod second_factor;
 mod secrets_in_logs;
 mod seed_and_lifecycle;
 mod session_cookies;

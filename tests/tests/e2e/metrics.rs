@@ -130,6 +130,7 @@ async fn production_serves_metrics_only_with_a_token_or_on_a_separate_address() 
     let production = |config: &mut tessera_server::Config| {
         config.runtime.environment = tessera_server::Environment::Production;
         config.auth.jwt_secret = Some("a-production-secret-of-at-least-32-bytes".into());
+        config.auth.secrets_key = Some("ab".repeat(32).into());
     };
     let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| production(config)).await else {
         return;

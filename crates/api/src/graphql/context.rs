@@ -65,6 +65,10 @@ impl CloneForCaller for AppError {
                 message: message.clone(),
             },
             AppError::NotFound(what) => AppError::NotFound(what),
+            AppError::MfaChallenge { challenge, expires_at } => AppError::MfaChallenge {
+                challenge: challenge.clone(),
+                expires_at: *expires_at,
+            },
             AppError::SoleOwner { tenants } => AppError::SoleOwner {
                 tenants: tenants.clone(),
             },

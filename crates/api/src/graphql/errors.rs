@@ -50,6 +50,15 @@ pub fn to_graphql_error(error: &AppError) -> Error {
             ext.set("reason", ForbiddenReason::SoleOwner.code());
             ext.set("tenants", tenants.clone());
         }),
+        AppError::MfaChallenge { challenge, expires_at } => coded(
+            "a second factor is needed: send the challenge and a code from your authenticator (or a recovery code) to verifyMfa",
+            ErrorCode::Forbidden,
+        )
+        .extend_with(|_, ext| {
+            ext.set("reason", ForbiddenReason::MfaRequired.code());
+            ext.set("mfaChallenge", challenge.as_str());
+            ext.set("mfaChallengeExpiresAt", expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }),
         AppError::NotFound(what) => coded(&format!("{what} not found"), ErrorCode::NotFound),
         AppError::Conflict { field, message } => {
             let mut fields = async_graphql::indexmap::IndexMap::new();

@@ -20,6 +20,7 @@ mod pagination;
 mod plans;
 mod platform;
 mod roles;
+mod second_factor;
 mod sessions;
 mod tenant_setup;
 mod tenants;
@@ -46,6 +47,7 @@ pub struct Query(
     members::MemberQuery,
     invitations::InvitationQuery,
     sessions::SessionQuery,
+    second_factor::SecondFactorQuery,
     api_keys::ApiKeyQuery,
     audit::AuditQuery,
     platform::PlatformQuery,
@@ -64,6 +66,7 @@ pub struct Mutation(
     members::MemberMutation,
     invitations::InvitationMutation,
     sessions::SessionMutation,
+    second_factor::SecondFactorMutation,
     tenants::TenantMutation,
     domains::DomainMutation,
     onboarding::OnboardingMutation,

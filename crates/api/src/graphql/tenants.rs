@@ -25,7 +25,11 @@ pub(super) const RULES: &[Rule] = &[
     ("MyTenant", &["*"], Access::Inherited),
     ("MyTenantConnection", &["*"], Access::Inherited),
     ("MyTenantEdge", &["*"], Access::Inherited),
-    ("Tenant", &["id", "slug", "name", "status", "plan", "createdAt", "deletionScheduledFor"], Access::Inherited),
+    (
+        "Tenant",
+        &["id", "slug", "name", "status", "plan", "createdAt", "deletionScheduledFor", "mfaRequired"],
+        Access::Inherited,
+    ),
     ("Tenant", &["usage", "statusReason"], Access::Permission(Permission::BillingManage)),
 ];
 
@@ -129,6 +133,12 @@ impl Tenant {
     /// When the tenant's data is purged, while it is pending deletion.
     async fn deletion_scheduled_for(&self) -> Option<DateTime<Utc>> {
         self.0.deletion.map(|d| d.due_at)
+    }
+
+    /// Its members must sign in with a second factor (set by an owner with
+    /// `setMfaRequired`).
+    async fn mfa_required(&self) -> bool {
+        self.0.mfa_required
     }
 }
 

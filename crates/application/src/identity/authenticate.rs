@@ -72,7 +72,8 @@ impl Application {
             return Ok(context
                 .with_session(claims.session_id)
                 .with_limits(access.limits)
-                .with_onboarding_pending(self.auth.onboarding_gate && !access.onboarded));
+                .with_onboarding_pending(self.auth.onboarding_gate && !access.onboarded)
+                .with_second_factor(claims.second_factor, access.mfa_required));
         }
         let tx = self.global_tx().await?;
         let session = tx.sessions().find_by_id(claims.session_id).await?;
@@ -106,6 +107,7 @@ impl Application {
                 permissions: permissions.clone(),
                 onboarded,
                 limits,
+                mfa_required: tenant.mfa_required,
             };
             self.ports
                 .access_cache
@@ -117,7 +119,8 @@ impl Application {
                 .with_session(claims.session_id)
                 .with_limits(limits)
                 .with_standing(standing)
-                .with_onboarding_pending(self.auth.onboarding_gate && !onboarded),
+                .with_onboarding_pending(self.auth.onboarding_gate && !onboarded)
+                .with_second_factor(claims.second_factor, tenant.mfa_required),
         )
     }
 }

@@ -165,7 +165,16 @@ impl Application {
         // The user is an active member of the tenant they log in to: the log-in path may
         // mint its scope, and the event belongs to that tenant's chain.
         tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
-        let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
+        if tx
+            .mfa()
+            .find_totp(user.id)
+            .await?
+            .is_some_and(|factor| factor.is_confirmed())
+        {
+            // The password was right; the session waits for the second factor.
+            return Err(self.challenge_second_factor(tx, &user, &tenant, &client).await?);
+        }
+        let session = self.open_session(tx.as_ref(), user, tenant, &client, false).await?;
         let event = NewAuditEvent::new(
             Some(session.tenant.id),
             AuditActor::User(session.user.id),

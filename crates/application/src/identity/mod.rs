@@ -4,10 +4,12 @@ mod authenticate;
 pub(crate) use authenticate::standing_in;
 mod email_flows;
 mod log_in;
+mod second_factor;
 mod sessions;
 mod sign_up;
 
 pub use log_in::LogIn;
+pub use second_factor::{MfaStatus, TotpConfirmation, TotpEnrolment};
 pub use sign_up::SignUp;
 
 use chrono::{DateTime, Utc};
@@ -33,7 +35,8 @@ pub struct AuthSession {
 }
 
 impl Application {
-    /// Starts a session for `user` in `tenant` inside `tx` and signs its access token.
+    /// Starts a session for `user` in `tenant` inside `tx` and signs its access token;
+    /// `second_factor`: the person proved one (now, or in the session this one follows).
     /// The caller commits `tx`.
     pub(crate) async fn open_session(
         &self,
@@ -41,6 +44,7 @@ impl Application {
         user: User,
         tenant: Tenant,
         client: &ClientInfo,
+        second_factor: bool,
     ) -> Result<AuthSession, AppError> {
         let now = self.ports.clock.now();
         let refresh = self.ports.secrets.generate("rt_");
@@ -53,6 +57,7 @@ impl Application {
             ip: client.ip.clone(),
             created_at: now,
             expires_at: now + self.auth.refresh_token_ttl,
+            second_factor_at: second_factor.then_some(now),
         };
         tx.sessions().insert(&session).await?;
         let claims = AccessClaims {
@@ -61,6 +66,7 @@ impl Application {
             session_id: session.id,
             issued_at: now,
             expires_at: now + self.auth.access_token_ttl,
+            second_factor,
         };
         let access_token = self.ports.token_issuer.issue(&claims).map_err(AppError::Internal)?;
         Ok(AuthSession {

@@ -102,6 +102,7 @@ impl Application {
             session_id: session.id,
             issued_at: now,
             expires_at: now + self.auth.access_token_ttl,
+            second_factor: session.second_factor_at.is_some(),
         };
         let access_token = self.ports.token_issuer.issue(&claims).map_err(AppError::Internal)?;
         Ok(AuthSession {

@@ -126,7 +126,7 @@ impl Application {
                     Some(invitation.id),
                 );
                 self.journal(tx.as_ref(), &event).await?;
-                let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
+                let session = self.open_session(tx.as_ref(), user, tenant, &client, false).await?;
                 tx.commit().await?;
                 self.access_changed(session.tenant.id).await;
                 return Ok(session);
@@ -141,7 +141,7 @@ impl Application {
         self.journal(tx.as_ref(), &signed_up(&user, tenant.id, &client, now))
             .await?;
 
-        let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
+        let session = self.open_session(tx.as_ref(), user, tenant, &client, false).await?;
         tx.commit().await?;
         tracing::info!(user_id = %session.user.id, tenant_id = %session.tenant.id, "signed up");
         Ok(session)

@@ -39,7 +39,7 @@ impl Application {
         .change("role_id", None::<String>, Some(invitation.role_id))
         .with_origin(client.clone());
         self.journal(tx.as_ref(), &event).await?;
-        let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
+        let session = self.open_session(tx.as_ref(), user, tenant, &client, false).await?;
         tx.commit().await?;
         self.access_changed(session.tenant.id).await;
         Ok(session)

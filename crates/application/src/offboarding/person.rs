@@ -283,6 +283,7 @@ impl Application {
             .map_err(|e| AppError::internal(e.to_string()))?;
         let name = DisplayName::parse("Deleted user").map_err(|e| AppError::internal(e.to_string()))?;
         tx.users().anonymise(me, &email, &name, now).await?;
+        tx.mfa().remove_factors(me).await?;
         let event = NewAuditEvent::new(
             None,
             AuditActor::User(me),

@@ -12,6 +12,8 @@ pub struct MemberAccess {
     pub onboarded: bool,
     /// What the tenant's plan bounds on every request (rate, query size, documents).
     pub limits: tessera_domain::RequestLimits,
+    /// The tenant requires a second factor of its members' sessions.
+    pub mfa_required: bool,
 }
 
 /// An API key whose secret was verified, with its tenant's plan: what the next request

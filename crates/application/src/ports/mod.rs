@@ -13,6 +13,7 @@ mod billing;
 mod events;
 mod mail;
 mod members;
+mod mfa;
 mod offboarding;
 mod onboarding;
 mod persisted;
@@ -33,6 +34,7 @@ pub use billing::{BillingEventRecord, BillingEventRepository};
 pub use events::{EventBus, EventSubscription, OutboxEvent, OutboxRepository};
 pub use mail::{MailMessage, Mailer, OutgoingMail};
 pub use members::{HeldRole, InvitationRepository, MemberFilter, MembershipRepository};
+pub use mfa::{Authenticators, MfaRepository, SecretBox};
 pub use offboarding::{
     ArchiveProgress, ArchiveStorage, ArchiveSummary, ByteStream, LinkSigner, ProgressSink, PurgeStep, TenantArchiver,
     TenantExportRepository, TenantPurger,
@@ -117,6 +119,7 @@ pub trait Transaction: Send + Sync {
     fn invitations(&self) -> &dyn InvitationRepository;
     fn api_keys(&self) -> &dyn ApiKeyRepository;
     fn user_tokens(&self) -> &dyn UserTokenRepository;
+    fn mfa(&self) -> &dyn MfaRepository;
     fn custom_domains(&self) -> &dyn CustomDomainRepository;
     fn onboarding(&self) -> &dyn OnboardingRepository;
     fn tenant_settings(&self) -> &dyn TenantSettingsRepository;

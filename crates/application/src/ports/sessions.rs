@@ -18,6 +18,8 @@ pub struct NewSession {
     pub ip: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// When a second factor was proved for it (at log-in), if it was.
+    pub second_factor_at: Option<DateTime<Utc>>,
 }
 
 /// Sessions are global (a user's, across tenants). Each holds the digest of its
@@ -44,6 +46,8 @@ pub trait SessionRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
     async fn revoke(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Records that the session proved a second factor at `at`.
+    async fn mark_second_factor(&self, id: SessionId, at: DateTime<Utc>) -> StoreResult<()>;
     /// Revokes every live session of the user; returns their ids.
     async fn revoke_all_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionId>>;
     async fn count_live_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<u64>;

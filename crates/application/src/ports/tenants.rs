@@ -35,6 +35,9 @@ pub trait TenantRepository: Send + Sync {
     async fn update_profile(&self, tenant: &Tenant) -> StoreResult<()>;
     /// Saves plan, plan overrides and `updated_at`; `NotFound` when there is no such tenant.
     async fn update_plan(&self, tenant: &Tenant) -> StoreResult<()>;
+    /// Saves whether a second factor is required, and `updated_at`; `NotFound` when
+    /// there is no such tenant.
+    async fn update_security(&self, tenant: &Tenant) -> StoreResult<()>;
     /// In one statement: the scope's tenant with how many of `quota`'s things it holds
     /// at `now` (in a transaction entered with
     /// [`Transaction::enter_tenant_exclusively`](super::Transaction::enter_tenant_exclusively),

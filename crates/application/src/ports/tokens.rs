@@ -13,6 +13,8 @@ pub struct AccessClaims {
     pub session_id: SessionId,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The session proved a second factor (`amr` holds `otp`).
+    pub second_factor: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

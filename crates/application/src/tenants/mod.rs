@@ -131,7 +131,9 @@ impl Application {
             Some(tenant.id),
         );
         self.journal(tx.as_ref(), &event).await?;
-        let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
+        let session = self
+            .open_session(tx.as_ref(), user, tenant, &client, ctx.has_second_factor())
+            .await?;
         tx.commit().await?;
         Ok(session)
     }
@@ -173,7 +175,9 @@ impl Application {
             .change("name", None::<&str>, Some(tenant.name.as_str()))
             .change("slug", None::<&str>, Some(tenant.slug.as_str()));
         self.journal(tx.as_ref(), &event).await?;
-        let session = self.open_session(tx.as_ref(), user, tenant, &client).await?;
+        let session = self
+            .open_session(tx.as_ref(), user, tenant, &client, ctx.has_second_factor())
+            .await?;
         tx.commit().await?;
         Ok(session)
     }

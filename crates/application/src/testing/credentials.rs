@@ -27,6 +27,7 @@ pub struct FakeSession {
     pub expires_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub second_factor_at: Option<DateTime<Utc>>,
 }
 
 fn record(session: &FakeSession) -> Session {
@@ -40,6 +41,7 @@ fn record(session: &FakeSession) -> Session {
         last_used_at: session.last_used_at,
         expires_at: session.expires_at,
         revoked_at: session.revoked_at,
+        second_factor_at: session.second_factor_at,
     }
 }
 
@@ -57,6 +59,7 @@ impl SessionRepository for FakeTransaction {
             expires_at: session.expires_at,
             last_used_at: None,
             revoked_at: None,
+            second_factor_at: session.second_factor_at,
         });
         Ok(())
     }
@@ -115,6 +118,16 @@ impl SessionRepository for FakeTransaction {
         {
             session.revoked_at = Some(now);
         }
+        Ok(())
+    }
+    async fn mark_second_factor(&self, id: SessionId, at: DateTime<Utc>) -> StoreResult<()> {
+        let mut state = self.state();
+        let session = state
+            .sessions
+            .iter_mut()
+            .find(|s| s.id == id)
+            .ok_or(StoreError::NotFound)?;
+        session.second_factor_at = Some(at);
         Ok(())
     }
     async fn revoke_all_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionId>> {

@@ -7,6 +7,7 @@
 mod audit;
 mod credentials;
 mod events;
+mod mfa;
 mod offboarding;
 mod people;
 mod services;
@@ -19,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 pub use credentials::FakeSession;
 pub use events::{FakeEventBus, FakeWebhookSender};
+pub use mfa::{FakeAuthenticators, FakeSecretBox};
 pub use services::*;
 pub use store::{FakeStore, FakeTransaction, State};
 
@@ -50,6 +52,8 @@ pub fn application_with(auth: AuthSettings) -> (Application, FakeStore) {
         persisted_queries: Arc::new(FakePersistedQueries::default()),
         event_bus: Arc::new(FakeEventBus::default()),
         webhook_sender: Arc::new(FakeWebhookSender::default()),
+        authenticators: Arc::new(FakeAuthenticators::default()),
+        secret_box: Arc::new(FakeSecretBox),
     };
     (Application::new(ports, auth).with_plans(unlimited_plans()), store)
 }

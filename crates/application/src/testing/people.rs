@@ -123,6 +123,11 @@ impl UserRepository for FakeTransaction {
     }
 }
 
+/// The tenant's slug or lower-cased name contains `search` (every tenant without one).
+fn searched(t: &Tenant, search: Option<&str>) -> bool {
+    search.is_none_or(|s| t.slug.as_str().contains(s) || t.name.as_str().to_lowercase().contains(s))
+}
+
 #[async_trait]
 impl TenantRepository for FakeTransaction {
     async fn insert(&self, tenant: &Tenant) -> StoreResult<()> {
@@ -141,22 +146,13 @@ impl TenantRepository for FakeTransaction {
             .state()
             .tenants
             .iter()
-            .filter(|t| {
-                search.is_none_or(|s| t.slug.as_str().contains(s) || t.name.as_str().to_lowercase().contains(s))
-            })
+            .filter(|t| searched(t, search))
             .cloned()
             .collect();
         Ok(keyset_page(rows, page, |t| (t.created_at, t.id.as_uuid())))
     }
     async fn count_all(&self, search: Option<&str>) -> StoreResult<u64> {
-        Ok(self
-            .state()
-            .tenants
-            .iter()
-            .filter(|t| {
-                search.is_none_or(|s| t.slug.as_str().contains(s) || t.name.as_str().to_lowercase().contains(s))
-            })
-            .count() as u64)
+        Ok(self.state().tenants.iter().filter(|t| searched(t, search)).count() as u64)
     }
     async fn update_profile(&self, tenant: &Tenant) -> StoreResult<()> {
         let mut state = self.state();
@@ -172,6 +168,9 @@ impl TenantRepository for FakeTransaction {
         stored.slug = tenant.slug.clone();
         stored.updated_at = tenant.updated_at;
         Ok(())
+    }
+    async fn update_security(&self, tenant: &Tenant) -> StoreResult<()> {
+        self.update_tenant(tenant, |stored| stored.mfa_required = tenant.mfa_required)
     }
     async fn update_plan(&self, tenant: &Tenant) -> StoreResult<()> {
         self.update_tenant(tenant, |stored| {

@@ -127,7 +127,11 @@ pub struct ReadableTokens;
 
 impl TokenIssuer for ReadableTokens {
     fn issue(&self, claims: &AccessClaims) -> Result<String, Box<dyn StdError + Send + Sync>> {
-        Ok(format!("{}|{}|{}", claims.user_id, claims.tenant_id, claims.session_id))
+        let factor = if claims.second_factor { "|2f" } else { "" };
+        Ok(format!(
+            "{}|{}|{}{factor}",
+            claims.user_id, claims.tenant_id, claims.session_id
+        ))
     }
     fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
         if token.starts_with("expired:") {
@@ -138,6 +142,7 @@ impl TokenIssuer for ReadableTokens {
         let user_id = UserId::parse(next()?).map_err(|_| TokenError::Invalid)?;
         let tenant_id = TenantId::parse(next()?).map_err(|_| TokenError::Invalid)?;
         let session_id = tessera_domain::SessionId::parse(next()?).map_err(|_| TokenError::Invalid)?;
+        let second_factor = parts.next() == Some("2f");
         let now = fixed_now();
         Ok(AccessClaims {
             user_id,
@@ -145,6 +150,7 @@ impl TokenIssuer for ReadableTokens {
             session_id,
             issued_at: now,
             expires_at: now + Duration::minutes(15),
+            second_factor,
         })
     }
 }

@@ -47,6 +47,9 @@ pub struct State {
     pub exports: Vec<(tessera_domain::TenantExport, Option<DateTime<Utc>>)>,
     /// Appended audit events, in order (committed with the rest of the transaction).
     pub audit: Vec<tessera_domain::NewAuditEvent>,
+    pub totp: Vec<tessera_domain::TotpFactor>,
+    pub recovery_codes: Vec<super::mfa::FakeRecoveryCode>,
+    pub mfa_challenges: Vec<tessera_domain::MfaChallenge>,
 }
 
 #[derive(Clone, Default)]
@@ -287,6 +290,9 @@ impl Transaction for FakeTransaction {
         self
     }
     fn user_tokens(&self) -> &dyn crate::ports::UserTokenRepository {
+        self
+    }
+    fn mfa(&self) -> &dyn crate::ports::MfaRepository {
         self
     }
     fn custom_domains(&self) -> &dyn crate::ports::CustomDomainRepository {

@@ -7,7 +7,6 @@ use std::error::Error as StdError;
 
 use chrono::DateTime;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tessera_application::ports::{AccessClaims, TokenError, TokenIssuer};
@@ -54,45 +53,15 @@ impl JwtConfig {
     }
 }
 
-impl JwtConfig {
-    /// The public keys that verify, as a JWK Set (RFC 7517) for
-    /// `/.well-known/jwks.json`: every listed RS256 or EdDSA key with its `kid`, `alg` and
-    /// `use: sig`, so the current key and the ones kept for rotation are all there. An
-    /// HS256 secret is never published: with HS256 the set is empty.
-    pub fn published_keys(&self) -> Result<JwkSet, JwtKeyError> {
-        let mut keys = Vec::new();
-        for (kid, key) in &self.verifying {
-            let fail = |error: jsonwebtoken::errors::Error| JwtKeyError {
-                kid: kid.clone(),
-                reason: error.to_string(),
-            };
-            let (algorithm, decoding) = match key {
-                VerifyingKey::Hs256 { .. } => continue,
-                VerifyingKey::Rs256 { public_pem } => {
-                    (Algorithm::RS256, DecodingKey::from_rsa_pem(public_pem).map_err(fail)?)
-                }
-                VerifyingKey::EdDsa { public_pem } => {
-                    (Algorithm::EdDSA, DecodingKey::from_ed_pem(public_pem).map_err(fail)?)
-                }
-            };
-            let mut jwk = Jwk::from_decoding_key(&decoding, Some(algorithm)).map_err(fail)?;
-            jwk.common.key_id = Some(kid.clone());
-            jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-            keys.push(jwk);
-        }
-        Ok(JwkSet { keys })
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 #[error("invalid JWT key `{kid}`: {reason}")]
 pub struct JwtKeyError {
-    kid: String,
-    reason: String,
+    pub(crate) kid: String,
+    pub(crate) reason: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Claims {
+pub(crate) struct Claims {
     sub: String,
     tid: String,
     sid: String,
@@ -100,6 +69,10 @@ struct Claims {
     exp: i64,
     iss: String,
     aud: String,
+    /// How the person authenticated (RFC 8176): `pwd`, plus `otp` and `mfa` after a
+    /// second factor. Absent from tokens issued before it existed (password only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    amr: Vec<String>,
 }
 
 pub struct JwtTokenIssuer {
@@ -178,6 +151,11 @@ impl TokenIssuer for JwtTokenIssuer {
             exp: claims.expires_at.timestamp(),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
+            amr: if claims.second_factor {
+                vec!["pwd".into(), "otp".into(), "mfa".into()]
+            } else {
+                vec!["pwd".into()]
+            },
         };
         let mut header = Header::new(self.algorithm);
         header.kid = Some(self.kid.clone());
@@ -203,12 +181,13 @@ impl TokenIssuer for JwtTokenIssuer {
             session_id: SessionId::parse(&claims.sid).map_err(|_| TokenError::Invalid)?,
             issued_at: DateTime::from_timestamp(claims.iat, 0).ok_or(TokenError::Invalid)?,
             expires_at: DateTime::from_timestamp(claims.exp, 0).ok_or(TokenError::Invalid)?,
+            second_factor: claims.amr.iter().any(|method| method == "mfa"),
         })
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::{Duration, SubsecRound, Utc};
     use uuid::Uuid;
@@ -295,7 +274,7 @@ mod tests {
         assert_eq!(eddsa.verify(&forged), Err(TokenError::Invalid));
     }
 
-    fn claims(expires_in: Duration) -> AccessClaims {
+    pub(crate) fn claims(expires_in: Duration) -> AccessClaims {
         let now = Utc::now().trunc_subsecs(0);
         AccessClaims {
             user_id: UserId::from_uuid(Uuid::now_v7()),
@@ -303,6 +282,7 @@ mod tests {
             session_id: SessionId::from_uuid(Uuid::now_v7()),
             issued_at: now,
             expires_at: now + expires_in,
+            second_factor: false,
         }
     }
 
@@ -311,7 +291,21 @@ mod tests {
         let jwt = issuer("a-secret-of-at-least-32-bytes-long!!", "api");
         let original = claims(Duration::minutes(15));
         let token = jwt.issue(&original).expect("sign");
-        assert_eq!(jwt.verify(&token), Ok(original));
+        assert_eq!(jwt.verify(&token), Ok(original.clone()));
+        let with_factor = AccessClaims {
+            second_factor: true,
+            ..original
+        };
+        let token = jwt.issue(&with_factor).expect("sign");
+        assert_eq!(
+            jwt.verify(&token),
+            Ok(with_factor),
+            "the second factor survives the round trip"
+        );
+        let payload = token.split('.').nth(1).expect("payload");
+        let payload = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).expect("b64");
+        let payload: serde_json::Value = serde_json::from_slice(&payload).expect("json");
+        assert_eq!(payload["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     }
 
     /// Signs arbitrary claims with the given algorithm and key, to build hostile tokens.
@@ -460,96 +454,5 @@ mod tests {
             secret.as_bytes(),
         );
         assert!(jwt.verify(&past_nbf).is_ok(), "an nbf in the past is fine");
-    }
-
-    /// A verifier that knows only the published set checks tokens of both the current
-    /// and the previous key, of either asymmetric algorithm; nothing secret is published.
-    #[test]
-    fn published_keys_verify_tokens_and_never_include_a_secret() {
-        let ed_config = |signing: &str| JwtConfig {
-            signing_kid: signing.into(),
-            signing: SigningKey::EdDsa {
-                private_pem: match signing {
-                    "a" => include_bytes!("testdata/ed25519-a.pem").to_vec(),
-                    _ => include_bytes!("testdata/ed25519-b.pem").to_vec(),
-                },
-            },
-            verifying: vec![
-                (
-                    "a".into(),
-                    VerifyingKey::EdDsa {
-                        public_pem: include_bytes!("testdata/ed25519-a.pub.pem").to_vec(),
-                    },
-                ),
-                (
-                    "b".into(),
-                    VerifyingKey::EdDsa {
-                        public_pem: include_bytes!("testdata/ed25519-b.pub.pem").to_vec(),
-                    },
-                ),
-            ],
-            issuer: "tessera".into(),
-            audience: "api".into(),
-        };
-        let rsa_config = JwtConfig {
-            signing_kid: "r".into(),
-            signing: SigningKey::Rs256 {
-                private_pem: include_bytes!("testdata/rsa-a.pem").to_vec(),
-            },
-            verifying: vec![(
-                "r".into(),
-                VerifyingKey::Rs256 {
-                    public_pem: include_bytes!("testdata/rsa-a.pub.pem").to_vec(),
-                },
-            )],
-            issuer: "tessera".into(),
-            audience: "api".into(),
-        };
-        let set = ed_config("b").published_keys().expect("publish");
-        let json = serde_json::to_value(&set).expect("serialize");
-        assert_eq!(json["keys"].as_array().map(Vec::len), Some(2), "{json}");
-        assert_eq!(json["keys"][0]["kid"], "a");
-        assert_eq!(json["keys"][0]["kty"], "OKP");
-        assert_eq!(json["keys"][0]["crv"], "Ed25519");
-        assert_eq!(json["keys"][0]["alg"], "EdDSA");
-        assert_eq!(json["keys"][0]["use"], "sig");
-        let rsa_set = rsa_config.published_keys().expect("publish");
-        let rsa_json = serde_json::to_value(&rsa_set).expect("serialize");
-        assert_eq!(
-            (rsa_json["keys"][0]["kty"].as_str(), rsa_json["keys"][0]["alg"].as_str()),
-            (Some("RSA"), Some("RS256"))
-        );
-        assert_eq!(rsa_json["keys"][0]["e"], "AQAB");
-
-        // An outside verifier: the published set alone, keyed by the token's kid.
-        let outside = |set: &JwkSet, token: &str| {
-            let kid = jsonwebtoken::decode_header(token).expect("header").kid.expect("kid");
-            let jwk = set.find(&kid).expect("published");
-            let alg = serde_json::to_value(jwk.common.key_algorithm.expect("alg")).expect("json");
-            let algorithm: Algorithm = alg.as_str().and_then(|name| name.parse().ok()).expect("known alg");
-            let mut validation = Validation::new(algorithm);
-            validation.set_audience(&["api"]);
-            validation.set_issuer(&["tessera"]);
-            jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_jwk(jwk).expect("key"), &validation).is_ok()
-        };
-        for (config, published) in [(ed_config("a"), &set), (ed_config("b"), &set), (rsa_config, &rsa_set)] {
-            let token = JwtTokenIssuer::new(config)
-                .expect("keys")
-                .issue(&claims(Duration::minutes(5)))
-                .expect("sign");
-            assert!(
-                outside(published, &token),
-                "a token verifies with the published key alone"
-            );
-            let mut tampered = token.clone();
-            tampered.insert(tampered.len() / 2 + 10, 'x');
-            assert!(!outside(published, &tampered), "a tampered token does not");
-        }
-
-        let hs = JwtConfig::hs256(b"a-secret-of-at-least-32-bytes-long!!".to_vec(), "tessera", "api");
-        assert!(
-            hs.published_keys().expect("publish").keys.is_empty(),
-            "an HMAC secret is never published"
-        );
     }
 }

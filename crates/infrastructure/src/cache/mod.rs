@@ -214,15 +214,15 @@ fn count<T>(found: Option<T>, kind: &'static str, layer: &'static str) -> Option
     found
 }
 
-/// `role-id|perm,perm,…|onboarded|per-minute|complexity|depth|per-month|trusted|workspaces|valid-until`
-/// (onboarded and trusted `1` or `0`; a limit is a number, or `-` for unlimited; the
+/// `role-id|perm,perm,…|onboarded|per-minute|complexity|depth|per-month|trusted|workspaces|valid-until|mfa-required`
+/// (onboarded, trusted and mfa-required `1` or `0`; a limit is a number, or `-` for unlimited; the
 /// workspace quota and the limits' expiry (unix milliseconds) are empty when unknown).
 fn encode(access: &MemberAccess) -> String {
     let permissions: Vec<&str> = access.permissions.iter().map(|p| p.as_str()).collect();
     let limit = |allowance: Allowance| allowance.as_number().map_or_else(|| "-".to_owned(), |n| n.to_string());
     let limits = &access.limits;
     format!(
-        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
         access.role_id,
         permissions.join(","),
         u8::from(access.onboarded),
@@ -236,6 +236,7 @@ fn encode(access: &MemberAccess) -> String {
             .valid_until
             .map(|until| until.timestamp_millis().to_string())
             .unwrap_or_default(),
+        u8::from(access.mfa_required),
     )
 }
 
@@ -269,6 +270,7 @@ fn decode(raw: &str) -> Option<MemberAccess> {
             millis => Some(chrono::DateTime::from_timestamp_millis(millis.parse().ok()?)?),
         },
     };
+    let mfa_required = flag(parts.next()?)?;
     if parts.next().is_some() {
         return None;
     }
@@ -277,6 +279,7 @@ fn decode(raw: &str) -> Option<MemberAccess> {
         permissions,
         onboarded,
         limits,
+        mfa_required,
     })
 }
 

@@ -16,13 +16,21 @@ fn cached_access_round_trips_through_its_text_form() {
             workspaces: Some(Allowance::AtMost(25)),
             valid_until: chrono::DateTime::from_timestamp_millis(1_800_000_000_123),
         },
+        mfa_required: true,
     };
-    assert_eq!(decode(&encode(&access)), Some(access));
+    assert_eq!(decode(&encode(&access)), Some(access.clone()));
+    let without_requirement = encode(&access).trim_end_matches("|1").to_owned();
+    assert_eq!(
+        decode(&without_requirement),
+        None,
+        "the form before the requirement: read afresh"
+    );
     let empty = MemberAccess {
         role_id: RoleId::from_uuid(uuid::Uuid::nil()),
         permissions: PermissionSet::default(),
         onboarded: false,
         limits: RequestLimits::UNBOUNDED,
+        mfa_required: false,
     };
     assert_eq!(decode(&encode(&empty)), Some(empty));
     assert_eq!(decode("garbage"), None);
@@ -76,6 +84,7 @@ fn member() -> (TenantId, UserId, SessionId, MemberAccess) {
             permissions: PermissionSet::all(),
             onboarded: true,
             limits: RequestLimits::UNBOUNDED,
+            mfa_required: false,
         },
     )
 }
@@ -160,6 +169,7 @@ async fn in_process_invalidation_drops_only_the_tenant() {
             workspaces: Some(Allowance::Unlimited),
             valid_until: None,
         },
+        mfa_required: false,
     };
     cache.put(a, user, &access).await;
     cache.put(b, user, &access).await;

@@ -172,6 +172,9 @@ impl Transaction for SeaTransaction {
     fn user_tokens(&self) -> &dyn UserTokenRepository {
         self
     }
+    fn mfa(&self) -> &dyn tessera_application::ports::MfaRepository {
+        self
+    }
     fn custom_domains(&self) -> &dyn CustomDomainRepository {
         self
     }

@@ -9,6 +9,10 @@ use super::{ConfigError, Environment};
 /// The development-only signing key. Production refuses to start with it.
 pub const DEV_JWT_SECRET: &str = "tessera-development-only-secret-do-not-use-in-production";
 
+/// The development-only key that seals stored secrets. Production refuses to start
+/// with it, or without a key of its own.
+pub const DEV_SECRETS_KEY: &str = "7465737365726120646576656c6f706d656e74206f6e6c79206b657920212121";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum JwtAlgorithm {
     Hs256,
@@ -59,6 +63,20 @@ pub struct AuthSection {
     #[arg(long, env = "ONBOARDING_GATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub onboarding_gate: bool,
 
+    /// 32 random bytes as 64 hex digits (`openssl rand -hex 32`) that seal secrets the
+    /// server reads back (authenticator secrets); required in production.
+    #[arg(long, env = "SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<Secret>,
+
+    /// Earlier SECRETS_KEY values, comma-separated: they still open what they sealed
+    /// (rotation), while the current key seals everything new.
+    #[arg(long, env = "SECRETS_PREVIOUS_KEYS", hide_env_values = true)]
+    pub secrets_previous_keys: Option<Secret>,
+
+    /// The name authenticator apps show above a person's codes (no `:`).
+    #[arg(long, env = "TOTP_ISSUER", default_value = "Tessera")]
+    pub totp_issuer: String,
+
     /// Cookie mode for a browser app: refresh tokens in an HttpOnly, Secure, SameSite=Lax
     /// cookie, with a double-submit CSRF token (`X-CSRF-Token`) to use it.
     #[arg(long, env = "SESSION_COOKIES", default_value_t = false, action = clap::ArgAction::Set)]
@@ -68,6 +86,10 @@ pub struct AuthSection {
 impl AuthSection {
     pub fn validate(&self, environment: Environment) -> Result<(), ConfigError> {
         self.jwt_secret(environment)?;
+        self.secrets_keys(environment)?;
+        if self.totp_issuer.trim().is_empty() || self.totp_issuer.contains(':') || self.totp_issuer.len() > 64 {
+            return Err(ConfigError::TotpIssuer);
+        }
         within("ACCESS_TOKEN_TTL_SECONDS", self.access_token_ttl_seconds, 60..=86_400)
     }
 
@@ -90,6 +112,38 @@ impl AuthSection {
             None if production => Err(ConfigError::MissingJwtSecret),
             None => Ok(DEV_JWT_SECRET.to_owned()),
         }
+    }
+
+    /// The key that seals stored secrets and the earlier ones that still open them: the
+    /// configured ones, or in development the fixed default.
+    pub fn secrets_keys(&self, environment: Environment) -> Result<([u8; 32], Vec<[u8; 32]>), ConfigError> {
+        let parse = |raw: &str| -> Result<[u8; 32], ConfigError> {
+            let raw = raw.trim();
+            if raw.len() != 64 || !raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConfigError::SecretsKey);
+            }
+            let mut key = [0u8; 32];
+            for (i, byte) in key.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(&raw[2 * i..2 * i + 2], 16).map_err(|_| ConfigError::SecretsKey)?;
+            }
+            Ok(key)
+        };
+        let production = environment == Environment::Production;
+        let current = match self
+            .secrets_key
+            .as_ref()
+            .filter(|key| !key.is_blank())
+            .map(Secret::expose)
+        {
+            Some(key) if production && key.trim() == DEV_SECRETS_KEY => return Err(ConfigError::DevelopmentSecretsKey),
+            Some(key) => parse(key)?,
+            None if production => return Err(ConfigError::MissingSecretsKey),
+            None => parse(DEV_SECRETS_KEY)?,
+        };
+        let earlier = list(self.secrets_previous_keys.as_ref().map(Secret::expose))
+            .map(parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((current, earlier))
     }
 
     /// The token keys this configuration describes (files are read here).

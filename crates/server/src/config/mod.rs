@@ -20,7 +20,7 @@ mod webhooks;
 
 use clap::{Args, FromArgMatches, ValueEnum};
 
-pub use auth::{AuthSection, DEV_JWT_SECRET, JwtAlgorithm};
+pub use auth::{AuthSection, DEV_JWT_SECRET, DEV_SECRETS_KEY, JwtAlgorithm};
 pub use billing::BillingSection;
 pub use database::DatabaseSection;
 pub use documents::{TrustedDocumentsRequired, TrustedDocumentsSection};
@@ -110,6 +110,14 @@ pub enum ConfigError {
     WeakJwtSecret,
     #[error("JWT_SECRET must not be the development default in production")]
     DevelopmentJwtSecret,
+    #[error("SECRETS_KEY must be set in production (32 random bytes as hex: `openssl rand -hex 32`)")]
+    MissingSecretsKey,
+    #[error("SECRETS_KEY must not be the development default in production")]
+    DevelopmentSecretsKey,
+    #[error("SECRETS_KEY and each of SECRETS_PREVIOUS_KEYS must be 64 hexadecimal digits (32 bytes)")]
+    SecretsKey,
+    #[error("TOTP_ISSUER must be 1 to 64 characters without `:`")]
+    TotpIssuer,
     #[error("JWT_PRIVATE_KEY_FILE is required for rs256 and eddsa")]
     JwtPrivateKeyMissing,
     #[error("cannot read JWT key file {0}: {1}")]

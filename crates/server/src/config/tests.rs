@@ -149,6 +149,8 @@ fn a_configuration_prints_no_secret_and_no_password() {
     config.auth.jwt_previous_secrets = Some("old=previous-secret".into());
     config.http.metrics_token = Some("metrics-token".into());
     config.mail.smtp_url = Some("smtps://user:smtp-password@smtp.example.com".into());
+    config.auth.secrets_key = Some("5ea15ea15ea1".repeat(5).into());
+    config.auth.secrets_previous_keys = Some("01d5ea1".repeat(9).into());
     let printed = format!("{config:?}");
     for secret in [
         "db-password",
@@ -157,6 +159,8 @@ fn a_configuration_prints_no_secret_and_no_password() {
         "previous-secret",
         "metrics-token",
         "smtp-password",
+        "5ea15ea15ea1",
+        "01d5ea1",
     ] {
         assert!(!printed.contains(secret), "{secret} printed in {printed}");
     }
@@ -181,6 +185,7 @@ fn eddsa_keys_load_from_files_and_sign_verifiable_tokens() {
         session_id: tessera_domain::SessionId::from_uuid(uuid_now()),
         issued_at: now,
         expires_at: now + chrono::Duration::minutes(5),
+        second_factor: false,
     };
     assert!(issuer.verify(&issuer.issue(&claims).expect("sign")).is_ok());
 
@@ -228,4 +233,34 @@ fn a_short_export_link_secret_is_refused() {
     assert_eq!(config.offboarding.link_key(), "x".repeat(32).into_bytes());
     config.offboarding.export_link_secret = None;
     assert_eq!(config.offboarding.link_key().len(), 32, "a random key per process");
+}
+
+#[test]
+fn production_refuses_a_missing_default_or_malformed_secrets_key() {
+    use super::DEV_SECRETS_KEY;
+    let mut config = Config::for_database("sqlite::memory:");
+    let (development, earlier) = config
+        .auth
+        .secrets_keys(Environment::Development)
+        .expect("the built-in key");
+    assert_eq!((development.len(), earlier.len()), (32, 0));
+    config.runtime.environment = Environment::Production;
+    config.auth.jwt_secret = Some("x".repeat(32).into());
+    assert!(matches!(config.validate(), Err(ConfigError::MissingSecretsKey)));
+    config.auth.secrets_key = Some(DEV_SECRETS_KEY.into());
+    assert!(matches!(config.validate(), Err(ConfigError::DevelopmentSecretsKey)));
+    for malformed in ["abc", &"g".repeat(64), &"a".repeat(63)] {
+        config.auth.secrets_key = Some(malformed.to_owned().into());
+        assert!(matches!(config.validate(), Err(ConfigError::SecretsKey)), "{malformed}");
+    }
+    config.auth.secrets_key = Some("0f".repeat(32).into());
+    config.auth.secrets_previous_keys = Some(format!("{}, {}", "01".repeat(32), "02".repeat(32)).into());
+    let (current, earlier) = config.auth.secrets_keys(Environment::Production).expect("valid keys");
+    assert_eq!((current, earlier), ([0x0f; 32], vec![[1; 32], [2; 32]]));
+    assert!(config.validate().is_ok(), "{:?}", config.validate());
+    config.auth.secrets_previous_keys = Some("short".to_owned().into());
+    assert!(matches!(config.validate(), Err(ConfigError::SecretsKey)));
+    config.auth.secrets_previous_keys = None;
+    config.auth.totp_issuer = "Acme: Cloud".into();
+    assert!(matches!(config.validate(), Err(ConfigError::TotpIssuer)));
 }

@@ -14,6 +14,7 @@ pub struct Model {
     pub last_used_at: Option<DateTimeUtc>,
     pub expires_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    pub second_factor_at: Option<DateTimeUtc>,
 }
 
 super::table!();
@@ -30,6 +31,7 @@ impl Model {
             last_used_at: self.last_used_at,
             expires_at: self.expires_at,
             revoked_at: self.revoked_at,
+            second_factor_at: self.second_factor_at,
         }
     }
 }

@@ -24,6 +24,7 @@ pub struct Model {
     pub deletion_requested_at: Option<DateTimeUtc>,
     pub deletion_due_at: Option<DateTimeUtc>,
     pub status_before_deletion: Option<String>,
+    pub mfa_required: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -124,6 +125,7 @@ impl Model {
                     ));
                 }
             },
+            mfa_required: self.mfa_required,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -141,6 +143,7 @@ impl Model {
             deletion_requested_at: tenant.deletion.map(|d| d.requested_at),
             deletion_due_at: tenant.deletion.map(|d| d.due_at),
             status_before_deletion: tenant.deletion.map(|d| d.restore_to.as_str().to_owned()),
+            mfa_required: tenant.mfa_required,
             created_at: tenant.created_at,
             updated_at: tenant.updated_at,
         }

@@ -8,6 +8,7 @@ mod custom_domains;
 mod exports;
 mod invitations;
 mod memberships;
+mod mfa;
 mod onboarding;
 mod outbox;
 mod roles;

@@ -26,6 +26,7 @@ impl SessionRepository for SeaTransaction {
                 last_used_at: None,
                 expires_at: new.expires_at,
                 revoked_at: None,
+                second_factor_at: new.second_factor_at,
             },
             unique_as("refreshToken"),
         )
@@ -104,6 +105,16 @@ impl SessionRepository for SeaTransaction {
             .await
             .map_err(db_failure)?;
         Ok(())
+    }
+
+    async fn mark_second_factor(&self, id: SessionId, at: DateTime<Utc>) -> StoreResult<()> {
+        let result = session::Entity::update_many()
+            .col_expr(session::Column::SecondFactorAt, Expr::value(Some(at)))
+            .filter(session::Column::Id.eq(id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        found(result.rows_affected)
     }
 
     async fn revoke_all_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionId>> {

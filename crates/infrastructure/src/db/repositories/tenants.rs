@@ -135,6 +135,7 @@ impl SeaTransaction {
                 tenant::Column::DeletionRequestedAt,
                 tenant::Column::DeletionDueAt,
                 tenant::Column::StatusBeforeDeletion,
+                tenant::Column::MfaRequired,
                 tenant::Column::CreatedAt,
                 tenant::Column::UpdatedAt,
             ])
@@ -256,6 +257,14 @@ impl TenantRepository for SeaTransaction {
             Some(_) => Err(StoreError::Stale),
             None => Err(StoreError::NotFound),
         }
+    }
+
+    async fn update_security(&self, tenant: &Tenant) -> StoreResult<()> {
+        self.update_tenant(
+            tenant,
+            [(tenant::Column::MfaRequired, Expr::value(tenant.mfa_required))],
+        )
+        .await
     }
 
     async fn update_plan(&self, tenant: &Tenant) -> StoreResult<()> {
