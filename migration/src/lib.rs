@@ -30,6 +30,7 @@ mod m20261206_000019_offboarding;
 mod m20261206_000020_schema_read;
 mod m20261206_000021_tenant_counts;
 mod m20261207_000022_second_factor;
+mod m20261207_000023_sso;
 
 pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
@@ -56,6 +57,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "usage_tenant_monthly",
     "tenant_exports",
     "tenant_counts",
+    "sso_connections",
 ];
 
 /// The transaction-local tenant, read once per statement (the sub-select becomes an
@@ -129,6 +131,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_schema_read::Migration),
             Box::new(m20261206_000021_tenant_counts::Migration),
             Box::new(m20261207_000022_second_factor::Migration),
+            Box::new(m20261207_000023_sso::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod live;
 pub mod node;
+pub mod oidc;
 
 use std::path::PathBuf;
 

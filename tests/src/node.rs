@@ -36,7 +36,7 @@ pub fn run(script: &str, args: &[&str], with_browser: bool) -> String {
         .args(args)
         .env("NODE_PATH", node_modules(with_browser))
         .output()
-        .expect("node runs (Node.js 18 or later is needed by the ecosystem checks)");
+        .expect("node runs (Node.js 20 or later is needed by the ecosystem checks)");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),

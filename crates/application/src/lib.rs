@@ -20,6 +20,7 @@ pub mod platform;
 pub mod ports;
 pub mod rate_limits;
 pub mod roles;
+pub mod sso;
 pub mod tenants;
 mod unit_of_work;
 pub mod usage;
@@ -88,6 +89,7 @@ pub struct Ports {
     pub webhook_sender: Arc<dyn ports::WebhookSender>,
     pub authenticators: Arc<dyn ports::Authenticators>,
     pub secret_box: Arc<dyn ports::SecretBox>,
+    pub oidc: Arc<dyn ports::OidcClient>,
 }
 
 /// The application facade. Use cases are grouped by aggregate in their own modules
@@ -108,6 +110,7 @@ pub struct Application {
     deliveries_in_flight: Arc<std::sync::Mutex<webhooks::InFlight>>,
     /// Exports and deletions, once their adapters are handed in.
     offboarding: Option<Arc<offboarding::Offboarding>>,
+    sso: sso::SsoSettings,
 }
 
 impl Application {
@@ -124,7 +127,14 @@ impl Application {
             meter: Arc::default(),
             deliveries_in_flight: Arc::default(),
             offboarding: None,
+            sso: sso::SsoSettings::default(),
         }
+    }
+
+    /// Where single sign-on sends browsers back, and which issuers it accepts.
+    pub fn with_sso(mut self, settings: sso::SsoSettings) -> Self {
+        self.sso = settings;
+        self
     }
 
     /// Replaces the default budget for registering persisted documents.

@@ -17,6 +17,7 @@ pub mod plan;
 pub mod rate_limit;
 pub mod role;
 pub mod session;
+pub mod sso;
 pub mod tenant;
 pub mod tenant_settings;
 pub mod usage;
@@ -50,6 +51,7 @@ pub use plan::{
 };
 pub use role::{Role, RoleRuleError, SystemRole};
 pub use session::Session;
+pub use sso::{IssuerUrl, SsoConnection, SsoSignIn};
 pub use tenant::{ScheduledDeletion, StatusReason, Tenant, TenantStatus, TenantStatusError};
 pub use tenant_settings::{Colour, LogoUrl, SettingsChange, TenantSettings};
 pub use usage::{Bucket, Granularity, Principal, RangeError, UsageCounts, UsageKey, UsagePoint};

@@ -11,10 +11,10 @@ use tessera_application::ports::{
 };
 use tessera_application::{Application, AuthSettings, Ports};
 use tessera_infrastructure::{
-    Argon2PasswordHasher, HttpDomainVerifier, HttpWebhookSender, InProcessAccessCache, InProcessAttempts,
-    InProcessEventBus, InProcessPersistedQueries, InProcessRateLimiter, JwtTokenIssuer, LogMailer, MailRenderer,
-    RandomSecrets, Redis, RedisAccessCache, RedisAttempts, RedisEventBus, RedisPersistedQueries, RedisRateLimiter,
-    SeaStore, SealingBox, SmtpMailer, SmtpSettings, SystemClock, TotpAuthenticators, UuidV7Ids,
+    Argon2PasswordHasher, HttpDomainVerifier, HttpOidcClient, HttpWebhookSender, InProcessAccessCache,
+    InProcessAttempts, InProcessEventBus, InProcessPersistedQueries, InProcessRateLimiter, JwtTokenIssuer, LogMailer,
+    MailRenderer, RandomSecrets, Redis, RedisAccessCache, RedisAttempts, RedisEventBus, RedisPersistedQueries,
+    RedisRateLimiter, SeaStore, SealingBox, SmtpMailer, SmtpSettings, SystemClock, TotpAuthenticators, UuidV7Ids,
 };
 use tessera_migration::{Migrator, MigratorTrait};
 
@@ -167,6 +167,10 @@ pub(crate) async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Res
             let (current, earlier) = config.auth.secrets_keys(config.runtime.environment)?;
             Arc::new(SealingBox::new(&current, &earlier))
         },
+        oidc: Arc::new(
+            HttpOidcClient::new(std::time::Duration::from_secs(10), !config.is_production())
+                .map_err(|e| anyhow::anyhow!(e))?,
+        ),
     };
     let auth = AuthSettings {
         access_token_ttl: config.auth.access_token_ttl(),
@@ -185,6 +189,7 @@ pub(crate) async fn wire(config: &Config, options: &BuildOptions) -> anyhow::Res
                 .with_metering(config.limits.metering())
                 .with_webhooks(config.webhooks.settings(config.webhooks_may_reach_local_addresses()))
                 .with_persisted_queries(config.limits.persisted_queries())
+                .with_sso(config.sso())
                 .with_billing(config.billing.settings(&plans)?)
                 .with_offboarding(offboarding_ports(&store, config), config.offboarding.settings())
                 .with_plans(plans),

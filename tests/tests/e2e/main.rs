@@ -37,6 +37,7 @@ mod seed_and_lifecycle;
 mod session_cookies;
 mod sessions;
 mod sign_up_and_log_in;
+mod single_sign_on;
 mod tenancy;
 mod tenant_standing;
 mod usage;

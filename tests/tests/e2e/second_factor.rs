@@ -30,7 +30,8 @@ fn code(secret: &str, offset_seconds: i64) -> String {
 
 /// Enrols and confirms an authenticator for the member: its secret, the recovery codes
 /// and the access token that carries the second factor.
-async fn enrol(app: &TestApp, token: &str) -> (String, Vec<String>, String) {
+/// And the code that confirmed it.
+async fn enrol(app: &TestApp, token: &str) -> (String, Vec<String>, String, String) {
     let wrong = app.graphql(ENROL, json!({ "p": "not my password" }), Some(token)).await;
     wrong.assert_reason("REAUTHENTICATION_FAILED");
     let enrolment = app.graphql(ENROL, json!({ "p": PASSWORD }), Some(token)).await;
@@ -46,9 +47,8 @@ async fn enrol(app: &TestApp, token: &str) -> (String, Vec<String>, String) {
     let bad = app.graphql(CONFIRM, json!({ "code": "000000" }), Some(token)).await;
     assert_eq!(bad.error_code(), Some("BAD_USER_INPUT"), "{}", bad.body);
     assert!(bad.field_error("code").is_some(), "{}", bad.body);
-    let confirmed = app
-        .graphql(CONFIRM, json!({ "code": code(&secret, 0) }), Some(token))
-        .await;
+    let first_code = code(&secret, 0);
+    let confirmed = app.graphql(CONFIRM, json!({ "code": first_code }), Some(token)).await;
     let data = &confirmed.assert_ok()["confirmTotp"];
     let recovery: Vec<String> = serde_json::from_value(data["recoveryCodes"].clone()).expect("codes");
     assert_eq!(recovery.len(), 10);
@@ -56,6 +56,7 @@ async fn enrol(app: &TestApp, token: &str) -> (String, Vec<String>, String) {
         secret,
         recovery,
         data["accessToken"].as_str().expect("token").to_owned(),
+        first_code,
     )
 }
 
@@ -88,7 +89,7 @@ async fn an_authenticator_guards_log_ins_and_each_code_works_once(backend: Backe
         return;
     };
     let ada = app.sign_up("ada@example.com", "acme").await;
-    let (secret, recovery, verified) = enrol(&app, &ada.token).await;
+    let (secret, recovery, verified, first_code) = enrol(&app, &ada.token).await;
     assert_eq!(amr(&verified), json!(["pwd", "otp", "mfa"]));
     assert_eq!(amr(&ada.token), json!(["pwd"]));
     let status = app
@@ -121,7 +122,7 @@ async fn an_authenticator_guards_log_ins_and_each_code_works_once(backend: Backe
     assert_eq!(wrong.error_code(), Some("UNAUTHENTICATED"), "{}", wrong.body);
     // The step confirming used is spent; the next step's code (one step of drift) works.
     let replay = app
-        .graphql(VERIFY, json!({ "c": first, "code": code(&secret, 0) }), None)
+        .graphql(VERIFY, json!({ "c": first, "code": first_code }), None)
         .await;
     assert_eq!(
         replay.error_code(),
@@ -207,7 +208,7 @@ async fn a_tenant_that_requires_a_second_factor_admits_only_sessions_with_one(ba
     const REQUIRE: &str = "mutation($r: Boolean!) { setMfaRequired(input: { required: $r }) { slug mfaRequired } }";
     let unverified = app.graphql(REQUIRE, json!({ "r": true }), Some(&owner.token)).await;
     unverified.assert_reason("MFA_REQUIRED");
-    let (_, _, owner_verified) = enrol(&app, &owner.token).await;
+    let (_, _, owner_verified, _) = enrol(&app, &owner.token).await;
     let not_owner = app.graphql(REQUIRE, json!({ "r": true }), Some(&member.token)).await;
     assert_eq!(not_owner.error_code(), Some("FORBIDDEN"), "{}", not_owner.body);
     let required = app.graphql(REQUIRE, json!({ "r": true }), Some(&owner_verified)).await;
@@ -223,7 +224,7 @@ async fn a_tenant_that_requires_a_second_factor_admits_only_sessions_with_one(ba
         .query("{ me { email } currentTenant { mfaRequired } }", &member.token)
         .await;
     assert_eq!(me.assert_ok()["currentTenant"]["mfaRequired"], true);
-    let (_, _, member_verified) = enrol(&app, &member.token).await;
+    let (_, _, member_verified, _) = enrol(&app, &member.token).await;
     app.query("{ workspaces(first: 1) { totalCount } }", &member_verified)
         .await
         .assert_ok();

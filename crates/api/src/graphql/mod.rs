@@ -22,6 +22,7 @@ mod platform;
 mod roles;
 mod second_factor;
 mod sessions;
+mod sso;
 mod tenant_setup;
 mod tenants;
 mod webhooks;
@@ -48,6 +49,7 @@ pub struct Query(
     invitations::InvitationQuery,
     sessions::SessionQuery,
     second_factor::SecondFactorQuery,
+    sso::SsoQuery,
     api_keys::ApiKeyQuery,
     audit::AuditQuery,
     platform::PlatformQuery,
@@ -67,6 +69,7 @@ pub struct Mutation(
     invitations::InvitationMutation,
     sessions::SessionMutation,
     second_factor::SecondFactorMutation,
+    sso::SsoMutation,
     tenants::TenantMutation,
     domains::DomainMutation,
     onboarding::OnboardingMutation,

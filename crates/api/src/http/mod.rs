@@ -8,11 +8,13 @@ mod graphql;
 mod health;
 pub mod prometheus;
 mod published_keys;
+mod sso;
 mod subscriptions;
 
 pub use graphql::documents::Documents;
 pub use graphql::{RequestRefusal, TrustedManifest, sha256_hex};
 pub use health::DependencyCheck;
+pub use sso::SsoHttp;
 pub use subscriptions::{OpenConnections, SubscriptionSlots, WebSocketLimits};
 
 use std::sync::Arc;
@@ -85,6 +87,8 @@ pub struct ApiConfig {
     pub billing: billing::BillingWebhook,
     /// The token-verifying public keys as a JWK Set, served at `/.well-known/jwks.json`.
     pub published_keys: Arc<str>,
+    /// Single sign-on's browser side.
+    pub sso: SsoHttp,
 }
 
 impl Default for ApiConfig {
@@ -112,6 +116,7 @@ impl Default for ApiConfig {
             websocket: WebSocketLimits::default(),
             billing: billing::BillingWebhook::default(),
             published_keys: Arc::from(r#"{"keys":[]}"#),
+            sso: SsoHttp::default(),
         }
     }
 }
@@ -144,6 +149,8 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(prometheus::render))
         .route("/.well-known/jwks.json", get(published_keys::render))
+        .route("/sso/start", get(sso::start))
+        .route("/sso/callback", get(sso::callback))
         .route("/billing/stripe", axum::routing::post(billing::stripe))
         .route("/exports/me", get(exports::personal))
         .route("/exports/{tenant}/{export}", get(exports::download));

@@ -11,6 +11,7 @@ mod mfa;
 mod offboarding;
 mod people;
 mod services;
+mod sso;
 mod store;
 mod tenant_setup;
 mod usage;
@@ -22,6 +23,7 @@ pub use credentials::FakeSession;
 pub use events::{FakeEventBus, FakeWebhookSender};
 pub use mfa::{FakeAuthenticators, FakeSecretBox};
 pub use services::*;
+pub use sso::FakeOidc;
 pub use store::{FakeStore, FakeTransaction, State};
 
 use crate::{Application, AuthSettings, Ports};
@@ -54,6 +56,7 @@ pub fn application_with(auth: AuthSettings) -> (Application, FakeStore) {
         webhook_sender: Arc::new(FakeWebhookSender::default()),
         authenticators: Arc::new(FakeAuthenticators::default()),
         secret_box: Arc::new(FakeSecretBox),
+        oidc: Arc::new(FakeOidc::default()),
     };
     (Application::new(ports, auth).with_plans(unlimited_plans()), store)
 }

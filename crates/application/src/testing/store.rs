@@ -50,6 +50,8 @@ pub struct State {
     pub totp: Vec<tessera_domain::TotpFactor>,
     pub recovery_codes: Vec<super::mfa::FakeRecoveryCode>,
     pub mfa_challenges: Vec<tessera_domain::MfaChallenge>,
+    pub sso_connections: Vec<tessera_domain::SsoConnection>,
+    pub sso_sign_ins: Vec<tessera_domain::SsoSignIn>,
 }
 
 #[derive(Clone, Default)]
@@ -293,6 +295,9 @@ impl Transaction for FakeTransaction {
         self
     }
     fn mfa(&self) -> &dyn crate::ports::MfaRepository {
+        self
+    }
+    fn sso(&self) -> &dyn crate::ports::SsoRepository {
         self
     }
     fn custom_domains(&self) -> &dyn crate::ports::CustomDomainRepository {

@@ -175,6 +175,9 @@ impl Transaction for SeaTransaction {
     fn mfa(&self) -> &dyn tessera_application::ports::MfaRepository {
         self
     }
+    fn sso(&self) -> &dyn tessera_application::ports::SsoRepository {
+        self
+    }
     fn custom_domains(&self) -> &dyn CustomDomainRepository {
         self
     }

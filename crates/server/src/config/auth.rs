@@ -77,6 +77,12 @@ pub struct AuthSection {
     #[arg(long, env = "TOTP_ISSUER", default_value = "Tessera")]
     pub totp_issuer: String,
 
+    /// Where single sign-on's callback sends the browser, with `?sso_code=<code>` for the
+    /// app to exchange (`completeSsoSignIn`). Unset: the callback answers the code as
+    /// JSON.
+    #[arg(long, env = "SSO_RETURN_URL")]
+    pub sso_return_url: Option<String>,
+
     /// Cookie mode for a browser app: refresh tokens in an HttpOnly, Secure, SameSite=Lax
     /// cookie, with a double-submit CSRF token (`X-CSRF-Token`) to use it.
     #[arg(long, env = "SESSION_COOKIES", default_value_t = false, action = clap::ArgAction::Set)]
@@ -87,6 +93,12 @@ impl AuthSection {
     pub fn validate(&self, environment: Environment) -> Result<(), ConfigError> {
         self.jwt_secret(environment)?;
         self.secrets_keys(environment)?;
+        if let Some(url) = &self.sso_return_url {
+            let url = url.trim();
+            if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(['#', ' ']) {
+                return Err(ConfigError::SsoReturnUrl);
+            }
+        }
         if self.totp_issuer.trim().is_empty() || self.totp_issuer.contains(':') || self.totp_issuer.len() > 64 {
             return Err(ConfigError::TotpIssuer);
         }

@@ -49,6 +49,12 @@ pub struct HttpSection {
     #[arg(long, env = "ACCESS_LOG", default_value_t = true, action = clap::ArgAction::Set)]
     pub access_log: bool,
 
+    /// Where browsers and identity providers reach this server (e.g.
+    /// `https://api.example.com`); single sign-on's callback is `<PUBLIC_URL>/sso/callback`.
+    /// Unset: `http://<BIND_ADDR>` in development, and single sign-on off in production.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// With `example.com`, requests to `<slug>.example.com` name that tenant (checked
     /// against the credential like the X-Tenant-* headers).
     #[arg(long, env = "BASE_DOMAIN")]
@@ -67,12 +73,29 @@ pub struct HttpSection {
 impl HttpSection {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.trusted_proxy_addresses()?;
+        if let Some(url) = &self.public_url {
+            let url = url.trim();
+            let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+            if !scheme_ok || url.contains(['?', '#', ' ']) || url.len() > 512 {
+                return Err(ConfigError::PublicUrl);
+            }
+        }
         within("REQUEST_TIMEOUT_SECONDS", self.request_timeout_seconds, 1..=600)?;
         if let Some(max_age) = self.hsts_max_age_seconds {
             // Two years: the longest max-age browsers' preload lists ask for.
             within("HSTS_MAX_AGE_SECONDS", max_age, 0..=63_072_000)?;
         }
         Ok(())
+    }
+
+    /// The server's public address without a trailing `/`: `PUBLIC_URL`, else (outside
+    /// production, when the port is known) `http://<BIND_ADDR>`.
+    pub fn public_url(&self, production: bool) -> Option<String> {
+        match &self.public_url {
+            Some(url) => Some(url.trim().trim_end_matches('/').to_owned()),
+            None if !production && self.bind_addr.port() != 0 => Some(format!("http://{}", self.bind_addr)),
+            None => None,
+        }
     }
 
     /// The trusted proxies: addresses (one host each) or networks in CIDR notation; an

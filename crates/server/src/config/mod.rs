@@ -118,6 +118,11 @@ pub enum ConfigError {
     SecretsKey,
     #[error("TOTP_ISSUER must be 1 to 64 characters without `:`")]
     TotpIssuer,
+    #[error("PUBLIC_URL must be an http:// or https:// URL without query or fragment")]
+    PublicUrl,
+    #[error("SSO_RETURN_URL must be an http:// or https:// URL without fragment")]
+    SsoReturnUrl,
+
     #[error("JWT_PRIVATE_KEY_FILE is required for rs256 and eddsa")]
     JwtPrivateKeyMissing,
     #[error("cannot read JWT key file {0}: {1}")]
@@ -203,6 +208,18 @@ impl Config {
         Ok(std::sync::Arc::from(json))
     }
 
+    /// Single sign-on's callback address and which issuers it accepts.
+    pub fn sso(&self) -> tessera_application::sso::SsoSettings {
+        let production = self.is_production();
+        tessera_application::sso::SsoSettings {
+            redirect_uri: self
+                .http
+                .public_url(production)
+                .map(|url| format!("{url}/sso/callback")),
+            allow_loopback_http: !production,
+        }
+    }
+
     /// Development lets webhooks reach `http` and local addresses.
     pub fn webhooks_may_reach_local_addresses(&self) -> bool {
         !self.is_production()
@@ -231,6 +248,13 @@ impl Config {
             websocket: self.limits.websocket(),
             billing: self.billing.webhook(),
             published_keys: self.published_keys()?,
+            sso: tessera_api::http::SsoHttp {
+                return_url: self.auth.sso_return_url.as_ref().map(|url| url.trim().to_owned()),
+                secure_cookie: self
+                    .http
+                    .public_url(self.is_production())
+                    .is_some_and(|url| url.starts_with("https://")),
+            },
             trusted_proxies: self.http.trusted_proxy_addresses()?,
             trusted_documents_required: self.trusted_documents.policy(),
             session_cookie_max_age_seconds: tessera_application::AuthSettings::default()

@@ -35,6 +35,8 @@ pub mod outbox_event;
 pub mod role;
 pub mod role_permission;
 pub mod session;
+pub mod sso_connection;
+pub mod sso_sign_in;
 pub mod tenant;
 pub mod tenant_domain;
 pub mod tenant_export;

@@ -13,6 +13,7 @@ mod onboarding;
 mod outbox;
 mod roles;
 mod sessions;
+mod sso;
 mod tenants;
 mod usage;
 mod usage_activity;

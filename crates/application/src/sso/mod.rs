@@ -1,0 +1,419 @@
+//! Single sign-on per tenant with an OpenID Connect provider. An owner configures the
+//! tenant's connection (feature `sso`); a browser starts a sign-in by the tenant's
+//! slug, goes to the provider, comes back to the callback, and the app exchanges the
+//! one-time hand-over code the callback answered for Tessera's usual token pair.
+//!
+//! The state, nonce and PKCE verifier of a sign-in live server-side, bound to a cookie
+//! of the browser that started it: a callback from another browser, a replayed
+//! callback, an expired sign-in or a token the provider did not sign for this client
+//! and this sign-in is refused, and nothing is created. A person is provisioned just
+//! in time (user and membership with the connection's role), or an existing user is
+//! linked by the email address the provider verified.
+
+mod provision;
+
+use tessera_domain::{
+    AuditActor, Email, Feature, IssuerUrl, NewAuditEvent, Refusal, RoleId, Slug, SsoConnection, SsoSignIn, SystemRole,
+    Tenant,
+};
+
+use crate::identity::{AuthSession, ClientInfo};
+use crate::ports::{OidcClientRef, OidcError, Transaction};
+use crate::{AppError, Application, FieldErrors, RequestContext, TenantScope};
+
+/// Where single sign-on sends browsers back, and which issuers it accepts.
+#[derive(Debug, Clone, Default)]
+pub struct SsoSettings {
+    /// The callback URL providers redirect to (`<PUBLIC_URL>/sso/callback`); `None`
+    /// when the server does not know its public address (sign-ins are then refused).
+    pub redirect_uri: Option<String>,
+    /// `http://` issuers on a loopback address (development and tests).
+    pub allow_loopback_http: bool,
+}
+
+/// What an owner sets; the client secret may be left out to keep the stored one.
+#[derive(Debug, Clone)]
+pub struct SsoConnectionInput {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub provisioned_role_id: String,
+}
+
+/// A started sign-in: where to send the browser, and the secret of the cookie that
+/// binds the sign-in to it.
+#[derive(Debug, Clone)]
+pub struct SsoStart {
+    pub authorization_url: String,
+    pub browser_secret: String,
+}
+
+pub(super) const UNKNOWN_SIGN_IN: &str = "this sign-in is unknown, has expired or was already completed: start again";
+const UNAVAILABLE: &str = "single sign-on is not available for this tenant";
+
+/// The context a connection's client secret is sealed for.
+pub(super) fn secret_context(tenant: tessera_domain::TenantId) -> String {
+    format!("sso-client-secret:{tenant}")
+}
+
+fn verifier_context(state_digest: &str) -> String {
+    format!("sso-verifier:{state_digest}")
+}
+
+impl Application {
+    /// The callback URL to register with providers, when the server knows its address.
+    pub fn sso_redirect_uri(&self) -> Option<&str> {
+        self.sso.redirect_uri.as_deref()
+    }
+
+    /// The caller's tenant's connection and the tenant's slug (owners only).
+    pub async fn sso_connection(&self, ctx: &RequestContext) -> Result<Option<(SsoConnection, Slug)>, AppError> {
+        let tx = self.tenant_tx(ctx.own_scope()).await?;
+        self.require_owner(tx.as_ref(), ctx).await?;
+        let Some(connection) = tx.sso().find_connection(ctx.own_scope()).await? else {
+            return Ok(None);
+        };
+        let tenant = tx
+            .tenants()
+            .find_by_id(ctx.tenant_id())
+            .await?
+            .ok_or(AppError::NotFound("tenant"))?;
+        Ok(Some((connection, tenant.slug)))
+    }
+
+    /// Creates or replaces the caller's tenant's connection (owners, with `sso` in the
+    /// plan).
+    #[tracing::instrument(level = "debug", name = "configure_sso_connection", skip_all)]
+    pub async fn configure_sso_connection(
+        &self,
+        ctx: &RequestContext,
+        input: SsoConnectionInput,
+    ) -> Result<(SsoConnection, Slug), AppError> {
+        let scope = ctx.own_scope();
+        let tx = self.tenant_tx(scope).await?;
+        self.require_owner(tx.as_ref(), ctx).await?;
+        let tenant = tx
+            .tenants()
+            .find_by_id(ctx.tenant_id())
+            .await?
+            .ok_or(AppError::NotFound("tenant"))?;
+        if !self.current_entitlements(&tenant).has(Feature::Sso) {
+            return Err(AppError::OverPlan(Refusal::FeatureNotInPlan(Feature::Sso)));
+        }
+        let existing = tx.sso().find_connection(scope).await?;
+        let mut errors = FieldErrors::new();
+        let issuer = errors.check("issuer", IssuerUrl::parse(&input.issuer, self.sso.allow_loopback_http));
+        let client_id = input.client_id.trim().to_owned();
+        if client_id.is_empty() || client_id.len() > SsoConnection::MAX_CLIENT_ID_LEN {
+            errors.add(
+                "clientId",
+                format!("must be 1 to {} characters", SsoConnection::MAX_CLIENT_ID_LEN),
+            );
+        }
+        let secret = input.client_secret.as_deref().map(str::trim);
+        match secret {
+            Some(secret) if secret.is_empty() || secret.len() > SsoConnection::MAX_CLIENT_SECRET_LEN => errors.add(
+                "clientSecret",
+                format!("must be 1 to {} characters", SsoConnection::MAX_CLIENT_SECRET_LEN),
+            ),
+            None if existing.is_none() => errors.add("clientSecret", "is required for a new connection"),
+            _ => {}
+        }
+        let role = match RoleId::parse(&input.provisioned_role_id) {
+            Ok(id) => tx.roles().find_by_id(scope, id).await?,
+            Err(_) => None,
+        };
+        match &role {
+            None => errors.add("provisionedRoleId", "no such role in this tenant"),
+            Some(role) if role.system == Some(SystemRole::Owner) => errors.add(
+                "provisionedRoleId",
+                "people provisioned by single sign-on cannot be owners",
+            ),
+            Some(_) => {}
+        }
+        let (Some(issuer), Some(role)) = (issuer, role) else {
+            return Err(AppError::Validation(errors));
+        };
+        errors.into_result()?;
+        let now = self.ports.clock.now();
+        let sealed_client_secret = match (secret, &existing) {
+            (Some(secret), _) => self
+                .ports
+                .secret_box
+                .seal(secret, &secret_context(tenant.id))
+                .map_err(AppError::Internal)?,
+            (None, Some(existing)) => existing.sealed_client_secret.clone(),
+            (None, None) => return Err(AppError::validation("clientSecret", "is required for a new connection")),
+        };
+        let connection = SsoConnection {
+            tenant_id: tenant.id,
+            issuer,
+            client_id,
+            sealed_client_secret,
+            provisioned_role_id: role.id,
+            created_at: existing.as_ref().map_or(now, |c| c.created_at),
+            updated_at: now,
+        };
+        tx.sso().put_connection(scope, &connection).await?;
+        let event = ctx
+            .audit("sso.connection_configured", "sso_connection", tenant.id, now)
+            .change(
+                "issuer",
+                existing.as_ref().map(|c| c.issuer.as_str()),
+                Some(connection.issuer.as_str()),
+            )
+            .change(
+                "client_id",
+                existing.as_ref().map(|c| c.client_id.as_str()),
+                Some(connection.client_id.as_str()),
+            )
+            .change(
+                "provisioned_role_id",
+                existing.as_ref().map(|c| c.provisioned_role_id.to_string()),
+                Some(connection.provisioned_role_id.to_string()),
+            )
+            .change("client_secret", None::<&str>, secret.map(|_| "(replaced)"));
+        self.commit_with(tx, &event).await?;
+        Ok((connection, tenant.slug))
+    }
+
+    /// Removes the caller's tenant's connection (owners only); `false` when there was none.
+    pub async fn delete_sso_connection(&self, ctx: &RequestContext) -> Result<bool, AppError> {
+        let tx = self.tenant_tx(ctx.own_scope()).await?;
+        self.require_owner(tx.as_ref(), ctx).await?;
+        if !tx.sso().delete_connection(ctx.own_scope()).await? {
+            return Ok(false);
+        }
+        let now = self.ports.clock.now();
+        let event = ctx.audit("sso.connection_deleted", "sso_connection", ctx.tenant_id(), now);
+        self.commit_with(tx, &event).await?;
+        Ok(true)
+    }
+
+    /// Starts a browser's sign-in to the tenant named by `tenant_slug`.
+    #[tracing::instrument(level = "debug", name = "start_sso", skip_all)]
+    pub async fn start_sso(&self, tenant_slug: &str, client: &ClientInfo) -> Result<SsoStart, AppError> {
+        self.throttle_sso(client).await?;
+        let redirect_uri = self.sso.redirect_uri.as_deref().ok_or_else(unavailable)?;
+        let slug = Slug::parse(tenant_slug).map_err(|e| AppError::validation("tenant", e.to_string()))?;
+        let tx = self.global_tx().await?;
+        let tenant = tx.tenants().find_by_slug(&slug).await?.ok_or_else(unavailable)?;
+        let connection = self.usable_connection(tx.as_ref(), &tenant).await?;
+        let now = self.ports.clock.now();
+        let state = self.ports.secrets.generate("");
+        let nonce = self.ports.secrets.generate("").plain;
+        let verifier = self.ports.secrets.generate("").plain;
+        let browser = self.ports.secrets.generate("");
+        let authorization_url = self
+            .ports
+            .oidc
+            .authorization_url(
+                OidcClientRef {
+                    issuer: connection.issuer.as_str(),
+                    client_id: &connection.client_id,
+                    redirect_uri,
+                },
+                &state.plain,
+                &nonce,
+                &verifier,
+            )
+            .await
+            .map_err(provider_error)?;
+        let sign_in = SsoSignIn {
+            sealed_code_verifier: self
+                .ports
+                .secret_box
+                .seal(&verifier, &verifier_context(&state.digest))
+                .map_err(AppError::Internal)?,
+            state_digest: state.digest,
+            tenant_id: tenant.id,
+            nonce,
+            browser_digest: browser.digest,
+            created_at: now,
+            expires_at: now + SsoSignIn::LIFETIME,
+            callback_at: None,
+            user_id: None,
+            handover_digest: None,
+            handed_over_at: None,
+        };
+        tx.sso().insert_sign_in(&sign_in, now).await?;
+        tx.commit().await?;
+        Ok(SsoStart {
+            authorization_url,
+            browser_secret: browser.plain,
+        })
+    }
+
+    /// The provider's callback: checks the sign-in and the browser, redeems the code,
+    /// provisions or links the person, and answers a one-time hand-over code.
+    #[tracing::instrument(level = "debug", name = "finish_sso", skip_all)]
+    pub async fn finish_sso(
+        &self,
+        state: &str,
+        code: &str,
+        browser_secret: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<String, AppError> {
+        self.throttle_sso(client).await?;
+        let now = self.ports.clock.now();
+        let state_digest = self.ports.secrets.digest(state.trim());
+        let tx = self.global_tx().await?;
+        let sign_in = tx.sso().find_sign_in(&state_digest).await?;
+        let Some(sign_in) = sign_in.filter(|s| s.awaits_callback(now)) else {
+            drop(tx);
+            return Err(self.sso_refused(None, None, "unknown_state", client).await);
+        };
+        let tenant_id = sign_in.tenant_id;
+        let same_browser =
+            browser_secret.is_some_and(|secret| self.ports.secrets.digest(secret) == sign_in.browser_digest);
+        if !same_browser {
+            drop(tx);
+            return Err(self.sso_refused(Some(tenant_id), None, "other_browser", client).await);
+        }
+        // The callback is taken once, whatever happens next.
+        if !tx.sso().take_callback(&state_digest, now).await? {
+            return Err(AppError::Unauthenticated(UNKNOWN_SIGN_IN.into()));
+        }
+        tx.commit().await?;
+
+        let tx = self.global_tx().await?;
+        let tenant = tx.tenants().find_by_id(tenant_id).await?.ok_or_else(unavailable)?;
+        let connection = self.usable_connection(tx.as_ref(), &tenant).await?;
+        drop(tx);
+        let client_secret = self
+            .ports
+            .secret_box
+            .open(&connection.sealed_client_secret, &secret_context(tenant.id))
+            .map_err(AppError::Internal)?;
+        let verifier = self
+            .ports
+            .secret_box
+            .open(&sign_in.sealed_code_verifier, &verifier_context(&state_digest))
+            .map_err(AppError::Internal)?;
+        let redirect_uri = self.sso.redirect_uri.as_deref().ok_or_else(unavailable)?;
+        let reference = OidcClientRef {
+            issuer: connection.issuer.as_str(),
+            client_id: &connection.client_id,
+            redirect_uri,
+        };
+        let identity = match self
+            .ports
+            .oidc
+            .redeem(reference, &client_secret, code, &verifier, &sign_in.nonce)
+            .await
+        {
+            Ok(identity) => identity,
+            Err(error) => {
+                let reason = match &error {
+                    OidcError::Unavailable(_) => "provider_unavailable",
+                    OidcError::Refused(_) => "code_refused",
+                    OidcError::InvalidToken(_) => "invalid_token",
+                };
+                tracing::info!(%error, tenant_id = %tenant.id, "single sign-on refused");
+                self.sso_refused(Some(tenant.id), None, reason, client).await;
+                return Err(provider_error(error));
+            }
+        };
+        let email = match identity.email.as_deref().map(Email::parse) {
+            Some(Ok(email)) if identity.email_verified => email,
+            _ => {
+                return Err(self
+                    .sso_refused(Some(tenant.id), Some(&identity), "email_not_verified", client)
+                    .await);
+            }
+        };
+        let (user_id, provisioned) = self.provision(&tenant, &connection, &email, &identity, client).await?;
+        let handover = self.ports.secrets.generate("ssoh_");
+        let tx = self.global_tx().await?;
+        tx.sso()
+            .record_handover(&state_digest, user_id, &handover.digest)
+            .await?;
+        tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
+        let event = NewAuditEvent::new(
+            Some(tenant.id),
+            AuditActor::User(user_id),
+            "sso.signed_in",
+            "user",
+            Some(user_id.to_string()),
+            now,
+        )
+        .change("issuer", None::<&str>, Some(identity.issuer.as_str()))
+        .change("subject", None::<&str>, Some(identity.subject.as_str()))
+        .change("provisioned", None::<&str>, Some(provisioned))
+        .with_origin(client.clone());
+        self.commit_with(tx, &event).await?;
+        Ok(handover.plain)
+    }
+
+    /// Exchanges the callback's one-time hand-over code for a token pair.
+    #[tracing::instrument(level = "debug", name = "complete_sso_sign_in", skip_all)]
+    pub async fn complete_sso_sign_in(&self, code: &str, client: ClientInfo) -> Result<AuthSession, AppError> {
+        let now = self.ports.clock.now();
+        let digest = self.ports.secrets.digest(code.trim());
+        let tx = self.global_tx().await?;
+        let sign_in = tx
+            .sso()
+            .find_handover(&digest)
+            .await?
+            .filter(|s| s.awaits_handover(now));
+        let (Some(sign_in), true) = (sign_in.clone(), tx.sso().take_handover(&digest, now).await?) else {
+            return Err(AppError::Unauthenticated(UNKNOWN_SIGN_IN.into()));
+        };
+        let user_id = sign_in
+            .user_id
+            .ok_or_else(|| AppError::Unauthenticated(UNKNOWN_SIGN_IN.into()))?;
+        let user = tx
+            .users()
+            .find_by_id(user_id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        tx.enter_user(user_id).await?;
+        let active = tx
+            .memberships()
+            .list_own(user_id)
+            .await?
+            .into_iter()
+            .any(|m| m.tenant_id == sign_in.tenant_id && m.is_active());
+        let tenant = tx.tenants().find_by_id(sign_in.tenant_id).await?;
+        let Some(tenant) = tenant.filter(|t| active && t.is_active()) else {
+            return Err(AppError::Unauthenticated(UNAVAILABLE.into()));
+        };
+        tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
+        let session = self.open_session(tx.as_ref(), user, tenant, &client, false).await?;
+        let event = NewAuditEvent::new(
+            Some(session.tenant.id),
+            AuditActor::User(user_id),
+            "session.logged_in",
+            "session",
+            Some(session.session_id.to_string()),
+            now,
+        )
+        .change("method", None::<&str>, Some("sso"))
+        .with_origin(client);
+        self.commit_with(tx, &event).await?;
+        Ok(session)
+    }
+
+    /// The tenant's connection, if the tenant is active and its plan includes `sso`.
+    async fn usable_connection(&self, tx: &dyn Transaction, tenant: &Tenant) -> Result<SsoConnection, AppError> {
+        if !tenant.is_active() || !self.current_entitlements(tenant).has(Feature::Sso) {
+            return Err(unavailable());
+        }
+        tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
+        tx.sso()
+            .find_connection(&TenantScope::new(tenant.id))
+            .await?
+            .ok_or_else(unavailable)
+    }
+}
+
+pub(super) fn unavailable() -> AppError {
+    AppError::NotFound("single sign-on connection")
+}
+
+fn provider_error(error: OidcError) -> AppError {
+    match error {
+        OidcError::Unavailable(_) => AppError::internal(error.to_string()),
+        other => AppError::Unauthenticated(other.to_string()),
+    }
+}

@@ -1,0 +1,219 @@
+//! Single sign-on against a real OpenID Connect provider (the `oidc-provider` npm
+//! package, started by the test): the full authorization code flow through the
+//! provider's login form, just-in-time provisioning, linking an existing user by the
+//! verified email, and the refusals that create nothing — a callback in another
+//! browser, a replayed callback, a wrong state, an unverified email, a token from
+//! another issuer — and a key rotation at the provider picked up at once.
+
+use serde_json::{Value, json};
+use tessera_application::ports::OidcClientRef;
+use tessera_infrastructure::HttpOidcClient;
+use tessera_tests::oidc::{Provider, raw_id_token, sign_in};
+use tessera_tests::{Backend, Member, TestApp, on_both_backends};
+
+on_both_backends!(people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_nothing,);
+
+const CLIENT_ID: &str = "tessera-test";
+const CLIENT_SECRET: &str = "a client secret of the test provider";
+const COMPLETE: &str = "mutation($c: String!) { completeSsoSignIn(input: { code: $c }) { accessToken user { id email emailVerified } tenant { slug } } }";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+async fn configure(app: &TestApp, owner: &Member, issuer: &str, secret: Option<&str>) -> tessera_tests::GqlResponse {
+    let role = app.role_id(&owner.token, "member").await;
+    app.graphql(
+        "mutation($i: ConfigureSsoConnectionInput!) { configureSsoConnection(input: $i) { issuer clientId provisionedRoleId callbackUrl startPath } }",
+        json!({ "i": { "issuer": issuer, "clientId": CLIENT_ID, "clientSecret": secret, "provisionedRoleId": role } }),
+        Some(&owner.token),
+    )
+    .await
+}
+
+/// The callback's answer as JSON.
+fn body(answer: &Value) -> Value {
+    serde_json::from_str(answer["body"].as_str().expect("a body")).expect("a JSON body")
+}
+
+async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_nothing(backend: Backend) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let provider = Provider::start(CLIENT_ID, CLIENT_SECRET, &format!("{base}/sso/callback"));
+    let Some(app) = TestApp::spawn_configured(backend, |config, _| {
+        config.http.bind_addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        config.http.public_url = Some(base.clone());
+    })
+    .await
+    else {
+        return;
+    };
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let start = format!("{base}/sso/start?tenant=acme");
+
+    // Without a connection there is nothing to start.
+    let none = app.client.get(&start).send().await.expect("start");
+    assert_eq!(none.status(), 404);
+
+    // Configuring: validation per field, the secret never shown back.
+    let bad = app
+        .graphql(
+            "mutation($i: ConfigureSsoConnectionInput!) { configureSsoConnection(input: $i) { issuer } }",
+            json!({ "i": { "issuer": "ftp://idp", "clientId": "", "provisionedRoleId": "nope" } }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(bad.error_code(), Some("BAD_USER_INPUT"), "{}", bad.body);
+    for field in ["issuer", "clientId", "clientSecret", "provisionedRoleId"] {
+        assert!(bad.field_error(field).is_some(), "{field}: {}", bad.body);
+    }
+    let configured = configure(&app, &owner, &provider.issuer, Some(CLIENT_SECRET)).await;
+    let connection = &configured.assert_ok()["configureSsoConnection"];
+    assert_eq!(connection["callbackUrl"], format!("{base}/sso/callback"));
+    assert_eq!(connection["startPath"], "/sso/start?tenant=acme");
+    assert!(!configured.body.to_string().contains(CLIENT_SECRET));
+
+    // First sign-in: the person is provisioned just in time with the connection's role.
+    let logged_in_before = app.audit_count("session.logged_in").await;
+    let answer = sign_in(&start, "newcomer@acme.example", false).await;
+    assert_eq!(answer["status"], 200, "{answer}");
+    let code = body(&answer)["ssoCode"].as_str().expect("a hand-over code").to_owned();
+    let signed_in = app.graphql(COMPLETE, json!({ "c": code }), None).await;
+    let data = &signed_in.assert_ok()["completeSsoSignIn"];
+    assert_eq!(data["user"]["email"], "newcomer@acme.example");
+    assert_eq!(data["user"]["emailVerified"], true);
+    assert_eq!(data["tenant"]["slug"], "acme");
+    let token = data["accessToken"].as_str().expect("token");
+    let me = app.query("{ me { membership { role { name } } } }", token).await;
+    assert_eq!(
+        me.assert_ok()["me"]["membership"]["role"]["name"],
+        "Member",
+        "{}",
+        me.body
+    );
+    let again = app.graphql(COMPLETE, json!({ "c": code }), None).await;
+    assert_eq!(
+        again.error_code(),
+        Some("UNAUTHENTICATED"),
+        "a hand-over code works once"
+    );
+    assert_eq!(app.audit_count("session.logged_in").await, logged_in_before + 1);
+    assert_eq!(app.audit_count("sso.signed_in").await, 1);
+    assert_eq!(app.audit_count("member.provisioned").await, 1);
+
+    // An existing user (of another tenant) is linked by the verified email.
+    let elsewhere = app.sign_up("known@acme.example", "elsewhere").await;
+    let answer = sign_in(&start, "known@acme.example", false).await;
+    let code = body(&answer)["ssoCode"].as_str().expect("code").to_owned();
+    let linked = app.graphql(COMPLETE, json!({ "c": code }), None).await;
+    assert_eq!(
+        linked.assert_ok()["completeSsoSignIn"]["user"]["id"].as_str(),
+        Some(elsewhere.user_id.as_str())
+    );
+
+    let users_before = app.db.count("users").await;
+    let memberships_before = app.db.count("memberships").await;
+
+    // An email the provider did not verify.
+    let unverified = sign_in(&start, "unverified-eve@acme.example", false).await;
+    assert_eq!(unverified["status"], 401, "{unverified}");
+
+    // The callback taken to another browser (no binding cookie), then a wrong state.
+    let stopped = sign_in(&start, "mallory@acme.example", true).await;
+    let callback = stopped["callback"].as_str().expect("callback").to_owned();
+    let cookie = stopped["cookie"].as_str().expect("cookie").to_owned();
+    let other_browser = app.client.get(&callback).send().await.expect("callback");
+    assert_eq!(other_browser.status(), 401);
+    let tampered = callback.replace("state=", "state=x");
+    let wrong_state = app
+        .client
+        .get(&tampered)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(wrong_state.status(), 401);
+    // The real browser still completes it once; the same callback again is refused.
+    let first = app
+        .client
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(first.status(), 200);
+    let replayed = app
+        .client
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(replayed.status(), 401, "a replayed callback");
+    assert_eq!(
+        app.db.count("users").await,
+        users_before + 1,
+        "only mallory's completed sign-in created a user"
+    );
+    assert_eq!(app.db.count("memberships").await, memberships_before + 1);
+    assert!(app.audit_count("sso.sign_in_failed").await >= 4);
+
+    // The provider rotates its signing key: the next sign-in verifies with the new key.
+    provider.rotate_keys().await;
+    let rotated = sign_in(&start, "newcomer@acme.example", false).await;
+    assert_eq!(rotated["status"], 200, "{rotated}");
+
+    // A token another issuer signed is refused, even for the same client id.
+    let other = Provider::start(CLIENT_ID, CLIENT_SECRET, "http://127.0.0.1:9/cb");
+    let (foreign, nonce) = raw_id_token(
+        &other.issuer,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        "http://127.0.0.1:9/cb",
+        "newcomer@acme.example",
+    )
+    .await;
+    let client = HttpOidcClient::new(std::time::Duration::from_secs(5), true).expect("client");
+    let ours = OidcClientRef {
+        issuer: &provider.issuer,
+        client_id: CLIENT_ID,
+        redirect_uri: "http://127.0.0.1:9/cb",
+    };
+    assert!(
+        client.verify_id_token(ours, &foreign, &nonce).await.is_err(),
+        "another issuer's token"
+    );
+    let theirs = OidcClientRef {
+        issuer: &other.issuer,
+        ..ours
+    };
+    let identity = client
+        .verify_id_token(theirs, &foreign, &nonce)
+        .await
+        .expect("its own issuer verifies it");
+    assert_eq!(identity.email.as_deref(), Some("newcomer@acme.example"));
+    assert!(
+        client.verify_id_token(theirs, &foreign, "another nonce").await.is_err(),
+        "another sign-in's nonce"
+    );
+
+    // Only an owner configures; the connection can be removed.
+    let member = app
+        .join(
+            &owner,
+            "bob@acme.example",
+            tessera_tests::RoleChoice::System(tessera_domain::SystemRole::Member),
+        )
+        .await;
+    let refused = configure(&app, &member, &provider.issuer, Some(CLIENT_SECRET)).await;
+    refused.assert_reason("NOT_OWNER");
+    let deleted = app
+        .graphql("mutation { deleteSsoConnection }", json!({}), Some(&owner.token))
+        .await;
+    assert_eq!(deleted.assert_ok()["deleteSsoConnection"], true);
+    let gone = app.client.get(&start).send().await.expect("start");
+    assert_eq!(gone.status(), 404);
+}
