@@ -39,7 +39,7 @@ fn up_script(id: &str, time: &str) -> String {
            log_in_tenant_id {id} NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,\n\
            created_at {time} NOT NULL,\n\
            expires_at {time} NOT NULL,\n\
-           failed_attempts integer NOT NULL DEFAULT 0,\n\
+           attempts integer NOT NULL DEFAULT 0,\n\
            used_at {time}\n\
          );\n\
          CREATE INDEX ix_mfa_challenges_user ON mfa_challenges (user_id);\n\

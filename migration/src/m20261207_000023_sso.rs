@@ -24,6 +24,7 @@ fn tables(id: &str, time: &str) -> String {
            client_id text NOT NULL,\n\
            sealed_client_secret text NOT NULL,\n\
            provisioned_role_id {id} NOT NULL,\n\
+           domains text NOT NULL,\n\
            created_at {time} NOT NULL,\n\
            updated_at {time} NOT NULL\n\
          );\n\

@@ -653,6 +653,35 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Records `domain` as a verified custom domain of `member`'s tenant (written through
+    /// the repository ports, as a passed HTTP check would).
+    pub async fn verified_domain(&self, member: &Member, domain: &str) {
+        use tessera_application::TenantScope;
+        use tessera_application::ports::Store;
+        use tessera_domain::{CustomDomain, DomainName, TenantId};
+
+        let store = self.db.app_store(1).await;
+        let tenant = TenantId::parse(&member.tenant_id).expect("tenant id");
+        let scope = TenantScope::for_tests(tenant);
+        let domain = DomainName::parse(domain).expect("a domain");
+        let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
+        let tx = store.begin().await.expect("begin");
+        tx.enter_tenant(&scope).await.expect("enter");
+        let record = CustomDomain {
+            tenant_id: tenant,
+            domain: domain.clone(),
+            verification_token: format!("test-{}", Uuid::new_v4().simple()),
+            created_at: now,
+            verified_at: None,
+        };
+        tx.custom_domains().insert(&scope, &record).await.expect("domain");
+        tx.custom_domains()
+            .mark_verified(&scope, &domain, now)
+            .await
+            .expect("verified");
+        tx.commit().await.expect("commit");
+    }
+
     /// Makes a new user an active member of `owner`'s tenant with the given role (written
     /// through the repository ports, as an accepted invitation would), and logs them in there.
     pub async fn join(&self, owner: &Member, email: &str, role: RoleChoice) -> Member {
@@ -749,16 +778,22 @@ impl TestApp {
 
         let store = self.db.app_store(1).await;
         let scope = TenantScope::for_tests(TenantId::parse(&owner.tenant_id).expect("tenant id"));
-        let tx = store.begin().await.expect("begin");
-        tx.enter_tenant(&scope).await.expect("enter");
-        let before = tx
+        // Read apart from the write: on SQLite a transaction that reads and then writes
+        // fails ("database is locked") if the server's workers wrote in between; the
+        // update still only lands on the row as it was read.
+        let read = store.begin().await.expect("begin");
+        read.enter_tenant(&scope).await.expect("enter");
+        let before = read
             .memberships()
             .find_by_user(&scope, UserId::parse(user_id).expect("user id"))
             .await
             .expect("query")
             .expect("a membership");
+        drop(read);
         let mut after = before.clone();
         change(&mut after);
+        let tx = store.begin().await.expect("begin");
+        tx.enter_tenant(&scope).await.expect("enter");
         tx.memberships().update(&scope, &before, &after).await.expect("update");
         tx.commit().await.expect("commit");
     }

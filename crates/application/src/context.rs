@@ -242,14 +242,9 @@ impl RequestContext {
         self
     }
 
-    /// The session behind the request proved a second factor.
-    pub fn has_second_factor(&self) -> bool {
-        self.second_factor
-    }
-
-    /// Tenant work waits until the session has the second factor the tenant requires,
-    /// and until the person has finished onboarding (where gated).
-    pub fn ensure_onboarded(&self) -> Result<(), AppError> {
+    /// Refused (`MFA_REQUIRED`) while the tenant requires a second factor this session
+    /// lacks.
+    pub fn ensure_second_factor(&self) -> Result<(), AppError> {
         if self.mfa_pending {
             return Err(AppError::Forbidden {
                 reason: ForbiddenReason::MfaRequired,
@@ -258,6 +253,23 @@ impl RequestContext {
                     .into(),
             });
         }
+        Ok(())
+    }
+
+    /// The tenant requires a second factor and this session has none.
+    pub fn mfa_pending(&self) -> bool {
+        self.mfa_pending
+    }
+
+    /// The session behind the request proved a second factor.
+    pub fn has_second_factor(&self) -> bool {
+        self.second_factor
+    }
+
+    /// Tenant work waits until the session has the second factor the tenant requires,
+    /// and until the person has finished onboarding (where gated).
+    pub fn ensure_onboarded(&self) -> Result<(), AppError> {
+        self.ensure_second_factor()?;
         if self.onboarding_pending {
             Err(AppError::Forbidden {
                 reason: ForbiddenReason::OnboardingIncomplete,

@@ -43,7 +43,7 @@ pub fn normalize_recovery_code(raw: &str) -> String {
 }
 
 /// What a correct password leads to when a second factor is needed: the person and the
-/// tenant chosen, valid for a few minutes and a few wrong codes, used once.
+/// tenant chosen, valid for a few minutes and a few codes tried, used once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MfaChallenge {
     pub digest: String,
@@ -51,19 +51,20 @@ pub struct MfaChallenge {
     pub tenant_id: TenantId,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
-    pub failed_attempts: u32,
+    /// Codes tried so far (each counted before it is checked).
+    pub attempts: u32,
     pub used_at: Option<DateTime<Utc>>,
 }
 
 impl MfaChallenge {
     /// How long a challenge lives.
     pub const LIFETIME: Duration = Duration::minutes(5);
-    /// Wrong codes a challenge takes before it is spent.
-    pub const MAX_FAILED_ATTEMPTS: u32 = 5;
+    /// Codes a challenge takes before it is spent.
+    pub const MAX_ATTEMPTS: u32 = 5;
 
-    /// Unused, unexpired and not worn out by wrong codes.
+    /// Unused, unexpired and with a code left to try.
     pub fn is_usable(&self, now: DateTime<Utc>) -> bool {
-        self.used_at.is_none() && now < self.expires_at && self.failed_attempts < Self::MAX_FAILED_ATTEMPTS
+        self.used_at.is_none() && now < self.expires_at && self.attempts < Self::MAX_ATTEMPTS
     }
 }
 
@@ -99,14 +100,14 @@ mod tests {
             tenant_id: TenantId::from_uuid(Uuid::nil()),
             created_at: now,
             expires_at: now + MfaChallenge::LIFETIME,
-            failed_attempts: MfaChallenge::MAX_FAILED_ATTEMPTS - 1,
+            attempts: MfaChallenge::MAX_ATTEMPTS - 1,
             used_at: None,
         };
         assert!(challenge.is_usable(now));
         assert!(!challenge.is_usable(now + MfaChallenge::LIFETIME), "expired");
-        challenge.failed_attempts += 1;
+        challenge.attempts += 1;
         assert!(!challenge.is_usable(now), "too many wrong codes");
-        challenge.failed_attempts = 0;
+        challenge.attempts = 0;
         challenge.used_at = Some(now);
         assert!(!challenge.is_usable(now), "used");
     }

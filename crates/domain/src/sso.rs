@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::{InvalidValue, RoleId, TenantId, UserId};
+use crate::{DomainName, Email, InvalidValue, RoleId, TenantId, UserId};
 
 /// A provider's issuer: an `https://` URL (or `http://` on a loopback address where
 /// the deployment allows it), without query or fragment, as the provider names itself.
@@ -59,6 +59,9 @@ pub struct SsoConnection {
     pub sealed_client_secret: String,
     /// The role of people the connection provisions just in time.
     pub provisioned_role_id: RoleId,
+    /// The email domains the provider speaks for: domains the tenant proved it
+    /// controls (verified custom domains). Only people of these domains sign in.
+    pub domains: Vec<DomainName>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -66,6 +69,14 @@ pub struct SsoConnection {
 impl SsoConnection {
     pub const MAX_CLIENT_ID_LEN: usize = 255;
     pub const MAX_CLIENT_SECRET_LEN: usize = 1024;
+    pub const MAX_DOMAINS: usize = 20;
+
+    /// Whether the address is in one of the connection's domains (exactly, not a
+    /// subdomain).
+    pub fn covers(&self, email: &Email) -> bool {
+        let domain = email.as_str().rsplit('@').next().unwrap_or_default();
+        self.domains.iter().any(|d| d.as_str().eq_ignore_ascii_case(domain))
+    }
 }
 
 /// One browser's sign-in: from the start (state, nonce and PKCE verifier, bound to a

@@ -29,6 +29,8 @@ const LONGEST_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Keys are fetched again for an unknown key id at most this often per provider (a
 /// token reaches verification only after the provider redeemed its code).
 const KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(1);
+/// Providers (issuers, key set URLs) remembered at most; past it the caches start over.
+const MAX_CACHED: usize = 1024;
 /// Larger answers from a provider are refused.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 /// Clock drift allowed on the ID token's times.
@@ -181,7 +183,11 @@ impl HttpOidcClient {
             fetched: Instant::now(),
             max_age,
         });
-        lock(&self.discovery).insert(issuer.to_owned(), cached.clone());
+        let mut discovery = lock(&self.discovery);
+        if discovery.len() >= MAX_CACHED {
+            discovery.clear();
+        }
+        discovery.insert(issuer.to_owned(), cached.clone());
         Ok(cached)
     }
 
@@ -208,7 +214,11 @@ impl HttpOidcClient {
         }
         let (set, max_age): (JwkSet, Duration) = self.fetch(&discovery.jwks_uri).await?;
         let jwk = find(&set);
-        lock(&self.keys).insert(
+        let mut keys = lock(&self.keys);
+        if keys.len() >= MAX_CACHED {
+            keys.clear();
+        }
+        keys.insert(
             discovery.jwks_uri.clone(),
             Arc::new(Cached {
                 value: set,
@@ -216,6 +226,7 @@ impl HttpOidcClient {
                 max_age,
             }),
         );
+        drop(keys);
         let jwk =
             jwk.ok_or_else(|| OidcError::InvalidToken("signed with a key the provider does not publish".into()))?;
         DecodingKey::from_jwk(&jwk).map_err(|e| OidcError::InvalidToken(e.to_string()))

@@ -787,11 +787,12 @@ async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: B
     // Single sign-on's connection (the sign-in itself needs a provider: its events are
     // checked in single_sign_on.rs, with a real one).
     let member_role = app.role_id(&verified, "member").await;
+    app.verified_domain(&mfa, "mfa-co.net").await;
     walk.run(
         "configureSsoConnection",
         "sso.connection_configured",
         "mutation($i: ConfigureSsoConnectionInput!) { configureSsoConnection(input: $i) { issuer } }",
-        json!({ "i": { "issuer": "http://127.0.0.1:9/idp", "clientId": "c", "clientSecret": "s", "provisionedRoleId": member_role } }),
+        json!({ "i": { "issuer": "http://127.0.0.1:9/idp", "clientId": "c", "clientSecret": "s", "provisionedRoleId": member_role, "domains": ["mfa-co.net"] } }),
         Some(&verified),
     )
     .await;

@@ -235,6 +235,13 @@ async fn a_tenant_that_requires_a_second_factor_admits_only_sessions_with_one(ba
     app.query("{ workspaces(first: 1) { totalCount } }", &owner_verified)
         .await
         .assert_ok();
+    // Nor do an owner's powers wait less: lifting the requirement, the tenant's export
+    // or its single sign-on, from a session without the factor.
+    let lift = app.graphql(REQUIRE, json!({ "r": false }), Some(&owner.token)).await;
+    lift.assert_reason("MFA_REQUIRED");
+    for owner_only in ["{ ssoConnection { issuer } }", "{ tenantExports(first: 1) { id } }"] {
+        app.query(owner_only, &owner.token).await.assert_reason("MFA_REQUIRED");
+    }
     // An audit trail of the change.
     assert_eq!(app.audit_count("tenant.mfa_requirement_changed").await, 1);
     assert_eq!(app.audit_count("user.totp_enabled").await, 2);

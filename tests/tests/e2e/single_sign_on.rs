@@ -24,12 +24,17 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn configure(app: &TestApp, owner: &Member, issuer: &str, secret: Option<&str>) -> tessera_tests::GqlResponse {
-    let role = app.role_id(&owner.token, "member").await;
+async fn configure(
+    app: &TestApp,
+    caller: &Member,
+    role: &str,
+    issuer: &str,
+    secret: Option<&str>,
+) -> tessera_tests::GqlResponse {
     app.graphql(
-        "mutation($i: ConfigureSsoConnectionInput!) { configureSsoConnection(input: $i) { issuer clientId provisionedRoleId callbackUrl startPath } }",
-        json!({ "i": { "issuer": issuer, "clientId": CLIENT_ID, "clientSecret": secret, "provisionedRoleId": role } }),
-        Some(&owner.token),
+        "mutation($i: ConfigureSsoConnectionInput!) { configureSsoConnection(input: $i) { issuer clientId provisionedRoleId domains callbackUrl startPath } }",
+        json!({ "i": { "issuer": issuer, "clientId": CLIENT_ID, "clientSecret": secret, "provisionedRoleId": role, "domains": ["acme-sso.net"] } }),
+        Some(&caller.token),
     )
     .await
 }
@@ -51,7 +56,7 @@ async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_no
     else {
         return;
     };
-    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let owner = app.sign_up("owner@acme-sso.net", "acme").await;
     let start = format!("{base}/sso/start?tenant=acme");
 
     // Without a connection there is nothing to start.
@@ -62,15 +67,20 @@ async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_no
     let bad = app
         .graphql(
             "mutation($i: ConfigureSsoConnectionInput!) { configureSsoConnection(input: $i) { issuer } }",
-            json!({ "i": { "issuer": "ftp://idp", "clientId": "", "provisionedRoleId": "nope" } }),
+            json!({ "i": { "issuer": "ftp://idp", "clientId": "", "provisionedRoleId": "nope", "domains": ["acme-sso.net"] } }),
             Some(&owner.token),
         )
         .await;
     assert_eq!(bad.error_code(), Some("BAD_USER_INPUT"), "{}", bad.body);
-    for field in ["issuer", "clientId", "clientSecret", "provisionedRoleId"] {
+    for field in ["issuer", "clientId", "clientSecret", "provisionedRoleId", "domains"] {
         assert!(bad.field_error(field).is_some(), "{field}: {}", bad.body);
     }
-    let configured = configure(&app, &owner, &provider.issuer, Some(CLIENT_SECRET)).await;
+    // Until the tenant proved it controls acme-sso.net, its provider cannot speak for it.
+    let engineer = app.create_role(&owner, "Engineer", &["members:read"]).await;
+    let unproven = configure(&app, &owner, &engineer, &provider.issuer, Some(CLIENT_SECRET)).await;
+    assert!(unproven.field_error("domains").is_some(), "{}", unproven.body);
+    app.verified_domain(&owner, "acme-sso.net").await;
+    let configured = configure(&app, &owner, &engineer, &provider.issuer, Some(CLIENT_SECRET)).await;
     let connection = &configured.assert_ok()["configureSsoConnection"];
     assert_eq!(connection["callbackUrl"], format!("{base}/sso/callback"));
     assert_eq!(connection["startPath"], "/sso/start?tenant=acme");
@@ -78,19 +88,19 @@ async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_no
 
     // First sign-in: the person is provisioned just in time with the connection's role.
     let logged_in_before = app.audit_count("session.logged_in").await;
-    let answer = sign_in(&start, "newcomer@acme.example", false).await;
+    let answer = sign_in(&start, "newcomer@acme-sso.net", false).await;
     assert_eq!(answer["status"], 200, "{answer}");
     let code = body(&answer)["ssoCode"].as_str().expect("a hand-over code").to_owned();
     let signed_in = app.graphql(COMPLETE, json!({ "c": code }), None).await;
     let data = &signed_in.assert_ok()["completeSsoSignIn"];
-    assert_eq!(data["user"]["email"], "newcomer@acme.example");
+    assert_eq!(data["user"]["email"], "newcomer@acme-sso.net");
     assert_eq!(data["user"]["emailVerified"], true);
     assert_eq!(data["tenant"]["slug"], "acme");
     let token = data["accessToken"].as_str().expect("token");
     let me = app.query("{ me { membership { role { name } } } }", token).await;
     assert_eq!(
         me.assert_ok()["me"]["membership"]["role"]["name"],
-        "Member",
+        "Engineer",
         "{}",
         me.body
     );
@@ -104,9 +114,26 @@ async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_no
     assert_eq!(app.audit_count("sso.signed_in").await, 1);
     assert_eq!(app.audit_count("member.provisioned").await, 1);
 
-    // An existing user (of another tenant) is linked by the verified email.
-    let elsewhere = app.sign_up("known@acme.example", "elsewhere").await;
-    let answer = sign_in(&start, "known@acme.example", false).await;
+    // An existing user (of another tenant) whose address is verified is linked.
+    let elsewhere = app.sign_up("known@acme-sso.net", "elsewhere").await;
+    app.graphql(
+        "mutation { requestEmailVerification }",
+        json!({}),
+        Some(&elsewhere.token),
+    )
+    .await
+    .assert_ok();
+    let mailed = app
+        .mailed_token("known@acme-sso.net", "ev_")
+        .expect("verification mail");
+    app.graphql(
+        "mutation($t: String!) { verifyEmail(input: { token: $t }) }",
+        json!({ "t": mailed }),
+        None,
+    )
+    .await
+    .assert_ok();
+    let answer = sign_in(&start, "known@acme-sso.net", false).await;
     let code = body(&answer)["ssoCode"].as_str().expect("code").to_owned();
     let linked = app.graphql(COMPLETE, json!({ "c": code }), None).await;
     assert_eq!(
@@ -114,44 +141,56 @@ async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_no
         Some(elsewhere.user_id.as_str())
     );
 
+    // An account nobody proved the address of is taken back by the domain's provider:
+    // whoever made it loses its password and sessions.
+    let squatter = app.sign_up("squatted@acme-sso.net", "squat").await;
+    let answer = sign_in(&start, "squatted@acme-sso.net", false).await;
+    let code = body(&answer)["ssoCode"].as_str().expect("code").to_owned();
+    let reclaimed = app.graphql(COMPLETE, json!({ "c": code }), None).await;
+    assert_eq!(
+        reclaimed.assert_ok()["completeSsoSignIn"]["user"]["id"].as_str(),
+        Some(squatter.user_id.as_str())
+    );
+    let old_session = app.query("{ me { email } }", &squatter.token).await;
+    assert_eq!(
+        old_session.error_code(),
+        Some("UNAUTHENTICATED"),
+        "{}",
+        old_session.body
+    );
+    let password = app
+        .graphql(
+            "mutation { logIn(input: { email: \"squatted@acme-sso.net\", password: \"a long enough password\" }) { accessToken } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(password.error_code(), Some("UNAUTHENTICATED"), "{}", password.body);
+    assert_eq!(app.audit_count("user.reclaimed_by_sso").await, 1);
+
     let users_before = app.db.count("users").await;
     let memberships_before = app.db.count("memberships").await;
 
-    // An email the provider did not verify.
-    let unverified = sign_in(&start, "unverified-eve@acme.example", false).await;
-    assert_eq!(unverified["status"], 401, "{unverified}");
+    // An address outside the connection's domains, even one the provider verified.
+    let outside = sign_in(&start, "eve@elsewhere.example", false).await;
+    assert_eq!(outside["status"], 401, "{outside}");
 
     // The callback taken to another browser (no binding cookie), then a wrong state.
-    let stopped = sign_in(&start, "mallory@acme.example", true).await;
+    let stopped = sign_in(&start, "mallory@acme-sso.net", true).await;
     let callback = stopped["callback"].as_str().expect("callback").to_owned();
     let cookie = stopped["cookie"].as_str().expect("cookie").to_owned();
     let other_browser = app.client.get(&callback).send().await.expect("callback");
     assert_eq!(other_browser.status(), 401);
-    let tampered = callback.replace("state=", "state=x");
-    let wrong_state = app
-        .client
-        .get(&tampered)
-        .header("cookie", &cookie)
-        .send()
+    // What the browser that started it sends.
+    let in_browser = |url: String| app.client.get(url).header("cookie", &cookie).send();
+    let wrong_state = in_browser(callback.replace("state=", "state=x"))
         .await
         .expect("callback");
     assert_eq!(wrong_state.status(), 401);
     // The real browser still completes it once; the same callback again is refused.
-    let first = app
-        .client
-        .get(&callback)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("callback");
+    let first = in_browser(callback.clone()).await.expect("callback");
     assert_eq!(first.status(), 200);
-    let replayed = app
-        .client
-        .get(&callback)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("callback");
+    let replayed = in_browser(callback.clone()).await.expect("callback");
     assert_eq!(replayed.status(), 401, "a replayed callback");
     assert_eq!(
         app.db.count("users").await,
@@ -163,7 +202,7 @@ async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_no
 
     // The provider rotates its signing key: the next sign-in verifies with the new key.
     provider.rotate_keys().await;
-    let rotated = sign_in(&start, "newcomer@acme.example", false).await;
+    let rotated = sign_in(&start, "newcomer@acme-sso.net", false).await;
     assert_eq!(rotated["status"], 200, "{rotated}");
 
     // A token another issuer signed is refused, even for the same client id.
@@ -173,7 +212,7 @@ async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_no
         CLIENT_ID,
         CLIENT_SECRET,
         "http://127.0.0.1:9/cb",
-        "newcomer@acme.example",
+        "newcomer@acme-sso.net",
     )
     .await;
     let client = HttpOidcClient::new(std::time::Duration::from_secs(5), true).expect("client");
@@ -194,7 +233,7 @@ async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_no
         .verify_id_token(theirs, &foreign, &nonce)
         .await
         .expect("its own issuer verifies it");
-    assert_eq!(identity.email.as_deref(), Some("newcomer@acme.example"));
+    assert_eq!(identity.email.as_deref(), Some("newcomer@acme-sso.net"));
     assert!(
         client.verify_id_token(theirs, &foreign, "another nonce").await.is_err(),
         "another sign-in's nonce"
@@ -204,12 +243,23 @@ async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_no
     let member = app
         .join(
             &owner,
-            "bob@acme.example",
+            "bob@acme-sso.net",
             tessera_tests::RoleChoice::System(tessera_domain::SystemRole::Member),
         )
         .await;
-    let refused = configure(&app, &member, &provider.issuer, Some(CLIENT_SECRET)).await;
+    let refused = configure(&app, &member, &engineer, &provider.issuer, Some(CLIENT_SECRET)).await;
     refused.assert_reason("NOT_OWNER");
+    // The role people are provisioned with stays while the connection names it.
+    let delete_role = "mutation($id: ID!, $to: ID) { deleteRole(input: { id: $id, replacementRoleId: $to }) }";
+    let member_role = app.role_id(&owner.token, "member").await;
+    let in_use = app
+        .graphql(
+            delete_role,
+            json!({ "id": engineer, "to": member_role }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(in_use.error_code(), Some("CONFLICT"), "{}", in_use.body);
     let deleted = app
         .graphql("mutation { deleteSsoConnection }", json!({}), Some(&owner.token))
         .await;

@@ -105,6 +105,23 @@ pub fn check(access: Access, caller: Option<&Caller>) -> Result<(), AppError> {
     }
 }
 
+/// Root fields a session without the second factor its tenant requires may still use:
+/// who and where it is, enrolling an authenticator, and its own sessions.
+const WITHOUT_SECOND_FACTOR: &[&str] = &[
+    "me",
+    "currentTenant",
+    "myTenants",
+    "mfaStatus",
+    "enrolTotp",
+    "confirmTotp",
+    "sessions",
+    "logOut",
+    "logOutEverywhere",
+    "revokeSession",
+    "switchTenant",
+    "requestEmailVerification",
+];
+
 /// Root fields a caller whose tenant is past due or suspended may still use: signing
 /// in and out, their own sessions, other tenants, and platform administration.
 const ANY_STANDING: &[&str] = &[
@@ -169,6 +186,12 @@ pub fn check_standing(parent: &str, field: &str, caller: Option<&Caller>) -> Res
     let Some(Caller::Member(request)) = caller else {
         return Ok(());
     };
+    if (parent == "Query" || parent == "Mutation")
+        && !WITHOUT_SECOND_FACTOR.contains(&field)
+        && rule_for(parent, field) != Some(Access::Public)
+    {
+        request.ensure_second_factor()?;
+    }
     if (parent != "Query" && parent != "Mutation") || ANY_STANDING.contains(&field) {
         return Ok(());
     }

@@ -28,6 +28,7 @@ pub(super) const RULES: &[Rule] = &[
             "issuer",
             "clientId",
             "provisionedRoleId",
+            "domains",
             "callbackUrl",
             "startPath",
             "createdAt",
@@ -58,6 +59,11 @@ impl SsoConnection {
     async fn provisioned_role_id(&self) -> ID {
         ID(self.connection.provisioned_role_id.to_string())
     }
+    /// The email domains the provider speaks for (verified custom domains of the
+    /// tenant): only people of these domains sign in through it.
+    async fn domains(&self) -> Vec<&str> {
+        self.connection.domains.iter().map(|d| d.as_str()).collect()
+    }
     /// The redirect URI to register with the provider; null when the server does not
     /// know its public address (`PUBLIC_URL`).
     async fn callback_url(&self) -> Option<&str> {
@@ -84,6 +90,9 @@ pub struct ConfigureSsoConnectionInput {
     pub client_secret: Option<String>,
     /// The role people provisioned by their first sign-in get (not the owner role).
     pub provisioned_role_id: ID,
+    /// Email domains the provider speaks for: each a verified custom domain of the
+    /// tenant (`addCustomDomain`, `verifyCustomDomain`), at most 20.
+    pub domains: Vec<String>,
 }
 
 #[derive(InputObject)]
@@ -134,6 +143,7 @@ impl SsoMutation {
             client_id: input.client_id,
             client_secret: input.client_secret,
             provisioned_role_id: input.provisioned_role_id.0,
+            domains: input.domains,
         };
         let configured = application(ctx)
             .configure_sso_connection(request, command)

@@ -37,7 +37,6 @@ pub struct CallbackQuery {
     state: Option<String>,
     code: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
 }
 
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
@@ -146,11 +145,17 @@ pub async fn start(State(state): State<AppState>, Query(query): Query<StartQuery
 /// `GET /sso/callback?state=…&code=…` (or `?error=…` from the provider).
 pub async fn callback(State(state): State<AppState>, Query(query): Query<CallbackQuery>, request: Request) -> Response {
     if let Some(error) = query.error {
-        let detail = query.error_description.unwrap_or_default();
+        // Only the provider's error code, and only if it looks like one (its free text
+        // is not repeated to the browser).
+        let code = if error.len() <= 64 && error.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            error
+        } else {
+            "error".to_owned()
+        };
         return refuse(
             StatusCode::UNAUTHORIZED,
             "UNAUTHENTICATED",
-            format!("the identity provider refused: {error} {detail}").trim(),
+            &format!("the identity provider refused the sign-in ({code})"),
         );
     }
     let (Some(sign_in), Some(code)) = (query.state, query.code) else {

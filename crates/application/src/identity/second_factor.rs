@@ -63,6 +63,10 @@ impl Proof {
 const WRONG_CODE: &str = "the code is not right";
 const CHALLENGE_ENDED: &str = "this sign-in has expired or was already completed: log in again";
 
+fn wrong_code() -> AppError {
+    AppError::Unauthenticated(WRONG_CODE.into())
+}
+
 /// The context a person's authenticator secret is sealed for.
 fn sealed_for(user_id: UserId) -> String {
     format!("totp:{user_id}")
@@ -124,7 +128,7 @@ impl Application {
         let session_id = ctx
             .session_id()
             .ok_or_else(|| AppError::validation("session", "this caller has no session"))?;
-        self.ensure_not_throttled(me).await?;
+        self.take_attempt(me).await?;
         let now = self.ports.clock.now();
         let tx = self.global_tx().await?;
         tx.enter_user(me).await?;
@@ -145,7 +149,6 @@ impl Application {
         let secret = self.open_secret(&factor)?;
         let Some(step) = self.ports.authenticators.matching_step(&secret, code, now) else {
             drop(tx);
-            self.ports.attempts.record_failure(&attempts_key(me)).await;
             return Err(AppError::validation(
                 "code",
                 "does not match: enter the current code, and check the device's clock",
@@ -179,7 +182,7 @@ impl Application {
     #[tracing::instrument(level = "debug", name = "disable_totp", skip_all)]
     pub async fn disable_totp(&self, ctx: &RequestContext, password: &str, code: &str) -> Result<(), AppError> {
         let me = ctx.require_person()?;
-        self.ensure_not_throttled(me).await?;
+        self.take_attempt(me).await?;
         let now = self.ports.clock.now();
         let tx = self.global_tx().await?;
         tx.enter_user(me).await?;
@@ -187,7 +190,7 @@ impl Application {
         let factor = self.confirmed_factor(tx.as_ref(), me).await?;
         let Some(proof) = self.prove(tx.as_ref(), &factor, code, true, now).await? else {
             drop(tx);
-            return Err(self.wrong_code(me).await);
+            return Err(wrong_code());
         };
         tx.mfa().remove_factors(me).await?;
         tx.enter_tenant(ctx.own_scope()).await?;
@@ -204,14 +207,14 @@ impl Application {
     #[tracing::instrument(level = "debug", name = "regenerate_recovery_codes", skip_all)]
     pub async fn regenerate_recovery_codes(&self, ctx: &RequestContext, code: &str) -> Result<Vec<String>, AppError> {
         let me = ctx.require_person()?;
-        self.ensure_not_throttled(me).await?;
+        self.take_attempt(me).await?;
         let now = self.ports.clock.now();
         let tx = self.global_tx().await?;
         tx.enter_user(me).await?;
         let factor = self.confirmed_factor(tx.as_ref(), me).await?;
         if self.prove(tx.as_ref(), &factor, code, false, now).await?.is_none() {
             drop(tx);
-            return Err(self.wrong_code(me).await);
+            return Err(wrong_code());
         }
         let codes = self.replace_recovery_codes(tx.as_ref(), me, now).await?;
         tx.enter_tenant(ctx.own_scope()).await?;
@@ -250,13 +253,18 @@ impl Application {
             return Err(AppError::Unauthenticated(CHALLENGE_ENDED.into()));
         };
         let me = record.user_id;
-        self.ensure_not_throttled(me).await?;
+        // Each code tried counts before it is checked, against the account and the
+        // challenge, and lands even when nothing else does.
+        self.take_attempt(me).await?;
+        if !tx.mfa().spend_attempt(&digest, now).await? {
+            return Err(AppError::Unauthenticated(CHALLENGE_ENDED.into()));
+        }
+        tx.commit().await?;
+        let tx = self.global_tx().await?;
         tx.enter_user(me).await?;
         let factor = self.confirmed_factor(tx.as_ref(), me).await?;
         let Some(proof) = self.prove(tx.as_ref(), &factor, code, true, now).await? else {
-            // The wrong code counts against the challenge even though nothing else lands.
-            tx.mfa().fail_challenge(&digest).await?;
-            tx.commit().await?;
+            drop(tx);
             self.record_security_event(
                 NewAuditEvent::new(
                     None,
@@ -269,7 +277,7 @@ impl Application {
                 .with_origin(client.clone()),
             )
             .await;
-            return Err(self.wrong_code(me).await);
+            return Err(wrong_code());
         };
         if !tx.mfa().use_challenge(&digest, now).await? {
             return Err(AppError::Unauthenticated(CHALLENGE_ENDED.into()));
@@ -343,7 +351,7 @@ impl Application {
             tenant_id: tenant.id,
             created_at: now,
             expires_at: now + MfaChallenge::LIFETIME,
-            failed_attempts: 0,
+            attempts: 0,
             used_at: None,
         };
         tx.mfa().insert_challenge(&challenge, now).await?;
@@ -418,11 +426,16 @@ impl Application {
         Ok(codes)
     }
 
-    async fn ensure_not_throttled(&self, me: UserId) -> Result<(), AppError> {
+    /// Counts a code about to be checked against the account, then refuses it when the
+    /// account has tried too many lately: counted first, so requests racing each other
+    /// cannot all slip under the limit. A right code resets the count.
+    async fn take_attempt(&self, me: UserId) -> Result<(), AppError> {
+        let key = attempts_key(me);
+        self.ports.attempts.record_failure(&key).await;
         match self
             .ports
             .attempts
-            .blocked_for(&attempts_key(me), self.auth.max_failed_logins_per_account)
+            .blocked_for(&key, self.auth.max_failed_logins_per_account.saturating_add(1))
             .await
         {
             Some(wait) => Err(AppError::RateLimited {
@@ -430,11 +443,6 @@ impl Application {
             }),
             None => Ok(()),
         }
-    }
-
-    async fn wrong_code(&self, me: UserId) -> AppError {
-        self.ports.attempts.record_failure(&attempts_key(me)).await;
-        AppError::Unauthenticated(WRONG_CODE.into())
     }
 
     /// The challenge's tenant, if the person may still enter it (as `log_in` decided).

@@ -77,6 +77,9 @@ impl Application {
     /// entered in the caller's tenant); `NOT_OWNER` otherwise, `API_KEY_NOT_ALLOWED` for a key.
     pub(crate) async fn require_owner(&self, tx: &dyn Transaction, ctx: &RequestContext) -> Result<UserId, AppError> {
         let me = ctx.require_person()?;
+        // An owner's powers wait for the second factor the tenant requires, like the
+        // rest of its work.
+        ctx.ensure_second_factor()?;
         let role = match ctx.role_id() {
             Some(role_id) => tx.roles().find_by_id(ctx.own_scope(), role_id).await?,
             None => None,

@@ -31,8 +31,10 @@ pub trait MfaRepository: Send + Sync {
     /// Stores a challenge, dropping the person's spent or expired ones.
     async fn insert_challenge(&self, challenge: &MfaChallenge, now: DateTime<Utc>) -> StoreResult<()>;
     async fn find_challenge(&self, digest: &str) -> StoreResult<Option<MfaChallenge>>;
-    /// Counts one more wrong code against the challenge.
-    async fn fail_challenge(&self, digest: &str) -> StoreResult<()>;
+    /// Takes one of the challenge's attempts before a code is checked, only if it is
+    /// unused, unexpired at `now` and has one left (`false` otherwise): parallel
+    /// requests cannot try more codes than it allows.
+    async fn spend_attempt(&self, digest: &str, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Marks the challenge used, only if it was not yet (`false` otherwise).
     async fn use_challenge(&self, digest: &str, at: DateTime<Utc>) -> StoreResult<bool>;
 }

@@ -141,6 +141,19 @@ impl Application {
             .audit("role.deleted", "role", role.id, self.ports.clock.now())
             .change("name", Some(role.name.as_str()), None::<&str>)
             .change("permissions", Some(permission_list(&role.permissions)), None::<String>);
+        if tx
+            .sso()
+            .find_connection(scope)
+            .await?
+            .is_some_and(|connection| connection.provisioned_role_id == role.id)
+        {
+            return Err(AppError::Conflict {
+                field: "id".into(),
+                message: "single sign-on gives this role to the people it provisions: choose another role \
+                          for the connection first"
+                    .into(),
+            });
+        }
         let holders = tx.roles().count_holders(scope, role.id).await?;
         if holders > 0 {
             let Some(replacement_id) = input.replacement_role_id else {

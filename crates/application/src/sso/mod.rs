@@ -13,8 +13,8 @@
 mod provision;
 
 use tessera_domain::{
-    AuditActor, Email, Feature, IssuerUrl, NewAuditEvent, Refusal, RoleId, Slug, SsoConnection, SsoSignIn, SystemRole,
-    Tenant,
+    AuditActor, DomainName, Email, Feature, IssuerUrl, NewAuditEvent, Refusal, RoleId, Slug, SsoConnection, SsoSignIn,
+    SystemRole, Tenant,
 };
 
 use crate::identity::{AuthSession, ClientInfo};
@@ -38,6 +38,8 @@ pub struct SsoConnectionInput {
     pub client_id: String,
     pub client_secret: Option<String>,
     pub provisioned_role_id: String,
+    /// Verified custom domains of the tenant whose people the provider speaks for.
+    pub domains: Vec<String>,
 }
 
 /// A started sign-in: where to send the browser, and the secret of the cookie that
@@ -54,6 +56,10 @@ const UNAVAILABLE: &str = "single sign-on is not available for this tenant";
 /// The context a connection's client secret is sealed for.
 pub(super) fn secret_context(tenant: tessera_domain::TenantId) -> String {
     format!("sso-client-secret:{tenant}")
+}
+
+fn domain_list(domains: &[DomainName]) -> String {
+    domains.iter().map(DomainName::as_str).collect::<Vec<_>>().join(",")
 }
 
 fn verifier_context(state_digest: &str) -> String {
@@ -131,6 +137,28 @@ impl Application {
             ),
             Some(_) => {}
         }
+        let mut domains = Vec::new();
+        if input.domains.is_empty() || input.domains.len() > SsoConnection::MAX_DOMAINS {
+            errors.add(
+                "domains",
+                format!("name 1 to {} email domains", SsoConnection::MAX_DOMAINS),
+            );
+        }
+        for raw in input.domains.iter().take(SsoConnection::MAX_DOMAINS) {
+            match DomainName::parse(raw) {
+                Ok(domain) => match tx.custom_domains().find(scope, &domain).await? {
+                    Some(found) if found.is_verified() => domains.push(domain),
+                    _ => errors.add(
+                        "domains",
+                        format!(
+                            "{domain} is not a verified domain of this tenant (addCustomDomain, verifyCustomDomain)"
+                        ),
+                    ),
+                },
+                Err(e) => errors.add("domains", format!("{raw}: {e}")),
+            }
+        }
+        domains.dedup();
         let (Some(issuer), Some(role)) = (issuer, role) else {
             return Err(AppError::Validation(errors));
         };
@@ -151,6 +179,7 @@ impl Application {
             client_id,
             sealed_client_secret,
             provisioned_role_id: role.id,
+            domains,
             created_at: existing.as_ref().map_or(now, |c| c.created_at),
             updated_at: now,
         };
@@ -171,6 +200,11 @@ impl Application {
                 "provisioned_role_id",
                 existing.as_ref().map(|c| c.provisioned_role_id.to_string()),
                 Some(connection.provisioned_role_id.to_string()),
+            )
+            .change(
+                "domains",
+                existing.as_ref().map(|c| domain_list(&c.domains)),
+                Some(domain_list(&connection.domains)),
             )
             .change("client_secret", None::<&str>, secret.map(|_| "(replaced)"));
         self.commit_with(tx, &event).await?;
@@ -314,11 +348,13 @@ impl Application {
                 return Err(provider_error(error));
             }
         };
+        // The provider speaks only for the domains the tenant proved it controls: an
+        // address elsewhere (verified by the provider or not) is not its to vouch for.
         let email = match identity.email.as_deref().map(Email::parse) {
-            Some(Ok(email)) if identity.email_verified => email,
+            Some(Ok(email)) if connection.covers(&email) => email,
             _ => {
                 return Err(self
-                    .sso_refused(Some(tenant.id), Some(&identity), "email_not_verified", client)
+                    .sso_refused(Some(tenant.id), Some(&identity), "email_not_covered", client)
                     .await);
             }
         };
@@ -379,7 +415,9 @@ impl Application {
             return Err(AppError::Unauthenticated(UNAVAILABLE.into()));
         };
         tx.enter_tenant(&TenantScope::new(tenant.id)).await?;
-        let session = self.open_session(tx.as_ref(), user, tenant, &client, false).await?;
+        // The tenant's provider is trusted for how strongly the person signed in (its own
+        // second factor): the session meets a second-factor requirement of the tenant.
+        let session = self.open_session(tx.as_ref(), user, tenant, &client, true).await?;
         let event = NewAuditEvent::new(
             Some(session.tenant.id),
             AuditActor::User(user_id),
@@ -411,9 +449,13 @@ pub(super) fn unavailable() -> AppError {
     AppError::NotFound("single sign-on connection")
 }
 
+/// What a caller learns of a provider's failure: that it failed (details are logged and
+/// audited, never shown to an anonymous caller).
 fn provider_error(error: OidcError) -> AppError {
     match error {
         OidcError::Unavailable(_) => AppError::internal(error.to_string()),
-        other => AppError::Unauthenticated(other.to_string()),
+        OidcError::Refused(_) | OidcError::InvalidToken(_) => {
+            AppError::Unauthenticated("the identity provider's answer could not be verified".into())
+        }
     }
 }

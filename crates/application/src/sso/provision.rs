@@ -30,6 +30,33 @@ impl Application {
         let tx = self.global_tx().await?;
         let existing = tx.users().find_by_email(email).await?;
         let (user, new_user) = match existing {
+            // An account nobody proved the address of may have been made by someone
+            // else than its owner: the domain's provider takes it back (its password,
+            // second factor and sessions end) before the owner signs in with it.
+            Some(user) if user.email_verified_at.is_none() => {
+                tx.users()
+                    .update_password(user.id, &PasswordHash::new(String::new()), now)
+                    .await?;
+                tx.users().mark_email_verified(user.id, now).await?;
+                tx.mfa().remove_factors(user.id).await?;
+                let ended = tx.sessions().revoke_all_for_user(user.id, now).await?;
+                for session in ended {
+                    self.ports.access_cache.revoke_session(session).await;
+                }
+                let event = NewAuditEvent::new(
+                    None,
+                    AuditActor::Anonymous,
+                    "user.reclaimed_by_sso",
+                    "user",
+                    Some(user.id.to_string()),
+                    now,
+                )
+                .change("issuer", None::<&str>, Some(connection.issuer.as_str()))
+                .with_origin(client.clone());
+                // In the platform's chain, landing with the rest of the sign-in.
+                tx.audit().append(&event).await?;
+                (user, false)
+            }
             Some(user) => (user, false),
             None => {
                 let name = identity
@@ -124,7 +151,7 @@ impl Application {
         .with_origin(client.clone());
         self.record_security_event(event).await;
         AppError::Unauthenticated(match reason {
-            "email_not_verified" => "the identity provider did not verify the email address".into(),
+            "email_not_covered" => "this sign-in's email address is not in a domain of the tenant's connection".into(),
             "membership_removed" => "your membership of this tenant was removed".into(),
             "provider_unavailable" | "code_refused" | "invalid_token" => {
                 "the identity provider's answer could not be verified".into()

@@ -107,17 +107,20 @@ impl MfaRepository for FakeTransaction {
     async fn find_challenge(&self, digest: &str) -> StoreResult<Option<MfaChallenge>> {
         Ok(self.state().mfa_challenges.iter().find(|c| c.digest == digest).cloned())
     }
-    async fn fail_challenge(&self, digest: &str) -> StoreResult<()> {
-        if let Some(challenge) = self.state().mfa_challenges.iter_mut().find(|c| c.digest == digest) {
-            challenge.failed_attempts += 1;
-        }
-        Ok(())
+    async fn spend_attempt(&self, digest: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut state = self.state();
+        let open = state
+            .mfa_challenges
+            .iter_mut()
+            .find(|c| c.digest == digest && c.is_usable(now));
+        Ok(open.map(|c| c.attempts += 1).is_some())
     }
     async fn use_challenge(&self, digest: &str, at: DateTime<Utc>) -> StoreResult<bool> {
         let mut state = self.state();
-        let open = state.mfa_challenges.iter_mut().find(|c| {
-            c.digest == digest && c.used_at.is_none() && c.failed_attempts < MfaChallenge::MAX_FAILED_ATTEMPTS
-        });
+        let open = state
+            .mfa_challenges
+            .iter_mut()
+            .find(|c| c.digest == digest && c.used_at.is_none() && c.attempts <= MfaChallenge::MAX_ATTEMPTS);
         Ok(open.map(|c| c.used_at = Some(at)).is_some())
     }
 }

@@ -162,7 +162,7 @@ async fn wrong_codes_wear_a_challenge_out_and_nothing_else_opens_one() {
     });
     with_authenticator(&app, &store).await;
     let challenge = challenge(&app).await;
-    for _ in 0..tessera_domain::MfaChallenge::MAX_FAILED_ATTEMPTS {
+    for _ in 0..tessera_domain::MfaChallenge::MAX_ATTEMPTS {
         assert!(matches!(
             verify(&app, &challenge, "123456").await,
             Err(AppError::Unauthenticated(_))
@@ -181,7 +181,7 @@ async fn wrong_codes_wear_a_challenge_out_and_nothing_else_opens_one() {
             .iter()
             .filter(|e| e.action == "session.mfa_failed")
             .count(),
-        tessera_domain::MfaChallenge::MAX_FAILED_ATTEMPTS as usize
+        tessera_domain::MfaChallenge::MAX_ATTEMPTS as usize
     );
 }
 

@@ -21,6 +21,8 @@ const AUTHENTICATION_FIELDS: &[&str] = &[
     "requestPasswordReset",
     "resetPassword",
     "refreshSession",
+    "verifyMfa",
+    "completeSsoSignIn",
 ];
 
 /// What a parsed document costs to keep, per byte of its text (its syntax tree, the

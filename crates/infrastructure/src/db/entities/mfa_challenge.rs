@@ -9,7 +9,7 @@ pub struct Model {
     pub log_in_tenant_id: Uuid,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
-    pub failed_attempts: i32,
+    pub attempts: i32,
     pub used_at: Option<DateTimeUtc>,
 }
 

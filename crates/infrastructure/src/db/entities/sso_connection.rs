@@ -9,6 +9,8 @@ pub struct Model {
     pub client_id: String,
     pub sealed_client_secret: String,
     pub provisioned_role_id: Uuid,
+    /// Comma-separated.
+    pub domains: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -146,7 +146,7 @@ impl MfaRepository for SeaTransaction {
                 Condition::any()
                     .add(mfa_challenge::Column::UsedAt.is_not_null())
                     .add(mfa_challenge::Column::ExpiresAt.lte(now))
-                    .add(mfa_challenge::Column::FailedAttempts.gte(MfaChallenge::MAX_FAILED_ATTEMPTS as i32)),
+                    .add(mfa_challenge::Column::Attempts.gte(MfaChallenge::MAX_ATTEMPTS as i32)),
             )
             .exec(&self.txn)
             .await
@@ -158,7 +158,7 @@ impl MfaRepository for SeaTransaction {
                 log_in_tenant_id: challenge.tenant_id.as_uuid(),
                 created_at: challenge.created_at,
                 expires_at: challenge.expires_at,
-                failed_attempts: challenge.failed_attempts as i32,
+                attempts: challenge.attempts as i32,
                 used_at: challenge.used_at,
             },
             db_failure,
@@ -177,22 +177,25 @@ impl MfaRepository for SeaTransaction {
                 tenant_id: TenantId::from_uuid(row.log_in_tenant_id),
                 created_at: row.created_at,
                 expires_at: row.expires_at,
-                failed_attempts: u32::try_from(row.failed_attempts).unwrap_or(u32::MAX),
+                attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
                 used_at: row.used_at,
             }))
     }
 
-    async fn fail_challenge(&self, digest: &str) -> StoreResult<()> {
-        mfa_challenge::Entity::update_many()
+    async fn spend_attempt(&self, digest: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        let result = mfa_challenge::Entity::update_many()
             .col_expr(
-                mfa_challenge::Column::FailedAttempts,
-                Expr::col(mfa_challenge::Column::FailedAttempts).add(1),
+                mfa_challenge::Column::Attempts,
+                Expr::col(mfa_challenge::Column::Attempts).add(1),
             )
             .filter(mfa_challenge::Column::ChallengeDigest.eq(digest))
+            .filter(mfa_challenge::Column::UsedAt.is_null())
+            .filter(mfa_challenge::Column::ExpiresAt.gt(now))
+            .filter(mfa_challenge::Column::Attempts.lt(MfaChallenge::MAX_ATTEMPTS as i32))
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;
-        Ok(())
+        Ok(result.rows_affected == 1)
     }
 
     async fn use_challenge(&self, digest: &str, at: DateTime<Utc>) -> StoreResult<bool> {
@@ -200,7 +203,7 @@ impl MfaRepository for SeaTransaction {
             .col_expr(mfa_challenge::Column::UsedAt, Expr::value(Some(at)))
             .filter(mfa_challenge::Column::ChallengeDigest.eq(digest))
             .filter(mfa_challenge::Column::UsedAt.is_null())
-            .filter(mfa_challenge::Column::FailedAttempts.lt(MfaChallenge::MAX_FAILED_ATTEMPTS as i32))
+            .filter(mfa_challenge::Column::Attempts.lte(MfaChallenge::MAX_ATTEMPTS as i32))
             .exec(&self.txn)
             .await
             .map_err(db_failure)?;

@@ -7,7 +7,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tessera_application::TenantScope;
 use tessera_application::ports::{SsoRepository, StoreResult};
-use tessera_domain::{IssuerUrl, RoleId, SsoConnection, SsoSignIn, TenantId, UserId};
+use tessera_domain::{DomainName, IssuerUrl, RoleId, SsoConnection, SsoSignIn, TenantId, UserId};
 
 use crate::db::entities::{corrupt, sso_connection, sso_sign_in};
 use crate::db::{SeaTransaction, db_failure, found, scoped};
@@ -45,6 +45,12 @@ impl SsoRepository for SeaTransaction {
             client_id: row.client_id,
             sealed_client_secret: row.sealed_client_secret,
             provisioned_role_id: RoleId::from_uuid(row.provisioned_role_id),
+            domains: row
+                .domains
+                .split(',')
+                .filter(|d| !d.is_empty())
+                .map(|d| DomainName::parse(d).map_err(|e| corrupt("sso_connections", "domains", e)))
+                .collect::<Result<_, _>>()?,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }))
@@ -58,6 +64,14 @@ impl SsoRepository for SeaTransaction {
             client_id: sea_orm::Set(connection.client_id.clone()),
             sealed_client_secret: sea_orm::Set(connection.sealed_client_secret.clone()),
             provisioned_role_id: sea_orm::Set(connection.provisioned_role_id.as_uuid()),
+            domains: sea_orm::Set(
+                connection
+                    .domains
+                    .iter()
+                    .map(DomainName::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
             created_at: sea_orm::Set(connection.created_at),
             updated_at: sea_orm::Set(connection.updated_at),
         };
@@ -69,6 +83,7 @@ impl SsoRepository for SeaTransaction {
                         sso_connection::Column::ClientId,
                         sso_connection::Column::SealedClientSecret,
                         sso_connection::Column::ProvisionedRoleId,
+                        sso_connection::Column::Domains,
                         sso_connection::Column::UpdatedAt,
                     ])
                     .to_owned(),
