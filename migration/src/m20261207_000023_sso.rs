@@ -25,6 +25,7 @@ fn tables(id: &str, time: &str) -> String {
            sealed_client_secret text NOT NULL,\n\
            provisioned_role_id {id} NOT NULL,\n\
            domains text NOT NULL,\n\
+           required boolean NOT NULL DEFAULT false,\n\
            created_at {time} NOT NULL,\n\
            updated_at {time} NOT NULL\n\
          );\n\

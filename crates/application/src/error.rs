@@ -93,6 +93,7 @@ wire_table! {
         TooManySubscriptions => ("TOO_MANY_SUBSCRIPTIONS", "the WebSocket connection runs as many subscriptions as it may"),
         QuotaExceeded => ("QUOTA_EXCEEDED", "the tenant holds as many as its plan allows; `extensions.quota`, `extensions.limit` and `extensions.used` say which and how many"),
         FeatureNotInPlan => ("FEATURE_NOT_IN_PLAN", "the tenant's plan does not include this; `extensions.feature` names the feature"),
+        SsoRequired => ("SSO_REQUIRED", "the address's domain signs in through its tenant's identity provider: start at `extensions.ssoStartUrl` (passwords are refused, the tenant's owners excepted)"),
         MfaRequired => ("MFA_REQUIRED", "a second factor is needed: after `logIn`, send `extensions.mfaChallenge` and a code to `verifyMfa`; in a tenant that requires one, a session signed in without it may only enrol an authenticator (`enrolTotp`, `confirmTotp`)"),
         TooManyConnections => ("TOO_MANY_CONNECTIONS", "the person, key or tenant has as many WebSocket connections open as it may"),
     }
@@ -135,6 +136,10 @@ pub enum AppError {
         challenge: String,
         expires_at: chrono::DateTime<chrono::Utc>,
     },
+    /// A password log-in for an address whose domain must sign in through its tenant's
+    /// provider: `FORBIDDEN`, `SSO_REQUIRED`, with where to start.
+    #[error("single sign-on is required")]
+    SsoRequired { start_url: String },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("conflict on {field}: {message}")]

@@ -62,6 +62,10 @@ pub struct SsoConnection {
     /// The email domains the provider speaks for: domains the tenant proved it
     /// controls (verified custom domains). Only people of these domains sign in.
     pub domains: Vec<DomainName>,
+    /// People of these domains must sign in through the provider: their password
+    /// log-ins are refused (`SSO_REQUIRED`), the tenant's owners excepted (the way back
+    /// in when the provider fails).
+    pub required: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

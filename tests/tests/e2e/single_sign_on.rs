@@ -205,6 +205,49 @@ async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_no
     let rotated = sign_in(&start, "newcomer@acme-sso.net", false).await;
     assert_eq!(rotated["status"], 200, "{rotated}");
 
+    // Requiring single sign-on: the domain's passwords are refused (the same answer
+    // with or without an account), its owners excepted; a sign-in may start from the
+    // person's address.
+    let require = app
+        .graphql(
+            "mutation($i: ConfigureSsoConnectionInput!) { configureSsoConnection(input: $i) { required } }",
+            json!({ "i": { "issuer": provider.issuer, "clientId": CLIENT_ID, "provisionedRoleId": engineer, "domains": ["acme-sso.net"], "required": true } }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(require.assert_ok()["configureSsoConnection"]["required"], true);
+    let log_in =
+        "mutation($e: String!) { logIn(input: { email: $e, password: \"a long enough password\" }) { accessToken } }";
+    for email in ["known@acme-sso.net", "nobody-here@acme-sso.net"] {
+        let refused = app.graphql(log_in, json!({ "e": email }), None).await;
+        refused.assert_reason("SSO_REQUIRED");
+        assert_eq!(
+            refused.body["errors"][0]["extensions"]["ssoStartUrl"],
+            format!("{base}/sso/start?tenant=acme"),
+            "{}",
+            refused.body
+        );
+    }
+    app.graphql(log_in, json!({ "e": "owner@acme-sso.net" }), None)
+        .await
+        .assert_ok();
+    let by_email = sign_in(
+        &format!("{base}/sso/start?email=newcomer@acme-sso.net"),
+        "newcomer@acme-sso.net",
+        false,
+    )
+    .await;
+    assert_eq!(by_email["status"], 200, "{by_email}");
+    let elsewhere_start = app
+        .client
+        .get(format!("{base}/sso/start?email=someone@other-sso.net"))
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(elsewhere_start.status(), 404);
+    let ambiguous = app.client.get(format!("{base}/sso/start")).send().await.expect("start");
+    assert_eq!(ambiguous.status(), 400);
+
     // A token another issuer signed is refused, even for the same client id.
     let other = Provider::start(CLIENT_ID, CLIENT_SECRET, "http://127.0.0.1:9/cb");
     let (foreign, nonce) = raw_id_token(
@@ -243,7 +286,7 @@ async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_no
     let member = app
         .join(
             &owner,
-            "bob@acme-sso.net",
+            "bob@bob-home.net",
             tessera_tests::RoleChoice::System(tessera_domain::SystemRole::Member),
         )
         .await;

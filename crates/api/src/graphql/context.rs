@@ -65,6 +65,9 @@ impl CloneForCaller for AppError {
                 message: message.clone(),
             },
             AppError::NotFound(what) => AppError::NotFound(what),
+            AppError::SsoRequired { start_url } => AppError::SsoRequired {
+                start_url: start_url.clone(),
+            },
             AppError::MfaChallenge { challenge, expires_at } => AppError::MfaChallenge {
                 challenge: challenge.clone(),
                 expires_at: *expires_at,

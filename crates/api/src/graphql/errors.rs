@@ -59,6 +59,14 @@ pub fn to_graphql_error(error: &AppError) -> Error {
             ext.set("mfaChallenge", challenge.as_str());
             ext.set("mfaChallengeExpiresAt", expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         }),
+        AppError::SsoRequired { start_url } => coded(
+            "this address signs in through its organization's identity provider: start at extensions.ssoStartUrl",
+            ErrorCode::Forbidden,
+        )
+        .extend_with(|_, ext| {
+            ext.set("reason", ForbiddenReason::SsoRequired.code());
+            ext.set("ssoStartUrl", start_url.as_str());
+        }),
         AppError::NotFound(what) => coded(&format!("{what} not found"), ErrorCode::NotFound),
         AppError::Conflict { field, message } => {
             let mut fields = async_graphql::indexmap::IndexMap::new();

@@ -29,6 +29,7 @@ pub(super) const RULES: &[Rule] = &[
             "clientId",
             "provisionedRoleId",
             "domains",
+            "required",
             "callbackUrl",
             "startPath",
             "createdAt",
@@ -64,6 +65,11 @@ impl SsoConnection {
     async fn domains(&self) -> Vec<&str> {
         self.connection.domains.iter().map(|d| d.as_str()).collect()
     }
+    /// People of these domains must sign in through the provider (their password
+    /// log-ins answer `SSO_REQUIRED`), the tenant's owners excepted.
+    async fn required(&self) -> bool {
+        self.connection.required
+    }
     /// The redirect URI to register with the provider; null when the server does not
     /// know its public address (`PUBLIC_URL`).
     async fn callback_url(&self) -> Option<&str> {
@@ -93,6 +99,9 @@ pub struct ConfigureSsoConnectionInput {
     /// Email domains the provider speaks for: each a verified custom domain of the
     /// tenant (`addCustomDomain`, `verifyCustomDomain`), at most 20.
     pub domains: Vec<String>,
+    /// Require single sign-on of these domains' people (owners keep their password).
+    #[graphql(default)]
+    pub required: bool,
 }
 
 #[derive(InputObject)]
@@ -144,6 +153,7 @@ impl SsoMutation {
             client_secret: input.client_secret,
             provisioned_role_id: input.provisioned_role_id.0,
             domains: input.domains,
+            required: input.required,
         };
         let configured = application(ctx)
             .configure_sso_connection(request, command)

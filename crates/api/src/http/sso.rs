@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use tessera_application::AppError;
+use tessera_application::sso::SsoStartBy;
 
 use super::graphql::client::client_of;
 use crate::AppState;
@@ -30,6 +31,7 @@ pub struct SsoHttp {
 #[derive(Deserialize)]
 pub struct StartQuery {
     tenant: Option<String>,
+    email: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -104,15 +106,21 @@ fn cookie_value(headers: &HeaderMap) -> Option<String> {
 
 /// `GET /sso/start?tenant=<slug>`.
 pub async fn start(State(state): State<AppState>, Query(query): Query<StartQuery>, request: Request) -> Response {
-    let Some(tenant) = query.tenant.filter(|t| !t.trim().is_empty()) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "BAD_USER_INPUT",
-            "tenant: name the tenant (its slug)",
-        );
+    let tenant = query.tenant.filter(|t| !t.trim().is_empty());
+    let email = query.email.filter(|e| !e.trim().is_empty());
+    let by = match (&tenant, &email) {
+        (Some(tenant), None) => SsoStartBy::Tenant(tenant),
+        (None, Some(email)) => SsoStartBy::Email(email),
+        _ => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                "name the tenant (tenant=<slug>) or the person's address (email=<address>), one of them",
+            );
+        }
     };
     let client = client_of(&request, &state.config.trusted_proxies);
-    match state.app.start_sso(&tenant, &client).await {
+    match state.app.start_sso(by, &client).await {
         Ok(started) => {
             let secure = if state.config.sso.secure_cookie { "; Secure" } else { "" };
             let cookie = format!(

@@ -86,6 +86,14 @@ impl Application {
             AppError::Unauthenticated(BAD_CREDENTIALS.into())
         };
 
+        // A domain that signs in through its tenant's provider refuses passwords (its
+        // tenant's owners excepted), before any password work.
+        if let Some(refusal) = self.password_refusal(&email).await? {
+            self.record_security_event(login_failed(None, Some(&email), "sso_required", &client, now))
+                .await;
+            return Err(refusal);
+        }
+
         // Read the account, then check the password outside any transaction.
         let lookup = self.global_tx().await?;
         let user = lookup.users().find_by_email(&email).await?;

@@ -10,16 +10,18 @@
 //! in time (user and membership with the connection's role), or an existing user is
 //! linked by the email address the provider verified.
 
+mod connection;
 mod provision;
 
+pub use connection::SsoConnectionInput;
+
 use tessera_domain::{
-    AuditActor, DomainName, Email, Feature, IssuerUrl, NewAuditEvent, Refusal, RoleId, Slug, SsoConnection, SsoSignIn,
-    SystemRole, Tenant,
+    AuditActor, DomainName, Email, Feature, NewAuditEvent, Slug, SsoConnection, SsoSignIn, SystemRole, Tenant,
 };
 
 use crate::identity::{AuthSession, ClientInfo};
 use crate::ports::{OidcClientRef, OidcError, Transaction};
-use crate::{AppError, Application, FieldErrors, RequestContext, TenantScope};
+use crate::{AppError, Application, TenantScope};
 
 /// Where single sign-on sends browsers back, and which issuers it accepts.
 #[derive(Debug, Clone, Default)]
@@ -29,17 +31,6 @@ pub struct SsoSettings {
     pub redirect_uri: Option<String>,
     /// `http://` issuers on a loopback address (development and tests).
     pub allow_loopback_http: bool,
-}
-
-/// What an owner sets; the client secret may be left out to keep the stored one.
-#[derive(Debug, Clone)]
-pub struct SsoConnectionInput {
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret: Option<String>,
-    pub provisioned_role_id: String,
-    /// Verified custom domains of the tenant whose people the provider speaks for.
-    pub domains: Vec<String>,
 }
 
 /// A started sign-in: where to send the browser, and the secret of the cookie that
@@ -58,180 +49,39 @@ pub(super) fn secret_context(tenant: tessera_domain::TenantId) -> String {
     format!("sso-client-secret:{tenant}")
 }
 
-fn domain_list(domains: &[DomainName]) -> String {
-    domains.iter().map(DomainName::as_str).collect::<Vec<_>>().join(",")
-}
-
 fn verifier_context(state_digest: &str) -> String {
     format!("sso-verifier:{state_digest}")
 }
 
 impl Application {
-    /// The callback URL to register with providers, when the server knows its address.
-    pub fn sso_redirect_uri(&self) -> Option<&str> {
-        self.sso.redirect_uri.as_deref()
-    }
-
-    /// The caller's tenant's connection and the tenant's slug (owners only).
-    pub async fn sso_connection(&self, ctx: &RequestContext) -> Result<Option<(SsoConnection, Slug)>, AppError> {
-        let tx = self.tenant_tx(ctx.own_scope()).await?;
-        self.require_owner(tx.as_ref(), ctx).await?;
-        let Some(connection) = tx.sso().find_connection(ctx.own_scope()).await? else {
-            return Ok(None);
-        };
-        let tenant = tx
-            .tenants()
-            .find_by_id(ctx.tenant_id())
-            .await?
-            .ok_or(AppError::NotFound("tenant"))?;
-        Ok(Some((connection, tenant.slug)))
-    }
-
-    /// Creates or replaces the caller's tenant's connection (owners, with `sso` in the
-    /// plan).
-    #[tracing::instrument(level = "debug", name = "configure_sso_connection", skip_all)]
-    pub async fn configure_sso_connection(
-        &self,
-        ctx: &RequestContext,
-        input: SsoConnectionInput,
-    ) -> Result<(SsoConnection, Slug), AppError> {
-        let scope = ctx.own_scope();
-        let tx = self.tenant_tx(scope).await?;
-        self.require_owner(tx.as_ref(), ctx).await?;
-        let tenant = tx
-            .tenants()
-            .find_by_id(ctx.tenant_id())
-            .await?
-            .ok_or(AppError::NotFound("tenant"))?;
-        if !self.current_entitlements(&tenant).has(Feature::Sso) {
-            return Err(AppError::OverPlan(Refusal::FeatureNotInPlan(Feature::Sso)));
-        }
-        let existing = tx.sso().find_connection(scope).await?;
-        let mut errors = FieldErrors::new();
-        let issuer = errors.check("issuer", IssuerUrl::parse(&input.issuer, self.sso.allow_loopback_http));
-        let client_id = input.client_id.trim().to_owned();
-        if client_id.is_empty() || client_id.len() > SsoConnection::MAX_CLIENT_ID_LEN {
-            errors.add(
-                "clientId",
-                format!("must be 1 to {} characters", SsoConnection::MAX_CLIENT_ID_LEN),
-            );
-        }
-        let secret = input.client_secret.as_deref().map(str::trim);
-        match secret {
-            Some(secret) if secret.is_empty() || secret.len() > SsoConnection::MAX_CLIENT_SECRET_LEN => errors.add(
-                "clientSecret",
-                format!("must be 1 to {} characters", SsoConnection::MAX_CLIENT_SECRET_LEN),
-            ),
-            None if existing.is_none() => errors.add("clientSecret", "is required for a new connection"),
-            _ => {}
-        }
-        let role = match RoleId::parse(&input.provisioned_role_id) {
-            Ok(id) => tx.roles().find_by_id(scope, id).await?,
-            Err(_) => None,
-        };
-        match &role {
-            None => errors.add("provisionedRoleId", "no such role in this tenant"),
-            Some(role) if role.system == Some(SystemRole::Owner) => errors.add(
-                "provisionedRoleId",
-                "people provisioned by single sign-on cannot be owners",
-            ),
-            Some(_) => {}
-        }
-        let mut domains = Vec::new();
-        if input.domains.is_empty() || input.domains.len() > SsoConnection::MAX_DOMAINS {
-            errors.add(
-                "domains",
-                format!("name 1 to {} email domains", SsoConnection::MAX_DOMAINS),
-            );
-        }
-        for raw in input.domains.iter().take(SsoConnection::MAX_DOMAINS) {
-            match DomainName::parse(raw) {
-                Ok(domain) => match tx.custom_domains().find(scope, &domain).await? {
-                    Some(found) if found.is_verified() => domains.push(domain),
-                    _ => errors.add(
-                        "domains",
-                        format!(
-                            "{domain} is not a verified domain of this tenant (addCustomDomain, verifyCustomDomain)"
-                        ),
-                    ),
-                },
-                Err(e) => errors.add("domains", format!("{raw}: {e}")),
-            }
-        }
-        domains.dedup();
-        let (Some(issuer), Some(role)) = (issuer, role) else {
-            return Err(AppError::Validation(errors));
-        };
-        errors.into_result()?;
-        let now = self.ports.clock.now();
-        let sealed_client_secret = match (secret, &existing) {
-            (Some(secret), _) => self
-                .ports
-                .secret_box
-                .seal(secret, &secret_context(tenant.id))
-                .map_err(AppError::Internal)?,
-            (None, Some(existing)) => existing.sealed_client_secret.clone(),
-            (None, None) => return Err(AppError::validation("clientSecret", "is required for a new connection")),
-        };
-        let connection = SsoConnection {
-            tenant_id: tenant.id,
-            issuer,
-            client_id,
-            sealed_client_secret,
-            provisioned_role_id: role.id,
-            domains,
-            created_at: existing.as_ref().map_or(now, |c| c.created_at),
-            updated_at: now,
-        };
-        tx.sso().put_connection(scope, &connection).await?;
-        let event = ctx
-            .audit("sso.connection_configured", "sso_connection", tenant.id, now)
-            .change(
-                "issuer",
-                existing.as_ref().map(|c| c.issuer.as_str()),
-                Some(connection.issuer.as_str()),
-            )
-            .change(
-                "client_id",
-                existing.as_ref().map(|c| c.client_id.as_str()),
-                Some(connection.client_id.as_str()),
-            )
-            .change(
-                "provisioned_role_id",
-                existing.as_ref().map(|c| c.provisioned_role_id.to_string()),
-                Some(connection.provisioned_role_id.to_string()),
-            )
-            .change(
-                "domains",
-                existing.as_ref().map(|c| domain_list(&c.domains)),
-                Some(domain_list(&connection.domains)),
-            )
-            .change("client_secret", None::<&str>, secret.map(|_| "(replaced)"));
-        self.commit_with(tx, &event).await?;
-        Ok((connection, tenant.slug))
-    }
-
-    /// Removes the caller's tenant's connection (owners only); `false` when there was none.
-    pub async fn delete_sso_connection(&self, ctx: &RequestContext) -> Result<bool, AppError> {
-        let tx = self.tenant_tx(ctx.own_scope()).await?;
-        self.require_owner(tx.as_ref(), ctx).await?;
-        if !tx.sso().delete_connection(ctx.own_scope()).await? {
-            return Ok(false);
-        }
-        let now = self.ports.clock.now();
-        let event = ctx.audit("sso.connection_deleted", "sso_connection", ctx.tenant_id(), now);
-        self.commit_with(tx, &event).await?;
-        Ok(true)
-    }
-
-    /// Starts a browser's sign-in to the tenant named by `tenant_slug`.
+    /// Starts a browser's sign-in: to the tenant named by its slug, or to the tenant
+    /// whose connection covers the email address's domain.
     #[tracing::instrument(level = "debug", name = "start_sso", skip_all)]
-    pub async fn start_sso(&self, tenant_slug: &str, client: &ClientInfo) -> Result<SsoStart, AppError> {
+    pub async fn start_sso(&self, by: SsoStartBy<'_>, client: &ClientInfo) -> Result<SsoStart, AppError> {
         self.throttle_sso(client).await?;
         let redirect_uri = self.sso.redirect_uri.as_deref().ok_or_else(unavailable)?;
-        let slug = Slug::parse(tenant_slug).map_err(|e| AppError::validation("tenant", e.to_string()))?;
         let tx = self.global_tx().await?;
-        let tenant = tx.tenants().find_by_slug(&slug).await?.ok_or_else(unavailable)?;
+        let tenant = match by {
+            SsoStartBy::Tenant(raw) => {
+                let slug = Slug::parse(raw).map_err(|e| AppError::validation("tenant", e.to_string()))?;
+                tx.tenants().find_by_slug(&slug).await?.ok_or_else(unavailable)?
+            }
+            SsoStartBy::Email(raw) => {
+                let email = Email::parse(raw).map_err(|e| AppError::validation("email", e.to_string()))?;
+                let domain = email_domain(&email).ok_or_else(unavailable)?;
+                let owner = tx
+                    .custom_domains()
+                    .find_verified_owner(&domain)
+                    .await?
+                    .ok_or_else(unavailable)?;
+                let tenant = tx.tenants().find_by_id(owner).await?.ok_or_else(unavailable)?;
+                let connection = self.usable_connection(tx.as_ref(), &tenant).await?;
+                if !connection.covers(&email) {
+                    return Err(unavailable());
+                }
+                tenant
+            }
+        };
         let connection = self.usable_connection(tx.as_ref(), &tenant).await?;
         let now = self.ports.clock.now();
         let state = self.ports.secrets.generate("");
@@ -442,6 +292,67 @@ impl Application {
             .find_connection(&TenantScope::new(tenant.id))
             .await?
             .ok_or_else(unavailable)
+    }
+}
+
+/// How a sign-in names its tenant.
+#[derive(Debug, Clone, Copy)]
+pub enum SsoStartBy<'a> {
+    Tenant(&'a str),
+    Email(&'a str),
+}
+
+fn email_domain(email: &Email) -> Option<DomainName> {
+    email
+        .as_str()
+        .rsplit('@')
+        .next()
+        .and_then(|d| DomainName::parse(d).ok())
+}
+
+impl Application {
+    /// When `email`'s domain must sign in through its tenant's provider and the person
+    /// is not one of that tenant's owners: the refusal a password log-in gets. Decided
+    /// before any password work, the same whether or not the account exists.
+    pub(crate) async fn password_refusal(&self, email: &Email) -> Result<Option<AppError>, AppError> {
+        let Some(domain) = email_domain(email) else {
+            return Ok(None);
+        };
+        let tx = self.global_tx().await?;
+        let Some(tenant_id) = tx.custom_domains().find_verified_owner(&domain).await? else {
+            return Ok(None);
+        };
+        let Some(tenant) = tx.tenants().find_by_id(tenant_id).await? else {
+            return Ok(None);
+        };
+        // A connection that cannot be used (plan, status) locks nobody out.
+        let Ok(connection) = self.usable_connection(tx.as_ref(), &tenant).await else {
+            return Ok(None);
+        };
+        if !connection.required || !connection.covers(email) {
+            return Ok(None);
+        }
+        // The tenant's owners keep their password: the way back in when the provider fails.
+        let scope = TenantScope::new(tenant.id);
+        if let Some(user) = tx.users().find_by_email(email).await?
+            && let Some(membership) = tx.memberships().find_by_user(&scope, user.id).await?
+            && membership.is_active()
+            && let Some(role) = tx.roles().find_by_id(&scope, membership.role_id).await?
+            && role.system == Some(SystemRole::Owner)
+        {
+            return Ok(None);
+        }
+        let path = format!("/sso/start?tenant={}", tenant.slug.as_str());
+        let start_url = match self
+            .sso
+            .redirect_uri
+            .as_deref()
+            .and_then(|uri| uri.strip_suffix("/sso/callback"))
+        {
+            Some(base) => format!("{base}{path}"),
+            None => path,
+        };
+        Ok(Some(AppError::SsoRequired { start_url }))
     }
 }
 

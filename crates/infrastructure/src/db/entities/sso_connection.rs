@@ -11,6 +11,7 @@ pub struct Model {
     pub provisioned_role_id: Uuid,
     /// Comma-separated.
     pub domains: String,
+    pub required: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

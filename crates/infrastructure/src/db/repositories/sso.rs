@@ -51,6 +51,7 @@ impl SsoRepository for SeaTransaction {
                 .filter(|d| !d.is_empty())
                 .map(|d| DomainName::parse(d).map_err(|e| corrupt("sso_connections", "domains", e)))
                 .collect::<Result<_, _>>()?,
+            required: row.required,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }))
@@ -72,6 +73,7 @@ impl SsoRepository for SeaTransaction {
                     .collect::<Vec<_>>()
                     .join(","),
             ),
+            required: sea_orm::Set(connection.required),
             created_at: sea_orm::Set(connection.created_at),
             updated_at: sea_orm::Set(connection.updated_at),
         };
@@ -84,6 +86,7 @@ impl SsoRepository for SeaTransaction {
                         sso_connection::Column::SealedClientSecret,
                         sso_connection::Column::ProvisionedRoleId,
                         sso_connection::Column::Domains,
+                        sso_connection::Column::Required,
                         sso_connection::Column::UpdatedAt,
                     ])
                     .to_owned(),
