@@ -40,7 +40,8 @@ fn tables(id: &str, time: &str) -> String {
            callback_at {time},\n\
            user_id {id} REFERENCES users (id) ON DELETE CASCADE,\n\
            handover_digest text UNIQUE,\n\
-           handed_over_at {time}\n\
+           handed_over_at {time},\n\
+           app_state text\n\
          );\n\
          CREATE INDEX ix_sso_sign_ins_expires ON sso_sign_ins (expires_at);\n"
     )

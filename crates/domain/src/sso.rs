@@ -102,9 +102,23 @@ pub struct SsoSignIn {
     pub user_id: Option<UserId>,
     pub handover_digest: Option<String>,
     pub handed_over_at: Option<DateTime<Utc>>,
+    /// The app's own value, given at the start and handed back with the code, so the
+    /// app knows the code answers a sign-in it started (not one an attacker finished).
+    pub app_state: Option<String>,
 }
 
 impl SsoSignIn {
+    pub const MAX_APP_STATE_LEN: usize = 256;
+
+    /// An app state: 1 to 256 URL-safe characters (`A-Z a-z 0-9 - _ . ~`).
+    pub fn valid_app_state(raw: &str) -> bool {
+        !raw.is_empty()
+            && raw.len() <= Self::MAX_APP_STATE_LEN
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+    }
+
     /// From the start to the provider's callback.
     pub const LIFETIME: Duration = Duration::minutes(10);
     /// From the callback to exchanging the hand-over code.
@@ -168,6 +182,7 @@ mod tests {
             user_id: None,
             handover_digest: None,
             handed_over_at: None,
+            app_state: None,
         };
         assert!(sign_in.awaits_callback(now) && !sign_in.awaits_handover(now));
         assert!(!sign_in.awaits_callback(now + SsoSignIn::LIFETIME), "expired");

@@ -88,8 +88,13 @@ async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_no
 
     // First sign-in: the person is provisioned just in time with the connection's role.
     let logged_in_before = app.audit_count("session.logged_in").await;
-    let answer = sign_in(&start, "newcomer@acme-sso.net", false).await;
+    let answer = sign_in(&format!("{start}&state=app-state-1"), "newcomer@acme-sso.net", false).await;
     assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(
+        body(&answer)["state"],
+        "app-state-1",
+        "the app's state comes back with the code"
+    );
     let code = body(&answer)["ssoCode"].as_str().expect("a hand-over code").to_owned();
     let signed_in = app.graphql(COMPLETE, json!({ "c": code }), None).await;
     let data = &signed_in.assert_ok()["completeSsoSignIn"];
@@ -247,6 +252,13 @@ async fn people_sign_in_through_the_tenants_provider_and_bad_callbacks_create_no
     assert_eq!(elsewhere_start.status(), 404);
     let ambiguous = app.client.get(format!("{base}/sso/start")).send().await.expect("start");
     assert_eq!(ambiguous.status(), 400);
+    let bad_state = app
+        .client
+        .get(format!("{start}&state=no%20spaces"))
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(bad_state.status(), 400);
 
     // A token another issuer signed is refused, even for the same client id.
     let other = Provider::start(CLIENT_ID, CLIENT_SECRET, "http://127.0.0.1:9/cb");

@@ -149,7 +149,12 @@ impl InvitationMutation {
     async fn accept_invitation(&self, ctx: &Context<'_>, input: AcceptInvitationInput) -> Result<AuthPayload> {
         let request = member(ctx)?;
         application(ctx)
-            .accept_invitation(request.require_person().gql()?, &input.token, client_info(ctx))
+            .accept_invitation(
+                request.require_person().gql()?,
+                request.has_second_factor(),
+                &input.token,
+                client_info(ctx),
+            )
             .await
             .gql()
             .map(|session| cookies::issue(ctx, session))

@@ -1,7 +1,7 @@
 //! Single sign-on's browser side. `GET /sso/start?tenant=<slug>` sends the browser to
 //! the tenant's identity provider, with a cookie that binds the sign-in to this
 //! browser; `GET /sso/callback` is where the provider sends it back. A good callback
-//! answers a one-time code (at `SSO_RETURN_URL?sso_code=…`, or as JSON) that the app
+//! answers a one-time code (at `SSO_RETURN_URL#sso_code=…&state=…`, or as JSON) that the app
 //! exchanges with `completeSsoSignIn` for the usual token pair: tokens never travel in
 //! a URL.
 
@@ -32,6 +32,8 @@ pub struct SsoHttp {
 pub struct StartQuery {
     tenant: Option<String>,
     email: Option<String>,
+    /// The app's own value, handed back with the code.
+    state: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -120,7 +122,7 @@ pub async fn start(State(state): State<AppState>, Query(query): Query<StartQuery
         }
     };
     let client = client_of(&request, &state.config.trusted_proxies);
-    match state.app.start_sso(by, &client).await {
+    match state.app.start_sso(by, query.state.as_deref(), &client).await {
         Ok(started) => {
             let secure = if state.config.sso.secure_cookie { "; Secure" } else { "" };
             let cookie = format!(
@@ -175,25 +177,33 @@ pub async fn callback(State(state): State<AppState>, Query(query): Query<Callbac
         Ok(handover) => {
             // The binding cookie has done its work.
             let clear = format!("{COOKIE}=; Path=/sso; HttpOnly; SameSite=Lax; Max-Age=0");
+            // In the fragment: browsers never send it to a server (no logs, no Referer).
+            let mut fragment = format!("sso_code={}", handover.code);
+            if let Some(app_state) = &handover.app_state {
+                fragment.push_str("&state=");
+                fragment.push_str(app_state);
+            }
             let mut response = match &state.config.sso.return_url {
-                Some(url) => {
-                    let separator = if url.contains('?') { '&' } else { '?' };
-                    let mut response = StatusCode::SEE_OTHER.into_response();
-                    match HeaderValue::from_str(&format!("{url}{separator}sso_code={handover}")) {
-                        Ok(location) => {
-                            response.headers_mut().insert(header::LOCATION, location);
-                            response
-                        }
-                        Err(_) => {
-                            return refuse(
-                                StatusCode::INTERNAL_SERVER_ERROR,
-                                "INTERNAL_SERVER_ERROR",
-                                "SSO_RETURN_URL is not usable",
-                            );
-                        }
+                Some(url) => match HeaderValue::from_str(&format!("{url}#{fragment}")) {
+                    Ok(location) => {
+                        let mut response = StatusCode::SEE_OTHER.into_response();
+                        response.headers_mut().insert(header::LOCATION, location);
+                        response
                     }
-                }
-                None => axum::Json(json!({ "ssoCode": handover, "next": "completeSsoSignIn" })).into_response(),
+                    Err(_) => {
+                        return refuse(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "INTERNAL_SERVER_ERROR",
+                            "SSO_RETURN_URL is not usable",
+                        );
+                    }
+                },
+                None => axum::Json(json!({
+                    "ssoCode": handover.code,
+                    "state": handover.app_state,
+                    "next": "completeSsoSignIn",
+                }))
+                .into_response(),
             };
             let headers = response.headers_mut();
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

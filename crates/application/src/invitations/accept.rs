@@ -12,11 +12,13 @@ const UNKNOWN: &str = "this invitation does not exist";
 
 impl Application {
     /// An existing user accepts an invitation: they become an active member of its
-    /// tenant with its role, and get a token pair for that tenant.
+    /// tenant with its role, and get a token pair for that tenant (carrying the second
+    /// factor their current session proved, if it did).
     #[tracing::instrument(level = "debug", name = "accept_invitation", skip_all)]
     pub async fn accept_invitation(
         &self,
         user_id: UserId,
+        second_factor: bool,
         token: &str,
         client: ClientInfo,
     ) -> Result<AuthSession, AppError> {
@@ -39,7 +41,9 @@ impl Application {
         .change("role_id", None::<String>, Some(invitation.role_id))
         .with_origin(client.clone());
         self.journal(tx.as_ref(), &event).await?;
-        let session = self.open_session(tx.as_ref(), user, tenant, &client, false).await?;
+        let session = self
+            .open_session(tx.as_ref(), user, tenant, &client, second_factor)
+            .await?;
         tx.commit().await?;
         self.access_changed(session.tenant.id).await;
         Ok(session)

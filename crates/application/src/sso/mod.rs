@@ -57,7 +57,18 @@ impl Application {
     /// Starts a browser's sign-in: to the tenant named by its slug, or to the tenant
     /// whose connection covers the email address's domain.
     #[tracing::instrument(level = "debug", name = "start_sso", skip_all)]
-    pub async fn start_sso(&self, by: SsoStartBy<'_>, client: &ClientInfo) -> Result<SsoStart, AppError> {
+    pub async fn start_sso(
+        &self,
+        by: SsoStartBy<'_>,
+        app_state: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<SsoStart, AppError> {
+        if app_state.is_some_and(|state| !SsoSignIn::valid_app_state(state)) {
+            return Err(AppError::validation(
+                "state",
+                "must be 1 to 256 characters among A-Z a-z 0-9 - _ . ~",
+            ));
+        }
         self.throttle_sso(client).await?;
         let redirect_uri = self.sso.redirect_uri.as_deref().ok_or_else(unavailable)?;
         let tx = self.global_tx().await?;
@@ -119,6 +130,7 @@ impl Application {
             user_id: None,
             handover_digest: None,
             handed_over_at: None,
+            app_state: app_state.map(str::to_owned),
         };
         tx.sso().insert_sign_in(&sign_in, now).await?;
         tx.commit().await?;
@@ -137,7 +149,7 @@ impl Application {
         code: &str,
         browser_secret: Option<&str>,
         client: &ClientInfo,
-    ) -> Result<String, AppError> {
+    ) -> Result<SsoHandover, AppError> {
         self.throttle_sso(client).await?;
         let now = self.ports.clock.now();
         let state_digest = self.ports.secrets.digest(state.trim());
@@ -228,7 +240,10 @@ impl Application {
         .change("provisioned", None::<&str>, Some(provisioned))
         .with_origin(client.clone());
         self.commit_with(tx, &event).await?;
-        Ok(handover.plain)
+        Ok(SsoHandover {
+            code: handover.plain,
+            app_state: sign_in.app_state,
+        })
     }
 
     /// Exchanges the callback's one-time hand-over code for a token pair.
@@ -293,6 +308,14 @@ impl Application {
             .await?
             .ok_or_else(unavailable)
     }
+}
+
+/// What a good callback hands over: the one-time code, and the app's own state given
+/// at the start (for the app to check it started this sign-in).
+#[derive(Debug, Clone)]
+pub struct SsoHandover {
+    pub code: String,
+    pub app_state: Option<String>,
 }
 
 /// How a sign-in names its tenant.

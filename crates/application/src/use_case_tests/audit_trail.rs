@@ -795,7 +795,7 @@ async fn accepting_an_invitation_is_recorded_in_the_inviting_tenant() {
         ]
     );
     let before = events(&store).len();
-    app.accept_invitation(grace.user.id, &token_of(invitation.id), client("req-accept"))
+    app.accept_invitation(grace.user.id, false, &token_of(invitation.id), client("req-accept"))
         .await
         .expect("accept");
     assert_eq!(events(&store).len(), before + 1);

@@ -77,9 +77,9 @@ pub struct AuthSection {
     #[arg(long, env = "TOTP_ISSUER", default_value = "Tessera")]
     pub totp_issuer: String,
 
-    /// Where single sign-on's callback sends the browser, with `?sso_code=<code>` for the
-    /// app to exchange (`completeSsoSignIn`). Unset: the callback answers the code as
-    /// JSON.
+    /// Where single sign-on's callback sends the browser, with `#sso_code=<code>&state=<the
+    /// app's state>` for the app to check and exchange (`completeSsoSignIn`). Unset: the
+    /// callback answers them as JSON.
     #[arg(long, env = "SSO_RETURN_URL")]
     pub sso_return_url: Option<String>,
 

@@ -15,6 +15,7 @@ pub struct Model {
     pub user_id: Option<Uuid>,
     pub handover_digest: Option<String>,
     pub handed_over_at: Option<DateTimeUtc>,
+    pub app_state: Option<String>,
 }
 
 super::table!();

@@ -25,6 +25,7 @@ fn sign_in_of(row: sso_sign_in::Model) -> SsoSignIn {
         user_id: row.user_id.map(UserId::from_uuid),
         handover_digest: row.handover_digest,
         handed_over_at: row.handed_over_at,
+        app_state: row.app_state,
     }
 }
 
@@ -125,6 +126,7 @@ impl SsoRepository for SeaTransaction {
                 user_id: None,
                 handover_digest: None,
                 handed_over_at: None,
+                app_state: sign_in.app_state.clone(),
             },
             db_failure,
         )
