@@ -276,3 +276,45 @@ async fn a_tenant_that_requires_a_second_factor_gates_sessions_without_one() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn joining_another_tenant_keeps_the_sessions_second_factor() {
+    let (app, store) = testing::application();
+    let (verified, _) = with_authenticator(&app, &store).await;
+    let (_, globex_owner) = signed_up(&app, "grace@example.com", "globex").await;
+    let viewer = store
+        .snapshot()
+        .roles
+        .iter()
+        .find(|r| r.tenant_id == globex_owner.tenant_id() && r.system == Some(tessera_domain::SystemRole::Viewer))
+        .map(|r| r.id)
+        .expect("a viewer role");
+    let invitation = app
+        .invite_member(
+            &globex_owner,
+            crate::invitations::InviteMember {
+                email: "ada@example.com".into(),
+                role_id: viewer,
+            },
+        )
+        .await
+        .expect("invite");
+    let digest = store
+        .snapshot()
+        .invitations
+        .iter()
+        .find(|i| i.id == invitation.id)
+        .map(|i| i.token_digest.clone())
+        .expect("stored");
+    let token = digest.strip_prefix("digest:").expect("a fake digest").to_owned();
+    let person = verified.person().expect("a person");
+    let joined = app
+        .accept_invitation(person, verified.has_second_factor(), &token, ClientInfo::default())
+        .await
+        .expect("accept");
+    let there = app.authenticate(&joined.access_token).await.expect("signed in there");
+    assert!(
+        there.has_second_factor(),
+        "the new session carries the second factor proved"
+    );
+}
