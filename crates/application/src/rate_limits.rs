@@ -166,6 +166,14 @@ impl Application {
     }
 }
 
+/// The refusal of a request a budget turned away: `RATE_LIMITED`, retry after the
+/// decision's wait (at least a second).
+pub(crate) fn refused(decision: &RateDecision) -> crate::AppError {
+    crate::AppError::RateLimited {
+        retry_after_seconds: decision.retry_after.map_or(1, |wait| wait.as_secs().max(1)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

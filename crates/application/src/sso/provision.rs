@@ -167,11 +167,10 @@ impl Application {
         };
         let key = format!("sso:ip:{}", crate::rate_limits::address_bucket(ip));
         let decision = self.ports.rate_limiter.acquire(&key, Quota::per_minute(60)).await;
-        match decision.retry_after {
-            None if decision.allowed => Ok(()),
-            wait => Err(AppError::RateLimited {
-                retry_after_seconds: wait.map_or(1, |wait| wait.as_secs().max(1)),
-            }),
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(crate::rate_limits::refused(&decision))
         }
     }
 }

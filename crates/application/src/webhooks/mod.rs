@@ -354,9 +354,7 @@ impl Application {
             )
             .await;
         if !budget.allowed {
-            return Err(AppError::RateLimited {
-                retry_after_seconds: budget.retry_after.map_or(1, |wait| wait.as_secs().max(1)),
-            });
+            return Err(crate::rate_limits::refused(&budget));
         }
         let delivery = WebhookDelivery::new(
             WebhookDeliveryId::from_uuid(self.ports.ids.new_id()),

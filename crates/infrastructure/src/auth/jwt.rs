@@ -29,6 +29,17 @@ pub enum VerifyingKey {
     EdDsa { public_pem: Vec<u8> },
 }
 
+impl VerifyingKey {
+    /// The algorithm this key pins and the key that checks its signatures.
+    pub(crate) fn decoding(&self) -> Result<(Algorithm, DecodingKey), jsonwebtoken::errors::Error> {
+        Ok(match self {
+            Self::Hs256 { secret } => (Algorithm::HS256, DecodingKey::from_secret(secret)),
+            Self::Rs256 { public_pem } => (Algorithm::RS256, DecodingKey::from_rsa_pem(public_pem)?),
+            Self::EdDsa { public_pem } => (Algorithm::EdDSA, DecodingKey::from_ed_pem(public_pem)?),
+        })
+    }
+}
+
 /// Signing with one key (`kid`); verifying with any listed key, so keys rotate
 /// without logging anyone out: add the new key, sign with it, drop the old one later.
 #[derive(Clone)]
@@ -103,17 +114,7 @@ impl JwtTokenIssuer {
         };
         let mut verifiers = HashMap::new();
         for (kid, key) in &config.verifying {
-            let (algorithm, decoding) = match key {
-                VerifyingKey::Hs256 { secret } => (Algorithm::HS256, DecodingKey::from_secret(secret)),
-                VerifyingKey::Rs256 { public_pem } => (
-                    Algorithm::RS256,
-                    DecodingKey::from_rsa_pem(public_pem).map_err(|e| fail(kid, e))?,
-                ),
-                VerifyingKey::EdDsa { public_pem } => (
-                    Algorithm::EdDSA,
-                    DecodingKey::from_ed_pem(public_pem).map_err(|e| fail(kid, e))?,
-                ),
-            };
+            let (algorithm, decoding) = key.decoding().map_err(|e| fail(kid, e))?;
             let mut validation = Validation::new(algorithm);
             validation.set_issuer(&[&config.issuer]);
             validation.set_audience(&[&config.audience]);

@@ -2,7 +2,6 @@
 //! `/.well-known/jwks.json` for verifiers outside Tessera.
 
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
 
 use super::jwt::{JwtConfig, JwtKeyError, VerifyingKey};
 
@@ -18,15 +17,10 @@ impl JwtConfig {
                 kid: kid.clone(),
                 reason: error.to_string(),
             };
-            let (algorithm, decoding) = match key {
-                VerifyingKey::Hs256 { .. } => continue,
-                VerifyingKey::Rs256 { public_pem } => {
-                    (Algorithm::RS256, DecodingKey::from_rsa_pem(public_pem).map_err(fail)?)
-                }
-                VerifyingKey::EdDsa { public_pem } => {
-                    (Algorithm::EdDSA, DecodingKey::from_ed_pem(public_pem).map_err(fail)?)
-                }
-            };
+            if matches!(key, VerifyingKey::Hs256 { .. }) {
+                continue;
+            }
+            let (algorithm, decoding) = key.decoding().map_err(fail)?;
             let mut jwk = Jwk::from_decoding_key(&decoding, Some(algorithm)).map_err(fail)?;
             jwk.common.key_id = Some(kid.clone());
             jwk.common.public_key_use = Some(PublicKeyUse::Signature);
@@ -39,7 +33,7 @@ impl JwtConfig {
 #[cfg(test)]
 mod tests {
     use chrono::Duration;
-    use jsonwebtoken::Validation;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
     use tessera_application::ports::TokenIssuer;
 
     use super::*;
