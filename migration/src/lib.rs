@@ -31,6 +31,7 @@ mod m20261206_000020_schema_read;
 mod m20261206_000021_tenant_counts;
 mod m20261207_000022_second_factor;
 mod m20261207_000023_sso;
+mod m20261207_000024_scim;
 
 pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
@@ -58,6 +59,10 @@ pub const TENANT_TABLES: &[&str] = &[
     "tenant_exports",
     "tenant_counts",
     "sso_connections",
+    "scim_tokens",
+    "scim_users",
+    "scim_groups",
+    "scim_group_members",
 ];
 
 /// The transaction-local tenant, read once per statement (the sub-select becomes an
@@ -132,6 +137,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_tenant_counts::Migration),
             Box::new(m20261207_000022_second_factor::Migration),
             Box::new(m20261207_000023_sso::Migration),
+            Box::new(m20261207_000024_scim::Migration),
         ]
     }
 }

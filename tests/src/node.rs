@@ -45,3 +45,32 @@ pub fn run(script: &str, args: &[&str], with_browser: bool) -> String {
     assert!(output.status.success(), "{script} failed:\n{text}");
     text
 }
+
+/// Runs `scripts/ecosystem/python.sh` (installs the pinned Python tools once) and
+/// answers the virtual environment's bin folder.
+pub fn python_bin() -> PathBuf {
+    let output = Command::new("bash")
+        .arg(root().join("scripts/ecosystem/python.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("bash runs");
+    assert!(output.status.success(), "scripts/ecosystem/python.sh failed");
+    PathBuf::from(String::from_utf8(output.stdout).expect("a path").trim())
+}
+
+/// Runs `tests/ecosystem/<script>` with the tools' Python and `args`; panics with its
+/// output unless it succeeds, else answers it.
+pub fn run_python(script: &str, args: &[&str]) -> String {
+    let output = Command::new(python_bin().join("python"))
+        .arg(root().join("tests/ecosystem").join(script))
+        .args(args)
+        .output()
+        .expect("the tools' Python runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{script} failed:\n{text}");
+    text
+}

@@ -182,6 +182,15 @@ impl RequestContext {
         }
     }
 
+    /// Who acts, for the audit trail of a change in the caller's tenant.
+    pub(crate) fn acting(&self) -> Acting<'_> {
+        Acting {
+            scope: &self.scope,
+            actor: self.audit_actor(),
+            origin: &self.origin,
+        }
+    }
+
     /// An audit event in this request's tenant, by this request's actor, from its origin.
     pub(crate) fn audit(
         &self,
@@ -364,6 +373,35 @@ impl RequestContext {
     #[cfg(any(test, feature = "test-support"))]
     pub fn limited_for_tests(self, limits: RequestLimits) -> Self {
         self.with_limits(limits)
+    }
+}
+
+/// Who makes a change in a tenant, as the audit trail names it: a request's caller, or
+/// the tenant's directory (SCIM).
+pub(crate) struct Acting<'a> {
+    pub scope: &'a TenantScope,
+    pub actor: AuditActor,
+    pub origin: &'a AuditOrigin,
+}
+
+impl Acting<'_> {
+    /// An audit event in the tenant, by this actor, from its origin.
+    pub(crate) fn audit(
+        &self,
+        action: &'static str,
+        target_type: &'static str,
+        target_id: impl ToString,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> NewAuditEvent {
+        NewAuditEvent::new(
+            Some(self.scope.tenant_id()),
+            self.actor,
+            action,
+            target_type,
+            Some(target_id.to_string()),
+            now,
+        )
+        .with_origin(self.origin.clone())
     }
 }
 

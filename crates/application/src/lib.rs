@@ -20,6 +20,7 @@ pub mod platform;
 pub mod ports;
 pub mod rate_limits;
 pub mod roles;
+pub mod scim;
 pub mod sso;
 pub mod tenants;
 mod unit_of_work;

@@ -1,6 +1,7 @@
 //! Use-case tests over in-memory fakes: the rules the application layer owns.
 
 mod audit_trail;
+mod directory;
 mod second_factor;
 mod webhooks;
 

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::{ApiKeyId, TenantId, UserId};
+use crate::{ApiKeyId, ScimTokenId, TenantId, UserId};
 
 /// Who did it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub enum AuditActor {
     System,
     /// The billing provider, through its signed events.
     Billing,
+    /// The tenant's directory, through one of its SCIM tokens.
+    Directory(ScimTokenId),
     /// Nobody known yet (a failed log-in, a request for a password reset).
     Anonymous,
 }
@@ -32,6 +34,7 @@ impl AuditActor {
             Self::PlatformAdmin(_) => "platform_admin",
             Self::System => "system",
             Self::Billing => "billing",
+            Self::Directory(_) => "directory",
             Self::Anonymous => "anonymous",
         }
     }
@@ -41,6 +44,7 @@ impl AuditActor {
         match self {
             Self::User(id) | Self::PlatformAdmin(id) => Some(id.as_uuid()),
             Self::ApiKey(id) => Some(id.as_uuid()),
+            Self::Directory(id) => Some(id.as_uuid()),
             Self::System | Self::Billing | Self::Anonymous => None,
         }
     }
@@ -53,6 +57,7 @@ impl AuditActor {
             ("platform_admin", Some(id)) => Self::PlatformAdmin(UserId::from_uuid(id)),
             ("system", None) => Self::System,
             ("billing", None) => Self::Billing,
+            ("directory", Some(id)) => Self::Directory(ScimTokenId::from_uuid(id)),
             ("anonymous", None) => Self::Anonymous,
             _ => return None,
         })

@@ -56,6 +56,12 @@ typed_id!(/// One event sent (or to be sent) to one webhook endpoint.
     WebhookDeliveryId);
 typed_id!(/// A tenant (organization).
     TenantId);
+typed_id!(/// A tenant's SCIM bearer token.
+    ScimTokenId);
+typed_id!(/// A person as the tenant's directory provisioned them.
+    ScimUserId);
+typed_id!(/// A group of the tenant's directory.
+    ScimGroupId);
 typed_id!(/// One export of a tenant's data.
     TenantExportId);
 typed_id!(/// A global user identity.

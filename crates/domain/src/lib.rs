@@ -16,6 +16,7 @@ pub mod permission;
 pub mod plan;
 pub mod rate_limit;
 pub mod role;
+pub mod scim;
 pub mod session;
 pub mod sso;
 pub mod tenant;
@@ -32,8 +33,8 @@ pub use audit::{AuditActor, AuditEvent, AuditOrigin, FieldChange, NewAuditEvent}
 pub use custom_domain::{CustomDomain, DomainName};
 pub use events::{EVENT_CATALOGUE, EventType, domain_event_types, is_domain_event_type};
 pub use ids::{
-    ApiKeyId, InvitationId, MembershipId, RoleId, SessionId, TenantExportId, TenantId, UserId, WorkspaceId,
-    WorkspaceMembershipId,
+    ApiKeyId, InvitationId, MembershipId, RoleId, ScimGroupId, ScimTokenId, ScimUserId, SessionId, TenantExportId,
+    TenantId, UserId, WorkspaceId, WorkspaceMembershipId,
 };
 pub use invitation::{Invitation, InvitationError, InvitationStatus};
 pub use membership::{Membership, MembershipStatus, WorkspaceMembership};
@@ -50,6 +51,7 @@ pub use plan::{
     PlanOverride, Price, Refusal, RequestLimits,
 };
 pub use role::{Role, RoleRuleError, SystemRole};
+pub use scim::{ScimGroup, ScimToken, ScimUser, ScimUserName};
 pub use session::Session;
 pub use sso::{IssuerUrl, SsoConnection, SsoSignIn};
 pub use tenant::{ScheduledDeletion, StatusReason, Tenant, TenantStatus, TenantStatusError};

@@ -65,6 +65,7 @@ names! {
         CustomDomains => "custom_domains",
         AuditExport => "audit_export",
         Sso => "sso",
+        Scim => "scim",
     }
 }
 

@@ -78,8 +78,7 @@ impl SsoConnection {
     /// Whether the address is in one of the connection's domains (exactly, not a
     /// subdomain).
     pub fn covers(&self, email: &Email) -> bool {
-        let domain = email.as_str().rsplit('@').next().unwrap_or_default();
-        self.domains.iter().any(|d| d.as_str().eq_ignore_ascii_case(domain))
+        email.domain().is_some_and(|domain| self.domains.contains(&domain))
     }
 }
 

@@ -44,6 +44,13 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The part after the `@`, when it is a domain name a tenant could verify.
+    pub fn domain(&self) -> Option<crate::DomainName> {
+        self.0
+            .rsplit_once('@')
+            .and_then(|(_, domain)| crate::DomainName::parse(domain).ok())
+    }
 }
 
 impl fmt::Display for Email {

@@ -806,6 +806,59 @@ async fn every_mutation_records_exactly_one_audit_event_of_its_action(backend: B
     .await;
     walk.covered.insert("completeSsoSignIn".to_owned());
 
+    // The directory's token, a group the directory made (an event of the directory's
+    // own, by the SCIM endpoint), its mapping to a role, and the token's revocation.
+    let created = walk
+        .run(
+            "createScimToken",
+            "scim_token.created",
+            "mutation { createScimToken(name: \"directory\") { secret token { id } } }",
+            json!({}),
+            Some(&verified),
+        )
+        .await;
+    let secret = created["createScimToken"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let token_id = created["createScimToken"]["token"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let group: Value = app
+        .client
+        .post(format!("{}/scim/v2/Groups", app.base_url))
+        .bearer_auth(&secret)
+        .header("content-type", "application/scim+json")
+        .body(
+            json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Auditors" })
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("a group");
+    walk.expect_in_order(&[("(SCIM) POST /scim/v2/Groups", "scim.group_created")])
+        .await;
+    walk.run(
+        "mapScimGroup",
+        "scim.group_mapped",
+        "mutation($g: ID!, $r: ID) { mapScimGroup(groupId: $g, roleId: $r) { roleId } }",
+        json!({ "g": group["id"], "r": member_role }),
+        Some(&verified),
+    )
+    .await;
+    walk.run(
+        "revokeScimToken",
+        "scim_token.revoked",
+        "mutation($id: ID!) { revokeScimToken(id: $id) { revokedAt } }",
+        json!({ "id": token_id }),
+        Some(&verified),
+    )
+    .await;
+
     // A refused log-in is a security event of its own.
     let refused = app
         .graphql(

@@ -31,6 +31,8 @@ mod query_cost;
 mod rate_limits;
 mod rbac;
 mod repository_contract;
+mod scim;
+mod scim_store_contract;
 mod second_factor;
 mod secrets_in_logs;
 mod seed_and_lifecycle;

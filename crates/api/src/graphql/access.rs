@@ -58,6 +58,7 @@ const MODULE_RULES: &[&[Rule]] = &[
     super::roles::RULES,
     super::second_factor::RULES,
     super::sessions::RULES,
+    super::scim::RULES,
     super::sso::RULES,
     super::tenants::RULES,
     super::webhooks::RULES,

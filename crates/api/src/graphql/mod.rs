@@ -20,6 +20,7 @@ mod pagination;
 mod plans;
 mod platform;
 mod roles;
+mod scim;
 mod second_factor;
 mod sessions;
 mod sso;
@@ -50,6 +51,7 @@ pub struct Query(
     sessions::SessionQuery,
     second_factor::SecondFactorQuery,
     sso::SsoQuery,
+    scim::ScimQuery,
     api_keys::ApiKeyQuery,
     audit::AuditQuery,
     platform::PlatformQuery,
@@ -70,6 +72,7 @@ pub struct Mutation(
     sessions::SessionMutation,
     second_factor::SecondFactorMutation,
     sso::SsoMutation,
+    scim::ScimMutation,
     tenants::TenantMutation,
     domains::DomainMutation,
     onboarding::OnboardingMutation,

@@ -34,6 +34,7 @@ pub enum PlanFeature {
     CustomDomains,
     AuditExport,
     Sso,
+    Scim,
 }
 
 impl From<Feature> for PlanFeature {
@@ -45,6 +46,7 @@ impl From<Feature> for PlanFeature {
             Feature::CustomDomains => Self::CustomDomains,
             Feature::AuditExport => Self::AuditExport,
             Feature::Sso => Self::Sso,
+            Feature::Scim => Self::Scim,
         }
     }
 }
@@ -58,6 +60,7 @@ impl From<PlanFeature> for Feature {
             PlanFeature::CustomDomains => Self::CustomDomains,
             PlanFeature::AuditExport => Self::AuditExport,
             PlanFeature::Sso => Self::Sso,
+            PlanFeature::Scim => Self::Scim,
         }
     }
 }

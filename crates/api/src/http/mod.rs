@@ -8,6 +8,7 @@ mod graphql;
 mod health;
 pub mod prometheus;
 mod published_keys;
+mod scim;
 mod sso;
 mod subscriptions;
 
@@ -89,6 +90,9 @@ pub struct ApiConfig {
     pub published_keys: Arc<str>,
     /// Single sign-on's browser side.
     pub sso: SsoHttp,
+    /// The server's public address (`PUBLIC_URL`), for the locations SCIM answers;
+    /// else they are built from the request's `Host`.
+    pub public_url: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -117,6 +121,7 @@ impl Default for ApiConfig {
             billing: billing::BillingWebhook::default(),
             published_keys: Arc::from(r#"{"keys":[]}"#),
             sso: SsoHttp::default(),
+            public_url: None,
         }
     }
 }
@@ -153,7 +158,8 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
         .route("/sso/callback", get(sso::callback))
         .route("/billing/stripe", axum::routing::post(billing::stripe))
         .route("/exports/me", get(exports::personal))
-        .route("/exports/{tenant}/{export}", get(exports::download));
+        .route("/exports/{tenant}/{export}", get(exports::download))
+        .merge(scim::routes());
     if config.graphiql {
         routes = routes
             .route("/graphiql", get(graphiql::page))

@@ -34,15 +34,22 @@ pub struct CreatedApiKey {
 
 /// `tsk_<tenant, 32 hex>_<key id, 32 hex>_<random>`.
 fn parse(secret: &str) -> Option<(TenantId, ApiKeyId)> {
-    let mut parts = secret.trim().strip_prefix(PREFIX)?.splitn(3, '_');
-    let tenant = Uuid::try_parse(parts.next()?).ok()?;
-    let key = Uuid::try_parse(parts.next()?).ok()?;
-    parts.next().filter(|random| !random.is_empty())?;
+    let (tenant, key) = parse_secret(PREFIX, secret)?;
     Some((TenantId::from_uuid(tenant), ApiKeyId::from_uuid(key)))
 }
 
+/// A tenant credential's secret, `<prefix><tenant, 32 hex>_<id, 32 hex>_<random>`: the
+/// tenant and the credential it names (its digest then proves it).
+pub(crate) fn parse_secret(prefix: &str, secret: &str) -> Option<(Uuid, Uuid)> {
+    let mut parts = secret.trim().strip_prefix(prefix)?.splitn(3, '_');
+    let tenant = Uuid::try_parse(parts.next()?).ok()?;
+    let id = Uuid::try_parse(parts.next()?).ok()?;
+    parts.next().filter(|random| !random.is_empty())?;
+    Some((tenant, id))
+}
+
 /// Compares two digests in time independent of where they differ.
-fn same_digest(a: &str, b: &str) -> bool {
+pub(crate) fn same_digest(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -145,12 +152,12 @@ impl Application {
     pub(crate) async fn confine_api_keys(
         &self,
         tx: &dyn Transaction,
-        ctx: &RequestContext,
+        ctx: &crate::context::Acting<'_>,
         creators: KeyCreators,
         held: Option<&PermissionSet>,
         reason: &'static str,
     ) -> Result<usize, AppError> {
-        let scope = ctx.own_scope();
+        let scope = ctx.scope;
         let now = self.ports.clock.now();
         let mut changed = 0;
         for mut key in tx.api_keys().live_created_by(scope, &creators).await? {

@@ -55,7 +55,7 @@ impl Application {
         self.journal(tx.as_ref(), &event).await?;
         self.confine_api_keys(
             tx.as_ref(),
-            ctx,
+            &ctx.acting(),
             KeyCreators::Person(user_id),
             Some(&new_role.permissions),
             "creator_role_changed",
@@ -105,8 +105,14 @@ impl Application {
             .map_err(changed_meanwhile("userId"))?;
         tx.workspaces().remove_member_everywhere(&scope, user_id).await?;
         self.journal(tx.as_ref(), &event).await?;
-        self.confine_api_keys(tx.as_ref(), ctx, KeyCreators::Person(user_id), None, "creator_removed")
-            .await?;
+        self.confine_api_keys(
+            tx.as_ref(),
+            &ctx.acting(),
+            KeyCreators::Person(user_id),
+            None,
+            "creator_removed",
+        )
+        .await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(())
@@ -143,8 +149,14 @@ impl Application {
             .map_err(changed_meanwhile("tenant"))?;
         tx.workspaces().remove_member_everywhere(&scope, me).await?;
         self.journal(tx.as_ref(), &event).await?;
-        self.confine_api_keys(tx.as_ref(), ctx, KeyCreators::Person(me), None, "creator_left")
-            .await?;
+        self.confine_api_keys(
+            tx.as_ref(),
+            &ctx.acting(),
+            KeyCreators::Person(me),
+            None,
+            "creator_left",
+        )
+        .await?;
         tx.commit().await?;
         self.access_changed(scope.tenant_id()).await;
         Ok(())
@@ -201,7 +213,7 @@ impl Application {
         self.journal(tx.as_ref(), &event).await?;
         self.confine_api_keys(
             tx.as_ref(),
-            ctx,
+            &ctx.acting(),
             KeyCreators::Person(me),
             Some(&admin.permissions),
             "creator_role_changed",

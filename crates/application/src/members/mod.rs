@@ -15,7 +15,7 @@ use crate::{AppError, TenantScope};
 /// Refuses when `membership` is the tenant's last active owner. The owner set stays
 /// locked until the caller's transaction ends, so two owners leaving or demoting each
 /// other at the same moment cannot both pass: the second waits, then counts again.
-async fn ensure_not_last_owner(
+pub(crate) async fn ensure_not_last_owner(
     tx: &dyn Transaction,
     scope: &TenantScope,
     membership: &Membership,
@@ -35,7 +35,11 @@ async fn ensure_not_last_owner(
     Ok(())
 }
 
-async fn system_role(tx: &dyn Transaction, scope: &TenantScope, system: SystemRole) -> Result<Role, AppError> {
+pub(crate) async fn system_role(
+    tx: &dyn Transaction,
+    scope: &TenantScope,
+    system: SystemRole,
+) -> Result<Role, AppError> {
     tx.roles()
         .find_system(scope, system)
         .await?

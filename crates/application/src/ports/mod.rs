@@ -18,6 +18,7 @@ mod offboarding;
 mod onboarding;
 mod persisted;
 mod roles;
+mod scim;
 mod sessions;
 mod sso;
 mod system;
@@ -43,6 +44,7 @@ pub use offboarding::{
 pub use onboarding::{OnboardingFunnel, OnboardingRepository};
 pub use persisted::PersistedQueryStore;
 pub use roles::RoleRepository;
+pub use scim::{ScimGroupFilter, ScimRepository, ScimSlice, ScimUserFilter};
 pub use sessions::{NewSession, SessionRepository};
 pub use sso::{OidcClient, OidcClientRef, OidcError, OidcIdentity, SsoRepository};
 pub use system::{Clock, IdGenerator, IssuedSecret, SecretGenerator};
@@ -123,6 +125,7 @@ pub trait Transaction: Send + Sync {
     fn user_tokens(&self) -> &dyn UserTokenRepository;
     fn mfa(&self) -> &dyn MfaRepository;
     fn sso(&self) -> &dyn SsoRepository;
+    fn scim(&self) -> &dyn ScimRepository;
     fn custom_domains(&self) -> &dyn CustomDomainRepository;
     fn onboarding(&self) -> &dyn OnboardingRepository;
     fn tenant_settings(&self) -> &dyn TenantSettingsRepository;

@@ -50,6 +50,14 @@ pub trait SessionRepository: Send + Sync {
     async fn mark_second_factor(&self, id: SessionId, at: DateTime<Utc>) -> StoreResult<()>;
     /// Revokes every live session of the user; returns their ids.
     async fn revoke_all_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionId>>;
+    /// Revokes the user's live sessions whose current tenant is `tenant_id`; returns
+    /// their ids.
+    async fn revoke_for_user_in_tenant(
+        &self,
+        user_id: UserId,
+        tenant_id: TenantId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SessionId>>;
     async fn count_live_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<u64>;
     /// Live sessions of the user, keyset-paged over `(created_at, id)`.
     async fn list_live_for_user(

@@ -109,7 +109,7 @@ impl Application {
             // Its holders hold less now, and so do the API keys they created.
             self.confine_api_keys(
                 tx.as_ref(),
-                ctx,
+                &ctx.acting(),
                 KeyCreators::HoldersOf(role.id),
                 Some(&role.permissions),
                 "creator_role_changed",
@@ -154,6 +154,12 @@ impl Application {
                     .into(),
             });
         }
+        if tx.scim().role_is_mapped(scope, role.id).await? {
+            return Err(AppError::Conflict {
+                field: "id".into(),
+                message: "a directory group is mapped to this role: map the group to another role first".into(),
+            });
+        }
         let holders = tx.roles().count_holders(scope, role.id).await?;
         if holders > 0 {
             let Some(replacement_id) = input.replacement_role_id else {
@@ -172,7 +178,7 @@ impl Application {
             // Their API keys keep only what the replacement role grants.
             self.confine_api_keys(
                 tx.as_ref(),
-                ctx,
+                &ctx.acting(),
                 KeyCreators::HoldersOf(role.id),
                 Some(&replacement.permissions),
                 "creator_role_changed",

@@ -15,9 +15,7 @@ mod provision;
 
 pub use connection::SsoConnectionInput;
 
-use tessera_domain::{
-    AuditActor, DomainName, Email, Feature, NewAuditEvent, Slug, SsoConnection, SsoSignIn, SystemRole, Tenant,
-};
+use tessera_domain::{AuditActor, Email, Feature, NewAuditEvent, Slug, SsoConnection, SsoSignIn, SystemRole, Tenant};
 
 use crate::identity::{AuthSession, ClientInfo};
 use crate::ports::{OidcClientRef, OidcError, Transaction};
@@ -79,7 +77,7 @@ impl Application {
             }
             SsoStartBy::Email(raw) => {
                 let email = Email::parse(raw).map_err(|e| AppError::validation("email", e.to_string()))?;
-                let domain = email_domain(&email).ok_or_else(unavailable)?;
+                let domain = email.domain().ok_or_else(unavailable)?;
                 let owner = tx
                     .custom_domains()
                     .find_verified_owner(&domain)
@@ -325,20 +323,12 @@ pub enum SsoStartBy<'a> {
     Email(&'a str),
 }
 
-fn email_domain(email: &Email) -> Option<DomainName> {
-    email
-        .as_str()
-        .rsplit('@')
-        .next()
-        .and_then(|d| DomainName::parse(d).ok())
-}
-
 impl Application {
     /// When `email`'s domain must sign in through its tenant's provider and the person
     /// is not one of that tenant's owners: the refusal a password log-in gets. Decided
     /// before any password work, the same whether or not the account exists.
     pub(crate) async fn password_refusal(&self, email: &Email) -> Result<Option<AppError>, AppError> {
-        let Some(domain) = email_domain(email) else {
+        let Some(domain) = email.domain() else {
             return Ok(None);
         };
         let tx = self.global_tx().await?;

@@ -143,6 +143,24 @@ impl SessionRepository for FakeTransaction {
         }
         Ok(ended)
     }
+    async fn revoke_for_user_in_tenant(
+        &self,
+        user_id: UserId,
+        tenant_id: TenantId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SessionId>> {
+        let mut ended = Vec::new();
+        for session in self
+            .state()
+            .sessions
+            .iter_mut()
+            .filter(|s| s.user_id == user_id && s.current_tenant_id == tenant_id && s.revoked_at.is_none())
+        {
+            session.revoked_at = Some(now);
+            ended.push(session.id);
+        }
+        Ok(ended)
+    }
     async fn count_live_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<u64> {
         Ok(self
             .state()

@@ -10,6 +10,7 @@ mod events;
 mod mfa;
 mod offboarding;
 mod people;
+mod scim;
 mod services;
 mod sso;
 mod store;

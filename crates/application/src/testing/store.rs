@@ -52,6 +52,7 @@ pub struct State {
     pub mfa_challenges: Vec<tessera_domain::MfaChallenge>,
     pub sso_connections: Vec<tessera_domain::SsoConnection>,
     pub sso_sign_ins: Vec<tessera_domain::SsoSignIn>,
+    pub scim: super::scim::ScimState,
 }
 
 #[derive(Clone, Default)]
@@ -298,6 +299,9 @@ impl Transaction for FakeTransaction {
         self
     }
     fn sso(&self) -> &dyn crate::ports::SsoRepository {
+        self
+    }
+    fn scim(&self) -> &dyn crate::ports::ScimRepository {
         self
     }
     fn custom_domains(&self) -> &dyn crate::ports::CustomDomainRepository {

@@ -178,6 +178,9 @@ impl Transaction for SeaTransaction {
     fn sso(&self) -> &dyn tessera_application::ports::SsoRepository {
         self
     }
+    fn scim(&self) -> &dyn tessera_application::ports::ScimRepository {
+        self
+    }
     fn custom_domains(&self) -> &dyn CustomDomainRepository {
         self
     }

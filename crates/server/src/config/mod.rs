@@ -255,6 +255,7 @@ impl Config {
                     .public_url(self.is_production())
                     .is_some_and(|url| url.starts_with("https://")),
             },
+            public_url: self.http.public_url(self.is_production()),
             trusted_proxies: self.http.trusted_proxy_addresses()?,
             trusted_documents_required: self.trusted_documents.policy(),
             session_cookie_max_age_seconds: tessera_application::AuthSettings::default()

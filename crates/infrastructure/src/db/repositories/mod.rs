@@ -12,6 +12,7 @@ mod mfa;
 mod onboarding;
 mod outbox;
 mod roles;
+mod scim;
 mod sessions;
 mod sso;
 mod tenants;

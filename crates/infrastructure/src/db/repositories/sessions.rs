@@ -137,6 +137,32 @@ impl SessionRepository for SeaTransaction {
         Ok(ids)
     }
 
+    async fn revoke_for_user_in_tenant(
+        &self,
+        user_id: UserId,
+        tenant_id: TenantId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SessionId>> {
+        let live = session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id.as_uuid()))
+            .filter(session::Column::CurrentTenantId.eq(tenant_id.as_uuid()))
+            .filter(session::Column::RevokedAt.is_null())
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        let ids: Vec<SessionId> = live.iter().map(|s| SessionId::from_uuid(s.id)).collect();
+        if !ids.is_empty() {
+            session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
+                .filter(session::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
+                .filter(session::Column::RevokedAt.is_null())
+                .exec(&self.txn)
+                .await
+                .map_err(db_failure)?;
+        }
+        Ok(ids)
+    }
+
     async fn count_live_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<u64> {
         session::Entity::find()
             .filter(session::Column::UserId.eq(user_id.as_uuid()))

@@ -1,0 +1,371 @@
+//! The people a directory provisions: each linked to a Tessera user (found by address,
+//! or created without a password) and that user's membership of the tenant.
+
+use tessera_domain::{
+    DisplayName, Email, Limit, Membership, MembershipId, MembershipStatus, PasswordHash, ScimGroupId, ScimUser,
+    ScimUserId, ScimUserName, SessionId, SystemRole, User, UserId,
+};
+
+use super::ScimCaller;
+use crate::members::system_role;
+use crate::ports::{ScimSlice, ScimUserFilter, StoreError, Transaction};
+use crate::{AppError, Application, FieldErrors};
+
+/// What a directory sends for a person.
+#[derive(Debug, Clone, Default)]
+pub struct ScimUserInput {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    /// The name a new account gets (else the address's local part).
+    pub display_name: Option<String>,
+    /// The person's addresses, the primary one first; the first that parses is the
+    /// account's (else `userName`, when it is an address).
+    pub emails: Vec<String>,
+    /// The rest of the directory's representation, a JSON object, kept as sent.
+    pub attributes: String,
+}
+
+/// A person as the directory sees them, with their groups (id and display name).
+#[derive(Debug, Clone)]
+pub struct ScimUserView {
+    pub user: ScimUser,
+    pub groups: Vec<(ScimGroupId, String)>,
+}
+
+struct Checked {
+    user_name: ScimUserName,
+    external_id: Option<String>,
+    email: Email,
+}
+
+fn check(input: &ScimUserInput) -> Result<Checked, AppError> {
+    let mut errors = FieldErrors::new();
+    let user_name = errors.check("userName", ScimUserName::parse(&input.user_name));
+    let external_id = match input.external_id.as_deref() {
+        Some(raw) => errors
+            .check("externalId", tessera_domain::scim::parse_external_id(raw))
+            .map(Some),
+        None => Some(None),
+    };
+    let email = input
+        .emails
+        .iter()
+        .find_map(|raw| Email::parse(raw).ok())
+        .or_else(|| Email::parse(&input.user_name).ok());
+    if email.is_none() {
+        errors.add(
+            "emails",
+            "a person needs an email address: give one in emails, or a userName that is one",
+        );
+    }
+    match (user_name, external_id, email) {
+        (Some(user_name), Some(external_id), Some(email)) if errors.is_empty() => Ok(Checked {
+            user_name,
+            external_id,
+            email,
+        }),
+        _ => Err(AppError::Validation(errors)),
+    }
+}
+
+/// A write based on a version the person no longer has.
+fn version_mismatch() -> AppError {
+    AppError::Conflict {
+        field: "version".into(),
+        message: "the resource changed since that version was read".into(),
+    }
+}
+
+fn stored(error: StoreError) -> AppError {
+    match error {
+        StoreError::Duplicate("userName") => AppError::Conflict {
+            field: "userName".into(),
+            message: "another person of the tenant has this userName".into(),
+        },
+        StoreError::Duplicate(_) => AppError::Conflict {
+            field: "emails".into(),
+            message: "this person is provisioned already, under another userName".into(),
+        },
+        StoreError::Stale => version_mismatch(),
+        other => other.into(),
+    }
+}
+
+impl Application {
+    /// The tenant has verified the address's domain (it may speak for its people).
+    async fn speaks_for(&self, tx: &dyn Transaction, caller: &ScimCaller, email: &Email) -> Result<bool, AppError> {
+        let Some(domain) = email.domain() else {
+            return Ok(false);
+        };
+        Ok(tx
+            .custom_domains()
+            .find(&caller.scope, &domain)
+            .await?
+            .is_some_and(|d| d.verified_at.is_some()))
+    }
+
+    /// Provisions a person: their account is found by address (and must then be a
+    /// member of the tenant already, or in one of its verified domains) or created
+    /// without a password; their membership is created (a seat) or given back, with the
+    /// `member` role until their groups say otherwise.
+    #[tracing::instrument(level = "debug", name = "scim_create_user", skip_all)]
+    pub async fn scim_create_user(&self, caller: &ScimCaller, input: ScimUserInput) -> Result<ScimUserView, AppError> {
+        let checked = check(&input)?;
+        let scope = &caller.scope;
+        let now = self.ports.clock.now();
+        let tx = self.global_tx().await?;
+        let existing = tx.users().find_by_email(&checked.email).await?;
+        tx.enter_tenant_exclusively(scope).await?;
+        let verified_domain = self.speaks_for(tx.as_ref(), caller, &checked.email).await?;
+        let (user_id, membership) = match existing {
+            Some(user) => {
+                let membership = tx.memberships().find_by_user(scope, user.id).await?;
+                if membership.is_none() && !verified_domain {
+                    return Err(AppError::Conflict {
+                        field: "emails".into(),
+                        message: "this address belongs to an account outside the tenant's verified domains: \
+                                  invite the person instead"
+                            .into(),
+                    });
+                }
+                (user.id, membership)
+            }
+            None => {
+                let name = input
+                    .display_name
+                    .as_deref()
+                    .and_then(|n| DisplayName::parse(n).ok())
+                    .or_else(|| DisplayName::parse(checked.email.as_str().split('@').next().unwrap_or_default()).ok())
+                    .ok_or_else(|| AppError::validation("displayName", "the directory gave no usable name"))?;
+                let mut user = User::register(
+                    UserId::from_uuid(self.ports.ids.new_id()),
+                    checked.email.clone(),
+                    name,
+                    // No password: the person signs in through the tenant's provider, or
+                    // sets one with a password reset sent to the address.
+                    PasswordHash::new(String::new()),
+                    now,
+                );
+                if verified_domain {
+                    user.email_verified_at = Some(now);
+                }
+                tx.users().insert(&user).await?;
+                (user.id, None)
+            }
+        };
+        let membership = match membership {
+            Some(membership) => membership,
+            None => {
+                if input.active {
+                    self.entitle(tx.as_ref(), scope, Limit::Seats).await?;
+                }
+                let role = system_role(tx.as_ref(), scope, SystemRole::Member).await?;
+                let membership = Membership {
+                    id: MembershipId::from_uuid(self.ports.ids.new_id()),
+                    tenant_id: scope.tenant_id(),
+                    user_id,
+                    role_id: role.id,
+                    status: if input.active {
+                        MembershipStatus::Active
+                    } else {
+                        MembershipStatus::Removed
+                    },
+                    created_at: now,
+                    updated_at: now,
+                };
+                tx.memberships().insert(scope, &membership).await?;
+                membership
+            }
+        };
+        let person = ScimUser {
+            id: ScimUserId::from_uuid(self.ports.ids.new_id()),
+            tenant_id: scope.tenant_id(),
+            user_id,
+            membership_id: membership.id,
+            user_name: checked.user_name,
+            external_id: checked.external_id,
+            active: input.active,
+            attributes: input.attributes,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        tx.scim().insert_user(scope, &person).await.map_err(stored)?;
+        let mut ended = Vec::new();
+        match (membership.is_active(), input.active) {
+            (false, true) => self.reprovision(tx.as_ref(), &caller.acting(), &person).await?,
+            (true, false) => {
+                ended = self
+                    .deprovision(tx.as_ref(), &caller.acting(), &person, "inactive")
+                    .await?
+            }
+            _ => {}
+        }
+        let event = caller
+            .acting()
+            .audit("scim.user_created", "user", user_id, now)
+            .change("user_name", None::<&str>, Some(person.user_name.as_str()))
+            .change("active", None::<String>, Some(person.active.to_string()));
+        self.commit_with(tx, &event).await?;
+        self.directory_changed(caller, &ended).await;
+        Ok(ScimUserView {
+            user: person,
+            groups: Vec::new(),
+        })
+    }
+
+    /// Replaces a person's directory record; `active` turning false deprovisions them,
+    /// turning true gives their membership back. With `expected_version`, refused when
+    /// the record has another. The account's address and name stay as they are.
+    #[tracing::instrument(level = "debug", name = "scim_replace_user", skip_all, fields(id = %id))]
+    pub async fn scim_replace_user(
+        &self,
+        caller: &ScimCaller,
+        id: ScimUserId,
+        input: ScimUserInput,
+        expected_version: Option<i64>,
+    ) -> Result<ScimUserView, AppError> {
+        let checked = check(&input)?;
+        let scope = &caller.scope;
+        let tx = self.global_tx().await?;
+        tx.enter_tenant_exclusively(scope).await?;
+        let before = tx
+            .scim()
+            .find_user(scope, id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        if expected_version.is_some_and(|v| v != before.version) {
+            return Err(version_mismatch());
+        }
+        let now = self.ports.clock.now();
+        let mut after = before.clone();
+        after.user_name = checked.user_name;
+        after.external_id = checked.external_id;
+        after.active = input.active;
+        after.attributes = input.attributes;
+        after.version = before.version + 1;
+        after.updated_at = now;
+        tx.scim()
+            .update_user(scope, &after, before.version)
+            .await
+            .map_err(stored)?;
+        let mut ended = Vec::new();
+        match (before.active, after.active) {
+            (true, false) => {
+                ended = self
+                    .deprovision(tx.as_ref(), &caller.acting(), &after, "deactivated")
+                    .await?
+            }
+            (false, true) => self.reprovision(tx.as_ref(), &caller.acting(), &after).await?,
+            _ => {}
+        }
+        let event = caller
+            .acting()
+            .audit("scim.user_updated", "user", after.user_id, now)
+            .change(
+                "user_name",
+                Some(before.user_name.as_str()),
+                Some(after.user_name.as_str()),
+            )
+            .change(
+                "active",
+                Some(before.active.to_string()),
+                Some(after.active.to_string()),
+            );
+        self.commit_with(tx, &event).await?;
+        self.directory_changed(caller, &ended).await;
+        let groups = self.scim_groups_of(caller, &[after.id]).await?;
+        Ok(ScimUserView { user: after, groups })
+    }
+
+    /// Deletes a person's directory record, deprovisioning them first.
+    #[tracing::instrument(level = "debug", name = "scim_delete_user", skip_all, fields(id = %id))]
+    pub async fn scim_delete_user(&self, caller: &ScimCaller, id: ScimUserId) -> Result<(), AppError> {
+        let scope = &caller.scope;
+        let tx = self.global_tx().await?;
+        tx.enter_tenant_exclusively(scope).await?;
+        let person = tx
+            .scim()
+            .find_user(scope, id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        let ended = self
+            .deprovision(tx.as_ref(), &caller.acting(), &person, "deleted")
+            .await?;
+        tx.scim().delete_user(scope, id).await?;
+        let now = self.ports.clock.now();
+        let event = caller
+            .acting()
+            .audit("scim.user_deleted", "user", person.user_id, now)
+            .change("user_name", Some(person.user_name.as_str()), None::<&str>);
+        self.commit_with(tx, &event).await?;
+        self.directory_changed(caller, &ended).await;
+        Ok(())
+    }
+
+    pub async fn scim_user(&self, caller: &ScimCaller, id: ScimUserId) -> Result<ScimUserView, AppError> {
+        let tx = self.tenant_tx(&caller.scope).await?;
+        let user = tx
+            .scim()
+            .find_user(&caller.scope, id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        let groups = group_names(tx.scim().groups_of(&caller.scope, &[id]).await?, id);
+        Ok(ScimUserView { user, groups })
+    }
+
+    /// One page of the tenant's directory people, each with their groups (two more
+    /// statements whatever the page's size).
+    pub async fn scim_users(
+        &self,
+        caller: &ScimCaller,
+        filter: Option<&ScimUserFilter>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<ScimSlice<ScimUserView>, AppError> {
+        let tx = self.tenant_tx(&caller.scope).await?;
+        let slice = tx.scim().list_users(&caller.scope, filter, offset, limit).await?;
+        let ids: Vec<_> = slice.items.iter().map(|u| u.id).collect();
+        let memberships = tx.scim().groups_of(&caller.scope, &ids).await?;
+        let items = slice
+            .items
+            .into_iter()
+            .map(|user| {
+                let groups = group_names(memberships.clone(), user.id);
+                ScimUserView { user, groups }
+            })
+            .collect();
+        Ok(ScimSlice {
+            items,
+            total: slice.total,
+        })
+    }
+
+    async fn scim_groups_of(
+        &self,
+        caller: &ScimCaller,
+        ids: &[ScimUserId],
+    ) -> Result<Vec<(ScimGroupId, String)>, AppError> {
+        let tx = self.tenant_tx(&caller.scope).await?;
+        let links = tx.scim().groups_of(&caller.scope, ids).await?;
+        Ok(ids.first().map(|id| group_names(links, *id)).unwrap_or_default())
+    }
+
+    /// After a directory change commits: the tenant's cached access goes, and so do the
+    /// ended sessions'.
+    pub(super) async fn directory_changed(&self, caller: &ScimCaller, ended: &[SessionId]) {
+        for session in ended {
+            self.ports.access_cache.revoke_session(*session).await;
+        }
+        self.access_changed(caller.scope.tenant_id()).await;
+    }
+}
+
+fn group_names(links: Vec<(ScimUserId, tessera_domain::ScimGroup)>, id: ScimUserId) -> Vec<(ScimGroupId, String)> {
+    links
+        .into_iter()
+        .filter(|(member, _)| *member == id)
+        .map(|(_, group)| (group.id, group.display_name))
+        .collect()
+}
