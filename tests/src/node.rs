@@ -37,6 +37,11 @@ pub fn run(script: &str, args: &[&str], with_browser: bool) -> String {
         .env("NODE_PATH", node_modules(with_browser))
         .output()
         .expect("node runs (Node.js 20 or later is needed by the ecosystem checks)");
+    succeeded(script, &output)
+}
+
+/// A tool's output (stdout, then stderr); panics with it unless the tool succeeded.
+fn succeeded(script: &str, output: &std::process::Output) -> String {
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -66,11 +71,5 @@ pub fn run_python(script: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("the tools' Python runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{script} failed:\n{text}");
-    text
+    succeeded(script, &output)
 }

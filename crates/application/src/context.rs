@@ -199,15 +199,7 @@ impl RequestContext {
         target_id: impl ToString,
         now: chrono::DateTime<chrono::Utc>,
     ) -> NewAuditEvent {
-        NewAuditEvent::new(
-            Some(self.scope.tenant_id()),
-            self.audit_actor(),
-            action,
-            target_type,
-            Some(target_id.to_string()),
-            now,
-        )
-        .with_origin(self.origin.clone())
+        self.acting().audit(action, target_type, target_id, now)
     }
 
     pub(crate) fn with_limits(mut self, limits: RequestLimits) -> Self {

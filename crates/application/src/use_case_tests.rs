@@ -3,6 +3,7 @@
 mod audit_trail;
 mod directory;
 mod second_factor;
+mod single_sign_on;
 mod webhooks;
 
 use tessera_domain::{

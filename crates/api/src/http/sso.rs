@@ -8,6 +8,7 @@
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::json;
 use tessera_application::AppError;
@@ -100,10 +101,22 @@ fn cookie_value(headers: &HeaderMap) -> Option<String> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
+        .flat_map(|value| Cookie::split_parse(value).flatten())
+        .find(|cookie| cookie.name() == COOKIE)
+        .map(|cookie| cookie.value().to_owned())
+}
+
+/// The binding cookie: `HttpOnly`, `SameSite=Lax`, scoped to `/sso`, for `max_age`
+/// seconds (0 clears it).
+fn binding_cookie(value: String, max_age: i64, secure: bool) -> String {
+    Cookie::build((COOKIE, value))
+        .path("/sso")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build()
+        .to_string()
 }
 
 /// `GET /sso/start?tenant=<slug>`.
@@ -124,11 +137,7 @@ pub async fn start(State(state): State<AppState>, Query(query): Query<StartQuery
     let client = client_of(&request, &state.config.trusted_proxies);
     match state.app.start_sso(by, query.state.as_deref(), &client).await {
         Ok(started) => {
-            let secure = if state.config.sso.secure_cookie { "; Secure" } else { "" };
-            let cookie = format!(
-                "{COOKIE}={}; Path=/sso; HttpOnly; SameSite=Lax; Max-Age=600{secure}",
-                started.browser_secret
-            );
+            let cookie = binding_cookie(started.browser_secret, 600, state.config.sso.secure_cookie);
             let mut response = StatusCode::SEE_OTHER.into_response();
             let headers = response.headers_mut();
             match (
@@ -176,7 +185,7 @@ pub async fn callback(State(state): State<AppState>, Query(query): Query<Callbac
     match state.app.finish_sso(&sign_in, &code, browser.as_deref(), &client).await {
         Ok(handover) => {
             // The binding cookie has done its work.
-            let clear = format!("{COOKIE}=; Path=/sso; HttpOnly; SameSite=Lax; Max-Age=0");
+            let clear = binding_cookie(String::new(), 0, state.config.sso.secure_cookie);
             // In the fragment: browsers never send it to a server (no logs, no Referer).
             let mut fragment = format!("sso_code={}", handover.code);
             if let Some(app_state) = &handover.app_state {

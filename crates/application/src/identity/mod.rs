@@ -60,22 +60,39 @@ impl Application {
             second_factor_at: second_factor.then_some(now),
         };
         tx.sessions().insert(&session).await?;
-        let claims = AccessClaims {
-            user_id: user.id,
-            tenant_id: tenant.id,
-            session_id: session.id,
-            issued_at: now,
-            expires_at: now + self.auth.access_token_ttl,
-            second_factor,
-        };
-        let access_token = self.ports.token_issuer.issue(&claims).map_err(AppError::Internal)?;
+        let (access_token, access_token_expires_at) =
+            self.access_token(user.id, tenant.id, session.id, second_factor, now)?;
         Ok(AuthSession {
             access_token,
-            access_token_expires_at: claims.expires_at,
+            access_token_expires_at,
             refresh_token: refresh.plain,
             user,
             tenant,
             session_id: session.id,
         })
+    }
+}
+
+impl Application {
+    /// Signs an access token of the session for the person in the tenant: the token and
+    /// when it expires (`access_token_ttl` from `now`).
+    pub(crate) fn access_token(
+        &self,
+        user_id: tessera_domain::UserId,
+        tenant_id: tessera_domain::TenantId,
+        session_id: SessionId,
+        second_factor: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), AppError> {
+        let claims = AccessClaims {
+            user_id,
+            tenant_id,
+            session_id,
+            issued_at: now,
+            expires_at: now + self.auth.access_token_ttl,
+            second_factor,
+        };
+        let token = self.ports.token_issuer.issue(&claims).map_err(AppError::Internal)?;
+        Ok((token, claims.expires_at))
     }
 }

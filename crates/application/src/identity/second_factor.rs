@@ -16,7 +16,7 @@ use tessera_domain::{
 };
 
 use super::{AuthSession, ClientInfo};
-use crate::ports::{AccessClaims, Transaction};
+use crate::ports::Transaction;
 use crate::{AppError, Application, ForbiddenReason, RequestContext, TenantScope};
 
 /// What enrolling shows the person: the secret (to type) and the URI (for a QR code).
@@ -161,19 +161,11 @@ impl Application {
         self.commit_with(tx, &ctx.audit("user.totp_enabled", "user", me, now))
             .await?;
         self.ports.attempts.reset(&attempts_key(me)).await;
-        let claims = AccessClaims {
-            user_id: me,
-            tenant_id: ctx.tenant_id(),
-            session_id,
-            issued_at: now,
-            expires_at: now + self.auth.access_token_ttl,
-            second_factor: true,
-        };
-        let access_token = self.ports.token_issuer.issue(&claims).map_err(AppError::Internal)?;
+        let (access_token, access_token_expires_at) = self.access_token(me, ctx.tenant_id(), session_id, true, now)?;
         Ok(TotpConfirmation {
             recovery_codes,
             access_token,
-            access_token_expires_at: claims.expires_at,
+            access_token_expires_at,
         })
     }
 

@@ -5,7 +5,6 @@
 use tessera_domain::{AuditActor, NewAuditEvent, SessionId};
 
 use super::{AuthSession, ClientInfo};
-use crate::ports::AccessClaims;
 use crate::{AppError, Application, Page, PageRequest, RequestContext, TenantScope};
 
 const REFRESH_REFUSED: &str = "the refresh token is not valid";
@@ -96,18 +95,11 @@ impl Application {
         )
         .with_origin(client.clone());
         self.commit_with(tx, &event).await?;
-        let claims = AccessClaims {
-            user_id: user.id,
-            tenant_id: tenant.id,
-            session_id: session.id,
-            issued_at: now,
-            expires_at: now + self.auth.access_token_ttl,
-            second_factor: session.second_factor_at.is_some(),
-        };
-        let access_token = self.ports.token_issuer.issue(&claims).map_err(AppError::Internal)?;
+        let (access_token, access_token_expires_at) =
+            self.access_token(user.id, tenant.id, session.id, session.second_factor_at.is_some(), now)?;
         Ok(AuthSession {
             access_token,
-            access_token_expires_at: claims.expires_at,
+            access_token_expires_at,
             refresh_token: next.plain,
             user,
             tenant,

@@ -39,7 +39,15 @@ pub fn application() -> (Application, FakeStore) {
 }
 
 pub fn application_with(auth: AuthSettings) -> (Application, FakeStore) {
+    let (app, store, _) = application_with_oidc(auth);
+    (app, store)
+}
+
+/// [`application_with`], with the stand-in provider the single sign-on tests queue
+/// identities on.
+pub fn application_with_oidc(auth: AuthSettings) -> (Application, FakeStore, Arc<FakeOidc>) {
     let store = FakeStore::default();
+    let oidc = Arc::new(FakeOidc::default());
     let ports = Ports {
         store: Arc::new(store.clone()),
         password_hasher: Arc::new(PlainHasher),
@@ -57,9 +65,9 @@ pub fn application_with(auth: AuthSettings) -> (Application, FakeStore) {
         webhook_sender: Arc::new(FakeWebhookSender::default()),
         authenticators: Arc::new(FakeAuthenticators::default()),
         secret_box: Arc::new(FakeSecretBox),
-        oidc: Arc::new(FakeOidc::default()),
+        oidc: oidc.clone(),
     };
-    (Application::new(ports, auth).with_plans(unlimited_plans()), store)
+    (Application::new(ports, auth).with_plans(unlimited_plans()), store, oidc)
 }
 
 /// Signs up `email` as the owner of a new tenant `slug`: their context and access token.
