@@ -34,8 +34,8 @@ fn tables(id: &str, time: &str) -> String {
          CREATE TABLE scim_users (\n\
            tenant_id {id} NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,\n\
            id {id} NOT NULL,\n\
-           user_id {id} NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n\
-           membership_id {id} NOT NULL,\n\
+           user_id {id} REFERENCES users (id) ON DELETE CASCADE,\n\
+           membership_id {id},\n\
            user_name text NOT NULL,\n\
            user_name_key text NOT NULL,\n\
            external_id text,\n\
@@ -50,6 +50,7 @@ fn tables(id: &str, time: &str) -> String {
            FOREIGN KEY (tenant_id, membership_id) REFERENCES memberships (tenant_id, id) ON DELETE CASCADE\n\
          );\n\
          CREATE INDEX ix_scim_users_external ON scim_users (tenant_id, external_id);\n\
+         CREATE INDEX ix_scim_users_created ON scim_users (tenant_id, created_at, id);\n\
          CREATE TABLE scim_groups (\n\
            tenant_id {id} NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,\n\
            id {id} NOT NULL,\n\
@@ -64,6 +65,8 @@ fn tables(id: &str, time: &str) -> String {
            CONSTRAINT ux_scim_groups_name UNIQUE (tenant_id, display_name_key),\n\
            FOREIGN KEY (tenant_id, role_id) REFERENCES roles (tenant_id, id)\n\
          );\n\
+         CREATE INDEX ix_scim_groups_created ON scim_groups (tenant_id, created_at, id);\n\
+         CREATE INDEX ix_scim_groups_external ON scim_groups (tenant_id, external_id);\n\
          CREATE TABLE scim_group_members (\n\
            tenant_id {id} NOT NULL,\n\
            group_id {id} NOT NULL,\n\

@@ -73,13 +73,15 @@ pub fn parse_external_id(raw: &str) -> Result<String, InvalidValue> {
 
 /// A person as the tenant's directory knows them: its own attributes (kept as the
 /// directory sent them, in `attributes`, a JSON object), and the Tessera user and
-/// membership the person is linked to.
+/// membership the person is linked to — none while the record is pending (an address
+/// outside the tenant's verified domains whose account is not a member: the directory
+/// may not create or pull in such an account).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScimUser {
     pub id: ScimUserId,
     pub tenant_id: TenantId,
-    pub user_id: UserId,
-    pub membership_id: MembershipId,
+    pub user_id: Option<UserId>,
+    pub membership_id: Option<MembershipId>,
     pub user_name: ScimUserName,
     pub external_id: Option<String>,
     pub active: bool,

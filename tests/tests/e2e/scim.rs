@@ -94,6 +94,24 @@ async fn a_directory_provisions_maps_and_deprovisions_within_its_tenant(backend:
         .join(&owner, "admin@acme-scim.net", RoleChoice::System(SystemRole::Admin))
         .await;
     let (_, key) = app.create_api_key(&admin, "admin's key", &["members:read"]).await;
+    let role_of = |name: &'static str| {
+        let app = &app;
+        let owner = &owner;
+        async move {
+            let members = app
+                .query(
+                    "{ members(first: 50) { edges { node { user { email } role { name } status } } } }",
+                    &owner.token,
+                )
+                .await;
+            members.assert_ok()["members"]["edges"]
+                .as_array()
+                .expect("edges")
+                .iter()
+                .find(|e| e["node"]["user"]["email"] == name)
+                .map(|e| (e["node"]["role"]["name"].clone(), e["node"]["status"].clone()))
+        }
+    };
 
     // Only owners hold the directory's tokens.
     let refused = app.graphql(CREATE_TOKEN, json!({ "n": "x" }), Some(&admin.token)).await;
@@ -139,17 +157,47 @@ async fn a_directory_provisions_maps_and_deprovisions_within_its_tenant(backend:
     assert_eq!(body["scimType"], "invalidValue");
     let (status, body) = scim(&app, &token, "POST", "/Users", Some(json!({"userName": "no-address"}))).await;
     assert_scim_error(status, &body, 400);
-    // An account elsewhere (not a member, outside the verified domains) is not taken.
+    // Outside the tenant's verified domains the directory neither pulls an existing
+    // account in nor creates one: the record is kept pending, and answered the same
+    // either way (no way to learn whether an account exists).
     app.sign_up("someone@elsewhere-scim.net", "elsewhere").await;
-    let (status, body) = scim(
+    let accounts = app.db.count("users").await;
+    for (name, address) in [
+        ("someone", "someone@elsewhere-scim.net"),
+        ("newbie", "newbie@elsewhere-scim.net"),
+    ] {
+        let (status, pending) = scim(&app, &token, "POST", "/Users", Some(user(name, address))).await;
+        assert_eq!(status, 201, "{pending}");
+        assert!(role_of(address).await.is_none(), "{address} is no member");
+    }
+    assert_eq!(app.db.count("users").await, accounts, "no account created");
+    // An account in a verified domain that nobody proved the address of is taken back
+    // by the directory: its password and sessions end before it is linked.
+    let squatter = app.sign_up("squatter@acme-scim.net", "squat").await;
+    let (status, taken) = scim(
         &app,
         &token,
         "POST",
         "/Users",
-        Some(user("someone", "someone@elsewhere-scim.net")),
+        Some(user("squatter", "squatter@acme-scim.net")),
     )
     .await;
-    assert_scim_error(status, &body, 409);
+    assert_eq!(status, 201, "{taken}");
+    let ended = app.query("{ me { id } }", &squatter.token).await;
+    assert_eq!(ended.error_code(), Some("UNAUTHENTICATED"), "{}", ended.body);
+    let log_in = app
+        .graphql(
+            "mutation($e: String!, $p: String!) { logIn(input: { email: $e, password: $p }) { accessToken } }",
+            json!({ "e": "squatter@acme-scim.net", "p": tessera_tests::PASSWORD }),
+            None,
+        )
+        .await;
+    assert!(
+        log_in.error_code().is_some(),
+        "the old password is gone: {}",
+        log_in.body
+    );
+    assert_eq!(role_of("squatter@acme-scim.net").await.expect("linked").1, "ACTIVE");
 
     // A member already in the tenant is linked by address.
     let (status, linked) = scim(
@@ -169,9 +217,30 @@ async fn a_directory_provisions_maps_and_deprovisions_within_its_tenant(backend:
     let (_, page) = scim(&app, &token, "GET", "/Users?startIndex=2&count=1", None).await;
     assert_eq!(
         (page["totalResults"].as_u64(), page["itemsPerPage"].as_u64()),
-        (Some(2), Some(1)),
+        (Some(5), Some(1)),
         "{page}"
     );
+    let (status, searched) = scim(
+        &app,
+        &token,
+        "POST",
+        "/Users/.search",
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "externalId eq \"ext-grace\"",
+            "attributes": ["userName"],
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{searched}");
+    assert_eq!(searched["totalResults"], 1, "{searched}");
+    assert_eq!(searched["Resources"][0]["userName"], "grace");
+    assert!(
+        searched["Resources"][0].get("name").is_none(),
+        "only what was asked: {searched}"
+    );
+    let (status, body) = scim(&app, &token, "GET", "/Users?startIndex=two", None).await;
+    assert_scim_error(status, &body, 400);
     let (status, body) = scim(&app, &token, "GET", "/Users?filter=title%20co%20%22x%22", None).await;
     assert_scim_error(status, &body, 400);
     assert_eq!(body["scimType"], "invalidFilter");
@@ -206,24 +275,6 @@ async fn a_directory_provisions_maps_and_deprovisions_within_its_tenant(backend:
         .graphql(map, json!({ "g": group_id, "r": engineer }), Some(&owner.token))
         .await;
     assert_eq!(mapped.assert_ok()["mapScimGroup"]["roleId"], engineer.as_str());
-    let role_of = |name: &'static str| {
-        let app = &app;
-        let owner = &owner;
-        async move {
-            let members = app
-                .query(
-                    "{ members(first: 50) { edges { node { user { email } role { name } status } } } }",
-                    &owner.token,
-                )
-                .await;
-            members.assert_ok()["members"]["edges"]
-                .as_array()
-                .expect("edges")
-                .iter()
-                .find(|e| e["node"]["user"]["email"] == name)
-                .map(|e| (e["node"]["role"]["name"].clone(), e["node"]["status"].clone()))
-        }
-    };
     assert_eq!(role_of("admin@acme-scim.net").await.expect("listed").0, "Engineer");
     // A role a group is mapped to cannot be deleted from under it.
     let delete_role = app
@@ -288,7 +339,7 @@ async fn a_directory_provisions_maps_and_deprovisions_within_its_tenant(backend:
         .await;
     assert_eq!(with_key.error_code(), Some("UNAUTHENTICATED"), "{}", with_key.body);
     assert_eq!(role_of("admin@acme-scim.net").await.expect("listed").1, "REMOVED");
-    assert_eq!(app.audit_count("member.deprovisioned").await, 1);
+    assert_eq!(app.audit_count("member.removed").await, 1);
     // Back on: the membership returns with the role its groups give.
     let reactivate = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -388,6 +439,24 @@ async fn a_directory_provisions_maps_and_deprovisions_within_its_tenant(backend:
     .await
     .assert_ok();
     let (status, body) = scim(&app, &token, "GET", "/Users", None).await;
+    assert_scim_error(status, &body, 401);
+
+    // A token never outlives its creator's ownership.
+    let second = scim_token(&app, &owner).await;
+    let (status, _) = scim(&app, &second, "GET", "/Users", None).await;
+    assert_eq!(status, 200);
+    let co_owner = app
+        .join(&owner, "co-owner@acme-scim.net", RoleChoice::System(SystemRole::Owner))
+        .await;
+    let member_role = app.role_id(&owner.token, "member").await;
+    app.graphql(
+        "mutation($u: ID!, $r: ID!) { updateMemberRole(input: { userId: $u, roleId: $r }) { status } }",
+        json!({ "u": owner.user_id, "r": member_role }),
+        Some(&co_owner.token),
+    )
+    .await
+    .assert_ok();
+    let (status, body) = scim(&app, &second, "GET", "/Users", None).await;
     assert_scim_error(status, &body, 401);
 }
 

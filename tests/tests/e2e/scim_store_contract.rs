@@ -82,8 +82,8 @@ fn person(scope: &TenantScope, (user_id, membership_id): (UserId, MembershipId),
     ScimUser {
         id: ScimUserId::from_uuid(Uuid::now_v7()),
         tenant_id: scope.tenant_id(),
-        user_id,
-        membership_id,
+        user_id: Some(user_id),
+        membership_id: Some(membership_id),
         user_name: ScimUserName::parse(name).expect("name"),
         external_id: Some(format!("ext-{name}")),
         active: true,
@@ -144,7 +144,27 @@ async fn a_directorys_records_are_unique_versioned_and_confined_to_their_tenant(
     // Another tenant's scope neither sees nor writes this tenant's records.
     assert_eq!(tx.scim().find_user(&other, ada.id).await.expect("query"), None);
     assert!(tx.scim().update_user(&other, &ada, 1).await.is_err());
+    // Even a row that claims the other tenant reaches nothing of this one (the query
+    // lock, and row level security on Postgres).
+    let mut moved = ada.clone();
+    moved.tenant_id = other.tenant_id();
+    moved.version = 9;
+    assert!(matches!(
+        tx.scim().update_user(&other, &moved, 1).await,
+        Err(StoreError::Stale)
+    ));
     assert!(!tx.scim().delete_user(&other, ada.id).await.expect("query"));
+    tx.commit().await.expect("commit");
+
+    // Records not linked to an account yet (pending) do not clash with each other.
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&acme).await.expect("enter");
+    for name in ["pending-1", "pending-2"] {
+        let mut pending = person(&acme, people[2], name);
+        pending.user_id = None;
+        pending.membership_id = None;
+        tx.scim().insert_user(&acme, &pending).await.expect("pending");
+    }
     tx.commit().await.expect("commit");
 
     // Writes based on a version: the stale one is refused.
@@ -164,7 +184,7 @@ async fn a_directorys_records_are_unique_versioned_and_confined_to_their_tenant(
     );
     assert_eq!(
         tx.scim()
-            .find_user_by_user(&acme, ada.user_id)
+            .find_user_by_user(&acme, ada.user_id.expect("linked"))
             .await
             .expect("query")
             .map(|u| u.id),
@@ -184,7 +204,8 @@ async fn a_directorys_records_are_unique_versioned_and_confined_to_their_tenant(
         .expect("list");
     assert_eq!(by_external.items.first().map(|u| u.id), Some(ada.id));
     let window = tx.scim().list_users(&acme, None, 1, 1).await.expect("list");
-    assert_eq!((window.total, window.items.len()), (2, 1));
+    assert_eq!((window.total, window.items.len()), (4, 1));
+    assert_eq!(window.items[0].id, bob.id, "in creation order");
     tx.commit().await.expect("commit");
 
     // Groups: unique names, members, the groups of people, mapped roles.
@@ -252,7 +273,7 @@ async fn a_directorys_records_are_unique_versioned_and_confined_to_their_tenant(
         tenant_id: acme.tenant_id(),
         name: Name::parse("directory").expect("name"),
         secret_digest: "digest".into(),
-        created_by: ada.user_id,
+        created_by: ada.user_id.expect("linked"),
         created_at,
         last_used_at: None,
         revoked_at: None,

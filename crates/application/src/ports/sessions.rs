@@ -50,12 +50,12 @@ pub trait SessionRepository: Send + Sync {
     async fn mark_second_factor(&self, id: SessionId, at: DateTime<Utc>) -> StoreResult<()>;
     /// Revokes every live session of the user; returns their ids.
     async fn revoke_all_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionId>>;
-    /// Revokes the user's live sessions whose current tenant is `tenant_id`; returns
+    /// Revokes the user's live sessions whose current tenant is the scope's; returns
     /// their ids.
     async fn revoke_for_user_in_tenant(
         &self,
         user_id: UserId,
-        tenant_id: TenantId,
+        scope: &crate::TenantScope,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<SessionId>>;
     async fn count_live_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<u64>;

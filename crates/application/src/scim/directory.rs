@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use tessera_domain::{Limit, Membership, MembershipStatus, Role, RoleId, ScimUser, ScimUserId, SystemRole};
+use tessera_domain::{Limit, Membership, MembershipStatus, Role, RoleId, ScimUser, ScimUserId, SystemRole, UserId};
 
 use crate::context::Acting;
 use crate::members::{ensure_not_last_owner, system_role};
@@ -63,17 +63,30 @@ impl Application {
         }
         let scope = acting.scope;
         let (chosen, roles) = self.directory_roles(tx, acting, people).await?;
-        let linked = tx.scim().find_users(scope, people).await?;
-        let user_ids: Vec<_> = linked.iter().map(|p| p.user_id).collect();
-        let memberships = tx.memberships().find_by_users(scope, &user_ids).await?;
+        // Pending records (no account linked) hold no membership to change.
+        let linked: Vec<(ScimUserId, UserId)> = tx
+            .scim()
+            .find_users(scope, people)
+            .await?
+            .into_iter()
+            .filter_map(|p| Some((p.id, p.user_id?)))
+            .collect();
+        let user_ids: Vec<_> = linked.iter().map(|(_, user_id)| *user_id).collect();
+        let memberships: HashMap<UserId, Membership> = tx
+            .memberships()
+            .find_by_users(scope, &user_ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.user_id, m))
+            .collect();
         let owner = system_role(tx, scope, SystemRole::Owner).await?;
         let now = self.ports.clock.now();
         let mut changed = false;
-        for person in &linked {
-            let Some(before) = memberships.iter().find(|m| m.user_id == person.user_id) else {
+        for (person, user_id) in &linked {
+            let Some(before) = memberships.get(user_id) else {
                 continue;
             };
-            let Some(role_id) = chosen.get(&person.id).copied() else {
+            let Some(role_id) = chosen.get(person).copied() else {
                 continue;
             };
             if !before.is_active() || before.role_id == owner.id || before.role_id == role_id {
@@ -84,7 +97,7 @@ impl Application {
             membership.change_role(role_id, now);
             tx.memberships().update(scope, before, &membership).await?;
             let event = acting
-                .audit("member.role_changed", "user", person.user_id, now)
+                .audit("member.role_changed", "user", user_id, now)
                 .change("role_id", Some(before.role_id), Some(role_id))
                 .change("role", None::<&str>, Some(role.name.as_str()))
                 .change("source", None::<&str>, Some("directory"));
@@ -92,7 +105,7 @@ impl Application {
             self.confine_api_keys(
                 tx,
                 acting,
-                KeyCreators::Person(person.user_id),
+                KeyCreators::Person(*user_id),
                 Some(&role.permissions),
                 "creator_role_changed",
             )
@@ -104,8 +117,10 @@ impl Application {
 
     /// Takes a person's access to the tenant away: the membership is removed (and its
     /// workspace memberships), their sessions in the tenant end and the API keys they
-    /// made are revoked, in the caller's transaction. The tenant's last owner stays.
-    /// Answers the sessions ended (their cached access is dropped after the commit).
+    /// made are revoked, in the caller's transaction (`member.removed`, a catalogued
+    /// event, with `source = directory`). The tenant's last owner stays. Answers the
+    /// sessions ended (their cached access is dropped after the commit); nothing for a
+    /// pending record.
     pub(super) async fn deprovision(
         &self,
         tx: &dyn Transaction,
@@ -114,9 +129,12 @@ impl Application {
         reason: &'static str,
     ) -> Result<Vec<tessera_domain::SessionId>, AppError> {
         let scope = acting.scope;
+        let Some(user_id) = person.user_id else {
+            return Ok(Vec::new());
+        };
         let Some(before) = tx
             .memberships()
-            .find_by_user(scope, person.user_id)
+            .find_by_user(scope, user_id)
             .await?
             .filter(|m| m.status != MembershipStatus::Removed)
         else {
@@ -132,25 +150,18 @@ impl Application {
         let mut membership = before.clone();
         membership.remove(now);
         tx.memberships().update(scope, &before, &membership).await?;
-        tx.workspaces().remove_member_everywhere(scope, person.user_id).await?;
-        let ended = tx
-            .sessions()
-            .revoke_for_user_in_tenant(person.user_id, scope.tenant_id(), now)
-            .await?;
+        tx.workspaces().remove_member_everywhere(scope, user_id).await?;
+        let ended = tx.sessions().revoke_for_user_in_tenant(user_id, scope, now).await?;
         let event = acting
-            .audit("member.deprovisioned", "user", person.user_id, now)
+            .audit("member.removed", "user", user_id, now)
+            .change("role_id", Some(before.role_id), None::<RoleId>)
             .change("status", Some(before.status.as_str()), Some(membership.status.as_str()))
+            .change("source", None::<&str>, Some("directory"))
             .change("reason", None::<&str>, Some(reason))
             .change("sessions_ended", None::<String>, Some(ended.len().to_string()));
         self.journal(tx, &event).await?;
-        self.confine_api_keys(
-            tx,
-            acting,
-            KeyCreators::Person(person.user_id),
-            None,
-            "creator_deprovisioned",
-        )
-        .await?;
+        self.confine_api_keys(tx, acting, KeyCreators::Person(user_id), None, "creator_deprovisioned")
+            .await?;
         Ok(ended)
     }
 
@@ -163,9 +174,12 @@ impl Application {
         person: &ScimUser,
     ) -> Result<(), AppError> {
         let scope = acting.scope;
+        let Some(user_id) = person.user_id else {
+            return Ok(());
+        };
         let before = tx
             .memberships()
-            .find_by_user(scope, person.user_id)
+            .find_by_user(scope, user_id)
             .await?
             .ok_or(AppError::NotFound("member"))?;
         if before.is_active() {
@@ -182,7 +196,7 @@ impl Application {
         membership.reactivate(role_id, now);
         tx.memberships().update(scope, &before, &membership).await?;
         let event = acting
-            .audit("member.provisioned", "user", person.user_id, now)
+            .audit("member.provisioned", "user", user_id, now)
             .change("status", Some(before.status.as_str()), Some(membership.status.as_str()))
             .change("role_id", None::<String>, Some(role_id.to_string()));
         self.journal(tx, &event).await?;

@@ -1,7 +1,7 @@
 //! A directory's groups: their members (people the same directory provisioned) and
 //! the role each group gives them, which an owner maps in Tessera.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use tessera_domain::{RoleId, ScimGroup, ScimGroupId, ScimUserId};
 
@@ -106,6 +106,7 @@ impl Application {
         caller: &ScimCaller,
         input: ScimGroupInput,
     ) -> Result<ScimGroupView, AppError> {
+        caller.ensure_may_grant()?;
         let checked = check(&input)?;
         let scope = &caller.scope;
         let tx = self.global_tx().await?;
@@ -146,6 +147,7 @@ impl Application {
         input: ScimGroupInput,
         expected_version: Option<i64>,
     ) -> Result<ScimGroupView, AppError> {
+        caller.ensure_may_grant()?;
         let checked = check(&input)?;
         let scope = &caller.scope;
         let tx = self.global_tx().await?;
@@ -208,6 +210,7 @@ impl Application {
     /// give them.
     #[tracing::instrument(level = "debug", name = "scim_delete_group", skip_all, fields(id = %id))]
     pub async fn scim_delete_group(&self, caller: &ScimCaller, id: ScimGroupId) -> Result<(), AppError> {
+        caller.ensure_may_grant()?;
         let scope = &caller.scope;
         let tx = self.global_tx().await?;
         tx.enter_tenant_exclusively(scope).await?;
@@ -302,18 +305,23 @@ impl Application {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let named = tx.scim().find_users(&caller.scope, &people).await?;
+        let named: HashMap<ScimUserId, String> = tx
+            .scim()
+            .find_users(&caller.scope, &people)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.user_name.as_str().to_owned()))
+            .collect();
+        let mut by_group: HashMap<ScimGroupId, Vec<(ScimUserId, String)>> = HashMap::new();
+        for (group, member) in links {
+            if let Some(name) = named.get(&member) {
+                by_group.entry(group).or_default().push((member, name.clone()));
+            }
+        }
         Ok(groups
             .into_iter()
             .map(|group| {
-                let members = links
-                    .iter()
-                    .filter(|(g, _)| *g == group.id)
-                    .filter_map(|(_, member)| {
-                        let person = named.iter().find(|u| u.id == *member)?;
-                        Some((person.id, person.user_name.as_str().to_owned()))
-                    })
-                    .collect();
+                let members = by_group.remove(&group.id).unwrap_or_default();
                 ScimGroupView {
                     group,
                     members: Some(members),

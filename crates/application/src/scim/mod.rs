@@ -14,7 +14,9 @@ mod users;
 pub use groups::{ScimGroupInput, ScimGroupView};
 pub use users::{ScimUserInput, ScimUserView};
 
-use tessera_domain::{AuditActor, AuditOrigin, Feature, Name, Refusal, ScimToken, ScimTokenId, TenantId, TenantStatus};
+use tessera_domain::{
+    AuditActor, AuditOrigin, Feature, Name, Refusal, ScimToken, ScimTokenId, SystemRole, TenantId, TenantStatus,
+};
 
 use crate::api_keys::{parse_secret, same_digest};
 use crate::context::Acting;
@@ -23,7 +25,7 @@ use crate::{AppError, Application, ForbiddenReason, RequestContext, TenantScope}
 
 const PREFIX: &str = "tscim_";
 const REFUSED: &str = "the SCIM token is not valid";
-/// Requests one directory token may send per minute.
+/// Requests one directory token (and one client address) may send per minute.
 const PER_MINUTE: u32 = 1_200;
 /// Tokens listed (the newest; revoked ones included).
 const LISTED: u64 = 50;
@@ -35,11 +37,31 @@ pub struct ScimCaller {
     scope: TenantScope,
     token: ScimTokenId,
     origin: AuditOrigin,
+    /// The tenant is past due or suspended: its directory may read, deactivate and
+    /// delete (offboarding goes on), not give anyone access.
+    restricted: bool,
 }
 
 impl ScimCaller {
     pub fn tenant_id(&self) -> TenantId {
         self.scope.tenant_id()
+    }
+
+    /// Whether the directory may give access now (create, reactivate, change groups).
+    fn may_grant(&self) -> bool {
+        !self.restricted
+    }
+
+    fn ensure_may_grant(&self) -> Result<(), AppError> {
+        if self.restricted {
+            return Err(AppError::Forbidden {
+                reason: ForbiddenReason::TenantReadOnly,
+                message: "the tenant is past due or suspended: its directory may read, deactivate and delete, \
+                          nothing more until it is active again"
+                    .into(),
+            });
+        }
+        Ok(())
     }
 
     fn acting(&self) -> Acting<'_> {
@@ -152,10 +174,22 @@ impl Application {
     }
 
     /// Turns a directory's bearer token into its caller: the token must match its
-    /// digest and be live, the tenant active with `scim` in its plan. Each token has a
-    /// per-minute budget.
+    /// digest and be live, the owner who created it still an owner, the tenant not
+    /// being deleted and with `scim` in its plan. Each client address and each token
+    /// has a per-minute budget, the address's spent before any database work.
     #[tracing::instrument(level = "debug", name = "authenticate_scim", skip_all)]
     pub async fn authenticate_scim(&self, secret: &str, origin: AuditOrigin) -> Result<ScimCaller, AppError> {
+        if let Some(ip) = origin.ip.as_deref() {
+            let key = format!("scim:ip:{}", crate::rate_limits::address_bucket(ip));
+            let decision = self
+                .ports
+                .rate_limiter
+                .acquire(&key, Quota::per_minute(PER_MINUTE))
+                .await;
+            if !decision.allowed {
+                return Err(crate::rate_limits::refused(&decision));
+            }
+        }
         let (tenant_id, token_id) = parse(secret).ok_or_else(|| AppError::Unauthenticated(REFUSED.into()))?;
         // The secret names its tenant; the digest check below proves it. This is the
         // directory's authentication path, allowed to mint a scope.
@@ -173,11 +207,28 @@ impl Application {
             .find_by_id(tenant_id)
             .await?
             .ok_or_else(|| AppError::Unauthenticated(REFUSED.into()))?;
-        if tenant.status != TenantStatus::Active {
-            return Err(AppError::Forbidden {
-                reason: ForbiddenReason::TenantSuspended,
-                message: "the tenant is not active: its directory may not change it".into(),
-            });
+        let restricted = match tenant.status {
+            TenantStatus::Active => false,
+            TenantStatus::PastDue | TenantStatus::Suspended => true,
+            TenantStatus::PendingDeletion | TenantStatus::Deleted => {
+                return Err(AppError::Forbidden {
+                    reason: ForbiddenReason::TenantPendingDeletion,
+                    message: "this tenant is being deleted".into(),
+                });
+            }
+        };
+        // Never beyond the authority that made it: an owner who is no longer one takes
+        // the token's power along (like an API key's creator).
+        let owner = crate::members::system_role(tx.as_ref(), &scope, SystemRole::Owner).await?;
+        let creator_is_owner = tx
+            .memberships()
+            .find_by_user(&scope, token.created_by)
+            .await?
+            .is_some_and(|m| m.is_active() && m.role_id == owner.id);
+        if !creator_is_owner {
+            return Err(AppError::Unauthenticated(
+                "the SCIM token's creator is no longer an owner of the tenant".into(),
+            ));
         }
         if !self.current_entitlements(&tenant).has(Feature::Scim) {
             return Err(AppError::OverPlan(Refusal::FeatureNotInPlan(Feature::Scim)));
@@ -201,6 +252,7 @@ impl Application {
             scope,
             token: token_id,
             origin,
+            restricted,
         })
     }
 }

@@ -1,6 +1,8 @@
 //! The people a directory provisions: each linked to a Tessera user (found by address,
 //! or created without a password) and that user's membership of the tenant.
 
+use std::collections::HashMap;
+
 use tessera_domain::{
     DisplayName, Email, Limit, Membership, MembershipId, MembershipStatus, PasswordHash, ScimGroupId, ScimUser,
     ScimUserId, ScimUserName, SessionId, SystemRole, User, UserId,
@@ -16,7 +18,8 @@ use crate::{AppError, Application, FieldErrors};
 pub struct ScimUserInput {
     pub user_name: String,
     pub external_id: Option<String>,
-    pub active: bool,
+    /// Left out: `true` for a new person, unchanged for a replaced one.
+    pub active: Option<bool>,
     /// The name a new account gets (else the address's local part).
     pub display_name: Option<String>,
     /// The person's addresses, the primary one first; the first that parses is the
@@ -36,7 +39,9 @@ pub struct ScimUserView {
 struct Checked {
     user_name: ScimUserName,
     external_id: Option<String>,
-    email: Email,
+    /// The account's address: the first of `emails` that is one, else `userName` when
+    /// it is one.
+    email: Option<Email>,
 }
 
 fn check(input: &ScimUserInput) -> Result<Checked, AppError> {
@@ -53,14 +58,8 @@ fn check(input: &ScimUserInput) -> Result<Checked, AppError> {
         .iter()
         .find_map(|raw| Email::parse(raw).ok())
         .or_else(|| Email::parse(&input.user_name).ok());
-    if email.is_none() {
-        errors.add(
-            "emails",
-            "a person needs an email address: give one in emails, or a userName that is one",
-        );
-    }
-    match (user_name, external_id, email) {
-        (Some(user_name), Some(external_id), Some(email)) if errors.is_empty() => Ok(Checked {
+    match (user_name, external_id) {
+        (Some(user_name), Some(external_id)) if errors.is_empty() => Ok(Checked {
             user_name,
             external_id,
             email,
@@ -105,68 +104,87 @@ impl Application {
             .is_some_and(|d| d.verified_at.is_some()))
     }
 
-    /// Provisions a person: their account is found by address (and must then be a
-    /// member of the tenant already, or in one of its verified domains) or created
-    /// without a password; their membership is created (a seat) or given back, with the
-    /// `member` role until their groups say otherwise.
-    #[tracing::instrument(level = "debug", name = "scim_create_user", skip_all)]
-    pub async fn scim_create_user(&self, caller: &ScimCaller, input: ScimUserInput) -> Result<ScimUserView, AppError> {
-        let checked = check(&input)?;
+    /// The account and membership a directory's person is linked to, where the
+    /// directory may link one: an account that is an active member of the tenant
+    /// already, or one with an address in a verified domain of the tenant (found, or
+    /// created without a password; an account nobody proved the address of is taken
+    /// back first: its password, second factor and sessions end). The membership is
+    /// created when missing (`active` decides its status; an active one is a seat).
+    /// Anything else stays unlinked: a directory may not create, or pull into its
+    /// tenant, an account of an address its tenant does not control. Answers the link
+    /// and the sessions a take-back ended.
+    async fn link(
+        &self,
+        tx: &dyn Transaction,
+        caller: &ScimCaller,
+        email: &Email,
+        display_name: Option<&str>,
+        active: bool,
+    ) -> Result<(Option<(UserId, Membership)>, Vec<SessionId>), AppError> {
         let scope = &caller.scope;
         let now = self.ports.clock.now();
-        let tx = self.global_tx().await?;
-        let existing = tx.users().find_by_email(&checked.email).await?;
-        tx.enter_tenant_exclusively(scope).await?;
-        let verified_domain = self.speaks_for(tx.as_ref(), caller, &checked.email).await?;
-        let (user_id, membership) = match existing {
-            Some(user) => {
-                let membership = tx.memberships().find_by_user(scope, user.id).await?;
-                if membership.is_none() && !verified_domain {
-                    return Err(AppError::Conflict {
-                        field: "emails".into(),
-                        message: "this address belongs to an account outside the tenant's verified domains: \
-                                  invite the person instead"
-                            .into(),
-                    });
-                }
-                (user.id, membership)
+        let existing = tx.users().find_by_email(email).await?;
+        let membership = match &existing {
+            Some(user) => tx.memberships().find_by_user(scope, user.id).await?,
+            None => None,
+        };
+        if let (Some(user), Some(membership)) = (&existing, &membership)
+            && membership.is_active()
+        {
+            return Ok((Some((user.id, membership.clone())), Vec::new()));
+        }
+        if !self.speaks_for(tx, caller, email).await? {
+            return Ok((None, Vec::new()));
+        }
+        let mut ended = Vec::new();
+        let user_id = match existing {
+            Some(user) if user.email_verified_at.is_none() => {
+                tx.users()
+                    .update_password(user.id, &PasswordHash::new(String::new()), now)
+                    .await?;
+                tx.users().mark_email_verified(user.id, now).await?;
+                tx.mfa().remove_factors(user.id).await?;
+                ended = tx.sessions().revoke_all_for_user(user.id, now).await?;
+                let event = caller
+                    .acting()
+                    .audit("user.reclaimed_by_directory", "user", user.id, now)
+                    .change("sessions_ended", None::<String>, Some(ended.len().to_string()));
+                self.journal(tx, &event).await?;
+                user.id
             }
+            Some(user) => user.id,
             None => {
-                let name = input
-                    .display_name
-                    .as_deref()
+                let name = display_name
                     .and_then(|n| DisplayName::parse(n).ok())
-                    .or_else(|| DisplayName::parse(checked.email.as_str().split('@').next().unwrap_or_default()).ok())
+                    .or_else(|| DisplayName::parse(email.as_str().split('@').next().unwrap_or_default()).ok())
                     .ok_or_else(|| AppError::validation("displayName", "the directory gave no usable name"))?;
                 let mut user = User::register(
                     UserId::from_uuid(self.ports.ids.new_id()),
-                    checked.email.clone(),
+                    email.clone(),
                     name,
                     // No password: the person signs in through the tenant's provider, or
                     // sets one with a password reset sent to the address.
                     PasswordHash::new(String::new()),
                     now,
                 );
-                if verified_domain {
-                    user.email_verified_at = Some(now);
-                }
+                user.email_verified_at = Some(now);
                 tx.users().insert(&user).await?;
-                (user.id, None)
+                user.id
             }
         };
         let membership = match membership {
             Some(membership) => membership,
             None => {
-                if input.active {
-                    self.entitle(tx.as_ref(), scope, Limit::Seats).await?;
+                if active {
+                    self.entitle(tx, scope, Limit::Seats).await?;
                 }
-                let role = system_role(tx.as_ref(), scope, SystemRole::Member).await?;
+                let role = system_role(tx, scope, SystemRole::Member).await?;
                 let membership = Membership {
                     id: MembershipId::from_uuid(self.ports.ids.new_id()),
                     tenant_id: scope.tenant_id(),
                     user_id,
                     role_id: role.id,
-                    status: if input.active {
+                    status: if active {
                         MembershipStatus::Active
                     } else {
                         MembershipStatus::Removed
@@ -178,34 +196,77 @@ impl Application {
                 membership
             }
         };
+        Ok((Some((user_id, membership)), ended))
+    }
+
+    /// Brings a just linked membership in line with the record's `active`: given back
+    /// (a seat) or taken away. Answers the sessions ended.
+    async fn settle(
+        &self,
+        tx: &dyn Transaction,
+        caller: &ScimCaller,
+        person: &ScimUser,
+        membership: &Membership,
+    ) -> Result<Vec<SessionId>, AppError> {
+        match (membership.is_active(), person.active) {
+            (false, true) => {
+                self.reprovision(tx, &caller.acting(), person).await?;
+                Ok(Vec::new())
+            }
+            (true, false) => self.deprovision(tx, &caller.acting(), person, "inactive").await,
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Provisions a person (see [`Application::link`]): a linked person gets the
+    /// `member` role until their groups say otherwise; an unlinked one is kept pending
+    /// (the directory's record, no access) and linked on a later write once the
+    /// directory may.
+    #[tracing::instrument(level = "debug", name = "scim_create_user", skip_all)]
+    pub async fn scim_create_user(&self, caller: &ScimCaller, input: ScimUserInput) -> Result<ScimUserView, AppError> {
+        caller.ensure_may_grant()?;
+        let checked = check(&input)?;
+        let email = checked.email.ok_or_else(|| {
+            AppError::validation(
+                "emails",
+                "a person needs an email address: give one in emails, or a userName that is one",
+            )
+        })?;
+        let scope = &caller.scope;
+        let now = self.ports.clock.now();
+        let active = input.active.unwrap_or(true);
+        let tx = self.global_tx().await?;
+        tx.enter_tenant_exclusively(scope).await?;
+        let (link, mut ended) = self
+            .link(tx.as_ref(), caller, &email, input.display_name.as_deref(), active)
+            .await?;
+        if let Some((user_id, _)) = &link
+            && tx.scim().find_user_by_user(scope, *user_id).await?.is_some()
+        {
+            return Err(stored(StoreError::Duplicate("user")));
+        }
         let person = ScimUser {
             id: ScimUserId::from_uuid(self.ports.ids.new_id()),
             tenant_id: scope.tenant_id(),
-            user_id,
-            membership_id: membership.id,
+            user_id: link.as_ref().map(|(user_id, _)| *user_id),
+            membership_id: link.as_ref().map(|(_, membership)| membership.id),
             user_name: checked.user_name,
             external_id: checked.external_id,
-            active: input.active,
+            active,
             attributes: input.attributes,
             version: 1,
             created_at: now,
             updated_at: now,
         };
         tx.scim().insert_user(scope, &person).await.map_err(stored)?;
-        let mut ended = Vec::new();
-        match (membership.is_active(), input.active) {
-            (false, true) => self.reprovision(tx.as_ref(), &caller.acting(), &person).await?,
-            (true, false) => {
-                ended = self
-                    .deprovision(tx.as_ref(), &caller.acting(), &person, "inactive")
-                    .await?
-            }
-            _ => {}
+        if let Some((_, membership)) = &link {
+            ended.extend(self.settle(tx.as_ref(), caller, &person, membership).await?);
         }
         let event = caller
             .acting()
-            .audit("scim.user_created", "user", user_id, now)
+            .audit("scim.user_created", "scim_user", person.id, now)
             .change("user_name", None::<&str>, Some(person.user_name.as_str()))
+            .change("user_id", None::<String>, person.user_id.map(|id| id.to_string()))
             .change("active", None::<String>, Some(person.active.to_string()));
         self.commit_with(tx, &event).await?;
         self.directory_changed(caller, &ended).await;
@@ -216,8 +277,10 @@ impl Application {
     }
 
     /// Replaces a person's directory record; `active` turning false deprovisions them,
-    /// turning true gives their membership back. With `expected_version`, refused when
-    /// the record has another. The account's address and name stay as they are.
+    /// turning true gives their membership back (left out, it stays as it was). A
+    /// pending record is linked once the directory may. With `expected_version`,
+    /// refused when the record has another. The account's address and name stay as
+    /// they are.
     #[tracing::instrument(level = "debug", name = "scim_replace_user", skip_all, fields(id = %id))]
     pub async fn scim_replace_user(
         &self,
@@ -242,31 +305,60 @@ impl Application {
         let mut after = before.clone();
         after.user_name = checked.user_name;
         after.external_id = checked.external_id;
-        after.active = input.active;
+        after.active = input.active.unwrap_or(before.active);
         after.attributes = input.attributes;
         after.version = before.version + 1;
         after.updated_at = now;
+        if after.active && !before.active {
+            caller.ensure_may_grant()?;
+        }
+        let mut ended = Vec::new();
+        let mut newly_linked = None;
+        if let Some(email) = checked
+            .email
+            .as_ref()
+            .filter(|_| before.user_id.is_none() && caller.may_grant())
+        {
+            let (link, reclaimed) = self
+                .link(tx.as_ref(), caller, email, input.display_name.as_deref(), after.active)
+                .await?;
+            ended = reclaimed;
+            if let Some((user_id, membership)) = link {
+                if tx.scim().find_user_by_user(scope, user_id).await?.is_some() {
+                    return Err(stored(StoreError::Duplicate("user")));
+                }
+                after.user_id = Some(user_id);
+                after.membership_id = Some(membership.id);
+                newly_linked = Some(membership);
+            }
+        }
         tx.scim()
             .update_user(scope, &after, before.version)
             .await
             .map_err(stored)?;
-        let mut ended = Vec::new();
-        match (before.active, after.active) {
-            (true, false) => {
-                ended = self
-                    .deprovision(tx.as_ref(), &caller.acting(), &after, "deactivated")
-                    .await?
+        match (&newly_linked, before.active, after.active) {
+            (Some(membership), _, _) => ended.extend(self.settle(tx.as_ref(), caller, &after, membership).await?),
+            (None, true, false) => {
+                ended.extend(
+                    self.deprovision(tx.as_ref(), &caller.acting(), &after, "deactivated")
+                        .await?,
+                );
             }
-            (false, true) => self.reprovision(tx.as_ref(), &caller.acting(), &after).await?,
+            (None, false, true) => self.reprovision(tx.as_ref(), &caller.acting(), &after).await?,
             _ => {}
         }
         let event = caller
             .acting()
-            .audit("scim.user_updated", "user", after.user_id, now)
+            .audit("scim.user_updated", "scim_user", after.id, now)
             .change(
                 "user_name",
                 Some(before.user_name.as_str()),
                 Some(after.user_name.as_str()),
+            )
+            .change(
+                "user_id",
+                before.user_id.map(|id| id.to_string()),
+                after.user_id.map(|id| id.to_string()),
             )
             .change(
                 "active",
@@ -297,7 +389,7 @@ impl Application {
         let now = self.ports.clock.now();
         let event = caller
             .acting()
-            .audit("scim.user_deleted", "user", person.user_id, now)
+            .audit("scim.user_deleted", "scim_user", person.id, now)
             .change("user_name", Some(person.user_name.as_str()), None::<&str>);
         self.commit_with(tx, &event).await?;
         self.directory_changed(caller, &ended).await;
@@ -327,12 +419,18 @@ impl Application {
         let tx = self.tenant_tx(&caller.scope).await?;
         let slice = tx.scim().list_users(&caller.scope, filter, offset, limit).await?;
         let ids: Vec<_> = slice.items.iter().map(|u| u.id).collect();
-        let memberships = tx.scim().groups_of(&caller.scope, &ids).await?;
+        let mut groups_by_person: HashMap<ScimUserId, Vec<(ScimGroupId, String)>> = HashMap::new();
+        for (person, group) in tx.scim().groups_of(&caller.scope, &ids).await? {
+            groups_by_person
+                .entry(person)
+                .or_default()
+                .push((group.id, group.display_name));
+        }
         let items = slice
             .items
             .into_iter()
             .map(|user| {
-                let groups = group_names(memberships.clone(), user.id);
+                let groups = groups_by_person.remove(&user.id).unwrap_or_default();
                 ScimUserView { user, groups }
             })
             .collect();

@@ -131,35 +131,15 @@ impl SessionRepository for FakeTransaction {
         Ok(())
     }
     async fn revoke_all_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionId>> {
-        let mut ended = Vec::new();
-        for session in self
-            .state()
-            .sessions
-            .iter_mut()
-            .filter(|s| s.user_id == user_id && s.revoked_at.is_none())
-        {
-            session.revoked_at = Some(now);
-            ended.push(session.id);
-        }
-        Ok(ended)
+        Ok(self.revoke_live(user_id, None, now))
     }
     async fn revoke_for_user_in_tenant(
         &self,
         user_id: UserId,
-        tenant_id: TenantId,
+        scope: &TenantScope,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<SessionId>> {
-        let mut ended = Vec::new();
-        for session in self
-            .state()
-            .sessions
-            .iter_mut()
-            .filter(|s| s.user_id == user_id && s.current_tenant_id == tenant_id && s.revoked_at.is_none())
-        {
-            session.revoked_at = Some(now);
-            ended.push(session.id);
-        }
-        Ok(ended)
+        Ok(self.revoke_live(user_id, Some(scope.tenant_id()), now))
     }
     async fn count_live_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<u64> {
         Ok(self
@@ -348,5 +328,22 @@ impl crate::ports::UserTokenRepository for FakeTransaction {
             token.used_at = Some(at);
         }
         Ok(())
+    }
+}
+
+impl FakeTransaction {
+    /// Revokes the user's live sessions (those whose current tenant is `tenant_id`, when
+    /// given); answers their ids.
+    fn revoke_live(&self, user_id: UserId, tenant_id: Option<TenantId>, now: DateTime<Utc>) -> Vec<SessionId> {
+        let mut ended = Vec::new();
+        for session in self.state().sessions.iter_mut().filter(|s| {
+            s.user_id == user_id
+                && s.revoked_at.is_none()
+                && tenant_id.is_none_or(|tenant| s.current_tenant_id == tenant)
+        }) {
+            session.revoked_at = Some(now);
+            ended.push(session.id);
+        }
+        ended
     }
 }

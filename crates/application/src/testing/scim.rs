@@ -105,11 +105,12 @@ impl ScimRepository for FakeTransaction {
     async fn insert_user(&self, scope: &TenantScope, user: &ScimUser) -> StoreResult<()> {
         owned(scope, user.tenant_id)?;
         let mut state = self.state();
-        if state
-            .scim
-            .users
-            .iter()
-            .any(|u| u.tenant_id == user.tenant_id && u.user_id == user.user_id)
+        if user.user_id.is_some()
+            && state
+                .scim
+                .users
+                .iter()
+                .any(|u| u.tenant_id == user.tenant_id && u.user_id == user.user_id)
         {
             return Err(StoreError::Duplicate("user"));
         }
@@ -134,7 +135,7 @@ impl ScimRepository for FakeTransaction {
             .scim
             .users
             .iter()
-            .find(|u| in_scope(scope, u.tenant_id) && u.user_id == user_id)
+            .find(|u| in_scope(scope, u.tenant_id) && u.user_id == Some(user_id))
             .cloned())
     }
     async fn find_users(&self, scope: &TenantScope, ids: &[ScimUserId]) -> StoreResult<Vec<ScimUser>> {
@@ -150,18 +151,33 @@ impl ScimRepository for FakeTransaction {
     async fn update_user(&self, scope: &TenantScope, user: &ScimUser, expected_version: i64) -> StoreResult<()> {
         owned(scope, user.tenant_id)?;
         let mut state = self.state();
-        if name_taken(&state.scim.users, user) {
-            return Err(StoreError::Duplicate("userName"));
-        }
-        let Some(row) = state
+        // Like the conditional update: a row changed meanwhile matches nothing, before
+        // any unique rule is looked at.
+        if !state
             .scim
             .users
-            .iter_mut()
-            .find(|u| in_scope(scope, u.tenant_id) && u.id == user.id && u.version == expected_version)
-        else {
+            .iter()
+            .any(|u| in_scope(scope, u.tenant_id) && u.id == user.id && u.version == expected_version)
+        {
             return Err(StoreError::Stale);
-        };
-        *row = user.clone();
+        }
+        if name_taken(&state.scim.users, user)
+            || user.user_id.is_some()
+                && state
+                    .scim
+                    .users
+                    .iter()
+                    .any(|u| u.tenant_id == user.tenant_id && u.id != user.id && u.user_id == user.user_id)
+        {
+            return Err(StoreError::Duplicate(if name_taken(&state.scim.users, user) {
+                "userName"
+            } else {
+                "user"
+            }));
+        }
+        if let Some(row) = state.scim.users.iter_mut().find(|u| u.id == user.id) {
+            *row = user.clone();
+        }
         Ok(())
     }
     async fn delete_user(&self, scope: &TenantScope, id: ScimUserId) -> StoreResult<bool> {
@@ -191,7 +207,7 @@ impl ScimRepository for FakeTransaction {
             .iter()
             .filter(|u| in_scope(scope, u.tenant_id))
             .filter(|u| match filter {
-                Some(ScimUserFilter::UserName(name)) => u.user_name.as_str().eq_ignore_ascii_case(name),
+                Some(ScimUserFilter::UserName(name)) => u.user_name.as_str().to_lowercase() == name.to_lowercase(),
                 Some(ScimUserFilter::ExternalId(id)) => u.external_id.as_deref() == Some(id.as_str()),
                 None => true,
             })
@@ -223,6 +239,14 @@ impl ScimRepository for FakeTransaction {
     async fn update_group(&self, scope: &TenantScope, group: &ScimGroup, expected_version: i64) -> StoreResult<()> {
         owned(scope, group.tenant_id)?;
         let mut state = self.state();
+        let Some(index) = state
+            .scim
+            .groups
+            .iter()
+            .position(|g| in_scope(scope, g.tenant_id) && g.id == group.id && g.version == expected_version)
+        else {
+            return Err(StoreError::Stale);
+        };
         if state.scim.groups.iter().any(|g| {
             g.tenant_id == group.tenant_id
                 && g.id != group.id
@@ -230,15 +254,7 @@ impl ScimRepository for FakeTransaction {
         }) {
             return Err(StoreError::Duplicate("displayName"));
         }
-        let Some(row) = state
-            .scim
-            .groups
-            .iter_mut()
-            .find(|g| in_scope(scope, g.tenant_id) && g.id == group.id && g.version == expected_version)
-        else {
-            return Err(StoreError::Stale);
-        };
-        *row = group.clone();
+        state.scim.groups[index] = group.clone();
         Ok(())
     }
     async fn delete_group(&self, scope: &TenantScope, id: ScimGroupId) -> StoreResult<bool> {
@@ -268,7 +284,7 @@ impl ScimRepository for FakeTransaction {
             .iter()
             .filter(|g| in_scope(scope, g.tenant_id))
             .filter(|g| match filter {
-                Some(ScimGroupFilter::DisplayName(name)) => g.display_name.eq_ignore_ascii_case(name),
+                Some(ScimGroupFilter::DisplayName(name)) => g.display_name.to_lowercase() == name.to_lowercase(),
                 Some(ScimGroupFilter::ExternalId(id)) => g.external_id.as_deref() == Some(id.as_str()),
                 None => true,
             })

@@ -10,7 +10,20 @@ use crate::scim::{ScimCaller, ScimGroupInput, ScimUserInput};
 use crate::testing::{self, FakeStore};
 use crate::{AppError, Application, ForbiddenReason, RequestContext};
 
-async fn directory(app: &Application, owner: &RequestContext) -> ScimCaller {
+/// The owner's tenant's directory, speaking for `dir-co.net` (a verified domain).
+async fn directory(app: &Application, store: &FakeStore, owner: &RequestContext) -> ScimCaller {
+    store
+        .state
+        .lock()
+        .expect("store")
+        .custom_domains
+        .push(tessera_domain::CustomDomain {
+            tenant_id: owner.tenant_id(),
+            domain: tessera_domain::DomainName::parse("dir-co.net").expect("domain"),
+            verification_token: "token".into(),
+            created_at: testing::fixed_now(),
+            verified_at: Some(testing::fixed_now()),
+        });
     let created = app.create_scim_token(owner, "directory").await.expect("token");
     assert!(created.secret.starts_with("tscim_"));
     app.authenticate_scim(&created.secret, Default::default())
@@ -22,7 +35,7 @@ fn person(name: &str, active: bool) -> ScimUserInput {
     ScimUserInput {
         user_name: name.into(),
         external_id: None,
-        active,
+        active: Some(active),
         display_name: Some("Someone".into()),
         emails: vec![format!("{name}@dir-co.net")],
         attributes: "{}".into(),
@@ -53,7 +66,7 @@ fn role_of(store: &FakeStore, email: &str) -> (String, MembershipStatus) {
 async fn the_strongest_mapped_group_decides_the_role_and_unmapping_takes_it_back() {
     let (app, store) = testing::application();
     let (_, owner) = signed_up(&app, "owner@dir-co.net", "acme").await;
-    let caller = directory(&app, &owner).await;
+    let caller = directory(&app, &store, &owner).await;
     let engineer = app
         .create_role(
             &owner,
@@ -134,7 +147,7 @@ async fn the_strongest_mapped_group_decides_the_role_and_unmapping_takes_it_back
     );
     // Another tenant's group is not found through this tenant's directory.
     let (_, stranger) = signed_up(&app, "owner@other-co.net", "other").await;
-    let theirs = directory(&app, &stranger).await;
+    let theirs = directory(&app, &store, &stranger).await;
     assert!(matches!(
         app.scim_group(&theirs, leads.group.id, true).await,
         Err(AppError::NotFound(_))
@@ -149,7 +162,7 @@ async fn the_strongest_mapped_group_decides_the_role_and_unmapping_takes_it_back
 async fn deactivating_removes_the_membership_and_the_last_owner_stays() {
     let (app, store) = testing::application();
     let (_, owner) = signed_up(&app, "owner@dir-co.net", "acme").await;
-    let caller = directory(&app, &owner).await;
+    let caller = directory(&app, &store, &owner).await;
     let ada = app.scim_create_user(&caller, person("ada", true)).await.expect("ada");
     let mut off = person("ada", false);
     off.attributes = r#"{"active":false}"#.into();
@@ -163,7 +176,7 @@ async fn deactivating_removes_the_membership_and_the_last_owner_stays() {
         .snapshot()
         .audit
         .iter()
-        .filter(|e| e.action == "member.deprovisioned")
+        .filter(|e| e.action == "member.removed" && e.changes.iter().any(|c| c.after.as_deref() == Some("directory")))
         .count();
     assert_eq!(deprovisioned, 1);
     // A write based on an old version is refused.
@@ -179,6 +192,35 @@ async fn deactivating_removes_the_membership_and_the_last_owner_stays() {
         .expect("on again");
     assert_eq!(
         role_of(&store, "ada@dir-co.net"),
+        ("Member".into(), MembershipStatus::Active)
+    );
+
+    // Outside the verified domains a record stays pending: no account, no access;
+    // linked on a later write once the tenant verified the domain.
+    let accounts = store.snapshot().users.len();
+    let mut eve = person("eve", true);
+    eve.emails = vec!["eve@elsewhere-co.net".into()];
+    let pending = app.scim_create_user(&caller, eve.clone()).await.expect("pending");
+    assert_eq!((pending.user.user_id, store.snapshot().users.len()), (None, accounts));
+    store
+        .state
+        .lock()
+        .expect("store")
+        .custom_domains
+        .push(tessera_domain::CustomDomain {
+            tenant_id: owner.tenant_id(),
+            domain: tessera_domain::DomainName::parse("elsewhere-co.net").expect("domain"),
+            verification_token: "token".into(),
+            created_at: testing::fixed_now(),
+            verified_at: Some(testing::fixed_now()),
+        });
+    let linked = app
+        .scim_replace_user(&caller, pending.user.id, eve, None)
+        .await
+        .expect("linked now");
+    assert!(linked.user.user_id.is_some());
+    assert_eq!(
+        role_of(&store, "eve@elsewhere-co.net"),
         ("Member".into(), MembershipStatus::Active)
     );
 

@@ -195,6 +195,28 @@ pub async fn unknown() -> ScimError {
 
 /// `POST /scim/v2/.search`: people, then groups, in one list (RFC 7644 §3.4.3).
 pub async fn search(State(state): State<AppState>, request: Request) -> Answer {
+    search_in(state, request, Searched::Both).await
+}
+
+/// `POST /scim/v2/Users/.search`.
+pub async fn search_users(State(state): State<AppState>, request: Request) -> Answer {
+    search_in(state, request, Searched::Users).await
+}
+
+/// `POST /scim/v2/Groups/.search`.
+pub async fn search_groups(State(state): State<AppState>, request: Request) -> Answer {
+    search_in(state, request, Searched::Groups).await
+}
+
+/// Which resource types a search reaches.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Searched {
+    Both,
+    Users,
+    Groups,
+}
+
+async fn search_in(state: AppState, request: Request, searched: Searched) -> Answer {
     let caller = caller(&state, &request).await?;
     let base = base_url(&state, request.headers());
     let body = body_of(&state, request).await?;
@@ -250,6 +272,8 @@ pub async fn search(State(state): State<AppState>, request: Request) -> Answer {
             }
         },
     };
+    let users_match = users_match && searched != Searched::Groups;
+    let groups_match = groups_match && searched != Searched::Users;
     let mut resources = Vec::new();
     let mut total = 0;
     if users_match {

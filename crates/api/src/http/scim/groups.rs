@@ -127,7 +127,7 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>,
     } else {
         MAX_RESULTS
     };
-    let (offset, limit) = window(&query, max);
+    let (offset, limit) = window(&query, max)?;
     let base = base_url(&state, request.headers());
     let slice = state
         .app

@@ -18,6 +18,7 @@ use axum::routing::get;
 use serde_json::{Map, Value, json};
 use tessera_application::AppError;
 use tessera_application::scim::ScimCaller;
+use tessera_domain::Refusal;
 
 use super::graphql::client::client_of;
 use crate::AppState;
@@ -58,6 +59,8 @@ pub fn routes() -> Router<AppState> {
                 .delete(groups::delete),
         )
         .route("/scim/v2/.search", axum::routing::post(discovery::search))
+        .route("/scim/v2/Users/.search", axum::routing::post(discovery::search_users))
+        .route("/scim/v2/Groups/.search", axum::routing::post(discovery::search_groups))
         .route("/scim/v2", axum::routing::any(discovery::unknown))
         .route("/scim/v2/{*rest}", axum::routing::any(discovery::unknown))
 }
@@ -124,10 +127,15 @@ impl From<AppError> for ScimError {
         match failure {
             AppError::Unauthenticated(message) => error(StatusCode::UNAUTHORIZED, None, &message),
             AppError::Forbidden { message, .. } => error(StatusCode::FORBIDDEN, None, &message),
-            AppError::OverPlan(_) => error(
+            AppError::OverPlan(Refusal::FeatureNotInPlan(feature)) => error(
                 StatusCode::FORBIDDEN,
                 None,
-                "directory provisioning (scim) is not in this tenant's plan",
+                &format!("`{feature}` is not in this tenant's plan"),
+            ),
+            AppError::OverPlan(Refusal::QuotaExceeded { quota, limit, used }) => error(
+                StatusCode::FORBIDDEN,
+                None,
+                &format!("the tenant's plan allows {limit} {quota} and it holds {used}: change the plan first"),
             ),
             AppError::NotFound(what) => error(StatusCode::NOT_FOUND, None, &format!("no such {what}")),
             AppError::Validation(fields) => {
@@ -141,9 +149,13 @@ impl From<AppError> for ScimError {
             AppError::Conflict { field, message } if field == "version" => {
                 error(StatusCode::PRECONDITION_FAILED, None, &message)
             }
-            AppError::Conflict { field, message } => {
+            AppError::Conflict { field, message }
+                if ["userName", "displayName", "emails"].contains(&field.as_str()) =>
+            {
                 error(StatusCode::CONFLICT, Some("uniqueness"), &format!("{field}: {message}"))
             }
+            // Another request changed what this one was based on: send it again.
+            AppError::Conflict { message, .. } => error(StatusCode::CONFLICT, None, &message),
             AppError::RateLimited { retry_after_seconds } => ScimError {
                 retry_after_seconds: Some(retry_after_seconds),
                 ..error(StatusCode::TOO_MANY_REQUESTS, None, "too many requests; wait a little")
@@ -291,20 +303,33 @@ pub fn resource(status: StatusCode, body: &Value, version: i64) -> Response {
 }
 
 /// `startIndex` (1-based) and `count` of a list request: the offset and limit, the
-/// count cut to `max`.
-pub fn window(query: &ListQuery, max: u64) -> (u64, u64) {
-    let start = query.start_index.unwrap_or(1).max(1) as u64;
-    let count = query.count.map_or(max, |c| c.clamp(0, max as i64) as u64);
-    (start - 1, count)
+/// count cut to `max` (numbers that are not: `invalidValue`).
+pub fn window(query: &ListQuery, max: u64) -> Result<(u64, u64), ScimError> {
+    let number = |name: &str, raw: &Option<String>| -> Result<Option<i64>, ScimError> {
+        raw.as_deref()
+            .map(|raw| {
+                raw.trim().parse::<i64>().map_err(|_| {
+                    error(
+                        StatusCode::BAD_REQUEST,
+                        Some("invalidValue"),
+                        &format!("{name}: must be a whole number"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let start = number("startIndex", &query.start_index)?.unwrap_or(1).max(1) as u64;
+    let count = number("count", &query.count)?.map_or(max, |c| c.clamp(0, max as i64) as u64);
+    Ok((start - 1, count))
 }
 
-/// A list request's query.
+/// A list request's query (numbers kept as sent, and checked by [`window`]).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListQuery {
     pub filter: Option<String>,
-    pub start_index: Option<i64>,
-    pub count: Option<i64>,
+    pub start_index: Option<String>,
+    pub count: Option<String>,
     pub attributes: Option<String>,
     pub excluded_attributes: Option<String>,
 }

@@ -3,6 +3,8 @@
 //! `attr.sub`, `attr[sub eq "v"]` and `attr[sub eq "v"].sub`, with or without the
 //! schema URN in front. The patched representation is then saved like a PUT.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::filter;
@@ -25,20 +27,46 @@ fn error(scim_type: &'static str, detail: impl Into<String>) -> PatchError {
 /// The most operations one PATCH request carries.
 pub const MAX_OPERATIONS: usize = 100;
 
+/// The core schemas, whose URN in front of a path names nothing more than the path.
+const CORE: [&str; 2] = [
+    "urn:ietf:params:scim:schemas:core:2.0:User",
+    "urn:ietf:params:scim:schemas:core:2.0:Group",
+];
+
 #[derive(Debug, Clone, PartialEq)]
 struct Path {
+    /// An extension schema's URN: the path is inside the object kept under it
+    /// (`urn:…:enterprise:2.0:User:department`).
+    extension: Option<String>,
     attribute: String,
     /// `[sub eq "value"]`
     selector: Option<(String, String)>,
     sub: Option<String>,
 }
 
+/// Whether `key` names an extension schema's object (a URN that is not a core
+/// schema's and ends in a resource type's name).
+fn is_extension(key: &str) -> bool {
+    key.to_ascii_lowercase().starts_with("urn:")
+        && !CORE.iter().any(|core| key.eq_ignore_ascii_case(core))
+        && key
+            .rsplit(':')
+            .next()
+            .is_some_and(|last| last == "User" || last == "Group")
+}
+
 fn parse_path(raw: &str) -> Result<Path, PatchError> {
     let raw = raw.trim();
-    // A schema URN prefix: `urn:…:User:name.givenName` → `name.givenName`.
+    // A schema URN in front: a core schema's names nothing more (`urn:…:core:2.0:User:
+    // name.givenName` is `name.givenName`); an extension's names its object.
+    let mut extension = None;
     let raw = if raw.to_ascii_lowercase().starts_with("urn:") {
         let bracket = raw.find('[').unwrap_or(raw.len());
         let cut = raw[..bracket].rfind(':').map_or(0, |i| i + 1);
+        let schema = raw[..cut].trim_end_matches(':');
+        if !CORE.iter().any(|core| schema.eq_ignore_ascii_case(core)) {
+            extension = Some(schema.to_owned());
+        }
         &raw[cut..]
     } else {
         raw
@@ -66,6 +94,7 @@ fn parse_path(raw: &str) -> Result<Path, PatchError> {
         return Err(invalid());
     }
     Ok(Path {
+        extension,
         attribute: head.to_owned(),
         selector,
         sub: tail.map(str::to_owned),
@@ -109,19 +138,75 @@ pub fn apply(
                 ));
             };
             for (attribute, value) in values {
+                // An extension's object: its attributes go into the one kept.
+                if is_extension(attribute)
+                    && let Value::Object(inner) = value
+                {
+                    let key = key_of(doc, attribute);
+                    let target = extension_object(doc, &key)?;
+                    for (name, value) in inner {
+                        set(target, &op, &parse_path(name)?, value)?;
+                    }
+                    continue;
+                }
                 // `{"name.givenName": …}` (sent by some clients) is a path too.
                 let path = parse_path(attribute)?;
-                set(doc, &op, &path, value)?;
+                set(within(doc, &path)?, &op, &path, value)?;
+            }
+            Ok(())
+        }
+        ("add" | "replace", Some(path)) if is_extension(path) => {
+            let Some(Value::Object(inner)) = value else {
+                return Err(error("invalidValue", "an extension's value is an object of attributes"));
+            };
+            let key = key_of(doc, path);
+            let target = extension_object(doc, &key)?;
+            for (name, value) in inner {
+                set(target, &op, &parse_path(name)?, value)?;
             }
             Ok(())
         }
         ("add" | "replace", Some(path)) => {
             let value = value.ok_or_else(|| error("invalidValue", format!("`{op}` needs a value")))?;
-            set(doc, &op, &parse_path(path)?, value)
+            let path = parse_path(path)?;
+            set(within(doc, &path)?, &op, &path, value)
         }
-        ("remove", Some(path)) => remove(doc, &parse_path(path)?, value),
+        ("remove", Some(path)) if is_extension(path) => {
+            let key = key_of(doc, path);
+            doc.remove(&key);
+            Ok(())
+        }
+        ("remove", Some(path)) => {
+            let path = parse_path(path)?;
+            match path.extension.as_deref().map(|urn| key_of(doc, urn)) {
+                Some(key) => match doc.get_mut(&key) {
+                    Some(Value::Object(target)) => remove(target, &path, value),
+                    _ => Ok(()),
+                },
+                None => remove(doc, &path, value),
+            }
+        }
         ("remove", None) => Err(error("noTarget", "`remove` needs a path")),
         _ => Err(error("invalidSyntax", format!("{op:?} is not add, replace or remove"))),
+    }
+}
+
+/// The object an extension's attributes are kept in, made when missing.
+fn extension_object<'a>(doc: &'a mut Map<String, Value>, key: &str) -> Result<&'a mut Map<String, Value>, PatchError> {
+    match doc.entry(key.to_owned()).or_insert_with(|| Value::Object(Map::new())) {
+        Value::Object(object) => Ok(object),
+        _ => Err(error("invalidPath", format!("{key} does not hold an object"))),
+    }
+}
+
+/// Where a path's attribute lives: the resource, or its extension's object.
+fn within<'a>(doc: &'a mut Map<String, Value>, path: &Path) -> Result<&'a mut Map<String, Value>, PatchError> {
+    match &path.extension {
+        Some(urn) => {
+            let key = key_of(doc, urn);
+            extension_object(doc, &key)
+        }
+        None => Ok(doc),
     }
 }
 
@@ -136,8 +221,10 @@ fn set(doc: &mut Map<String, Value>, op: &str, path: &Path, value: &Value) -> Re
                         Value::Array(values) => values.clone(),
                         single => vec![single.clone()],
                     };
+                    // Compared by their JSON text, in one pass (a body holds thousands at most).
+                    let mut seen: HashSet<String> = items.iter().map(Value::to_string).collect();
                     for item in new {
-                        if !items.contains(&item) {
+                        if seen.insert(item.to_string()) {
                             items.push(item);
                         }
                     }
@@ -214,10 +301,15 @@ fn remove(doc: &mut Map<String, Value>, path: &Path, value: Option<&Value>) -> R
                         Value::Array(values) => values.clone(),
                         single => vec![single.clone()],
                     };
+                    let whole: HashSet<String> = gone.iter().map(Value::to_string).collect();
+                    let values: HashSet<String> = gone
+                        .iter()
+                        .filter_map(|g| g.get("value"))
+                        .map(Value::to_string)
+                        .collect();
                     items.retain(|item| {
-                        !gone
-                            .iter()
-                            .any(|g| g == item || (g.get("value").is_some() && g.get("value") == item.get("value")))
+                        !(whole.contains(&item.to_string())
+                            || item.get("value").is_some_and(|v| values.contains(&v.to_string())))
                     });
                 }
                 _ => {
@@ -301,6 +393,25 @@ mod tests {
         assert_eq!(out["emails"][1]["type"], json!("home"));
         assert_eq!(out["displayName"], json!("Ada L"));
         assert_eq!(out["title"], json!("Eng"));
+    }
+
+    #[test]
+    fn an_extension_schemas_attributes_stay_in_its_object() {
+        let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let department = format!("{enterprise}:department");
+        let cost_center = format!("{enterprise}:costCenter");
+        let doc = json!({"userName": "ada", (enterprise): {"department": "R&D", "costCenter": "1"}});
+        let out = patched(
+            doc,
+            &[
+                ("replace", Some(department.as_str()), Some(json!("Sales"))),
+                ("add", None, Some(json!({ (enterprise): {"employeeNumber": "42"} }))),
+                ("remove", Some(cost_center.as_str()), None),
+            ],
+        )
+        .expect("accepted");
+        assert_eq!(out[enterprise], json!({"department": "Sales", "employeeNumber": "42"}));
+        assert!(out.get("department").is_none() && out.get("User").is_none(), "{out}");
     }
 
     #[test]

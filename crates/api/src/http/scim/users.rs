@@ -80,8 +80,8 @@ fn input_of(body: &Map<String, Value>) -> Result<ScimUserInput, ScimError> {
         Some(_) => return Err(invalid("externalId: must be text")),
     };
     let active = match attr(body, "active") {
-        None | Some(Value::Null) => true,
-        Some(value) => boolean(value).ok_or_else(|| invalid("active: must be true or false"))?,
+        None | Some(Value::Null) => None,
+        Some(value) => Some(boolean(value).ok_or_else(|| invalid("active: must be true or false"))?),
     };
     let display_name = match attr(body, "displayName") {
         None | Some(Value::Null) => None,
@@ -159,7 +159,7 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>,
             }
         },
     };
-    let (offset, limit) = window(&query, MAX_RESULTS);
+    let (offset, limit) = window(&query, MAX_RESULTS)?;
     let base = base_url(&state, request.headers());
     let slice = state.app.scim_users(&caller, filter.as_ref(), offset, limit).await?;
     let resources = slice

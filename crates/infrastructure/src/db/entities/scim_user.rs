@@ -11,8 +11,8 @@ pub struct Model {
     pub tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub user_id: Uuid,
-    pub membership_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub membership_id: Option<Uuid>,
     pub user_name: String,
     /// `user_name` in lower case: unique per tenant.
     pub user_name_key: String,
@@ -31,8 +31,8 @@ impl Model {
         Ok(ScimUser {
             id: ScimUserId::from_uuid(self.id),
             tenant_id: TenantId::from_uuid(self.tenant_id),
-            user_id: UserId::from_uuid(self.user_id),
-            membership_id: MembershipId::from_uuid(self.membership_id),
+            user_id: self.user_id.map(UserId::from_uuid),
+            membership_id: self.membership_id.map(MembershipId::from_uuid),
             user_name: ScimUserName::parse(&self.user_name).map_err(|e| corrupt("scim_users", "user_name", e))?,
             external_id: self.external_id,
             active: self.active,
@@ -47,8 +47,8 @@ impl Model {
         Self {
             tenant_id: user.tenant_id.as_uuid(),
             id: user.id.as_uuid(),
-            user_id: user.user_id.as_uuid(),
-            membership_id: user.membership_id.as_uuid(),
+            user_id: user.user_id.map(|id| id.as_uuid()),
+            membership_id: user.membership_id.map(|id| id.as_uuid()),
             user_name: user.user_name.as_str().to_owned(),
             user_name_key: user.user_name.as_str().to_lowercase(),
             external_id: user.external_id.clone(),

@@ -1,18 +1,21 @@
 //! What a tenant's directory provisioned: tokens, people, groups and group members,
 //! every statement through the query lock.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 use tessera_application::TenantScope;
 use tessera_application::ports::{ScimGroupFilter, ScimRepository, ScimSlice, ScimUserFilter, StoreError, StoreResult};
 use tessera_domain::{RoleId, ScimGroup, ScimGroupId, ScimToken, ScimTokenId, ScimUser, ScimUserId, UserId};
 
 use crate::db::entities::{scim_group, scim_group_member, scim_token, scim_user};
 use crate::db::{SeaTransaction, db_failure, scoped, unchanged};
+
+/// Ids per `IN (…)` list.
+const CHUNK: usize = 500;
 
 /// A broken unique rule of `scim_users`: the user linked twice, or the name taken.
 fn user_conflict(error: DbErr) -> StoreError {
@@ -120,17 +123,21 @@ impl ScimRepository for SeaTransaction {
     }
 
     async fn find_users(&self, scope: &TenantScope, ids: &[ScimUserId]) -> StoreResult<Vec<ScimUser>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let ids: BTreeSet<_> = ids.iter().map(|id| id.as_uuid()).collect();
+        let ids: Vec<_> = ids.into_iter().collect();
+        let mut found = Vec::with_capacity(ids.len());
+        // A few hundred ids a statement: far below any backend's parameter limit.
+        for chunk in ids.chunks(CHUNK) {
+            let rows = scoped::select::<scim_user::Entity>(scope)
+                .filter(scim_user::Column::Id.is_in(chunk.iter().copied()))
+                .all(&self.txn)
+                .await
+                .map_err(db_failure)?;
+            for row in rows {
+                found.push(row.into_domain()?);
+            }
         }
-        scoped::select::<scim_user::Entity>(scope)
-            .filter(scim_user::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?
-            .into_iter()
-            .map(scim_user::Model::into_domain)
-            .collect()
+        Ok(found)
     }
 
     async fn update_user(&self, scope: &TenantScope, user: &ScimUser, expected_version: i64) -> StoreResult<()> {
@@ -142,6 +149,7 @@ impl ScimRepository for SeaTransaction {
             .col_expr(scim_user::Column::ExternalId, Expr::value(row.external_id))
             .col_expr(scim_user::Column::Active, Expr::value(row.active))
             .col_expr(scim_user::Column::Attributes, Expr::value(row.attributes))
+            .col_expr(scim_user::Column::UserId, Expr::value(row.user_id))
             .col_expr(scim_user::Column::MembershipId, Expr::value(row.membership_id))
             .col_expr(scim_user::Column::Version, Expr::value(row.version))
             .col_expr(scim_user::Column::UpdatedAt, Expr::value(row.updated_at))
@@ -182,22 +190,19 @@ impl ScimRepository for SeaTransaction {
             Some(ScimUserFilter::ExternalId(id)) => query = query.filter(scim_user::Column::ExternalId.eq(id.as_str())),
             None => {}
         }
-        let total = query.clone().count(&self.txn).await.map_err(db_failure)?;
-        let items = if limit == 0 || offset >= total {
-            Vec::new()
-        } else {
-            query
-                .order_by_asc(scim_user::Column::CreatedAt)
-                .order_by_asc(scim_user::Column::Id)
-                .offset(offset)
-                .limit(limit)
-                .all(&self.txn)
-                .await
-                .map_err(db_failure)?
-                .into_iter()
-                .map(scim_user::Model::into_domain)
-                .collect::<Result<_, _>>()?
-        };
+        let (rows, total) = self
+            .window(
+                query,
+                scim_user::Column::CreatedAt,
+                scim_user::Column::Id,
+                offset,
+                limit,
+            )
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(scim_user::Model::into_domain)
+            .collect::<Result<_, _>>()?;
         Ok(ScimSlice { items, total })
     }
 
@@ -265,22 +270,16 @@ impl ScimRepository for SeaTransaction {
             }
             None => {}
         }
-        let total = query.clone().count(&self.txn).await.map_err(db_failure)?;
-        let items = if limit == 0 || offset >= total {
-            Vec::new()
-        } else {
-            query
-                .order_by_asc(scim_group::Column::CreatedAt)
-                .order_by_asc(scim_group::Column::Id)
-                .offset(offset)
-                .limit(limit)
-                .all(&self.txn)
-                .await
-                .map_err(db_failure)?
-                .into_iter()
-                .map(scim_group::Model::into_domain)
-                .collect()
-        };
+        let (rows, total) = self
+            .window(
+                query,
+                scim_group::Column::CreatedAt,
+                scim_group::Column::Id,
+                offset,
+                limit,
+            )
+            .await?;
+        let items = rows.into_iter().map(scim_group::Model::into_domain).collect();
         Ok(ScimSlice { items, total })
     }
 
@@ -358,14 +357,17 @@ impl ScimRepository for SeaTransaction {
         if links.is_empty() {
             return Ok(Vec::new());
         }
-        let groups: HashMap<_, _> = scoped::select::<scim_group::Entity>(scope)
-            .filter(scim_group::Column::Id.is_in(links.iter().map(|link| link.group_id)))
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?
-            .into_iter()
-            .map(|row| (row.id, row.into_domain()))
-            .collect();
+        let group_ids: BTreeSet<_> = links.iter().map(|link| link.group_id).collect();
+        let group_ids: Vec<_> = group_ids.into_iter().collect();
+        let mut groups = HashMap::new();
+        for chunk in group_ids.chunks(CHUNK) {
+            let rows = scoped::select::<scim_group::Entity>(scope)
+                .filter(scim_group::Column::Id.is_in(chunk.iter().copied()))
+                .all(&self.txn)
+                .await
+                .map_err(db_failure)?;
+            groups.extend(rows.into_iter().map(|row| (row.id, row.into_domain())));
+        }
         let mut out: Vec<_> = links
             .into_iter()
             .filter_map(|link| {
@@ -375,5 +377,37 @@ impl ScimRepository for SeaTransaction {
             .collect();
         out.sort_by(|a, b| (a.0, &a.1.display_name).cmp(&(b.0, &b.1.display_name)));
         Ok(out)
+    }
+}
+
+impl SeaTransaction {
+    /// One window of `query` in creation order (`offset` rows skipped, at most `limit`
+    /// taken) and how many rows it matches: two statements, one when the window starts
+    /// past the end.
+    async fn window<E>(
+        &self,
+        query: Select<E>,
+        created: E::Column,
+        id: E::Column,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<E::Model>, u64)>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+    {
+        let total = query.clone().count(&self.txn).await.map_err(db_failure)?;
+        if limit == 0 || offset >= total {
+            return Ok((Vec::new(), total));
+        }
+        let rows = query
+            .order_by_asc(created)
+            .order_by_asc(id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?;
+        Ok((rows, total))
     }
 }

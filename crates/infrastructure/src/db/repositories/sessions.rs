@@ -118,49 +118,16 @@ impl SessionRepository for SeaTransaction {
     }
 
     async fn revoke_all_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionId>> {
-        let live = session::Entity::find()
-            .filter(session::Column::UserId.eq(user_id.as_uuid()))
-            .filter(session::Column::RevokedAt.is_null())
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?;
-        let ids: Vec<SessionId> = live.iter().map(|s| SessionId::from_uuid(s.id)).collect();
-        if !ids.is_empty() {
-            session::Entity::update_many()
-                .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
-                .filter(session::Column::UserId.eq(user_id.as_uuid()))
-                .filter(session::Column::RevokedAt.is_null())
-                .exec(&self.txn)
-                .await
-                .map_err(db_failure)?;
-        }
-        Ok(ids)
+        self.revoke_live(user_id, None, now).await
     }
 
     async fn revoke_for_user_in_tenant(
         &self,
         user_id: UserId,
-        tenant_id: TenantId,
+        scope: &tessera_application::TenantScope,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<SessionId>> {
-        let live = session::Entity::find()
-            .filter(session::Column::UserId.eq(user_id.as_uuid()))
-            .filter(session::Column::CurrentTenantId.eq(tenant_id.as_uuid()))
-            .filter(session::Column::RevokedAt.is_null())
-            .all(&self.txn)
-            .await
-            .map_err(db_failure)?;
-        let ids: Vec<SessionId> = live.iter().map(|s| SessionId::from_uuid(s.id)).collect();
-        if !ids.is_empty() {
-            session::Entity::update_many()
-                .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
-                .filter(session::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
-                .filter(session::Column::RevokedAt.is_null())
-                .exec(&self.txn)
-                .await
-                .map_err(db_failure)?;
-        }
-        Ok(ids)
+        self.revoke_live(user_id, Some(scope.tenant_id()), now).await
     }
 
     async fn count_live_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<u64> {
@@ -192,5 +159,40 @@ impl SessionRepository for SeaTransaction {
             |row| Ok(session::Model::into_record(row)),
         )
         .await
+    }
+}
+
+impl SeaTransaction {
+    /// Revokes the user's live sessions (those whose current tenant is `tenant_id`, when
+    /// given); answers their ids.
+    async fn revoke_live(
+        &self,
+        user_id: UserId,
+        tenant_id: Option<TenantId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SessionId>> {
+        let mut live = session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id.as_uuid()))
+            .filter(session::Column::RevokedAt.is_null());
+        if let Some(tenant_id) = tenant_id {
+            live = live.filter(session::Column::CurrentTenantId.eq(tenant_id.as_uuid()));
+        }
+        let ids: Vec<SessionId> = live
+            .all(&self.txn)
+            .await
+            .map_err(db_failure)?
+            .iter()
+            .map(|s| SessionId::from_uuid(s.id))
+            .collect();
+        if !ids.is_empty() {
+            session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
+                .filter(session::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
+                .filter(session::Column::RevokedAt.is_null())
+                .exec(&self.txn)
+                .await
+                .map_err(db_failure)?;
+        }
+        Ok(ids)
     }
 }
