@@ -96,3 +96,21 @@ impl Application {
         Ok((token, claims.expires_at))
     }
 }
+
+/// Takes back an account nobody proved the address of (it may have been made by
+/// someone else than the address's owner) for whoever now speaks for the address's
+/// domain: its password, second factor and sessions end and the address counts as
+/// proved. Answers the sessions ended; their cached access is the caller's to drop
+/// once its transaction commits.
+pub(crate) async fn take_back_account(
+    tx: &dyn Transaction,
+    user_id: tessera_domain::UserId,
+    now: DateTime<Utc>,
+) -> Result<Vec<SessionId>, AppError> {
+    tx.users()
+        .update_password(user_id, &tessera_domain::PasswordHash::new(String::new()), now)
+        .await?;
+    tx.users().mark_email_verified(user_id, now).await?;
+    tx.mfa().remove_factors(user_id).await?;
+    Ok(tx.sessions().revoke_all_for_user(user_id, now).await?)
+}

@@ -139,12 +139,7 @@ impl Application {
         let mut ended = Vec::new();
         let user_id = match existing {
             Some(user) if user.email_verified_at.is_none() => {
-                tx.users()
-                    .update_password(user.id, &PasswordHash::new(String::new()), now)
-                    .await?;
-                tx.users().mark_email_verified(user.id, now).await?;
-                tx.mfa().remove_factors(user.id).await?;
-                ended = tx.sessions().revoke_all_for_user(user.id, now).await?;
+                ended = crate::identity::take_back_account(tx, user.id, now).await?;
                 let event = caller
                     .acting()
                     .audit("user.reclaimed_by_directory", "user", user.id, now)

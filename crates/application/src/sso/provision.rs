@@ -34,12 +34,7 @@ impl Application {
             // else than its owner: the domain's provider takes it back (its password,
             // second factor and sessions end) before the owner signs in with it.
             Some(user) if user.email_verified_at.is_none() => {
-                tx.users()
-                    .update_password(user.id, &PasswordHash::new(String::new()), now)
-                    .await?;
-                tx.users().mark_email_verified(user.id, now).await?;
-                tx.mfa().remove_factors(user.id).await?;
-                let ended = tx.sessions().revoke_all_for_user(user.id, now).await?;
+                let ended = crate::identity::take_back_account(tx.as_ref(), user.id, now).await?;
                 for session in ended {
                     self.ports.access_cache.revoke_session(session).await;
                 }

@@ -242,3 +242,55 @@ async fn deactivating_removes_the_membership_and_the_last_owner_stays() {
     );
     assert_eq!(role_of(&store, "owner@dir-co.net").1, MembershipStatus::Active);
 }
+
+#[tokio::test]
+async fn a_past_due_tenants_directory_may_offboard_but_not_grant() {
+    let (app, store) = testing::application();
+    let (_, owner) = signed_up(&app, "owner@dir-co.net", "acme").await;
+    let caller = directory(&app, &store, &owner).await;
+    let ada = app.scim_create_user(&caller, person("ada", true)).await.expect("ada");
+    let secret = app.create_scim_token(&owner, "second").await.expect("token").secret;
+    store.state.lock().expect("store").tenants[0].status = tessera_domain::TenantStatus::PastDue;
+    // The standing is read with the token, on every request.
+    let caller = app
+        .authenticate_scim(&secret, Default::default())
+        .await
+        .expect("still the directory");
+    let refused = app.scim_create_user(&caller, person("bob", true)).await;
+    assert!(
+        matches!(
+            refused,
+            Err(AppError::Forbidden {
+                reason: ForbiddenReason::TenantReadOnly,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    let group = ScimGroupInput {
+        display_name: "Engineers".into(),
+        ..ScimGroupInput::default()
+    };
+    assert!(app.scim_create_group(&caller, group).await.is_err());
+    // Offboarding goes on: deactivating and deleting work, reactivating does not.
+    let off = app
+        .scim_replace_user(&caller, ada.user.id, person("ada", false), None)
+        .await
+        .expect("deactivated");
+    assert!(!off.user.active);
+    assert_eq!(role_of(&store, "ada@dir-co.net").1, MembershipStatus::Removed);
+    let back = app
+        .scim_replace_user(&caller, ada.user.id, person("ada", true), None)
+        .await;
+    assert!(
+        matches!(
+            back,
+            Err(AppError::Forbidden {
+                reason: ForbiddenReason::TenantReadOnly,
+                ..
+            })
+        ),
+        "{back:?}"
+    );
+    app.scim_delete_user(&caller, ada.user.id).await.expect("deleted");
+}
