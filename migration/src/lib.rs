@@ -32,6 +32,7 @@ mod m20261206_000021_tenant_counts;
 mod m20261207_000022_second_factor;
 mod m20261207_000023_sso;
 mod m20261207_000024_scim;
+mod m20261207_000025_tenant_counts_guard;
 
 pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
@@ -138,6 +139,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000022_second_factor::Migration),
             Box::new(m20261207_000023_sso::Migration),
             Box::new(m20261207_000024_scim::Migration),
+            Box::new(m20261207_000025_tenant_counts_guard::Migration),
         ]
     }
 }

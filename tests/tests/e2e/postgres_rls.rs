@@ -119,6 +119,42 @@ async fn no_tenant_setting_means_no_rows_and_a_reused_connection_does_not_leak()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_counts_are_kept_by_the_database_and_the_runtime_role_cannot_write_them() {
+    let Some((app, _, b)) = two_tenants().await else {
+        return;
+    };
+    let store = app.db.app_store(1).await;
+    for statement in [
+        "UPDATE tenant_counts SET held = 0".to_owned(),
+        format!("INSERT INTO tenant_counts (tenant_id, resource, held) VALUES ('{b}', 'extra', 1)"),
+    ] {
+        let txn = inside(&store, b).await;
+        let refused = txn
+            .connection()
+            .execute_raw(Statement::from_string(DbBackend::Postgres, statement.clone()))
+            .await;
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("permission denied")),
+            "{statement}: {refused:?}"
+        );
+    }
+    // The trigger still counts what the runtime role creates.
+    let workspaces = || async {
+        let counted = app.db.sum("tenant_counts", "held", "resource = 'workspaces'").await[0];
+        (counted, app.db.count("workspaces").await)
+    };
+    let (counted, rows) = workspaces().await;
+    assert_eq!(counted, rows);
+    let owner = app.sign_up("carol@c.example", "tenant-c").await;
+    app.create_workspace(&owner, "C one", "c-one").await;
+    let (counted_after, rows_after) = workspaces().await;
+    assert!(rows_after > rows, "a workspace was made");
+    assert_eq!(counted_after, rows_after, "and counted by the trigger");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runtime_role_cannot_bypass_rls_and_a_superuser_is_refused() {
     let Some(db) = TestDatabase::create(Backend::Postgres).await else {
         return;
