@@ -207,7 +207,8 @@ impl Application {
         // and its use already recorded (so `lastUsedAt` stays at most a minute behind).
         // A revoked or expired key is answered from the cache too. Revocation, role and
         // membership changes and suspension drop the tenant's entries.
-        if let Some(cached) = self.ports.access_cache.get_api_key(tenant_id, key_id).await
+        let looked_up = self.ports.access_cache.get_api_key(tenant_id, key_id).await;
+        if let Some(cached) = looked_up.key
             && same_digest(&cached.key.secret_digest, &digest)
         {
             if !cached.key.is_usable(now) {
@@ -233,10 +234,13 @@ impl Application {
             drop(tx);
             self.ports
                 .access_cache
-                .put_api_key(&CachedApiKey {
-                    key: key.clone(),
-                    limits: self.current_entitlements(&tenant).request_limits(),
-                })
+                .put_api_key(
+                    &CachedApiKey {
+                        key: key.clone(),
+                        limits: self.current_entitlements(&tenant).request_limits(),
+                    },
+                    looked_up.generation,
+                )
                 .await;
             return Err(self.refuse_unusable_key(&key, now).await);
         }
@@ -285,7 +289,10 @@ impl Application {
             .with_standing(standing);
         // Only an active tenant's keys are cached as usable.
         if standing == crate::Standing::Full {
-            self.ports.access_cache.put_api_key(&CachedApiKey { key, limits }).await;
+            self.ports
+                .access_cache
+                .put_api_key(&CachedApiKey { key, limits }, looked_up.generation)
+                .await;
         }
         Ok(context)
     }

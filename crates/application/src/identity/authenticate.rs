@@ -58,15 +58,15 @@ impl Application {
             })?;
         // A cached entry exists only for an active member of an active tenant, and is
         // dropped by every change to the tenant's roles or memberships.
-        let (revoked, cached) = self
+        let lookup = self
             .ports
             .access_cache
             .lookup(claims.tenant_id, claims.user_id, claims.session_id)
             .await;
-        if revoked {
+        if lookup.revoked {
             return Err(AppError::Unauthenticated("this session has been ended".into()));
         }
-        if let Some(access) = cached {
+        if let Some(access) = lookup.access {
             let scope = TenantScope::new(claims.tenant_id);
             let context = RequestContext::new(claims.user_id, scope, access.role_id, access.permissions);
             return Ok(context
@@ -111,7 +111,7 @@ impl Application {
             };
             self.ports
                 .access_cache
-                .put(claims.tenant_id, claims.user_id, &access)
+                .put(claims.tenant_id, claims.user_id, &access, lookup.generation)
                 .await;
         }
         Ok(

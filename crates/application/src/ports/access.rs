@@ -67,29 +67,54 @@ pub trait RateLimiter: Send + Sync {
 #[async_trait]
 pub trait AccessCache: Send + Sync {
     async fn get(&self, tenant_id: TenantId, user_id: UserId) -> Option<MemberAccess>;
-    async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess);
-    /// A verified API key of the tenant, as stored by `put_api_key`.
-    async fn get_api_key(&self, tenant_id: TenantId, key_id: tessera_domain::ApiKeyId) -> Option<CachedApiKey>;
-    async fn put_api_key(&self, key: &CachedApiKey);
+    /// Stores access read from the database after `lookup` missed, with the
+    /// generation that lookup answered: when the tenant was invalidated since (a change
+    /// committed while the request read), the access read before it is not stored.
+    async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess, generation: u64);
+    /// A verified API key of the tenant, as stored by `put_api_key`, and the tenant's
+    /// generation to store a key read afresh under.
+    async fn get_api_key(&self, tenant_id: TenantId, key_id: tessera_domain::ApiKeyId) -> ApiKeyLookup;
+    /// Stores a key read from the database after `get_api_key`, with the generation it
+    /// answered: when the tenant was invalidated since (the key revoked or its creator
+    /// changed meanwhile), it is not stored.
+    async fn put_api_key(&self, key: &CachedApiKey, generation: u64);
     /// Forgets every member and every API key of the tenant.
     async fn invalidate_tenant(&self, tenant_id: TenantId);
     /// Marks a session revoked, so its access tokens stop working before they expire
     /// (kept at least as long as an access token lives).
     async fn revoke_session(&self, session_id: SessionId);
     async fn is_session_revoked(&self, session_id: SessionId) -> bool;
-    /// Both checks of an authentication: is the session revoked, and the member's
-    /// cached access (one round trip where the backend allows it).
-    async fn lookup(
-        &self,
-        tenant_id: TenantId,
-        user_id: UserId,
-        session_id: SessionId,
-    ) -> (bool, Option<MemberAccess>) {
-        if self.is_session_revoked(session_id).await {
-            return (true, None);
-        }
-        (false, self.get(tenant_id, user_id).await)
-    }
+    /// Both checks of an authentication, is the session revoked and the member's cached
+    /// access (one round trip where the backend allows it), and the tenant's
+    /// generation to store fresh access under.
+    async fn lookup(&self, tenant_id: TenantId, user_id: UserId, session_id: SessionId) -> AccessLookup;
+}
+
+/// What an API key's cache lookup found, and the tenant's generation then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyLookup {
+    pub key: Option<CachedApiKey>,
+    pub generation: u64,
+}
+
+/// What an authentication's cache lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLookup {
+    /// The session was ended.
+    pub revoked: bool,
+    pub access: Option<MemberAccess>,
+    /// The tenant's cache generation when looked up: the ticket a `put` of access read
+    /// afterwards presents (any invalidation of the tenant since makes it stale).
+    pub generation: u64,
+}
+
+impl AccessLookup {
+    /// Nothing known: not revoked as far as the cache knows, no access, generation 0.
+    pub const MISS: AccessLookup = AccessLookup {
+        revoked: false,
+        access: None,
+        generation: 0,
+    };
 }
 
 /// Counts failed attempts per key in a fixed window (log-in throttling).

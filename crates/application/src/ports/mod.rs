@@ -29,7 +29,7 @@ mod users;
 mod webhooks;
 mod workspaces;
 
-pub use access::{AccessCache, AttemptLimiter, CachedApiKey, MemberAccess, RateLimiter};
+pub use access::{AccessCache, AccessLookup, ApiKeyLookup, AttemptLimiter, CachedApiKey, MemberAccess, RateLimiter};
 pub use api_keys::{ApiKeyRepository, KeyCreators};
 pub use audit::{AuditFilter, AuditRepository};
 pub use billing::{BillingEventRecord, BillingEventRepository};

@@ -21,6 +21,19 @@ pub struct FakeAccessCache {
     pub entries: Arc<Mutex<std::collections::HashMap<(TenantId, UserId), MemberAccess>>>,
     pub revoked: Arc<Mutex<Vec<SessionId>>>,
     pub api_keys: Arc<Mutex<std::collections::HashMap<(TenantId, ApiKeyId), CachedApiKey>>>,
+    /// Each tenant's generation, moved on by every invalidation.
+    pub generations: Arc<Mutex<std::collections::HashMap<TenantId, u64>>>,
+}
+
+impl FakeAccessCache {
+    fn generation_of(&self, tenant_id: TenantId) -> u64 {
+        self.generations
+            .lock()
+            .expect("cache lock")
+            .get(&tenant_id)
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 #[async_trait]
@@ -32,26 +45,42 @@ impl AccessCache for FakeAccessCache {
             .get(&(tenant_id, user_id))
             .cloned()
     }
-    async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess) {
+    async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess, generation: u64) {
+        if self.generation_of(tenant_id) != generation {
+            return;
+        }
         self.entries
             .lock()
             .expect("cache lock")
             .insert((tenant_id, user_id), access.clone());
     }
-    async fn get_api_key(&self, tenant_id: TenantId, key_id: ApiKeyId) -> Option<CachedApiKey> {
-        self.api_keys
-            .lock()
-            .expect("cache lock")
-            .get(&(tenant_id, key_id))
-            .cloned()
+    async fn get_api_key(&self, tenant_id: TenantId, key_id: ApiKeyId) -> crate::ports::ApiKeyLookup {
+        crate::ports::ApiKeyLookup {
+            key: self
+                .api_keys
+                .lock()
+                .expect("cache lock")
+                .get(&(tenant_id, key_id))
+                .cloned(),
+            generation: self.generation_of(tenant_id),
+        }
     }
-    async fn put_api_key(&self, key: &CachedApiKey) {
+    async fn put_api_key(&self, key: &CachedApiKey, generation: u64) {
+        if self.generation_of(key.key.tenant_id) != generation {
+            return;
+        }
         self.api_keys
             .lock()
             .expect("cache lock")
             .insert((key.key.tenant_id, key.key.id), key.clone());
     }
     async fn invalidate_tenant(&self, tenant_id: TenantId) {
+        *self
+            .generations
+            .lock()
+            .expect("cache lock")
+            .entry(tenant_id)
+            .or_default() += 1;
         self.entries
             .lock()
             .expect("cache lock")
@@ -66,6 +95,14 @@ impl AccessCache for FakeAccessCache {
     }
     async fn is_session_revoked(&self, session_id: SessionId) -> bool {
         self.revoked.lock().expect("cache lock").contains(&session_id)
+    }
+    async fn lookup(&self, tenant_id: TenantId, user_id: UserId, session_id: SessionId) -> crate::ports::AccessLookup {
+        let generation = self.generation_of(tenant_id);
+        crate::ports::AccessLookup {
+            revoked: self.is_session_revoked(session_id).await,
+            access: self.get(tenant_id, user_id).await,
+            generation,
+        }
     }
 }
 

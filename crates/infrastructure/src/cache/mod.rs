@@ -9,80 +9,16 @@ use async_trait::async_trait;
 use deadpool_redis::Pool;
 use deadpool_redis::redis::AsyncCommands;
 use moka::future::Cache;
-use tessera_application::ports::{AccessCache, CachedApiKey, MemberAccess};
+use tessera_application::ports::{AccessCache, AccessLookup, ApiKeyLookup, CachedApiKey, MemberAccess};
 use tessera_domain::{Allowance, ApiKeyId, PermissionSet, RequestLimits, RoleId, SessionId, TenantId, UserId};
 use tracing::Instrument as _;
 
 use crate::redis_pool::Redis;
 use crate::telemetry;
 
-/// In-process: for a single server (development, tests, one replica).
-pub struct InProcessAccessCache {
-    entries: Cache<(TenantId, UserId), MemberAccess>,
-    api_keys: Cache<(TenantId, ApiKeyId), CachedApiKey>,
-    revoked_sessions: Cache<SessionId, ()>,
-}
+mod in_process;
 
-impl InProcessAccessCache {
-    /// `revocation_ttl` must be at least the access-token lifetime.
-    pub fn new(ttl: Duration, capacity: u64, revocation_ttl: Duration) -> Self {
-        Self {
-            entries: Cache::builder()
-                .time_to_live(ttl)
-                .max_capacity(capacity)
-                .support_invalidation_closures()
-                .build(),
-            api_keys: Cache::builder()
-                .time_to_live(ttl)
-                .max_capacity(capacity)
-                .support_invalidation_closures()
-                .build(),
-            revoked_sessions: Cache::builder().time_to_live(revocation_ttl).build(),
-        }
-    }
-}
-
-#[async_trait]
-impl AccessCache for InProcessAccessCache {
-    async fn get(&self, tenant_id: TenantId, user_id: UserId) -> Option<MemberAccess> {
-        count(self.entries.get(&(tenant_id, user_id)).await, MEMBER_ACCESS, "memory")
-    }
-
-    async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess) {
-        self.entries.insert((tenant_id, user_id), access.clone()).await;
-    }
-
-    async fn get_api_key(&self, tenant_id: TenantId, key_id: ApiKeyId) -> Option<CachedApiKey> {
-        count(self.api_keys.get(&(tenant_id, key_id)).await, API_KEY, "memory")
-    }
-
-    async fn put_api_key(&self, key: &CachedApiKey) {
-        self.api_keys.insert((key.key.tenant_id, key.key.id), key.clone()).await;
-    }
-
-    async fn invalidate_tenant(&self, tenant_id: TenantId) {
-        let members = self
-            .entries
-            .invalidate_entries_if(move |(tenant, _), _| *tenant == tenant_id);
-        let keys = self
-            .api_keys
-            .invalidate_entries_if(move |(tenant, _), _| *tenant == tenant_id);
-        if let Err(error) = members.and(keys) {
-            // Without predicate support nothing targeted can be dropped: drop everything.
-            tracing::warn!(%error, "targeted cache invalidation failed; clearing the whole cache");
-            self.entries.invalidate_all();
-            self.api_keys.invalidate_all();
-        }
-    }
-
-    async fn revoke_session(&self, session_id: SessionId) {
-        self.revoked_sessions.insert(session_id, ()).await;
-    }
-
-    async fn is_session_revoked(&self, session_id: SessionId) -> bool {
-        self.revoked_sessions.contains_key(&session_id)
-    }
-}
+pub use in_process::InProcessAccessCache;
 
 /// Redis, with an in-process layer in front. Redis keeps one hash per tenant
 /// (`tessera:access:<tenant>`, field = user) and a per-tenant generation
@@ -99,7 +35,6 @@ pub struct RedisAccessCache {
     local: Cache<(TenantId, UserId), (MemberAccess, i64)>,
     /// Verified API keys, local only, stamped with the generation they were read under.
     api_keys: Cache<(TenantId, ApiKeyId), (CachedApiKey, i64)>,
-    generations: Cache<TenantId, i64>,
     listener: Option<tokio::task::JoinHandle<()>>,
     put_if_current: deadpool_redis::redis::Script,
 }
@@ -130,7 +65,6 @@ async fn listen(
     client: deadpool_redis::redis::Client,
     local: Cache<(TenantId, UserId), (MemberAccess, i64)>,
     api_keys: Cache<(TenantId, ApiKeyId), (CachedApiKey, i64)>,
-    generations: Cache<TenantId, i64>,
 ) {
     use futures_util::StreamExt;
     let mut delay = Duration::from_millis(250);
@@ -147,7 +81,6 @@ async fn listen(
                 if let Ok(tenant) = TenantId::parse(&payload) {
                     let _ = local.invalidate_entries_if(move |(t, _), _| *t == tenant);
                     let _ = api_keys.invalidate_entries_if(move |(t, _), _| *t == tenant);
-                    generations.invalidate(&tenant).await;
                 }
             }
         }
@@ -169,22 +102,15 @@ impl RedisAccessCache {
             .max_capacity(100_000)
             .support_invalidation_closures()
             .build();
-        let generations = Cache::builder().time_to_live(ttl).max_capacity(100_000).build();
-        let listener = tokio::runtime::Handle::try_current().ok().map(|runtime| {
-            runtime.spawn(listen(
-                redis.client().clone(),
-                local.clone(),
-                api_keys.clone(),
-                generations.clone(),
-            ))
-        });
+        let listener = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|runtime| runtime.spawn(listen(redis.client().clone(), local.clone(), api_keys.clone())));
         Self {
             pool: redis.pool().clone(),
             ttl,
             revocation_ttl,
             local,
             api_keys,
-            generations,
             put_if_current: deadpool_redis::redis::Script::new(PUT_IF_CURRENT),
             listener,
         }
@@ -307,18 +233,13 @@ impl AccessCache for RedisAccessCache {
         count(raw.as_deref().and_then(decode), MEMBER_ACCESS, "redis")
     }
 
-    async fn lookup(
-        &self,
-        tenant_id: TenantId,
-        user_id: UserId,
-        session_id: SessionId,
-    ) -> (bool, Option<MemberAccess>) {
+    async fn lookup(&self, tenant_id: TenantId, user_id: UserId, session_id: SessionId) -> AccessLookup {
         let mut connection = match self.pool.get().await {
             Ok(connection) => connection,
             Err(error) => {
                 // Not revoked as far as the cache knows; the database path checks the session.
                 tracing::warn!(%error, "access cache unavailable; reading from the database");
-                return (false, None);
+                return AccessLookup::MISS;
             }
         };
         let marks: Result<(Option<String>, Option<i64>), _> = deadpool_redis::redis::cmd("MGET")
@@ -331,14 +252,17 @@ impl AccessCache for RedisAccessCache {
             Ok(marks) => marks,
             Err(error) => {
                 tracing::warn!(%error, "access cache read failed; reading from the database");
-                return (false, None);
+                return AccessLookup::MISS;
             }
         };
         if revoked.is_some() {
-            return (true, None);
+            return AccessLookup {
+                revoked: true,
+                ..AccessLookup::MISS
+            };
         }
         let generation = generation.unwrap_or(0);
-        self.generations.insert(tenant_id, generation).await;
+        let ticket = u64::try_from(generation).unwrap_or(0);
         let local = self
             .local
             .get(&(tenant_id, user_id))
@@ -346,13 +270,20 @@ impl AccessCache for RedisAccessCache {
             .filter(|(_, stored)| *stored == generation)
             .map(|(access, _)| access);
         if let Some(access) = count(local, MEMBER_ACCESS, "local") {
-            return (false, Some(access));
+            return AccessLookup {
+                revoked: false,
+                access: Some(access),
+                generation: ticket,
+            };
         }
         let raw: Option<String> = match connection.hget(Self::key(tenant_id), user_id.to_string()).await {
             Ok(raw) => raw,
             Err(error) => {
                 tracing::warn!(%error, "access cache read failed; reading from the database");
-                return (false, None);
+                return AccessLookup {
+                    generation: ticket,
+                    ..AccessLookup::MISS
+                };
             }
         };
         let found = count(raw.as_deref().and_then(decode), MEMBER_ACCESS, "redis");
@@ -361,14 +292,19 @@ impl AccessCache for RedisAccessCache {
                 .insert((tenant_id, user_id), (access.clone(), generation))
                 .await;
         }
-        (false, found)
+        AccessLookup {
+            revoked: false,
+            access: found,
+            generation: ticket,
+        }
     }
 
-    async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess) {
-        // Stored under the generation the lookup saw, locally and in Redis alike: when an
-        // invalidation has landed since (a change committed while this request read the
-        // database), the access read before it is not stored at all.
-        let Some(generation) = self.generations.get(&tenant_id).await else {
+    async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess, generation: u64) {
+        // Stored under the generation this request's lookup saw, locally and in Redis
+        // alike: when an invalidation has landed since (a change committed while this
+        // request read the database), the Redis write is refused and the local entry
+        // never matches a lookup again.
+        let Ok(generation) = i64::try_from(generation) else {
             return;
         };
         self.local
@@ -393,7 +329,7 @@ impl AccessCache for RedisAccessCache {
         }
     }
 
-    async fn get_api_key(&self, tenant_id: TenantId, key_id: ApiKeyId) -> Option<CachedApiKey> {
+    async fn get_api_key(&self, tenant_id: TenantId, key_id: ApiKeyId) -> ApiKeyLookup {
         // One round trip: the tenant's generation decides whether the local entry counts.
         let generation: Option<i64> = match self.pool.get().await {
             Ok(mut connection) => match connection
@@ -404,38 +340,48 @@ impl AccessCache for RedisAccessCache {
                 Ok(generation) => generation,
                 Err(error) => {
                     tracing::warn!(%error, "access cache read failed; reading from the database");
-                    return None;
+                    return ApiKeyLookup {
+                        key: None,
+                        generation: u64::MAX,
+                    };
                 }
             },
             Err(error) => {
                 tracing::warn!(%error, "access cache unavailable; reading from the database");
-                return None;
+                return ApiKeyLookup {
+                    key: None,
+                    generation: u64::MAX,
+                };
             }
         };
         let generation = generation.unwrap_or(0);
-        self.generations.insert(tenant_id, generation).await;
         let found = self
             .api_keys
             .get(&(tenant_id, key_id))
             .await
             .filter(|(_, stored)| *stored == generation)
             .map(|(key, _)| key);
-        count(found, API_KEY, "local")
+        ApiKeyLookup {
+            key: count(found, API_KEY, "local"),
+            generation: u64::try_from(generation).unwrap_or(u64::MAX),
+        }
     }
 
-    async fn put_api_key(&self, key: &CachedApiKey) {
-        // Under the generation the lookup saw: an invalidation since then outdates it.
-        if let Some(generation) = self.generations.get(&key.key.tenant_id).await {
-            self.api_keys
-                .insert((key.key.tenant_id, key.key.id), (key.clone(), generation))
-                .await;
-        }
+    async fn put_api_key(&self, key: &CachedApiKey, generation: u64) {
+        // Stamped with the generation this request's lookup saw: after an invalidation
+        // since, no lookup matches it (and one the cache could not read stores nothing
+        // a lookup would match).
+        let Ok(generation) = i64::try_from(generation) else {
+            return;
+        };
+        self.api_keys
+            .insert((key.key.tenant_id, key.key.id), (key.clone(), generation))
+            .await;
     }
 
     async fn invalidate_tenant(&self, tenant_id: TenantId) {
         let _ = self.local.invalidate_entries_if(move |(t, _), _| *t == tenant_id);
         let _ = self.api_keys.invalidate_entries_if(move |(t, _), _| *t == tenant_id);
-        self.generations.invalidate(&tenant_id).await;
         let result = match self.pool.get().await {
             Ok(mut connection) => deadpool_redis::redis::pipe()
                 .atomic()

@@ -89,6 +89,11 @@ fn member() -> (TenantId, UserId, SessionId, MemberAccess) {
     )
 }
 
+/// What a lookup of these answers, without its generation.
+fn seen(lookup: AccessLookup) -> (bool, Option<MemberAccess>) {
+    (lookup.revoked, lookup.access)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalidation_on_one_replica_outdates_every_local_layer_at_once() {
     let Some(url) = redis_for_tests() else {
@@ -96,16 +101,21 @@ async fn an_invalidation_on_one_replica_outdates_every_local_layer_at_once() {
     };
     let (a, b) = (replica(&url), replica(&url));
     let (tenant, user, session, access) = member();
-    assert_eq!(a.lookup(tenant, user, session).await, (false, None));
-    a.put(tenant, user, &access).await;
-    assert_eq!(a.lookup(tenant, user, session).await, (false, Some(access.clone())));
+    let missed = a.lookup(tenant, user, session).await;
+    assert_eq!(seen(missed.clone()), (false, None));
+    a.put(tenant, user, &access, missed.generation).await;
+    assert_eq!(
+        seen(a.lookup(tenant, user, session).await),
+        (false, Some(access.clone()))
+    );
     assert!(a.local.get(&(tenant, user)).await.is_some(), "kept in the local layer");
 
     // Replica B invalidates: A's very next lookup misses, whatever pub/sub's timing.
     b.invalidate_tenant(tenant).await;
-    assert_eq!(a.lookup(tenant, user, session).await, (false, None));
+    let missed = a.lookup(tenant, user, session).await;
+    assert_eq!(seen(missed.clone()), (false, None));
     // And the published message soon drops A's local entries altogether.
-    a.put(tenant, user, &access).await;
+    a.put(tenant, user, &access, missed.generation).await;
     assert!(a.local.get(&(tenant, user)).await.is_some());
     b.invalidate_tenant(tenant).await;
     let mut dropped = false;
@@ -121,14 +131,15 @@ async fn an_invalidation_on_one_replica_outdates_every_local_layer_at_once() {
 
     a.revoke_session(session).await;
     assert_eq!(
-        b.lookup(tenant, user, session).await,
+        seen(b.lookup(tenant, user, session).await),
         (true, None),
         "revocations are shared"
     );
 }
 
 /// A request that read a member's access before a change committed (and the tenant was
-/// invalidated) must not store it after: no replica may find it then.
+/// invalidated) must not store it after: no replica may find it then, even when
+/// another request looked the tenant up in between.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_read_before_an_invalidation_is_not_stored_after_it() {
     let Some(url) = redis_for_tests() else {
@@ -136,16 +147,47 @@ async fn access_read_before_an_invalidation_is_not_stored_after_it() {
     };
     let (a, b) = (replica(&url), replica(&url));
     let (tenant, user, session, access) = member();
-    // A's request misses and reads the database; meanwhile a change commits on B.
-    assert_eq!(a.lookup(tenant, user, session).await, (false, None));
+    // A's request misses and reads the database; meanwhile a change commits on B, and
+    // another request on A looks the tenant up.
+    let before = a.lookup(tenant, user, session).await;
+    assert_eq!(seen(before.clone()), (false, None));
     b.invalidate_tenant(tenant).await;
-    a.put(tenant, user, &access).await;
+    let after = a.lookup(tenant, user, session).await;
+    a.put(tenant, user, &access, before.generation).await;
     let fresh = replica(&url);
-    assert_eq!(fresh.lookup(tenant, user, session).await, (false, None), "not in Redis");
-    assert_eq!(a.lookup(tenant, user, session).await, (false, None), "nor on A");
-    // A request that starts after the change stores what it reads.
-    a.put(tenant, user, &access).await;
-    assert_eq!(fresh.lookup(tenant, user, session).await, (false, Some(access)));
+    assert_eq!(
+        seen(fresh.lookup(tenant, user, session).await),
+        (false, None),
+        "not in Redis"
+    );
+    assert_eq!(seen(a.lookup(tenant, user, session).await), (false, None), "nor on A");
+    // The request that started after the change stores what it reads.
+    a.put(tenant, user, &access, after.generation).await;
+    assert_eq!(seen(fresh.lookup(tenant, user, session).await), (false, Some(access)));
+}
+
+/// The same on one server without Redis.
+#[tokio::test]
+async fn in_process_access_read_before_an_invalidation_is_not_stored_after_it() {
+    let cache = InProcessAccessCache::new(Duration::from_secs(60), 100, Duration::from_secs(60));
+    let (tenant, user, session, access) = member();
+    let before = cache.lookup(tenant, user, session).await;
+    cache.invalidate_tenant(tenant).await;
+    let after = cache.lookup(tenant, user, session).await;
+    cache.put(tenant, user, &access, before.generation).await;
+    assert_eq!(seen(cache.lookup(tenant, user, session).await), (false, None));
+    cache.put(tenant, user, &access, after.generation).await;
+    assert_eq!(
+        seen(cache.lookup(tenant, user, session).await),
+        (false, Some(access.clone()))
+    );
+    // Another tenant's invalidation does not outdate this one's readers.
+    let other = TenantId::from_uuid(uuid::Uuid::now_v7());
+    let (_, someone, _, _) = member();
+    let reader = cache.lookup(tenant, someone, session).await;
+    cache.invalidate_tenant(other).await;
+    cache.put(tenant, someone, &access, reader.generation).await;
+    assert_eq!(cache.get(tenant, someone).await, Some(access));
 }
 
 #[tokio::test]
@@ -171,9 +213,56 @@ async fn in_process_invalidation_drops_only_the_tenant() {
         },
         mfa_required: false,
     };
-    cache.put(a, user, &access).await;
-    cache.put(b, user, &access).await;
+    cache.put(a, user, &access, 0).await;
+    cache.put(b, user, &access, 0).await;
     cache.invalidate_tenant(a).await;
     assert_eq!(cache.get(a, user).await, None);
     assert_eq!(cache.get(b, user).await, Some(access));
+}
+
+/// A verified key of a new tenant, as authentication caches it.
+fn cached_key() -> CachedApiKey {
+    let now = chrono::Utc::now();
+    CachedApiKey {
+        key: tessera_domain::ApiKey {
+            id: ApiKeyId::from_uuid(uuid::Uuid::now_v7()),
+            tenant_id: TenantId::from_uuid(uuid::Uuid::now_v7()),
+            name: tessera_domain::Name::parse("partner").expect("name"),
+            permissions: PermissionSet::all(),
+            secret_digest: "digest".into(),
+            created_by: UserId::from_uuid(uuid::Uuid::now_v7()),
+            created_at: now,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: Some(now),
+        },
+        limits: RequestLimits::UNBOUNDED,
+    }
+}
+
+/// A key read before its revocation committed (and the tenant was invalidated) is not
+/// cached after it, on one server or with Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_read_before_an_invalidation_is_not_cached_after_it() {
+    let in_process = InProcessAccessCache::new(Duration::from_secs(60), 100, Duration::from_secs(60));
+    let mut caches: Vec<Box<dyn AccessCache>> = vec![Box::new(in_process)];
+    if let Some(url) = redis_for_tests() {
+        caches.push(Box::new(replica(&url)));
+    }
+    for cache in caches {
+        let key = cached_key();
+        let (tenant, id) = (key.key.tenant_id, key.key.id);
+        let before = cache.get_api_key(tenant, id).await;
+        assert_eq!(before.key, None);
+        cache.invalidate_tenant(tenant).await;
+        let after = cache.get_api_key(tenant, id).await;
+        cache.put_api_key(&key, before.generation).await;
+        assert_eq!(cache.get_api_key(tenant, id).await.key, None, "the outdated read");
+        cache.put_api_key(&key, after.generation).await;
+        assert_eq!(
+            cache.get_api_key(tenant, id).await.key,
+            Some(key),
+            "a read after the change"
+        );
+    }
 }
