@@ -3,12 +3,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use tessera_domain::scim::parse_external_id;
 use tessera_domain::{RoleId, ScimGroup, ScimGroupId, ScimUserId};
 
-use super::ScimCaller;
+use super::{ScimCaller, version_conflict};
 use crate::context::Acting;
 use crate::ports::{ScimGroupFilter, ScimSlice, StoreError, Transaction};
-use crate::{AppError, Application, FieldErrors, ForbiddenReason, RequestContext};
+use crate::{AppError, Application, FieldErrors, ForbiddenReason, RequestContext, TenantScope};
 
 /// What a directory sends for a group.
 #[derive(Debug, Clone, Default)]
@@ -35,12 +36,10 @@ struct Checked {
 fn check(input: &ScimGroupInput) -> Result<Checked, AppError> {
     let mut errors = FieldErrors::new();
     let display_name = errors.check("displayName", ScimGroup::parse_display_name(&input.display_name));
-    let external_id = match input.external_id.as_deref() {
-        Some(raw) => errors
-            .check("externalId", tessera_domain::scim::parse_external_id(raw))
-            .map(Some),
-        None => Some(None),
-    };
+    let external_id = errors.check(
+        "externalId",
+        input.external_id.as_deref().map(parse_external_id).transpose(),
+    );
     let mut members = BTreeSet::new();
     for raw in &input.members {
         match ScimUserId::parse(raw) {
@@ -66,16 +65,28 @@ fn check(input: &ScimGroupInput) -> Result<Checked, AppError> {
     }
 }
 
+/// The people in one group.
+async fn members_of(
+    tx: &dyn Transaction,
+    scope: &TenantScope,
+    group: ScimGroupId,
+) -> Result<Vec<ScimUserId>, AppError> {
+    Ok(tx
+        .scim()
+        .group_members(scope, &[group])
+        .await?
+        .into_iter()
+        .map(|(_, member)| member)
+        .collect())
+}
+
 fn stored(error: StoreError) -> AppError {
     match error {
         StoreError::Duplicate(_) => AppError::Conflict {
             field: "displayName".into(),
             message: "another group of the tenant has this displayName".into(),
         },
-        StoreError::Stale => AppError::Conflict {
-            field: "version".into(),
-            message: "the resource changed since that version was read".into(),
-        },
+        StoreError::Stale => version_conflict(),
         other => other.into(),
     }
 }
@@ -158,16 +169,10 @@ impl Application {
             .await?
             .ok_or(AppError::NotFound("group"))?;
         if expected_version.is_some_and(|v| v != before.version) {
-            return Err(stored(StoreError::Stale));
+            return Err(version_conflict());
         }
         let members = self.known_people(tx.as_ref(), caller, &checked.members).await?;
-        let old: BTreeSet<ScimUserId> = tx
-            .scim()
-            .group_members(scope, &[id])
-            .await?
-            .into_iter()
-            .map(|(_, member)| member)
-            .collect();
+        let old: BTreeSet<ScimUserId> = members_of(tx.as_ref(), scope, id).await?.into_iter().collect();
         let new: BTreeSet<ScimUserId> = checked.members.iter().copied().collect();
         let now = self.ports.clock.now();
         let mut after = before.clone();
@@ -219,13 +224,7 @@ impl Application {
             .find_group(scope, id)
             .await?
             .ok_or(AppError::NotFound("group"))?;
-        let members: Vec<_> = tx
-            .scim()
-            .group_members(scope, &[id])
-            .await?
-            .into_iter()
-            .map(|(_, member)| member)
-            .collect();
+        let members = members_of(tx.as_ref(), scope, id).await?;
         tx.scim().delete_group(scope, id).await?;
         let changed = if group.role_id.is_some() {
             self.apply_directory_roles(tx.as_ref(), &caller.acting(), &members)
@@ -369,13 +368,7 @@ impl Application {
             .update_group(&scope, &after, before.version)
             .await
             .map_err(stored)?;
-        let members: Vec<_> = tx
-            .scim()
-            .group_members(&scope, &[id])
-            .await?
-            .into_iter()
-            .map(|(_, member)| member)
-            .collect();
+        let members = members_of(tx.as_ref(), &scope, id).await?;
         let acting: Acting<'_> = ctx.acting();
         self.apply_directory_roles(tx.as_ref(), &acting, &members).await?;
         let event = ctx

@@ -43,10 +43,6 @@ pub struct ScimCaller {
 }
 
 impl ScimCaller {
-    pub fn tenant_id(&self) -> TenantId {
-        self.scope.tenant_id()
-    }
-
     /// Whether the directory may give access now (create, reactivate, change groups).
     fn may_grant(&self) -> bool {
         !self.restricted
@@ -78,6 +74,15 @@ impl ScimCaller {
 pub struct CreatedScimToken {
     pub token: ScimToken,
     pub secret: String,
+}
+
+/// A write based on a version the record no longer has (`If-Match`, or another
+/// request in between): the transport answers it as a failed precondition.
+fn version_conflict() -> AppError {
+    AppError::Conflict {
+        field: "version".into(),
+        message: "the resource changed since that version was read".into(),
+    }
 }
 
 /// `tscim_<tenant, 32 hex>_<token id, 32 hex>_<random>`.

@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 
+use tessera_domain::scim::parse_external_id;
 use tessera_domain::{
     DisplayName, Email, Limit, Membership, MembershipId, MembershipStatus, PasswordHash, ScimGroupId, ScimUser,
     ScimUserId, ScimUserName, SessionId, SystemRole, User, UserId,
 };
 
-use super::ScimCaller;
+use super::{ScimCaller, version_conflict};
 use crate::members::system_role;
 use crate::ports::{ScimSlice, ScimUserFilter, StoreError, Transaction};
 use crate::{AppError, Application, FieldErrors};
@@ -47,12 +48,10 @@ struct Checked {
 fn check(input: &ScimUserInput) -> Result<Checked, AppError> {
     let mut errors = FieldErrors::new();
     let user_name = errors.check("userName", ScimUserName::parse(&input.user_name));
-    let external_id = match input.external_id.as_deref() {
-        Some(raw) => errors
-            .check("externalId", tessera_domain::scim::parse_external_id(raw))
-            .map(Some),
-        None => Some(None),
-    };
+    let external_id = errors.check(
+        "externalId",
+        input.external_id.as_deref().map(parse_external_id).transpose(),
+    );
     let email = input
         .emails
         .iter()
@@ -68,14 +67,6 @@ fn check(input: &ScimUserInput) -> Result<Checked, AppError> {
     }
 }
 
-/// A write based on a version the person no longer has.
-fn version_mismatch() -> AppError {
-    AppError::Conflict {
-        field: "version".into(),
-        message: "the resource changed since that version was read".into(),
-    }
-}
-
 fn stored(error: StoreError) -> AppError {
     match error {
         StoreError::Duplicate("userName") => AppError::Conflict {
@@ -86,7 +77,7 @@ fn stored(error: StoreError) -> AppError {
             field: "emails".into(),
             message: "this person is provisioned already, under another userName".into(),
         },
-        StoreError::Stale => version_mismatch(),
+        StoreError::Stale => version_conflict(),
         other => other.into(),
     }
 }
@@ -101,7 +92,7 @@ impl Application {
             .custom_domains()
             .find(&caller.scope, &domain)
             .await?
-            .is_some_and(|d| d.verified_at.is_some()))
+            .is_some_and(|d| d.is_verified()))
     }
 
     /// The account and membership a directory's person is linked to, where the
@@ -294,7 +285,7 @@ impl Application {
             .await?
             .ok_or(AppError::NotFound("user"))?;
         if expected_version.is_some_and(|v| v != before.version) {
-            return Err(version_mismatch());
+            return Err(version_conflict());
         }
         let now = self.ports.clock.now();
         let mut after = before.clone();
@@ -360,9 +351,9 @@ impl Application {
                 Some(before.active.to_string()),
                 Some(after.active.to_string()),
             );
+        let groups = group_names(tx.scim().groups_of(scope, &[after.id]).await?, after.id);
         self.commit_with(tx, &event).await?;
         self.directory_changed(caller, &ended).await;
-        let groups = self.scim_groups_of(caller, &[after.id]).await?;
         Ok(ScimUserView { user: after, groups })
     }
 
@@ -433,16 +424,6 @@ impl Application {
             items,
             total: slice.total,
         })
-    }
-
-    async fn scim_groups_of(
-        &self,
-        caller: &ScimCaller,
-        ids: &[ScimUserId],
-    ) -> Result<Vec<(ScimGroupId, String)>, AppError> {
-        let tx = self.tenant_tx(&caller.scope).await?;
-        let links = tx.scim().groups_of(&caller.scope, ids).await?;
-        Ok(ids.first().map(|id| group_names(links, *id)).unwrap_or_default())
     }
 
     /// After a directory change commits: the tenant's cached access goes, and so do the

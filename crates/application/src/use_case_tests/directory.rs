@@ -10,8 +10,8 @@ use crate::scim::{ScimCaller, ScimGroupInput, ScimUserInput};
 use crate::testing::{self, FakeStore};
 use crate::{AppError, Application, ForbiddenReason, RequestContext};
 
-/// The owner's tenant's directory, speaking for `dir-co.net` (a verified domain).
-async fn directory(app: &Application, store: &FakeStore, owner: &RequestContext) -> ScimCaller {
+/// Records `domain` as verified by the owner's tenant.
+fn verified(store: &FakeStore, owner: &RequestContext, domain: &str) {
     store
         .state
         .lock()
@@ -19,11 +19,16 @@ async fn directory(app: &Application, store: &FakeStore, owner: &RequestContext)
         .custom_domains
         .push(tessera_domain::CustomDomain {
             tenant_id: owner.tenant_id(),
-            domain: tessera_domain::DomainName::parse("dir-co.net").expect("domain"),
+            domain: tessera_domain::DomainName::parse(domain).expect("domain"),
             verification_token: "token".into(),
             created_at: testing::fixed_now(),
             verified_at: Some(testing::fixed_now()),
         });
+}
+
+/// The owner's tenant's directory, speaking for `dir-co.net` (a verified domain).
+async fn directory(app: &Application, store: &FakeStore, owner: &RequestContext) -> ScimCaller {
+    verified(store, owner, "dir-co.net");
     let created = app.create_scim_token(owner, "directory").await.expect("token");
     assert!(created.secret.starts_with("tscim_"));
     app.authenticate_scim(&created.secret, Default::default())
@@ -202,18 +207,7 @@ async fn deactivating_removes_the_membership_and_the_last_owner_stays() {
     eve.emails = vec!["eve@elsewhere-co.net".into()];
     let pending = app.scim_create_user(&caller, eve.clone()).await.expect("pending");
     assert_eq!((pending.user.user_id, store.snapshot().users.len()), (None, accounts));
-    store
-        .state
-        .lock()
-        .expect("store")
-        .custom_domains
-        .push(tessera_domain::CustomDomain {
-            tenant_id: owner.tenant_id(),
-            domain: tessera_domain::DomainName::parse("elsewhere-co.net").expect("domain"),
-            verification_token: "token".into(),
-            created_at: testing::fixed_now(),
-            verified_at: Some(testing::fixed_now()),
-        });
+    verified(&store, &owner, "elsewhere-co.net");
     let linked = app
         .scim_replace_user(&caller, pending.user.id, eve, None)
         .await
@@ -271,7 +265,17 @@ async fn a_past_due_tenants_directory_may_offboard_but_not_grant() {
         display_name: "Engineers".into(),
         ..ScimGroupInput::default()
     };
-    assert!(app.scim_create_group(&caller, group).await.is_err());
+    let refused = app.scim_create_group(&caller, group).await;
+    assert!(
+        matches!(
+            refused,
+            Err(AppError::Forbidden {
+                reason: ForbiddenReason::TenantReadOnly,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
     // Offboarding goes on: deactivating and deleting work, reactivating does not.
     let off = app
         .scim_replace_user(&caller, ada.user.id, person("ada", false), None)

@@ -135,7 +135,13 @@ async fn an_answer_that_fails_verification_or_covers_another_domain_creates_noth
         .expect("a token pair");
     let ctx = app.authenticate(&session.access_token).await.expect("the token");
     assert_eq!(store.snapshot().users.len(), people + 1, "provisioned just in time");
-    assert!(ctx.person().is_some());
+    let grace = store
+        .snapshot()
+        .users
+        .iter()
+        .find(|u| u.email.as_str() == "grace@acme-sso.net")
+        .map(|u| u.id);
+    assert_eq!(ctx.person(), grace, "signed in as the person the provider vouched for");
     let again = app.complete_sso_sign_in(&handover.code, ClientInfo::default()).await;
     assert!(matches!(again, Err(AppError::Unauthenticated(_))), "{again:?}");
 }

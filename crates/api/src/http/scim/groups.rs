@@ -4,14 +4,13 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
-use tessera_application::AppError;
 use tessera_application::ports::ScimGroupFilter;
 use tessera_application::scim::{ScimGroupInput, ScimGroupView};
 use tessera_domain::ScimGroupId;
 
 use super::{
-    Answer, ListQuery, MAX_GROUPS_WITH_MEMBERS, MAX_RESULTS, ScimError, answer, apply_patch, attr, base_url, body_of,
-    caller, error, etag, expected_version, list_response, parse_filter, project, resource, stale, window,
+    Answer, ListQuery, MAX_GROUPS_WITH_MEMBERS, MAX_RESULTS, ScimError, answer, attr, base_url, body_of, caller, error,
+    etag, expected_version, list_response, parse_filter, patched, project, resource, window,
 };
 use crate::AppState;
 
@@ -204,37 +203,17 @@ pub async fn patch(State(state): State<AppState>, Path(id): Path<String>, reques
     let expected = expected_version(request.headers())?;
     let base = base_url(&state, request.headers());
     let body = body_of(&state, request).await?;
-    for _ in 0..3 {
-        let current = state.app.scim_group(&caller, id, true).await?;
-        if expected.is_some_and(|v| v != current.group.version) {
-            return Err(stale());
-        }
-        let Value::Object(mut doc) = representation(&current, &base) else {
-            return Err(error(StatusCode::INTERNAL_SERVER_ERROR, None, "the request failed"));
-        };
-        apply_patch(&mut doc, &body)?;
-        let input = input_of(&doc)?;
-        match state
-            .app
-            .scim_replace_group(&caller, id, input, Some(current.group.version))
-            .await
-        {
-            Ok(view) => {
-                return Ok(resource(
-                    StatusCode::OK,
-                    &representation(&view, &base),
-                    view.group.version,
-                ));
-            }
-            Err(AppError::Conflict { field, .. }) if field == "version" && expected.is_none() => continue,
-            Err(failure) => return Err(failure.into()),
-        }
-    }
-    Err(error(
-        StatusCode::CONFLICT,
-        None,
-        "the group kept changing; send the patch again",
-    ))
+    patched(
+        expected,
+        &body,
+        || state.app.scim_group(&caller, id, true),
+        |view| (representation(view, &base), view.group.version),
+        |doc, version| {
+            let input = input_of(doc)?;
+            Ok(state.app.scim_replace_group(&caller, id, input, Some(version)))
+        },
+    )
+    .await
 }
 
 pub async fn delete(State(state): State<AppState>, Path(id): Path<String>, request: Request) -> Answer {

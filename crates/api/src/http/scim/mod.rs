@@ -6,8 +6,11 @@
 mod discovery;
 mod filter;
 mod groups;
+mod lists;
 mod patch;
 mod users;
+
+pub use lists::{ListQuery, list_response, project, window};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -173,7 +176,7 @@ impl From<AppError> for ScimError {
 }
 
 /// A write based on a version the resource no longer has (`If-Match`).
-pub fn stale() -> ScimError {
+fn stale() -> ScimError {
     error(
         StatusCode::PRECONDITION_FAILED,
         None,
@@ -302,110 +305,49 @@ pub fn resource(status: StatusCode, body: &Value, version: i64) -> Response {
     response
 }
 
-/// `startIndex` (1-based) and `count` of a list request: the offset and limit, the
-/// count cut to `max` (numbers that are not: `invalidValue`).
-pub fn window(query: &ListQuery, max: u64) -> Result<(u64, u64), ScimError> {
-    let number = |name: &str, raw: &Option<String>| -> Result<Option<i64>, ScimError> {
-        raw.as_deref()
-            .map(|raw| {
-                raw.trim().parse::<i64>().map_err(|_| {
-                    error(
-                        StatusCode::BAD_REQUEST,
-                        Some("invalidValue"),
-                        &format!("{name}: must be a whole number"),
-                    )
-                })
-            })
-            .transpose()
-    };
-    let start = number("startIndex", &query.start_index)?.unwrap_or(1).max(1) as u64;
-    let count = number("count", &query.count)?.map_or(max, |c| c.clamp(0, max as i64) as u64);
-    Ok((start - 1, count))
-}
-
-/// A list request's query (numbers kept as sent, and checked by [`window`]).
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListQuery {
-    pub filter: Option<String>,
-    pub start_index: Option<String>,
-    pub count: Option<String>,
-    pub attributes: Option<String>,
-    pub excluded_attributes: Option<String>,
-}
-
-/// A SCIM ListResponse.
-pub fn list_response(resources: Vec<Value>, total: u64, start_index: u64) -> Value {
-    json!({
-        "schemas": [LIST_SCHEMA],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
-}
-
-/// Keeps what `attributes` asks for (plus `id`, `schemas` and `meta`, always returned)
-/// or drops what `excludedAttributes` names; names compare without regard to case and
-/// may carry the schema URN or a sub-attribute (`name.givenName`).
-pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<&str>) {
-    let Value::Object(object) = resource else { return };
-    let names = |list: &str| -> Vec<(String, Option<String>)> {
-        list.split(',')
-            .map(|name| filter::bare_attribute(name.trim()).to_owned())
-            .filter(|name| !name.is_empty())
-            .map(|name| match name.split_once('.') {
-                Some((head, sub)) => (head.to_ascii_lowercase(), Some(sub.to_ascii_lowercase())),
-                None => (name.to_ascii_lowercase(), None),
-            })
-            .collect()
-    };
-    const ALWAYS: [&str; 3] = ["id", "schemas", "meta"];
-    if let Some(list) = attributes.filter(|l| !l.trim().is_empty()) {
-        let wanted = names(list);
-        object.retain(|key, value| {
-            let key = key.to_ascii_lowercase();
-            if ALWAYS.contains(&key.as_str()) {
-                return true;
+/// PATCH on a resource: reads it, applies the operations to its representation and
+/// saves the result like a PUT on the version read. When another request changed it
+/// meanwhile the patch is applied again to the new version (a few times), unless the
+/// client named a version with `If-Match`.
+pub async fn patched<V, Read, Saved>(
+    expected: Option<i64>,
+    body: &Map<String, Value>,
+    read: impl Fn() -> Read,
+    shown: impl Fn(&V) -> (Value, i64),
+    save: impl Fn(&Map<String, Value>, i64) -> Result<Saved, ScimError>,
+) -> Answer
+where
+    Read: std::future::Future<Output = Result<V, AppError>>,
+    Saved: std::future::Future<Output = Result<V, AppError>>,
+{
+    for _ in 0..3 {
+        let current = read().await?;
+        let (representation, version) = shown(&current);
+        if expected.is_some_and(|v| v != version) {
+            return Err(stale());
+        }
+        let Value::Object(mut doc) = representation else {
+            return Err(error(StatusCode::INTERNAL_SERVER_ERROR, None, "the request failed"));
+        };
+        apply_patch(&mut doc, body)?;
+        match save(&doc, version)?.await {
+            Ok(saved) => {
+                let (representation, version) = shown(&saved);
+                return Ok(resource(StatusCode::OK, &representation, version));
             }
-            let subs: Vec<_> = wanted.iter().filter(|(head, _)| *head == key).collect();
-            if subs.is_empty() {
-                return false;
-            }
-            if subs.iter().all(|(_, sub)| sub.is_some())
-                && let Value::Object(inner) = value
-            {
-                inner.retain(|k, _| {
-                    subs.iter()
-                        .any(|(_, sub)| sub.as_deref() == Some(&k.to_ascii_lowercase()))
-                });
-            }
-            true
-        });
-    } else if let Some(list) = excluded {
-        let unwanted = names(list);
-        object.retain(|key, value| {
-            let key = key.to_ascii_lowercase();
-            if ALWAYS.contains(&key.as_str()) {
-                return true;
-            }
-            for (head, sub) in &unwanted {
-                if *head != key {
-                    continue;
-                }
-                match (sub, &mut *value) {
-                    (None, _) => return false,
-                    (Some(sub), Value::Object(inner)) => inner.retain(|k, _| k.to_ascii_lowercase() != *sub),
-                    _ => {}
-                }
-            }
-            true
-        });
+            Err(AppError::Conflict { field, .. }) if field == "version" && expected.is_none() => continue,
+            Err(failure) => return Err(failure.into()),
+        }
     }
+    Err(error(
+        StatusCode::CONFLICT,
+        None,
+        "the resource kept changing; send the patch again",
+    ))
 }
 
 /// Applies a PatchOp request to a representation.
-pub fn apply_patch(doc: &mut Map<String, Value>, body: &Map<String, Value>) -> Result<(), ScimError> {
+fn apply_patch(doc: &mut Map<String, Value>, body: &Map<String, Value>) -> Result<(), ScimError> {
     let bad = |detail: &str| error(StatusCode::BAD_REQUEST, Some("invalidSyntax"), detail);
     let schemas_ok = body
         .get("schemas")
