@@ -97,6 +97,33 @@ impl Application {
     }
 }
 
+/// A new account for an address whoever speaks for its domain (the tenant's identity
+/// provider or directory) vouched for: the address counts as proved, and there is no
+/// password (the person signs in through the provider, or sets one with a password
+/// reset). Named `name` when usable, else after the address's local part;
+/// `name_field` is the input a refusal names.
+pub(crate) fn vouched_account(
+    id: tessera_domain::UserId,
+    email: &tessera_domain::Email,
+    name: Option<&str>,
+    name_field: &str,
+    now: DateTime<Utc>,
+) -> Result<User, AppError> {
+    let name = name
+        .and_then(|name| tessera_domain::DisplayName::parse(name).ok())
+        .or_else(|| tessera_domain::DisplayName::parse(email.as_str().split('@').next().unwrap_or_default()).ok())
+        .ok_or_else(|| AppError::validation(name_field, "no usable name was given"))?;
+    let mut user = User::register(
+        id,
+        email.clone(),
+        name,
+        tessera_domain::PasswordHash::new(String::new()),
+        now,
+    );
+    user.email_verified_at = Some(now);
+    Ok(user)
+}
+
 /// Takes back an account nobody proved the address of (it may have been made by
 /// someone else than the address's owner) for whoever now speaks for the address's
 /// domain: its password, second factor and sessions end and the address counts as

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use tessera_domain::scim::parse_external_id;
 use tessera_domain::{
-    DisplayName, Email, Limit, Membership, MembershipId, MembershipStatus, PasswordHash, ScimGroupId, ScimUser,
-    ScimUserId, ScimUserName, SessionId, SystemRole, User, UserId,
+    Email, Limit, Membership, MembershipId, MembershipStatus, ScimGroupId, ScimUser, ScimUserId, ScimUserName,
+    SessionId, SystemRole, UserId,
 };
 
 use super::{ScimCaller, version_conflict};
@@ -140,20 +140,13 @@ impl Application {
             }
             Some(user) => user.id,
             None => {
-                let name = display_name
-                    .and_then(|n| DisplayName::parse(n).ok())
-                    .or_else(|| DisplayName::parse(email.as_str().split('@').next().unwrap_or_default()).ok())
-                    .ok_or_else(|| AppError::validation("displayName", "the directory gave no usable name"))?;
-                let mut user = User::register(
+                let user = crate::identity::vouched_account(
                     UserId::from_uuid(self.ports.ids.new_id()),
-                    email.clone(),
-                    name,
-                    // No password: the person signs in through the tenant's provider, or
-                    // sets one with a password reset sent to the address.
-                    PasswordHash::new(String::new()),
+                    email,
+                    display_name,
+                    "displayName",
                     now,
-                );
-                user.email_verified_at = Some(now);
+                )?;
                 tx.users().insert(&user).await?;
                 user.id
             }

@@ -3,8 +3,7 @@
 //! per-address throttle of the anonymous steps.
 
 use tessera_domain::{
-    AuditActor, DisplayName, Email, Limit, Membership, MembershipId, MembershipStatus, NewAuditEvent, PasswordHash,
-    SsoConnection, Tenant, User, UserId,
+    AuditActor, Email, Limit, Membership, MembershipId, MembershipStatus, NewAuditEvent, SsoConnection, Tenant, UserId,
 };
 
 use super::UNKNOWN_SIGN_IN;
@@ -54,22 +53,13 @@ impl Application {
             }
             Some(user) => (user, false),
             None => {
-                let name = identity
-                    .name
-                    .as_deref()
-                    .and_then(|name| DisplayName::parse(name).ok())
-                    .or_else(|| DisplayName::parse(email.as_str().split('@').next().unwrap_or("member")).ok())
-                    .ok_or_else(|| AppError::validation("name", "the provider gave no usable name"))?;
-                let mut user = User::register(
+                let user = crate::identity::vouched_account(
                     UserId::from_uuid(self.ports.ids.new_id()),
-                    email.clone(),
-                    name,
-                    // No password: the person signs in through the provider (or sets one
-                    // with a password reset).
-                    PasswordHash::new(String::new()),
+                    email,
+                    identity.name.as_deref(),
+                    "name",
                     now,
-                );
-                user.email_verified_at = Some(now);
+                )?;
                 tx.users().insert(&user).await?;
                 (user, true)
             }
