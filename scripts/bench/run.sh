@@ -90,10 +90,12 @@ redis-cli -u "$redis" flushdb >/dev/null
 # A long access-cache TTL (invalidation is explicit), so that statement counts show each
 # request's own SQL rather than the periodic refresh of 2,000 principals' access.
 start_server() { # binary port log [extra VAR=value settings]
-    env ${4:-} TESSERA_ENV=production DATABASE_URL="$pg/$db" MIGRATE_ON_START=false DATABASE_MAX_CONNECTIONS=16 \
+    # The extra settings come last, so that they may replace the bench's own (an older
+    # baseline may need an older PLANS_FILE).
+    env TESSERA_ENV=production DATABASE_URL="$pg/$db" MIGRATE_ON_START=false DATABASE_MAX_CONNECTIONS=16 \
         ACCESS_CACHE_TTL_SECONDS=${BENCH_ACCESS_CACHE_TTL:-600} PLANS_FILE="$here/plans.toml" \
         JWT_SECRET="$secret" SECRETS_KEY="$(openssl rand -hex 32)" REDIS_URL="$redis" BIND_ADDR="127.0.0.1:$2" RUST_LOG="${BENCH_RUST_LOG:-warn}" LOG_FORMAT=json \
-        METRICS_TOKEN="$metrics_token" \
+        METRICS_TOKEN="$metrics_token" ${4:-} \
         "$1" serve > "$3" 2>&1 &
 }
 wait_ready() { # url
@@ -130,6 +132,8 @@ fi
 
 statements_at() { curl -fsS -H "Authorization: Bearer $metrics_token" "$1/metrics" | awk '$1 == "tessera_db_statements_total" { print $2 }'; }
 statements() { statements_at "$base"; }
+# Transactions the requests began (empty for a server that does not count them).
+transactions_at() { curl -fsS -H "Authorization: Bearer $metrics_token" "$1/metrics" | awk '$1 == "tessera_db_transactions_total" { print $2 }'; }
 # CPU seconds (user + system) the process with this pid has used so far.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 # CPU seconds all PostgreSQL processes have used so far: each live process's own, and
@@ -158,8 +162,8 @@ done
     echo "- seed: $tenants tenants, $users users, $(psql "$pg/$db" -Atc 'select count(*) from memberships') memberships, $(psql "$pg/$db" -Atc 'select count(*) from workspace_members') workspace members${seed_seconds:+ (seeded in ${seed_seconds}s)}"
     echo "- load: wrk, 2 threads (1 at concurrency 1), $repeat runs of ${seconds}s for each line (medians; requests and errors summed) after a 10 s warm-up, $principals principals (random user of a random tenant per request), access cache TTL ${BENCH_ACCESS_CACHE_TTL:-600} s"
     echo
-    echo "| query | concurrency | requests/s | p50 ms | p90 ms | p99 ms | p99/p50 | errors | 5xx | SQL statements/request | server CPU ms/request | PostgreSQL CPU ms/request |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| query | concurrency | requests/s | p50 ms | p90 ms | p99 ms | p99/p50 | errors | 5xx | SQL statements/request | transactions/request | server CPU ms/request | PostgreSQL CPU ms/request |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } > "$report"
 
 declare -A q2_rps
@@ -167,9 +171,10 @@ for q in $queries; do
     for c in $concurrency; do
         log "$q at concurrency $c for ${seconds}s"
         declare -a before=()
-        declare -a cpu_before=() pg_cpu=()
+        declare -a cpu_before=() pg_cpu=() tx_before=()
         for i in "${!urls[@]}"; do
             before[$i]=$(statements_at "${urls[$i]}")
+            tx_before[$i]=$(transactions_at "${urls[$i]}")
             cpu_before[$i]=$(cpu_seconds "${pids[$i]}")
             pg_cpu[$i]=0
             : > "$work/wrk-$q-$c-$i.txt"
@@ -190,6 +195,7 @@ for q in $queries; do
         [ "$q" = mix ] && kill "$sampler" 2>/dev/null || true
         for i in "${!urls[@]}"; do
         after=$(statements_at "${urls[$i]}")
+        tx_after=$(transactions_at "${urls[$i]}")
         cpu_after=$(cpu_seconds "${pids[$i]}")
         grep '^FIRST_ERROR' "$work/wrk-$q-$c-$i.txt" >&2 || true
         # The median of each figure over the repeats; requests and errors are totals.
@@ -202,11 +208,13 @@ print(" ".join(f"{k}={sum(int(r[k]) for r in runs) if k in total else statistics
         eval "$(echo "$result" | tr ' ' '\n' | sed 's/^/r_/')"
         per_request=$(echo "scale=2; ($after - ${before[$i]}) / $r_requests" | bc)
         ratio=$(echo "scale=2; $r_p99_ms / $r_p50_ms" | bc)
+        tx_per_request=-
+        [ -n "$tx_after" ] && tx_per_request=$(echo "scale=2; ($tx_after - ${tx_before[$i]:-0}) / $r_requests" | bc)
         # The server's CPU over its own runs (the other server idles meanwhile).
         cpu_per_request=$(echo "scale=3; 1000 * ($cpu_after - ${cpu_before[$i]}) / $r_requests" | bc)
         pg_per_request=$(echo "scale=3; 1000 * ${pg_cpu[$i]} / $r_requests" | bc)
         [ "$q" = q2 ] && [ "$i" = 0 ] && q2_rps[$c]=$r_rps
-        echo "| $q${names[$i]} | $c | $r_rps | $r_p50_ms | $r_p90_ms | $r_p99_ms | $ratio | $r_errors | $r_errors_5xx | $per_request | $cpu_per_request | $pg_per_request |" >> "$report"
+        echo "| $q${names[$i]} | $c | $r_rps | $r_p50_ms | $r_p90_ms | $r_p99_ms | $ratio | $r_errors | $r_errors_5xx | $per_request | $tx_per_request | $cpu_per_request | $pg_per_request |" >> "$report"
         done
     done
 done

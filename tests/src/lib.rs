@@ -502,6 +502,13 @@ impl TestApp {
             .map_or(0, |server| server.store.statements_executed())
     }
 
+    /// Transactions the server's requests have begun so far.
+    pub fn transactions(&self) -> u64 {
+        self.server
+            .as_ref()
+            .map_or(0, |server| server.store.transactions_begun())
+    }
+
     /// Flushes the running server's usage counts to the daily rollups now.
     pub async fn flush_usage(&self) -> usize {
         let server = self.server.as_ref().expect("a running server");

@@ -1,6 +1,9 @@
 //! Batch reads behind the API's per-request loaders: the users and roles that rows of
 //! the caller's tenant point at, one statement per call however many ids.
 
+use std::collections::HashMap;
+use std::hash::Hash;
+
 use tessera_domain::{Role, RoleId, User, UserId};
 
 use crate::ports::Transaction;
@@ -8,7 +11,7 @@ use crate::{AppError, Application, Page, RequestContext, TenantScope};
 
 /// Which of the people a page's rows point at to read with the page, in its own
 /// transaction (what the API's loaders would otherwise read in one of their own each).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct WithPeople {
     pub users: bool,
     pub roles: bool,
@@ -32,21 +35,63 @@ impl<T> PageWithPeople<T> {
         with: WithPeople,
         points_at: impl Fn(&T) -> (UserId, RoleId),
     ) -> Result<Self, AppError> {
-        let (mut user_ids, mut role_ids): (Vec<UserId>, Vec<RoleId>) = page.items.iter().map(points_at).unzip();
-        user_ids.sort_unstable();
-        user_ids.dedup();
-        role_ids.sort_unstable();
-        role_ids.dedup();
-        let users = match with.users && !user_ids.is_empty() {
-            true => tx.users().find_members_by_ids(scope, &user_ids).await?,
-            false => Vec::new(),
-        };
-        let roles = match with.roles && !role_ids.is_empty() {
-            true => tx.roles().find_by_ids(scope, &role_ids).await?,
-            false => Vec::new(),
-        };
+        let (users, roles) = read_people(tx, scope, page.items.iter().map(points_at), with).await?;
         Ok(Self { page, users, roles })
     }
+
+    /// Gives each of `pages` the users and roles (of those read for all of them) its own
+    /// rows point at.
+    pub(crate) fn distribute<K: Eq + Hash>(
+        pages: HashMap<K, Page<T>>,
+        users: Vec<User>,
+        roles: Vec<Role>,
+        points_at: impl Fn(&T) -> (UserId, RoleId),
+    ) -> HashMap<K, Self> {
+        let users: HashMap<UserId, User> = users.into_iter().map(|user| (user.id, user)).collect();
+        let roles: HashMap<RoleId, Role> = roles.into_iter().map(|role| (role.id, role)).collect();
+        pages
+            .into_iter()
+            .map(|(key, page)| {
+                let (user_ids, role_ids) = distinct(page.items.iter().map(&points_at));
+                let own = Self {
+                    users: user_ids.iter().filter_map(|id| users.get(id).cloned()).collect(),
+                    roles: role_ids.iter().filter_map(|id| roles.get(id).cloned()).collect(),
+                    page,
+                };
+                (key, own)
+            })
+            .collect()
+    }
+}
+
+/// The distinct users and roles of these rows, in order.
+fn distinct(rows: impl Iterator<Item = (UserId, RoleId)>) -> (Vec<UserId>, Vec<RoleId>) {
+    let (mut user_ids, mut role_ids): (Vec<UserId>, Vec<RoleId>) = rows.unzip();
+    user_ids.sort_unstable();
+    user_ids.dedup();
+    role_ids.sort_unstable();
+    role_ids.dedup();
+    (user_ids, role_ids)
+}
+
+/// The users and roles (as asked by `with`) these rows point at: one statement each,
+/// none for what is not asked or when there are no rows.
+pub(crate) async fn read_people(
+    tx: &dyn Transaction,
+    scope: &TenantScope,
+    rows: impl Iterator<Item = (UserId, RoleId)>,
+    with: WithPeople,
+) -> Result<(Vec<User>, Vec<Role>), AppError> {
+    let (user_ids, role_ids) = distinct(rows);
+    let users = match with.users && !user_ids.is_empty() {
+        true => tx.users().find_members_by_ids(scope, &user_ids).await?,
+        false => Vec::new(),
+    };
+    let roles = match with.roles && !role_ids.is_empty() {
+        true => tx.roles().find_by_ids(scope, &role_ids).await?,
+        false => Vec::new(),
+    };
+    Ok((users, roles))
 }
 
 impl Application {

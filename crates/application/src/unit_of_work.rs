@@ -14,6 +14,12 @@ impl Application {
         Ok(self.ports.store.begin().await?)
     }
 
+    /// A unit of work for one statement's read of global rows (see
+    /// [`crate::ports::Store::begin_single_read`]).
+    pub(crate) async fn global_read(&self) -> Result<Box<dyn Transaction>, AppError> {
+        Ok(self.ports.store.begin_single_read().await?)
+    }
+
     /// A transaction entered in `scope`'s tenant.
     pub(crate) async fn tenant_tx(&self, scope: &TenantScope) -> Result<Box<dyn Transaction>, AppError> {
         let tx = self.ports.store.begin().await?;

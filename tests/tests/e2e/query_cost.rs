@@ -18,6 +18,13 @@ async fn statements_for(app: &TestApp, query: &str, token: &str) -> u64 {
     app.statements() - before
 }
 
+/// Transactions the server begins for one request.
+async fn transactions_for(app: &TestApp, query: &str, token: &str) -> u64 {
+    let before = app.transactions();
+    app.query(query, token).await.assert_ok();
+    app.transactions() - before
+}
+
 async fn a_page_costs_the_same_statements_for_5_rows_as_for_100(backend: Backend) {
     // Loaders batch what one resolution pass asks for within their delay. An unoptimised
     // test build on a busy machine takes longer than the default millisecond to walk a
@@ -53,6 +60,11 @@ async fn a_page_costs_the_same_statements_for_5_rows_as_for_100(backend: Backend
             .is_some_and(|p| p.contains(&json!("billing:manage"))),
         "{}",
         mine.body
+    );
+    assert_eq!(
+        transactions_for(&app, q1, &owner.token).await,
+        1,
+        "Q1 reads its user and tenant without a transaction; only the role needs the tenant's"
     );
     let q1 = statements_for(&app, q1, &owner.token).await;
     assert!(q1 <= 3, "Q1: {q1} statements");
@@ -91,7 +103,10 @@ async fn a_page_costs_the_same_statements_for_5_rows_as_for_100(backend: Backend
     let two = statements_for(&app, &workspaces(2), &owner.token).await;
     let five = statements_for(&app, &workspaces(5), &owner.token).await;
     assert_eq!(two, five, "2 and 5 workspaces with their members cost the same");
-    assert!(five <= 5, "workspaces with members: {five} statements");
+    assert!(five <= 2, "workspaces with members: {five} statements");
+    // The page, then the members of its workspaces joined to their users.
+    let transactions = transactions_for(&app, &workspaces(5), &owner.token).await;
+    assert_eq!(transactions, 2, "workspaces with members and users");
     // Each workspace's member count is batched too.
     let counted =
         |size: u32| format!("{{ workspaces(first: {size}) {{ nodes {{ members(first: 1) {{ totalCount }} }} }} }}");

@@ -8,7 +8,8 @@ use tessera_application::ports::{Store, StoreError, Transaction};
 use tessera_application::{PageRequest, TenantScope};
 use tessera_domain::{
     DisplayName, Email, Membership, MembershipId, MembershipStatus, Name, PasswordHash, Permission, Role, RoleId, Slug,
-    SystemRole, Tenant, TenantId, TenantStatus, User, UserId, Workspace, WorkspaceId,
+    SystemRole, Tenant, TenantId, TenantStatus, User, UserId, Workspace, WorkspaceId, WorkspaceMembership,
+    WorkspaceMembershipId,
 };
 use tessera_tests::{ContractStore, StoreKind, on_every_store};
 use uuid::Uuid;
@@ -23,6 +24,8 @@ on_every_store!(
     a_workspace_is_inserted_within_the_tenants_limit_only,
     status_changes_and_export_saves_apply_only_to_what_they_were_based_on,
     a_members_page_with_its_users_is_the_page_itself_in_both_directions,
+    a_single_read_sees_committed_global_rows_and_enters_no_tenant_or_user,
+    a_workspace_is_read_with_one_persons_membership_and_its_permissions,
 );
 
 async fn fixture(kind: StoreKind) -> Option<ContractStore> {
@@ -764,5 +767,119 @@ async fn a_members_page_with_its_users_is_the_page_itself_in_both_directions(kin
             (plain.has_next_page, plain.has_previous_page)
         );
         assert_eq!(plain.items.len(), 2);
+    }
+}
+
+async fn a_single_read_sees_committed_global_rows_and_enters_no_tenant_or_user(kind: StoreKind) {
+    let Some(f) = fixture(kind).await else {
+        return;
+    };
+    let ada = user("ada@example.com");
+    let (acme, scope) = new_tenant(&f.store, "acme").await;
+    let tx = begin(&f.store).await;
+    tx.users().insert(&ada).await.expect("insert");
+    tx.commit().await.expect("commit");
+
+    let read = f.store.begin_single_read().await.expect("single read");
+    assert_eq!(read.users().find_by_id(ada.id).await.expect("read"), Some(ada.clone()));
+    assert_eq!(
+        read.tenants().find_by_id(acme.id).await.expect("read").map(|t| t.id),
+        Some(acme.id)
+    );
+    // A setting would not outlive its own statement there: entering is refused, so a
+    // tenant's rows are never read unscoped through it.
+    assert!(
+        read.enter_tenant(&scope).await.is_err(),
+        "a single read entered a tenant"
+    );
+    assert!(read.enter_user(ada.id).await.is_err(), "a single read entered a user");
+    assert!(read.enter_tenant_exclusively(&scope).await.is_err());
+    assert!(read.enter_tenant_for_quota(&scope).await.is_err());
+    read.commit().await.expect("a single read ends like a transaction");
+}
+
+async fn a_workspace_is_read_with_one_persons_membership_and_its_permissions(kind: StoreKind) {
+    let Some(f) = fixture(kind).await else {
+        return;
+    };
+    let ada = user("ada@example.com");
+    let bob = user("bob@example.com");
+    let tx = begin(&f.store).await;
+    tx.users().insert(&ada).await.expect("insert user");
+    tx.users().insert(&bob).await.expect("insert user");
+    tx.commit().await.expect("commit");
+    let (a, scope_a) = new_tenant(&f.store, "tenant-a").await;
+    let (b, scope_b) = new_tenant(&f.store, "tenant-b").await;
+
+    let lead = Role::seed(RoleId::from_uuid(Uuid::now_v7()), a.id, SystemRole::Admin, now());
+    let plans = workspace(a.id, "plans", now());
+    let membership = WorkspaceMembership {
+        id: WorkspaceMembershipId::from_uuid(Uuid::now_v7()),
+        tenant_id: a.id,
+        workspace_id: plans.id,
+        user_id: ada.id,
+        role_id: lead.id,
+        created_at: now(),
+    };
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope_a).await.expect("enter");
+    tx.roles().insert(&scope_a, &lead).await.expect("insert role");
+    let member_of_a = Membership {
+        id: MembershipId::from_uuid(Uuid::now_v7()),
+        tenant_id: a.id,
+        user_id: ada.id,
+        role_id: lead.id,
+        status: MembershipStatus::Active,
+        created_at: now(),
+        updated_at: now(),
+    };
+    tx.memberships()
+        .insert(&scope_a, &member_of_a)
+        .await
+        .expect("insert membership");
+    tx.workspaces()
+        .insert(&scope_a, &plans)
+        .await
+        .expect("insert workspace");
+    tx.workspaces()
+        .add_member(&scope_a, &membership)
+        .await
+        .expect("add member");
+    tx.commit().await.expect("commit");
+    let elsewhere = workspace(b.id, "elsewhere", now());
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope_b).await.expect("enter");
+    tx.workspaces()
+        .insert(&scope_b, &elsewhere)
+        .await
+        .expect("insert workspace");
+    tx.commit().await.expect("commit");
+
+    let tx = begin(&f.store).await;
+    tx.enter_tenant(&scope_a).await.expect("enter");
+    let found = tx
+        .workspaces()
+        .find_with_member(&scope_a, plans.id, Some(ada.id))
+        .await
+        .expect("query")
+        .expect("the workspace");
+    assert_eq!(found.workspace, plans);
+    let (member, permissions) = found.member.expect("ada's membership");
+    assert_eq!(member, membership);
+    assert_eq!(permissions, SystemRole::Admin.default_permissions());
+    // Someone without a membership, and no one: the workspace alone.
+    for nobody in [Some(bob.id), None] {
+        let found = tx
+            .workspaces()
+            .find_with_member(&scope_a, plans.id, nobody)
+            .await
+            .expect("query")
+            .expect("the workspace");
+        assert_eq!((found.workspace.id, found.member), (plans.id, None));
+    }
+    // Another tenant's workspace, and an unknown one, are not found.
+    for id in [elsewhere.id, WorkspaceId::from_uuid(Uuid::now_v7())] {
+        let found = tx.workspaces().find_with_member(&scope_a, id, Some(ada.id)).await;
+        assert_eq!(found.expect("query"), None);
     }
 }

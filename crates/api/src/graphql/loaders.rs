@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, Result};
-use tessera_application::{AppError, Application, Page, RequestContext};
+use tessera_application::{AppError, Application, Page, PageWithPeople, RequestContext, WithPeople};
 use tessera_domain::{
     Membership, Role, RoleId, Tenant, TenantId, User, UserId, Workspace, WorkspaceId, WorkspaceMembership,
 };
@@ -45,9 +45,10 @@ pub struct RequestLoader {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MembershipOf(pub UserId);
 
-/// The first `.1` members of a workspace.
+/// The first `.1` members of a workspace, with the users and roles they point at as
+/// `.2` asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FirstMembersOf(pub WorkspaceId, pub u32);
+pub struct FirstMembersOf(pub WorkspaceId, pub u32, pub WithPeople);
 
 /// The first `.1` workspace memberships of a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,8 +79,8 @@ fn keyed<K: Eq + Hash, V>(items: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, V>
 }
 
 /// Groups keys that carry a page size by that size (one pass nearly always asks one size).
-fn by_page_size<I: Copy, K>(keys: &[K], split: impl Fn(&K) -> (I, u32)) -> HashMap<u32, Vec<I>> {
-    let mut grouped: HashMap<u32, Vec<I>> = HashMap::new();
+fn by_page_size<I: Copy, K, S: Eq + Hash>(keys: &[K], split: impl Fn(&K) -> (I, S)) -> HashMap<S, Vec<I>> {
+    let mut grouped: HashMap<S, Vec<I>> = HashMap::new();
     for key in keys {
         let (id, size) = split(key);
         grouped.entry(size).or_default().push(id);
@@ -125,18 +126,22 @@ impl Loader<MembershipOf> for RequestLoader {
 }
 
 impl Loader<FirstMembersOf> for RequestLoader {
-    type Value = Page<WorkspaceMembership>;
+    type Value = PageWithPeople<WorkspaceMembership>;
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[FirstMembersOf]) -> Loaded<FirstMembersOf, Self::Value> {
         let mut loaded = HashMap::with_capacity(keys.len());
-        for (first, ids) in by_page_size(keys, |key| (key.0, key.1)) {
+        for ((first, with), ids) in by_page_size(keys, |key| (key.0, (key.1, key.2))) {
             let pages = self
                 .app
-                .first_members_of_workspaces(&self.request, &ids, first)
+                .first_members_of_workspaces(&self.request, &ids, first, with)
                 .await
                 .map_err(shared)?;
-            loaded.extend(pages.into_iter().map(|(id, page)| (FirstMembersOf(id, first), page)));
+            loaded.extend(
+                pages
+                    .into_iter()
+                    .map(|(id, page)| (FirstMembersOf(id, first, with), page)),
+            );
         }
         Ok(loaded)
     }

@@ -3,14 +3,17 @@
 use async_graphql::{ComplexObject, Context, ID, InputObject, Lookahead, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use tessera_application::workspaces::{CreateWorkspace, RenameWorkspace, WorkspaceMemberChange};
-use tessera_application::{AppError, PageRequest};
+use tessera_application::{AppError, PageRequest, WithPeople};
 use tessera_domain::{RoleId, UserId, Workspace as DomainWorkspace, WorkspaceId, WorkspaceMembership};
 
 use super::access::{Access, Rule};
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id, to_graphql_error};
 use super::identity::User;
-use super::loaders::{FirstMembersOf, MemberCountOf, WorkspaceCountOf, load, load_or_refuse, load_required, prefetch};
+use super::loaders::{
+    FirstMembersOf, MemberCountOf, WorkspaceCountOf, load, load_or_refuse, load_required, prefetch, remember,
+    rows_ask_for,
+};
 use super::pagination::{page_cost, relay_connection};
 use super::roles::Role;
 use tessera_domain::Permission;
@@ -71,11 +74,19 @@ impl Workspace {
         let request = member(ctx)?;
         let id = parse_id("id", &self.id, WorkspaceId::parse)?;
         let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
-        // A first page of each workspace in a list is batched across the workspaces.
+        // A first page of each workspace in a list is batched across the workspaces, and
+        // read with the users and roles its rows ask for, which the loaders are handed.
         let page = if after.is_none() && before.is_none() && last.is_none() {
-            load(ctx, FirstMembersOf(id, page.limit))
+            let with = WithPeople {
+                users: rows_ask_for(ctx, "user"),
+                roles: rows_ask_for(ctx, "role"),
+            };
+            let read = load(ctx, FirstMembersOf(id, page.limit, with))
                 .await?
-                .ok_or_else(|| to_graphql_error(&AppError::NotFound("workspace")))?
+                .ok_or_else(|| to_graphql_error(&AppError::NotFound("workspace")))?;
+            remember(ctx, read.users.into_iter().map(|user| (user.id, user))).await;
+            remember(ctx, read.roles.into_iter().map(|role| (role.id, role))).await;
+            read.page
         } else {
             application(ctx)
                 .list_workspace_members(request, id, &page)

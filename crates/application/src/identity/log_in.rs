@@ -95,7 +95,7 @@ impl Application {
         }
 
         // Read the account, then check the password outside any transaction.
-        let lookup = self.global_tx().await?;
+        let lookup = self.global_read().await?;
         let user = lookup.users().find_by_email(&email).await?;
         drop(lookup);
         // Both refusals record one event, so they still take the same time.

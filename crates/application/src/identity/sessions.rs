@@ -155,7 +155,7 @@ impl Application {
         page: &PageRequest,
     ) -> Result<Page<tessera_domain::Session>, AppError> {
         let me = ctx.require_person()?;
-        let tx = self.global_tx().await?;
+        let tx = self.global_read().await?;
         Ok(tx
             .sessions()
             .list_live_for_user(me, self.ports.clock.now(), page)
@@ -164,7 +164,7 @@ impl Application {
 
     pub async fn count_sessions(&self, ctx: &RequestContext) -> Result<u64, AppError> {
         let me = ctx.require_person()?;
-        let tx = self.global_tx().await?;
+        let tx = self.global_read().await?;
         Ok(tx.sessions().count_live_for_user(me, self.ports.clock.now()).await?)
     }
 

@@ -53,7 +53,7 @@ pub use tokens::{AccessClaims, TokenError, TokenIssuer};
 pub use usage::{ActivityWindow, TenantActivity, TenantCalls, UsageRepository};
 pub use users::{PasswordHasher, UserRepository, UserTokenRepository};
 pub use webhooks::{OutgoingWebhook, WebhookOutcome, WebhookRepository, WebhookSender};
-pub use workspaces::WorkspaceRepository;
+pub use workspaces::{WorkspaceRepository, WorkspaceWithMember};
 
 use std::error::Error as StdError;
 
@@ -91,6 +91,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[async_trait]
 pub trait Store: Send + Sync {
     async fn begin(&self) -> StoreResult<Box<dyn Transaction>>;
+    /// A unit of work for one statement that reads rows outside any tenant (a user, a
+    /// tenant by id): a store may run it without a transaction, which saves `BEGIN` and
+    /// its end, two of a short read's four round trips. Entering a tenant or a user in
+    /// it then fails, and committing it does nothing. By default, a transaction.
+    async fn begin_single_read(&self) -> StoreResult<Box<dyn Transaction>> {
+        self.begin().await
+    }
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -1,10 +1,17 @@
 //! Workspaces and who belongs to each.
 
 use async_trait::async_trait;
-use tessera_domain::{UserId, Workspace, WorkspaceId, WorkspaceMembership};
+use tessera_domain::{PermissionSet, User, UserId, Workspace, WorkspaceId, WorkspaceMembership};
 
 use super::StoreResult;
 use crate::{Page, PageRequest, TenantScope};
+
+/// A workspace, and one person's membership of it with its role's permissions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceWithMember {
+    pub workspace: Workspace,
+    pub member: Option<(WorkspaceMembership, PermissionSet)>,
+}
 
 #[async_trait]
 pub trait WorkspaceRepository: Send + Sync {
@@ -38,6 +45,15 @@ pub trait WorkspaceRepository: Send + Sync {
         workspace_id: WorkspaceId,
         user_id: UserId,
     ) -> StoreResult<Option<WorkspaceMembership>>;
+    /// The workspace, with `user`'s membership of it and that membership's role's
+    /// permissions, in one statement (what a grant check reads); `None` when the
+    /// workspace is not in scope, no membership without `user` or when they hold none.
+    async fn find_with_member(
+        &self,
+        scope: &TenantScope,
+        id: WorkspaceId,
+        user: Option<UserId>,
+    ) -> StoreResult<Option<WorkspaceWithMember>>;
     /// The user's own memberships among these workspaces.
     async fn memberships_of_user(
         &self,
@@ -53,6 +69,15 @@ pub trait WorkspaceRepository: Send + Sync {
         workspace_ids: &[WorkspaceId],
         per_workspace: u64,
     ) -> StoreResult<Vec<WorkspaceMembership>>;
+    /// [`WorkspaceRepository::first_members_of`], each row with its user joined (a
+    /// workspace member is always a member of the tenant, so these are the users
+    /// [`super::UserRepository::find_members_by_ids`] would read), in one statement.
+    async fn first_members_with_users_of(
+        &self,
+        scope: &TenantScope,
+        workspace_ids: &[WorkspaceId],
+        per_workspace: u64,
+    ) -> StoreResult<Vec<(WorkspaceMembership, User)>>;
     /// Keyset page over the workspace's members `(created_at, id)`.
     async fn list_members(
         &self,

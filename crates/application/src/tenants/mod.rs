@@ -23,13 +23,13 @@ impl Application {
     #[tracing::instrument(level = "debug", name = "me", skip_all)]
     pub async fn me(&self, ctx: &RequestContext) -> Result<User, AppError> {
         let me = ctx.require_person()?;
-        let tx = self.global_tx().await?;
+        let tx = self.global_read().await?;
         tx.users().find_by_id(me).await?.ok_or(AppError::NotFound("user"))
     }
 
     #[tracing::instrument(level = "debug", name = "current_tenant", skip_all)]
     pub async fn current_tenant(&self, ctx: &RequestContext) -> Result<Tenant, AppError> {
-        let tx = self.global_tx().await?;
+        let tx = self.global_read().await?;
         tx.tenants()
             .find_by_id(ctx.tenant_id())
             .await?

@@ -73,6 +73,15 @@ impl Store for FakeStore {
             shared: self.state.clone(),
             working: Mutex::new(self.snapshot()),
             entered: Mutex::new(None),
+            single_read: false,
+        }))
+    }
+    async fn begin_single_read(&self) -> StoreResult<Box<dyn Transaction>> {
+        Ok(Box::new(FakeTransaction {
+            shared: self.state.clone(),
+            working: Mutex::new(self.snapshot()),
+            entered: Mutex::new(None),
+            single_read: true,
         }))
     }
     async fn ping(&self) -> StoreResult<()> {
@@ -85,6 +94,17 @@ pub struct FakeTransaction {
     working: Mutex<State>,
     /// The tenant the transaction entered (Postgres would hold it in `app.tenant_id`).
     pub(super) entered: Mutex<Option<TenantId>>,
+    /// Opened by `begin_single_read`: like the real store's, it enters no tenant or user.
+    single_read: bool,
+}
+
+impl FakeTransaction {
+    fn require_transaction(&self) -> StoreResult<()> {
+        match self.single_read {
+            true => Err(StoreError::failure("a single read enters no tenant or user")),
+            false => Ok(()),
+        }
+    }
 }
 
 impl FakeTransaction {
@@ -256,11 +276,12 @@ impl Transaction for FakeTransaction {
             .ok_or(StoreError::NotFound)
     }
     async fn enter_tenant(&self, scope: &TenantScope) -> StoreResult<()> {
+        self.require_transaction()?;
         *self.entered.lock().expect("fake transaction lock") = Some(scope.tenant_id());
         Ok(())
     }
     async fn enter_user(&self, _user_id: UserId) -> StoreResult<()> {
-        Ok(())
+        self.require_transaction()
     }
     fn users(&self) -> &dyn UserRepository {
         self

@@ -1,9 +1,9 @@
 //! Workspaces and their members in memory.
 
 use async_trait::async_trait;
-use tessera_domain::{UserId, Workspace, WorkspaceId, WorkspaceMembership};
+use tessera_domain::{User, UserId, Workspace, WorkspaceId, WorkspaceMembership};
 
-use crate::ports::{StoreError, StoreResult, WorkspaceRepository};
+use crate::ports::{StoreError, StoreResult, WorkspaceRepository, WorkspaceWithMember};
 use crate::{Page, PageRequest, TenantScope};
 
 use super::store::*;
@@ -40,6 +40,28 @@ impl WorkspaceRepository for FakeTransaction {
     }
     async fn find_by_id(&self, scope: &TenantScope, id: WorkspaceId) -> StoreResult<Option<Workspace>> {
         Ok(find_in(&self.state().workspaces, scope, |w| w.id == id))
+    }
+    async fn find_with_member(
+        &self,
+        scope: &TenantScope,
+        id: WorkspaceId,
+        user: Option<UserId>,
+    ) -> StoreResult<Option<WorkspaceWithMember>> {
+        let Some(workspace) = self.find_by_id(scope, id).await? else {
+            return Ok(None);
+        };
+        let member = match user {
+            Some(user) => self.find_member(scope, id, user).await?,
+            None => None,
+        };
+        let member = match member {
+            Some(member) => {
+                let permissions = crate::ports::RoleRepository::permissions_of(self, scope, member.role_id).await?;
+                Some((member, permissions))
+            }
+            None => None,
+        };
+        Ok(Some(WorkspaceWithMember { workspace, member }))
     }
     async fn update(&self, scope: &TenantScope, workspace: &Workspace) -> StoreResult<()> {
         let mut state = self.state();
@@ -101,6 +123,22 @@ impl WorkspaceRepository for FakeTransaction {
         Ok(pick(&self.state().workspace_members, scope, |m| {
             m.user_id == user_id && workspace_ids.contains(&m.workspace_id)
         }))
+    }
+    async fn first_members_with_users_of(
+        &self,
+        scope: &TenantScope,
+        workspace_ids: &[WorkspaceId],
+        per_workspace: u64,
+    ) -> StoreResult<Vec<(WorkspaceMembership, User)>> {
+        let rows = self.first_members_of(scope, workspace_ids, per_workspace).await?;
+        let state = self.state();
+        rows.into_iter()
+            .map(|row| {
+                let user = state.users.iter().find(|u| u.id == row.user_id).cloned();
+                user.map(|user| (row, user))
+                    .ok_or_else(|| StoreError::failure("a workspace member without a user"))
+            })
+            .collect()
     }
     async fn first_members_of(
         &self,

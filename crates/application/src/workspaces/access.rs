@@ -74,16 +74,13 @@ pub(crate) async fn grant_for(
     id: WorkspaceId,
 ) -> Result<Option<WorkspaceGrant>, AppError> {
     let scope = ctx.member_scope()?;
-    let Some(workspace) = tx.workspaces().find_by_id(scope, id).await? else {
+    // Only a person holds workspace roles; a key acts with its own permissions alone.
+    let Some(found) = tx.workspaces().find_with_member(scope, id, ctx.person()).await? else {
         return Ok(None);
     };
-    // Only a person holds workspace roles; a key acts with its own permissions alone.
-    let membership = match ctx.person() {
-        Some(user_id) => tx.workspaces().find_member(scope, id, user_id).await?,
-        None => None,
-    };
-    let local = match &membership {
-        Some(member) => tx.roles().permissions_of(scope, member.role_id).await?,
+    let workspace = found.workspace;
+    let local = match found.member {
+        Some((_, permissions)) => permissions,
         None if sees_every_workspace(ctx) => PermissionSet::default(),
         None => return Ok(None),
     };

@@ -8,8 +8,9 @@ use tessera_domain::{
 
 use super::access::{Visibility, grant_for};
 use crate::ForbiddenReason;
+use crate::people::read_people;
 use crate::ports::StoreError;
-use crate::{AppError, Application, Page, PageRequest, RequestContext};
+use crate::{AppError, Application, Page, PageRequest, PageWithPeople, RequestContext, WithPeople};
 
 #[derive(Debug, Clone)]
 pub struct WorkspaceMemberChange {
@@ -19,7 +20,8 @@ pub struct WorkspaceMemberChange {
 }
 
 impl Application {
-    /// The first `first` members of each of these workspaces, for a list that shows
+    /// The first `first` members of each of these workspaces, with the users and roles
+    /// they point at as `with` asks (read in the same transaction), for a list that shows
     /// workspaces with their members: a fixed number of statements however many
     /// workspaces there are. Workspaces the caller cannot see are left out.
     #[tracing::instrument(level = "debug", name = "first_members_of_workspaces", skip_all, fields(workspaces = workspace_ids.len()))]
@@ -28,15 +30,32 @@ impl Application {
         ctx: &RequestContext,
         workspace_ids: &[WorkspaceId],
         first: u32,
-    ) -> Result<HashMap<WorkspaceId, Page<WorkspaceMembership>>, AppError> {
+        with: WithPeople,
+    ) -> Result<HashMap<WorkspaceId, PageWithPeople<WorkspaceMembership>>, AppError> {
         let scope = ctx.member_scope()?;
         let request = PageRequest::parse(Some(i32::try_from(first).unwrap_or(i32::MAX)), None, None, None)?;
         let tx = self.tenant_tx(scope).await?;
         let visible = visible_among(tx.as_ref(), ctx, workspace_ids).await?;
-        let rows = tx
-            .workspaces()
-            .first_members_of(scope, &visible, u64::from(request.limit) + 1)
-            .await?;
+        let per_workspace = u64::from(request.limit) + 1;
+        // The users, when asked for, come joined to the rows (one statement for both).
+        let (rows, users) = match with.users {
+            true => tx
+                .workspaces()
+                .first_members_with_users_of(scope, &visible, per_workspace)
+                .await?
+                .into_iter()
+                .unzip(),
+            false => (
+                tx.workspaces().first_members_of(scope, &visible, per_workspace).await?,
+                Vec::new(),
+            ),
+        };
+        let role_of = |m: &WorkspaceMembership| (m.user_id, m.role_id);
+        let only_roles = WithPeople {
+            users: false,
+            roles: with.roles,
+        };
+        let (_, roles) = read_people(tx.as_ref(), scope, rows.iter().map(role_of), only_roles).await?;
         let mut grouped: HashMap<WorkspaceId, Vec<WorkspaceMembership>> =
             visible.iter().map(|id| (*id, Vec::new())).collect();
         for row in rows {
@@ -44,10 +63,11 @@ impl Application {
                 members.push(row);
             }
         }
-        Ok(grouped
+        let pages = grouped
             .into_iter()
             .map(|(id, members)| (id, Page::from_scan(&request, members)))
-            .collect())
+            .collect();
+        Ok(PageWithPeople::distribute(pages, users, roles, role_of))
     }
 
     /// Members of a workspace the caller can see.

@@ -2,7 +2,7 @@
 //! index order, fetching one extra row to know whether more exist. No OFFSET.
 
 use sea_orm::sea_query::{LikeExpr, Order};
-use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 use tessera_application::Page;
 use tessera_application::PageRequest;
 use tessera_application::pagination::Direction;
@@ -43,7 +43,7 @@ pub fn paginate<E: EntityTrait>(
 
 /// Fetches one keyset page of `query` and maps each row to its domain type.
 pub async fn fetch<E, T>(
-    txn: &DatabaseTransaction,
+    txn: &super::transaction::Executor,
     query: Select<E>,
     created_at: E::Column,
     id: E::Column,

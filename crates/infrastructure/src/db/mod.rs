@@ -49,9 +49,14 @@ pub async fn as_background<F: std::future::Future>(work: F) -> F::Output {
     BACKGROUND.scope((), work).await
 }
 
+/// How long a pooled connection may sit idle before the pool pings it ahead of lending it.
+const POOL_PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+
 #[derive(Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
+    /// Transactions the requests have begun so far (background work's not counted).
+    transactions: Arc<AtomicU64>,
     /// SQL statements run so far, not counting the transaction-local settings.
     statements: Arc<AtomicU64>,
 }
@@ -75,6 +80,11 @@ impl SeaStore {
             });
         } else {
             options.max_connections(settings.max_connections.max(1));
+            // A pooled connection is pinged before it is lent only when it sat idle a
+            // while: one in steady use proved itself on its last release (the pool pings
+            // every connection it takes back), and the ping on every loan was a round
+            // trip of each transaction's five or six.
+            options.test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE);
             if let Some(role) = settings.postgres_role.clone() {
                 options.map_sqlx_postgres_opts(move |opts| opts.options([("role", role.as_str())]));
             }
@@ -104,12 +114,17 @@ impl SeaStore {
                 metrics::counter!("tessera_db_statement_failures_total").increment(1);
             }
         });
-        Ok(Self { db, statements })
+        Ok(Self {
+            db,
+            transactions: Arc::new(AtomicU64::new(0)),
+            statements,
+        })
     }
 
     pub fn from_connection(db: DatabaseConnection) -> Self {
         Self {
             db,
+            transactions: Arc::new(AtomicU64::new(0)),
             statements: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -122,6 +137,12 @@ impl SeaStore {
     /// statement-count tests compare it before and after one request.
     pub fn statements_executed(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Transactions the requests have begun (each costs `BEGIN` and its end, two round
+    /// trips, beside its statements); the query-cost tests compare it around a request.
+    pub fn transactions_begun(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
     }
 
     /// Connections open and idle in the pool, for metrics.
@@ -225,7 +246,15 @@ impl Store for SeaStore {
     async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
         let backend = self.backend();
         let txn = self.db.begin().await.map_err(db_failure)?;
+        if BACKGROUND.try_with(|_| ()).is_err() {
+            self.transactions.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("tessera_db_transactions_total").increment(1);
+        }
         Ok(Box::new(SeaTransaction::new(txn, backend)))
+    }
+
+    async fn begin_single_read(&self) -> StoreResult<Box<dyn Transaction>> {
+        Ok(Box::new(SeaTransaction::alone(self.db.clone())))
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -1,11 +1,12 @@
-//! One unit of work over a SeaORM transaction. On Postgres, entering a tenant sets
-//! `app.tenant_id` with `set_config(…, true)`: transaction-local, so it ends with the
-//! transaction and never reaches the next borrower of the pooled connection.
+//! One unit of work over a SeaORM transaction (or, for a single read of global rows,
+//! over the pool without one). On Postgres, entering a tenant sets `app.tenant_id` with
+//! `set_config(…, true)`: transaction-local, so it ends with the transaction and never
+//! reaches the next borrower of the pooled connection.
 
 use async_trait::async_trait;
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    IntoActiveModel, Statement,
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, ExecResult, IntoActiveModel, QueryResult, Statement,
 };
 use tessera_application::TenantScope;
 use tessera_application::ports::{
@@ -22,13 +23,83 @@ use super::db_failure;
 const QUOTA_LOCK_CLASS: i32 = 7_002;
 
 pub struct SeaTransaction {
-    pub(crate) txn: DatabaseTransaction,
+    pub(crate) txn: Executor,
     pub(crate) backend: DbBackend,
+}
+
+/// Where a unit of work's statements go: a transaction, or (for one read outside any
+/// tenant) the pool itself, each statement on its own, without `BEGIN` and `ROLLBACK`.
+pub enum Executor {
+    Transaction(DatabaseTransaction),
+    Alone(DatabaseConnection),
+}
+
+#[async_trait]
+impl ConnectionTrait for Executor {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Executor::Transaction(txn) => txn.get_database_backend(),
+            Executor::Alone(db) => db.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Executor::Transaction(txn) => txn.execute_raw(statement).await,
+            Executor::Alone(db) => db.execute_raw(statement).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Executor::Transaction(txn) => txn.execute_unprepared(sql).await,
+            Executor::Alone(db) => db.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Executor::Transaction(txn) => txn.query_one_raw(statement).await,
+            Executor::Alone(db) => db.query_one_raw(statement).await,
+        }
+    }
+
+    async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Executor::Transaction(txn) => txn.query_all_raw(statement).await,
+            Executor::Alone(db) => db.query_all_raw(statement).await,
+        }
+    }
+}
+
+/// A setting made outside a transaction would end with its own statement: a unit of
+/// work without one refuses to enter a tenant or a user (the statements after would
+/// run unscoped, which row level security answers with nothing at best).
+fn no_transaction() -> StoreError {
+    StoreError::failure("a tenant or user setting needs a transaction; this unit of work reads without one")
 }
 
 impl SeaTransaction {
     pub(crate) fn new(txn: DatabaseTransaction, backend: DbBackend) -> Self {
-        Self { txn, backend }
+        Self {
+            txn: Executor::Transaction(txn),
+            backend,
+        }
+    }
+
+    pub(crate) fn alone(db: DatabaseConnection) -> Self {
+        let backend = db.get_database_backend();
+        Self {
+            txn: Executor::Alone(db),
+            backend,
+        }
+    }
+
+    fn require_transaction(&self) -> StoreResult<()> {
+        match self.txn {
+            Executor::Transaction(_) => Ok(()),
+            Executor::Alone(_) => Err(no_transaction()),
+        }
     }
 
     /// Inserts one row with every column as given (none left to a database default);
@@ -51,6 +122,7 @@ impl SeaTransaction {
     }
 
     async fn set_local(&self, name: &str, value: String) -> StoreResult<()> {
+        self.require_transaction()?;
         if self.backend != DbBackend::Postgres {
             // SQLite has no row level security; locks 1 and 2 hold there.
             return Ok(());
@@ -68,7 +140,7 @@ impl SeaTransaction {
 
     /// The underlying connection, for adapter-level tests that must bypass the
     /// repositories (for example to prove that RLS alone stops an unfiltered query).
-    pub fn connection(&self) -> &DatabaseTransaction {
+    pub fn connection(&self) -> &Executor {
         &self.txn
     }
 }
@@ -76,6 +148,7 @@ impl SeaTransaction {
 #[async_trait]
 impl Transaction for SeaTransaction {
     async fn enter_tenant_exclusively(&self, scope: &TenantScope) -> StoreResult<()> {
+        self.require_transaction()?;
         if self.backend != DbBackend::Postgres {
             // SQLite has one writer at a time: its transactions already take turns.
             return self.enter_tenant(scope).await;
@@ -100,6 +173,7 @@ impl Transaction for SeaTransaction {
 
     async fn enter_tenant_for_quota(&self, scope: &TenantScope) -> StoreResult<tessera_domain::Tenant> {
         use sea_orm::FromQueryResult as _;
+        self.require_transaction()?;
         let tenant = scope.tenant_id();
         if self.backend != DbBackend::Postgres {
             self.enter_tenant(scope).await?;
@@ -204,6 +278,10 @@ impl Transaction for SeaTransaction {
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.txn.commit().await.map_err(db_failure)
+        match self.txn {
+            Executor::Transaction(txn) => txn.commit().await.map_err(db_failure),
+            // Each statement committed as it ran.
+            Executor::Alone(_) => Ok(()),
+        }
     }
 }

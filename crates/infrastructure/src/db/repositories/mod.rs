@@ -21,4 +21,5 @@ mod usage_activity;
 mod user_tokens;
 mod users;
 mod webhooks;
+mod workspace_reads;
 mod workspaces;

@@ -1,9 +1,9 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select};
-use tessera_application::ports::{StoreError, StoreResult, WorkspaceRepository};
+use tessera_application::ports::{StoreError, StoreResult, WorkspaceRepository, WorkspaceWithMember};
 use tessera_application::{Page, PageRequest, TenantScope};
-use tessera_domain::{UserId, Workspace, WorkspaceId, WorkspaceMembership};
+use tessera_domain::{User, UserId, Workspace, WorkspaceId, WorkspaceMembership};
 
 use crate::db::entities::{workspace, workspace_member};
 use crate::db::{SeaTransaction, db_failure, found, keyset, scoped, unique_as};
@@ -100,14 +100,7 @@ impl SeaTransaction {
     ) -> StoreResult<Vec<WorkspaceMembership>> {
         use sea_orm::EntityTrait;
         use sea_orm::sea_query::{Alias, Asterisk, ExprTrait, Query};
-        let ranked = rows
-            .expr_as(
-                Expr::cust(format!(
-                    "ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY created_at, id)"
-                )),
-                "member_rank",
-            )
-            .into_query();
+        let ranked = super::workspace_reads::ranked(rows, partition);
         let outer = Query::select()
             .column(Asterisk)
             .from_subquery(ranked, Alias::new("ranked"))
@@ -182,6 +175,15 @@ impl WorkspaceRepository for SeaTransaction {
             .map_err(db_failure)?
             .map(workspace::Model::into_domain)
             .transpose()
+    }
+
+    async fn find_with_member(
+        &self,
+        scope: &TenantScope,
+        id: WorkspaceId,
+        user: Option<UserId>,
+    ) -> StoreResult<Option<WorkspaceWithMember>> {
+        self.workspace_with_member(scope, id, user).await
     }
 
     async fn find_by_ids(&self, scope: &TenantScope, ids: &[WorkspaceId]) -> StoreResult<Vec<Workspace>> {
@@ -288,6 +290,15 @@ impl WorkspaceRepository for SeaTransaction {
         let rows = scoped::select::<workspace_member::Entity>(scope)
             .filter(workspace_member::Column::WorkspaceId.is_in(workspace_ids.iter().map(|id| id.as_uuid())));
         self.first_ranks(rows, "workspace_id", per_workspace).await
+    }
+
+    async fn first_members_with_users_of(
+        &self,
+        scope: &TenantScope,
+        workspace_ids: &[WorkspaceId],
+        per_workspace: u64,
+    ) -> StoreResult<Vec<(WorkspaceMembership, User)>> {
+        self.first_members_with_users(scope, workspace_ids, per_workspace).await
     }
 
     async fn first_workspaces_of(

@@ -1,0 +1,140 @@
+//! The workspace reads that join other tables: a workspace with one person's
+//! membership and its permissions (a grant check), and the first members of several
+//! workspaces with their users.
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, FromQueryResult, IdenStatic, Iterable, Order, QueryFilter, QuerySelect,
+    QueryTrait, Select, Statement,
+};
+use tessera_application::TenantScope;
+use tessera_application::ports::{StoreResult, WorkspaceWithMember};
+use tessera_domain::{Permission, RoleId, User, UserId, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId};
+
+use crate::db::entities::{corrupt, user, workspace, workspace_member};
+use crate::db::{SeaTransaction, db_failure, scoped};
+
+/// The rows numbered within each `partition` by `(created_at, id)`, as `member_rank`.
+pub(super) fn ranked(rows: Select<workspace_member::Entity>, partition: &str) -> sea_orm::sea_query::SelectStatement {
+    rows.expr_as(
+        Expr::cust(format!(
+            "ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY created_at, id)"
+        )),
+        "member_rank",
+    )
+    .into_query()
+}
+
+impl SeaTransaction {
+    pub(super) async fn workspace_with_member(
+        &self,
+        scope: &TenantScope,
+        id: WorkspaceId,
+        user: Option<UserId>,
+    ) -> StoreResult<Option<WorkspaceWithMember>> {
+        // The workspace, its row of `user` (none without one: `= NULL` matches nothing)
+        // and that row's role's permissions, aggregated as `roles_with_permissions` does.
+        let (aggregate, [p1, p2, p3]) = match self.backend {
+            DbBackend::Postgres => ("string_agg(p.permission, ',')", ["$1", "$2", "$3"]),
+            _ => ("group_concat(p.permission, ',')", ["?", "?", "?"]),
+        };
+        let sql = format!(
+            "SELECT w.*, m.id AS member_id, m.user_id AS member_user_id, m.role_id AS member_role_id, \
+             m.created_at AS member_created_at, \
+             (SELECT {aggregate} FROM role_permissions p \
+              WHERE p.tenant_id = m.tenant_id AND p.role_id = m.role_id) AS member_permissions \
+             FROM workspaces w LEFT JOIN workspace_members m \
+             ON m.tenant_id = w.tenant_id AND m.workspace_id = w.id AND m.user_id = {p1} \
+             WHERE w.tenant_id = {p2} AND w.id = {p3}"
+        );
+        let statement = Statement::from_sql_and_values(
+            self.backend,
+            sql,
+            [
+                user.map(|user| user.as_uuid()).into(),
+                scope.tenant_id().as_uuid().into(),
+                id.as_uuid().into(),
+            ],
+        );
+        let Some(row) = self.txn.query_one_raw(statement).await.map_err(db_failure)? else {
+            return Ok(None);
+        };
+        let workspace = workspace::Model::from_query_result(&row, "")
+            .map_err(db_failure)?
+            .into_domain()?;
+        let column = |name: &'static str| move |e: sea_orm::DbErr| corrupt("workspace_members", name, e);
+        let member_id: Option<uuid::Uuid> = row.try_get("", "member_id").map_err(column("id"))?;
+        let member = match member_id {
+            None => None,
+            Some(member_id) => {
+                let membership = WorkspaceMembership {
+                    id: WorkspaceMembershipId::from_uuid(member_id),
+                    tenant_id: workspace.tenant_id,
+                    workspace_id: workspace.id,
+                    user_id: UserId::from_uuid(row.try_get("", "member_user_id").map_err(column("user_id"))?),
+                    role_id: RoleId::from_uuid(row.try_get("", "member_role_id").map_err(column("role_id"))?),
+                    created_at: row.try_get("", "member_created_at").map_err(column("created_at"))?,
+                };
+                let permissions: Option<String> =
+                    row.try_get("", "member_permissions").map_err(column("permissions"))?;
+                // A name this build does not know (written by a newer version) grants nothing.
+                let permissions = permissions
+                    .as_deref()
+                    .unwrap_or("")
+                    .split(',')
+                    .filter_map(Permission::parse)
+                    .collect();
+                Some((membership, permissions))
+            }
+        };
+        Ok(Some(WorkspaceWithMember { workspace, member }))
+    }
+
+    pub(super) async fn first_members_with_users(
+        &self,
+        scope: &TenantScope,
+        workspace_ids: &[WorkspaceId],
+        per_workspace: u64,
+    ) -> StoreResult<Vec<(WorkspaceMembership, User)>> {
+        if workspace_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = scoped::select::<workspace_member::Entity>(scope)
+            .filter(workspace_member::Column::WorkspaceId.is_in(workspace_ids.iter().map(|id| id.as_uuid())));
+        // The users are joined once the rows are cut to size.
+        let cut = Alias::new("ranked");
+        let mut joined = Query::select();
+        for column in workspace_member::Column::iter() {
+            joined.expr_as(
+                Expr::col((cut.clone(), column)),
+                Alias::new(format!("m_{}", column.as_str())),
+            );
+        }
+        for column in user::Column::iter() {
+            joined.expr_as(
+                Expr::col((user::Entity, column)),
+                Alias::new(format!("u_{}", column.as_str())),
+            );
+        }
+        joined
+            .from_subquery(ranked(rows, "workspace_id"), cut.clone())
+            .inner_join(
+                user::Entity,
+                Expr::col((user::Entity, user::Column::Id)).equals((cut.clone(), workspace_member::Column::UserId)),
+            )
+            .and_where(Expr::col((cut.clone(), Alias::new("member_rank"))).lte(per_workspace))
+            .order_by((cut.clone(), workspace_member::Column::WorkspaceId), Order::Asc)
+            .order_by((cut, Alias::new("member_rank")), Order::Asc);
+        self.txn
+            .query_all_raw(self.backend.build(&joined))
+            .await
+            .map_err(db_failure)?
+            .iter()
+            .map(|row| {
+                let member = workspace_member::Model::from_query_result(row, "m_").map_err(db_failure)?;
+                let user = user::Model::from_query_result(row, "u_").map_err(db_failure)?;
+                Ok((member.into_domain(), user.into_domain()?))
+            })
+            .collect()
+    }
+}
