@@ -8,7 +8,7 @@ use chrono::SubsecRound;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 use tessera_application::ports::{AuditFilter, AuditRepository, StoreError, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
@@ -25,6 +25,21 @@ const HEADS: &str = "audit_chain_heads";
 /// SHA-256 (hex) of the event's chain input.
 pub(crate) fn event_hash(id: Uuid, sequence: i64, event: &NewAuditEvent, previous_hash: &str) -> String {
     sha256_hex(&chain_input(id, sequence, event, previous_hash))
+}
+
+/// On PostgreSQL, the event's insert and the head's move in one statement (one round
+/// trip): the insert as a data-modifying `WITH` of the update.
+fn insert_and_advance(insert: Statement, chain: Uuid, hash: String) -> Statement {
+    let mut values = insert.values.map(|values| values.0).unwrap_or_default();
+    let sql = format!(
+        "WITH event AS ({}) UPDATE {HEADS} SET hash = ${} WHERE chain = ${}",
+        insert.sql,
+        values.len() + 1,
+        values.len() + 2
+    );
+    values.push(hash.into());
+    values.push(chain.into());
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
 fn chain_of(tenant_id: Option<TenantId>) -> Uuid {
@@ -82,11 +97,15 @@ impl AuditRepository for SeaTransaction {
             hash: hash.clone(),
         };
         // Without RETURNING: the runtime role may insert platform events it cannot read.
-        audit_event::Entity::insert(row.into_active_model())
-            .exec_without_returning(&self.txn)
-            .await
-            .map_err(db_failure)?;
-
+        let insert = audit_event::Entity::insert(row.into_active_model()).build(self.backend);
+        if self.backend == DbBackend::Postgres {
+            self.txn
+                .execute_raw(insert_and_advance(insert, chain, hash))
+                .await
+                .map_err(db_failure)?;
+            return Ok(());
+        }
+        self.txn.execute_raw(insert).await.map_err(db_failure)?;
         let advance = Query::update()
             .table(Alias::new(HEADS))
             .value(Alias::new("hash"), hash)
