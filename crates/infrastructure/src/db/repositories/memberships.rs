@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LockType, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select,
 };
 use tessera_application::ports::{MemberFilter, MembershipRepository, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
@@ -138,25 +138,9 @@ impl MembershipRepository for SeaTransaction {
             page,
         )
         .into_query();
-        let mut joined = Query::select();
-        for column in membership::Column::iter() {
-            joined.expr_as(
-                Expr::col((page_alias.clone(), column)),
-                Alias::new(format!("m_{}", column.as_str())),
-            );
-        }
-        for column in user::Column::iter() {
-            joined.expr_as(
-                Expr::col((user::Entity, column)),
-                Alias::new(format!("u_{}", column.as_str())),
-            );
-        }
+        let mut joined =
+            super::users::joined_to_users::<membership::Entity>(cut, &page_alias, membership::Column::UserId);
         joined
-            .from_subquery(cut, page_alias.clone())
-            .inner_join(
-                user::Entity,
-                Expr::col((user::Entity, user::Column::Id)).equals((page_alias.clone(), membership::Column::UserId)),
-            )
             .order_by((page_alias.clone(), membership::Column::CreatedAt), order.clone())
             .order_by((page_alias, membership::Column::Id), order);
         let statement = self.txn.get_database_backend().build(&joined);

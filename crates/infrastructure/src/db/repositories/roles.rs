@@ -22,16 +22,16 @@ struct RoleWithPermissions {
     permission_list: Option<String>,
 }
 
+/// A role's permissions as its aggregated, comma-separated list reads back (`None`: it
+/// has none). A name this build does not know (written by a newer version) grants
+/// nothing.
+pub(super) fn permission_list(list: Option<&str>) -> PermissionSet {
+    list.unwrap_or("").split(',').filter_map(Permission::parse).collect()
+}
+
 impl RoleWithPermissions {
     fn into_domain(self) -> StoreResult<Role> {
-        // A name this build does not know (written by a newer version) grants nothing.
-        let permissions = self
-            .permission_list
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .filter_map(Permission::parse)
-            .collect();
+        let permissions = permission_list(self.permission_list.as_deref());
         Ok(Role {
             id: RoleId::from_uuid(self.id),
             tenant_id: TenantId::from_uuid(self.tenant_id),

@@ -148,3 +148,32 @@ impl UserRepository for SeaTransaction {
         Ok(user::Entity::find().one(&self.txn).await.map_err(db_failure)?.is_some())
     }
 }
+
+/// `rows` (a sub-select of `E`'s rows, named `alias`) joined to the users its `user_id`
+/// column points at: `E`'s columns come back prefixed `m_`, the user's `u_`.
+pub(super) fn joined_to_users<E: sea_orm::EntityTrait>(
+    rows: sea_orm::sea_query::SelectStatement,
+    alias: &sea_orm::sea_query::Alias,
+    user_id: E::Column,
+) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
+    use sea_orm::{IdenStatic as _, Iterable as _};
+    let mut joined = Query::select();
+    for column in E::Column::iter() {
+        joined.expr_as(
+            Expr::col((alias.clone(), column)),
+            Alias::new(format!("m_{}", column.as_str())),
+        );
+    }
+    for column in user::Column::iter() {
+        joined.expr_as(
+            Expr::col((user::Entity, column)),
+            Alias::new(format!("u_{}", column.as_str())),
+        );
+    }
+    joined.from_subquery(rows, alias.clone()).inner_join(
+        user::Entity,
+        Expr::col((user::Entity, user::Column::Id)).equals((alias.clone(), user_id)),
+    );
+    joined
+}

@@ -2,14 +2,14 @@
 //! membership and its permissions (a grant check), and the first members of several
 //! workspaces with their users.
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, FromQueryResult, IdenStatic, Iterable, Order, QueryFilter, QuerySelect,
-    QueryTrait, Select, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, FromQueryResult, Order, QueryFilter, QuerySelect, QueryTrait, Select,
+    Statement,
 };
 use tessera_application::TenantScope;
 use tessera_application::ports::{StoreResult, WorkspaceWithMember};
-use tessera_domain::{Permission, RoleId, User, UserId, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId};
+use tessera_domain::{RoleId, User, UserId, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId};
 
 use crate::db::entities::{corrupt, user, workspace, workspace_member};
 use crate::db::{SeaTransaction, db_failure, scoped};
@@ -77,14 +77,7 @@ impl SeaTransaction {
                 };
                 let permissions: Option<String> =
                     row.try_get("", "member_permissions").map_err(column("permissions"))?;
-                // A name this build does not know (written by a newer version) grants nothing.
-                let permissions = permissions
-                    .as_deref()
-                    .unwrap_or("")
-                    .split(',')
-                    .filter_map(Permission::parse)
-                    .collect();
-                Some((membership, permissions))
+                Some((membership, super::roles::permission_list(permissions.as_deref())))
             }
         };
         Ok(Some(WorkspaceWithMember { workspace, member }))
@@ -103,25 +96,12 @@ impl SeaTransaction {
             .filter(workspace_member::Column::WorkspaceId.is_in(workspace_ids.iter().map(|id| id.as_uuid())));
         // The users are joined once the rows are cut to size.
         let cut = Alias::new("ranked");
-        let mut joined = Query::select();
-        for column in workspace_member::Column::iter() {
-            joined.expr_as(
-                Expr::col((cut.clone(), column)),
-                Alias::new(format!("m_{}", column.as_str())),
-            );
-        }
-        for column in user::Column::iter() {
-            joined.expr_as(
-                Expr::col((user::Entity, column)),
-                Alias::new(format!("u_{}", column.as_str())),
-            );
-        }
+        let mut joined = super::users::joined_to_users::<workspace_member::Entity>(
+            ranked(rows, "workspace_id"),
+            &cut,
+            workspace_member::Column::UserId,
+        );
         joined
-            .from_subquery(ranked(rows, "workspace_id"), cut.clone())
-            .inner_join(
-                user::Entity,
-                Expr::col((user::Entity, user::Column::Id)).equals((cut.clone(), workspace_member::Column::UserId)),
-            )
             .and_where(Expr::col((cut.clone(), Alias::new("member_rank"))).lte(per_workspace))
             .order_by((cut.clone(), workspace_member::Column::WorkspaceId), Order::Asc)
             .order_by((cut, Alias::new("member_rank")), Order::Asc);
