@@ -27,7 +27,7 @@ pub use auth::secrets::RandomSecrets;
 pub use auth::totp::TotpAuthenticators;
 pub use cache::{InProcessAccessCache, RedisAccessCache};
 pub use db::repositories::audit::{ArchiveReport, ArchiveSink, ChainReport, archive_audit_events, verify_audit_chains};
-pub use db::{DatabaseSettings, SeaStore, SeaTransaction, as_background};
+pub use db::{DatabaseSettings, Executor, SeaStore, SeaTransaction, as_background};
 pub use domains::HttpDomainVerifier;
 pub use events::{InProcessEventBus, RedisEventBus};
 pub use mail::{LogMailer, MailRenderer, MemoryMailer, RenderedMail, SmtpMailer, SmtpSettings};

@@ -78,7 +78,8 @@ fn keyed<K: Eq + Hash, V>(items: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, V>
     items.into_iter().map(|item| (key(&item), item)).collect()
 }
 
-/// Groups keys that carry a page size by that size (one pass nearly always asks one size).
+/// Groups keys that carry a page size by that size (with whatever else a batch must share,
+/// such as what is read along with the pages; one pass nearly always asks one size).
 fn by_page_size<I: Copy, K, S: Eq + Hash>(keys: &[K], split: impl Fn(&K) -> (I, S)) -> HashMap<S, Vec<I>> {
     let mut grouped: HashMap<S, Vec<I>> = HashMap::new();
     for key in keys {

@@ -92,8 +92,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync {
     async fn begin(&self) -> StoreResult<Box<dyn Transaction>>;
     /// A unit of work for one statement that reads rows outside any tenant (a user, a
-    /// tenant by id): a store may run it without a transaction, which saves `BEGIN` and
-    /// its end, two of a short read's four round trips. Entering a tenant or a user in
+    /// tenant by id): a store may run it without a transaction, which saves `BEGIN` (a
+    /// round trip of its own) and the transaction's end. Entering a tenant or a user in
     /// it then fails, and committing it does nothing. By default, a transaction.
     async fn begin_single_read(&self) -> StoreResult<Box<dyn Transaction>> {
         self.begin().await

@@ -19,7 +19,7 @@ use sea_orm::{
 };
 use tessera_application::ports::{Store, StoreError, StoreResult, Transaction};
 
-pub use transaction::SeaTransaction;
+pub use transaction::{Executor, SeaTransaction};
 
 /// How to reach the database at run time.
 #[derive(Debug, Clone)]

@@ -29,6 +29,7 @@ pub struct SeaTransaction {
 
 /// Where a unit of work's statements go: a transaction, or (for one read outside any
 /// tenant) the pool itself, each statement on its own, without `BEGIN` and `ROLLBACK`.
+/// Only reads belong on the pool: a write there would commit by itself.
 pub enum Executor {
     Transaction(DatabaseTransaction),
     Alone(DatabaseConnection),
