@@ -47,6 +47,20 @@ fn person(name: &str, active: bool) -> ScimUserInput {
     }
 }
 
+/// The tenant's standing refused the change: `FORBIDDEN` for a read-only tenant.
+fn assert_read_only<T: std::fmt::Debug>(result: &Result<T, AppError>) {
+    assert!(
+        matches!(
+            result,
+            Err(AppError::Forbidden {
+                reason: ForbiddenReason::TenantReadOnly,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
 fn role_of(store: &FakeStore, email: &str) -> (String, MembershipStatus) {
     let state = store.snapshot();
     let user = state
@@ -251,31 +265,13 @@ async fn a_past_due_tenants_directory_may_offboard_but_not_grant() {
         .await
         .expect("still the directory");
     let refused = app.scim_create_user(&caller, person("bob", true)).await;
-    assert!(
-        matches!(
-            refused,
-            Err(AppError::Forbidden {
-                reason: ForbiddenReason::TenantReadOnly,
-                ..
-            })
-        ),
-        "{refused:?}"
-    );
+    assert_read_only(&refused);
     let group = ScimGroupInput {
         display_name: "Engineers".into(),
         ..ScimGroupInput::default()
     };
     let refused = app.scim_create_group(&caller, group).await;
-    assert!(
-        matches!(
-            refused,
-            Err(AppError::Forbidden {
-                reason: ForbiddenReason::TenantReadOnly,
-                ..
-            })
-        ),
-        "{refused:?}"
-    );
+    assert_read_only(&refused);
     // Offboarding goes on: deactivating and deleting work, reactivating does not.
     let off = app
         .scim_replace_user(&caller, ada.user.id, person("ada", false), None)
@@ -286,15 +282,6 @@ async fn a_past_due_tenants_directory_may_offboard_but_not_grant() {
     let back = app
         .scim_replace_user(&caller, ada.user.id, person("ada", true), None)
         .await;
-    assert!(
-        matches!(
-            back,
-            Err(AppError::Forbidden {
-                reason: ForbiddenReason::TenantReadOnly,
-                ..
-            })
-        ),
-        "{back:?}"
-    );
+    assert_read_only(&back);
     app.scim_delete_user(&caller, ada.user.id).await.expect("deleted");
 }
