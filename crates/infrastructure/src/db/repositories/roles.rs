@@ -22,6 +22,19 @@ struct RoleWithPermissions {
     permission_list: Option<String>,
 }
 
+/// The permissions of the role that `tenant` and `role` (columns of the outer query)
+/// name, as one comma-separated list: a correlated sub-select, under the same row level
+/// security as the rest of the statement.
+pub(super) fn permissions_of_role(backend: DbBackend, tenant: &str, role: &str) -> Expr {
+    let aggregate = match backend {
+        DbBackend::Postgres => "string_agg(p.permission, ',')",
+        _ => "group_concat(p.permission, ',')",
+    };
+    Expr::cust(format!(
+        "(SELECT {aggregate} FROM role_permissions p WHERE p.tenant_id = {tenant} AND p.role_id = {role})"
+    ))
+}
+
 /// A role's permissions as its aggregated, comma-separated list reads back (`None`: it
 /// has none). A name this build does not know (written by a newer version) grants
 /// nothing.
@@ -48,16 +61,9 @@ impl SeaTransaction {
     /// sub-select aggregates each role's permissions (row level security applies to
     /// both tables).
     async fn roles_with_permissions(&self, query: Select<role::Entity>) -> StoreResult<Vec<Role>> {
-        let aggregate = match self.backend {
-            DbBackend::Postgres => "string_agg(p.permission, ',')",
-            _ => "group_concat(p.permission, ',')",
-        };
         query
             .column_as(
-                Expr::cust(format!(
-                    "(SELECT {aggregate} FROM role_permissions p \
-                     WHERE p.tenant_id = roles.tenant_id AND p.role_id = roles.id)"
-                )),
+                permissions_of_role(self.backend, "roles.tenant_id", "roles.id"),
                 "permission_list",
             )
             .into_model::<RoleWithPermissions>()

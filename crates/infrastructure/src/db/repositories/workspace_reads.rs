@@ -2,11 +2,8 @@
 //! membership and its permissions (a grant check), and the first members of several
 //! workspaces with their users.
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, FromQueryResult, Order, QueryFilter, QuerySelect, QueryTrait, Select,
-    Statement,
-};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, FromQueryResult, Order, QueryFilter, QuerySelect, QueryTrait, Select};
 use tessera_application::TenantScope;
 use tessera_application::ports::{StoreResult, WorkspaceWithMember};
 use tessera_domain::{RoleId, User, UserId, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId};
@@ -33,29 +30,41 @@ impl SeaTransaction {
         user: Option<UserId>,
     ) -> StoreResult<Option<WorkspaceWithMember>> {
         // The workspace, its row of `user` (none without one: `= NULL` matches nothing)
-        // and that row's role's permissions, aggregated as `roles_with_permissions` does.
-        let (aggregate, [p1, p2, p3]) = match self.backend {
-            DbBackend::Postgres => ("string_agg(p.permission, ',')", ["$1", "$2", "$3"]),
-            _ => ("group_concat(p.permission, ',')", ["?", "?", "?"]),
-        };
-        let sql = format!(
-            "SELECT w.*, m.id AS member_id, m.user_id AS member_user_id, m.role_id AS member_role_id, \
-             m.created_at AS member_created_at, \
-             (SELECT {aggregate} FROM role_permissions p \
-              WHERE p.tenant_id = m.tenant_id AND p.role_id = m.role_id) AS member_permissions \
-             FROM workspaces w LEFT JOIN workspace_members m \
-             ON m.tenant_id = w.tenant_id AND m.workspace_id = w.id AND m.user_id = {p1} \
-             WHERE w.tenant_id = {p2} AND w.id = {p3}"
-        );
-        let statement = Statement::from_sql_and_values(
-            self.backend,
-            sql,
-            [
-                user.map(|user| user.as_uuid()).into(),
-                scope.tenant_id().as_uuid().into(),
-                id.as_uuid().into(),
-            ],
-        );
+        // and that row's role's permissions, aggregated as the roles' own reads do.
+        let member = |column: workspace_member::Column| Expr::col((workspace_member::Entity, column));
+        let query = scoped::select::<workspace::Entity>(scope)
+            .filter(workspace::Column::Id.eq(id.as_uuid()))
+            .into_query()
+            .left_join(
+                workspace_member::Entity,
+                Condition::all()
+                    .add(
+                        member(workspace_member::Column::TenantId)
+                            .equals((workspace::Entity, workspace::Column::TenantId)),
+                    )
+                    .add(
+                        member(workspace_member::Column::WorkspaceId)
+                            .equals((workspace::Entity, workspace::Column::Id)),
+                    )
+                    .add(member(workspace_member::Column::UserId).eq(user.map(|user| user.as_uuid()))),
+            )
+            .expr_as(member(workspace_member::Column::Id), Alias::new("member_id"))
+            .expr_as(member(workspace_member::Column::UserId), Alias::new("member_user_id"))
+            .expr_as(member(workspace_member::Column::RoleId), Alias::new("member_role_id"))
+            .expr_as(
+                member(workspace_member::Column::CreatedAt),
+                Alias::new("member_created_at"),
+            )
+            .expr_as(
+                super::roles::permissions_of_role(
+                    self.backend,
+                    "workspace_members.tenant_id",
+                    "workspace_members.role_id",
+                ),
+                Alias::new("member_permissions"),
+            )
+            .to_owned();
+        let statement = self.backend.build(&query);
         let Some(row) = self.txn.query_one_raw(statement).await.map_err(db_failure)? else {
             return Ok(None);
         };
