@@ -87,6 +87,9 @@ pub struct RequestContext {
     standing: Standing,
     /// Where the request came from (for the audit trail).
     origin: AuditOrigin,
+    /// The tenant's access-cache generation the authentication saw: what the cache kept
+    /// under it (the tenant's roles) still holds for this request. `None` when unknown.
+    access_generation: Option<u64>,
 }
 
 /// A permission check that passed: the only way to get the scope for a guarded write.
@@ -120,6 +123,7 @@ impl RequestContext {
             limits: RequestLimits::UNBOUNDED,
             standing: Standing::Full,
             origin: AuditOrigin::default(),
+            access_generation: None,
         }
     }
 
@@ -138,6 +142,7 @@ impl RequestContext {
             limits: RequestLimits::UNBOUNDED,
             standing: Standing::Full,
             origin: AuditOrigin::default(),
+            access_generation: None,
         }
     }
 
@@ -168,6 +173,19 @@ impl RequestContext {
     pub fn with_origin(mut self, origin: AuditOrigin) -> Self {
         self.origin = origin;
         self
+    }
+
+    /// The tenant's access-cache generation the authentication read (`u64::MAX`, the
+    /// mark of a cache that could not answer, is no generation).
+    pub(crate) fn with_access_generation(mut self, generation: u64) -> Self {
+        self.access_generation = (generation != u64::MAX).then_some(generation);
+        self
+    }
+
+    /// The access-cache generation to read this tenant's cached roles under: `None`
+    /// when unknown or when `scope` is not the request's tenant.
+    pub(crate) fn access_generation_in(&self, scope: &TenantScope) -> Option<u64> {
+        self.access_generation.filter(|_| scope == &self.scope)
     }
 
     pub fn origin(&self) -> &AuditOrigin {

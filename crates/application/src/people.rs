@@ -26,19 +26,6 @@ pub struct PageWithPeople<T> {
 }
 
 impl<T> PageWithPeople<T> {
-    /// Reads, in `tx`, the users and roles (as asked by `with`) that `page` points at:
-    /// one statement for each, none for what is not asked.
-    pub(crate) async fn read(
-        tx: &dyn Transaction,
-        scope: &TenantScope,
-        page: Page<T>,
-        with: WithPeople,
-        points_at: impl Fn(&T) -> (UserId, RoleId),
-    ) -> Result<Self, AppError> {
-        let (users, roles) = read_people(tx, scope, page.items.iter().map(points_at), with).await?;
-        Ok(Self { page, users, roles })
-    }
-
     /// Gives each of `pages` the users and roles (of those read for all of them) its own
     /// rows point at.
     pub(crate) fn distribute<K: Eq + Hash>(
@@ -74,27 +61,111 @@ fn distinct(rows: impl Iterator<Item = (UserId, RoleId)>) -> (Vec<UserId>, Vec<R
     (user_ids, role_ids)
 }
 
-/// The users and roles (as asked by `with`) these rows point at: one statement each,
-/// none for what is not asked or when there are no rows.
-pub(crate) async fn read_people(
-    tx: &dyn Transaction,
-    scope: &TenantScope,
-    rows: impl Iterator<Item = (UserId, RoleId)>,
-    with: WithPeople,
-) -> Result<(Vec<User>, Vec<Role>), AppError> {
-    let (user_ids, role_ids) = distinct(rows);
-    let users = match with.users && !user_ids.is_empty() {
-        true => tx.users().find_members_by_ids(scope, &user_ids).await?,
-        false => Vec::new(),
-    };
-    let roles = match with.roles && !role_ids.is_empty() {
-        true => tx.roles().find_by_ids(scope, &role_ids).await?,
-        false => Vec::new(),
-    };
-    Ok((users, roles))
-}
-
 impl Application {
+    /// `page` and, as `with` asks, the users and roles its rows point at (see
+    /// [`Application::read_people`]).
+    pub(crate) async fn page_with_people<T>(
+        &self,
+        tx: &dyn Transaction,
+        ctx: &RequestContext,
+        scope: &TenantScope,
+        page: Page<T>,
+        with: WithPeople,
+        points_at: impl Fn(&T) -> (UserId, RoleId),
+    ) -> Result<PageWithPeople<T>, AppError> {
+        let (users, roles) = self
+            .read_people(tx, ctx, scope, page.items.iter().map(points_at), with)
+            .await?;
+        Ok(PageWithPeople { page, users, roles })
+    }
+
+    /// The users and roles (as asked by `with`) these rows point at: one statement for
+    /// the users, the roles from the request's cache or one statement; none for what is
+    /// not asked or when there are no rows.
+    pub(crate) async fn read_people(
+        &self,
+        tx: &dyn Transaction,
+        ctx: &RequestContext,
+        scope: &TenantScope,
+        rows: impl Iterator<Item = (UserId, RoleId)>,
+        with: WithPeople,
+    ) -> Result<(Vec<User>, Vec<Role>), AppError> {
+        let (user_ids, role_ids) = distinct(rows);
+        let users = match with.users && !user_ids.is_empty() {
+            true => tx.users().find_members_by_ids(scope, &user_ids).await?,
+            false => Vec::new(),
+        };
+        let roles = match with.roles && !role_ids.is_empty() {
+            true => self.roles_in(tx, ctx, scope, &role_ids).await?,
+            false => Vec::new(),
+        };
+        Ok((users, roles))
+    }
+
+    /// These roles of the request's tenant with their permissions: those the access
+    /// cache kept under the generation the request's authentication saw, the rest read
+    /// in `tx` (one statement, none when the cache held them all) and kept for the
+    /// requests after it. Every change to a role invalidates its tenant, so a kept role
+    /// is never older than the access the request was authorized with.
+    pub(crate) async fn roles_in(
+        &self,
+        tx: &dyn Transaction,
+        ctx: &RequestContext,
+        scope: &TenantScope,
+        ids: &[RoleId],
+    ) -> Result<Vec<Role>, AppError> {
+        let (mut found, missing) = self.cached_roles(ctx, scope, ids).await;
+        if !missing.is_empty() {
+            let read = tx.roles().find_by_ids(scope, &missing).await?;
+            self.keep_roles(ctx, scope, &read).await;
+            found.extend(read);
+        }
+        Ok(found)
+    }
+
+    /// The roles among `ids` the access cache holds for this request, and the ids it
+    /// does not hold (all of them when the request has no generation to read under).
+    async fn cached_roles(
+        &self,
+        ctx: &RequestContext,
+        scope: &TenantScope,
+        ids: &[RoleId],
+    ) -> (Vec<Role>, Vec<RoleId>) {
+        let Some(generation) = ctx.access_generation_in(scope) else {
+            return (Vec::new(), ids.to_vec());
+        };
+        let found = self.ports.access_cache.roles(scope.tenant_id(), ids, generation).await;
+        let missing = ids
+            .iter()
+            .filter(|id| !found.iter().any(|role| role.id == **id))
+            .copied()
+            .collect();
+        (found, missing)
+    }
+
+    async fn keep_roles(&self, ctx: &RequestContext, scope: &TenantScope, roles: &[Role]) {
+        if let Some(generation) = ctx.access_generation_in(scope)
+            && !roles.is_empty()
+        {
+            self.ports
+                .access_cache
+                .put_roles(scope.tenant_id(), roles, generation)
+                .await;
+        }
+    }
+
+    /// These roles of the caller's tenant, from the cache when it holds them all (no
+    /// transaction), else through [`Application::roles_in`].
+    async fn roles_of_caller_tenant(&self, ctx: &RequestContext, ids: &[RoleId]) -> Result<Vec<Role>, AppError> {
+        let scope = ctx.member_scope()?;
+        let (found, missing) = self.cached_roles(ctx, scope, ids).await;
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let tx = self.tenant_tx(scope).await?;
+        self.roles_in(tx.as_ref(), ctx, scope, ids).await
+    }
+
     /// Those of these users who belong to the caller's tenant (any membership status);
     /// anyone else is absent, so ids from another tenant read nothing.
     #[tracing::instrument(level = "debug", name = "users_by_ids", skip_all, fields(users = ids.len()))]
@@ -108,8 +179,16 @@ impl Application {
     /// permissions are aggregated into the role rows).
     #[tracing::instrument(level = "debug", name = "roles_by_ids", skip_all, fields(roles = ids.len()))]
     pub async fn roles_by_ids(&self, ctx: &RequestContext, ids: &[RoleId]) -> Result<Vec<Role>, AppError> {
-        let scope = ctx.member_scope()?;
-        let tx = self.tenant_tx(scope).await?;
-        Ok(tx.roles().find_by_ids(scope, ids).await?)
+        self.roles_of_caller_tenant(ctx, ids).await
+    }
+
+    /// The caller's own role in the tenant, with its permissions (from the cache, or one
+    /// statement); `None` for an API key, which holds no role.
+    pub async fn my_role(&self, ctx: &RequestContext) -> Result<Option<Role>, AppError> {
+        ctx.member_scope()?;
+        let Some(role_id) = ctx.role_id() else {
+            return Ok(None);
+        };
+        Ok(self.roles_of_caller_tenant(ctx, &[role_id]).await?.pop())
     }
 }

@@ -11,6 +11,7 @@ on_both_backends!(
     privilege_escalation_attempts_are_refused_and_change_nothing,
     the_last_owner_is_protected_and_ownership_can_be_transferred,
     roles_are_managed_and_a_changed_role_applies_on_the_next_request,
+    a_kept_role_is_read_afresh_after_it_changes_on_any_replica,
     members_are_listed_filtered_and_paged,
     a_workspace_role_grants_inside_that_workspace_only,
 );
@@ -571,5 +572,81 @@ async fn a_workspace_role_grants_inside_that_workspace_only(backend: Backend) {
     leave.assert_ok();
     let gone = app.query(list, &viewer.token).await;
     assert_eq!(gone.assert_ok()["workspaces"]["totalCount"], 0);
+    app.stop().await;
+}
+
+/// The role of the member with this email in a members page.
+fn role_in_page(page: &Value, email: &str) -> Value {
+    page["members"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|node| node["user"]["email"] == email)
+        .map(|node| node["role"].clone())
+        .unwrap_or_else(|| panic!("{email} is not in {page}"))
+}
+
+/// Once read, a tenant's roles are kept with its cached access (a members page with
+/// roles costs its one statement); a role changed or deleted on one replica shows
+/// afresh on the next request to any replica.
+async fn a_kept_role_is_read_afresh_after_it_changes_on_any_replica(backend: Backend) {
+    let Some(app) = TestApp::spawn_with_redis(backend).await else {
+        return;
+    };
+    let replica = app.replica().await;
+    let owner = app.sign_up("owner@acme.example", "acme").await;
+    let editors = app.create_role(&owner, "Editors", &["members:read"]).await;
+    let editor = app
+        .join(&owner, "editor@acme.example", RoleChoice::Id(editors.clone()))
+        .await;
+    let page = "{ members(first: 10) { nodes { user { email } role { id name permissions } } } }";
+    for _ in 0..2 {
+        app.query(page, &owner.token).await.assert_ok();
+        app.graphql_at(&replica, page, json!({}), &owner.token)
+            .await
+            .assert_ok();
+        app.graphql_at(&replica, "{ myRole { name } }", json!({}), &editor.token)
+            .await
+            .assert_ok();
+    }
+    let before = app.statements();
+    let kept = app.query(page, &owner.token).await;
+    assert_eq!(
+        app.statements() - before,
+        1,
+        "the page joined to its users; its roles as kept: {}",
+        kept.body
+    );
+    assert_eq!(
+        role_in_page(kept.assert_ok(), "editor@acme.example")["permissions"],
+        json!(["members:read"])
+    );
+
+    let rename = "mutation($id: ID!) { updateRole(input: { id: $id, name: \"Writers\", permissions: [\"members:read\", \"workspaces:create\"] }) { id } }";
+    app.graphql_at(&replica, rename, json!({ "id": editors }), &owner.token)
+        .await
+        .assert_ok();
+    let changed = app.query(page, &owner.token).await;
+    let role = role_in_page(changed.assert_ok(), "editor@acme.example");
+    assert_eq!(role["name"], "Writers", "{}", changed.body);
+    assert_eq!(role["permissions"], json!(["members:read", "workspaces:create"]));
+    let mine = app
+        .graphql_at(&replica, "{ myRole { name permissions } }", json!({}), &editor.token)
+        .await;
+    assert_eq!(mine.assert_ok()["myRole"]["name"], "Writers", "{}", mine.body);
+
+    // Deleted on the first server: the replica shows its holder's replacement role.
+    app.graphql_at(&replica, page, json!({}), &owner.token)
+        .await
+        .assert_ok();
+    let viewer = app.role_id(&owner.token, "viewer").await;
+    let delete = "mutation($id: ID!, $r: ID) { deleteRole(input: { id: $id, replacementRoleId: $r }) }";
+    app.graphql(delete, json!({ "id": editors, "r": viewer }), Some(&owner.token))
+        .await
+        .assert_ok();
+    let moved = app.graphql_at(&replica, page, json!({}), &owner.token).await;
+    let role = role_in_page(moved.assert_ok(), "editor@acme.example");
+    assert_eq!(role["id"], viewer.as_str(), "{}", moved.body);
+    assert_eq!(role["name"], "Viewer");
     app.stop().await;
 }

@@ -215,7 +215,9 @@ impl Application {
                 return Err(self.refuse_unusable_key(&cached.key, now).await);
             }
             if cached.key.use_recorded_lately(now) {
-                return Ok(RequestContext::for_api_key(&cached.key).with_limits(cached.limits));
+                return Ok(RequestContext::for_api_key(&cached.key)
+                    .with_limits(cached.limits)
+                    .with_access_generation(looked_up.generation));
             }
         }
         let tx = self.tenant_tx(&scope).await?;
@@ -286,7 +288,8 @@ impl Application {
         }
         let context = RequestContext::for_api_key(&key)
             .with_limits(limits)
-            .with_standing(standing);
+            .with_standing(standing)
+            .with_access_generation(looked_up.generation);
         // Only an active tenant's keys are cached as usable.
         if standing == crate::Standing::Full {
             self.ports

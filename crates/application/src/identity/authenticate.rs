@@ -73,7 +73,8 @@ impl Application {
                 .with_session(claims.session_id)
                 .with_limits(access.limits)
                 .with_onboarding_pending(self.auth.onboarding_gate && !access.onboarded)
-                .with_second_factor(claims.second_factor, access.mfa_required));
+                .with_second_factor(claims.second_factor, access.mfa_required)
+                .with_access_generation(lookup.generation));
         }
         let tx = self.global_tx().await?;
         let session = tx.sessions().find_by_id(claims.session_id).await?;
@@ -120,7 +121,8 @@ impl Application {
                 .with_limits(limits)
                 .with_standing(standing)
                 .with_onboarding_pending(self.auth.onboarding_gate && !onboarded)
-                .with_second_factor(claims.second_factor, tenant.mfa_required),
+                .with_second_factor(claims.second_factor, tenant.mfa_required)
+                .with_access_generation(lookup.generation),
         )
     }
 }

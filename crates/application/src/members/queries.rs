@@ -42,7 +42,8 @@ impl Application {
     }
 
     /// A page of members and, as `with` asks, their users and roles, all in one
-    /// transaction: the users joined to the page's statement, the roles in one more.
+    /// transaction: the users joined to the page's statement, the roles from the
+    /// request's cache or in one more.
     #[tracing::instrument(level = "debug", name = "list_members", skip_all)]
     pub async fn list_members_with(
         &self,
@@ -56,7 +57,9 @@ impl Application {
         let tx = self.tenant_tx(&scope).await?;
         if !with.users {
             let page = tx.memberships().list(&scope, &filter, page).await?;
-            return PageWithPeople::read(tx.as_ref(), &scope, page, with, |m| (m.user_id, m.role_id)).await;
+            return self
+                .page_with_people(tx.as_ref(), ctx, &scope, page, with, |m| (m.user_id, m.role_id))
+                .await;
         }
         // The users come with the page, in its statement.
         let joined = tx.memberships().list_with_users(&scope, &filter, page).await?;
@@ -66,7 +69,9 @@ impl Application {
             membership
         });
         let with_roles = WithPeople { users: false, ..with };
-        let read = PageWithPeople::read(tx.as_ref(), &scope, page, with_roles, |m| (m.user_id, m.role_id)).await?;
+        let read = self
+            .page_with_people(tx.as_ref(), ctx, &scope, page, with_roles, |m| (m.user_id, m.role_id))
+            .await?;
         Ok(PageWithPeople { users, ..read })
     }
 

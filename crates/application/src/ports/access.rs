@@ -1,7 +1,7 @@
 //! What authentication and admission keep between requests: cached access, verified API keys, rate-limit buckets and failed-attempt counts.
 
 use async_trait::async_trait;
-use tessera_domain::{PermissionSet, RoleId, SessionId, TenantId, UserId};
+use tessera_domain::{PermissionSet, Role, RoleId, SessionId, TenantId, UserId};
 
 /// What the authentication path needs to know about a member of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +78,14 @@ pub trait AccessCache: Send + Sync {
     /// answered: when the tenant was invalidated since (the key revoked or its creator
     /// changed meanwhile), it is not stored.
     async fn put_api_key(&self, key: &CachedApiKey, generation: u64);
-    /// Forgets every member and every API key of the tenant.
+    /// Those of `ids` among the tenant's roles (with their permissions) that `put_roles`
+    /// kept under `generation`, an authentication lookup's: once the tenant is
+    /// invalidated (every change to a role is), none of what was kept before counts.
+    async fn roles(&self, tenant_id: TenantId, ids: &[RoleId], generation: u64) -> Vec<Role>;
+    /// Keeps roles read from the database under the generation the request's
+    /// authentication saw: when the tenant was invalidated since, they are not kept.
+    async fn put_roles(&self, tenant_id: TenantId, roles: &[Role], generation: u64);
+    /// Forgets every member, role and API key of the tenant.
     async fn invalidate_tenant(&self, tenant_id: TenantId);
     /// Marks a session revoked, so its access tokens stop working before they expire
     /// (kept at least as long as an access token lives).
@@ -114,6 +121,14 @@ impl AccessLookup {
         revoked: false,
         access: None,
         generation: 0,
+    };
+
+    /// The cache could not answer: nothing found, and no generation to store what the
+    /// request reads under (`u64::MAX`, which no put or role lookup accepts).
+    pub const UNANSWERED: AccessLookup = AccessLookup {
+        revoked: false,
+        access: None,
+        generation: u64::MAX,
     };
 }
 

@@ -22,15 +22,4 @@ impl Application {
         let tx = self.tenant_tx(scope).await?;
         Ok(tx.roles().find_by_id(scope, id).await?)
     }
-
-    /// The caller's own role in the tenant, with its permissions (one statement); `None`
-    /// for an API key, which holds no role.
-    pub async fn my_role(&self, ctx: &RequestContext) -> Result<Option<Role>, AppError> {
-        let scope = ctx.member_scope()?;
-        let Some(role_id) = ctx.role_id() else {
-            return Ok(None);
-        };
-        let tx = self.tenant_tx(scope).await?;
-        Ok(tx.roles().find_by_id(scope, role_id).await?)
-    }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use tessera_domain::{ApiKeyId, Password, PasswordHash, SessionId, TenantId, UserId};
+use tessera_domain::{ApiKeyId, Password, PasswordHash, Role, RoleId, SessionId, TenantId, UserId};
 use uuid::Uuid;
 
 use crate::ports::{
@@ -15,12 +15,17 @@ use crate::ports::{
 };
 use crate::ports::{CachedApiKey, OutgoingMail};
 
+/// Roles kept by the fake cache, each with its generation.
+type KeptRoles = std::collections::HashMap<(TenantId, RoleId), (Role, u64)>;
+
 /// A map, counting lookups, so tests can see hits and invalidations.
 #[derive(Clone, Default)]
 pub struct FakeAccessCache {
     pub entries: Arc<Mutex<std::collections::HashMap<(TenantId, UserId), MemberAccess>>>,
     pub revoked: Arc<Mutex<Vec<SessionId>>>,
     pub api_keys: Arc<Mutex<std::collections::HashMap<(TenantId, ApiKeyId), CachedApiKey>>>,
+    /// Roles kept, with the generation they were kept under.
+    pub roles: Arc<Mutex<KeptRoles>>,
     /// Each tenant's generation, moved on by every invalidation.
     pub generations: Arc<Mutex<std::collections::HashMap<TenantId, u64>>>,
 }
@@ -74,6 +79,26 @@ impl AccessCache for FakeAccessCache {
             .expect("cache lock")
             .insert((key.key.tenant_id, key.key.id), key.clone());
     }
+    async fn roles(&self, tenant_id: TenantId, ids: &[RoleId], generation: u64) -> Vec<Role> {
+        if self.generation_of(tenant_id) != generation {
+            return Vec::new();
+        }
+        let roles = self.roles.lock().expect("cache lock");
+        ids.iter()
+            .filter_map(|id| roles.get(&(tenant_id, *id)))
+            .filter(|(_, kept)| *kept == generation)
+            .map(|(role, _)| role.clone())
+            .collect()
+    }
+    async fn put_roles(&self, tenant_id: TenantId, roles: &[Role], generation: u64) {
+        if self.generation_of(tenant_id) != generation {
+            return;
+        }
+        let mut kept = self.roles.lock().expect("cache lock");
+        for role in roles.iter().filter(|role| role.tenant_id == tenant_id) {
+            kept.insert((tenant_id, role.id), (role.clone(), generation));
+        }
+    }
     async fn invalidate_tenant(&self, tenant_id: TenantId) {
         *self
             .generations
@@ -86,6 +111,10 @@ impl AccessCache for FakeAccessCache {
             .expect("cache lock")
             .retain(|(tenant, _), _| *tenant != tenant_id);
         self.api_keys
+            .lock()
+            .expect("cache lock")
+            .retain(|(tenant, _), _| *tenant != tenant_id);
+        self.roles
             .lock()
             .expect("cache lock")
             .retain(|(tenant, _), _| *tenant != tenant_id);

@@ -8,7 +8,6 @@ use tessera_domain::{
 
 use super::access::{Visibility, grant_for};
 use crate::ForbiddenReason;
-use crate::people::read_people;
 use crate::ports::StoreError;
 use crate::{AppError, Application, Page, PageRequest, PageWithPeople, RequestContext, WithPeople};
 
@@ -55,7 +54,9 @@ impl Application {
             users: false,
             roles: with.roles,
         };
-        let (_, roles) = read_people(tx.as_ref(), scope, rows.iter().map(role_of), only_roles).await?;
+        let (_, roles) = self
+            .read_people(tx.as_ref(), ctx, scope, rows.iter().map(role_of), only_roles)
+            .await?;
         let mut grouped: HashMap<WorkspaceId, Vec<WorkspaceMembership>> =
             visible.iter().map(|id| (*id, Vec::new())).collect();
         for row in rows {

@@ -8,14 +8,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use moka::future::Cache;
 use tessera_application::ports::{AccessCache, AccessLookup, ApiKeyLookup, CachedApiKey, MemberAccess};
-use tessera_domain::{ApiKeyId, SessionId, TenantId, UserId};
+use tessera_domain::{ApiKeyId, Role, RoleId, SessionId, TenantId, UserId};
 
-use super::{API_KEY, MEMBER_ACCESS, count};
+use super::{API_KEY, MEMBER_ACCESS, ROLE, count};
 
 /// In-process: for a single server (development, tests, one replica).
 pub struct InProcessAccessCache {
     entries: Cache<(TenantId, UserId), MemberAccess>,
     api_keys: Cache<(TenantId, ApiKeyId), CachedApiKey>,
+    roles: Cache<(TenantId, RoleId), Role>,
     revoked_sessions: Cache<SessionId, ()>,
     /// Moves on with every invalidation; a lookup answers it as its generation.
     generation: AtomicU64,
@@ -34,6 +35,11 @@ impl InProcessAccessCache {
                 .support_invalidation_closures()
                 .build(),
             api_keys: Cache::builder()
+                .time_to_live(ttl)
+                .max_capacity(capacity)
+                .support_invalidation_closures()
+                .build(),
+            roles: Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(capacity)
                 .support_invalidation_closures()
@@ -106,6 +112,33 @@ impl AccessCache for InProcessAccessCache {
         }
     }
 
+    async fn roles(&self, tenant_id: TenantId, ids: &[RoleId], _generation: u64) -> Vec<Role> {
+        // An invalidation drops the tenant's entries, and a put read before it is
+        // refused: whatever is here is current.
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(role) = count(self.roles.get(&(tenant_id, *id)).await, ROLE, "memory") {
+                found.push(role);
+            }
+        }
+        found
+    }
+
+    async fn put_roles(&self, tenant_id: TenantId, roles: &[Role], generation: u64) {
+        if generation == u64::MAX || self.stale(tenant_id, generation).await {
+            return;
+        }
+        let own = roles.iter().filter(|role| role.tenant_id == tenant_id);
+        for role in own.clone() {
+            self.roles.insert((tenant_id, role.id), role.clone()).await;
+        }
+        if self.stale(tenant_id, generation).await {
+            for role in own {
+                self.roles.invalidate(&(tenant_id, role.id)).await;
+            }
+        }
+    }
+
     async fn invalidate_tenant(&self, tenant_id: TenantId) {
         let at = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         self.invalidated.insert(tenant_id, at).await;
@@ -115,11 +148,15 @@ impl AccessCache for InProcessAccessCache {
         let keys = self
             .api_keys
             .invalidate_entries_if(move |(tenant, _), _| *tenant == tenant_id);
-        if let Err(error) = members.and(keys) {
+        let roles = self
+            .roles
+            .invalidate_entries_if(move |(tenant, _), _| *tenant == tenant_id);
+        if let Err(error) = members.and(keys).and(roles) {
             // Without predicate support nothing targeted can be dropped: drop everything.
             tracing::warn!(%error, "targeted cache invalidation failed; clearing the whole cache");
             self.entries.invalidate_all();
             self.api_keys.invalidate_all();
+            self.roles.invalidate_all();
         }
     }
 

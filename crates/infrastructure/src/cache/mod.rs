@@ -10,7 +10,7 @@ use deadpool_redis::Pool;
 use deadpool_redis::redis::AsyncCommands;
 use moka::future::Cache;
 use tessera_application::ports::{AccessCache, AccessLookup, ApiKeyLookup, CachedApiKey, MemberAccess};
-use tessera_domain::{Allowance, ApiKeyId, PermissionSet, RequestLimits, RoleId, SessionId, TenantId, UserId};
+use tessera_domain::{Allowance, ApiKeyId, PermissionSet, RequestLimits, Role, RoleId, SessionId, TenantId, UserId};
 use tracing::Instrument as _;
 
 use crate::redis_pool::Redis;
@@ -35,6 +35,8 @@ pub struct RedisAccessCache {
     local: Cache<(TenantId, UserId), (MemberAccess, i64)>,
     /// Verified API keys, local only, stamped with the generation they were read under.
     api_keys: Cache<(TenantId, ApiKeyId), (CachedApiKey, i64)>,
+    /// The tenants' roles, local only, stamped with the generation they were read under.
+    roles: Cache<(TenantId, RoleId), (Role, i64)>,
     listener: Option<tokio::task::JoinHandle<()>>,
     put_if_current: deadpool_redis::redis::Script,
 }
@@ -61,11 +63,7 @@ impl Drop for RedisAccessCache {
 /// Drops a tenant's local entries whenever another replica invalidates it;
 /// reconnects with back-off. Correctness does not depend on it (the generation
 /// check does): it keeps local entries from outliving their use.
-async fn listen(
-    client: deadpool_redis::redis::Client,
-    local: Cache<(TenantId, UserId), (MemberAccess, i64)>,
-    api_keys: Cache<(TenantId, ApiKeyId), (CachedApiKey, i64)>,
-) {
+async fn listen(client: deadpool_redis::redis::Client, local: LocalLayer) {
     use futures_util::StreamExt;
     let mut delay = Duration::from_millis(250);
     loop {
@@ -79,8 +77,7 @@ async fn listen(
                     continue;
                 };
                 if let Ok(tenant) = TenantId::parse(&payload) {
-                    let _ = local.invalidate_entries_if(move |(t, _), _| *t == tenant);
-                    let _ = api_keys.invalidate_entries_if(move |(t, _), _| *t == tenant);
+                    local.drop_tenant(tenant);
                 }
             }
         }
@@ -89,31 +86,60 @@ async fn listen(
     }
 }
 
+/// The local entries of every kind, for dropping a tenant's from all of them at once.
+#[derive(Clone)]
+struct LocalLayer {
+    access: Cache<(TenantId, UserId), (MemberAccess, i64)>,
+    api_keys: Cache<(TenantId, ApiKeyId), (CachedApiKey, i64)>,
+    roles: Cache<(TenantId, RoleId), (Role, i64)>,
+}
+
+impl LocalLayer {
+    fn drop_tenant(&self, tenant: TenantId) {
+        let _ = self.access.invalidate_entries_if(move |(t, _), _| *t == tenant);
+        let _ = self.api_keys.invalidate_entries_if(move |(t, _), _| *t == tenant);
+        let _ = self.roles.invalidate_entries_if(move |(t, _), _| *t == tenant);
+    }
+}
+
+fn local_cache<K, V>(ttl: Duration) -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .time_to_live(ttl)
+        .max_capacity(100_000)
+        .support_invalidation_closures()
+        .build()
+}
+
 impl RedisAccessCache {
+    fn layer(&self) -> LocalLayer {
+        LocalLayer {
+            access: self.local.clone(),
+            api_keys: self.api_keys.clone(),
+            roles: self.roles.clone(),
+        }
+    }
+
     /// `revocation_ttl` must be at least the access-token lifetime.
     pub fn new(redis: &Redis, ttl: Duration, revocation_ttl: Duration) -> Self {
-        let local = Cache::builder()
-            .time_to_live(ttl)
-            .max_capacity(100_000)
-            .support_invalidation_closures()
-            .build();
-        let api_keys = Cache::builder()
-            .time_to_live(ttl)
-            .max_capacity(100_000)
-            .support_invalidation_closures()
-            .build();
-        let listener = tokio::runtime::Handle::try_current()
-            .ok()
-            .map(|runtime| runtime.spawn(listen(redis.client().clone(), local.clone(), api_keys.clone())));
-        Self {
+        let mut cache = Self {
             pool: redis.pool().clone(),
             ttl,
             revocation_ttl,
-            local,
-            api_keys,
+            local: local_cache(ttl),
+            api_keys: local_cache(ttl),
+            roles: local_cache(ttl),
             put_if_current: deadpool_redis::redis::Script::new(PUT_IF_CURRENT),
-            listener,
-        }
+            listener: None,
+        };
+        let layer = cache.layer();
+        cache.listener = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|runtime| runtime.spawn(listen(redis.client().clone(), layer)));
+        cache
     }
 
     fn key(tenant_id: TenantId) -> String {
@@ -131,6 +157,7 @@ impl RedisAccessCache {
 
 const MEMBER_ACCESS: &str = "member_access";
 const API_KEY: &str = "api_key";
+const ROLE: &str = "role";
 
 /// Counts a lookup of one kind of entry in one layer as a hit or a miss.
 fn count<T>(found: Option<T>, kind: &'static str, layer: &'static str) -> Option<T> {
@@ -239,7 +266,7 @@ impl AccessCache for RedisAccessCache {
             Err(error) => {
                 // Not revoked as far as the cache knows; the database path checks the session.
                 tracing::warn!(%error, "access cache unavailable; reading from the database");
-                return AccessLookup::MISS;
+                return AccessLookup::UNANSWERED;
             }
         };
         let marks: Result<(Option<String>, Option<i64>), _> = deadpool_redis::redis::cmd("MGET")
@@ -252,7 +279,7 @@ impl AccessCache for RedisAccessCache {
             Ok(marks) => marks,
             Err(error) => {
                 tracing::warn!(%error, "access cache read failed; reading from the database");
-                return AccessLookup::MISS;
+                return AccessLookup::UNANSWERED;
             }
         };
         if revoked.is_some() {
@@ -379,9 +406,36 @@ impl AccessCache for RedisAccessCache {
             .await;
     }
 
+    async fn roles(&self, tenant_id: TenantId, ids: &[RoleId], generation: u64) -> Vec<Role> {
+        // The generation came from this request's `MGET`: a role kept under it was read
+        // after the tenant's last change (on any replica).
+        let Ok(generation) = i64::try_from(generation) else {
+            return Vec::new();
+        };
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            let kept = self.roles.get(&(tenant_id, *id)).await;
+            let current = kept.filter(|(_, stored)| *stored == generation).map(|(role, _)| role);
+            if let Some(role) = count(current, ROLE, "local") {
+                found.push(role);
+            }
+        }
+        found
+    }
+
+    async fn put_roles(&self, tenant_id: TenantId, roles: &[Role], generation: u64) {
+        let Ok(generation) = i64::try_from(generation) else {
+            return;
+        };
+        for role in roles.iter().filter(|role| role.tenant_id == tenant_id) {
+            self.roles
+                .insert((tenant_id, role.id), (role.clone(), generation))
+                .await;
+        }
+    }
+
     async fn invalidate_tenant(&self, tenant_id: TenantId) {
-        let _ = self.local.invalidate_entries_if(move |(t, _), _| *t == tenant_id);
-        let _ = self.api_keys.invalidate_entries_if(move |(t, _), _| *t == tenant_id);
+        self.layer().drop_tenant(tenant_id);
         let result = match self.pool.get().await {
             Ok(mut connection) => deadpool_redis::redis::pipe()
                 .atomic()

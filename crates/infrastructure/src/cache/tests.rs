@@ -266,3 +266,76 @@ async fn a_key_read_before_an_invalidation_is_not_cached_after_it() {
         );
     }
 }
+
+/// A custom role of the tenant.
+fn role_of(tenant: TenantId, name: &str) -> Role {
+    Role {
+        id: RoleId::from_uuid(uuid::Uuid::now_v7()),
+        tenant_id: tenant,
+        name: tessera_domain::Name::parse(name).expect("name"),
+        system: None,
+        permissions: [Permission::MembersRead].into_iter().collect(),
+        created_at: chrono::Utc::now(),
+    }
+}
+
+/// Roles kept under one lookup's generation: found under it, gone for every request
+/// after the tenant's next invalidation on any replica, never kept from a read that
+/// began before it, and never across tenants.
+async fn roles_follow_the_tenants_generation(a: &dyn AccessCache, b: &dyn AccessCache) {
+    let (tenant, user, session, _) = member();
+    let editor = role_of(tenant, "Editor");
+    let foreign = role_of(TenantId::from_uuid(uuid::Uuid::now_v7()), "Foreign");
+    let before = a.lookup(tenant, user, session).await;
+    assert!(a.roles(tenant, &[editor.id], before.generation).await.is_empty());
+    a.put_roles(tenant, &[editor.clone(), foreign.clone()], before.generation)
+        .await;
+    assert_eq!(
+        a.roles(tenant, &[editor.id, foreign.id], before.generation).await,
+        vec![editor.clone()]
+    );
+    assert!(
+        a.roles(foreign.tenant_id, &[foreign.id], before.generation)
+            .await
+            .is_empty(),
+        "another tenant's role is not kept, under either tenant"
+    );
+
+    b.invalidate_tenant(tenant).await;
+    let after = a.lookup(tenant, user, session).await;
+    assert!(
+        a.roles(tenant, &[editor.id], after.generation).await.is_empty(),
+        "the next request reads the role afresh"
+    );
+    // A request that looked up before the change and read the role then keeps nothing
+    // a later request would find.
+    a.put_roles(tenant, std::slice::from_ref(&editor), before.generation)
+        .await;
+    assert!(a.roles(tenant, &[editor.id], after.generation).await.is_empty());
+    a.put_roles(tenant, std::slice::from_ref(&editor), after.generation)
+        .await;
+    assert_eq!(
+        a.roles(tenant, &[editor.id], after.generation).await,
+        vec![editor.clone()]
+    );
+    // A lookup the cache could not answer has no generation to keep anything under.
+    let unanswered = AccessLookup::UNANSWERED.generation;
+    let other = role_of(tenant, "Other");
+    a.put_roles(tenant, std::slice::from_ref(&other), unanswered).await;
+    assert!(a.roles(tenant, &[other.id], after.generation).await.is_empty());
+    assert!(a.roles(tenant, &[other.id], unanswered).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_kept_on_one_replica_are_outdated_by_an_invalidation_on_another() {
+    let Some(url) = redis_for_tests() else {
+        return;
+    };
+    roles_follow_the_tenants_generation(&replica(&url), &replica(&url)).await;
+}
+
+#[tokio::test]
+async fn in_process_roles_are_outdated_by_an_invalidation() {
+    let cache = InProcessAccessCache::new(Duration::from_secs(60), 100, Duration::from_secs(60));
+    roles_follow_the_tenants_generation(&cache, &cache).await;
+}
