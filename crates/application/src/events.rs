@@ -84,7 +84,6 @@ impl Application {
     /// event: both in the caller's transaction, so they commit or roll back with the
     /// change. The transaction must have entered the event's tenant.
     pub(crate) async fn journal(&self, tx: &dyn Transaction, event: &NewAuditEvent) -> StoreResult<()> {
-        tx.audit().append(event).await?;
         if let (true, Some(tenant_id)) = (event.is_domain_event(), event.tenant_id) {
             let id = self.ports.ids.new_id();
             let outbox = OutboxEvent {
@@ -96,9 +95,9 @@ impl Application {
                 attempts: 0,
                 next_attempt_at: None,
             };
-            tx.outbox().record(&TenantScope::new(tenant_id), &outbox).await?;
+            return tx.audit().append_announcing(event, &outbox).await;
         }
-        Ok(())
+        tx.audit().append(event).await
     }
 
     /// One pass of outbox worker `worker` (of `workers` in this process): hands every

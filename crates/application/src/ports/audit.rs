@@ -26,6 +26,14 @@ pub trait AuditRepository: Send + Sync {
     /// that tenant), or the platform's when it has none. Concurrent appends to one
     /// chain are serialized by the chain head's row lock.
     async fn append(&self, event: &tessera_domain::NewAuditEvent) -> StoreResult<()>;
+    /// [`AuditRepository::append`], and the outbox entry announcing the event (a domain
+    /// event) in the same write: one statement where the store can (PostgreSQL). The
+    /// entry must belong to the event's tenant.
+    async fn append_announcing(
+        &self,
+        event: &tessera_domain::NewAuditEvent,
+        announcement: &super::OutboxEvent,
+    ) -> StoreResult<()>;
     /// A tenant's events, oldest first, keyset-paginated over `(occurred_at, id)`.
     async fn list(
         &self,

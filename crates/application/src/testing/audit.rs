@@ -23,6 +23,21 @@ impl crate::ports::AuditRepository for FakeTransaction {
         self.state().audit.push(event.clone());
         Ok(())
     }
+    async fn append_announcing(
+        &self,
+        event: &tessera_domain::NewAuditEvent,
+        announcement: &crate::ports::OutboxEvent,
+    ) -> StoreResult<()> {
+        use crate::ports::OutboxRepository;
+        assert_eq!(
+            event.tenant_id,
+            Some(announcement.tenant_id),
+            "an announcement of another tenant's event"
+        );
+        self.append(event).await?;
+        self.record(&TenantScope::new(announcement.tenant_id), announcement)
+            .await
+    }
     async fn list(
         &self,
         scope: &TenantScope,

@@ -5,12 +5,14 @@
 
 use async_trait::async_trait;
 use chrono::SubsecRound;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, OnConflict, Query, WithClause,
+};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
 };
-use tessera_application::ports::{AuditFilter, AuditRepository, StoreError, StoreResult};
+use tessera_application::ports::{AuditFilter, AuditRepository, OutboxEvent, StoreError, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
 use tessera_domain::audit::chain_input;
 use tessera_domain::{AuditEvent, NewAuditEvent, TenantId, UserId};
@@ -18,6 +20,7 @@ use uuid::Uuid;
 
 use crate::auth::secrets::sha256_hex;
 use crate::db::entities::audit_event::{self, encode_changes};
+use crate::db::entities::outbox_event;
 use crate::db::{SeaTransaction, db_failure, keyset, scoped};
 
 const HEADS: &str = "audit_chain_heads";
@@ -27,28 +30,45 @@ pub(crate) fn event_hash(id: Uuid, sequence: i64, event: &NewAuditEvent, previou
     sha256_hex(&chain_input(id, sequence, event, previous_hash))
 }
 
-/// On PostgreSQL, the event's insert and the head's move in one statement (one round
-/// trip): the insert as a data-modifying `WITH` of the update.
-fn insert_and_advance(insert: Statement, chain: Uuid, hash: String) -> Statement {
-    let mut values = insert.values.map(|values| values.0).unwrap_or_default();
-    let sql = format!(
-        "WITH event AS ({}) UPDATE {HEADS} SET hash = ${} WHERE chain = ${}",
-        insert.sql,
-        values.len() + 1,
-        values.len() + 2
+/// On PostgreSQL, the event's insert, its announcement's insert (if any) and the
+/// head's move in one statement (one round trip): the inserts as data-modifying `WITH`s
+/// of the update.
+fn insert_and_advance(
+    insert: InsertStatement,
+    announcement: Option<InsertStatement>,
+    chain: Uuid,
+    hash: String,
+) -> Statement {
+    let mut with = WithClause::new();
+    with.cte(
+        CommonTableExpression::new()
+            .query(insert)
+            .table_name(Alias::new("event"))
+            .to_owned(),
     );
-    values.push(hash.into());
-    values.push(chain.into());
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    if let Some(announcement) = announcement {
+        with.cte(
+            CommonTableExpression::new()
+                .query(announcement)
+                .table_name(Alias::new("announcement"))
+                .to_owned(),
+        );
+    }
+    let advance = Query::update()
+        .table(Alias::new(HEADS))
+        .value(Alias::new("hash"), hash)
+        .and_where(Expr::col(Alias::new("chain")).eq(chain))
+        .to_owned();
+    DbBackend::Postgres.build(&with.query(advance))
 }
 
 fn chain_of(tenant_id: Option<TenantId>) -> Uuid {
     tenant_id.map_or(Uuid::nil(), |t| t.as_uuid())
 }
 
-#[async_trait]
-impl AuditRepository for SeaTransaction {
-    async fn append(&self, event: &NewAuditEvent) -> StoreResult<()> {
+impl SeaTransaction {
+    /// Appends `event` to its chain and, with it, inserts its announcement.
+    async fn append_with(&self, event: &NewAuditEvent, announcement: Option<&OutboxEvent>) -> StoreResult<()> {
         let chain = chain_of(event.tenant_id);
         let mut owned = event.clone();
         // Stored with microseconds on every backend; hash what will be read back.
@@ -97,15 +117,36 @@ impl AuditRepository for SeaTransaction {
             hash: hash.clone(),
         };
         // Without RETURNING: the runtime role may insert platform events it cannot read.
-        let insert = audit_event::Entity::insert(row.into_active_model()).build(self.backend);
+        let insert = audit_event::Entity::insert(row.into_active_model()).into_query();
+        let announcement = match announcement {
+            Some(outbox) => {
+                if outbox.tenant_id.as_uuid() != chain {
+                    return Err(StoreError::failure("an announcement of another tenant's event"));
+                }
+                Some(
+                    outbox_event::Entity::insert(outbox_event::Model::from_domain(outbox).into_active_model())
+                        .into_query(),
+                )
+            }
+            None => None,
+        };
         if self.backend == DbBackend::Postgres {
             self.txn
-                .execute_raw(insert_and_advance(insert, chain, hash))
+                .execute_raw(insert_and_advance(insert, announcement, chain, hash))
                 .await
                 .map_err(db_failure)?;
             return Ok(());
         }
-        self.txn.execute_raw(insert).await.map_err(db_failure)?;
+        self.txn
+            .execute_raw(self.backend.build(&insert))
+            .await
+            .map_err(db_failure)?;
+        if let Some(announcement) = announcement {
+            self.txn
+                .execute_raw(self.backend.build(&announcement))
+                .await
+                .map_err(db_failure)?;
+        }
         let advance = Query::update()
             .table(Alias::new(HEADS))
             .value(Alias::new("hash"), hash)
@@ -116,6 +157,17 @@ impl AuditRepository for SeaTransaction {
             .await
             .map_err(db_failure)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditRepository for SeaTransaction {
+    async fn append(&self, event: &NewAuditEvent) -> StoreResult<()> {
+        self.append_with(event, None).await
+    }
+
+    async fn append_announcing(&self, event: &NewAuditEvent, announcement: &OutboxEvent) -> StoreResult<()> {
+        self.append_with(event, Some(announcement)).await
     }
 
     async fn list(
