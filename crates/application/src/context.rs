@@ -4,7 +4,7 @@
 
 use tessera_domain::{
     ApiKey, ApiKeyId, AuditActor, AuditOrigin, NewAuditEvent, Permission, PermissionSet, RequestLimits, RoleId,
-    SessionId, TenantId, UserId,
+    SessionId, TenantId, UserId, rate_limit::RateDecision,
 };
 
 use crate::AppError;
@@ -90,6 +90,8 @@ pub struct RequestContext {
     /// The tenant's access-cache generation the authentication saw: what the cache kept
     /// under it (the tenant's roles) still holds for this request. `None` when unknown.
     access_generation: Option<u64>,
+    /// The request's rate-limit buckets, spent with the authentication's cache lookup.
+    spent_ahead: Option<Vec<RateDecision>>,
 }
 
 /// A permission check that passed: the only way to get the scope for a guarded write.
@@ -124,6 +126,7 @@ impl RequestContext {
             standing: Standing::Full,
             origin: AuditOrigin::default(),
             access_generation: None,
+            spent_ahead: None,
         }
     }
 
@@ -143,6 +146,7 @@ impl RequestContext {
             standing: Standing::Full,
             origin: AuditOrigin::default(),
             access_generation: None,
+            spent_ahead: None,
         }
     }
 
@@ -180,6 +184,17 @@ impl RequestContext {
     pub(crate) fn with_access_generation(mut self, generation: u64) -> Self {
         self.access_generation = (generation != u64::MAX).then_some(generation);
         self
+    }
+
+    pub(crate) fn with_spent_ahead(mut self, spent: Option<Vec<RateDecision>>) -> Self {
+        self.spent_ahead = spent;
+        self
+    }
+
+    /// The decisions of the member's buckets when they were spent with the
+    /// authentication (see [`crate::ports::AccessCache::lookup_spending`]).
+    pub(crate) fn spent_ahead(&self) -> Option<&[RateDecision]> {
+        self.spent_ahead.as_deref()
     }
 
     /// The access-cache generation to read this tenant's cached roles under: `None`

@@ -2,10 +2,10 @@
 //! arithmetic (GCRA) is the domain's ([`tessera_domain::rate_limit`]).
 
 pub use tessera_domain::rate_limit::{Quota, RateDecision, gcra};
-use tessera_domain::{Allowance, RequestLimits};
+use tessera_domain::{Allowance, RequestLimits, TenantId};
 
 use crate::ports::RateLimiter;
-use crate::{Application, RequestContext};
+use crate::{Actor, Application, RequestContext};
 
 /// Quotas by bucket kind (a whole tenant's comes from its plan's
 /// `requests_per_minute`).
@@ -107,6 +107,26 @@ impl Application {
         })
     }
 
+    /// The buckets a member's or key's request draws from, narrowest first: its own (a
+    /// principal past its own limit is refused without spending its tenant's quota),
+    /// then its tenant's, sized by plan.
+    pub(crate) fn member_buckets(
+        &self,
+        actor: Actor,
+        tenant_id: TenantId,
+        limits: &RequestLimits,
+    ) -> Vec<(&'static str, String, Quota)> {
+        let principal = match actor {
+            Actor::User(user) => format!("user:{user}"),
+            Actor::ApiKey(key) => format!("key:{key}"),
+        };
+        let mut buckets = vec![("principal", principal, self.rate_limits.principal)];
+        if let Some(quota) = tenant_quota(limits) {
+            buckets.push(("tenant", format!("tenant:{tenant_id}"), quota));
+        }
+        buckets
+    }
+
     /// Draws one request from each bucket that applies: the tenant (sized by plan) and
     /// the principal for a member or key; the client address otherwise; and the strict
     /// authentication bucket for log-in, sign-up and reset requests. Stops at the first
@@ -125,16 +145,7 @@ impl Application {
         }
         match request.member {
             Some(member) => {
-                // The narrower bucket first: a principal past its own limit is refused
-                // without spending its tenant's quota.
-                let principal = match member.actor() {
-                    crate::context::Actor::User(user) => format!("user:{user}"),
-                    crate::context::Actor::ApiKey(key) => format!("key:{key}"),
-                };
-                buckets.push(("principal", principal, settings.principal));
-                if let Some(quota) = tenant_quota(member.limits()) {
-                    buckets.push(("tenant", format!("tenant:{}", member.tenant_id()), quota));
-                }
+                buckets.extend(self.member_buckets(member.actor(), member.tenant_id(), member.limits()));
             }
             None => {
                 // Without a credential, or with one that failed: the address pays.
@@ -143,9 +154,20 @@ impl Application {
                 }
             }
         }
-        let limiter: &dyn RateLimiter = self.ports.rate_limiter.as_ref();
-        let keys: Vec<(String, Quota)> = buckets.iter().map(|(_, key, quota)| (key.clone(), *quota)).collect();
-        let decisions = limiter.acquire_in_order(&keys).await;
+        // A member's buckets may have been spent with the authentication's lookup (one
+        // round trip for both); the same buckets, in the same order.
+        let spent_ahead = request
+            .member
+            .and_then(RequestContext::spent_ahead)
+            .filter(|_| !request.authentication);
+        let decisions = match spent_ahead {
+            Some(decisions) => decisions.to_vec(),
+            None => {
+                let limiter: &dyn RateLimiter = self.ports.rate_limiter.as_ref();
+                let keys: Vec<(String, Quota)> = buckets.iter().map(|(_, key, quota)| (key.clone(), *quota)).collect();
+                limiter.acquire_in_order(&keys).await
+            }
+        };
         let mut tightest: Option<(&'static str, RateDecision)> = None;
         for ((kind, _, _), decision) in buckets.iter().zip(decisions) {
             if !decision.allowed {

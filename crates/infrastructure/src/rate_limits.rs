@@ -13,36 +13,72 @@ use moka::ops::compute::Op;
 use tessera_application::ports::RateLimiter;
 use tessera_application::rate_limits::{Quota, RateDecision, gcra};
 
-/// The same rule as [`gcra`], for each bucket in `KEYS` in order (`ARGV` holds each
-/// bucket's interval and period), stopping after the first refusal. Returns
-/// `{allowed, tat_before, now}` per bucket looked at, in milliseconds. One script for
-/// all of a request's buckets: one round trip, sent by its digest (`EVALSHA`).
-const GCRA_SCRIPT: &str = r"
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local out = {}
-for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local period = tonumber(ARGV[2 * i])
-  local stored = redis.call('GET', key)
-  local tat = now
-  if stored then tat = math.max(tonumber(stored), now) end
-  local new_tat = tat + interval
-  local before = stored and tonumber(stored) or -1
-  if new_tat - now <= period then
-    redis.call('SET', key, new_tat, 'PX', new_tat - now)
-    table.insert(out, 1)
-    table.insert(out, before)
-    table.insert(out, now)
-  else
-    table.insert(out, 0)
-    table.insert(out, before)
-    table.insert(out, now)
-    return out
+/// The same rule as [`gcra`], as a Lua function `spend(first_key, first_arg)`: for each
+/// bucket in `KEYS` from `first_key` on (`ARGV` holds each bucket's interval and period
+/// from `first_arg` on), stopping after the first refusal. Returns `{allowed,
+/// tat_before, now}` per bucket looked at, in milliseconds. One script for all of a
+/// request's buckets: one round trip, sent by its digest (`EVALSHA`).
+macro_rules! gcra_spend_lua {
+    () => {
+        r"
+local function spend(first_key, first_arg)
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  local out = {}
+  for i = first_key, #KEYS do
+    local key = KEYS[i]
+    local j = first_arg + 2 * (i - first_key)
+    local interval = tonumber(ARGV[j])
+    local period = tonumber(ARGV[j + 1])
+    local stored = redis.call('GET', key)
+    local tat = now
+    if stored then tat = math.max(tonumber(stored), now) end
+    local new_tat = tat + interval
+    local before = stored and tonumber(stored) or -1
+    if new_tat - now <= period then
+      redis.call('SET', key, new_tat, 'PX', new_tat - now)
+      table.insert(out, 1)
+      table.insert(out, before)
+      table.insert(out, now)
+    else
+      table.insert(out, 0)
+      table.insert(out, before)
+      table.insert(out, now)
+      return out
+    end
   end
+  return out
 end
-return out
-";
+"
+    };
+}
+pub(crate) use gcra_spend_lua;
+
+/// Every bucket of the request, in order.
+const GCRA_SCRIPT: &str = concat!(gcra_spend_lua!(), "return spend(1, 1)\n");
+
+/// A bucket's key in Redis.
+pub(crate) fn bucket_key(key: &str) -> String {
+    format!("tessera:rate:{key}")
+}
+
+/// The decisions of a spending script's answer (`{allowed, tat_before, now}` per bucket
+/// looked at), by the same rule the script applied.
+pub(crate) fn decisions_from(answers: &[i64], buckets: &[(String, Quota)]) -> Vec<RateDecision> {
+    answers
+        .chunks_exact(3)
+        .zip(buckets)
+        .map(|(answer, (key, quota))| {
+            let (allowed, stored, now) = (answer[0] == 1, answer[1], answer[2]);
+            let (decision, _) = gcra(now, (stored >= 0).then_some(stored), *quota);
+            if decision.allowed != allowed {
+                // Cannot happen while the script and `gcra` agree; trust Redis, which stored it.
+                tracing::error!(key, "rate limit script and rule disagree");
+            }
+            RateDecision { allowed, ..decision }
+        })
+        .collect()
+}
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -122,7 +158,7 @@ impl RedisRateLimiter {
         let mut invocation = self.script.prepare_invoke();
         for (key, quota) in buckets {
             invocation
-                .key(format!("tessera:rate:{key}"))
+                .key(bucket_key(key))
                 .arg(quota.emission_interval_ms())
                 .arg(quota.period_ms());
         }
@@ -132,19 +168,7 @@ impl RedisRateLimiter {
         )
         .await
         .map_err(|e| e.to_string())?;
-        let decisions = answers
-            .chunks_exact(3)
-            .zip(buckets)
-            .map(|(answer, (key, quota))| {
-                let (allowed, stored, now) = (answer[0] == 1, answer[1], answer[2]);
-                let (decision, _) = gcra(now, (stored >= 0).then_some(stored), *quota);
-                if decision.allowed != allowed {
-                    // Cannot happen while the script and `gcra` agree; trust Redis, which stored it.
-                    tracing::error!(key, "rate limit script and rule disagree");
-                }
-                RateDecision { allowed, ..decision }
-            })
-            .collect::<Vec<_>>();
+        let decisions = decisions_from(&answers, buckets);
         if decisions.is_empty() && !buckets.is_empty() {
             return Err("the rate limit script answered nothing".into());
         }

@@ -48,6 +48,19 @@ pub(crate) async fn standing_in(
 impl Application {
     #[tracing::instrument(level = "debug", name = "authenticate", skip_all)]
     pub async fn authenticate(&self, access_token: &str) -> Result<RequestContext, AppError> {
+        self.authenticate_with(access_token, false).await
+    }
+
+    /// [`Application::authenticate`] for a request that [`Application::admit`] admits
+    /// next (not one that logs in): when the member's access is cached, its rate-limit
+    /// buckets are spent with the cache lookup, in one round trip where the cache
+    /// allows, and `admit` uses those decisions. An ended session spends nothing.
+    #[tracing::instrument(level = "debug", name = "authenticate", skip_all)]
+    pub async fn authenticate_admitting(&self, access_token: &str) -> Result<RequestContext, AppError> {
+        self.authenticate_with(access_token, self.rate_limits.enabled).await
+    }
+
+    async fn authenticate_with(&self, access_token: &str, admitting: bool) -> Result<RequestContext, AppError> {
         let claims = self
             .ports
             .token_issuer
@@ -58,11 +71,31 @@ impl Application {
             })?;
         // A cached entry exists only for an active member of an active tenant, and is
         // dropped by every change to the tenant's roles or memberships.
-        let lookup = self
-            .ports
-            .access_cache
-            .lookup(claims.tenant_id, claims.user_id, claims.session_id)
-            .await;
+        let (lookup, spent) = match admitting {
+            true => {
+                let actor = crate::Actor::User(claims.user_id);
+                let buckets = |access: &MemberAccess| {
+                    self.member_buckets(actor, claims.tenant_id, &access.limits)
+                        .into_iter()
+                        .map(|(_, key, quota)| (key, quota))
+                        .collect()
+                };
+                let found = self
+                    .ports
+                    .access_cache
+                    .lookup_spending(claims.tenant_id, claims.user_id, claims.session_id, &buckets)
+                    .await;
+                (found.lookup, found.spent)
+            }
+            false => {
+                let lookup = self
+                    .ports
+                    .access_cache
+                    .lookup(claims.tenant_id, claims.user_id, claims.session_id)
+                    .await;
+                (lookup, None)
+            }
+        };
         if lookup.revoked {
             return Err(AppError::Unauthenticated("this session has been ended".into()));
         }
@@ -74,7 +107,8 @@ impl Application {
                 .with_limits(access.limits)
                 .with_onboarding_pending(self.auth.onboarding_gate && !access.onboarded)
                 .with_second_factor(claims.second_factor, access.mfa_required)
-                .with_access_generation(lookup.generation));
+                .with_access_generation(lookup.generation)
+                .with_spent_ahead(spent));
         }
         let tx = self.global_tx().await?;
         let session = tx.sessions().find_by_id(claims.session_id).await?;

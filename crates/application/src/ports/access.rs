@@ -95,6 +95,36 @@ pub trait AccessCache: Send + Sync {
     /// access (one round trip where the backend allows it), and the tenant's
     /// generation to store fresh access under.
     async fn lookup(&self, tenant_id: TenantId, user_id: UserId, session_id: SessionId) -> AccessLookup;
+    /// [`AccessCache::lookup`], and for access it finds current, one request from each
+    /// of the rate-limit buckets `buckets` names for it, in order, stopping at the first
+    /// refusal (as [`RateLimiter::acquire_in_order`]), in the same round trip where the
+    /// backend allows. Nothing is spent for an ended session or for access not found
+    /// (`spent` is `None`: the request is admitted through the rate limiter as usual).
+    async fn lookup_spending(
+        &self,
+        tenant_id: TenantId,
+        user_id: UserId,
+        session_id: SessionId,
+        buckets: &BucketsFor<'_>,
+    ) -> SpendingLookup {
+        let _ = buckets;
+        SpendingLookup {
+            lookup: self.lookup(tenant_id, user_id, session_id).await,
+            spent: None,
+        }
+    }
+}
+
+/// The rate-limit buckets (key and quota, narrowest first) a member's request draws
+/// from, given the member's access.
+pub type BucketsFor<'a> = dyn Fn(&MemberAccess) -> Vec<(String, tessera_domain::rate_limit::Quota)> + Send + Sync + 'a;
+
+/// What [`AccessCache::lookup_spending`] found, and what it spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpendingLookup {
+    pub lookup: AccessLookup,
+    /// One decision per bucket looked at, when the buckets were spent with the lookup.
+    pub spent: Option<Vec<tessera_domain::rate_limit::RateDecision>>,
 }
 
 /// What an API key's cache lookup found, and the tenant's generation then.

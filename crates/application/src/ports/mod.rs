@@ -29,7 +29,10 @@ mod users;
 mod webhooks;
 mod workspaces;
 
-pub use access::{AccessCache, AccessLookup, ApiKeyLookup, AttemptLimiter, CachedApiKey, MemberAccess, RateLimiter};
+pub use access::{
+    AccessCache, AccessLookup, ApiKeyLookup, AttemptLimiter, BucketsFor, CachedApiKey, MemberAccess, RateLimiter,
+    SpendingLookup,
+};
 pub use api_keys::{ApiKeyRepository, KeyCreators};
 pub use audit::{AuditFilter, AuditRepository};
 pub use billing::{BillingEventRecord, BillingEventRepository};

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use deadpool_redis::Pool;
 use deadpool_redis::redis::AsyncCommands;
 use moka::future::Cache;
-use tessera_application::ports::{AccessCache, AccessLookup, ApiKeyLookup, CachedApiKey, MemberAccess};
+use tessera_application::ports::{
+    AccessCache, AccessLookup, ApiKeyLookup, BucketsFor, CachedApiKey, MemberAccess, SpendingLookup,
+};
 use tessera_domain::{Allowance, ApiKeyId, PermissionSet, RequestLimits, Role, RoleId, SessionId, TenantId, UserId};
 use tracing::Instrument as _;
 
@@ -17,6 +19,7 @@ use crate::redis_pool::Redis;
 use crate::telemetry;
 
 mod in_process;
+mod spending;
 
 pub use in_process::InProcessAccessCache;
 
@@ -39,6 +42,8 @@ pub struct RedisAccessCache {
     roles: Cache<(TenantId, RoleId), (Role, i64)>,
     listener: Option<tokio::task::JoinHandle<()>>,
     put_if_current: deadpool_redis::redis::Script,
+    /// The session and generation checks and the rate-limit spending in one script.
+    spend_if_current: deadpool_redis::redis::Script,
 }
 
 const INVALIDATIONS: &str = "tessera:access-invalidations";
@@ -133,6 +138,7 @@ impl RedisAccessCache {
             api_keys: local_cache(ttl),
             roles: local_cache(ttl),
             put_if_current: deadpool_redis::redis::Script::new(PUT_IF_CURRENT),
+            spend_if_current: spending::script(),
             listener: None,
         };
         let layer = cache.layer();
@@ -152,6 +158,54 @@ impl RedisAccessCache {
 
     fn revoked_key(session_id: SessionId) -> String {
         format!("tessera:revoked-session:{session_id}")
+    }
+}
+
+impl RedisAccessCache {
+    /// The member's access as kept under the tenant's current `generation` (which a
+    /// round trip just read): locally, else in the tenant's Redis hash.
+    async fn found_under(
+        &self,
+        connection: &mut deadpool_redis::Connection,
+        tenant_id: TenantId,
+        user_id: UserId,
+        generation: i64,
+    ) -> AccessLookup {
+        let ticket = u64::try_from(generation).unwrap_or(0);
+        let local = self
+            .local
+            .get(&(tenant_id, user_id))
+            .await
+            .filter(|(_, stored)| *stored == generation)
+            .map(|(access, _)| access);
+        if let Some(access) = count(local, MEMBER_ACCESS, "local") {
+            return AccessLookup {
+                revoked: false,
+                access: Some(access),
+                generation: ticket,
+            };
+        }
+        let raw: Option<String> = match connection.hget(Self::key(tenant_id), user_id.to_string()).await {
+            Ok(raw) => raw,
+            Err(error) => {
+                tracing::warn!(%error, "access cache read failed; reading from the database");
+                return AccessLookup {
+                    generation: ticket,
+                    ..AccessLookup::MISS
+                };
+            }
+        };
+        let found = count(raw.as_deref().and_then(decode), MEMBER_ACCESS, "redis");
+        if let Some(access) = &found {
+            self.local
+                .insert((tenant_id, user_id), (access.clone(), generation))
+                .await;
+        }
+        AccessLookup {
+            revoked: false,
+            access: found,
+            generation: ticket,
+        }
     }
 }
 
@@ -288,42 +342,18 @@ impl AccessCache for RedisAccessCache {
                 ..AccessLookup::MISS
             };
         }
-        let generation = generation.unwrap_or(0);
-        let ticket = u64::try_from(generation).unwrap_or(0);
-        let local = self
-            .local
-            .get(&(tenant_id, user_id))
+        self.found_under(&mut connection, tenant_id, user_id, generation.unwrap_or(0))
             .await
-            .filter(|(_, stored)| *stored == generation)
-            .map(|(access, _)| access);
-        if let Some(access) = count(local, MEMBER_ACCESS, "local") {
-            return AccessLookup {
-                revoked: false,
-                access: Some(access),
-                generation: ticket,
-            };
-        }
-        let raw: Option<String> = match connection.hget(Self::key(tenant_id), user_id.to_string()).await {
-            Ok(raw) => raw,
-            Err(error) => {
-                tracing::warn!(%error, "access cache read failed; reading from the database");
-                return AccessLookup {
-                    generation: ticket,
-                    ..AccessLookup::MISS
-                };
-            }
-        };
-        let found = count(raw.as_deref().and_then(decode), MEMBER_ACCESS, "redis");
-        if let Some(access) = &found {
-            self.local
-                .insert((tenant_id, user_id), (access.clone(), generation))
-                .await;
-        }
-        AccessLookup {
-            revoked: false,
-            access: found,
-            generation: ticket,
-        }
+    }
+
+    async fn lookup_spending(
+        &self,
+        tenant_id: TenantId,
+        user_id: UserId,
+        session_id: SessionId,
+        buckets: &BucketsFor<'_>,
+    ) -> SpendingLookup {
+        self.lookup_and_spend(tenant_id, user_id, session_id, buckets).await
     }
 
     async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess, generation: u64) {

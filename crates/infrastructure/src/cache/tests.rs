@@ -339,3 +339,59 @@ async fn in_process_roles_are_outdated_by_an_invalidation() {
     let cache = InProcessAccessCache::new(Duration::from_secs(60), 100, Duration::from_secs(60));
     roles_follow_the_tenants_generation(&cache, &cache).await;
 }
+
+/// With the member's access kept on this replica, the lookup spends the request's
+/// buckets in its own round trip; an ended session or a tenant changed on another
+/// replica spends nothing (the request then goes the usual way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_spends_the_buckets_only_for_a_live_session_of_a_current_entry() {
+    use tessera_application::ports::RateLimiter as _;
+    use tessera_domain::rate_limit::Quota;
+    let Some(url) = redis_for_tests() else {
+        return;
+    };
+    let (a, b) = (replica(&url), replica(&url));
+    let limiter = crate::rate_limits::RedisRateLimiter::new(&Redis::connect(&url).expect("pool"));
+    let (tenant, user, session, access) = member();
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let (narrow, wide) = (format!("narrow-{run}"), format!("wide-{run}"));
+    let buckets = |_: &MemberAccess| {
+        vec![
+            (narrow.clone(), Quota::per_minute(2)),
+            (wide.clone(), Quota::per_minute(10)),
+        ]
+    };
+
+    // Nothing kept here yet: the plain lookup, nothing spent.
+    let first = a.lookup_spending(tenant, user, session, &buckets).await;
+    assert_eq!((first.lookup.access.clone(), first.spent.clone()), (None, None));
+    a.put(tenant, user, &access, first.lookup.generation).await;
+
+    let spent = a.lookup_spending(tenant, user, session, &buckets).await;
+    assert_eq!(spent.lookup.access, Some(access.clone()));
+    let decisions = spent.spent.expect("spent with the lookup");
+    assert_eq!(decisions.len(), 2);
+    assert!(decisions.iter().all(|d| d.allowed));
+    assert_eq!((decisions[0].remaining, decisions[1].remaining), (1, 9));
+    // The same buckets the rate limiter spends: one left in the narrow one, then none.
+    assert_eq!(limiter.acquire(&narrow, Quota::per_minute(2)).await.remaining, 0);
+    let refused = a.lookup_spending(tenant, user, session, &buckets).await;
+    let decisions = refused.spent.expect("spent with the lookup");
+    assert_eq!(decisions.len(), 1, "the refusal stops the walk");
+    assert!(!decisions[0].allowed);
+    assert_eq!(limiter.acquire(&wide, Quota::per_minute(10)).await.remaining, 8);
+
+    // Another replica changes the tenant: the entry no longer counts, nothing is spent.
+    b.invalidate_tenant(tenant).await;
+    let changed = a.lookup_spending(tenant, user, session, &buckets).await;
+    assert_eq!((changed.lookup.access, changed.spent), (None, None));
+    assert_eq!(limiter.acquire(&wide, Quota::per_minute(10)).await.remaining, 7);
+
+    // Kept again, then the session ends: refused as ended, nothing spent.
+    a.put(tenant, user, &access, changed.lookup.generation).await;
+    b.revoke_session(session).await;
+    let ended = a.lookup_spending(tenant, user, session, &buckets).await;
+    assert!(ended.lookup.revoked);
+    assert_eq!((ended.lookup.access, ended.spent), (None, None));
+    assert_eq!(limiter.acquire(&wide, Quota::per_minute(10)).await.remaining, 6);
+}

@@ -13,14 +13,16 @@ use crate::graphql::Caller;
 
 /// Who the headers say is calling: the credential checked, the requested tenant
 /// checked against it, and the client's origin attached for the audit trail.
-pub async fn identify(state: &AppState, headers: &HeaderMap, client: &ClientInfo) -> Caller {
+/// `admitting`: the request is admitted by its rate limits right after (a bearer's
+/// buckets may then be spent with its cached access's lookup, in one round trip).
+pub async fn identify(state: &AppState, headers: &HeaderMap, client: &ClientInfo, admitting: bool) -> Caller {
     let caller = match credential(headers) {
         Ok(None) => Caller::Anonymous,
         Ok(Some(Credential::ApiKey(secret))) => match state.app.authenticate_api_key(secret).await {
             Ok(context) => Caller::Member(context),
             Err(error) => refused(error),
         },
-        Ok(Some(Credential::AccessToken(token))) => match state.app.authenticate(token).await {
+        Ok(Some(Credential::AccessToken(token))) => match authenticate(state, token, admitting).await {
             Ok(context) => Caller::Member(context),
             Err(error) => refused(error),
         },
@@ -39,6 +41,17 @@ pub async fn identify(state: &AppState, headers: &HeaderMap, client: &ClientInfo
     match caller {
         Caller::Member(context) => Caller::Member(context.with_origin(client.clone())),
         other => other,
+    }
+}
+
+async fn authenticate(
+    state: &AppState,
+    token: &str,
+    admitting: bool,
+) -> Result<tessera_application::RequestContext, tessera_application::AppError> {
+    match admitting {
+        true => state.app.authenticate_admitting(token).await,
+        false => state.app.authenticate(token).await,
     }
 }
 

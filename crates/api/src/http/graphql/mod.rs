@@ -118,7 +118,7 @@ async fn execute(
         Ok(shape) => shape,
         Err(refused) => return refused.answer(media, "unknown"),
     };
-    let caller = caller::identify(state, headers, &client).await;
+    let caller = caller::identify(state, headers, &client, !shape.authentication()).await;
     caller::record(&caller, shape.label());
     if let Err(refused) = admission::introspection(&caller, state.config.schema.introspection, &shape) {
         return refused.answer(media, shape.label());

@@ -1,0 +1,121 @@
+//! An authentication's lookup and its rate-limit spending in one Redis round trip.
+//!
+//! When this replica keeps the member's access locally, the buckets the request draws
+//! from are known before Redis answers: one script checks the session's revocation
+//! mark, then the tenant's generation against the one the local entry was kept under,
+//! and only when both hold spends the buckets (by the rate limiter's own rule and keys).
+//! An ended session or a changed tenant spends nothing; the request then goes the
+//! usual way (its access read afresh, its buckets spent by the rate limiter).
+
+use deadpool_redis::redis::Script;
+use tessera_application::ports::{AccessLookup, BucketsFor, SpendingLookup};
+use tessera_domain::{SessionId, TenantId, UserId};
+use tracing::Instrument as _;
+
+use super::{MEMBER_ACCESS, RedisAccessCache, count};
+use crate::rate_limits::{bucket_key, decisions_from, gcra_spend_lua};
+use crate::telemetry;
+
+/// `KEYS[1]` the session's revocation mark, `KEYS[2]` the tenant's generation, then the
+/// buckets; `ARGV[1]` the generation the local entry was kept under, then each
+/// bucket's interval and period. Answers `{1}` for an ended session, `{0, generation,
+/// 0}` when the generation moved on (nothing spent), else `{0, generation, 1, ...}`
+/// with the spending's answer.
+const SPEND_IF_CURRENT: &str = concat!(
+    gcra_spend_lua!(),
+    r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
+local generation = redis.call('GET', KEYS[2]) or '0'
+if generation ~= ARGV[1] then return {0, tonumber(generation), 0} end
+local out = spend(3, 2)
+table.insert(out, 1, 1)
+table.insert(out, 1, tonumber(generation))
+table.insert(out, 1, 0)
+return out
+"
+);
+
+pub(super) fn script() -> Script {
+    Script::new(SPEND_IF_CURRENT)
+}
+
+impl RedisAccessCache {
+    pub(super) async fn lookup_and_spend(
+        &self,
+        tenant_id: TenantId,
+        user_id: UserId,
+        session_id: SessionId,
+        buckets: &BucketsFor<'_>,
+    ) -> SpendingLookup {
+        use tessera_application::ports::AccessCache as _;
+        let Some((access, kept_under)) = self.local.get(&(tenant_id, user_id)).await else {
+            return SpendingLookup {
+                lookup: self.lookup(tenant_id, user_id, session_id).await,
+                spent: None,
+            };
+        };
+        let unanswered = SpendingLookup {
+            lookup: AccessLookup::UNANSWERED,
+            spent: None,
+        };
+        let mut connection = match self.pool.get().await {
+            Ok(connection) => connection,
+            Err(error) => {
+                tracing::warn!(%error, "access cache unavailable; reading from the database");
+                return unanswered;
+            }
+        };
+        let wanted = buckets(&access);
+        let mut invocation = self.spend_if_current.prepare_invoke();
+        invocation
+            .key(Self::revoked_key(session_id))
+            .key(Self::generation_key(tenant_id))
+            .arg(kept_under);
+        for (key, quota) in &wanted {
+            invocation
+                .key(bucket_key(key))
+                .arg(quota.emission_interval_ms())
+                .arg(quota.period_ms());
+        }
+        let answer: Vec<i64> = match invocation
+            .invoke_async(&mut connection)
+            .instrument(telemetry::redis_call("EVALSHA session access rate limit"))
+            .await
+        {
+            Ok(answer) => answer,
+            Err(error) => {
+                tracing::warn!(%error, "access cache read failed; reading from the database");
+                return unanswered;
+            }
+        };
+        match answer.as_slice() {
+            [1, ..] => SpendingLookup {
+                lookup: AccessLookup {
+                    revoked: true,
+                    ..AccessLookup::MISS
+                },
+                spent: None,
+            },
+            [0, generation, 1, spending @ ..] if *generation == kept_under => {
+                count(Some(()), MEMBER_ACCESS, "local");
+                SpendingLookup {
+                    lookup: AccessLookup {
+                        revoked: false,
+                        access: Some(access),
+                        generation: u64::try_from(*generation).unwrap_or(u64::MAX),
+                    },
+                    spent: Some(decisions_from(spending, &wanted)),
+                }
+            }
+            [0, generation, 0] => SpendingLookup {
+                // The tenant changed since the entry was kept: what Redis holds now.
+                lookup: self.found_under(&mut connection, tenant_id, user_id, *generation).await,
+                spent: None,
+            },
+            _ => {
+                tracing::error!("the access and rate limit script answered an unknown form");
+                unanswered
+            }
+        }
+    }
+}
