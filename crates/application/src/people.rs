@@ -114,9 +114,21 @@ impl Application {
         scope: &TenantScope,
         ids: &[RoleId],
     ) -> Result<Vec<Role>, AppError> {
-        let (mut found, missing) = self.cached_roles(ctx, scope, ids).await;
+        let (found, missing) = self.cached_roles(ctx, scope, ids).await;
+        self.read_missing_roles(tx, ctx, scope, found, &missing).await
+    }
+
+    /// `found` and the `missing` roles read in `tx` (and kept).
+    async fn read_missing_roles(
+        &self,
+        tx: &dyn Transaction,
+        ctx: &RequestContext,
+        scope: &TenantScope,
+        mut found: Vec<Role>,
+        missing: &[RoleId],
+    ) -> Result<Vec<Role>, AppError> {
         if !missing.is_empty() {
-            let read = tx.roles().find_by_ids(scope, &missing).await?;
+            let read = tx.roles().find_by_ids(scope, missing).await?;
             self.keep_roles(ctx, scope, &read).await;
             found.extend(read);
         }
@@ -163,7 +175,7 @@ impl Application {
             return Ok(found);
         }
         let tx = self.tenant_tx(scope).await?;
-        self.roles_in(tx.as_ref(), ctx, scope, ids).await
+        self.read_missing_roles(tx.as_ref(), ctx, scope, found, &missing).await
     }
 
     /// Those of these users who belong to the caller's tenant (any membership status);

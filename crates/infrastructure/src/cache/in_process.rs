@@ -16,7 +16,8 @@ use super::{API_KEY, MEMBER_ACCESS, ROLE, count};
 pub struct InProcessAccessCache {
     entries: Cache<(TenantId, UserId), MemberAccess>,
     api_keys: Cache<(TenantId, ApiKeyId), CachedApiKey>,
-    roles: Cache<(TenantId, RoleId), Role>,
+    /// Each role with the generation of the request that read it.
+    roles: Cache<(TenantId, RoleId), (Role, u64)>,
     revoked_sessions: Cache<SessionId, ()>,
     /// Moves on with every invalidation; a lookup answers it as its generation.
     generation: AtomicU64,
@@ -113,11 +114,15 @@ impl AccessCache for InProcessAccessCache {
     }
 
     async fn roles(&self, tenant_id: TenantId, ids: &[RoleId], _generation: u64) -> Vec<Role> {
-        // An invalidation drops the tenant's entries, and a put read before it is
-        // refused: whatever is here is current.
+        // An invalidation drops the tenant's entries and a put read before it is
+        // refused; a role kept under a generation the tenant was invalidated after
+        // (a put racing the invalidation) does not count either.
+        let stale_from = self.invalidated.get(&tenant_id).await.unwrap_or(0);
         let mut found = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(role) = count(self.roles.get(&(tenant_id, *id)).await, ROLE, "memory") {
+            let kept = self.roles.get(&(tenant_id, *id)).await;
+            let current = kept.filter(|(_, stamp)| *stamp >= stale_from).map(|(role, _)| role);
+            if let Some(role) = count(current, ROLE, "memory") {
                 found.push(role);
             }
         }
@@ -130,7 +135,9 @@ impl AccessCache for InProcessAccessCache {
         }
         let own = roles.iter().filter(|role| role.tenant_id == tenant_id);
         for role in own.clone() {
-            self.roles.insert((tenant_id, role.id), role.clone()).await;
+            self.roles
+                .insert((tenant_id, role.id), (role.clone(), generation))
+                .await;
         }
         if self.stale(tenant_id, generation).await {
             for role in own {

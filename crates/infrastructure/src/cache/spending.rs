@@ -77,11 +77,10 @@ impl RedisAccessCache {
                 .arg(quota.emission_interval_ms())
                 .arg(quota.period_ms());
         }
-        let answer: Vec<i64> = match invocation
-            .invoke_async(&mut connection)
-            .instrument(telemetry::redis_call("EVALSHA session access rate limit"))
-            .await
-        {
+        // Before the request's tenant span exists: the call names its tenant itself.
+        let span = telemetry::redis_call("EVALSHA session access rate limit");
+        span.record("tenant.id", tracing::field::display(tenant_id));
+        let answer: Vec<i64> = match invocation.invoke_async(&mut connection).instrument(span).await {
             Ok(answer) => answer,
             Err(error) => {
                 tracing::warn!(%error, "access cache read failed; reading from the database");
@@ -96,7 +95,8 @@ impl RedisAccessCache {
                 },
                 spent: None,
             },
-            [0, generation, 1, spending @ ..] if *generation == kept_under => {
+            // The script spends only when the generation is the entry's.
+            [0, generation, 1, spending @ ..] => {
                 count(Some(()), MEMBER_ACCESS, "local");
                 SpendingLookup {
                     lookup: AccessLookup {

@@ -1,5 +1,5 @@
 use super::*;
-use tessera_domain::Permission;
+use tessera_domain::{Allowance, Permission, PermissionSet, RequestLimits};
 
 #[test]
 fn cached_access_round_trips_through_its_text_form() {

@@ -16,6 +16,10 @@ use crate::graphql::Caller;
 /// `admitting`: the request is admitted by its rate limits right after (a bearer's
 /// buckets may then be spent with its cached access's lookup, in one round trip).
 pub async fn identify(state: &AppState, headers: &HeaderMap, client: &ClientInfo, admitting: bool) -> Caller {
+    let requested = requested_tenant(headers, state.config.base_domain.as_deref());
+    // A request that names a tenant is checked against its token first: one refused
+    // for naming another tenant spends nothing of its own tenant's budget.
+    let admitting = admitting && requested.is_none();
     let caller = match credential(headers) {
         Ok(None) => Caller::Anonymous,
         Ok(Some(Credential::ApiKey(secret))) => match state.app.authenticate_api_key(secret).await {
@@ -28,7 +32,7 @@ pub async fn identify(state: &AppState, headers: &HeaderMap, client: &ClientInfo
         },
         Err(message) => Caller::Refused(tessera_application::AppError::Unauthenticated(message.into())),
     };
-    let caller = match (caller, requested_tenant(headers, state.config.base_domain.as_deref())) {
+    let caller = match (caller, requested) {
         (Caller::Member(context), Some(selector)) => {
             match state.app.check_requested_tenant(&context, &selector).await {
                 Ok(()) => Caller::Member(context),

@@ -70,6 +70,9 @@ impl SeaTransaction {
     /// Appends `event` to its chain and, with it, inserts its announcement.
     async fn append_with(&self, event: &NewAuditEvent, announcement: Option<&OutboxEvent>) -> StoreResult<()> {
         let chain = chain_of(event.tenant_id);
+        if announcement.is_some_and(|outbox| outbox.tenant_id.as_uuid() != chain) {
+            return Err(StoreError::failure("an announcement of another tenant's event"));
+        }
         let mut owned = event.clone();
         // Stored with microseconds on every backend; hash what will be read back.
         owned.occurred_at = owned.occurred_at.trunc_subsecs(6);
@@ -118,18 +121,9 @@ impl SeaTransaction {
         };
         // Without RETURNING: the runtime role may insert platform events it cannot read.
         let insert = audit_event::Entity::insert(row.into_active_model()).into_query();
-        let announcement = match announcement {
-            Some(outbox) => {
-                if outbox.tenant_id.as_uuid() != chain {
-                    return Err(StoreError::failure("an announcement of another tenant's event"));
-                }
-                Some(
-                    outbox_event::Entity::insert(outbox_event::Model::from_domain(outbox).into_active_model())
-                        .into_query(),
-                )
-            }
-            None => None,
-        };
+        let announcement = announcement.map(|outbox| {
+            outbox_event::Entity::insert(outbox_event::Model::from_domain(outbox).into_active_model()).into_query()
+        });
         if self.backend == DbBackend::Postgres {
             self.txn
                 .execute_raw(insert_and_advance(insert, announcement, chain, hash))
