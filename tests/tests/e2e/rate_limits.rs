@@ -66,6 +66,26 @@ async fn a_tenant_past_its_quota_is_refused_while_others_carry_on_and_replicas_s
     let other = me(&app, &app.base_url, &bob.token).await;
     assert_eq!(other.status(), 200);
     assert_eq!(header(&other, "ratelimit-remaining"), "4");
+    // A request naming a tenant its token is not for is refused before any of its own
+    // budget is spent (the buckets may be spent with the cached access's lookup only
+    // once the named tenant is checked).
+    let misdirected = app
+        .client
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(&bob.token)
+        .header("x-tenant-slug", "acme")
+        .json(&json!({ "query": "{ me { email } }" }))
+        .send()
+        .await
+        .expect("answered");
+    let misdirected = TestApp::read(misdirected).await;
+    assert!(misdirected.error_code().is_some(), "{}", misdirected.body);
+    let next = me(&app, &app.base_url, &bob.token).await;
+    assert_eq!(
+        header(&next, "ratelimit-remaining"),
+        "3",
+        "the misdirected request spent nothing of its tenant's budget"
+    );
 
     // A second server on the same Redis sees the same exhausted bucket.
     let replica = app.replica().await;

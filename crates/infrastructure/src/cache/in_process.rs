@@ -133,16 +133,11 @@ impl AccessCache for InProcessAccessCache {
         if generation == u64::MAX || self.stale(tenant_id, generation).await {
             return;
         }
-        let own = roles.iter().filter(|role| role.tenant_id == tenant_id);
-        for role in own.clone() {
+        // A put racing an invalidation needs no undoing: `roles` reads the stamp.
+        for role in roles.iter().filter(|role| role.tenant_id == tenant_id) {
             self.roles
                 .insert((tenant_id, role.id), (role.clone(), generation))
                 .await;
-        }
-        if self.stale(tenant_id, generation).await {
-            for role in own {
-                self.roles.invalidate(&(tenant_id, role.id)).await;
-            }
         }
     }
 
