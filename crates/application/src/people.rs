@@ -107,7 +107,7 @@ impl Application {
     /// in `tx` (one statement, none when the cache held them all) and kept for the
     /// requests after it. Every change to a role invalidates its tenant, so a kept role
     /// is never older than the access the request was authorized with.
-    pub(crate) async fn roles_in(
+    async fn roles_in(
         &self,
         tx: &dyn Transaction,
         ctx: &RequestContext,
