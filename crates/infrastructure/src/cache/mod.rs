@@ -19,18 +19,20 @@ use crate::redis_pool::Redis;
 use crate::telemetry;
 
 mod codec;
+mod generation;
 mod in_process;
 mod spending;
 
 use codec::{decode, encode};
+use generation::GenerationScripts;
 
 pub use in_process::InProcessAccessCache;
 
 /// Redis, with an in-process layer in front. Redis keeps one hash per tenant
 /// (`tessera:access:<tenant>`, field = user) and a per-tenant generation
-/// (`tessera:access-gen:<tenant>`), which every invalidation bumps. An
-/// authentication reads the session's revocation mark and the generation in one
-/// `MGET`; a local entry counts only if it was stored under the current generation,
+/// (`tessera:access-gen:<tenant>`, never read as absent: see `generation`), which
+/// every invalidation bumps. An authentication reads the session's revocation mark
+/// and the generation in one round trip; a local entry counts only if it was stored under the current generation,
 /// so a change made on any replica applies on every replica's next request. Each
 /// invalidation is also published (`tessera:access-invalidations`): every replica
 /// drops that tenant's local entries as soon as the message arrives.
@@ -44,21 +46,12 @@ pub struct RedisAccessCache {
     /// The tenants' roles, local only, stamped with the generation they were read under.
     roles: Cache<(TenantId, RoleId), (Role, i64)>,
     listener: Option<tokio::task::JoinHandle<()>>,
-    put_if_current: deadpool_redis::redis::Script,
+    generations: GenerationScripts,
     /// The session and generation checks and the rate-limit spending in one script.
     spend_if_current: deadpool_redis::redis::Script,
 }
 
 const INVALIDATIONS: &str = "tessera:access-invalidations";
-
-/// Writes a member's access into the tenant's hash only while the tenant's generation
-/// (KEYS[2]) is still the one the lookup saw (ARGV[1]).
-const PUT_IF_CURRENT: &str = r"
-if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return 1
-";
 
 impl Drop for RedisAccessCache {
     fn drop(&mut self) {
@@ -140,7 +133,7 @@ impl RedisAccessCache {
             local: local_cache(ttl),
             api_keys: local_cache(ttl),
             roles: local_cache(ttl),
-            put_if_current: deadpool_redis::redis::Script::new(PUT_IF_CURRENT),
+            generations: GenerationScripts::new(),
             spend_if_current: spending::script(),
             listener: None,
         };
@@ -257,11 +250,13 @@ impl AccessCache for RedisAccessCache {
                 return AccessLookup::UNANSWERED;
             }
         };
-        let marks: Result<(Option<String>, Option<i64>), _> = deadpool_redis::redis::cmd("MGET")
-            .arg(Self::revoked_key(session_id))
-            .arg(Self::generation_key(tenant_id))
-            .query_async(&mut connection)
-            .instrument(telemetry::redis_call("MGET session access"))
+        let marks: Result<(i64, i64), _> = self
+            .generations
+            .lookup
+            .key(Self::revoked_key(session_id))
+            .key(Self::generation_key(tenant_id))
+            .invoke_async(&mut connection)
+            .instrument(telemetry::redis_call("EVALSHA session access"))
             .await;
         let (revoked, generation) = match marks {
             Ok(marks) => marks,
@@ -270,14 +265,13 @@ impl AccessCache for RedisAccessCache {
                 return AccessLookup::UNANSWERED;
             }
         };
-        if revoked.is_some() {
+        if revoked == 1 {
             return AccessLookup {
                 revoked: true,
                 ..AccessLookup::MISS
             };
         }
-        self.found_under(&mut connection, tenant_id, user_id, generation.unwrap_or(0))
-            .await
+        self.found_under(&mut connection, tenant_id, user_id, generation).await
     }
 
     async fn lookup_spending(
@@ -305,6 +299,7 @@ impl AccessCache for RedisAccessCache {
             return;
         };
         let result: Result<i64, _> = self
+            .generations
             .put_if_current
             .key(Self::key(tenant_id))
             .key(Self::generation_key(tenant_id))
@@ -322,10 +317,13 @@ impl AccessCache for RedisAccessCache {
 
     async fn get_api_key(&self, tenant_id: TenantId, key_id: ApiKeyId) -> ApiKeyLookup {
         // One round trip: the tenant's generation decides whether the local entry counts.
-        let generation: Option<i64> = match self.pool.get().await {
-            Ok(mut connection) => match connection
-                .get(Self::generation_key(tenant_id))
-                .instrument(telemetry::redis_call("GET generation"))
+        let generation: i64 = match self.pool.get().await {
+            Ok(mut connection) => match self
+                .generations
+                .current
+                .key(Self::generation_key(tenant_id))
+                .invoke_async(&mut connection)
+                .instrument(telemetry::redis_call("EVALSHA generation"))
                 .await
             {
                 Ok(generation) => generation,
@@ -345,7 +343,6 @@ impl AccessCache for RedisAccessCache {
                 };
             }
         };
-        let generation = generation.unwrap_or(0);
         let found = self
             .api_keys
             .get(&(tenant_id, key_id))
@@ -371,7 +368,7 @@ impl AccessCache for RedisAccessCache {
     }
 
     async fn roles(&self, tenant_id: TenantId, ids: &[RoleId], generation: u64) -> Vec<Role> {
-        // The generation came from this request's `MGET`: a role kept under it was read
+        // The generation came from this request's lookup: a role kept under it was read
         // after the tenant's last change (on any replica).
         let Ok(generation) = i64::try_from(generation) else {
             return Vec::new();
@@ -401,16 +398,15 @@ impl AccessCache for RedisAccessCache {
     async fn invalidate_tenant(&self, tenant_id: TenantId) {
         self.layer().drop_tenant(tenant_id);
         let result = match self.pool.get().await {
-            Ok(mut connection) => deadpool_redis::redis::pipe()
-                .atomic()
-                .del(Self::key(tenant_id))
-                .ignore()
-                .incr(Self::generation_key(tenant_id), 1)
-                .ignore()
-                .publish(INVALIDATIONS, tenant_id.to_string())
-                .ignore()
-                .query_async::<()>(&mut connection)
-                .instrument(telemetry::redis_call("MULTI invalidate access"))
+            Ok(mut connection) => self
+                .generations
+                .invalidate
+                .key(Self::key(tenant_id))
+                .key(Self::generation_key(tenant_id))
+                .arg(INVALIDATIONS)
+                .arg(tenant_id.to_string())
+                .invoke_async::<()>(&mut connection)
+                .instrument(telemetry::redis_call("EVALSHA invalidate access"))
                 .await
                 .map_err(|e| e.to_string()),
             Err(error) => Err(error.to_string()),

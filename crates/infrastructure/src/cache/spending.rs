@@ -12,6 +12,7 @@ use tessera_application::ports::{AccessLookup, BucketsFor, SpendingLookup};
 use tessera_domain::{SessionId, TenantId, UserId};
 use tracing::Instrument as _;
 
+use super::generation::current_generation_lua;
 use super::{MEMBER_ACCESS, RedisAccessCache, count};
 use crate::rate_limits::{bucket_key, decisions_from, gcra_spend_lua};
 use crate::telemetry;
@@ -23,9 +24,10 @@ use crate::telemetry;
 /// with the spending's answer.
 const SPEND_IF_CURRENT: &str = concat!(
     gcra_spend_lua!(),
+    current_generation_lua!(),
     r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
-local generation = redis.call('GET', KEYS[2]) or '0'
+local generation = current_generation(KEYS[2])
 if generation ~= ARGV[1] then return {0, tonumber(generation), 0} end
 local out = spend(3, 2)
 table.insert(out, 1, 1)

@@ -395,3 +395,56 @@ async fn a_lookup_spends_the_buckets_only_for_a_live_session_of_a_current_entry(
     assert_eq!((ended.lookup.access, ended.spent), (None, None));
     assert_eq!(limiter.acquire(&wide, Quota::per_minute(10)).await.remaining, 6);
 }
+
+/// Redis losing its keys (a restart without persistence, a flush) must not bring back
+/// what a replica kept before: its local entries were stamped with generations that
+/// the lost keys can never take again, so the next lookups read afresh (and a session
+/// ended before the loss, its revocation mark lost too, is checked in the database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_kept_before_redis_lost_its_keys_are_not_trusted_after() {
+    let Some(url) = redis_for_tests() else {
+        return;
+    };
+    let a = replica(&url);
+    let (tenant, user, session, access) = member();
+    let buckets = |_: &MemberAccess| Vec::new();
+    let lose_the_tenants_keys = || async {
+        let mut connection = Redis::connect(&url).expect("pool").pool().get().await.expect("redis");
+        let _: () = deadpool_redis::redis::cmd("DEL")
+            .arg(RedisAccessCache::key(tenant))
+            .arg(RedisAccessCache::generation_key(tenant))
+            .arg(RedisAccessCache::revoked_key(session))
+            .query_async(&mut connection)
+            .await
+            .expect("DEL");
+    };
+
+    // Kept under the tenant's first generation, then Redis loses everything.
+    let first = a.lookup(tenant, user, session).await;
+    a.put(tenant, user, &access, first.generation).await;
+    assert_eq!(
+        seen(a.lookup(tenant, user, session).await),
+        (false, Some(access.clone()))
+    );
+    lose_the_tenants_keys().await;
+    let after = a.lookup(tenant, user, session).await;
+    assert_eq!(seen(after.clone()), (false, None), "the local entry no longer counts");
+    assert_ne!(after.generation, first.generation);
+
+    // Kept again; an invalidation moves the generation on, Redis loses it again, and
+    // the next invalidation must not land on the number the entry was kept under.
+    a.put(tenant, user, &access, after.generation).await;
+    a.invalidate_tenant(tenant).await;
+    let stale = a.lookup(tenant, user, session).await;
+    a.put(tenant, user, &access, stale.generation).await;
+    lose_the_tenants_keys().await;
+    a.invalidate_tenant(tenant).await;
+    let again = a.lookup_spending(tenant, user, session, &buckets).await;
+    assert_eq!((again.lookup.access, again.spent), (None, None));
+    assert!(!again.lookup.revoked);
+    let key = a.get_api_key(tenant, ApiKeyId::from_uuid(uuid::Uuid::now_v7())).await;
+    assert_eq!(
+        key.generation, again.lookup.generation,
+        "API keys read the same generation"
+    );
+}
