@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, header};
 use tessera_application::identity::ClientInfo;
 use tessera_application::tenants::TenantSelector;
-use tessera_domain::Slug;
+use tessera_domain::{DomainName, Slug};
 
 /// The client: its user agent and address. Behind trusted proxies the address is the
 /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy; otherwise
@@ -78,8 +78,11 @@ pub fn requested_tenant(headers: &HeaderMap, base_domain: Option<&str>) -> Optio
                         .then(|| TenantSelector::Slug(under.to_owned()));
                 }
             }
-            // Any other host may be a tenant's verified custom domain; the application decides.
-            Some(TenantSelector::Host(name.to_owned()))
+            // Any other host name may be a tenant's verified custom domain (the application
+            // decides); an IP address or a reserved name such as `localhost` never is one.
+            DomainName::parse(name)
+                .is_ok()
+                .then(|| TenantSelector::Host(name.to_owned()))
         })
 }
 
@@ -212,6 +215,18 @@ mod tests {
             "no base domain, no subdomains"
         );
         assert_eq!(selected(&[], base), None);
+        // An address or a reserved name is never a custom domain: such a request names no
+        // tenant (and so may spend its rate-limit buckets with its access lookup).
+        for host in [
+            "127.0.0.1:8080",
+            "10.1.2.3",
+            "[::1]:8080",
+            "localhost:3000",
+            "tessera.internal",
+        ] {
+            assert_eq!(selected(&[("host", host)], None), None, "{host}");
+            assert_eq!(selected(&[("host", host)], base), None, "{host}");
+        }
         assert_eq!(
             selected(&[("host", "acme.example.com"), ("x-tenant-slug", "globex")], base),
             Some("slug:globex".into()),
