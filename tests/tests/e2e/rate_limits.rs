@@ -95,6 +95,48 @@ async fn a_tenant_past_its_quota_is_refused_while_others_carry_on_and_replicas_s
     app.stop().await;
 }
 
+/// An API key's requests draw from its tenant's budget once each, whether the kept
+/// key's buckets were spent with its cache lookup (one Redis round trip) or by the
+/// rate limiter (the first request, which reads the key from the database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_keys_requests_spend_its_tenants_budget_once_each() {
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, options| {
+        config.redis.url = Some(redis.into());
+        options.plans = Some(tessera_tests::test_plans("free", 6));
+    })
+    .await
+    else {
+        return;
+    };
+    let cleo = app.sign_up("cleo@example.com", "initech").await;
+    let (_, secret) = app.create_api_key(&cleo, "partner", &["members:read"]).await;
+    let with_key = || async {
+        app.client
+            .post(format!("{}/graphql", app.base_url))
+            .bearer_auth(&secret)
+            .json(&json!({ "query": "{ members(first: 1) { nodes { status } } }" }))
+            .send()
+            .await
+            .expect("answered")
+    };
+    // Creating the key spent one of the six; each request with it spends one more.
+    for remaining in (0..5).rev() {
+        let response = with_key().await;
+        assert_eq!(response.status(), 200, "{:?}", response.headers());
+        assert_eq!(header(&response, "ratelimit-limit"), "6");
+        assert_eq!(header(&response, "ratelimit-remaining"), remaining.to_string());
+        let body = TestApp::read(response).await;
+        assert!(body.error_code().is_none(), "{}", body.body);
+    }
+    let refused = with_key().await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(header(&refused, "ratelimit-remaining"), "0");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_attempts_have_a_strict_bucket_per_address() {
     let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {

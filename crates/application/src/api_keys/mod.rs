@@ -197,6 +197,19 @@ impl Application {
     /// holds now.
     #[tracing::instrument(level = "debug", name = "authenticate_api_key", skip_all)]
     pub async fn authenticate_api_key(&self, secret: &str) -> Result<RequestContext, AppError> {
+        self.authenticate_api_key_with(secret, false).await
+    }
+
+    /// [`Application::authenticate_api_key`] for a request that [`Application::admit`]
+    /// admits next: when the key is kept and answers by itself, its rate-limit buckets
+    /// are spent with the cache lookup, in one round trip where the cache allows, and
+    /// `admit` uses those decisions.
+    #[tracing::instrument(level = "debug", name = "authenticate_api_key", skip_all)]
+    pub async fn authenticate_api_key_admitting(&self, secret: &str) -> Result<RequestContext, AppError> {
+        self.authenticate_api_key_with(secret, self.rate_limits.enabled).await
+    }
+
+    async fn authenticate_api_key_with(&self, secret: &str, admitting: bool) -> Result<RequestContext, AppError> {
         let (tenant_id, key_id) = parse(secret).ok_or_else(|| AppError::Unauthenticated(REFUSED.into()))?;
         // The secret names its tenant; the digest check below proves it. This is the
         // API-key authentication path, allowed to mint a scope.
@@ -207,7 +220,29 @@ impl Application {
         // and its use already recorded (so `lastUsedAt` stays at most a minute behind).
         // A revoked or expired key is answered from the cache too. Revocation, role and
         // membership changes and suspension drop the tenant's entries.
-        let looked_up = self.ports.access_cache.get_api_key(tenant_id, key_id).await;
+        let (looked_up, spent) = match admitting {
+            true => {
+                // The same test as below: only a key that answers by itself spends ahead.
+                let buckets = |cached: &CachedApiKey| {
+                    let answers = same_digest(&cached.key.secret_digest, &digest)
+                        && cached.key.is_usable(now)
+                        && cached.key.use_recorded_lately(now);
+                    answers.then(|| {
+                        self.member_buckets(crate::Actor::ApiKey(key_id), tenant_id, &cached.limits)
+                            .into_iter()
+                            .map(|(_, key, quota)| (key, quota))
+                            .collect()
+                    })
+                };
+                let found = self
+                    .ports
+                    .access_cache
+                    .get_api_key_spending(tenant_id, key_id, &buckets)
+                    .await;
+                (found.lookup, found.spent)
+            }
+            false => (self.ports.access_cache.get_api_key(tenant_id, key_id).await, None),
+        };
         if let Some(cached) = looked_up.key
             && same_digest(&cached.key.secret_digest, &digest)
         {
@@ -217,7 +252,8 @@ impl Application {
             if cached.key.use_recorded_lately(now) {
                 return Ok(RequestContext::for_api_key(&cached.key)
                     .with_limits(cached.limits)
-                    .with_access_generation(looked_up.generation));
+                    .with_access_generation(looked_up.generation)
+                    .with_spent_ahead(spent));
             }
         }
         let tx = self.tenant_tx(&scope).await?;

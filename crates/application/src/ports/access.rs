@@ -113,16 +113,40 @@ pub trait AccessCache: Send + Sync {
             spent: None,
         }
     }
+    /// [`AccessCache::get_api_key`], and when the key is kept and `buckets` names the
+    /// buckets a request with it draws from (it answers `None` for a key that would not
+    /// answer the request by itself), one request from each, in order, stopping at the
+    /// first refusal, in the same round trip where the backend allows. Nothing is spent
+    /// for a key not found or not current.
+    async fn get_api_key_spending(
+        &self,
+        tenant_id: TenantId,
+        key_id: tessera_domain::ApiKeyId,
+        buckets: &KeyBucketsFor<'_>,
+    ) -> SpendingLookup<ApiKeyLookup> {
+        let _ = buckets;
+        SpendingLookup {
+            lookup: self.get_api_key(tenant_id, key_id).await,
+            spent: None,
+        }
+    }
 }
 
 /// The rate-limit buckets (key and quota, narrowest first) a member's request draws
 /// from, given the member's access.
 pub type BucketsFor<'a> = dyn Fn(&MemberAccess) -> Vec<(String, tessera_domain::rate_limit::Quota)> + Send + Sync + 'a;
 
-/// What [`AccessCache::lookup_spending`] found, and what it spent.
+/// The rate-limit buckets a request with a kept API key draws from, or `None` when
+/// the kept key would not answer the request by itself (another secret, a key no
+/// longer usable, a use due to be recorded): then nothing is spent with the lookup.
+pub type KeyBucketsFor<'a> =
+    dyn Fn(&CachedApiKey) -> Option<Vec<(String, tessera_domain::rate_limit::Quota)>> + Send + Sync + 'a;
+
+/// What [`AccessCache::lookup_spending`] (or `get_api_key_spending`) found, and what
+/// it spent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpendingLookup {
-    pub lookup: AccessLookup,
+pub struct SpendingLookup<L = AccessLookup> {
+    pub lookup: L,
     /// One decision per bucket looked at, when the buckets were spent with the lookup.
     pub spent: Option<Vec<tessera_domain::rate_limit::RateDecision>>,
 }

@@ -30,8 +30,8 @@ mod webhooks;
 mod workspaces;
 
 pub use access::{
-    AccessCache, AccessLookup, ApiKeyLookup, AttemptLimiter, BucketsFor, CachedApiKey, MemberAccess, RateLimiter,
-    SpendingLookup,
+    AccessCache, AccessLookup, ApiKeyLookup, AttemptLimiter, BucketsFor, CachedApiKey, KeyBucketsFor, MemberAccess,
+    RateLimiter, SpendingLookup,
 };
 pub use api_keys::{ApiKeyRepository, KeyCreators};
 pub use audit::{AuditFilter, AuditRepository};

@@ -10,7 +10,7 @@ use deadpool_redis::Pool;
 use deadpool_redis::redis::AsyncCommands;
 use moka::future::Cache;
 use tessera_application::ports::{
-    AccessCache, AccessLookup, ApiKeyLookup, BucketsFor, CachedApiKey, MemberAccess, SpendingLookup,
+    AccessCache, AccessLookup, ApiKeyLookup, BucketsFor, CachedApiKey, KeyBucketsFor, MemberAccess, SpendingLookup,
 };
 use tessera_domain::{ApiKeyId, Role, RoleId, SessionId, TenantId, UserId};
 use tracing::Instrument as _;
@@ -49,6 +49,8 @@ pub struct RedisAccessCache {
     generations: GenerationScripts,
     /// The session and generation checks and the rate-limit spending in one script.
     spend_if_current: deadpool_redis::redis::Script,
+    /// The same for a kept API key (the generation check and the spending).
+    key_spend_if_current: deadpool_redis::redis::Script,
 }
 
 const INVALIDATIONS: &str = "tessera:access-invalidations";
@@ -135,6 +137,7 @@ impl RedisAccessCache {
             roles: local_cache(ttl),
             generations: GenerationScripts::new(),
             spend_if_current: spending::script(),
+            key_spend_if_current: spending::key_script(),
             listener: None,
         };
         let layer = cache.layer();
@@ -282,6 +285,15 @@ impl AccessCache for RedisAccessCache {
         buckets: &BucketsFor<'_>,
     ) -> SpendingLookup {
         self.lookup_and_spend(tenant_id, user_id, session_id, buckets).await
+    }
+
+    async fn get_api_key_spending(
+        &self,
+        tenant_id: TenantId,
+        key_id: ApiKeyId,
+        buckets: &KeyBucketsFor<'_>,
+    ) -> SpendingLookup<ApiKeyLookup> {
+        self.get_api_key_and_spend(tenant_id, key_id, buckets).await
     }
 
     async fn put(&self, tenant_id: TenantId, user_id: UserId, access: &MemberAccess, generation: u64) {

@@ -8,12 +8,12 @@
 //! usual way (its access read afresh, its buckets spent by the rate limiter).
 
 use deadpool_redis::redis::Script;
-use tessera_application::ports::{AccessLookup, BucketsFor, SpendingLookup};
-use tessera_domain::{SessionId, TenantId, UserId};
+use tessera_application::ports::{AccessLookup, ApiKeyLookup, BucketsFor, KeyBucketsFor, SpendingLookup};
+use tessera_domain::{ApiKeyId, SessionId, TenantId, UserId};
 use tracing::Instrument as _;
 
 use super::generation::current_generation_lua;
-use super::{MEMBER_ACCESS, RedisAccessCache, count};
+use super::{API_KEY, MEMBER_ACCESS, RedisAccessCache, count};
 use crate::rate_limits::{bucket_key, decisions_from, gcra_spend_lua};
 use crate::telemetry;
 
@@ -37,8 +37,29 @@ return out
 "
 );
 
+/// `KEYS[1]` the tenant's generation, then the buckets; `ARGV[1]` the generation the
+/// local API key was kept under, then each bucket's interval and period. Answers
+/// `{generation, 0}` when the generation moved on (nothing spent), else `{generation,
+/// 1, ...}` with the spending's answer.
+const KEY_SPEND_IF_CURRENT: &str = concat!(
+    gcra_spend_lua!(),
+    current_generation_lua!(),
+    r"
+local generation = current_generation(KEYS[1])
+if generation ~= ARGV[1] then return {tonumber(generation), 0} end
+local out = spend(2, 2)
+table.insert(out, 1, 1)
+table.insert(out, 1, tonumber(generation))
+return out
+"
+);
+
 pub(super) fn script() -> Script {
     Script::new(SPEND_IF_CURRENT)
+}
+
+pub(super) fn key_script() -> Script {
+    Script::new(KEY_SPEND_IF_CURRENT)
 }
 
 impl RedisAccessCache {
@@ -116,6 +137,79 @@ impl RedisAccessCache {
             },
             _ => {
                 tracing::error!("the access and rate limit script answered an unknown form");
+                unanswered
+            }
+        }
+    }
+}
+
+impl RedisAccessCache {
+    /// A kept API key's generation check and its request's spending in one script.
+    pub(super) async fn get_api_key_and_spend(
+        &self,
+        tenant_id: TenantId,
+        key_id: ApiKeyId,
+        buckets: &KeyBucketsFor<'_>,
+    ) -> SpendingLookup<ApiKeyLookup> {
+        use tessera_application::ports::AccessCache as _;
+        let kept = self.api_keys.get(&(tenant_id, key_id)).await;
+        let Some(((key, kept_under), wanted)) = kept.and_then(|kept| buckets(&kept.0).map(|wanted| (kept, wanted)))
+        else {
+            return SpendingLookup {
+                lookup: self.get_api_key(tenant_id, key_id).await,
+                spent: None,
+            };
+        };
+        let unanswered = SpendingLookup {
+            lookup: ApiKeyLookup {
+                key: None,
+                generation: u64::MAX,
+            },
+            spent: None,
+        };
+        let mut connection = match self.pool.get().await {
+            Ok(connection) => connection,
+            Err(error) => {
+                tracing::warn!(%error, "access cache unavailable; reading from the database");
+                return unanswered;
+            }
+        };
+        let mut invocation = self.key_spend_if_current.prepare_invoke();
+        invocation.key(Self::generation_key(tenant_id)).arg(kept_under);
+        for (bucket, quota) in &wanted {
+            invocation
+                .key(bucket_key(bucket))
+                .arg(quota.emission_interval_ms())
+                .arg(quota.period_ms());
+        }
+        let span = telemetry::redis_call("EVALSHA api key rate limit");
+        span.record("tenant.id", tracing::field::display(tenant_id));
+        let answer: Vec<i64> = match invocation.invoke_async(&mut connection).instrument(span).await {
+            Ok(answer) => answer,
+            Err(error) => {
+                tracing::warn!(%error, "access cache read failed; reading from the database");
+                return unanswered;
+            }
+        };
+        match answer.as_slice() {
+            // The script spends only when the generation is the key's.
+            [generation, 1, spending @ ..] => SpendingLookup {
+                lookup: ApiKeyLookup {
+                    key: count(Some(key), API_KEY, "local"),
+                    generation: u64::try_from(*generation).unwrap_or(u64::MAX),
+                },
+                spent: Some(decisions_from(spending, &wanted)),
+            },
+            // The tenant changed since the key was kept: it no longer counts.
+            [generation, 0] => SpendingLookup {
+                lookup: ApiKeyLookup {
+                    key: count(None, API_KEY, "local"),
+                    generation: u64::try_from(*generation).unwrap_or(u64::MAX),
+                },
+                spent: None,
+            },
+            _ => {
+                tracing::error!("the API key and rate limit script answered an unknown form");
                 unanswered
             }
         }

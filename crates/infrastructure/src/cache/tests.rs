@@ -448,3 +448,56 @@ async fn entries_kept_before_redis_lost_its_keys_are_not_trusted_after() {
         "API keys read the same generation"
     );
 }
+
+/// A kept API key's generation check and its request's spending share one round trip;
+/// a key the caller declines to spend for, or one outdated by another replica's
+/// invalidation, spends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_key_spends_its_buckets_only_while_it_is_current() {
+    use tessera_application::ports::RateLimiter as _;
+    use tessera_domain::rate_limit::Quota;
+    let Some(url) = redis_for_tests() else {
+        return;
+    };
+    let (a, b) = (replica(&url), replica(&url));
+    let limiter = crate::rate_limits::RedisRateLimiter::new(&Redis::connect(&url).expect("pool"));
+    let key = cached_key();
+    let (tenant, id) = (key.key.tenant_id, key.key.id);
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let (narrow, wide) = (format!("narrow-{run}"), format!("wide-{run}"));
+    let buckets = |_: &CachedApiKey| {
+        Some(vec![
+            (narrow.clone(), Quota::per_minute(2)),
+            (wide.clone(), Quota::per_minute(10)),
+        ])
+    };
+    let declined = |_: &CachedApiKey| None;
+
+    // Not kept yet: the plain lookup, nothing spent.
+    let first = a.get_api_key_spending(tenant, id, &buckets).await;
+    assert_eq!((first.lookup.key.clone(), first.spent.clone()), (None, None));
+    a.put_api_key(&key, first.lookup.generation).await;
+
+    let spent = a.get_api_key_spending(tenant, id, &buckets).await;
+    assert_eq!(spent.lookup.key, Some(key.clone()));
+    assert_eq!(spent.lookup.generation, first.lookup.generation);
+    let decisions = spent.spent.expect("spent with the lookup");
+    assert_eq!((decisions[0].remaining, decisions[1].remaining), (1, 9));
+    assert_eq!(limiter.acquire(&narrow, Quota::per_minute(2)).await.remaining, 0);
+    let refused = a.get_api_key_spending(tenant, id, &buckets).await;
+    let decisions = refused.spent.expect("spent with the lookup");
+    assert_eq!(decisions.len(), 1, "the refusal stops the walk");
+    assert!(!decisions[0].allowed);
+
+    // Declined (the key would not answer by itself): found, nothing spent.
+    let plain = a.get_api_key_spending(tenant, id, &declined).await;
+    assert_eq!((plain.lookup.key, plain.spent), (Some(key.clone()), None));
+    assert_eq!(limiter.acquire(&wide, Quota::per_minute(10)).await.remaining, 8);
+
+    // Another replica changes the tenant: the kept key no longer counts, nothing spent.
+    b.invalidate_tenant(tenant).await;
+    let changed = a.get_api_key_spending(tenant, id, &buckets).await;
+    assert_eq!((changed.lookup.key, changed.spent), (None, None));
+    assert_ne!(changed.lookup.generation, first.lookup.generation);
+    assert_eq!(limiter.acquire(&wide, Quota::per_minute(10)).await.remaining, 7);
+}

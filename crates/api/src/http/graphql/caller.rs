@@ -13,8 +13,9 @@ use crate::graphql::Caller;
 
 /// Who the headers say is calling: the credential checked, the requested tenant
 /// checked against it, and the client's origin attached for the audit trail.
-/// `admitting`: the request is admitted by its rate limits right after (a bearer's
-/// buckets may then be spent with its cached access's lookup, in one round trip).
+/// `admitting`: the request is admitted by its rate limits right after (a bearer's or
+/// a key's buckets may then be spent with its cached access's lookup, in one round
+/// trip).
 pub async fn identify(state: &AppState, headers: &HeaderMap, client: &ClientInfo, admitting: bool) -> Caller {
     let requested = requested_tenant(headers, state.config.base_domain.as_deref());
     // A request that names a tenant is checked against its token first: one refused
@@ -22,7 +23,7 @@ pub async fn identify(state: &AppState, headers: &HeaderMap, client: &ClientInfo
     let admitting = admitting && requested.is_none();
     let caller = match credential(headers) {
         Ok(None) => Caller::Anonymous,
-        Ok(Some(Credential::ApiKey(secret))) => match state.app.authenticate_api_key(secret).await {
+        Ok(Some(Credential::ApiKey(secret))) => match authenticate_key(state, secret, admitting).await {
             Ok(context) => Caller::Member(context),
             Err(error) => refused(error),
         },
@@ -56,6 +57,17 @@ async fn authenticate(
     match admitting {
         true => state.app.authenticate_admitting(token).await,
         false => state.app.authenticate(token).await,
+    }
+}
+
+async fn authenticate_key(
+    state: &AppState,
+    secret: &str,
+    admitting: bool,
+) -> Result<tessera_application::RequestContext, tessera_application::AppError> {
+    match admitting {
+        true => state.app.authenticate_api_key_admitting(secret).await,
+        false => state.app.authenticate_api_key(secret).await,
     }
 }
 
