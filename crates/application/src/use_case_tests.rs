@@ -556,6 +556,42 @@ async fn batch_reads_behind_the_loaders_stay_in_the_callers_tenant_and_rules() {
     );
 }
 
+/// A log-in shaped request (log-in, sign-up, reset) always spends through the rate
+/// limiter, the address's strict bucket first, whatever its credential's lookup spent
+/// ahead: those decisions cover only the member's own buckets.
+#[tokio::test]
+async fn a_log_in_shaped_request_never_uses_buckets_spent_ahead() {
+    use std::time::Duration;
+
+    use tessera_domain::rate_limit::RateDecision;
+
+    use crate::rate_limits::{Admission, Quota, RateLimitSettings};
+    let (app, _) = testing::application();
+    let app = app.with_rate_limits(RateLimitSettings {
+        authentication: Quota::per_minute(2),
+        ..RateLimitSettings::default()
+    });
+    let (_, member) = signed_up(&app, "ada@example.com", "acme").await;
+    let allowed = RateDecision {
+        allowed: true,
+        limit: 100,
+        remaining: 99,
+        reset_after: Duration::from_secs(1),
+        retry_after: None,
+    };
+    let spent_ahead = member.with_spent_ahead(Some(vec![allowed; 3]));
+    let logging_in = Admission {
+        member: Some(&spent_ahead),
+        client_ip: Some("192.0.2.7"),
+        authentication: true,
+    };
+    assert!(app.admit(logging_in).await.allowed());
+    assert!(app.admit(logging_in).await.allowed());
+    let refused = app.admit(logging_in).await;
+    assert!(!refused.allowed(), "the address's log-in bucket was spent each time");
+    assert_eq!(refused.tightest.map(|(bucket, _)| bucket), Some("authentication"));
+}
+
 #[tokio::test]
 async fn an_address_that_spent_its_budget_is_refused_before_authentication_and_members_do_not_spend_it() {
     use crate::rate_limits::{Admission, Quota, RateLimitSettings};
