@@ -8,7 +8,15 @@
 //! revocation mark lost with the rest) meanwhile. So whoever finds the key absent first
 //! seeds it with Redis's clock in microseconds, a number no generation before the loss
 //! reached (that would take more invalidations than microseconds passed since its own
-//! seed), and every invalidation counts on from there.
+//! seed), and every invalidation counts on from there. (Were Redis's clock to go back
+//! across a fail-over, a seed could fall below an old number; landing on the very one
+//! an entry was kept under would still take about a million invalidations a second
+//! over the lag, within one local TTL.)
+//!
+//! An API key's lookup does not seed: its tenant comes from the secret before the
+//! digest is checked, so seeding there would let anyone write keys into Redis. It reads
+//! an absent generation as [`ABSENT`], a number no entry is ever kept under, and the key
+//! read afresh from the database (so its tenant is real) seeds it when it is kept.
 
 use deadpool_redis::redis::Script;
 
@@ -39,10 +47,23 @@ return {0, tonumber(current_generation(KEYS[2]))}
 "
 );
 
-/// `KEYS[1]` the tenant's generation.
-const CURRENT: &str = concat!(
+/// What a reader that does not seed answers for an absent generation; never a stamp.
+pub(super) const ABSENT: i64 = 0;
+
+/// A stamp to keep an entry under, from a lookup's generation: none for one the cache
+/// could not read (`u64::MAX`) or found absent.
+pub(super) fn stamp(generation: u64) -> Option<i64> {
+    i64::try_from(generation).ok().filter(|g| *g != ABSENT)
+}
+
+/// `KEYS[1]` the tenant's generation: seeds it and answers the seed when it is absent,
+/// else answers 0 (it was seeded or moved on since the caller found it absent).
+const SEED_IF_ABSENT: &str = concat!(
     current_generation_lua!(),
-    "return tonumber(current_generation(KEYS[1]))\n"
+    r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return tonumber(current_generation(KEYS[1]))
+"
 );
 
 /// Writes a member's access into the tenant's hash (`KEYS[1]`) only while the tenant's
@@ -73,7 +94,7 @@ return 1
 /// The scripts that read or move a tenant's generation.
 pub(super) struct GenerationScripts {
     pub lookup: Script,
-    pub current: Script,
+    pub seed_if_absent: Script,
     pub put_if_current: Script,
     pub invalidate: Script,
 }
@@ -82,7 +103,7 @@ impl GenerationScripts {
     pub fn new() -> Self {
         Self {
             lookup: Script::new(LOOKUP),
-            current: Script::new(CURRENT),
+            seed_if_absent: Script::new(SEED_IF_ABSENT),
             put_if_current: Script::new(PUT_IF_CURRENT),
             invalidate: Script::new(INVALIDATE),
         }

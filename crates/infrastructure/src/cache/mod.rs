@@ -24,7 +24,7 @@ mod in_process;
 mod spending;
 
 use codec::{decode, encode};
-use generation::GenerationScripts;
+use generation::{ABSENT, GenerationScripts, stamp};
 
 pub use in_process::InProcessAccessCache;
 
@@ -301,7 +301,7 @@ impl AccessCache for RedisAccessCache {
         // alike: when an invalidation has landed since (a change committed while this
         // request read the database), the Redis write is refused and the local entry
         // never matches a lookup again.
-        let Ok(generation) = i64::try_from(generation) else {
+        let Some(generation) = stamp(generation) else {
             return;
         };
         self.local
@@ -329,16 +329,14 @@ impl AccessCache for RedisAccessCache {
 
     async fn get_api_key(&self, tenant_id: TenantId, key_id: ApiKeyId) -> ApiKeyLookup {
         // One round trip: the tenant's generation decides whether the local entry counts.
+        // Read without seeding (see `generation`): absent is a number no key is kept under.
         let generation: i64 = match self.pool.get().await {
-            Ok(mut connection) => match self
-                .generations
-                .current
-                .key(Self::generation_key(tenant_id))
-                .invoke_async(&mut connection)
-                .instrument(telemetry::redis_call("EVALSHA generation"))
+            Ok(mut connection) => match connection
+                .get::<_, Option<i64>>(Self::generation_key(tenant_id))
+                .instrument(telemetry::redis_call("GET generation"))
                 .await
             {
-                Ok(generation) => generation,
+                Ok(generation) => generation.unwrap_or(ABSENT),
                 Err(error) => {
                     tracing::warn!(%error, "access cache read failed; reading from the database");
                     return ApiKeyLookup {
@@ -370,9 +368,28 @@ impl AccessCache for RedisAccessCache {
     async fn put_api_key(&self, key: &CachedApiKey, generation: u64) {
         // Stamped with the generation this request's lookup saw: after an invalidation
         // since, no lookup matches it (and one the cache could not read stores nothing
-        // a lookup would match).
-        let Ok(generation) = i64::try_from(generation) else {
-            return;
+        // a lookup would match). A lookup that found the generation absent: the key was
+        // verified since, so its tenant is real and the generation is seeded now, unless
+        // it appeared meanwhile (then the key is not kept).
+        let generation = match stamp(generation) {
+            Some(generation) => generation,
+            None if generation == ABSENT as u64 => {
+                let Ok(mut connection) = self.pool.get().await else {
+                    return;
+                };
+                let seeded: Result<i64, _> = self
+                    .generations
+                    .seed_if_absent
+                    .key(Self::generation_key(key.key.tenant_id))
+                    .invoke_async(&mut connection)
+                    .instrument(telemetry::redis_call("EVALSHA seed generation"))
+                    .await;
+                match seeded {
+                    Ok(seeded) if seeded != ABSENT => seeded,
+                    _ => return,
+                }
+            }
+            None => return,
         };
         self.api_keys
             .insert((key.key.tenant_id, key.key.id), (key.clone(), generation))
@@ -382,7 +399,7 @@ impl AccessCache for RedisAccessCache {
     async fn roles(&self, tenant_id: TenantId, ids: &[RoleId], generation: u64) -> Vec<Role> {
         // The generation came from this request's lookup: a role kept under it was read
         // after the tenant's last change (on any replica).
-        let Ok(generation) = i64::try_from(generation) else {
+        let Some(generation) = stamp(generation) else {
             return Vec::new();
         };
         let mut found = Vec::with_capacity(ids.len());
@@ -397,7 +414,7 @@ impl AccessCache for RedisAccessCache {
     }
 
     async fn put_roles(&self, tenant_id: TenantId, roles: &[Role], generation: u64) {
-        let Ok(generation) = i64::try_from(generation) else {
+        let Some(generation) = stamp(generation) else {
             return;
         };
         for role in roles.iter().filter(|role| role.tenant_id == tenant_id) {

@@ -39,13 +39,13 @@ return out
 
 /// `KEYS[1]` the tenant's generation, then the buckets; `ARGV[1]` the generation the
 /// local API key was kept under, then each bucket's interval and period. Answers
-/// `{generation, 0}` when the generation moved on (nothing spent), else `{generation,
-/// 1, ...}` with the spending's answer.
+/// `{generation, 0}` when the generation moved on or is absent (read as 0, never a
+/// stamp; an API key's lookup does not seed it: see `generation`), nothing spent, else
+/// `{generation, 1, ...}` with the spending's answer.
 const KEY_SPEND_IF_CURRENT: &str = concat!(
     gcra_spend_lua!(),
-    current_generation_lua!(),
     r"
-local generation = current_generation(KEYS[1])
+local generation = redis.call('GET', KEYS[1]) or '0'
 if generation ~= ARGV[1] then return {tonumber(generation), 0} end
 local out = spend(2, 2)
 table.insert(out, 1, 1)

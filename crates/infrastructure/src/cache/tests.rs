@@ -480,7 +480,7 @@ async fn a_kept_key_spends_its_buckets_only_while_it_is_current() {
 
     let spent = a.get_api_key_spending(tenant, id, &buckets).await;
     assert_eq!(spent.lookup.key, Some(key.clone()));
-    assert_eq!(spent.lookup.generation, first.lookup.generation);
+    assert_eq!(spent.lookup.generation, a.get_api_key(tenant, id).await.generation);
     let decisions = spent.spent.expect("spent with the lookup");
     assert_eq!((decisions[0].remaining, decisions[1].remaining), (1, 9));
     assert_eq!(limiter.acquire(&narrow, Quota::per_minute(2)).await.remaining, 0);
@@ -498,6 +498,55 @@ async fn a_kept_key_spends_its_buckets_only_while_it_is_current() {
     b.invalidate_tenant(tenant).await;
     let changed = a.get_api_key_spending(tenant, id, &buckets).await;
     assert_eq!((changed.lookup.key, changed.spent), (None, None));
-    assert_ne!(changed.lookup.generation, first.lookup.generation);
+    assert_ne!(changed.lookup.generation, spent.lookup.generation);
     assert_eq!(limiter.acquire(&wide, Quota::per_minute(10)).await.remaining, 7);
+}
+
+/// An API key's lookup names its tenant before the key is verified: it must write
+/// nothing to Redis (else any made-up key would leave a key there). The generation is
+/// seeded when a verified key is kept, unless it appeared in between; and nothing is
+/// ever kept under the generation an absent key reads as.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_keys_lookup_writes_nothing_until_the_key_is_verified() {
+    let Some(url) = redis_for_tests() else {
+        return;
+    };
+    let a = replica(&url);
+    let exists = |tenant: TenantId| {
+        let url = url.clone();
+        async move {
+            let mut connection = Redis::connect(&url).expect("pool").pool().get().await.expect("redis");
+            connection
+                .exists::<_, bool>(RedisAccessCache::generation_key(tenant))
+                .await
+                .expect("EXISTS")
+        }
+    };
+    let key = cached_key();
+    let (tenant, id) = (key.key.tenant_id, key.key.id);
+    let spend = |_: &CachedApiKey| Some(Vec::new());
+    let absent = a.get_api_key(tenant, id).await;
+    assert_eq!(absent.key, None);
+    let _ = a.get_api_key_spending(tenant, id, &spend).await;
+    assert!(!exists(tenant).await, "a lookup seeded the generation");
+
+    // Nothing is kept under what an absent generation reads as.
+    let role = role_of(tenant, "Reviewer");
+    a.put_roles(tenant, std::slice::from_ref(&role), absent.generation)
+        .await;
+    assert!(a.roles(tenant, &[role.id], absent.generation).await.is_empty());
+
+    // The verified key is kept: the generation is seeded then.
+    a.put_api_key(&key, absent.generation).await;
+    assert!(exists(tenant).await);
+    let found = a.get_api_key(tenant, id).await;
+    assert_eq!(found.key, Some(key.clone()));
+    assert_ne!(found.generation, absent.generation);
+
+    // Found absent, then another replica invalidated the tenant: not kept.
+    let other = cached_key();
+    let absent = a.get_api_key(other.key.tenant_id, other.key.id).await;
+    replica(&url).invalidate_tenant(other.key.tenant_id).await;
+    a.put_api_key(&other, absent.generation).await;
+    assert_eq!(a.get_api_key(other.key.tenant_id, other.key.id).await.key, None);
 }
