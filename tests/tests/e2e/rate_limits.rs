@@ -137,6 +137,75 @@ async fn an_api_keys_requests_spend_its_tenants_budget_once_each() {
     app.stop().await;
 }
 
+/// A key's request its plan refuses before admission (an untrusted document where the
+/// plan requires trusted ones) spends nothing of its tenant's budget, though the key is
+/// kept and its buckets could be spent with its lookup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keys_request_refused_for_its_document_spends_nothing() {
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let trusted = "{ currentTenant { slug } }";
+    let manifest = std::env::temp_dir().join(format!("tessera-rl-trusted-{}.json", uuid::Uuid::new_v4().simple()));
+    tessera_server::trusted::add(&manifest, trusted).expect("manifest written");
+    let path = manifest.clone();
+    let Some(app) = TestApp::spawn_configured(Backend::Sqlite, move |config, options| {
+        config.redis.url = Some(redis.into());
+        config.trusted_documents.file = path;
+        let mut plans = tessera_tests::test_plans("free", 8).plans().to_vec();
+        plans[0].trusted_documents_required = true;
+        options.plans = Some(
+            tessera_domain::PlanCatalogue::new(plans, tessera_domain::PlanKey::parse("free").expect("key"))
+                .expect("valid"),
+        );
+    })
+    .await
+    else {
+        return;
+    };
+    let dana = app.sign_up("dana@example.com", "umbrella").await;
+    let (_, secret) = app.create_api_key(&dana, "partner", &[]).await;
+    let with_key = |body: serde_json::Value| {
+        let (app, secret) = (&app, secret.clone());
+        async move {
+            app.client
+                .post(format!("{}/graphql", app.base_url))
+                .bearer_auth(secret)
+                .json(&body)
+                .send()
+                .await
+                .expect("answered")
+        }
+    };
+    // Trusted, by hash: admitted (and the key is kept from now on).
+    let hash = tessera_api::http::sha256_hex(trusted);
+    let by_hash = json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } });
+    let admitted = with_key(by_hash.clone()).await;
+    assert_eq!(
+        header(&admitted, "ratelimit-remaining"),
+        "6",
+        "creating the key spent one"
+    );
+    for _ in 0..3 {
+        let refused = TestApp::read(with_key(json!({ "query": trusted })).await).await;
+        assert_eq!(
+            refused.error_code(),
+            Some("PERSISTED_QUERY_REQUIRED"),
+            "{}",
+            refused.body
+        );
+    }
+    let next = with_key(by_hash).await;
+    assert_eq!(next.status(), 200);
+    assert_eq!(
+        header(&next, "ratelimit-remaining"),
+        "5",
+        "the refused requests spent nothing of the tenant's budget"
+    );
+    app.stop().await;
+    let _ = std::fs::remove_file(manifest);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_attempts_have_a_strict_bucket_per_address() {
     let Some(app) = TestApp::spawn_configured(Backend::Sqlite, |config, _| {

@@ -184,7 +184,7 @@ fn recheck(state: AppState, headers: HeaderMap, client: ClientInfo) -> LiveCrede
     LiveCredential(Arc::new(move || {
         let (state, headers, client) = (state.clone(), headers.clone(), client.clone());
         Box::pin(async move {
-            match caller_from(&state, &headers, &client, false).await {
+            match caller_from(&state, &headers, &client, None).await {
                 Caller::Member(context) => Ok(context),
                 Caller::Refused(error) => Err(error),
                 Caller::Anonymous => Err(AppError::Unauthenticated("the connection has no credential".into())),
@@ -309,7 +309,7 @@ async fn connection_init(
     payload: &serde_json::Value,
 ) -> async_graphql::Result<Data> {
     let headers = headers_with_init(upgrade, payload);
-    let context = match caller_from(state, &headers, client, false).await {
+    let context = match caller_from(state, &headers, client, None).await {
         Caller::Member(context) => context,
         refused => {
             // A failed or missing credential spends the address's budget, as over HTTP.

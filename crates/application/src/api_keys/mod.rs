@@ -197,19 +197,28 @@ impl Application {
     /// holds now.
     #[tracing::instrument(level = "debug", name = "authenticate_api_key", skip_all)]
     pub async fn authenticate_api_key(&self, secret: &str) -> Result<RequestContext, AppError> {
-        self.authenticate_api_key_with(secret, false).await
+        self.authenticate_api_key_with(secret, None).await
     }
 
     /// [`Application::authenticate_api_key`] for a request that [`Application::admit`]
-    /// admits next: when the key is kept and answers by itself, its rate-limit buckets
-    /// are spent with the cache lookup, in one round trip where the cache allows, and
-    /// `admit` uses those decisions.
+    /// admits next unless the key's plan refuses it first: when the key is kept, answers
+    /// by itself and would not be refused (an untrusted document where its plan requires
+    /// trusted ones, its tenant's monthly calls spent), its rate-limit buckets are spent
+    /// with the cache lookup, in one round trip where the cache allows, and `admit`
+    /// uses those decisions.
     #[tracing::instrument(level = "debug", name = "authenticate_api_key", skip_all)]
-    pub async fn authenticate_api_key_admitting(&self, secret: &str) -> Result<RequestContext, AppError> {
-        self.authenticate_api_key_with(secret, self.rate_limits.enabled).await
+    pub async fn authenticate_api_key_admitting(
+        &self,
+        secret: &str,
+        runs_trusted_document: bool,
+    ) -> Result<RequestContext, AppError> {
+        let ahead = self.rate_limits.enabled.then_some(runs_trusted_document);
+        self.authenticate_api_key_with(secret, ahead).await
     }
 
-    async fn authenticate_api_key_with(&self, secret: &str, admitting: bool) -> Result<RequestContext, AppError> {
+    /// `ahead`: spend the buckets with the lookup; whether the request runs a trusted
+    /// document.
+    async fn authenticate_api_key_with(&self, secret: &str, ahead: Option<bool>) -> Result<RequestContext, AppError> {
         let (tenant_id, key_id) = parse(secret).ok_or_else(|| AppError::Unauthenticated(REFUSED.into()))?;
         // The secret names its tenant; the digest check below proves it. This is the
         // API-key authentication path, allowed to mint a scope.
@@ -220,14 +229,19 @@ impl Application {
         // and its use already recorded (so `lastUsedAt` stays at most a minute behind).
         // A revoked or expired key is answered from the cache too. Revocation, role and
         // membership changes and suspension drop the tenant's entries.
-        let (looked_up, spent) = match admitting {
-            true => {
-                // The same test as below: only a key that answers by itself spends ahead.
+        let (looked_up, spent) = match ahead {
+            Some(runs_trusted_document) => {
+                // The same test as below (only a key that answers by itself), and none of
+                // the refusals that would come before admission.
                 let buckets = |cached: &CachedApiKey| {
                     let answers = same_digest(&cached.key.secret_digest, &digest)
                         && cached.key.is_usable(now)
                         && cached.key.use_recorded_lately(now);
-                    answers.then(|| {
+                    let refused = (cached.limits.trusted_documents_required && !runs_trusted_document)
+                        || self
+                            .monthly_calls_refusal(&RequestContext::for_api_key(&cached.key).with_limits(cached.limits))
+                            .is_some();
+                    (answers && !refused).then(|| {
                         self.member_buckets(crate::Actor::ApiKey(key_id), tenant_id, &cached.limits)
                             .into_iter()
                             .map(|(_, key, quota)| (key, quota))
@@ -241,7 +255,7 @@ impl Application {
                     .await;
                 (found.lookup, found.spent)
             }
-            false => (self.ports.access_cache.get_api_key(tenant_id, key_id).await, None),
+            None => (self.ports.access_cache.get_api_key(tenant_id, key_id).await, None),
         };
         if let Some(cached) = looked_up.key
             && same_digest(&cached.key.secret_digest, &digest)

@@ -11,23 +11,29 @@ use super::client::{Credential, credential, requested_tenant};
 use crate::AppState;
 use crate::graphql::Caller;
 
+/// A request admitted by its rate limits right after it is identified: a bearer's or a
+/// key's buckets may then be spent with its cached access's lookup, in one round trip.
+#[derive(Debug, Clone, Copy)]
+pub struct SpendAhead {
+    /// The request runs a trusted document (a key held to trusted documents by its plan
+    /// is refused otherwise, so it spends nothing ahead).
+    pub runs_trusted_document: bool,
+}
+
 /// Who the headers say is calling: the credential checked, the requested tenant
 /// checked against it, and the client's origin attached for the audit trail.
-/// `admitting`: the request is admitted by its rate limits right after (a bearer's or
-/// a key's buckets may then be spent with its cached access's lookup, in one round
-/// trip).
-pub async fn identify(state: &AppState, headers: &HeaderMap, client: &ClientInfo, admitting: bool) -> Caller {
+pub async fn identify(state: &AppState, headers: &HeaderMap, client: &ClientInfo, ahead: Option<SpendAhead>) -> Caller {
     let requested = requested_tenant(headers, state.config.base_domain.as_deref());
     // A request that names a tenant is checked against its token first: one refused
     // for naming another tenant spends nothing of its own tenant's budget.
-    let admitting = admitting && requested.is_none();
+    let ahead = ahead.filter(|_| requested.is_none());
     let caller = match credential(headers) {
         Ok(None) => Caller::Anonymous,
-        Ok(Some(Credential::ApiKey(secret))) => match authenticate_key(state, secret, admitting).await {
+        Ok(Some(Credential::ApiKey(secret))) => match authenticate_key(state, secret, ahead).await {
             Ok(context) => Caller::Member(context),
             Err(error) => refused(error),
         },
-        Ok(Some(Credential::AccessToken(token))) => match authenticate(state, token, admitting).await {
+        Ok(Some(Credential::AccessToken(token))) => match authenticate(state, token, ahead.is_some()).await {
             Ok(context) => Caller::Member(context),
             Err(error) => refused(error),
         },
@@ -63,11 +69,16 @@ async fn authenticate(
 async fn authenticate_key(
     state: &AppState,
     secret: &str,
-    admitting: bool,
+    ahead: Option<SpendAhead>,
 ) -> Result<tessera_application::RequestContext, tessera_application::AppError> {
-    match admitting {
-        true => state.app.authenticate_api_key_admitting(secret).await,
-        false => state.app.authenticate_api_key(secret).await,
+    match ahead {
+        Some(ahead) => {
+            state
+                .app
+                .authenticate_api_key_admitting(secret, ahead.runs_trusted_document)
+                .await
+        }
+        None => state.app.authenticate_api_key(secret).await,
     }
 }
 

@@ -118,12 +118,19 @@ async fn execute(
         Ok(shape) => shape,
         Err(refused) => return refused.answer(media, "unknown"),
     };
-    let caller = caller::identify(state, headers, &client, !shape.authentication()).await;
+    let trusted = persisted::is_trusted(&trusted_documents, &request);
+    // Buckets are spent with the credential's lookup only for a request admitted right
+    // after it: not one that logs in, nor one a stage before admission may still refuse
+    // (an introspection; for a key, an untrusted document or spent monthly calls, which
+    // the application checks with the kept key).
+    let ahead = (!shape.authentication() && !shape.introspects()).then_some(caller::SpendAhead {
+        runs_trusted_document: trusted,
+    });
+    let caller = caller::identify(state, headers, &client, ahead).await;
     caller::record(&caller, shape.label());
     if let Err(refused) = admission::introspection(&caller, state.config.schema.introspection, &shape) {
         return refused.answer(media, shape.label());
     }
-    let trusted = persisted::is_trusted(&trusted_documents, &request);
     if let Err(refused) = admission::documents_for_plan(&caller, trusted) {
         return refused.answer(media, shape.label());
     }
