@@ -8,7 +8,7 @@ use tessera_domain::User as DomainUser;
 use super::access::{Access, Rule};
 use super::context::{Caller, application, client_info, member};
 use super::cookies;
-use super::errors::{GqlResult, parse_id};
+use super::errors::GqlResult;
 use super::loaders::{MembershipOf, load};
 use super::members::Member;
 use super::tenants::Tenant;
@@ -27,35 +27,44 @@ pub(super) const RULES: &[Rule] = &[
     ("User", &["id", "email", "displayName", "emailVerified", "createdAt", "membership"], Access::Inherited),
 ];
 
-/// A person. One user can belong to several tenants.
-#[derive(SimpleObject, Clone)]
-#[graphql(complex)]
+// Each field is worked out only when a document asks for it (a members page shows a
+// person on every row).
+#[derive(Clone)]
 pub struct User {
-    pub id: ID,
-    pub email: String,
-    pub display_name: String,
-    pub email_verified: bool,
-    pub created_at: DateTime<Utc>,
+    user: DomainUser,
     /// The user of a token pair just issued: its session is not this request's caller.
-    #[graphql(skip)]
-    pub issued: bool,
+    issued: bool,
 }
 
 impl From<DomainUser> for User {
     fn from(user: DomainUser) -> Self {
-        Self {
-            id: ID(user.id.to_string()),
-            email: user.email.as_str().to_owned(),
-            display_name: user.display_name.as_str().to_owned(),
-            email_verified: user.email_verified_at.is_some(),
-            created_at: user.created_at,
-            issued: false,
-        }
+        Self { user, issued: false }
     }
 }
 
-#[async_graphql::ComplexObject]
+/// A person. One user can belong to several tenants.
+#[Object]
 impl User {
+    async fn id(&self) -> ID {
+        ID(self.user.id.to_string())
+    }
+
+    async fn email(&self) -> &str {
+        self.user.email.as_str()
+    }
+
+    async fn display_name(&self) -> &str {
+        self.user.display_name.as_str()
+    }
+
+    async fn email_verified(&self) -> bool {
+        self.user.email_verified_at.is_some()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.user.created_at
+    }
+
     /// This person's membership of the tenant this request runs in; null when they
     /// hold none, when the request has no tenant or its caller is still onboarding, and
     /// on the user of a token pair just issued (ask again with the new token). A person
@@ -67,7 +76,7 @@ impl User {
         if self.issued || request.member_scope().is_err() {
             return Ok(None);
         }
-        let user_id = parse_id("id", &self.id, tessera_domain::UserId::parse)?;
+        let user_id = self.user.id;
         // Asked per person, so one refusal does not fail the batch of the others.
         request.authorize_member_read(user_id).gql()?;
         Ok(load(ctx, MembershipOf(user_id)).await?.map(Member))
@@ -94,8 +103,8 @@ impl From<AuthSession> for AuthPayload {
             refresh_token: Some(session.refresh_token),
             expires_at: session.access_token_expires_at,
             user: User {
+                user: session.user,
                 issued: true,
-                ..session.user.into()
             },
             tenant: session.tenant.into(),
         }

@@ -47,39 +47,52 @@ impl From<Permission> for PermissionInfo {
 #[derive(Default)]
 pub struct RoleQuery;
 
+// Each field is worked out only when a document asks for it (a members page shows a
+// role on every row, usually only its name and permissions).
+#[derive(Clone)]
+pub struct Role(DomainRole);
+
 /// A named set of permissions inside the tenant.
-#[derive(SimpleObject, Clone)]
-pub struct Role {
-    pub id: ID,
-    pub name: String,
+#[Object]
+impl Role {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn name(&self) -> &str {
+        self.0.name.as_str()
+    }
+
     /// `owner`, `admin`, `member` or `viewer` for the seeded roles; null for the tenant's own.
-    pub system_key: Option<String>,
+    async fn system_key(&self) -> Option<&'static str> {
+        self.0.system.map(|s| s.key())
+    }
+
     /// False for the owner role, which is fixed.
-    pub editable: bool,
+    async fn editable(&self) -> bool {
+        !self.0.is_owner()
+    }
+
     /// Stable permission names, e.g. `members:invite`.
-    pub permissions: Vec<String>,
-    pub created_at: DateTime<Utc>,
+    async fn permissions(&self) -> Vec<&'static str> {
+        self.0.permissions.iter().map(|p| p.as_str()).collect()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
 }
 
 impl From<&DomainRole> for Role {
     fn from(role: &DomainRole) -> Self {
-        Self {
-            id: ID(role.id.to_string()),
-            name: role.name.as_str().to_owned(),
-            system_key: role.system.map(|s| s.key().to_owned()),
-            editable: !role.is_owner(),
-            permissions: role.permissions.iter().map(|p| p.as_str().to_owned()).collect(),
-            created_at: role.created_at,
-        }
+        Self(role.clone())
     }
 }
 
 impl Role {
     /// The role a row points at, through the request's loader.
     pub(crate) async fn of_row(ctx: &Context<'_>, id: RoleId) -> Result<Self> {
-        super::loaders::load_required(ctx, id, "role")
-            .await
-            .map(|role| Self::from(&role))
+        super::loaders::load_required(ctx, id, "role").await.map(Self)
     }
 }
 
