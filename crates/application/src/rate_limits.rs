@@ -127,6 +127,19 @@ impl Application {
         buckets
     }
 
+    /// [`Application::member_buckets`] as the access cache spends them with a lookup.
+    pub(crate) fn buckets_to_spend(
+        &self,
+        actor: Actor,
+        tenant_id: TenantId,
+        limits: &RequestLimits,
+    ) -> Vec<(String, Quota)> {
+        self.member_buckets(actor, tenant_id, limits)
+            .into_iter()
+            .map(|(_, key, quota)| (key, quota))
+            .collect()
+    }
+
     /// Draws one request from each bucket that applies: the tenant (sized by plan) and
     /// the principal for a member or key; the client address otherwise; and the strict
     /// authentication bucket for log-in, sign-up and reset requests. Stops at the first

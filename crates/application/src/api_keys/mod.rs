@@ -241,12 +241,8 @@ impl Application {
                         || self
                             .monthly_calls_refusal(&RequestContext::for_api_key(&cached.key).with_limits(cached.limits))
                             .is_some();
-                    (answers && !refused).then(|| {
-                        self.member_buckets(crate::Actor::ApiKey(key_id), tenant_id, &cached.limits)
-                            .into_iter()
-                            .map(|(_, key, quota)| (key, quota))
-                            .collect()
-                    })
+                    (answers && !refused)
+                        .then(|| self.buckets_to_spend(crate::Actor::ApiKey(key_id), tenant_id, &cached.limits))
                 };
                 let found = self
                     .ports

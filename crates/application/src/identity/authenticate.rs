@@ -74,12 +74,7 @@ impl Application {
         let (lookup, spent) = match admitting {
             true => {
                 let actor = crate::Actor::User(claims.user_id);
-                let buckets = |access: &MemberAccess| {
-                    self.member_buckets(actor, claims.tenant_id, &access.limits)
-                        .into_iter()
-                        .map(|(_, key, quota)| (key, quota))
-                        .collect()
-                };
+                let buckets = |access: &MemberAccess| self.buckets_to_spend(actor, claims.tenant_id, &access.limits);
                 let found = self
                     .ports
                     .access_cache

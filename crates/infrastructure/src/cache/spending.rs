@@ -9,6 +9,7 @@
 
 use deadpool_redis::redis::Script;
 use tessera_application::ports::{AccessLookup, ApiKeyLookup, BucketsFor, KeyBucketsFor, SpendingLookup};
+use tessera_domain::rate_limit::Quota;
 use tessera_domain::{ApiKeyId, SessionId, TenantId, UserId};
 use tracing::Instrument as _;
 
@@ -62,6 +63,40 @@ pub(super) fn key_script() -> Script {
     Script::new(KEY_SPEND_IF_CURRENT)
 }
 
+/// Runs one of the spending scripts: `marks` as its first keys, the stamp the local
+/// entry was kept under as its first argument, then each bucket's key, interval and
+/// period; `call` names the Redis call and its tenant on the trace (before the request's
+/// tenant span exists). `None` when Redis could not answer.
+async fn run(
+    connection: &mut deadpool_redis::Connection,
+    script: &Script,
+    marks: &[String],
+    kept_under: i64,
+    wanted: &[(String, Quota)],
+    (call, tenant_id): (&'static str, TenantId),
+) -> Option<Vec<i64>> {
+    let mut invocation = script.prepare_invoke();
+    for mark in marks {
+        invocation.key(mark);
+    }
+    invocation.arg(kept_under);
+    for (bucket, quota) in wanted {
+        invocation
+            .key(bucket_key(bucket))
+            .arg(quota.emission_interval_ms())
+            .arg(quota.period_ms());
+    }
+    let span = telemetry::redis_call(call);
+    span.record("tenant.id", tracing::field::display(tenant_id));
+    match invocation.invoke_async(connection).instrument(span).await {
+        Ok(answer) => Some(answer),
+        Err(error) => {
+            tracing::warn!(%error, "access cache read failed; reading from the database");
+            None
+        }
+    }
+}
+
 impl RedisAccessCache {
     pub(super) async fn lookup_and_spend(
         &self,
@@ -89,26 +124,19 @@ impl RedisAccessCache {
             }
         };
         let wanted = buckets(&access);
-        let mut invocation = self.spend_if_current.prepare_invoke();
-        invocation
-            .key(Self::revoked_key(session_id))
-            .key(Self::generation_key(tenant_id))
-            .arg(kept_under);
-        for (key, quota) in &wanted {
-            invocation
-                .key(bucket_key(key))
-                .arg(quota.emission_interval_ms())
-                .arg(quota.period_ms());
-        }
-        // Before the request's tenant span exists: the call names its tenant itself.
-        let span = telemetry::redis_call("EVALSHA session access rate limit");
-        span.record("tenant.id", tracing::field::display(tenant_id));
-        let answer: Vec<i64> = match invocation.invoke_async(&mut connection).instrument(span).await {
-            Ok(answer) => answer,
-            Err(error) => {
-                tracing::warn!(%error, "access cache read failed; reading from the database");
-                return unanswered;
-            }
+        let marks = [Self::revoked_key(session_id), Self::generation_key(tenant_id)];
+        let call = ("EVALSHA session access rate limit", tenant_id);
+        let Some(answer) = run(
+            &mut connection,
+            &self.spend_if_current,
+            &marks,
+            kept_under,
+            &wanted,
+            call,
+        )
+        .await
+        else {
+            return unanswered;
         };
         match answer.as_slice() {
             [1, ..] => SpendingLookup {
@@ -174,22 +202,19 @@ impl RedisAccessCache {
                 return unanswered;
             }
         };
-        let mut invocation = self.key_spend_if_current.prepare_invoke();
-        invocation.key(Self::generation_key(tenant_id)).arg(kept_under);
-        for (bucket, quota) in &wanted {
-            invocation
-                .key(bucket_key(bucket))
-                .arg(quota.emission_interval_ms())
-                .arg(quota.period_ms());
-        }
-        let span = telemetry::redis_call("EVALSHA api key rate limit");
-        span.record("tenant.id", tracing::field::display(tenant_id));
-        let answer: Vec<i64> = match invocation.invoke_async(&mut connection).instrument(span).await {
-            Ok(answer) => answer,
-            Err(error) => {
-                tracing::warn!(%error, "access cache read failed; reading from the database");
-                return unanswered;
-            }
+        let marks = [Self::generation_key(tenant_id)];
+        let call = ("EVALSHA api key rate limit", tenant_id);
+        let Some(answer) = run(
+            &mut connection,
+            &self.key_spend_if_current,
+            &marks,
+            kept_under,
+            &wanted,
+            call,
+        )
+        .await
+        else {
+            return unanswered;
         };
         match answer.as_slice() {
             // The script spends only when the generation is the key's.
