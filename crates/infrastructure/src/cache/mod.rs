@@ -147,6 +147,18 @@ impl RedisAccessCache {
         cache
     }
 
+    /// A pooled Redis connection; none (logged) when Redis cannot be reached, and the
+    /// request reads from the database instead.
+    async fn connection(&self) -> Option<deadpool_redis::Connection> {
+        match self.pool.get().await {
+            Ok(connection) => Some(connection),
+            Err(error) => {
+                tracing::warn!(%error, "access cache unavailable; reading from the database");
+                None
+            }
+        }
+    }
+
     fn key(tenant_id: TenantId) -> String {
         format!("tessera:access:{tenant_id}")
     }
@@ -223,13 +235,7 @@ fn count<T>(found: Option<T>, kind: &'static str, layer: &'static str) -> Option
 #[async_trait]
 impl AccessCache for RedisAccessCache {
     async fn get(&self, tenant_id: TenantId, user_id: UserId) -> Option<MemberAccess> {
-        let mut connection = match self.pool.get().await {
-            Ok(connection) => connection,
-            Err(error) => {
-                tracing::warn!(%error, "access cache unavailable; reading from the database");
-                return None;
-            }
-        };
+        let mut connection = self.connection().await?;
         let raw: Option<String> = match connection
             .hget(Self::key(tenant_id), user_id.to_string())
             .instrument(telemetry::redis_call("HGET access"))
@@ -245,13 +251,9 @@ impl AccessCache for RedisAccessCache {
     }
 
     async fn lookup(&self, tenant_id: TenantId, user_id: UserId, session_id: SessionId) -> AccessLookup {
-        let mut connection = match self.pool.get().await {
-            Ok(connection) => connection,
-            Err(error) => {
-                // Not revoked as far as the cache knows; the database path checks the session.
-                tracing::warn!(%error, "access cache unavailable; reading from the database");
-                return AccessLookup::UNANSWERED;
-            }
+        // Unanswered: not revoked as far as the cache knows; the database path checks the session.
+        let Some(mut connection) = self.connection().await else {
+            return AccessLookup::UNANSWERED;
         };
         let marks: Result<(i64, i64), _> = self
             .generations

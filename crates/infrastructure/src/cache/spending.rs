@@ -116,12 +116,8 @@ impl RedisAccessCache {
             lookup: AccessLookup::UNANSWERED,
             spent: None,
         };
-        let mut connection = match self.pool.get().await {
-            Ok(connection) => connection,
-            Err(error) => {
-                tracing::warn!(%error, "access cache unavailable; reading from the database");
-                return unanswered;
-            }
+        let Some(mut connection) = self.connection().await else {
+            return unanswered;
         };
         let wanted = buckets(&access);
         let marks = [Self::revoked_key(session_id), Self::generation_key(tenant_id)];
@@ -195,12 +191,8 @@ impl RedisAccessCache {
             },
             spent: None,
         };
-        let mut connection = match self.pool.get().await {
-            Ok(connection) => connection,
-            Err(error) => {
-                tracing::warn!(%error, "access cache unavailable; reading from the database");
-                return unanswered;
-            }
+        let Some(mut connection) = self.connection().await else {
+            return unanswered;
         };
         let marks = [Self::generation_key(tenant_id)];
         let call = ("EVALSHA api key rate limit", tenant_id);
