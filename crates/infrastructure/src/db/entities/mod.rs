@@ -32,6 +32,7 @@ pub mod mfa_challenge;
 pub mod mfa_recovery_code;
 pub mod onboarding_progress;
 pub mod outbox_event;
+mod positional;
 pub mod role;
 pub mod role_permission;
 pub mod scim_group;
@@ -54,6 +55,7 @@ pub mod webhook_endpoint;
 pub mod workspace;
 pub mod workspace_member;
 
+pub(crate) use positional::Positional;
 use tessera_application::ports::StoreError;
 
 /// A stored value that no longer passes the domain's rules is a storage fault.

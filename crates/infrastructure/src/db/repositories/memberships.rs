@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LockType, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select,
 };
 use tessera_application::ports::{MemberFilter, MembershipRepository, StoreResult};
 use tessera_application::{Page, PageRequest, TenantScope};
@@ -151,8 +151,7 @@ impl MembershipRepository for SeaTransaction {
             .map_err(db_failure)?
             .iter()
             .map(|row| {
-                let membership = membership::Model::from_query_result(row, "m_").map_err(db_failure)?;
-                let user = user::Model::from_query_result(row, "u_").map_err(db_failure)?;
+                let (membership, user) = super::users::joined_row::<membership::Model>(row).map_err(db_failure)?;
                 Ok((membership.into_domain()?, user.into_domain()?))
             })
             .collect::<StoreResult<Vec<_>>>()?;

@@ -150,7 +150,8 @@ impl UserRepository for SeaTransaction {
 }
 
 /// `rows` (a sub-select of `E`'s rows, named `alias`) joined to the users its `user_id`
-/// column points at: `E`'s columns come back prefixed `m_`, the user's `u_`.
+/// column points at: `E`'s columns come back first (prefixed `m_`), then the user's
+/// (`u_`); [`joined_row`] reads one back.
 pub(super) fn joined_to_users<E: sea_orm::EntityTrait>(
     rows: sea_orm::sea_query::SelectStatement,
     alias: &sea_orm::sea_query::Alias,
@@ -176,4 +177,12 @@ pub(super) fn joined_to_users<E: sea_orm::EntityTrait>(
         Expr::col((user::Entity, user::Column::Id)).equals((alias.clone(), user_id)),
     );
     joined
+}
+
+/// One row of [`joined_to_users`]: `E`'s model and its user's, read by position.
+pub(super) fn joined_row<M: crate::db::entities::Positional>(
+    row: &sea_orm::QueryResult,
+) -> Result<(M, user::Model), sea_orm::DbErr> {
+    use crate::db::entities::Positional as _;
+    Ok((M::at(row, 0)?, user::Model::at(row, M::COLUMNS.len())?))
 }

@@ -8,7 +8,7 @@ use tessera_application::TenantScope;
 use tessera_application::ports::{StoreResult, WorkspaceWithMember};
 use tessera_domain::{RoleId, User, UserId, WorkspaceId, WorkspaceMembership, WorkspaceMembershipId};
 
-use crate::db::entities::{corrupt, user, workspace, workspace_member};
+use crate::db::entities::{corrupt, workspace, workspace_member};
 use crate::db::{SeaTransaction, db_failure, scoped};
 
 /// The rows numbered within each `partition` by `(created_at, id)`, as `member_rank`.
@@ -120,8 +120,7 @@ impl SeaTransaction {
             .map_err(db_failure)?
             .iter()
             .map(|row| {
-                let member = workspace_member::Model::from_query_result(row, "m_").map_err(db_failure)?;
-                let user = user::Model::from_query_result(row, "u_").map_err(db_failure)?;
+                let (member, user) = super::users::joined_row::<workspace_member::Model>(row).map_err(db_failure)?;
                 Ok((member.into_domain(), user.into_domain()?))
             })
             .collect()
