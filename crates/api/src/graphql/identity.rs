@@ -1,5 +1,7 @@
 //! Sign-up, log-in and the current user.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use tessera_application::identity::{AuthSession, LogIn, SignUp};
@@ -31,13 +33,19 @@ pub(super) const RULES: &[Rule] = &[
 // person on every row).
 #[derive(Clone)]
 pub struct User {
-    user: DomainUser,
+    user: Arc<DomainUser>,
     /// The user of a token pair just issued: its session is not this request's caller.
     issued: bool,
 }
 
 impl From<DomainUser> for User {
     fn from(user: DomainUser) -> Self {
+        Arc::new(user).into()
+    }
+}
+
+impl From<Arc<DomainUser>> for User {
+    fn from(user: Arc<DomainUser>) -> Self {
         Self { user, issued: false }
     }
 }
@@ -103,7 +111,7 @@ impl From<AuthSession> for AuthPayload {
             refresh_token: Some(session.refresh_token),
             expires_at: session.access_token_expires_at,
             user: User {
-                user: session.user,
+                user: Arc::new(session.user),
                 issued: true,
             },
             tenant: session.tenant.into(),

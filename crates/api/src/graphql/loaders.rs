@@ -89,26 +89,30 @@ fn by_page_size<I: Copy, K, S: Eq + Hash>(keys: &[K], split: impl Fn(&K) -> (I, 
     grouped
 }
 
-/// Loaders of records by their own id: one use-case call for the whole batch.
+/// Loaders of records by their own id: one use-case call for the whole batch. Users
+/// and roles are shared (`Arc`): every row of a page that points at one takes it from
+/// the loader's cache, and a copy per row would copy its names and permissions.
 macro_rules! by_id {
-    ($($id:ty => $record:ty: $use_case:ident,)*) => {$(
+    ($($id:ty => $record:ty: $use_case:ident $(, $shared:ident)?;)*) => {$(
         impl Loader<$id> for RequestLoader {
-            type Value = $record;
+            type Value = by_id!(@value $record $(, $shared)?);
             type Error = Arc<AppError>;
 
-            async fn load(&self, keys: &[$id]) -> Loaded<$id, $record> {
+            async fn load(&self, keys: &[$id]) -> Loaded<$id, Self::Value> {
                 let records = self.app.$use_case(&self.request, keys).await.map_err(shared)?;
-                Ok(keyed(records, |record| record.id))
+                Ok(keyed(records.into_iter()$(.map($shared::new))?.collect(), |record| record.id))
             }
         }
     )*};
+    (@value $record:ty) => { $record };
+    (@value $record:ty, $shared:ident) => { $shared<$record> };
 }
 
 by_id! {
-    UserId => User: users_by_ids,
-    RoleId => Role: roles_by_ids,
-    WorkspaceId => Workspace: workspaces_by_ids,
-    TenantId => Tenant: my_tenants_by_ids,
+    UserId => User: users_by_ids, Arc;
+    RoleId => Role: roles_by_ids, Arc;
+    WorkspaceId => Workspace: workspaces_by_ids;
+    TenantId => Tenant: my_tenants_by_ids;
 }
 
 impl Loader<MembershipOf> for RequestLoader {

@@ -1,5 +1,7 @@
 //! Members of the current tenant.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, ID, InputObject, Lookahead, Object, Result};
 use chrono::{DateTime, Utc};
 use tessera_application::members::MemberListFilter;
@@ -185,8 +187,8 @@ impl MemberQuery {
             .list_members_with(request, &filter, &page, with)
             .await
             .gql()?;
-        remember(ctx, read.users.into_iter().map(|user| (user.id, user))).await;
-        remember(ctx, read.roles.into_iter().map(|role| (role.id, role))).await;
+        remember(ctx, read.users.into_iter().map(|user| (user.id, Arc::new(user)))).await;
+        remember(ctx, read.roles.into_iter().map(|role| (role.id, Arc::new(role)))).await;
         Ok(MemberConnection {
             page: read.page,
             extra: filter,

@@ -1,5 +1,7 @@
 //! The permission catalogue and tenant roles.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use tessera_application::PageRequest;
@@ -50,7 +52,7 @@ pub struct RoleQuery;
 // Each field is worked out only when a document asks for it (a members page shows a
 // role on every row, usually only its name and permissions).
 #[derive(Clone)]
-pub struct Role(DomainRole);
+pub struct Role(Arc<DomainRole>);
 
 /// A named set of permissions inside the tenant.
 #[Object]
@@ -74,8 +76,8 @@ impl Role {
     }
 
     /// Stable permission names, e.g. `members:invite`.
-    async fn permissions(&self) -> Vec<&'static str> {
-        self.0.permissions.iter().map(|p| p.as_str()).collect()
+    async fn permissions(&self) -> PermissionNames<'_> {
+        PermissionNames(&self.0.permissions)
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -85,7 +87,39 @@ impl Role {
 
 impl From<&DomainRole> for Role {
     fn from(role: &DomainRole) -> Self {
-        Self(role.clone())
+        Self(Arc::new(role.clone()))
+    }
+}
+
+/// A role's permission names: `[String!]!` in the schema, answered as one list value
+/// instead of through the engine's resolution of each name as an item of its own (a
+/// members page asks every row's role for them).
+pub struct PermissionNames<'a>(&'a tessera_domain::PermissionSet);
+
+impl async_graphql::OutputType for PermissionNames<'_> {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        <Vec<&str> as async_graphql::OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<&str> as async_graphql::OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        <Vec<&str> as async_graphql::OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        _ctx: &async_graphql::ContextSelectionSet<'_>,
+        _field: &async_graphql::Positioned<async_graphql::parser::types::Field>,
+    ) -> async_graphql::ServerResult<async_graphql::Value> {
+        Ok(async_graphql::Value::List(
+            self.0
+                .iter()
+                .map(|permission| async_graphql::Value::String(permission.as_str().to_owned()))
+                .collect(),
+        ))
     }
 }
 

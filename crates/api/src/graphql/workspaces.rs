@@ -1,5 +1,7 @@
 //! Workspaces of the current tenant.
 
+use std::sync::Arc;
+
 use async_graphql::{ComplexObject, Context, ID, InputObject, Lookahead, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use tessera_application::workspaces::{CreateWorkspace, RenameWorkspace, WorkspaceMemberChange};
@@ -84,8 +86,8 @@ impl Workspace {
             let read = load(ctx, FirstMembersOf(id, page.limit, with))
                 .await?
                 .ok_or_else(|| to_graphql_error(&AppError::NotFound("workspace")))?;
-            remember(ctx, read.users.into_iter().map(|user| (user.id, user))).await;
-            remember(ctx, read.roles.into_iter().map(|role| (role.id, role))).await;
+            remember(ctx, read.users.into_iter().map(|user| (user.id, Arc::new(user)))).await;
+            remember(ctx, read.roles.into_iter().map(|role| (role.id, Arc::new(role)))).await;
             read.page
         } else {
             application(ctx)
