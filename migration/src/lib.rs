@@ -33,6 +33,7 @@ mod m20261207_000022_second_factor;
 mod m20261207_000023_sso;
 mod m20261207_000024_scim;
 mod m20261207_000025_tenant_counts_guard;
+mod m20261207_000026_own_memberships_estimate;
 
 pub use m20261123_000011_audit_trail::PLATFORM_CHAIN;
 
@@ -140,6 +141,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000023_sso::Migration),
             Box::new(m20261207_000024_scim::Migration),
             Box::new(m20261207_000025_tenant_counts_guard::Migration),
+            Box::new(m20261207_000026_own_memberships_estimate::Migration),
         ]
     }
 }

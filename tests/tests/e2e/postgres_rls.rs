@@ -463,3 +463,57 @@ async fn an_ordinary_schema_owner_runs_migrations_workers_and_audit_commands() {
         .await
         .expect("drop the role");
 }
+
+/// A members page under row level security walks the tenant's `(tenant_id,
+/// created_at, id)` index in order and stops after the page, instead of reading every
+/// membership of the tenant through a bitmap and sorting them: the two policies that
+/// let a membership be seen are joined with OR, and without migration 26 the planner
+/// expected almost none of the tenant's rows to pass them. The table is told it holds
+/// a thousand tenants (as a real one would), so that the estimate is a real one's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_page_walks_its_tenants_index_in_order() {
+    let Some((app, a, _)) = two_tenants().await else {
+        return;
+    };
+    let owner = app.db.owner().await;
+    owner
+        .execute_unprepared(&format!(
+            "INSERT INTO users (id, email, display_name, password_hash, email_verified_at, is_platform_admin, \
+                                created_at, updated_at) \
+             SELECT gen_random_uuid(), 'member' || n || '@a.example', 'Member ' || n, 'x', now(), false, now(), now() \
+             FROM generate_series(1, 300) AS n; \
+             INSERT INTO memberships (tenant_id, id, user_id, role_id, status, created_at, updated_at) \
+             SELECT '{a}', gen_random_uuid(), u.id, \
+                    (SELECT id FROM roles WHERE tenant_id = '{a}' AND system_key = 'member'), 'active', \
+                    now() - make_interval(secs => row_number() OVER ()), now() \
+             FROM users u WHERE u.email LIKE 'member%@a.example'; \
+             ALTER TABLE memberships ALTER COLUMN tenant_id SET (n_distinct = 1000); \
+             ANALYZE memberships;"
+        ))
+        .await
+        .expect("seed a tenant of 300 members");
+    let store = app.db.app_store(1).await;
+    let txn = inside(&store, a).await;
+    let plan: Vec<String> = txn
+        .connection()
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "EXPLAIN SELECT p.*, u.email, u.display_name \
+                 FROM (SELECT * FROM memberships WHERE tenant_id = '{a}' ORDER BY created_at, id LIMIT 51) AS p \
+                 INNER JOIN users u ON u.id = p.user_id ORDER BY p.created_at, p.id"
+            ),
+        ))
+        .await
+        .expect("explain")
+        .iter()
+        .map(|row| row.try_get::<String>("", "QUERY PLAN").expect("plan line"))
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("Index Scan using ix_memberships_tenant_created on memberships"))
+            && !plan.iter().any(|line| line.contains("Bitmap")),
+        "expected the tenant's index walked in order: {plan:#?}"
+    );
+    app.stop().await;
+}
