@@ -28,6 +28,9 @@ pub struct AppState {
     /// The same schema without the per-field hook, for operations whose every field
     /// was found allowed before they ran (see [`graphql::access_plan`]).
     pub unguarded: TesseraSchema,
+    /// `unguarded` without the validation rules (complexity still measured), for
+    /// documents already validated in full (see `http::graphql::documents`).
+    pub validated: TesseraSchema,
     /// Parsed and measured documents, by their text.
     pub documents: Arc<http::Documents>,
     pub config: Arc<ApiConfig>,

@@ -141,6 +141,18 @@ pub fn build_unguarded_schema(app: Arc<Application>, limits: &SchemaLimits) -> T
         .finish()
 }
 
+/// [`build_unguarded_schema`]'s schema without the validation rules (the complexity
+/// limit still holds): only for a document the engine has already validated in full
+/// and run, and whose validation does not depend on the request (it declares no
+/// variables; see `http::graphql::documents`).
+pub fn build_validated_schema(app: Arc<Application>, limits: &SchemaLimits) -> TesseraSchema {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
+        .data(app)
+        .limit_complexity(limits.max_complexity)
+        .validation_mode(async_graphql::ValidationMode::Fast)
+        .finish()
+}
+
 /// The SDL of the schema, as written to `schema.graphql`.
 pub fn schema_sdl() -> String {
     Schema::build(Query::default(), Mutation::default(), Subscription)

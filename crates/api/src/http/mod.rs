@@ -34,7 +34,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::AppState;
 use crate::graphql::access_plan::FieldTypes;
-use crate::graphql::{SchemaLimits, build_schema, build_unguarded_schema};
+use crate::graphql::{SchemaLimits, build_schema, build_unguarded_schema, build_validated_schema};
 
 /// Who may run only documents from the trusted manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -140,6 +140,7 @@ pub fn router(app: Arc<Application>, config: ApiConfig) -> Router {
     let documents = Documents::new(FieldTypes::from_sdl(&schema.sdl()), config.document_cache_bytes);
     let state = AppState {
         unguarded: build_unguarded_schema(app.clone(), &config.schema),
+        validated: build_validated_schema(app.clone(), &config.schema),
         app,
         schema,
         documents: Arc::new(documents),

@@ -3,11 +3,15 @@
 //! access rules (see [`crate::graphql::access_plan`]). A bounded cache keeps that by the
 //! text (persisted documents arrive here as their text too), so a document sent again
 //! is neither parsed nor measured again: the engine gets a copy of the parsed document.
-//! The engine still validates every request, because its validation also checks the
-//! request's variables against the document. Hits and misses are counted in
-//! `tessera_cache_requests_total{kind="document"}`.
+//! The engine validates a document in full until it has once run it (validation and
+//! all); after that, a document that declares no variables (whose validation is then
+//! the same for every request) runs on a schema that only measures its complexity and
+//! depth. A document with variables is validated in full every time: the engine's
+//! validation also checks the request's variables against it. Hits and misses are
+//! counted in `tessera_cache_requests_total{kind="document"}`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 
@@ -102,6 +106,11 @@ struct Measured {
     label: &'static str,
     /// Each operation: its name, whether it is a mutation, and the fields it reaches.
     operations: Vec<(Option<String>, bool, OperationFields)>,
+    /// Some operation declares variables.
+    variables: bool,
+    /// The engine ran the document (so it passed the engine's validation in full), and
+    /// it declares no variables.
+    validated: AtomicBool,
 }
 
 impl Default for Measured {
@@ -114,6 +123,8 @@ impl Default for Measured {
             depth: Depth::default(),
             label: "unknown",
             operations: Vec::new(),
+            variables: false,
+            validated: AtomicBool::new(false),
         }
     }
 }
@@ -124,6 +135,7 @@ impl Measured {
         for (name, operation) in document.operations.iter() {
             let is_mutation = operation.node.ty == OperationType::Mutation;
             measured.mutation |= is_mutation;
+            measured.variables |= !operation.node.variable_definitions.is_empty();
             let mut roots = Vec::new();
             let mut visited = Vec::new();
             root_field_names(document, &operation.node.selection_set.node, &mut visited, &mut roots);
@@ -273,6 +285,20 @@ impl Shape {
     pub fn label(&self) -> &'static str {
         self.measured.label
     }
+
+    /// The engine has run this document before and its validation does not depend on
+    /// the request: it need not be validated again.
+    pub fn validated(&self) -> bool {
+        self.measured.validated.load(Ordering::Relaxed)
+    }
+
+    /// The engine ran the document (its answer has data): it passed validation. Kept
+    /// only for a document that declares no variables.
+    pub fn ran(&self) {
+        if !self.measured.variables && self.selected.is_some() {
+            self.measured.validated.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -291,6 +317,33 @@ mod tests {
         Shape::of(&mut request);
         request.query = "{ not graphql".into();
         assert!(request.parsed_query().is_ok(), "the text was parsed again");
+    }
+
+    /// Only a document the engine ran, and that declares no variables, skips the
+    /// engine's validation after: its next request finds it validated.
+    #[test]
+    fn a_document_is_validated_once_only_when_it_declares_no_variables() {
+        let documents = documents(1 << 20);
+        let plain = "{ members(first: 5) { nodes { user { email } } } }";
+        let first = documents.shape(&mut async_graphql::Request::new(plain));
+        assert!(!first.validated(), "not run yet");
+        first.ran();
+        assert!(documents.shape(&mut async_graphql::Request::new(plain)).validated());
+
+        let with_variables = "query Page($n: Int) { members(first: $n) { nodes { user { email } } } }";
+        let first = documents.shape(&mut async_graphql::Request::new(with_variables));
+        first.ran();
+        assert!(
+            !documents
+                .shape(&mut async_graphql::Request::new(with_variables))
+                .validated(),
+            "a document with variables is validated with each request's variables"
+        );
+
+        // An operation that is not in the document runs nothing.
+        let two = "query A { me { email } } query B { me { displayName } }";
+        documents.shape(&mut async_graphql::Request::new(two)).ran();
+        assert!(!documents.shape(&mut async_graphql::Request::new(two)).validated());
     }
 
     #[test]

@@ -92,8 +92,15 @@ pub async fn run(
         tenant.id = tracing::field::Empty,
     );
     let span = for_tenant(span, member.as_ref().map(|context| context.tenant_id()));
-    let schema = if unguarded { &state.unguarded } else { &state.schema };
+    let schema = match (unguarded, shape.validated()) {
+        (true, true) => &state.validated,
+        (true, false) => &state.unguarded,
+        (false, _) => &state.schema,
+    };
     let response = tracing::Instrument::instrument(schema.execute(request.data(caller)), span).await;
+    if response.data != async_graphql::Value::Null {
+        shape.ran();
+    }
     if let Some(context) = &member {
         let failed = !response.errors.is_empty();
         state.app.meter(context, Metered::Ran { failed });
