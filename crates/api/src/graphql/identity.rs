@@ -87,7 +87,7 @@ impl User {
         let user_id = self.user.id;
         // Asked per person, so one refusal does not fail the batch of the others.
         request.authorize_member_read(user_id).gql()?;
-        Ok(load(ctx, MembershipOf(user_id)).await?.map(Member))
+        Ok(load(ctx, MembershipOf(user_id)).await?.map(Member::from))
     }
 }
 

@@ -1,18 +1,21 @@
 //! Members of the current tenant.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Lookahead, Object, Result};
 use chrono::{DateTime, Utc};
 use tessera_application::members::MemberListFilter;
 use tessera_application::{PageRequest, WithPeople};
-use tessera_domain::{Membership, MembershipStatus as DomainStatus, RoleId, UserId};
+use tessera_domain::{
+    Membership, MembershipStatus as DomainStatus, Role as DomainRole, RoleId, User as DomainUser, UserId,
+};
 
 use super::access::{Access, Rule};
 use super::context::{application, member};
 use super::errors::{GqlResult, parse_id};
 use super::identity::User;
-use super::loaders::{FirstWorkspacesOf, MembershipOf, load_required, prefetch, remember, rows_ask_for};
+use super::loaders::{FirstWorkspacesOf, MembershipOf, load_required, prefetch, rows_ask_for};
 use super::pagination::{page_cost, relay_connection};
 use super::roles::Role;
 use super::workspaces::MemberWorkspaceConnection;
@@ -58,11 +61,51 @@ impl From<MembershipStatus> for DomainStatus {
     }
 }
 
-pub struct Member(pub Membership);
+/// A member; on a members page, with the user and role read along with the page.
+pub struct Member {
+    membership: Membership,
+    user: Option<Arc<DomainUser>>,
+    role: Option<Arc<DomainRole>>,
+}
+
+impl From<Membership> for Member {
+    fn from(membership: Membership) -> Self {
+        Self {
+            membership,
+            user: None,
+            role: None,
+        }
+    }
+}
 
 impl From<&Membership> for Member {
     fn from(membership: &Membership) -> Self {
-        Self(membership.clone())
+        membership.clone().into()
+    }
+}
+
+/// A row of a members page: the membership, and the user and role it points at when
+/// they were read with the page (the document asked for them). Its `user` and `role`
+/// then need no loader: each row holds a share of them.
+pub struct MemberRow {
+    membership: Membership,
+    user: Option<Arc<DomainUser>>,
+    role: Option<Arc<DomainRole>>,
+}
+
+impl super::pagination::Cursored for MemberRow {
+    fn cursor(&self) -> String {
+        self.membership.cursor()
+    }
+}
+
+impl From<&MemberRow> for Member {
+    fn from(row: &MemberRow) -> Self {
+        Self {
+            membership: row.membership.clone(),
+            user: row.user.clone(),
+            role: row.role.clone(),
+        }
     }
 }
 
@@ -70,19 +113,27 @@ impl From<&Membership> for Member {
 #[Object]
 impl Member {
     async fn user(&self, ctx: &Context<'_>) -> Result<User> {
-        load_required(ctx, self.0.user_id, "user").await.map(User::from)
+        match &self.user {
+            Some(user) => Ok(User::from(user.clone())),
+            None => load_required(ctx, self.membership.user_id, "user")
+                .await
+                .map(User::from),
+        }
     }
 
     async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
-        Role::of_row(ctx, self.0.role_id).await
+        match &self.role {
+            Some(role) => Ok(Role::from(role.clone())),
+            None => Role::of_row(ctx, self.membership.role_id).await,
+        }
     }
 
     async fn status(&self) -> MembershipStatus {
-        self.0.status.into()
+        self.membership.status.into()
     }
 
     async fn joined_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.membership.created_at
     }
 
     /// The workspaces this member belongs to, in the order they joined them; only those
@@ -97,7 +148,7 @@ impl Member {
         before: Option<String>,
     ) -> Result<MemberWorkspaceConnection> {
         let request = member(ctx)?;
-        let user_id = self.0.user_id;
+        let user_id = self.membership.user_id;
         // Asked per member, so one member's refusal does not fail a batch of others.
         request.authorize_member_read(user_id).gql()?;
         let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref()).gql()?;
@@ -118,7 +169,7 @@ relay_connection!(
     MemberConnection,
     MemberEdge,
     Member,
-    Membership,
+    MemberRow,
     MemberListFilter,
     |app, request, filter| { app.count_members(request, filter) },
     prefetch = prefetch_members
@@ -127,10 +178,11 @@ relay_connection!(
 /// A members page's memberships read back through `user { membership }`, in one batch
 /// (only those the caller may read: the others are refused row by row). Its users and
 /// roles need no look-ahead: `members` reads them with the page.
-async fn prefetch_members(ctx: &Context<'_>, items: &[Membership], wanted: &Lookahead<'_>) {
+async fn prefetch_members(ctx: &Context<'_>, items: &[MemberRow], wanted: &Lookahead<'_>) {
     let Ok(request) = member(ctx) else { return };
     let readable = items
         .iter()
+        .map(|row| &row.membership)
         .filter(|m| request.authorize_member_read(m.user_id).is_ok())
         .map(|m| MembershipOf(m.user_id));
     prefetch(ctx, wanted.field("user").field("membership").exists(), readable).await;
@@ -178,7 +230,7 @@ impl MemberQuery {
             status: filter.status.map(Into::into),
         };
         // The users and roles the rows will ask for are read with the page, in its
-        // transaction, and handed to the loaders.
+        // transaction, and each row holds a share of its own.
         let with = WithPeople {
             users: rows_ask_for(ctx, "user"),
             roles: rows_ask_for(ctx, "role"),
@@ -187,10 +239,16 @@ impl MemberQuery {
             .list_members_with(request, &filter, &page, with)
             .await
             .gql()?;
-        remember(ctx, read.users.into_iter().map(|user| (user.id, Arc::new(user)))).await;
-        remember(ctx, read.roles.into_iter().map(|role| (role.id, Arc::new(role)))).await;
+        let users: HashMap<UserId, Arc<DomainUser>> =
+            read.users.into_iter().map(|user| (user.id, Arc::new(user))).collect();
+        let roles: HashMap<RoleId, Arc<DomainRole>> =
+            read.roles.into_iter().map(|role| (role.id, Arc::new(role))).collect();
         Ok(MemberConnection {
-            page: read.page,
+            page: read.page.map(|membership| MemberRow {
+                user: users.get(&membership.user_id).cloned(),
+                role: roles.get(&membership.role_id).cloned(),
+                membership,
+            }),
             extra: filter,
         })
     }

@@ -85,6 +85,12 @@ impl Role {
     }
 }
 
+impl From<Arc<DomainRole>> for Role {
+    fn from(role: Arc<DomainRole>) -> Self {
+        Self(role)
+    }
+}
+
 impl From<&DomainRole> for Role {
     fn from(role: &DomainRole) -> Self {
         Self(Arc::new(role.clone()))
