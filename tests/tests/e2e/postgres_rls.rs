@@ -34,6 +34,17 @@ async fn inside(store: &tessera_infrastructure::SeaStore, tenant: TenantId) -> S
     txn
 }
 
+/// The lines of the plan Postgres makes for `sql` inside `txn` (as its role and tenant).
+async fn plan_of(txn: &SeaTransaction, sql: String) -> Vec<String> {
+    txn.connection()
+        .query_all_raw(Statement::from_string(DbBackend::Postgres, format!("EXPLAIN {sql}")))
+        .await
+        .expect("explain")
+        .iter()
+        .map(|row| row.try_get::<String>("", "QUERY PLAN").expect("plan line"))
+        .collect()
+}
+
 /// Two tenants with data, signed up through the real server.
 async fn two_tenants() -> Option<(TestApp, TenantId, TenantId)> {
     let app = TestApp::spawn(Backend::Postgres).await?;
@@ -274,17 +285,11 @@ async fn the_policy_setting_is_evaluated_once_per_statement() {
     };
     let store = app.db.app_store(1).await;
     let txn = inside(&store, a).await;
-    let plan: Vec<String> = txn
-        .connection()
-        .query_all_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!("EXPLAIN SELECT * FROM workspaces WHERE tenant_id = '{a}' ORDER BY created_at, id LIMIT 21"),
-        ))
-        .await
-        .expect("explain")
-        .iter()
-        .map(|row| row.try_get::<String>("", "QUERY PLAN").expect("plan line"))
-        .collect();
+    let plan = plan_of(
+        &txn,
+        format!("SELECT * FROM workspaces WHERE tenant_id = '{a}' ORDER BY created_at, id LIMIT 21"),
+    )
+    .await;
     assert!(
         plan.iter().any(|line| line.contains("InitPlan")),
         "expected an InitPlan for the setting: {plan:#?}"
@@ -494,21 +499,15 @@ async fn a_members_page_walks_its_tenants_index_in_order() {
         .expect("seed a tenant of 300 members");
     let store = app.db.app_store(1).await;
     let txn = inside(&store, a).await;
-    let plan: Vec<String> = txn
-        .connection()
-        .query_all_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!(
-                "EXPLAIN SELECT p.*, u.email, u.display_name \
-                 FROM (SELECT * FROM memberships WHERE tenant_id = '{a}' ORDER BY created_at, id LIMIT 51) AS p \
-                 INNER JOIN users u ON u.id = p.user_id ORDER BY p.created_at, p.id"
-            ),
-        ))
-        .await
-        .expect("explain")
-        .iter()
-        .map(|row| row.try_get::<String>("", "QUERY PLAN").expect("plan line"))
-        .collect();
+    let plan = plan_of(
+        &txn,
+        format!(
+            "SELECT p.*, u.email, u.display_name \
+             FROM (SELECT * FROM memberships WHERE tenant_id = '{a}' ORDER BY created_at, id LIMIT 51) AS p \
+             INNER JOIN users u ON u.id = p.user_id ORDER BY p.created_at, p.id"
+        ),
+    )
+    .await;
     assert!(
         plan.iter()
             .any(|line| line.contains("Index Scan using ix_memberships_tenant_created on memberships"))
