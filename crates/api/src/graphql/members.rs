@@ -61,7 +61,10 @@ impl From<MembershipStatus> for DomainStatus {
     }
 }
 
-/// A member; on a members page, with the user and role read along with the page.
+/// A member. On a members page (where it is also the page's row) it holds a share of
+/// the user and role read with the page when the document asked for them, so its
+/// `user` and `role` need no loader.
+#[derive(Clone)]
 pub struct Member {
     membership: Membership,
     user: Option<Arc<DomainUser>>,
@@ -84,28 +87,16 @@ impl From<&Membership> for Member {
     }
 }
 
-/// A row of a members page: the membership, and the user and role it points at when
-/// they were read with the page (the document asked for them). Its `user` and `role`
-/// then need no loader: each row holds a share of them.
-pub struct MemberRow {
-    membership: Membership,
-    user: Option<Arc<DomainUser>>,
-    role: Option<Arc<DomainRole>>,
-}
-
-impl super::pagination::Cursored for MemberRow {
+impl super::pagination::Cursored for Member {
     fn cursor(&self) -> String {
         self.membership.cursor()
     }
 }
 
-impl From<&MemberRow> for Member {
-    fn from(row: &MemberRow) -> Self {
-        Self {
-            membership: row.membership.clone(),
-            user: row.user.clone(),
-            role: row.role.clone(),
-        }
+/// A page's row as its node (the connection builds nodes from its rows).
+impl From<&Member> for Member {
+    fn from(row: &Member) -> Self {
+        row.clone()
     }
 }
 
@@ -169,7 +160,7 @@ relay_connection!(
     MemberConnection,
     MemberEdge,
     Member,
-    MemberRow,
+    Member,
     MemberListFilter,
     |app, request, filter| { app.count_members(request, filter) },
     prefetch = prefetch_members
@@ -178,7 +169,7 @@ relay_connection!(
 /// A members page's memberships read back through `user { membership }`, in one batch
 /// (only those the caller may read: the others are refused row by row). Its users and
 /// roles need no look-ahead: `members` reads them with the page.
-async fn prefetch_members(ctx: &Context<'_>, items: &[MemberRow], wanted: &Lookahead<'_>) {
+async fn prefetch_members(ctx: &Context<'_>, items: &[Member], wanted: &Lookahead<'_>) {
     let Ok(request) = member(ctx) else { return };
     let readable = items
         .iter()
@@ -244,7 +235,7 @@ impl MemberQuery {
         let roles: HashMap<RoleId, Arc<DomainRole>> =
             read.roles.into_iter().map(|role| (role.id, Arc::new(role))).collect();
         Ok(MemberConnection {
-            page: read.page.map(|membership| MemberRow {
+            page: read.page.map(|membership| Member {
                 user: users.get(&membership.user_id).cloned(),
                 role: roles.get(&membership.role_id).cloned(),
                 membership,
