@@ -128,6 +128,37 @@ async fn a_query_over_get_runs_and_a_mutation_over_get_is_refused() {
     app.stop().await;
 }
 
+/// A document without variables is validated in full until it has once run; after
+/// that it skips validation. One that validation refuses never runs, so it is refused
+/// again however often it is sent: an unknown argument would be ignored by a run that
+/// skipped validation. The document that runs keeps answering the same.
+#[tokio::test]
+async fn a_document_refused_by_validation_is_refused_every_time() {
+    let app = app().await;
+    let owner = app.sign_up("owner@validated.example", "validated").await;
+    let fine = "{ members(first: 5) { nodes { status } } }";
+    let bogus = "{ members(first: 5, bogus: 1) { nodes { status } } }";
+    for attempt in 0..3 {
+        let ran = app.graphql(fine, json!({}), Some(&owner.token)).await;
+        assert_eq!(ran.status, StatusCode::OK, "attempt {attempt}: {}", ran.body);
+        assert_eq!(
+            ran.data()["members"]["nodes"],
+            json!([{ "status": "ACTIVE" }]),
+            "attempt {attempt}: {}",
+            ran.body
+        );
+        let refused = app.graphql(bogus, json!({}), Some(&owner.token)).await;
+        assert_eq!(
+            refused.error_code(),
+            Some("GRAPHQL_VALIDATION_FAILED"),
+            "attempt {attempt}: {}",
+            refused.body
+        );
+        assert!(refused.body.get("data").is_none(), "{}", refused.body);
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn requests_that_cannot_execute_get_4xx_without_data() {
     let app = app().await;
